@@ -1,0 +1,62 @@
+"""The root ``data-mash`` Typer application; command modules register on it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.context import AppState, JsonOption, TenantOption
+
+HELP = """data-mash: move insurance policies out of legacy policy-admin systems, safely.
+
+Typical journey:
+
+  data-mash demo                         generate the sample estate and run it end to end
+
+  data-mash ingest FILE --format csv     stage a legacy file  (see: data-mash ingest --help)
+
+  data-mash profile SOURCE_ID            what is in it, and how clean it is
+
+  data-mash map-to-canonical SOURCE_ID   propose a mapping to the canonical policy model
+
+  data-mash replay --since 1h            what happened, from the write-ahead audit log
+
+Every command takes --json (one JSON document on stdout) and --tenant. Exit codes: 0 success,
+1 a problem with your input or environment (one line on stderr says what and how to fix it),
+2 a usage error. Settings come from DATA_MASH_* variables or data-mash.yaml; the workspace is
+DATA_MASH_HOME (default ./.data-mash).
+"""
+
+app = typer.Typer(
+    name="data-mash",
+    help=HELP,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"data-mash {version('data-mash')}")
+        except PackageNotFoundError:
+            typer.echo("data-mash (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = AppState(json=json_out, tenant=tenant, debug=debug)

@@ -1,0 +1,148 @@
+"""Where each policy lives now, and every move that took it there (the policy tracker's base).
+
+Moves are written in bulk inside the caller's transaction (usually :meth:`Operation.atomic` of the
+audit entry that covers them), so a batch of moves and its outcome commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, field_validator
+from sqlalchemy import Connection, Engine, and_, bindparam, select
+
+from tools.settings import DEFAULT_TENANT
+from tools.store.models import PolicyLocation, PolicyMove, utcnow
+
+LOCATION = PolicyLocation.__table__
+MOVE = PolicyMove.__table__
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A policy going to a system (its first placement has no ``from_system``)."""
+
+    policy_id: str
+    to_system: str
+    wave: str | None = None
+    run_id: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stamp we write is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class LocationRecord(BaseModel):
+    policy_id: str
+    system: str
+    wave: str | None
+    run_id: str | None
+    entry_id: int | None
+    updated_at: datetime
+
+    _utc = field_validator("updated_at")(_as_utc)
+
+
+class MoveRecord(BaseModel):
+    id: int
+    policy_id: str
+    from_system: str | None
+    to_system: str
+    wave: str | None
+    run_id: str | None
+    rule: str | None
+    reason: str | None
+    entry_id: int | None
+    moved_at: datetime
+
+    _utc = field_validator("moved_at")(_as_utc)
+
+
+class PolicyLocations:
+    """The policy location table of one tenant."""
+
+    def __init__(self, engine: Engine, *, tenant: str = DEFAULT_TENANT) -> None:
+        self.engine = engine
+        self.tenant = tenant
+
+    def record_moves(self, conn: Connection, moves: Iterable[Move], *, entry_id: int | None) -> int:
+        """Upsert current locations and append move rows, in the caller's transaction.
+
+        A policy already in the system it is moved to gets no move row (re-running a batch after
+        a crash must not duplicate history). Returns the number of moves written.
+        """
+        moves = list(moves)
+        if not moves:
+            return 0
+        current = self._current(conn, [m.policy_id for m in moves])
+        now = utcnow()
+        changed = [m for m in moves if current.get(m.policy_id) != m.to_system]
+        if not changed:
+            return 0
+        conn.execute(
+            MOVE.insert(),
+            [
+                {"tenant": self.tenant, "policy_id": m.policy_id,
+                 "from_system": current.get(m.policy_id), "to_system": m.to_system,
+                 "wave": m.wave, "run_id": m.run_id, "rule": m.rule, "reason": m.reason,
+                 "entry_id": entry_id, "moved_at": now}
+                for m in changed
+            ],
+        )
+        fresh = [m for m in changed if m.policy_id not in current]
+        known = [m for m in changed if m.policy_id in current]
+        if fresh:
+            conn.execute(LOCATION.insert(), [
+                {"tenant": self.tenant, "policy_id": m.policy_id, "system": m.to_system,
+                 "wave": m.wave, "run_id": m.run_id, "entry_id": entry_id, "updated_at": now}
+                for m in fresh
+            ])
+        if known:
+            conn.execute(
+                LOCATION.update()
+                .where(and_(LOCATION.c.tenant == bindparam("b_tenant"),
+                            LOCATION.c.policy_id == bindparam("b_policy")))
+                .values(system=bindparam("b_system"), wave=bindparam("b_wave"),
+                        run_id=bindparam("b_run"), entry_id=bindparam("b_entry"),
+                        updated_at=bindparam("b_at")),
+                [{"b_tenant": self.tenant, "b_policy": m.policy_id, "b_system": m.to_system,
+                  "b_wave": m.wave, "b_run": m.run_id, "b_entry": entry_id, "b_at": now}
+                 for m in known],
+            )
+        return len(changed)
+
+    def _current(self, conn: Connection, policy_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(policy_ids), 900):  # stay under SQLite's bound-parameter cap
+            chunk = policy_ids[start:start + 900]
+            rows = conn.execute(
+                select(LOCATION.c.policy_id, LOCATION.c.system).where(
+                    and_(LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id.in_(chunk)))
+            )
+            found.update({r.policy_id: r.system for r in rows})
+        return found
+
+    def locate(self, policy_id: str) -> LocationRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(LOCATION).where(and_(
+                LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id == policy_id))).first()
+        return LocationRecord.model_validate(dict(row._mapping)) if row else None
+
+    def history(self, policy_id: str) -> list[MoveRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(MOVE).where(and_(
+                MOVE.c.tenant == self.tenant, MOVE.c.policy_id == policy_id)).order_by(MOVE.c.id))
+            return [MoveRecord.model_validate(dict(r._mapping)) for r in rows]
+
+    def counts_by_system(self) -> dict[str, int]:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(LOCATION.c.system, func.count()).where(
+                LOCATION.c.tenant == self.tenant).group_by(LOCATION.c.system))
+            return {system: count for system, count in rows}

@@ -1,0 +1,48 @@
+"""What the audit log hands out: plain pydantic records, never ORM objects."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, field_validator
+
+
+class AuditRecord(BaseModel):
+    """One audit entry as read back from the log."""
+
+    id: int
+    tenant: str
+    namespace: str
+    operation: str
+    target: str | None
+    payload: dict[str, Any]
+    idempotency_key: str | None
+    actor: str
+    status: str
+    outcome: dict[str, Any] | None
+    error: str | None
+    parent_id: int | None
+    attempts: int
+    policy_count: int
+    created_at: datetime
+    finished_at: datetime | None
+
+    @field_validator("created_at", "finished_at")
+    @classmethod
+    def _as_utc(cls, value: datetime | None) -> datetime | None:
+        # SQLite hands back naive datetimes; every stamp we write is UTC.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @property
+    def incomplete(self) -> bool:
+        return self.status == "pending"
+
+    @classmethod
+    def from_row(cls, row: Any) -> AuditRecord:
+        return cls.model_validate(dict(row._mapping))
+
+    def to_json(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["incomplete"] = self.incomplete
+        return data

@@ -1,0 +1,104 @@
+"""The one Settings object: read at the edge (CLI, server main), passed down everywhere else.
+
+Sources, strongest first: explicit keyword arguments, ``DATA_MASH_*`` environment variables,
+``data-mash.yaml`` (in the current directory, or the file named by ``DATA_MASH_CONFIG``), defaults.
+Secrets (the LLM API key) are held as ``SecretStr`` and never written to files, logs or the audit log.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_TENANT = "default"
+
+
+def _yaml_config_path() -> Path:
+    return Path(os.environ.get("DATA_MASH_CONFIG", "data-mash.yaml"))
+
+
+class Settings(BaseSettings):
+    """Configuration of one data-mash process."""
+
+    model_config = SettingsConfigDict(env_prefix="DATA_MASH_", extra="ignore", frozen=True)
+
+    home: Path = Field(Path(".data-mash"), description="Workspace folder (store, staging, index).")
+    db_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the store; default is a SQLite file in the workspace. "
+        "Example: postgresql+psycopg://user@127.0.0.1:5432/datamash",
+    )
+    tenant: str = Field(DEFAULT_TENANT, description="Tenant used when a command names none.")
+    batch_size: int = Field(50_000, ge=100, description="Records per batch in bulk work.")
+    allowed_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders MCP servers may read files from (default: workspace and cwd).",
+    )
+
+    # LLM: any OpenAI-compatible endpoint. The standard OpenAI variables are honoured as is.
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "DATA_MASH_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_BASE_URL", "DATA_MASH_OPENAI_BASE_URL")
+    )
+    model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint.")
+    llm_token_budget: int = Field(2_000_000, ge=0, description="Tokens per tenant before refusing.")
+
+    # Embeddings: local MiniLM (offline) by default; "openai" when configured; "none" disables.
+    embedding_provider: str = Field("local", description="local | openai | none")
+    embedding_model: str = Field("text-embedding-3-small", description="OpenAI embedding model.")
+    embedding_budget_usd: float = Field(5.0, ge=0, description="Remote embedding spend per tenant.")
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant_is_simple(cls, value: str) -> str:
+        if not value or not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("tenant must be letters, digits, '-' or '_'")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_path = _yaml_config_path()
+        if yaml_path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+        return tuple(sources)
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def store_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.home / 'store.sqlite').resolve()}"
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the workspace (not created)."""
+        return self.home.joinpath(*parts)
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings safe to print or log: no secret, database passwords masked."""
+        data = self.model_dump(mode="json", exclude={"openai_api_key"})
+        data["openai_api_key"] = "set" if self.openai_api_key else None
+        if self.db_url and "@" in self.db_url and "://" in self.db_url:
+            scheme, rest = self.db_url.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            data["db_url"] = f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
+        return data

@@ -1,0 +1,111 @@
+"""Opening the store: one engine per process, SQLite in the workspace or PostgreSQL by URL.
+
+SQLite runs in WAL mode with a busy timeout so several processes (a CLI command, an MCP server,
+a wave run) can share one file; foreign keys are switched on, as PostgreSQL always has them.
+The schema is brought to the newest Alembic revision on open.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+
+from tools.errors import ConfigError
+from tools.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _prepare_workspace(home: Path) -> None:
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the workspace: {exc.strerror}",
+            where=f"DATA_MASH_HOME={home}",
+            fix="point DATA_MASH_HOME at a writable folder",
+        ) from None
+    if not os.access(home, os.W_OK | os.X_OK):
+        raise ConfigError(
+            "the workspace is not writable",
+            where=f"DATA_MASH_HOME={home}",
+            fix="point DATA_MASH_HOME at a writable folder or fix its permissions",
+        )
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_store_engine(settings: Settings) -> Engine:
+    """An engine for the configured store, without touching the schema."""
+    raw_url = settings.store_url
+    where = "DATA_MASH_DB_URL" if settings.db_url else "store"
+    try:
+        url = make_url(raw_url)
+    except ArgumentError:
+        raise ConfigError(
+            "is not a database URL",
+            where=f"{where}={settings.redacted()['db_url']}",
+            fix="use sqlite:///path/to/file.sqlite or postgresql+psycopg://user@host:5432/db",
+        ) from None
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise ConfigError(
+            f"unsupported database '{url.get_backend_name()}'",
+            where=where,
+            fix="use SQLite (default) or postgresql+psycopg://...",
+        )
+    if url.get_backend_name() == "sqlite":
+        if settings.db_url is None:
+            _prepare_workspace(settings.home)
+        elif url.database and url.database != ":memory:":
+            _prepare_workspace(Path(url.database).parent)
+    try:
+        if url.get_backend_name() == "sqlite":
+            engine = create_engine(
+                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            )
+            event.listen(engine, "connect", _sqlite_pragmas)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(f"no driver for this URL: {exc}", where=where,
+                          fix="use postgresql+psycopg://... (psycopg 3 is installed)") from None
+    return engine
+
+
+def open_store(settings: Settings) -> Engine:
+    """Connect to the store, bring its schema to the newest revision, and return the engine.
+
+    Raises:
+        ConfigError: the workspace is unwritable, the URL is malformed, or the server unreachable.
+    """
+    from tools.store.migrate import upgrade_to_head
+
+    engine = create_store_engine(settings)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (OperationalError, DBAPIError) as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise ConfigError(
+            f"cannot connect to the store: {reason}",
+            where="DATA_MASH_DB_URL" if settings.db_url else f"DATA_MASH_HOME={settings.home}",
+            fix="check the URL, that the server runs, and the credentials",
+        ) from None
+    upgrade_to_head(engine)
+    return engine
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
