@@ -1,0 +1,37 @@
+"""Insurance knowledge: legacy abbreviations (with a tokenizer) and code tables."""
+
+from knowledge.glossary.codes import (
+    CodeEntry,
+    CodeTable,
+    code_table,
+    list_code_tables,
+    lookup_code,
+    normalize_code,
+)
+from knowledge.glossary.terms import (
+    ContextRule,
+    GlossaryEntry,
+    expand_name,
+    expand_tokens,
+    glossary,
+    lookup_abbreviation,
+    resolve,
+    tokenize,
+)
+
+__all__ = [
+    "CodeEntry",
+    "CodeTable",
+    "ContextRule",
+    "GlossaryEntry",
+    "code_table",
+    "expand_name",
+    "expand_tokens",
+    "glossary",
+    "list_code_tables",
+    "lookup_abbreviation",
+    "lookup_code",
+    "normalize_code",
+    "resolve",
+    "tokenize",
+]
