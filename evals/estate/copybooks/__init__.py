@@ -1,0 +1,1 @@
+"""COBOL copybooks of the sample estate (package data)."""

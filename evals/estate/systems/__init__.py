@@ -1,0 +1,1 @@
+"""One writer per legacy system of the sample estate."""

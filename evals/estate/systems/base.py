@@ -1,0 +1,90 @@
+"""What every system writer provides: streamed files, source definitions and ground truth."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from evals.estate.problems import ProblemLog, RecordPlan
+from evals.estate.universe import PolicyChunk
+
+
+@dataclass(slots=True)
+class SourceDef:
+    """One ingestible source: a file, or a sheet/table of one, with its ground truth."""
+
+    name: str
+    path: str  # relative to the estate directory
+    format: str
+    options: dict[str, Any]
+    mapping: dict[str, str | None]  # every column a reader produces -> canonical path or None
+    transforms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    records: int = 0
+
+
+class SystemWriter(ABC):
+    """Writes one legacy system chunk by chunk; subclasses define sources and encoding."""
+
+    system: str
+    format: str
+    description: str
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.dir = out_dir / self.system
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.sources: dict[str, SourceDef] = {s.name: s for s in self.define_sources()}
+
+    @abstractmethod
+    def define_sources(self) -> list[SourceDef]:
+        """The sources of this system, with mapping and transforms (records start at 0)."""
+
+    @abstractmethod
+    def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
+        """Encode and append this chunk's records."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Finish files (footers, summaries, indexes)."""
+
+    def files(self) -> list[str]:
+        """Files of the system, relative to the estate directory."""
+        return sorted({s.path for s in self.sources.values()} | self.extra_files())
+
+    def extra_files(self) -> set[str]:
+        """Files that are not sources themselves (copybooks)."""
+        return set()
+
+    def log_problems(
+        self,
+        log: ProblemLog,
+        source: str,
+        plan: RecordPlan,
+        ids: list[str],
+        fields: dict[str, str],
+    ) -> None:
+        """Log each injected kind of ``plan`` (kind -> field) against the source's records.
+
+        ``ids`` holds the policy id as written in each output record; must be called before the
+        source's record count is advanced by this chunk.
+        """
+        base = self.sources[source].records
+        for kind, fld in fields.items():
+            idx = np.nonzero(plan.mask(kind))[0]
+            log.add(source, base + idx, [ids[i] for i in idx.tolist()], kind, fld)
+
+
+def pick(values: list[str], index: NDArray[np.int64]) -> list[str]:
+    """Values of a pool for an index array."""
+    return [values[i] for i in index.tolist()]
+
+
+def amount(cents: int, decimal: str = ".") -> str:
+    """Cents as a plain decimal string with two places."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}{decimal}{frac:02d}"

@@ -1,0 +1,164 @@
+"""System 8: endorsements, variable-length EBCDIC records with RDWs (ENDORSE.cpy, ODO)."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from typing import IO, Any
+
+import numpy as np
+
+from evals.estate import ebcdic as eb
+from evals.estate import pools
+from evals.estate.problems import (
+    DUPLICATE,
+    INCONSISTENT_CODE,
+    INVALID_DATE,
+    MISSING,
+    ORPHAN_REFERENCE,
+    ProblemLog,
+    plan_records,
+)
+from evals.estate.systems.base import SourceDef, SystemWriter
+from evals.estate.universe import PolicyChunk, orphan_numbers, ymd
+
+COPYBOOK = "ENDORSE.cpy"
+SOURCE = "endorsements"
+FIXED_PART = 53  # bytes before CHG-LINES
+LINE_LENGTH = 48
+MAX_LINES = 5
+RDW_LENGTH = 4  # the RDW's length field counts these 4 bytes too (IBM convention)
+KINDS = (MISSING, INVALID_DATE, DUPLICATE, INCONSISTENT_CODE, ORPHAN_REFERENCE)
+PROBLEM_FIELDS = {
+    MISSING: "ENDT_TYP_CD",
+    INVALID_DATE: "ENDT_EFF_DT",
+    DUPLICATE: "ENDT_NBR",
+    INCONSISTENT_CODE: "ENDT_TYP_CD",
+    ORPHAN_REFERENCE: "POL_NBR",
+}
+END = "endorsements[]"
+MAPPING: dict[str, str | None] = {
+    "ENDT_NBR": f"{END}.endorsement_id",
+    "POL_NBR": "policy_core.policy_id",
+    "ENDT_TYP_CD": f"{END}.endorsement_type",
+    "ENDT_EFF_DT": f"{END}.effective_date",
+    "ENDT_PREM_CHG": None,
+    "PROC_TS": None,
+    "CHG_CNT": None,
+    "CHG_LINES[].CHG_FLD_CD": f"{END}.changes",
+    "CHG_LINES[].CHG_OLD_VAL": f"{END}.changes",
+    "CHG_LINES[].CHG_NEW_VAL": f"{END}.changes",
+}
+TRANSFORMS: dict[str, dict[str, Any]] = {
+    "ENDT_TYP_CD": {"kind": "code", "table": pools.code_table("endorsements.type")},
+    "ENDT_EFF_DT": {"kind": "date", "format": "%Y%m%d"},
+    "ENDT_PREM_CHG": {"kind": "decimal", "scale": 2, "storage": "comp-3"},
+}
+_TYPES = eb.pool_matrix(pools.CODES["endorsements.type"], 2)
+_FIELDS = eb.pool_matrix(pools.ENDORSE_FIELDS, 8)
+_VALUES = eb.pool_matrix(
+    [
+        *pools.STREETS,
+        "250000.00",
+        "500000.00",
+        "1000000.00",
+        "ACTIVE",
+        "CANCELLED",
+        "500.00",
+        "1000.00",
+        "2019 FORD F150",
+        "2022 HONDA CIVIC",
+        "2021 TOYOTA RAV4",
+    ],
+    20,
+)
+_ASCII0 = np.uint8(0x30)
+
+
+class EndorsementsWriter(SystemWriter):
+    """ENDORSE.dat: RECFM=VB, big-endian RDW whose length includes the RDW itself."""
+
+    system = "endorsements"
+    format = "cobol"
+    description = "Endorsement transaction log: variable-length EBCDIC records with RDWs"
+
+    def define_sources(self) -> list[SourceDef]:
+        ref = resources.files("evals.estate") / "copybooks" / COPYBOOK
+        with resources.as_file(ref) as src:
+            shutil.copyfile(src, self.dir / COPYBOOK)
+        self._file: IO[bytes] = (self.dir / "ENDORSE.dat").open("wb")
+        return [
+            SourceDef(
+                name=SOURCE,
+                path=f"{self.system}/ENDORSE.dat",
+                format="cobol",
+                options={
+                    "copybook": f"{self.system}/{COPYBOOK}",
+                    "encoding": "cp037",
+                    "record_format": "V",
+                    "rdw_big_endian": True,
+                    # RDW lengths include the 4 header bytes: data length = RDW length - 4.
+                    "rdw_adjustment": -RDW_LENGTH,
+                },
+                mapping=MAPPING,
+                transforms=TRANSFORMS,
+            )
+        ]
+
+    def extra_files(self) -> set[str]:
+        return {f"{self.system}/{COPYBOOK}"}
+
+    def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
+        counts = chunk.endorsements
+        sub = np.repeat(np.arange(chunk.n), counts)
+        seq = np.arange(len(sub)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+        plan = plan_records(chunk.rng, len(sub), KINDS)
+        r, seq = sub[plan.rows], seq[plan.rows]
+        m = len(r)
+        if m == 0:
+            return
+        rng = chunk.rng
+        numbers = chunk.number[r].copy()
+        orphan = plan.mask(ORPHAN_REFERENCE)
+        numbers[orphan] = orphan_numbers(numbers[orphan])
+        ids = [f"P{v:09d}" for v in numbers.tolist()]
+        self.log_problems(log, SOURCE, plan, ids, PROBLEM_FIELDS)
+        lines = rng.integers(1, MAX_LINES + 1, size=m)
+        data_len = FIXED_PART + LINE_LENGTH * lines
+        width = RDW_LENGTH + FIXED_PART + LINE_LENGTH * MAX_LINES
+        rec = np.full((m, width), 0x40, dtype=np.uint8)
+        rec[:, 0:2] = eb.binary_be(data_len + RDW_LENGTH, 2, signed=False)
+        rec[:, 2:4] = 0
+        d = RDW_LENGTH  # record data starts after the RDW
+
+        def text(offset: int, matrix: np.ndarray) -> None:
+            rec[:, d + offset : d + offset + matrix.shape[1]] = eb.to_ebcdic(matrix)
+
+        endt = np.full((m, 12), ord("E"), dtype=np.uint8)
+        endt[:, 1:10] = eb.digit_matrix(chunk.number[r], 9) + _ASCII0
+        endt[:, 10:12] = eb.digit_matrix(seq, 2) + _ASCII0
+        text(0, endt)
+        text(12, eb.text_matrix(ids, 10))
+        typ = _TYPES[rng.integers(0, len(pools.ENDORSEMENT_TYPES), size=m)].copy()
+        typ[plan.mask(MISSING)] = ord(" ")
+        typ[plan.mask(INCONSISTENT_CODE)] = ord("Z")
+        text(22, typ)
+        eff = ymd(chunk.eff_days[r] + rng.integers(10, 170, size=m))
+        bad = plan.mask(INVALID_DATE)
+        eff[bad] = eff[bad] // 100 * 100 + 32  # day 32
+        rec[:, d + 24 : d + 32] = eb.ebcdic_unsigned(eff, 8)
+        rec[:, d + 32 : d + 37] = eb.packed_decimal(rng.integers(-20_000, 60_000, size=m), 9)
+        stamp = ymd(chunk.eff_days[r] + 200) * 1_000_000 + 21_500
+        text(37, eb.digit_matrix(stamp, 14) + _ASCII0)
+        rec[:, d + 51 : d + 53] = eb.binary_be(lines, 2, signed=True)
+        for k in range(MAX_LINES):
+            base = FIXED_PART + LINE_LENGTH * k
+            text(base, _FIELDS[rng.integers(0, len(pools.ENDORSE_FIELDS), size=m)])
+            text(base + 8, _VALUES[rng.integers(0, len(_VALUES), size=m)])
+            text(base + 28, _VALUES[rng.integers(0, len(_VALUES), size=m)])
+        keep = np.arange(width) < (data_len + RDW_LENGTH)[:, None]
+        self._file.write(rec[keep].tobytes())
+        self.sources[SOURCE].records += m
+
+    def close(self) -> None:
+        self._file.close()
