@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -10,7 +10,7 @@ from rich.console import Console
 from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
-from tools.errors import InputError
+from cli.progress import step_progress
 
 
 @app.command()
@@ -21,11 +21,28 @@ def demo(
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """Generate the sample estate of eight legacy systems and run the journey on it."""
+    """Generate the sample estate of eight legacy systems and run the journey on it.
+
+    The estate lands in the workspace (DATA_MASH_HOME/estates/seedS-N) and is reused when it
+    exists. Example: data-mash demo --policies 5000 --json
+    """
+    from evals.demo import run_demo
+
     state = state_for(ctx, json_out, tenant)
-    if policies < 1:
-        raise InputError(f"--policies must be at least 1, got {policies}",
-                         fix="pass a positive number, e.g. --policies 5000")
-    raise InputError("the sample estate generator is not wired in yet")
-    emit(state, {}, lambda c: None)  # pragma: no cover
-    _ = (seed, table, Console)
+    with step_progress(enabled=not state.json) as progress:
+        result = run_demo(None, state.settings, policies=policies, seed=seed, progress=progress)
+
+    def render(console: Console) -> None:
+        _render_estate(console, result["estate"])
+
+    emit(state, result, render)
+
+
+def _render_estate(console: Console, estate: dict[str, Any]) -> None:
+    console.print(table(
+        f"Sample estate: {estate['policies']:,} policies, seed {estate['seed']} "
+        f"({estate['path']})",
+        ["system", "format", "files", "records", "injected problems"],
+        [(s["system"], s["format"], ", ".join(f.rsplit("/", 1)[-1] for f in s["files"]), f"{s['records']:,}",
+          f"{s['injected_problems']:,}") for s in estate["systems"]],
+    ))

@@ -1,0 +1,68 @@
+"""``data-mash serve NAME``: run one of the MCP servers over stdio or streamable HTTP."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated
+
+import typer
+
+from cli.app import app
+from cli.context import TenantOption, state_for
+from tools.errors import InputError
+
+SERVERS = ("content", "canonical", "routing", "waves", "governance")
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--http '{value}' is not HOST:PORT", fix="e.g. --http 127.0.0.1:8765")
+    return host, int(port)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help=f"Which server: {', '.join(SERVERS)}.")],
+    http: Annotated[
+        str | None,
+        typer.Option("--http", metavar="HOST:PORT",
+                     help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."),
+    ] = None,
+    tenant: TenantOption = None,
+) -> None:
+    """Run an MCP server for IDE assistants, MCP Inspector or the chat agent.
+
+    Over stdio by default (what Claude Desktop, Cursor and VS Code start); with --http it serves
+    streamable HTTP. Print a client configuration with: data-mash mcp-config
+
+    Example: data-mash serve content --http 127.0.0.1:8765
+    """
+    state = state_for(ctx, False, tenant)
+    if name not in SERVERS:
+        raise InputError(f"no server '{name}'", fix=f"choose one of: {', '.join(SERVERS)}")
+    try:
+        module = importlib.import_module(f"servers.{name}")
+    except ModuleNotFoundError:
+        raise InputError(f"the {name} server is not available in this version",
+                         fix=f"available: {', '.join(available_servers())}") from None
+    from servers.common import run_server
+
+    server = module.build_server(state.settings)
+    if http:
+        host, port = _host_port(http)
+        run_server(server, "http", host=host, port=port)
+    else:
+        run_server(server, "stdio")
+
+
+def available_servers() -> list[str]:
+    found = []
+    for name in SERVERS:
+        try:
+            importlib.import_module(f"servers.{name}")
+        except ModuleNotFoundError:
+            continue
+        found.append(name)
+    return found

@@ -1,0 +1,48 @@
+"""`data-mash demo`: the estate table and JSON counts that match the files on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from evals.estate import load_manifest
+
+
+@pytest.fixture(autouse=True)
+def _workspace_env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_MASH_HOME", str(workspace))
+    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+
+
+def test_demo_json_counts_match_the_generated_estate(workspace: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--policies", "400", "--seed", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"estate", "sources", "mapping", "waves", "reconciliation"} <= set(report)
+    estate = report["estate"]
+    assert estate["policies"] == 400 and len(estate["systems"]) == 8
+    manifest = load_manifest(Path(estate["path"]))
+    for system in estate["systems"]:
+        expected = sum(manifest.source(n).records for n in system["sources"])
+        assert system["records"] == expected
+    # Problems per system add up to the per-record ground truth file.
+    lines = (Path(estate["path"]) / "ground_truth" / "problems.jsonl").read_text().splitlines()
+    assert estate["injected_problems"] == len(lines)
+
+
+def test_demo_table_lists_eight_systems(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--policies", "300"]) == 0
+    out = capsys.readouterr().out
+    for system in ("policy_master", "billing", "claims", "agency", "correspondence", "life",
+                   "acquired", "endorsements"):
+        assert system in out
+
+
+def test_demo_rejects_negative_size_and_writes_nothing(workspace: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--policies", "-1"]) == 1
+    assert "--policies must be at least 1" in capsys.readouterr().err
+    assert not (workspace / "estates").exists()

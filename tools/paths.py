@@ -1,0 +1,33 @@
+"""Confining file paths that arrive from outside (MCP clients) to allowed roots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from tools.errors import InputError
+
+
+def allowed_roots(configured: Sequence[Path], workspace: Path) -> list[Path]:
+    """The configured roots, or the workspace and the current directory by default."""
+    roots = list(configured) or [workspace, Path.cwd()]
+    return [r.expanduser().resolve() for r in roots]
+
+
+def confine(path: str | Path, roots: Sequence[Path]) -> Path:
+    """Resolve ``path`` (relative paths against the first root) and refuse it outside ``roots``.
+
+    Symlinks are resolved first, so a link inside a root pointing outside it is refused too.
+    """
+    raw = Path(path).expanduser()
+    if not roots:
+        raise InputError("no allowed roots are configured", where="DATA_MASH_ALLOWED_ROOTS",
+                         fix="set DATA_MASH_ALLOWED_ROOTS to the folders holding legacy files")
+    candidate = (raw if raw.is_absolute() else roots[0] / raw).resolve()
+    for root in roots:
+        if candidate == root or candidate.is_relative_to(root):
+            return candidate
+    shown = ", ".join(str(r) for r in roots)
+    raise InputError(f"'{path}' is outside the allowed roots ({shown})", where="path",
+                     fix="move the file under an allowed root or add its folder to "
+                         "DATA_MASH_ALLOWED_ROOTS")
