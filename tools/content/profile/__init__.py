@@ -1,0 +1,448 @@
+"""Streaming column profiler: one pass over Arrow batches, memory bounded, vectorised per batch.
+
+Per column it accumulates counts with ``pyarrow.compute`` on whole batches; Python only loops over
+*distinct* patterns and (above the exact cap) distinct values of a batch, never over rows.
+
+Definitions (also in docs/profiling.md):
+
+- A value is *null* when it is null or, for text, empty / blank after trimming.
+  ``null_rate = nulls / rows``; ``completeness = 1 - null_rate``.
+- ``distinct`` is exact while a column has at most ``exact_distinct_cap`` distinct values
+  (``distinct_exact`` true); beyond that it is a HyperLogLog estimate (2^14 registers, blake2b
+  64-bit hashes, about 0.8 % standard error) and ``top_values`` become approximate (per batch only
+  the 100 most frequent values are merged into a bounded counter).
+- ``pattern``: each letter -> ``A``, each digit -> ``9``, other characters kept, on the first 40
+  characters (``…`` marks longer values); the most common one is reported, with
+  ``pattern_compressed`` writing runs as ``A{2}9{7}``.
+- Date signatures are derived from patterns (``9999-99-99`` -> ``YYYY-MM-DD``; ``99999999`` ->
+  ``YYYYMMDD``; ``9999999`` -> ``YYYYDDD`` Julian; ``99.99.9999`` -> ``DD.MM.YYYY``;
+  ``99/99/9999`` -> ``MM/DD/YYYY`` or ``DD/MM/YYYY``, whichever leaves fewer invalid dates...).
+  A date is *valid* when its month, day (calendar-aware, leap years included), day of year,
+  time of day and, for four-digit years, year (1800-2199) are in range. ``00000000`` and
+  ``2023-02-30`` are invalid dates.
+- Inferred ``type`` of a text column, over its non-null values: ``boolean`` when every value is a
+  boolean token (true/false/yes/no/y/n/t/f) and there are at most two; ``date``/``datetime`` when
+  at least 80 % have the best signature's shape and at least half of those are valid; ``integer``
+  when at least 95 % are integers (``code`` instead if any has a leading zero); ``decimal`` when
+  at least 95 % are numbers; otherwise ``code`` (at most 20 characters, at least 90 % without a
+  blank, and at most 1,000 distinct values or one pattern covering 90 %) or ``text``.
+  Arrow-typed columns keep their type (int -> integer, float/decimal -> decimal, ...).
+- ``validity`` = share of non-null values that conform to the inferred type: integer- or
+  number-shaped for integer/decimal, valid dates of the chosen signature for date/datetime,
+  boolean tokens for boolean, values whose pattern covers at least 5 % of the column for code,
+  and 1 for text, list and Arrow-typed columns.
+- ``uniqueness`` (only for a single-column key) = distinct non-null keys / non-null keys.
+- Column ``quality = completeness * validity * uniqueness`` (uniqueness 1 when not the key):
+  the share of values that are present, well-formed and, for a key, not duplicated.
+- Source ``quality_score`` = mean column quality, times the composite key's uniqueness when the
+  key has several columns. All scores are in [0, 1], rounded to 4 decimals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tools.content.profile.dates import DATEISH, DateStats, date_shapes, parse_dates
+from tools.content.profile.models import (
+    ColumnProfile,
+    ColumnType,
+    IssueSample,
+    PatternCount,
+    SourceProfile,
+    ValueCount,
+)
+from tools.content.profile.sketches import (
+    ValueCounter,
+    char_pattern,
+    compress_pattern,
+    json_scalar,
+    round4,
+)
+from tools.content.readers.base import ReadBatch
+
+__all__ = ["ColumnProfile", "ColumnProfiler", "ColumnType", "IssueSample", "PatternCount",
+           "SourceProfile", "SourceProfiler", "ValueCount", "compress_pattern",
+           "profile_batches"]
+
+EXACT_DISTINCT_CAP = 50_000
+TOP_K = 10
+SAMPLE_KEYS = 20
+_PATTERN_CAP = 1_000
+_BOOL_TOKENS = pa.array(["true", "false", "yes", "no", "y", "n", "t", "f"])
+_INT_PAT = re.compile(r"^[+-]?9+$")
+_DEC_PAT = re.compile(r"^[+-]?(9+[.,]9+|[.,]9+|9{1,3}([.,]9{3})+([.,]9+)?)$")
+
+
+def _native_type(type_: pa.DataType) -> ColumnType | None:
+    if pa.types.is_integer(type_):
+        return "integer"
+    if pa.types.is_floating(type_) or pa.types.is_decimal(type_):
+        return "decimal"
+    if pa.types.is_boolean(type_):
+        return "boolean"
+    if pa.types.is_date(type_):
+        return "date"
+    if pa.types.is_timestamp(type_):
+        return "datetime"
+    if pa.types.is_list(type_) or pa.types.is_large_list(type_) or pa.types.is_struct(type_):
+        return "list"
+    return None  # text: inferred from the values
+
+
+class _RowKeys:
+    """Keys of one batch's rows, built only when a failing row needs naming."""
+
+    def __init__(self, batch: pa.RecordBatch, key_columns: Sequence[str], first_row: int) -> None:
+        self.batch, self.key_columns, self.first_row = batch, key_columns, first_row
+        self._keys: pa.Array | None = None
+
+    def keys(self) -> pa.Array:
+        if self._keys is None:
+            self._keys = _key_array(self.batch, self.key_columns, self.first_row)
+        return self._keys
+
+    def take(self, positions: pa.Array, limit: int) -> list[str]:
+        if limit <= 0 or not len(positions):
+            return []
+        return [k if k is not None else "(null key)"
+                for k in self.keys().take(positions[:limit]).to_pylist()]
+
+
+def _key_array(batch: pa.RecordBatch, key_columns: Sequence[str], first_row: int) -> pa.Array:
+    if not key_columns:
+        rows = pa.array(np.arange(first_row, first_row + batch.num_rows), pa.int64())
+        return pc.binary_join_element_wise("row:", pc.cast(rows, pa.string()), "")
+    parts = [pc.cast(batch.column(name), pa.string()) for name in key_columns]
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, "|")
+
+
+class ColumnProfiler:
+    """Accumulates one column's profile over batches; see the module docstring."""
+
+    def __init__(self, name: str, *, exact_distinct_cap: int = EXACT_DISTINCT_CAP,
+                 top_k: int = TOP_K) -> None:
+        self.name = name
+        self.top_k = top_k
+        self.arrow_type: pa.DataType | None = None
+        self.rows = self.nulls = 0
+        self.values = ValueCounter(exact_distinct_cap)
+        self.patterns: Counter[str] = Counter()
+        self.lengths: list[int] = []  # running [min, max]
+        self.low: Any = None
+        self.high: Any = None
+        self.num_low: float | None = None
+        self.num_high: float | None = None
+        self.shape_counts: Counter[str] = Counter()  # int, dec, bool, leading_zero, blank_inside
+        self.dates: dict[str, DateStats] = {}
+
+    def update(self, array: pa.Array, keys: _RowKeys | None = None) -> None:
+        """Add one batch of this column. ``keys`` names rows for the invalid-date sample."""
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        self.arrow_type = self.arrow_type or array.type
+        self.rows += len(array)
+        native = _native_type(array.type)
+        if native == "list":
+            self._update_list(array)
+            return
+        if native is None:
+            text = pc.cast(array, pa.string()) if not pa.types.is_string(array.type) else array
+            text = pc.utf8_trim_whitespace(text)
+            text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+        else:
+            text = pc.cast(array, pa.string())
+            self._min_max(pc.drop_null(array))
+        self.nulls += text.null_count
+        positions = pc.indices_nonzero(pc.is_valid(text))
+        valid = pc.drop_null(text)
+        if not len(valid):
+            return
+        lengths = pc.min_max(pc.utf8_length(valid))
+        self.lengths = [min(self.lengths[0], lengths["min"].as_py()) if self.lengths else
+                        lengths["min"].as_py(),
+                        max(self.lengths[1], lengths["max"].as_py()) if self.lengths else
+                        lengths["max"].as_py()]
+        self.values.add(pc.value_counts(valid))
+        pattern = char_pattern(valid)
+        pattern_counts = pc.value_counts(pattern)
+        self.patterns.update(dict(zip(pattern_counts.field("values").to_pylist(),
+                                      pattern_counts.field("counts").to_pylist(), strict=True)))
+        if len(self.patterns) > _PATTERN_CAP:
+            self.patterns = Counter(dict(self.patterns.most_common(_PATTERN_CAP // 2)))
+        if native is None:
+            self._min_max(valid)
+            self._infer_shapes(valid, pattern, pattern_counts, positions, keys)
+
+    def _update_list(self, array: pa.Array) -> None:
+        self.nulls += array.null_count
+        lengths = pc.drop_null(pc.list_value_length(array))
+        if len(lengths):
+            mm = pc.min_max(lengths)
+            low, high = mm["min"].as_py(), mm["max"].as_py()
+            self.lengths = [min(self.lengths[0], low), max(self.lengths[1], high)] \
+                if self.lengths else [low, high]
+
+    def _min_max(self, values: pa.Array) -> None:
+        if not len(values):
+            return
+        mm = pc.min_max(values)
+        low, high = mm["min"].as_py(), mm["max"].as_py()
+        self.low = low if self.low is None or (low is not None and low < self.low) else self.low
+        self.high = high if self.high is None or (high is not None and high > self.high) \
+            else self.high
+
+    def _infer_shapes(self, valid: pa.Array, pattern: pa.Array, pattern_counts: pa.StructArray,
+                      positions: pa.Array, keys: _RowKeys | None) -> None:
+        distinct_patterns = pattern_counts.field("values").to_pylist()
+        counts = pattern_counts.field("counts").to_pylist()
+        int_pats = [p for p in distinct_patterns if _INT_PAT.match(p)]
+        dec_pats = [p for p in distinct_patterns if _DEC_PAT.match(p)]
+        by_pattern = dict(zip(distinct_patterns, counts, strict=True))
+        self.shape_counts["int"] += sum(by_pattern[p] for p in int_pats)
+        self.shape_counts["dec"] += sum(by_pattern[p] for p in dec_pats)
+        self.shape_counts["blank_inside"] += pc.sum(pc.match_substring(valid, " ")).as_py() or 0
+        lowered = pc.utf8_lower(valid)
+        self.shape_counts["bool"] += pc.sum(pc.is_in(lowered, value_set=_BOOL_TOKENS)).as_py() or 0
+        if int_pats:
+            zeros = pc.match_substring_regex(valid, r"^[+-]?0[0-9]")
+            self.shape_counts["leading_zero"] += pc.sum(zeros).as_py() or 0
+        numeric_pats = [p for p in int_pats + dec_pats if "," not in p or p.count(",") == 1
+                        and "." not in p]
+        if numeric_pats:
+            mask = pc.is_in(pattern, value_set=pa.array(numeric_pats))
+            numbers = pc.cast(pc.replace_substring(pc.filter(valid, mask), ",", "."), pa.float64())
+            if len(numbers):
+                mm = pc.min_max(numbers)
+                lo, hi = mm["min"].as_py(), mm["max"].as_py()
+                self.num_low = lo if self.num_low is None else min(self.num_low, lo)
+                self.num_high = hi if self.num_high is None else max(self.num_high, hi)
+        for pat in distinct_patterns:
+            if not re.match(DATEISH, pat):
+                continue
+            shapes = date_shapes(pat)
+            if not shapes:
+                continue
+            mask = pc.equal(pattern, pat)
+            subset = pc.filter(valid, mask)
+            sub_positions = pc.filter(positions, mask)
+            for shape in shapes:
+                stats = self.dates.setdefault(shape.signature, DateStats(shape.kind))
+                ok, stamps = parse_dates(subset, shape)
+                stats.matched += len(subset)
+                stats.valid += int(ok.sum())
+                if ok.any():
+                    lo, hi = stamps[ok].min(), stamps[ok].max()
+                    stats.low = lo if stats.low is None else min(stats.low, lo)
+                    stats.high = hi if stats.high is None else max(stats.high, hi)
+                bad = np.flatnonzero(~ok)
+                need = SAMPLE_KEYS - len(stats.invalid_keys)
+                if len(bad) and need > 0 and keys is not None:
+                    stats.invalid_keys += keys.take(sub_positions.take(pa.array(bad[:need])),
+                                                    need)
+
+    # ------------------------------------------------------------------ result
+
+    def _best_date(self) -> tuple[str, DateStats] | None:
+        if not self.dates:
+            return None
+        return max(self.dates.items(), key=lambda kv: (kv[1].matched, kv[1].valid))
+
+    def _infer(self, non_null: int) -> tuple[ColumnType, float, dict[str, float]]:
+        """Inferred type, validity and type shares for a text column."""
+        share = {k: v / non_null for k, v in self.shape_counts.items()}
+        shares = {"integer": share.get("int", 0.0),
+                  "decimal": share.get("int", 0.0) + share.get("dec", 0.0),
+                  "boolean": share.get("bool", 0.0)}
+        best = self._best_date()
+        if best:
+            shares[best[1].kind] = best[1].matched / non_null
+        if shares["boolean"] == 1.0 and self.values.exact and \
+                len(pc.unique(pc.utf8_lower(self.values.values))) <= 2:  # Y/y/N: still 2
+            return "boolean", 1.0, shares
+        if best and best[1].matched / non_null >= 0.8 and best[1].valid >= 0.5 * best[1].matched:
+            return best[1].kind, best[1].valid / non_null, shares  # type: ignore[return-value]
+        if shares["integer"] >= 0.95:
+            # leading zeros ("00123") mean an identifier or code, not a quantity
+            kind: ColumnType = "code" if self.shape_counts["leading_zero"] else "integer"
+            return kind, shares["integer"], shares
+        if shares["decimal"] >= 0.95:
+            return "decimal", shares["decimal"], shares
+        top_pattern = self.patterns.most_common(1)[0][1] / non_null if self.patterns else 0.0
+        is_code = (self.lengths and self.lengths[1] <= 20
+                   and share.get("blank_inside", 0.0) <= 0.1
+                   and (self.values.distinct() <= 1000 or top_pattern >= 0.9))
+        if is_code:
+            common = sum(c for c in self.patterns.values() if c / non_null >= 0.05)
+            return "code", min(common / non_null, 1.0), shares
+        return "text", 1.0, shares
+
+    def result(self, *, is_key: bool = False, uniqueness: float | None = None) -> ColumnProfile:
+        """The column's profile; ``uniqueness`` is applied when it is the single key column."""
+        non_null = self.rows - self.nulls
+        native = _native_type(self.arrow_type) if self.arrow_type is not None else None
+        date_format = invalid = None
+        low, high = self.low, self.high
+        shares: dict[str, float] = {}
+        if non_null == 0:
+            col_type: ColumnType = "empty" if native is None else native
+            validity = 1.0
+        elif native is not None:
+            col_type, validity = native, 1.0
+        else:
+            col_type, validity, shares = self._infer(non_null)
+            if col_type in ("integer", "decimal") and self.num_low is not None:
+                low, high = self.num_low, self.num_high
+                if col_type == "integer":
+                    low, high = int(low), int(high)  # type: ignore[arg-type]
+            best = self._best_date()
+            if col_type in ("date", "datetime") and best:
+                date_format, stats = best
+                unit = "D" if col_type == "date" else "s"
+                low = str(stats.low.astype(f"datetime64[{unit}]")) if stats.low is not None \
+                    else None
+                high = str(stats.high.astype(f"datetime64[{unit}]")) if stats.high is not None \
+                    else None
+                invalid = IssueSample(count=non_null - stats.valid,
+                                      sample_keys=stats.invalid_keys[:SAMPLE_KEYS])
+        completeness = non_null / self.rows if self.rows else 0.0
+        unique = uniqueness if is_key else None
+        quality = completeness * validity * (unique if unique is not None else 1.0)
+        common = self.patterns.most_common(5)
+        return ColumnProfile(
+            name=self.name, arrow_type=str(self.arrow_type), type=col_type, count=self.rows,
+            null_count=self.nulls, null_rate=round4(1 - completeness if self.rows else 1.0),
+            distinct=self.values.distinct(), distinct_exact=self.values.exact,
+            min=json_scalar(low), max=json_scalar(high),
+            min_length=self.lengths[0] if self.lengths else None,
+            max_length=self.lengths[1] if self.lengths else None,
+            top_values=[ValueCount(value=v, count=c)
+                        for v, c in self.values.most_common(self.top_k)],
+            pattern=common[0][0] if common else None,
+            pattern_compressed=compress_pattern(common[0][0]) if common else None,
+            patterns=[PatternCount(pattern=p, count=c, share=round4(c / non_null))
+                      for p, c in common],
+            date_format=date_format, invalid_dates=invalid,
+            type_shares={k: round4(v) for k, v in shares.items()},
+            is_key=is_key, completeness=round4(completeness), validity=round4(validity),
+            uniqueness=None if unique is None else round4(unique), quality=round4(quality))
+
+
+class SourceProfiler:
+    """Profiles a whole source: one :class:`ColumnProfiler` per column plus key checks."""
+
+    def __init__(self, key_columns: Sequence[str] = (), *,
+                 exact_distinct_cap: int = EXACT_DISTINCT_CAP, top_k: int = TOP_K) -> None:
+        self.key_columns = list(key_columns)
+        self.cap, self.top_k = exact_distinct_cap, top_k
+        self.columns: dict[str, ColumnProfiler] = {}
+        self.records = 0
+        self.null_keys = 0
+        # exact key counts: memory grows with distinct keys, unavoidable for an exact check
+        self.key_values = pa.array([], pa.string())
+        self.key_counts = pa.array([], pa.int64())
+
+    def update(self, batch: pa.RecordBatch | ReadBatch) -> None:
+        """Add one batch (a RecordBatch, or a reader's ReadBatch)."""
+        from tools.content.readers.columnar import flatten_batch
+
+        if isinstance(batch, ReadBatch):
+            batch = batch.records
+        batch = flatten_batch(batch)
+        missing = [k for k in self.key_columns if k not in batch.schema.names]
+        if missing:
+            from tools.errors import InputError
+
+            raise InputError(f"key columns not in the source: {', '.join(missing)}",
+                             where="key_columns",
+                             fix=f"choose from: {', '.join(batch.schema.names)}")
+        keys = _RowKeys(batch, self.key_columns, self.records)
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            profiler = self.columns.get(name)
+            if profiler is None:
+                profiler = self.columns[name] = ColumnProfiler(
+                    name, exact_distinct_cap=self.cap, top_k=self.top_k)
+                profiler.rows = self.records  # a column first seen late was null before
+                profiler.nulls = self.records
+            profiler.update(column, keys)
+        for name, profiler in self.columns.items():
+            if name not in batch.schema.names:  # absent from this batch: all null
+                profiler.rows += batch.num_rows
+                profiler.nulls += batch.num_rows
+        if self.key_columns:
+            self._update_keys(keys.keys())
+        self.records += batch.num_rows
+
+    def _update_keys(self, keys: pa.Array) -> None:
+        self.null_keys += keys.null_count
+        counts = pc.value_counts(pc.drop_null(keys))
+        table = pa.table({"v": pa.concat_arrays([self.key_values, counts.field("values")]),
+                          "c": pa.concat_arrays([self.key_counts,
+                                                 counts.field("counts").cast(pa.int64())])})
+        merged = table.group_by("v").aggregate([("c", "sum")])
+        self.key_values = merged.column("v").combine_chunks()
+        self.key_counts = merged.column("c_sum").combine_chunks()
+
+    def result(self) -> SourceProfile:
+        """The source profile (columns in first-seen order)."""
+        duplicates = None
+        duplicate_rows = 0
+        uniqueness: float | None = None
+        if self.key_columns:
+            dup_mask = pc.greater(self.key_counts, 1)
+            dup_values = pc.filter(self.key_values, dup_mask)
+            dup_counts = pc.filter(self.key_counts, dup_mask)
+            duplicate_rows = int(pc.sum(dup_counts).as_py() or 0) - len(dup_counts)
+            order = pc.sort_indices(pa.table({"c": dup_counts, "v": dup_values}),
+                                    [("c", "descending"), ("v", "ascending")])
+            duplicates = IssueSample(count=len(dup_values),
+                                     sample_keys=dup_values.take(order[:SAMPLE_KEYS]).to_pylist())
+            keyed = self.records - self.null_keys
+            uniqueness = len(self.key_values) / keyed if keyed else 1.0
+        single_key = self.key_columns[0] if len(self.key_columns) == 1 else None
+        columns = [p.result(is_key=name in self.key_columns,
+                            uniqueness=uniqueness if name == single_key else None)
+                   for name, p in self.columns.items()]
+        score = float(np.mean([c.quality for c in columns])) if columns else 0.0
+        if uniqueness is not None and single_key is None:
+            score *= uniqueness
+        return SourceProfile(
+            records=self.records, columns=columns, key_columns=self.key_columns,
+            duplicate_keys=duplicates, duplicate_rows=duplicate_rows, null_keys=self.null_keys,
+            key_uniqueness=None if uniqueness is None else round4(uniqueness),
+            quality_score=round4(score))
+
+
+def profile_batches(batches: Iterable[pa.RecordBatch | ReadBatch],
+                    key_columns: Sequence[str] = (), *,
+                    exact_distinct_cap: int = EXACT_DISTINCT_CAP,
+                    top_k: int = TOP_K) -> SourceProfile:
+    """Profile a stream of batches in one pass.
+
+    Args:
+        batches: Arrow record batches (or a reader's ReadBatch objects), in file order.
+        key_columns: Columns that together identify a record; drive duplicate-key checks and
+            name failing rows (``row:<index>`` when empty).
+        exact_distinct_cap: Distinct values counted exactly per column before estimating.
+        top_k: Number of top values reported per column.
+
+    Returns:
+        The source profile; ``model_dump(mode="json")`` is JSON-ready.
+
+    Raises:
+        InputError: A key column does not exist in the batches.
+    """
+    profiler = SourceProfiler(key_columns, exact_distinct_cap=exact_distinct_cap, top_k=top_k)
+    for batch in batches:
+        profiler.update(batch)
+    return profiler.result()

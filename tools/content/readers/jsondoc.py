@@ -1,0 +1,261 @@
+"""JSON documents (a top-level array, or an object holding the array under ``records_key``) and
+JSON Lines. Nested objects become dotted columns, arrays stay lists (see ``_records``).
+
+The JSON array is streamed with ``json.JSONDecoder.raw_decode`` over a sliding text buffer, so a
+file of any size is read one record at a time. Two passes: shapes first, then batches.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from tools.content.readers._common import (
+    RAW_CAP,
+    ReaderOptions,
+    check_batch_rows,
+    check_encoding,
+    check_file,
+    decode_error,
+    parse_options,
+)
+from tools.content.readers._records import RecordShape, flatten
+from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
+from tools.errors import InputError
+
+_CHUNK = 1 << 20
+_MAX_RECORD_CHARS = 64 << 20
+_WS = " \t\r\n"
+
+Item = tuple[int, int, Any, str | None, bytes | None]  # (index, line, record, error, raw)
+
+
+class JsonOptions(ReaderOptions):
+    """Options of the ``json`` reader."""
+
+    encoding: str = "utf-8"
+    records_key: str = "records"  # used when the top level is an object
+
+
+class JsonlOptions(ReaderOptions):
+    """Options of the ``jsonl`` reader."""
+
+    encoding: str = "utf-8"
+
+
+class _DictRecordsReader:
+    """Shared two-pass batching for readers that produce dict records."""
+
+    format_name: ClassVar[str]
+    path: Path
+
+    def _items(self) -> Iterator[Item]:
+        raise NotImplementedError
+
+    def _bytes_read(self) -> int:
+        return 0
+
+    def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[ReadBatch]:
+        """Yield batches of at most ``batch_rows`` records; undecodable ones become BadRecords."""
+        check_batch_rows(batch_rows)
+        check_file(self.path)
+        shape = RecordShape()
+        for _, _, record, error, _ in self._items():
+            if error is None:
+                shape.observe(flatten(record))
+        schema = shape.schema()
+        rows: list[dict[str, Any]] = []
+        bad: list[BadRecord] = []
+        for index, line, record, error, raw in self._items():
+            if error is not None:
+                bad.append(BadRecord(record_index=index, reason=error, line=line, raw=raw))
+                continue
+            rows.append(flatten(record))
+            if len(rows) == batch_rows:
+                yield ReadBatch(shape.to_batch(rows, schema), bad, self._bytes_read())
+                rows, bad = [], []
+        if rows or bad:
+            yield ReadBatch(shape.to_batch(rows, schema), bad, self._bytes_read())
+
+
+class JsonlReader(_DictRecordsReader):
+    """One JSON object per line; format name ``jsonl``."""
+
+    format_name: ClassVar[str] = "jsonl"
+
+    def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        self.options = parse_options(JsonlOptions, options, self.format_name)
+        self.encoding = check_encoding(self.options.encoding, self.format_name)
+        self._offset = 0
+
+    def _bytes_read(self) -> int:
+        return self._offset
+
+    def _items(self) -> Iterator[Item]:
+        index = 0
+        self._offset = 0
+        with self.path.open("rb") as fh:
+            for number, raw in enumerate(fh, start=1):
+                start, self._offset = self._offset, self._offset + len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    text = raw.decode(self.encoding)
+                except UnicodeDecodeError as exc:
+                    raise decode_error(self.path, self.encoding, start + exc.start, number,
+                                       raw[exc.start:]) from None
+                if number == 1:
+                    text = text.lstrip("\ufeff")
+                try:
+                    record = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    yield (index, number, None, f"invalid JSON at column {exc.colno}: {exc.msg}",
+                           raw[:RAW_CAP])
+                else:
+                    if isinstance(record, dict):
+                        yield index, number, record, None, None
+                    else:
+                        yield (index, number, None,
+                               f"expected a JSON object, found {type(record).__name__}",
+                               raw[:RAW_CAP])
+                index += 1
+
+
+class JsonReader(_DictRecordsReader):
+    """A JSON document holding an array of objects; format name ``json``."""
+
+    format_name: ClassVar[str] = "json"
+
+    def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        self.options = parse_options(JsonOptions, options, self.format_name)
+        self.encoding = check_encoding(self.options.encoding, self.format_name)
+        self._stream: _JsonArrayStream | None = None
+
+    def _bytes_read(self) -> int:
+        return self._stream.fh.tell() if self._stream and not self._stream.fh.closed else 0
+
+    def _items(self) -> Iterator[Item]:
+        with self.path.open("rb") as fh:
+            self._stream = _JsonArrayStream(fh, self.path, self.encoding)
+            for index, (line, record) in enumerate(
+                    self._stream.records(self.options.records_key)):
+                if isinstance(record, dict):
+                    yield index, line, record, None, None
+                else:
+                    raw = json.dumps(record).encode()[:RAW_CAP]
+                    yield (index, line, None,
+                           f"expected a JSON object, found {type(record).__name__}", raw)
+
+
+class _JsonArrayStream:
+    """Incremental reader of the records array of one JSON document."""
+
+    def __init__(self, fh: IO[bytes], path: Path, encoding: str) -> None:
+        self.fh = fh
+        self.path = path
+        self.encoding = encoding
+        self.decoder = codecs.getincrementaldecoder(encoding)("strict")
+        self.json = json.JSONDecoder()
+        self.buf = ""
+        self.pos = 0
+        self.line = 1  # line number at self.pos
+        self.eof = False
+        self.bytes_in = 0
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.fh.read(_CHUNK)
+        try:
+            text = self.decoder.decode(chunk, final=not chunk)
+        except UnicodeDecodeError as exc:
+            raise decode_error(self.path, self.encoding, self.bytes_in + exc.start, None,
+                               chunk[max(exc.start, 0):]) from None
+        self.bytes_in += len(chunk)
+        self.eof = not chunk
+        if self.bytes_in == len(chunk):
+            text = text.lstrip("\ufeff")
+        self.buf = self.buf[self.pos:] + text
+        self.pos = 0
+        return True
+
+    def _advance(self, end: int) -> None:
+        self.line += self.buf.count("\n", self.pos, end)
+        self.pos = end
+
+    def _peek(self) -> str:
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in _WS:
+                self._advance(self.pos + 1)
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def _expect(self, chars: str, what: str) -> str:
+        char = self._peek()
+        if char == "" or char not in chars:
+            self._fail(f"expected {what}, found {char or 'end of file'!r}")
+        self._advance(self.pos + 1)
+        return char
+
+    def _value(self) -> Any:
+        self._peek()
+        while True:
+            try:
+                value, end = self.json.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                if not self.eof and len(self.buf) - self.pos < _MAX_RECORD_CHARS:
+                    self._fill()
+                    continue
+                self._fail(exc.msg, exc.pos)
+            if end == len(self.buf) and not self.eof:  # a number may continue in the next chunk
+                self._fill()
+                continue
+            self._advance(end)
+            return value
+
+    def _fail(self, msg: str, at: int | None = None) -> None:
+        line = self.line + (self.buf.count("\n", self.pos, at) if at is not None else 0)
+        raise InputError(f"invalid JSON: {msg}", where=f"{self.path}: line {line}",
+                         fix="fix the document, or export it as JSON Lines (format jsonl) so "
+                             "one bad record does not stop the file")
+
+    def records(self, records_key: str) -> Iterator[tuple[int, Any]]:
+        """Yield (line, value) for every element of the records array."""
+        first = self._peek()
+        if first == "{":
+            self._advance(self.pos + 1)
+            keys: list[str] = []
+            while True:
+                if self._peek() == "}":
+                    raise InputError(
+                        f"the top-level object has no {records_key!r} array",
+                        where=str(self.path),
+                        fix=f"set records_key to one of: {', '.join(keys) or '(none)'}")
+                key = self._value()
+                keys.append(str(key))
+                self._expect(":", "':'")
+                if key == records_key:
+                    if self._peek() != "[":
+                        self._fail(f"{records_key!r} is not an array")
+                    break
+                self._value()
+                self._expect(",}", "',' or '}'")
+                if self.buf[self.pos - 1] == "}":
+                    self.pos -= 1
+        elif first != "[":
+            self._fail("a JSON document of records must be an array or an object")
+        self._expect("[", "'['")
+        if self._peek() == "]":
+            return
+        while True:
+            line = self.line
+            yield line, self._value()
+            if self._expect(",]", "',' or ']'") == "]":
+                return

@@ -1,0 +1,116 @@
+"""SQLite: one table, or the result of one read-only query, fetched with ``fetchmany``.
+
+SQLite types values per cell, not per column, so a first SQL-side pass asks ``typeof()`` of every
+column (``group_concat(DISTINCT typeof(col))``) and fixes one Arrow type per column for the whole
+result: integer -> int64, integer+real / real -> float64, text or any mixture -> string (values
+rendered as text), blob -> binary. The database is opened read-only (``mode=ro``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+from pydantic import model_validator
+
+from tools.content.readers._common import (
+    ReaderOptions,
+    check_batch_rows,
+    check_file,
+    parse_options,
+)
+from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
+from tools.errors import InputError
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+class SqliteOptions(ReaderOptions):
+    """Options of the ``sqlite`` reader: exactly one of ``table`` or ``query``."""
+
+    table: str | None = None
+    query: str | None = None  # a single SELECT
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SqliteOptions:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("set exactly one of table or query")
+        return self
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _arrow_type(kinds: set[str]) -> pa.DataType:
+    kinds = kinds - {"null", ""}
+    if kinds == {"integer"}:
+        return pa.int64()
+    if kinds and kinds <= {"integer", "real"}:
+        return pa.float64()
+    if kinds == {"blob"}:
+        return pa.binary()
+    return pa.string()  # text, nothing but nulls, or a mixture
+
+
+class SqliteReader:
+    """Reads one table or query of a SQLite database; format name ``sqlite``."""
+
+    format_name: ClassVar[str] = "sqlite"
+
+    def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        self.options = parse_options(SqliteOptions, options, self.format_name)
+
+    def _connect(self) -> sqlite3.Connection:
+        check_file(self.path)
+        with self.path.open("rb") as fh:
+            if fh.read(16) != _SQLITE_MAGIC:
+                raise InputError("not a SQLite database", where=str(self.path),
+                                 fix="check the file, or set the right format")
+        return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
+
+    def _source_sql(self, con: sqlite3.Connection) -> str:
+        if self.options.query is not None:
+            return self.options.query.strip().rstrip(";")
+        tables = [r[0] for r in con.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")]
+        if self.options.table not in tables:
+            raise InputError(f"table {self.options.table!r} not found", where=str(self.path),
+                             fix=f"set table to one of: {', '.join(tables) or '(none)'}")
+        return f"SELECT * FROM {_quote(self.options.table or '')}"
+
+    def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[ReadBatch]:
+        """Yield batches of at most ``batch_rows`` rows."""
+        check_batch_rows(batch_rows)
+        con = self._connect()
+        try:
+            sql = self._source_sql(con)
+            try:
+                cursor = con.execute(f"SELECT * FROM ({sql}) LIMIT 0")
+            except sqlite3.Error as exc:
+                raise InputError(f"query failed: {exc}", where=f"{self.path}: {sql}",
+                                 fix="fix the query (it must be one SELECT)") from None
+            names = [d[0] for d in cursor.description]
+            probes = ", ".join(f"group_concat(DISTINCT typeof({_quote(n)}))" for n in names)
+            kinds = con.execute(f"SELECT {probes} FROM ({sql})").fetchone() if names else ()
+            schema = pa.schema([pa.field(n, _arrow_type(set((k or "").split(","))))
+                                for n, k in zip(names, kinds, strict=True)])
+            cursor = con.execute(sql)
+            while rows := cursor.fetchmany(batch_rows):
+                columns = list(zip(*rows, strict=True))
+                arrays = [_column(values, field.type) for values, field in zip(columns, schema,
+                                                                                 strict=True)]
+                yield ReadBatch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        finally:
+            con.close()
+
+
+def _column(values: tuple[Any, ...], type_: pa.DataType) -> pa.Array:
+    if pa.types.is_string(type_):
+        values = tuple(v if v is None or isinstance(v, str) else
+                       (v.hex() if isinstance(v, bytes) else str(v)) for v in values)
+    return pa.array(values, type=type_)
