@@ -14,7 +14,7 @@ from cli.app import app
 from tools.errors import DataMashError
 
 # Command modules register themselves on `app` when imported.
-from cli.commands import demo, governance, serve  # noqa: F401,E402
+from cli.commands import content, demo, governance, serve  # noqa: F401,E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -95,3 +95,30 @@ def run_server(server: FastMCP, transport: Transport, *, host: str = "127.0.0.1"
     server.settings.host = host
     server.settings.port = port
     server.run("streamable-http")
+
+
+class ServerState:
+    """What a server's tools share: settings, and the store opened on first use."""
+
+    def __init__(self, settings: Any) -> None:
+        from tools.paths import allowed_roots
+
+        self.settings = settings
+        self.roots = allowed_roots(settings.allowed_roots, settings.home)
+        self._engine: Any = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from tools.store import open_store
+
+            self._engine = open_store(self.settings)
+        return self._engine
+
+    def tenant(self, tenant: str | None) -> str:
+        return tenant or self.settings.tenant
+
+    def confine(self, path: str) -> Any:
+        from tools.paths import confine
+
+        return confine(path, self.roots)

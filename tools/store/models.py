@@ -92,3 +92,54 @@ class PolicyMove(SQLModel, table=True):
     reason: str | None = None
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
     moved_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class SourceRow(SQLModel, table=True):
+    """An ingested file: staged as Parquet in the workspace, idempotent by content hash."""
+
+    __tablename__ = "source"
+    __table_args__ = (
+        UniqueConstraint("tenant", "source_id", name="uq_source_id"),
+        Index("ix_source_tenant_name", "tenant", "name"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant: str = Field(max_length=64)
+    source_id: str = Field(max_length=64)
+    name: str = Field(max_length=256)
+    system: str | None = Field(default=None, max_length=128)
+    path: str
+    format: str = Field(max_length=32)
+    options: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    content_sha256: str = Field(max_length=64)
+    size_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+    records: int = Field(sa_column=Column(BigInteger, nullable=False))
+    bad_records: int = Field(sa_column=Column(BigInteger, nullable=False))
+    columns: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    staging_dir: str
+    layout_fingerprint: str | None = Field(default=None, max_length=128)
+    quality_score: float | None = None
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RoutingRuleSet(SQLModel, table=True):
+    """A stored routing rule-set version: the YAML as written, numbered per name (1, 2, ...)."""
+
+    __tablename__ = "rule_set"
+    __table_args__ = (
+        UniqueConstraint("tenant", "name", "version", name="uq_rule_set_version"),
+        UniqueConstraint("tenant", "name", "sha256", name="uq_rule_set_content"),
+    )
+
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    tenant: str = Field(max_length=64)
+    name: str = Field(max_length=128)
+    version: int
+    yaml: str
+    sha256: str = Field(max_length=64)
+    rules_version: str = Field(max_length=64)  # the `version:` the YAML declares
+    canonical: str = Field(max_length=64)  # canonical model the rules route (policy_v1)
+    rule_count: int
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))

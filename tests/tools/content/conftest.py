@@ -98,3 +98,13 @@ def read_all() -> Callable[..., tuple[pa.Table, list]]:
         return table, bad
 
     return _read
+
+
+@pytest.fixture(scope="session")
+def estate_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small sample estate shared by the content tests (generated once per session)."""
+    from evals.estate import generate_estate
+
+    out = tmp_path_factory.mktemp("estate") / "estate"
+    generate_estate(out, policies=600, seed=5)
+    return out

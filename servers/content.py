@@ -1,0 +1,189 @@
+"""The content MCP server: ingest legacy files, list and profile sources, page records,
+describe copybook layouts, search columns by meaning.
+
+Run it with ``data-mash serve content`` (stdio) or ``--http HOST:PORT``.
+"""
+
+from typing import Annotated, Any, Literal
+
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from servers.common import (
+    Cursor,
+    Limit,
+    Page,
+    ServerState,
+    Tenant,
+    page_bounds,
+    run_blocking,
+    user_errors,
+)
+from tools.settings import Settings
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
+                            openWorldHint=False)
+INGEST = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True,
+                         openWorldHint=False)
+
+Format = Literal["csv", "fixed_width", "cobol", "json", "jsonl", "xlsx", "xml", "parquet", "sqlite"]
+
+
+class IngestedSource(BaseModel):
+    source_id: str
+    name: str
+    system: str | None
+    records: int = Field(description="Records decoded and staged.")
+    bad_records: int = Field(description="Records quarantined (with offset and reason).")
+    columns: list[dict[str, Any]]
+    errors: list[dict[str, Any]] = Field(description="A sample of quarantined records.")
+    reused: bool = Field(description="True if this exact file and options were ingested before.")
+    quality_score: float | None
+
+
+class SourceList(Page):
+    sources: list[dict[str, Any]]
+
+
+class RecordPage(Page):
+    source_id: str
+    records: list[dict[str, Any]]
+
+
+class ColumnHits(BaseModel):
+    query: str
+    hits: list[dict[str, Any]]
+
+
+class Layout(BaseModel):
+    record_length: int
+    fields: list[dict[str, Any]]
+
+
+def build_server(settings: Settings) -> FastMCP:
+    """The content server for ``settings`` (nothing is opened until a tool needs it)."""
+    state = ServerState(settings)
+    server = FastMCP(
+        name="data-mash-content",
+        instructions="Ingest legacy policy files (mainframe copybook data, CSV, Excel, JSON, "
+        "XML, Parquet, SQLite), then profile and search them. Paths must be under the "
+        "server's allowed roots. Formats are never guessed: pass format and options.",
+    )
+
+    @server.tool(annotations=INGEST)
+    @user_errors
+    async def ingest_file(
+        path: Annotated[str, Field(description="File to ingest, under an allowed root.")],
+        format: Annotated[Format, Field(description="Reader to decode it with.")],
+        ctx: Context,
+        options: Annotated[
+            dict[str, Any] | None,
+            Field(description="Reader options, e.g. {'delimiter': ';', 'encoding': 'latin-1'} "
+                  "or {'copybook': 'POLMAST.cpy', 'encoding': 'cp037'}."),
+        ] = None,
+        name: Annotated[str | None, Field(description="Source name (default: file name).")] = None,
+        system: Annotated[str | None, Field(description="Legacy system it belongs to.")] = None,
+        tenant: Tenant = None,
+    ) -> IngestedSource:
+        """Decode a legacy file into a staged, profiled, audited source (idempotent)."""
+        from tools.content.ingest import ingest_file as ingest
+
+        file = state.confine(path)
+        opts = dict(options or {})
+        if "copybook" in opts:
+            opts["copybook"] = str(state.confine(str(opts["copybook"])))
+        result = await run_blocking(ctx, lambda progress: ingest(
+            state.engine, settings, file, fmt=format, options=opts, name=name, system=system,
+            tenant=state.tenant(tenant), progress=progress), with_progress=True)
+        return IngestedSource(**result.model_dump())
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def list_sources(limit: Limit = 50, cursor: Cursor = None,
+                           tenant: Tenant = None) -> SourceList:
+        """List ingested sources with record counts and quality scores."""
+        from tools.content.sources import SourceRegistry
+
+        found = SourceRegistry(state.engine, tenant=state.tenant(tenant)).list()
+        start, end, page = page_bounds(cursor, limit, len(found))
+        return SourceList(sources=[s.summary() for s in found[start:end]], **page.model_dump())
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def profile_source(
+        source_id: Annotated[str, Field(description="Source id from list_sources.")],
+        tenant: Tenant = None,
+    ) -> dict[str, Any]:
+        """Profile of a source: per column type, nulls, distinct, pattern, quality, issues."""
+        return _profile(state, source_id, tenant)
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def sample_records(
+        source_id: Annotated[str, Field(description="Source id from list_sources.")],
+        limit: Annotated[int, Field(ge=1, le=100, description="Records per page.")] = 20,
+        cursor: Cursor = None,
+        tenant: Tenant = None,
+    ) -> RecordPage:
+        """Decoded records of a source, a page at a time."""
+        from tools.content.sources import SourceRegistry
+        from tools.content.staging import staged_slice
+
+        info = SourceRegistry(state.engine, tenant=state.tenant(tenant)).get(source_id)
+        start, end, page = page_bounds(cursor, limit, info.records)
+        rows = staged_slice(info.records_path, offset=start, limit=end - start).to_pylist()
+        return RecordPage(source_id=source_id, records=_jsonable(rows), **page.model_dump())
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def describe_layout(
+        copybook: Annotated[str, Field(description="Copybook path (under an allowed root) or "
+                                       "the copybook text itself.")],
+    ) -> Layout:
+        """Field layout of a COBOL copybook: offsets, lengths, types, OCCURS, REDEFINES."""
+        from tools.content.cobol.layout import describe_layout as describe
+
+        looks_like_text = "\n" in copybook or " PIC " in copybook.upper()
+        source: Any = copybook if looks_like_text else state.confine(copybook)
+        return Layout(**describe(source))
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def search_columns(
+        query: Annotated[str, Field(min_length=2, description="What the column means, e.g. "
+                                    "'premium amount' or 'policy effective date'.")],
+        ctx: Context,
+        limit: Annotated[int, Field(ge=1, le=50, description="Maximum hits.")] = 10,
+        source_id: Annotated[str | None, Field(description="Only this source.")] = None,
+        tenant: Tenant = None,
+    ) -> ColumnHits:
+        """Find columns of every ingested source by meaning (semantic search)."""
+        from tools.content.indexing import search_columns as search
+
+        hits = await run_blocking(ctx, lambda: search(
+            settings, query, tenant=state.tenant(tenant), limit=limit, source_id=source_id))
+        return ColumnHits(query=query, hits=[h.model_dump() for h in hits])
+
+    @server.resource("profile://{tenant}/{source_id}", mime_type="application/json",
+                     description="The profile of an ingested source.")
+    def source_profile(tenant: str, source_id: str) -> str:
+        import json
+
+        return json.dumps(_profile(state, source_id, tenant), default=str)
+
+    return server
+
+
+def _profile(state: ServerState, source_id: str, tenant: str | None) -> dict[str, Any]:
+    from tools.content.profiling import load_profile
+    from tools.content.sources import SourceRegistry
+
+    info = SourceRegistry(state.engine, tenant=state.tenant(tenant)).get(source_id)
+    return load_profile(info)
+
+
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import json
+
+    return json.loads(json.dumps(rows, default=str))

@@ -1,0 +1,155 @@
+"""Staged records: the Parquet parts an ingest writes, and how everything else reads them back.
+
+A source's records live in ``<workspace>/staging/<tenant>/<source_id>/records/part-NNNNN.parquet``.
+A reader may change an inferred type between batches (a JSON key that is null in the first
+thousand records, a new key later); instead of failing or guessing up front, each schema change
+starts a new part, and reading unifies the parts' schemas (null -> the later type, int -> float).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from tools.content.readers.base import BadRecord
+
+QUARANTINE_SCHEMA = pa.schema([
+    ("record_index", pa.int64()),
+    ("byte_offset", pa.int64()),
+    ("line", pa.int64()),
+    ("field", pa.string()),
+    ("reason", pa.string()),
+    ("raw", pa.binary()),
+])
+RAW_LIMIT = 4096
+
+
+class PartWriter:
+    """Writes record batches as Parquet parts, starting a new part when the schema changes."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.parts = 0
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        if self._schema is None or not batch.schema.equals(self._schema):
+            if self._schema is not None:
+                try:
+                    batch = batch.cast(self._schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+                    self._open(batch.schema)
+            else:
+                self._open(batch.schema)
+        assert self._writer is not None
+        self._writer.write_batch(batch)
+        self.rows += batch.num_rows
+
+    def _open(self, schema: pa.Schema) -> None:
+        self.close()
+        self._schema = schema
+        path = self.folder / f"part-{self.parts:05d}.parquet"
+        self._writer = pq.ParquetWriter(path, schema, compression="zstd")
+        self.parts += 1
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class QuarantineWriter:
+    """Bad records with their position and reason, in bounded memory."""
+
+    def __init__(self, path: Path, *, flush_every: int = 10_000) -> None:
+        self.path = path
+        self.flush_every = flush_every
+        self._pending: list[BadRecord] = []
+        self._writer: pq.ParquetWriter | None = None
+        self.count = 0
+        self.sample: list[BadRecord] = []
+
+    def add(self, bad: Sequence[BadRecord]) -> None:
+        for record in bad:
+            self.count += 1
+            if len(self.sample) < 20:
+                self.sample.append(record)
+            self._pending.append(record)
+        if len(self._pending) >= self.flush_every:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = pa.table({
+            "record_index": [b.record_index for b in self._pending],
+            "byte_offset": [b.byte_offset for b in self._pending],
+            "line": [b.line for b in self._pending],
+            "field": [b.field for b in self._pending],
+            "reason": [b.reason for b in self._pending],
+            "raw": [b.raw[:RAW_LIMIT] if b.raw else None for b in self._pending],
+        }, schema=QUARANTINE_SCHEMA)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, QUARANTINE_SCHEMA, compression="zstd")
+        self._writer.write_table(table)
+        self._pending = []
+
+    def close(self) -> None:
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+
+
+def staged_dataset(records_dir: Path) -> ds.Dataset:
+    """All parts of a staged source as one dataset with a unified schema."""
+    parts = sorted(records_dir.glob("part-*.parquet"))
+    if not parts:
+        return ds.dataset(pa.table({}))
+    schemas = [pq.read_schema(p) for p in parts]
+    schema = pa.unify_schemas(schemas, promote_options="permissive") if len(schemas) > 1 \
+        else schemas[0]
+    return ds.dataset([str(p) for p in parts], schema=schema, format="parquet")
+
+
+def staged_batches(records_dir: Path, *, columns: list[str] | None = None,
+                   batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    """Stream a staged source's records in file order, in bounded memory."""
+    dataset = staged_dataset(records_dir)
+    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
+        if batch.num_rows:
+            yield batch
+
+
+def staged_slice(records_dir: Path, *, offset: int, limit: int) -> pa.Table:
+    """Records ``offset`` to ``offset + limit`` (for paging through a source)."""
+    taken: list[pa.RecordBatch] = []
+    skipped = 0
+    for batch in staged_batches(records_dir, batch_rows=max(limit, 1024)):
+        if skipped + batch.num_rows <= offset:
+            skipped += batch.num_rows
+            continue
+        start = max(0, offset - skipped)
+        piece = batch.slice(start, limit - sum(b.num_rows for b in taken))
+        taken.append(piece)
+        skipped += batch.num_rows
+        if sum(b.num_rows for b in taken) >= limit:
+            break
+    if not taken:
+        return staged_dataset(records_dir).schema.empty_table()
+    return pa.Table.from_batches(taken)
+
+
+def quarantined(path: Path, *, limit: int = 100) -> list[dict[str, object]]:
+    if not path.exists():
+        return []
+    table = pq.read_table(path, columns=["record_index", "byte_offset", "line", "field", "reason"])
+    return table.slice(0, limit).to_pylist()
