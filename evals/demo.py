@@ -7,6 +7,7 @@ tests run exactly the same journey. Steps that a capability does not provide yet
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,17 @@ def estate_dir(settings: Settings, policies: int, seed: int) -> Path:
 
 
 def estate_step(settings: Settings, *, policies: int, seed: int,
-                progress: StepProgress | None = None) -> tuple[Path, EstateManifest]:
-    """Generate (or reuse) the estate for this size and seed in the workspace."""
+                progress: StepProgress | None = None,
+                dry_check: bool = False) -> tuple[Path, EstateManifest]:
+    """Generate (or reuse) the estate for this size and seed in the workspace.
+
+    With ``dry_check`` only the arguments are checked (before anything, even the store, opens).
+    """
     if policies < 1:
         raise InputError(f"--policies must be at least 1, got {policies}",
                          fix="pass a positive number, e.g. --policies 5000")
+    if dry_check:
+        return estate_dir(settings, policies, seed), None  # type: ignore[return-value]
     out = estate_dir(settings, policies, seed)
     manifest_file = out / "estate.json"
     if manifest_file.exists():
@@ -67,10 +74,44 @@ def estate_summary(out: Path, manifest: EstateManifest) -> dict[str, Any]:
             "injected_problems": sum(manifest.problems.values())}
 
 
-def run_demo(engine: Engine | None, settings: Settings, *, policies: int, seed: int,
+def sources_step(engine: Engine, settings: Settings, out: Path, *,
+                 progress: StepProgress | None = None) -> dict[str, Any]:
+    """Ingest and profile every source of the estate (idempotent: re-runs reuse them)."""
+    from tools.content.ingest import ingest_file
+    from tools.content.profiling import load_profile
+    from tools.content.source_config import load_source_config
+    from tools.content.sources import SourceRegistry
+
+    started = time.perf_counter()
+    registry = SourceRegistry(engine, tenant=settings.tenant)
+    rows = []
+    for entry in load_source_config(out / "sources.yaml").sources:
+        label = f"ingest {entry.name}"
+        t0 = time.perf_counter()
+        result = ingest_file(
+            engine, settings, entry.path, fmt=entry.format, options=entry.options,
+            name=entry.name, system=entry.system,
+            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None)
+        profile = load_profile(registry.get(result.source_id))
+        rows.append({
+            "source_id": result.source_id, "name": entry.name, "system": entry.system,
+            "format": entry.format, "records": result.records,
+            "quarantined": result.bad_records, "columns": len(result.columns),
+            "quality_score": profile["quality_score"],
+            "issues": {i["kind"]: i["count"] for i in profile["issues"]},
+            "reused": result.reused, "seconds": round(time.perf_counter() - t0, 2),
+        })
+    return {"sources": rows, "records": sum(r["records"] for r in rows),
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
+def run_demo(engine: Engine, settings: Settings, *, policies: int, seed: int,
              progress: StepProgress | None = None) -> dict[str, Any]:
     """Run every available step and return the `data-mash demo --json` document."""
+    started = time.perf_counter()
     out, manifest = estate_step(settings, policies=policies, seed=seed, progress=progress)
+    estate = estate_summary(out, manifest)
+    estate["seconds"] = round(time.perf_counter() - started, 2)
     not_yet = {"status": "not available"}
-    return {"estate": estate_summary(out, manifest), "sources": not_yet, "mapping": not_yet,
-            "routing": not_yet, "waves": not_yet, "reconciliation": not_yet}
+    return {"estate": estate, "sources": sources_step(engine, settings, out, progress=progress),
+            "mapping": not_yet, "routing": not_yet, "waves": not_yet, "reconciliation": not_yet}

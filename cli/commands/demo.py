@@ -26,14 +26,17 @@ def demo(
     The estate lands in the workspace (DATA_MASH_HOME/estates/seedS-N) and is reused when it
     exists. Example: data-mash demo --policies 5000 --json
     """
-    from evals.demo import run_demo
+    from evals.demo import estate_step, run_demo
 
     state = state_for(ctx, json_out, tenant)
+    estate_step(state.settings, policies=policies, seed=seed, dry_check=True)
     with step_progress(enabled=not state.json) as progress:
-        result = run_demo(None, state.settings, policies=policies, seed=seed, progress=progress)
+        result = run_demo(state.engine, state.settings, policies=policies, seed=seed,
+                          progress=progress)
 
     def render(console: Console) -> None:
         _render_estate(console, result["estate"])
+        _render_sources(console, result["sources"])
 
     emit(state, result, render)
 
@@ -45,4 +48,15 @@ def _render_estate(console: Console, estate: dict[str, Any]) -> None:
         ["system", "format", "files", "records", "injected problems"],
         [(s["system"], s["format"], ", ".join(f.rsplit("/", 1)[-1] for f in s["files"]), f"{s['records']:,}",
           f"{s['injected_problems']:,}") for s in estate["systems"]],
+    ))
+
+
+def _render_sources(console: Console, sources: dict[str, Any]) -> None:
+    console.print(table(
+        f"Ingested and profiled: {sources['records']:,} records in {sources['seconds']:.1f} s",
+        ["source", "system", "source_id", "records", "quarantined", "quality", "issues found"],
+        [(s["name"], s["system"], s["source_id"], f"{s['records']:,}", f"{s['quarantined']:,}",
+          f"{s['quality_score']:.2f}",
+          ", ".join(f"{k} {v}" for k, v in s["issues"].items()) or "-")
+         for s in sources["sources"]],
     ))

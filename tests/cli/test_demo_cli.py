@@ -14,6 +14,7 @@ from evals.estate import load_manifest
 @pytest.fixture(autouse=True)
 def _workspace_env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATA_MASH_HOME", str(workspace))
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
     monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
 
 
@@ -28,6 +29,17 @@ def test_demo_json_counts_match_the_generated_estate(workspace: Path,
     for system in estate["systems"]:
         expected = sum(manifest.source(n).records for n in system["sources"])
         assert system["records"] == expected
+    # Every source was ingested and profiled, with the manifest's record counts.
+    ingested = {s["name"]: s for s in report["sources"]["sources"]}
+    assert set(ingested) == {s.name for s in manifest.sources}
+    for name, row in ingested.items():
+        assert row["records"] == manifest.source(name).records, name
+    # The profiler finds exactly the duplicated policy ids injected into the policy master.
+    problems = [json.loads(line) for line in
+                (Path(estate["path"]) / "ground_truth" / "problems.jsonl").read_text().splitlines()]
+    injected = sum(1 for p in problems if p["source"] == "policy_master"
+                   and p["kind"] == "duplicate_id")
+    assert ingested["policy_master"]["issues"].get("duplicate_keys", 0) == injected
     # Problems per system add up to the per-record ground truth file.
     lines = (Path(estate["path"]) / "ground_truth" / "problems.jsonl").read_text().splitlines()
     assert estate["injected_problems"] == len(lines)

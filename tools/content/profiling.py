@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from tools.content.profile import profile_batches
 from tools.content.sources import SourceInfo
 from tools.content.staging import staged_batches
@@ -20,27 +23,47 @@ ID_WORDS = ("number", "identifier", "reference", "id", "key")
 FINGERPRINT_SAMPLE_ROWS = 2000
 
 
-def guess_key_columns(names: Sequence[str]) -> list[str]:
-    """The column that most likely holds the policy id, for naming failing rows.
-
-    Only a guess for reporting (duplicate keys, invalid dates by key); nothing is dropped or
-    merged on it. A name like POL_NBR, PolicyNo, policy-ref or CONTRNO wins; none -> no key.
-    """
+def _words(name: str) -> tuple[list[str], str]:
     from knowledge.glossary import expand_name
 
-    best: tuple[int, str] | None = None
-    for position, name in enumerate(names):
-        if "[]" in name:
-            continue
-        words = expand_name(name.rsplit(".", 1)[-1]).lower().split()
-        raw = name.lower()
-        policy = any(w in words for w in POLICY_WORDS) or raw.startswith(("contr", "pol"))
-        ident = any(w in words for w in ID_WORDS) or raw.endswith(("no", "nbr", "num", "id"))
-        if policy and ident:
-            score = position + (0 if "." not in name else 100)
-            if best is None or score < best[0]:
-                best = (score, name)
-    return [best[1]] if best else []
+    return expand_name(name.rsplit(".", 1)[-1]).lower().split(), name.lower()
+
+
+def _is_identifier(name: str) -> bool:
+    words, raw = _words(name)
+    return any(w in words for w in ID_WORDS) or raw.endswith(("no", "nbr", "num", "id"))
+
+
+def _is_policy(name: str) -> bool:
+    words, raw = _words(name)
+    return any(w in words for w in POLICY_WORDS) or raw.rsplit(".", 1)[-1].startswith(
+        ("contr", "pol"))
+
+
+def guess_key_columns(names: Sequence[str], sample: pa.RecordBatch | None = None) -> list[str]:
+    """The column that identifies a record, for naming failing rows in the profile.
+
+    Only a guess for reporting (duplicate keys, invalid dates by key); nothing is dropped or
+    merged on it. Candidates are identifier-like names (POL_NBR, PolicyNo, doc-id, CONTRNO);
+    a policy id wins when it is nearly unique in the sample, else the first identifier that is
+    (a policy reference in a table of claims or letters is a foreign key, not the key).
+    """
+    candidates = [n for n in names if "[]" not in n and _is_identifier(n)]
+
+    def unique_share(name: str) -> float:
+        if sample is None or name not in sample.schema.names:
+            return 1.0
+        column = sample.column(name).drop_null()
+        return len(pc.unique(column)) / len(column) if len(column) else 0.0
+
+    top_level = sorted(candidates, key=lambda n: ("." in n, names.index(n)))
+    for name in top_level:
+        if _is_policy(name) and unique_share(name) >= 0.9:
+            return [name]
+    for name in top_level:
+        if unique_share(name) >= 0.99:
+            return [name]
+    return []
 
 
 def profile_staged(records_dir: Path, key_columns: Sequence[str] | None = None) -> dict[str, Any]:
@@ -48,7 +71,8 @@ def profile_staged(records_dir: Path, key_columns: Sequence[str] | None = None) 
     from tools.content.staging import staged_dataset
 
     names = staged_dataset(records_dir).schema.names
-    keys = list(key_columns) if key_columns is not None else guess_key_columns(names)
+    sample = next(staged_batches(records_dir, batch_rows=FINGERPRINT_SAMPLE_ROWS), None)
+    keys = list(key_columns) if key_columns is not None else guess_key_columns(names, sample)
     profile = profile_batches(staged_batches(records_dir), keys)
     data = profile.model_dump(mode="json")
     data["layout_fingerprint"] = _fingerprint(records_dir)
