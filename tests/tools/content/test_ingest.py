@@ -17,7 +17,9 @@ from tools.settings import Settings
 from tools.store import open_store
 from tools.store.models import SourceRow
 
-CSV = "PolicyNo;Premium;EffDate\nP001;100,50;01.02.2024\nP002;200,00;31.02.2024\nP002;7,25;03.03.2024\n"
+CSV = ("PolicyNo;Premium;EffDate\nP001;100,50;01.02.2024\nP002;200,00;31.02.2024\n"
+       "P002;7,25;03.03.2024\n"
+       + "".join(f"P{i:03d};1,00;01.01.2024\n" for i in range(3, 21)))
 CSV_OPTIONS = {"delimiter": ";", "decimal": ",", "header": True}
 
 
@@ -46,14 +48,14 @@ def test_ingest_stages_profiles_and_audits(tmp_path: Path, engine: Engine,
                                            quiet_settings: Settings) -> None:
     result = ingest_file(engine, quiet_settings, _csv(tmp_path), fmt="csv", options=CSV_OPTIONS,
                          system="billing")
-    assert result.records == 3 and result.bad_records == 0 and not result.reused
+    assert result.records == 21 and result.bad_records == 0 and not result.reused
     assert [c["name"] for c in result.columns] == ["PolicyNo", "Premium", "EffDate"]
     info = SourceRegistry(engine, tenant="default").get(result.source_id)
     rows = staged_slice(info.records_path, offset=1, limit=1).to_pylist()
     assert rows[0]["PolicyNo"] == "P002"
     assert float(rows[0]["Premium"]) == 200.0  # the decimal comma was honoured
     profile = load_profile(info)
-    assert profile["records"] == 3 and profile["key_columns"] == ["PolicyNo"]
+    assert profile["records"] == 21 and profile["key_columns"] == ["PolicyNo"]
     kinds = {i["kind"]: i for i in profile["issues"]}
     assert kinds["duplicate_keys"]["sample_keys"] == ["P002"]
     assert kinds["invalid_dates"]["count"] == 1  # 31.02.2024
@@ -78,12 +80,12 @@ def test_undecodable_rows_are_quarantined_not_dropped(tmp_path: Path, engine: En
                                                      quiet_settings: Settings) -> None:
     path = _csv(tmp_path, CSV + "P003;1,00\nP004;5,00;01.01.2024\n")
     result = ingest_file(engine, quiet_settings, path, fmt="csv", options=CSV_OPTIONS)
-    assert result.records == 4 and result.bad_records == 1
-    assert result.errors[0]["line"] == 5
+    assert result.records == 22 and result.bad_records == 1
+    assert result.errors[0]["line"] == 23
     from tools.content.staging import quarantined
 
     info = SourceRegistry(engine, tenant="default").get(result.source_id)
-    assert quarantined(info.quarantine_path)[0]["line"] == 5
+    assert quarantined(info.quarantine_path)[0]["line"] == 23
 
 
 @pytest.mark.parametrize(("content", "fmt", "options", "message"), [
