@@ -1,0 +1,308 @@
+"""``CobolReader``: the ``cobol`` source format (mainframe files described by a copybook).
+
+Usage::
+
+    reader = CobolReader(Path("POLMAST.dat"), {"copybook": "POLMAST.cpy", "encoding": "cp037"})
+    for batch in reader.batches(50_000):
+        batch.records  # pa.RecordBatch, flat dotted columns, OCCURS as list columns
+        batch.bad      # BadRecords: truncated records, invalid values (field + byte offset)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from tools.content.cobol.assemble import Assembler, DecodeSettings, Issue
+from tools.content.cobol.codepages import is_ebcdic
+from tools.content.cobol.decode_numeric import zoned_tables
+from tools.content.cobol.decode_text import char_table
+from tools.content.cobol.framing import (
+    RAW_CAP,
+    ByteSource,
+    HeaderSpec,
+    RawBatch,
+    fixed_batches,
+    length_prefixed_batches,
+    open_stream,
+    text_batches,
+    variable_occurs_batches,
+)
+from tools.content.cobol.layout import Layout, describe_layout, load_layout
+from tools.content.cobol.odo import make_normalizer
+from tools.content.cobol.options import CobolOptions, parse_options
+from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
+from tools.errors import InputError
+
+
+class CobolReader:
+    """Streaming decoder for EBCDIC/ASCII mainframe files (see tools/content/cobol/options.py)."""
+
+    format_name: ClassVar[str] = "cobol"
+
+    def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
+        """Validate options, parse the copybook and check the file size against the layout."""
+        self.path = Path(path)
+        self.options: CobolOptions = parse_options(options, self.path)
+        o = self.options
+        source: Any = o.copybook if o.copybook else o.copybook_contents
+        self.layout: Layout = load_layout(
+            source,
+            free_format=o.copybook_format == "free",
+            filler_naming_policy=o.filler_naming_policy,
+        )
+        ebcdic = is_ebcdic(o.encoding)
+        table = char_table(o.encoding, o.code_page_file)
+        self.settings = DecodeSettings(
+            table=table,
+            zoned=zoned_tables(ebcdic),
+            space_byte=0x40 if ebcdic else 0x20,
+            trim=o.string_trimming_policy,
+            improved_null_detection=o.improved_null_detection,
+            floating_point_format=o.floating_point_format,
+            strict_sign_overpunching=o.strict_sign_overpunching,
+            strict_binary=o.strict_binary,
+            blank_scaled_as_zero=o.blank_implied_decimal_as_zero,
+            drop_value_fillers=o.drop_value_fillers,
+            drop_group_fillers=o.drop_group_fillers,
+            keep_root=o.schema_retention_policy == "keep_original",
+            non_terminals={n.upper().replace("-", "_") for n in o.non_terminals},
+            occurs_mappings=o.occurs_mappings,
+            segment_field=o.segment_field,
+            redefine_segment_ids=o.redefine_segment_id_map,
+        )
+        self.assembler = Assembler(self.layout, self.settings)
+        if not self.path.is_file():
+            raise InputError(f"data file {self.path} not found", where=str(self.path))
+        self._check_size()
+
+    # ------------------------------------------------------------------ framing
+
+    @property
+    def record_size(self) -> int:
+        """Bytes per record in the file for fixed-length formats."""
+        o = self.options
+        if o.record_length is not None:
+            return o.record_length
+        return o.record_start_offset + self.layout.record_length + o.record_end_offset
+
+    def _check_size(self) -> None:
+        o = self.options
+        stream, size, _ = open_stream(self.path)
+        stream.close()
+        if (
+            size is None
+            or o.record_format not in ("F", "FB")
+            or o.variable_size_occurs
+            or o.record_length_field
+            or o.record_header is not None
+        ):
+            return
+        payload = size - o.file_start_offset - o.file_end_offset
+        if payload < 0:
+            raise InputError(
+                f"file has {size} bytes, less than file_start_offset + file_end_offset",
+                where=str(self.path),
+            )
+        if payload % self.record_size and not o.allow_partial_last_record:
+            raise InputError(
+                f"the data size ({payload} bytes) is NOT DIVISIBLE by the RECORD SIZE "
+                f"({self.record_size} bytes): {payload // self.record_size} records and "
+                f"{payload % self.record_size} bytes left over",
+                where=str(self.path),
+                fix="check the copybook, record_length, file_start_offset/file_end_offset, or "
+                "set allow_partial_last_record: true to quarantine the remainder",
+            )
+
+    def _raw_batches(self, src: ByteSource, batch_rows: int) -> Iterator[RawBatch]:
+        o = self.options
+        width = self.layout.record_length
+        fmt = o.record_format
+        if fmt in ("D", "D2", "T"):
+            return text_batches(src, width, batch_rows)
+        if o.variable_size_occurs and fmt in ("F", "FB"):
+            norm = make_normalizer(
+                self.layout, self.settings.table.chars, self.settings.zoned, o.occurs_mappings
+            )
+            return variable_occurs_batches(src, width, batch_rows, norm)
+        if o.record_length_field:
+            f = self.layout.find(o.record_length_field)
+            if f.kind != "binary":
+                raise InputError(
+                    f"record_length_field {f.name} must be binary (COMP)",
+                    where="option record_length_field",
+                )
+            spec = HeaderSpec(0, f.offset, f.size, f.usage != "COMP-9", o.rdw_adjustment, True)
+            return length_prefixed_batches(
+                src,
+                spec,
+                width,
+                o.record_start_offset,
+                o.record_end_offset,
+                batch_rows,
+                o.minimum_record_length,
+                o.maximum_record_length,
+            )
+        if o.record_header is not None:
+            h = o.record_header
+            valid = None
+            if "valid_byte_offset" in h:
+                valid = (h["valid_byte_offset"], h.get("valid_byte_value", 1))
+            spec = HeaderSpec(
+                h["length"],
+                h.get("length_offset", 0),
+                h.get("length_size", 2),
+                bool(h.get("big_endian", 0)),
+                h.get("adjustment", 0),
+                False,
+                valid,
+            )
+            return length_prefixed_batches(
+                src,
+                spec,
+                width,
+                o.record_start_offset,
+                o.record_end_offset,
+                batch_rows,
+                o.minimum_record_length,
+                o.maximum_record_length,
+            )
+        if fmt in ("V", "VB"):
+            spec = HeaderSpec(
+                4, 0 if o.rdw_big_endian else 2, 2, o.rdw_big_endian, o.rdw_adjustment
+            )
+            stream: Any = _Deblocked(src, o.bdw_big_endian) if fmt == "VB" else src
+            return length_prefixed_batches(
+                stream,
+                spec,
+                width,
+                o.record_start_offset,
+                o.record_end_offset,
+                batch_rows,
+                o.minimum_record_length,
+                o.maximum_record_length,
+            )
+        return fixed_batches(
+            src,
+            self.record_size,
+            width,
+            o.record_start_offset,
+            batch_rows,
+            o.allow_partial_last_record,
+        )
+
+    # ------------------------------------------------------------------ decoding
+
+    def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[ReadBatch]:
+        """Yield decoded batches in file order.
+
+        Args:
+            batch_rows: records per batch (memory is proportional to it).
+
+        Yields:
+            :class:`ReadBatch` objects; invalid values are null in ``records`` and reported in
+            ``bad`` (``invalid_value: drop`` removes such records, ``error`` raises).
+        """
+        o = self.options
+        src = ByteSource(self.path, o.file_start_offset, o.file_end_offset)
+        try:
+            for raw in self._raw_batches(src, max(1, batch_rows)):
+                yield self._decode(raw)
+        finally:
+            src.close()
+
+    def _decode(self, raw: RawBatch) -> ReadBatch:
+        o = self.options
+        data, rec_len, offsets = raw.data, raw.rec_len, raw.offsets
+        index = raw.first_index + np.arange(data.shape[0], dtype=np.int64)
+        if o.segment_filter:
+            seg = self.assembler.segment_values(data, rec_len)
+            keep = np.isin(seg, o.segment_filter) if seg is not None else np.ones(len(index), bool)
+            data, rec_len, offsets, index = data[keep], rec_len[keep], offsets[keep], index[keep]
+        extra = None
+        if o.generate_record_id:
+            extra = [
+                ("File_Id", pa.array(np.zeros(len(index), np.int64))),
+                ("Record_Id", pa.array(index)),
+                ("Record_Byte_Length", pa.array(rec_len.astype(np.int64))),
+            ]
+        batch, issues = self.assembler.build(np.ascontiguousarray(data), rec_len, extra)
+        bad = list(raw.bad)
+        if issues:
+            bad.extend(self._issues(issues, data, offsets, index))
+            if o.invalid_value == "error":
+                first = bad[-len(issues)]
+                raise InputError(
+                    f"invalid value in field {first.field}: {first.reason}",
+                    where=f"{self.path}: record {first.record_index}, byte {first.byte_offset}",
+                    fix="fix the data or set invalid_value: null",
+                )
+            if o.invalid_value == "drop":
+                rows = sorted({i.row for i in issues})
+                mask = np.ones(batch.num_rows, dtype=bool)
+                mask[rows] = False
+                batch = batch.filter(pa.array(mask))
+        return ReadBatch(records=batch, bad=bad, bytes_read=raw.bytes_read)
+
+    def _issues(
+        self, issues: list[Issue], data: np.ndarray, offsets: np.ndarray, index: np.ndarray
+    ) -> list[BadRecord]:
+        o = self.options
+        action = {"null": "value set to null", "drop": "record quarantined", "error": "stopped"}[
+            o.invalid_value
+        ]
+        out = []
+        for it in issues:
+            out.append(
+                BadRecord(
+                    record_index=int(index[it.row]),
+                    reason=f"{it.reason} ({action})",
+                    byte_offset=int(offsets[it.row]) + o.record_start_offset + it.offset,
+                    field=it.field,
+                    raw=bytes(data[it.row][:RAW_CAP]),
+                )
+            )
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """The layout as ``data-mash layout`` shows it (see layout.describe_layout)."""
+        o = self.options
+        return describe_layout(
+            o.copybook or o.copybook_contents or "",  # type: ignore[arg-type]
+            free_format=o.copybook_format == "free",
+            filler_naming_policy=o.filler_naming_policy,
+        )
+
+
+class _Deblocked:
+    """Wraps a ByteSource and removes VB block descriptor words (records never span blocks)."""
+
+    def __init__(self, src: ByteSource, big_endian: bool) -> None:
+        self.src = src
+        self.big = big_endian
+        self.start = src.start
+        self.path = src.path
+        self.position = 0
+        self._left = 0  # payload bytes left in the current block
+
+    def read(self, n: int) -> bytes:
+        out = bytearray()
+        while len(out) < n:
+            if self._left == 0:
+                bdw = self.src.read(4)
+                if len(bdw) < 4:
+                    break
+                raw = bdw[:2] if self.big else bdw[2:]
+                self._left = max(0, int.from_bytes(raw, "big" if self.big else "little") - 4)
+                continue
+            piece = self.src.read(min(n - len(out), self._left))
+            if not piece:
+                break
+            self._left -= len(piece)
+            out += piece
+        self.position += len(out)
+        return bytes(out)
