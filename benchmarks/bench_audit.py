@@ -30,8 +30,9 @@ def _measure(settings: Settings, policies: int, batch: int, singles: int) -> dic
     ids = [f"P{i:08d}" for i in range(policies)]
     start = time.perf_counter()
     for offset in range(0, policies, batch):
-        with log.operation("bench", "batch", idempotency_key=f"b{offset}",
-                           policy_ids=ids[offset:offset + batch]) as op:
+        with log.operation(
+            "bench", "batch", idempotency_key=f"b{offset}", policy_ids=ids[offset : offset + batch]
+        ) as op:
             op.outcome = {"n": batch}
     group_rate = policies / (time.perf_counter() - start)
 
@@ -70,8 +71,9 @@ def main() -> None:
 
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as home:
-        results["sqlite"] = _measure(Settings(home=Path(home)), args.policies, args.batch,
-                                     args.singles)
+        results["sqlite"] = _measure(
+            Settings(home=Path(home)), args.policies, args.batch, args.singles
+        )
     if args.pg_url:
         admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
         name = f"dm_bench_{uuid.uuid4().hex[:8]}"
@@ -80,8 +82,9 @@ def main() -> None:
         try:
             url = admin.url.set(database=name).render_as_string(hide_password=False)
             with tempfile.TemporaryDirectory() as home:
-                results["postgresql"] = _measure(Settings(home=Path(home), db_url=url),
-                                                 args.policies, args.batch, args.singles)
+                results["postgresql"] = _measure(
+                    Settings(home=Path(home), db_url=url), args.policies, args.batch, args.singles
+                )
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -28,19 +28,34 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         start = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "cli.main", "demo", "--policies", str(args.policies),
-             "--seed", str(args.seed), "--json"],
-            capture_output=True, text=True, env={"DATA_MASH_HOME": home, "PATH": "/usr/bin:/bin",
-                                                 "HF_HUB_OFFLINE": "1"},
-            cwd=Path(__file__).resolve().parents[1], check=False)
+            [
+                sys.executable,
+                "-m",
+                "cli.main",
+                "demo",
+                "--policies",
+                str(args.policies),
+                "--seed",
+                str(args.seed),
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            env={"DATA_MASH_HOME": home, "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+            cwd=Path(__file__).resolve().parents[1],
+            check=False,
+        )
         wall = time.perf_counter() - start
         peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         if done.returncode != 0:
             sys.exit(f"demo failed: {done.stderr.strip()}")
         report = json.loads(done.stdout)
         manifest = load_manifest(Path(report["estate"]["path"]))
-        mismatches = [s["system"] for s in report["estate"]["systems"]
-                      if s["records"] != sum(manifest.source(n).records for n in s["sources"])]
+        mismatches = [
+            s["system"]
+            for s in report["estate"]["systems"]
+            if s["records"] != sum(manifest.source(n).records for n in s["sources"])
+        ]
         print(f"policies           {args.policies:,}")
         print(f"records            {report['estate']['records']:,}")
         print(f"wall time          {wall:.1f} s")

@@ -19,8 +19,11 @@ JsonOption = Annotated[
 ]
 TenantOption = Annotated[
     str | None,
-    typer.Option("--tenant", help="Tenant to act for (default: DATA_MASH_TENANT or 'default').",
-                 show_default=False),
+    typer.Option(
+        "--tenant",
+        help="Tenant to act for (default: DATA_MASH_TENANT or 'default').",
+        show_default=False,
+    ),
 ]
 
 
@@ -31,8 +34,11 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(first["msg"], where=f"DATA_MASH_{name.upper()}",
-                          fix="fix the environment variable or data-mash.yaml") from None
+        raise ConfigError(
+            first["msg"],
+            where=f"DATA_MASH_{name.upper()}",
+            fix="fix the environment variable or data-mash.yaml",
+        ) from None
 
 
 @dataclass

@@ -11,10 +11,10 @@ import typer.main
 from typer.exceptions import TyperException
 
 from cli.app import app
-from tools.errors import DataMashError
 
 # Command modules register themselves on `app` when imported.
-from cli.commands import content, demo, governance, serve  # noqa: F401,E402
+from cli.commands import content, demo, evals, governance, route, serve  # noqa: F401,E402
+from tools.errors import DataMashError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("DATA_MASH_DEBUG") == "1"
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="data-mash", standalone_mode=False)
+        # Non-standalone click returns a command's `raise typer.Exit(n)` code instead of raising.
+        returned = command.main(args=args, prog_name="data-mash", standalone_mode=False)
+        if isinstance(returned, int) and returned:
+            return returned
     except TyperException as exc:  # usage errors (exit 2) and typer's own failures
         show = getattr(exc, "show", None)
         if callable(show):

@@ -18,8 +18,14 @@ def step_progress(*, enabled: bool) -> Iterator[StepCallback | None]:
     if not enabled or not console.is_terminal:
         yield None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as bars:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bars:
         tasks: dict[str, int] = {}
 
         def update(label: str, done: int, total: int) -> None:

@@ -21,7 +21,8 @@ def parse_time(value: str, *, option: str) -> datetime:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InputError(
-            f"'{value}' is not a time", where=option,
+            f"'{value}' is not a time",
+            where=option,
             fix="use ISO 8601 (2026-11-22 or 2026-11-22T10:30:00Z) or an age like 30m, 12h, 7d",
         ) from None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)

@@ -25,16 +25,23 @@ def estate_dir(settings: Settings, policies: int, seed: int) -> Path:
     return settings.path("estates", f"seed{seed}-{policies}")
 
 
-def estate_step(settings: Settings, *, policies: int, seed: int,
-                progress: StepProgress | None = None,
-                dry_check: bool = False) -> tuple[Path, EstateManifest]:
+def estate_step(
+    settings: Settings,
+    *,
+    policies: int,
+    seed: int,
+    progress: StepProgress | None = None,
+    dry_check: bool = False,
+) -> tuple[Path, EstateManifest]:
     """Generate (or reuse) the estate for this size and seed in the workspace.
 
     With ``dry_check`` only the arguments are checked (before anything, even the store, opens).
     """
     if policies < 1:
-        raise InputError(f"--policies must be at least 1, got {policies}",
-                         fix="pass a positive number, e.g. --policies 5000")
+        raise InputError(
+            f"--policies must be at least 1, got {policies}",
+            fix="pass a positive number, e.g. --policies 5000",
+        )
     if dry_check:
         return estate_dir(settings, policies, seed), None  # type: ignore[return-value]
     out = estate_dir(settings, policies, seed)
@@ -62,20 +69,30 @@ def estate_summary(out: Path, manifest: EstateManifest) -> dict[str, Any]:
     systems = []
     for system in manifest.systems:
         records = sum(manifest.source(name).records for name in system.sources)
-        systems.append({
-            "system": system.name, "format": system.format, "files": system.files,
-            "sources": system.sources, "records": records,
-            "injected_problems": sum(system.problems.values()),
-            "problems": system.problems,
-        })
-    return {"path": str(out), "seed": manifest.seed, "policies": manifest.policies,
-            "systems": systems,
-            "records": sum(s.records for s in manifest.sources),
-            "injected_problems": sum(manifest.problems.values())}
+        systems.append(
+            {
+                "system": system.name,
+                "format": system.format,
+                "files": system.files,
+                "sources": system.sources,
+                "records": records,
+                "injected_problems": sum(system.problems.values()),
+                "problems": system.problems,
+            }
+        )
+    return {
+        "path": str(out),
+        "seed": manifest.seed,
+        "policies": manifest.policies,
+        "systems": systems,
+        "records": sum(s.records for s in manifest.sources),
+        "injected_problems": sum(manifest.problems.values()),
+    }
 
 
-def sources_step(engine: Engine, settings: Settings, out: Path, *,
-                 progress: StepProgress | None = None) -> dict[str, Any]:
+def sources_step(
+    engine: Engine, settings: Settings, out: Path, *, progress: StepProgress | None = None
+) -> dict[str, Any]:
     """Ingest and profile every source of the estate (idempotent: re-runs reuse them)."""
     from tools.content.ingest import ingest_file
     from tools.content.profiling import load_profile
@@ -89,29 +106,57 @@ def sources_step(engine: Engine, settings: Settings, out: Path, *,
         label = f"ingest {entry.name}"
         t0 = time.perf_counter()
         result = ingest_file(
-            engine, settings, entry.path, fmt=entry.format, options=entry.options,
-            name=entry.name, system=entry.system,
-            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None)
+            engine,
+            settings,
+            entry.path,
+            fmt=entry.format,
+            options=entry.options,
+            name=entry.name,
+            system=entry.system,
+            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
+        )
         profile = load_profile(registry.get(result.source_id))
-        rows.append({
-            "source_id": result.source_id, "name": entry.name, "system": entry.system,
-            "format": entry.format, "records": result.records,
-            "quarantined": result.bad_records, "columns": len(result.columns),
-            "quality_score": profile["quality_score"],
-            "issues": {i["kind"]: i["count"] for i in profile["issues"]},
-            "reused": result.reused, "seconds": round(time.perf_counter() - t0, 2),
-        })
-    return {"sources": rows, "records": sum(r["records"] for r in rows),
-            "seconds": round(time.perf_counter() - started, 2)}
+        rows.append(
+            {
+                "source_id": result.source_id,
+                "name": entry.name,
+                "system": entry.system,
+                "format": entry.format,
+                "records": result.records,
+                "quarantined": result.bad_records,
+                "columns": len(result.columns),
+                "quality_score": profile["quality_score"],
+                "issues": {i["kind"]: i["count"] for i in profile["issues"]},
+                "reused": result.reused,
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
+        )
+    return {
+        "sources": rows,
+        "records": sum(r["records"] for r in rows),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
-def run_demo(engine: Engine, settings: Settings, *, policies: int, seed: int,
-             progress: StepProgress | None = None) -> dict[str, Any]:
+def run_demo(
+    engine: Engine,
+    settings: Settings,
+    *,
+    policies: int,
+    seed: int,
+    progress: StepProgress | None = None,
+) -> dict[str, Any]:
     """Run every available step and return the `data-mash demo --json` document."""
     started = time.perf_counter()
     out, manifest = estate_step(settings, policies=policies, seed=seed, progress=progress)
     estate = estate_summary(out, manifest)
     estate["seconds"] = round(time.perf_counter() - started, 2)
     not_yet = {"status": "not available"}
-    return {"estate": estate, "sources": sources_step(engine, settings, out, progress=progress),
-            "mapping": not_yet, "routing": not_yet, "waves": not_yet, "reconciliation": not_yet}
+    return {
+        "estate": estate,
+        "sources": sources_step(engine, settings, out, progress=progress),
+        "mapping": not_yet,
+        "routing": not_yet,
+        "waves": not_yet,
+        "reconciliation": not_yet,
+    }

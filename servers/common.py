@@ -44,9 +44,15 @@ def page_bounds(cursor: str | None, limit: int, total: int) -> tuple[int, int, P
     start = max(0, min(start, total))
     end = min(total, start + limit)
     more = end < total
-    return start, end, Page(
-        next_cursor=str(end) if more else None, total=total,
-        note=f"{total - end} more; call again with cursor='{end}'" if more else None)
+    return (
+        start,
+        end,
+        Page(
+            next_cursor=str(end) if more else None,
+            total=total,
+            note=f"{total - end} more; call again with cursor='{end}'" if more else None,
+        ),
+    )
 
 
 def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -64,8 +70,9 @@ def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
-async def run_blocking(ctx: Context | None, work: Callable[..., R], *,
-                       with_progress: bool = False) -> R:
+async def run_blocking(
+    ctx: Context | None, work: Callable[..., R], *, with_progress: bool = False
+) -> R:
     """Run blocking domain work in a thread; forward its progress to the client if asked.
 
     ``work`` takes a ``progress(done, total)`` callback when ``with_progress`` is set.
@@ -86,8 +93,9 @@ async def run_blocking(ctx: Context | None, work: Callable[..., R], *,
 Transport = Literal["stdio", "http"]
 
 
-def run_server(server: FastMCP, transport: Transport, *, host: str = "127.0.0.1",
-               port: int = 8000) -> None:
+def run_server(
+    server: FastMCP, transport: Transport, *, host: str = "127.0.0.1", port: int = 8000
+) -> None:
     """Serve over stdio (IDE assistants) or streamable HTTP at http://HOST:PORT/mcp."""
     if transport == "stdio":
         server.run("stdio")

@@ -22,10 +22,12 @@ from servers.common import (
 )
 from tools.settings import Settings
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                            openWorldHint=False)
-INGEST = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=True,
-                         openWorldHint=False)
+READ_ONLY = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
+INGEST = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
 
 Format = Literal["csv", "fixed_width", "cobol", "json", "jsonl", "xlsx", "xml", "parquet", "sqlite"]
 
@@ -79,8 +81,10 @@ def build_server(settings: Settings) -> FastMCP:
         ctx: Context,
         options: Annotated[
             dict[str, Any] | None,
-            Field(description="Reader options, e.g. {'delimiter': ';', 'encoding': 'latin-1'} "
-                  "or {'copybook': 'POLMAST.cpy', 'encoding': 'cp037'}."),
+            Field(
+                description="Reader options, e.g. {'delimiter': ';', 'encoding': 'latin-1'} "
+                "or {'copybook': 'POLMAST.cpy', 'encoding': 'cp037'}."
+            ),
         ] = None,
         name: Annotated[str | None, Field(description="Source name (default: file name).")] = None,
         system: Annotated[str | None, Field(description="Legacy system it belongs to.")] = None,
@@ -93,15 +97,28 @@ def build_server(settings: Settings) -> FastMCP:
         opts = dict(options or {})
         if "copybook" in opts:
             opts["copybook"] = str(state.confine(str(opts["copybook"])))
-        result = await run_blocking(ctx, lambda progress: ingest(
-            state.engine, settings, file, fmt=format, options=opts, name=name, system=system,
-            tenant=state.tenant(tenant), progress=progress), with_progress=True)
+        result = await run_blocking(
+            ctx,
+            lambda progress: ingest(
+                state.engine,
+                settings,
+                file,
+                fmt=format,
+                options=opts,
+                name=name,
+                system=system,
+                tenant=state.tenant(tenant),
+                progress=progress,
+            ),
+            with_progress=True,
+        )
         return IngestedSource(**result.model_dump())
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
-    async def list_sources(limit: Limit = 50, cursor: Cursor = None,
-                           tenant: Tenant = None) -> SourceList:
+    async def list_sources(
+        limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None
+    ) -> SourceList:
         """List ingested sources with record counts and quality scores."""
         from tools.content.sources import SourceRegistry
 
@@ -138,8 +155,10 @@ def build_server(settings: Settings) -> FastMCP:
     @server.tool(annotations=READ_ONLY)
     @user_errors
     async def describe_layout(
-        copybook: Annotated[str, Field(description="Copybook path (under an allowed root) or "
-                                       "the copybook text itself.")],
+        copybook: Annotated[
+            str,
+            Field(description="Copybook path (under an allowed root) or the copybook text itself."),
+        ],
     ) -> Layout:
         """Field layout of a COBOL copybook: offsets, lengths, types, OCCURS, REDEFINES."""
         from tools.content.cobol.layout import describe_layout as describe
@@ -151,8 +170,14 @@ def build_server(settings: Settings) -> FastMCP:
     @server.tool(annotations=READ_ONLY)
     @user_errors
     async def search_columns(
-        query: Annotated[str, Field(min_length=2, description="What the column means, e.g. "
-                                    "'premium amount' or 'policy effective date'.")],
+        query: Annotated[
+            str,
+            Field(
+                min_length=2,
+                description="What the column means, e.g. "
+                "'premium amount' or 'policy effective date'.",
+            ),
+        ],
         ctx: Context,
         limit: Annotated[int, Field(ge=1, le=50, description="Maximum hits.")] = 10,
         source_id: Annotated[str | None, Field(description="Only this source.")] = None,
@@ -161,12 +186,19 @@ def build_server(settings: Settings) -> FastMCP:
         """Find columns of every ingested source by meaning (semantic search)."""
         from tools.content.indexing import search_columns as search
 
-        hits = await run_blocking(ctx, lambda: search(
-            settings, query, tenant=state.tenant(tenant), limit=limit, source_id=source_id))
+        hits = await run_blocking(
+            ctx,
+            lambda: search(
+                settings, query, tenant=state.tenant(tenant), limit=limit, source_id=source_id
+            ),
+        )
         return ColumnHits(query=query, hits=[h.model_dump() for h in hits])
 
-    @server.resource("profile://{tenant}/{source_id}", mime_type="application/json",
-                     description="The profile of an ingested source.")
+    @server.resource(
+        "profile://{tenant}/{source_id}",
+        mime_type="application/json",
+        description="The profile of an ingested source.",
+    )
     def source_profile(tenant: str, source_id: str) -> str:
         import json
 

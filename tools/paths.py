@@ -21,13 +21,18 @@ def confine(path: str | Path, roots: Sequence[Path]) -> Path:
     """
     raw = Path(path).expanduser()
     if not roots:
-        raise InputError("no allowed roots are configured", where="DATA_MASH_ALLOWED_ROOTS",
-                         fix="set DATA_MASH_ALLOWED_ROOTS to the folders holding legacy files")
+        raise InputError(
+            "no allowed roots are configured",
+            where="DATA_MASH_ALLOWED_ROOTS",
+            fix="set DATA_MASH_ALLOWED_ROOTS to the folders holding legacy files",
+        )
     candidate = (raw if raw.is_absolute() else roots[0] / raw).resolve()
     for root in roots:
         if candidate == root or candidate.is_relative_to(root):
             return candidate
     shown = ", ".join(str(r) for r in roots)
-    raise InputError(f"'{path}' is outside the allowed roots ({shown})", where="path",
-                     fix="move the file under an allowed root or add its folder to "
-                         "DATA_MASH_ALLOWED_ROOTS")
+    raise InputError(
+        f"'{path}' is outside the allowed roots ({shown})",
+        where="path",
+        fix="move the file under an allowed root or add its folder to DATA_MASH_ALLOWED_ROOTS",
+    )

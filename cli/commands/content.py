@@ -15,7 +15,9 @@ from cli.output import emit, table
 from cli.progress import step_progress
 from tools.errors import InputError
 
-OPTION_HELP = "Reader option KEY=VALUE (repeatable), e.g. --option delimiter=';' --option header=true"
+OPTION_HELP = (
+    "Reader option KEY=VALUE (repeatable), e.g. --option delimiter=';' --option header=true"
+)
 
 
 def _parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -35,12 +37,20 @@ def _parse_options(pairs: list[str]) -> dict[str, Any]:
 def ingest(
     ctx: typer.Context,
     path: Annotated[
-        Path | None, typer.Argument(help="The legacy file (or, with --source-config, an entry's "
-                                         "name or path; omit to ingest every entry).")
+        Path | None,
+        typer.Argument(
+            help="The legacy file (or, with --source-config, an entry's "
+            "name or path; omit to ingest every entry)."
+        ),
     ] = None,
     fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="Reader: csv, fixed_width, cobol, json, "
-                                 "jsonl, xlsx, xml, parquet, sqlite (or a plugin's name).")
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Reader: csv, fixed_width, cobol, json, "
+            "jsonl, xlsx, xml, parquet, sqlite (or a plugin's name).",
+        ),
     ] = None,
     copybook: Annotated[
         Path | None, typer.Option(help="COBOL copybook for --format cobol.")
@@ -49,15 +59,20 @@ def ingest(
         str | None, typer.Option(help="Text encoding or EBCDIC code page (cp037, cp1047...).")
     ] = None,
     source_config: Annotated[
-        Path | None, typer.Option("--source-config", help="YAML stating each file's format and "
-                                  "options (see docs/source-config.md).")
+        Path | None,
+        typer.Option(
+            "--source-config",
+            help="YAML stating each file's format and options (see docs/source-config.md).",
+        ),
     ] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help=OPTION_HELP)] = None,
-    name: Annotated[str | None, typer.Option(help="Name of the source (default: file name).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Name of the source (default: file name).")
+    ] = None,
     system: Annotated[str | None, typer.Option(help="Legacy system it comes from.")] = None,
     detect: Annotated[
-        bool, typer.Option("--detect", help="Only print the config data-mash would use; "
-                           "ingest nothing.")
+        bool,
+        typer.Option("--detect", help="Only print the config data-mash would use; ingest nothing."),
     ] = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
@@ -88,41 +103,78 @@ def ingest(
     with step_progress(enabled=not state.json) as progress:
         for job in jobs:
             label = f"ingest {job['name'] or Path(job['path']).name}"
-            results.append(ingest_file(
-                state.engine, state.settings, job["path"], fmt=job["format"],
-                options=job["options"], name=job["name"], system=job["system"],
-                tenant=state.settings.tenant,
-                progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None))
+            results.append(
+                ingest_file(
+                    state.engine,
+                    state.settings,
+                    job["path"],
+                    fmt=job["format"],
+                    options=job["options"],
+                    name=job["name"],
+                    system=job["system"],
+                    tenant=state.settings.tenant,
+                    progress=(lambda d, t, label=label: progress(label, d, t))
+                    if progress
+                    else None,
+                )
+            )
 
     if len(results) == 1 and source_config is None:
         data: dict[str, Any] = results[0].model_dump(mode="json")
     else:
-        data = {"sources": [r.model_dump(mode="json") for r in results],
-                "records": sum(r.records for r in results),
-                "errors": sum(r.bad_records for r in results)}
+        data = {
+            "sources": [r.model_dump(mode="json") for r in results],
+            "records": sum(r.records for r in results),
+            "errors": sum(r.bad_records for r in results),
+        }
 
     def render(console: Console) -> None:
-        console.print(table("Ingested", ["source_id", "name", "records", "quarantined", "columns",
-                                         "quality", "note"],
-                            [(r.source_id, r.name, f"{r.records:,}", f"{r.bad_records:,}",
-                              len(r.columns),
-                              f"{r.quality_score:.2f}" if r.quality_score is not None else "-",
-                              "already ingested" if r.reused else "") for r in results]))
+        console.print(
+            table(
+                "Ingested",
+                ["source_id", "name", "records", "quarantined", "columns", "quality", "note"],
+                [
+                    (
+                        r.source_id,
+                        r.name,
+                        f"{r.records:,}",
+                        f"{r.bad_records:,}",
+                        len(r.columns),
+                        f"{r.quality_score:.2f}" if r.quality_score is not None else "-",
+                        "already ingested" if r.reused else "",
+                    )
+                    for r in results
+                ],
+            )
+        )
         for r in results:
             for err in r.errors[:5]:
-                where = (f"line {err['line']}" if err.get("line") else
-                         f"byte {err['byte_offset']}" if err.get("byte_offset") is not None
-                         else f"record {err['record_index']}")
-                console.print(f"  {r.name}: {where}"
-                              f"{' field ' + err['field'] if err.get('field') else ''}: "
-                              f"{err['reason']}")
+                where = (
+                    f"line {err['line']}"
+                    if err.get("line")
+                    else f"byte {err['byte_offset']}"
+                    if err.get("byte_offset") is not None
+                    else f"record {err['record_index']}"
+                )
+                console.print(
+                    f"  {r.name}: {where}"
+                    f"{' field ' + err['field'] if err.get('field') else ''}: "
+                    f"{err['reason']}"
+                )
 
     emit(state, data, render)
 
 
-def _jobs(path: Path | None, fmt: str | None, copybook: Path | None, encoding: str | None,
-          source_config: Path | None, pairs: list[str], name: str | None,
-          system: str | None) -> list[dict[str, Any]]:
+def _jobs(
+    path: Path | None,
+    fmt: str | None,
+    copybook: Path | None,
+    encoding: str | None,
+    source_config: Path | None,
+    pairs: list[str],
+    name: str | None,
+    system: str | None,
+) -> list[dict[str, Any]]:
     if source_config is not None:
         from tools.content.source_config import load_source_config
 
@@ -130,20 +182,39 @@ def _jobs(path: Path | None, fmt: str | None, copybook: Path | None, encoding: s
         entries = config.sources
         if path is not None:
             wanted = str(path)
-            entries = [e for e in entries if e.name == wanted or e.path == path.resolve()
-                       or e.path.name == wanted]
+            entries = [
+                e
+                for e in entries
+                if e.name == wanted or e.path == path.resolve() or e.path.name == wanted
+            ]
             if not entries:
-                raise InputError(f"no entry named or at '{path}'", where=str(source_config),
-                                 fix="use one of: " + ", ".join(e.name for e in config.sources))
-        return [{"path": e.path, "format": e.format, "options": e.options, "name": e.name,
-                 "system": e.system} for e in entries]
+                raise InputError(
+                    f"no entry named or at '{path}'",
+                    where=str(source_config),
+                    fix="use one of: " + ", ".join(e.name for e in config.sources),
+                )
+        return [
+            {
+                "path": e.path,
+                "format": e.format,
+                "options": e.options,
+                "name": e.name,
+                "system": e.system,
+            }
+            for e in entries
+        ]
     if path is None:
-        raise InputError("no file given", fix="data-mash ingest FILE --format F, or "
-                         "data-mash ingest --source-config sources.yaml")
+        raise InputError(
+            "no file given",
+            fix="data-mash ingest FILE --format F, or "
+            "data-mash ingest --source-config sources.yaml",
+        )
     if fmt is None:
-        raise InputError("no --format given: data-mash does not guess formats from file names",
-                         where=str(path), fix=f"pass --format, or run: data-mash ingest {path} "
-                         "--detect to see what it would use")
+        raise InputError(
+            "no --format given: data-mash does not guess formats from file names",
+            where=str(path),
+            fix=f"pass --format, or run: data-mash ingest {path} --detect to see what it would use",
+        )
     options = _parse_options(pairs)
     if copybook is not None:
         options["copybook"] = str(copybook.resolve())
@@ -159,10 +230,14 @@ def _detect(state: AppState, path: Path | None) -> None:
 
     detected = detect_format(path)
     snippet = detected.to_config_snippet()
-    emit(state, {"detected": detected.model_dump(mode="json"), "config": snippet},
-         lambda console: console.print(
-             f"# What data-mash would use for {path} (check it, then ingest with these "
-             f"options or put them in a --source-config):\n{snippet}"))
+    emit(
+        state,
+        {"detected": detected.model_dump(mode="json"), "config": snippet},
+        lambda console: console.print(
+            f"# What data-mash would use for {path} (check it, then ingest with these "
+            f"options or put them in a --source-config):\n{snippet}"
+        ),
+    )
 
 
 @app.command()
@@ -178,12 +253,24 @@ def sources(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOpti
         if not found:
             console.print("No sources yet. Ingest one with: data-mash ingest FILE --format F")
             return
-        console.print(table("Sources", ["source_id", "name", "system", "format", "records",
-                                        "quarantined", "quality"],
-                            [(s.source_id, s.name, s.system, s.format, f"{s.records:,}",
-                              f"{s.bad_records:,}",
-                              f"{s.quality_score:.2f}" if s.quality_score is not None else "-")
-                             for s in found]))
+        console.print(
+            table(
+                "Sources",
+                ["source_id", "name", "system", "format", "records", "quarantined", "quality"],
+                [
+                    (
+                        s.source_id,
+                        s.name,
+                        s.system,
+                        s.format,
+                        f"{s.records:,}",
+                        f"{s.bad_records:,}",
+                        f"{s.quality_score:.2f}" if s.quality_score is not None else "-",
+                    )
+                    for s in found
+                ],
+            )
+        )
 
     emit(state, data, render)
 
@@ -204,14 +291,17 @@ def head(
     state = state_for(ctx, json_out, tenant)
     info = SourceRegistry(state.engine, tenant=state.settings.tenant).get(source_id)
     records = staged_slice(info.records_path, offset=offset, limit=limit).to_pylist()
-    data = {"source_id": source_id, "offset": offset, "records": records,
-            "total": info.records}
+    data = {"source_id": source_id, "offset": offset, "records": records, "total": info.records}
 
     def render(console: Console) -> None:
         columns = list(records[0]) if records else [c["name"] for c in info.columns]
-        console.print(table(f"{info.name}: records {offset + 1}-{offset + len(records)} of "
-                            f"{info.records:,}", columns[:12],
-                            [[r.get(c) for c in columns[:12]] for r in records]))
+        console.print(
+            table(
+                f"{info.name}: records {offset + 1}-{offset + len(records)} of {info.records:,}",
+                columns[:12],
+                [[r.get(c) for c in columns[:12]] for r in records],
+            )
+        )
         if len(columns) > 12:
             console.print(f"({len(columns) - 12} more columns; use --json to see all)")
 
@@ -234,15 +324,29 @@ def profile(
     data = load_profile(info)
 
     def render(console: Console) -> None:
-        console.print(table(
-            f"Profile of {info.name} ({data['records']:,} records, quality "
-            f"{data['quality_score']:.2f})",
-            ["column", "type", "nulls", "distinct", "pattern", "quality"],
-            [(c["name"], c["type"], f"{c['null_rate']:.1%}", c["distinct"], c.get("pattern"),
-              f"{c['quality']:.2f}") for c in data["columns"]]))
+        console.print(
+            table(
+                f"Profile of {info.name} ({data['records']:,} records, quality "
+                f"{data['quality_score']:.2f})",
+                ["column", "type", "nulls", "distinct", "pattern", "quality"],
+                [
+                    (
+                        c["name"],
+                        c["type"],
+                        f"{c['null_rate']:.1%}",
+                        c["distinct"],
+                        c.get("pattern"),
+                        f"{c['quality']:.2f}",
+                    )
+                    for c in data["columns"]
+                ],
+            )
+        )
         for issue in data.get("issues", [])[:10]:
-            console.print(f"  {issue['kind']}: {issue['column']}: {issue['count']} rows, e.g. "
-                          f"{', '.join(map(str, issue.get('sample_keys', [])[:5]))}")
+            console.print(
+                f"  {issue['kind']}: {issue['column']}: {issue['count']} rows, e.g. "
+                f"{', '.join(map(str, issue.get('sample_keys', [])[:5]))}"
+            )
 
     emit(state, data, render)
 
@@ -262,10 +366,23 @@ def layout(
     data = describe_layout(copybook)
 
     def render(console: Console) -> None:
-        console.print(table(f"{copybook.name}: record length {data['record_length']}",
-                            ["level", "name", "start", "length", "type", "occurs", "redefines"],
-                            [(f["level"], f["name"], f["start"], f["length"], f["type"],
-                              f.get("occurs") or "", f.get("redefines") or "")
-                             for f in data["fields"]]))
+        console.print(
+            table(
+                f"{copybook.name}: record length {data['record_length']}",
+                ["level", "name", "start", "length", "type", "occurs", "redefines"],
+                [
+                    (
+                        f["level"],
+                        f["name"],
+                        f["start"],
+                        f["length"],
+                        f["type"],
+                        f.get("occurs") or "",
+                        f.get("redefines") or "",
+                    )
+                    for f in data["fields"]
+                ],
+            )
+        )
 
     emit(state, data, render)

@@ -31,8 +31,9 @@ def demo(
     state = state_for(ctx, json_out, tenant)
     estate_step(state.settings, policies=policies, seed=seed, dry_check=True)
     with step_progress(enabled=not state.json) as progress:
-        result = run_demo(state.engine, state.settings, policies=policies, seed=seed,
-                          progress=progress)
+        result = run_demo(
+            state.engine, state.settings, policies=policies, seed=seed, progress=progress
+        )
 
     def render(console: Console) -> None:
         _render_estate(console, result["estate"])
@@ -42,21 +43,41 @@ def demo(
 
 
 def _render_estate(console: Console, estate: dict[str, Any]) -> None:
-    console.print(table(
-        f"Sample estate: {estate['policies']:,} policies, seed {estate['seed']} "
-        f"({estate['path']})",
-        ["system", "format", "files", "records", "injected problems"],
-        [(s["system"], s["format"], ", ".join(f.rsplit("/", 1)[-1] for f in s["files"]), f"{s['records']:,}",
-          f"{s['injected_problems']:,}") for s in estate["systems"]],
-    ))
+    console.print(
+        table(
+            f"Sample estate: {estate['policies']:,} policies, seed {estate['seed']} "
+            f"({estate['path']})",
+            ["system", "format", "files", "records", "injected problems"],
+            [
+                (
+                    s["system"],
+                    s["format"],
+                    ", ".join(f.rsplit("/", 1)[-1] for f in s["files"]),
+                    f"{s['records']:,}",
+                    f"{s['injected_problems']:,}",
+                )
+                for s in estate["systems"]
+            ],
+        )
+    )
 
 
 def _render_sources(console: Console, sources: dict[str, Any]) -> None:
-    console.print(table(
-        f"Ingested and profiled: {sources['records']:,} records in {sources['seconds']:.1f} s",
-        ["source", "system", "source_id", "records", "quarantined", "quality", "issues found"],
-        [(s["name"], s["system"], s["source_id"], f"{s['records']:,}", f"{s['quarantined']:,}",
-          f"{s['quality_score']:.2f}",
-          ", ".join(f"{k} {v}" for k, v in s["issues"].items()) or "-")
-         for s in sources["sources"]],
-    ))
+    console.print(
+        table(
+            f"Ingested and profiled: {sources['records']:,} records in {sources['seconds']:.1f} s",
+            ["source", "system", "source_id", "records", "quarantined", "quality", "issues found"],
+            [
+                (
+                    s["name"],
+                    s["system"],
+                    s["source_id"],
+                    f"{s['records']:,}",
+                    f"{s['quarantined']:,}",
+                    f"{s['quality_score']:.2f}",
+                    ", ".join(f"{k} {v}" for k, v in s["issues"].items()) or "-",
+                )
+                for s in sources["sources"]
+            ],
+        )
+    )

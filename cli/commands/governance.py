@@ -19,12 +19,15 @@ from tools.errors import InputError
 def replay(
     ctx: typer.Context,
     namespace: Annotated[
-        str | None, typer.Option("--namespace", "-n", help="Only this namespace (content, routing...).")
+        str | None,
+        typer.Option("--namespace", "-n", help="Only this namespace (content, routing...)."),
     ] = None,
     since: Annotated[
         str | None, typer.Option(help="From this time: ISO 8601 or an age such as 2h, 7d.")
     ] = None,
-    until: Annotated[str | None, typer.Option(help="Up to this time (same forms as --since).")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Up to this time (same forms as --since).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Show at most this many entries.")] = 1000,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
@@ -40,8 +43,9 @@ def replay(
     start = parse_time(since, option="--since") if since else None
     end = parse_time(until, option="--until") if until else None
     if start and end and start > end:
-        raise InputError(f"--since {since} is after --until {until}",
-                         fix="swap them or widen the range")
+        raise InputError(
+            f"--since {since} is after --until {until}", fix="swap them or widen the range"
+        )
     log = AuditLog(state.engine, tenant=state.settings.tenant)
     entries = []
     replayed = incomplete = 0
@@ -50,16 +54,32 @@ def replay(
         incomplete += record.incomplete
         if len(entries) < limit:
             entries.append(record.to_json())
-    data = {"entries": entries, "replayed": replayed, "incomplete": incomplete,
-            "truncated": replayed > len(entries)}
+    data = {
+        "entries": entries,
+        "replayed": replayed,
+        "incomplete": incomplete,
+        "truncated": replayed > len(entries),
+    }
 
     def render(console: Console) -> None:
-        console.print(table(
-            f"Audit log: {replayed} entries, {incomplete} incomplete",
-            ["id", "time", "namespace", "operation", "target", "status", "policies"],
-            [(e["id"], e["created_at"][:19], e["namespace"], e["operation"], e["target"],
-              "INCOMPLETE" if e["incomplete"] else e["status"], e["policy_count"]) for e in entries],
-        ))
+        console.print(
+            table(
+                f"Audit log: {replayed} entries, {incomplete} incomplete",
+                ["id", "time", "namespace", "operation", "target", "status", "policies"],
+                [
+                    (
+                        e["id"],
+                        e["created_at"][:19],
+                        e["namespace"],
+                        e["operation"],
+                        e["target"],
+                        "INCOMPLETE" if e["incomplete"] else e["status"],
+                        e["policy_count"],
+                    )
+                    for e in entries
+                ],
+            )
+        )
         if replayed > len(entries):
             console.print(f"(showing {len(entries)}; use --limit or --json for more)")
 
@@ -82,10 +102,23 @@ def audit(
         if not entries:
             console.print(f"No audit entries mention policy {policy_id}.")
             return
-        console.print(table(f"Audit trail of policy {policy_id}",
-                            ["id", "time", "namespace", "operation", "status", "actor"],
-                            [(e.id, e.created_at.isoformat()[:19], e.namespace, e.operation,
-                              e.status, e.actor) for e in entries]))
+        console.print(
+            table(
+                f"Audit trail of policy {policy_id}",
+                ["id", "time", "namespace", "operation", "status", "actor"],
+                [
+                    (
+                        e.id,
+                        e.created_at.isoformat()[:19],
+                        e.namespace,
+                        e.operation,
+                        e.status,
+                        e.actor,
+                    )
+                    for e in entries
+                ],
+            )
+        )
 
     emit(state, data, render)
 
@@ -102,18 +135,36 @@ def locate(
     locations = PolicyLocations(state.engine, tenant=state.settings.tenant)
     location = locations.locate(policy_id)
     history = locations.history(policy_id)
-    data = {"policy_id": policy_id,
-            "location": location.model_dump(mode="json") if location else None,
-            "history": [m.model_dump(mode="json") for m in history]}
+    data = {
+        "policy_id": policy_id,
+        "location": location.model_dump(mode="json") if location else None,
+        "history": [m.model_dump(mode="json") for m in history],
+    }
 
     def render(console: Console) -> None:
         if location is None:
             console.print(f"Policy {policy_id} has not been placed in any system yet.")
             return
-        console.print(f"Policy {policy_id} lives in [bold]{location.system}[/bold]"
-                      f" (wave {location.wave or '-'}, since {location.updated_at:%Y-%m-%d %H:%M}).")
-        console.print(table("Moves", ["time", "from", "to", "wave", "rule", "reason"],
-                            [(m.moved_at.isoformat()[:19], m.from_system or "-", m.to_system,
-                              m.wave, m.rule, m.reason) for m in history]))
+        console.print(
+            f"Policy {policy_id} lives in [bold]{location.system}[/bold]"
+            f" (wave {location.wave or '-'}, since {location.updated_at:%Y-%m-%d %H:%M})."
+        )
+        console.print(
+            table(
+                "Moves",
+                ["time", "from", "to", "wave", "rule", "reason"],
+                [
+                    (
+                        m.moved_at.isoformat()[:19],
+                        m.from_system or "-",
+                        m.to_system,
+                        m.wave,
+                        m.rule,
+                        m.reason,
+                    )
+                    for m in history
+                ],
+            )
+        )
 
     emit(state, data, render)

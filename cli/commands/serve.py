@@ -27,8 +27,11 @@ def serve(
     name: Annotated[str, typer.Argument(help=f"Which server: {', '.join(SERVERS)}.")],
     http: Annotated[
         str | None,
-        typer.Option("--http", metavar="HOST:PORT",
-                     help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio."),
+        typer.Option(
+            "--http",
+            metavar="HOST:PORT",
+            help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.",
+        ),
     ] = None,
     tenant: TenantOption = None,
 ) -> None:
@@ -45,8 +48,10 @@ def serve(
     try:
         module = importlib.import_module(f"servers.{name}")
     except ModuleNotFoundError:
-        raise InputError(f"the {name} server is not available in this version",
-                         fix=f"available: {', '.join(available_servers())}") from None
+        raise InputError(
+            f"the {name} server is not available in this version",
+            fix=f"available: {', '.join(available_servers())}",
+        ) from None
     from servers.common import run_server
 
     server = module.build_server(state.settings)

@@ -45,8 +45,9 @@ def test_replay_json_is_one_document(workspace: Path, capsys: pytest.CaptureFixt
     assert out.count("\n") == 1
 
 
-def test_global_and_command_level_json_and_tenant(workspace: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_global_and_command_level_json_and_tenant(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     AuditLog(open_store(Settings(home=workspace)), tenant="acme").record("x", "y")
     assert main(["--json", "--tenant", "acme", "replay"]) == 0
     assert json.loads(capsys.readouterr().out)["replayed"] == 1
@@ -62,23 +63,26 @@ def test_global_and_command_level_json_and_tenant(workspace: Path,
         (["demo", "--policies", "-1"], "--policies must be at least 1"),
     ],
 )
-def test_user_errors_are_one_line_exit_1(args: list[str], message: str, workspace: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_errors_are_one_line_exit_1(
+    args: list[str], message: str, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(args) == 1
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_bad_db_url_writes_nothing(monkeypatch: pytest.MonkeyPatch, workspace: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_db_url_writes_nothing(
+    monkeypatch: pytest.MonkeyPatch, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATA_MASH_DB_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x")
     assert main(["replay"]) == 1
     assert "cannot connect to the store" in capsys.readouterr().err
     assert not (workspace / "store.sqlite").exists()
 
 
-def test_unwritable_workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_workspace(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     monkeypatch.setenv("DATA_MASH_HOME", str(blocker / "ws"))
@@ -86,8 +90,9 @@ def test_unwritable_workspace(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     assert "cannot create the workspace" in capsys.readouterr().err
 
 
-def test_bad_tenant_setting(monkeypatch: pytest.MonkeyPatch,
-                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_tenant_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["replay", "--tenant", "a b"]) == 1
     assert "DATA_MASH_TENANT" in capsys.readouterr().err
 

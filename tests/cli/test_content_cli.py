@@ -10,7 +10,9 @@ import pytest
 from cli.main import main
 
 CSV = "PolicyNo;Premium\nP1;1,50\nP2;2,50\nP3;3,50\n"
-COPYBOOK = "       01 REC.\n          05 POL-NBR PIC X(10).\n          05 AMT PIC S9(5)V99 COMP-3.\n"
+COPYBOOK = (
+    "       01 REC.\n          05 POL-NBR PIC X(10).\n          05 AMT PIC S9(5)V99 COMP-3.\n"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +26,27 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_ingest_then_sources_head_profile(tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_then_sources_head_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "b.csv"
     path.write_text(CSV)
-    assert main(["ingest", str(path), "--format", "csv", "-o", "delimiter=;", "-o", "decimal=,",
-                 "--json"]) == 0
+    assert (
+        main(
+            [
+                "ingest",
+                str(path),
+                "--format",
+                "csv",
+                "-o",
+                "delimiter=;",
+                "-o",
+                "decimal=,",
+                "--json",
+            ]
+        )
+        == 0
+    )
     ingested = _json(capsys)
     assert {"source_id", "records", "columns", "errors"} <= set(ingested)
     assert ingested["records"] == 3
@@ -51,16 +68,19 @@ def test_ingest_then_sources_head_profile(tmp_path: Path,
 def test_ingest_from_a_source_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "b.csv").write_text(CSV)
     config = tmp_path / "sources.yaml"
-    config.write_text("version: 1\nsources:\n  - name: billing\n    system: billing\n"
-                      "    path: b.csv\n    format: csv\n"
-                      "    options: {delimiter: ';', decimal: ','}\n")
+    config.write_text(
+        "version: 1\nsources:\n  - name: billing\n    system: billing\n"
+        "    path: b.csv\n    format: csv\n"
+        "    options: {delimiter: ';', decimal: ','}\n"
+    )
     assert main(["ingest", "--source-config", str(config), "--json"]) == 0
     report = _json(capsys)
     assert report["records"] == 3 and report["sources"][0]["name"] == "billing"
 
 
-def test_detect_prints_a_config_and_ingests_nothing(tmp_path: Path, workspace: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_detect_prints_a_config_and_ingests_nothing(
+    tmp_path: Path, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "b.csv"
     path.write_text(CSV)
     assert main(["ingest", str(path), "--detect", "--json"]) == 0
@@ -81,14 +101,18 @@ def test_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert {"name", "level", "start", "length", "type", "occurs", "redefines"} <= set(field)
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["ingest", "{csv}"], "no --format given"),
-    (["ingest", "/no/such/file.csv", "--format", "csv"], "file not found"),
-    (["head", "src_missing"], "no source 'src_missing'"),
-    (["layout", "{bad}"], "line 2"),
-])
-def test_errors_are_one_line(tmp_path: Path, args: list[str], message: str,
-                             capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "{csv}"], "no --format given"),
+        (["ingest", "/no/such/file.csv", "--format", "csv"], "file not found"),
+        (["head", "src_missing"], "no source 'src_missing'"),
+        (["layout", "{bad}"], "line 2"),
+    ],
+)
+def test_errors_are_one_line(
+    tmp_path: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "b.csv").write_text(CSV)
     (tmp_path / "bad.cpy").write_text("       01 REC.\n          05 A PIC X(.\n")
     args = [a.format(csv=tmp_path / "b.csv", bad=tmp_path / "bad.cpy") for a in args]

@@ -18,8 +18,9 @@ def _workspace_env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
 
 
-def test_demo_json_counts_match_the_generated_estate(workspace: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_json_counts_match_the_generated_estate(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["demo", "--policies", "400", "--seed", "3", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert {"estate", "sources", "mapping", "waves", "reconciliation"} <= set(report)
@@ -35,10 +36,15 @@ def test_demo_json_counts_match_the_generated_estate(workspace: Path,
     for name, row in ingested.items():
         assert row["records"] == manifest.source(name).records, name
     # The profiler finds exactly the duplicated policy ids injected into the policy master.
-    problems = [json.loads(line) for line in
-                (Path(estate["path"]) / "ground_truth" / "problems.jsonl").read_text().splitlines()]
-    injected = sum(1 for p in problems if p["source"] == "policy_master"
-                   and p["kind"] == "duplicate_id")
+    problems = [
+        json.loads(line)
+        for line in (Path(estate["path"]) / "ground_truth" / "problems.jsonl")
+        .read_text()
+        .splitlines()
+    ]
+    injected = sum(
+        1 for p in problems if p["source"] == "policy_master" and p["kind"] == "duplicate_id"
+    )
     assert ingested["policy_master"]["issues"].get("duplicate_keys", 0) == injected
     # Problems per system add up to the per-record ground truth file.
     lines = (Path(estate["path"]) / "ground_truth" / "problems.jsonl").read_text().splitlines()
@@ -48,13 +54,22 @@ def test_demo_json_counts_match_the_generated_estate(workspace: Path,
 def test_demo_table_lists_eight_systems(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--policies", "300"]) == 0
     out = capsys.readouterr().out
-    for system in ("policy_master", "billing", "claims", "agency", "correspondence", "life",
-                   "acquired", "endorsements"):
+    for system in (
+        "policy_master",
+        "billing",
+        "claims",
+        "agency",
+        "correspondence",
+        "life",
+        "acquired",
+        "endorsements",
+    ):
         assert system in out
 
 
-def test_demo_rejects_negative_size_and_writes_nothing(workspace: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_rejects_negative_size_and_writes_nothing(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["demo", "--policies", "-1"]) == 1
     assert "--policies must be at least 1" in capsys.readouterr().err
     assert not (workspace / "estates").exists()

@@ -21,8 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def server_env(home: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "DATA_MASH_HOME": str(home), "PYTHONPATH": str(REPO),
-           "HF_HUB_OFFLINE": "1", **extra}
+    env = {
+        **os.environ,
+        "DATA_MASH_HOME": str(home),
+        "PYTHONPATH": str(REPO),
+        "HF_HUB_OFFLINE": "1",
+        **extra,
+    }
     env.pop("DATA_MASH_DB_URL", None)
     return env
 
@@ -35,9 +40,12 @@ async def memory_session(server: FastMCP) -> AsyncIterator[ClientSession]:
 
 @asynccontextmanager
 async def stdio_session(name: str, home: Path, **env: str) -> AsyncIterator[ClientSession]:
-    params = StdioServerParameters(command=sys.executable,
-                                   args=["-m", "cli.main", "serve", name],
-                                   env=server_env(home, **env), cwd=str(REPO))
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "cli.main", "serve", name],
+        env=server_env(home, **env),
+        cwd=str(REPO),
+    )
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             await session.initialize()
@@ -54,9 +62,13 @@ def free_port() -> int:
 def http_server(name: str, home: Path, **env: str) -> Iterator[str]:
     """Start `data-mash serve NAME --http` on a free loopback port; yield its MCP URL."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", name, "--http",
-                             f"127.0.0.1:{port}"], env=server_env(home, **env), cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", name, "--http", f"127.0.0.1:{port}"],
+        env=server_env(home, **env),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

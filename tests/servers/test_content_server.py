@@ -22,16 +22,25 @@ def _write_csv(folder: Path) -> Path:
 
 
 def _args(path: Path) -> dict:
-    return {"path": str(path), "format": "csv",
-            "options": {"delimiter": ";", "decimal": ",", "header": True}}
+    return {
+        "path": str(path),
+        "format": "csv",
+        "options": {"delimiter": ";", "decimal": ",", "header": True},
+    }
 
 
 def test_tools_are_listed_with_annotations(workspace: Path) -> None:
     async def run() -> None:
         async with memory_session(build_server(Settings(home=workspace))) as session:
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            assert set(tools) == {"ingest_file", "list_sources", "profile_source",
-                                  "sample_records", "describe_layout", "search_columns"}
+            assert set(tools) == {
+                "ingest_file",
+                "list_sources",
+                "profile_source",
+                "sample_records",
+                "describe_layout",
+                "search_columns",
+            }
             assert tools["list_sources"].annotations.readOnlyHint is True
             assert tools["ingest_file"].annotations.destructiveHint is False
             assert "format" in tools["ingest_file"].inputSchema["required"]
@@ -50,18 +59,19 @@ def test_ingest_profile_and_page_in_memory(workspace: Path) -> None:
             progress.append(done)
 
         async with memory_session(build_server(settings)) as session:
-            result = await session.call_tool("ingest_file", _args(path),
-                                             progress_callback=on_progress)
+            result = await session.call_tool(
+                "ingest_file", _args(path), progress_callback=on_progress
+            )
             assert not result.isError, result.content
             source_id = result.structuredContent["source_id"]
             assert result.structuredContent["records"] == 2
             assert progress, "ingest reported no progress"
-            page = await session.call_tool("sample_records",
-                                           {"source_id": source_id, "limit": 1})
+            page = await session.call_tool("sample_records", {"source_id": source_id, "limit": 1})
             assert page.structuredContent["records"][0]["PolicyNo"] == "P001"
             assert page.structuredContent["next_cursor"] == "1"
-            rest = await session.call_tool("sample_records", {"source_id": source_id,
-                                                              "limit": 1, "cursor": "1"})
+            rest = await session.call_tool(
+                "sample_records", {"source_id": source_id, "limit": 1, "cursor": "1"}
+            )
             assert rest.structuredContent["records"][0]["PolicyNo"] == "P002"
             assert rest.structuredContent["next_cursor"] is None
             profile = await session.call_tool("profile_source", {"source_id": source_id})
@@ -74,13 +84,16 @@ def test_ingest_profile_and_page_in_memory(workspace: Path) -> None:
     anyio.run(run)
 
 
-@pytest.mark.parametrize(("tool", "args", "message"), [
-    ("ingest_file", {"path": "/etc/passwd", "format": "csv"}, "outside the allowed roots"),
-    ("ingest_file", {"path": "../../etc/passwd", "format": "csv"}, "outside the allowed roots"),
-    ("profile_source", {"source_id": "src_nope"}, "no source 'src_nope'"),
-    ("sample_records", {"source_id": "x", "limit": 1000}, "less than or equal to 100"),
-    ("describe_layout", {"copybook": "       01 REC.\n          05 A PIC X(.\n"}, "line 2"),
-])
+@pytest.mark.parametrize(
+    ("tool", "args", "message"),
+    [
+        ("ingest_file", {"path": "/etc/passwd", "format": "csv"}, "outside the allowed roots"),
+        ("ingest_file", {"path": "../../etc/passwd", "format": "csv"}, "outside the allowed roots"),
+        ("profile_source", {"source_id": "src_nope"}, "no source 'src_nope'"),
+        ("sample_records", {"source_id": "x", "limit": 1000}, "less than or equal to 100"),
+        ("describe_layout", {"copybook": "       01 REC.\n          05 A PIC X(.\n"}, "line 2"),
+    ],
+)
 def test_bad_input_is_a_tool_error(workspace: Path, tool: str, args: dict, message: str) -> None:
     async def run() -> None:
         async with memory_session(build_server(Settings(home=workspace))) as session:
@@ -95,8 +108,9 @@ def test_stdio_server_ingests(workspace: Path) -> None:
     path = _write_csv(workspace)
 
     async def run() -> None:
-        async with stdio_session("content", workspace,
-                                 DATA_MASH_EMBEDDING_PROVIDER="none") as session:
+        async with stdio_session(
+            "content", workspace, DATA_MASH_EMBEDDING_PROVIDER="none"
+        ) as session:
             result = await session.call_tool("ingest_file", _args(path))
             assert not result.isError, result.content
             assert result.structuredContent["records"] == 2
@@ -106,8 +120,10 @@ def test_stdio_server_ingests(workspace: Path) -> None:
 
 def test_http_server_lists_and_describes(workspace: Path) -> None:
     copybook = workspace / "rec.cpy"
-    copybook.write_text("       01 REC.\n          05 POL-NBR PIC X(10).\n"
-                        "          05 PREM-AMT PIC S9(7)V99 COMP-3.\n")
+    copybook.write_text(
+        "       01 REC.\n          05 POL-NBR PIC X(10).\n"
+        "          05 PREM-AMT PIC S9(7)V99 COMP-3.\n"
+    )
 
     async def run(url: str) -> None:
         async with http_session(url) as session:
@@ -134,14 +150,23 @@ def test_search_columns_finds_premiums_of_every_source(workspace: Path) -> None:
         async with memory_session(build_server(settings)) as session:
             for name, text in files.items():
                 (workspace / name).write_text(text)
-                result = await session.call_tool("ingest_file", {
-                    "path": str(workspace / name), "format": "csv",
-                    "options": {"delimiter": ";", "decimal": ",", "header": True}})
+                result = await session.call_tool(
+                    "ingest_file",
+                    {
+                        "path": str(workspace / name),
+                        "format": "csv",
+                        "options": {"delimiter": ";", "decimal": ",", "header": True},
+                    },
+                )
                 assert not result.isError, result.content
-            found = await session.call_tool("search_columns",
-                                            {"query": "premium amount", "limit": 3})
+            found = await session.call_tool(
+                "search_columns", {"query": "premium amount", "limit": 3}
+            )
             hits = found.structuredContent["hits"]
-            assert {h["column"] for h in hits} == {"PREM_AMT", "WrittenPremium",
-                                                   "annual_premium_amount"}
+            assert {h["column"] for h in hits} == {
+                "PREM_AMT",
+                "WrittenPremium",
+                "annual_premium_amount",
+            }
 
     anyio.run(run)

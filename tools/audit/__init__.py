@@ -5,6 +5,15 @@ from tools.audit.log import COMPENSATED, FAILED, OK, PENDING, AuditLog, Operatio
 from tools.audit.records import AuditRecord
 
 __all__ = [
-    "COMPENSATED", "FAILED", "OK", "PENDING", "AuditLog", "AuditRecord", "LocationRecord",
-    "Move", "MoveRecord", "Operation", "PolicyLocations",
+    "COMPENSATED",
+    "FAILED",
+    "OK",
+    "PENDING",
+    "AuditLog",
+    "AuditRecord",
+    "LocationRecord",
+    "Move",
+    "MoveRecord",
+    "Operation",
+    "PolicyLocations",
 ]

@@ -87,62 +87,107 @@ class PolicyLocations:
         conn.execute(
             MOVE.insert(),
             [
-                {"tenant": self.tenant, "policy_id": m.policy_id,
-                 "from_system": current.get(m.policy_id), "to_system": m.to_system,
-                 "wave": m.wave, "run_id": m.run_id, "rule": m.rule, "reason": m.reason,
-                 "entry_id": entry_id, "moved_at": now}
+                {
+                    "tenant": self.tenant,
+                    "policy_id": m.policy_id,
+                    "from_system": current.get(m.policy_id),
+                    "to_system": m.to_system,
+                    "wave": m.wave,
+                    "run_id": m.run_id,
+                    "rule": m.rule,
+                    "reason": m.reason,
+                    "entry_id": entry_id,
+                    "moved_at": now,
+                }
                 for m in changed
             ],
         )
         fresh = [m for m in changed if m.policy_id not in current]
         known = [m for m in changed if m.policy_id in current]
         if fresh:
-            conn.execute(LOCATION.insert(), [
-                {"tenant": self.tenant, "policy_id": m.policy_id, "system": m.to_system,
-                 "wave": m.wave, "run_id": m.run_id, "entry_id": entry_id, "updated_at": now}
-                for m in fresh
-            ])
+            conn.execute(
+                LOCATION.insert(),
+                [
+                    {
+                        "tenant": self.tenant,
+                        "policy_id": m.policy_id,
+                        "system": m.to_system,
+                        "wave": m.wave,
+                        "run_id": m.run_id,
+                        "entry_id": entry_id,
+                        "updated_at": now,
+                    }
+                    for m in fresh
+                ],
+            )
         if known:
             conn.execute(
                 LOCATION.update()
-                .where(and_(LOCATION.c.tenant == bindparam("b_tenant"),
-                            LOCATION.c.policy_id == bindparam("b_policy")))
-                .values(system=bindparam("b_system"), wave=bindparam("b_wave"),
-                        run_id=bindparam("b_run"), entry_id=bindparam("b_entry"),
-                        updated_at=bindparam("b_at")),
-                [{"b_tenant": self.tenant, "b_policy": m.policy_id, "b_system": m.to_system,
-                  "b_wave": m.wave, "b_run": m.run_id, "b_entry": entry_id, "b_at": now}
-                 for m in known],
+                .where(
+                    and_(
+                        LOCATION.c.tenant == bindparam("b_tenant"),
+                        LOCATION.c.policy_id == bindparam("b_policy"),
+                    )
+                )
+                .values(
+                    system=bindparam("b_system"),
+                    wave=bindparam("b_wave"),
+                    run_id=bindparam("b_run"),
+                    entry_id=bindparam("b_entry"),
+                    updated_at=bindparam("b_at"),
+                ),
+                [
+                    {
+                        "b_tenant": self.tenant,
+                        "b_policy": m.policy_id,
+                        "b_system": m.to_system,
+                        "b_wave": m.wave,
+                        "b_run": m.run_id,
+                        "b_entry": entry_id,
+                        "b_at": now,
+                    }
+                    for m in known
+                ],
             )
         return len(changed)
 
     def _current(self, conn: Connection, policy_ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(policy_ids), 900):  # stay under SQLite's bound-parameter cap
-            chunk = policy_ids[start:start + 900]
+            chunk = policy_ids[start : start + 900]
             rows = conn.execute(
                 select(LOCATION.c.policy_id, LOCATION.c.system).where(
-                    and_(LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id.in_(chunk)))
+                    and_(LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id.in_(chunk))
+                )
             )
             found.update({r.policy_id: r.system for r in rows})
         return found
 
     def locate(self, policy_id: str) -> LocationRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(LOCATION).where(and_(
-                LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id == policy_id))).first()
+            row = conn.execute(
+                select(LOCATION).where(
+                    and_(LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id == policy_id)
+                )
+            ).first()
         return LocationRecord.model_validate(dict(row._mapping)) if row else None
 
     def history(self, policy_id: str) -> list[MoveRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(MOVE).where(and_(
-                MOVE.c.tenant == self.tenant, MOVE.c.policy_id == policy_id)).order_by(MOVE.c.id))
+            rows = conn.execute(
+                select(MOVE)
+                .where(and_(MOVE.c.tenant == self.tenant, MOVE.c.policy_id == policy_id))
+                .order_by(MOVE.c.id)
+            )
             return [MoveRecord.model_validate(dict(r._mapping)) for r in rows]
 
     def counts_by_system(self) -> dict[str, int]:
         from sqlalchemy import func
 
         with self.engine.connect() as conn:
-            rows = conn.execute(select(LOCATION.c.system, func.count()).where(
-                LOCATION.c.tenant == self.tenant).group_by(LOCATION.c.system))
+            rows = conn.execute(
+                select(LOCATION.c.system, func.count())
+                .where(LOCATION.c.tenant == self.tenant)
+                .group_by(LOCATION.c.system)
+            )
             return {system: count for system, count in rows}

@@ -102,8 +102,9 @@ class AuditLog:
         parent_id: int | None = None,
     ) -> Iterator[Operation]:
         """Commit the intent, run the block, commit its outcome under the same entry id."""
-        op = self._begin(namespace, operation, target, payload or {}, idempotency_key,
-                         policy_ids, parent_id)
+        op = self._begin(
+            namespace, operation, target, payload or {}, idempotency_key, policy_ids, parent_id
+        )
         if op.completed:
             yield op
             return
@@ -127,8 +128,11 @@ class AuditLog:
 
     def mark_compensated(self, entry_id: int, *, conn: Connection | None = None) -> None:
         """Mark a completed entry as undone (the compensation itself is logged separately)."""
-        stmt = (update(ENTRY).where(and_(ENTRY.c.id == entry_id, ENTRY.c.tenant == self.tenant))
-                .values(status=COMPENSATED, finished_at=utcnow()))
+        stmt = (
+            update(ENTRY)
+            .where(and_(ENTRY.c.id == entry_id, ENTRY.c.tenant == self.tenant))
+            .values(status=COMPENSATED, finished_at=utcnow())
+        )
         if conn is not None:
             conn.execute(stmt)
             return
@@ -153,12 +157,22 @@ class AuditLog:
             try:
                 with self.engine.begin() as conn:
                     entry_id = conn.execute(
-                        insert(ENTRY).values(
-                            tenant=self.tenant, namespace=namespace, operation=operation,
-                            target=target, payload=payload, idempotency_key=key,
-                            actor=self.actor, status=PENDING, parent_id=parent_id, attempts=1,
-                            policy_count=len(policy_ids), created_at=utcnow(),
-                        ).returning(ENTRY.c.id)
+                        insert(ENTRY)
+                        .values(
+                            tenant=self.tenant,
+                            namespace=namespace,
+                            operation=operation,
+                            target=target,
+                            payload=payload,
+                            idempotency_key=key,
+                            actor=self.actor,
+                            status=PENDING,
+                            parent_id=parent_id,
+                            attempts=1,
+                            policy_count=len(policy_ids),
+                            created_at=utcnow(),
+                        )
+                        .returning(ENTRY.c.id)
                     ).scalar_one()
                     self._insert_policies(conn, entry_id, policy_ids)
                 return Operation(entry_id=entry_id, completed=False, _log=self)
@@ -179,17 +193,25 @@ class AuditLog:
 
     def _take_over(self, existing: Any) -> Operation:
         if existing.status == OK:
-            return Operation(entry_id=existing.id, completed=True, outcome=existing.outcome,
-                             attempts=existing.attempts, _log=self)
+            return Operation(
+                entry_id=existing.id,
+                completed=True,
+                outcome=existing.outcome,
+                attempts=existing.attempts,
+                _log=self,
+            )
         # pending (crashed), failed or compensated: this attempt redoes the work under the same id.
         with self.engine.begin() as conn:
             conn.execute(
-                update(ENTRY).where(ENTRY.c.id == existing.id).values(
+                update(ENTRY)
+                .where(ENTRY.c.id == existing.id)
+                .values(
                     status=PENDING, attempts=existing.attempts + 1, error=None, finished_at=None
                 )
             )
-        return Operation(entry_id=existing.id, completed=False, attempts=existing.attempts + 1,
-                         _log=self)
+        return Operation(
+            entry_id=existing.id, completed=False, attempts=existing.attempts + 1, _log=self
+        )
 
     def _insert_policies(self, conn: Connection, entry_id: int, policy_ids: Sequence[str]) -> None:
         if not policy_ids:
@@ -203,12 +225,18 @@ class AuditLog:
             rows,
         )
 
-    def _finish(self, conn: Connection, entry_id: int, status: str,
-                outcome: dict[str, Any] | None, error: str | None) -> None:
+    def _finish(
+        self,
+        conn: Connection,
+        entry_id: int,
+        status: str,
+        outcome: dict[str, Any] | None,
+        error: str | None,
+    ) -> None:
         conn.execute(
-            update(ENTRY).where(ENTRY.c.id == entry_id).values(
-                status=status, outcome=outcome, error=error, finished_at=utcnow()
-            )
+            update(ENTRY)
+            .where(ENTRY.c.id == entry_id)
+            .values(status=status, outcome=outcome, error=error, finished_at=utcnow())
         )
 
     # -- reading ---------------------------------------------------------------------------
@@ -237,8 +265,10 @@ class AuditLog:
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(
-                    select(ENTRY).where(and_(*conditions, ENTRY.c.id > last_id))
-                    .order_by(ENTRY.c.id).limit(batch)
+                    select(ENTRY)
+                    .where(and_(*conditions, ENTRY.c.id > last_id))
+                    .order_by(ENTRY.c.id)
+                    .limit(batch)
                 ).all()
             if not rows:
                 return
@@ -253,17 +283,22 @@ class AuditLog:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(ENTRY).where(
-                    and_(ENTRY.c.tenant == self.tenant,
-                         or_(ENTRY.c.id.in_(covered), ENTRY.c.target == policy_id))
-                ).order_by(ENTRY.c.id)
+                select(ENTRY)
+                .where(
+                    and_(
+                        ENTRY.c.tenant == self.tenant,
+                        or_(ENTRY.c.id.in_(covered), ENTRY.c.target == policy_id),
+                    )
+                )
+                .order_by(ENTRY.c.id)
             ).all()
         return [AuditRecord.from_row(row) for row in rows]
 
     def get(self, entry_id: int) -> AuditRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(ENTRY).where(
-                and_(ENTRY.c.id == entry_id, ENTRY.c.tenant == self.tenant))).first()
+            row = conn.execute(
+                select(ENTRY).where(and_(ENTRY.c.id == entry_id, ENTRY.c.tenant == self.tenant))
+            ).first()
         return AuditRecord.from_row(row) if row else None
 
 

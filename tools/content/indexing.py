@@ -32,16 +32,30 @@ def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
     from knowledge.embeddings.semantic import make_embedder
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-    return _cached_embedder(settings.embedding_provider, str(settings.path("embeddings")), key,
-                            settings.openai_base_url, settings.embedding_model, settings.tenant,
-                            settings.embedding_budget_usd, make_embedder)
+    return _cached_embedder(
+        settings.embedding_provider,
+        str(settings.path("embeddings")),
+        key,
+        settings.openai_base_url,
+        settings.embedding_model,
+        settings.tenant,
+        settings.embedding_budget_usd,
+        make_embedder,
+    )
 
 
 @lru_cache(maxsize=4)
 def _cached_embedder(provider, cache_dir, key, base_url, model, tenant, budget, factory):  # type: ignore[no-untyped-def]
     # The MiniLM model takes seconds to load: one instance per process and configuration.
-    return factory(provider, cache_dir=Path(cache_dir), openai_api_key=key, base_url=base_url,
-                   model=model, tenant=tenant, budget_usd=budget)
+    return factory(
+        provider,
+        cache_dir=Path(cache_dir),
+        openai_api_key=key,
+        base_url=base_url,
+        model=model,
+        tenant=tenant,
+        budget_usd=budget,
+    )
 
 
 def vector_index(settings: Settings):  # type: ignore[no-untyped-def]
@@ -62,14 +76,22 @@ def column_documents(info: SourceInfo, profile: dict[str, Any]) -> list[Any]:
     for column in profile["columns"]:
         name = column["name"]
         leaf = name.rsplit(".", 1)[-1]
-        summary = (f"{column['type']}, {column['null_rate']:.0%} null, "
-                   f"{column['distinct']} distinct")
+        summary = f"{column['type']}, {column['null_rate']:.0%} null, {column['distinct']} distinct"
         samples = [v["value"] for v in column.get("top_values", [])[:5]]
         text = column_document_text(name, expand_name(leaf), summary, samples)
-        docs.append(ColumnDocument(
-            id=f"{info.source_id}:{name}", source_id=info.source_id, column=name, text=text,
-            metadata={"source_name": info.name, "system": info.system or "",
-                      "type": column["type"]}))
+        docs.append(
+            ColumnDocument(
+                id=f"{info.source_id}:{name}",
+                source_id=info.source_id,
+                column=name,
+                text=text,
+                metadata={
+                    "source_name": info.name,
+                    "system": info.system or "",
+                    "type": column["type"],
+                },
+            )
+        )
     return docs
 
 
@@ -87,13 +109,21 @@ def unindex_source(settings: Settings, tenant: str, source_id: str) -> None:
         index.delete_source(tenant, source_id)
 
 
-def search_columns(settings: Settings, query: str, *, tenant: str, limit: int = 10,
-                   source_id: str | None = None) -> list[ColumnMatch]:
+def search_columns(
+    settings: Settings, query: str, *, tenant: str, limit: int = 10, source_id: str | None = None
+) -> list[ColumnMatch]:
     """Columns of every ingested source whose meaning is closest to ``query``."""
     index = vector_index(settings)
     if index is None:
-        raise ConfigError("semantic search is off", where="DATA_MASH_EMBEDDING_PROVIDER=none",
-                          fix="set DATA_MASH_EMBEDDING_PROVIDER=local (offline MiniLM)")
+        raise ConfigError(
+            "semantic search is off",
+            where="DATA_MASH_EMBEDDING_PROVIDER=none",
+            fix="set DATA_MASH_EMBEDDING_PROVIDER=local (offline MiniLM)",
+        )
     hits = index.search_columns(tenant, query, limit=limit, source_id=source_id)
-    return [ColumnMatch(source_id=h.source_id, column=h.column, score=round(h.score, 4),
-                        document=h.text) for h in hits]
+    return [
+        ColumnMatch(
+            source_id=h.source_id, column=h.column, score=round(h.score, 4), document=h.text
+        )
+        for h in hits
+    ]

@@ -69,8 +69,9 @@ def _check_file(path: Path) -> Path:
     if not path.is_file():
         raise InputError("is not a file", where=str(path), fix="give the path of one file")
     if path.stat().st_size == 0:
-        raise InputError("is empty (0 bytes)", where=str(path),
-                         fix="check the export that produced it")
+        raise InputError(
+            "is empty (0 bytes)", where=str(path), fix="check the export that produced it"
+        )
     return path.resolve()
 
 
@@ -109,18 +110,32 @@ def ingest_file(
     final = root / source_id
     partial = root / f".{source_id}.partial-{uuid.uuid4().hex[:8]}"
     audit = AuditLog(engine, tenant=tenant)
-    payload = {"path": str(path), "format": fmt, "options": options, "sha256": sha,
-               "name": name or path.name, "system": system}
-    with audit.operation(NAMESPACE, "ingest", target=source_id, payload=payload,
-                         idempotency_key=f"ingest:{source_id}") as op:
+    payload = {
+        "path": str(path),
+        "format": fmt,
+        "options": options,
+        "sha256": sha,
+        "name": name or path.name,
+        "system": system,
+    }
+    with audit.operation(
+        NAMESPACE,
+        "ingest",
+        target=source_id,
+        payload=payload,
+        idempotency_key=f"ingest:{source_id}",
+    ) as op:
         if op.completed:
             return _result(registry.get(source_id), reused=True)
         try:
             info = _stage(reader, partial, path, progress, batch_rows=settings.batch_size)
             records, bad, columns, sample = info
             if records == 0 and bad == 0:
-                raise InputError("contains no records", where=str(path),
-                                 fix="check the format and options (header, record element...)")
+                raise InputError(
+                    "contains no records",
+                    where=str(path),
+                    fix="check the format and options (header, record element...)",
+                )
             profile_summary = _profile(partial, columns)
             if final.exists():  # left by a crash after the rename but before the commit
                 shutil.rmtree(final)
@@ -129,13 +144,23 @@ def ingest_file(
             shutil.rmtree(partial, ignore_errors=True)
             raise
         row = {
-            "tenant": tenant, "source_id": source_id, "name": name or path.stem,
-            "system": system, "path": str(path), "format": fmt, "options": options,
-            "content_sha256": sha, "size_bytes": path.stat().st_size, "records": records,
-            "bad_records": bad, "columns": columns, "staging_dir": str(final.resolve()),
+            "tenant": tenant,
+            "source_id": source_id,
+            "name": name or path.stem,
+            "system": system,
+            "path": str(path),
+            "format": fmt,
+            "options": options,
+            "content_sha256": sha,
+            "size_bytes": path.stat().st_size,
+            "records": records,
+            "bad_records": bad,
+            "columns": columns,
+            "staging_dir": str(final.resolve()),
             "layout_fingerprint": profile_summary.get("layout_fingerprint"),
             "quality_score": profile_summary.get("quality_score"),
-            "entry_id": op.entry_id, "created_at": utcnow(),
+            "entry_id": op.entry_id,
+            "created_at": utcnow(),
         }
         op.outcome = {"source_id": source_id, "records": records, "bad_records": bad}
         try:
@@ -159,8 +184,9 @@ def _index(settings: Settings, info: SourceInfo) -> None:
     index_source(settings, info, load_profile(info))
 
 
-def _stage(reader: Any, folder: Path, path: Path, progress: Progress | None, *,
-           batch_rows: int) -> tuple[int, int, list[dict[str, Any]], list[Any]]:
+def _stage(
+    reader: Any, folder: Path, path: Path, progress: Progress | None, *, batch_rows: int
+) -> tuple[int, int, list[dict[str, Any]], list[Any]]:
     total = path.stat().st_size
     parts = PartWriter(folder / "records")
     quarantine = QuarantineWriter(folder / "quarantine.parquet")
@@ -178,8 +204,12 @@ def _stage(reader: Any, folder: Path, path: Path, progress: Progress | None, *,
     finally:
         parts.close()
         quarantine.close()
-    return (parts.rows, quarantine.count,
-            [{"name": k, "type": v} for k, v in columns.items()], quarantine.sample)
+    return (
+        parts.rows,
+        quarantine.count,
+        [{"name": k, "type": v} for k, v in columns.items()],
+        quarantine.sample,
+    )
 
 
 def _profile(folder: Path, columns: list[dict[str, Any]]) -> dict[str, Any]:
@@ -188,24 +218,44 @@ def _profile(folder: Path, columns: list[dict[str, Any]]) -> dict[str, Any]:
 
     profile = profile_staged(folder / "records")
     (folder / "profile.json").write_text(json.dumps(profile, default=str, indent=1))
-    return {"quality_score": profile.get("quality_score"),
-            "layout_fingerprint": profile.get("layout_fingerprint")}
+    return {
+        "quality_score": profile.get("quality_score"),
+        "layout_fingerprint": profile.get("layout_fingerprint"),
+    }
 
 
 def _bad_json(bad: Any) -> dict[str, Any]:
-    return {"record_index": bad.record_index, "byte_offset": bad.byte_offset, "line": bad.line,
-            "field": bad.field, "reason": bad.reason}
+    return {
+        "record_index": bad.record_index,
+        "byte_offset": bad.byte_offset,
+        "line": bad.line,
+        "field": bad.field,
+        "reason": bad.reason,
+    }
 
 
 def _result(info: SourceInfo, *, reused: bool) -> IngestResult:
-    return IngestResult(source_id=info.source_id, name=info.name, system=info.system,
-                        records=info.records, bad_records=info.bad_records,
-                        columns=info.columns, errors=[], reused=reused,
-                        quality_score=info.quality_score)
+    return IngestResult(
+        source_id=info.source_id,
+        name=info.name,
+        system=info.system,
+        records=info.records,
+        bad_records=info.bad_records,
+        columns=info.columns,
+        errors=[],
+        reused=reused,
+        quality_score=info.quality_score,
+    )
 
 
-def delete_source(engine: Engine, settings: Settings, source_id: str, *,
-                  tenant: str | None = None, reason: str = "") -> bool:
+def delete_source(
+    engine: Engine,
+    settings: Settings,
+    source_id: str,
+    *,
+    tenant: str | None = None,
+    reason: str = "",
+) -> bool:
     """Remove a staged source (compensation of an ingest); idempotent, audited."""
     from sqlalchemy import and_, delete
 
@@ -214,12 +264,20 @@ def delete_source(engine: Engine, settings: Settings, source_id: str, *,
     if info is None:
         return False
     audit = AuditLog(engine, tenant=tenant)
-    with audit.operation(NAMESPACE, "delete_source", target=source_id,
-                         payload={"reason": reason}, parent_id=info.entry_id) as op:
+    with audit.operation(
+        NAMESPACE,
+        "delete_source",
+        target=source_id,
+        payload={"reason": reason},
+        parent_id=info.entry_id,
+    ) as op:
         op.outcome = {"deleted": source_id}
         with op.atomic() as conn:
-            conn.execute(delete(SOURCE).where(and_(SOURCE.c.tenant == tenant,
-                                                   SOURCE.c.source_id == source_id)))
+            conn.execute(
+                delete(SOURCE).where(
+                    and_(SOURCE.c.tenant == tenant, SOURCE.c.source_id == source_id)
+                )
+            )
     shutil.rmtree(info.staging_dir, ignore_errors=True)
     from tools.content.indexing import unindex_source
 

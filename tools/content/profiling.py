@@ -37,7 +37,8 @@ def _is_identifier(name: str) -> bool:
 def _is_policy(name: str) -> bool:
     words, raw = _words(name)
     return any(w in words for w in POLICY_WORDS) or raw.rsplit(".", 1)[-1].startswith(
-        ("contr", "pol"))
+        ("contr", "pol")
+    )
 
 
 def guess_key_columns(names: Sequence[str], sample: pa.RecordBatch | None = None) -> list[str]:
@@ -85,8 +86,7 @@ def _fingerprint(records_dir: Path) -> str | None:
     first = next(staged_batches(records_dir, batch_rows=FINGERPRINT_SAMPLE_ROWS), None)
     if first is None:
         return None
-    return layout_fingerprint({name: first.column(i) for i, name in
-                               enumerate(first.schema.names)})
+    return layout_fingerprint({name: first.column(i) for i, name in enumerate(first.schema.names)})
 
 
 def load_profile(info: SourceInfo) -> dict[str, Any]:
@@ -100,11 +100,23 @@ def load_profile(info: SourceInfo) -> dict[str, Any]:
     issues = []
     duplicates = data.get("duplicate_keys")
     if duplicates and duplicates.get("count"):
-        issues.append({"kind": "duplicate_keys", "column": ",".join(data["key_columns"]),
-                       "count": duplicates["count"], "sample_keys": duplicates["sample_keys"]})
+        issues.append(
+            {
+                "kind": "duplicate_keys",
+                "column": ",".join(data["key_columns"]),
+                "count": duplicates["count"],
+                "sample_keys": duplicates["sample_keys"],
+            }
+        )
     for column in data["columns"]:
         invalid = column.get("invalid_dates")
         if invalid and invalid.get("count"):
-            issues.append({"kind": "invalid_dates", "column": column["name"],
-                           "count": invalid["count"], "sample_keys": invalid["sample_keys"]})
+            issues.append(
+                {
+                    "kind": "invalid_dates",
+                    "column": column["name"],
+                    "count": invalid["count"],
+                    "sample_keys": invalid["sample_keys"],
+                }
+            )
     return {"source_id": info.source_id, "name": info.name, **data, "issues": issues}

@@ -54,11 +54,18 @@ class SourceInfo(BaseModel):
         return Path(self.staging_dir) / "profile.json"
 
     def summary(self) -> dict[str, Any]:
-        return {"source_id": self.source_id, "name": self.name, "system": self.system,
-                "format": self.format, "path": self.path, "records": self.records,
-                "bad_records": self.bad_records, "columns": len(self.columns),
-                "quality_score": self.quality_score,
-                "created_at": self.created_at.isoformat()}
+        return {
+            "source_id": self.source_id,
+            "name": self.name,
+            "system": self.system,
+            "format": self.format,
+            "path": self.path,
+            "records": self.records,
+            "bad_records": self.bad_records,
+            "columns": len(self.columns),
+            "quality_score": self.quality_score,
+            "created_at": self.created_at.isoformat(),
+        }
 
 
 class SourceRegistry:
@@ -70,19 +77,25 @@ class SourceRegistry:
 
     def find(self, source_id: str) -> SourceInfo | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(SOURCE).where(and_(
-                SOURCE.c.tenant == self.tenant, SOURCE.c.source_id == source_id))).first()
+            row = conn.execute(
+                select(SOURCE).where(
+                    and_(SOURCE.c.tenant == self.tenant, SOURCE.c.source_id == source_id)
+                )
+            ).first()
         return SourceInfo.model_validate(dict(row._mapping)) if row else None
 
     def get(self, source_id: str) -> SourceInfo:
         found = self.find(source_id)
         if found is None:
-            raise NotFoundError(f"no source '{source_id}' for tenant '{self.tenant}'",
-                                fix="list them with: data-mash sources")
+            raise NotFoundError(
+                f"no source '{source_id}' for tenant '{self.tenant}'",
+                fix="list them with: data-mash sources",
+            )
         return found
 
     def list(self) -> list[SourceInfo]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(SOURCE).where(SOURCE.c.tenant == self.tenant)
-                                .order_by(SOURCE.c.id)).all()
+            rows = conn.execute(
+                select(SOURCE).where(SOURCE.c.tenant == self.tenant).order_by(SOURCE.c.id)
+            ).all()
         return [SourceInfo.model_validate(dict(r._mapping)) for r in rows]

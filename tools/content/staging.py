@@ -17,14 +17,16 @@ import pyarrow.parquet as pq
 
 from tools.content.readers.base import BadRecord
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("record_index", pa.int64()),
-    ("byte_offset", pa.int64()),
-    ("line", pa.int64()),
-    ("field", pa.string()),
-    ("reason", pa.string()),
-    ("raw", pa.binary()),
-])
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("record_index", pa.int64()),
+        ("byte_offset", pa.int64()),
+        ("line", pa.int64()),
+        ("field", pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.binary()),
+    ]
+)
 RAW_LIMIT = 4096
 
 
@@ -90,14 +92,17 @@ class QuarantineWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = pa.table({
-            "record_index": [b.record_index for b in self._pending],
-            "byte_offset": [b.byte_offset for b in self._pending],
-            "line": [b.line for b in self._pending],
-            "field": [b.field for b in self._pending],
-            "reason": [b.reason for b in self._pending],
-            "raw": [b.raw[:RAW_LIMIT] if b.raw else None for b in self._pending],
-        }, schema=QUARANTINE_SCHEMA)
+        table = pa.table(
+            {
+                "record_index": [b.record_index for b in self._pending],
+                "byte_offset": [b.byte_offset for b in self._pending],
+                "line": [b.line for b in self._pending],
+                "field": [b.field for b in self._pending],
+                "reason": [b.reason for b in self._pending],
+                "raw": [b.raw[:RAW_LIMIT] if b.raw else None for b in self._pending],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, QUARANTINE_SCHEMA, compression="zstd")
         self._writer.write_table(table)
@@ -115,13 +120,15 @@ def staged_dataset(records_dir: Path) -> ds.Dataset:
     if not parts:
         return ds.dataset(pa.table({}))
     schemas = [pq.read_schema(p) for p in parts]
-    schema = pa.unify_schemas(schemas, promote_options="permissive") if len(schemas) > 1 \
-        else schemas[0]
+    schema = (
+        pa.unify_schemas(schemas, promote_options="permissive") if len(schemas) > 1 else schemas[0]
+    )
     return ds.dataset([str(p) for p in parts], schema=schema, format="parquet")
 
 
-def staged_batches(records_dir: Path, *, columns: list[str] | None = None,
-                   batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+def staged_batches(
+    records_dir: Path, *, columns: list[str] | None = None, batch_rows: int = 50_000
+) -> Iterator[pa.RecordBatch]:
     """Stream a staged source's records in file order, in bounded memory."""
     dataset = staged_dataset(records_dir)
     for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):

@@ -72,14 +72,18 @@ def create_store_engine(settings: Settings) -> Engine:
     try:
         if url.get_backend_name() == "sqlite":
             engine = create_engine(
-                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+                url,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             )
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
-        raise ConfigError(f"no driver for this URL: {exc}", where=where,
-                          fix="use postgresql+psycopg://... (psycopg 3 is installed)") from None
+        raise ConfigError(
+            f"no driver for this URL: {exc}",
+            where=where,
+            fix="use postgresql+psycopg://... (psycopg 3 is installed)",
+        ) from None
     return engine
 
 

@@ -26,14 +26,27 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True,
-                          text=True, env=_env(home), cwd=REPO, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        capture_output=True,
+        check=False,
+        text=True,
+        env=_env(home),
+        cwd=REPO,
+        timeout=120,
+    )
 
 
 def _dump(engine: Engine) -> list[tuple]:
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT id, status, outcome, attempts, finished_at FROM audit_entry ORDER BY id"))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT id, status, outcome, attempts, finished_at FROM audit_entry ORDER BY id"
+                )
+            )
+        ]
 
 
 def test_sigkill_between_intent_and_outcome_leaves_an_incomplete_entry(workspace: Path) -> None:
@@ -49,8 +62,13 @@ def test_sigkill_between_intent_and_outcome_leaves_an_incomplete_entry(workspace
             print("intent committed", flush=True)
             time.sleep(60)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                            env=_env(workspace), cwd=REPO)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(workspace),
+        cwd=REPO,
+    )
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "intent committed"
     proc.send_signal(signal.SIGKILL)
@@ -89,14 +107,24 @@ def test_two_processes_writing_at_once_lose_no_entry(workspace: Path) -> None:
             log.record("test", "write", target=f"{sys.argv[1]}-{i}",
                        policy_ids=[f"{sys.argv[1]}-{i}-{j}" for j in range(20)])
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", script, name], env=_env(workspace),
-                              cwd=REPO, stderr=subprocess.PIPE, text=True) for name in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, name],
+            env=_env(workspace),
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("a", "b")
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
     engine = open_store(Settings(home=workspace))
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM audit_entry WHERE status='ok'")).scalar() == 300
+        assert (
+            conn.execute(text("SELECT count(*) FROM audit_entry WHERE status='ok'")).scalar() == 300
+        )
         assert conn.execute(text("SELECT count(*) FROM audit_policy")).scalar() == 6000
         targets = {r[0] for r in conn.execute(text("SELECT target FROM audit_entry"))}
     assert targets == {f"{n}-{i}" for n in "ab" for i in range(150)}

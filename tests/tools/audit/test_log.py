@@ -108,8 +108,9 @@ def test_moves_commit_with_the_outcome_or_not_at_all(store: Engine) -> None:
     with pytest.raises(RuntimeError):
         with log.operation("routing", "route_batch", policy_ids=["P1", "P2"]) as op:
             with op.atomic() as conn:
-                locations.record_moves(conn, [Move("P1", "NewPlatform"), Move("P2", "Legacy")],
-                                       entry_id=op.entry_id)
+                locations.record_moves(
+                    conn, [Move("P1", "NewPlatform"), Move("P2", "Legacy")], entry_id=op.entry_id
+                )
                 raise RuntimeError("crash mid-batch")
     assert locations.locate("P1") is None and locations.history("P2") == []
     assert log.get(op.entry_id).status == FAILED  # type: ignore[union-attr]
@@ -121,15 +122,18 @@ def test_locations_track_every_move_in_order(store: Engine) -> None:
     for system, wave in [("LegacyBatch", None), ("CoexistenceBridge", "1"), ("NewPlatform", "2")]:
         with log.operation("waves", "move", policy_ids=["P9"]) as op:
             with op.atomic() as conn:
-                locations.record_moves(conn, [Move("P9", system, wave=wave, rule="r")],
-                                       entry_id=op.entry_id)
+                locations.record_moves(
+                    conn, [Move("P9", system, wave=wave, rule="r")], entry_id=op.entry_id
+                )
     # Re-recording the current system is not a move (a batch redone after a crash).
     with store.begin() as conn:
         assert locations.record_moves(conn, [Move("P9", "NewPlatform")], entry_id=None) == 0
     history = locations.history("P9")
     assert [(m.from_system, m.to_system) for m in history] == [
-        (None, "LegacyBatch"), ("LegacyBatch", "CoexistenceBridge"),
-        ("CoexistenceBridge", "NewPlatform")]
+        (None, "LegacyBatch"),
+        ("LegacyBatch", "CoexistenceBridge"),
+        ("CoexistenceBridge", "NewPlatform"),
+    ]
     here = locations.locate("P9")
     assert here is not None and here.system == "NewPlatform" and here.wave == "2"
     assert locations.counts_by_system() == {"NewPlatform": 1}

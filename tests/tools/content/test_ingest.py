@@ -17,9 +17,10 @@ from tools.settings import Settings
 from tools.store import open_store
 from tools.store.models import SourceRow
 
-CSV = ("PolicyNo;Premium;EffDate\nP001;100,50;01.02.2024\nP002;200,00;31.02.2024\n"
-       "P002;7,25;03.03.2024\n"
-       + "".join(f"P{i:03d};1,00;01.01.2024\n" for i in range(3, 21)))
+CSV = (
+    "PolicyNo;Premium;EffDate\nP001;100,50;01.02.2024\nP002;200,00;31.02.2024\n"
+    "P002;7,25;03.03.2024\n" + "".join(f"P{i:03d};1,00;01.01.2024\n" for i in range(3, 21))
+)
 CSV_OPTIONS = {"delimiter": ";", "decimal": ",", "header": True}
 
 
@@ -44,10 +45,12 @@ def _sources(engine: Engine) -> int:
         return conn.execute(select(func.count()).select_from(SourceRow.__table__)).scalar_one()
 
 
-def test_ingest_stages_profiles_and_audits(tmp_path: Path, engine: Engine,
-                                           quiet_settings: Settings) -> None:
-    result = ingest_file(engine, quiet_settings, _csv(tmp_path), fmt="csv", options=CSV_OPTIONS,
-                         system="billing")
+def test_ingest_stages_profiles_and_audits(
+    tmp_path: Path, engine: Engine, quiet_settings: Settings
+) -> None:
+    result = ingest_file(
+        engine, quiet_settings, _csv(tmp_path), fmt="csv", options=CSV_OPTIONS, system="billing"
+    )
     assert result.records == 21 and result.bad_records == 0 and not result.reused
     assert [c["name"] for c in result.columns] == ["PolicyNo", "Premium", "EffDate"]
     info = SourceRegistry(engine, tenant="default").get(result.source_id)
@@ -61,23 +64,27 @@ def test_ingest_stages_profiles_and_audits(tmp_path: Path, engine: Engine,
     assert kinds["invalid_dates"]["count"] == 1  # 31.02.2024
     entries = list(AuditLog(engine).replay("content"))
     assert [(e.operation, e.status, e.target) for e in entries] == [
-        ("ingest", "ok", result.source_id)]
+        ("ingest", "ok", result.source_id)
+    ]
 
 
-def test_reingest_of_the_same_bytes_is_idempotent(tmp_path: Path, engine: Engine,
-                                                  quiet_settings: Settings) -> None:
+def test_reingest_of_the_same_bytes_is_idempotent(
+    tmp_path: Path, engine: Engine, quiet_settings: Settings
+) -> None:
     path = _csv(tmp_path)
     first = ingest_file(engine, quiet_settings, path, fmt="csv", options=CSV_OPTIONS)
     second = ingest_file(engine, quiet_settings, path, fmt="csv", options=CSV_OPTIONS)
     assert second.reused and second.source_id == first.source_id
     assert _sources(engine) == 1 and len(list(AuditLog(engine).replay())) == 1
-    other = ingest_file(engine, quiet_settings, path, fmt="csv",
-                        options={**CSV_OPTIONS, "decimal": "."})
+    other = ingest_file(
+        engine, quiet_settings, path, fmt="csv", options={**CSV_OPTIONS, "decimal": "."}
+    )
     assert other.source_id != first.source_id  # other options, another source
 
 
-def test_undecodable_rows_are_quarantined_not_dropped(tmp_path: Path, engine: Engine,
-                                                     quiet_settings: Settings) -> None:
+def test_undecodable_rows_are_quarantined_not_dropped(
+    tmp_path: Path, engine: Engine, quiet_settings: Settings
+) -> None:
     path = _csv(tmp_path, CSV + "P003;1,00\nP004;5,00;01.01.2024\n")
     result = ingest_file(engine, quiet_settings, path, fmt="csv", options=CSV_OPTIONS)
     assert result.records == 22 and result.bad_records == 1
@@ -88,13 +95,23 @@ def test_undecodable_rows_are_quarantined_not_dropped(tmp_path: Path, engine: En
     assert quarantined(info.quarantine_path)[0]["line"] == 23
 
 
-@pytest.mark.parametrize(("content", "fmt", "options", "message"), [
-    ("", "csv", {}, "is empty"),
-    ("a;b\n1;2\n", "nosuchformat", {}, "nosuchformat"),
-    ("a;b\n1;2\n", "csv", {"delimiter": ";", "bogus": 1}, "bogus"),
-])
-def test_bad_input_writes_nothing(tmp_path: Path, engine: Engine, quiet_settings: Settings,
-                                  content: str, fmt: str, options: dict, message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "fmt", "options", "message"),
+    [
+        ("", "csv", {}, "is empty"),
+        ("a;b\n1;2\n", "nosuchformat", {}, "nosuchformat"),
+        ("a;b\n1;2\n", "csv", {"delimiter": ";", "bogus": 1}, "bogus"),
+    ],
+)
+def test_bad_input_writes_nothing(
+    tmp_path: Path,
+    engine: Engine,
+    quiet_settings: Settings,
+    content: str,
+    fmt: str,
+    options: dict,
+    message: str,
+) -> None:
     path = tmp_path / "f.csv"
     path.write_text(content)
     with pytest.raises(InputError, match=message):
@@ -104,19 +121,21 @@ def test_bad_input_writes_nothing(tmp_path: Path, engine: Engine, quiet_settings
     assert not staging.exists() or not any(staging.rglob("*.parquet"))
 
 
-def test_wrong_encoding_is_one_clear_error(tmp_path: Path, engine: Engine,
-                                           quiet_settings: Settings) -> None:
+def test_wrong_encoding_is_one_clear_error(
+    tmp_path: Path, engine: Engine, quiet_settings: Settings
+) -> None:
     path = tmp_path / "latin.csv"
     path.write_bytes("name;city\nMüller;Köln\n".encode("latin-1"))
     with pytest.raises(InputError, match="latin-1|encoding"):
-        ingest_file(engine, quiet_settings, path, fmt="csv",
-                    options={"delimiter": ";", "encoding": "utf-8"})
+        ingest_file(
+            engine, quiet_settings, path, fmt="csv", options={"delimiter": ";", "encoding": "utf-8"}
+        )
     assert _sources(engine) == 0
 
 
-def test_failure_midway_leaves_no_partial_source(tmp_path: Path, engine: Engine,
-                                                 quiet_settings: Settings,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_midway_leaves_no_partial_source(
+    tmp_path: Path, engine: Engine, quiet_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tools.content.readers.delimited import CsvReader
 
     original = CsvReader.batches
@@ -136,8 +155,9 @@ def test_failure_midway_leaves_no_partial_source(tmp_path: Path, engine: Engine,
     assert entry.status == "failed" and "disk went away" in (entry.error or "")
 
 
-def test_delete_source_compensates_an_ingest(tmp_path: Path, engine: Engine,
-                                             quiet_settings: Settings) -> None:
+def test_delete_source_compensates_an_ingest(
+    tmp_path: Path, engine: Engine, quiet_settings: Settings
+) -> None:
     result = ingest_file(engine, quiet_settings, _csv(tmp_path), fmt="csv", options=CSV_OPTIONS)
     info = SourceRegistry(engine, tenant="default").get(result.source_id)
     assert delete_source(engine, quiet_settings, result.source_id, reason="rollback")
@@ -147,15 +167,23 @@ def test_delete_source_compensates_an_ingest(tmp_path: Path, engine: Engine,
     assert ops == ["ingest", "delete_source"]
 
 
-def test_estate_sources_ingest_with_manifest_counts(estate_dir: Path, engine: Engine,
-                                                    quiet_settings: Settings) -> None:
+def test_estate_sources_ingest_with_manifest_counts(
+    estate_dir: Path, engine: Engine, quiet_settings: Settings
+) -> None:
     from evals.estate import load_manifest
     from tools.content.source_config import load_source_config
 
     manifest = load_manifest(estate_dir)
     for entry in load_source_config(estate_dir / "sources.yaml").sources:
-        result = ingest_file(engine, quiet_settings, entry.path, fmt=entry.format,
-                             options=entry.options, name=entry.name, system=entry.system)
+        result = ingest_file(
+            engine,
+            quiet_settings,
+            entry.path,
+            fmt=entry.format,
+            options=entry.options,
+            name=entry.name,
+            system=entry.system,
+        )
         assert result.records == manifest.source(entry.name).records, entry.name
         info = SourceRegistry(engine, tenant="default").get(result.source_id)
         assert sum(b.num_rows for b in staged_batches(info.records_path)) == result.records

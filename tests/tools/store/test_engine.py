@@ -20,8 +20,9 @@ def test_open_store_migrates_to_head(store: Engine) -> None:
 
 def test_models_match_newest_migration(store: Engine) -> None:
     # Every table the models declare exists with every declared column after migrating.
-    import tools.store.models  # noqa: F401
     from sqlalchemy import inspect
+
+    import tools.store.models  # noqa: F401
 
     inspector = inspect(store)
     for name, table in SQLModel.metadata.tables.items():

@@ -1,9 +1,9 @@
 """Alembic environment: runs against the engine handed over in config.attributes."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 import tools.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from sqlmodel import SQLModel
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

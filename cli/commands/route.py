@@ -1,0 +1,205 @@
+"""Routing commands: route a source, validate/store/list rule sets, reroute a policy by hand."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from cli.app import app
+from cli.context import AppState, JsonOption, TenantOption, state_for
+from cli.output import emit, table
+from tools.errors import InputError
+from tools.routing import load_rule_set, validate_rule_set
+from tools.routing.model import Issue
+
+rules_app = typer.Typer(name="rules", help="Validate, store and list routing rule sets.",
+                        no_args_is_help=True)
+app.add_typer(rules_app)
+
+RulesFile = Annotated[Path, typer.Argument(help="The routing rules (YAML).", show_default=False)]
+
+
+def _fail(path: Path, issues: list[Issue]) -> None:
+    """One stderr line per problem, then exit 1 (the contract for user errors)."""
+    for issue in issues:
+        sys.stderr.write(f"data-mash: error: {path}: {issue}\n")
+    raise typer.Exit(1)
+
+
+def _checked(path: Path) -> None:
+    if not path.is_file():
+        raise InputError("rule file not found", where=str(path), fix="check the path")
+    report = validate_rule_set(path)
+    if report.errors:
+        _fail(path, report.errors)
+
+
+@contextmanager
+def _progress_bar(state: AppState, label: str) -> Iterator[Callable[[float, float | None], None]]:
+    """A progress bar on a terminal; a silent callback under --json or when piped."""
+    console = Console(stderr=True)
+    if state.json or not console.is_terminal:
+        yield lambda _done, _total: None
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: float, total: float | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@app.command()
+def route(
+    ctx: typer.Context,
+    source_id: Annotated[str, typer.Argument(help="The source to route (see: data-mash sources).")],
+    rules: Annotated[Path, typer.Option("--rules", "-r", help="The routing rules (YAML).")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; record nothing.")] = False,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Route every policy of a source through its approved mapping, by YAML rules.
+
+    The rules are stored as a new rule-set version (named after the file; the same YAML is the
+    same version). Each batch's decisions are audited and applied in one commit, so an
+    interrupted run is resumed by running the same command again.
+
+    Example: data-mash route --rules insurer_rules.yaml src-1a2b --dry-run
+    """
+    from tools.routing.canonical_input import canonical_batches_for_source
+    from tools.routing.decisions import route_source
+    from tools.routing.rulesets import register_rule_set
+
+    state = state_for(ctx, json_out, tenant)
+    _checked(rules)
+    who = state.settings.tenant
+    engine = state.engine
+    batches = canonical_batches_for_source(engine, state.settings, source_id, who)
+    if dry_run:
+        ref: Any = load_rule_set(rules)
+    else:
+        ref = register_rule_set(engine, who, rules).id
+    with _progress_bar(state, f"Routing {source_id}") as progress:
+        result = route_source(engine, state.settings, ref, batches, tenant=who,
+                              source_id=source_id, dry_run=dry_run, progress=progress)
+    data = result.model_dump(mode="json")
+
+    def render(console: Console) -> None:
+        verb = "Would route" if dry_run else "Routed"
+        console.print(f"{verb} {result.routed} policies of {source_id} with {result.rule_set}"
+                      + (f" ({result.unrouted} matched no rule)" if result.unrouted else ""))
+        console.print(table("By target", ["target", "policies"],
+                            sorted(result.by_target.items(), key=lambda kv: -kv[1])))
+        console.print(table("By rule", ["rule", "policies", "sample"],
+                            [(name, n, ", ".join(result.sample_per_rule.get(name, [])[:3]))
+                             for name, n in result.by_rule.items()]))
+        if result.resumed_batches:
+            console.print(f"{result.resumed_batches} batch(es) were already recorded by an "
+                          "earlier run and were skipped.")
+        for warning in result.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+
+    emit(state, data, render)
+
+
+@rules_app.command("validate")
+def rules_validate(ctx: typer.Context, rules: RulesFile, json_out: JsonOption = False,
+                   tenant: TenantOption = None) -> None:
+    """Check a rule file: every error and warning with its line; exit 1 if any error.
+
+    Example: data-mash rules validate insurer_rules.yaml
+    """
+    state = state_for(ctx, json_out, tenant)
+    if not rules.is_file():
+        raise InputError("rule file not found", where=str(rules), fix="check the path")
+    report = validate_rule_set(rules)
+
+    def as_json(issue: Issue) -> dict[str, Any]:
+        return {"line": issue.line, "column": issue.column, "rule": issue.rule,
+                "message": issue.message}
+
+    data = {"file": str(rules), "ok": report.ok, "errors": [as_json(i) for i in report.errors],
+            "warnings": [as_json(i) for i in report.warnings]}
+    if state.json:
+        emit(state, data, lambda _console: None)
+        if report.errors:
+            sys.stderr.write(f"data-mash: error: {rules}: {len(report.errors)} problem(s)\n")
+            raise typer.Exit(1)
+        return
+    if report.errors:
+        _fail(rules, report.errors)
+    console = Console()
+    console.print(f"{rules}: valid")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+@rules_app.command("add")
+def rules_add(
+    ctx: typer.Context, rules: RulesFile,
+    name: Annotated[str | None, typer.Option(help="Store under this name (default: file stem).")]
+    = None,
+    json_out: JsonOption = False, tenant: TenantOption = None,
+) -> None:
+    """Store a rule file as the next version of its name (the same YAML: the same version)."""
+    from tools.routing.rulesets import register_rule_set
+
+    state = state_for(ctx, json_out, tenant)
+    _checked(rules)
+    info = register_rule_set(state.engine, state.settings.tenant, rules, name=name)
+    emit(state, info.model_dump(mode="json"), lambda console: console.print(
+        f"Stored {info.label} ({info.rule_count} rules, sha256 {info.sha256[:12]})"))
+
+
+@rules_app.command("list")
+def rules_list(ctx: typer.Context, json_out: JsonOption = False,
+               tenant: TenantOption = None) -> None:
+    """List stored rule-set versions."""
+    from tools.routing.rulesets import list_rule_sets
+
+    state = state_for(ctx, json_out, tenant)
+    found = list_rule_sets(state.engine, state.settings.tenant)
+    emit(state, {"rule_sets": [i.model_dump(mode="json") for i in found]},
+         lambda console: console.print(table(
+             "Stored rule sets", ["name", "version", "rules", "declared", "stored"],
+             [(i.name, i.version, i.rule_count, i.rules_version,
+               i.created_at.isoformat()[:19]) for i in found])))
+
+
+@app.command()
+def reroute(
+    ctx: typer.Context,
+    policy_id: Annotated[str, typer.Argument(help="The policy id, as in the legacy system.")],
+    to: Annotated[str, typer.Option("--to", help="System to move the policy to.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Move a routed policy to another system by hand; audited with its previous system.
+
+    Example: data-mash reroute A00001234 --to LegacyBatch --reason "broker request"
+    """
+    from tools.routing.decisions import reroute_policy
+
+    state = state_for(ctx, json_out, tenant)
+    result = reroute_policy(state.engine, policy_id, to, reason, tenant=state.settings.tenant)
+    data = {"policy_id": policy_id, **result.model_dump(mode="json")}
+
+    def render(console: Console) -> None:
+        if result.moved:
+            console.print(f"Policy {policy_id}: {result.previous[policy_id]} -> {result.target} "
+                          f"(audit entry {result.entry_id}).")
+        else:
+            console.print(f"Policy {policy_id} is already in {result.target}; nothing changed.")
+
+    emit(state, data, render)

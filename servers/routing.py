@@ -1,0 +1,288 @@
+"""The routing MCP server: validate rules, explain one decision, route a source, override, audit.
+
+Thin by design: arguments are validated by their types, the work is done by ``tools.routing``,
+and results are returned as pydantic models. Stored rule-set versions are also resources at
+``rules://{tenant}/{name}/{version}`` (the YAML as stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import cache
+from typing import Annotated, Any
+
+import pyarrow as pa
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from servers.common import Cursor, Limit, Page, Tenant, page_bounds, run_blocking, user_errors
+from tools.audit import AuditRecord, LocationRecord, MoveRecord
+from tools.routing import evaluate_policy as explain_policy
+from tools.routing import validate_rule_set
+from tools.routing.canonical_input import canonical_batches_for_source
+from tools.routing.conflicts import diff_stored_rule_sets
+from tools.routing.decisions import RerouteResult, RouteResult
+from tools.routing.decisions import reroute_policy as reroute_one
+from tools.routing.decisions import route_source as route_batches
+from tools.routing.decisions import routing_history as history_of
+from tools.routing.derived import with_derived_fields
+from tools.routing.rulesets import RuleSetInfo, get_rule_set, list_rule_sets, register_rule_set
+from tools.settings import Settings
+
+#: Finds a source's canonical batches: (engine, settings, source_id, tenant) -> batches.
+BatchSource = Callable[[Engine, Settings, str, str], Iterable[pa.RecordBatch]]
+
+RuleSetRef = Annotated[str, Field(
+    min_length=1, max_length=200,
+    description="A stored rule set: NAME (latest version), NAME@VERSION, or its numeric id.")]
+SourceId = Annotated[str, Field(min_length=1, max_length=64,
+                                description="Id of an ingested source with an approved mapping.")]
+PolicyId = Annotated[str, Field(min_length=1, max_length=64, description="The policy id.")]
+RulesYaml = Annotated[str, Field(min_length=1, max_length=1_000_000,
+                                 description="The rule set as YAML text (`routing_rules:` ...).")]
+
+READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
+                       openWorldHint=False)
+WRITE_IDEMPOTENT = ToolAnnotations(readOnlyHint=False, destructiveHint=False,
+                                   idempotentHint=True, openWorldHint=False)
+
+
+class RuleProblem(BaseModel):
+    """One validation finding, located in the YAML."""
+
+    line: int | None
+    column: int | None
+    rule: str | None
+    message: str
+
+
+class RulesValidation(BaseModel):
+    """Whether a rule set is valid, and every error and warning with its line."""
+
+    ok: bool
+    errors: list[RuleProblem]
+    warnings: list[RuleProblem]
+
+
+class PolicyDecision(BaseModel):
+    """Where one policy goes, which rule fired, and why."""
+
+    rule_set: str
+    target: str | None = Field(description="None when no rule matched.")
+    rule: str | None
+    explanation: str
+
+
+class RuleSetList(Page):
+    """Stored rule-set versions, one page."""
+
+    rule_sets: list[RuleSetInfo]
+
+
+class Transition(BaseModel):
+    """Policies moving from one target to another between two versions."""
+
+    from_target: str | None
+    to_target: str | None
+    count: int
+
+
+class RuleSetComparison(BaseModel):
+    """What changes between two stored versions, on a source's policies."""
+
+    old: str
+    new: str
+    added: list[str]
+    removed: list[str]
+    changed: dict[str, dict[str, list[str]]] = Field(description="rule -> attribute -> [old, new]")
+    total: int = Field(description="Policies evaluated.")
+    changed_count: int = Field(description="Policies whose target changes.")
+    transitions: list[Transition]
+    sample: list[dict[str, str | None]]
+
+
+class PolicyRouting(Page):
+    """A policy's location, its moves, and one page of its audit entries."""
+
+    policy_id: str
+    location: LocationRecord | None
+    moves: list[MoveRecord]
+    entries: list[AuditRecord]
+
+
+def _problems(issues: Iterable[Any]) -> list[RuleProblem]:
+    return [RuleProblem(line=i.line, column=i.column, rule=i.rule, message=i.message)
+            for i in issues]
+
+
+def build_server(settings: Settings, *,
+                 batches_for: BatchSource = canonical_batches_for_source) -> FastMCP:
+    """Build the routing server.
+
+    Args:
+        settings: Settings (store, default tenant, batch size).
+        batches_for: Where a source's canonical batches come from (tests inject their own).
+    """
+    mcp = FastMCP(name="data-mash-routing", instructions=(
+        "Routes insurance policies to target systems by YAML rules. Store a rule set "
+        "(store_rule_set), check it on a source (routing_distribution, diff_rule_sets), then "
+        "route_source. Every decision is audited; reroute_policy overrides one."))
+
+    @cache
+    def engine() -> Engine:
+        from tools.store import open_store
+
+        return open_store(settings)
+
+    def tenant_of(tenant: str | None) -> str:
+        return tenant or settings.tenant
+
+    def routable(source_id: str, tenant: str) -> Iterable[pa.RecordBatch]:
+        batches = batches_for(engine(), settings, source_id, tenant)
+        return with_derived_fields(batches, source_system=getattr(batches, "system", None),
+                                   wave_lookup=getattr(batches, "wave_lookup", None))
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def validate_rules(rules: RulesYaml) -> RulesValidation:
+        """Check a routing rule set; every error and warning comes with its YAML line."""
+        report = validate_rule_set(rules)
+        return RulesValidation(ok=report.ok, errors=_problems(report.errors),
+                               warnings=_problems(report.warnings))
+
+    @mcp.tool(annotations=WRITE_IDEMPOTENT)
+    @user_errors
+    async def store_rule_set(
+        rules: RulesYaml,
+        name: Annotated[str, Field(min_length=1, max_length=128,
+                                   description="Name to store it under, e.g. insurer_rules.")],
+        tenant: Tenant = None,
+    ) -> RuleSetInfo:
+        """Validate and store a rule set as the next version of NAME (same YAML: same version)."""
+        return await run_blocking(
+            None, lambda: register_rule_set(engine(), tenant_of(tenant), rules, name=name))
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def list_stored_rule_sets(
+        name: Annotated[str | None, Field(description="Only versions of this name.")] = None,
+        limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None,
+    ) -> RuleSetList:
+        """List stored rule-set versions (name, version, rule count, when)."""
+        found = await run_blocking(None, lambda: list_rule_sets(engine(), tenant_of(tenant), name))
+        start, end, page = page_bounds(cursor, limit, len(found))
+        return RuleSetList(rule_sets=found[start:end], **page.model_dump())
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def evaluate_policy(
+        rule_set: RuleSetRef,
+        policy: Annotated[dict[str, Any], Field(description=(
+            "One canonical policy: dotted keys ({'policy_core.policy_id': 'A1'}) or nested "
+            "objects; derived fields (data_quality_score, source_system, wave) as keys."))],
+        tenant: Tenant = None,
+    ) -> PolicyDecision:
+        """Route one policy and explain which rule fired and why (writes nothing)."""
+        stored = await run_blocking(None, lambda: get_rule_set(engine(), tenant_of(tenant),
+                                                               rule_set))
+        decision = explain_policy(stored.load(), policy)
+        return PolicyDecision(rule_set=stored.info.label, target=decision.target,
+                              rule=decision.rule, explanation=decision.explanation)
+
+    @mcp.tool(annotations=WRITE_IDEMPOTENT)
+    @user_errors
+    async def route_source(
+        source_id: SourceId, rule_set: RuleSetRef, ctx: Context, tenant: Tenant = None,
+    ) -> RouteResult:
+        """Route every policy of a source and record each decision (audited, resumable)."""
+        who = tenant_of(tenant)
+
+        def work(progress: Callable[[float, float | None], None]) -> RouteResult:
+            batches = batches_for(engine(), settings, source_id, who)
+            return route_batches(engine(), settings, rule_set, batches, tenant=who,
+                                 source_id=source_id, progress=progress)
+
+        return await run_blocking(ctx, work, with_progress=True)
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def routing_distribution(
+        source_id: SourceId, rule_set: RuleSetRef, ctx: Context, tenant: Tenant = None,
+    ) -> RouteResult:
+        """Dry run: how many of a source's policies each rule and target would get."""
+        who = tenant_of(tenant)
+
+        def work(progress: Callable[[float, float | None], None]) -> RouteResult:
+            batches = batches_for(engine(), settings, source_id, who)
+            return route_batches(engine(), settings, rule_set, batches, tenant=who,
+                                 source_id=source_id, dry_run=True, progress=progress)
+
+        return await run_blocking(ctx, work, with_progress=True)
+
+    @mcp.tool(annotations=WRITE_IDEMPOTENT)
+    @user_errors
+    async def reroute_policy(
+        policy_id: PolicyId,
+        target: Annotated[str, Field(min_length=1, max_length=64,
+                                     description="System to move the policy to.")],
+        reason: Annotated[str, Field(min_length=3, max_length=500,
+                                     description="Why; kept on the move and in the audit log.")],
+        tenant: Tenant = None,
+    ) -> RerouteResult:
+        """Move one routed policy to another system by hand (audited; same target: no-op)."""
+        return await run_blocking(None, lambda: reroute_one(
+            engine(), policy_id, target, reason, tenant=tenant_of(tenant)))
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def routing_history(
+        policy_id: PolicyId, limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None,
+    ) -> PolicyRouting:
+        """Where a policy is, every move that took it there, and the audit entries behind them."""
+        found = await run_blocking(None, lambda: history_of(engine(), policy_id,
+                                                            tenant=tenant_of(tenant)))
+        start, end, page = page_bounds(cursor, limit, len(found.entries))
+        return PolicyRouting(policy_id=policy_id, location=found.location, moves=found.moves,
+                             entries=found.entries[start:end], **page.model_dump())
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def diff_rule_sets(
+        old: RuleSetRef, new: RuleSetRef, source_id: SourceId,
+        sample_size: Annotated[int, Field(ge=0, le=100,
+                                          description="Changed policies to list.")] = 20,
+        tenant: Tenant = None,
+    ) -> RuleSetComparison:
+        """Compare two stored versions: changed rules and policies of a source that would move."""
+        who = tenant_of(tenant)
+        old_set, new_set, diff = await run_blocking(None, lambda: diff_stored_rule_sets(
+            engine(), old, new, routable(source_id, who), tenant=who, sample_size=sample_size))
+        return RuleSetComparison(
+            old=old_set.info.label, new=new_set.info.label, added=diff.added,
+            removed=diff.removed,
+            changed={c.name: {k: list(v) for k, v in c.changes.items()} for c in diff.changed},
+            total=diff.total, changed_count=diff.changed_count,
+            transitions=[Transition(from_target=a, to_target=b, count=n)
+                         for (a, b), n in sorted(diff.transitions.items(), key=str)],
+            sample=[{"policy_id": s.policy_id, "old_target": s.old_target,
+                     "new_target": s.new_target, "old_rule": s.old_rule,
+                     "new_rule": s.new_rule} for s in diff.sample])
+
+    @mcp.resource("rules://{tenant}/{name}/{version}", mime_type="application/yaml",
+                  description="A stored routing rule-set version, as YAML.")
+    def rule_set_resource(tenant: str, name: str, version: str) -> str:
+        """The YAML of a stored rule-set version."""
+        if not version.isdigit():
+            raise ValueError(f"version '{version}' is not a number")
+        return get_rule_set(engine(), tenant, name, int(version)).yaml
+
+    return mcp
+
+
+def main() -> None:
+    """Serve over stdio with settings from the environment."""
+    from servers.common import run_server
+
+    run_server(build_server(Settings()), "stdio")
