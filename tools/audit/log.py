@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tools.audit.records import AuditRecord
 from tools.settings import DEFAULT_TENANT
+from tools.store.bulk import bulk_insert
 from tools.store.models import AuditEntry, AuditPolicy, utcnow
 
 ENTRY = AuditEntry.__table__
@@ -214,16 +215,9 @@ class AuditLog:
         )
 
     def _insert_policies(self, conn: Connection, entry_id: int, policy_ids: Sequence[str]) -> None:
-        if not policy_ids:
-            return
-        rows = [(entry_id, self.tenant, str(pid)) for pid in policy_ids]
-        # Straight to the driver's executemany: an ORM object per policy would cost 10x.
-        param = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
-        conn.exec_driver_sql(
-            f"INSERT INTO audit_policy (entry_id, tenant, policy_id) "
-            f"VALUES ({param}, {param}, {param})",
-            rows,
-        )
+        # COPY / driver executemany: an ORM object or statement per policy would cost 10x.
+        bulk_insert(conn, "audit_policy", ("entry_id", "tenant", "policy_id"),
+                    [(entry_id, self.tenant, str(pid)) for pid in policy_ids])
 
     def _finish(
         self,

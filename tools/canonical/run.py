@@ -1,0 +1,236 @@
+"""Bulk mapping: an approved mapping over a whole staged source, batch by batch, resumable.
+
+Each batch is one write-ahead audit operation keyed `map:{mapping_id}:{version}:{batch_no}`: its
+intent (with the batch's policy ids) is committed before the batch is mapped, its outcome after
+the batch's Parquet parts are in place. A re-run skips batches whose key already succeeded and
+redoes the others, replacing their parts, so nothing is counted or written twice. Memory holds one
+batch at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from pydantic import BaseModel
+from sqlalchemy import Engine
+
+from tools.audit import AuditLog
+from tools.canonical.build import Plan, build_candidates, compile_plan
+from tools.canonical.fastcheck import Verdict, check_candidates
+from tools.canonical.output import (
+    output_dir,
+    part_name,
+    quarantine_table,
+    to_canonical,
+    write_atomically,
+)
+from tools.canonical.repository import NAMESPACE, approved_mapping, get_mapping
+from tools.canonical.rule_checks import source_schema
+from tools.canonical.spec import MappingInfo
+from tools.content.sources import SourceInfo, SourceRegistry
+from tools.content.staging import staged_batches
+from tools.settings import Settings
+
+Progress = Callable[[int, int], None]  # (records done, records total)
+ERROR_SAMPLE = 20
+
+
+class MapRunResult(BaseModel):
+    """Outcome of map_to_canonical."""
+
+    mapping_id: str
+    version: int
+    source_id: str
+    records: int
+    valid: int
+    invalid: int
+    batches: int
+    resumed_batches: int  # batches found already done (resume after a crash, or a repeat run)
+    output_dir: str
+    quarantine_dir: str
+    field_errors: dict[str, int]  # catalogue path -> invalid records with an error there
+    errors: list[dict[str, Any]]  # a sample: row, policy_id, path, message
+
+
+class ValidationReport(BaseModel):
+    """Outcome of validate_records: counts and a sample of errors, nothing written."""
+
+    mapping_id: str
+    version: int
+    records: int
+    valid: int
+    invalid: int
+    field_errors: dict[str, int]
+    errors: list[dict[str, Any]]
+
+
+def _batches(source: SourceInfo, plan: Plan, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    columns = plan.columns or None
+    if columns is None:  # constants only: still one record per source row
+        columns = [source_schema(source).names[0]]
+    # Re-chunk to exactly batch_rows (parts end mid-batch), so batch numbers mean fixed rows.
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for batch in staged_batches(source.records_path, columns=columns, batch_rows=batch_rows):
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= batch_rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_rows).combine_chunks().to_batches()[0]
+            rest = table.slice(batch_rows)
+            pending, held = rest.combine_chunks().to_batches(), rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def _sample(candidates: pa.Table, verdict: Verdict, room: int) -> list[dict[str, Any]]:
+    if room <= 0 or verdict.errors.num_rows == 0:
+        return []
+    head = verdict.errors.slice(0, room).to_pylist()
+    ids = (candidates.column("policy_core.policy_id").to_pylist()
+           if "policy_core.policy_id" in candidates.column_names else None)
+    rows = candidates.column("!row").to_pylist()
+    return [{"row": rows[e["row"]], "policy_id": ids[e["row"]] if ids else None,
+             "path": e["path"], "message": e["message"], "kind": e["kind"]} for e in head]
+
+
+def _merge(into: dict[str, int], more: dict[str, int]) -> None:
+    for key, value in more.items():
+        into[key] = into.get(key, 0) + value
+
+
+def _prepare(engine: Engine, info: MappingInfo, tenant: str) -> tuple[SourceInfo, Plan]:
+    source = SourceRegistry(engine, tenant=tenant).get(info.source_id)
+    return source, compile_plan(info.rules, info.canonical, source_schema(source))
+
+
+def map_to_canonical(engine: Engine, settings: Settings, mapping_id: str, *,
+                     tenant: str | None = None, version: int | None = None,
+                     progress: Progress | None = None) -> MapRunResult:
+    """Map every record of the source through an approved mapping version.
+
+    Args:
+        engine: the store.
+        settings: for the workspace and batch size.
+        mapping_id: the mapping.
+        tenant: the tenant (settings.tenant by default).
+        version: an approved version; the latest approved one when None.
+        progress: called as progress(records done, records total) after each batch.
+
+    Returns:
+        Counts, where the records and the quarantine are, per-field error counts, an error sample.
+
+    Raises:
+        NotFoundError: unknown mapping or source.
+        InputError: the mapping has no approved version.
+    """
+    tenant = tenant or settings.tenant
+    info = approved_mapping(engine, mapping_id, tenant=tenant, version=version)
+    source, plan = _prepare(engine, info, tenant)
+    folder = output_dir(settings, tenant, mapping_id, info.version)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = folder / "_run.json"
+    # Resume with the batch size of the first attempt, so batch numbers mean the same rows.
+    batch_rows = (json.loads(state.read_text())["batch_rows"] if state.exists()
+                  else settings.batch_size)
+    state.write_text(json.dumps({"batch_rows": batch_rows}))
+    audit = AuditLog(engine, tenant=tenant)
+    run_key = f"map:{mapping_id}:{info.version}"
+    payload = {"source_id": info.source_id, "version": info.version, "batch_rows": batch_rows}
+    with audit.operation(NAMESPACE, "map_to_canonical", target=mapping_id, payload=payload,
+                         idempotency_key=run_key) as run:
+        if run.completed and run.outcome:
+            return MapRunResult(**{**run.outcome, "resumed_batches": run.outcome["batches"]})
+        totals = {"records": 0, "valid": 0, "invalid": 0}
+        field_errors: dict[str, int] = {}
+        sample: list[dict[str, Any]] = []
+        batch_no = resumed = 0
+        offset = 0
+        for batch_no, batch in enumerate(_batches(source, plan, batch_rows)):
+            outcome, batch_sample, was_done = _map_batch(
+                audit, run.entry_id, f"{run_key}:{batch_no}", batch, plan, info, folder,
+                batch_no, offset, ERROR_SAMPLE - len(sample))
+            offset += batch.num_rows
+            resumed += was_done
+            sample.extend(batch_sample)
+            for key in totals:
+                totals[key] += outcome[key]
+            _merge(field_errors, outcome.get("field_errors", {}))
+            if progress is not None:
+                progress(totals["records"], source.records)
+        result = MapRunResult(
+            mapping_id=mapping_id, version=info.version, source_id=info.source_id,
+            batches=batch_no + 1 if totals["records"] else 0, resumed_batches=resumed,
+            output_dir=str(folder), quarantine_dir=str(folder / "quarantine"),
+            field_errors=field_errors, errors=sample, **totals)
+        run.outcome = result.model_dump()
+    return result
+
+
+def _map_batch(audit: AuditLog, parent: int, key: str, batch: pa.RecordBatch, plan: Plan,
+               info: MappingInfo, folder: Any, batch_no: int, offset: int,
+               room: int) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+    candidates = build_candidates(batch, plan, offset)
+    ids: list[str] = []
+    if "policy_core.policy_id" in candidates.column_names:
+        ids = [i for i in candidates.column("policy_core.policy_id").to_pylist() if i]
+    payload = {"batch_no": batch_no, "first_row": offset, "rows": batch.num_rows}
+    with audit.operation(NAMESPACE, "map_batch", target=info.mapping_id, payload=payload,
+                         idempotency_key=key, policy_ids=ids, parent_id=parent) as op:
+        if op.completed and op.outcome:
+            return op.outcome, [], True
+        verdict = check_candidates(candidates, info.canonical)
+        valid = int(verdict.valid.sum())
+        mask = pa.array(verdict.valid)
+        write_atomically(to_canonical(candidates.filter(mask), info.canonical),
+                         folder / part_name(batch_no))
+        quarantine = folder / "quarantine" / part_name(batch_no)
+        if valid < batch.num_rows:
+            write_atomically(quarantine_table(batch, candidates, verdict), quarantine)
+        else:
+            quarantine.unlink(missing_ok=True)
+        op.outcome = {"records": batch.num_rows, "valid": valid,
+                      "invalid": batch.num_rows - valid, "field_errors": verdict.field_counts}
+        return op.outcome, _sample(candidates, verdict, room), False
+
+
+def validate_records(engine: Engine, settings: Settings, mapping_id: str, *,
+                     tenant: str | None = None, version: int | None = None,
+                     limit: int | None = None) -> ValidationReport:
+    """Validate a mapping's records without writing anything (drafts included).
+
+    Args:
+        engine: the store.
+        settings: for the batch size.
+        mapping_id: the mapping.
+        tenant: the tenant.
+        version: the version to check; the latest (approved or draft) when None.
+        limit: stop after this many records.
+
+    Returns:
+        Counts of valid and invalid records, per-field error counts and an error sample.
+    """
+    tenant = tenant or settings.tenant
+    info = get_mapping(engine, mapping_id, tenant=tenant, version=version)
+    source, plan = _prepare(engine, info, tenant)
+    records = valid = 0
+    field_errors: dict[str, int] = {}
+    sample: list[dict[str, Any]] = []
+    for batch in _batches(source, plan, settings.batch_size):
+        if limit is not None and records >= limit:
+            break
+        if limit is not None:
+            batch = batch.slice(0, limit - records)
+        candidates = build_candidates(batch, plan, records)
+        verdict = check_candidates(candidates, info.canonical)
+        records += batch.num_rows
+        valid += int(np.count_nonzero(verdict.valid))
+        _merge(field_errors, verdict.field_counts)
+        sample.extend(_sample(candidates, verdict, ERROR_SAMPLE - len(sample)))
+    return ValidationReport(mapping_id=mapping_id, version=info.version, records=records,
+                            valid=valid, invalid=records - valid, field_errors=field_errors,
+                            errors=sample)
