@@ -13,7 +13,17 @@ from typer.exceptions import TyperException
 from cli.app import app
 
 # Command modules register themselves on `app` when imported.
-from cli.commands import content, demo, evals, governance, route, serve  # noqa: F401,E402
+from cli.commands import (  # noqa: F401,E402
+    chat,
+    content,
+    demo,
+    evals,
+    governance,
+    mapping,
+    route,
+    serve,
+    waves,
+)
 from tools.errors import DataMashError
 
 

@@ -1,0 +1,251 @@
+"""Mapping commands: propose, edit, approve, validate, run and export mappings to canonical v1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from cli.app import app
+from cli.context import JsonOption, TenantOption, state_for
+from cli.output import emit, table
+from cli.progress import step_progress
+from tools.errors import InputError
+
+mapping_app = typer.Typer(help="Inspect, edit, run and compare mappings.", no_args_is_help=True)
+app.add_typer(mapping_app, name="mapping")
+
+FORMATS = ("json", "yaml", "sql", "jsonl", "parquet")
+
+
+@app.command("map-to-canonical")
+def map_to_canonical(
+    ctx: typer.Context,
+    source_id: Annotated[str, typer.Argument(help="Source id from data-mash sources.")],
+    canonical: Annotated[str, typer.Option(help="Canonical model version.")] = "policy_v1",
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Propose a mapping of a source to the canonical model (stored as a draft).
+
+    Every column gets ranked canonical candidates with a calibrated confidence and the evidence
+    (name, values, code tables, meaning); transforms (date formats, decimal commas, code tables)
+    are inferred from sample values. Review, edit with `data-mash mapping set-field`, then
+    `data-mash approve-mapping MAPPING_ID`.
+    """
+    from tools.canonical.suggest import suggest_mapping
+
+    state = state_for(ctx, json_out, tenant)
+    result = suggest_mapping(state.engine, state.settings, source_id, canonical=canonical,
+                             tenant=state.settings.tenant)
+    data = result.model_dump(mode="json")
+
+    def render(console: Console) -> None:
+        console.print(table(
+            f"Proposed mapping {result.mapping_id} (v{result.version}) for {source_id}: "
+            f"auto-accept at >= {result.threshold:.2f}",
+            ["source column", "canonical field", "confidence", "transform", "accept"],
+            [(m["source"], m["target"] or "-", f"{m['confidence']:.2f}",
+              ", ".join(_step(s) for s in m["transform"]) or "",
+              "yes" if m["target"] and m["confidence"] >= result.threshold else "review")
+             for m in result.mappings]))
+        for column, reason in list(result.unmapped.items())[:15]:
+            console.print(f"  unmapped {column}: {reason}")
+
+    emit(state, data, render)
+
+
+def _step(step: dict[str, Any]) -> str:
+    detail = step.get("format") or step.get("table") or ("decimal comma"
+                                                         if step.get("decimal_comma") else "")
+    return f"{step['kind']} {detail}".strip()
+
+
+@app.command("approve-mapping")
+def approve_mapping(
+    ctx: typer.Context,
+    mapping_id: Annotated[str, typer.Argument(help="Mapping id from map-to-canonical.")],
+    min_confidence: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Fields below this confidence stay "
+                                   "unmapped (default: keep every confirmed field).")
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Approve a mapping: it becomes immutable and can run; refused if mandatory fields are
+    unmapped (the refusal lists them)."""
+    from tools.canonical import approve_mapping as approve
+
+    state = state_for(ctx, json_out, tenant)
+    info = approve(state.engine, mapping_id, tenant=state.settings.tenant,
+                   min_confidence=min_confidence)
+    fields = [{"source": r.source, "target": r.target, "confidence": r.confidence}
+              for r in info.fields]
+    data = {"mapping_id": info.mapping_id, "status": info.status, "version": info.version,
+            "fields": fields}
+    emit(state, data, lambda console: console.print(
+        f"Mapping {info.mapping_id} v{info.version} approved with {len(fields)} fields."))
+
+
+@app.command("validate-mapping")
+def validate_mapping(
+    ctx: typer.Context,
+    mapping_id: Annotated[str, typer.Argument(help="Mapping id.")],
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Validate every record of the source through a mapping; writes nothing."""
+    from tools.canonical import validate_records
+
+    state = state_for(ctx, json_out, tenant)
+    report = validate_records(state.engine, state.settings, mapping_id,
+                              tenant=state.settings.tenant, version=version)
+    data = report.model_dump(mode="json")
+
+    def render(console: Console) -> None:
+        console.print(f"{report.records:,} records: {report.valid:,} valid, "
+                      f"{report.invalid:,} invalid.")
+        console.print(table("Invalid records by field", ["field", "records"],
+                            sorted(report.field_errors.items(), key=lambda kv: -kv[1])))
+        for error in report.errors[:10]:
+            console.print(f"  {error}")
+
+    emit(state, data, render)
+
+
+@mapping_app.command("run")
+def run_mapping(
+    ctx: typer.Context,
+    mapping_id: Annotated[str, typer.Argument(help="An approved mapping.")],
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Map the source's records to canonical records (batched, resumable, strict)."""
+    from tools.canonical import map_to_canonical as run
+
+    state = state_for(ctx, json_out, tenant)
+    with step_progress(enabled=not state.json) as progress:
+        result = run(state.engine, state.settings, mapping_id, tenant=state.settings.tenant,
+                     progress=(lambda d, t: progress("map to canonical", d, t))
+                     if progress else None)
+    emit(state, result.model_dump(mode="json"), lambda console: console.print(
+        f"{result.records:,} records: {result.valid:,} canonical, {result.invalid:,} "
+        f"quarantined with their field errors ({result.resumed_batches} batches already done)."))
+
+
+@mapping_app.command("show")
+def show_mapping(
+    ctx: typer.Context,
+    mapping_id: Annotated[str, typer.Argument(help="Mapping id.")],
+    version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """A mapping's rules."""
+    from tools.canonical import get_mapping
+
+    state = state_for(ctx, json_out, tenant)
+    info = get_mapping(state.engine, mapping_id, tenant=state.settings.tenant, version=version)
+    emit(state, info.model_dump(mode="json"), lambda console: console.print(table(
+        f"{info.mapping_id} v{info.version} ({info.status}) of {info.source_id}",
+        ["target", "source", "transform", "confidence", "status"],
+        [(r.target, r.source, ", ".join(_step(s.model_dump()) for s in r.transform),
+          f"{r.confidence:.2f}", r.status) for r in info.rules])))
+
+
+@mapping_app.command("set-field")
+def set_field(
+    ctx: typer.Context,
+    mapping_id: Annotated[str, typer.Argument(help="Mapping id.")],
+    target: Annotated[str, typer.Argument(help="Canonical path, e.g. policy_core.status.")],
+    source: Annotated[str | None, typer.Option(help="Source column (omit with --unmap).")] = None,
+    transform: Annotated[
+        str | None, typer.Option(help='Transform steps as JSON, e.g. \'{"kind": "date", '
+                                 '"format": "DD.MM.YYYY"}\'')
+    ] = None,
+    unmap: Annotated[bool, typer.Option("--unmap", help="Leave the field unmapped.")] = False,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Confirm, edit or reject one field (an approved mapping gets a new draft version)."""
+    from tools.canonical import update_field_mapping
+
+    state = state_for(ctx, json_out, tenant)
+    kwargs: dict[str, Any] = {}
+    if unmap:
+        kwargs["source"] = None
+    elif source is not None:
+        kwargs["source"] = source
+    if transform is not None:
+        try:
+            kwargs["transform"] = json.loads(transform)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"--transform is not JSON: {exc.msg} at column {exc.colno}",
+                             fix='e.g. --transform \'{"kind": "date", "format": "YYYYMMDD"}\''
+                             ) from None
+    info = update_field_mapping(state.engine, mapping_id, target, tenant=state.settings.tenant,
+                                **kwargs)
+    emit(state, info.model_dump(mode="json"), lambda console: console.print(
+        f"{info.mapping_id} v{info.version} ({info.status}): {target} updated."))
+
+
+@mapping_app.command("diff")
+def diff(
+    ctx: typer.Context,
+    mapping_id: Annotated[str, typer.Argument(help="Mapping id.")],
+    from_version: Annotated[int, typer.Argument(help="Older version.")],
+    to_version: Annotated[int, typer.Argument(help="Newer version.")],
+    impact: Annotated[bool, typer.Option(help="Also count the policies whose values change.")
+                      ] = False,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """What changed between two versions of a mapping (and, with --impact, for which policies)."""
+    from tools.canonical import assess_mapping_change, diff_mappings, get_mapping
+
+    state = state_for(ctx, json_out, tenant)
+    t = state.settings.tenant
+    a = get_mapping(state.engine, mapping_id, tenant=t, version=from_version)
+    b = get_mapping(state.engine, mapping_id, tenant=t, version=to_version)
+    data: dict[str, Any] = {"diff": diff_mappings(a, b).model_dump(mode="json")}
+    if impact:
+        data["impact"] = assess_mapping_change(state.engine, state.settings, mapping_id,
+                                               from_version, to_version,
+                                               tenant=t).model_dump(mode="json")
+    emit(state, data, lambda console: console.print_json(json.dumps(data, default=str)))
+
+
+@app.command("export")
+def export(
+    ctx: typer.Context,
+    mapping_id: Annotated[str, typer.Argument(help="An approved mapping.")],
+    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: " + ",".join(FORMATS))
+                   ] = ",".join(FORMATS),
+    out: Annotated[Path | None, typer.Option(help="Folder (default: workspace exports/).")
+                   ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace files that exist.")] = False,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Export a mapping and its canonical records for a migration engine, with a manifest."""
+    from tools.canonical import export_mapping
+
+    state = state_for(ctx, json_out, tenant)
+    formats = [f.strip() for f in fmt.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise InputError(f"unknown export format {', '.join(unknown) or '(none)'}",
+                         where="--format", fix="use any of " + ",".join(FORMATS))
+    folder = out or state.settings.path("exports", mapping_id)
+    result = export_mapping(state.engine, state.settings, mapping_id, folder, formats=formats,
+                            tenant=state.settings.tenant, overwrite=overwrite)
+    data = result.model_dump(mode="json")
+    emit(state, data, lambda console: console.print(table(
+        f"Exported {mapping_id} v{result.version} (manifest {result.manifest})",
+        ["file", "records", "sha256"],
+        [(f.get("path"), f.get("records"), (f.get("sha256") or "")[:16])
+         for f in data["files"]])))

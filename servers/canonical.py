@@ -1,0 +1,211 @@
+"""The canonical MCP server: the canonical policy model, and mappings from sources onto it.
+
+Propose a mapping (`suggest_mapping`), confirm/edit/reject fields (`update_field_mapping`),
+approve, validate, run (`map_to_canonical`, with progress), export, and assess a change.
+Run it with ``data-mash serve canonical``.
+"""
+
+import json
+from typing import Annotated, Any, Literal
+
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from servers.common import ServerState, Tenant, run_blocking, user_errors
+from tools.settings import Settings
+
+READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
+                            openWorldHint=False)
+WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False,
+                         openWorldHint=False)
+IDEMPOTENT_WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False,
+                                    idempotentHint=True, openWorldHint=False)
+
+MappingId = Annotated[str, Field(description="Mapping id from suggest_mapping.")]
+Canonical = Annotated[str, Field(description="Canonical model version, e.g. policy_v1.")]
+ExportFormat = Literal["json", "yaml", "sql", "jsonl", "parquet"]
+
+
+class ModelList(BaseModel):
+    models: list[dict[str, Any]]
+
+
+class MappingView(BaseModel):
+    mapping_id: str
+    source_id: str
+    canonical: str
+    version: int
+    status: str
+    fields: list[dict[str, Any]]
+
+
+def _view(info: Any) -> MappingView:
+    return MappingView(
+        mapping_id=info.mapping_id, source_id=info.source_id, canonical=info.canonical,
+        version=info.version, status=info.status,
+        fields=[r.model_dump(mode="json") for r in info.rules])
+
+
+def build_server(settings: Settings) -> FastMCP:
+    """The canonical server for ``settings`` (nothing is opened until a tool needs it)."""
+    state = ServerState(settings)
+    server = FastMCP(
+        name="data-mash-canonical",
+        instructions="The canonical policy model (v1) and mappings from ingested legacy sources "
+        "onto it. Typical flow: suggest_mapping -> review low-confidence fields -> "
+        "update_field_mapping -> approve_mapping -> validate_records -> map_to_canonical -> "
+        "export_mapping.",
+    )
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def list_models() -> ModelList:
+        """List the canonical model versions and their field counts."""
+        from knowledge.canonical import fields, list_versions
+
+        return ModelList(models=[
+            {"version": m.version, "title": m.title, "schema_id": m.schema_id,
+             "fields": len(fields(m.version))} for m in list_versions()])
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def get_model_schema(canonical: Canonical = "policy_v1") -> dict[str, Any]:
+        """JSON Schema of a canonical model version (with a description on every field)."""
+        from knowledge.canonical import json_schema
+
+        return json_schema(canonical)
+
+    @server.tool(annotations=WRITES)
+    @user_errors
+    async def suggest_mapping(
+        source_id: Annotated[str, Field(description="Source id from the content server.")],
+        ctx: Context,
+        canonical: Canonical = "policy_v1",
+        tenant: Tenant = None,
+    ) -> dict[str, Any]:
+        """Propose a mapping of a source onto the canonical model, with confidence and evidence
+        per field, stored as a draft."""
+        from tools.canonical.suggest import suggest_mapping as suggest
+
+        result = await run_blocking(ctx, lambda: suggest(
+            state.engine, settings, source_id, canonical=canonical, tenant=state.tenant(tenant)))
+        return result.model_dump(mode="json")
+
+    @server.tool(annotations=WRITES)
+    @user_errors
+    async def update_field_mapping(
+        mapping_id: MappingId,
+        target: Annotated[str, Field(description="Canonical path, e.g. policy_core.status.")],
+        source: Annotated[str | None, Field(description="Source column; null to leave the "
+                                            "field unmapped.")] = None,
+        unmap: Annotated[bool, Field(description="Reject the field (leave it unmapped).")] = False,
+        transform: Annotated[list[dict[str, Any]] | None, Field(
+            description="Transform steps, e.g. [{'kind': 'date', 'format': 'DD.MM.YYYY'}] or "
+            "[{'kind': 'code', 'table': 'policy_status'}].")] = None,
+        tenant: Tenant = None,
+    ) -> MappingView:
+        """Confirm, edit or reject one field; an approved mapping gets a new draft version."""
+        from tools.canonical import update_field_mapping as update
+
+        kwargs: dict[str, Any] = {}
+        if unmap:
+            kwargs["source"] = None
+        elif source is not None:
+            kwargs["source"] = source
+        if transform is not None:
+            kwargs["transform"] = transform
+        return _view(update(state.engine, mapping_id, target, tenant=state.tenant(tenant),
+                            **kwargs))
+
+    @server.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def approve_mapping(
+        mapping_id: MappingId,
+        min_confidence: Annotated[float | None, Field(ge=0, le=1, description=(
+            "Fields below this confidence stay unmapped."))] = None,
+        tenant: Tenant = None,
+    ) -> MappingView:
+        """Approve a mapping (refused, with the list, if mandatory fields are unmapped)."""
+        from tools.canonical import approve_mapping as approve
+
+        return _view(approve(state.engine, mapping_id, tenant=state.tenant(tenant),
+                             min_confidence=min_confidence))
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def validate_records(mapping_id: MappingId, ctx: Context,
+                               tenant: Tenant = None) -> dict[str, Any]:
+        """Validate every source record through a mapping; counts and errors, nothing written."""
+        from tools.canonical import validate_records as validate
+
+        report = await run_blocking(ctx, lambda: validate(
+            state.engine, settings, mapping_id, tenant=state.tenant(tenant)))
+        return report.model_dump(mode="json")
+
+    @server.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def map_to_canonical(mapping_id: MappingId, ctx: Context,
+                               tenant: Tenant = None) -> dict[str, Any]:
+        """Run an approved mapping over its source: canonical records out, invalid records
+        quarantined with every field error. Batched and resumable; reports progress."""
+        from tools.canonical import map_to_canonical as run
+
+        result = await run_blocking(ctx, lambda progress: run(
+            state.engine, settings, mapping_id, tenant=state.tenant(tenant), progress=progress),
+            with_progress=True)
+        return result.model_dump(mode="json")
+
+    @server.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def export_mapping(
+        mapping_id: MappingId,
+        ctx: Context,
+        formats: Annotated[list[ExportFormat], Field(description="What to write.")] = [  # noqa: B006
+            "json", "yaml", "sql", "jsonl", "parquet"],
+        overwrite: Annotated[bool, Field(description="Replace existing files.")] = False,
+        tenant: Tenant = None,
+    ) -> dict[str, Any]:
+        """Export the mapping spec and canonical records (with a checksummed manifest) into the
+        workspace's exports folder."""
+        from tools.canonical import export_mapping as export
+
+        folder = settings.path("exports", mapping_id)
+        result = await run_blocking(ctx, lambda: export(
+            state.engine, settings, mapping_id, folder, formats=formats,
+            tenant=state.tenant(tenant), overwrite=overwrite))
+        return result.model_dump(mode="json")
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def assess_mapping_change(
+        mapping_id: MappingId,
+        from_version: Annotated[int, Field(ge=1, description="Older version.")],
+        to_version: Annotated[int, Field(ge=1, description="Newer version.")],
+        ctx: Context,
+        tenant: Tenant = None,
+    ) -> dict[str, Any]:
+        """Which policies' canonical values change between two versions of a mapping."""
+        from tools.canonical import assess_mapping_change as assess
+
+        impact = await run_blocking(ctx, lambda: assess(
+            state.engine, settings, mapping_id, from_version, to_version,
+            tenant=state.tenant(tenant)))
+        return impact.model_dump(mode="json")
+
+    @server.resource("canonical://policy/{version}", mime_type="application/schema+json",
+                     description="JSON Schema of a canonical policy model version (v1, v2).")
+    def model_schema(version: str) -> str:
+        from knowledge.canonical import json_schema
+
+        return json.dumps(json_schema(f"policy_{version}"))
+
+    @server.resource("mapping://{tenant}/{mapping_id}", mime_type="application/json",
+                     description="A mapping spec (latest version).")
+    def mapping_spec(tenant: str, mapping_id: str) -> str:
+        from tools.canonical import get_mapping
+
+        return json.dumps(get_mapping(state.engine, mapping_id, tenant=tenant)
+                          .model_dump(mode="json"))
+
+    return server
