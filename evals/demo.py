@@ -138,6 +138,66 @@ def sources_step(
     }
 
 
+POLICY_SOURCES = ("policy_master", "agency_policies", "life", "acquired_policy")
+
+
+def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[str, Any], *,
+                 progress: StepProgress | None = None) -> dict[str, Any]:
+    """Propose a mapping for every source and score it against the ground truth; approve and
+    run the policy-level sources (after the scripted review) at the calibrated threshold."""
+    import json
+
+    import yaml
+
+    from tools.canonical import approve_mapping, map_to_canonical, update_field_mapping
+    from tools.canonical.suggest import suggest_mapping
+    from tools.errors import InputError as RefusedError
+
+    started = time.perf_counter()
+    truth = json.loads((out / "ground_truth" / "mapping.json").read_text())
+    review = yaml.safe_load((Path(__file__).parent / "demo_data" / "review.yaml").read_text())
+    rows = []
+    for source in sources["sources"]:
+        name = source["name"]
+        proposal = suggest_mapping(engine, settings, source["source_id"])
+        expected = truth.get(name, {})
+        scored = [m for m in proposal.mappings if m["source"] in expected]
+        top1 = sum(m["target"] == expected[m["source"]] for m in scored)
+        accepted = [m for m in scored if m["target"] and m["confidence"] >= proposal.threshold]
+        right = sum(m["target"] == expected[m["source"]] for m in accepted)
+        row: dict[str, Any] = {
+            "source": name, "system": source["system"], "mapping_id": proposal.mapping_id,
+            "columns": len(scored), "top1": round(top1 / max(len(scored), 1), 3),
+            "auto_accepted": len(accepted),
+            "auto_accepted_precision": round(right / len(accepted), 3) if accepted else None,
+            "status": "proposed",
+        }
+        if name in POLICY_SOURCES:
+            for edit in review.get(name, []):
+                update_field_mapping(engine, proposal.mapping_id, edit["target"],
+                                     source=edit.get("source"), transform=edit.get("transform"))
+            try:
+                approve_mapping(engine, proposal.mapping_id, min_confidence=proposal.threshold)
+            except RefusedError as exc:
+                row["status"] = f"needs review: {exc.what}"
+            else:
+                label = f"map {name}"
+                run = map_to_canonical(
+                    engine, settings, proposal.mapping_id,
+                    progress=(lambda d, t, label=label: progress(label, d, t))
+                    if progress else None)
+                row.update(status="approved", canonical_valid=run.valid,
+                           canonical_invalid=run.invalid, field_errors=run.field_errors)
+        rows.append(row)
+    scored_total = sum(r["columns"] for r in rows)
+    return {
+        "sources": rows,
+        "top1": round(sum(r["top1"] * r["columns"] for r in rows) / max(scored_total, 1), 3),
+        "approved": [r["source"] for r in rows if r["status"] == "approved"],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
 def run_demo(
     engine: Engine,
     settings: Settings,
@@ -152,11 +212,7 @@ def run_demo(
     estate = estate_summary(out, manifest)
     estate["seconds"] = round(time.perf_counter() - started, 2)
     not_yet = {"status": "not available"}
-    return {
-        "estate": estate,
-        "sources": sources_step(engine, settings, out, progress=progress),
-        "mapping": not_yet,
-        "routing": not_yet,
-        "waves": not_yet,
-        "reconciliation": not_yet,
-    }
+    sources = sources_step(engine, settings, out, progress=progress)
+    mapping = mapping_step(engine, settings, out, sources, progress=progress)
+    return {"estate": estate, "sources": sources, "mapping": mapping,
+            "routing": not_yet, "waves": not_yet, "reconciliation": not_yet}

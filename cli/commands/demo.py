@@ -38,6 +38,7 @@ def demo(
     def render(console: Console) -> None:
         _render_estate(console, result["estate"])
         _render_sources(console, result["sources"])
+        _render_mapping(console, result["mapping"])
 
     emit(state, result, render)
 
@@ -81,3 +82,16 @@ def _render_sources(console: Console, sources: dict[str, Any]) -> None:
             ],
         )
     )
+
+
+def _render_mapping(console: Console, mapping: dict[str, Any]) -> None:
+    console.print(table(
+        f"Mappings proposed for every source: top-1 {mapping['top1']:.1%} against the ground "
+        f"truth ({mapping['seconds']:.1f} s)",
+        ["source", "top-1", "auto-accepted", "precision", "status", "canonical valid/invalid"],
+        [(r["source"], f"{r['top1']:.0%}", r["auto_accepted"],
+          "-" if r["auto_accepted_precision"] is None else f"{r['auto_accepted_precision']:.0%}",
+          r["status"][:60],
+          f"{r['canonical_valid']:,}/{r['canonical_invalid']:,}" if "canonical_valid" in r
+          else "") for r in mapping["sources"]],
+    ))

@@ -43,6 +43,7 @@ CODE_TABLES_BY_TARGET = {
     "premium_frequency": ("payment_mode",),
     "billing_frequency": ("payment_mode",),
     "state": ("us_state",),
+    "country": ("country",),
 }
 
 

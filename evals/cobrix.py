@@ -1,8 +1,16 @@
-"""Helpers for comparing CobolReader output with cobrix's golden JSON (see the corpus MANIFEST)."""
+"""The cobrix conformance corpus: how its golden outputs are read and compared, and its cases.
+
+Shared by the conformance tests (tests/tools/content/cobol/) and the ``content`` eval suite, so
+both judge the COBOL reader by the same rules. See the corpus MANIFEST for the conventions the
+comparison respects (nulls omitted, decimals compared numerically, generated columns ignored).
+The corpus folder defaults to /work/shared/corpus/cobrix (``DATA_MASH_COBRIX_CORPUS`` overrides).
+"""
+
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -10,7 +18,7 @@ from typing import Any
 
 from tools.content.cobol import CobolReader
 
-CORPUS = Path("/work/shared/corpus/cobrix")
+CORPUS = Path(os.environ.get("DATA_MASH_COBRIX_CORPUS", "/work/shared/corpus/cobrix"))
 GENERATED = re.compile(r"^(File_Id|Record_Id|Record_Byte_Length|Seg_Id\d+)$")
 LAYOUT_ROW = re.compile(
     r"^(\s*)(?:(\d+)\s+)?(\S+)\s+([rR]*)\s+(\d+)\s+(\d+)\s+(\d+)(?:\s+(\d+))?\s*$"
@@ -172,10 +180,109 @@ def parse_layout(path: Path) -> list[tuple[str, str, int, int, int]]:
         if not line.strip():
             continue
         m = LAYOUT_ROW.match(line)
-        assert m, line
+        if m is None:
+            raise ValueError(f"{path}: not a layout row: {line!r}")
         nums = [int(x) for x in m.groups()[4:] if x is not None]
         name = m.group(3)
         if name.endswith("_debug"):
             continue
         rows.append((name, "" if debug else (m.group(4) or ""), *nums[-3:]))
     return rows
+
+
+# ----- running cases (used by the content eval suite) -----
+
+
+def case_dir(case: str, corpus: Path = CORPUS) -> Path:
+    """The folder of a case (``t01`` -> ``t01_fixed_ebcdic_comp3_odo``)."""
+    found = next((p for p in sorted(corpus.iterdir()) if p.name.startswith(case + "_")), None)
+    if found is None:
+        raise FileNotFoundError(f"{corpus}: no folder for case {case}")
+    return found
+
+
+def copybooks(case: str, cb: str | list[str], corpus: Path = CORPUS) -> list[str]:
+    """Absolute copybook paths of a case."""
+    names = cb if isinstance(cb, list) else [cb]
+    return [str(case_dir(case, corpus) / "copybook" / n) for n in names]
+
+
+def run_variant(spec: tuple[Any, ...], corpus: Path = CORPUS, *,
+                expected_failure: str | None = None) -> dict[str, Any]:
+    """Decode one variant and compare it with cobrix's golden rows.
+
+    Returns:
+        ``{"id", "status", "records", "expected_records", "first_difference"}`` where status is
+        ``pass``, ``fail``, ``expected_failure`` (an unsupported variant that fails, as known) or
+        ``unexpected_pass`` (an unsupported variant that now passes).
+    """
+    case, variant, data, cb, options, expected, order_by, total, na_fill = spec[:9]
+    outcome: dict[str, Any] = {"id": f"{case}-{variant}", "records": None,
+                               "expected_records": total, "first_difference": None}
+    try:
+        base = case_dir(case, corpus)
+        rows, _bad = read_all(base / data, {"copybook": copybooks(case, cb, corpus), **options},
+                              na_fill)
+        outcome["records"] = len(rows)
+        if len(rows) != total:
+            diff: str | None = f"{len(rows)} records, cobrix has {total}"
+        elif expected:
+            diff = compare(rows, load_expected(base / "expected" / expected), order_by)
+        else:
+            diff = None
+    except Exception as exc:  # noqa: BLE001  (a crash is a failed case, reported with its cause)
+        diff = f"{type(exc).__name__}: {exc}"
+    outcome["first_difference"] = diff
+    if expected_failure is not None:
+        outcome["status"] = "expected_failure" if diff else "unexpected_pass"
+        outcome["known_gap"] = expected_failure
+    else:
+        outcome["status"] = "pass" if diff is None else "fail"
+    return outcome
+
+
+def run_layout(spec: tuple[str, str, str, dict[str, Any]], corpus: Path = CORPUS) -> dict[str, Any]:
+    """Compare our field layout of a copybook with cobrix's layout table."""
+    case, layout_file, cb, opts = spec
+    outcome: dict[str, Any] = {"id": f"{case}-{layout_file}", "first_difference": None}
+    try:
+        path = case_dir(case, corpus) / "expected" / layout_file
+        expected = parse_layout(path)
+        got = layout_rows(copybooks(case, cb, corpus)[0], opts, debug="_debug" in path.read_text())
+        outcome["first_difference"] = first_layout_difference(got, expected)
+    except Exception as exc:  # noqa: BLE001
+        outcome["first_difference"] = f"{type(exc).__name__}: {exc}"
+    outcome["status"] = "pass" if outcome["first_difference"] is None else "fail"
+    return outcome
+
+
+def layout_rows(copybook: str, opts: dict[str, Any], *, debug: bool
+                ) -> list[tuple[str, str, int, int, int]]:
+    """Our layout in cobrix's table form: (name, r/R attributes, start, end, length)."""
+    from tools.content.cobol import describe_layout
+
+    keep_value, keep_group = opts.get("keep", (False, False))
+    desc = describe_layout(
+        copybook, keep_fillers=True,
+        filler_naming_policy=opts.get("filler_naming_policy", "sequence_numbers"),
+    )
+    got = []
+    for f in desc["fields"]:
+        name = f["name"]
+        if f["cobol_name"].upper() == "FILLER":
+            kept = keep_group if f["type"] == "group" else keep_value
+            name = name if kept else "FILLER"
+        attrs = "" if debug else ("r" if f["redefined"] else "") + ("R" if f["redefines"] else "")
+        got.append((name, attrs, f["start"], f["end"], f["length"]))
+    return got
+
+
+def first_layout_difference(got: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]
+                            ) -> str | None:
+    """None when the layouts agree, else the first differing row."""
+    for i, (a, b) in enumerate(zip(got, expected, strict=False)):
+        if a != b:
+            return f"row {i}: ours {a} != cobrix {b}"
+    if len(got) != len(expected):
+        return f"{len(got)} layout rows, cobrix has {len(expected)}"
+    return None

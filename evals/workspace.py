@@ -1,0 +1,56 @@
+"""The estate of an eval run, generated (or reused) and ingested in the run's workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evals.estate import EstateManifest
+from evals.result import EvalConfig
+
+
+@dataclass
+class IngestedSource:
+    """One estate source after ``ingest_file``: its config entry and the staged source."""
+
+    name: str
+    system: str
+    format: str
+    entry: Any  # tools.content.source_config.SourceEntry
+    info: Any  # tools.content.sources.SourceInfo
+    profile: dict[str, Any]
+
+
+def estate_for(config: EvalConfig) -> tuple[Path, EstateManifest]:
+    """Generate the estate for ``config.policies`` / ``config.seed`` in the workspace (cached)."""
+    from evals.demo import estate_step
+
+    return estate_step(config.get_settings(), policies=config.policies, seed=config.seed,
+                       progress=config.progress)
+
+
+def ingest_estate(config: EvalConfig, estate: Path) -> list[IngestedSource]:
+    """Ingest and profile every source of the estate (idempotent: re-runs reuse staged sources)."""
+    from tools.content.ingest import ingest_file
+    from tools.content.profiling import load_profile
+    from tools.content.source_config import load_source_config
+    from tools.content.sources import SourceRegistry
+    from tools.store import open_store
+
+    settings = config.get_settings()
+    engine = open_store(settings)
+    try:
+        registry = SourceRegistry(engine, tenant=settings.tenant)
+        out = []
+        entries = load_source_config(estate / "sources.yaml").sources
+        for n, entry in enumerate(entries):
+            config.note(f"ingest {entry.name}", n, len(entries))
+            result = ingest_file(engine, settings, entry.path, fmt=entry.format,
+                                 options=entry.options, name=entry.name, system=entry.system)
+            info = registry.get(result.source_id)
+            out.append(IngestedSource(entry.name, entry.system, entry.format, entry, info,
+                                      load_profile(info)))
+        return out
+    finally:
+        engine.dispose()
