@@ -198,6 +198,42 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
     }
 
 
+EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "knowledge" / "rules" / "example_rules.yaml"
+
+
+def routing_step(engine: Engine, settings: Settings, mapping: dict[str, Any], sources: dict[str, Any],
+                 *, progress: StepProgress | None = None) -> dict[str, Any]:
+    """Route every mapped policy with the example rule set; decisions are audited moves."""
+    from collections import Counter
+
+    from tools.routing.canonical_input import canonical_batches_for_source
+    from tools.routing.decisions import route_source
+    from tools.routing.rulesets import register_rule_set
+
+    started = time.perf_counter()
+    tenant = settings.tenant
+    rule_set = register_rule_set(engine, tenant, EXAMPLE_RULES)
+    ids = {s["name"]: s["source_id"] for s in sources["sources"]}
+    by_target: Counter[str] = Counter()
+    by_rule: Counter[str] = Counter()
+    rows = []
+    for name in mapping["approved"]:
+        batches = canonical_batches_for_source(engine, settings, ids[name], tenant)
+        label = f"route {name}"
+        result = route_source(engine, settings, rule_set.id, batches, tenant=tenant,
+                              source_id=ids[name],
+                              progress=(lambda d, t, label=label: progress(label, d, t))
+                              if progress else None)
+        by_target.update(result.by_target)
+        by_rule.update(result.by_rule)
+        rows.append({"source": name, "routed": result.routed, "unrouted": result.unrouted,
+                     "by_target": result.by_target, "moved": result.moved})
+    return {"rule_set": rule_set.model_dump(mode="json") if hasattr(rule_set, "model_dump")
+            else str(rule_set), "sources": rows, "routed": sum(r["routed"] for r in rows),
+            "by_target": dict(by_target), "by_rule": dict(by_rule),
+            "seconds": round(time.perf_counter() - started, 2)}
+
+
 def run_demo(
     engine: Engine,
     settings: Settings,
@@ -214,5 +250,6 @@ def run_demo(
     not_yet = {"status": "not available"}
     sources = sources_step(engine, settings, out, progress=progress)
     mapping = mapping_step(engine, settings, out, sources, progress=progress)
-    return {"estate": estate, "sources": sources, "mapping": mapping,
-            "routing": not_yet, "waves": not_yet, "reconciliation": not_yet}
+    routing = routing_step(engine, settings, mapping, sources, progress=progress)
+    return {"estate": estate, "sources": sources, "mapping": mapping, "routing": routing,
+            "waves": not_yet, "reconciliation": not_yet}

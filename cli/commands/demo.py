@@ -39,6 +39,7 @@ def demo(
         _render_estate(console, result["estate"])
         _render_sources(console, result["sources"])
         _render_mapping(console, result["mapping"])
+        _render_routing(console, result["routing"])
 
     emit(state, result, render)
 
@@ -95,3 +96,12 @@ def _render_mapping(console: Console, mapping: dict[str, Any]) -> None:
           f"{r['canonical_valid']:,}/{r['canonical_invalid']:,}" if "canonical_valid" in r
           else "") for r in mapping["sources"]],
     ))
+
+
+def _render_routing(console: Console, routing: dict[str, Any]) -> None:
+    console.print(table(
+        f"Routed {routing['routed']:,} policies with the example rules "
+        f"({routing['seconds']:.1f} s)", ["target system", "policies"],
+        sorted(((t, f"{n:,}") for t, n in routing["by_target"].items()), key=lambda r: r[0])))
+    console.print(table("Rules that fired", ["rule", "policies"],
+                        sorted(routing["by_rule"].items(), key=lambda kv: -kv[1])))
