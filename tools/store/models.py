@@ -31,7 +31,9 @@ class AuditEntry(SQLModel, table=True):
         Index("ix_audit_entry_target", "tenant", "target"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant: str = Field(max_length=64)
     namespace: str = Field(max_length=64)
     operation: str = Field(max_length=64)
@@ -45,7 +47,9 @@ class AuditEntry(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="audit_entry.id")
     attempts: int = 1
     policy_count: int = 0
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
@@ -55,7 +59,9 @@ class AuditPolicy(SQLModel, table=True):
     __tablename__ = "audit_policy"
     __table_args__ = (Index("ix_audit_policy_policy", "tenant", "policy_id", "entry_id"),)
 
-    rowid: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    rowid: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     entry_id: int = Field(foreign_key="audit_entry.id")
     tenant: str = Field(max_length=64)
     policy_id: str = Field(max_length=64)
@@ -72,7 +78,9 @@ class PolicyLocation(SQLModel, table=True):
     wave: str | None = Field(default=None, max_length=64)
     run_id: str | None = Field(default=None, max_length=64)
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class PolicyMove(SQLModel, table=True):
@@ -81,7 +89,9 @@ class PolicyMove(SQLModel, table=True):
     __tablename__ = "policy_move"
     __table_args__ = (Index("ix_policy_move_policy", "tenant", "policy_id", "id"),)
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant: str = Field(max_length=64)
     policy_id: str = Field(max_length=64)
     from_system: str | None = Field(default=None, max_length=64)
@@ -91,7 +101,9 @@ class PolicyMove(SQLModel, table=True):
     rule: str | None = Field(default=None, max_length=128)
     reason: str | None = None
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    moved_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    moved_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class SourceRow(SQLModel, table=True):
@@ -103,7 +115,9 @@ class SourceRow(SQLModel, table=True):
         Index("ix_source_tenant_name", "tenant", "name"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant: str = Field(max_length=64)
     source_id: str = Field(max_length=64)
     name: str = Field(max_length=256)
@@ -115,12 +129,16 @@ class SourceRow(SQLModel, table=True):
     size_bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
     records: int = Field(sa_column=Column(BigInteger, nullable=False))
     bad_records: int = Field(sa_column=Column(BigInteger, nullable=False))
-    columns: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    columns: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     staging_dir: str
     layout_fingerprint: str | None = Field(default=None, max_length=128)
     quality_score: float | None = None
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
 
 
 class RoutingRuleSet(SQLModel, table=True):
@@ -132,7 +150,9 @@ class RoutingRuleSet(SQLModel, table=True):
         UniqueConstraint("tenant", "name", "sha256", name="uq_rule_set_content"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     tenant: str = Field(max_length=64)
     name: str = Field(max_length=128)
     version: int
@@ -142,4 +162,199 @@ class RoutingRuleSet(SQLModel, table=True):
     canonical: str = Field(max_length=64)  # canonical model the rules route (policy_v1)
     rule_count: int
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class MappingRow(SQLModel, table=True):
+    """A source-to-canonical mapping: which versions exist and which one is approved."""
+
+    __tablename__ = "mapping"
+    __table_args__ = (
+        UniqueConstraint("tenant", "mapping_id", name="uq_mapping_id"),
+        Index("ix_mapping_source", "tenant", "source_id"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str = Field(max_length=64)
+    mapping_id: str = Field(max_length=64)
+    source_id: str = Field(max_length=64)
+    canonical: str = Field(max_length=64)
+    latest_version: int
+    approved_version: int | None = None
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class MappingVersionRow(SQLModel, table=True):
+    """One version of a mapping's rules (JSON); approved versions are never changed."""
+
+    __tablename__ = "mapping_version"
+    __table_args__ = (
+        UniqueConstraint("tenant", "mapping_id", "version", name="uq_mapping_version"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str = Field(max_length=64)
+    mapping_id: str = Field(max_length=64)
+    version: int
+    status: str = Field(max_length=16)  # draft | approved
+    rules: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    min_confidence: float | None = None
+    actor: str | None = Field(default=None, max_length=128)
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    approved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+# -- waves: plans, waves, membership, checkpoints, gate results (migration 0005) ---------------
+# Appended as a block so parallel work on this file does not collide; imports kept local to it.
+from datetime import date as _date  # noqa: E402
+
+from sqlalchemy import Boolean as _Boolean  # noqa: E402
+from sqlalchemy import Date as _Date  # noqa: E402
+
+
+class WavePlanRow(SQLModel, table=True):
+    """A wave plan: how a set of sources moves to one target, versioned on every edit."""
+
+    __tablename__ = "wave_plan"
+    __table_args__ = (UniqueConstraint("tenant", "plan_id", name="uq_wave_plan_id"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str = Field(max_length=64)
+    plan_id: str = Field(max_length=64)
+    version: int = 1
+    target: str = Field(max_length=64)
+    canonical: str = Field(max_length=64)
+    source_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    criteria: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class WaveRow(SQLModel, table=True):
+    """One wave of a plan and the state of its saga (per-milestone state in ``steps``)."""
+
+    __tablename__ = "wave"
+    __table_args__ = (
+        UniqueConstraint("tenant", "wave_id", name="uq_wave_id"),
+        Index("ix_wave_plan", "tenant", "plan_id", "number"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str = Field(max_length=64)
+    wave_id: str = Field(max_length=64)
+    plan_id: str = Field(max_length=64)
+    number: int
+    label: str = Field(max_length=256)
+    target: str = Field(max_length=64)
+    scheduled_for: _date | None = Field(default=None, sa_column=Column(_Date))
+    status: str = Field(max_length=16)  # pending|running|failed|cancelled|compensated|completed
+    steps: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    gate_overrides: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    validation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    policy_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    migrated: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    failed: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    run_no: int = 0
+    batch_size: int | None = None
+    error: str | None = None
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class WavePolicyRow(SQLModel, table=True):
+    """Which wave of a plan a policy belongs to (bulk-inserted, one row per policy and plan)."""
+
+    __tablename__ = "wave_policy"
+    __table_args__ = (
+        UniqueConstraint("tenant", "plan_id", "policy_id", name="uq_wave_policy"),
+        Index("ix_wave_policy_wave", "tenant", "wave_id", "policy_id"),
+        Index("ix_wave_policy_policy", "tenant", "policy_id"),
+    )
+
+    rowid: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str = Field(max_length=64)
+    plan_id: str = Field(max_length=64)
+    wave_id: str = Field(max_length=64)
+    policy_id: str = Field(max_length=64)
+    source_id: str = Field(max_length=64)
+    lob: str | None = Field(default=None, max_length=64)
+    state: str | None = Field(default=None, max_length=16)
+    coverages: int = 0
+
+
+class WaveCheckpointRow(SQLModel, table=True):
+    """A committed batch of a wave milestone (written with its audit outcome, one commit)."""
+
+    __tablename__ = "wave_checkpoint"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    wave_id: str = Field(primary_key=True, max_length=64)
+    milestone: str = Field(primary_key=True, max_length=32)
+    batch_no: int = Field(primary_key=True)
+    rows: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    outcome: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )
+
+
+class WaveGateResultRow(SQLModel, table=True):
+    """One quality-gate check of a wave: verdict, failing count and a sample of failing keys."""
+
+    __tablename__ = "wave_gate_result"
+    __table_args__ = (Index("ix_wave_gate_result_wave", "tenant", "wave_id", "id"),)
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    tenant: str = Field(max_length=64)
+    wave_id: str = Field(max_length=64)
+    gate: str = Field(max_length=64)
+    passed: bool = Field(sa_column=Column(_Boolean, nullable=False))
+    checked: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    failing: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    sample: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    detail: str = ""
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    checked_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
+    )

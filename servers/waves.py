@@ -1,0 +1,197 @@
+"""The waves MCP server: plan waves, check their gates, run, watch, roll back and reconcile them.
+
+Thin by design: arguments are validated by their types, the work is done by ``tools.waves``.
+``run_wave`` reports progress per batch and stops at the next batch boundary when the client
+cancels the request (the wave is then ``cancelled`` and resumes when run again).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import Annotated, Any, TypeVar
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server.fastmcp import Context, FastMCP
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+
+from servers.common import Tenant, run_blocking, user_errors
+from tools.settings import Settings
+from tools.waves import (
+    GateReport,
+    Plan,
+    PlanCriteria,
+    WaveServices,
+    WaveStatus,
+    check_gates,
+    generate_plan,
+    get_wave_status,
+    override_gate,
+    rollback_wave,
+    run_wave,
+)
+from tools.waves.milestones import reconcile_wave as reconcile_now
+
+R = TypeVar("R")
+#: Builds the collaborators for a tenant (tests inject fakes).
+ServicesFactory = Callable[[Engine, Settings, str], WaveServices]
+
+WaveId = Annotated[str, Field(min_length=1, max_length=64,
+                              description="Wave id, e.g. plan-1a2b3c4d5e-w0.")]
+READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
+                       openWorldHint=False)
+WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False,
+                        openWorldHint=False)
+DESTRUCTIVE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True,
+                              openWorldHint=True)
+
+
+class WaveReconciliation(BaseModel):
+    """Source (canonical) against target for one wave."""
+
+    wave_id: str
+    passed: bool
+    report: dict[str, Any]
+
+
+class GateOverride(BaseModel):
+    wave_id: str
+    gate: str
+    reason: str
+    entry_id: int
+
+
+async def _cancellable(ctx: Context, work: Callable[[threading.Event, Any], R]) -> R:
+    """Run ``work(cancel, progress)`` in a thread; a client cancel sets ``cancel``."""
+    cancel = threading.Event()
+
+    def progress(milestone: str, done: int, total: int | None) -> None:
+        try:
+            anyio.from_thread.run(ctx.report_progress, done, total, milestone)
+        except Exception:  # noqa: BLE001  (progress is best effort; the work is not)
+            pass
+
+    try:
+        return await anyio.to_thread.run_sync(lambda: work(cancel, progress),
+                                              abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        cancel.set()  # the saga stops cleanly at its next batch boundary
+        raise
+
+
+def build_server(settings: Settings, *,
+                 services_for: ServicesFactory = WaveServices.default) -> FastMCP:
+    """Build the waves server.
+
+    Args:
+        settings: Settings (store, default tenant, batch size).
+        services_for: Builds the saga's collaborators (tests inject fakes).
+    """
+    mcp = FastMCP(name="data-mash-waves", instructions=(
+        "Plans and runs migration waves. plan_waves groups routed policies into waves (wave 0 = "
+        "clean candidates); check_gates shows each quality gate; run_wave executes a wave as a "
+        "saga that compensates on failure and resumes after a crash; wave_status, rollback_wave "
+        "and reconcile_wave inspect and undo."))
+
+    @cache
+    def engine() -> Engine:
+        from tools.store import open_store
+
+        return open_store(settings)
+
+    def services(tenant: str | None) -> WaveServices:
+        return services_for(engine(), settings, tenant or settings.tenant)
+
+    @mcp.tool(annotations=WRITE)
+    @user_errors
+    async def plan_waves(
+        source_ids: Annotated[list[str], Field(min_length=1, max_length=100, description=(
+            "Ingested sources whose approved canonical records the plan covers."))],
+        target: Annotated[str, Field(min_length=1, max_length=64, description=(
+            "Migration target: new_platform, legacy_batch, coexistence_bridge, "
+            "data_quality_queue or a plugin name."))],
+        canonical: Annotated[str, Field(description="Canonical model.")] = "policy_v1",
+        criteria: Annotated[PlanCriteria | None, Field(description=(
+            "Wave size cap, grouping and gate thresholds; defaults when omitted."))] = None,
+        tenant: Tenant = None,
+    ) -> Plan:
+        """Plan migration waves for sources: wave 0 = clean candidates, then grouped waves."""
+        wave_services = services(tenant)
+        return await run_blocking(None, lambda: generate_plan(
+            engine(), settings, source_ids=source_ids, target=target, canonical=canonical,
+            criteria=criteria, services=wave_services, tenant=wave_services.tenant))
+
+    # Tool names are API; the *_tool function names only avoid shadowing the domain functions.
+    @mcp.tool(name="check_gates", annotations=WRITE)
+    @user_errors
+    async def check_gates_tool(wave_id: WaveId, tenant: Tenant = None) -> GateReport:
+        """Check a wave's quality gates; each verdict has failing counts and sample keys."""
+        return await run_blocking(None, lambda: check_gates(services(tenant), wave_id))
+
+    @mcp.tool(annotations=WRITE)
+    @user_errors
+    async def override_wave_gate(
+        wave_id: WaveId,
+        gate: Annotated[str, Field(min_length=1, max_length=64, description="Gate name.")],
+        reason: Annotated[str, Field(min_length=3, max_length=500,
+                                     description="Why the wave may run anyway (audited).")],
+        tenant: Tenant = None,
+    ) -> GateOverride:
+        """Let a wave run although one gate fails; the reason goes to the audit log."""
+        who = tenant or settings.tenant
+        done = await run_blocking(None, lambda: override_gate(engine(), wave_id, gate, reason,
+                                                              tenant=who))
+        return GateOverride(wave_id=wave_id, gate=gate, reason=reason,
+                            entry_id=done["entry_id"])
+
+    @mcp.tool(name="run_wave", annotations=DESTRUCTIVE)
+    @user_errors
+    async def run_wave_tool(wave_id: WaveId, ctx: Context, tenant: Tenant = None) -> WaveStatus:
+        """Run (or resume) a wave: ingest, map, route, migrate, validate; compensates on failure.
+
+        Writes into the target system. Cancelling the request stops at the next batch boundary.
+        """
+        wave_services = services(tenant)
+        return await _cancellable(ctx, lambda cancel, progress: run_wave(
+            wave_services, wave_id, cancel=cancel, progress=progress))
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def wave_status(wave_id: WaveId, tenant: Tenant = None) -> WaveStatus:
+        """A wave's status, per-milestone state and counts (migrated, failed)."""
+        who = tenant or settings.tenant
+        return await run_blocking(None, lambda: get_wave_status(engine(), who, wave_id))
+
+    @mcp.tool(name="rollback_wave", annotations=DESTRUCTIVE)
+    @user_errors
+    async def rollback_wave_tool(
+        wave_id: WaveId, ctx: Context,
+        force: Annotated[bool, Field(description=(
+            "Roll back a wave marked running whose process is known to be dead."))] = False,
+        tenant: Tenant = None,
+    ) -> WaveStatus:
+        """Undo a wave: compensate its milestones newest first (deletes its target writes)."""
+        wave_services = services(tenant)
+        return await _cancellable(ctx, lambda cancel, progress: rollback_wave(
+            wave_services, wave_id, force=force, progress=progress))
+
+    @mcp.tool(annotations=READ)
+    @user_errors
+    async def reconcile_wave(wave_id: WaveId, tenant: Tenant = None) -> WaveReconciliation:
+        """Reconcile a wave's canonical records against what its target holds (read-only)."""
+        report = await run_blocking(None, lambda: reconcile_now(services(tenant), wave_id))
+        return WaveReconciliation(wave_id=wave_id, passed=report["passed"], report=report)
+
+    return mcp
+
+
+def main() -> None:
+    """Serve over stdio with settings from the environment."""
+    from servers.common import run_server
+
+    run_server(build_server(Settings()), "stdio")

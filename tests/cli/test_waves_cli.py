@@ -1,0 +1,72 @@
+"""`generate-plan`, `wave run|rollback|status`, `gates`, `gc`: JSON keys, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.commands import waves as wave_commands
+from cli.main import main
+from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
+from tools.settings import Settings
+from tools.store import open_store
+
+
+@pytest.fixture(autouse=True)
+def estate(workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_MASH_HOME", str(workspace))
+    monkeypatch.setenv("DATA_MASH_BATCH_SIZE", "100")
+    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+    monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
+    settings = Settings(home=workspace, batch_size=100)
+    engine = open_store(settings)
+    folders = {"src-a": write_parts(tmp_path / "a", canonical_table(150, prefix="A",
+                                                                    bad_every=50), 100)}
+    register_source(engine, settings, "src-a", 150)
+    engine.dispose()
+    monkeypatch.setattr(wave_commands, "_services", lambda state: make_services(
+        state.engine, state.settings, folders))
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> dict[str, Any]:
+    assert main([*args, "--json"]) == code
+    out = capsys.readouterr().out
+    return json.loads(out)
+
+
+def test_plan_gates_run_status_rollback_gc(capsys: pytest.CaptureFixture[str]) -> None:
+    plan = _json(capsys, "generate-plan", "--source", "src-a", "--target", "new_platform",
+                 "--canonical", "policy_v1")
+    assert {"plan_id", "waves"} <= set(plan)
+    wave0, wave1 = plan["waves"][0]["wave_id"], plan["waves"][1]["wave_id"]
+    gates = _json(capsys, "gates", wave1)
+    assert gates["passed"] is False
+    assert main(["wave", "run", wave1, "--json"]) == 1
+    assert "blocked by gate" in capsys.readouterr().err
+    gates = _json(capsys, "gates", wave1, "--override", "business_rules", "--reason",
+                  "waived premiums")
+    assert gates["passed"] is True
+    run = _json(capsys, "wave", "run", wave0)
+    assert {"wave_id", "status", "steps", "migrated", "failed"} <= set(run)
+    assert run["status"] == "completed" and run["migrated"] == 147
+    status = _json(capsys, "wave", "status", wave0)
+    assert status["steps"]["validate"]["status"] == "completed"
+    back = _json(capsys, "wave", "rollback", wave0)
+    assert back["status"] == "compensated" and back["migrated"] == 0
+    swept = _json(capsys, "gc", "--older-than", "0d")
+    assert swept["waves"] == [wave0]
+
+
+def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["wave", "status", "nope", "--json"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no wave 'nope'" in err
+    assert main(["gc", "--older-than", "soon"]) == 1
+    assert "is not an age" in capsys.readouterr().err
+    assert main(["gates", "w", "--override", "x"]) == 1
+    assert "--override needs --reason" in capsys.readouterr().err
+    assert main(["generate-plan", "--source", "src-a", "--target", "mars", "--json"]) == 1
+    assert "no migration target 'mars'" in capsys.readouterr().err

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from tests.tools.waves.helpers import (
+    FakeTarget,
+    canonical_table,
+    make_services,
+    register_source,
+    write_parts,
+)
+from tools.settings import Settings
+from tools.waves.services import WaveServices
+
+
+@pytest.fixture
+def wave_settings(workspace: Path) -> Settings:
+    return Settings(home=workspace, batch_size=100)
+
+
+@pytest.fixture
+def engine(wave_settings: Settings) -> Iterator[Engine]:
+    from tools.store import open_store
+
+    engine = open_store(wave_settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def estate(engine: Engine, wave_settings: Settings, tmp_path: Path) -> dict[str, Path]:
+    """Two staged sources with canonical Parquet: 'src-a' (450 policies), 'src-b' (150)."""
+    folders = {"src-a": write_parts(tmp_path / "canon-a", canonical_table(450, prefix="A"), 200),
+               "src-b": write_parts(tmp_path / "canon-b", canonical_table(150, prefix="B",
+                                                                          bad_every=10), 100)}
+    register_source(engine, wave_settings, "src-a", 450)
+    register_source(engine, wave_settings, "src-b", 150, system="billing")
+    return folders
+
+
+@pytest.fixture
+def fake_target() -> FakeTarget:
+    return FakeTarget()
+
+
+@pytest.fixture
+def services(engine: Engine, wave_settings: Settings, estate: dict[str, Path],
+             fake_target: FakeTarget) -> WaveServices:
+    return make_services(engine, wave_settings, estate, target=fake_target)

@@ -1,0 +1,41 @@
+"""Runs one wave in a subprocess, pausing at a chosen saga point so the test can SIGKILL it.
+
+Usage: python -m tests.tools.waves.crash_runner HOME FOLDERS_JSON WAVE_ID [POINT:MILESTONE:BATCH]
+When the hook reaches the point it writes HOME/at-point and sleeps until it is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from tests.tools.waves.helpers import make_services
+from tools.settings import Settings
+from tools.store import open_store
+from tools.waves import run_wave, saga
+
+
+def main() -> None:
+    home, folders, wave_id = Path(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+    stop = sys.argv[4] if len(sys.argv) > 4 else None
+    settings = Settings(home=home, batch_size=100)
+    engine = open_store(settings)
+    services = make_services(engine, settings, {k: Path(v) for k, v in folders.items()})
+    if stop:
+        point, milestone, batch = stop.split(":")
+
+        def hook(at: str, step: str, batch_no: int) -> None:
+            if (at, step, batch_no) == (point, milestone, int(batch)):
+                (home / "at-point").write_text(stop)
+                time.sleep(120)  # the test kills us here
+
+        saga.HOOK = hook
+    status = run_wave(services, wave_id)
+    print(json.dumps({"status": status.status, "migrated": status.migrated,
+                      "error": status.error}))
+
+
+if __name__ == "__main__":
+    main()

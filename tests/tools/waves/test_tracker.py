@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from tests.tools.waves.helpers import make_services
+from tests.tools.waves.test_saga import RULES
+from tools.audit import AuditLog
+from tools.errors import NotFoundError
+from tools.routing.rulesets import register_rule_set
+from tools.settings import Settings
+from tools.waves import PlanCriteria, gc, generate_plan, lineage, locate_policy, run_wave
+from tools.waves.services import WaveServices
+from tools.waves.state import CHECKPOINT, WAVE_POLICY
+
+
+@pytest.fixture
+def migrated(engine: Engine, wave_settings: Settings, estate: dict[str, Path]
+             ) -> tuple[WaveServices, str]:
+    services = make_services(engine, wave_settings, estate)
+    register_rule_set(engine, "default", RULES, name="wave_rules")
+    plan = generate_plan(engine, wave_settings, source_ids=["src-a", "src-b"],
+                         target="new_platform", services=services,
+                         criteria=PlanCriteria(rule_set="wave_rules"))
+    wave_id = plan.waves[0].wave_id
+    assert run_wave(services, wave_id).status == "completed"
+    return services, wave_id
+
+
+def test_policy_that_moved_twice_shows_both_moves_in_order(
+    migrated: tuple[WaveServices, str]
+) -> None:
+    services, wave_id = migrated
+    report = locate_policy(services, "A000000")
+    assert report.location is not None and report.location.system == "new_platform"
+    assert [(m.from_system, m.to_system) for m in report.history] == [
+        (None, "NewPlatformAPI"), ("NewPlatformAPI", "new_platform")]
+    assert [m.wave for m in report.history] == [wave_id, wave_id]
+    assert report.history[0].rule == "everything_else_new"
+    assert report.history[0].moved_at <= report.history[1].moved_at
+    assert report.status.startswith(f"migrated to new_platform in wave {wave_id}")
+    assert report.reconciliation is not None and report.reconciliation.matches
+    # The audit trail names the batches that moved it, in the same order.
+    ops = [e.operation for e in report.entries]
+    assert ops.index("route.batch") < ops.index("migrate.batch")
+    assert [e.operation for e in AuditLog(services.engine).trail("A000000")] == ops
+    steps = {s.stage: s.value for s in lineage(services, "A000000")}
+    assert steps["source"] == "src-a" and steps["rule"] == "everything_else_new"
+    assert steps["wave"] == wave_id and steps["target"] == "new_platform"
+    assert steps["source_file"] == "/legacy/src-a.dat" and steps["canonical"] == "policy_v1"
+
+
+def test_routed_elsewhere_and_unknown(migrated: tuple[WaveServices, str]) -> None:
+    services, _ = migrated
+    report = locate_policy(services, "A000001")  # homeowners: routed to the bridge
+    assert report.location is not None and report.location.system == "CoexistenceBridge"
+    assert report.reconciliation is None and report.status.startswith("lives in")
+    with pytest.raises(NotFoundError):
+        locate_policy(services, "NOPE")
+
+
+def test_gc_archives_finished_run_state_and_keeps_the_audit_log(
+    migrated: tuple[WaveServices, str], wave_settings: Settings
+) -> None:
+    services, wave_id = migrated
+    engine = services.engine
+    audit_before = len(list(AuditLog(engine).replay()))
+    assert gc(engine, wave_settings, timedelta(days=30)).waves == []  # too recent
+    result = gc(engine, wave_settings, timedelta(0))
+    assert result.waves == [wave_id] and result.rows["wave_checkpoint"] > 0
+    with engine.connect() as conn:
+        for table in (CHECKPOINT, WAVE_POLICY):
+            assert conn.execute(select(func.count()).select_from(table).where(
+                table.c.wave_id == wave_id)).scalar_one() == 0
+    with gzip.open(result.files[0], "rt") as archive:
+        rows = [json.loads(line) for line in archive]
+    assert {r["table"] for r in rows} == {"wave_checkpoint", "wave_gate_result", "wave_policy"}
+    assert sum(r["table"] == "wave_policy" for r in rows) == result.rows["wave_policy"]
+    entries = list(AuditLog(engine).replay())
+    assert len(entries) == audit_before + 1 and entries[-1].operation == "gc"
+    assert gc(engine, wave_settings, timedelta(0)).waves == []  # nothing left: no-op

@@ -1,0 +1,361 @@
+"""The real saga wiring: ingest -> map_to_canonical -> route -> migrate -> validate.
+
+Each milestone works on the wave's own files and rows, so its compensation can undo exactly what
+the wave did:
+
+* ``ingest`` checks that every source of the wave is staged; it stages nothing itself (a plan
+  is built from staged sources), so its compensation removes nothing that predates the wave.
+* ``map_to_canonical`` writes the wave's canonical records (its policies only, from the sources'
+  approved canonical output) as ``<home>/waves/<tenant>/<wave_id>/canonical/part-NNNNN.parquet``,
+  one file per batch; compensation deletes that folder.
+* ``route`` applies the plan's stored rule set (``criteria.rule_set``) to those records and
+  records each decision as a policy move; without a rule set it keeps the existing decisions.
+  Compensation moves every policy back to where it was before the wave routed it.
+* ``migrate`` upserts the policies routed to the wave's target into the target, batch by batch,
+  and records each as a move into the target; compensation calls ``target.delete(wave_id)`` and
+  moves the policies back.
+* ``validate`` reconciles the target's read-back against the wave's canonical records; a failed
+  reconciliation fails the milestone (and so compensates the wave). Compensation forgets the
+  stored result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from sqlalchemy import Connection, and_, delete, select
+
+from tools.audit import Move, PolicyLocations
+from tools.errors import InputError, NotFoundError
+from tools.store.models import PolicyLocation, PolicyMove
+from tools.waves.saga import BatchScope, Milestone, StepContext
+from tools.waves.services import target_key
+from tools.waves.state import update_wave, wave_policy_ids, wave_sources
+from tools.waves.targets.base import POLICY_ID
+
+LOCATION = PolicyLocation.__table__
+MOVE = PolicyMove.__table__
+SOURCE_SYSTEM = "source_system"
+
+
+class ValidationFailed(InputError):
+    """Reconciliation of the target against the canonical records did not pass."""
+
+
+def canonical_dir(ctx: StepContext) -> Path:
+    return ctx.services.workdir(ctx.wave_id) / "canonical"
+
+
+def wave_records(ctx: StepContext) -> Iterator[pa.RecordBatch]:
+    """The wave's canonical records as written by map_to_canonical, in a fixed batch order."""
+    parts = sorted(canonical_dir(ctx).glob("part-*.parquet"))
+    if not parts:
+        return
+    dataset = ds.dataset([str(p) for p in parts], format="parquet")
+    for batch in dataset.scanner(batch_size=ctx.batch_size, use_threads=False).to_batches():
+        if batch.num_rows:
+            yield batch
+
+
+# -- ingest ------------------------------------------------------------------------------------
+
+
+def _ingest(ctx: StepContext) -> dict[str, Any]:
+    from tools.content.sources import SourceRegistry
+
+    registry = SourceRegistry(ctx.services.engine, tenant=ctx.tenant)
+
+    def check(_: int, source_id: str, scope: BatchScope) -> None:
+        info = registry.find(source_id)
+        if info is None or not Path(info.staging_dir).exists():
+            raise NotFoundError(f"source '{source_id}' of wave {ctx.wave_id} is not staged",
+                                where=source_id, fix="ingest it again with data-mash ingest PATH")
+        scope.rows = info.records
+        scope.outcome = {"staged": 1, "ingested_by_wave": 0}
+
+    return ctx.run_batches(wave_sources(ctx.services.engine, ctx.tenant, ctx.wave_id), check)
+
+
+def _uningest(ctx: StepContext) -> dict[str, Any]:
+    # Nothing was staged by the wave (see the module docstring): nothing to delete.
+    return {"deleted_sources": 0}
+
+
+# -- map_to_canonical --------------------------------------------------------------------------
+
+
+def _source_system(ctx: StepContext, source_id: str) -> str | None:
+    try:
+        from tools.content.sources import SourceRegistry
+
+        found = SourceRegistry(ctx.services.engine, tenant=ctx.tenant).find(source_id)
+    except Exception:  # noqa: BLE001  (the system is a routing hint, not required)
+        return None
+    return found.system if found else None
+
+
+def _map(ctx: StepContext) -> dict[str, Any]:
+    members = wave_policy_ids(ctx.services.engine, ctx.tenant, ctx.wave_id)
+    folder = canonical_dir(ctx)
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def items() -> Iterator[tuple[str, pa.RecordBatch]]:
+        for source_id in wave_sources(ctx.services.engine, ctx.tenant, ctx.wave_id):
+            for batch in ctx.services.canonical_source(source_id):
+                for part in batch.to_batches() if isinstance(batch, pa.Table) else [batch]:
+                    yield source_id, part
+
+    systems: dict[str, str | None] = {}
+
+    def write(batch_no: int, item: tuple[str, pa.RecordBatch], scope: BatchScope) -> None:
+        source_id, batch = item
+        kept = batch.filter(pc.is_in(batch.column(POLICY_ID).cast(pa.string()),
+                                     value_set=members))
+        if SOURCE_SYSTEM not in kept.schema.names:
+            if source_id not in systems:
+                systems[source_id] = _source_system(ctx, source_id)
+            kept = kept.append_column(SOURCE_SYSTEM,
+                                      pa.array([systems[source_id]] * kept.num_rows, pa.string()))
+        if kept.num_rows:
+            # Whole-file replace: a batch redone after a crash leaves one copy, never two.
+            final = folder / f"part-{batch_no:05d}.parquet"
+            partial = final.with_suffix(".partial")
+            pq.write_table(pa.Table.from_batches([kept]), partial)
+            os.replace(partial, final)
+        scope.rows = kept.num_rows
+        scope.outcome = {"records": kept.num_rows}
+
+    return ctx.run_batches(items(), write)
+
+
+def _unmap(ctx: StepContext) -> dict[str, Any]:
+    folder = canonical_dir(ctx)
+    removed = len(list(folder.glob("part-*.parquet"))) if folder.exists() else 0
+    shutil.rmtree(folder, ignore_errors=True)
+    return {"removed_parts": removed}
+
+
+# -- route ---------------------------------------------------------------------------------------
+
+
+def _ids(batch: pa.RecordBatch) -> list[str]:
+    return [str(v) for v in batch.column(POLICY_ID).cast(pa.string()).to_pylist()]
+
+
+def _route(ctx: StepContext) -> dict[str, Any]:
+    rule_set_ref = ctx.criteria.rule_set
+    locations = PolicyLocations(ctx.services.engine, tenant=ctx.tenant)
+    if rule_set_ref is None:
+        def keep(_: int, batch: pa.RecordBatch, scope: BatchScope) -> None:
+            with ctx.services.engine.connect() as conn:
+                where = _current(conn, ctx.tenant, _ids(batch))
+            here = sum(1 for s in where.values() if target_key(s) == target_key(ctx.target))
+            scope.rows = batch.num_rows
+            scope.outcome = {"to_target": here, "unrouted": batch.num_rows - len(where)}
+
+        return ctx.run_batches(wave_records(ctx), keep)
+    from tools.routing.compiled import compile_rule_set
+    from tools.routing.derived import with_derived_fields
+    from tools.routing.rulesets import get_rule_set
+
+    stored = get_rule_set(ctx.services.engine, ctx.tenant, rule_set_ref)
+    rule_set = stored.load()
+    rules = rule_set.rules
+    reason = f"wave {ctx.wave_id}: rule set {stored.info.label}"
+    compiled: Any = None
+
+    def decide(_: int, batch: pa.RecordBatch, scope: BatchScope) -> None:
+        nonlocal compiled
+        (batch,) = list(with_derived_fields([batch], source_system=None))
+        if compiled is None or compiled.schema != batch.schema:
+            compiled = compile_rule_set(rule_set, batch.schema)
+        indices = pc.fill_null(compiled.rule_indices(batch), len(rules)).to_pylist()
+        moves = [Move(pid, rules[i].target, wave=ctx.wave_id, run_id=f"{ctx.wave_id}#{ctx.run_no}",
+                      rule=rules[i].name, reason=reason)
+                 for pid, i in zip(_ids(batch), indices, strict=True) if i < len(rules)]
+        scope.rows = batch.num_rows
+        scope.outcome = {"routed": len(moves),
+                         "to_target": sum(target_key(m.to_system) == target_key(ctx.target)
+                                          for m in moves)}
+        scope.on_commit(lambda conn, entry: locations.record_moves(conn, moves, entry_id=entry))
+
+    return ctx.run_batches(wave_records(ctx), decide, policy_ids=_ids)
+
+
+def _unroute(ctx: StepContext) -> dict[str, Any]:
+    return {"restored": restore_locations(ctx, "route")}
+
+
+# -- migrate -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Eligible:
+    records: pa.Table
+    ids: list[str]
+    skipped: int
+
+
+def _current(conn: Connection, tenant: str, ids: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 900):  # SQLite's bound-parameter cap
+        rows = conn.execute(select(LOCATION.c.policy_id, LOCATION.c.system).where(and_(
+            LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(ids[start:start + 900]))))
+        found.update({r.policy_id: r.system for r in rows})
+    return found
+
+
+def _for_target(ctx: StepContext, batch: pa.RecordBatch) -> _Eligible:
+    """The batch's policies headed for the wave's target (routed there, or not routed at all)."""
+    ids = _ids(batch)
+    with ctx.services.engine.connect() as conn:
+        where = _current(conn, ctx.tenant, ids)
+    wanted = target_key(ctx.target)
+    mask = [pid not in where or target_key(where[pid]) == wanted for pid in ids]
+    from knowledge.canonical.arrow import arrow_schema
+
+    canonical = set(arrow_schema(ctx.canonical).names)
+    table = pa.Table.from_batches([batch]).filter(pa.array(mask, pa.bool_()))
+    table = table.select([n for n in table.schema.names if n in canonical])
+    kept = [pid for pid, ok in zip(ids, mask, strict=True) if ok]
+    return _Eligible(table, kept, len(ids) - len(kept))
+
+
+def _target(ctx: StepContext) -> Any:
+    return ctx.services.target(ctx.target, ctx.criteria.target_config)
+
+
+def _migrate(ctx: StepContext) -> dict[str, Any]:
+    target = _target(ctx)
+    locations = PolicyLocations(ctx.services.engine, tenant=ctx.tenant)
+    reason = f"migrated in wave {ctx.wave_id}"
+
+    def write(_: int, item: _Eligible, scope: BatchScope) -> None:
+        written = target.write(ctx.wave_id, item.records) if item.ids else 0
+        moves = [Move(pid, ctx.target, wave=ctx.wave_id, run_id=f"{ctx.wave_id}#{ctx.run_no}",
+                      reason=reason) for pid in item.ids]
+        scope.rows = len(item.ids) + item.skipped
+        scope.outcome = {"written": written, "skipped": item.skipped}
+        scope.on_commit(lambda conn, entry: locations.record_moves(conn, moves, entry_id=entry))
+
+    items = (_for_target(ctx, batch) for batch in wave_records(ctx))
+    return ctx.run_batches(items, write, policy_ids=lambda item: item.ids)
+
+
+def _unmigrate(ctx: StepContext) -> dict[str, Any]:
+    removed = _target(ctx).delete(ctx.wave_id)
+    return {"deleted": removed, "restored": restore_locations(ctx, "migrate")}
+
+
+def restore_locations(ctx: StepContext, milestone: str) -> int:
+    """Move policies placed by a milestone's batches back where they were; idempotent.
+
+    A policy is moved back only while it is still where the batch put it: compensations run
+    newest first, so a later milestone's undo has already put it back there, and a re-run after
+    a crash finds the ones already restored elsewhere and leaves them alone.
+    """
+    locations = PolicyLocations(ctx.services.engine, tenant=ctx.tenant)
+    reason = f"compensation of {milestone} in wave {ctx.wave_id}"
+    restored = 0
+    for checkpoint in sorted(ctx.committed(milestone).values(), key=lambda r: r.batch_no):
+        with ctx.services.engine.begin() as conn:
+            moved: dict[str, tuple[str | None, str]] = {}
+            for row in conn.execute(select(MOVE.c.policy_id, MOVE.c.from_system,
+                                           MOVE.c.to_system).where(and_(
+                    MOVE.c.tenant == ctx.tenant, MOVE.c.entry_id == checkpoint.entry_id))
+                    .order_by(MOVE.c.id)):
+                moved.setdefault(row.policy_id, (row.from_system, row.to_system))
+            if not moved:
+                continue
+            where = _current(conn, ctx.tenant, list(moved))
+            still = {pid: before for pid, (before, placed) in moved.items()
+                     if where.get(pid) == placed}
+            back = [Move(pid, before, reason=reason) for pid, before in still.items() if before]
+            locations.record_moves(conn, back, entry_id=ctx.entry_id)
+            first_time = [pid for pid, before in still.items() if before is None]
+            for start in range(0, len(first_time), 900):
+                conn.execute(delete(LOCATION).where(and_(
+                    LOCATION.c.tenant == ctx.tenant,
+                    LOCATION.c.policy_id.in_(first_time[start:start + 900]))))
+            restored += len(still)
+    return restored
+
+
+# -- validate ------------------------------------------------------------------------------------
+
+
+def _validate(ctx: StepContext) -> dict[str, Any]:
+    if ctx.services.reconciler is None:
+        raise InputError("no reconciliation configured", fix="use WaveServices.default(...)")
+    target = _target(ctx)
+
+    def check(_: int, __: None, scope: BatchScope) -> None:
+        source = (item.records for item in
+                  (_for_target(ctx, batch) for batch in wave_records(ctx)) if item.ids)
+        report = ctx.services.reconciler(
+            (b for table in source for b in table.to_batches()), target.read_back(ctx.wave_id))
+        data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
+        passed = bool(getattr(report, "passed", data.get("passed")))
+        if not passed:
+            raise ValidationFailed(f"reconciliation of wave {ctx.wave_id} failed: "
+                                   f"{_summary(data)}", where=ctx.target,
+                                   fix="inspect the report with reconcile_wave; the wave was "
+                                       "compensated")
+        scope.rows = int(data.get("target_count", data.get("target_rows", 0)) or 0)
+        scope.outcome = {"passed": 1}
+        scope.on_commit(lambda conn, _entry: update_wave(conn, ctx.tenant, ctx.wave_id,
+                                                         validation=data))
+
+    return ctx.run_batches([None], check)
+
+
+def _summary(data: dict[str, Any]) -> str:
+    keys = [k for k in data if k != "passed" and not isinstance(data[k], list | dict)]
+    return ", ".join(f"{k}={data[k]}" for k in keys[:8]) or "see the report"
+
+
+def _unvalidate(ctx: StepContext) -> dict[str, Any]:
+    with ctx.services.engine.begin() as conn:
+        update_wave(conn, ctx.tenant, ctx.wave_id, validation=None)
+    return {"validation": "forgotten"}
+
+
+def default_milestones() -> list[Milestone]:
+    """The real saga: ingest, map_to_canonical, route, migrate, validate."""
+    return [Milestone("ingest", _ingest, _uningest), Milestone("map_to_canonical", _map, _unmap),
+            Milestone("route", _route, _unroute), Milestone("migrate", _migrate, _unmigrate),
+            Milestone("validate", _validate, _unvalidate)]
+
+
+def reconcile_wave(services: Any, wave_id: str) -> dict[str, Any]:
+    """Reconcile a wave now: its canonical records headed for the target vs the read-back.
+
+    Read-only. Returns the reconciliation report as a dict (``passed`` first).
+
+    Raises:
+        NotFoundError: no such wave, or it has no canonical records (it has not run).
+    """
+    from tools.waves.run import _context, _load
+
+    row, plan = _load(services, wave_id)
+    ctx = _context(services, row, plan, "validate", 0, None, None)
+    if not any(canonical_dir(ctx).glob("part-*.parquet")):
+        raise NotFoundError(f"wave {wave_id} has no canonical records to reconcile",
+                            fix=f"run it first: data-mash wave run {wave_id}")
+    if services.reconciler is None:
+        raise InputError("no reconciliation configured", fix="use WaveServices.default(...)")
+    source = (b for item in (_for_target(ctx, batch) for batch in wave_records(ctx))
+              if item.ids for b in item.records.to_batches())
+    report = services.reconciler(source, _target(ctx).read_back(wave_id))
+    data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
+    passed = bool(getattr(report, "passed", data.get("passed")))
+    return {"passed": passed, **{k: v for k, v in data.items() if k != "passed"}}

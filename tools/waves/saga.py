@@ -1,0 +1,211 @@
+"""The saga engine: milestones run in order, batch by batch, each batch checkpointed; on failure
+the milestones that started are compensated in reverse order.
+
+Durability (ARCHITECTURE section 5):
+
+* every milestone is a write-ahead audit entry (key ``wave:{wave_id}:{milestone}``, parent the
+  run's entry); every batch inside it is one too (key ``wave:{wave_id}:{milestone}:{batch_no}``),
+  and the batch's database effects, its ``wave_checkpoint`` row and its ``ok`` outcome commit in
+  one transaction. After a crash, running the wave again skips every committed batch and redoes
+  at most the one in flight (targets upsert, files are rewritten whole), so nothing is written
+  twice and nothing is missed;
+* a compensation is an audit entry whose parent is the milestone's entry; it undoes everything
+  the milestone did for the wave (committed batches and the one in flight), is idempotent, and
+  marks the milestone's entries ``compensated``;
+* cancellation (a ``threading.Event``) is honoured at batch boundaries only.
+
+Milestones are plain callables (:class:`Milestone`), so the engine is tested with fakes and the
+real wiring lives in :mod:`tools.waves.milestones`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, and_, delete, select
+
+from tools.audit import AuditLog
+from tools.store.models import utcnow
+from tools.waves.records import PlanCriteria, StepState
+from tools.waves.services import WaveServices
+from tools.waves.state import CHECKPOINT, NAMESPACE, update_wave, wave_row
+
+T = TypeVar("T")
+#: progress(milestone, done, total_or_None)
+Progress = Callable[[str, int, int | None], None]
+#: Test hook called at ("before_work" | "after_work" | "after_commit", milestone, batch_no).
+HOOK: Callable[[str, str, int], None] | None = None
+
+
+class WaveCancelled(Exception):
+    """The run was cancelled; it stopped at a batch boundary and can be resumed."""
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """One step of the saga: ``run`` does it, ``compensate`` undoes it (idempotently)."""
+
+    name: str
+    run: Callable[[StepContext], dict[str, Any] | None]
+    compensate: Callable[[StepContext], dict[str, Any] | None]
+
+
+@dataclass
+class BatchScope:
+    """What one batch reports: rows handled, outcome fields, database writes to commit with it."""
+
+    rows: int = 0
+    outcome: dict[str, Any] = field(default_factory=dict)
+    commits: list[Callable[[Connection, int], None]] = field(default_factory=list)
+
+    def on_commit(self, write: Callable[[Connection, int], None]) -> None:
+        """Run ``write(conn, entry_id)`` in the batch's checkpoint transaction."""
+        self.commits.append(write)
+
+
+@dataclass
+class StepContext:
+    """What a milestone (or its compensation) gets: the wave, its plan, checkpointed batches."""
+
+    services: WaveServices
+    wave_id: str
+    plan_id: str
+    target: str
+    criteria: PlanCriteria
+    canonical: str
+    milestone: str
+    entry_id: int
+    batch_size: int
+    run_no: int
+    cancel: threading.Event | None = None
+    progress: Progress | None = None
+    log: AuditLog | None = None
+    resumed_batches: int = 0
+    batches_run: int = 0
+
+    @property
+    def tenant(self) -> str:
+        return self.services.tenant
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise WaveCancelled(f"wave {self.wave_id} cancelled during {self.milestone}")
+
+    def committed(self, milestone: str | None = None) -> dict[int, Any]:
+        """The committed checkpoints of a milestone (default: this one), by batch number."""
+        with self.services.engine.connect() as conn:
+            rows = conn.execute(select(CHECKPOINT).where(and_(
+                CHECKPOINT.c.tenant == self.tenant, CHECKPOINT.c.wave_id == self.wave_id,
+                CHECKPOINT.c.milestone == (milestone or self.milestone)))).all()
+        return {r.batch_no: r for r in rows}
+
+    def run_batches(
+        self,
+        items: Iterable[T],
+        work: Callable[[int, T, BatchScope], None],
+        *,
+        policy_ids: Callable[[T], Sequence[str]] | None = None,
+        total: int | None = None,
+    ) -> dict[str, Any]:
+        """Run ``work`` per item, one audited, checkpointed batch each; skip committed ones.
+
+        ``items`` must come in the same order on every run (batch numbers are positions).
+        Returns the milestone's totals over every committed batch (this run's and earlier).
+        """
+        assert self.log is not None
+        done_before = self.committed()
+        done = 0
+        for batch_no, item in enumerate(items):
+            self.check_cancel()
+            if batch_no in done_before:
+                self.resumed_batches += 1
+                done += done_before[batch_no].rows
+                self._report(done, total)
+                continue
+            ids = list(policy_ids(item)) if policy_ids else []
+            key = f"wave:{self.wave_id}:{self.milestone}:{batch_no}"
+            with self.log.operation(NAMESPACE, f"{self.milestone}.batch", target=self.wave_id,
+                                    payload={"batch_no": batch_no, "policies": len(ids)},
+                                    idempotency_key=key, policy_ids=ids,
+                                    parent_id=self.entry_id) as op:
+                if op.completed:  # committed by a run whose checkpoint we did not see
+                    continue
+                if HOOK:
+                    HOOK("before_work", self.milestone, batch_no)
+                scope = BatchScope()
+                work(batch_no, item, scope)
+                if HOOK:
+                    HOOK("after_work", self.milestone, batch_no)
+                op.outcome = {"batch_no": batch_no, "rows": scope.rows, **scope.outcome}
+                with op.atomic() as conn:
+                    for write in scope.commits:
+                        write(conn, op.entry_id)
+                    conn.execute(CHECKPOINT.insert().values(
+                        tenant=self.tenant, wave_id=self.wave_id, milestone=self.milestone,
+                        batch_no=batch_no, rows=scope.rows, outcome=scope.outcome,
+                        entry_id=op.entry_id, created_at=utcnow()))
+            if HOOK:
+                HOOK("after_commit", self.milestone, batch_no)
+            self.batches_run += 1
+            done += scope.rows
+            self._report(done, total)
+        return self.totals()
+
+    def totals(self, milestone: str | None = None) -> dict[str, Any]:
+        """Sum of every numeric field over a milestone's committed checkpoints."""
+        sums: dict[str, Any] = {"batches": 0, "rows": 0}
+        for row in self.committed(milestone).values():
+            sums["batches"] += 1
+            sums["rows"] += row.rows
+            for key, value in (row.outcome or {}).items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    sums[key] = sums.get(key, 0) + value
+        return sums
+
+    def _report(self, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(self.milestone, done, total)
+
+
+def save_step(services: WaveServices, wave_id: str, name: str, step: StepState,
+              conn: Connection | None = None, **wave_values: Any) -> None:
+    """Store one milestone's state on the wave row (in ``conn`` or its own transaction)."""
+    def write(c: Connection) -> None:
+        steps = dict(wave_row(c, services.tenant, wave_id).steps or {})
+        steps[name] = step.model_dump(mode="json")
+        update_wave(c, services.tenant, wave_id, steps=steps, **wave_values)
+
+    if conn is not None:
+        write(conn)
+        return
+    with services.engine.begin() as own:
+        write(own)
+
+
+def compensate_step(ctx: StepContext, milestone: Milestone, step: StepState) -> StepState:
+    """Undo one milestone (logged, idempotent); marks its entries compensated."""
+    assert ctx.log is not None
+    key = f"wave:{ctx.wave_id}:{milestone.name}:compensate:{ctx.run_no}"
+    with ctx.log.operation(NAMESPACE, f"compensate.{milestone.name}", target=ctx.wave_id,
+                           payload={"milestone": milestone.name}, idempotency_key=key,
+                           parent_id=step.entry_id) as op:
+        if op.completed:
+            return step.model_copy(update={"status": "compensated",
+                                           "compensation_entry_id": op.entry_id})
+        ctx.entry_id = op.entry_id
+        op.outcome = milestone.compensate(ctx) or {}
+        batch_entries = [r.entry_id for r in ctx.committed().values() if r.entry_id]
+        step = step.model_copy(update={"status": "compensated",
+                                       "compensation_entry_id": op.entry_id})
+        with op.atomic() as conn:
+            for entry in [step.entry_id, *batch_entries]:
+                if entry is not None:
+                    ctx.log.mark_compensated(entry, conn=conn)
+            conn.execute(delete(CHECKPOINT).where(and_(
+                CHECKPOINT.c.tenant == ctx.tenant, CHECKPOINT.c.wave_id == ctx.wave_id,
+                CHECKPOINT.c.milestone == milestone.name)))
+            save_step(ctx.services, ctx.wave_id, milestone.name, step, conn)
+    return step
