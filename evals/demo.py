@@ -234,6 +234,37 @@ def routing_step(engine: Engine, settings: Settings, mapping: dict[str, Any], so
             "seconds": round(time.perf_counter() - started, 2)}
 
 
+def waves_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
+               sources: dict[str, Any], *, progress: StepProgress | None = None
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Plan waves for the mapped policies and run wave 0 (the clean candidates) end to end."""
+    from tools.waves import PlanCriteria, WaveServices, check_gates, generate_plan, run_wave
+
+    started = time.perf_counter()
+    ids = {s["name"]: s["source_id"] for s in sources["sources"]}
+    services = WaveServices.default(engine, settings, settings.tenant)
+    # The route milestone re-applies the example rules with each policy's wave, so wave 0's
+    # clean candidates go to the new platform (rule wave0_clean_candidates).
+    criteria = PlanCriteria(rule_set="example_rules")
+    plan = generate_plan(engine, settings, source_ids=[ids[n] for n in mapping["approved"]],
+                         target="new_platform", criteria=criteria, services=services)
+    wave0 = next(w for w in plan.waves if w.number == 0)
+    gates = check_gates(services, wave0.wave_id)
+    status = run_wave(services, wave0.wave_id,
+                      progress=(lambda m, d, t: progress(f"wave 0: {m}", d, t))
+                      if progress else None)
+    waves = {
+        "plan_id": plan.plan_id,
+        "waves": [w.model_dump(mode="json") for w in plan.waves],
+        "wave0": {"wave_id": wave0.wave_id, "status": status.status,
+                  "gates": gates.model_dump(mode="json"),
+                  "steps": {k: v.status for k, v in status.steps.items()},
+                  "migrated": status.migrated, "failed": status.failed},
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return waves, status.validation or {"status": "not run"}
+
+
 def run_demo(
     engine: Engine,
     settings: Settings,
@@ -247,9 +278,9 @@ def run_demo(
     out, manifest = estate_step(settings, policies=policies, seed=seed, progress=progress)
     estate = estate_summary(out, manifest)
     estate["seconds"] = round(time.perf_counter() - started, 2)
-    not_yet = {"status": "not available"}
     sources = sources_step(engine, settings, out, progress=progress)
     mapping = mapping_step(engine, settings, out, sources, progress=progress)
     routing = routing_step(engine, settings, mapping, sources, progress=progress)
+    waves, reconciliation = waves_step(engine, settings, mapping, sources, progress=progress)
     return {"estate": estate, "sources": sources, "mapping": mapping, "routing": routing,
-            "waves": not_yet, "reconciliation": not_yet}
+            "waves": waves, "reconciliation": reconciliation}

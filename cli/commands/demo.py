@@ -40,6 +40,7 @@ def demo(
         _render_sources(console, result["sources"])
         _render_mapping(console, result["mapping"])
         _render_routing(console, result["routing"])
+        _render_waves(console, result["waves"], result["reconciliation"])
 
     emit(state, result, render)
 
@@ -105,3 +106,19 @@ def _render_routing(console: Console, routing: dict[str, Any]) -> None:
         sorted(((t, f"{n:,}") for t, n in routing["by_target"].items()), key=lambda r: r[0])))
     console.print(table("Rules that fired", ["rule", "policies"],
                         sorted(routing["by_rule"].items(), key=lambda kv: -kv[1])))
+
+
+def _render_waves(console: Console, waves: dict[str, Any], recon: dict[str, Any]) -> None:
+    console.print(table(f"Wave plan {waves['plan_id']}", ["wave", "label", "policies", "target"],
+                        [(w["number"], w["label"], f"{w['policy_count']:,}", w["target"])
+                         for w in waves["waves"]]))
+    wave0 = waves["wave0"]
+    console.print(f"Wave 0 ({wave0['wave_id']}): {wave0['status']}, {wave0['migrated']:,} "
+                  f"migrated, {wave0['failed']:,} failed; milestones: "
+                  + ", ".join(f"{k} {v}" for k, v in wave0["steps"].items()))
+    if "passed" in recon:
+        totals = ", ".join(f"{k.rsplit('.', 1)[-1]} {v['source']}={v['target']}"
+                           for k, v in recon.get("totals", {}).items() if v["source"] != "0")
+        console.print(f"Reconciliation {'PASSED' if recon['passed'] else 'FAILED'}: "
+                      f"{recon['matched']:,}/{recon['source_count']:,} policies match by row "
+                      f"hash; control totals {totals}")

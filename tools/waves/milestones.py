@@ -38,7 +38,7 @@ from tools.audit import Move, PolicyLocations
 from tools.errors import InputError, NotFoundError
 from tools.store.models import PolicyLocation, PolicyMove
 from tools.waves.saga import BatchScope, Milestone, StepContext
-from tools.waves.services import target_key
+from tools.waves.services import headed_for, target_key
 from tools.waves.state import update_wave, wave_policy_ids, wave_sources
 from tools.waves.targets.base import POLICY_ID
 
@@ -167,7 +167,15 @@ def _route(ctx: StepContext) -> dict[str, Any]:
     from tools.routing.derived import with_derived_fields
     from tools.routing.rulesets import get_rule_set
 
+    from tools.waves.state import get_wave_status
+
     stored = get_rule_set(ctx.services.engine, ctx.tenant, rule_set_ref)
+    # Rules may test the planned wave (e.g. wave 0 -> new platform): every policy here is in it.
+    number = get_wave_status(ctx.services.engine, ctx.tenant, ctx.wave_id).number
+
+    def this_wave(ids: pa.Array) -> pa.Array:
+        return pa.array([number] * len(ids), pa.int32())
+
     rule_set = stored.load()
     rules = rule_set.rules
     reason = f"wave {ctx.wave_id}: rule set {stored.info.label}"
@@ -175,7 +183,7 @@ def _route(ctx: StepContext) -> dict[str, Any]:
 
     def decide(_: int, batch: pa.RecordBatch, scope: BatchScope) -> None:
         nonlocal compiled
-        (batch,) = list(with_derived_fields([batch], source_system=None))
+        (batch,) = list(with_derived_fields([batch], source_system=None, wave_lookup=this_wave))
         if compiled is None or compiled.schema != batch.schema:
             compiled = compile_rule_set(rule_set, batch.schema)
         indices = pc.fill_null(compiled.rule_indices(batch), len(rules)).to_pylist()
@@ -219,8 +227,13 @@ def _for_target(ctx: StepContext, batch: pa.RecordBatch) -> _Eligible:
     ids = _ids(batch)
     with ctx.services.engine.connect() as conn:
         where = _current(conn, ctx.tenant, ids)
-    wanted = target_key(ctx.target)
-    mask = [pid not in where or target_key(where[pid]) == wanted for pid in ids]
+    if ctx.criteria.rule_set is not None:
+        # The route milestone just re-decided every policy of the wave: its word is final.
+        wanted = target_key(ctx.target)
+        mask = [pid not in where or target_key(where[pid]) == wanted for pid in ids]
+    else:
+        # Decisions kept from routing: the plan took bridged policies for this target.
+        mask = [headed_for(where.get(pid), ctx.target) for pid in ids]
     from knowledge.canonical.arrow import arrow_schema
 
     canonical = set(arrow_schema(ctx.canonical).names)

@@ -29,7 +29,7 @@ from tools.waves.expressions import parse_rule
 from tools.waves.gates import RecordGate, load_gates
 from tools.waves.grouping import assign_waves, complexity_of
 from tools.waves.records import PENDING, Plan, PlanCriteria, WaveSummary
-from tools.waves.services import WaveServices, known_targets, target_key
+from tools.waves.services import WaveServices, headed_for, known_targets
 from tools.waves.state import NAMESPACE, PLAN, WAVE, WAVE_POLICY, plan_row, wave_row
 from tools.waves.targets.base import POLICY_ID
 
@@ -87,11 +87,10 @@ class _Collected:
         self.missing_ids += int((~present).sum())
         id_list = ids.to_pylist()
         where = _locations(conn, tenant, [i for i in id_list if i is not None])
-        wanted = target_key(target)
         eligible = present.copy()
         for row, pid in enumerate(id_list):
             system = where.get(pid) if pid is not None else None
-            if system is not None and target_key(system) != wanted:
+            if system is not None and not headed_for(system, target):
                 eligible[row] = False
                 self.excluded[system] += 1
         failing = np.zeros(batch.num_rows, np.bool_)
@@ -107,15 +106,22 @@ class _Collected:
             "clean": ~failing[keep],
         })
 
-    def columns(self) -> tuple[dict[str, np.ndarray], int]:
+    def columns(self) -> tuple[dict[str, np.ndarray], list[str]]:
+        """The planned policies, and the ids left out because they occur more than once.
+
+        A policy id found twice (in one source or across sources) is ambiguous: which record
+        is the policy? It goes in no wave until the data is fixed; migrating it could only
+        fail at the target or, worse, pick a record at random.
+        """
         if not self.parts:
             return {k: np.array([], object) for k in ("id", "source", "lob", "state")} | {
-                "coverages": np.array([], np.int32), "clean": np.array([], np.bool_)}, 0
+                "coverages": np.array([], np.int32), "clean": np.array([], np.bool_)}, []
         cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
-        _, first = np.unique(cols["id"].astype(str), return_index=True)
-        first.sort()
-        duplicates = len(cols["id"]) - len(first)
-        return {k: v[first] for k, v in cols.items()}, duplicates
+        ids = cols["id"].astype(str)
+        unique, counts = np.unique(ids, return_counts=True)
+        repeated = unique[counts > 1]
+        keep = ~np.isin(ids, repeated)
+        return {k: v[keep] for k, v in cols.items()}, repeated.tolist()
 
 
 def generate_plan(
@@ -175,7 +181,8 @@ def generate_plan(
         max_size=criteria.max_wave_size, wave0_max=criteria.wave0_max_size)
     plan_id = f"plan-{uuid.uuid4().hex[:10]}"
     summary = {"policies": int(len(cols["id"])), "scanned": collected.scanned,
-               "clean": int(cols["clean"].sum()), "duplicates": duplicates,
+               "clean": int(cols["clean"].sum()), "duplicates": len(duplicates),
+               "duplicate_sample": duplicates[:20],
                "missing_ids": collected.missing_ids, "excluded_by_system": dict(collected.excluded),
                "waves": len(groups)}
     payload = {"plan_id": plan_id, "target": target, "canonical": canonical,

@@ -64,6 +64,22 @@ def target_key(system: str | None) -> str:
     return key[:-3] if key.endswith("api") else key
 
 
+#: Where policies wait for their wave during coexistence: a plan to any target takes them.
+INTERIM_SYSTEMS = frozenset({"coexistencebridge"})
+
+
+def headed_for(system: str | None, target: str) -> bool:
+    """Does a policy now routed to ``system`` belong in a wave to ``target``?
+
+    Yes when it is routed there, not routed at all, or waiting on the coexistence bridge;
+    no when it stays on a legacy system or sits in the data-quality queue.
+    """
+    if system is None:
+        return True
+    key = target_key(system)
+    return key == target_key(target) or key in INTERIM_SYSTEMS
+
+
 @dataclass
 class WaveServices:
     """The collaborators of planning, gates and the saga for one tenant."""
@@ -129,4 +145,6 @@ def stored_confidences(engine: Engine, tenant: str, source_id: str) -> dict[str,
     if not approved:
         return None
     info = approved_mapping(engine, approved[-1].mapping_id, tenant=tenant)
-    return {rule.target: float(rule.confidence) for rule in info.rules}
+    # Only fields that carry data into the canonical records count: a field left unmapped at
+    # approval migrates nothing, so its (low) confidence says nothing about what is migrated.
+    return {rule.target: float(rule.confidence) for rule in info.rules if rule.mapped}
