@@ -201,8 +201,9 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
 EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "knowledge" / "rules" / "example_rules.yaml"
 
 
-def routing_step(engine: Engine, settings: Settings, mapping: dict[str, Any], sources: dict[str, Any],
-                 *, progress: StepProgress | None = None) -> dict[str, Any]:
+def routing_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
+                 sources: dict[str, Any], *,
+                 progress: StepProgress | None = None) -> dict[str, Any]:
     """Route every mapped policy with the example rule set; decisions are audited moves."""
     from collections import Counter
 

@@ -56,8 +56,8 @@ def pg_url(pg_admin: Engine) -> Iterator[str]:
     url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
     yield url
     with pg_admin.connect() as conn:
-        conn.execute(text(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = :n"), {"n": name})
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 

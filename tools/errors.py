@@ -1,8 +1,8 @@
 """Errors a user can act on.
 
-Every entry point turns a :class:`DataMashError` into one line: the CLI prints it on stderr and exits
-1, an MCP server raises it as a tool error. The message names *what* is wrong, *where* (file, line,
-byte offset, field, setting) and *how to fix it*, so nobody needs a traceback to act on it.
+Every entry point turns a :class:`DataMashError` into one line: the CLI prints it on stderr and
+exits 1, an MCP server raises it as a tool error. The message names *what* is wrong, *where*
+(file, line, byte offset, field, setting) and *how to fix it*, so nobody needs a traceback.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Sources, strongest first: explicit keyword arguments, ``DATA_MASH_*`` environment variables,
 ``data-mash.yaml`` (in the current directory, or the file named by ``DATA_MASH_CONFIG``), defaults.
-Secrets (the LLM API key) are held as ``SecretStr`` and never written to files, logs or the audit log.
+Secrets (the LLM API key) are held as ``SecretStr`` and never written to files, logs or the
+audit log.
 """
 
 from __future__ import annotations

@@ -166,7 +166,6 @@ def _route(ctx: StepContext) -> dict[str, Any]:
     from tools.routing.compiled import compile_rule_set
     from tools.routing.derived import with_derived_fields
     from tools.routing.rulesets import get_rule_set
-
     from tools.waves.state import get_wave_status
 
     stored = get_rule_set(ctx.services.engine, ctx.tenant, rule_set_ref)
