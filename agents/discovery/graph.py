@@ -1,0 +1,366 @@
+"""The guided discovery journey as a LangGraph graph.
+
+ingest -> profile -> explain -> (choose_source) -> suggest_mapping -> review_mapping
+  <-> apply_edit -> approve_mapping -> map_records -> propose_rules -> review_rules -> export
+
+Approvals are ``interrupt()`` nodes placed before the tool calls they guard (review_mapping
+guards update_field_mapping and approve_mapping; review_rules guards export_mapping); nothing but
+idempotent reads happens before an interrupt, because a resumed node runs again from its start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.discovery import prompts
+from agents.discovery.configuration import DiscoveryInputs, SourceInput
+from agents.discovery.state import DiscoveryState
+from agents.journey import (
+    ANSWER_QUESTION,
+    BLOCKED,
+    JourneyContext,
+    answer_question_node,
+    ask,
+    blocked,
+    blocked_node,
+    question,
+    question_or,
+    table_note,
+    text_note,
+)
+from agents.mcp_client import CapabilityMissing, ToolFailed
+from tools.errors import DataMashError
+
+JOURNEY = "discovery"
+INGEST, PROFILE, EXPLAIN, CHOOSE_SOURCE = "ingest", "profile", "explain", "choose_source"
+SUGGEST, REVIEW, APPLY_EDIT, APPROVE = ("suggest_mapping", "review_mapping", "apply_edit",
+                                        "approve_mapping")
+PROPOSE_RULES, REVIEW_RULES, EXPORT = "propose_rules", "review_rules", "export"
+MAP_RECORDS = "map_records"
+
+Ctx = Runtime[JourneyContext]
+State = dict[str, Any]
+ToolErrors = (CapabilityMissing, ToolFailed)
+
+
+def _inputs(state: State) -> DiscoveryInputs:
+    return DiscoveryInputs.model_validate(state["inputs"])
+
+
+def _sources_to_ingest(inputs: DiscoveryInputs) -> list[SourceInput]:
+    if inputs.source_config:
+        from tools.content.source_config import load_source_config
+
+        config = load_source_config(inputs.source_config)
+        return [SourceInput(path=str(s.path), format=s.format, options=s.options, name=s.name,
+                            system=s.system) for s in config.sources]
+    return inputs.files
+
+
+async def ingest(state: State, runtime: Ctx) -> Command[Literal["profile", "blocked"]]:
+    """Ingest every file (ingest_file is idempotent: a retry reuses what was staged)."""
+    hub = runtime.context.hub
+    sources = []
+    try:
+        for item in _sources_to_ingest(_inputs(state)):
+            result = await hub.call("ingest_file", {
+                "path": item.path, "format": item.format, "options": item.options or None,
+                "name": item.name, "system": item.system}, server="content")
+            sources.append({k: result.get(k) for k in ("source_id", "name", "system", "records",
+                                                       "bad_records", "quality_score",
+                                                       "reused")})
+    except ToolErrors as exc:
+        return blocked(INGEST, exc, "content")
+    except DataMashError as exc:  # a bad source config: same retry-or-stop as a bad file
+        return blocked(INGEST, ToolFailed("ingest_file", exc.message), "content")
+    rows = [[s["name"], s["system"], s["records"], s["bad_records"], s["quality_score"],
+             s["source_id"]] for s in sources]
+    return Command(goto=PROFILE, update={"sources": sources, "notes": [table_note(
+        "Ingested", ["source", "system", "records", "quarantined", "quality", "id"], rows)]})
+
+
+async def profile(state: State, runtime: Ctx) -> Command[Literal["explain", "blocked"]]:
+    profiles = {}
+    try:
+        for source in state["sources"]:
+            found = await runtime.context.hub.call(
+                "profile_source", {"source_id": source["source_id"]}, server="content")
+            profiles[source["source_id"]] = prompts.compact_profile(found)
+    except ToolErrors as exc:
+        return blocked(PROFILE, exc, "content")
+    return Command(goto=EXPLAIN, update={"profiles": profiles})
+
+
+async def explain(state: State, runtime: Ctx) -> Command[Literal["choose_source"]]:
+    """Templated explanation of every source (the LLM is never needed for this)."""
+    notes = []
+    for source in state["sources"]:
+        found = state["profiles"][source["source_id"]]
+        notes.append(table_note(
+            f"Profile of {source['name']}",
+            ["column", "type", "empty", "distinct", "pattern", "quality", "examples"],
+            [[c["name"], c["type"], _pct(c["null_rate"]), c["distinct"], c["pattern"],
+              c["quality"], ", ".join(str(v) for v in c["top_values"])]
+             for c in found["columns"]]))
+        notes.append(text_note(prompts.explain_profile(source, found)))
+    return Command(goto=CHOOSE_SOURCE, update={"notes": notes})
+
+
+async def choose_source(state: State, runtime: Ctx) -> Command[Any]:
+    """Pick the source to map: the one named in the inputs, the only one, or ask."""
+    sources = state["sources"]
+    wanted = _inputs(state).source
+    if wanted or len(sources) == 1:
+        match = [s for s in sources if wanted in (None, s["name"], s["source_id"])]
+        if not match:
+            return Command(goto=BLOCKED, update={"blocked": {
+                "kind": "failed", "tool": "choose_source", "server": "content", "node":
+                CHOOSE_SOURCE, "reason": f"no ingested source is named '{wanted}'"}})
+        return Command(goto=SUGGEST, update={"focus_source": match[0]["source_id"]})
+    names = [s["name"] for s in sources]
+    q = question(CHOOSE_SOURCE, prompts.CHOOSE_SOURCE, ["choose", "ask", "stop"], values=names,
+                 choices=[*({"action": "choose", "value": n, "label": n} for n in names),
+                          {"action": "ask", "label": "ask a question: ? TEXT"},
+                          {"action": "stop", "label": "stop here"}])
+    answer = ask(q)
+    if detour := question_or(answer, CHOOSE_SOURCE):
+        return detour
+    if answer["action"] == "stop":
+        return Command(goto=END, update={"status": "stopped"})
+    chosen = next(s for s in sources if s["name"] == answer["value"])
+    return Command(goto=SUGGEST, update={"focus_source": chosen["source_id"]})
+
+
+async def suggest_mapping(state: State, runtime: Ctx) -> Command[Literal["review_mapping",
+                                                                         "blocked"]]:
+    inputs = _inputs(state)
+    try:
+        found = await runtime.context.hub.call("suggest_mapping", {
+            "source_id": state["focus_source"], "canonical": inputs.canonical},
+            server="canonical")
+    except ToolErrors as exc:
+        return blocked(SUGGEST, exc, "canonical")
+    mapping_id = str(found.get("mapping_id"))
+    source = _source(state, state["focus_source"])
+    return Command(goto=REVIEW, update={
+        "mapping_id": mapping_id, "mapping": found,
+        "notes": [text_note(prompts.explain_mapping(mapping_id, source["name"], found,
+                                                    inputs.review_threshold))]})
+
+
+def mapping_table(state: State) -> dict[str, Any]:
+    rows = sorted(prompts.field_rows(state["mapping"]),
+                  key=lambda r: (r["confidence"] if isinstance(r["confidence"], int | float)
+                                 else 2.0))
+    return table_note(f"Mapping {state['mapping_id']}",
+                      ["source", "canonical target", "confidence", "status", "evidence"],
+                      [[r["source"], r["target"], _conf(r["confidence"]), r["status"],
+                        r["evidence"]] for r in rows])
+
+
+async def review_mapping(state: State, runtime: Ctx) -> Command[Any]:
+    """Approval point before update_field_mapping / approve_mapping (reads only before it)."""
+    columns = [r["source"] for r in prompts.field_rows(state["mapping"])]
+    columns += [c for c in prompts.unmapped_of(state["mapping"]) if c not in columns]
+    q = question(REVIEW, prompts.REVIEW_MAPPING,
+                 ["approve", "edit", "confirm", "reject", "ask", "stop"], fields=columns,
+                 details=[mapping_table(state)])
+    answer = ask(q)
+    if detour := question_or(answer, REVIEW):
+        return detour
+    if answer["action"] == "stop":
+        return Command(goto=END, update={"status": "stopped", "notes": [text_note(
+            f"Stopped before approving mapping {state['mapping_id']}; nothing was approved.")]})
+    if answer["action"] == "approve":
+        return Command(goto=APPROVE)
+    return Command(goto=APPLY_EDIT, update={"pending_edit": answer})
+
+
+async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
+    """Apply one confirmed, edited or rejected field (runs only after the person answered).
+
+    update_field_mapping is keyed by the canonical target: an edit maps COLUMN to the new
+    target, a confirmation re-states COLUMN's proposed target, a rejection unmaps that target.
+    """
+    edit = state["pending_edit"]
+    action, column = edit["action"], edit["field"]
+    current = next((r["target"] for r in prompts.field_rows(state["mapping"])
+                    if r["source"] == column), None)
+    target = edit["target"] if action == "edit" else current
+    if target is None:
+        return Command(goto=REVIEW, update={"pending_edit": None, "notes": [text_note(
+            f"{column} has no proposed target to {action}; use edit {column} TARGET.",
+            kind="warning")]})
+    status = {"edit": "edited", "confirm": "confirmed", "reject": "rejected"}[action]
+    try:
+        result = await runtime.context.hub.call("update_field_mapping", {
+            "mapping_id": state["mapping_id"], "target": target,
+            "source": None if action == "reject" else column, "unmap": action == "reject"},
+            server="canonical")
+    except ToolFailed as exc:  # e.g. an unknown canonical path: back to the review
+        return Command(goto=REVIEW, update={"pending_edit": None, "notes": [text_note(
+            f"{column}: not changed: {exc.message}", kind="warning")]})
+    except CapabilityMissing as exc:
+        return blocked(APPLY_EDIT, exc, "canonical")
+    # The journey's view follows the decision; the server's answer is kept alongside it.
+    mapping = _applied(state["mapping"], column, None if action == "reject" else target, status)
+    if result.get("version") is not None:
+        mapping["version"] = result["version"]
+    decision = {"field": column, "action": action, "target": None if action == "reject"
+                else target}
+    return Command(goto=REVIEW, update={
+        "mapping": mapping, "decisions": [decision], "pending_edit": None,
+        "notes": [text_note(f"{column}: {status}" + (f" -> {target}" if action != "reject"
+                                                     else f" (was {target})"))]})
+
+
+async def approve_mapping(state: State, runtime: Ctx) -> Command[Any]:
+    try:
+        result = await runtime.context.hub.call(
+            "approve_mapping", {"mapping_id": state["mapping_id"]}, server="canonical")
+    except ToolFailed as exc:  # e.g. mandatory fields unmapped: the person fixes the mapping
+        return Command(goto=REVIEW, update={"notes": [text_note(
+            f"Mapping {state['mapping_id']} was not approved: {exc.message}", kind="warning")]})
+    except CapabilityMissing as exc:
+        return blocked(APPROVE, exc, "canonical")
+    text = (f"Mapping {state['mapping_id']} approved (status {result.get('status', 'approved')}"
+            f", version {result.get('version', '?')}).")
+    approved = {k: result.get(k) for k in ("mapping_id", "status", "version")}
+    return Command(goto=MAP_RECORDS, update={"approved": approved, "notes": [text_note(text)]})
+
+
+async def map_records(state: State, runtime: Ctx) -> Command[Any]:
+    """Write the canonical records of the approved mapping (resumable), which routing reads."""
+    try:
+        result = await runtime.context.hub.call(
+            "map_to_canonical", {"mapping_id": state["mapping_id"]}, server="canonical")
+    except ToolErrors as exc:
+        return blocked(MAP_RECORDS, exc, "canonical")
+    counts = {k: v for k, v in result.items() if isinstance(v, int | float)
+              and not isinstance(v, bool)}
+    text = ("Canonical records written: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            if counts else "Canonical records written.")
+    return Command(goto=PROPOSE_RULES, update={"notes": [text_note(text)]})
+
+
+async def propose_rules(state: State, runtime: Ctx) -> Command[Any]:
+    """Validate, store (same YAML: same version) and dry-run the proposed rule set."""
+    inputs = _inputs(state)
+    hub = runtime.context.hub
+    path = Path(inputs.rules)
+    try:
+        rules_yaml = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return Command(goto=BLOCKED, update={"blocked": {
+            "kind": "failed", "tool": "read rules", "server": "routing", "node": PROPOSE_RULES,
+            "reason": f"{path}: {exc.strerror}"}})
+    try:
+        validation = await hub.call("validate_rules", {"rules": rules_yaml}, server="routing")
+        if not validation.get("ok", False):
+            problems = [[p.get("line"), p.get("rule"), p.get("message")]
+                        for p in validation.get("errors", [])]
+            return Command(goto=REVIEW_RULES, update={"routing": {"valid": False}, "notes": [
+                table_note(f"Rule set {path.name} is invalid", ["line", "rule", "problem"],
+                           problems)]})
+        ref = inputs.rule_set_name
+        if hub.has("store_rule_set"):
+            stored = await hub.call("store_rule_set", {"rules": rules_yaml, "name": ref},
+                                    server="routing")
+            ref = f"{stored.get('name', ref)}@{stored['version']}" if "version" in stored else ref
+        distribution = await hub.call("routing_distribution", {
+            "source_id": state["focus_source"], "rule_set": ref},
+            server="routing")
+    except ToolErrors as exc:
+        return blocked(PROPOSE_RULES, exc, "routing")
+    rules_count = rules_yaml.count("- name:")
+    notes = [text_note(prompts.explain_routing(ref, rules_count, str(path), validation,
+                                               distribution))]
+    by_target = distribution.get("by_target") or {}
+    notes.append(table_note("Dry run by target", ["target", "policies"],
+                            [[k, v] for k, v in sorted(by_target.items())]))
+    return Command(goto=REVIEW_RULES, update={
+        "rule_set": ref, "notes": notes,
+        "routing": {"valid": True, "validation": validation, "distribution": distribution}})
+
+
+async def review_rules(state: State, runtime: Ctx) -> Command[Any]:
+    """Approval point before export_mapping."""
+    valid = bool((state.get("routing") or {}).get("valid"))
+    q = (question(REVIEW_RULES, prompts.REVIEW_RULES, ["approve", "ask", "stop"]) if valid
+         else question(REVIEW_RULES, prompts.RULES_INVALID, ["retry", "ask", "stop"]))
+    answer = ask(q)
+    if detour := question_or(answer, REVIEW_RULES):
+        return detour
+    if answer["action"] == "retry":
+        return Command(goto=PROPOSE_RULES)
+    if answer["action"] == "stop":
+        return Command(goto=END, update={"status": "stopped"})
+    return Command(goto=EXPORT, update={"notes": [text_note(
+        f"Rule set {state['rule_set']} approved.")]})
+
+
+async def export(state: State, runtime: Ctx) -> Command[Any]:
+    formats = _inputs(state).export_formats
+    try:
+        result = await runtime.context.hub.call("export_mapping", {
+            "mapping_id": state["mapping_id"], "formats": formats},
+            server="canonical")
+    except ToolErrors as exc:
+        return blocked(EXPORT, exc, "canonical")
+    files = [f if isinstance(f, str) else str(f.get("path")) for f in result.get("files") or []]
+    return Command(goto=END, update={"export": {**result, "files": files}, "status": "done",
+                                     "notes": [
+        table_note("Exported", ["file"], [[f] for f in files]),
+        text_note(f"Discovery finished: mapping {state['mapping_id']} approved and exported, "
+                  f"rule set {state['rule_set']} approved.")]})
+
+
+def _source(state: State, source_id: str) -> dict[str, Any]:
+    return next(s for s in state["sources"] if s["source_id"] == source_id)
+
+
+def _applied(mapping: dict[str, Any], column: str, target: str | None,
+             status: str) -> dict[str, Any]:
+    """The mapping as the journey shows it after one field decision (when the tool returns
+    only the field)."""
+    key = "mappings" if "mappings" in mapping else "fields"
+    items = [dict(i) for i in mapping.get(key) or []]
+    for item in items:
+        if (item.get("source") or item.get("source_column") or item.get("column")) == column:
+            item.update(target=target, status=status)
+            break
+    else:
+        items.append({"source": column, "target": target, "confidence": None,
+                      "evidence": "set by hand", "status": status})
+    return {**mapping, key: items}
+
+
+def _pct(value: Any) -> str:
+    return f"{value:.0%}" if isinstance(value, int | float) else ""
+
+
+def _conf(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else "-"
+
+
+def build_discovery_graph(*, checkpointer: BaseCheckpointSaver[Any]
+                          ) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The discovery journey, compiled with ``checkpointer`` (run it with a thread_id)."""
+    builder = StateGraph(DiscoveryState, context_schema=JourneyContext)
+    for name, node in [(INGEST, ingest), (PROFILE, profile), (EXPLAIN, explain),
+                       (CHOOSE_SOURCE, choose_source), (SUGGEST, suggest_mapping),
+                       (REVIEW, review_mapping), (APPLY_EDIT, apply_edit),
+                       (APPROVE, approve_mapping), (MAP_RECORDS, map_records),
+                       (PROPOSE_RULES, propose_rules),
+                       (REVIEW_RULES, review_rules), (EXPORT, export),
+                       (BLOCKED, blocked_node), (ANSWER_QUESTION, answer_question_node)]:
+        builder.add_node(name, node)
+    builder.add_edge(START, INGEST)
+    return builder.compile(checkpointer=checkpointer, name=JOURNEY)

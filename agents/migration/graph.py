@@ -1,0 +1,233 @@
+"""The migration journey as a LangGraph graph.
+
+plan -> next_wave -> check_gates -> approve_wave (interrupt) [-> override_gate -> check_gates]
+  -> run_wave (live progress) -> reconcile -> after_wave (interrupt) -> next_wave ...
+  run or reconcile failed -> explain_failure -> after_failure (interrupt: retry, rollback,
+  continue, stop)
+
+``approve_wave`` guards run_wave and override_wave_gate, ``after_failure`` guards rollback_wave
+and a retried run_wave; only idempotent
+work (gate checks, reads) runs before an interrupt.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Command
+
+from agents.journey import (
+    ANSWER_QUESTION,
+    BLOCKED,
+    JourneyContext,
+    answer_question_node,
+    ask,
+    blocked,
+    blocked_node,
+    question,
+    question_or,
+    table_note,
+    text_note,
+)
+from agents.mcp_client import CapabilityMissing, ToolFailed
+from agents.migration import prompts
+from agents.migration.configuration import MigrationInputs
+from agents.migration.state import MigrationState
+
+JOURNEY = "migration"
+PLAN, NEXT_WAVE, CHECK_GATES, APPROVE_WAVE = "plan", "next_wave", "check_gates", "approve_wave"
+RUN_WAVE, RECONCILE, AFTER_WAVE = "run_wave", "reconcile", "after_wave"
+EXPLAIN_FAILURE, AFTER_FAILURE, ROLLBACK = "explain_failure", "after_failure", "rollback"
+OVERRIDE_GATE = "override_gate"
+
+Ctx = Runtime[JourneyContext]
+State = dict[str, Any]
+ToolErrors = (CapabilityMissing, ToolFailed)
+
+
+def _inputs(state: State) -> MigrationInputs:
+    return MigrationInputs.model_validate(state["inputs"])
+
+
+async def plan(state: State, runtime: Ctx) -> Command[Literal["next_wave", "blocked"]]:
+    inputs = _inputs(state)
+    try:
+        found = await runtime.context.hub.call("plan_waves", {
+            "source_ids": inputs.source_ids, "mapping_id": inputs.mapping_id,
+            "rule_set": inputs.rule_set, "target": inputs.target,
+            "canonical": inputs.canonical}, server="waves")
+    except ToolErrors as exc:
+        return blocked(PLAN, exc, "waves")
+    waves = list(found.get("waves") or [])
+    rows = [[prompts.wave_id_of(w), w.get("number", i), w.get("policy_count", w.get("policies")),
+             w.get("status", "planned"), w.get("label") or w.get("description") or ""]
+            for i, w in enumerate(waves)]
+    return Command(goto=NEXT_WAVE, update={
+        "plan_id": found.get("plan_id"), "waves": waves, "done_waves": [],
+        "wave_results": {}, "reconciliations": {},
+        "notes": [table_note(f"Plan {found.get('plan_id')}: {len(waves)} waves",
+                             ["wave", "number", "policies", "status", "what"], rows)]})
+
+
+async def next_wave(state: State, runtime: Ctx) -> Command[Any]:
+    remaining = [w for w in state["waves"] if prompts.wave_id_of(w) not in state["done_waves"]
+                 and str(w.get("status", "")).lower() not in ("completed", "migrated")]
+    if not remaining:
+        return Command(goto=END, update={"status": "done", "current_wave": None, "notes": [
+            text_note(f"Migration finished: {len(state['done_waves'])} wave(s) handled.")]})
+    return Command(goto=CHECK_GATES, update={"current_wave": prompts.wave_id_of(remaining[0])})
+
+
+async def check_gates(state: State, runtime: Ctx) -> Command[Literal["approve_wave", "blocked"]]:
+    wave = state["current_wave"]
+    try:
+        found = await runtime.context.hub.call("check_gates", {"wave_id": wave}, server="waves")
+    except ToolErrors as exc:
+        return blocked(CHECK_GATES, exc, "waves")
+    gates = [{"name": g.get("gate") or g.get("name"),
+              "passed": bool(g.get("passed")) or bool(g.get("overridden")),
+              "overridden": bool(g.get("overridden")),
+              "detail": g.get("detail") or g.get("message") or "",
+              "failing": g.get("failing"), "examples": g.get("sample") or g.get("examples") or []}
+             for g in found.get("results") or found.get("gates") or []]
+    rows = [[g["name"], "overridden" if g["overridden"] else "pass" if g["passed"] else "FAIL",
+             g["failing"], g["detail"], ", ".join(str(e) for e in g["examples"][:5])]
+            for g in gates]
+    return Command(goto=APPROVE_WAVE, update={"gates": gates, "notes": [
+        table_note(f"Quality gates of wave {wave}",
+                   ["gate", "result", "failing", "detail", "examples"], rows)]})
+
+
+async def approve_wave(state: State, runtime: Ctx) -> Command[Any]:
+    """Approval point before run_wave; failed gates need an override with a reason."""
+    wave = state["current_wave"]
+    failing = [g["name"] for g in state["gates"] if not g["passed"]]
+    if failing:
+        q = question(APPROVE_WAVE, prompts.APPROVE_WAVE_FAILED.format(
+            wave=wave, gates=", ".join(failing)), ["override", "ask", "stop"], gates=failing)
+    else:
+        q = question(APPROVE_WAVE, prompts.APPROVE_WAVE.format(wave=wave), ["run", "ask", "stop"])
+    answer = ask(q)
+    if detour := question_or(answer, APPROVE_WAVE):
+        return detour
+    if answer["action"] == "stop":
+        return Command(goto=END, update={"status": "stopped", "notes": [text_note(
+            f"Stopped before running wave {wave}; nothing was migrated in it.")]})
+    if answer["action"] == "override":
+        return Command(goto=OVERRIDE_GATE, update={"pending_override": {
+            "gate": answer["gate"], "reason": answer["reason"]}})
+    return Command(goto=RUN_WAVE)
+
+
+async def override_gate(state: State, runtime: Ctx) -> Command[Any]:
+    """Record the person's override (with its reason, audited by the server), re-check gates."""
+    wave, override = state["current_wave"], state["pending_override"]
+    try:
+        await runtime.context.hub.call("override_wave_gate", {"wave_id": wave, **override},
+                                       server="waves")
+    except ToolErrors as exc:
+        return blocked(OVERRIDE_GATE, exc, "waves")
+    return Command(goto=CHECK_GATES, update={"pending_override": None, "notes": [text_note(
+        f"Gate {override['gate']} overridden for wave {wave}: {override['reason']}")]})
+
+
+async def run_wave(state: State, runtime: Ctx) -> Command[Any]:
+    """Run the approved wave; the hub reports its progress live to the front end."""
+    wave = state["current_wave"]
+    try:
+        result = await runtime.context.hub.call("run_wave", {"wave_id": wave}, server="waves")
+    except ToolErrors as exc:
+        return blocked(RUN_WAVE, exc, "waves")
+    steps = prompts.steps_of(result)
+    update = {"wave_results": {**state.get("wave_results", {}), wave: result}, "notes": [
+        table_note(f"Wave {wave}: {result.get('status')} ({result.get('migrated', 0)} migrated, "
+                   f"{result.get('failed', 0)} failed)", ["step", "status", "error"],
+                   [[s["name"], s["status"], s["error"]] for s in steps])]}
+    return Command(goto=RECONCILE if prompts.succeeded(result) else EXPLAIN_FAILURE,
+                   update=update)
+
+
+async def reconcile(state: State, runtime: Ctx) -> Command[Any]:
+    wave = state["current_wave"]
+    try:
+        found = await runtime.context.hub.call("reconcile_wave", {"wave_id": wave},
+                                               server="waves")
+    except ToolErrors as exc:
+        return blocked(RECONCILE, exc, "waves")
+    rows = prompts.reconciliation_rows(found)
+    update = {"reconciliations": {**state.get("reconciliations", {}), wave: found},
+              "notes": [table_note(f"Reconciliation of wave {wave}",
+                                   ["check", "source", "target", "ok"], rows)]}
+    return Command(goto=AFTER_WAVE if prompts.reconciled(found) else EXPLAIN_FAILURE,
+                   update=update)
+
+
+async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
+    wave = state["current_wave"]
+    done = [*state["done_waves"], wave]
+    rest = [prompts.wave_id_of(w) for w in state["waves"] if prompts.wave_id_of(w) not in done]
+    if not rest:
+        return Command(goto=NEXT_WAVE, update={"done_waves": done})
+    answer = ask(question(AFTER_WAVE, prompts.AFTER_WAVE.format(wave=wave, next=rest[0]),
+                          ["continue", "ask", "stop"]))
+    if detour := question_or(answer, AFTER_WAVE):
+        return detour
+    if answer["action"] == "stop":
+        return Command(goto=END, update={"status": "stopped", "done_waves": done})
+    return Command(goto=NEXT_WAVE, update={"done_waves": done})
+
+
+async def explain_failure(state: State, runtime: Ctx) -> Command[Literal["after_failure"]]:
+    wave = state["current_wave"]
+    text = prompts.explain_failure(wave, state["wave_results"][wave],
+                                   state.get("reconciliations", {}).get(wave))
+    return Command(goto=AFTER_FAILURE, update={"notes": [text_note(text, kind="warning")]})
+
+
+async def after_failure(state: State, runtime: Ctx) -> Command[Any]:
+    """Approval point before rollback_wave or a retry of run_wave."""
+    wave = state["current_wave"]
+    answer = ask(question(AFTER_FAILURE, prompts.AFTER_FAILURE.format(wave=wave),
+                          ["retry", "rollback", "continue", "ask", "stop"]))
+    if detour := question_or(answer, AFTER_FAILURE):
+        return detour
+    if answer["action"] == "retry":
+        return Command(goto=RUN_WAVE)
+    if answer["action"] == "rollback":
+        return Command(goto=ROLLBACK)
+    if answer["action"] == "continue":
+        return Command(goto=NEXT_WAVE, update={"done_waves": [*state["done_waves"], wave]})
+    return Command(goto=END, update={"status": "stopped"})
+
+
+async def rollback(state: State, runtime: Ctx) -> Command[Any]:
+    wave = state["current_wave"]
+    try:
+        found = await runtime.context.hub.call("rollback_wave", {"wave_id": wave},
+                                               server="waves")
+    except ToolErrors as exc:
+        return blocked(ROLLBACK, exc, "waves")
+    steps = prompts.steps_of(found)
+    return Command(goto=AFTER_FAILURE, update={"notes": [table_note(
+        f"Wave {wave} rolled back: {found.get('status')}", ["step", "status", "error"],
+        [[s["name"], s["status"], s["error"]] for s in steps])]})
+
+
+def build_migration_graph(*, checkpointer: BaseCheckpointSaver[Any]
+                          ) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The migration journey, compiled with ``checkpointer`` (run it with a thread_id)."""
+    builder = StateGraph(MigrationState, context_schema=JourneyContext)
+    for name, node in [(PLAN, plan), (NEXT_WAVE, next_wave), (CHECK_GATES, check_gates),
+                       (APPROVE_WAVE, approve_wave), (OVERRIDE_GATE, override_gate),
+                       (RUN_WAVE, run_wave),
+                       (RECONCILE, reconcile), (AFTER_WAVE, after_wave),
+                       (EXPLAIN_FAILURE, explain_failure), (AFTER_FAILURE, after_failure),
+                       (ROLLBACK, rollback), (BLOCKED, blocked_node),
+                       (ANSWER_QUESTION, answer_question_node)]:
+        builder.add_node(name, node)
+    builder.add_edge(START, PLAN)
+    return builder.compile(checkpointer=checkpointer, name=JOURNEY)
