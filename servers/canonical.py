@@ -208,4 +208,7 @@ def build_server(settings: Settings) -> FastMCP:
         return json.dumps(get_mapping(state.engine, mapping_id, tenant=tenant)
                           .model_dump(mode="json"))
 
+    from servers.prompts import register_prompts
+
+    register_prompts(server, "canonical")
     return server

@@ -204,6 +204,9 @@ def build_server(settings: Settings) -> FastMCP:
 
         return json.dumps(_profile(state, source_id, tenant), default=str)
 
+    from servers.prompts import register_prompts
+
+    register_prompts(server, "content")
     return server
 
 

@@ -156,6 +156,9 @@ def build_server(settings: Settings, *,
                                                          policy_id))
         return PolicyLineage(policy_id=policy_id, steps=steps)
 
+    from servers.prompts import register_prompts
+
+    register_prompts(mcp, "governance")
     return mcp
 
 

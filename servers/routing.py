@@ -278,6 +278,9 @@ def build_server(settings: Settings, *,
             raise ValueError(f"version '{version}' is not a number")
         return get_rule_set(engine(), tenant, name, int(version)).yaml
 
+    from servers.prompts import register_prompts
+
+    register_prompts(mcp, "routing")
     return mcp
 
 

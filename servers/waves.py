@@ -187,6 +187,9 @@ def build_server(settings: Settings, *,
         report = await run_blocking(None, lambda: reconcile_now(services(tenant), wave_id))
         return WaveReconciliation(wave_id=wave_id, passed=report["passed"], report=report)
 
+    from servers.prompts import register_prompts
+
+    register_prompts(mcp, "waves")
     return mcp
 
 
