@@ -48,6 +48,9 @@ class EstateManifest(BaseModel):
             "mapping": "ground_truth/mapping.json",
             "transforms": "ground_truth/transforms.json",
             "problems": "ground_truth/problems.jsonl",
+            # every decoded record of the mainframe sources (see evals/estate/expected.py)
+            "expected.policy_master": "ground_truth/expected_policy_master.jsonl",
+            "expected.endorsements": "ground_truth/expected_endorsements.jsonl",
         }
     )
 

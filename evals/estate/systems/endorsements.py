@@ -10,6 +10,7 @@ import numpy as np
 
 from evals.estate import ebcdic as eb
 from evals.estate import pools
+from evals.estate.expected import EXPECTED_FILES, ExpectedWriter, decimals, ints, texts
 from evals.estate.problems import (
     DUPLICATE,
     INCONSISTENT_CODE,
@@ -87,6 +88,7 @@ class EndorsementsWriter(SystemWriter):
         with resources.as_file(ref) as src:
             shutil.copyfile(src, self.dir / COPYBOOK)
         self._file: IO[bytes] = (self.dir / "ENDORSE.dat").open("wb")
+        self._expected = ExpectedWriter(self.out_dir / EXPECTED_FILES[SOURCE])
         return [
             SourceDef(
                 name=SOURCE,
@@ -131,8 +133,11 @@ class EndorsementsWriter(SystemWriter):
         rec[:, 2:4] = 0
         d = RDW_LENGTH  # record data starts after the RDW
 
+        written: dict[int, np.ndarray] = {}  # offset -> latin-1 matrix, for the expected values
+
         def text(offset: int, matrix: np.ndarray) -> None:
             rec[:, d + offset : d + offset + matrix.shape[1]] = eb.to_ebcdic(matrix)
+            written[offset] = matrix
 
         endt = np.full((m, 12), ord("E"), dtype=np.uint8)
         endt[:, 1:10] = eb.digit_matrix(chunk.number[r], 9) + _ASCII0
@@ -147,7 +152,8 @@ class EndorsementsWriter(SystemWriter):
         bad = plan.mask(INVALID_DATE)
         eff[bad] = eff[bad] // 100 * 100 + 32  # day 32
         rec[:, d + 24 : d + 32] = eb.ebcdic_unsigned(eff, 8)
-        rec[:, d + 32 : d + 37] = eb.packed_decimal(rng.integers(-20_000, 60_000, size=m), 9)
+        prem = rng.integers(-20_000, 60_000, size=m)
+        rec[:, d + 32 : d + 37] = eb.packed_decimal(prem, 9)
         stamp = ymd(chunk.eff_days[r] + 200) * 1_000_000 + 21_500
         text(37, eb.digit_matrix(stamp, 14) + _ASCII0)
         rec[:, d + 51 : d + 53] = eb.binary_be(lines, 2, signed=True)
@@ -159,6 +165,40 @@ class EndorsementsWriter(SystemWriter):
         keep = np.arange(width) < (data_len + RDW_LENGTH)[:, None]
         self._file.write(rec[keep].tobytes())
         self.sources[SOURCE].records += m
+        self._expected.write(_expected_columns(written, eff, prem, lines))
 
     def close(self) -> None:
         self._file.close()
+        self._expected.close()
+
+
+def _expected_columns(
+    written: dict[int, np.ndarray], eff: np.ndarray, prem: np.ndarray, lines: np.ndarray
+) -> dict[str, list[Any]]:
+    """Decoded values of one chunk's records; CHG_LINES holds only the CHG_CNT counted lines."""
+    slots = []
+    for k in range(MAX_LINES):
+        base = FIXED_PART + LINE_LENGTH * k
+        slots.append(
+            [
+                {"CHG_FLD_CD": f, "CHG_OLD_VAL": o, "CHG_NEW_VAL": n}
+                for f, o, n in zip(
+                    texts(written[base]),
+                    texts(written[base + 8]),
+                    texts(written[base + 28]),
+                    strict=True,
+                )
+            ]
+        )
+    counts = ints(lines)
+    per_record = zip(*slots, strict=True)
+    return {
+        "ENDT_NBR": texts(written[0]),
+        "POL_NBR": texts(written[12]),
+        "ENDT_TYP_CD": texts(written[22]),
+        "ENDT_EFF_DT": ints(eff),
+        "ENDT_PREM_CHG": decimals(prem),
+        "PROC_TS": texts(written[37]),
+        "CHG_CNT": counts,
+        "CHG_LINES": [list(row[:c]) for row, c in zip(per_record, counts, strict=True)],
+    }

@@ -10,6 +10,14 @@ import numpy as np
 
 from evals.estate import ebcdic as eb
 from evals.estate import pools
+from evals.estate.expected import (
+    EXPECTED_FILES,
+    ExpectedWriter,
+    decimals,
+    display_ints,
+    ints,
+    texts,
+)
 from evals.estate.problems import (
     DUPLICATE,
     INCONSISTENT_CODE,
@@ -124,6 +132,7 @@ class PolicyMasterWriter(SystemWriter):
         with resources.as_file(ref) as src:
             shutil.copyfile(src, self.dir / COPYBOOK)
         self._file: IO[bytes] = (self.dir / "POLMAST.dat").open("wb")
+        self._expected = ExpectedWriter(self.out_dir / EXPECTED_FILES[SOURCE])
         return [
             SourceDef(
                 name=SOURCE,
@@ -151,9 +160,11 @@ class PolicyMasterWriter(SystemWriter):
         ids = chunk.ids(r)
         self.log_problems(log, SOURCE, plan, ids, PROBLEM_FIELDS)
         rec = np.full((m, RECORD_LENGTH), 0x40, dtype=np.uint8)
+        written: dict[int, np.ndarray] = {}  # offset -> latin-1 matrix, for the expected values
 
         def text(offset: int, matrix: np.ndarray) -> None:
             rec[:, offset : offset + matrix.shape[1]] = eb.to_ebcdic(matrix)
+            written[offset] = matrix
 
         text(0, eb.text_matrix(ids, 10))
         status = _POOL["status"][chunk.status[r]].copy()
@@ -165,8 +176,13 @@ class PolicyMasterWriter(SystemWriter):
         bad = plan.mask(INVALID_DATE)
         eff[bad] = eff[bad] // 10_000 * 10_000 + 1300 + eff[bad] % 100  # month 13
         rec[:, 18:26] = eb.ebcdic_unsigned(eff, 8)
-        rec[:, 26:34] = eb.ebcdic_unsigned(ymd(chunk.exp_days[r]), 8)
-        rec[:, 34:38] = eb.binary_be(ymd(chunk.issue_days[r]), 4, signed=False)
+        dates = {
+            "EFF_DT": eff,
+            "EXPR_DT": ymd(chunk.exp_days[r]),
+            "ISS_DT": ymd(chunk.issue_days[r]),
+        }
+        rec[:, 26:34] = eb.ebcdic_unsigned(dates["EXPR_DT"], 8)
+        rec[:, 34:38] = eb.binary_be(dates["ISS_DT"], 4, signed=False)
         company = chunk.is_company[r]
         text(38, np.where(company, ord("C"), ord("P")).astype(np.uint8)[:, None])
         names = chunk.names(r)
@@ -186,7 +202,8 @@ class PolicyMasterWriter(SystemWriter):
         corp[:, 2:12] = eb.digit_matrix(chunk.number[r] * 7 + 1_000_000_000, 10) + _ASCII0
         corp[:, 12:20] = eb.digit_matrix(ymd(chunk.birth_days[r] + 9000), 8) + _ASCII0
         corp[:, 20:23] = _POOL["corp_type"][chunk.number[r] % 3]
-        text(79, np.where(company[:, None], corp, person))
+        insured = np.where(company[:, None], corp, person)
+        text(79, insured)
         text(122, eb.text_matrix(chunk.street_lines(r), 30))
         text(152, _POOL["unit"][chunk.unit[r]])
         city = chunk.city[r]
@@ -205,6 +222,7 @@ class PolicyMasterWriter(SystemWriter):
         rec[:, 214:223] = eb.ebcdic_zoned_signed(chunk.balance_cents[r], 9)
         count = chunk.cov_count[r]
         rec[:, 223:225] = eb.binary_be(count, 2, signed=True)
+        coverages: list[dict[str, list[Any]]] = []
         for k in range(3):
             used = k < count
             base = 225 + 20 * k
@@ -215,11 +233,84 @@ class PolicyMasterWriter(SystemWriter):
             rec[:, base + 9 : base + 15] = eb.packed_decimal(limit * 2, 11)
             deduct = np.where(used, chunk.cov_deduct_cents[r, k], 0)
             rec[:, base + 15 : base + 20] = eb.packed_decimal(deduct, 9)
-        rec[:, 285:293] = eb.ebcdic_unsigned(ymd(chunk.rated_days[r]), 8)
+            coverages.append(
+                {
+                    "COV_CD": texts(written[base]),
+                    "COV_LMT": decimals(limit),
+                    "COV_AGG_LMT": decimals(limit * 2),
+                    "COV_DED": decimals(deduct),
+                }
+            )
+        rated = ymd(chunk.rated_days[r])
+        rec[:, 285:293] = eb.ebcdic_unsigned(rated, 8)
         stamp = ymd(chunk.rated_days[r] + 1) * 1_000_000 + 23_015 + chunk.number[r] % 1000
         rec[:, 293:307] = eb.ebcdic_unsigned(stamp, 14)
         self._file.write(rec.tobytes())
         self.sources[SOURCE].records += m
+        self._expected.write(
+            _expected_columns(
+                written,
+                insured,
+                dates,
+                premium,
+                chunk.balance_cents[r],
+                count,
+                coverages,
+                rated,
+                stamp,
+            )
+        )
 
     def close(self) -> None:
         self._file.close()
+        self._expected.close()
+
+
+def _expected_columns(
+    written: dict[int, np.ndarray],
+    insured: np.ndarray,
+    dates: dict[str, np.ndarray],
+    premium: np.ndarray,
+    balance: np.ndarray,
+    count: np.ndarray,
+    coverages: list[dict[str, list[Any]]],
+    rated: np.ndarray,
+    stamp: np.ndarray,
+) -> dict[str, list[Any]]:
+    """Decoded values of one chunk's records (see evals/estate/expected.py).
+
+    ``insured`` is the 43-byte INSD-DTL area: both REDEFINES views are read from the same bytes.
+    """
+    slots = [
+        [dict(zip(cov, values, strict=True)) for values in zip(*cov.values(), strict=True)]
+        for cov in coverages
+    ]
+    return {
+        "POL_NBR": texts(written[0]),
+        "POL_STAT_CD": texts(written[10]),
+        "LOB_CD": texts(written[11]),
+        "CARR_CD": texts(written[14]),
+        **{name: ints(values) for name, values in dates.items()},
+        "INSD_TYP_CD": texts(written[38]),
+        "INSD_NM": texts(written[39]),
+        "INSD_DTL.INSD_PERS.FRST_NM": texts(insured[:, 0:15]),
+        "INSD_DTL.INSD_PERS.LAST_NM": texts(insured[:, 15:35]),
+        "INSD_DTL.INSD_PERS.BIRTH_DT": display_ints(insured[:, 35:43]),
+        "INSD_DTL.INSD_CORP.CORP_REG_NBR": texts(insured[:, 0:12]),
+        "INSD_DTL.INSD_CORP.INC_DT": display_ints(insured[:, 12:20]),
+        "INSD_DTL.INSD_CORP.CORP_TYP_CD": texts(insured[:, 20:23]),
+        "INSD_ADDR.ADDR_LN1": texts(written[122]),
+        "INSD_ADDR.ADDR_LN2": texts(written[152]),
+        "INSD_ADDR.CITY_NM": texts(written[172]),
+        "INSD_ADDR.ST_CD": texts(written[192]),
+        "INSD_ADDR.ZIP_CD": texts(written[194]),
+        "INSD_ADDR.CNTRY_CD": ["USA"] * len(premium),
+        "AGT_CD": texts(written[202]),
+        "PREM_AMT": decimals(premium),
+        "PREM_FREQ_CD": texts(written[213]),
+        "BAL_DUE_AMT": decimals(balance),
+        "COV_CNT": ints(count),
+        "COVERAGES": [list(row) for row in zip(*slots, strict=True)],
+        "LST_RATE_DT": ints(rated),
+        "LST_UPD_TS": [f"{v:014d}" for v in stamp.tolist()],
+    }

@@ -20,6 +20,10 @@ Definitions (also in docs/profiling.md):
   A date is *valid* when its month, day (calendar-aware, leap years included), day of year,
   time of day and, for four-digit years, year (1800-2199) are in range. ``00000000`` and
   ``2023-02-30`` are invalid dates.
+- Integer columns holding dates as numbers (``YYYYMMDD (int)``, ``YYYYDDD (int)``,
+  ``CYYMMDD (int)``) get type ``date`` when the name reads as a date and at least half of the
+  values are valid dates, or when at least 95 % are, whatever the name (profile/numeric_dates.py);
+  every non-null value that is not a valid date counts as invalid and is sampled by key.
 - Inferred ``type`` of a text column, over its non-null values: ``boolean`` when every value is a
   boolean token (true/false/yes/no/y/n/t/f) and there are at most two; ``date``/``datetime`` when
   at least 80 % have the best signature's shape and at least half of those are valid; ``integer``
@@ -50,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tools.content.profile.dates import DATEISH, DateStats, date_shapes, parse_dates
+from tools.content.profile.keys import KeyCounter
 from tools.content.profile.models import (
     ColumnProfile,
     ColumnType,
@@ -58,6 +63,7 @@ from tools.content.profile.models import (
     SourceProfile,
     ValueCount,
 )
+from tools.content.profile.numeric_dates import int_date_candidates, is_int_date_column
 from tools.content.profile.sketches import (
     ValueCounter,
     char_pattern,
@@ -163,6 +169,8 @@ class ColumnProfiler:
         else:
             text = pc.cast(array, pa.string())
             self._min_max(pc.drop_null(array))
+            if native == "integer":
+                self._update_int_dates(array, keys)
         self.nulls += text.null_count
         positions = pc.indices_nonzero(pc.is_valid(text))
         valid = pc.drop_null(text)
@@ -192,6 +200,24 @@ class ColumnProfiler:
             low, high = mm["min"].as_py(), mm["max"].as_py()
             self.lengths = [min(self.lengths[0], low), max(self.lengths[1], high)] \
                 if self.lengths else [low, high]
+
+    def _update_int_dates(self, array: pa.Array, keys: _RowKeys | None) -> None:
+        """Count integer values that read as dates (see profile/numeric_dates.py)."""
+        positions = pc.indices_nonzero(pc.is_valid(array))
+        values = pc.drop_null(array).to_numpy(zero_copy_only=False)
+        for signature, (matched, ok, stamps) in int_date_candidates(values).items():
+            stats = self.dates.setdefault(signature, DateStats("date"))
+            stats.matched += int(matched.sum())
+            stats.valid += int(ok.sum())
+            if ok.any():
+                lo, hi = stamps[ok].min(), stamps[ok].max()
+                stats.low = lo if stats.low is None else min(stats.low, lo)
+                stats.high = hi if stats.high is None else max(stats.high, hi)
+            # every value this signature cannot read counts as invalid, so sample all of them
+            need = SAMPLE_KEYS - len(stats.invalid_keys)
+            bad = np.flatnonzero(~ok)
+            if len(bad) and need > 0 and keys is not None:
+                stats.invalid_keys += keys.take(positions.take(pa.array(bad[:need])), need)
 
     def _min_max(self, values: pa.Array) -> None:
         if not len(values):
@@ -258,6 +284,15 @@ class ColumnProfiler:
             return None
         return max(self.dates.items(), key=lambda kv: (kv[1].matched, kv[1].valid))
 
+    def _int_date(self) -> tuple[str, DateStats] | None:
+        """The date signature of an integer column, or None when it is not a date column."""
+        best = self._best_date()
+        if best is None:
+            return None
+        non_null = self.rows - self.nulls
+        return best if is_int_date_column(self.name, non_null, best[1].matched,
+                                          best[1].valid) else None
+
     def _infer(self, non_null: int) -> tuple[ColumnType, float, dict[str, float]]:
         """Inferred type, validity and type shares for a text column."""
         share = {k: v / non_null for k, v in self.shape_counts.items()}
@@ -297,6 +332,14 @@ class ColumnProfiler:
         if non_null == 0:
             col_type: ColumnType = "empty" if native is None else native
             validity = 1.0
+        elif native == "integer" and (int_date := self._int_date()) is not None:
+            date_format, stats = int_date
+            col_type, validity = "date", stats.valid / non_null
+            shares = {"integer": 1.0, "date": stats.valid / non_null}
+            low = str(stats.low) if stats.low is not None else None
+            high = str(stats.high) if stats.high is not None else None
+            invalid = IssueSample(count=non_null - stats.valid,
+                                  sample_keys=stats.invalid_keys[:SAMPLE_KEYS])
         elif native is not None:
             col_type, validity = native, 1.0
         else:
@@ -348,9 +391,9 @@ class SourceProfiler:
         self.columns: dict[str, ColumnProfiler] = {}
         self.records = 0
         self.null_keys = 0
-        # exact key counts: memory grows with distinct keys, unavoidable for an exact check
-        self.key_values = pa.array([], pa.string())
-        self.key_counts = pa.array([], pa.int64())
+        # exact key counts: memory grows with distinct keys (compactly), unavoidable for an
+        # exact check
+        self.key_counter = KeyCounter()
 
     def update(self, batch: pa.RecordBatch | ReadBatch) -> None:
         """Add one batch (a RecordBatch, or a reader's ReadBatch)."""
@@ -385,13 +428,7 @@ class SourceProfiler:
 
     def _update_keys(self, keys: pa.Array) -> None:
         self.null_keys += keys.null_count
-        counts = pc.value_counts(pc.drop_null(keys))
-        table = pa.table({"v": pa.concat_arrays([self.key_values, counts.field("values")]),
-                          "c": pa.concat_arrays([self.key_counts,
-                                                 counts.field("counts").cast(pa.int64())])})
-        merged = table.group_by("v").aggregate([("c", "sum")])
-        self.key_values = merged.column("v").combine_chunks()
-        self.key_counts = merged.column("c_sum").combine_chunks()
+        self.key_counter.add(keys)
 
     def result(self) -> SourceProfile:
         """The source profile (columns in first-seen order)."""
@@ -399,16 +436,10 @@ class SourceProfiler:
         duplicate_rows = 0
         uniqueness: float | None = None
         if self.key_columns:
-            dup_mask = pc.greater(self.key_counts, 1)
-            dup_values = pc.filter(self.key_values, dup_mask)
-            dup_counts = pc.filter(self.key_counts, dup_mask)
-            duplicate_rows = int(pc.sum(dup_counts).as_py() or 0) - len(dup_counts)
-            order = pc.sort_indices(pa.table({"c": dup_counts, "v": dup_values}),
-                                    [("c", "descending"), ("v", "ascending")])
-            duplicates = IssueSample(count=len(dup_values),
-                                     sample_keys=dup_values.take(order[:SAMPLE_KEYS]).to_pylist())
+            dup_keys, duplicate_rows, sample = self.key_counter.duplicates(SAMPLE_KEYS)
+            duplicates = IssueSample(count=dup_keys, sample_keys=sample)
             keyed = self.records - self.null_keys
-            uniqueness = len(self.key_values) / keyed if keyed else 1.0
+            uniqueness = self.key_counter.distinct / keyed if keyed else 1.0
         single_key = self.key_columns[0] if len(self.key_columns) == 1 else None
         columns = [p.result(is_key=name in self.key_columns,
                             uniqueness=uniqueness if name == single_key else None)

@@ -16,7 +16,9 @@ import pyarrow.compute as pc
 
 _MONTHS = pa.array(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
                     "DEC"])
-DATEISH = r"^[9./:\- T+Z]+$|^9{1,2}[- ]?AAA[- ]?9{2,4}$"  # patterns worth trying as dates
+# Patterns worth trying as dates. Letters are ``A`` in patterns, so an ISO datetime's ``T`` and
+# ``Z`` appear as ``A`` (``9999-99-99A99:99:99A``).
+DATEISH = r"^[9./:\- +]+$|^9{1,2}[- ]?AAA[- ]?9{2,4}$|^9999-99-99A99[:.]99[9:.+\-]*A?$"
 
 
 @dataclass
@@ -47,15 +49,15 @@ _DATE_RULES: list[tuple[re.Pattern[str], list[tuple[str, str]]]] = [
                                                       ("DD{s}MM{s}YY", "D M y")]),
     (re.compile(r"^(99)([- ]?)(AAA)\2(9999)$"), [("DD{s}MON{s}YYYY", "D b Y")]),
 ]
-_DATETIME_RULE = re.compile(r"^(9999)-(99)-(99)([T -])(99)[:.](99)(?:[:.](99))?(?:\.9+)?"
-                            r"(?:Z|[+-]99:?99)?$")
+_DATETIME_RULE = re.compile(r"^(9999)-(99)-(99)([A -])(99)[:.](99)(?:[:.](99))?(?:\.9+)?"
+                            r"(?:A|[+-]99:?99)?$")  # A: the T separator and Z suffix
 
 
 def date_shapes(pattern: str) -> list[DateShape]:
     """Date interpretations of one pattern, each with fixed component positions."""
     m = _DATETIME_RULE.match(pattern)
     if m:
-        sep = m.group(4)
+        sep = "T" if m.group(4) == "A" else m.group(4)
         sig = "YYYY-MM-DD-HH.MM.SS" if sep == "-" else f"YYYY-MM-DD{sep}HH:MM:SS"
         parts = {"Y": m.span(1), "M": m.span(2), "D": m.span(3), "h": m.span(5),
                  "m": m.span(6)}
