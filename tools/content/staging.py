@@ -126,14 +126,40 @@ def staged_dataset(records_dir: Path) -> ds.Dataset:
     return ds.dataset([str(p) for p in parts], schema=schema, format="parquet")
 
 
-def staged_batches(
-    records_dir: Path, *, columns: list[str] | None = None, batch_rows: int = 50_000
-) -> Iterator[pa.RecordBatch]:
-    """Stream a staged source's records in file order, in bounded memory."""
-    dataset = staged_dataset(records_dir)
-    for batch in dataset.to_batches(columns=columns, batch_size=batch_rows):
-        if batch.num_rows:
-            yield batch
+def staged_batches(records_dir: Path, *, columns: list[str] | None = None,
+                   batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+    """Stream a staged source's records in file order, in bounded memory.
+
+    Part by part with ``ParquetFile.iter_batches``: a dataset scan reads ahead (hundreds of MB
+    on a million records) while a slow consumer such as the profiler catches up.
+    """
+    parts = sorted(records_dir.glob("part-*.parquet"))
+    if not parts:
+        return
+    schema = staged_dataset(records_dir).schema
+    wanted = columns if columns is not None else schema.names
+    target = pa.schema([schema.field(name) for name in wanted])
+    for part in parts:
+        handle = pq.ParquetFile(part)
+        present = [n for n in wanted if n in handle.schema_arrow.names]
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=present,
+                                         use_threads=False):
+            if batch.num_rows:
+                yield _conform(batch, target)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A part's batch in the unified schema: promoted types, missing columns as nulls."""
+    if batch.schema.equals(schema):
+        return batch
+    arrays = []
+    for field in schema:
+        index = batch.schema.get_field_index(field.name)
+        if index < 0:
+            arrays.append(pa.nulls(batch.num_rows, field.type))
+        else:
+            arrays.append(batch.column(index).cast(field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def staged_slice(records_dir: Path, *, offset: int, limit: int) -> pa.Table:

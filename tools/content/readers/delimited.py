@@ -155,18 +155,22 @@ class CsvReader:
             strings_can_be_null=True,
             quoted_strings_can_be_null=False,
         )
-        with self.path.open("rb") as fh:
-            try:
-                reader = pv.open_csv(fh, read_options, parse_options, convert_options)
-                self._check_names(reader.schema.names)
-                convert_options.column_types = {n: pa.string() for n in reader.schema.names}
-                fh.seek(0)
-                collecting = True
+        try:
+            # The schema probe gets its own file handle, closed before the real read starts:
+            # pyarrow may still be reading ahead on a probe's handle (transcoding runs in a
+            # background thread), and sharing one handle lost rows of large latin-1 files.
+            with self.path.open("rb") as probe_fh:
+                probe = pv.open_csv(probe_fh, read_options, parse_options, convert_options)
+                self._check_names(probe.schema.names)
+                convert_options.column_types = {n: pa.string() for n in probe.schema.names}
+                del probe
+            collecting = True
+            with self.path.open("rb") as fh:
                 reader = pv.open_csv(fh, read_options, parse_options, convert_options)
                 for batch in reader:
                     yield ReadBatch(batch, [], fh.tell())
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise self._explain(exc) from None
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            raise self._explain(exc) from None
 
     def _check_names(self, names: list[str]) -> None:
         seen: set[str] = set()
