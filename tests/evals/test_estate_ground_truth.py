@@ -8,90 +8,10 @@ from pathlib import Path
 from estate_readers import copybook_columns, source_columns
 
 from evals.estate import EstateManifest
+from knowledge.canonical import fields
 
-_PC = "policy_core"
-_PARTY = f"{_PC}.insured_party"
-# ARCHITECTURE.md section 8, canonical policy model v1 (scalar leaves and bare list targets).
-CANONICAL_V1 = {
-    *(
-        f"{_PC}.{f}"
-        for f in (
-            "policy_id",
-            "status",
-            "effective_date",
-            "expiration_date",
-            "issue_date",
-            "policy_type",
-            "carrier",
-        )
-    ),
-    *(
-        f"{_PARTY}.{f}"
-        for f in (
-            "party_id",
-            "name",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "email",
-            "phone",
-        )
-    ),
-    *(
-        f"{_PARTY}.address.{f}"
-        for f in (
-            "line1",
-            "line2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-        )
-    ),
-    *(f"{_PC}.agent_info.{f}" for f in ("agent_id", "name", "agency")),
-    *(
-        f"coverage_sections[].{f}"
-        for f in (
-            "coverage_id",
-            "coverage_type",
-            "limits.per_occurrence",
-            "limits.aggregate",
-            "deductibles.amount",
-            "effective_date",
-            "expiration_date",
-        )
-    ),
-    *(
-        f"rating_components.{f}"
-        for f in (
-            "premium_amount",
-            "premium_frequency",
-            "rating_factors",
-            "calculations",
-            "last_rated_date",
-        )
-    ),
-    *(
-        f"payments.{f}"
-        for f in (
-            "payment_plan",
-            "billing_frequency",
-            "payment_history[]",
-            "outstanding_balance",
-        )
-    ),
-    *(f"correspondence.{f}[]" for f in ("documents", "communications", "notices")),
-    *(
-        f"endorsements[].{f}"
-        for f in (
-            "endorsement_id",
-            "endorsement_type",
-            "effective_date",
-            "changes",
-        )
-    ),
-    "claims_links[]",
-}
+# The real v1 catalogue, not a copy: the ground truth must name fields the model has.
+CANONICAL_V1 = {f.path for f in fields("policy_v1")}
 
 
 def test_mapping_covers_exactly_the_columns_of_every_source(

@@ -31,10 +31,10 @@ PROBLEM_FIELDS = {
 }
 MAPPING: dict[str, str | None] = {
     "policyRef": "policy_core.policy_id",
-    "claim.claimNumber": "claims_links[]",
-    "claim.lossDate": None,
-    "claim.reportedDate": None,
-    "claim.status": None,
+    "claim.claimNumber": "claims_links[].claim_id",
+    "claim.lossDate": "claims_links[].loss_date",
+    "claim.reportedDate": "claims_links[].reported_date",
+    "claim.status": "claims_links[].status",
     "claim.causeOfLoss": None,
     "claim.reserve.amount": None,
     "claim.reserve.currency": None,

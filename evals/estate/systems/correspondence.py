@@ -30,11 +30,11 @@ PROBLEM_FIELDS = {
     ORPHAN_REFERENCE: "policy-ref",
 }
 MAPPING: dict[str, str | None] = {
-    "doc-id": "correspondence.documents[]",
+    "doc-id": "correspondence.documents[].document_id",
     "policy-ref": "policy_core.policy_id",
-    "doc-type": None,
-    "sent-date": None,
-    "channel": None,
+    "doc-type": "correspondence.documents[].document_type",
+    "sent-date": "correspondence.communications[].sent_date",
+    "channel": "correspondence.communications[].channel",
     "recipient.name": "policy_core.insured_party.name",
     "recipient.postal-code": "policy_core.insured_party.address.postal_code",
     "archive-path": None,

@@ -43,7 +43,7 @@ MAPPING: dict[str, str | None] = {
     "POL_NBR": "policy_core.policy_id",
     "ENDT_TYP_CD": f"{END}.endorsement_type",
     "ENDT_EFF_DT": f"{END}.effective_date",
-    "ENDT_PREM_CHG": None,
+    "ENDT_PREM_CHG": "endorsements[].premium_change",
     "PROC_TS": None,
     "CHG_CNT": None,
     "CHG_LINES[].CHG_FLD_CD": f"{END}.changes",

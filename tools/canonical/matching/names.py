@@ -74,8 +74,10 @@ def name_similarity(
     ``skeleton_weight`` (0 turns skeletons off where an expander already handles abbreviations).
     """
     sort = _cdist(source_phrases, target_phrases, fuzz.token_sort_ratio)
+    numbers = _number_agreement(source_raw, target_raw)
     if skeleton_weight <= 0:
-        return np.maximum(sort, 0.9 * _cdist(source_phrases, target_phrases, fuzz.token_set_ratio))
+        subset = 0.9 * _cdist(source_phrases, target_phrases, fuzz.token_set_ratio)
+        return np.maximum(sort, subset) * numbers
     # token_set_ratio is 1.0 whenever one side's words are a subset of the other's: worth a
     # little less than an exact match so that `name` does not tie with `agent name`.
     subset = 0.9 * _cdist(source_phrases, target_phrases, fuzz.token_set_ratio)
@@ -85,7 +87,33 @@ def name_similarity(
     # Skeletons of 1-2 letters match far too easily.
     short = np.array([len(s) < 3 for s in sk_s])[:, None] | np.array([len(t) < 3 for t in sk_t])
     skel = np.where(short, 0.5 * skel, skel)
-    return np.maximum(np.maximum(sort, subset), skeleton_weight * skel)
+    best = np.maximum(np.maximum(sort, subset), skeleton_weight * skel)
+    return best * numbers
+
+
+_NUMBER = re.compile(r"\d+")
+NUMBER_MISMATCH = 0.85
+
+
+def _number_agreement(source_raw: Sequence[str], target_raw: Sequence[str]) -> np.ndarray:
+    """1 where the names' numbers agree (or either has none), less where they differ.
+
+    Fuzzy ratios barely see one digit, so `address_line1` tied with both `line1` and `line2`
+    and the assignment could swap them.
+    """
+    def numbers(name: str) -> frozenset[str]:
+        return frozenset(n.lstrip("0") or "0" for n in _NUMBER.findall(name.rsplit(".", 1)[-1]))
+
+    left = [numbers(n) for n in source_raw]
+    right = [numbers(n) for n in target_raw]
+    out = np.ones((len(left), len(right)))
+    for i, a in enumerate(left):
+        if not a:
+            continue
+        for j, b in enumerate(right):
+            if b and not a & b:
+                out[i, j] = NUMBER_MISMATCH
+    return out
 
 
 def idf_overlap(
