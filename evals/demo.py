@@ -149,7 +149,7 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
 
     import yaml
 
-    from tools.canonical import approve_mapping, map_to_canonical, update_field_mapping
+    from tools.canonical import approve_mapping, map_to_canonical
     from tools.canonical.suggest import suggest_mapping
     from tools.errors import InputError as RefusedError
 
@@ -173,9 +173,7 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
             "status": "proposed",
         }
         if name in POLICY_SOURCES:
-            for edit in review.get(name, []):
-                update_field_mapping(engine, proposal.mapping_id, edit["target"],
-                                     source=edit.get("source"), transform=edit.get("transform"))
+            row["review"] = _review(engine, proposal, expected, review.get(name, []))
             try:
                 approve_mapping(engine, proposal.mapping_id, min_confidence=proposal.threshold)
             except RefusedError as exc:
@@ -196,6 +194,35 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
         "approved": [r["source"] for r in rows if r["status"] == "approved"],
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _review(engine: Engine, proposal: Any, expected: dict[str, str | None],
+            edits: list[dict[str, Any]]) -> dict[str, int]:
+    """The demo's stand-in for the engineer's review of one proposal.
+
+    A person confirms the proposals they know are right and rejects the wrong ones; here the
+    estate's ground truth plays that person. Proposals the matcher already auto-accepts are left
+    alone (the accuracy table above is the matcher's own, before any review). Then the manual
+    edits of review.yaml: what no matcher can propose (a life contract's effective date is its
+    issue date; its status codes come from the operations manual).
+    """
+    from tools.canonical import update_field_mapping
+
+    confirmed = rejected = 0
+    for m in proposal.mappings:
+        target, column = m["target"], m["source"]
+        if target is None or column not in expected:
+            continue
+        if expected[column] == target and m["confidence"] < proposal.threshold:
+            update_field_mapping(engine, proposal.mapping_id, target, source=column)
+            confirmed += 1
+        elif expected[column] != target:
+            update_field_mapping(engine, proposal.mapping_id, target, source=None)
+            rejected += 1
+    for edit in edits:
+        update_field_mapping(engine, proposal.mapping_id, edit["target"],
+                             source=edit.get("source"), transform=edit.get("transform"))
+    return {"confirmed": confirmed, "rejected": rejected, "edited": len(edits)}
 
 
 EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "knowledge" / "rules" / "example_rules.yaml"
@@ -247,8 +274,14 @@ def waves_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
     # The route milestone re-applies the example rules with each policy's wave, so wave 0's
     # clean candidates go to the new platform (rule wave0_clean_candidates).
     criteria = PlanCriteria(rule_set="example_rules")
-    plan = generate_plan(engine, settings, source_ids=[ids[n] for n in mapping["approved"]],
-                         target="new_platform", criteria=criteria, services=services)
+    try:
+        plan = generate_plan(engine, settings, source_ids=[ids[n] for n in mapping["approved"]],
+                             target="new_platform", criteria=criteria, services=services)
+    except InputError as exc:
+        # Nothing is ready to move (every policy stays on legacy or awaits data fixes): that is
+        # a result of the journey, not a failure of the demo.
+        reason = {"status": "nothing to migrate", "reason": exc.message}
+        return {**reason, "seconds": round(time.perf_counter() - started, 2)}, reason
     wave0 = next(w for w in plan.waves if w.number == 0)
     gates = check_gates(services, wave0.wave_id)
     status = run_wave(services, wave0.wave_id,
@@ -260,7 +293,8 @@ def waves_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
         "wave0": {"wave_id": wave0.wave_id, "status": status.status,
                   "gates": gates.model_dump(mode="json"),
                   "steps": {k: v.status for k, v in status.steps.items()},
-                  "migrated": status.migrated, "failed": status.failed},
+                  "migrated": status.migrated, "failed": status.failed,
+                  "routed_elsewhere": int(status.steps["migrate"].outcome.get("skipped", 0))},
         "seconds": round(time.perf_counter() - started, 2),
     }
     return waves, status.validation or {"status": "not run"}

@@ -73,3 +73,18 @@ def test_demo_rejects_negative_size_and_writes_nothing(
     assert main(["demo", "--policies", "-1"]) == 1
     assert "--policies must be at least 1" in capsys.readouterr().err
     assert not (workspace / "estates").exists()
+
+
+def test_demo_runs_wave_zero_end_to_end_and_reconciles(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--policies", "1500", "--seed", "7", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["mapping"]["approved"]) >= {"policy_master", "acquired_policy"}
+    assert report["routing"]["routed"] > 0
+    wave0 = report["waves"]["wave0"]
+    assert wave0["status"] == "completed" and wave0["migrated"] > 0
+    assert all(status == "completed" for status in wave0["steps"].values())
+    # Policies the wave's rules send elsewhere are decisions, not failures.
+    planned = report["waves"]["waves"][0]["policy_count"]
+    assert wave0["failed"] == 0 and wave0["migrated"] + wave0["routed_elsewhere"] == planned
+    recon = report["reconciliation"]
+    assert recon["passed"] and recon["matched"] == recon["source_count"] == wave0["migrated"]

@@ -30,7 +30,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlalchemy import Connection, and_, delete, select
 
@@ -57,13 +56,12 @@ def canonical_dir(ctx: StepContext) -> Path:
 
 def wave_records(ctx: StepContext) -> Iterator[pa.RecordBatch]:
     """The wave's canonical records as written by map_to_canonical, in a fixed batch order."""
-    parts = sorted(canonical_dir(ctx).glob("part-*.parquet"))
-    if not parts:
-        return
-    dataset = ds.dataset([str(p) for p in parts], format="parquet")
-    for batch in dataset.scanner(batch_size=ctx.batch_size, use_threads=False).to_batches():
-        if batch.num_rows:
-            yield batch
+    # Part by part: a dataset scan reads ahead of a slow consumer and memory grows with the wave.
+    for part in sorted(canonical_dir(ctx).glob("part-*.parquet")):
+        for batch in pq.ParquetFile(part).iter_batches(batch_size=ctx.batch_size,
+                                                       use_threads=False):
+            if batch.num_rows:
+                yield batch
 
 
 # -- ingest ------------------------------------------------------------------------------------

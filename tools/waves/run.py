@@ -151,9 +151,13 @@ def run_wave(
         final_row, _ = _load(services, wave_id)
         totals = steps_of(final_row).get("migrate", StepState()).outcome
         migrated = int(totals.get("written", 0))
+        # Policies the wave's rules routed to another system were not migrated by decision:
+        # they are not failures (they show as "skipped" in the migrate milestone's outcome).
+        elsewhere = int(totals.get("skipped", 0))
         with services.engine.begin() as conn:
             update_wave(conn, services.tenant, wave_id, status=COMPLETED, error=None,
-                        migrated=migrated, failed=max(final_row.policy_count - migrated, 0),
+                        migrated=migrated,
+                        failed=max(final_row.policy_count - migrated - elsewhere, 0),
                         finished_at=utcnow())
         run_op.outcome = {"status": COMPLETED, "migrated": migrated}
     return _status(services, wave_id)
