@@ -67,8 +67,10 @@ home, folder, wave_id, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3], in
 settings = Settings(home=home, batch_size=int(sys.argv[5]))
 engine = open_store(settings)
 def canonical(source_id):
-    data = ds.dataset(folder, format="parquet")
-    return data.scanner(batch_size=settings.batch_size, use_threads=False).to_batches()
+    import pyarrow.parquet as pq
+    for part in sorted(Path(folder).glob("*.parquet")):
+        yield from pq.ParquetFile(part).iter_batches(batch_size=settings.batch_size,
+                                                     use_threads=False)
 services = WaveServices(engine=engine, settings=settings, tenant="default",
                         canonical_source=canonical, confidence_source=lambda s: {{"x": 1.0}},
                         reconciler=default_reconciler)
@@ -125,12 +127,12 @@ def measure(n: int, batch: int, crash: bool) -> dict:
             path=str(folder), format="parquet", options={}, content_sha256="0" * 64,
             size_bytes=1, records=n, bad_records=0, columns=[],
             staging_dir=str(home / "staging"), created_at=utcnow()))
-    import pyarrow.dataset as ds
 
     services = WaveServices(
         engine=engine, settings=settings, tenant="default",
-        canonical_source=lambda s: ds.dataset(folder, format="parquet").scanner(
-            batch_size=batch, use_threads=False).to_batches(),
+        canonical_source=lambda s: (b for part in sorted(folder.glob("*.parquet"))
+                                    for b in pq.ParquetFile(part).iter_batches(
+                                        batch_size=batch, use_threads=False)),
         confidence_source=lambda s: {"x": 1.0})
     t0 = time.perf_counter()
     plan = generate_plan(engine, settings, source_ids=["bench"], target="new_platform",

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from tools.content.sources import SourceRegistry
@@ -51,11 +52,14 @@ class CanonicalBatches:
         return self.dataset.count_rows()
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
-        # One thread, files in name order: batch boundaries must not vary between runs.
-        scanner = self.dataset.scanner(batch_size=self.batch_size, use_threads=False)
-        for batch in scanner.to_batches():
-            if batch.num_rows:
-                yield batch
+        # One thread, files in name order: batch boundaries must not vary between runs. File by
+        # file: a dataset scan reads ahead of a slow consumer and memory grows with the source.
+        schema = self.dataset.schema
+        for path in sorted(self.dataset.files):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=self.batch_size,
+                                                           use_threads=False):
+                if batch.num_rows:
+                    yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
 
 def latest_approved_mapping(engine: Engine, tenant: str, source_id: str) -> ApprovedMapping | None:

@@ -17,9 +17,12 @@ narrow a differing policy to its fields without keeping records): about 110 byte
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import tempfile
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -160,13 +163,18 @@ def _conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:
 class _Side:
     """Per-policy hashes and per-group totals of one side, accumulated batch by batch."""
 
-    def __init__(self, schema: pa.Schema, group_by: Sequence[str], totals: Sequence[str]) -> None:
+    def __init__(self, schema: pa.Schema, group_by: Sequence[str], totals: Sequence[str],
+                 spill: Path) -> None:
         self.schema = schema
         self.columns = sorted(schema.names)
         self.group_by, self.totals = list(group_by), list(totals)
         self.ids: list[pa.Array] = []
         self.hashes = bytearray()  # 16 bytes per policy, back to back
-        self.checks: list[np.ndarray] = []
+        # Per-column checksums are only read for the few policies narrowed to their fields, so
+        # each slice's matrix goes to a file instead of staying in memory (it is rows x columns).
+        self.spill = spill
+        self.check_files: list[tuple[int, Path]] = []  # (first policy index, file)
+        self.count = 0
         self.groups: dict[tuple[str | None, ...], list[Decimal | int]] = {}
         self.without_id = 0
 
@@ -192,9 +200,13 @@ class _Side:
         for value in rows.to_pylist():
             self.hashes += hashlib.sha256(value).digest()[:16]
         blank = np.full(table.num_rows, _checksums(pa.array([NULL]))[0], dtype=np.uint16)
-        self.checks.append(np.column_stack([
+        matrix = np.column_stack([
             blank if table.column(name).null_count == table.num_rows else _checksums(norm)
-            for name, norm in zip(self.columns, normalised, strict=True)]))
+            for name, norm in zip(self.columns, normalised, strict=True)])
+        path = self.spill / f"checks-{len(self.check_files):06d}.npy"
+        np.save(path, matrix)
+        self.check_files.append((self.count, path))
+        self.count += table.num_rows
         self.ids.append(table.column(POLICY_ID).combine_chunks())
         self._add_totals(table)
 
@@ -229,15 +241,20 @@ class _Side:
             self.groups[key] = [0] + [ZERO] * len(self.totals)
         return self.groups[key]
 
-    def table(self) -> pa.Table:
-        ids = pa.concat_arrays(self.ids) if self.ids else pa.array([], pa.string())
-        hashes = pa.Array.from_buffers(pa.binary(16), len(ids),
-                                       [None, pa.py_buffer(bytes(self.hashes))])
-        return pa.table({"id": ids, "h": hashes,
-                         "i": pa.array(np.arange(len(ids), dtype=np.int64))})
+    def id_array(self) -> pa.Array:
+        return pa.concat_arrays(self.ids).cast(pa.string()) if self.ids \
+            else pa.array([], pa.string())
 
-    def check_matrix(self) -> np.ndarray:
-        return np.vstack(self.checks) if self.checks else np.zeros((0, len(self.columns)))
+    def hash_matrix(self) -> np.ndarray:
+        """(policies, 16) uint8: the row hashes, in the order the policies were added."""
+        return np.frombuffer(bytes(self.hashes), dtype=np.uint8).reshape(-1, 16)
+
+    def check_row(self, index: int) -> np.ndarray:
+        """The per-column checksums of the policy at ``index`` (read from its slice's file)."""
+        starts = [start for start, _ in self.check_files]
+        slot = bisect.bisect_right(starts, index) - 1
+        start, path = self.check_files[slot]
+        return np.array(np.load(path, mmap_mode="r")[index - start])
 
 
 def reconcile(
@@ -269,40 +286,54 @@ def reconcile(
     """
     schema = arrow_schema(version)
     _check_paths(schema, group_by, totals)
-    source, target = _Side(schema, group_by, totals), _Side(schema, group_by, totals)
-    for batch in source_batches:
-        source.add(batch)
-    for batch in target_batches:
-        target.add(batch)
-    src, tgt = source.table(), target.table()
-    joined = src.join(tgt, keys="id", join_type="full outer", left_suffix="_s", right_suffix="_t",
-                      coalesce_keys=True)
-    has_s, has_t = pc.is_valid(joined.column("i_s")), pc.is_valid(joined.column("i_t"))
-    missing = joined.filter(pc.and_(has_s, pc.invert(has_t)))
-    unexpected = joined.filter(pc.and_(has_t, pc.invert(has_s)))
-    both = joined.filter(pc.and_(has_s, has_t))
-    differs = both.filter(pc.not_equal(both.column("h_s").cast(pa.binary()),
-                                       both.column("h_t").cast(pa.binary())))
-    differs = differs.sort_by("id")
+    with tempfile.TemporaryDirectory(prefix="dm-reconcile-") as spill:
+        source = _Side(schema, group_by, totals, Path(spill) / "s")
+        target = _Side(schema, group_by, totals, Path(spill) / "t")
+        source.spill.mkdir()
+        target.spill.mkdir()
+        for batch in source_batches:
+            source.add(batch)
+        for batch in target_batches:
+            target.add(batch)
+        return _report(source, target, sample_size=sample_size, detail_size=detail_size)
+
+
+def _report(source: _Side, target: _Side, *, sample_size: int,
+            detail_size: int) -> ReconciliationReport:
+    # Matching by id lookup and comparing hashes in numpy: a full outer join materialised every
+    # row of both sides and was the peak of a wave's memory (~200 MiB at 350k policies).
+    src_ids, tgt_ids = source.id_array(), target.id_array()
+    src_hash, tgt_hash = source.hash_matrix(), target.hash_matrix()
+    where = pc.index_in(tgt_ids, value_set=src_ids)  # target row -> source row (first match)
+    found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+    positions = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    seen = np.zeros(len(src_ids), dtype=bool)
+    seen[positions[found]] = True
+    tgt_rows = np.flatnonzero(found)
+    src_rows = positions[found]
+    differ = (src_hash[src_rows] != tgt_hash[tgt_rows]).any(axis=1)
+    differing = sorted(zip(tgt_ids.take(pa.array(tgt_rows[differ])).to_pylist(),
+                           src_rows[differ].tolist(), tgt_rows[differ].tolist(), strict=True))
+    missing_ids = src_ids.filter(pa.array(~seen))
+    unexpected_ids = tgt_ids.filter(pa.array(~found))
     detail = []
-    src_checks, tgt_checks = source.check_matrix(), target.check_matrix()
-    for row in differs.slice(0, detail_size).to_pylist():
-        changed = np.flatnonzero(src_checks[row["i_s"]] != tgt_checks[row["i_t"]])
+    for policy_id, s_row, t_row in differing[:detail_size]:
+        changed = np.flatnonzero(source.check_row(s_row) != target.check_row(t_row))
         fields = [source.columns[c] for c in changed] or ["(fields not isolated)"]
-        detail.append(ContentMismatch(policy_id=row["id"], fields=fields))
+        detail.append(ContentMismatch(policy_id=policy_id, fields=fields))
     group_report, overall = _compare_groups(source, target)
     report = ReconciliationReport(
         passed=False,
-        source_count=src.num_rows, target_count=tgt.num_rows,
-        matched=both.num_rows - differs.num_rows,
-        missing_in_target=missing.num_rows, unexpected_in_target=unexpected.num_rows,
-        different=differs.num_rows,
-        duplicates_in_source=src.num_rows - _distinct(src),
-        duplicates_in_target=tgt.num_rows - _distinct(tgt),
+        source_count=len(src_ids), target_count=len(tgt_ids),
+        matched=len(tgt_rows) - len(differing),
+        missing_in_target=len(missing_ids), unexpected_in_target=len(unexpected_ids),
+        different=len(differing),
+        duplicates_in_source=len(src_ids) - _distinct(src_ids),
+        duplicates_in_target=len(tgt_ids) - _distinct(tgt_ids),
         rows_without_id=source.without_id + target.without_id,
-        missing_sample=_sample(missing, sample_size),
-        unexpected_sample=_sample(unexpected, sample_size),
-        different_sample=detail, totals=overall, group_by=list(group_by),
+        missing_sample=_sample(missing_ids, sample_size),
+        unexpected_sample=_sample(unexpected_ids, sample_size),
+        different_sample=detail, totals=overall, group_by=list(source.group_by),
         groups_compared=len(group_report),
         mismatched_groups=[g for g in group_report if not g.matches],
     )
@@ -314,12 +345,12 @@ def reconcile(
     return report
 
 
-def _distinct(table: pa.Table) -> int:
-    return int(pc.count_distinct(table.column("id")).as_py()) if table.num_rows else 0
+def _distinct(ids: pa.Array) -> int:
+    return int(pc.count_distinct(ids).as_py()) if len(ids) else 0
 
 
-def _sample(table: pa.Table, size: int) -> list[str]:
-    return table.sort_by("id").column("id").slice(0, size).to_pylist()
+def _sample(ids: pa.Array, size: int) -> list[str]:
+    return pc.take(ids, pc.sort_indices(ids)).slice(0, size).to_pylist()
 
 
 def _check_paths(schema: pa.Schema, group_by: Sequence[str], totals: Sequence[str]) -> None:
