@@ -62,7 +62,7 @@ def ingest(
         Path | None,
         typer.Option(
             "--source-config",
-            help="YAML stating each file's format and options (see docs/source-config.md).",
+            help="YAML stating each file's format and options (see docs/conventions.md).",
         ),
     ] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-o", help=OPTION_HELP)] = None,
