@@ -222,9 +222,14 @@ async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
 
 
 async def approve_mapping(state: State, runtime: Ctx) -> Command[Any]:
+    # Approval takes what the matcher is sure of (its calibrated auto-accept threshold) and what
+    # the person confirmed or edited (confidence 1.0); unconfirmed guesses below it stay unmapped.
+    arguments: dict[str, Any] = {"mapping_id": state["mapping_id"]}
+    threshold = (state.get("mapping") or {}).get("threshold")
+    if isinstance(threshold, int | float):
+        arguments["min_confidence"] = float(threshold)
     try:
-        result = await runtime.context.hub.call(
-            "approve_mapping", {"mapping_id": state["mapping_id"]}, server="canonical")
+        result = await runtime.context.hub.call("approve_mapping", arguments, server="canonical")
     except ToolFailed as exc:  # e.g. mandatory fields unmapped: the person fixes the mapping
         return Command(goto=REVIEW, update={"notes": [text_note(
             f"Mapping {state['mapping_id']} was not approved: {exc.message}", kind="warning")]})

@@ -2,7 +2,7 @@
       * POLMAST - POLICY MASTER RECORD (P&C ADMIN, FIXED 320 BYTES)    *
       * ENCODING CP037. RECFM=FB LRECL=320.                            *
       * DATES ARE YYYYMMDD. INSD-CORP REDEFINES INSD-PERS WHEN         *
-      * INSD-TYP-CD = 'C'. UNUSED COVERAGES SLOTS: SPACES AND ZEROS.   *
+      * INSD-TYP-CD = 'C'. COV-CNT COVERAGES ARE REAL; THE REST: ZEROS.*
       *****************************************************************
        01  POLMAST-REC.
            05  POL-NBR                 PIC X(10).
@@ -36,7 +36,7 @@
            05  PREM-FREQ-CD            PIC X(1).
            05  BAL-DUE-AMT             PIC S9(7)V99.
            05  COV-CNT                 PIC S9(4) COMP.
-           05  COVERAGES OCCURS 3 TIMES.
+           05  COVERAGES OCCURS 0 TO 3 TIMES DEPENDING ON COV-CNT.
                10  COV-CD              PIC X(3).
                10  COV-LMT             PIC S9(9)V99 COMP-3.
                10  COV-AGG-LMT         PIC S9(9)V99 COMP-3.
