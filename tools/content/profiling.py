@@ -57,14 +57,27 @@ def guess_key_columns(names: Sequence[str], sample: pa.RecordBatch | None = None
         column = sample.column(name).drop_null()
         return len(pc.unique(column)) / len(column) if len(column) else 0.0
 
-    top_level = sorted(candidates, key=lambda n: ("." in n, names.index(n)))
-    for name in top_level:
-        if _is_policy(name) and unique_share(name) >= 0.9:
+    # Business numbers before surrogate keys (policy_number before policy_key), top-level
+    # columns before nested ones, then file order.
+    ordered = sorted(candidates, key=lambda n: (not _is_business_number(n), "." in n,
+                                                names.index(n)))
+    for name in ordered:
+        if _is_policy(name) and unique_share(name) >= KEY_UNIQUE_SHARE:
             return [name]
-    for name in top_level:
-        if unique_share(name) >= 0.99:
+    for name in ordered:
+        if unique_share(name) >= KEY_UNIQUE_SHARE:
             return [name]
     return []
+
+
+# A key column is nearly unique: duplicates are exactly what the profile should then report.
+KEY_UNIQUE_SHARE = 0.9
+BUSINESS_WORDS = ("number", "reference")
+
+
+def _is_business_number(name: str) -> bool:
+    words, raw = _words(name)
+    return any(w in words for w in BUSINESS_WORDS) or raw.endswith(("no", "nbr", "num"))
 
 
 def profile_staged(records_dir: Path, key_columns: Sequence[str] | None = None) -> dict[str, Any]:
