@@ -107,8 +107,9 @@ def _render_routing(console: Console, routing: dict[str, Any]) -> None:
         f"Routed {routing['routed']:,} policies with the example rules "
         f"({routing['seconds']:.1f} s)", ["target system", "policies"],
         sorted(((t, f"{n:,}") for t, n in routing["by_target"].items()), key=lambda r: r[0])))
-    console.print(table("Rules that fired", ["rule", "policies"],
-                        sorted(routing["by_rule"].items(), key=lambda kv: -kv[1])))
+    fired = [(rule, f"{n:,}") for rule, n in
+             sorted(routing["by_rule"].items(), key=lambda kv: -kv[1]) if n]
+    console.print(table("Rules that fired", ["rule", "policies"], fired))
 
 
 def _render_waves(console: Console, waves: dict[str, Any], recon: dict[str, Any]) -> None:
