@@ -19,6 +19,7 @@ from tools.waves import (
     run_wave,
 )
 from tools.waves.gates import builtin
+from tools.waves.gates import registry as gate_registry
 from tools.waves.gates.base import RecordGate
 from tools.waves.records import GateResult
 from tools.waves.services import WaveServices
@@ -94,7 +95,9 @@ def test_unknown_gate_and_missing_mapping_fail_closed(
     services.confidence_source = lambda source_id: None if source_id == "src-b" else {"x": 0.5}
     plan = _plan(engine, wave_settings, services, gates=["mapping_confidence", "completeness"])
     # The plugin providing a gate is uninstalled after planning: the gate fails, not passes.
+    # (Gone from the built-in map and from the installed entry points alike.)
     monkeypatch.delitem(builtin.BUILTIN_GATES, "completeness")
+    monkeypatch.setattr(gate_registry, "entry_points", lambda group: [])
     results = {r.gate: r for r in check_gates(services, plan.waves[0].wave_id).results}
     assert not results["completeness"].passed
     confidence = results["mapping_confidence"]

@@ -7,12 +7,11 @@ is (re)installed; an installed entry point of the same name always wins over it.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from tools.errors import InputError
+from tools.plugins import load_plugin, plugin_names
 from tools.waves.targets.base import MigrationTarget
 
 GROUP = "data_mash.targets"
@@ -26,21 +25,9 @@ BUILTIN_TARGETS: dict[str, str] = {
 _REQUIRED = ("health", "write", "delete", "read_back", "count")
 
 
-def _entry_points() -> dict[str, EntryPoint]:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
-
-
 def known_targets() -> list[str]:
     """All target names available: installed entry points plus the built-in fallbacks."""
-    return sorted(set(_entry_points()) | set(BUILTIN_TARGETS))
-
-
-def _load(spec: str) -> object:
-    module_name, _, attr = spec.partition(":")
-    obj: object = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+    return plugin_names(GROUP, BUILTIN_TARGETS)
 
 
 def target_for(name: str) -> type[MigrationTarget]:
@@ -55,26 +42,11 @@ def target_for(name: str) -> type[MigrationTarget]:
     Raises:
         InputError: No target is registered under that name, or the plugin fails to import.
     """
-    key = (name or "").strip().lower()
-    eps = _entry_points()
-    try:
-        if key in eps:
-            cls = eps[key].load()
-        elif key in BUILTIN_TARGETS:
-            cls = _load(BUILTIN_TARGETS[key])
-        else:
-            raise InputError(f"unknown migration target {name!r}", where="target",
-                             fix=f"use one of: {', '.join(known_targets())}")
-    except InputError:
-        raise
-    except Exception as exc:  # a broken plugin must not look like a bug in data-mash
-        raise InputError(f"the target {key!r} failed to load: {exc}",
-                         where=f"entry point {GROUP}:{key}",
-                         fix="reinstall the plugin that provides it") from None
-    if not isinstance(cls, type) or not all(callable(getattr(cls, m, None)) for m in _REQUIRED):
-        raise InputError(f"the target registered for {key!r} is not a MigrationTarget class",
-                         where=f"entry point {GROUP}:{key}",
-                         fix=f"the class needs {', '.join(_REQUIRED)}")
+    cls = load_plugin(
+        GROUP, name, BUILTIN_TARGETS, kind="migration target", where="target",
+        valid=lambda obj: isinstance(obj, type)
+        and all(callable(getattr(obj, m, None)) for m in _REQUIRED),
+        shape=f"a MigrationTarget class (needs {', '.join(_REQUIRED)})")
     return cls  # type: ignore[return-value]
 
 
