@@ -339,8 +339,9 @@ class Endorsement(CanonicalModel):
     changes: str | None = Field(
         None,
         max_length=4000,
-        description="Description of what the endorsement changed, as free text. Legacy names: "
-        "ENDT_DESC, CHG_DESC, ENDO_TXT, REMARKS.",
+        description="Description of what the endorsement changed, as free text: the change "
+        "lines (field changed, old value, new value) joined. Legacy names: ENDT_DESC, CHG_DESC, "
+        "ENDO_TXT, REMARKS, CHG_LINES, CHG_FLD_CD, CHG_OLD_VAL, CHG_NEW_VAL.",
     )
     premium_change: Money | None = Field(
         None,
