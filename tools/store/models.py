@@ -20,6 +20,24 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Every table spells its surrogate key and timestamps the same way; a Column belongs to one
+# table, so each field gets a fresh one.
+def id_field() -> Any:
+    """Autoincrement surrogate key (BIGINT on PostgreSQL, rowid INTEGER on SQLite)."""
+    return Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+
+
+def stamp_field() -> Any:
+    """A UTC timestamp set when the row is made."""
+    return Field(default_factory=utcnow,
+                 sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+def optional_stamp_field() -> Any:
+    """A UTC timestamp set later (finished, approved...), null until then."""
+    return Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
 class AuditEntry(SQLModel, table=True):
     """One state-changing operation: intent committed before the work, outcome after it."""
 
@@ -31,9 +49,7 @@ class AuditEntry(SQLModel, table=True):
         Index("ix_audit_entry_target", "tenant", "target"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     namespace: str = Field(max_length=64)
     operation: str = Field(max_length=64)
@@ -47,10 +63,8 @@ class AuditEntry(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="audit_entry.id")
     attempts: int = 1
     policy_count: int = 0
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = stamp_field()
+    finished_at: datetime | None = optional_stamp_field()
 
 
 class AuditPolicy(SQLModel, table=True):
@@ -59,9 +73,7 @@ class AuditPolicy(SQLModel, table=True):
     __tablename__ = "audit_policy"
     __table_args__ = (Index("ix_audit_policy_policy", "tenant", "policy_id", "entry_id"),)
 
-    rowid: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    rowid: int | None = id_field()
     entry_id: int = Field(foreign_key="audit_entry.id")
     tenant: str = Field(max_length=64)
     policy_id: str = Field(max_length=64)
@@ -78,9 +90,7 @@ class PolicyLocation(SQLModel, table=True):
     wave: str | None = Field(default=None, max_length=64)
     run_id: str | None = Field(default=None, max_length=64)
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    updated_at: datetime = stamp_field()
 
 
 class PolicyMove(SQLModel, table=True):
@@ -89,9 +99,7 @@ class PolicyMove(SQLModel, table=True):
     __tablename__ = "policy_move"
     __table_args__ = (Index("ix_policy_move_policy", "tenant", "policy_id", "id"),)
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     policy_id: str = Field(max_length=64)
     from_system: str | None = Field(default=None, max_length=64)
@@ -101,9 +109,7 @@ class PolicyMove(SQLModel, table=True):
     rule: str | None = Field(default=None, max_length=128)
     reason: str | None = None
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    moved_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    moved_at: datetime = stamp_field()
 
 
 class SourceRow(SQLModel, table=True):
@@ -115,9 +121,7 @@ class SourceRow(SQLModel, table=True):
         Index("ix_source_tenant_name", "tenant", "name"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     source_id: str = Field(max_length=64)
     name: str = Field(max_length=256)
@@ -136,9 +140,7 @@ class SourceRow(SQLModel, table=True):
     layout_fingerprint: str | None = Field(default=None, max_length=128)
     quality_score: float | None = None
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamp_field()
 
 
 class RoutingRuleSet(SQLModel, table=True):
@@ -150,9 +152,7 @@ class RoutingRuleSet(SQLModel, table=True):
         UniqueConstraint("tenant", "name", "sha256", name="uq_rule_set_content"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     name: str = Field(max_length=128)
     version: int
@@ -162,9 +162,7 @@ class RoutingRuleSet(SQLModel, table=True):
     canonical: str = Field(max_length=64)  # canonical model the rules route (policy_v1)
     rule_count: int
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamp_field()
 
 
 class MappingRow(SQLModel, table=True):
@@ -176,9 +174,7 @@ class MappingRow(SQLModel, table=True):
         Index("ix_mapping_source", "tenant", "source_id"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     mapping_id: str = Field(max_length=64)
     source_id: str = Field(max_length=64)
@@ -186,12 +182,8 @@ class MappingRow(SQLModel, table=True):
     latest_version: int
     approved_version: int | None = None
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamp_field()
+    updated_at: datetime = stamp_field()
 
 
 class MappingVersionRow(SQLModel, table=True):
@@ -202,9 +194,7 @@ class MappingVersionRow(SQLModel, table=True):
         UniqueConstraint("tenant", "mapping_id", "version", name="uq_mapping_version"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     mapping_id: str = Field(max_length=64)
     version: int
@@ -215,10 +205,8 @@ class MappingVersionRow(SQLModel, table=True):
     min_confidence: float | None = None
     actor: str | None = Field(default=None, max_length=128)
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    approved_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = stamp_field()
+    approved_at: datetime | None = optional_stamp_field()
 
 
 # -- waves: plans, waves, membership, checkpoints, gate results (migration 0005) ---------------
@@ -235,9 +223,7 @@ class WavePlanRow(SQLModel, table=True):
     __tablename__ = "wave_plan"
     __table_args__ = (UniqueConstraint("tenant", "plan_id", name="uq_wave_plan_id"),)
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     plan_id: str = Field(max_length=64)
     version: int = 1
@@ -247,12 +233,8 @@ class WavePlanRow(SQLModel, table=True):
     criteria: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamp_field()
+    updated_at: datetime = stamp_field()
 
 
 class WaveRow(SQLModel, table=True):
@@ -264,9 +246,7 @@ class WaveRow(SQLModel, table=True):
         Index("ix_wave_plan", "tenant", "plan_id", "number"),
     )
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     wave_id: str = Field(max_length=64)
     plan_id: str = Field(max_length=64)
@@ -287,14 +267,10 @@ class WaveRow(SQLModel, table=True):
     batch_size: int | None = None
     error: str | None = None
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    started_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
-    updated_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    started_at: datetime | None = optional_stamp_field()
+    finished_at: datetime | None = optional_stamp_field()
+    created_at: datetime = stamp_field()
+    updated_at: datetime = stamp_field()
 
 
 class WavePolicyRow(SQLModel, table=True):
@@ -307,9 +283,7 @@ class WavePolicyRow(SQLModel, table=True):
         Index("ix_wave_policy_policy", "tenant", "policy_id"),
     )
 
-    rowid: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    rowid: int | None = id_field()
     tenant: str = Field(max_length=64)
     plan_id: str = Field(max_length=64)
     wave_id: str = Field(max_length=64)
@@ -332,9 +306,7 @@ class WaveCheckpointRow(SQLModel, table=True):
     rows: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     outcome: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    created_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    created_at: datetime = stamp_field()
 
 
 class WaveGateResultRow(SQLModel, table=True):
@@ -343,9 +315,7 @@ class WaveGateResultRow(SQLModel, table=True):
     __tablename__ = "wave_gate_result"
     __table_args__ = (Index("ix_wave_gate_result_wave", "tenant", "wave_id", "id"),)
 
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
+    id: int | None = id_field()
     tenant: str = Field(max_length=64)
     wave_id: str = Field(max_length=64)
     gate: str = Field(max_length=64)
@@ -355,6 +325,4 @@ class WaveGateResultRow(SQLModel, table=True):
     sample: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     detail: str = ""
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
-    checked_at: datetime = Field(
-        default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
-    )
+    checked_at: datetime = stamp_field()
