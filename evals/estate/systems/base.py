@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from evals.estate.problems import ProblemLog, RecordPlan
-from evals.estate.universe import PolicyChunk
+from evals.estate.problems import ORPHAN_REFERENCE, ProblemLog, RecordPlan, plan_records
+from evals.estate.universe import PolicyChunk, orphan_numbers
 
 
 @dataclass(slots=True)
@@ -25,6 +25,19 @@ class SourceDef:
     mapping: dict[str, str | None]  # every column a reader produces -> canonical path or None
     transforms: dict[str, dict[str, Any]] = field(default_factory=dict)
     records: int = 0
+
+
+@dataclass
+class ChildRows:
+    """The records of a child source (claims, letters, endorsements) for one chunk of policies."""
+
+    plan: RecordPlan  # which records carry which injected problem
+    rows: NDArray[np.int64]  # the chunk's policy index of each record
+    seq: NDArray[np.int64]  # 1-based position of each record among its policy's records
+    ids: list[str]  # the policy id each record references (orphans point at no policy)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
 class SystemWriter(ABC):
@@ -76,6 +89,23 @@ class SystemWriter(ABC):
         for kind, fld in fields.items():
             idx = np.nonzero(plan.mask(kind))[0]
             log.add(source, base + idx, [ids[i] for i in idx.tolist()], kind, fld)
+
+
+    def child_rows(self, chunk: PolicyChunk, counts: NDArray[np.int64], log: ProblemLog, *,
+                   source: str, kinds: tuple[str, ...],
+                   problem_fields: dict[str, str]) -> ChildRows:
+        """Expand per-policy record counts into records, plan their injected problems (orphan
+        references rewired to policies that do not exist) and log them."""
+        sub = np.repeat(np.arange(chunk.n), counts)
+        seq = np.arange(len(sub)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
+        plan = plan_records(chunk.rng, len(sub), kinds)
+        rows = sub[plan.rows]
+        numbers = chunk.number[rows].copy()
+        orphan = plan.mask(ORPHAN_REFERENCE)
+        numbers[orphan] = orphan_numbers(numbers[orphan])
+        ids = [f"P{v:09d}" for v in numbers.tolist()]
+        self.log_problems(log, source, plan, ids, problem_fields)
+        return ChildRows(plan, rows, seq[plan.rows], ids)
 
 
 def pick(values: list[str], index: NDArray[np.int64]) -> list[str]:

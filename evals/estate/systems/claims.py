@@ -15,10 +15,9 @@ from evals.estate.problems import (
     MISSING,
     ORPHAN_REFERENCE,
     ProblemLog,
-    plan_records,
 )
 from evals.estate.systems.base import SourceDef, SystemWriter, pick
-from evals.estate.universe import PolicyChunk, iso, orphan_numbers
+from evals.estate.universe import PolicyChunk, iso
 
 SOURCE = "claims_links"
 KINDS = (MISSING, INVALID_DATE, DUPLICATE, INCONSISTENT_CODE, ORPHAN_REFERENCE)
@@ -73,18 +72,9 @@ class ClaimsWriter(SystemWriter):
         ]
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
-        counts = chunk.claims
-        sub = np.repeat(np.arange(chunk.n), counts)
-        seq = np.arange(len(sub)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-        plan = plan_records(chunk.rng, len(sub), KINDS)
-        r = sub[plan.rows]
-        seq = seq[plan.rows]
-        m = len(r)
-        numbers = chunk.number[r].copy()
-        orphan = plan.mask(ORPHAN_REFERENCE)
-        numbers[orphan] = orphan_numbers(numbers[orphan])
-        ids = [f"P{v:09d}" for v in numbers.tolist()]
-        self.log_problems(log, SOURCE, plan, ids, PROBLEM_FIELDS)
+        child = self.child_rows(chunk, chunk.claims, log, source=SOURCE, kinds=KINDS,
+                                problem_fields=PROBLEM_FIELDS)
+        plan, r, seq, ids, m = child.plan, child.rows, child.seq, child.ids, len(child)
         rng = chunk.rng
         loss_days = chunk.eff_days[r] + rng.integers(0, 180, size=m)
         loss: list[str | None] = list(iso(loss_days))

@@ -18,10 +18,9 @@ from evals.estate.problems import (
     MISSING,
     ORPHAN_REFERENCE,
     ProblemLog,
-    plan_records,
 )
 from evals.estate.systems.base import SourceDef, SystemWriter
-from evals.estate.universe import PolicyChunk, orphan_numbers, ymd
+from evals.estate.universe import PolicyChunk, ymd
 
 COPYBOOK = "ENDORSE.cpy"
 SOURCE = "endorsements"
@@ -111,20 +110,12 @@ class EndorsementsWriter(SystemWriter):
         return {f"{self.system}/{COPYBOOK}"}
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
-        counts = chunk.endorsements
-        sub = np.repeat(np.arange(chunk.n), counts)
-        seq = np.arange(len(sub)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
-        plan = plan_records(chunk.rng, len(sub), KINDS)
-        r, seq = sub[plan.rows], seq[plan.rows]
-        m = len(r)
+        child = self.child_rows(chunk, chunk.endorsements, log, source=SOURCE, kinds=KINDS,
+                                problem_fields=PROBLEM_FIELDS)
+        plan, r, seq, ids, m = child.plan, child.rows, child.seq, child.ids, len(child)
         if m == 0:
             return
         rng = chunk.rng
-        numbers = chunk.number[r].copy()
-        orphan = plan.mask(ORPHAN_REFERENCE)
-        numbers[orphan] = orphan_numbers(numbers[orphan])
-        ids = [f"P{v:09d}" for v in numbers.tolist()]
-        self.log_problems(log, SOURCE, plan, ids, PROBLEM_FIELDS)
         lines = rng.integers(1, MAX_LINES + 1, size=m)
         data_len = FIXED_PART + LINE_LENGTH * lines
         width = RDW_LENGTH + FIXED_PART + LINE_LENGTH * MAX_LINES
