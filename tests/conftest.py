@@ -61,6 +61,14 @@ def pg_url(pg_admin: Engine) -> Iterator[str]:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 
+@pytest.fixture(scope="session")
+def minilm():  # type: ignore[no-untyped-def]
+    """The local MiniLM embedder, loaded once per run (loading takes seconds)."""
+    from knowledge.embeddings.semantic import LocalMiniLMEmbedder
+
+    return LocalMiniLMEmbedder()
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     home = tmp_path / "ws"

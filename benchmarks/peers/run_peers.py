@@ -2,7 +2,7 @@
 
 Usage: ``/tmp/peers-venv/bin/python benchmarks/peers/run_peers.py [--bench gdc,valentine]
 [--matchers coma,sf,distribution,jaccard,magneto,infermap,cupid,coma_instances]
-[--timeout 300] [--json OUT]`` after ``bash benchmarks/peers/setup_peers.sh``.
+[--timeout 300] [--max-memory-gb 8] [--json OUT]`` after ``bash benchmarks/peers/setup_peers.sh``.
 
 Scores exactly as the corpus MANIFEST: MRR and top-1 over gold source columns (a target a
 matcher never scored counts as absent: reciprocal rank 0), Recall@GT over the top-|GT| pairs.
@@ -159,7 +159,19 @@ def main() -> None:
     )
     parser.add_argument("--timeout", type=int, default=300, help="seconds per case and matcher")
     parser.add_argument("--json", type=Path, default=Path("/tmp/peers-results.json"))
+    parser.add_argument(
+        "--max-memory-gb",
+        type=float,
+        default=8.0,
+        help="address-space cap for this process: a matcher that needs more fails its case "
+        "with MemoryError (reported) instead of driving a shared machine into swap",
+    )
     args = parser.parse_args()
+    if args.max_memory_gb > 0:
+        import resource
+
+        cap = int(args.max_memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     signal.signal(signal.SIGALRM, _alarm)
     report: dict[str, dict[str, object]] = {}
     for bench in args.bench.split(","):

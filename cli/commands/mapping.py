@@ -54,6 +54,8 @@ def map_to_canonical(
              for m in result.mappings]))
         for column, reason in list(result.unmapped.items())[:15]:
             console.print(f"  unmapped {column}: {reason}")
+        if result.note:
+            console.print(f"[yellow]note:[/yellow] {result.note}")
 
     emit(state, data, render)
 

@@ -96,3 +96,22 @@ def test_edit_reject_and_bad_inputs(estate: Path, capsys: pytest.CaptureFixture[
     assert "--transform is not JSON" in capsys.readouterr().err
     assert main(["export", mapping_id, "--format", "csv"]) == 1
     assert "unknown export format csv" in capsys.readouterr().err
+
+
+def test_keyless_source_is_flagged_and_nothing_auto_accepted(
+    estate: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The agency workbook's Summary sheet (premium by state) has no policy key.
+    sources = {}
+    for name in ("agency_summary", "agency_policies"):
+        assert main(["ingest", name, "--source-config", str(estate / "sources.yaml"),
+                     "--json"]) == 0
+        sources[name] = _json(capsys)["sources"][0]["source_id"]
+    assert main(["map-to-canonical", sources["agency_summary"], "--json"]) == 0
+    proposal = _json(capsys)
+    assert proposal["note"] and "key" in proposal["note"]
+    assert all(m["confidence"] < proposal["threshold"] for m in proposal["mappings"])
+    assert main(["map-to-canonical", sources["agency_policies"], "--json"]) == 0
+    assert _json(capsys)["note"] is None
+    assert main(["map-to-canonical", sources["agency_summary"]]) == 0
+    assert "note:" in capsys.readouterr().out

@@ -55,11 +55,6 @@ def documents(source: str) -> list[ColumnDocument]:
     ]
 
 
-@pytest.fixture(scope="module")
-def minilm() -> LocalMiniLMEmbedder:
-    return LocalMiniLMEmbedder()
-
-
 @pytest.fixture
 def index(tmp_path: Path, minilm: LocalMiniLMEmbedder) -> VectorIndex:
     built = VectorIndex(tmp_path / "chroma", CachedEmbedder(minilm, tmp_path / "cache"))

@@ -5,14 +5,8 @@ from __future__ import annotations
 import os
 
 import numpy as np
-import pytest
 
 from knowledge.embeddings.semantic import Embedder, LocalMiniLMEmbedder, minilm_model_path
-
-
-@pytest.fixture(scope="module")
-def minilm() -> LocalMiniLMEmbedder:
-    return LocalMiniLMEmbedder()
 
 
 def test_model_ships_inside_the_package() -> None:

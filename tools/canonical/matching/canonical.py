@@ -56,6 +56,16 @@ LIST_CAPACITY = 3
 """Columns one list field may take (several change-line fields feed `endorsements[].changes`)."""
 TOP_K = 5
 STRONG_CODE = 0.6
+CONTRADICTED = 0.75
+"""Score factor when a code column's values are none of a coded field's codes (Region holding
+North/South/East/West is not the address state, however well the names agree)."""
+MIN_CONTRADICTING_CODES = 3
+"""Distinct values a code column needs before its misses count as evidence against a field."""
+KEY_FLOOR = 0.55
+"""Score an identifier field (``*_id``) needs for the source to count as keyed."""
+KEYLESS = 0.5
+"""Confidence factor for a source with no key column: its rows cannot be joined to policies
+(a summary sheet of premium by state), so none of its proposals is auto-accepted."""
 ASSIGN_SHARPNESS = 10.0
 """The assignment maximises sum(exp(k * score)): near ties are traded for a better total, but
 a clearly better pair (0.89 against 0.75) is never given up to lift two mediocre ones."""
@@ -200,6 +210,31 @@ def code_matrix(
     return out
 
 
+def contradiction_matrix(
+    profiles: list[ColumnProfile | None], targets: tuple[TargetField, ...], code: np.ndarray
+) -> np.ndarray:
+    """True where a code column's values are all unknown to a coded field's code table.
+
+    Names can agree by accident (``Region`` and the address state, which the model describes as
+    "state, province or region"); a column of a handful of repeated short values of which the
+    field's table knows none is evidence against the pair. Two values (Y/N) are too few to say.
+    """
+    coded = np.array([bool(t.tables or t.allowed) for t in targets], dtype=bool)
+    is_code = np.array(
+        [
+            p is not None and p.kind == "code" and len(p.code_values) >= MIN_CONTRADICTING_CODES
+            for p in profiles
+        ],
+        dtype=bool,
+    )
+    return is_code[:, None] & coded[None, :] & (np.nan_to_num(code, nan=1.0) == 0.0)
+
+
+def is_key_field(target: TargetField) -> bool:
+    """An identifier of the policy or of one of its records (``policy_id``, ``claim_id``)."""
+    return _leaf(target.path).endswith("_id")
+
+
 def allowed_pairs(names: list[str], targets: tuple[TargetField, ...]) -> np.ndarray:
     """Which (column, field) pairs may match.
 
@@ -296,6 +331,8 @@ def suggest_matches(
     first = np.where(allowed, combine(signals, CANONICAL_WEIGHTS), 0.0)
     signals["context"] = context_matrix(first, targets)
     scores = combine(signals, CANONICAL_WEIGHTS)
+    contradicted = contradiction_matrix(profiles, targets, signals["code"])
+    scores = np.where(contradicted, CONTRADICTED * scores, scores)
     scores = np.where(allowed, scores, 0.0)
     capacity = [LIST_CAPACITY if t.is_list else 1 for t in targets]
     sharp = np.exp(ASSIGN_SHARPNESS * (scores - 1.0))
@@ -308,6 +345,8 @@ def suggest_matches(
     )
     mode = "semantic" if embedder is not None else "lexical"
     cal = calibrator or load_calibrator(mode)
+    keyed = any(is_key_field(targets[j]) and scores[i, j] >= KEY_FLOOR for i, j in pairs.items())
+    factor = 1.0 if keyed or not names else KEYLESS
     out: list[ColumnMatch] = []
     for i, name in enumerate(names):
         order = [int(j) for j in np.argsort(-scores[i], kind="stable") if allowed[i, j]]
@@ -322,7 +361,7 @@ def suggest_matches(
                 i,
                 j,
                 j == chosen,
-                confidence=cal(float(scores[i, j])) if cal else float(scores[i, j]),
+                confidence=factor * (cal(float(scores[i, j])) if cal else float(scores[i, j])),
             )
             for j in order[:top_k]
         ]
@@ -339,4 +378,11 @@ def suggest_matches(
                 )
         samples = list(profiles[i].samples[:5]) if profiles[i] else []
         out.append(ColumnMatch(name, cands, samples, reason))
-    return MatchResult(source_name, canonical, out, threshold, mode if cal else "none")
+    note = None
+    if not keyed:
+        note = (
+            "no column of this source is a key (policy, party, agent or record id) scoring "
+            f"{KEY_FLOOR} or more: its rows cannot be joined to policies (a summary or lookup "
+            f"table?), so confidences are scaled by {KEYLESS}"
+        )
+    return MatchResult(source_name, canonical, out, threshold, mode if cal else "none", note)

@@ -145,6 +145,7 @@ def column_outcomes(
                 "right": best is not None and is_right(best.target, target),
                 "top1": top1,
                 "top3": top3,
+                "keyless": result.note is not None,
             }
         )
     return rows
@@ -210,13 +211,14 @@ def fit_calibration(out_dir: Path, *, embedder: Embedder | None = None) -> dict[
     """Fit the isotonic calibrator on one estate (use the calibration seed, never seed 7).
 
     Every ground-truth column with a proposal is an observation: its raw score, and whether
-    the proposal is right (a null ground truth makes every proposal wrong).
+    the proposal is right (a null ground truth makes every proposal wrong). Columns of keyless
+    sources are left out: their confidence is scaled down separately (``KEYLESS``).
     """
     from tools.canonical.matching.calibration import Calibrator
 
     identity = Calibrator((), ())
     result = evaluate_on_estate(out_dir, embedder=embedder, calibrator=identity)
-    rows = [r for r in result["columns"] if r["proposed"]]
+    rows = [r for r in result["columns"] if r["proposed"] and not r["keyless"]]
     return fit_isotonic([r["score"] for r in rows], [r["right"] for r in rows]).to_dict()
 
 

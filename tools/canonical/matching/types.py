@@ -56,6 +56,8 @@ class MatchResult:
     """Confidence at or above which a proposal is auto-accepted."""
     calibration: str
     """Which calibration produced the confidences (``semantic`` / ``lexical`` / ``none``)."""
+    note: str | None = None
+    """A warning about the source as a whole (for example: no key column), for the reviewer."""
 
     def column(self, name: str) -> ColumnMatch:
         """The match of one source column (KeyError if absent)."""
@@ -86,6 +88,7 @@ class MatchResult:
             "canonical": self.canonical,
             "threshold": self.threshold,
             "calibration": self.calibration,
+            "note": self.note,
             "mappings": [
                 {
                     "source": m.column,

@@ -100,3 +100,52 @@ def test_unrelated_column_left_unmapped_or_below_threshold() -> None:
     match = res.column("ZZQ_FLG9")
     assert match.best is None or match.best.confidence < res.threshold
     assert "ZZQ_FLG9" not in res.accepted
+
+
+def _policies(n: int = 40) -> dict[str, pa.Array]:
+    return {
+        "POL_NBR": pa.array([f"P{i:09d}" for i in range(n)]),
+        "STATE": pa.array(["CA", "NY", "TX", "FL", "WA"] * (n // 5)),
+    }
+
+
+def test_code_values_unknown_to_a_fields_table_count_against_it() -> None:
+    # Same name evidence, different values: state codes support the address state; regions
+    # (none of them a state) contradict it, so the pair scores lower and is not auto-accepted.
+    regions = {**_policies(), "STATE": pa.array(["North", "South", "East", "West", "Central"] * 8)}
+    good = suggest_matches(_policies()).column("STATE").candidates[0]
+    bad = suggest_matches(regions).column("STATE").candidates[0]
+    assert good.target == bad.target == "policy_core.insured_party.address.state"
+    assert good.signals["code"] == 1.0 and bad.signals["code"] == 0.0
+    assert bad.score < 0.8 * good.score
+    assert good.confidence >= DEFAULT_THRESHOLD > bad.confidence
+
+
+def test_two_unknown_codes_are_too_few_to_contradict() -> None:
+    yes_no = {**_policies(), "STATE": pa.array(["Y", "N"] * 20)}
+    three = {**_policies(), "STATE": pa.array(["Y", "N", "U"] * 13 + ["Y"])}
+    def state(columns: dict[str, pa.Array]) -> float:
+        cands = suggest_matches(columns, top_k=100).column("STATE").candidates
+        return next(c.score for c in cands if c.target.endswith("address.state"))
+
+    # Two misses leave the pair as the other signals score it; three are evidence against it.
+    assert state(three) < 0.8 * state(yes_no)
+
+
+def test_source_without_a_key_column_is_never_auto_accepted() -> None:
+    # A summary sheet: premium by state. Its state column is state codes, but no row is a
+    # policy, so its columns cannot populate policies.
+    summary = {
+        "State": pa.array(["CA", "NY", "TX", "FL", "WA"]),
+        "Policies": pa.array([120, 80, 95, 60, 40]),
+        "Total Premium": pa.array([Decimal("123456.78"), Decimal("98765.43")] * 2 + [None]),
+    }
+    keyed = suggest_matches({**summary, "Policy Number": pa.array([f"P{i:09d}" for i in range(5)])})
+    keyless = suggest_matches(summary)
+    assert keyed.note is None and keyed.column("State").best is not None
+    assert keyless.note is not None and "key" in keyless.note
+    assert keyless.to_dict()["note"] == keyless.note
+    assert keyless.accepted == {}
+    state = keyless.column("State").candidates[0]
+    assert state.target == "policy_core.insured_party.address.state"
+    assert state.confidence < keyed.column("State").candidates[0].confidence
