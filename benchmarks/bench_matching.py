@@ -8,7 +8,8 @@ Prints, for our matcher:
      auto-accepted fields, top-1 / top-3, and ECE of the top-1 confidences;
   2. GDC (10 studies) and Valentine (82 pairs): MRR / top-1 / Recall@GT as the corpus MANIFEST
      defines them, generic mode (no insurance knowledge), ECE of the top-1 scores;
-  3. peers side by side when ``/tmp/peers-venv`` exists (``benchmarks/peers/run_peers.py``).
+  3. peers side by side when ``/tmp/peers-venv`` (valentine matchers, infermap) and
+     ``/tmp/magneto-venv`` (Magneto via bdi-kit) exist (``benchmarks/peers/setup_peers.sh``).
 """
 
 from __future__ import annotations
@@ -182,11 +183,17 @@ def main() -> None:
             public,
             ["cases", "mrr", "top1", "recall_at_gt", "ece_top1_score", "s_per_case"],
         )
-    peers = Path(os.environ.get("PEERS_VENV", "/tmp/peers-venv")) / "bin" / "python"
-    if not args.skip_peers and peers.exists():
-        script = ROOT / "benchmarks" / "peers" / "run_peers.py"
-        print("\npeers (separate venv):", flush=True)
-        subprocess.run([str(peers), str(script)], check=False)
+    script = ROOT / "benchmarks" / "peers" / "run_peers.py"
+    venvs = [
+        (os.environ.get("PEERS_VENV", "/tmp/peers-venv"), []),
+        (os.environ.get("MAGNETO_VENV", "/tmp/magneto-venv"), ["--matchers", "magneto"]),
+    ]
+    for venv, extra in venvs:
+        python = Path(venv) / "bin" / "python"
+        if not args.skip_peers and python.exists():
+            print(f"\npeers ({venv}):", flush=True)
+            out = ["--json", str(Path(tempfile.gettempdir()) / f"peers-{Path(venv).name}.json")]
+            subprocess.run([str(python), str(script), *extra, *out], check=False)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))
 

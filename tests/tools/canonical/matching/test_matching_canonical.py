@@ -149,3 +149,23 @@ def test_source_without_a_key_column_is_never_auto_accepted() -> None:
     state = keyless.column("State").candidates[0]
     assert state.target == "policy_core.insured_party.address.state"
     assert state.confidence < keyed.column("State").candidates[0].confidence
+
+
+def test_only_closed_tables_contradict() -> None:
+    from tools.canonical.matching.canonical import code_matrix, contradiction_matrix, target_fields
+    from tools.canonical.matching.values import profile
+
+    targets = target_fields("policy_v1")
+    paths = [t.path for t in targets]
+    profiles = [
+        profile(pa.array(["North", "South", "East", "West", "Central"] * 8)),
+        profile(pa.array(["T20", "WL1", "UL5"] * 10)),  # life plan codes: the policy type
+    ]
+    contra = contradiction_matrix(profiles, targets, code_matrix(profiles, targets))
+    state = paths.index("policy_core.insured_party.address.state")
+    policy_type = paths.index("policy_core.policy_type")
+    assert contra[0, state]
+    assert not contra[1, policy_type]  # the line-of-business table is open: a miss says nothing
+    closed = {paths[state], "policy_core.insured_party.address.country"}
+    for row in contra:  # neither column is a state or a country; nothing else is ruled out
+        assert {paths[j] for j in row.nonzero()[0]} == closed
