@@ -200,6 +200,7 @@ def main() -> None:
                 try:
                     scores = run(*frames[case.name])
                     rows.append(score_case(case, scores))
+                    outcome = f"{case.name}: MRR {rows[-1]['mrr']:.3f}"
                     if name == "infermap":
                         for conf, _, pair in CONFIDENCES:
                             s, t = pair.split("\t")
@@ -207,14 +208,17 @@ def main() -> None:
                                 calib.append((conf, t in case.gold[s]))
                 except Timeout:
                     errors.append(f"{case.name}: timeout after {args.timeout}s")
+                    outcome = errors[-1]
                 except Exception as exc:
                     last = traceback.format_exc().strip().splitlines()[-1]
                     errors.append(
                         f"{case.name}: {type(exc).__name__}: {str(exc)[:200]} | {last[:200]}"
                     )
+                    outcome = errors[-1]
                 finally:
                     signal.alarm(0)
                 seconds += time.perf_counter() - start
+                print(f"  {key} {outcome}", file=sys.stderr, flush=True)
                 if len(errors) >= 3 and not rows:
                     break  # the same failure on every case: report it once
             entry: dict[str, object] = {
