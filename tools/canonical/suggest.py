@@ -227,6 +227,7 @@ def _rule_problem(rule: dict[str, Any], info: SourceInfo, canonical: str) -> str
 def _evidence(match: Any) -> dict[str, Any]:
     best = match.best
     return {
+        "candidate": best.target if best else None,  # the ranking's first, even when withheld
         "signals": {k: round(v, 3) for k, v in (best.signals.items() if best else [])},
         "agreed": list(best.agreed) if best else [],
         "alternatives": [{"target": c.target, "confidence": round(c.confidence, 4)}
