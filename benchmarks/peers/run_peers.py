@@ -166,6 +166,9 @@ def main() -> None:
     parser.add_argument(
         "--matchers", default="coma,sf,distribution,jaccard,infermap,cupid,coma_instances"
     )
+    parser.add_argument(
+        "--cases", default="", help="only these cases (comma-separated), to split a slow peer"
+    )
     parser.add_argument("--timeout", type=int, default=300, help="seconds per case and matcher")
     parser.add_argument("--json", type=Path, default=Path("/tmp/peers-results.json"))
     parser.add_argument(
@@ -185,6 +188,8 @@ def main() -> None:
     report: dict[str, dict[str, object]] = {}
     for bench in args.bench.split(","):
         cases = list(gdc_cases()) if bench == "gdc" else list(valentine_cases())
+        if args.cases:
+            cases = [c for c in cases if c.name in set(args.cases.split(","))]
         frames = {c.name: (read_df(c.source), read_df(c.target)) for c in cases}
         for name in args.matchers.split(","):
             key = f"{bench}/{name}"
