@@ -22,14 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from knowledge.canonical import arrow_to_records, records_to_arrow
 from tools.errors import ConfigError
 from tools.waves.targets import sql
-from tools.waves.targets.base import TargetHealth
 from tools.waves.targets.codec import conform, to_json_value
 from tools.waves.targets.new_platform import _refuse_duplicates
 
 REASONS_COLUMN = "dq_reasons"
 
 
-class DataQualityQueueTarget:
+class DataQualityQueueTarget(sql.TableTarget):
     """Queues policies and their data-quality reasons in a SQL table.
 
     Config:
@@ -56,32 +55,6 @@ class DataQualityQueueTarget:
             Column("record", json_type, nullable=False),
             Column("queued_at", sql.timestamp_type(self.dialect), nullable=False),
         )
-        self._engine: Any = None
-        self._ready = False
-
-    @property
-    def engine(self) -> Any:
-        """The SQLAlchemy engine, created on first use."""
-        if self._engine is None:
-            self._engine = sql.make_engine(self.url, self.name)
-        return self._engine
-
-    def _prepare(self) -> None:
-        if not self._ready:
-            sql.ensure_schema(self.engine, self.metadata, self.table)
-            self._ready = True
-
-    def close(self) -> None:
-        """Release pooled connections."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
-    def health(self) -> TargetHealth:
-        """Connect and create the table if needed; never raises."""
-        status = sql.health_of(self.engine, self.metadata, self.table)
-        self._ready = status.ok
-        return status
 
     def _reasons(self, records: pa.Table) -> list[list[str]]:
         if self.reasons_column not in records.column_names:

@@ -24,14 +24,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tools.errors import ConfigError, InputError
 from tools.waves.targets import sql
-from tools.waves.targets.base import POLICY_ID, TargetHealth
+from tools.waves.targets.base import POLICY_ID
 from tools.waves.targets.codec import conform, decode, encode, flat_columns, sanitise
 
 POLICY_KEY = sanitise(POLICY_ID)
 DECODE_ROWS = 10_000
 
 
-class NewPlatformTarget:
+class NewPlatformTarget(sql.TableTarget):
     """Upserts canonical policies into a SQL `policy` table (SQLite file or PostgreSQL).
 
     Config:
@@ -62,28 +62,8 @@ class NewPlatformTarget:
         # per-wave query (count, read-back, delete), so no separate wave index is maintained.
         self.table.append_constraint(UniqueConstraint(
             "wave_id", POLICY_KEY, name=f"uq_{self.table.name}_wave_policy"))
-        self._engine: Any = None
-        self._ready = False
 
     # -- plumbing -------------------------------------------------------------------------------
-    @property
-    def engine(self) -> Any:
-        """The SQLAlchemy engine, created on first use."""
-        if self._engine is None:
-            self._engine = sql.make_engine(self.url, self.name)
-        return self._engine
-
-    def _prepare(self) -> None:
-        if not self._ready:
-            sql.ensure_schema(self.engine, self.metadata, self.table)
-            self._ready = True
-
-    def close(self) -> None:
-        """Release pooled connections."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-
     def _upsert_statement(self) -> Any:
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = insert(self.table)
@@ -101,12 +81,6 @@ class NewPlatformTarget:
                 f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
 
     # -- MigrationTarget ------------------------------------------------------------------------
-    def health(self) -> TargetHealth:
-        """Connect and create the schema if needed; never raises."""
-        status = sql.health_of(self.engine, self.metadata, self.table)
-        self._ready = status.ok
-        return status
-
     def write(self, wave_id: str, records: pa.Table) -> int:
         """Upsert a batch in one transaction; returns the number of policies written.
 

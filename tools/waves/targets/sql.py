@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import pyarrow as pa
 from sqlalchemy import (
@@ -157,6 +157,43 @@ def health_of(engine: Engine, metadata: MetaData, table: Table) -> TargetHealth:
         return TargetHealth(ok=False, detail=f"{type(exc).__name__}: {exc}")
     backend = engine.url.get_backend_name()
     return TargetHealth(ok=True, detail=f"table {table.name} ready on {backend}")
+
+
+class TableTarget:
+    """What a SQL target that owns one table shares: a lazy engine, the schema created on first
+    use, a health check that creates it too, and close. Subclasses set ``name``, ``url``,
+    ``metadata`` and ``table`` in ``__init__``."""
+
+    name: ClassVar[str]
+    url: URL
+    metadata: MetaData
+    table: Table
+    _engine: Engine | None = None
+    _ready: bool = False
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created on first use."""
+        if self._engine is None:
+            self._engine = make_engine(self.url, self.name)
+        return self._engine
+
+    def _prepare(self) -> None:
+        if not self._ready:
+            ensure_schema(self.engine, self.metadata, self.table)
+            self._ready = True
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def health(self) -> TargetHealth:
+        """Connect and create the table if needed; never raises."""
+        status = health_of(self.engine, self.metadata, self.table)
+        self._ready = status.ok
+        return status
 
 
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
