@@ -8,12 +8,14 @@ one of the short text forms ``parse_answer`` reads ("2", "approve", "edit COL ta
 
 from __future__ import annotations
 
+import operator
 import shlex
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph import END
+from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
@@ -49,6 +51,28 @@ class JourneyContext:
     llm: LlmAccess
     settings: Settings
     thread_id: str
+
+
+class JourneyState(TypedDict, total=False):
+    """The checkpointed keys every journey has (plain JSON values and messages only); each
+    journey's state adds its own."""
+
+    journey: str
+    status: str
+    inputs: dict[str, Any]
+    notes: Annotated[list[dict[str, Any]], operator.add]
+    messages: Annotated[list[AnyMessage], add_messages]
+    pending_question: str | None
+    return_to: str | None
+    blocked: dict[str, Any] | None
+
+
+Ctx = Runtime[JourneyContext]
+"""What a node receives besides the state."""
+State = dict[str, Any]
+"""A node's view of the state (the TypedDicts are for the graph's channels)."""
+ToolErrors = (CapabilityMissing, ToolFailed)
+"""What a tool call raises that a node turns into a blocked step."""
 
 
 class AnswerError(InputError):

@@ -16,7 +16,6 @@ from typing import Any, Literal
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.discovery import prompts
@@ -25,7 +24,10 @@ from agents.discovery.state import DiscoveryState
 from agents.journey import (
     ANSWER_QUESTION,
     BLOCKED,
+    Ctx,
     JourneyContext,
+    State,
+    ToolErrors,
     answer_question_node,
     ask,
     blocked,
@@ -45,9 +47,6 @@ SUGGEST, REVIEW, APPLY_EDIT, APPROVE = ("suggest_mapping", "review_mapping", "ap
 PROPOSE_RULES, REVIEW_RULES, EXPORT = "propose_rules", "review_rules", "export"
 MAP_RECORDS = "map_records"
 
-Ctx = Runtime[JourneyContext]
-State = dict[str, Any]
-ToolErrors = (CapabilityMissing, ToolFailed)
 
 
 def _inputs(state: State) -> DiscoveryInputs:

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import operator
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
-from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
+from agents.journey import JourneyState
 
 
-class DiscoveryState(TypedDict, total=False):
-    journey: str
-    status: str
-    inputs: dict[str, Any]
-    notes: Annotated[list[dict[str, Any]], operator.add]
-    messages: Annotated[list[AnyMessage], add_messages]
-    pending_question: str | None
-    return_to: str | None
-    blocked: dict[str, Any] | None
+class DiscoveryState(JourneyState, total=False):
     sources: list[dict[str, Any]]
     profiles: dict[str, dict[str, Any]]
     focus_source: str | None

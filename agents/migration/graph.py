@@ -17,13 +17,15 @@ from typing import Any, Literal
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
 from langgraph.types import Command
 
 from agents.journey import (
     ANSWER_QUESTION,
     BLOCKED,
+    Ctx,
     JourneyContext,
+    State,
+    ToolErrors,
     answer_question_node,
     ask,
     blocked,
@@ -33,7 +35,6 @@ from agents.journey import (
     table_note,
     text_note,
 )
-from agents.mcp_client import CapabilityMissing, ToolFailed
 from agents.migration import prompts
 from agents.migration.configuration import MigrationInputs
 from agents.migration.state import MigrationState
@@ -44,9 +45,6 @@ RUN_WAVE, RECONCILE, AFTER_WAVE = "run_wave", "reconcile", "after_wave"
 EXPLAIN_FAILURE, AFTER_FAILURE, ROLLBACK = "explain_failure", "after_failure", "rollback"
 OVERRIDE_GATE = "override_gate"
 
-Ctx = Runtime[JourneyContext]
-State = dict[str, Any]
-ToolErrors = (CapabilityMissing, ToolFailed)
 
 
 def _inputs(state: State) -> MigrationInputs:

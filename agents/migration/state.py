@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import operator
-from typing import Annotated, Any, TypedDict
+from typing import Any
 
-from langchain_core.messages import AnyMessage
-from langgraph.graph.message import add_messages
+from agents.journey import JourneyState
 
 
-class MigrationState(TypedDict, total=False):
-    journey: str
-    status: str
-    inputs: dict[str, Any]
-    notes: Annotated[list[dict[str, Any]], operator.add]
-    messages: Annotated[list[AnyMessage], add_messages]
-    pending_question: str | None
-    return_to: str | None
-    blocked: dict[str, Any] | None
+class MigrationState(JourneyState, total=False):
     plan_id: str | None
     waves: list[dict[str, Any]]
     current_wave: str | None
