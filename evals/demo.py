@@ -150,7 +150,7 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
     import yaml
 
     from tools.canonical import approve_mapping, map_to_canonical
-    from tools.canonical.matching.estate import is_right
+    from tools.canonical.matching.estate import is_right, top1_right
     from tools.canonical.suggest import suggest_mapping
     from tools.errors import InputError as RefusedError
 
@@ -164,7 +164,12 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
         expected = truth.get(name, {})
         scored = [m for m in proposal.mappings if m["source"] in expected]
         accepted = [m for m in scored if m["target"] and m["confidence"] >= proposal.threshold]
-        top1 = sum(_ranked_right(m, expected[m["source"]], m in accepted) for m in scored)
+        # Scored as the estate evaluator scores it: the ranking's first candidate, even when
+        # withheld below the proposal floor (docs/evals.md).
+        top1 = sum(
+            top1_right(m["evidence"]["candidate"], expected[m["source"]], m in accepted)
+            for m in scored
+        )
         right = sum(is_right(m["target"], expected[m["source"]]) for m in accepted)
         row: dict[str, Any] = {
             "source": name, "system": source["system"], "mapping_id": proposal.mapping_id,
@@ -195,17 +200,6 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
         "approved": [r["source"] for r in rows if r["status"] == "approved"],
         "seconds": round(time.perf_counter() - started, 2),
     }
-
-
-def _ranked_right(mapping: dict[str, Any], truth: str | None, accepted: bool) -> bool:
-    """Top-1 as `evaluate_on_estate` scores it (docs/evals.md): the ranking's first candidate
-    (even when withheld below the proposal floor) against the ground truth; a column that should
-    stay unmapped is right when it is not auto-accepted."""
-    from tools.canonical.matching.estate import is_right
-
-    if truth is None:
-        return not accepted
-    return is_right(mapping["target"] or mapping["evidence"]["candidate"], truth)
 
 
 def _review(engine: Engine, proposal: Any, expected: dict[str, str | None],

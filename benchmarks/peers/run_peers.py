@@ -189,7 +189,8 @@ def main() -> None:
     for bench in args.bench.split(","):
         cases = list(gdc_cases()) if bench == "gdc" else list(valentine_cases())
         if args.cases:
-            cases = [c for c in cases if c.name in set(args.cases.split(","))]
+            wanted = set(args.cases.split(","))
+            cases = [c for c in cases if c.name in wanted]
         frames = {c.name: (read_df(c.source), read_df(c.target)) for c in cases}
         for name in args.matchers.split(","):
             key = f"{bench}/{name}"

@@ -109,9 +109,10 @@ def test_keyless_source_is_flagged_and_nothing_auto_accepted(
         sources[name] = _json(capsys)["sources"][0]["source_id"]
     assert main(["map-to-canonical", sources["agency_summary"], "--json"]) == 0
     proposal = _json(capsys)
-    assert proposal["note"] and "key" in proposal["note"]
+    assert proposal["keyless"] and "key" in proposal["note"]
     assert all(m["confidence"] < proposal["threshold"] for m in proposal["mappings"])
     assert main(["map-to-canonical", sources["agency_policies"], "--json"]) == 0
-    assert _json(capsys)["note"] is None
+    keyed = _json(capsys)
+    assert not keyed["keyless"] and keyed["note"] is None
     assert main(["map-to-canonical", sources["agency_summary"]]) == 0
     assert "note:" in capsys.readouterr().out

@@ -58,7 +58,8 @@ class SuggestedMapping(BaseModel):
     calibration: str
     mappings: list[dict[str, Any]]  # each: source, target, confidence, evidence, transform
     unmapped: dict[str, str]
-    note: str | None = None  # a warning about the whole source (no key column)
+    keyless: bool = False  # no key column: confidences scaled down, nothing auto-accepted
+    note: str | None = None  # why, for the reviewer
 
 
 def sample_columns(info: SourceInfo, rows: int = SAMPLE_ROWS) -> dict[str, pa.Array]:
@@ -209,7 +210,8 @@ def suggest_mapping(engine: Engine, settings: Settings, source_id: str, *,
     return SuggestedMapping(mapping_id=mapping.mapping_id, source_id=source_id,
                             version=mapping.version, canonical=canonical,
                             threshold=result.threshold, calibration=result.calibration,
-                            mappings=shown, unmapped=unmapped, note=result.note)
+                            mappings=shown, unmapped=unmapped, keyless=result.keyless,
+                            note=result.note)
 
 
 def _rule_problem(rule: dict[str, Any], info: SourceInfo, canonical: str) -> str | None:

@@ -138,7 +138,7 @@ def target_fields(version: str) -> tuple[TargetField, ...]:
                 tables=tuple(tables.get(f.path, ())),
                 allowed=f.allowed_values or (),
                 closed=any(
-                    code_table(n).closed and code_table(n).target == f.path
+                    (table := code_table(n)).closed and table.target == f.path
                     for n in tables.get(f.path, ())
                 ),
                 component=f.list_path or f.component,
@@ -227,7 +227,7 @@ def contradiction_matrix(
     Open tables say nothing by a miss (``T20``/``WL1`` are life plan codes no line-of-business
     table knows, yet they are the policy type). Two values (Y/N) are too few to say.
     """
-    coded = np.array([t.closed for t in targets], dtype=bool)
+    closed = np.array([t.closed for t in targets], dtype=bool)
     is_code = np.array(
         [
             p is not None and p.kind == "code" and len(p.code_values) >= MIN_CONTRADICTING_CODES
@@ -235,7 +235,7 @@ def contradiction_matrix(
         ],
         dtype=bool,
     )
-    return is_code[:, None] & coded[None, :] & (np.nan_to_num(code, nan=1.0) == 0.0)
+    return is_code[:, None] & closed[None, :] & (np.nan_to_num(code, nan=1.0) == 0.0)
 
 
 def is_key_field(target: TargetField) -> bool:
@@ -353,8 +353,10 @@ def suggest_matches(
     )
     mode = "semantic" if embedder is not None else "lexical"
     cal = calibrator or load_calibrator(mode)
-    keyed = any(is_key_field(targets[j]) and scores[i, j] >= KEY_FLOOR for i, j in pairs.items())
-    factor = 1.0 if keyed or not names else KEYLESS
+    keyless = bool(names) and not any(
+        is_key_field(targets[j]) and scores[i, j] >= KEY_FLOOR for i, j in pairs.items()
+    )
+    factor = KEYLESS if keyless else 1.0
     out: list[ColumnMatch] = []
     for i, name in enumerate(names):
         order = [int(j) for j in np.argsort(-scores[i], kind="stable") if allowed[i, j]]
@@ -386,11 +388,11 @@ def suggest_matches(
                 )
         samples = list(profiles[i].samples[:5]) if profiles[i] else []
         out.append(ColumnMatch(name, cands, samples, reason))
-    note = None
-    if not keyed:
-        note = (
-            "no column of this source is a key (policy, party, agent or record id) scoring "
-            f"{KEY_FLOOR} or more: its rows cannot be joined to policies (a summary or lookup "
-            f"table?), so confidences are scaled by {KEYLESS}"
-        )
-    return MatchResult(source_name, canonical, out, threshold, mode if cal else "none", note)
+    note = (
+        "no column of this source is a key (policy, party, agent or record id) scoring "
+        f"{KEY_FLOOR} or more: its rows cannot be joined to policies (a summary or lookup "
+        f"table?), so confidences are scaled by {KEYLESS}; map a key column or review by hand"
+    ) if keyless else None
+    return MatchResult(
+        source_name, canonical, out, threshold, mode if cal else "none", keyless, note
+    )

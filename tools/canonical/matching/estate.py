@@ -102,6 +102,12 @@ def is_right(predicted: str | None, truth: str | None) -> bool:
     return predicted == truth
 
 
+def top1_right(proposed: str | None, truth: str | None, accepted: bool) -> bool:
+    """Top-1 of one column (module docstring): the proposal is the ground truth's target, or,
+    for a column whose ground truth is null, nothing was auto-accepted."""
+    return not accepted if truth is None else is_right(proposed, truth)
+
+
 def match_estate(
     out_dir: Path, *, embedder: Embedder | None = None, calibrator: Any = None
 ) -> Iterable[tuple[dict[str, Any], MatchResult]]:
@@ -129,11 +135,8 @@ def column_outcomes(
         ranked = [c.target for c in match.candidates] if match else []
         conf = best.confidence if best else 0.0
         accepted = best is not None and conf >= threshold
-        if target is None:
-            top1 = top3 = not accepted
-        else:
-            top1 = best is not None and is_right(best.target, target)
-            top3 = any(is_right(t, target) for t in ranked[:3])
+        top1 = top1_right(best.target if best else None, target, accepted)
+        top3 = not accepted if target is None else any(is_right(t, target) for t in ranked[:3])
         rows.append(
             {
                 "column": column,
@@ -145,7 +148,7 @@ def column_outcomes(
                 "right": best is not None and is_right(best.target, target),
                 "top1": top1,
                 "top3": top3,
-                "keyless": result.note is not None,
+                "keyless": result.keyless,
             }
         )
     return rows

@@ -56,8 +56,11 @@ class MatchResult:
     """Confidence at or above which a proposal is auto-accepted."""
     calibration: str
     """Which calibration produced the confidences (``semantic`` / ``lexical`` / ``none``)."""
+    keyless: bool = False
+    """No column is a key (policy, party, agent or record id): the rows cannot be joined to
+    policies, so confidences were scaled down (``canonical.KEYLESS``)."""
     note: str | None = None
-    """A warning about the source as a whole (for example: no key column), for the reviewer."""
+    """A warning about the source as a whole (why it is keyless), for the reviewer."""
 
     def column(self, name: str) -> ColumnMatch:
         """The match of one source column (KeyError if absent)."""
@@ -88,6 +91,7 @@ class MatchResult:
             "canonical": self.canonical,
             "threshold": self.threshold,
             "calibration": self.calibration,
+            "keyless": self.keyless,
             "note": self.note,
             "mappings": [
                 {

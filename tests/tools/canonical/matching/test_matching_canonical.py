@@ -142,9 +142,9 @@ def test_source_without_a_key_column_is_never_auto_accepted() -> None:
     }
     keyed = suggest_matches({**summary, "Policy Number": pa.array([f"P{i:09d}" for i in range(5)])})
     keyless = suggest_matches(summary)
-    assert keyed.note is None and keyed.column("State").best is not None
-    assert keyless.note is not None and "key" in keyless.note
-    assert keyless.to_dict()["note"] == keyless.note
+    assert not keyed.keyless and keyed.note is None and keyed.column("State").best is not None
+    assert keyless.keyless and keyless.note is not None and "key" in keyless.note
+    assert keyless.to_dict()["keyless"] and keyless.to_dict()["note"] == keyless.note
     assert keyless.accepted == {}
     state = keyless.column("State").candidates[0]
     assert state.target == "policy_core.insured_party.address.state"
