@@ -27,10 +27,9 @@ import pyarrow as pa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks" / "peers"))
 
-from corpus import Case, gdc_cases, read_columns, valentine_cases  # noqa: E402
-
+from evals.matching_eval import to_arrow  # noqa: E402
+from evals.public_corpus import Case, gdc_cases, read_columns, valentine_cases  # noqa: E402
 from tools.canonical.matching.generic import rank_targets  # noqa: E402
 from tools.canonical.matching.metrics import (  # noqa: E402
     expected_calibration_error,
@@ -39,20 +38,6 @@ from tools.canonical.matching.metrics import (  # noqa: E402
     top_k_accuracy,
 )
 from tools.canonical.matching.types import full_ranking  # noqa: E402
-
-
-def to_arrow(values: list[str | None]) -> pa.Array:
-    """Text cells -> int64, float64 or string Arrow array (as a CSV reader would infer)."""
-    present = [v for v in values if v is not None]
-    for caster in (int, float):
-        try:
-            converted = [None if v is None else caster(v) for v in values]
-        except ValueError:
-            continue
-        if present:
-            return pa.array(converted)
-    return pa.array(values, type=pa.string())
-
 
 _CACHE: dict[Path, dict[str, pa.Array]] = {}
 

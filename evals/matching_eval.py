@@ -13,14 +13,12 @@ Definitions (docs/evals.md):
 
 from __future__ import annotations
 
-import csv
-import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from rapidfuzz import fuzz, process
 
 BUCKETS = 10
@@ -119,59 +117,15 @@ def ece(buckets: list[dict[str, Any]]) -> float:
                for b in buckets if b["count"]) if total else 0.0
 
 
-# ----- the public corpus (read in place) -----
-
-
-@dataclass(frozen=True)
-class PublicCase:
-    """One source -> target pair of a public benchmark with its gold correspondences."""
-
-    benchmark: str
-    family: str
-    name: str
-    source: Path
-    target: Path
-    gold: dict[str, set[str]]
-
-
-def public_cases(root: Path) -> Iterator[PublicCase]:
-    """GDC studies, then Valentine pairs (mimic_omop has no values: not run here)."""
-    gdc = root / "gdc"
-    if gdc.is_dir():
-        for study in sorted(p for p in gdc.iterdir() if p.is_dir()):
-            gold: dict[str, set[str]] = {}
-            with (study / "groundtruth.csv").open(newline="", encoding="utf-8") as fh:
-                for row in csv.DictReader(fh):
-                    gold.setdefault(row["source"], set()).add(row["target"])
-            yield PublicCase("gdc", "gdc", study.name, study / "source.csv", gdc / "target.csv",
-                             gold)
-    val = root / "valentine_sampled"
-    if val.is_dir():
-        for family in sorted(p for p in val.iterdir() if p.is_dir()):
-            for case in sorted(p for p in family.iterdir() if p.is_dir()):
-                expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
-                gold = {}
-                for m in expected.get("mappings", []):
-                    gold.setdefault(m["source"], set()).add(m["target"])
-                yield PublicCase("valentine", family.name, case.name, case / "source.csv",
-                                 case / "target.csv", gold)
-
-
-def read_csv_columns(path: Path) -> dict[str, list[str | None]]:
-    """A CSV as column -> text values (empty cells None; duplicate headers numbered)."""
-    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        cols: list[list[str | None]] = [[] for _ in header]
-        for row in reader:
-            for k in range(len(header)):
-                v = row[k] if k < len(row) else ""
-                cols[k].append(v or None)
-    out: dict[str, list[str | None]] = {}
-    for name, values in zip(header, cols, strict=True):
-        key, n = name, 1
-        while key in out:
-            n += 1
-            key = f"{name}.{n}"
-        out[key] = values
-    return out
+def to_arrow(values: list[str | None]) -> pa.Array:
+    """Text cells (``public_corpus.read_columns``) -> int64, float64 or string, as a CSV reader
+    would infer them; a column without values stays string."""
+    present = [v for v in values if v is not None]
+    for caster in (int, float):
+        try:
+            converted = [None if v is None else caster(v) for v in values]
+        except ValueError:
+            continue
+        if present:
+            return pa.array(converted)
+    return pa.array(values, type=pa.string())

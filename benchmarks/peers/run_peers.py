@@ -26,10 +26,12 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The corpus loader is stdlib only, so this runs in the peers' venvs without data-mash.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pandas as pd  # noqa: E402
-from corpus import Case, gdc_cases, valentine_cases  # noqa: E402
+
+from evals.public_corpus import Case, gdc_cases, valentine_cases  # noqa: E402
 
 Scores = dict[tuple[str, str], float]
 

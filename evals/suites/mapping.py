@@ -14,15 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from evals.matching_eval import (
-    ColumnOutcome,
-    PublicCase,
-    calibration,
-    name_rank,
-    public_cases,
-    read_csv_columns,
-    score,
-)
+from evals.matching_eval import ColumnOutcome, calibration, name_rank, score, to_arrow
+from evals.public_corpus import Case, public_cases, read_columns
 from evals.result import EvalConfig, SuiteResult
 
 BASELINE_THRESHOLD = 0.8
@@ -100,16 +93,6 @@ def _record(result: SuiteResult, part: str, ours: dict[str, list[ColumnOutcome]]
                              **{f"baseline_{k}": round(b[k], 4) for k in ("f1", "top1", "mrr")}})
 
 
-def _arrow(values: list[str | None]) -> pa.Array:
-    """Text cells -> int64, float64 or string (as a CSV reader would infer)."""
-    for caster in (int, float):
-        try:
-            return pa.array([None if v is None else caster(v) for v in values])
-        except (ValueError, pa.ArrowInvalid):
-            continue
-    return pa.array(values, pa.string())
-
-
 def public_part(config: EvalConfig, result: SuiteResult, embedder: Any) -> None:
     """GDC and Valentine pairs with ``rank_targets``; the name baseline beside it."""
     from tools.canonical.matching.generic import rank_targets
@@ -123,13 +106,13 @@ def public_part(config: EvalConfig, result: SuiteResult, embedder: Any) -> None:
 
     def load(path: Any) -> dict[str, pa.Array]:
         if str(path) not in cache:
-            cache[str(path)] = {k: _arrow(v) for k, v in read_csv_columns(path).items()}
+            cache[str(path)] = {k: to_arrow(v) for k, v in read_columns(path).items()}
         return cache[str(path)]
 
     ours: dict[str, list[ColumnOutcome]] = defaultdict(list)
     base: dict[str, list[ColumnOutcome]] = defaultdict(list)
     per_bench: dict[str, int] = defaultdict(int)
-    cases: list[PublicCase] = []
+    cases: list[Case] = []
     for case in public_cases(config.schema_corpus):
         if config.public_cases is None or per_bench[case.benchmark] < config.public_cases:
             per_bench[case.benchmark] += 1
