@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pydantic import BaseModel, field_validator
 from sqlalchemy import Connection, Engine, and_, bindparam, select
 
 from tools.settings import DEFAULT_TENANT
 from tools.store.bulk import bulk_insert
-from tools.store.models import PolicyLocation, PolicyMove, utcnow
+from tools.store.models import PolicyLocation, PolicyMove, as_utc, utcnow
 
 LOCATION = PolicyLocation.__table__
 MOVE = PolicyMove.__table__
@@ -36,11 +36,6 @@ class Move:
     reason: str | None = None
 
 
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every stamp we write is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 class LocationRecord(BaseModel):
     policy_id: str
     system: str
@@ -49,7 +44,7 @@ class LocationRecord(BaseModel):
     entry_id: int | None
     updated_at: datetime
 
-    _utc = field_validator("updated_at")(_as_utc)
+    _utc = field_validator("updated_at")(as_utc)
 
 
 class MoveRecord(BaseModel):
@@ -64,7 +59,7 @@ class MoveRecord(BaseModel):
     entry_id: int | None
     moved_at: datetime
 
-    _utc = field_validator("moved_at")(_as_utc)
+    _utc = field_validator("moved_at")(as_utc)
 
 
 class PolicyLocations:

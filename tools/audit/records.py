@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, field_validator
+
+from tools.store.models import as_utc
 
 
 class AuditRecord(BaseModel):
@@ -28,11 +30,7 @@ class AuditRecord(BaseModel):
     created_at: datetime
     finished_at: datetime | None
 
-    @field_validator("created_at", "finished_at")
-    @classmethod
-    def _as_utc(cls, value: datetime | None) -> datetime | None:
-        # SQLite hands back naive datetimes; every stamp we write is UTC.
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    _utc = field_validator("created_at", "finished_at")(as_utc)
 
     @property
     def incomplete(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy import Engine, and_, select
 
 from tools.errors import NotFoundError
-from tools.store.models import SourceRow
+from tools.store.models import SourceRow, as_utc
 
 SOURCE = SourceRow.__table__
 
@@ -36,10 +36,7 @@ class SourceInfo(BaseModel):
     entry_id: int | None
     created_at: datetime
 
-    @field_validator("created_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    _utc = field_validator("created_at")(as_utc)
 
     @property
     def records_path(self) -> Path:

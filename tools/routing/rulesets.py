@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
@@ -23,7 +23,7 @@ from tools.errors import InputError, NotFoundError
 from tools.routing.fields import DEFAULT_CANONICAL_VERSION
 from tools.routing.loader import RuleSource, _read, load_rule_set
 from tools.routing.model import RuleSet
-from tools.store.models import RoutingRuleSet, utcnow
+from tools.store.models import RoutingRuleSet, as_utc, utcnow
 
 RULE_SET = RoutingRuleSet.__table__
 NAMESPACE = "routing"
@@ -46,10 +46,7 @@ class RuleSetInfo(BaseModel):
     entry_id: int | None
     created_at: datetime
 
-    @field_validator("created_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    _utc = field_validator("created_at")(as_utc)
 
     @property
     def label(self) -> str:

@@ -20,6 +20,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stamp read back from the store, made timezone-aware: SQLite hands back naive
+    datetimes, and every stamp written is UTC. For ``field_validator(...)(as_utc)``."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 # Every table spells its surrogate key and timestamps the same way; a Column belongs to one
 # table, so each field gets a fresh one.
 def id_field() -> Any:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from tools.store.models import as_utc
 
 PENDING, RUNNING, FAILED, CANCELLED = "pending", "running", "failed", "cancelled"
 COMPENSATED, COMPLETED = "compensated", "completed"
 WaveState = Literal["pending", "running", "failed", "cancelled", "compensated", "completed"]
 #: The saga's milestones, in execution order (compensation runs them backwards).
 MILESTONES = ("ingest", "map_to_canonical", "route", "migrate", "validate")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; every stamp we write is UTC.
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class PlanCriteria(BaseModel):
@@ -75,7 +72,7 @@ class Plan(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    _stamps = field_validator("created_at", "updated_at")(_utc)
+    _stamps = field_validator("created_at", "updated_at")(as_utc)
 
 
 class StepState(BaseModel):
@@ -110,7 +107,7 @@ class WaveStatus(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
 
-    _stamps = field_validator("started_at", "finished_at")(_utc)
+    _stamps = field_validator("started_at", "finished_at")(as_utc)
 
 
 class GateResult(BaseModel):
