@@ -60,7 +60,7 @@ class CanonicalField(BaseModel):
 
 
 @dataclass(frozen=True)
-class _Shape:
+class Shape:
     """What a field annotation means once Optional, Annotated and tuple are peeled off."""
 
     base: Any
@@ -68,7 +68,9 @@ class _Shape:
     metadata: tuple[Any, ...]
 
 
-def _peel(annotation: Any) -> _Shape:
+def peel(annotation: Any) -> Shape:
+    """Peel Optional, Annotated and tuple/list off a canonical field annotation (a union other
+    than ``X | None`` raises)."""
     is_list = False
     metadata: list[Any] = []
     current = annotation
@@ -87,11 +89,11 @@ def _peel(annotation: Any) -> _Shape:
             current = args[0]
             is_list = True
         else:
-            return _Shape(current, is_list, tuple(metadata))
+            return Shape(current, is_list, tuple(metadata))
 
 
 def _leaf_type(
-    shape: _Shape, info: FieldInfo
+    shape: Shape, info: FieldInfo
 ) -> tuple[LeafType, tuple[str, ...] | None, int | None]:
     base = shape.base
     if typing.get_origin(base) is Literal:
@@ -143,7 +145,7 @@ def _walk(
     out: list[CanonicalField],
 ) -> None:
     for name, info in model.model_fields.items():
-        shape = _peel(info.annotation)
+        shape = peel(info.annotation)
         path = f"{prefix}{name}"
         required = info.is_required()
         if isinstance(shape.base, type) and issubclass(shape.base, BaseModel):

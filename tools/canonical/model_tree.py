@@ -10,15 +10,15 @@ skipped, so the fast path can never be silently laxer than per-record pydantic v
 from __future__ import annotations
 
 import datetime as dt
-import types
 import typing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from knowledge.canonical.catalogue import peel
 from knowledge.canonical.registry import get_model
 
 LeafKind = Literal["string", "date", "decimal"]
@@ -86,22 +86,6 @@ class ObjectNode:
         return out
 
 
-def _peel(annotation: Any) -> tuple[Any, bool, list[Any]]:
-    is_list, metadata, current = False, [], annotation
-    while True:
-        origin = typing.get_origin(current)
-        if origin is Annotated:
-            current, *extra = typing.get_args(current)
-            metadata.extend(extra)
-        elif origin in (typing.Union, types.UnionType):
-            members = [a for a in typing.get_args(current) if a is not type(None)]
-            current = members[0]
-        elif origin in (tuple, list) and not is_list:
-            current, is_list = typing.get_args(current)[0], True
-        else:
-            return current, is_list, metadata
-
-
 def _constraints(items: list[Any], where: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for item in items:
@@ -121,8 +105,9 @@ def _constraints(items: list[Any], where: str) -> dict[str, Any]:
 
 
 def _leaf(path: str, name: str, annotation: Any, info: Any) -> Leaf:
-    base, _, metadata = _peel(annotation)
-    constraints = _constraints([*metadata, *info.metadata], path)
+    shape = peel(annotation)
+    base = shape.base
+    constraints = _constraints([*shape.metadata, *info.metadata], path)
     allowed = None
     if typing.get_origin(base) is Literal:
         kind: LeafKind = "string"
@@ -153,7 +138,8 @@ def _node(model: type[BaseModel], path: str, required: bool, list_path: str | No
     prefix = f"{path}." if path else ""
     for name, info in model.model_fields.items():
         child_path = f"{prefix}{name}"
-        base, is_list, _ = _peel(info.annotation)
+        shape = peel(info.annotation)
+        base, is_list = shape.base, shape.is_list
         if isinstance(base, type) and issubclass(base, BaseModel):
             item_list = child_path if is_list else list_path
             node.children.append(_node(base, f"{child_path}[]" if is_list else child_path,
