@@ -24,6 +24,20 @@ MOVE_COLUMNS = ("tenant", "policy_id", "from_system", "to_system", "wave", "run_
 LOCATION_COLUMNS = ("tenant", "policy_id", "system", "wave", "run_id", "entry_id", "updated_at")
 
 
+def current_systems(conn: Connection, tenant: str, policy_ids: list[str]) -> dict[str, str]:
+    """Policy id -> the system that holds it now, for those of ``policy_ids`` with a location."""
+    found: dict[str, str] = {}
+    for start in range(0, len(policy_ids), 900):  # stay under SQLite's bound-parameter cap
+        chunk = policy_ids[start : start + 900]
+        rows = conn.execute(
+            select(LOCATION.c.policy_id, LOCATION.c.system).where(
+                and_(LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(chunk))
+            )
+        )
+        found.update({r.policy_id: r.system for r in rows})
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Move:
     """A policy going to a system (its first placement has no ``from_system``)."""
@@ -78,7 +92,7 @@ class PolicyLocations:
         moves = list(moves)
         if not moves:
             return 0
-        current = self._current(conn, [m.policy_id for m in moves])
+        current = current_systems(conn, self.tenant, [m.policy_id for m in moves])
         now = utcnow()
         changed = [m for m in moves if current.get(m.policy_id) != m.to_system]
         if not changed:
@@ -107,17 +121,6 @@ class PolicyLocations:
             )
         return len(changed)
 
-    def _current(self, conn: Connection, policy_ids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for start in range(0, len(policy_ids), 900):  # stay under SQLite's bound-parameter cap
-            chunk = policy_ids[start : start + 900]
-            rows = conn.execute(
-                select(LOCATION.c.policy_id, LOCATION.c.system).where(
-                    and_(LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id.in_(chunk))
-                )
-            )
-            found.update({r.policy_id: r.system for r in rows})
-        return found
 
     def locate(self, policy_id: str) -> LocationRecord | None:
         with self.engine.connect() as conn:

@@ -31,9 +31,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import and_, delete, select
 
 from tools.audit import Move, PolicyLocations
+from tools.audit.locations import current_systems
 from tools.errors import InputError, NotFoundError
 from tools.store.models import PolicyLocation, PolicyMove
 from tools.waves.saga import BatchScope, Milestone, StepContext
@@ -155,7 +156,7 @@ def _route(ctx: StepContext) -> dict[str, Any]:
     if rule_set_ref is None:
         def keep(_: int, batch: pa.RecordBatch, scope: BatchScope) -> None:
             with ctx.services.engine.connect() as conn:
-                where = _current(conn, ctx.tenant, _ids(batch))
+                where = current_systems(conn, ctx.tenant, _ids(batch))
             here = sum(1 for s in where.values() if target_key(s) == target_key(ctx.target))
             scope.rows = batch.num_rows
             scope.outcome = {"to_target": here, "unrouted": batch.num_rows - len(where)}
@@ -210,20 +211,11 @@ class _Eligible:
     skipped: int
 
 
-def _current(conn: Connection, tenant: str, ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), 900):  # SQLite's bound-parameter cap
-        rows = conn.execute(select(LOCATION.c.policy_id, LOCATION.c.system).where(and_(
-            LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(ids[start:start + 900]))))
-        found.update({r.policy_id: r.system for r in rows})
-    return found
-
-
 def _for_target(ctx: StepContext, batch: pa.RecordBatch) -> _Eligible:
     """The batch's policies headed for the wave's target (routed there, or not routed at all)."""
     ids = _ids(batch)
     with ctx.services.engine.connect() as conn:
-        where = _current(conn, ctx.tenant, ids)
+        where = current_systems(conn, ctx.tenant, ids)
     if ctx.criteria.rule_set is not None:
         # The route milestone just re-decided every policy of the wave: its word is final.
         wanted = target_key(ctx.target)
@@ -286,7 +278,7 @@ def restore_locations(ctx: StepContext, milestone: str) -> int:
                 moved.setdefault(row.policy_id, (row.from_system, row.to_system))
             if not moved:
                 continue
-            where = _current(conn, ctx.tenant, list(moved))
+            where = current_systems(conn, ctx.tenant, list(moved))
             still = {pid: before for pid, (before, placed) in moved.items()
                      if where.get(pid) == placed}
             back = [Move(pid, before, reason=reason) for pid, before in still.items() if before]

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from tools.audit import AuditLog
+from tools.audit.locations import current_systems
 from tools.errors import InputError
 from tools.settings import Settings
 from tools.store.models import PolicyLocation, utcnow
@@ -44,15 +45,6 @@ def _check_target(target: str) -> None:
     if target not in known:
         raise InputError(f"no migration target '{target}'", where="--target",
                          fix=f"choose one of: {', '.join(sorted(known))}")
-
-
-def _locations(conn: Connection, tenant: str, ids: list[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), 900):  # SQLite's bound-parameter cap
-        rows = conn.execute(select(LOCATION.c.policy_id, LOCATION.c.system).where(and_(
-            LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(ids[start:start + 900]))))
-        found.update({r.policy_id: r.system for r in rows})
-    return found
 
 
 def _text_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
@@ -86,7 +78,7 @@ class _Collected:
         present = pc.is_valid(ids).to_numpy(zero_copy_only=False)
         self.missing_ids += int((~present).sum())
         id_list = ids.to_pylist()
-        where = _locations(conn, tenant, [i for i in id_list if i is not None])
+        where = current_systems(conn, tenant, [i for i in id_list if i is not None])
         eligible = present.copy()
         for row, pid in enumerate(id_list):
             system = where.get(pid) if pid is not None else None
