@@ -114,11 +114,7 @@ class CoexistenceBridgeTarget:
     # -- MigrationTarget ------------------------------------------------------------------------
     def health(self) -> TargetHealth:
         """Can the outbox be created and written? Never raises."""
-        try:
-            files.ensure_dir(self.outbox, self.name)
-        except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
-            return TargetHealth(ok=False, detail=str(exc))
-        return TargetHealth(ok=True, detail=f"outbox {self.outbox} is writable")
+        return files.folder_health(self.outbox, self.name, "outbox")
 
     def _message(self, record: dict[str, Any], wave_id: str, now: str) -> dict[str, Any]:
         pid = record["policy_core"]["policy_id"]

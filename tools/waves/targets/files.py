@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tools.errors import ConfigError, InputError
+from tools.waves.targets.base import TargetHealth
 
 TMP_MARK = ".tmp-"
 
@@ -48,6 +49,15 @@ def ensure_dir(path: Path, target: str) -> Path:
         raise ConfigError(f"{path} is not writable", where=f"target {target}: dir",
                           fix="fix the folder's permissions or use another one")
     return path
+
+
+def folder_health(path: Path, target: str, what: str) -> TargetHealth:
+    """Can ``path`` be created and written? ``what`` names it in the detail. Never raises."""
+    try:
+        ensure_dir(path, target)
+    except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
+        return TargetHealth(ok=False, detail=str(exc))
+    return TargetHealth(ok=True, detail=f"{what} {path} is writable")
 
 
 def atomic_write(path: Path, data: bytes) -> None:

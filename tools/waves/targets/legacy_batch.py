@@ -193,11 +193,7 @@ class LegacyBatchTarget:
     # -- MigrationTarget ------------------------------------------------------------------------
     def health(self) -> TargetHealth:
         """Can the folder be created and written? Never raises."""
-        try:
-            files.ensure_dir(self.dir, self.name)
-        except Exception as exc:  # noqa: BLE001 - health reports, it does not raise
-            return TargetHealth(ok=False, detail=str(exc))
-        return TargetHealth(ok=True, detail=f"{self.layout} drop folder {self.dir} is writable")
+        return files.folder_health(self.dir, self.name, f"{self.layout} drop folder")
 
     def write(self, wave_id: str, records: pa.Table) -> int:
         """Write the batch as one new part (atomic); returns how many policies it holds."""
