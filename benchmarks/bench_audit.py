@@ -9,15 +9,11 @@ names a server. Baseline in the same run: one transaction per policy (what group
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from _backends import per_backend, print_results
 
 from tools.audit import AuditLog
 from tools.settings import Settings
@@ -69,32 +65,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as home:
-        results["sqlite"] = _measure(
-            Settings(home=Path(home)), args.policies, args.batch, args.singles
-        )
-    if args.pg_url:
-        admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-        name = f"dm_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-            with tempfile.TemporaryDirectory() as home:
-                results["postgresql"] = _measure(
-                    Settings(home=Path(home), db_url=url), args.policies, args.batch, args.singles
-                )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    if args.json:
-        print(json.dumps(results))
-        return
-    for backend, figures in results.items():
-        print(f"[{backend}]")
-        for key, value in figures.items():
-            print(f"  {key:42s} {value}")
+    def measure(settings: Settings) -> dict[str, float]:
+        return _measure(settings, args.policies, args.batch, args.singles)
+
+    print_results(per_backend(measure, args.pg_url), args.json)
 
 
 if __name__ == "__main__":

@@ -11,19 +11,17 @@ DATA_MASH_TEST_PG_URL (or --pg-url) names a server.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pyarrow as pa
-from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _backends import per_backend, print_results  # noqa: E402
 
 from tools.routing.decisions import route_source  # noqa: E402
 from tools.routing.rulesets import register_rule_set  # noqa: E402
@@ -71,28 +69,7 @@ def main() -> None:
     args = parser.parse_args()
 
     batches = list(sample_batches(args.policies, args.batch))  # generated once, outside timing
-    results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as home:
-        results["sqlite"] = _measure(Settings(home=Path(home)), batches)
-    if args.pg_url:
-        admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-        name = f"dm_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = admin.url.set(database=name).render_as_string(hide_password=False)
-            with tempfile.TemporaryDirectory() as home:
-                results["postgresql"] = _measure(Settings(home=Path(home), db_url=url), batches)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    if args.json:
-        print(json.dumps(results))
-        return
-    for backend, figures in results.items():
-        print(f"[{backend}]")
-        for key, value in figures.items():
-            print(f"  {key:42s} {value}")
+    print_results(per_backend(lambda settings: _measure(settings, batches), args.pg_url), args.json)
 
 
 if __name__ == "__main__":
