@@ -132,7 +132,8 @@ def estate(size: int) -> list[Row]:
 
 
 def demo(size: int) -> list[Row]:
-    """End to end (`data-mash demo`: generate, ingest, profile every source) in a fresh home."""
+    """End to end (`data-mash demo`: generate, ingest and profile every source, map, route, run
+    and reconcile wave 0) in a fresh home."""
     import os
     import subprocess
 
@@ -144,15 +145,29 @@ def demo(size: int) -> list[Row]:
         if done.returncode:
             raise RuntimeError((done.stderr.strip().splitlines() or ["demo failed"])[-1])
         child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    out = row("demo", "demo end to end (estate, ingest, profile)", "policies/s", size / t,
-              "none", None)
+    out = row("demo", "demo end to end (estate, ingest, profile, map, route, wave 0, reconcile)",
+              "policies/s", size / t, "none", None)
     out["child_peak_rss_mb"] = round(child_peak, 1)
+    return [out]
+
+
+def wave(size: int) -> list[Row]:
+    """One wave saga (ingest, map, route, migrate, validate) into new_platform on SQLite, in a
+    child process (``benchmarks/bench_wave.py``)."""
+    mod = bench_module("bench_wave")
+    figures = mod.measure(size, min(10_000, size), crash=False)
+    if figures["status"] != "completed":
+        raise RuntimeError(f"wave ended {figures['status']}: {figures['error']}")
+    out = row("wave", "wave saga into new_platform", "policies/s", size / figures["wall_s"],
+              "none", None)
+    out["child_peak_rss_mb"] = float(figures["peak_rss_mib"])
     return [out]
 
 
 BENCHMARKS: dict[str, Callable[[int], list[Row]]] = {
     "decode": decode, "audit": audit, "routing": routing,
     "routing_decisions": routing_decisions, "mapping": mapping, "estate": estate, "demo": demo,
+    "wave": wave,
 }
 
 
