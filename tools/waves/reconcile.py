@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field
 from knowledge.canonical import arrow_schema
 from tools.errors import InputError
 from tools.waves.targets.base import POLICY_ID
+from tools.waves.targets.codec import cast_to_schema
 
 DEFAULT_GROUP_BY = ("policy_core.policy_type", "policy_core.insured_party.address.state")
 DEFAULT_TOTALS = (
@@ -140,26 +141,6 @@ def _checksums(values: pa.Array) -> np.ndarray:
     return ((sums + (ends - starts) * 7919) % 65521).astype(np.uint16)
 
 
-def _conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:
-    table = pa.Table.from_batches([batch]) if isinstance(batch, pa.RecordBatch) else batch
-    if POLICY_ID not in table.column_names:
-        raise InputError(f"a batch lacks the {POLICY_ID} column", where="reconciliation input",
-                         fix="pass canonical record batches (arrow_schema)")
-    arrays = []
-    for field in schema:
-        if field.name not in table.column_names:
-            arrays.append(pa.nulls(table.num_rows, field.type))
-            continue
-        column = table.column(field.name).combine_chunks()
-        try:
-            arrays.append(column if column.type == field.type else column.cast(field.type))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise InputError(f"column {field.name!r} cannot be read as {field.type}: {exc}",
-                             where=f"reconciliation input, column {field.name}",
-                             fix="pass canonical record batches") from None
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
 class _Side:
     """Per-policy hashes and per-group totals of one side, accumulated batch by batch."""
 
@@ -179,7 +160,8 @@ class _Side:
         self.without_id = 0
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
-        table = _conform(batch, self.schema)
+        table = cast_to_schema(batch, self.schema, where="reconciliation input",
+                               fix="pass canonical record batches (arrow_schema)")
         # Slices bound the per-call temporaries (normalised strings, joined rows) whatever the
         # caller's batch size.
         for start in range(0, table.num_rows, SLICE_ROWS):

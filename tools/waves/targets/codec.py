@@ -80,18 +80,18 @@ def check_wave_id(wave_id: str) -> str:
     return wave_id
 
 
-def conform(table: pa.Table | pa.RecordBatch, version: str = "policy_v1") -> pa.Table:
-    """Select and cast the canonical columns of `table`; absent optional columns become null.
+def cast_to_schema(table: pa.Table | pa.RecordBatch, schema: pa.Schema, *, where: str,
+                   fix: str) -> pa.Table:
+    """``table`` with exactly ``schema``'s columns: cast where the type differs, null where a
+    column is absent. ``where`` and ``fix`` go into the error.
 
     Raises:
-        InputError: the policy id column is missing or null, or a column cannot be cast.
+        InputError: the policy id column is missing, or a column cannot be cast.
     """
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
     if POLICY_ID not in table.column_names:
-        raise InputError(f"records lack the {POLICY_ID} column", where="records",
-                         fix="pass canonical records (records_to_arrow / arrow_schema)")
-    schema = arrow_schema(version)
+        raise InputError(f"{where}: no {POLICY_ID} column", where=where, fix=fix)
     arrays = []
     for field in schema:
         if field.name not in table.column_names:
@@ -102,9 +102,18 @@ def conform(table: pa.Table | pa.RecordBatch, version: str = "policy_v1") -> pa.
             arrays.append(column if column.type == field.type else column.cast(field.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise InputError(f"column {field.name!r} cannot be read as {field.type}: {exc}",
-                             where=f"column {field.name}",
-                             fix="write canonical records (see arrow_schema)") from None
-    out = pa.Table.from_arrays(arrays, schema=schema)
+                             where=f"{where}, column {field.name}", fix=fix) from None
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def conform(table: pa.Table | pa.RecordBatch, version: str = "policy_v1") -> pa.Table:
+    """Select and cast the canonical columns of `table`; absent optional columns become null.
+
+    Raises:
+        InputError: the policy id column is missing or null, or a column cannot be cast.
+    """
+    out = cast_to_schema(table, arrow_schema(version), where="records",
+                         fix="pass canonical records (records_to_arrow / arrow_schema)")
     ids = out.column(POLICY_ID)
     if ids.null_count:
         row = pc.index(pc.is_null(ids), True).as_py()
