@@ -33,7 +33,9 @@ def bench_module(name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.path[:0] = [str(ROOT), str(BENCH)]  # the package, and the scripts' shared helpers
+    for folder in (str(BENCH), str(ROOT)):  # the scripts' shared helpers, and the package
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     spec.loader.exec_module(module)
     return module
 
