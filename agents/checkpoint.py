@@ -15,8 +15,8 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from tools.errors import NotFoundError
-from tools.settings import Settings
+from core.errors import NotFoundError
+from core.settings import Settings
 
 CHECKPOINT_FILE = "journeys.sqlite"
 

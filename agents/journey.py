@@ -21,8 +21,8 @@ from langgraph.types import Command, interrupt
 
 from agents.llm import LlmAccess
 from agents.mcp_client import CapabilityMissing, McpHub, ToolFailed
-from tools.errors import InputError
-from tools.settings import Settings
+from core.errors import InputError
+from core.settings import Settings
 
 BLOCKED = "blocked"
 ANSWER_QUESTION = "answer_question"

@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
-from tools.settings import Settings
+from core.settings import Settings
 
 WIZARD_NOTE = ("Free-form questions need an LLM: set OPENAI_BASE_URL (and OPENAI_API_KEY, "
                "DATA_MASH_MODEL) to any OpenAI-compatible endpoint. The journey itself works "

@@ -27,8 +27,8 @@ from langchain_core.tools import BaseTool
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from tools.errors import ConfigError, InputError
-from tools.settings import Settings
+from core.errors import ConfigError, InputError
+from core.settings import Settings
 
 BUILTIN_SERVERS = ("content", "canonical", "routing", "waves", "governance")
 START_TIMEOUT_S = 60.0

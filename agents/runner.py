@@ -30,8 +30,8 @@ from agents.mcp_client import (
     merge_specs,
 )
 from agents.migration.configuration import MigrationInputs
-from tools.errors import InputError
-from tools.settings import Settings
+from core.errors import InputError
+from core.settings import Settings
 
 JOURNEYS = ("discovery", "migration")
 INPUT_MODELS: dict[str, type[BaseModel]] = {"discovery": DiscoveryInputs,

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agents.journey import AnswerError
 from agents.runner import JOURNEYS, Outcome, open_journey, validate_inputs
-from tools.errors import InputError
-from tools.settings import Settings
+from core.errors import InputError
+from core.settings import Settings
 
 PATH_KEYS = ("path", "source_config", "rules", "copybook", "layout_file")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tools.settings import Settings
+from core.settings import Settings
 
 Figures = dict[str, float]
 

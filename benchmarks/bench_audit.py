@@ -15,9 +15,9 @@ import time
 
 from _backends import per_backend, print_results
 
+from core.settings import Settings
+from core.store import open_store
 from tools.audit import AuditLog
-from tools.settings import Settings
-from tools.store import open_store
 
 
 def _measure(settings: Settings, policies: int, batch: int, singles: int) -> dict[str, float]:

@@ -43,7 +43,7 @@ def _peak_mib() -> float:
 
 
 def _quiet_settings(home: Path) -> Any:
-    from tools.settings import Settings
+    from core.settings import Settings
 
     return Settings(home=home, embedding_provider="none")
 
@@ -81,8 +81,8 @@ def build_master_file(work: Path, records: int) -> tuple[Path, dict[str, Any]]:
 
 def memory_child(path: Path, options: dict[str, Any], home: Path) -> dict[str, Any]:
     """Runs in a fresh process: ingest one file, report peak RSS and wall time."""
+    from core.store import open_store
     from tools.content.ingest import ingest_file
-    from tools.store import open_store
 
     settings = _quiet_settings(home)
     engine = open_store(settings)
@@ -127,11 +127,11 @@ def run_memory(work: Path, sizes: list[int]) -> None:
 
 def estate_child(estate: Path, home: Path) -> dict[str, Any]:
     """Runs in a fresh process: ingest every source of the estate, then re-time profiling."""
+    from core.store import open_store
     from tools.content.ingest import ingest_file
     from tools.content.profiling import profile_staged
     from tools.content.source_config import load_source_config
     from tools.content.sources import SourceRegistry
-    from tools.store import open_store
 
     settings = _quiet_settings(home)
     engine = open_store(settings)

@@ -88,10 +88,10 @@ def synthetic_source(rows: int, seed: int = 7) -> pa.Table:
 
 def stage(records: int, home: Path) -> str:
     """Stage `records` synthetic records and approve a mapping of them; returns the mapping id."""
+    from core.settings import Settings
+    from core.store import open_store
     from tests.tools.canonical.helpers import stage_source
     from tools.canonical import approve_mapping, create_mapping
-    from tools.settings import Settings
-    from tools.store import open_store
 
     settings = Settings(home=home)
     engine = open_store(settings)
@@ -103,9 +103,9 @@ def stage(records: int, home: Path) -> str:
 
 def run_once(home: Path, mapping_id: str) -> dict[str, float]:
     """Map a staged source in a fresh process; returns rates and the process's peak RSS."""
+    from core.settings import Settings
+    from core.store import open_store
     from tools.canonical import map_to_canonical
-    from tools.settings import Settings
-    from tools.store import open_store
 
     settings = Settings(home=home)
     engine = open_store(settings)

@@ -132,7 +132,7 @@ def main() -> None:
     args = parser.parse_args()
     embedder = None if args.no_semantic else make_local_embedder()
     if args.fit_calibration:
-        from tools.canonical.matching.estate import (
+        from evals.matching_estate import (
             CALIBRATION_SEED,
             fit_calibration,
             write_calibration,
@@ -149,7 +149,7 @@ def main() -> None:
         return
     report: dict[str, object] = {"semantic": embedder is not None}
     if not args.skip_estate:
-        from tools.canonical.matching.estate import evaluate_on_estate, write_estate
+        from evals.matching_estate import evaluate_on_estate, write_estate
 
         with tempfile.TemporaryDirectory() as tmp:
             out_dir = write_estate(Path(tmp) / "estate", policies=args.policies, seed=7)

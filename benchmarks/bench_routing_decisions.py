@@ -23,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from _backends import per_backend, print_results  # noqa: E402
 
+from core.settings import Settings  # noqa: E402
+from core.store import open_store  # noqa: E402
 from tools.routing.decisions import route_source  # noqa: E402
 from tools.routing.rulesets import register_rule_set  # noqa: E402
 from tools.routing.samples import sample_batches  # noqa: E402
-from tools.settings import Settings  # noqa: E402
-from tools.store import open_store  # noqa: E402
 
 RULES = ROOT / "knowledge" / "rules" / "example_rules.yaml"
 

@@ -59,8 +59,8 @@ import json, os, signal, sys, time
 from pathlib import Path
 sys.path.insert(0, {root!r})
 import pyarrow.dataset as ds
-from tools.settings import Settings
-from tools.store import open_store
+from core.settings import Settings
+from core.store import open_store
 from tools.waves import run_wave, saga
 from tools.waves.services import WaveServices, default_reconciler
 home, folder, wave_id, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
@@ -108,10 +108,10 @@ def child(home: Path, folder: Path, wave_id: str, kill_at: int, batch: int
 def measure(n: int, batch: int, crash: bool) -> dict:
     from sqlalchemy import func, select
 
+    from core.settings import Settings
+    from core.store import open_store
+    from core.store.models import SourceRow, utcnow
     from tools.audit import AuditLog
-    from tools.settings import Settings
-    from tools.store import open_store
-    from tools.store.models import SourceRow, utcnow
     from tools.waves import PlanCriteria, generate_plan
     from tools.waves.services import WaveServices
 

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import Engine
 
-from tools.errors import ConfigError
-from tools.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")
@@ -58,7 +58,7 @@ class AppState:
 
     @cached_property
     def engine(self) -> Engine:
-        from tools.store import open_store
+        from core.store import open_store
 
         return open_store(self.settings)
 

@@ -24,7 +24,7 @@ from cli.commands import (  # noqa: F401,E402
     serve,
     waves,
 )
-from tools.errors import DataMashError
+from core.errors import DataMashError
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tools.errors import InputError
+from core.errors import InputError
 
 #: Relative changes smaller than this are reported as unchanged (timing noise, float rounding).
 TOLERANCE = 1e-9

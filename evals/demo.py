@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from core.errors import InputError
+from core.settings import Settings
 from evals.estate import EstateManifest, generate_estate
-from tools.errors import InputError
-from tools.settings import Settings
 
 StepProgress = Callable[[str, int, int], None]  # (step label, done, total)
 
@@ -149,10 +149,10 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
 
     import yaml
 
+    from core.errors import InputError as RefusedError
+    from evals.matching_estate import is_right, top1_right
     from tools.canonical import approve_mapping, map_to_canonical
-    from tools.canonical.matching.estate import is_right, top1_right
     from tools.canonical.suggest import suggest_mapping
-    from tools.errors import InputError as RefusedError
 
     started = time.perf_counter()
     truth = json.loads((out / "ground_truth" / "mapping.json").read_text())

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tools.errors import InputError
+from core.errors import InputError
 
 SCRIPTS = Path(__file__).with_name("journeys")
 KEYS = ("journey", "description", "thread", "inputs", "answers", "on_end", "expect")

@@ -68,7 +68,7 @@ def decode(size: int) -> list[Row]:
 
 
 def audit(size: int) -> list[Row]:
-    from tools.settings import Settings
+    from core.settings import Settings
 
     mod = bench_module("bench_audit")
     with tempfile.TemporaryDirectory() as home:
@@ -93,8 +93,8 @@ def routing(size: int) -> list[Row]:
 
 
 def routing_decisions(size: int) -> list[Row]:
+    from core.settings import Settings
     from tools.routing.samples import sample_batches
-    from tools.settings import Settings
 
     mod = bench_module("bench_routing_decisions")
     batches = list(sample_batches(size, min(size, 50_000)))
@@ -107,10 +107,10 @@ def routing_decisions(size: int) -> list[Row]:
 
 def mapping(size: int) -> list[Row]:
     from evals.estate import generate_estate
+    from evals.matching_estate import estate_sources, read_source_columns
     from evals.matching_eval import name_rank
     from knowledge.canonical import fields
     from tools.canonical.matching.canonical import suggest_matches
-    from tools.canonical.matching.estate import estate_sources, read_source_columns
 
     targets = [f.path for f in fields("policy_v1")]
     with tempfile.TemporaryDirectory() as tmp:

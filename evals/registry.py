@@ -11,8 +11,8 @@ import importlib
 import time
 import traceback
 
+from core.errors import DataMashError, InputError
 from evals.result import EvalConfig, SuiteResult, missing_capability
-from tools.errors import DataMashError, InputError
 
 SUITES = ("content", "mapping", "routing", "journey", "perf")
 ALL = "all"

@@ -40,12 +40,12 @@ class EvalConfig:
     progress: Any = None
     """Optional ``progress(label, done, total)`` callback."""
     settings: Any = None
-    """``tools.settings.Settings`` of the run (default: read from the environment with ``home``)."""
+    """``core.settings.Settings`` of the run (default: read from the environment with ``home``)."""
 
     def get_settings(self) -> Any:
         """The run's Settings (the store and staging of the workspace ``home``)."""
         if self.settings is None:
-            from tools.settings import Settings
+            from core.settings import Settings
 
             self.settings = Settings(home=self.home)
         return self.settings

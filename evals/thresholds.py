@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
+from core.errors import InputError
 from evals.result import SuiteResult
-from tools.errors import InputError
 
 DEFAULTS = Path(__file__).with_name("thresholds.yaml")
 ENV = "DATA_MASH_EVAL_THRESHOLDS"

@@ -32,11 +32,11 @@ def estate_for(config: EvalConfig) -> tuple[Path, EstateManifest]:
 
 def ingest_estate(config: EvalConfig, estate: Path) -> list[IngestedSource]:
     """Ingest and profile every source of the estate (idempotent: re-runs reuse staged sources)."""
+    from core.store import open_store
     from tools.content.ingest import ingest_file
     from tools.content.profiling import load_profile
     from tools.content.source_config import load_source_config
     from tools.content.sources import SourceRegistry
-    from tools.store import open_store
 
     settings = config.get_settings()
     engine = open_store(settings)

@@ -21,8 +21,8 @@ from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.config import Settings as ChromaSettings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from core.errors import ConfigError, InputError
 from knowledge.embeddings.semantic import Embedder
-from tools.errors import ConfigError, InputError
 
 MetadataValue = str | int | float | bool
 Kind = Literal["columns", "knowledge"]

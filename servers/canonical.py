@@ -12,8 +12,8 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from core.settings import Settings
 from servers.common import ServerState, Tenant, run_blocking, user_errors
-from tools.settings import Settings
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
                             openWorldHint=False)

@@ -15,7 +15,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from tools.errors import DataMashError
+from core.errors import DataMashError
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -109,7 +109,7 @@ class ServerState:
     """What a server's tools share: settings, and the store opened on first use."""
 
     def __init__(self, settings: Any) -> None:
-        from tools.paths import allowed_roots
+        from core.paths import allowed_roots
 
         self.settings = settings
         self.roots = allowed_roots(settings.allowed_roots, settings.home)
@@ -118,7 +118,7 @@ class ServerState:
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            from tools.store import open_store
+            from core.store import open_store
 
             self._engine = open_store(self.settings)
         return self._engine
@@ -127,6 +127,6 @@ class ServerState:
         return tenant or self.settings.tenant
 
     def confine(self, path: str) -> Any:
-        from tools.paths import confine
+        from core.paths import confine
 
         return confine(path, self.roots)

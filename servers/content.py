@@ -10,6 +10,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
+from core.settings import Settings
 from servers.common import (
     Cursor,
     Limit,
@@ -20,7 +21,6 @@ from servers.common import (
     run_blocking,
     user_errors,
 )
-from tools.settings import Settings
 
 READ_ONLY = ToolAnnotations(
     readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False

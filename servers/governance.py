@@ -16,10 +16,10 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from core.errors import InputError, NotFoundError
+from core.settings import Settings
 from servers.common import Cursor, Limit, Page, Tenant, page_bounds, run_blocking, user_errors
 from tools.audit import AuditLog, AuditRecord, LocationRecord, MoveRecord, PolicyLocations
-from tools.errors import InputError, NotFoundError
-from tools.settings import Settings
 from tools.waves import PolicyReport, WaveServices, lineage, locate_policy
 from tools.waves.tracker import LineageStep
 
@@ -53,7 +53,7 @@ class PolicyLineage(BaseModel):
 def _time(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
-    from cli.timeparse import parse_time
+    from core.timeparse import parse_time
 
     return parse_time(value, option=name)
 
@@ -68,7 +68,7 @@ def build_server(settings: Settings, *,
 
     @cache
     def engine() -> Engine:
-        from tools.store import open_store
+        from core.store import open_store
 
         return open_store(settings)
 

@@ -17,6 +17,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from servers.common import Cursor, Limit, Page, Tenant, page_bounds, run_blocking, user_errors
 from tools.audit import AuditRecord, LocationRecord, MoveRecord
 from tools.routing import evaluate_policy as explain_policy
@@ -29,7 +30,6 @@ from tools.routing.decisions import route_source as route_batches
 from tools.routing.decisions import routing_history as history_of
 from tools.routing.derived import with_derived_fields
 from tools.routing.rulesets import RuleSetInfo, get_rule_set, list_rule_sets, register_rule_set
-from tools.settings import Settings
 
 #: Finds a source's canonical batches: (engine, settings, source_id, tenant) -> batches.
 BatchSource = Callable[[Engine, Settings, str, str], Iterable[pa.RecordBatch]]
@@ -132,7 +132,7 @@ def build_server(settings: Settings, *,
 
     @cache
     def engine() -> Engine:
-        from tools.store import open_store
+        from core.store import open_store
 
         return open_store(settings)
 

@@ -20,8 +20,8 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from servers.common import Tenant, run_blocking, user_errors
-from tools.settings import Settings
 from tools.waves import (
     GateReport,
     Plan,
@@ -100,7 +100,7 @@ def build_server(settings: Settings, *,
 
     @cache
     def engine() -> Engine:
-        from tools.store import open_store
+        from core.store import open_store
 
         return open_store(settings)
 

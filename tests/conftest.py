@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from tools.settings import Settings
+from core.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 PG_URL = os.environ.get("DATA_MASH_TEST_PG_URL", "")
@@ -92,7 +92,7 @@ def store_settings(request: pytest.FixtureRequest, workspace: Path) -> Settings:
 
 @pytest.fixture
 def store(store_settings: Settings) -> Iterator[Engine]:
-    from tools.store import open_store
+    from core.store import open_store
 
     engine = open_store(store_settings)
     yield engine

@@ -38,7 +38,7 @@ from agents.journey import (
     text_note,
 )
 from agents.mcp_client import CapabilityMissing, ToolFailed
-from tools.errors import DataMashError
+from core.errors import DataMashError
 
 JOURNEY = "discovery"
 INGEST, PROFILE, EXPLAIN, CHOOSE_SOURCE = "ingest", "profile", "explain", "choose_source"

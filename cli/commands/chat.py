@@ -23,7 +23,7 @@ from cli.app import app
 from cli.commands.content import _parse_options
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
-from tools.errors import InputError
+from core.errors import InputError
 
 journey_app = typer.Typer(name="journey", help="Run journeys from scripts; list journey threads.",
                           no_args_is_help=True)

@@ -13,7 +13,7 @@ from cli.app import app
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
-from tools.errors import InputError
+from core.errors import InputError
 
 OPTION_HELP = (
     "Reader option KEY=VALUE (repeatable), e.g. --option delimiter=';' --option header=true"

@@ -14,7 +14,7 @@ from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
-from tools.errors import InputError
+from core.errors import InputError
 
 CORPUS_ENV = "DATA_MASH_EVAL_CORPUS"
 

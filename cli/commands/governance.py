@@ -10,9 +10,9 @@ from rich.console import Console
 from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
-from cli.timeparse import parse_time
+from core.errors import InputError
+from core.timeparse import parse_time
 from tools.audit import AuditLog, PolicyLocations
-from tools.errors import InputError
 
 
 @app.command()

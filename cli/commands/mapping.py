@@ -13,7 +13,7 @@ from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
-from tools.errors import InputError
+from core.errors import InputError
 
 mapping_app = typer.Typer(help="Inspect, edit, run and compare mappings.", no_args_is_help=True)
 app.add_typer(mapping_app, name="mapping")

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli.app import app
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
-from tools.errors import InputError
+from core.errors import InputError
 from tools.routing import load_rule_set, validate_rule_set
 from tools.routing.model import Issue
 

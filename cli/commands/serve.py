@@ -9,7 +9,7 @@ import typer
 
 from cli.app import app
 from cli.context import TenantOption, state_for
-from tools.errors import InputError
+from core.errors import InputError
 
 SERVERS = ("content", "canonical", "routing", "waves", "governance")
 

@@ -11,8 +11,8 @@ from cli.app import app
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
-from cli.timeparse import parse_age
-from tools.errors import InputError
+from core.errors import InputError
+from core.timeparse import parse_age
 
 wave_app = typer.Typer(help="Run, roll back or inspect one wave.", no_args_is_help=True)
 app.add_typer(wave_app, name="wave")

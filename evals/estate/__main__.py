@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.errors import DataMashError
 from evals.estate.generator import generate_estate
-from tools.errors import DataMashError
 
 
 def main(argv: list[str] | None = None) -> int:

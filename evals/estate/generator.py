@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from core.errors import InputError
 from evals.estate.model import EstateManifest, SourceEntry, SystemEntry
 from evals.estate.problems import ProblemLog
 from evals.estate.systems.acquired import AcquiredWriter
@@ -22,7 +23,6 @@ from evals.estate.systems.endorsements import EndorsementsWriter
 from evals.estate.systems.life import LifeWriter
 from evals.estate.systems.policy_master import PolicyMasterWriter
 from evals.estate.universe import CHUNK_POLICIES, HOME_SYSTEMS, make_chunk
-from tools.errors import InputError
 
 Progress = Callable[[str, int, int], None]
 MANIFEST_FILE = "estate.json"

@@ -1,8 +1,7 @@
 """Journey suite: scripted conversations run offline through ``data-mash journey run``.
 
 Scripts are validated first (a malformed script is a user error: file, line, what is wrong).
-Until the journey runner exists (the ``journey`` command group, built in agents/), the suite is
-unavailable and says so. Each script then runs as ``data-mash journey run SCRIPT --json`` in a
+Each script runs as ``data-mash journey run SCRIPT --json`` in a
 subprocess on the run's workspace and estate; a script passes when the run exits 0 and every
 expectation it can read is met (``ended``: the journey's status is ``done``).
 """
@@ -18,31 +17,9 @@ from evals.journey_scripts import load_scripts
 from evals.result import EvalConfig, SuiteResult
 
 
-def runner_available() -> str | None:
-    """None when `data-mash journey run` exists, else why not."""
-    import typer.main
-
-    from cli.main import app
-
-    command = typer.main.get_command(app)
-    journey = getattr(command, "commands", {}).get("journey")
-    if journey is None:
-        return "capability not installed: `data-mash journey run` does not exist yet (agents/)"
-    if "run" not in getattr(journey, "commands", {}):
-        return "capability not installed: `data-mash journey` has no `run` subcommand yet"
-    return None
-
-
 def run(config: EvalConfig) -> SuiteResult:
     """Validate every script, then run them when the runner exists."""
     scripts = load_scripts(config.journeys)
-    why = runner_available()
-    if why is not None:
-        result = SuiteResult.unavailable("journey", why)
-        result.metrics["scripts"] = len(scripts)
-        result.cases = [{"group": "journey", "id": s.path.name, "journey": s.journey,
-                         "status": "not_run", "turns": len(s.turns)} for s in scripts]
-        return result
     import os
     import tempfile
     from pathlib import Path

@@ -24,8 +24,8 @@ KEYS = ("precision", "recall", "f1", "top1", "top3", "mrr", "recall_at_gt", "ece
 
 def run(config: EvalConfig) -> SuiteResult:
     """Estate part, then public part; the matcher missing makes the suite unavailable."""
+    from evals.matching_estate import estate_sources, match_estate
     from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
-    from tools.canonical.matching.estate import estate_sources, match_estate
 
     result = SuiteResult(suite="mapping")
     embedder = _embedder(config, result)

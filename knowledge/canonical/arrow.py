@@ -21,9 +21,9 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
+from core.errors import InputError
 from knowledge.canonical.catalogue import CanonicalField, fields
 from knowledge.canonical.types import MONEY_DIGITS
-from tools.errors import InputError
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from tools.errors import InputError, NotFoundError
+from core.errors import InputError, NotFoundError
 
 Record = dict[str, Any]
 MigrationStep = Callable[[Record], Record]

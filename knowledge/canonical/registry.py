@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.errors import InputError, NotFoundError
 from knowledge.canonical.policy_v1 import CanonicalPolicyV1
 from knowledge.canonical.policy_v2 import CanonicalPolicyV2
-from tools.errors import InputError, NotFoundError
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

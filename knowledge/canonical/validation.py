@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.errors import InputError
 from knowledge.canonical.registry import get_model
-from tools.errors import InputError
 
 _INDEX = re.compile(r"\[\d+\]")
 

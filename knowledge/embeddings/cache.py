@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from tools.errors import ConfigError
+from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from knowledge.embeddings.semantic import Embedder

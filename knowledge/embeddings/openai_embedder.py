@@ -10,8 +10,8 @@ from typing import Any, Final
 
 import numpy as np
 
+from core.errors import ConfigError, DataMashError
 from knowledge.embeddings.spend import BudgetExceeded, SpendLedger, price_per_million
-from tools.errors import ConfigError, DataMashError
 
 KNOWN_DIMENSIONS: Final[dict[str, int]] = {
     "text-embedding-3-small": 1536,

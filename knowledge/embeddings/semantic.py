@@ -17,10 +17,10 @@ from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from core.errors import ConfigError
 from knowledge.embeddings.cache import CachedEmbedder
 from knowledge.embeddings.openai_embedder import OpenAIEmbedder
 from knowledge.embeddings.spend import BudgetExceeded, SpendLedger
-from tools.errors import ConfigError
 
 __all__ = [
     "BudgetExceeded",

@@ -8,7 +8,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Final
 
-from tools.errors import ConfigError, DataMashError
+from core.errors import ConfigError, DataMashError
 
 USD_PER_MILLION_TOKENS: Final[dict[str, float]] = {
     "text-embedding-3-small": 0.02,

@@ -41,7 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tools.errors import InputError
+from core.errors import InputError
 
 SAMPLE_SIZE: Final = 4096
 """Values looked at per column (evenly strided, so the vector reflects the whole column)."""

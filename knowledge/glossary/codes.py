@@ -12,8 +12,8 @@ from importlib import resources
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
+from core.errors import ConfigError, NotFoundError
 from knowledge.glossary.terms import _read_yaml
-from tools.errors import ConfigError, NotFoundError
 
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 

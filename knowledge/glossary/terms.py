@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
-from tools.errors import ConfigError
+from core.errors import ConfigError
 
 GLOSSARY_FILE = "abbreviations.yaml"
 MIN_SEGMENTABLE = 5  # shorter run-together tokens (COST, PAID) are too often real words

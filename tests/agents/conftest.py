@@ -12,8 +12,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from core.settings import Settings
 from tests.agents.fake_servers import config_for
-from tools.settings import Settings
 
 CSV = ("POLICY_NO;HOLDER;PREMIUM;EFF_DATE;STATE;STATUS\n"
        "A001;Ann Smith;100,50;2024-01-02;NY;active\n"

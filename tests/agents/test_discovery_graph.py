@@ -11,8 +11,8 @@ from langchain_core.messages import AIMessage, ToolMessage
 
 from agents.llm import TokenLedger
 from agents.runner import open_journey
+from core.settings import Settings
 from tests.agents.conftest import ScriptedChatModel, discovery_inputs
-from tools.settings import Settings
 
 USAGE = {"input_tokens": 120, "output_tokens": 30, "total_tokens": 150}
 

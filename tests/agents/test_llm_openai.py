@@ -11,9 +11,9 @@ import anyio
 from agents.freeform import answer_question
 from agents.llm import TokenLedger, llm_access, probe_endpoint
 from agents.mcp_client import McpHub, builtin_specs
+from core.settings import Settings
 from tests.agents.openai_stub import Reply, serve_stub
 from tests.servers.clients import free_port
-from tools.settings import Settings
 
 FAST_RETRY = {"retry-after-ms": "10", "retry-after": "1"}
 

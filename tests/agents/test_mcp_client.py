@@ -18,8 +18,8 @@ from agents.mcp_client import (
     load_server_config,
     merge_specs,
 )
-from tools.errors import ConfigError
-from tools.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 
 @pytest.mark.parametrize(("text", "where", "problem"), [

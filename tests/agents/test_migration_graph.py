@@ -12,7 +12,7 @@ import pytest
 
 from agents.journey import AnswerError
 from agents.runner import open_journey
-from tools.settings import Settings
+from core.settings import Settings
 
 
 def test_migration_with_override_failure_explanation_and_rollback(

@@ -8,9 +8,9 @@ import anyio
 import pytest
 from mcp.server.fastmcp import FastMCP
 
+from core.errors import ConfigError
 from servers.prompts import parse_prompt_file, prompt_files, prompt_text, register_prompts
 from tests.servers.clients import memory_session
-from tools.errors import ConfigError
 
 
 def test_every_prompt_file_parses_and_other_templates_are_left_alone() -> None:

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from agents.script import run_script
-from tools.settings import Settings
+from core.settings import Settings
 
 pytest.importorskip("servers.canonical")
 pytest.importorskip("servers.routing")

@@ -17,10 +17,10 @@ import anyio
 import yaml
 
 from agents.script import run_script
+from core.settings import Settings
 from tests.agents.conftest import CSV, CSV_OPTIONS
 from tests.agents.fake_servers import config_for
 from tests.servers.clients import REPO, server_env
-from tools.settings import Settings
 
 ANSWERS = [{"step": "review_mapping", "answer": "edit STATUS policy_core.status"},
            {"step": "review_mapping", "answer": "approve"},

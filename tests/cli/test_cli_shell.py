@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from core.settings import Settings
+from core.store import open_store
 from tools.audit import AuditLog
-from tools.settings import Settings
-from tools.store import open_store
 
 
 @pytest.fixture(autouse=True)

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import insert
 
 from cli.main import main
+from core.settings import Settings
+from core.store import open_store
+from core.store.models import SourceRow
 from tools.routing import canonical_input
 from tools.routing.canonical_input import ApprovedMapping
 from tools.routing.samples import sample_batch
-from tools.settings import Settings
-from tools.store import open_store
-from tools.store.models import SourceRow
 
 RULES = """\
 routing_rules:

@@ -10,9 +10,9 @@ import pytest
 
 from cli.commands import waves as wave_commands
 from cli.main import main
+from core.settings import Settings
+from core.store import open_store
 from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
-from tools.settings import Settings
-from tools.store import open_store
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from estate_readers import read_source, small_chunk_estate
 
+from core.errors import InputError
 from evals.estate import EstateManifest, generate_estate, load_manifest
-from tools.errors import InputError
 
 
 def digests(root: Path) -> dict[str, str]:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import InputError
 from evals.journey_scripts import load_script
 from evals.routing_reference import ReferenceRouter
-from tools.errors import InputError
 
 RULES = """
 routing_rules:

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import InputError
 from evals.cobrix import CORPUS
 from evals.compare import compare, load_previous
 from evals.registry import run_suite
 from evals.report import build_document, report_dir, write_report
 from evals.result import EvalConfig, SuiteResult
 from evals.thresholds import check, load_thresholds
-from tools.errors import InputError
 
 COBRIX_CASES = ["t01-test1", "t19-test19", "t06-test6_layout.txt"]
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="cobrix corpus not present")
@@ -21,7 +21,7 @@ needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="cobrix corpus not
 
 @pytest.fixture(scope="module")
 def content_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[EvalConfig, SuiteResult]:
-    from tools.settings import Settings
+    from core.settings import Settings
 
     home = tmp_path_factory.mktemp("home")
     config = EvalConfig(home=home, policies=200, seed=5, cobrix_cases=COBRIX_CASES,

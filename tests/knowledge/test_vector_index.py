@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigError, InputError
 from knowledge.embeddings.cache import CachedEmbedder
 from knowledge.embeddings.semantic import LocalMiniLMEmbedder
 from knowledge.vector_index import (
@@ -16,7 +17,6 @@ from knowledge.vector_index import (
     column_document_text,
     split_identifier,
 )
-from tools.errors import ConfigError, InputError
 
 # source -> (column, profile, samples); the premium columns are named three different ways.
 SOURCES = {

@@ -8,12 +8,12 @@ from pathlib import Path
 import anyio
 import pytest
 
+from core.settings import Settings
+from core.store import open_store
 from servers.canonical import build_server
 from tests.servers.clients import memory_session
 from tools.content.ingest import ingest_file
 from tools.content.source_config import load_source_config
-from tools.settings import Settings
-from tools.store import open_store
 
 
 @pytest.fixture

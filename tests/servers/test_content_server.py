@@ -8,9 +8,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from core.settings import Settings
 from servers.content import build_server
 from tests.servers.clients import http_server, http_session, memory_session, stdio_session
-from tools.settings import Settings
 
 CSV = "PolicyNo;Premium;EffDate\nP001;100,50;01.02.2024\nP002;200,00;01.03.2024\n"
 

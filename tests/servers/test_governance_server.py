@@ -10,12 +10,12 @@ import anyio
 import pytest
 from mcp.types import CallToolResult
 
+from core.settings import Settings
+from core.store import open_store
 from servers.governance import build_server
 from tests.servers.clients import memory_session
 from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
 from tools.audit import Move, PolicyLocations
-from tools.settings import Settings
-from tools.store import open_store
 from tools.waves import generate_plan, run_wave
 
 TOOLS = {"locate_policy", "policy_history", "audit_trail", "replay_log", "lineage"}

@@ -13,10 +13,10 @@ from mcp.shared.memory import create_connected_server_and_client_session
 from mcp.types import CallToolResult, TextResourceContents
 from sqlalchemy import Engine
 
+from core.errors import NotFoundError
+from core.settings import Settings
 from servers.routing import build_server
-from tools.errors import NotFoundError
 from tools.routing.samples import sample_batches
-from tools.settings import Settings
 
 RULES = """\
 routing_rules:

@@ -8,8 +8,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from core.settings import Settings
 from tests.servers.clients import memory_session
-from tools.settings import Settings
 
 EXPECTED = {
     "content": {"data_mash_assistant", "discover_sources"},

@@ -10,11 +10,11 @@ import anyio
 import pytest
 from mcp.types import CallToolResult
 
+from core.settings import Settings
+from core.store import open_store
 from servers.waves import build_server
 from tests.servers.clients import memory_session
 from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
-from tools.settings import Settings
-from tools.store import open_store
 
 TOOLS = {"plan_waves", "check_gates", "override_wave_gate", "run_wave", "wave_status",
          "rollback_wave", "reconcile_wave"}

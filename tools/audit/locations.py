@@ -13,9 +13,9 @@ from datetime import datetime
 from pydantic import BaseModel, field_validator
 from sqlalchemy import Connection, Engine, and_, bindparam, select
 
-from tools.settings import DEFAULT_TENANT
-from tools.store.bulk import bulk_insert
-from tools.store.models import PolicyLocation, PolicyMove, as_utc, utcnow
+from core.settings import DEFAULT_TENANT
+from core.store.bulk import bulk_insert
+from core.store.models import PolicyLocation, PolicyMove, as_utc, utcnow
 
 LOCATION = PolicyLocation.__table__
 MOVE = PolicyMove.__table__

@@ -31,10 +31,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.settings import DEFAULT_TENANT
+from core.store.bulk import bulk_insert
+from core.store.models import AuditEntry, AuditPolicy, utcnow
 from tools.audit.records import AuditRecord
-from tools.settings import DEFAULT_TENANT
-from tools.store.bulk import bulk_insert
-from tools.store.models import AuditEntry, AuditPolicy, utcnow
 
 ENTRY = AuditEntry.__table__
 ENTRY_POLICY = AuditPolicy.__table__

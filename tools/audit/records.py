@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 
-from tools.store.models import as_utc
+from core.store.models import as_utc
 
 
 class AuditRecord(BaseModel):

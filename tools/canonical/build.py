@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.errors import InputError
 from tools.canonical.dates import parse_dates
 from tools.canonical.model_tree import Leaf, leaves_by_path, list_components
 from tools.canonical.spec import FieldRule, JoinStep, MoneyStep
@@ -31,7 +32,6 @@ from tools.canonical.transforms import (
     parse_money,
     strip_text,
 )
-from tools.errors import InputError
 
 FAIL = "!fail:"
 ROW = "!row"

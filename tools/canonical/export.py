@@ -25,14 +25,14 @@ import yaml
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from core.errors import InputError
+from core.settings import Settings
 from knowledge.canonical import arrow_schema, arrow_to_records
 from tools.audit import AuditLog
 from tools.canonical.output import canonical_parts, output_dir, read_canonical
 from tools.canonical.repository import NAMESPACE, get_mapping
 from tools.canonical.spec import MappingInfo
 from tools.canonical.sqlgen import create_statements, insert_statements
-from tools.errors import InputError
-from tools.settings import Settings
 
 ExportFormat = Literal["json", "yaml", "sql", "jsonl", "parquet"]
 ALL_FORMATS: tuple[ExportFormat, ...] = ("json", "yaml", "sql", "jsonl", "parquet")

@@ -13,6 +13,8 @@ import pyarrow.compute as pc
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from core.errors import InputError
+from core.settings import Settings
 from tools.canonical.build import FAIL, build_candidates, compile_plan
 from tools.canonical.fastcheck import check_candidates
 from tools.canonical.model_tree import list_components, model_tree
@@ -21,8 +23,6 @@ from tools.canonical.rule_checks import source_schema
 from tools.canonical.spec import MappingDiff, diff_mappings
 from tools.content.sources import SourceRegistry
 from tools.content.staging import staged_batches
-from tools.errors import InputError
-from tools.settings import Settings
 
 
 class ChangeImpact(BaseModel):

@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.errors import InputError
+from core.settings import Settings
 from knowledge.canonical import arrow_schema, arrow_to_records
 from tools.canonical.fastcheck import Verdict
-from tools.errors import InputError
-from tools.settings import Settings
 
 QUARANTINE_SCHEMA = pa.schema([
     ("row", pa.int64()),

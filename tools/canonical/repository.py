@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
+from core.errors import InputError, NotFoundError
+from core.settings import DEFAULT_TENANT
+from core.store.models import MappingRow, MappingVersionRow, utcnow
 from tools.audit import AuditLog
 from tools.canonical.rule_checks import check_rules, missing_required, parse_rules
 from tools.canonical.spec import FieldRule, MappingInfo, MappingSummary, Step
 from tools.content.sources import SourceRegistry
-from tools.errors import InputError, NotFoundError
-from tools.settings import DEFAULT_TENANT
-from tools.store.models import MappingRow, MappingVersionRow, utcnow
 
 NAMESPACE = "canonical"
 MAPPING = MappingRow.__table__

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel
 
+from core.errors import InputError
 from knowledge.canonical import arrow_to_records, fields
-from tools.errors import InputError
 
 TargetType = Literal["string", "integer", "number", "date", "datetime", "boolean", "array",
                      "object"]

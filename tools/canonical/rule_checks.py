@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import TypeAdapter, ValidationError
 
+from core.errors import InputError
 from knowledge.glossary import list_code_tables
 from tools.canonical.build import FAIL, build_candidates, compile_plan, unknown_target
 from tools.canonical.dates import EXCEL, compile_format
@@ -22,7 +23,6 @@ from tools.canonical.model_tree import leaves_by_path, list_components
 from tools.canonical.spec import CodeStep, DateStep, FieldRule
 from tools.content.sources import SourceInfo
 from tools.content.staging import staged_batches, staged_dataset
-from tools.errors import InputError
 
 SAMPLE_ROWS = 1000
 MAX_SAMPLE_FAILURE_RATE = 0.1

@@ -18,6 +18,7 @@ import pyarrow as pa
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from tools.audit import AuditLog
 from tools.canonical.build import Plan, build_candidates, compile_plan
 from tools.canonical.fastcheck import Verdict, check_candidates
@@ -33,7 +34,6 @@ from tools.canonical.rule_checks import source_schema
 from tools.canonical.spec import MappingInfo
 from tools.content.sources import SourceInfo, SourceRegistry
 from tools.content.staging import staged_batches
-from tools.settings import Settings
 
 Progress = Callable[[int, int], None]  # (records done, records total)
 ERROR_SAMPLE = 20

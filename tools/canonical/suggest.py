@@ -26,9 +26,9 @@ import pyarrow.compute as pc
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from tools.content.sources import SourceInfo, SourceRegistry
 from tools.content.staging import staged_batches
-from tools.settings import Settings
 
 SAMPLE_ROWS = 2000
 DATE_FORMATS = ("YYYY-MM-DD", "YYYYMMDD", "MM/DD/YYYY", "DD.MM.YYYY", "DD/MM/YYYY",
@@ -216,8 +216,8 @@ def suggest_mapping(engine: Engine, settings: Settings, source_id: str, *,
 
 def _rule_problem(rule: dict[str, Any], info: SourceInfo, canonical: str) -> str | None:
     """Why a proposed rule would be refused on the source's sample, or None if it is fine."""
+    from core.errors import InputError
     from tools.canonical.rule_checks import check_rules, parse_rules
-    from tools.errors import InputError
 
     try:
         check_rules(parse_rules([rule]), info, canonical)

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field
 
+from core.errors import InputError
 from tools.content.readers._common import check_file
-from tools.errors import InputError
 
 SAMPLE_BYTES = 64 * 1024
 _DELIMITERS = [",", ";", "\t", "|"]

@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.errors import ConfigError
+from core.settings import Settings
 from tools.content.sources import SourceInfo
-from tools.errors import ConfigError
-from tools.settings import Settings
 
 
 class ColumnMatch(BaseModel):

@@ -20,13 +20,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
+from core.errors import InputError
+from core.settings import Settings
+from core.store.models import utcnow
 from tools.audit import AuditLog
 from tools.content.readers.base import DEFAULT_BATCH_ROWS
 from tools.content.sources import SOURCE, SourceInfo, SourceRegistry
 from tools.content.staging import PartWriter, QuarantineWriter
-from tools.errors import InputError
-from tools.settings import Settings
-from tools.store.models import utcnow
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 NAMESPACE = "content"

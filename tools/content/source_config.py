@@ -23,9 +23,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.errors import InputError
 from tools.content.readers.base import SourceReader
 from tools.content.readers.registry import known_formats, reader_for
-from tools.errors import InputError
 
 PATH_OPTIONS = frozenset({"copybook", "layout_file"})
 

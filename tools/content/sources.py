@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, field_validator
 from sqlalchemy import Engine, and_, select
 
-from tools.errors import NotFoundError
-from tools.store.models import SourceRow, as_utc
+from core.errors import NotFoundError
+from core.store.models import SourceRow, as_utc
 
 SOURCE = SourceRow.__table__
 

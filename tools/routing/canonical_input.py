@@ -23,10 +23,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
+from core.errors import NotFoundError
+from core.settings import Settings
 from tools.content.sources import SourceRegistry
-from tools.errors import NotFoundError
 from tools.routing.derived import WaveLookup
-from tools.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def planned_wave_lookup(engine: Engine, tenant: str, source_id: str) -> WaveLook
     """
     from sqlalchemy import and_, select
 
-    from tools.store.models import WavePlanRow, WavePolicyRow, WaveRow
+    from core.store.models import WavePlanRow, WavePolicyRow, WaveRow
 
     plan, wave, member = WavePlanRow.__table__, WaveRow.__table__, WavePolicyRow.__table__
     with engine.connect() as conn:

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.routing.fields import FieldKind
 from tools.routing.model import (
     AllOf,

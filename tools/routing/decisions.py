@@ -24,16 +24,16 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Engine, and_, select
 
+from core.errors import InputError, NotFoundError
+from core.settings import Settings
+from core.store.models import PolicyLocation
 from tools.audit import AuditLog, AuditRecord, LocationRecord, Move, MoveRecord, PolicyLocations
 from tools.content.sources import SourceRegistry
-from tools.errors import InputError, NotFoundError
 from tools.routing.compiled import ID_FIELD, CompiledRuleSet, compile_rule_set
 from tools.routing.derived import WaveLookup, with_derived_fields
 from tools.routing.loader import null_field_warnings
 from tools.routing.model import RuleSet, predicates
 from tools.routing.rulesets import NAMESPACE, get_rule_set
-from tools.settings import Settings
-from tools.store.models import PolicyLocation
 
 LOCATION = PolicyLocation.__table__
 SAMPLE_SIZE = 5

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.routing.fields import DEFAULT_CANONICAL_VERSION, FieldKind, routable_fields
 from tools.routing.model import (
     Always,

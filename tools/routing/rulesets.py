@@ -18,12 +18,12 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Engine, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from core.errors import InputError, NotFoundError
+from core.store.models import RoutingRuleSet, as_utc, utcnow
 from tools.audit import AuditLog
-from tools.errors import InputError, NotFoundError
 from tools.routing.fields import DEFAULT_CANONICAL_VERSION
 from tools.routing.loader import RuleSource, _read, load_rule_set
 from tools.routing.model import RuleSet
-from tools.store.models import RoutingRuleSet, as_utc, utcnow
 
 RULE_SET = RoutingRuleSet.__table__
 NAMESPACE = "routing"

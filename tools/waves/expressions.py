@@ -32,7 +32,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tools.errors import InputError
+from core.errors import InputError
 
 _TOKEN = re.compile(r"""\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*'|"[^"]*")
     |(?P<op>==|!=|<=|>=|<|>|\(|\)|,|\+|-|\*|/)|(?P<name>[A-Za-z_][A-Za-z0-9_.]*))""", re.X)

@@ -33,10 +33,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import and_, delete, select
 
+from core.errors import InputError, NotFoundError
+from core.store.models import PolicyLocation, PolicyMove
 from tools.audit import Move, PolicyLocations
 from tools.audit.locations import current_systems
-from tools.errors import InputError, NotFoundError
-from tools.store.models import PolicyLocation, PolicyMove
 from tools.waves.saga import BatchScope, Milestone, StepContext
 from tools.waves.services import headed_for, target_key
 from tools.waves.state import update_wave, wave_policy_ids, wave_sources

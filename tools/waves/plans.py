@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
+from core.errors import InputError
+from core.settings import Settings
+from core.store.models import PolicyLocation, utcnow
 from tools.audit import AuditLog
 from tools.audit.locations import current_systems
-from tools.errors import InputError
-from tools.settings import Settings
-from tools.store.models import PolicyLocation, utcnow
 from tools.waves.expressions import parse_rule
 from tools.waves.gates import RecordGate, load_gates
 from tools.waves.grouping import assign_waves, complexity_of

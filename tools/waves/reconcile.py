@@ -29,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
+from core.errors import InputError
 from knowledge.canonical import arrow_schema
-from tools.errors import InputError
 from tools.waves.targets.base import POLICY_ID
 from tools.waves.targets.codec import cast_to_schema
 

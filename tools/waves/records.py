@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from tools.store.models import as_utc
+from core.store.models import as_utc
 
 PENDING, RUNNING, FAILED, CANCELLED = "pending", "running", "failed", "cancelled"
 COMPENSATED, COMPLETED = "compensated", "completed"

@@ -19,8 +19,8 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, delete, select
 
+from core.settings import Settings
 from tools.audit import AuditLog
-from tools.settings import Settings
 from tools.waves.records import COMPENSATED, COMPLETED
 from tools.waves.state import CHECKPOINT, GATE_RESULT, NAMESPACE, WAVE, WAVE_POLICY
 

@@ -14,9 +14,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from core.errors import InputError
+from core.store.models import utcnow
 from tools.audit import AuditLog
-from tools.errors import InputError
-from tools.store.models import utcnow
 from tools.waves.gates.check import check_gates
 from tools.waves.records import (
     CANCELLED,

@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, delete, select
 
+from core.store.models import utcnow
 from tools.audit import AuditLog
-from tools.store.models import utcnow
 from tools.waves.records import PlanCriteria, StepState
 from tools.waves.services import WaveServices
 from tools.waves.state import CHECKPOINT, NAMESPACE, update_wave, wave_row

@@ -17,8 +17,8 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Engine
 
-from tools.errors import ConfigError
-from tools.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 from tools.waves.targets.base import MigrationTarget
 
 TARGET_GROUP = "data_mash.targets"

@@ -7,8 +7,8 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, and_, select, update
 
-from tools.errors import NotFoundError
-from tools.store.models import (
+from core.errors import NotFoundError
+from core.store.models import (
     WaveCheckpointRow,
     WaveGateResultRow,
     WavePlanRow,

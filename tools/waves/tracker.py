@@ -18,8 +18,8 @@ import pyarrow.dataset as ds
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, select
 
+from core.errors import NotFoundError
 from tools.audit import AuditLog, AuditRecord, LocationRecord, MoveRecord, PolicyLocations
-from tools.errors import NotFoundError
 from tools.waves.services import WaveServices, target_key
 from tools.waves.state import PLAN, WAVE, WAVE_POLICY
 from tools.waves.targets.base import POLICY_ID

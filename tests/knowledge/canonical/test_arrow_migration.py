@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from core.errors import InputError, NotFoundError
 from knowledge.canonical import (
     CanonicalPolicyV1,
     CanonicalPolicyV2,
@@ -18,7 +19,6 @@ from knowledge.canonical import (
     records_to_arrow,
     validation_errors,
 )
-from tools.errors import InputError, NotFoundError
 
 
 def test_arrow_schema_follows_the_column_convention() -> None:

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from core.errors import InputError, NotFoundError
 from knowledge.canonical import (
     CanonicalPolicyV1,
     field_by_path,
@@ -14,7 +15,6 @@ from knowledge.canonical import (
     mandatory_paths,
     register_model,
 )
-from tools.errors import InputError, NotFoundError
 
 SECTION_8_PATHS = [
     "policy_core.policy_id",

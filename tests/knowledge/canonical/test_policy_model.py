@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.errors import InputError
 from knowledge.canonical import (
     CanonicalPolicyV1,
     get_model,
@@ -14,7 +15,6 @@ from knowledge.canonical import (
     validate_record,
     validation_errors,
 )
-from tools.errors import InputError
 
 
 def test_full_record_validates(full_record: dict[str, Any]) -> None:

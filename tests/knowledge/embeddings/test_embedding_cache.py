@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import ConfigError
 from knowledge.embeddings.cache import CACHE_FILE, CachedEmbedder
-from tools.errors import ConfigError
 
 
 class CountingEmbedder:

@@ -11,10 +11,10 @@ import numpy as np
 import openai
 import pytest
 
+from core.errors import ConfigError, DataMashError
 from knowledge.embeddings.openai_embedder import EmbeddingServiceError, OpenAIEmbedder, RateLimiter
 from knowledge.embeddings.semantic import CachedEmbedder, make_embedder
 from knowledge.embeddings.spend import BudgetExceeded, SpendLedger
-from tools.errors import ConfigError, DataMashError
 
 
 @dataclass

@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from core.errors import InputError
 from knowledge.embeddings.structural import (
     BLOCKS,
     DATE_FORMATS,
@@ -17,7 +18,6 @@ from knowledge.embeddings.structural import (
     structural_distance,
     type_class,
 )
-from tools.errors import InputError
 
 FORMAT_EXAMPLES = {
     "YYYY-MM-DD": ["2024-01-31", "1999-12-01"],

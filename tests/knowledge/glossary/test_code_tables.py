@@ -4,9 +4,9 @@ import typing
 
 import pytest
 
+from core.errors import NotFoundError
 from knowledge.canonical.types import COVERAGE_TYPES, FREQUENCIES, CoverageType, PolicyStatus
 from knowledge.glossary import code_table, list_code_tables, lookup_code
-from tools.errors import NotFoundError
 
 
 def test_tables_are_listed() -> None:

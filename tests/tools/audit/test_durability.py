@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from core.settings import Settings
+from core.store import open_store
 from tools.audit import AuditLog
-from tools.settings import Settings
-from tools.store import open_store
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -54,8 +54,8 @@ def test_sigkill_between_intent_and_outcome_leaves_an_incomplete_entry(workspace
     script = textwrap.dedent("""
         import sys, time
         from tools.audit import AuditLog
-        from tools.settings import Settings
-        from tools.store import open_store
+        from core.settings import Settings
+        from core.store import open_store
         log = AuditLog(open_store(Settings()))
         log.record("content", "ingest", target="before.csv", outcome={"records": 1})
         with log.operation("waves", "migrate", idempotency_key="w0:b7", policy_ids=["P1", "P2"]):
@@ -100,8 +100,8 @@ def test_two_processes_writing_at_once_lose_no_entry(workspace: Path) -> None:
     script = textwrap.dedent("""
         import sys
         from tools.audit import AuditLog
-        from tools.settings import Settings
-        from tools.store import open_store
+        from core.settings import Settings
+        from core.store import open_store
         log = AuditLog(open_store(Settings()), actor=sys.argv[1])
         for i in range(150):
             log.record("test", "write", target=f"{sys.argv[1]}-{i}",

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.store.models import AuditEntry, AuditPolicy
 from tools.audit import FAILED, OK, PENDING, AuditLog, Move, PolicyLocations
-from tools.store.models import AuditEntry, AuditPolicy
 
 
 def _count(engine: Engine, table) -> int:  # type: ignore[no-untyped-def]

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import Engine
 
+from core.settings import Settings
+from core.store import open_store
 from tests.tools.canonical.helpers import MakeSource, stage_source
-from tools.settings import Settings
-from tools.store import open_store
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
+from core.settings import Settings
+from core.store.models import utcnow
 from tools.content.sources import SOURCE
-from tools.settings import Settings
-from tools.store.models import utcnow
 
 MakeSource = Callable[..., str]
 

@@ -13,10 +13,10 @@ import yaml
 from sqlalchemy import Engine
 
 import tools.canonical.export as export_module
+from core.errors import InputError
+from core.settings import Settings
 from tests.tools.canonical.helpers import BASE_RULES, MakeSource, policy_table
 from tools.canonical import approve_mapping, create_mapping, export_mapping, map_to_canonical
-from tools.errors import InputError
-from tools.settings import Settings
 
 
 @pytest.fixture

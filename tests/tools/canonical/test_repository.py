@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
+from core.errors import InputError, NotFoundError
 from tests.tools.canonical.helpers import BASE_RULES, MakeSource, policy_table
 from tools.audit import AuditLog
 from tools.canonical import (
@@ -15,7 +16,6 @@ from tools.canonical import (
     list_mappings,
     update_field_mapping,
 )
-from tools.errors import InputError, NotFoundError
 
 
 @pytest.fixture

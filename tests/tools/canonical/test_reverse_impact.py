@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Engine
 
+from core.errors import InputError
+from core.settings import Settings
 from tests.tools.canonical.helpers import BASE_RULES, MakeSource, policy_table
 from tools.canonical import (
     approve_mapping,
@@ -17,8 +19,6 @@ from tools.canonical import (
     map_from_canonical,
     update_field_mapping,
 )
-from tools.errors import InputError
-from tools.settings import Settings
 
 RECORDS = [
     {"policy_core": {"policy_id": "P1", "status": "active",

@@ -6,6 +6,8 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine
 
+from core.errors import InputError
+from core.settings import Settings
 from knowledge.canonical import arrow_schema, validate_record
 from tests.tools.canonical.helpers import BASE_RULES, MakeSource, policy_table
 from tools.audit import AuditLog
@@ -19,8 +21,6 @@ from tools.canonical import (
     update_field_mapping,
     validate_records,
 )
-from tools.errors import InputError
-from tools.settings import Settings
 
 ROWS, BAD_EVERY = 1000, 10
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.errors import InputError
 from tools.content.detect import detect_format, guess_encoding
-from tools.errors import InputError
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "json", "xml", "parquet", "sqlite", "xlsx"])

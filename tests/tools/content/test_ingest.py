@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.errors import InputError
+from core.settings import Settings
+from core.store import open_store
+from core.store.models import SourceRow
 from tools.audit import AuditLog
 from tools.content.ingest import delete_source, ingest_file
 from tools.content.profiling import load_profile
 from tools.content.sources import SourceRegistry
 from tools.content.staging import staged_batches, staged_slice
-from tools.errors import InputError
-from tools.settings import Settings
-from tools.store import open_store
-from tools.store.models import SourceRow
 
 CSV = (
     "PolicyNo;Premium;EffDate\nP001;100,50;01.02.2024\nP002;200,00;31.02.2024\n"

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from core.errors import InputError
 from tools.content.profile import ColumnProfiler, compress_pattern, profile_batches
-from tools.errors import InputError
 
 
 def batches() -> list[pa.RecordBatch]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import InputError
 from tools.content.readers.base import SourceReader
 from tools.content.readers.registry import BUILTIN_READERS, known_formats, reader_for
-from tools.errors import InputError
 
 FORMATS = sorted(BUILTIN_READERS)
 

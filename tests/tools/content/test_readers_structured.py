@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tools.errors import InputError
+from core.errors import InputError
 
 
 def test_jsonl_flattens_objects_keeps_lists_and_reports_bad_lines(tmp_path: Path,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import InputError
+from core.errors import InputError
 
 
 @pytest.mark.parametrize(("delimiter", "char"), [("tab", "\t"), ("|", "|"), (";", ";"),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import InputError
 from tools.content.source_config import load_source_config
-from tools.errors import InputError
 
 GOOD = """\
 version: 1

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.routing import (
     AllOf,
     Always,

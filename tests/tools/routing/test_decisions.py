@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.errors import InputError, NotFoundError
+from core.settings import Settings
+from core.store.models import AuditEntry, PolicyLocation, PolicyMove
 from tools.audit import AuditLog, PolicyLocations
-from tools.errors import InputError, NotFoundError
 from tools.routing.decisions import (
     reroute_policy,
     reroute_selection,
@@ -17,8 +19,6 @@ from tools.routing.decisions import (
 )
 from tools.routing.rulesets import get_rule_set, list_rule_sets, register_rule_set
 from tools.routing.samples import sample_batches
-from tools.settings import Settings
-from tools.store.models import AuditEntry, PolicyLocation, PolicyMove
 
 TENANT = "default"
 SOURCE = "src-policy-master"

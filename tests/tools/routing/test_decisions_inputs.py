@@ -10,15 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, insert
 
-from tools.errors import NotFoundError
-from tools.routing.canonical_input import canonical_batches_for_source, open_canonical_parts
-from tools.routing.conflicts import conflict_report, diff_stored_rule_sets
-from tools.routing.decisions import route_source
-from tools.routing.derived import add_derived_fields, quality_scores, wave_lookup_from
-from tools.routing.rulesets import register_rule_set
-from tools.routing.samples import canonical_schema, sample_batch, sample_batches
-from tools.settings import Settings
-from tools.store.models import (
+from core.errors import NotFoundError
+from core.settings import Settings
+from core.store.models import (
     MappingRow,
     MappingVersionRow,
     SourceRow,
@@ -26,6 +20,12 @@ from tools.store.models import (
     WavePolicyRow,
     WaveRow,
 )
+from tools.routing.canonical_input import canonical_batches_for_source, open_canonical_parts
+from tools.routing.conflicts import conflict_report, diff_stored_rule_sets
+from tools.routing.decisions import route_source
+from tools.routing.derived import add_derived_fields, quality_scores, wave_lookup_from
+from tools.routing.rulesets import register_rule_set
+from tools.routing.samples import canonical_schema, sample_batch, sample_batches
 
 TENANT = "default"
 

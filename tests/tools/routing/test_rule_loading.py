@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.routing import (
     AllOf,
     Always,

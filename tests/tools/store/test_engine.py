@@ -6,11 +6,11 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
 
-from tools.errors import ConfigError
-from tools.settings import Settings
-from tools.store import open_store
-from tools.store.engine import table_names
-from tools.store.migrate import current_revision, head_revision
+from core.errors import ConfigError
+from core.settings import Settings
+from core.store import open_store
+from core.store.engine import table_names
+from core.store.migrate import current_revision, head_revision
 
 
 def test_open_store_migrates_to_head(store: Engine) -> None:
@@ -22,7 +22,7 @@ def test_models_match_newest_migration(store: Engine) -> None:
     # Every table the models declare exists with every declared column after migrating.
     from sqlalchemy import inspect
 
-    import tools.store.models  # noqa: F401
+    import core.store.models  # noqa: F401
 
     inspector = inspect(store)
     for name, table in SQLModel.metadata.tables.items():

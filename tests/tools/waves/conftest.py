@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
+from core.settings import Settings
 from tests.tools.waves.helpers import (
     FakeTarget,
     canonical_table,
@@ -13,7 +14,6 @@ from tests.tools.waves.helpers import (
     register_source,
     write_parts,
 )
-from tools.settings import Settings
 from tools.waves.services import WaveServices
 
 
@@ -24,7 +24,7 @@ def wave_settings(workspace: Path) -> Settings:
 
 @pytest.fixture
 def engine(wave_settings: Settings) -> Iterator[Engine]:
-    from tools.store import open_store
+    from core.store import open_store
 
     engine = open_store(wave_settings)
     yield engine

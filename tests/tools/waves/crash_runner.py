@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from core.settings import Settings
+from core.store import open_store
 from tests.tools.waves.helpers import make_services
-from tools.settings import Settings
-from tools.store import open_store
 from tools.waves import run_wave, saga
 
 

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
+from core.settings import Settings
+from core.store.models import SourceRow, utcnow
 from knowledge.canonical.arrow import arrow_schema
-from tools.settings import Settings
-from tools.store.models import SourceRow, utcnow
 from tools.waves.services import WaveServices, default_reconciler
 from tools.waves.targets.base import POLICY_ID, TargetHealth
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from core.settings import Settings
 from tests.tools.waves.helpers import id_reconciler, make_services
 from tools.audit import AuditLog
-from tools.settings import Settings
 from tools.waves import PlanCriteria, generate_plan, get_wave_status, run_wave
 from tools.waves.milestones import wave_records
 from tools.waves.run import _context, _load

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.waves.expressions import check_rule, evaluate_rule
 
 BATCH = pa.RecordBatch.from_pydict({

@@ -5,10 +5,10 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import Engine
 
+from core.errors import InputError
+from core.settings import Settings
 from tests.tools.waves.helpers import FakeTarget
 from tools.audit import AuditLog
-from tools.errors import InputError
-from tools.settings import Settings
 from tools.waves import (
     GateBlocked,
     PlanCriteria,

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.errors import InputError
+from core.settings import Settings
 from tools.audit import AuditLog, Move, PolicyLocations
-from tools.errors import InputError
-from tools.settings import Settings
 from tools.waves import PlanCriteria, generate_plan, get_plan, move_policies, reschedule_wave
 from tools.waves.services import WaveServices
 from tools.waves.state import WAVE_POLICY

@@ -9,8 +9,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from core.errors import InputError
 from knowledge.canonical import records_to_arrow
-from tools.errors import InputError
 from tools.waves.reconcile import reconcile
 from tools.waves.targets import make_target
 from tools.waves.targets.base import POLICY_ID

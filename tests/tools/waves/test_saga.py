@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
+from core.settings import Settings
+from core.store.models import PolicyLocation
 from tests.tools.waves.helpers import canonical_table, make_services
 from tools.audit import AuditLog, Move, PolicyLocations
 from tools.routing.rulesets import register_rule_set
-from tools.settings import Settings
-from tools.store.models import PolicyLocation
 from tools.waves import PlanCriteria, generate_plan, rollback_wave, run_wave
 from tools.waves.milestones import default_milestones
 from tools.waves.records import MILESTONES

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from core.errors import NotFoundError
+from core.settings import Settings
 from tests.tools.waves.helpers import make_services
 from tests.tools.waves.test_saga import RULES
 from tools.audit import AuditLog
-from tools.errors import NotFoundError
 from tools.routing.rulesets import register_rule_set
-from tools.settings import Settings
 from tools.waves import PlanCriteria, gc, generate_plan, lineage, locate_policy, run_wave
 from tools.waves.services import WaveServices
 from tools.waves.state import CHECKPOINT, WAVE_POLICY

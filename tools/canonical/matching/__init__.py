@@ -4,12 +4,12 @@
   confidence, one-to-one assignment of scalar fields, repeated groups to list fields).
 - :func:`rank_targets`: generic mode for any target schema (no domain knowledge).
 - :func:`rerank_with_llm`: optional LLM re-ranking of low-confidence fields.
-- :func:`evaluate_on_estate`: precision / recall / F1 / top-k against the sample estate.
+
+Evaluation on the sample estate lives in :mod:`evals.matching_estate` (tools never import evals).
 """
 
 from tools.canonical.matching.calibration import DEFAULT_THRESHOLD, Calibrator, fit_isotonic
 from tools.canonical.matching.canonical import suggest_matches
-from tools.canonical.matching.estate import evaluate_on_estate
 from tools.canonical.matching.generic import rank_targets
 from tools.canonical.matching.rerank import rerank_with_llm
 from tools.canonical.matching.types import Candidate, ColumnMatch, MatchResult, RankResult
@@ -21,7 +21,6 @@ __all__ = [
     "ColumnMatch",
     "MatchResult",
     "RankResult",
-    "evaluate_on_estate",
     "fit_isotonic",
     "rank_targets",
     "rerank_with_llm",

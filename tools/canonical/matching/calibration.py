@@ -1,6 +1,6 @@
 """Confidence calibration: isotonic regression of raw match scores, stored as package JSON.
 
-Fitted by :func:`tools.canonical.matching.estate.fit_calibration` on a held-out seed of the
+Fitted by :func:`evals.matching_estate.fit_calibration` on a held-out seed of the
 sample estate (seed 11; results are reported on seed 7). A proposal is auto-accepted when its
 calibrated confidence is at least :data:`DEFAULT_THRESHOLD`.
 """

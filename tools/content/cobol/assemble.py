@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.errors import InputError
 from tools.content.cobol.copybook import Node
 from tools.content.cobol.decode_numeric import (
     NumType,
@@ -25,7 +26,6 @@ from tools.content.cobol.decode_numeric import (
 )
 from tools.content.cobol.decode_text import CharTable, decode_strings
 from tools.content.cobol.layout import Layout, norm_name
-from tools.errors import InputError
 
 
 @dataclass

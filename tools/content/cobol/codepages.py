@@ -14,7 +14,7 @@ import codecs
 from functools import cache
 from pathlib import Path
 
-from tools.errors import InputError
+from core.errors import InputError
 
 # The EBCDIC invariant characters (identical in every EBCDIC code page) -- from the cobrix table.
 _COMMON_PRINTABLE: dict[int, str] = {

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.errors import InputError
 from tools.content.cobol.picture import Picture, PictureError, parse_picture
-from tools.errors import InputError
 
 _USAGES = {
     "DISPLAY": "DISPLAY",

@@ -17,8 +17,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from core.errors import InputError
 from tools.content.readers.base import BadRecord
-from tools.errors import InputError
 
 CHUNK = 4 << 20  # bytes read at a time for streamed formats
 RAW_CAP = 4096

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.errors import InputError
 from tools.content.cobol.copybook import Copybook, Node, read_copybook
-from tools.errors import InputError
 
 
 @dataclass

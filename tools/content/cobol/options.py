@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from core.errors import InputError
 from tools.content.cobol.codepages import code_page_table
-from tools.errors import InputError
 
 ALIASES = {
     "is_rdw_big_endian": "rdw_big_endian",

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from core.errors import InputError
 from tools.content.cobol.assemble import Assembler, DecodeSettings, Issue
 from tools.content.cobol.codepages import is_ebcdic
 from tools.content.cobol.decode_numeric import zoned_tables
@@ -36,7 +37,6 @@ from tools.content.cobol.layout import Layout, describe_layout, load_layout
 from tools.content.cobol.odo import make_normalizer
 from tools.content.cobol.options import CobolOptions, parse_options
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
-from tools.errors import InputError
 
 
 class CobolReader:

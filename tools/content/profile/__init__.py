@@ -404,7 +404,7 @@ class SourceProfiler:
         batch = flatten_batch(batch)
         missing = [k for k in self.key_columns if k not in batch.schema.names]
         if missing:
-            from tools.errors import InputError
+            from core.errors import InputError
 
             raise InputError(f"key columns not in the source: {', '.join(missing)}",
                              where="key_columns",

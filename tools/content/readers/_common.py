@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from core.errors import InputError
 from tools.content.readers.base import BadRecord, ReadBatch
-from tools.errors import InputError
 
 RAW_CAP = 4096  # BadRecord.raw keeps at most this many bytes
 _CHUNK = 1 << 20

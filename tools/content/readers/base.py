@@ -7,7 +7,7 @@ file into Arrow record batches so memory stays bounded by the batch size, never 
 Records that cannot be decoded are not dropped: they are reported as :class:`BadRecord` beside the
 batch they would have belonged to, with their position and the reason, and the ingest quarantines
 them. A problem with the file as a whole (unreadable copybook, unknown code page, options that make
-no sense) is raised as :class:`tools.errors.InputError` before any batch is produced.
+no sense) is raised as :class:`core.errors.InputError` before any batch is produced.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.errors import InputError
 from tools.content.readers._common import (
     ReaderOptions,
     check_batch_rows,
@@ -17,7 +18,6 @@ from tools.content.readers._common import (
     parse_options,
 )
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
-from tools.errors import InputError
 
 
 class ParquetOptions(ReaderOptions):

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pv
 from pydantic import field_validator, model_validator
 
+from core.errors import InputError
 from tools.content.readers._common import (
     RAW_CAP,
     ReaderOptions,
@@ -31,7 +32,6 @@ from tools.content.readers._common import (
 )
 from tools.content.readers._text_types import NumericColumnTyper
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
-from tools.errors import InputError
 
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "pipe": "|", "semicolon": ";", "comma": ","}
 _BLOCK_SIZE = 4 << 20

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
+from core.errors import InputError
 from tools.content.readers._common import (
     RAW_CAP,
     ReaderOptions,
@@ -24,7 +25,6 @@ from tools.content.readers._common import (
 )
 from tools.content.readers._records import RecordShape, flatten
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
-from tools.errors import InputError
 
 _CHUNK = 1 << 20
 _MAX_RECORD_CHARS = 64 << 20

@@ -7,8 +7,8 @@ is (re)installed; an installed entry point of the same name always wins over it.
 
 from __future__ import annotations
 
+from core.plugins import load_plugin, plugin_names
 from tools.content.readers.base import SourceReader
-from tools.plugins import load_plugin, plugin_names
 
 GROUP = "data_mash.readers"
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from pydantic import model_validator
 
+from core.errors import InputError
 from tools.content.readers._common import (
     ReaderOptions,
     check_batch_rows,
@@ -23,7 +24,6 @@ from tools.content.readers._common import (
     parse_options,
 )
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
-from tools.errors import InputError
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 

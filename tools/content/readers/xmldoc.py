@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from core.errors import InputError
 from tools.content.readers._common import (
     ReaderOptions,
     check_batch_rows,
@@ -26,7 +27,6 @@ from tools.content.readers._common import (
 )
 from tools.content.readers._records import RecordShape, flatten
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
-from tools.errors import InputError
 
 
 class XmlOptions(ReaderOptions):

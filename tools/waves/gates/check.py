@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine, and_, func, select
 
+from core.errors import InputError
+from core.store.models import utcnow
 from tools.audit import AuditLog
-from tools.errors import InputError
-from tools.store.models import utcnow
 from tools.waves.gates.base import SAMPLE_SIZE, FailureTally, GateContext, RecordGate, WaveGate
 from tools.waves.gates.registry import load_gate
 from tools.waves.records import GateReport, GateResult, PlanCriteria

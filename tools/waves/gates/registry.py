@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.waves.gates.base import WaveGate
 from tools.waves.gates.builtin import BUILTIN_GATES
 from tools.waves.records import PlanCriteria

@@ -34,8 +34,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from pydantic import ValidationError
 
+from core.errors import InputError
 from knowledge.canonical import arrow_to_records, get_model, records_to_arrow
-from tools.errors import InputError
 from tools.waves.targets import files
 from tools.waves.targets.base import TargetHealth
 from tools.waves.targets.codec import check_wave_id, conform

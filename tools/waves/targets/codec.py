@@ -22,8 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.errors import InputError
 from knowledge.canonical import arrow_schema
-from tools.errors import InputError
 from tools.waves.targets.base import POLICY_ID
 
 MAX_IDENTIFIER = 63  # PostgreSQL's limit; SQLite has none

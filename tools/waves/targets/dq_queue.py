@@ -19,8 +19,8 @@ from sqlalchemy import Column, MetaData, Table, Text, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import ConfigError
 from knowledge.canonical import arrow_to_records, records_to_arrow
-from tools.errors import ConfigError
 from tools.waves.targets import sql
 from tools.waves.targets.codec import conform, to_json_value
 from tools.waves.targets.new_platform import _refuse_duplicates

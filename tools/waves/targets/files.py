@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tools.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from tools.waves.targets.base import TargetHealth
 
 TMP_MARK = ".tmp-"

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.waves.targets import files
 from tools.waves.targets.base import POLICY_ID, TargetHealth
 from tools.waves.targets.codec import (

@@ -22,7 +22,7 @@ from sqlalchemy import Column, MetaData, Table, Text, UniqueConstraint, func, se
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from tools.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from tools.waves.targets import sql
 from tools.waves.targets.base import POLICY_ID
 from tools.waves.targets.codec import conform, decode, encode, flat_columns, sanitise

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tools.errors import InputError
-from tools.plugins import load_plugin, plugin_names
+from core.errors import InputError
+from core.plugins import load_plugin, plugin_names
 from tools.waves.targets.base import MigrationTarget
 
 GROUP = "data_mash.targets"

@@ -32,7 +32,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.types import TypeEngine
 
-from tools.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 from tools.waves.targets.base import TargetHealth
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000

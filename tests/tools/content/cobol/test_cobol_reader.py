@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from core.errors import InputError
 from tools.content.cobol import CobolReader, describe_layout, render_layout
 from tools.content.cobol.copybook import parse_copybook
 from tools.content.readers.base import BadRecord, SourceReader
-from tools.errors import InputError
 
 CPY = """\
 000100 01  POLICY.                                                      POLM0001

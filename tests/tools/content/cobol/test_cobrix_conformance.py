@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from core.errors import InputError
 from evals.cobrix import CORPUS, compare, layout_rows, load_expected, parse_layout, read_all
 from evals.cobrix_cases import LAYOUTS, T06, XFAIL
 from evals.cobrix_cases import VARIANTS as V
 from tools.content.cobol import describe_layout
-from tools.errors import InputError
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="cobrix corpus not present")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.waves.targets import files, make_target
 from tools.waves.targets.base import POLICY_ID
 from tools.waves.targets.bridge import message_id

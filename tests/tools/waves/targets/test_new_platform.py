@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.waves.targets import make_target
 from tools.waves.targets.base import POLICY_ID
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.errors import InputError
+from core.errors import InputError
 from tools.waves.targets import known_targets, make_target, target_for
 from tools.waves.targets.new_platform import NewPlatformTarget
 

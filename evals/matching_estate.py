@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from core.errors import InputError
 from knowledge.embeddings.semantic import Embedder
 from tools.canonical.matching.calibration import (
     CALIBRATION_FILE,
@@ -33,7 +34,6 @@ from tools.canonical.matching.calibration import (
 from tools.canonical.matching.canonical import suggest_matches
 from tools.canonical.matching.metrics import expected_calibration_error
 from tools.canonical.matching.types import MatchResult
-from tools.errors import InputError
 
 READ_ROWS = 2000
 CALIBRATION_SEED = 11

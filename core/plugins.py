@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable, Mapping
 from importlib.metadata import entry_points
 
-from tools.errors import InputError
+from core.errors import InputError
 
 
 def plugin_names(group: str, builtins: Mapping[str, str]) -> list[str]:

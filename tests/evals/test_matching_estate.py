@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from evals.matching_estate import EVALUATION_SEED, evaluate_on_estate, is_right
 from knowledge.embeddings.semantic import CachedEmbedder, Embedder
-from tools.canonical.matching.estate import EVALUATION_SEED, evaluate_on_estate, is_right
 
 estate = pytest.importorskip("evals.estate")
 

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import tools.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import core.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

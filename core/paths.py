@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from tools.errors import InputError
+from core.errors import InputError
 
 
 def allowed_roots(configured: Sequence[Path], workspace: Path) -> list[Path]:

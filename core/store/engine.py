@@ -14,8 +14,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from tools.errors import ConfigError
-from tools.settings import Settings
+from core.errors import ConfigError
+from core.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -93,7 +93,7 @@ def open_store(settings: Settings) -> Engine:
     Raises:
         ConfigError: the workspace is unwritable, the URL is malformed, or the server unreachable.
     """
-    from tools.store.migrate import upgrade_to_head
+    from core.store.migrate import upgrade_to_head
 
     engine = create_store_engine(settings)
     try:
