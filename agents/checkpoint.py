@@ -24,8 +24,10 @@ CHECKPOINT_FILE = "journeys.sqlite"
 def checkpoint_backend(settings: Settings) -> str:
     """``postgres`` or ``sqlite``: what ``open_checkpointer`` will use for ``settings``."""
     url = settings.db_url or ""
-    if url.startswith("postgresql") and importlib.util.find_spec(
-            "langgraph.checkpoint.postgres") is not None:
+    if (
+        url.startswith("postgresql")
+        and importlib.util.find_spec("langgraph.checkpoint.postgres") is not None
+    ):
         return "postgres"
     return "sqlite"
 
@@ -58,15 +60,18 @@ async def thread_journey(saver: BaseCheckpointSaver[Any], thread_id: str) -> str
     return str(found.checkpoint.get("channel_values", {}).get("journey") or "") or None
 
 
-async def require_thread(saver: BaseCheckpointSaver[Any], thread_id: str,
-                         settings: Settings) -> str:
+async def require_thread(
+    saver: BaseCheckpointSaver[Any], thread_id: str, settings: Settings
+) -> str:
     """The journey of an existing thread; NotFoundError naming the thread if there is none."""
     journey = await thread_journey(saver, thread_id)
     if journey is None:
-        raise NotFoundError(f"no journey thread '{thread_id}'",
-                            where=str(Path(settings.home) / CHECKPOINT_FILE),
-                            fix="check the id (data-mash journey list), or start a new journey "
-                                "with data-mash chat --journey discovery")
+        raise NotFoundError(
+            f"no journey thread '{thread_id}'",
+            where=str(Path(settings.home) / CHECKPOINT_FILE),
+            fix="check the id (data-mash journey list), or start a new journey "
+            "with data-mash chat --journey discovery",
+        )
     return journey
 
 
@@ -78,6 +83,10 @@ async def list_threads(saver: BaseCheckpointSaver[Any]) -> list[dict[str, Any]]:
         if thread in latest or item.config["configurable"].get("checkpoint_ns"):
             continue
         values = item.checkpoint.get("channel_values", {})
-        latest[thread] = {"thread_id": thread, "journey": values.get("journey"),
-                          "status": values.get("status"), "updated_at": item.checkpoint["ts"]}
+        latest[thread] = {
+            "thread_id": thread,
+            "journey": values.get("journey"),
+            "status": values.get("status"),
+            "updated_at": item.checkpoint["ts"],
+        }
     return sorted(latest.values(), key=lambda t: t["updated_at"], reverse=True)

@@ -28,22 +28,38 @@ MAX_TOOL_RESULT_CHARS = 8_000
 HISTORY_MESSAGES = 8
 
 
-async def answer_question(llm: LlmAccess, hub: McpHub, text: str, *, system: str,
-                          history: list[BaseMessage], thread_id: str | None
-                          ) -> list[BaseMessage]:
+async def answer_question(
+    llm: LlmAccess,
+    hub: McpHub,
+    text: str,
+    *,
+    system: str,
+    history: list[BaseMessage],
+    thread_id: str | None,
+) -> list[BaseMessage]:
     """The new messages of one question: the question, tool calls and results, the answer."""
     asked = HumanMessage(content=text)
     if not llm.available:
         return [asked, AIMessage(content=llm.why_not())]
     if llm.ledger.remaining(llm.tenant) <= 0:
-        return [asked, AIMessage(content=(
-            f"The LLM token budget of tenant '{llm.tenant}' ({llm.ledger.budget} tokens) is "
-            "used up; raise DATA_MASH_LLM_TOKEN_BUDGET to ask more. The journey continues."))]
+        return [
+            asked,
+            AIMessage(
+                content=(
+                    f"The LLM token budget of tenant '{llm.tenant}' "
+                    f"({llm.ledger.budget} tokens) is "
+                    "used up; raise DATA_MASH_LLM_TOKEN_BUDGET to ask more. The journey continues."
+                )
+            ),
+        ]
     assert llm.model is not None
     tools = await hub.langchain_tools()
     model = llm.model.bind_tools(tools) if tools else llm.model
-    earlier = [m for m in history if isinstance(m, HumanMessage)
-               or (isinstance(m, AIMessage) and not m.tool_calls)][-HISTORY_MESSAGES:]
+    earlier = [
+        m
+        for m in history
+        if isinstance(m, HumanMessage) or (isinstance(m, AIMessage) and not m.tool_calls)
+    ][-HISTORY_MESSAGES:]
     convo: list[BaseMessage] = [SystemMessage(content=system), *earlier, asked]
     new: list[BaseMessage] = [asked]
     for _ in range(MAX_TOOL_ROUNDS):
@@ -54,20 +70,24 @@ async def answer_question(llm: LlmAccess, hub: McpHub, text: str, *, system: str
             if fatal:
                 llm.off_reason = message
             return [*new, AIMessage(content=message)]
-        llm.ledger.record(llm.tenant, reply.usage_metadata, model=llm.model_name,
-                          thread_id=thread_id)
+        llm.ledger.record(
+            llm.tenant, reply.usage_metadata, model=llm.model_name, thread_id=thread_id
+        )
         convo.append(reply)
         new.append(reply)
         if not reply.tool_calls:
             return new
         for call in reply.tool_calls:
             result = await _run_tool(hub, call["name"], call.get("args") or {})
-            message = ToolMessage(content=result, tool_call_id=call["id"] or call["name"],
-                                  name=call["name"])
+            message = ToolMessage(
+                content=result, tool_call_id=call["id"] or call["name"], name=call["name"]
+            )
             convo.append(message)
             new.append(message)
-    final = AIMessage(content=f"I stopped after {MAX_TOOL_ROUNDS} rounds of tool calls without "
-                              "an answer; ask a narrower question.")
+    final = AIMessage(
+        content=f"I stopped after {MAX_TOOL_ROUNDS} rounds of tool calls without "
+        "an answer; ask a narrower question."
+    )
     return [*new, final]
 
 
@@ -92,6 +112,8 @@ async def _run_tool(hub: McpHub, name: str, args: dict[str, Any]) -> str:
         return f"ERROR: {exc}"
     text = json.dumps(data, default=str, ensure_ascii=False)
     if len(text) > MAX_TOOL_RESULT_CHARS:
-        text = (text[:MAX_TOOL_RESULT_CHARS] + f" ... [truncated {len(text)} chars; page with "
-                "limit/cursor or ask about one column]")
+        text = (
+            text[:MAX_TOOL_RESULT_CHARS] + f" ... [truncated {len(text)} chars; page with "
+            "limit/cursor or ask about one column]"
+        )
     return text

@@ -29,17 +29,33 @@ ANSWER_QUESTION = "answer_question"
 
 #: Parameters each action takes, in the order the short text form gives them.
 ACTION_PARAMS: dict[str, tuple[str, ...]] = {
-    "approve": (), "run": (), "retry": (), "stop": (), "continue": (), "rollback": (),
-    "reject_all": (), "edit": ("field", "target"), "confirm": ("field",),
-    "reject": ("field",), "override": ("gate", "reason"), "choose": ("value",),
+    "approve": (),
+    "run": (),
+    "retry": (),
+    "stop": (),
+    "continue": (),
+    "rollback": (),
+    "reject_all": (),
+    "edit": ("field", "target"),
+    "confirm": ("field",),
+    "reject": ("field",),
+    "override": ("gate", "reason"),
+    "choose": ("value",),
     "ask": ("text",),
 }
 ACTION_LABELS = {
-    "approve": "approve", "run": "run the wave", "retry": "retry the step", "stop": "stop here",
-    "continue": "continue", "rollback": "roll the wave back", "edit": "edit a field: edit COLUMN "
-    "canonical.target", "confirm": "confirm a field: confirm COLUMN", "reject": "reject a field "
-    "(leave it unmapped): reject COLUMN", "override": "override a failed gate: override GATE "
-    "REASON", "choose": "choose one: choose VALUE", "ask": "ask a question: ask TEXT (or ? TEXT)",
+    "approve": "approve",
+    "run": "run the wave",
+    "retry": "retry the step",
+    "stop": "stop here",
+    "continue": "continue",
+    "rollback": "roll the wave back",
+    "edit": "edit a field: edit COLUMN canonical.target",
+    "confirm": "confirm a field: confirm COLUMN",
+    "reject": "reject a field (leave it unmapped): reject COLUMN",
+    "override": "override a failed gate: override GATE REASON",
+    "choose": "choose one: choose VALUE",
+    "ask": "ask a question: ask TEXT (or ? TEXT)",
 }
 
 
@@ -91,28 +107,51 @@ def text_note(text: str, *, title: str | None = None, kind: str = "text") -> dic
 
 
 def table_note(title: str, columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:
-    return {"kind": "table", "title": title, "columns": columns,
-            "rows": [["" if v is None else str(v) for v in row] for row in rows]}
+    return {
+        "kind": "table",
+        "title": title,
+        "columns": columns,
+        "rows": [["" if v is None else str(v) for v in row] for row in rows],
+    }
 
 
 # --- questions and answers ----------------------------------------------------------------
 
 
-def question(step: str, prompt: str, actions: list[str], *,
-             choices: list[dict[str, Any]] | None = None, fields: list[str] | None = None,
-             gates: list[str] | None = None, values: list[str] | None = None,
-             details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def question(
+    step: str,
+    prompt: str,
+    actions: list[str],
+    *,
+    choices: list[dict[str, Any]] | None = None,
+    fields: list[str] | None = None,
+    gates: list[str] | None = None,
+    values: list[str] | None = None,
+    details: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """An interrupt payload. ``choices`` are the numbered options; by default one per action."""
-    numbered = choices if choices is not None else [
-        {"action": a, "label": ACTION_LABELS.get(a, a)} for a in actions]
+    numbered = (
+        choices
+        if choices is not None
+        else [{"action": a, "label": ACTION_LABELS.get(a, a)} for a in actions]
+    )
     for n, choice in enumerate(numbered, start=1):
         choice["n"] = n
-    return {"step": step, "prompt": prompt, "actions": actions, "choices": numbered,
-            "fields": fields, "gates": gates, "values": values, "details": details or []}
+    return {
+        "step": step,
+        "prompt": prompt,
+        "actions": actions,
+        "choices": numbered,
+        "fields": fields,
+        "gates": gates,
+        "values": values,
+        "details": details or [],
+    }
 
 
-def parse_answer(q: dict[str, Any], raw: Any, *, free_text_as_question: bool = False
-                 ) -> dict[str, Any]:
+def parse_answer(
+    q: dict[str, Any], raw: Any, *, free_text_as_question: bool = False
+) -> dict[str, Any]:
     """Read ``raw`` as an answer to ``q``; raise AnswerError naming the step if it does not fit."""
     step = q["step"]
     if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()):
@@ -121,8 +160,7 @@ def parse_answer(q: dict[str, Any], raw: Any, *, free_text_as_question: bool = F
             if choice["n"] == n:
                 answer = {k: v for k, v in choice.items() if k not in ("n", "label")}
                 return _checked(q, answer)
-        raise AnswerError(step, f"there is no choice {n}",
-                          fix=f"choose 1-{len(q['choices'])}")
+        raise AnswerError(step, f"there is no choice {n}", fix=f"choose 1-{len(q['choices'])}")
     if isinstance(raw, dict):
         return _checked(q, dict(raw))
     if not isinstance(raw, str) or not raw.strip():
@@ -135,8 +173,11 @@ def parse_answer(q: dict[str, Any], raw: Any, *, free_text_as_question: bool = F
     if action not in ACTION_PARAMS:
         if free_text_as_question and "ask" in q["actions"]:
             return _checked(q, {"action": "ask", "text": text})
-        raise AnswerError(step, f"'{text}' is not an answer to this question",
-                          fix=f"answer one of: {', '.join(q['actions'])} (or a choice number)")
+        raise AnswerError(
+            step,
+            f"'{text}' is not an answer to this question",
+            fix=f"answer one of: {', '.join(q['actions'])} (or a choice number)",
+        )
     params = ACTION_PARAMS[action]
     if not params:
         values: list[str] = []
@@ -152,19 +193,26 @@ def parse_answer(q: dict[str, Any], raw: Any, *, free_text_as_question: bool = F
 def _checked(q: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     step, action = q["step"], answer.get("action")
     if action not in q["actions"]:
-        raise AnswerError(step, f"'{action}' is not possible here",
-                          fix=f"answer one of: {', '.join(q['actions'])}")
+        raise AnswerError(
+            step,
+            f"'{action}' is not possible here",
+            fix=f"answer one of: {', '.join(q['actions'])}",
+        )
     for param in ACTION_PARAMS.get(str(action), ()):
         value = answer.get(param)
         if value is None or (isinstance(value, str) and not value.strip()):
-            raise AnswerError(step, f"'{action}' needs {param}",
-                              fix=ACTION_LABELS.get(str(action), action))
+            raise AnswerError(
+                step, f"'{action}' needs {param}", fix=ACTION_LABELS.get(str(action), action)
+            )
     allowed = {"field": q.get("fields"), "gate": q.get("gates"), "value": q.get("values")}
     for param, options in allowed.items():
         if param in answer and options is not None and answer[param] not in options:
             shown = ", ".join(options[:12]) + (" ..." if len(options) > 12 else "")
-            raise AnswerError(step, f"{param} '{answer[param]}' is not one of this step's "
-                              f"{param}s", fix=f"choose one of: {shown}")
+            raise AnswerError(
+                step,
+                f"{param} '{answer[param]}' is not one of this step's {param}s",
+                fix=f"choose one of: {shown}",
+            )
     return answer
 
 
@@ -177,8 +225,9 @@ def ask(q: dict[str, Any]) -> dict[str, Any]:
 # --- steps that call tools ----------------------------------------------------------------
 
 
-def blocked(node: str, exc: Exception, server: str, *, notes: list[dict[str, Any]] | None = None
-            ) -> Command[Any]:
+def blocked(
+    node: str, exc: Exception, server: str, *, notes: list[dict[str, Any]] | None = None
+) -> Command[Any]:
     """Go to the blocked step after ``node`` hit a missing capability or a failed tool."""
     if isinstance(exc, CapabilityMissing):
         info = {"kind": "missing", "tool": exc.tool, "server": server, "reason": exc.reason}
@@ -189,30 +238,46 @@ def blocked(node: str, exc: Exception, server: str, *, notes: list[dict[str, Any
     else:
         raise exc
     info["node"] = node
-    return Command(goto=BLOCKED, update={
-        "blocked": info, "notes": [*(notes or []), text_note(text, kind="warning")]})
+    return Command(
+        goto=BLOCKED,
+        update={"blocked": info, "notes": [*(notes or []), text_note(text, kind="warning")]},
+    )
 
 
-async def blocked_node(state: dict[str, Any], runtime: Runtime[JourneyContext]
-                       ) -> Command[Any]:
+async def blocked_node(state: dict[str, Any], runtime: Runtime[JourneyContext]) -> Command[Any]:
     """Ask whether to retry a step that could not run, or stop (the thread can resume later)."""
     info = state["blocked"]
-    what = ("is not available" if info["kind"] == "missing" else "failed")
-    q = question(BLOCKED, f"Step '{info['node']}' could not run: {info['tool']} {what} "
-                 f"({info['reason']}). Retry it (e.g. once the {info['server']} server is "
-                 "installed or the input is fixed), or stop.", ["retry", "stop", "ask"])
+    what = "is not available" if info["kind"] == "missing" else "failed"
+    q = question(
+        BLOCKED,
+        f"Step '{info['node']}' could not run: {info['tool']} {what} "
+        f"({info['reason']}). Retry it (e.g. once the {info['server']} server is "
+        "installed or the input is fixed), or stop.",
+        ["retry", "stop", "ask"],
+    )
     answer = ask(q)
     if answer["action"] == "ask":
         return _to_question(answer, BLOCKED)
     if answer["action"] == "retry":
         return Command(goto=info["node"], update={"blocked": None})
-    return Command(goto=END, update={"status": "stopped", "notes": [text_note(
-        f"Stopped at step '{info['node']}': {info['tool']} {what}. Resume this thread to retry.")]})
+    return Command(
+        goto=END,
+        update={
+            "status": "stopped",
+            "notes": [
+                text_note(
+                    f"Stopped at step '{info['node']}': {info['tool']} {what}. "
+                    "Resume this thread to retry."
+                )
+            ],
+        },
+    )
 
 
 def _to_question(answer: dict[str, Any], return_to: str) -> Command[Any]:
-    return Command(goto=ANSWER_QUESTION, update={"pending_question": answer["text"],
-                                                 "return_to": return_to})
+    return Command(
+        goto=ANSWER_QUESTION, update={"pending_question": answer["text"], "return_to": return_to}
+    )
 
 
 def question_or(answer: dict[str, Any], return_to: str) -> Command[Any] | None:
@@ -220,21 +285,37 @@ def question_or(answer: dict[str, Any], return_to: str) -> Command[Any] | None:
     return _to_question(answer, return_to) if answer["action"] == "ask" else None
 
 
-async def answer_question_node(state: dict[str, Any], runtime: Runtime[JourneyContext]
-                               ) -> Command[Any]:
+async def answer_question_node(
+    state: dict[str, Any], runtime: Runtime[JourneyContext]
+) -> Command[Any]:
     """Answer a free-form question with the LLM and the MCP tools, then go back to the step."""
     from agents.freeform import answer_question
     from servers.prompts import prompt_text
 
     ctx = runtime.context
-    system = prompt_text("data_mash_assistant", journey=state.get("journey", ""),
-                         step=state.get("return_to", ""), context=summary_of(state))
-    new = await answer_question(ctx.llm, ctx.hub, state["pending_question"], system=system,
-                                history=state.get("messages", []), thread_id=ctx.thread_id)
+    system = prompt_text(
+        "data_mash_assistant",
+        journey=state.get("journey", ""),
+        step=state.get("return_to", ""),
+        context=summary_of(state),
+    )
+    new = await answer_question(
+        ctx.llm,
+        ctx.hub,
+        state["pending_question"],
+        system=system,
+        history=state.get("messages", []),
+        thread_id=ctx.thread_id,
+    )
     reply = new[-1].content if new and isinstance(new[-1], AIMessage) else ""
-    return Command(goto=state["return_to"], update={
-        "messages": new, "pending_question": None,
-        "notes": [text_note(str(reply), title="Answer", kind="answer")]})
+    return Command(
+        goto=state["return_to"],
+        update={
+            "messages": new,
+            "pending_question": None,
+            "notes": [text_note(str(reply), title="Answer", kind="answer")],
+        },
+    )
 
 
 def summary_of(state: dict[str, Any]) -> str:

@@ -17,14 +17,17 @@ from langchain_core.language_models import BaseChatModel
 
 from core.settings import Settings
 
-WIZARD_NOTE = ("Free-form questions need an LLM: set OPENAI_BASE_URL (and OPENAI_API_KEY, "
-               "DATA_MASH_MODEL) to any OpenAI-compatible endpoint. The journey itself works "
-               "without one.")
+WIZARD_NOTE = (
+    "Free-form questions need an LLM: set OPENAI_BASE_URL (and OPENAI_API_KEY, "
+    "DATA_MASH_MODEL) to any OpenAI-compatible endpoint. The journey itself works "
+    "without one."
+)
 USAGE_FILE = "llm_usage.sqlite"
 
 
-def build_chat_model(settings: Settings, *, max_retries: int = 2,
-                     timeout: float = 60.0) -> BaseChatModel | None:
+def build_chat_model(
+    settings: Settings, *, max_retries: int = 2, timeout: float = 60.0
+) -> BaseChatModel | None:
     """A streaming ChatOpenAI for the configured endpoint, or None when none is configured."""
     if not settings.llm_configured:
         return None
@@ -32,9 +35,16 @@ def build_chat_model(settings: Settings, *, max_retries: int = 2,
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
     # Local OpenAI-compatible servers (vLLM, llama.cpp, Ollama) take any key; the client needs one.
-    return ChatOpenAI(model=settings.model, base_url=settings.openai_base_url, api_key=key,
-                      streaming=True, stream_usage=True, max_retries=max_retries,
-                      timeout=timeout, temperature=0)
+    return ChatOpenAI(
+        model=settings.model,
+        base_url=settings.openai_base_url,
+        api_key=key,
+        streaming=True,
+        stream_usage=True,
+        max_retries=max_retries,
+        timeout=timeout,
+        temperature=0,
+    )
 
 
 class TokenLedger:
@@ -45,30 +55,35 @@ class TokenLedger:
         self.budget = budget
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path)) as conn, conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY, tenant TEXT "
-                         "NOT NULL, thread_id TEXT, model TEXT, input_tokens INTEGER, "
-                         "output_tokens INTEGER, total_tokens INTEGER, at TEXT)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS usage (id INTEGER PRIMARY KEY, tenant TEXT "
+                "NOT NULL, thread_id TEXT, model TEXT, input_tokens INTEGER, "
+                "output_tokens INTEGER, total_tokens INTEGER, at TEXT)"
+            )
 
     def used(self, tenant: str) -> int:
         with closing(sqlite3.connect(self.path)) as conn:
-            row = conn.execute("SELECT COALESCE(SUM(total_tokens), 0) FROM usage WHERE tenant=?",
-                               (tenant,)).fetchone()
+            row = conn.execute(
+                "SELECT COALESCE(SUM(total_tokens), 0) FROM usage WHERE tenant=?", (tenant,)
+            ).fetchone()
         return int(row[0])
 
     def remaining(self, tenant: str) -> int:
         return max(0, self.budget - self.used(tenant))
 
-    def record(self, tenant: str, usage: dict[str, Any] | None, *, model: str,
-               thread_id: str | None) -> int:
+    def record(
+        self, tenant: str, usage: dict[str, Any] | None, *, model: str, thread_id: str | None
+    ) -> int:
         """Add one call's usage (LangChain ``usage_metadata``); return the tokens it used."""
         usage = usage or {}
         inp, out = int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
         total = int(usage.get("total_tokens", inp + out))
         with closing(sqlite3.connect(self.path)) as conn, conn:
-            conn.execute("INSERT INTO usage (tenant, thread_id, model, input_tokens, "
-                         "output_tokens, total_tokens, at) VALUES (?,?,?,?,?,?,?)",
-                         (tenant, thread_id, model, inp, out, total,
-                          datetime.now(UTC).isoformat()))
+            conn.execute(
+                "INSERT INTO usage (tenant, thread_id, model, input_tokens, "
+                "output_tokens, total_tokens, at) VALUES (?,?,?,?,?,?,?)",
+                (tenant, thread_id, model, inp, out, total, datetime.now(UTC).isoformat()),
+            )
         return total
 
 
@@ -91,13 +106,18 @@ class LlmAccess:
         return self.off_reason or WIZARD_NOTE
 
 
-def llm_access(settings: Settings, *, model: BaseChatModel | None = None,
-               on_text: Any = None) -> LlmAccess:
+def llm_access(
+    settings: Settings, *, model: BaseChatModel | None = None, on_text: Any = None
+) -> LlmAccess:
     """LLM access for ``settings``: the given model (tests) or the configured endpoint."""
     chosen = model if model is not None else build_chat_model(settings)
-    return LlmAccess(model=chosen, ledger=TokenLedger(settings.home,
-                                                      budget=settings.llm_token_budget),
-                     tenant=settings.tenant, model_name=settings.model, on_text=on_text)
+    return LlmAccess(
+        model=chosen,
+        ledger=TokenLedger(settings.home, budget=settings.llm_token_budget),
+        tenant=settings.tenant,
+        model_name=settings.model,
+        on_text=on_text,
+    )
 
 
 def describe_llm_error(exc: Exception, base_url: str | None) -> tuple[str, bool]:
@@ -106,19 +126,30 @@ def describe_llm_error(exc: Exception, base_url: str | None) -> tuple[str, bool]
 
     where = base_url or "the OpenAI API"
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
-        return (f"The LLM endpoint at {where} is unreachable ({type(exc).__name__}); "
-                "continuing as a guided wizard.", True)
+        return (
+            f"The LLM endpoint at {where} is unreachable ({type(exc).__name__}); "
+            "continuing as a guided wizard.",
+            True,
+        )
     if isinstance(exc, openai.RateLimitError):
-        return (f"The LLM endpoint at {where} is rate limiting (HTTP 429) even after retries; "
-                "try the question again later.", False)
+        return (
+            f"The LLM endpoint at {where} is rate limiting (HTTP 429) even after retries; "
+            "try the question again later.",
+            False,
+        )
     if isinstance(exc, openai.APIStatusError):
         fatal = exc.status_code in (401, 403, 404)
-        hint = {401: "check OPENAI_API_KEY", 403: "check OPENAI_API_KEY",
-                404: "check DATA_MASH_MODEL and OPENAI_BASE_URL"}.get(exc.status_code,
-                                                                     "try again later")
-        return (f"The LLM endpoint at {where} answered HTTP {exc.status_code}: "
-                f"{_short(exc.message)} ({hint})" + ("; continuing as a guided wizard." if fatal
-                                                     else "."), fatal)
+        hint = {
+            401: "check OPENAI_API_KEY",
+            403: "check OPENAI_API_KEY",
+            404: "check DATA_MASH_MODEL and OPENAI_BASE_URL",
+        }.get(exc.status_code, "try again later")
+        return (
+            f"The LLM endpoint at {where} answered HTTP {exc.status_code}: "
+            f"{_short(exc.message)} ({hint})"
+            + ("; continuing as a guided wizard." if fatal else "."),
+            fatal,
+        )
     return f"The LLM call failed: {type(exc).__name__}: {_short(str(exc))}.", False
 
 
@@ -140,6 +171,8 @@ def probe_endpoint(settings: Settings, *, timeout: float = 3.0) -> str | None:
     try:
         httpx.get(f"{base}/models", timeout=timeout)
     except httpx.HTTPError as exc:
-        return (f"The LLM endpoint at {base} is unreachable ({type(exc).__name__}); "
-                "continuing as a guided wizard.")
+        return (
+            f"The LLM endpoint at {base} is unreachable ({type(exc).__name__}); "
+            "continuing as a guided wizard."
+        )
     return None

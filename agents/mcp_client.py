@@ -77,18 +77,27 @@ def builtin_specs(settings: Settings) -> tuple[list[ServerSpec], dict[str, str]]
         if importlib.util.find_spec(f"servers.{name}") is None:
             absent[name] = f"the {name} server is not available in this version"
             continue
-        specs.append(ServerSpec(name=name, command=sys.executable,
-                                args=("-m", "cli.main", "serve", name), env=env, builtin=True))
+        specs.append(
+            ServerSpec(
+                name=name,
+                command=sys.executable,
+                args=("-m", "cli.main", "serve", name),
+                env=env,
+                builtin=True,
+            )
+        )
     return specs, absent
 
 
 def server_env(settings: Settings) -> dict[str, str]:
     """The settings a built-in server must share with the journey (never a secret: those
     are inherited from the environment, not written anywhere)."""
-    env = {"DATA_MASH_HOME": str(Path(settings.home).resolve()),
-           "DATA_MASH_TENANT": settings.tenant,
-           "DATA_MASH_EMBEDDING_PROVIDER": settings.embedding_provider,
-           "DATA_MASH_BATCH_SIZE": str(settings.batch_size)}
+    env = {
+        "DATA_MASH_HOME": str(Path(settings.home).resolve()),
+        "DATA_MASH_TENANT": settings.tenant,
+        "DATA_MASH_EMBEDDING_PROVIDER": settings.embedding_provider,
+        "DATA_MASH_BATCH_SIZE": str(settings.batch_size),
+    }
     if settings.db_url:
         env["DATA_MASH_DB_URL"] = settings.db_url
     if settings.allowed_roots:
@@ -102,16 +111,24 @@ def load_server_config(path: Path | str) -> list[ServerSpec]:
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError("MCP server config not found", where=str(file),
-                          fix="pass an existing file with --servers") from None
+        raise ConfigError(
+            "MCP server config not found",
+            where=str(file),
+            fix="pass an existing file with --servers",
+        ) from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"not valid JSON: {exc.msg}", where=f"{file}:{exc.lineno}:{exc.colno}",
-                          fix='expected {"mcpServers": {"name": {"command": ..., "args": [...]}}}'
-                          ) from None
+        raise ConfigError(
+            f"not valid JSON: {exc.msg}",
+            where=f"{file}:{exc.lineno}:{exc.colno}",
+            fix='expected {"mcpServers": {"name": {"command": ..., "args": [...]}}}',
+        ) from None
     servers = raw.get("mcpServers") if isinstance(raw, dict) else None
     if not isinstance(servers, dict):
-        raise ConfigError("missing key 'mcpServers' (an object of servers)", where=str(file),
-                          fix='expected {"mcpServers": {"name": {"command": ..., "args": [...]}}}')
+        raise ConfigError(
+            "missing key 'mcpServers' (an object of servers)",
+            where=str(file),
+            fix='expected {"mcpServers": {"name": {"command": ..., "args": [...]}}}',
+        )
     return [_spec_from_entry(file, name, entry) for name, entry in servers.items()]
 
 
@@ -121,8 +138,9 @@ def _spec_from_entry(file: Path, name: str, entry: Any) -> ServerSpec:
         raise ConfigError("must be an object with 'command' (or 'url')", where=where)
     unknown = set(entry) - {"command", "args", "env", "url", "type", "transport", "cwd"}
     if unknown:
-        raise ConfigError(f"unknown key(s) {sorted(unknown)}", where=where,
-                          fix="allowed: command, args, env, url")
+        raise ConfigError(
+            f"unknown key(s) {sorted(unknown)}", where=where, fix="allowed: command, args, env, url"
+        )
     command, url = entry.get("command"), entry.get("url")
     if not (isinstance(command, str) and command) and not (isinstance(url, str) and url):
         raise ConfigError("needs 'command' (a string) or 'url'", where=f"{where}.command")
@@ -132,8 +150,14 @@ def _spec_from_entry(file: Path, name: str, entry: Any) -> ServerSpec:
     env = entry.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
         raise ConfigError("must be an object of string values", where=f"{where}.env")
-    return ServerSpec(name=name, command=command, args=tuple(args), env=dict(env), url=url,
-                      builtin=name in BUILTIN_SERVERS)
+    return ServerSpec(
+        name=name,
+        command=command,
+        args=tuple(args),
+        env=dict(env),
+        url=url,
+        builtin=name in BUILTIN_SERVERS,
+    )
 
 
 def merge_specs(builtins: list[ServerSpec], extras: list[ServerSpec]) -> list[ServerSpec]:
@@ -142,8 +166,14 @@ def merge_specs(builtins: list[ServerSpec], extras: list[ServerSpec]) -> list[Se
     for spec in extras:
         replaced = by_name.get(spec.name)
         if replaced is not None:  # a stand-in for a built-in sees the same workspace
-            spec = ServerSpec(name=spec.name, command=spec.command, args=spec.args,
-                              env={**replaced.env, **spec.env}, url=spec.url, builtin=True)
+            spec = ServerSpec(
+                name=spec.name,
+                command=spec.command,
+                args=spec.args,
+                env={**replaced.env, **spec.env},
+                url=spec.url,
+                builtin=True,
+            )
         by_name[spec.name] = spec
     return list(by_name.values())
 
@@ -163,9 +193,15 @@ class McpHub:
     the others down.
     """
 
-    def __init__(self, specs: list[ServerSpec], *, log_dir: Path,
-                 absent: dict[str, str] | None = None, events: ToolEvents | None = None,
-                 start_timeout: float = START_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        specs: list[ServerSpec],
+        *,
+        log_dir: Path,
+        absent: dict[str, str] | None = None,
+        events: ToolEvents | None = None,
+        start_timeout: float = START_TIMEOUT_S,
+    ) -> None:
         self.specs = specs
         self.log_dir = log_dir
         self.failed: dict[str, str] = dict(absent or {})
@@ -196,8 +232,11 @@ class McpHub:
         session lives until the hub closes.
         """
         async with self._lock:
-            wanted = [s for s in self.specs if (names is None or s.name in names)
-                      and s.name not in self._started]
+            wanted = [
+                s
+                for s in self.specs
+                if (names is None or s.name in names) and s.name not in self._started
+            ]
             ready = {spec.name: anyio.Event() for spec in wanted}
             for spec in wanted:
                 self._started.add(spec.name)
@@ -267,8 +306,9 @@ class McpHub:
             return f"the {server} server is unavailable: {self.failed[server]}"
         return "no connected MCP server offers this tool"
 
-    async def call(self, tool: str, arguments: dict[str, Any], *,
-                   server: str | None = None) -> dict[str, Any]:
+    async def call(
+        self, tool: str, arguments: dict[str, Any], *, server: str | None = None
+    ) -> dict[str, Any]:
         """Call ``tool`` with the arguments its schema accepts; return its structured result.
 
         Candidate arguments the tool does not declare are dropped, so journeys tolerate small
@@ -292,8 +332,9 @@ class McpHub:
             result = await route.session.call_tool(tool, args, progress_callback=progress)
         except Exception as exc:  # noqa: BLE001  (a transport failure: the server went away)
             self._emit("error", tool, {"error": str(exc)})
-            raise CapabilityMissing(tool, f"the {route.server} server stopped responding: "
-                                          f"{exc or type(exc).__name__}") from None
+            raise CapabilityMissing(
+                tool, f"the {route.server} server stopped responding: {exc or type(exc).__name__}"
+            ) from None
         if result.isError:
             text = " ".join(c.text for c in result.content if getattr(c, "text", None))
             self._emit("error", tool, {"error": text})
@@ -314,8 +355,9 @@ class McpHub:
 
             found: list[BaseTool] = []
             seen: set[str] = set()
-            for name, session in sorted(self.sessions.items(),
-                                        key=lambda item: self._rank[item[0]]):
+            for name, session in sorted(
+                self.sessions.items(), key=lambda item: self._rank[item[0]]
+            ):
                 for tool in await load_mcp_tools(session, server_name=name):
                     if tool.name not in seen:
                         seen.add(tool.name)
@@ -332,8 +374,11 @@ def fit_arguments(tool: str, schema: dict[str, Any], candidates: dict[str, Any])
     args = {k: v for k, v in candidates.items() if k in props and v is not None}
     missing = [r for r in schema.get("required", []) if r not in args]
     if missing:
-        raise CapabilityMissing(tool, f"needs argument(s) {missing} that this journey step does "
-                                      f"not supply (it offered {sorted(candidates)})")
+        raise CapabilityMissing(
+            tool,
+            f"needs argument(s) {missing} that this journey step does "
+            f"not supply (it offered {sorted(candidates)})",
+        )
     return args
 
 
@@ -362,8 +407,9 @@ async def _open_session(spec: ServerSpec, errlog: Any) -> Any:
         return
     if not spec.command:
         raise InputError(f"server '{spec.name}' has neither command nor url")
-    params = StdioServerParameters(command=spec.command, args=list(spec.args),
-                                   env={**os.environ, **spec.env}, cwd=os.getcwd())
+    params = StdioServerParameters(
+        command=spec.command, args=list(spec.args), env={**os.environ, **spec.env}, cwd=os.getcwd()
+    )
     async with stdio_client(params, errlog=errlog) as (read, write):
         async with ClientSession(read, write) as session:
             yield session
@@ -380,4 +426,3 @@ def _start_failure(exc: BaseException, log_path: Path) -> str:
     if tail:
         reason += f" (last server output: {tail[-1][:300]})"
     return reason
-

@@ -34,8 +34,10 @@ from core.errors import InputError
 from core.settings import Settings
 
 JOURNEYS = ("discovery", "migration")
-INPUT_MODELS: dict[str, type[BaseModel]] = {"discovery": DiscoveryInputs,
-                                             "migration": MigrationInputs}
+INPUT_MODELS: dict[str, type[BaseModel]] = {
+    "discovery": DiscoveryInputs,
+    "migration": MigrationInputs,
+}
 NoteSink = Callable[[dict[str, Any]], None]
 Mode = Literal["new", "resume", "auto"]
 
@@ -52,8 +54,13 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         keep = {k: v for k, v in self.values.items() if k not in ("messages", "notes", "inputs")}
-        return {"thread_id": self.thread_id, "journey": self.journey, "status": self.status,
-                "question": self.question, "state": keep}
+        return {
+            "thread_id": self.thread_id,
+            "journey": self.journey,
+            "status": self.status,
+            "question": self.question,
+            "state": keep,
+        }
 
 
 def build_graph(journey: str, checkpointer: Any) -> Any:
@@ -68,8 +75,9 @@ def build_graph(journey: str, checkpointer: Any) -> Any:
     raise InputError(f"no journey '{journey}'", fix=f"choose one of: {', '.join(JOURNEYS)}")
 
 
-def validate_inputs(journey: str, inputs: dict[str, Any], *, where: str = "inputs"
-                    ) -> dict[str, Any]:
+def validate_inputs(
+    journey: str, inputs: dict[str, Any], *, where: str = "inputs"
+) -> dict[str, Any]:
     """Check a journey's inputs before a thread is created; errors name the key."""
     if journey not in INPUT_MODELS:
         raise InputError(f"no journey '{journey}'", fix=f"choose one of: {', '.join(JOURNEYS)}")
@@ -78,15 +86,17 @@ def validate_inputs(journey: str, inputs: dict[str, Any], *, where: str = "input
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(first["msg"].removeprefix("Value error, "),
-                         where=f"{where}.{loc}" if loc else where) from None
+        raise InputError(
+            first["msg"].removeprefix("Value error, "), where=f"{where}.{loc}" if loc else where
+        ) from None
 
 
 class JourneySession:
     """One open journey thread: start it, answer its questions, read where it stands."""
 
-    def __init__(self, *, graph: Any, context: JourneyContext, journey: str,
-                 on_note: NoteSink | None = None) -> None:
+    def __init__(
+        self, *, graph: Any, context: JourneyContext, journey: str, on_note: NoteSink | None = None
+    ) -> None:
         self.graph = graph
         self.context = context
         self.journey = journey
@@ -96,17 +106,26 @@ class JourneySession:
 
     async def start(self, inputs: dict[str, Any]) -> Outcome:
         checked = validate_inputs(self.journey, inputs)
-        return await self._run({"journey": self.journey, "status": "running", "inputs": checked,
-                                "notes": [], "decisions": []} if self.journey == "discovery"
-                               else {"journey": self.journey, "status": "running",
-                                     "inputs": checked, "notes": []})
+        return await self._run(
+            {
+                "journey": self.journey,
+                "status": "running",
+                "inputs": checked,
+                "notes": [],
+                "decisions": [],
+            }
+            if self.journey == "discovery"
+            else {"journey": self.journey, "status": "running", "inputs": checked, "notes": []}
+        )
 
     async def answer(self, raw: Any, *, free_text_as_question: bool = False) -> Outcome:
         """Resume with ``raw`` once it is checked against the pending question."""
         current = await self.outcome()
         if current.question is None:
-            raise InputError(f"journey thread '{self.thread_id}' is not waiting for an answer "
-                             f"(it is {current.status})")
+            raise InputError(
+                f"journey thread '{self.thread_id}' is not waiting for an answer "
+                f"(it is {current.status})"
+            )
         answer = parse_answer(current.question, raw, free_text_as_question=free_text_as_question)
         return await self._run(Command(resume=answer))
 
@@ -121,16 +140,22 @@ class JourneySession:
         snapshot = await self.graph.aget_state(self.config)
         values = dict(snapshot.values or {})
         if snapshot.interrupts:
-            return Outcome(self.thread_id, self.journey, "waiting",
-                           question=snapshot.interrupts[0].value, values=values)
+            return Outcome(
+                self.thread_id,
+                self.journey,
+                "waiting",
+                question=snapshot.interrupts[0].value,
+                values=values,
+            )
         status = values.get("status", "running")
         if not snapshot.next and status == "running":
             status = "done"
         return Outcome(self.thread_id, self.journey, status, values=values)
 
     async def _run(self, payload: Any) -> Outcome:
-        async for chunk in self.graph.astream(payload, self.config, context=self.context,
-                                              stream_mode="updates"):
+        async for chunk in self.graph.astream(
+            payload, self.config, context=self.context, stream_mode="updates"
+        ):
             for node, update in chunk.items():
                 if node == "__interrupt__" or not isinstance(update, dict):
                     continue
@@ -140,8 +165,9 @@ class JourneySession:
         return await self.outcome()
 
 
-def server_specs(settings: Settings, server_config: Path | None, *,
-                 only: Sequence[str] | None = None) -> tuple[list[ServerSpec], dict[str, str]]:
+def server_specs(
+    settings: Settings, server_config: Path | None, *, only: Sequence[str] | None = None
+) -> tuple[list[ServerSpec], dict[str, str]]:
     """Built-in servers plus the extras of ``server_config`` (extras replace same names);
     with ``only``, just those servers (start-up is the slow part of opening a journey)."""
     specs, absent = builtin_specs(settings)
@@ -153,20 +179,30 @@ def server_specs(settings: Settings, server_config: Path | None, *,
     if only is not None:
         unknown = set(only) - {s.name for s in specs} - set(absent)
         if unknown:
-            raise InputError(f"no MCP server named {sorted(unknown)}",
-                             fix=f"known: {', '.join(sorted({s.name for s in specs}))}")
+            raise InputError(
+                f"no MCP server named {sorted(unknown)}",
+                fix=f"known: {', '.join(sorted({s.name for s in specs}))}",
+            )
         specs = [s for s in specs if s.name in only]
         absent = {k: v for k, v in absent.items() if k in only}
     return specs, absent
 
 
 @asynccontextmanager
-async def open_journey(settings: Settings, *, journey: str | None, thread_id: str | None,
-                       mode: Mode = "auto", server_config: Path | None = None,
-                       model: BaseChatModel | None = None, events: ToolEvents | None = None,
-                       on_note: NoteSink | None = None, on_text: Callable[[str], None] | None
-                       = None, log_dir: Path | None = None, only: Sequence[str] | None = None
-                       ) -> AsyncIterator[JourneySession]:
+async def open_journey(
+    settings: Settings,
+    *,
+    journey: str | None,
+    thread_id: str | None,
+    mode: Mode = "auto",
+    server_config: Path | None = None,
+    model: BaseChatModel | None = None,
+    events: ToolEvents | None = None,
+    on_note: NoteSink | None = None,
+    on_text: Callable[[str], None] | None = None,
+    log_dir: Path | None = None,
+    only: Sequence[str] | None = None,
+) -> AsyncIterator[JourneySession]:
     """Open a journey thread with its checkpointer, MCP sessions and LLM access.
 
     ``mode``: ``new`` needs an unused thread id (one is made up if None), ``resume`` needs an
@@ -178,8 +214,10 @@ async def open_journey(settings: Settings, *, journey: str | None, thread_id: st
         if mode == "resume":
             existing = await require_thread(saver, thread_id or "", settings)
         if mode == "new" and existing:
-            raise InputError(f"journey thread '{thread_id}' already exists",
-                             fix="resume it with --thread, or choose another id")
+            raise InputError(
+                f"journey thread '{thread_id}' already exists",
+                fix="resume it with --thread, or choose another id",
+            )
         name = existing or journey
         if name is None:
             raise InputError("which journey?", fix=f"--journey {' or '.join(JOURNEYS)}")
@@ -187,9 +225,16 @@ async def open_journey(settings: Settings, *, journey: str | None, thread_id: st
             raise InputError(f"thread '{thread_id}' is a {existing} journey, not {journey}")
         thread = thread_id or f"{name}-{uuid.uuid4().hex[:8]}"
         graph = build_graph(name, saver)
-        async with McpHub(specs, absent=absent, events=events,
-                          log_dir=log_dir or Path(settings.home) / "logs" / "mcp") as hub:
-            context = JourneyContext(hub=hub, llm=llm_access(settings, model=model,
-                                                             on_text=on_text),
-                                     settings=settings, thread_id=thread)
+        async with McpHub(
+            specs,
+            absent=absent,
+            events=events,
+            log_dir=log_dir or Path(settings.home) / "logs" / "mcp",
+        ) as hub:
+            context = JourneyContext(
+                hub=hub,
+                llm=llm_access(settings, model=model, on_text=on_text),
+                settings=settings,
+                thread_id=thread,
+            )
             yield JourneySession(graph=graph, context=context, journey=name, on_note=on_note)

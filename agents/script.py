@@ -63,16 +63,19 @@ def load_script(path: Path) -> JourneyScript:
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise InputError(f"not valid YAML: {getattr(exc, 'problem', exc)}", where=where) from None
     if not isinstance(raw, dict):
-        raise InputError("a journey script is a mapping with 'journey' and 'answers'",
-                         where=str(path))
+        raise InputError(
+            "a journey script is a mapping with 'journey' and 'answers'", where=str(path)
+        )
     try:
         script = JourneyScript.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise InputError(first["msg"], where=f"{path}: {loc}",
-                         fix=f"journey is one of {', '.join(JOURNEYS)}" if loc == "journey"
-                         else None) from None
+        raise InputError(
+            first["msg"],
+            where=f"{path}: {loc}",
+            fix=f"journey is one of {', '.join(JOURNEYS)}" if loc == "journey" else None,
+        ) from None
     script.inputs = _resolve_paths(script.inputs, path.parent.resolve())
     return script
 
@@ -90,8 +93,9 @@ def _resolve_paths(value: Any, base: Path, key: str | None = None) -> Any:
 async def run_script(settings: Settings, path: Path, **journey_options: Any) -> Outcome:
     """Run ``path`` to its end (or, with ``on_end: pause``, to where its answers run out)."""
     script = load_script(path)
-    async with open_journey(settings, journey=script.journey, thread_id=script.thread,
-                            mode="auto", **journey_options) as session:
+    async with open_journey(
+        settings, journey=script.journey, thread_id=script.thread, mode="auto", **journey_options
+    ) as session:
         before = await session.outcome()
         if not before.values:
             validate_inputs(script.journey, script.inputs, where=f"{path}: inputs")
@@ -101,20 +105,32 @@ async def run_script(settings: Settings, path: Path, **journey_options: Any) -> 
         for index, item in enumerate(script.answers):
             where = f"{path}: answers[{index}]"
             if outcome.question is None:
-                raise InputError(f"answer {index + 1} is left over: the journey is "
-                                 f"{outcome.status}", where=where, fix="remove the extra answers")
+                raise InputError(
+                    f"answer {index + 1} is left over: the journey is {outcome.status}",
+                    where=where,
+                    fix="remove the extra answers",
+                )
             step = outcome.question["step"]
             if item.step and item.step != step:
-                raise InputError(f"this answer is for step '{item.step}' but the journey asks "
-                                 f"step '{step}': {outcome.question['prompt']}", where=where)
+                raise InputError(
+                    f"this answer is for step '{item.step}' but the journey asks "
+                    f"step '{step}': {outcome.question['prompt']}",
+                    where=where,
+                )
             try:
                 outcome = await session.answer(item.answer)
             except AnswerError as exc:
-                raise InputError(f"{exc.what} (answer {item.answer!r})",
-                                 where=f"{where}, step '{exc.step}'", fix=exc.fix) from None
+                raise InputError(
+                    f"{exc.what} (answer {item.answer!r})",
+                    where=f"{where}, step '{exc.step}'",
+                    fix=exc.fix,
+                ) from None
         if outcome.question is not None and script.on_end == "error":
-            raise InputError(f"the script ran out of answers; the journey waits at step "
-                             f"'{outcome.question['step']}': {outcome.question['prompt']}",
-                             where=str(path), fix="add an answer for it, or set on_end: pause "
-                             f"to stop here and resume thread '{outcome.thread_id}' later")
+            raise InputError(
+                f"the script ran out of answers; the journey waits at step "
+                f"'{outcome.question['step']}': {outcome.question['prompt']}",
+                where=str(path),
+                fix="add an answer for it, or set on_end: pause "
+                f"to stop here and resume thread '{outcome.thread_id}' later",
+            )
         return outcome

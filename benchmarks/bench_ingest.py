@@ -90,36 +90,58 @@ def memory_child(path: Path, options: dict[str, Any], home: Path) -> dict[str, A
     t0 = time.perf_counter()
     result = ingest_file(engine, settings, path, fmt="cobol", options=options, name=path.stem)
     wall = time.perf_counter() - t0
-    return {"records": result.records, "bad": result.bad_records, "reused": result.reused,
-            "wall_s": wall,
-            "peak_mib": _peak_mib(), "before_mib": before}
+    return {
+        "records": result.records,
+        "bad": result.bad_records,
+        "reused": result.reused,
+        "wall_s": wall,
+        "peak_mib": _peak_mib(),
+        "before_mib": before,
+    }
 
 
 def run_memory(work: Path, sizes: list[int]) -> None:
     print("(a) peak RSS of ingest_file, fixed-length EBCDIC cp037, 320-byte POLMAST records")
-    print(f"    {'records':>10} {'file MiB':>9} {'wall s':>7} {'rec/s':>9} "
-          f"{'RSS before':>11} {'peak RSS':>9}")
+    print(
+        f"    {'records':>10} {'file MiB':>9} {'wall s':>7} {'rec/s':>9} "
+        f"{'RSS before':>11} {'peak RSS':>9}"
+    )
     peaks = {}
     for n in sizes:
         path, options = build_master_file(work, n)
         shutil.rmtree(work / f"ws_{n}", ignore_errors=True)  # a kept workspace would reuse it
         out = subprocess.run(
-            [sys.executable, __file__, "--memory-child", str(path), "--options",
-             json.dumps(options), "--workdir", str(work / f"ws_{n}")],
-            check=True, capture_output=True, text=True, env=_child_env(),
+            [
+                sys.executable,
+                __file__,
+                "--memory-child",
+                str(path),
+                "--options",
+                json.dumps(options),
+                "--workdir",
+                str(work / f"ws_{n}"),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_child_env(),
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         assert r["records"] == n and r["bad"] == 0 and not r["reused"], r
         peaks[n] = r["peak_mib"]
-        print(f"    {n:>10,} {path.stat().st_size / 2**20:>9.0f} {r['wall_s']:>7.1f} "
-              f"{n / r['wall_s']:>9,.0f} {r['before_mib']:>8.0f} MiB {r['peak_mib']:>5.0f} MiB")
+        print(
+            f"    {n:>10,} {path.stat().st_size / 2**20:>9.0f} {r['wall_s']:>7.1f} "
+            f"{n / r['wall_s']:>9,.0f} {r['before_mib']:>8.0f} MiB {r['peak_mib']:>5.0f} MiB"
+        )
         path.unlink()
     if len(sizes) == 2:
         small, big = sorted(sizes)
         ratio = peaks[big] / peaks[small]
         verdict = "OK" if ratio <= 1.5 else "OVER"
-        print(f"    peak RSS ratio {big:,} / {small:,} = {ratio:.2f}x (requirement <= 1.5x: "
-              f"{verdict})")
+        print(
+            f"    peak RSS ratio {big:,} / {small:,} = {ratio:.2f}x (requirement <= 1.5x: "
+            f"{verdict})"
+        )
 
 
 # ----------------------------------------------------------------------------- (b) estate
@@ -143,18 +165,34 @@ def estate_child(estate: Path, home: Path) -> dict[str, Any]:
     rows = []
     for entry in load_source_config(estate / "sources.yaml").sources:
         t0 = time.perf_counter()
-        result = ingest_file(engine, settings, entry.path, fmt=entry.format,
-                             options=entry.options, name=entry.name, system=entry.system)
+        result = ingest_file(
+            engine,
+            settings,
+            entry.path,
+            fmt=entry.format,
+            options=entry.options,
+            name=entry.name,
+            system=entry.system,
+        )
         ingest = time.perf_counter() - t0
         info = registry.get(result.source_id)
         t1 = time.perf_counter()
         profile = profile_staged(info.records_path)
         prof = time.perf_counter() - t1
         invalid = sum((c.get("invalid_dates") or {}).get("count", 0) for c in profile["columns"])
-        rows.append({"name": entry.name, "system": entry.system, "format": entry.format,
-                     "records": result.records, "bad": result.bad_records,
-                     "bytes": entry.path.stat().st_size, "ingest_s": ingest, "profile_s": prof,
-                     "invalid_dates": invalid})
+        rows.append(
+            {
+                "name": entry.name,
+                "system": entry.system,
+                "format": entry.format,
+                "records": result.records,
+                "bad": result.bad_records,
+                "bytes": entry.path.stat().st_size,
+                "ingest_s": ingest,
+                "profile_s": prof,
+                "invalid_dates": invalid,
+            }
+        )
     return {"rows": rows, "peak_mib": _peak_mib()}
 
 
@@ -166,22 +204,37 @@ def run_estate(work: Path, policies: int, seed: int) -> None:
     t0 = time.perf_counter()
     generate_estate(estate, policies=policies, seed=seed)
     gen = time.perf_counter() - t0
-    print(f"\n(b) ingest + profile per source, estate of {policies:,} policies "
-          f"(generated in {gen:.1f} s; embeddings off)")
+    print(
+        f"\n(b) ingest + profile per source, estate of {policies:,} policies "
+        f"(generated in {gen:.1f} s; embeddings off)"
+    )
     out = subprocess.run(
-        [sys.executable, __file__, "--estate-child", str(estate), "--workdir",
-         str(work / "ws_estate")],
-        check=True, capture_output=True, text=True, env=_child_env(),
+        [
+            sys.executable,
+            __file__,
+            "--estate-child",
+            str(estate),
+            "--workdir",
+            str(work / "ws_estate"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=_child_env(),
     )
     data = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"    {'source':<18} {'format':<7} {'records':>9} {'MiB':>6} {'ingest s':>9} "
-          f"{'of which':>9} {'rec/s':>9} {'bad':>5} {'inv.dates':>9}")
+    print(
+        f"    {'source':<18} {'format':<7} {'records':>9} {'MiB':>6} {'ingest s':>9} "
+        f"{'of which':>9} {'rec/s':>9} {'bad':>5} {'inv.dates':>9}"
+    )
     print(f"    {'':<18} {'':<7} {'':>9} {'':>6} {'(total)':>9} {'profile':>9}")
     by_system: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for r in data["rows"]:
-        print(f"    {r['name']:<18} {r['format']:<7} {r['records']:>9,} "
-              f"{r['bytes'] / 2**20:>6.1f} {r['ingest_s']:>9.2f} {r['profile_s']:>9.2f} "
-              f"{r['records'] / r['ingest_s']:>9,.0f} {r['bad']:>5} {r['invalid_dates']:>9}")
+        print(
+            f"    {r['name']:<18} {r['format']:<7} {r['records']:>9,} "
+            f"{r['bytes'] / 2**20:>6.1f} {r['ingest_s']:>9.2f} {r['profile_s']:>9.2f} "
+            f"{r['records'] / r['ingest_s']:>9,.0f} {r['bad']:>5} {r['invalid_dates']:>9}"
+        )
         acc = by_system[r["system"]]
         acc[0] += r["records"]
         acc[1] += r["ingest_s"]
@@ -192,8 +245,10 @@ def run_estate(work: Path, policies: int, seed: int) -> None:
     total_n = sum(int(v[0]) for v in by_system.values())
     total_i = sum(v[1] for v in by_system.values())
     total_p = sum(v[2] for v in by_system.values())
-    print(f"    {'TOTAL':<18} {total_n:>9,} {total_i:>9.2f} {total_p:>9.2f}   "
-          f"({total_n / total_i:,.0f} records/s; peak RSS {data['peak_mib']:.0f} MiB)")
+    print(
+        f"    {'TOTAL':<18} {total_n:>9,} {total_i:>9.2f} {total_p:>9.2f}   "
+        f"({total_n / total_i:,.0f} records/s; peak RSS {data['peak_mib']:.0f} MiB)"
+    )
 
 
 def _child_env() -> dict[str, str]:
@@ -203,8 +258,9 @@ def _child_env() -> dict[str, str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--big", type=int, default=1_000_000)
     ap.add_argument("--small", type=int, default=100_000)
     ap.add_argument("--policies", type=int, default=350_000)

@@ -39,8 +39,16 @@ def _measure(settings: Settings, batches: list[pa.RecordBatch]) -> dict[str, flo
 
     def run(dry: bool) -> tuple[float, object]:
         start = time.perf_counter()
-        result = route_source(engine, settings, info.id, batches, tenant="default",
-                              source_id="bench", source_system="policy_master", dry_run=dry)
+        result = route_source(
+            engine,
+            settings,
+            info.id,
+            batches,
+            tenant="default",
+            source_id="bench",
+            source_system="policy_master",
+            dry_run=dry,
+        )
         return time.perf_counter() - start, result
 
     evaluate_s, dry = run(True)

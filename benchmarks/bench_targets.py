@@ -63,8 +63,11 @@ def synthetic_policies(n: int, seed: int = 7, start: int = 0) -> pa.Table:
     parent = np.repeat(np.arange(n), per)
     cov_struct = schema.field("coverage_sections").type.value_type
     items = {
-        "coverage_id": pa.array(np.char.add(ids[parent], np.char.add("-C", (
-            np.arange(total) - offsets[parent]).astype(str)))),
+        "coverage_id": pa.array(
+            np.char.add(
+                ids[parent], np.char.add("-C", (np.arange(total) - offsets[parent]).astype(str))
+            )
+        ),
         "coverage_type": pa.array(rng.choice(COVERAGE_TYPES, total)),
         "limits.per_occurrence": _cents(rng.integers(1_000, 100_000, total) * 10_000),
         "limits.aggregate": _cents(rng.integers(1_000, 100_000, total) * 20_000),
@@ -72,12 +75,14 @@ def synthetic_policies(n: int, seed: int = 7, start: int = 0) -> pa.Table:
         "effective_date": pa.array(effective[parent].astype("int32"), pa.date32()),
         "expiration_date": pa.array((effective[parent] + 365).astype("int32"), pa.date32()),
     }
-    struct = pa.StructArray.from_arrays([items[f.name] for f in cov_struct],
-                                        fields=list(cov_struct))
+    struct = pa.StructArray.from_arrays(
+        [items[f.name] for f in cov_struct], fields=list(cov_struct)
+    )
     columns["coverage_sections"] = pa.ListArray.from_arrays(pa.array(offsets), struct)
     arrays = [columns.get(f.name, pa.nulls(n, f.type)) for f in schema]
-    arrays = [a if a.type == f.type else a.cast(f.type)
-              for a, f in zip(arrays, schema, strict=True)]
+    arrays = [
+        a if a.type == f.type else a.cast(f.type) for a, f in zip(arrays, schema, strict=True)
+    ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -86,8 +91,9 @@ def _cents(values: np.ndarray) -> pa.Array:
     words = np.empty((len(values), 2), dtype="<i8")
     words[:, 0] = values
     words[:, 1] = np.where(values < 0, -1, 0)
-    return pa.Array.from_buffers(pa.decimal128(18, 2), len(values),
-                                 [None, pa.py_buffer(words.tobytes())])
+    return pa.Array.from_buffers(
+        pa.decimal128(18, 2), len(values), [None, pa.py_buffer(words.tobytes())]
+    )
 
 
 def peak_rss_mb() -> float:
@@ -131,20 +137,26 @@ def main() -> None:
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
         batched = args.policies / elapsed
         # CPU seconds matter on a shared machine: wall time there includes waiting for a core.
-        print(f"batched upsert: {batched:,.0f} policies/s wall ({elapsed:.1f}s), "
-              f"{args.policies / cpu:,.0f} policies per CPU-second, RSS {peak_rss_mb():.0f} MiB")
+        print(
+            f"batched upsert: {batched:,.0f} policies/s wall ({elapsed:.1f}s), "
+            f"{args.policies / cpu:,.0f} policies per CPU-second, RSS {peak_rss_mb():.0f} MiB"
+        )
 
         sample = synthetic_policies(args.naive_sample, seed=9, start=10_000_000)
         naive, naive_cpu = naive_rate(target, sample)
-        print(f"naive per-row INSERT+commit ({args.naive_sample:,} rows): {naive:,.0f} policies/s"
-              f" wall, {naive_cpu:,.0f} per CPU-second -> batched is {batched / naive:.1f}x")
+        print(
+            f"naive per-row INSERT+commit ({args.naive_sample:,} rows): {naive:,.0f} policies/s"
+            f" wall, {naive_cpu:,.0f} per CPU-second -> batched is {batched / naive:.1f}x"
+        )
 
         start, cpu = time.perf_counter(), time.process_time()
         report = reconcile(source.to_batches(max_chunksize=50_000), target.read_back("w1"))
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
-        print(f"reconcile source vs read-back: passed={report.passed}, "
-              f"{args.policies / elapsed:,.0f} policies/s wall ({elapsed:.1f}s), "
-              f"{args.policies / cpu:,.0f} per CPU-second, peak RSS {peak_rss_mb():.0f} MiB")
+        print(
+            f"reconcile source vs read-back: passed={report.passed}, "
+            f"{args.policies / elapsed:,.0f} policies/s wall ({elapsed:.1f}s), "
+            f"{args.policies / cpu:,.0f} per CPU-second, peak RSS {peak_rss_mb():.0f} MiB"
+        )
         target.close()
 
 

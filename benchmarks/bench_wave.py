@@ -41,16 +41,23 @@ def write_estate(folder: Path, n: int, part_rows: int = 50_000) -> None:
         rows = min(part_rows, n - start)
         eff = np.datetime64("2015-01-01") + rng.integers(0, 3000, rows).astype("timedelta64[D]")
         premium = np.round(rng.uniform(100, 5000, rows), 2)
-        table = pa.table({
-            "policy_core.policy_id": pa.array([f"P{i:08d}" for i in range(start, start + rows)]),
-            "policy_core.status": pa.array(np.full(rows, "active")),
-            "policy_core.effective_date": pa.array(eff, pa.date32()),
-            "policy_core.expiration_date": pa.array(eff + 365, pa.date32()),
-            "policy_core.policy_type": pa.array(rng.choice(["auto", "homeowners", "life"], rows)),
-            "policy_core.insured_party.address.state": pa.array(rng.choice(["NY", "CA"], rows)),
-            "rating_components.premium_amount": pa.array(premium).cast(
-                schema.field("rating_components.premium_amount").type),
-        })
+        table = pa.table(
+            {
+                "policy_core.policy_id": pa.array(
+                    [f"P{i:08d}" for i in range(start, start + rows)]
+                ),
+                "policy_core.status": pa.array(np.full(rows, "active")),
+                "policy_core.effective_date": pa.array(eff, pa.date32()),
+                "policy_core.expiration_date": pa.array(eff + 365, pa.date32()),
+                "policy_core.policy_type": pa.array(
+                    rng.choice(["auto", "homeowners", "life"], rows)
+                ),
+                "policy_core.insured_party.address.state": pa.array(rng.choice(["NY", "CA"], rows)),
+                "rating_components.premium_amount": pa.array(premium).cast(
+                    schema.field("rating_components.premium_amount").type
+                ),
+            }
+        )
         pq.write_table(table, folder / f"part-{part:05d}.parquet")
 
 
@@ -88,14 +95,19 @@ print(json.dumps({{"status": status.status, "migrated": status.migrated, "error"
 """
 
 
-def child(home: Path, folder: Path, wave_id: str, kill_at: int, batch: int
-          ) -> tuple[dict | None, float, int]:
+def child(
+    home: Path, folder: Path, wave_id: str, kill_at: int, batch: int
+) -> tuple[dict | None, float, int]:
     script = home / "child.py"
     script.write_text(CHILD.format(root=str(ROOT)))
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(script), str(home), str(folder), wave_id,
-                           str(kill_at), str(batch)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(home), str(folder), wave_id, str(kill_at), str(batch)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     if proc.returncode == -signal.SIGKILL:
@@ -122,36 +134,71 @@ def measure(n: int, batch: int, crash: bool) -> dict:
     engine = open_store(settings)
     with engine.begin() as conn:
         (home / "staging").mkdir(parents=True, exist_ok=True)
-        conn.execute(SourceRow.__table__.insert().values(
-            tenant="default", source_id="bench", name="bench", system="policy_master",
-            path=str(folder), format="parquet", options={}, content_sha256="0" * 64,
-            size_bytes=1, records=n, bad_records=0, columns=[],
-            staging_dir=str(home / "staging"), created_at=utcnow()))
+        conn.execute(
+            SourceRow.__table__.insert().values(
+                tenant="default",
+                source_id="bench",
+                name="bench",
+                system="policy_master",
+                path=str(folder),
+                format="parquet",
+                options={},
+                content_sha256="0" * 64,
+                size_bytes=1,
+                records=n,
+                bad_records=0,
+                columns=[],
+                staging_dir=str(home / "staging"),
+                created_at=utcnow(),
+            )
+        )
 
     services = WaveServices(
-        engine=engine, settings=settings, tenant="default",
-        canonical_source=lambda s: (b for part in sorted(folder.glob("*.parquet"))
-                                    for b in pq.ParquetFile(part).iter_batches(
-                                        batch_size=batch, use_threads=False)),
-        confidence_source=lambda s: {"x": 1.0})
+        engine=engine,
+        settings=settings,
+        tenant="default",
+        canonical_source=lambda s: (
+            b
+            for part in sorted(folder.glob("*.parquet"))
+            for b in pq.ParquetFile(part).iter_batches(batch_size=batch, use_threads=False)
+        ),
+        confidence_source=lambda s: {"x": 1.0},
+    )
     t0 = time.perf_counter()
-    plan = generate_plan(engine, settings, source_ids=["bench"], target="new_platform",
-                         services=services, criteria=PlanCriteria(batch_size=batch))
+    plan = generate_plan(
+        engine,
+        settings,
+        source_ids=["bench"],
+        target="new_platform",
+        services=services,
+        criteria=PlanCriteria(batch_size=batch),
+    )
     plan_s = time.perf_counter() - t0
     wave_id = plan.waves[0].wave_id
     batches = -(-n // batch)
-    out: dict = {"policies": n, "batch_size": batch, "plan_s": round(plan_s, 1),
-                 "wave0": plan.waves[0].policy_count}
+    out: dict = {
+        "policies": n,
+        "batch_size": batch,
+        "plan_s": round(plan_s, 1),
+        "wave0": plan.waves[0].policy_count,
+    }
     if crash:
         kill_at = int(batches * 0.6)
         killed, wall1, _ = child(home, folder, wave_id, kill_at, batch)
         assert killed is None, killed
         result, wall2, peak = child(home, folder, wave_id, -1, batch)
-        redone = [e.payload["batch_no"] for e in AuditLog(engine).replay("waves")
-                  if e.operation == "migrate.batch" and e.attempts > 1]
-        out.update(killed_at_batch=kill_at, first_run_s=round(wall1, 1),
-                   resume_s=round(wall2, 1), redone_batches=redone,
-                   resumed_batches=result["resumed"] if result else None)
+        redone = [
+            e.payload["batch_no"]
+            for e in AuditLog(engine).replay("waves")
+            if e.operation == "migrate.batch" and e.attempts > 1
+        ]
+        out.update(
+            killed_at_batch=kill_at,
+            first_run_s=round(wall1, 1),
+            resume_s=round(wall2, 1),
+            redone_batches=redone,
+            resumed_batches=result["resumed"] if result else None,
+        )
     else:
         result, wall, peak = child(home, folder, wave_id, -1, batch)
         out.update(wall_s=round(wall, 1), saga_s=round(result["seconds"], 1))
@@ -159,12 +206,21 @@ def measure(n: int, batch: int, crash: bool) -> dict:
     with target.engine.connect() as conn:
         from sqlalchemy import text
 
-        total, distinct = conn.execute(text(
-            "SELECT count(*), count(DISTINCT policy_core__policy_id) FROM policy")).one()
-    out.update(status=result["status"] if result else None, error=result and result["error"],
-               target_rows=total, distinct=distinct, peak_rss_mib=round(peak / 1024),
-               plan_rows=int(engine.connect().execute(select(func.count()).select_from(
-                   SourceRow.__table__)).scalar_one()))
+        total, distinct = conn.execute(
+            text("SELECT count(*), count(DISTINCT policy_core__policy_id) FROM policy")
+        ).one()
+    out.update(
+        status=result["status"] if result else None,
+        error=result and result["error"],
+        target_rows=total,
+        distinct=distinct,
+        peak_rss_mib=round(peak / 1024),
+        plan_rows=int(
+            engine.connect()
+            .execute(select(func.count()).select_from(SourceRow.__table__))
+            .scalar_one()
+        ),
+    )
     return out
 
 

@@ -29,8 +29,16 @@ def _import(spec: str) -> object:
     return obj
 
 
-def load_plugin(group: str, name: str, builtins: Mapping[str, str], *, kind: str,
-                where: str, valid: Callable[[object], bool], shape: str) -> object:
+def load_plugin(
+    group: str,
+    name: str,
+    builtins: Mapping[str, str],
+    *,
+    kind: str,
+    where: str,
+    valid: Callable[[object], bool],
+    shape: str,
+) -> object:
     """The object registered as ``name`` in ``group``.
 
     Args:
@@ -54,15 +62,23 @@ def load_plugin(group: str, name: str, builtins: Mapping[str, str], *, kind: str
         elif key in builtins:
             obj = _import(builtins[key])
         else:
-            raise InputError(f"unknown {kind} {name!r}", where=where,
-                             fix=f"use one of: {', '.join(plugin_names(group, builtins))}")
+            raise InputError(
+                f"unknown {kind} {name!r}",
+                where=where,
+                fix=f"use one of: {', '.join(plugin_names(group, builtins))}",
+            )
     except InputError:
         raise
     except Exception as exc:  # a broken plugin must not look like a bug in data-mash
-        raise InputError(f"the {kind} {key!r} failed to load: {exc}",
-                         where=f"entry point {group}:{key}",
-                         fix="reinstall the plugin that provides it") from None
+        raise InputError(
+            f"the {kind} {key!r} failed to load: {exc}",
+            where=f"entry point {group}:{key}",
+            fix="reinstall the plugin that provides it",
+        ) from None
     if not valid(obj):
-        raise InputError(f"the {kind} registered as {key!r} is not {shape}",
-                         where=f"entry point {group}:{key}", fix="fix the plugin")
+        raise InputError(
+            f"the {kind} registered as {key!r} is not {shape}",
+            where=f"entry point {group}:{key}",
+            fix="fix the plugin",
+        )
     return obj

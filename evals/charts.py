@@ -11,8 +11,7 @@ matplotlib.use("Agg")  # before pyplot: headless machines and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def calibration_chart(series: dict[str, list[dict[str, Any]]], path: Path, *,
-                      title: str) -> Path:
+def calibration_chart(series: dict[str, list[dict[str, Any]]], path: Path, *, title: str) -> Path:
     """Reliability diagram: accuracy per confidence bucket, one line per matcher.
 
     Args:
@@ -51,8 +50,13 @@ def perf_chart(rows: list[dict[str, Any]], path: Path) -> Path:
     for x, r in zip(xs, rows, strict=True):
         if r["value"] and r["baseline_value"]:
             ratio = r["value"] / r["baseline_value"]
-            ax.annotate(f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2g}x", (x, max(r["value"],
-                        r["baseline_value"])), ha="center", va="bottom", fontsize="small")
+            ax.annotate(
+                f"{ratio:.1f}x" if ratio >= 1 else f"{ratio:.2g}x",
+                (x, max(r["value"], r["baseline_value"])),
+                ha="center",
+                va="bottom",
+                fontsize="small",
+            )
     ax.set_xticks(list(xs))
     ax.set_xticklabels(labels, fontsize="small")
     if any(v > 0 for v in ours + base):

@@ -6,7 +6,6 @@ comparison respects (nulls omitted, decimals compared numerically, generated col
 The corpus folder defaults to /work/shared/corpus/cobrix (``DATA_MASH_COBRIX_CORPUS`` overrides).
 """
 
-
 from __future__ import annotations
 
 import json
@@ -207,8 +206,9 @@ def copybooks(case: str, cb: str | list[str], corpus: Path = CORPUS) -> list[str
     return [str(case_dir(case, corpus) / "copybook" / n) for n in names]
 
 
-def run_variant(spec: tuple[Any, ...], corpus: Path = CORPUS, *,
-                expected_failure: str | None = None) -> dict[str, Any]:
+def run_variant(
+    spec: tuple[Any, ...], corpus: Path = CORPUS, *, expected_failure: str | None = None
+) -> dict[str, Any]:
     """Decode one variant and compare it with cobrix's golden rows.
 
     Returns:
@@ -217,12 +217,17 @@ def run_variant(spec: tuple[Any, ...], corpus: Path = CORPUS, *,
         ``unexpected_pass`` (an unsupported variant that now passes).
     """
     case, variant, data, cb, options, expected, order_by, total, na_fill = spec[:9]
-    outcome: dict[str, Any] = {"id": f"{case}-{variant}", "records": None,
-                               "expected_records": total, "first_difference": None}
+    outcome: dict[str, Any] = {
+        "id": f"{case}-{variant}",
+        "records": None,
+        "expected_records": total,
+        "first_difference": None,
+    }
     try:
         base = case_dir(case, corpus)
-        rows, _bad = read_all(base / data, {"copybook": copybooks(case, cb, corpus), **options},
-                              na_fill)
+        rows, _bad = read_all(
+            base / data, {"copybook": copybooks(case, cb, corpus), **options}, na_fill
+        )
         outcome["records"] = len(rows)
         if len(rows) != total:
             diff: str | None = f"{len(rows)} records, cobrix has {total}"
@@ -256,14 +261,16 @@ def run_layout(spec: tuple[str, str, str, dict[str, Any]], corpus: Path = CORPUS
     return outcome
 
 
-def layout_rows(copybook: str, opts: dict[str, Any], *, debug: bool
-                ) -> list[tuple[str, str, int, int, int]]:
+def layout_rows(
+    copybook: str, opts: dict[str, Any], *, debug: bool
+) -> list[tuple[str, str, int, int, int]]:
     """Our layout in cobrix's table form: (name, r/R attributes, start, end, length)."""
     from tools.content.cobol import describe_layout
 
     keep_value, keep_group = opts.get("keep", (False, False))
     desc = describe_layout(
-        copybook, keep_fillers=True,
+        copybook,
+        keep_fillers=True,
         filler_naming_policy=opts.get("filler_naming_policy", "sequence_numbers"),
     )
     got = []
@@ -277,8 +284,9 @@ def layout_rows(copybook: str, opts: dict[str, Any], *, debug: bool
     return got
 
 
-def first_layout_difference(got: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]
-                            ) -> str | None:
+def first_layout_difference(
+    got: list[tuple[Any, ...]], expected: list[tuple[Any, ...]]
+) -> str | None:
     """None when the layouts agree, else the first differing row."""
     for i, (a, b) in enumerate(zip(got, expected, strict=False)):
         if a != b:

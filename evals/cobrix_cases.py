@@ -570,4 +570,3 @@ LAYOUTS = [
     ("t24", "test24_layout.txt", "test24_copybook.cob", {}),
     ("t40", "test40_layout.txt", "test40_copybook.cob", {}),
 ]
-

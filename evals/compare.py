@@ -15,20 +15,32 @@ TOLERANCE = 1e-9
 def load_previous(path: Path, suite: str) -> dict[str, Any]:
     """Read an earlier report; InputError if it is not one, or is from another suite."""
     if not path.is_file():
-        raise InputError("file not found", where=str(path),
-                         fix="give the report.json of an earlier `data-mash eval` run")
+        raise InputError(
+            "file not found",
+            where=str(path),
+            fix="give the report.json of an earlier `data-mash eval` run",
+        )
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         where = f"{path}:{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else str(path)
-        raise InputError("not a JSON eval report", where=where,
-                         fix="give the report.json of an earlier `data-mash eval` run") from None
+        raise InputError(
+            "not a JSON eval report",
+            where=where,
+            fix="give the report.json of an earlier `data-mash eval` run",
+        ) from None
     if not isinstance(doc, dict) or "suite" not in doc or "metrics" not in doc:
-        raise InputError("not an eval report (no 'suite' and 'metrics' keys)", where=str(path),
-                         fix="give the report.json of an earlier `data-mash eval` run")
+        raise InputError(
+            "not an eval report (no 'suite' and 'metrics' keys)",
+            where=str(path),
+            fix="give the report.json of an earlier `data-mash eval` run",
+        )
     if doc["suite"] != suite:
-        raise InputError(f"is a report of suite '{doc['suite']}', not '{suite}'", where=str(path),
-                         fix=f"compare with an earlier `data-mash eval {suite}` report")
+        raise InputError(
+            f"is a report of suite '{doc['suite']}', not '{suite}'",
+            where=str(path),
+            fix=f"compare with an earlier `data-mash eval {suite}` report",
+        )
     return doc
 
 
@@ -41,15 +53,21 @@ def compare(current: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]
     """
     now, before = current["metrics"], previous["metrics"]
     directions = {**previous.get("directions", {}), **current.get("directions", {})}
-    out: dict[str, Any] = {"against": previous.get("created_at"), "better": [], "worse": [],
-                           "unchanged": [], "new": sorted(set(now) - set(before)),
-                           "gone": sorted(set(before) - set(now))}
+    out: dict[str, Any] = {
+        "against": previous.get("created_at"),
+        "better": [],
+        "worse": [],
+        "unchanged": [],
+        "new": sorted(set(now) - set(before)),
+        "gone": sorted(set(before) - set(now)),
+    }
     for name in sorted(set(now) & set(before)):
         a, b = before[name], now[name]
         if not _number(a) or not _number(b):
             if a != b:
                 out["worse" if b is None else "better" if a is None else "unchanged"].append(
-                    {"metric": name, "before": a, "after": b, "change": None})
+                    {"metric": name, "before": a, "after": b, "change": None}
+                )
             else:
                 out["unchanged"].append(name)
             continue
@@ -75,6 +93,8 @@ def describe(diff: dict[str, Any]) -> list[str]:
             change = row["change"]
             sign = f"{change:+.4g}" if change is not None else "changed"
             lines.append(f"  {label:6} {row['metric']}: {row['before']} -> {row['after']} ({sign})")
-    lines.append(f"  {len(diff['unchanged'])} unchanged, {len(diff['new'])} new, "
-                 f"{len(diff['gone'])} no longer measured")
+    lines.append(
+        f"  {len(diff['unchanged'])} unchanged, {len(diff['new'])} new, "
+        f"{len(diff['gone'])} no longer measured"
+    )
     return lines

@@ -141,8 +141,14 @@ def sources_step(
 POLICY_SOURCES = ("policy_master", "agency_policies", "life", "acquired_policy")
 
 
-def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[str, Any], *,
-                 progress: StepProgress | None = None) -> dict[str, Any]:
+def mapping_step(
+    engine: Engine,
+    settings: Settings,
+    out: Path,
+    sources: dict[str, Any],
+    *,
+    progress: StepProgress | None = None,
+) -> dict[str, Any]:
     """Propose a mapping for every source and score it against the ground truth; approve and
     run the policy-level sources (after the scripted review) at the calibrated threshold."""
     import json
@@ -172,8 +178,11 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
         )
         right = sum(is_right(m["target"], expected[m["source"]]) for m in accepted)
         row: dict[str, Any] = {
-            "source": name, "system": source["system"], "mapping_id": proposal.mapping_id,
-            "columns": len(scored), "top1": round(top1 / max(len(scored), 1), 3),
+            "source": name,
+            "system": source["system"],
+            "mapping_id": proposal.mapping_id,
+            "columns": len(scored),
+            "top1": round(top1 / max(len(scored), 1), 3),
             "auto_accepted": len(accepted),
             "auto_accepted_precision": round(right / len(accepted), 3) if accepted else None,
             "status": "proposed",
@@ -187,11 +196,19 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
             else:
                 label = f"map {name}"
                 run = map_to_canonical(
-                    engine, settings, proposal.mapping_id,
+                    engine,
+                    settings,
+                    proposal.mapping_id,
                     progress=(lambda d, t, label=label: progress(label, d, t))
-                    if progress else None)
-                row.update(status="approved", canonical_valid=run.valid,
-                           canonical_invalid=run.invalid, field_errors=run.field_errors)
+                    if progress
+                    else None,
+                )
+                row.update(
+                    status="approved",
+                    canonical_valid=run.valid,
+                    canonical_invalid=run.invalid,
+                    field_errors=run.field_errors,
+                )
         rows.append(row)
     scored_total = sum(r["columns"] for r in rows)
     return {
@@ -202,8 +219,9 @@ def mapping_step(engine: Engine, settings: Settings, out: Path, sources: dict[st
     }
 
 
-def _review(engine: Engine, proposal: Any, expected: dict[str, str | None],
-            edits: list[dict[str, Any]]) -> dict[str, int]:
+def _review(
+    engine: Engine, proposal: Any, expected: dict[str, str | None], edits: list[dict[str, Any]]
+) -> dict[str, int]:
     """The demo's stand-in for the engineer's review of one proposal.
 
     A person confirms the proposals they know are right and rejects the wrong ones; here the
@@ -226,17 +244,27 @@ def _review(engine: Engine, proposal: Any, expected: dict[str, str | None],
             update_field_mapping(engine, proposal.mapping_id, target, source=None)
             rejected += 1
     for edit in edits:
-        update_field_mapping(engine, proposal.mapping_id, edit["target"],
-                             source=edit.get("source"), transform=edit.get("transform"))
+        update_field_mapping(
+            engine,
+            proposal.mapping_id,
+            edit["target"],
+            source=edit.get("source"),
+            transform=edit.get("transform"),
+        )
     return {"confirmed": confirmed, "rejected": rejected, "edited": len(edits)}
 
 
 EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "knowledge" / "rules" / "example_rules.yaml"
 
 
-def routing_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
-                 sources: dict[str, Any], *,
-                 progress: StepProgress | None = None) -> dict[str, Any]:
+def routing_step(
+    engine: Engine,
+    settings: Settings,
+    mapping: dict[str, Any],
+    sources: dict[str, Any],
+    *,
+    progress: StepProgress | None = None,
+) -> dict[str, Any]:
     """Route every mapped policy with the example rule set; decisions are audited moves."""
     from collections import Counter
 
@@ -254,23 +282,46 @@ def routing_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
     for name in mapping["approved"]:
         batches = canonical_batches_for_source(engine, settings, ids[name], tenant)
         label = f"route {name}"
-        result = route_source(engine, settings, rule_set.id, batches, tenant=tenant,
-                              source_id=ids[name],
-                              progress=(lambda d, t, label=label: progress(label, d, t))
-                              if progress else None)
+        result = route_source(
+            engine,
+            settings,
+            rule_set.id,
+            batches,
+            tenant=tenant,
+            source_id=ids[name],
+            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
+        )
         by_target.update(result.by_target)
         by_rule.update(result.by_rule)
-        rows.append({"source": name, "routed": result.routed, "unrouted": result.unrouted,
-                     "by_target": result.by_target, "moved": result.moved})
-    return {"rule_set": rule_set.model_dump(mode="json") if hasattr(rule_set, "model_dump")
-            else str(rule_set), "sources": rows, "routed": sum(r["routed"] for r in rows),
-            "by_target": dict(by_target), "by_rule": dict(by_rule),
-            "seconds": round(time.perf_counter() - started, 2)}
+        rows.append(
+            {
+                "source": name,
+                "routed": result.routed,
+                "unrouted": result.unrouted,
+                "by_target": result.by_target,
+                "moved": result.moved,
+            }
+        )
+    return {
+        "rule_set": rule_set.model_dump(mode="json")
+        if hasattr(rule_set, "model_dump")
+        else str(rule_set),
+        "sources": rows,
+        "routed": sum(r["routed"] for r in rows),
+        "by_target": dict(by_target),
+        "by_rule": dict(by_rule),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
 
 
-def waves_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
-               sources: dict[str, Any], *, progress: StepProgress | None = None
-               ) -> tuple[dict[str, Any], dict[str, Any]]:
+def waves_step(
+    engine: Engine,
+    settings: Settings,
+    mapping: dict[str, Any],
+    sources: dict[str, Any],
+    *,
+    progress: StepProgress | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Plan waves for the mapped policies and run wave 0 (the clean candidates) end to end."""
     from tools.waves import PlanCriteria, WaveServices, check_gates, generate_plan, run_wave
 
@@ -281,8 +332,14 @@ def waves_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
     # clean candidates go to the new platform (rule wave0_clean_candidates).
     criteria = PlanCriteria(rule_set="example_rules")
     try:
-        plan = generate_plan(engine, settings, source_ids=[ids[n] for n in mapping["approved"]],
-                             target="new_platform", criteria=criteria, services=services)
+        plan = generate_plan(
+            engine,
+            settings,
+            source_ids=[ids[n] for n in mapping["approved"]],
+            target="new_platform",
+            criteria=criteria,
+            services=services,
+        )
     except InputError as exc:
         # Nothing is ready to move (every policy stays on legacy or awaits data fixes): that is
         # a result of the journey, not a failure of the demo.
@@ -290,17 +347,23 @@ def waves_step(engine: Engine, settings: Settings, mapping: dict[str, Any],
         return {**reason, "seconds": round(time.perf_counter() - started, 2)}, reason
     wave0 = next(w for w in plan.waves if w.number == 0)
     gates = check_gates(services, wave0.wave_id)
-    status = run_wave(services, wave0.wave_id,
-                      progress=(lambda m, d, t: progress(f"wave 0: {m}", d, t))
-                      if progress else None)
+    status = run_wave(
+        services,
+        wave0.wave_id,
+        progress=(lambda m, d, t: progress(f"wave 0: {m}", d, t)) if progress else None,
+    )
     waves = {
         "plan_id": plan.plan_id,
         "waves": [w.model_dump(mode="json") for w in plan.waves],
-        "wave0": {"wave_id": wave0.wave_id, "status": status.status,
-                  "gates": gates.model_dump(mode="json"),
-                  "steps": {k: v.status for k, v in status.steps.items()},
-                  "migrated": status.migrated, "failed": status.failed,
-                  "routed_elsewhere": int(status.steps["migrate"].outcome.get("skipped", 0))},
+        "wave0": {
+            "wave_id": wave0.wave_id,
+            "status": status.status,
+            "gates": gates.model_dump(mode="json"),
+            "steps": {k: v.status for k, v in status.steps.items()},
+            "migrated": status.migrated,
+            "failed": status.failed,
+            "routed_elsewhere": int(status.steps["migrate"].outcome.get("skipped", 0)),
+        },
         "seconds": round(time.perf_counter() - started, 2),
     }
     return waves, status.validation or {"status": "not run"}
@@ -323,5 +386,11 @@ def run_demo(
     mapping = mapping_step(engine, settings, out, sources, progress=progress)
     routing = routing_step(engine, settings, mapping, sources, progress=progress)
     waves, reconciliation = waves_step(engine, settings, mapping, sources, progress=progress)
-    return {"estate": estate, "sources": sources, "mapping": mapping, "routing": routing,
-            "waves": waves, "reconciliation": reconciliation}
+    return {
+        "estate": estate,
+        "sources": sources,
+        "mapping": mapping,
+        "routing": routing,
+        "waves": waves,
+        "reconciliation": reconciliation,
+    }

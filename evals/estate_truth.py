@@ -18,8 +18,18 @@ import numpy as np
 from evals.estate import pools
 from evals.estate.universe import CHUNK_POLICIES, HOME_LIFE, HOME_SYSTEMS, make_chunk
 
-_FIELDS = ("home", "status", "policy_type", "eff_days", "exp_days", "issue_days", "city",
-           "premium_cents", "frequency", "balance_cents")
+_FIELDS = (
+    "home",
+    "status",
+    "policy_type",
+    "eff_days",
+    "exp_days",
+    "issue_days",
+    "city",
+    "premium_cents",
+    "frequency",
+    "balance_cents",
+)
 
 
 @dataclass

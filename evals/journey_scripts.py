@@ -74,13 +74,19 @@ def load_script(path: Path) -> JourneyScript:
         root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise _fail(path, (mark.line + 1) if mark else 1,
-                    f"not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+        raise _fail(
+            path,
+            (mark.line + 1) if mark else 1,
+            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read journey script: {exc}", where=str(path), fix=FIX) from None
     if root is None or not isinstance(root, yaml.MappingNode):
-        raise _fail(path, root or 1, "a journey script must be a mapping with journey, inputs, "
-                    "answers, expect")
+        raise _fail(
+            path,
+            root or 1,
+            "a journey script must be a mapping with journey, inputs, answers, expect",
+        )
     keys = _mapping(root)
     for key, (knode, _) in keys.items():
         if key not in KEYS:
@@ -96,8 +102,14 @@ def load_script(path: Path) -> JourneyScript:
     expect = _expect(path, keys.get("expect"))
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     runner = {k: v for k, v in data.items() if k not in ("expect", "description")}
-    return JourneyScript(path, journey_node.value, str(data.get("description") or ""),
-                         list(data.get("answers") or []), runner, expect)
+    return JourneyScript(
+        path,
+        journey_node.value,
+        str(data.get("description") or ""),
+        list(data.get("answers") or []),
+        runner,
+        expect,
+    )
 
 
 def _answers(path: Path, root: yaml.Node, entry: tuple[yaml.Node, yaml.Node] | None) -> None:
@@ -110,8 +122,9 @@ def _answers(path: Path, root: yaml.Node, entry: tuple[yaml.Node, yaml.Node] | N
         if isinstance(item, yaml.MappingNode):
             fields = _mapping(item)
             if "answer" not in fields or set(fields) - {"step", "answer"}:
-                raise _fail(path, item, "each answer is a bare answer or "
-                            "{step: STEP, answer: ANSWER}")
+                raise _fail(
+                    path, item, "each answer is a bare answer or {step: STEP, answer: ANSWER}"
+                )
         elif not isinstance(item, yaml.ScalarNode) or not str(item.value).strip():
             raise _fail(path, item, "an answer must be non-empty")
 
@@ -144,8 +157,11 @@ def load_scripts(where: Path | None) -> list[JourneyScript]:
     """Every ``*.yaml`` script of a folder (or one file); the packaged scripts by default."""
     where = SCRIPTS if where is None else Path(where)
     if not where.exists():
-        raise InputError("journey scripts not found", where=str(where),
-                         fix="give a YAML script or a folder of them")
+        raise InputError(
+            "journey scripts not found",
+            where=str(where),
+            fix="give a YAML script or a folder of them",
+        )
     files = sorted(where.glob("*.y*ml")) if where.is_dir() else [where]
     if not files:
         raise InputError("no journey scripts (*.yaml) in this folder", where=str(where), fix=FIX)

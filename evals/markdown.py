@@ -26,20 +26,57 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
 
 def render_markdown(doc: dict[str, Any], charts: list[str]) -> str:
     """The report as Markdown: status, metrics, thresholds, baselines, cases, environment."""
-    out = [f"# data-mash eval: {doc['suite']}", "",
-           f"Run {doc['created_at']}, status **{doc['status']}**"
-           + (f": {doc['reason']}" if doc.get("reason") else "") + ".",
-           f"Estate: {doc['config']['policies']} policies, seed {doc['config']['seed']}.", ""]
-    out += ["## Suites", "", table(["suite", "status", "seconds", "reason"], [
-        (name, s["status"], s["seconds"], s["reason"]) for name, s in doc["suites"].items()]), ""]
+    out = [
+        f"# data-mash eval: {doc['suite']}",
+        "",
+        f"Run {doc['created_at']}, status **{doc['status']}**"
+        + (f": {doc['reason']}" if doc.get("reason") else "")
+        + ".",
+        f"Estate: {doc['config']['policies']} policies, seed {doc['config']['seed']}.",
+        "",
+    ]
+    out += [
+        "## Suites",
+        "",
+        table(
+            ["suite", "status", "seconds", "reason"],
+            [(name, s["status"], s["seconds"], s["reason"]) for name, s in doc["suites"].items()],
+        ),
+        "",
+    ]
     if doc["metrics"]:
-        out += ["## Metrics", "", table(["metric", "value", "better"], [
-            (k, v, doc["directions"].get(k, "higher")) for k, v in sorted(doc["metrics"].items())]),
-            ""]
+        out += [
+            "## Metrics",
+            "",
+            table(
+                ["metric", "value", "better"],
+                [
+                    (k, v, doc["directions"].get(k, "higher"))
+                    for k, v in sorted(doc["metrics"].items())
+                ],
+            ),
+            "",
+        ]
     if doc["thresholds"]:
-        out += ["## Thresholds", "", table(["suite", "metric", "bound", "limit", "value", "ok"], [
-            (t["suite"], t["metric"], t["bound"], t["limit"], t["value"],
-             "yes" if t["ok"] else "**MISSED**") for t in doc["thresholds"]]), ""]
+        out += [
+            "## Thresholds",
+            "",
+            table(
+                ["suite", "metric", "bound", "limit", "value", "ok"],
+                [
+                    (
+                        t["suite"],
+                        t["metric"],
+                        t["bound"],
+                        t["limit"],
+                        t["value"],
+                        "yes" if t["ok"] else "**MISSED**",
+                    )
+                    for t in doc["thresholds"]
+                ],
+            ),
+            "",
+        ]
     if doc["baselines"]:
         out += ["## Baselines (same run)", ""]
         for name, base in doc["baselines"].items():
@@ -61,9 +98,15 @@ def render_markdown(doc: dict[str, Any], charts: list[str]) -> str:
         out += ["## Notes", ""] + [f"- {n}" for n in doc["notes"]] + [""]
     env = doc["environment"]
     packages = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
-    out += ["## Environment", "",
-            f"Python {env['python']} on {env['platform']}, {env['cpu_count']} CPUs, "
-            f"commit {env['git_commit'] or 'unknown'}.", "", f"Packages: {packages}.", ""]
+    out += [
+        "## Environment",
+        "",
+        f"Python {env['python']} on {env['platform']}, {env['cpu_count']} CPUs, "
+        f"commit {env['git_commit'] or 'unknown'}.",
+        "",
+        f"Packages: {packages}.",
+        "",
+    ]
     return "\n".join(out)
 
 

@@ -39,8 +39,9 @@ def _words(name: str) -> str:
     return " ".join(re.split(r"[^A-Za-z0-9]+", name.replace("[]", " "))).lower().strip()
 
 
-def name_rank(sources: Sequence[str], targets: Sequence[str], *, leaf: bool = False,
-              limit: int = 10) -> dict[str, list[tuple[str, float]]]:
+def name_rank(
+    sources: Sequence[str], targets: Sequence[str], *, leaf: bool = False, limit: int = 10
+) -> dict[str, list[tuple[str, float]]]:
     """The plain name-similarity baseline: rapidfuzz token-set ratio of the names' words.
 
     Args:
@@ -49,6 +50,7 @@ def name_rank(sources: Sequence[str], targets: Sequence[str], *, leaf: bool = Fa
         leaf: compare with the last two path segments of a target only (canonical paths).
         limit: candidates kept per source.
     """
+
     def shown(t: str) -> str:
         return _words(" ".join(t.split(".")[-2:]) if leaf else t)
 
@@ -79,13 +81,17 @@ def score(outcomes: list[ColumnOutcome], threshold: float) -> dict[str, float]:
         return next((k for k, (t, _) in enumerate(o.ranked, 1) if right(t, o.gold)), None)
 
     ranks = [rank_of(o) for o in gold_rows]
-    pairs = sorted(((s, o.column, t, o.gold) for o in outcomes for t, s in o.ranked),
-                   key=lambda p: -p[0])
+    pairs = sorted(
+        ((s, o.column, t, o.gold) for o in outcomes for t, s in o.ranked), key=lambda p: -p[0]
+    )
     total_gold = sum(len(o.gold) for o in gold_rows)
     hits = sum(1 for _, _, t, g in pairs[:total_gold] if right(t, g))
     return {
-        "columns": n, "accepted": len(accepted),
-        "precision": precision, "recall": recall, "f1": f1,
+        "columns": n,
+        "accepted": len(accepted),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
         "top1": sum(1 for r in ranks if r == 1) / n if n else 0.0,
         "top3": sum(1 for r in ranks if r and r <= 3) / n if n else 0.0,
         "mrr": sum(1 / r for r in ranks if r) / n if n else 0.0,
@@ -96,8 +102,10 @@ def score(outcomes: list[ColumnOutcome], threshold: float) -> dict[str, float]:
 
 def calibration(outcomes: list[ColumnOutcome]) -> list[dict[str, Any]]:
     """Proposals per confidence bucket: count, accuracy and mean confidence."""
-    buckets = [{"lo": b / BUCKETS, "hi": (b + 1) / BUCKETS, "count": 0, "right": 0, "conf": 0.0}
-               for b in range(BUCKETS)]
+    buckets = [
+        {"lo": b / BUCKETS, "hi": (b + 1) / BUCKETS, "count": 0, "right": 0, "conf": 0.0}
+        for b in range(BUCKETS)
+    ]
     for o in outcomes:
         if not o.ranked:
             continue
@@ -105,16 +113,30 @@ def calibration(outcomes: list[ColumnOutcome]) -> list[dict[str, Any]]:
         b["count"] += 1
         b["right"] += bool(o.gold) and right(o.ranked[0][0], o.gold)
         b["conf"] += o.confidence
-    return [{"lo": b["lo"], "hi": b["hi"], "count": b["count"],
-             "accuracy": b["right"] / b["count"] if b["count"] else None,
-             "mean_confidence": b["conf"] / b["count"] if b["count"] else None} for b in buckets]
+    return [
+        {
+            "lo": b["lo"],
+            "hi": b["hi"],
+            "count": b["count"],
+            "accuracy": b["right"] / b["count"] if b["count"] else None,
+            "mean_confidence": b["conf"] / b["count"] if b["count"] else None,
+        }
+        for b in buckets
+    ]
 
 
 def ece(buckets: list[dict[str, Any]]) -> float:
     """Expected calibration error from :func:`calibration` buckets."""
     total = sum(b["count"] for b in buckets)
-    return sum(b["count"] / total * abs(b["accuracy"] - b["mean_confidence"])
-               for b in buckets if b["count"]) if total else 0.0
+    return (
+        sum(
+            b["count"] / total * abs(b["accuracy"] - b["mean_confidence"])
+            for b in buckets
+            if b["count"]
+        )
+        if total
+        else 0.0
+    )
 
 
 def to_arrow(values: list[str | None]) -> pa.Array:

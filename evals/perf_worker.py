@@ -40,11 +40,22 @@ def bench_module(name: str) -> ModuleType:
     return module
 
 
-def row(benchmark: str, figure: str, unit: str, value: float, baseline: str,
-        baseline_value: float | None) -> Row:
-    return {"benchmark": benchmark, "figure": figure, "unit": unit, "value": round(value, 1),
-            "baseline": baseline,
-            "baseline_value": None if baseline_value is None else round(baseline_value, 1)}
+def row(
+    benchmark: str,
+    figure: str,
+    unit: str,
+    value: float,
+    baseline: str,
+    baseline_value: float | None,
+) -> Row:
+    return {
+        "benchmark": benchmark,
+        "figure": figure,
+        "unit": unit,
+        "value": round(value, 1),
+        "baseline": baseline,
+        "baseline_value": None if baseline_value is None else round(baseline_value, 1),
+    }
 
 
 def timed(func: Callable[[], Any]) -> tuple[float, Any]:
@@ -63,8 +74,16 @@ def decode(size: int) -> list[Row]:
         t_vec, n_vec = timed(lambda: mod.vector_decode(path))
         limit = min(size, 20_000)
         t_naive, n_naive = timed(lambda: mod.naive_decode(path, limit))
-    return [row("decode", "CobolReader vs per-record struct decoder", "records/s",
-                n_vec / t_vec, "naive per-record decoder", n_naive / t_naive)]
+    return [
+        row(
+            "decode",
+            "CobolReader vs per-record struct decoder",
+            "records/s",
+            n_vec / t_vec,
+            "naive per-record decoder",
+            n_naive / t_naive,
+        )
+    ]
 
 
 def audit(size: int) -> list[Row]:
@@ -73,9 +92,16 @@ def audit(size: int) -> list[Row]:
     mod = bench_module("bench_audit")
     with tempfile.TemporaryDirectory() as home:
         f = mod._measure(Settings(home=Path(home)), size, 5000, 50)
-    return [row("audit", "group-committed write-ahead log (SQLite)", "policies/s",
-                f["group_commit_policies_per_s"], "one transaction per policy",
-                f["per_policy_transactions_policies_per_s"])]
+    return [
+        row(
+            "audit",
+            "group-committed write-ahead log (SQLite)",
+            "policies/s",
+            f["group_commit_policies_per_s"],
+            "one transaction per policy",
+            f["per_policy_transactions_policies_per_s"],
+        )
+    ]
 
 
 def routing(size: int) -> list[Row]:
@@ -88,8 +114,16 @@ def routing(size: int) -> list[Row]:
     t_c, _ = timed(lambda: compiled.route_batch(table))
     sample = table.slice(0, min(size, 50_000)).to_pylist()
     t_i, _ = timed(lambda: [evaluate_policy(rule_set, r) for r in sample])
-    return [row("routing", "compiled Arrow engine vs interpreter", "policies/s",
-                size / t_c, "per-policy interpreter", len(sample) / t_i)]
+    return [
+        row(
+            "routing",
+            "compiled Arrow engine vs interpreter",
+            "policies/s",
+            size / t_c,
+            "per-policy interpreter",
+            len(sample) / t_i,
+        )
+    ]
 
 
 def routing_decisions(size: int) -> list[Row]:
@@ -100,9 +134,16 @@ def routing_decisions(size: int) -> list[Row]:
     batches = list(sample_batches(size, min(size, 50_000)))
     with tempfile.TemporaryDirectory() as home:
         f = mod._measure(Settings(home=Path(home)), batches)
-    return [row("routing_decisions", "routing with write-ahead recording", "policies/s",
-                f["evaluation_and_recording_policies_per_s"], "evaluation only (dry run)",
-                f["evaluation_only_policies_per_s"])]
+    return [
+        row(
+            "routing_decisions",
+            "routing with write-ahead recording",
+            "policies/s",
+            f["evaluation_and_recording_policies_per_s"],
+            "evaluation only (dry run)",
+            f["evaluation_only_policies_per_s"],
+        )
+    ]
 
 
 def mapping(size: int) -> list[Row]:
@@ -120,8 +161,16 @@ def mapping(size: int) -> list[Row]:
     columns = sum(len(c) for _, c in sources)
     t_ours, _ = timed(lambda: [suggest_matches(c, source_name=e["name"]) for e, c in sources])
     t_base, _ = timed(lambda: [name_rank(list(c), targets, leaf=True) for _, c in sources])
-    return [row("mapping", "suggest_matches on the estate's sources", "columns/s",
-                columns / t_ours, "name similarity only (rapidfuzz)", columns / t_base)]
+    return [
+        row(
+            "mapping",
+            "suggest_matches on the estate's sources",
+            "columns/s",
+            columns / t_ours,
+            "name similarity only (rapidfuzz)",
+            columns / t_base,
+        )
+    ]
 
 
 def estate(size: int) -> list[Row]:
@@ -129,8 +178,9 @@ def estate(size: int) -> list[Row]:
 
     with tempfile.TemporaryDirectory() as tmp:
         t, manifest = timed(lambda: generate_estate(Path(tmp) / "e", policies=size, seed=7))
-    return [row("estate", "sample-estate generation", "policies/s", manifest.policies / t,
-                "none", None)]
+    return [
+        row("estate", "sample-estate generation", "policies/s", manifest.policies / t, "none", None)
+    ]
 
 
 def demo(size: int) -> list[Row]:
@@ -141,14 +191,27 @@ def demo(size: int) -> list[Row]:
 
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "DATA_MASH_HOME": home, "DATA_MASH_EMBEDDING_PROVIDER": "none"}
-        t, done = timed(lambda: subprocess.run(
-            [sys.executable, "-m", "cli.main", "demo", "--policies", str(size), "--json"],
-            env=env, capture_output=True, text=True, check=False, cwd=ROOT))
+        t, done = timed(
+            lambda: subprocess.run(
+                [sys.executable, "-m", "cli.main", "demo", "--policies", str(size), "--json"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=ROOT,
+            )
+        )
         if done.returncode:
             raise RuntimeError((done.stderr.strip().splitlines() or ["demo failed"])[-1])
         child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    out = row("demo", "demo end to end (estate, ingest, profile, map, route, wave 0, reconcile)",
-              "policies/s", size / t, "none", None)
+    out = row(
+        "demo",
+        "demo end to end (estate, ingest, profile, map, route, wave 0, reconcile)",
+        "policies/s",
+        size / t,
+        "none",
+        None,
+    )
     out["child_peak_rss_mb"] = round(child_peak, 1)
     return [out]
 
@@ -160,15 +223,21 @@ def wave(size: int) -> list[Row]:
     figures = mod.measure(size, min(10_000, size), crash=False)
     if figures["status"] != "completed":
         raise RuntimeError(f"wave ended {figures['status']}: {figures['error']}")
-    out = row("wave", "wave saga into new_platform", "policies/s", size / figures["wall_s"],
-              "none", None)
+    out = row(
+        "wave", "wave saga into new_platform", "policies/s", size / figures["wall_s"], "none", None
+    )
     out["child_peak_rss_mb"] = float(figures["peak_rss_mib"])
     return [out]
 
 
 BENCHMARKS: dict[str, Callable[[int], list[Row]]] = {
-    "decode": decode, "audit": audit, "routing": routing,
-    "routing_decisions": routing_decisions, "mapping": mapping, "estate": estate, "demo": demo,
+    "decode": decode,
+    "audit": audit,
+    "routing": routing,
+    "routing_decisions": routing_decisions,
+    "mapping": mapping,
+    "estate": estate,
+    "demo": demo,
     "wave": wave,
 }
 

@@ -21,8 +21,9 @@ ALL = "all"
 def check_suite_name(name: str) -> str:
     """The suite name, or InputError naming the known ones."""
     if name != ALL and name not in SUITES:
-        raise InputError(f"unknown suite '{name}'",
-                         fix=f"choose one of: {', '.join((*SUITES, ALL))}")
+        raise InputError(
+            f"unknown suite '{name}'", fix=f"choose one of: {', '.join((*SUITES, ALL))}"
+        )
     return name
 
 
@@ -43,8 +44,9 @@ def run_suite(name: str, config: EvalConfig) -> SuiteResult:
     except Exception as exc:  # noqa: BLE001  (report the failure; other suites still run)
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{last.filename}:{last.lineno}"
-        result = SuiteResult(suite=name, status="error",
-                             reason=f"{type(exc).__name__}: {exc} (at {where})")
+        result = SuiteResult(
+            suite=name, status="error", reason=f"{type(exc).__name__}: {exc} (at {where})"
+        )
     result.seconds = round(time.perf_counter() - started, 2)
     return result
 

@@ -22,8 +22,19 @@ from evals.charts import calibration_chart, perf_chart
 from evals.markdown import render_markdown
 from evals.result import EvalConfig, SuiteResult
 
-PACKAGES = ("data-mash", "numpy", "pyarrow", "rapidfuzz", "matplotlib", "sqlalchemy", "typer",
-            "torch", "sentence-transformers", "chromadb", "valentine")
+PACKAGES = (
+    "data-mash",
+    "numpy",
+    "pyarrow",
+    "rapidfuzz",
+    "matplotlib",
+    "sqlalchemy",
+    "typer",
+    "torch",
+    "sentence-transformers",
+    "chromadb",
+    "valentine",
+)
 REPORT_JSON, REPORT_MD = "report.json", "report.md"
 
 
@@ -48,15 +59,21 @@ def environment() -> dict[str, Any]:
 def _git_commit() -> str | None:
     root = Path(__file__).resolve().parents[1]
     try:
-        done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=False)
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def build_document(suite: str, results: list[SuiteResult], config: EvalConfig,
-                   thresholds: list[dict[str, Any]]) -> dict[str, Any]:
+def build_document(
+    suite: str, results: list[SuiteResult], config: EvalConfig, thresholds: list[dict[str, Any]]
+) -> dict[str, Any]:
     """Combine suite results into the report document."""
     combined = suite == "all"
     metrics: dict[str, Any] = {}
@@ -72,19 +89,22 @@ def build_document(suite: str, results: list[SuiteResult], config: EvalConfig,
         cases.extend({"suite": r.suite, **c} for c in r.cases)
         notes.extend(f"{r.suite}: {n}" if combined else n for n in r.notes)
     statuses = {r.status for r in results}
-    status = results[0].status if len(results) == 1 else (
-        "ok" if statuses == {"ok"} else "partial")
+    status = results[0].status if len(results) == 1 else ("ok" if statuses == {"ok"} else "partial")
     return {
         "suite": suite,
         "status": status,
         "reason": results[0].reason if len(results) == 1 else None,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": {"policies": config.policies, "seed": config.seed,
-                   "cobrix_corpus": str(config.cobrix_corpus),
-                   "schema_corpus": str(config.schema_corpus),
-                   "semantic": config.semantic},
-        "suites": {r.suite: {"status": r.status, "reason": r.reason, "seconds": r.seconds}
-                   for r in results},
+        "config": {
+            "policies": config.policies,
+            "seed": config.seed,
+            "cobrix_corpus": str(config.cobrix_corpus),
+            "schema_corpus": str(config.schema_corpus),
+            "semantic": config.semantic,
+        },
+        "suites": {
+            r.suite: {"status": r.status, "reason": r.reason, "seconds": r.seconds} for r in results
+        },
         "metrics": metrics,
         "directions": directions,
         "cases": cases,
@@ -103,15 +123,20 @@ def write_report(document: dict[str, Any], results: list[SuiteResult], out_dir: 
     for r in results:
         prefix = f"{r.suite}-" if document["suite"] == "all" else ""
         if r.charts.get("calibration"):
-            files.append(calibration_chart(r.charts["calibration"],
-                                           out_dir / f"{prefix}calibration.png",
-                                           title=f"{r.suite}: accuracy per confidence bucket"))
+            files.append(
+                calibration_chart(
+                    r.charts["calibration"],
+                    out_dir / f"{prefix}calibration.png",
+                    title=f"{r.suite}: accuracy per confidence bucket",
+                )
+            )
         if r.charts.get("perf"):
             files.append(perf_chart(r.charts["perf"], out_dir / f"{prefix}perf.png"))
     json_path, md_path = out_dir / REPORT_JSON, out_dir / REPORT_MD
     document["files"] = [str(p) for p in (json_path, md_path, *files)]
-    json_path.write_text(json.dumps(document, indent=1, default=str, ensure_ascii=False) + "\n",
-                         encoding="utf-8")
+    json_path.write_text(
+        json.dumps(document, indent=1, default=str, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     md_path.write_text(render_markdown(document, [p.name for p in files]), encoding="utf-8")
     return [json_path, md_path, *files]
 

@@ -94,5 +94,8 @@ class SuiteResult:
 def missing_capability(exc: ImportError) -> str:
     """The one-line reason a suite is unavailable, naming the module it needs."""
     name = getattr(exc, "name", None)
-    return f"capability not installed: {exc}" if not name else (
-        f"capability not installed: module '{name}' is missing ({exc})")
+    return (
+        f"capability not installed: {exc}"
+        if not name
+        else (f"capability not installed: module '{name}' is missing ({exc})")
+    )

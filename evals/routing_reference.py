@@ -80,17 +80,28 @@ def _text(value: Any, fold: bool) -> str:
 def _compare(op: str, value: Any, want: Any, fold: bool) -> bool:
     value = _norm(value)
     if op in ("equals", "not_equals"):
-        same = (_text(value, fold) == _text(want, fold)) if isinstance(value, str) else (
-            value == _norm(want))
+        same = (
+            (_text(value, fold) == _text(want, fold))
+            if isinstance(value, str)
+            else (value == _norm(want))
+        )
         return same if op == "equals" else not same
     if op in ("in", "not_in"):
-        hit = any(fnmatch.fnmatchcase(_text(value, fold), _text(option, fold))
-                  if isinstance(option, str) else value == option for option in want)
+        hit = any(
+            fnmatch.fnmatchcase(_text(value, fold), _text(option, fold))
+            if isinstance(option, str)
+            else value == option
+            for option in want
+        )
         return hit if op == "in" else not hit
     if op == "matches":
         return re.search(want, str(value), re.IGNORECASE if fold else 0) is not None
     if op == "between":
         return _norm(want[0]) <= value <= _norm(want[1])
     limit = _norm(want)
-    return {"less_than": value < limit, "less_or_equal": value <= limit,
-            "greater_than": value > limit, "greater_or_equal": value >= limit}[op]
+    return {
+        "less_than": value < limit,
+        "less_or_equal": value <= limit,
+        "greater_than": value > limit,
+        "greater_or_equal": value >= limit,
+    }[op]

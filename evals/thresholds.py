@@ -18,28 +18,49 @@ Bounds = dict[str, dict[str, float]]
 
 def _read(path: Path) -> dict[str, Bounds]:
     if not path.is_file():
-        raise InputError("thresholds file not found", where=str(path),
-                         fix="give an existing YAML file (layout as evals/thresholds.yaml)")
+        raise InputError(
+            "thresholds file not found",
+            where=str(path),
+            fix="give an existing YAML file (layout as evals/thresholds.yaml)",
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", where=where,
-                         fix="fix the YAML syntax") from None
+        raise InputError(
+            f"not valid YAML ({getattr(exc, 'problem', exc)})",
+            where=where,
+            fix="fix the YAML syntax",
+        ) from None
     if not isinstance(data, dict):
-        raise InputError("must be a mapping of suite -> metric -> {min|max: number}",
-                         where=str(path), fix="see evals/thresholds.yaml")
+        raise InputError(
+            "must be a mapping of suite -> metric -> {min|max: number}",
+            where=str(path),
+            fix="see evals/thresholds.yaml",
+        )
     for suite, metrics in data.items():
         if not isinstance(metrics, dict):
-            raise InputError(f"suite '{suite}' must map metric names to bounds", where=str(path),
-                             fix="write e.g. content: {cobrix.pass_rate: {min: 1.0}}")
+            raise InputError(
+                f"suite '{suite}' must map metric names to bounds",
+                where=str(path),
+                fix="write e.g. content: {cobrix.pass_rate: {min: 1.0}}",
+            )
         for metric, bound in metrics.items():
-            ok = isinstance(bound, dict) and bound and set(bound) <= {"min", "max"} and all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in bound.values())
+            ok = (
+                isinstance(bound, dict)
+                and bound
+                and set(bound) <= {"min", "max"}
+                and all(
+                    isinstance(v, int | float) and not isinstance(v, bool) for v in bound.values()
+                )
+            )
             if not ok:
-                raise InputError(f"{suite}.{metric}: bound must be {{min: N}} and/or {{max: N}}",
-                                 where=str(path), fix="use numbers under min/max")
+                raise InputError(
+                    f"{suite}.{metric}: bound must be {{min: N}} and/or {{max: N}}",
+                    where=str(path),
+                    fix="use numbers under min/max",
+                )
     return data
 
 
@@ -71,11 +92,29 @@ def check(result: SuiteResult, bounds: Bounds) -> list[dict[str, Any]]:
                 ok, why = value >= limit, None
             else:
                 ok, why = value <= limit, None
-            rows.append({"suite": result.suite, "metric": metric, "bound": kind, "limit": limit,
-                         "value": value, "ok": ok, **({"why": why} if why else {})})
+            rows.append(
+                {
+                    "suite": result.suite,
+                    "metric": metric,
+                    "bound": kind,
+                    "limit": limit,
+                    "value": value,
+                    "ok": ok,
+                    **({"why": why} if why else {}),
+                }
+            )
     if result.status == "error":
-        rows.append({"suite": result.suite, "metric": "status", "bound": "equals",
-                     "limit": "ok", "value": "error", "ok": False, "why": result.reason})
+        rows.append(
+            {
+                "suite": result.suite,
+                "metric": "status",
+                "bound": "equals",
+                "limit": "ok",
+                "value": "error",
+                "ok": False,
+                "why": result.reason,
+            }
+        )
     return rows
 
 
@@ -83,5 +122,7 @@ def describe_miss(row: dict[str, Any]) -> str:
     """One line for a missed threshold."""
     sign = ">=" if row["bound"] == "min" else "<=" if row["bound"] == "max" else "=="
     detail = f" ({row['why']})" if row.get("why") else ""
-    return (f"threshold missed: {row['suite']} {row['metric']} = {row['value']}, "
-            f"needs {sign} {row['limit']}{detail}")
+    return (
+        f"threshold missed: {row['suite']} {row['metric']} = {row['value']}, "
+        f"needs {sign} {row['limit']}{detail}"
+    )

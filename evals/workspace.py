@@ -26,8 +26,9 @@ def estate_for(config: EvalConfig) -> tuple[Path, EstateManifest]:
     """Generate the estate for ``config.policies`` / ``config.seed`` in the workspace (cached)."""
     from evals.demo import estate_step
 
-    return estate_step(config.get_settings(), policies=config.policies, seed=config.seed,
-                       progress=config.progress)
+    return estate_step(
+        config.get_settings(), policies=config.policies, seed=config.seed, progress=config.progress
+    )
 
 
 def ingest_estate(config: EvalConfig, estate: Path) -> list[IngestedSource]:
@@ -46,11 +47,21 @@ def ingest_estate(config: EvalConfig, estate: Path) -> list[IngestedSource]:
         entries = load_source_config(estate / "sources.yaml").sources
         for n, entry in enumerate(entries):
             config.note(f"ingest {entry.name}", n, len(entries))
-            result = ingest_file(engine, settings, entry.path, fmt=entry.format,
-                                 options=entry.options, name=entry.name, system=entry.system)
+            result = ingest_file(
+                engine,
+                settings,
+                entry.path,
+                fmt=entry.format,
+                options=entry.options,
+                name=entry.name,
+                system=entry.system,
+            )
             info = registry.get(result.source_id)
-            out.append(IngestedSource(entry.name, entry.system, entry.format, entry, info,
-                                      load_profile(info)))
+            out.append(
+                IngestedSource(
+                    entry.name, entry.system, entry.format, entry, info, load_profile(info)
+                )
+            )
         return out
     finally:
         engine.dispose()

@@ -15,12 +15,15 @@ from pydantic import BaseModel, Field
 from core.settings import Settings
 from servers.common import ServerState, Tenant, run_blocking, user_errors
 
-READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                            openWorldHint=False)
-WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False,
-                         openWorldHint=False)
-IDEMPOTENT_WRITES = ToolAnnotations(readOnlyHint=False, destructiveHint=False,
-                                    idempotentHint=True, openWorldHint=False)
+READ_ONLY = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
+WRITES = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False
+)
+IDEMPOTENT_WRITES = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
 
 MappingId = Annotated[str, Field(description="Mapping id from suggest_mapping.")]
 Canonical = Annotated[str, Field(description="Canonical model version, e.g. policy_v1.")]
@@ -42,9 +45,13 @@ class MappingView(BaseModel):
 
 def _view(info: Any) -> MappingView:
     return MappingView(
-        mapping_id=info.mapping_id, source_id=info.source_id, canonical=info.canonical,
-        version=info.version, status=info.status,
-        fields=[r.model_dump(mode="json") for r in info.rules])
+        mapping_id=info.mapping_id,
+        source_id=info.source_id,
+        canonical=info.canonical,
+        version=info.version,
+        status=info.status,
+        fields=[r.model_dump(mode="json") for r in info.rules],
+    )
 
 
 def build_server(settings: Settings) -> FastMCP:
@@ -64,9 +71,17 @@ def build_server(settings: Settings) -> FastMCP:
         """List the canonical model versions and their field counts."""
         from knowledge.canonical import fields, list_versions
 
-        return ModelList(models=[
-            {"version": m.version, "title": m.title, "schema_id": m.schema_id,
-             "fields": len(fields(m.version))} for m in list_versions()])
+        return ModelList(
+            models=[
+                {
+                    "version": m.version,
+                    "title": m.title,
+                    "schema_id": m.schema_id,
+                    "fields": len(fields(m.version)),
+                }
+                for m in list_versions()
+            ]
+        )
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
@@ -88,8 +103,12 @@ def build_server(settings: Settings) -> FastMCP:
         per field, stored as a draft."""
         from tools.canonical.suggest import suggest_mapping as suggest
 
-        result = await run_blocking(ctx, lambda: suggest(
-            state.engine, settings, source_id, canonical=canonical, tenant=state.tenant(tenant)))
+        result = await run_blocking(
+            ctx,
+            lambda: suggest(
+                state.engine, settings, source_id, canonical=canonical, tenant=state.tenant(tenant)
+            ),
+        )
         return result.model_dump(mode="json")
 
     @server.tool(annotations=WRITES)
@@ -97,12 +116,17 @@ def build_server(settings: Settings) -> FastMCP:
     async def update_field_mapping(
         mapping_id: MappingId,
         target: Annotated[str, Field(description="Canonical path, e.g. policy_core.status.")],
-        source: Annotated[str | None, Field(description="Source column; null to leave the "
-                                            "field unmapped.")] = None,
+        source: Annotated[
+            str | None, Field(description="Source column; null to leave the field unmapped.")
+        ] = None,
         unmap: Annotated[bool, Field(description="Reject the field (leave it unmapped).")] = False,
-        transform: Annotated[list[dict[str, Any]] | None, Field(
-            description="Transform steps, e.g. [{'kind': 'date', 'format': 'DD.MM.YYYY'}] or "
-            "[{'kind': 'code', 'table': 'policy_status'}].")] = None,
+        transform: Annotated[
+            list[dict[str, Any]] | None,
+            Field(
+                description="Transform steps, e.g. [{'kind': 'date', 'format': 'DD.MM.YYYY'}] or "
+                "[{'kind': 'code', 'table': 'policy_status'}]."
+            ),
+        ] = None,
         tenant: Tenant = None,
     ) -> MappingView:
         """Confirm, edit or reject one field; an approved mapping gets a new draft version."""
@@ -115,45 +139,58 @@ def build_server(settings: Settings) -> FastMCP:
             kwargs["source"] = source
         if transform is not None:
             kwargs["transform"] = transform
-        return _view(update(state.engine, mapping_id, target, tenant=state.tenant(tenant),
-                            **kwargs))
+        return _view(
+            update(state.engine, mapping_id, target, tenant=state.tenant(tenant), **kwargs)
+        )
 
     @server.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
     async def approve_mapping(
         mapping_id: MappingId,
-        min_confidence: Annotated[float | None, Field(ge=0, le=1, description=(
-            "Fields below this confidence stay unmapped."))] = None,
+        min_confidence: Annotated[
+            float | None,
+            Field(ge=0, le=1, description=("Fields below this confidence stay unmapped.")),
+        ] = None,
         tenant: Tenant = None,
     ) -> MappingView:
         """Approve a mapping (refused, with the list, if mandatory fields are unmapped)."""
         from tools.canonical import approve_mapping as approve
 
-        return _view(approve(state.engine, mapping_id, tenant=state.tenant(tenant),
-                             min_confidence=min_confidence))
+        return _view(
+            approve(
+                state.engine, mapping_id, tenant=state.tenant(tenant), min_confidence=min_confidence
+            )
+        )
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
-    async def validate_records(mapping_id: MappingId, ctx: Context,
-                               tenant: Tenant = None) -> dict[str, Any]:
+    async def validate_records(
+        mapping_id: MappingId, ctx: Context, tenant: Tenant = None
+    ) -> dict[str, Any]:
         """Validate every source record through a mapping; counts and errors, nothing written."""
         from tools.canonical import validate_records as validate
 
-        report = await run_blocking(ctx, lambda: validate(
-            state.engine, settings, mapping_id, tenant=state.tenant(tenant)))
+        report = await run_blocking(
+            ctx, lambda: validate(state.engine, settings, mapping_id, tenant=state.tenant(tenant))
+        )
         return report.model_dump(mode="json")
 
     @server.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
-    async def map_to_canonical(mapping_id: MappingId, ctx: Context,
-                               tenant: Tenant = None) -> dict[str, Any]:
+    async def map_to_canonical(
+        mapping_id: MappingId, ctx: Context, tenant: Tenant = None
+    ) -> dict[str, Any]:
         """Run an approved mapping over its source: canonical records out, invalid records
         quarantined with every field error. Batched and resumable; reports progress."""
         from tools.canonical import map_to_canonical as run
 
-        result = await run_blocking(ctx, lambda progress: run(
-            state.engine, settings, mapping_id, tenant=state.tenant(tenant), progress=progress),
-            with_progress=True)
+        result = await run_blocking(
+            ctx,
+            lambda progress: run(
+                state.engine, settings, mapping_id, tenant=state.tenant(tenant), progress=progress
+            ),
+            with_progress=True,
+        )
         return result.model_dump(mode="json")
 
     @server.tool(annotations=IDEMPOTENT_WRITES)
@@ -162,7 +199,12 @@ def build_server(settings: Settings) -> FastMCP:
         mapping_id: MappingId,
         ctx: Context,
         formats: Annotated[list[ExportFormat], Field(description="What to write.")] = [  # noqa: B006
-            "json", "yaml", "sql", "jsonl", "parquet"],
+            "json",
+            "yaml",
+            "sql",
+            "jsonl",
+            "parquet",
+        ],
         overwrite: Annotated[bool, Field(description="Replace existing files.")] = False,
         tenant: Tenant = None,
     ) -> dict[str, Any]:
@@ -171,9 +213,18 @@ def build_server(settings: Settings) -> FastMCP:
         from tools.canonical import export_mapping as export
 
         folder = settings.path("exports", mapping_id)
-        result = await run_blocking(ctx, lambda: export(
-            state.engine, settings, mapping_id, folder, formats=formats,
-            tenant=state.tenant(tenant), overwrite=overwrite))
+        result = await run_blocking(
+            ctx,
+            lambda: export(
+                state.engine,
+                settings,
+                mapping_id,
+                folder,
+                formats=formats,
+                tenant=state.tenant(tenant),
+                overwrite=overwrite,
+            ),
+        )
         return result.model_dump(mode="json")
 
     @server.tool(annotations=READ_ONLY)
@@ -188,25 +239,40 @@ def build_server(settings: Settings) -> FastMCP:
         """Which policies' canonical values change between two versions of a mapping."""
         from tools.canonical import assess_mapping_change as assess
 
-        impact = await run_blocking(ctx, lambda: assess(
-            state.engine, settings, mapping_id, from_version, to_version,
-            tenant=state.tenant(tenant)))
+        impact = await run_blocking(
+            ctx,
+            lambda: assess(
+                state.engine,
+                settings,
+                mapping_id,
+                from_version,
+                to_version,
+                tenant=state.tenant(tenant),
+            ),
+        )
         return impact.model_dump(mode="json")
 
-    @server.resource("canonical://policy/{version}", mime_type="application/schema+json",
-                     description="JSON Schema of a canonical policy model version (v1, v2).")
+    @server.resource(
+        "canonical://policy/{version}",
+        mime_type="application/schema+json",
+        description="JSON Schema of a canonical policy model version (v1, v2).",
+    )
     def model_schema(version: str) -> str:
         from knowledge.canonical import json_schema
 
         return json.dumps(json_schema(f"policy_{version}"))
 
-    @server.resource("mapping://{tenant}/{mapping_id}", mime_type="application/json",
-                     description="A mapping spec (latest version).")
+    @server.resource(
+        "mapping://{tenant}/{mapping_id}",
+        mime_type="application/json",
+        description="A mapping spec (latest version).",
+    )
     def mapping_spec(tenant: str, mapping_id: str) -> str:
         from tools.canonical import get_mapping
 
-        return json.dumps(get_mapping(state.engine, mapping_id, tenant=tenant)
-                          .model_dump(mode="json"))
+        return json.dumps(
+            get_mapping(state.engine, mapping_id, tenant=tenant).model_dump(mode="json")
+        )
 
     from servers.prompts import register_prompts
 

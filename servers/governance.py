@@ -24,10 +24,12 @@ from tools.waves import PolicyReport, WaveServices, lineage, locate_policy
 from tools.waves.tracker import LineageStep
 
 ServicesFactory = Callable[[Engine, Settings, str], WaveServices]
-PolicyId = Annotated[str, Field(min_length=1, max_length=64,
-                                description="The policy id, as in the legacy system.")]
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                       openWorldHint=False)
+PolicyId = Annotated[
+    str, Field(min_length=1, max_length=64, description="The policy id, as in the legacy system.")
+]
+READ = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
 
 
 class PolicyMoves(BaseModel):
@@ -58,13 +60,18 @@ def _time(value: str | None, name: str) -> datetime | None:
     return parse_time(value, option=name)
 
 
-def build_server(settings: Settings, *,
-                 services_for: ServicesFactory = WaveServices.default) -> FastMCP:
+def build_server(
+    settings: Settings, *, services_for: ServicesFactory = WaveServices.default
+) -> FastMCP:
     """Build the governance server (``services_for``: tests inject fakes)."""
-    mcp = FastMCP(name="data-mash-governance", instructions=(
-        "Answers 'where is policy X and how did it get there?': locate_policy, policy_history, "
-        "lineage; and reads the write-ahead audit log: audit_trail (one policy), replay_log "
-        "(by namespace and time)."))
+    mcp = FastMCP(
+        name="data-mash-governance",
+        instructions=(
+            "Answers 'where is policy X and how did it get there?': locate_policy, policy_history, "
+            "lineage; and reads the write-ahead audit log: audit_trail (one policy), replay_log "
+            "(by namespace and time)."
+        ),
+    )
 
     @cache
     def engine() -> Engine:
@@ -80,14 +87,19 @@ def build_server(settings: Settings, *,
     @user_errors
     async def locate_policy_tool(
         policy_id: PolicyId,
-        reconcile: Annotated[bool, Field(description=(
-            "Also compare the target's copy with the canonical record."))] = True,
+        reconcile: Annotated[
+            bool, Field(description=("Also compare the target's copy with the canonical record."))
+        ] = True,
         tenant: Tenant = None,
     ) -> PolicyReport:
         """Where a policy lives now, its moves, waves, one-policy reconciliation and trail."""
         who = tenant_of(tenant)
-        return await run_blocking(None, lambda: locate_policy(
-            services_for(engine(), settings, who), policy_id, reconcile=reconcile))
+        return await run_blocking(
+            None,
+            lambda: locate_policy(
+                services_for(engine(), settings, who), policy_id, reconcile=reconcile
+            ),
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors
@@ -95,33 +107,46 @@ def build_server(settings: Settings, *,
         """Every move of a policy between systems (wave, rule, reason, time), oldest first."""
         locations = PolicyLocations(engine(), tenant=tenant_of(tenant))
         location, moves = await run_blocking(
-            None, lambda: (locations.locate(policy_id), locations.history(policy_id)))
+            None, lambda: (locations.locate(policy_id), locations.history(policy_id))
+        )
         if location is None and not moves:
-            raise NotFoundError(f"policy '{policy_id}' has never been placed in a system",
-                                fix="check the id, or route its source first")
+            raise NotFoundError(
+                f"policy '{policy_id}' has never been placed in a system",
+                fix="check the id, or route its source first",
+            )
         return PolicyMoves(policy_id=policy_id, location=location, moves=moves)
 
     @mcp.tool(annotations=READ)
     @user_errors
-    async def audit_trail(policy_id: PolicyId, limit: Limit = 50, cursor: Cursor = None,
-                          tenant: Tenant = None) -> AuditPage:
+    async def audit_trail(
+        policy_id: PolicyId, limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None
+    ) -> AuditPage:
         """Every audited operation that touched one policy, oldest first (paged)."""
         log = AuditLog(engine(), tenant=tenant_of(tenant))
         entries = await run_blocking(None, lambda: log.trail(policy_id))
         start, end, page = page_bounds(cursor, limit, len(entries))
         shown = entries[start:end]
-        return AuditPage(entries=shown, incomplete=sum(e.incomplete for e in shown),
-                         **page.model_dump())
+        return AuditPage(
+            entries=shown, incomplete=sum(e.incomplete for e in shown), **page.model_dump()
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors
     async def replay_log(
-        namespace: Annotated[str | None, Field(max_length=64, description=(
-            "Only this namespace: content, canonical, routing, waves..."))] = None,
-        since: Annotated[str | None, Field(description=(
-            "From: ISO 8601 time or an age such as 2h, 7d."))] = None,
+        namespace: Annotated[
+            str | None,
+            Field(
+                max_length=64,
+                description=("Only this namespace: content, canonical, routing, waves..."),
+            ),
+        ] = None,
+        since: Annotated[
+            str | None, Field(description=("From: ISO 8601 time or an age such as 2h, 7d."))
+        ] = None,
         until: Annotated[str | None, Field(description="Up to (same forms as since).")] = None,
-        limit: Limit = 100, cursor: Cursor = None, tenant: Tenant = None,
+        limit: Limit = 100,
+        cursor: Cursor = None,
+        tenant: Tenant = None,
     ) -> AuditPage:
         """Replay the write-ahead audit log in commit order (read-only; flags crashed entries)."""
         start_at, end_at = _time(since, "since"), _time(until, "until")
@@ -144,16 +169,18 @@ def build_server(settings: Settings, *,
 
         entries, total = await run_blocking(None, read)
         _, end, page = page_bounds(str(offset), limit, total)
-        return AuditPage(entries=entries, incomplete=sum(e.incomplete for e in entries),
-                         **page.model_dump())
+        return AuditPage(
+            entries=entries, incomplete=sum(e.incomplete for e in entries), **page.model_dump()
+        )
 
     @mcp.tool(name="lineage", annotations=READ)
     @user_errors
     async def lineage_tool(policy_id: PolicyId, tenant: Tenant = None) -> PolicyLineage:
         """A policy's path: source file, source, mapping version, canonical, rule, wave, target."""
         who = tenant_of(tenant)
-        steps = await run_blocking(None, lambda: lineage(services_for(engine(), settings, who),
-                                                         policy_id))
+        steps = await run_blocking(
+            None, lambda: lineage(services_for(engine(), settings, who), policy_id)
+        )
         return PolicyLineage(policy_id=policy_id, steps=steps)
 
     from servers.prompts import register_prompts

@@ -61,11 +61,18 @@ def parse_prompt_file(path: Path) -> PromptFile:
         raise ConfigError("front matter needs 'name' and 'description'", where=str(path))
     args = meta.get("arguments") or []
     if not isinstance(args, list) or not all(isinstance(a, dict) and a.get("name") for a in args):
-        raise ConfigError("'arguments' must be a list of {name, description, required}",
-                          where=f"{path}: arguments")
-    return PromptFile(name=str(meta["name"]), description=str(meta["description"]),
-                      body=body.strip() + "\n", path=path,
-                      servers=tuple(meta.get("servers") or ()), arguments=tuple(args))
+        raise ConfigError(
+            "'arguments' must be a list of {name, description, required}",
+            where=f"{path}: arguments",
+        )
+    return PromptFile(
+        name=str(meta["name"]),
+        description=str(meta["description"]),
+        body=body.strip() + "\n",
+        path=path,
+        servers=tuple(meta.get("servers") or ()),
+        arguments=tuple(args),
+    )
 
 
 @cache
@@ -99,10 +106,20 @@ def register_prompts(server: FastMCP, server_name: str, *, folder: Path = PROMPT
         def render(_prompt: PromptFile = prompt, **values: Any) -> str:
             return _prompt.render(**values)
 
-        server.add_prompt(Prompt(
-            name=prompt.name, description=prompt.description, fn=render,
-            arguments=[PromptArgument(name=a["name"], description=a.get("description"),
-                                      required=bool(a.get("required", False)))
-                       for a in prompt.arguments]))
+        server.add_prompt(
+            Prompt(
+                name=prompt.name,
+                description=prompt.description,
+                fn=render,
+                arguments=[
+                    PromptArgument(
+                        name=a["name"],
+                        description=a.get("description"),
+                        required=bool(a.get("required", False)),
+                    )
+                    for a in prompt.arguments
+                ],
+            )
+        )
         count += 1
     return count

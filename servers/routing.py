@@ -34,19 +34,38 @@ from tools.routing.rulesets import RuleSetInfo, get_rule_set, list_rule_sets, re
 #: Finds a source's canonical batches: (engine, settings, source_id, tenant) -> batches.
 BatchSource = Callable[[Engine, Settings, str, str], Iterable[pa.RecordBatch]]
 
-RuleSetRef = Annotated[str, Field(
-    min_length=1, max_length=200,
-    description="A stored rule set: NAME (latest version), NAME@VERSION, or its numeric id.")]
-SourceId = Annotated[str, Field(min_length=1, max_length=64,
-                                description="Id of an ingested source with an approved mapping.")]
+RuleSetRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="A stored rule set: NAME (latest version), NAME@VERSION, or its numeric id.",
+    ),
+]
+SourceId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="Id of an ingested source with an approved mapping.",
+    ),
+]
 PolicyId = Annotated[str, Field(min_length=1, max_length=64, description="The policy id.")]
-RulesYaml = Annotated[str, Field(min_length=1, max_length=1_000_000,
-                                 description="The rule set as YAML text (`routing_rules:` ...).")]
+RulesYaml = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=1_000_000,
+        description="The rule set as YAML text (`routing_rules:` ...).",
+    ),
+]
 
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                       openWorldHint=False)
-WRITE_IDEMPOTENT = ToolAnnotations(readOnlyHint=False, destructiveHint=False,
-                                   idempotentHint=True, openWorldHint=False)
+READ = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
+WRITE_IDEMPOTENT = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
 
 
 class RuleProblem(BaseModel):
@@ -113,22 +132,28 @@ class PolicyRouting(Page):
 
 
 def _problems(issues: Iterable[Any]) -> list[RuleProblem]:
-    return [RuleProblem(line=i.line, column=i.column, rule=i.rule, message=i.message)
-            for i in issues]
+    return [
+        RuleProblem(line=i.line, column=i.column, rule=i.rule, message=i.message) for i in issues
+    ]
 
 
-def build_server(settings: Settings, *,
-                 batches_for: BatchSource = canonical_batches_for_source) -> FastMCP:
+def build_server(
+    settings: Settings, *, batches_for: BatchSource = canonical_batches_for_source
+) -> FastMCP:
     """Build the routing server.
 
     Args:
         settings: Settings (store, default tenant, batch size).
         batches_for: Where a source's canonical batches come from (tests inject their own).
     """
-    mcp = FastMCP(name="data-mash-routing", instructions=(
-        "Routes insurance policies to target systems by YAML rules. Store a rule set "
-        "(store_rule_set), check it on a source (routing_distribution, diff_rule_sets), then "
-        "route_source. Every decision is audited; reroute_policy overrides one."))
+    mcp = FastMCP(
+        name="data-mash-routing",
+        instructions=(
+            "Routes insurance policies to target systems by YAML rules. Store a rule set "
+            "(store_rule_set), check it on a source (routing_distribution, diff_rule_sets), then "
+            "route_source. Every decision is audited; reroute_policy overrides one."
+        ),
+    )
 
     @cache
     def engine() -> Engine:
@@ -141,34 +166,47 @@ def build_server(settings: Settings, *,
 
     def routable(source_id: str, tenant: str) -> Iterable[pa.RecordBatch]:
         batches = batches_for(engine(), settings, source_id, tenant)
-        return with_derived_fields(batches, source_system=getattr(batches, "system", None),
-                                   wave_lookup=getattr(batches, "wave_lookup", None))
+        return with_derived_fields(
+            batches,
+            source_system=getattr(batches, "system", None),
+            wave_lookup=getattr(batches, "wave_lookup", None),
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors
     async def validate_rules(rules: RulesYaml) -> RulesValidation:
         """Check a routing rule set; every error and warning comes with its YAML line."""
         report = validate_rule_set(rules)
-        return RulesValidation(ok=report.ok, errors=_problems(report.errors),
-                               warnings=_problems(report.warnings))
+        return RulesValidation(
+            ok=report.ok, errors=_problems(report.errors), warnings=_problems(report.warnings)
+        )
 
     @mcp.tool(annotations=WRITE_IDEMPOTENT)
     @user_errors
     async def store_rule_set(
         rules: RulesYaml,
-        name: Annotated[str, Field(min_length=1, max_length=128,
-                                   description="Name to store it under, e.g. insurer_rules.")],
+        name: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=128,
+                description="Name to store it under, e.g. insurer_rules.",
+            ),
+        ],
         tenant: Tenant = None,
     ) -> RuleSetInfo:
         """Validate and store a rule set as the next version of NAME (same YAML: same version)."""
         return await run_blocking(
-            None, lambda: register_rule_set(engine(), tenant_of(tenant), rules, name=name))
+            None, lambda: register_rule_set(engine(), tenant_of(tenant), rules, name=name)
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors
     async def list_stored_rule_sets(
         name: Annotated[str | None, Field(description="Only versions of this name.")] = None,
-        limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        tenant: Tenant = None,
     ) -> RuleSetList:
         """List stored rule-set versions (name, version, rule count, when)."""
         found = await run_blocking(None, lambda: list_rule_sets(engine(), tenant_of(tenant), name))
@@ -179,45 +217,77 @@ def build_server(settings: Settings, *,
     @user_errors
     async def evaluate_policy(
         rule_set: RuleSetRef,
-        policy: Annotated[dict[str, Any], Field(description=(
-            "One canonical policy: dotted keys ({'policy_core.policy_id': 'A1'}) or nested "
-            "objects; derived fields (data_quality_score, source_system, wave) as keys."))],
+        policy: Annotated[
+            dict[str, Any],
+            Field(
+                description=(
+                    "One canonical policy: dotted keys ({'policy_core.policy_id': 'A1'}) or nested "
+                    "objects; derived fields (data_quality_score, source_system, wave) as keys."
+                )
+            ),
+        ],
         tenant: Tenant = None,
     ) -> PolicyDecision:
         """Route one policy and explain which rule fired and why (writes nothing)."""
-        stored = await run_blocking(None, lambda: get_rule_set(engine(), tenant_of(tenant),
-                                                               rule_set))
+        stored = await run_blocking(
+            None, lambda: get_rule_set(engine(), tenant_of(tenant), rule_set)
+        )
         decision = explain_policy(stored.load(), policy)
-        return PolicyDecision(rule_set=stored.info.label, target=decision.target,
-                              rule=decision.rule, explanation=decision.explanation)
+        return PolicyDecision(
+            rule_set=stored.info.label,
+            target=decision.target,
+            rule=decision.rule,
+            explanation=decision.explanation,
+        )
 
     @mcp.tool(annotations=WRITE_IDEMPOTENT)
     @user_errors
     async def route_source(
-        source_id: SourceId, rule_set: RuleSetRef, ctx: Context, tenant: Tenant = None,
+        source_id: SourceId,
+        rule_set: RuleSetRef,
+        ctx: Context,
+        tenant: Tenant = None,
     ) -> RouteResult:
         """Route every policy of a source and record each decision (audited, resumable)."""
         who = tenant_of(tenant)
 
         def work(progress: Callable[[float, float | None], None]) -> RouteResult:
             batches = batches_for(engine(), settings, source_id, who)
-            return route_batches(engine(), settings, rule_set, batches, tenant=who,
-                                 source_id=source_id, progress=progress)
+            return route_batches(
+                engine(),
+                settings,
+                rule_set,
+                batches,
+                tenant=who,
+                source_id=source_id,
+                progress=progress,
+            )
 
         return await run_blocking(ctx, work, with_progress=True)
 
     @mcp.tool(annotations=READ)
     @user_errors
     async def routing_distribution(
-        source_id: SourceId, rule_set: RuleSetRef, ctx: Context, tenant: Tenant = None,
+        source_id: SourceId,
+        rule_set: RuleSetRef,
+        ctx: Context,
+        tenant: Tenant = None,
     ) -> RouteResult:
         """Dry run: how many of a source's policies each rule and target would get."""
         who = tenant_of(tenant)
 
         def work(progress: Callable[[float, float | None], None]) -> RouteResult:
             batches = batches_for(engine(), settings, source_id, who)
-            return route_batches(engine(), settings, rule_set, batches, tenant=who,
-                                 source_id=source_id, dry_run=True, progress=progress)
+            return route_batches(
+                engine(),
+                settings,
+                rule_set,
+                batches,
+                tenant=who,
+                source_id=source_id,
+                dry_run=True,
+                progress=progress,
+            )
 
         return await run_blocking(ctx, work, with_progress=True)
 
@@ -225,53 +295,93 @@ def build_server(settings: Settings, *,
     @user_errors
     async def reroute_policy(
         policy_id: PolicyId,
-        target: Annotated[str, Field(min_length=1, max_length=64,
-                                     description="System to move the policy to.")],
-        reason: Annotated[str, Field(min_length=3, max_length=500,
-                                     description="Why; kept on the move and in the audit log.")],
+        target: Annotated[
+            str, Field(min_length=1, max_length=64, description="System to move the policy to.")
+        ],
+        reason: Annotated[
+            str,
+            Field(
+                min_length=3,
+                max_length=500,
+                description="Why; kept on the move and in the audit log.",
+            ),
+        ],
         tenant: Tenant = None,
     ) -> RerouteResult:
         """Move one routed policy to another system by hand (audited; same target: no-op)."""
-        return await run_blocking(None, lambda: reroute_one(
-            engine(), policy_id, target, reason, tenant=tenant_of(tenant)))
+        return await run_blocking(
+            None, lambda: reroute_one(engine(), policy_id, target, reason, tenant=tenant_of(tenant))
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors
     async def routing_history(
-        policy_id: PolicyId, limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None,
+        policy_id: PolicyId,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        tenant: Tenant = None,
     ) -> PolicyRouting:
         """Where a policy is, every move that took it there, and the audit entries behind them."""
-        found = await run_blocking(None, lambda: history_of(engine(), policy_id,
-                                                            tenant=tenant_of(tenant)))
+        found = await run_blocking(
+            None, lambda: history_of(engine(), policy_id, tenant=tenant_of(tenant))
+        )
         start, end, page = page_bounds(cursor, limit, len(found.entries))
-        return PolicyRouting(policy_id=policy_id, location=found.location, moves=found.moves,
-                             entries=found.entries[start:end], **page.model_dump())
+        return PolicyRouting(
+            policy_id=policy_id,
+            location=found.location,
+            moves=found.moves,
+            entries=found.entries[start:end],
+            **page.model_dump(),
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors
     async def diff_rule_sets(
-        old: RuleSetRef, new: RuleSetRef, source_id: SourceId,
-        sample_size: Annotated[int, Field(ge=0, le=100,
-                                          description="Changed policies to list.")] = 20,
+        old: RuleSetRef,
+        new: RuleSetRef,
+        source_id: SourceId,
+        sample_size: Annotated[
+            int, Field(ge=0, le=100, description="Changed policies to list.")
+        ] = 20,
         tenant: Tenant = None,
     ) -> RuleSetComparison:
         """Compare two stored versions: changed rules and policies of a source that would move."""
         who = tenant_of(tenant)
-        old_set, new_set, diff = await run_blocking(None, lambda: diff_stored_rule_sets(
-            engine(), old, new, routable(source_id, who), tenant=who, sample_size=sample_size))
+        old_set, new_set, diff = await run_blocking(
+            None,
+            lambda: diff_stored_rule_sets(
+                engine(), old, new, routable(source_id, who), tenant=who, sample_size=sample_size
+            ),
+        )
         return RuleSetComparison(
-            old=old_set.info.label, new=new_set.info.label, added=diff.added,
+            old=old_set.info.label,
+            new=new_set.info.label,
+            added=diff.added,
             removed=diff.removed,
             changed={c.name: {k: list(v) for k, v in c.changes.items()} for c in diff.changed},
-            total=diff.total, changed_count=diff.changed_count,
-            transitions=[Transition(from_target=a, to_target=b, count=n)
-                         for (a, b), n in sorted(diff.transitions.items(), key=str)],
-            sample=[{"policy_id": s.policy_id, "old_target": s.old_target,
-                     "new_target": s.new_target, "old_rule": s.old_rule,
-                     "new_rule": s.new_rule} for s in diff.sample])
+            total=diff.total,
+            changed_count=diff.changed_count,
+            transitions=[
+                Transition(from_target=a, to_target=b, count=n)
+                for (a, b), n in sorted(diff.transitions.items(), key=str)
+            ],
+            sample=[
+                {
+                    "policy_id": s.policy_id,
+                    "old_target": s.old_target,
+                    "new_target": s.new_target,
+                    "old_rule": s.old_rule,
+                    "new_rule": s.new_rule,
+                }
+                for s in diff.sample
+            ],
+        )
 
-    @mcp.resource("rules://{tenant}/{name}/{version}", mime_type="application/yaml",
-                  description="A stored routing rule-set version, as YAML.")
+    @mcp.resource(
+        "rules://{tenant}/{name}/{version}",
+        mime_type="application/yaml",
+        description="A stored routing rule-set version, as YAML.",
+    )
     def rule_set_resource(tenant: str, name: str, version: str) -> str:
         """The YAML of a stored rule-set version."""
         if not version.isdigit():

@@ -41,14 +41,18 @@ R = TypeVar("R")
 #: Builds the collaborators for a tenant (tests inject fakes).
 ServicesFactory = Callable[[Engine, Settings, str], WaveServices]
 
-WaveId = Annotated[str, Field(min_length=1, max_length=64,
-                              description="Wave id, e.g. plan-1a2b3c4d5e-w0.")]
-READ = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotentHint=True,
-                       openWorldHint=False)
-WRITE = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False,
-                        openWorldHint=False)
-DESTRUCTIVE = ToolAnnotations(readOnlyHint=False, destructiveHint=True, idempotentHint=True,
-                              openWorldHint=True)
+WaveId = Annotated[
+    str, Field(min_length=1, max_length=64, description="Wave id, e.g. plan-1a2b3c4d5e-w0.")
+]
+READ = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
+WRITE = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False
+)
+DESTRUCTIVE = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
+)
 
 
 class WaveReconciliation(BaseModel):
@@ -77,26 +81,32 @@ async def _cancellable(ctx: Context, work: Callable[[threading.Event, Any], R]) 
             pass
 
     try:
-        return await anyio.to_thread.run_sync(lambda: work(cancel, progress),
-                                              abandon_on_cancel=True)
+        return await anyio.to_thread.run_sync(
+            lambda: work(cancel, progress), abandon_on_cancel=True
+        )
     except anyio.get_cancelled_exc_class():
         cancel.set()  # the saga stops cleanly at its next batch boundary
         raise
 
 
-def build_server(settings: Settings, *,
-                 services_for: ServicesFactory = WaveServices.default) -> FastMCP:
+def build_server(
+    settings: Settings, *, services_for: ServicesFactory = WaveServices.default
+) -> FastMCP:
     """Build the waves server.
 
     Args:
         settings: Settings (store, default tenant, batch size).
         services_for: Builds the saga's collaborators (tests inject fakes).
     """
-    mcp = FastMCP(name="data-mash-waves", instructions=(
-        "Plans and runs migration waves. plan_waves groups routed policies into waves (wave 0 = "
-        "clean candidates); check_gates shows each quality gate; run_wave executes a wave as a "
-        "saga that compensates on failure and resumes after a crash; wave_status, rollback_wave "
-        "and reconcile_wave inspect and undo."))
+    mcp = FastMCP(
+        name="data-mash-waves",
+        instructions=(
+            "Plans and runs migration waves. plan_waves groups routed policies into waves "
+            "(wave 0 = clean candidates); check_gates shows each quality gate; run_wave executes "
+            "a wave as a saga that compensates on failure and resumes after a crash; "
+            "wave_status, rollback_wave and reconcile_wave inspect and undo."
+        ),
+    )
 
     @cache
     def engine() -> Engine:
@@ -110,21 +120,49 @@ def build_server(settings: Settings, *,
     @mcp.tool(annotations=WRITE)
     @user_errors
     async def plan_waves(
-        source_ids: Annotated[list[str], Field(min_length=1, max_length=100, description=(
-            "Ingested sources whose approved canonical records the plan covers."))],
-        target: Annotated[str, Field(min_length=1, max_length=64, description=(
-            "Migration target: new_platform, legacy_batch, coexistence_bridge, "
-            "data_quality_queue or a plugin name."))],
+        source_ids: Annotated[
+            list[str],
+            Field(
+                min_length=1,
+                max_length=100,
+                description=("Ingested sources whose approved canonical records the plan covers."),
+            ),
+        ],
+        target: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=64,
+                description=(
+                    "Migration target: new_platform, legacy_batch, coexistence_bridge, "
+                    "data_quality_queue or a plugin name."
+                ),
+            ),
+        ],
         canonical: Annotated[str, Field(description="Canonical model.")] = "policy_v1",
-        criteria: Annotated[PlanCriteria | None, Field(description=(
-            "Wave size cap, grouping and gate thresholds; defaults when omitted."))] = None,
+        criteria: Annotated[
+            PlanCriteria | None,
+            Field(
+                description=("Wave size cap, grouping and gate thresholds; defaults when omitted.")
+            ),
+        ] = None,
         tenant: Tenant = None,
     ) -> Plan:
         """Plan migration waves for sources: wave 0 = clean candidates, then grouped waves."""
         wave_services = services(tenant)
-        return await run_blocking(None, lambda: generate_plan(
-            engine(), settings, source_ids=source_ids, target=target, canonical=canonical,
-            criteria=criteria, services=wave_services, tenant=wave_services.tenant))
+        return await run_blocking(
+            None,
+            lambda: generate_plan(
+                engine(),
+                settings,
+                source_ids=source_ids,
+                target=target,
+                canonical=canonical,
+                criteria=criteria,
+                services=wave_services,
+                tenant=wave_services.tenant,
+            ),
+        )
 
     # Tool names are API; the *_tool function names only avoid shadowing the domain functions.
     @mcp.tool(name="check_gates", annotations=WRITE)
@@ -138,16 +176,20 @@ def build_server(settings: Settings, *,
     async def override_wave_gate(
         wave_id: WaveId,
         gate: Annotated[str, Field(min_length=1, max_length=64, description="Gate name.")],
-        reason: Annotated[str, Field(min_length=3, max_length=500,
-                                     description="Why the wave may run anyway (audited).")],
+        reason: Annotated[
+            str,
+            Field(
+                min_length=3, max_length=500, description="Why the wave may run anyway (audited)."
+            ),
+        ],
         tenant: Tenant = None,
     ) -> GateOverride:
         """Let a wave run although one gate fails; the reason goes to the audit log."""
         who = tenant or settings.tenant
-        done = await run_blocking(None, lambda: override_gate(engine(), wave_id, gate, reason,
-                                                              tenant=who))
-        return GateOverride(wave_id=wave_id, gate=gate, reason=reason,
-                            entry_id=done["entry_id"])
+        done = await run_blocking(
+            None, lambda: override_gate(engine(), wave_id, gate, reason, tenant=who)
+        )
+        return GateOverride(wave_id=wave_id, gate=gate, reason=reason, entry_id=done["entry_id"])
 
     @mcp.tool(name="run_wave", annotations=DESTRUCTIVE)
     @user_errors
@@ -157,8 +199,12 @@ def build_server(settings: Settings, *,
         Writes into the target system. Cancelling the request stops at the next batch boundary.
         """
         wave_services = services(tenant)
-        return await _cancellable(ctx, lambda cancel, progress: run_wave(
-            wave_services, wave_id, cancel=cancel, progress=progress))
+        return await _cancellable(
+            ctx,
+            lambda cancel, progress: run_wave(
+                wave_services, wave_id, cancel=cancel, progress=progress
+            ),
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors
@@ -170,15 +216,24 @@ def build_server(settings: Settings, *,
     @mcp.tool(name="rollback_wave", annotations=DESTRUCTIVE)
     @user_errors
     async def rollback_wave_tool(
-        wave_id: WaveId, ctx: Context,
-        force: Annotated[bool, Field(description=(
-            "Roll back a wave marked running whose process is known to be dead."))] = False,
+        wave_id: WaveId,
+        ctx: Context,
+        force: Annotated[
+            bool,
+            Field(
+                description=("Roll back a wave marked running whose process is known to be dead.")
+            ),
+        ] = False,
         tenant: Tenant = None,
     ) -> WaveStatus:
         """Undo a wave: compensate its milestones newest first (deletes its target writes)."""
         wave_services = services(tenant)
-        return await _cancellable(ctx, lambda cancel, progress: rollback_wave(
-            wave_services, wave_id, force=force, progress=progress))
+        return await _cancellable(
+            ctx,
+            lambda cancel, progress: rollback_wave(
+                wave_services, wave_id, force=force, progress=progress
+            ),
+        )
 
     @mcp.tool(annotations=READ)
     @user_errors

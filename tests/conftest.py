@@ -38,8 +38,11 @@ def _pg_admin_engine() -> Engine | None:
 def pg_admin() -> Iterator[Engine]:
     engine = _pg_admin_engine()
     if engine is None:
-        message = (f"PostgreSQL not reachable at DATA_MASH_TEST_PG_URL={PG_URL!r}"
-                   if PG_URL else "DATA_MASH_TEST_PG_URL is not set")
+        message = (
+            f"PostgreSQL not reachable at DATA_MASH_TEST_PG_URL={PG_URL!r}"
+            if PG_URL
+            else "DATA_MASH_TEST_PG_URL is not set"
+        )
         if REQUIRE_PG:
             pytest.fail(message + " (DATA_MASH_REQUIRE_PG=1)")
         pytest.skip(message + ": PostgreSQL tests skipped")
@@ -56,8 +59,10 @@ def pg_url(pg_admin: Engine) -> Iterator[str]:
     url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
     yield url
     with pg_admin.connect() as conn:
-        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = :n"), {"n": name})
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+            {"n": name},
+        )
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
 
 

@@ -36,8 +36,9 @@ class DiscoveryInputs(BaseModel):
     rules: str = Field(str(DEFAULT_RULES), description="Routing rule set YAML to propose.")
     rule_set_name: str = "discovery_rules"
     export_formats: list[str] = Field(default_factory=lambda: ["json", "yaml"])
-    review_threshold: float = Field(0.7, ge=0, le=1,
-                                    description="Fields below this confidence are flagged.")
+    review_threshold: float = Field(
+        0.7, ge=0, le=1, description="Fields below this confidence are flagged."
+    )
 
     @model_validator(mode="after")
     def _something_to_ingest(self) -> DiscoveryInputs:

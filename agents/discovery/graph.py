@@ -42,11 +42,14 @@ from core.errors import DataMashError
 
 JOURNEY = "discovery"
 INGEST, PROFILE, EXPLAIN, CHOOSE_SOURCE = "ingest", "profile", "explain", "choose_source"
-SUGGEST, REVIEW, APPLY_EDIT, APPROVE = ("suggest_mapping", "review_mapping", "apply_edit",
-                                        "approve_mapping")
+SUGGEST, REVIEW, APPLY_EDIT, APPROVE = (
+    "suggest_mapping",
+    "review_mapping",
+    "apply_edit",
+    "approve_mapping",
+)
 PROPOSE_RULES, REVIEW_RULES, EXPORT = "propose_rules", "review_rules", "export"
 MAP_RECORDS = "map_records"
-
 
 
 def _inputs(state: State) -> DiscoveryInputs:
@@ -58,8 +61,12 @@ def _sources_to_ingest(inputs: DiscoveryInputs) -> list[SourceInput]:
         from tools.content.source_config import load_source_config
 
         config = load_source_config(inputs.source_config)
-        return [SourceInput(path=str(s.path), format=s.format, options=s.options, name=s.name,
-                            system=s.system) for s in config.sources]
+        return [
+            SourceInput(
+                path=str(s.path), format=s.format, options=s.options, name=s.name, system=s.system
+            )
+            for s in config.sources
+        ]
     return inputs.files
 
 
@@ -69,20 +76,52 @@ async def ingest(state: State, runtime: Ctx) -> Command[Literal["profile", "bloc
     sources = []
     try:
         for item in _sources_to_ingest(_inputs(state)):
-            result = await hub.call("ingest_file", {
-                "path": item.path, "format": item.format, "options": item.options or None,
-                "name": item.name, "system": item.system}, server="content")
-            sources.append({k: result.get(k) for k in ("source_id", "name", "system", "records",
-                                                       "bad_records", "quality_score",
-                                                       "reused")})
+            result = await hub.call(
+                "ingest_file",
+                {
+                    "path": item.path,
+                    "format": item.format,
+                    "options": item.options or None,
+                    "name": item.name,
+                    "system": item.system,
+                },
+                server="content",
+            )
+            sources.append(
+                {
+                    k: result.get(k)
+                    for k in (
+                        "source_id",
+                        "name",
+                        "system",
+                        "records",
+                        "bad_records",
+                        "quality_score",
+                        "reused",
+                    )
+                }
+            )
     except ToolErrors as exc:
         return blocked(INGEST, exc, "content")
     except DataMashError as exc:  # a bad source config: same retry-or-stop as a bad file
         return blocked(INGEST, ToolFailed("ingest_file", exc.message), "content")
-    rows = [[s["name"], s["system"], s["records"], s["bad_records"], s["quality_score"],
-             s["source_id"]] for s in sources]
-    return Command(goto=PROFILE, update={"sources": sources, "notes": [table_note(
-        "Ingested", ["source", "system", "records", "quarantined", "quality", "id"], rows)]})
+    rows = [
+        [s["name"], s["system"], s["records"], s["bad_records"], s["quality_score"], s["source_id"]]
+        for s in sources
+    ]
+    return Command(
+        goto=PROFILE,
+        update={
+            "sources": sources,
+            "notes": [
+                table_note(
+                    "Ingested",
+                    ["source", "system", "records", "quarantined", "quality", "id"],
+                    rows,
+                )
+            ],
+        },
+    )
 
 
 async def profile(state: State, runtime: Ctx) -> Command[Literal["explain", "blocked"]]:
@@ -90,7 +129,8 @@ async def profile(state: State, runtime: Ctx) -> Command[Literal["explain", "blo
     try:
         for source in state["sources"]:
             found = await runtime.context.hub.call(
-                "profile_source", {"source_id": source["source_id"]}, server="content")
+                "profile_source", {"source_id": source["source_id"]}, server="content"
+            )
             profiles[source["source_id"]] = prompts.compact_profile(found)
     except ToolErrors as exc:
         return blocked(PROFILE, exc, "content")
@@ -102,12 +142,24 @@ async def explain(state: State, runtime: Ctx) -> Command[Literal["choose_source"
     notes = []
     for source in state["sources"]:
         found = state["profiles"][source["source_id"]]
-        notes.append(table_note(
-            f"Profile of {source['name']}",
-            ["column", "type", "empty", "distinct", "pattern", "quality", "examples"],
-            [[c["name"], c["type"], _pct(c["null_rate"]), c["distinct"], c["pattern"],
-              c["quality"], ", ".join(str(v) for v in c["top_values"])]
-             for c in found["columns"]]))
+        notes.append(
+            table_note(
+                f"Profile of {source['name']}",
+                ["column", "type", "empty", "distinct", "pattern", "quality", "examples"],
+                [
+                    [
+                        c["name"],
+                        c["type"],
+                        _pct(c["null_rate"]),
+                        c["distinct"],
+                        c["pattern"],
+                        c["quality"],
+                        ", ".join(str(v) for v in c["top_values"]),
+                    ]
+                    for c in found["columns"]
+                ],
+            )
+        )
         notes.append(text_note(prompts.explain_profile(source, found)))
     return Command(goto=CHOOSE_SOURCE, update={"notes": notes})
 
@@ -119,15 +171,31 @@ async def choose_source(state: State, runtime: Ctx) -> Command[Any]:
     if wanted or len(sources) == 1:
         match = [s for s in sources if wanted in (None, s["name"], s["source_id"])]
         if not match:
-            return Command(goto=BLOCKED, update={"blocked": {
-                "kind": "failed", "tool": "choose_source", "server": "content", "node":
-                CHOOSE_SOURCE, "reason": f"no ingested source is named '{wanted}'"}})
+            return Command(
+                goto=BLOCKED,
+                update={
+                    "blocked": {
+                        "kind": "failed",
+                        "tool": "choose_source",
+                        "server": "content",
+                        "node": CHOOSE_SOURCE,
+                        "reason": f"no ingested source is named '{wanted}'",
+                    }
+                },
+            )
         return Command(goto=SUGGEST, update={"focus_source": match[0]["source_id"]})
     names = [s["name"] for s in sources]
-    q = question(CHOOSE_SOURCE, prompts.CHOOSE_SOURCE, ["choose", "ask", "stop"], values=names,
-                 choices=[*({"action": "choose", "value": n, "label": n} for n in names),
-                          {"action": "ask", "label": "ask a question: ? TEXT"},
-                          {"action": "stop", "label": "stop here"}])
+    q = question(
+        CHOOSE_SOURCE,
+        prompts.CHOOSE_SOURCE,
+        ["choose", "ask", "stop"],
+        values=names,
+        choices=[
+            *({"action": "choose", "value": n, "label": n} for n in names),
+            {"action": "ask", "label": "ask a question: ? TEXT"},
+            {"action": "stop", "label": "stop here"},
+        ],
+    )
     answer = ask(q)
     if detour := question_or(answer, CHOOSE_SOURCE):
         return detour
@@ -137,46 +205,78 @@ async def choose_source(state: State, runtime: Ctx) -> Command[Any]:
     return Command(goto=SUGGEST, update={"focus_source": chosen["source_id"]})
 
 
-async def suggest_mapping(state: State, runtime: Ctx) -> Command[Literal["review_mapping",
-                                                                         "blocked"]]:
+async def suggest_mapping(
+    state: State, runtime: Ctx
+) -> Command[Literal["review_mapping", "blocked"]]:
     inputs = _inputs(state)
     try:
-        found = await runtime.context.hub.call("suggest_mapping", {
-            "source_id": state["focus_source"], "canonical": inputs.canonical},
-            server="canonical")
+        found = await runtime.context.hub.call(
+            "suggest_mapping",
+            {"source_id": state["focus_source"], "canonical": inputs.canonical},
+            server="canonical",
+        )
     except ToolErrors as exc:
         return blocked(SUGGEST, exc, "canonical")
     mapping_id = str(found.get("mapping_id"))
     source = _source(state, state["focus_source"])
-    return Command(goto=REVIEW, update={
-        "mapping_id": mapping_id, "mapping": found,
-        "notes": [text_note(prompts.explain_mapping(mapping_id, source["name"], found,
-                                                    inputs.review_threshold))]})
+    return Command(
+        goto=REVIEW,
+        update={
+            "mapping_id": mapping_id,
+            "mapping": found,
+            "notes": [
+                text_note(
+                    prompts.explain_mapping(
+                        mapping_id, source["name"], found, inputs.review_threshold
+                    )
+                )
+            ],
+        },
+    )
 
 
 def mapping_table(state: State) -> dict[str, Any]:
-    rows = sorted(prompts.field_rows(state["mapping"]),
-                  key=lambda r: (r["confidence"] if isinstance(r["confidence"], int | float)
-                                 else 2.0))
-    return table_note(f"Mapping {state['mapping_id']}",
-                      ["source", "canonical target", "confidence", "status", "evidence"],
-                      [[r["source"], r["target"], _conf(r["confidence"]), r["status"],
-                        r["evidence"]] for r in rows])
+    rows = sorted(
+        prompts.field_rows(state["mapping"]),
+        key=lambda r: r["confidence"] if isinstance(r["confidence"], int | float) else 2.0,
+    )
+    return table_note(
+        f"Mapping {state['mapping_id']}",
+        ["source", "canonical target", "confidence", "status", "evidence"],
+        [
+            [r["source"], r["target"], _conf(r["confidence"]), r["status"], r["evidence"]]
+            for r in rows
+        ],
+    )
 
 
 async def review_mapping(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point before update_field_mapping / approve_mapping (reads only before it)."""
     columns = [r["source"] for r in prompts.field_rows(state["mapping"])]
     columns += [c for c in prompts.unmapped_of(state["mapping"]) if c not in columns]
-    q = question(REVIEW, prompts.REVIEW_MAPPING,
-                 ["approve", "edit", "confirm", "reject", "ask", "stop"], fields=columns,
-                 details=[mapping_table(state)])
+    q = question(
+        REVIEW,
+        prompts.REVIEW_MAPPING,
+        ["approve", "edit", "confirm", "reject", "ask", "stop"],
+        fields=columns,
+        details=[mapping_table(state)],
+    )
     answer = ask(q)
     if detour := question_or(answer, REVIEW):
         return detour
     if answer["action"] == "stop":
-        return Command(goto=END, update={"status": "stopped", "notes": [text_note(
-            f"Stopped before approving mapping {state['mapping_id']}; nothing was approved.")]})
+        return Command(
+            goto=END,
+            update={
+                "status": "stopped",
+                "notes": [
+                    text_note(
+                        f"Stopped before approving mapping {state['mapping_id']}; "
+                        "nothing was approved."
+                    )
+                ],
+            },
+        )
     if answer["action"] == "approve":
         return Command(goto=APPROVE)
     return Command(goto=APPLY_EDIT, update={"pending_edit": answer})
@@ -190,34 +290,64 @@ async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
     """
     edit = state["pending_edit"]
     action, column = edit["action"], edit["field"]
-    current = next((r["target"] for r in prompts.field_rows(state["mapping"])
-                    if r["source"] == column), None)
+    current = next(
+        (r["target"] for r in prompts.field_rows(state["mapping"]) if r["source"] == column), None
+    )
     target = edit["target"] if action == "edit" else current
     if target is None:
-        return Command(goto=REVIEW, update={"pending_edit": None, "notes": [text_note(
-            f"{column} has no proposed target to {action}; use edit {column} TARGET.",
-            kind="warning")]})
+        return Command(
+            goto=REVIEW,
+            update={
+                "pending_edit": None,
+                "notes": [
+                    text_note(
+                        f"{column} has no proposed target to {action}; use edit {column} TARGET.",
+                        kind="warning",
+                    )
+                ],
+            },
+        )
     status = {"edit": "edited", "confirm": "confirmed", "reject": "rejected"}[action]
     try:
-        result = await runtime.context.hub.call("update_field_mapping", {
-            "mapping_id": state["mapping_id"], "target": target,
-            "source": None if action == "reject" else column, "unmap": action == "reject"},
-            server="canonical")
+        result = await runtime.context.hub.call(
+            "update_field_mapping",
+            {
+                "mapping_id": state["mapping_id"],
+                "target": target,
+                "source": None if action == "reject" else column,
+                "unmap": action == "reject",
+            },
+            server="canonical",
+        )
     except ToolFailed as exc:  # e.g. an unknown canonical path: back to the review
-        return Command(goto=REVIEW, update={"pending_edit": None, "notes": [text_note(
-            f"{column}: not changed: {exc.message}", kind="warning")]})
+        return Command(
+            goto=REVIEW,
+            update={
+                "pending_edit": None,
+                "notes": [text_note(f"{column}: not changed: {exc.message}", kind="warning")],
+            },
+        )
     except CapabilityMissing as exc:
         return blocked(APPLY_EDIT, exc, "canonical")
     # The journey's view follows the decision; the server's answer is kept alongside it.
     mapping = _applied(state["mapping"], column, None if action == "reject" else target, status)
     if result.get("version") is not None:
         mapping["version"] = result["version"]
-    decision = {"field": column, "action": action, "target": None if action == "reject"
-                else target}
-    return Command(goto=REVIEW, update={
-        "mapping": mapping, "decisions": [decision], "pending_edit": None,
-        "notes": [text_note(f"{column}: {status}" + (f" -> {target}" if action != "reject"
-                                                     else f" (was {target})"))]})
+    decision = {"field": column, "action": action, "target": None if action == "reject" else target}
+    return Command(
+        goto=REVIEW,
+        update={
+            "mapping": mapping,
+            "decisions": [decision],
+            "pending_edit": None,
+            "notes": [
+                text_note(
+                    f"{column}: {status}"
+                    + (f" -> {target}" if action != "reject" else f" (was {target})")
+                )
+            ],
+        },
+    )
 
 
 async def approve_mapping(state: State, runtime: Ctx) -> Command[Any]:
@@ -230,12 +360,23 @@ async def approve_mapping(state: State, runtime: Ctx) -> Command[Any]:
     try:
         result = await runtime.context.hub.call("approve_mapping", arguments, server="canonical")
     except ToolFailed as exc:  # e.g. mandatory fields unmapped: the person fixes the mapping
-        return Command(goto=REVIEW, update={"notes": [text_note(
-            f"Mapping {state['mapping_id']} was not approved: {exc.message}", kind="warning")]})
+        return Command(
+            goto=REVIEW,
+            update={
+                "notes": [
+                    text_note(
+                        f"Mapping {state['mapping_id']} was not approved: {exc.message}",
+                        kind="warning",
+                    )
+                ]
+            },
+        )
     except CapabilityMissing as exc:
         return blocked(APPROVE, exc, "canonical")
-    text = (f"Mapping {state['mapping_id']} approved (status {result.get('status', 'approved')}"
-            f", version {result.get('version', '?')}).")
+    text = (
+        f"Mapping {state['mapping_id']} approved (status {result.get('status', 'approved')}"
+        f", version {result.get('version', '?')})."
+    )
     approved = {k: result.get(k) for k in ("mapping_id", "status", "version")}
     return Command(goto=MAP_RECORDS, update={"approved": approved, "notes": [text_note(text)]})
 
@@ -244,13 +385,18 @@ async def map_records(state: State, runtime: Ctx) -> Command[Any]:
     """Write the canonical records of the approved mapping (resumable), which routing reads."""
     try:
         result = await runtime.context.hub.call(
-            "map_to_canonical", {"mapping_id": state["mapping_id"]}, server="canonical")
+            "map_to_canonical", {"mapping_id": state["mapping_id"]}, server="canonical"
+        )
     except ToolErrors as exc:
         return blocked(MAP_RECORDS, exc, "canonical")
-    counts = {k: v for k, v in result.items() if isinstance(v, int | float)
-              and not isinstance(v, bool)}
-    text = ("Canonical records written: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-            if counts else "Canonical records written.")
+    counts = {
+        k: v for k, v in result.items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    text = (
+        "Canonical records written: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+        if counts
+        else "Canonical records written."
+    )
     return Command(goto=PROPOSE_RULES, update={"notes": [text_note(text)]})
 
 
@@ -262,43 +408,81 @@ async def propose_rules(state: State, runtime: Ctx) -> Command[Any]:
     try:
         rules_yaml = path.read_text(encoding="utf-8")
     except OSError as exc:
-        return Command(goto=BLOCKED, update={"blocked": {
-            "kind": "failed", "tool": "read rules", "server": "routing", "node": PROPOSE_RULES,
-            "reason": f"{path}: {exc.strerror}"}})
+        return Command(
+            goto=BLOCKED,
+            update={
+                "blocked": {
+                    "kind": "failed",
+                    "tool": "read rules",
+                    "server": "routing",
+                    "node": PROPOSE_RULES,
+                    "reason": f"{path}: {exc.strerror}",
+                }
+            },
+        )
     try:
         validation = await hub.call("validate_rules", {"rules": rules_yaml}, server="routing")
         if not validation.get("ok", False):
-            problems = [[p.get("line"), p.get("rule"), p.get("message")]
-                        for p in validation.get("errors", [])]
-            return Command(goto=REVIEW_RULES, update={"routing": {"valid": False}, "notes": [
-                table_note(f"Rule set {path.name} is invalid", ["line", "rule", "problem"],
-                           problems)]})
+            problems = [
+                [p.get("line"), p.get("rule"), p.get("message")]
+                for p in validation.get("errors", [])
+            ]
+            return Command(
+                goto=REVIEW_RULES,
+                update={
+                    "routing": {"valid": False},
+                    "notes": [
+                        table_note(
+                            f"Rule set {path.name} is invalid",
+                            ["line", "rule", "problem"],
+                            problems,
+                        )
+                    ],
+                },
+            )
         ref = inputs.rule_set_name
         if hub.has("store_rule_set"):
-            stored = await hub.call("store_rule_set", {"rules": rules_yaml, "name": ref},
-                                    server="routing")
+            stored = await hub.call(
+                "store_rule_set", {"rules": rules_yaml, "name": ref}, server="routing"
+            )
             ref = f"{stored.get('name', ref)}@{stored['version']}" if "version" in stored else ref
-        distribution = await hub.call("routing_distribution", {
-            "source_id": state["focus_source"], "rule_set": ref},
-            server="routing")
+        distribution = await hub.call(
+            "routing_distribution",
+            {"source_id": state["focus_source"], "rule_set": ref},
+            server="routing",
+        )
     except ToolErrors as exc:
         return blocked(PROPOSE_RULES, exc, "routing")
     rules_count = rules_yaml.count("- name:")
-    notes = [text_note(prompts.explain_routing(ref, rules_count, str(path), validation,
-                                               distribution))]
+    notes = [
+        text_note(prompts.explain_routing(ref, rules_count, str(path), validation, distribution))
+    ]
     by_target = distribution.get("by_target") or {}
-    notes.append(table_note("Dry run by target", ["target", "policies"],
-                            [[k, v] for k, v in sorted(by_target.items())]))
-    return Command(goto=REVIEW_RULES, update={
-        "rule_set": ref, "notes": notes,
-        "routing": {"valid": True, "validation": validation, "distribution": distribution}})
+    notes.append(
+        table_note(
+            "Dry run by target",
+            ["target", "policies"],
+            [[k, v] for k, v in sorted(by_target.items())],
+        )
+    )
+    return Command(
+        goto=REVIEW_RULES,
+        update={
+            "rule_set": ref,
+            "notes": notes,
+            "routing": {"valid": True, "validation": validation, "distribution": distribution},
+        },
+    )
 
 
 async def review_rules(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point before export_mapping."""
     valid = bool((state.get("routing") or {}).get("valid"))
-    q = (question(REVIEW_RULES, prompts.REVIEW_RULES, ["approve", "ask", "stop"]) if valid
-         else question(REVIEW_RULES, prompts.RULES_INVALID, ["retry", "ask", "stop"]))
+    q = (
+        question(REVIEW_RULES, prompts.REVIEW_RULES, ["approve", "ask", "stop"])
+        if valid
+        else question(REVIEW_RULES, prompts.RULES_INVALID, ["retry", "ask", "stop"])
+    )
     answer = ask(q)
     if detour := question_or(answer, REVIEW_RULES):
         return detour
@@ -306,32 +490,45 @@ async def review_rules(state: State, runtime: Ctx) -> Command[Any]:
         return Command(goto=PROPOSE_RULES)
     if answer["action"] == "stop":
         return Command(goto=END, update={"status": "stopped"})
-    return Command(goto=EXPORT, update={"notes": [text_note(
-        f"Rule set {state['rule_set']} approved.")]})
+    return Command(
+        goto=EXPORT, update={"notes": [text_note(f"Rule set {state['rule_set']} approved.")]}
+    )
 
 
 async def export(state: State, runtime: Ctx) -> Command[Any]:
     formats = _inputs(state).export_formats
     try:
-        result = await runtime.context.hub.call("export_mapping", {
-            "mapping_id": state["mapping_id"], "formats": formats},
-            server="canonical")
+        result = await runtime.context.hub.call(
+            "export_mapping",
+            {"mapping_id": state["mapping_id"], "formats": formats},
+            server="canonical",
+        )
     except ToolErrors as exc:
         return blocked(EXPORT, exc, "canonical")
     files = [f if isinstance(f, str) else str(f.get("path")) for f in result.get("files") or []]
-    return Command(goto=END, update={"export": {**result, "files": files}, "status": "done",
-                                     "notes": [
-        table_note("Exported", ["file"], [[f] for f in files]),
-        text_note(f"Discovery finished: mapping {state['mapping_id']} approved and exported, "
-                  f"rule set {state['rule_set']} approved.")]})
+    return Command(
+        goto=END,
+        update={
+            "export": {**result, "files": files},
+            "status": "done",
+            "notes": [
+                table_note("Exported", ["file"], [[f] for f in files]),
+                text_note(
+                    f"Discovery finished: mapping {state['mapping_id']} approved and exported, "
+                    f"rule set {state['rule_set']} approved."
+                ),
+            ],
+        },
+    )
 
 
 def _source(state: State, source_id: str) -> dict[str, Any]:
     return next(s for s in state["sources"] if s["source_id"] == source_id)
 
 
-def _applied(mapping: dict[str, Any], column: str, target: str | None,
-             status: str) -> dict[str, Any]:
+def _applied(
+    mapping: dict[str, Any], column: str, target: str | None, status: str
+) -> dict[str, Any]:
     """The mapping as the journey shows it after one field decision (when the tool returns
     only the field)."""
     key = "mappings" if "mappings" in mapping else "fields"
@@ -341,8 +538,15 @@ def _applied(mapping: dict[str, Any], column: str, target: str | None,
             item.update(target=target, status=status)
             break
     else:
-        items.append({"source": column, "target": target, "confidence": None,
-                      "evidence": "set by hand", "status": status})
+        items.append(
+            {
+                "source": column,
+                "target": target,
+                "confidence": None,
+                "evidence": "set by hand",
+                "status": status,
+            }
+        )
     return {**mapping, key: items}
 
 
@@ -354,17 +558,27 @@ def _conf(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, int | float) else "-"
 
 
-def build_discovery_graph(*, checkpointer: BaseCheckpointSaver[Any]
-                          ) -> CompiledStateGraph[Any, Any, Any, Any]:
+def build_discovery_graph(
+    *, checkpointer: BaseCheckpointSaver[Any]
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The discovery journey, compiled with ``checkpointer`` (run it with a thread_id)."""
     builder = StateGraph(DiscoveryState, context_schema=JourneyContext)
-    for name, node in [(INGEST, ingest), (PROFILE, profile), (EXPLAIN, explain),
-                       (CHOOSE_SOURCE, choose_source), (SUGGEST, suggest_mapping),
-                       (REVIEW, review_mapping), (APPLY_EDIT, apply_edit),
-                       (APPROVE, approve_mapping), (MAP_RECORDS, map_records),
-                       (PROPOSE_RULES, propose_rules),
-                       (REVIEW_RULES, review_rules), (EXPORT, export),
-                       (BLOCKED, blocked_node), (ANSWER_QUESTION, answer_question_node)]:
+    for name, node in [
+        (INGEST, ingest),
+        (PROFILE, profile),
+        (EXPLAIN, explain),
+        (CHOOSE_SOURCE, choose_source),
+        (SUGGEST, suggest_mapping),
+        (REVIEW, review_mapping),
+        (APPLY_EDIT, apply_edit),
+        (APPROVE, approve_mapping),
+        (MAP_RECORDS, map_records),
+        (PROPOSE_RULES, propose_rules),
+        (REVIEW_RULES, review_rules),
+        (EXPORT, export),
+        (BLOCKED, blocked_node),
+        (ANSWER_QUESTION, answer_question_node),
+    ]:
         builder.add_node(name, node)
     builder.add_edge(START, INGEST)
     return builder.compile(checkpointer=checkpointer, name=JOURNEY)

@@ -13,8 +13,11 @@ class MigrationInputs(BaseModel):
     source_ids: list[str] = Field(default_factory=list)
     mapping_id: str | None = None
     rule_set: str | None = Field(None, description="Stored rule set: NAME or NAME@VERSION.")
-    target: str = Field("new_platform", description="Migration target: new_platform, "
-                        "legacy_batch, coexistence_bridge, data_quality_queue or a plugin.")
+    target: str = Field(
+        "new_platform",
+        description="Migration target: new_platform, "
+        "legacy_batch, coexistence_bridge, data_quality_queue or a plugin.",
+    )
     canonical: str = "policy_v1"
 
     @model_validator(mode="after")

@@ -46,7 +46,6 @@ EXPLAIN_FAILURE, AFTER_FAILURE, ROLLBACK = "explain_failure", "after_failure", "
 OVERRIDE_GATE = "override_gate"
 
 
-
 def _inputs(state: State) -> MigrationInputs:
     return MigrationInputs.model_validate(state["inputs"])
 
@@ -54,29 +53,67 @@ def _inputs(state: State) -> MigrationInputs:
 async def plan(state: State, runtime: Ctx) -> Command[Literal["next_wave", "blocked"]]:
     inputs = _inputs(state)
     try:
-        found = await runtime.context.hub.call("plan_waves", {
-            "source_ids": inputs.source_ids, "mapping_id": inputs.mapping_id,
-            "rule_set": inputs.rule_set, "target": inputs.target,
-            "canonical": inputs.canonical}, server="waves")
+        found = await runtime.context.hub.call(
+            "plan_waves",
+            {
+                "source_ids": inputs.source_ids,
+                "mapping_id": inputs.mapping_id,
+                "rule_set": inputs.rule_set,
+                "target": inputs.target,
+                "canonical": inputs.canonical,
+            },
+            server="waves",
+        )
     except ToolErrors as exc:
         return blocked(PLAN, exc, "waves")
     waves = list(found.get("waves") or [])
-    rows = [[prompts.wave_id_of(w), w.get("number", i), w.get("policy_count", w.get("policies")),
-             w.get("status", "planned"), w.get("label") or w.get("description") or ""]
-            for i, w in enumerate(waves)]
-    return Command(goto=NEXT_WAVE, update={
-        "plan_id": found.get("plan_id"), "waves": waves, "done_waves": [],
-        "wave_results": {}, "reconciliations": {},
-        "notes": [table_note(f"Plan {found.get('plan_id')}: {len(waves)} waves",
-                             ["wave", "number", "policies", "status", "what"], rows)]})
+    rows = [
+        [
+            prompts.wave_id_of(w),
+            w.get("number", i),
+            w.get("policy_count", w.get("policies")),
+            w.get("status", "planned"),
+            w.get("label") or w.get("description") or "",
+        ]
+        for i, w in enumerate(waves)
+    ]
+    return Command(
+        goto=NEXT_WAVE,
+        update={
+            "plan_id": found.get("plan_id"),
+            "waves": waves,
+            "done_waves": [],
+            "wave_results": {},
+            "reconciliations": {},
+            "notes": [
+                table_note(
+                    f"Plan {found.get('plan_id')}: {len(waves)} waves",
+                    ["wave", "number", "policies", "status", "what"],
+                    rows,
+                )
+            ],
+        },
+    )
 
 
 async def next_wave(state: State, runtime: Ctx) -> Command[Any]:
-    remaining = [w for w in state["waves"] if prompts.wave_id_of(w) not in state["done_waves"]
-                 and str(w.get("status", "")).lower() not in ("completed", "migrated")]
+    remaining = [
+        w
+        for w in state["waves"]
+        if prompts.wave_id_of(w) not in state["done_waves"]
+        and str(w.get("status", "")).lower() not in ("completed", "migrated")
+    ]
     if not remaining:
-        return Command(goto=END, update={"status": "done", "current_wave": None, "notes": [
-            text_note(f"Migration finished: {len(state['done_waves'])} wave(s) handled.")]})
+        return Command(
+            goto=END,
+            update={
+                "status": "done",
+                "current_wave": None,
+                "notes": [
+                    text_note(f"Migration finished: {len(state['done_waves'])} wave(s) handled.")
+                ],
+            },
+        )
     return Command(goto=CHECK_GATES, update={"current_wave": prompts.wave_id_of(remaining[0])})
 
 
@@ -86,18 +123,40 @@ async def check_gates(state: State, runtime: Ctx) -> Command[Literal["approve_wa
         found = await runtime.context.hub.call("check_gates", {"wave_id": wave}, server="waves")
     except ToolErrors as exc:
         return blocked(CHECK_GATES, exc, "waves")
-    gates = [{"name": g.get("gate") or g.get("name"),
-              "passed": bool(g.get("passed")) or bool(g.get("overridden")),
-              "overridden": bool(g.get("overridden")),
-              "detail": g.get("detail") or g.get("message") or "",
-              "failing": g.get("failing"), "examples": g.get("sample") or g.get("examples") or []}
-             for g in found.get("results") or found.get("gates") or []]
-    rows = [[g["name"], "overridden" if g["overridden"] else "pass" if g["passed"] else "FAIL",
-             g["failing"], g["detail"], ", ".join(str(e) for e in g["examples"][:5])]
-            for g in gates]
-    return Command(goto=APPROVE_WAVE, update={"gates": gates, "notes": [
-        table_note(f"Quality gates of wave {wave}",
-                   ["gate", "result", "failing", "detail", "examples"], rows)]})
+    gates = [
+        {
+            "name": g.get("gate") or g.get("name"),
+            "passed": bool(g.get("passed")) or bool(g.get("overridden")),
+            "overridden": bool(g.get("overridden")),
+            "detail": g.get("detail") or g.get("message") or "",
+            "failing": g.get("failing"),
+            "examples": g.get("sample") or g.get("examples") or [],
+        }
+        for g in found.get("results") or found.get("gates") or []
+    ]
+    rows = [
+        [
+            g["name"],
+            "overridden" if g["overridden"] else "pass" if g["passed"] else "FAIL",
+            g["failing"],
+            g["detail"],
+            ", ".join(str(e) for e in g["examples"][:5]),
+        ]
+        for g in gates
+    ]
+    return Command(
+        goto=APPROVE_WAVE,
+        update={
+            "gates": gates,
+            "notes": [
+                table_note(
+                    f"Quality gates of wave {wave}",
+                    ["gate", "result", "failing", "detail", "examples"],
+                    rows,
+                )
+            ],
+        },
+    )
 
 
 async def approve_wave(state: State, runtime: Ctx) -> Command[Any]:
@@ -105,19 +164,32 @@ async def approve_wave(state: State, runtime: Ctx) -> Command[Any]:
     wave = state["current_wave"]
     failing = [g["name"] for g in state["gates"] if not g["passed"]]
     if failing:
-        q = question(APPROVE_WAVE, prompts.APPROVE_WAVE_FAILED.format(
-            wave=wave, gates=", ".join(failing)), ["override", "ask", "stop"], gates=failing)
+        q = question(
+            APPROVE_WAVE,
+            prompts.APPROVE_WAVE_FAILED.format(wave=wave, gates=", ".join(failing)),
+            ["override", "ask", "stop"],
+            gates=failing,
+        )
     else:
         q = question(APPROVE_WAVE, prompts.APPROVE_WAVE.format(wave=wave), ["run", "ask", "stop"])
     answer = ask(q)
     if detour := question_or(answer, APPROVE_WAVE):
         return detour
     if answer["action"] == "stop":
-        return Command(goto=END, update={"status": "stopped", "notes": [text_note(
-            f"Stopped before running wave {wave}; nothing was migrated in it.")]})
+        return Command(
+            goto=END,
+            update={
+                "status": "stopped",
+                "notes": [
+                    text_note(f"Stopped before running wave {wave}; nothing was migrated in it.")
+                ],
+            },
+        )
     if answer["action"] == "override":
-        return Command(goto=OVERRIDE_GATE, update={"pending_override": {
-            "gate": answer["gate"], "reason": answer["reason"]}})
+        return Command(
+            goto=OVERRIDE_GATE,
+            update={"pending_override": {"gate": answer["gate"], "reason": answer["reason"]}},
+        )
     return Command(goto=RUN_WAVE)
 
 
@@ -125,12 +197,22 @@ async def override_gate(state: State, runtime: Ctx) -> Command[Any]:
     """Record the person's override (with its reason, audited by the server), re-check gates."""
     wave, override = state["current_wave"], state["pending_override"]
     try:
-        await runtime.context.hub.call("override_wave_gate", {"wave_id": wave, **override},
-                                       server="waves")
+        await runtime.context.hub.call(
+            "override_wave_gate", {"wave_id": wave, **override}, server="waves"
+        )
     except ToolErrors as exc:
         return blocked(OVERRIDE_GATE, exc, "waves")
-    return Command(goto=CHECK_GATES, update={"pending_override": None, "notes": [text_note(
-        f"Gate {override['gate']} overridden for wave {wave}: {override['reason']}")]})
+    return Command(
+        goto=CHECK_GATES,
+        update={
+            "pending_override": None,
+            "notes": [
+                text_note(
+                    f"Gate {override['gate']} overridden for wave {wave}: {override['reason']}"
+                )
+            ],
+        },
+    )
 
 
 async def run_wave(state: State, runtime: Ctx) -> Command[Any]:
@@ -141,27 +223,34 @@ async def run_wave(state: State, runtime: Ctx) -> Command[Any]:
     except ToolErrors as exc:
         return blocked(RUN_WAVE, exc, "waves")
     steps = prompts.steps_of(result)
-    update = {"wave_results": {**state.get("wave_results", {}), wave: result}, "notes": [
-        table_note(f"Wave {wave}: {result.get('status')} ({result.get('migrated', 0)} migrated, "
-                   f"{result.get('failed', 0)} failed)", ["step", "status", "error"],
-                   [[s["name"], s["status"], s["error"]] for s in steps])]}
-    return Command(goto=RECONCILE if prompts.succeeded(result) else EXPLAIN_FAILURE,
-                   update=update)
+    update = {
+        "wave_results": {**state.get("wave_results", {}), wave: result},
+        "notes": [
+            table_note(
+                f"Wave {wave}: {result.get('status')} ({result.get('migrated', 0)} migrated, "
+                f"{result.get('failed', 0)} failed)",
+                ["step", "status", "error"],
+                [[s["name"], s["status"], s["error"]] for s in steps],
+            )
+        ],
+    }
+    return Command(goto=RECONCILE if prompts.succeeded(result) else EXPLAIN_FAILURE, update=update)
 
 
 async def reconcile(state: State, runtime: Ctx) -> Command[Any]:
     wave = state["current_wave"]
     try:
-        found = await runtime.context.hub.call("reconcile_wave", {"wave_id": wave},
-                                               server="waves")
+        found = await runtime.context.hub.call("reconcile_wave", {"wave_id": wave}, server="waves")
     except ToolErrors as exc:
         return blocked(RECONCILE, exc, "waves")
     rows = prompts.reconciliation_rows(found)
-    update = {"reconciliations": {**state.get("reconciliations", {}), wave: found},
-              "notes": [table_note(f"Reconciliation of wave {wave}",
-                                   ["check", "source", "target", "ok"], rows)]}
-    return Command(goto=AFTER_WAVE if prompts.reconciled(found) else EXPLAIN_FAILURE,
-                   update=update)
+    update = {
+        "reconciliations": {**state.get("reconciliations", {}), wave: found},
+        "notes": [
+            table_note(f"Reconciliation of wave {wave}", ["check", "source", "target", "ok"], rows)
+        ],
+    }
+    return Command(goto=AFTER_WAVE if prompts.reconciled(found) else EXPLAIN_FAILURE, update=update)
 
 
 async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
@@ -170,8 +259,13 @@ async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
     rest = [prompts.wave_id_of(w) for w in state["waves"] if prompts.wave_id_of(w) not in done]
     if not rest:
         return Command(goto=NEXT_WAVE, update={"done_waves": done})
-    answer = ask(question(AFTER_WAVE, prompts.AFTER_WAVE.format(wave=wave, next=rest[0]),
-                          ["continue", "ask", "stop"]))
+    answer = ask(
+        question(
+            AFTER_WAVE,
+            prompts.AFTER_WAVE.format(wave=wave, next=rest[0]),
+            ["continue", "ask", "stop"],
+        )
+    )
     if detour := question_or(answer, AFTER_WAVE):
         return detour
     if answer["action"] == "stop":
@@ -181,16 +275,22 @@ async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
 
 async def explain_failure(state: State, runtime: Ctx) -> Command[Literal["after_failure"]]:
     wave = state["current_wave"]
-    text = prompts.explain_failure(wave, state["wave_results"][wave],
-                                   state.get("reconciliations", {}).get(wave))
+    text = prompts.explain_failure(
+        wave, state["wave_results"][wave], state.get("reconciliations", {}).get(wave)
+    )
     return Command(goto=AFTER_FAILURE, update={"notes": [text_note(text, kind="warning")]})
 
 
 async def after_failure(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point before rollback_wave or a retry of run_wave."""
     wave = state["current_wave"]
-    answer = ask(question(AFTER_FAILURE, prompts.AFTER_FAILURE.format(wave=wave),
-                          ["retry", "rollback", "continue", "ask", "stop"]))
+    answer = ask(
+        question(
+            AFTER_FAILURE,
+            prompts.AFTER_FAILURE.format(wave=wave),
+            ["retry", "rollback", "continue", "ask", "stop"],
+        )
+    )
     if detour := question_or(answer, AFTER_FAILURE):
         return detour
     if answer["action"] == "retry":
@@ -205,27 +305,44 @@ async def after_failure(state: State, runtime: Ctx) -> Command[Any]:
 async def rollback(state: State, runtime: Ctx) -> Command[Any]:
     wave = state["current_wave"]
     try:
-        found = await runtime.context.hub.call("rollback_wave", {"wave_id": wave},
-                                               server="waves")
+        found = await runtime.context.hub.call("rollback_wave", {"wave_id": wave}, server="waves")
     except ToolErrors as exc:
         return blocked(ROLLBACK, exc, "waves")
     steps = prompts.steps_of(found)
-    return Command(goto=AFTER_FAILURE, update={"notes": [table_note(
-        f"Wave {wave} rolled back: {found.get('status')}", ["step", "status", "error"],
-        [[s["name"], s["status"], s["error"]] for s in steps])]})
+    return Command(
+        goto=AFTER_FAILURE,
+        update={
+            "notes": [
+                table_note(
+                    f"Wave {wave} rolled back: {found.get('status')}",
+                    ["step", "status", "error"],
+                    [[s["name"], s["status"], s["error"]] for s in steps],
+                )
+            ]
+        },
+    )
 
 
-def build_migration_graph(*, checkpointer: BaseCheckpointSaver[Any]
-                          ) -> CompiledStateGraph[Any, Any, Any, Any]:
+def build_migration_graph(
+    *, checkpointer: BaseCheckpointSaver[Any]
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The migration journey, compiled with ``checkpointer`` (run it with a thread_id)."""
     builder = StateGraph(MigrationState, context_schema=JourneyContext)
-    for name, node in [(PLAN, plan), (NEXT_WAVE, next_wave), (CHECK_GATES, check_gates),
-                       (APPROVE_WAVE, approve_wave), (OVERRIDE_GATE, override_gate),
-                       (RUN_WAVE, run_wave),
-                       (RECONCILE, reconcile), (AFTER_WAVE, after_wave),
-                       (EXPLAIN_FAILURE, explain_failure), (AFTER_FAILURE, after_failure),
-                       (ROLLBACK, rollback), (BLOCKED, blocked_node),
-                       (ANSWER_QUESTION, answer_question_node)]:
+    for name, node in [
+        (PLAN, plan),
+        (NEXT_WAVE, next_wave),
+        (CHECK_GATES, check_gates),
+        (APPROVE_WAVE, approve_wave),
+        (OVERRIDE_GATE, override_gate),
+        (RUN_WAVE, run_wave),
+        (RECONCILE, reconcile),
+        (AFTER_WAVE, after_wave),
+        (EXPLAIN_FAILURE, explain_failure),
+        (AFTER_FAILURE, after_failure),
+        (ROLLBACK, rollback),
+        (BLOCKED, blocked_node),
+        (ANSWER_QUESTION, answer_question_node),
+    ]:
         builder.add_node(name, node)
     builder.add_edge(START, PLAN)
     return builder.compile(checkpointer=checkpointer, name=JOURNEY)

@@ -25,13 +25,19 @@ from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError
 
-journey_app = typer.Typer(name="journey", help="Run journeys from scripts; list journey threads.",
-                          no_args_is_help=True)
+journey_app = typer.Typer(
+    name="journey", help="Run journeys from scripts; list journey threads.", no_args_is_help=True
+)
 app.add_typer(journey_app)
 
-ServersOption = Annotated[Path | None, typer.Option(
-    "--servers", help='Extra MCP servers, IDE format: {"mcpServers": {"name": {"command": ..., '
-    '"args": [...], "env": {...}}}}. A built-in name replaces that server.')]
+ServersOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--servers",
+        help='Extra MCP servers, IDE format: {"mcpServers": {"name": {"command": ..., '
+        '"args": [...], "env": {...}}}}. A built-in name replaces that server.',
+    ),
+]
 
 
 class ChatView:
@@ -57,18 +63,24 @@ class ChatView:
 
     def tool(self, event: str, tool: str, detail: dict[str, Any]) -> None:
         if event == "server_failed":
-            self.console.print(f"[yellow]MCP server {tool} unavailable: {detail['error']}"
-                               "[/yellow]", highlight=False)
+            self.console.print(
+                f"[yellow]MCP server {tool} unavailable: {detail['error']}[/yellow]",
+                highlight=False,
+            )
         elif event == "start":
             if self.progress is None:
-                self.progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                         BarColumn(), MofNCompleteColumn(),
-                                         console=self.console, transient=True)
+                self.progress = Progress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    console=self.console,
+                    transient=True,
+                )
                 self.progress.start()
             self.tasks[tool] = self.progress.add_task(f"{tool} ({detail['server']})", total=None)
         elif event == "progress" and self.progress and tool in self.tasks:
-            self.progress.update(self.tasks[tool], completed=detail["done"],
-                                 total=detail["total"])
+            self.progress.update(self.tasks[tool], completed=detail["done"], total=detail["total"])
         elif event in ("done", "error") and self.progress and tool in self.tasks:
             self.progress.remove_task(self.tasks.pop(tool))
             if not self.tasks:
@@ -98,12 +110,16 @@ class ChatView:
         if action not in ("edit", "confirm", "reject", "override") or (not chosen and " " in raw):
             return raw
         names = q.get("fields") if action != "override" else q.get("gates")
-        self.console.print(f"  {'gates' if action == 'override' else 'columns'}: "
-                           f"{', '.join(names or [])}")
+        self.console.print(
+            f"  {'gates' if action == 'override' else 'columns'}: {', '.join(names or [])}"
+        )
         first = self.console.input("  gate: " if action == "override" else "  column: ").strip()
         if action == "override":
-            return {"action": action, "gate": first,
-                    "reason": self.console.input("  reason: ").strip()}
+            return {
+                "action": action,
+                "gate": first,
+                "reason": self.console.input("  reason: ").strip(),
+            }
         if action != "edit":
             return {"action": action, "field": first}
         current = _current_target(q, first)
@@ -113,56 +129,76 @@ class ChatView:
 
 def _current_target(q: dict[str, Any], column: str) -> str | None:
     for detail in q.get("details") or []:
-        if detail.get("kind") == "table" and detail["columns"][:2] == ["source",
-                                                                       "canonical target"]:
+        if detail.get("kind") == "table" and detail["columns"][:2] == [
+            "source",
+            "canonical target",
+        ]:
             for row in detail["rows"]:
                 if row[0] == column:
                     return row[1] or None
     return None
 
 
-def _new_inputs(console: Console, journey: str, file: Path | None, fmt: str | None,
-                options: list[str], source_config: Path | None,
-                source_ids: list[str]) -> dict[str, Any]:
+def _new_inputs(
+    console: Console,
+    journey: str,
+    file: Path | None,
+    fmt: str | None,
+    options: list[str],
+    source_config: Path | None,
+    source_ids: list[str],
+) -> dict[str, Any]:
     """Inputs of a new journey from the options, asking for what is missing."""
     if journey == "migration":
-        ids = source_ids or [s.strip() for s in console.input(
-            "Source ids to migrate (comma separated): ").split(",") if s.strip()]
+        ids = source_ids or [
+            s.strip()
+            for s in console.input("Source ids to migrate (comma separated): ").split(",")
+            if s.strip()
+        ]
         return {"source_ids": ids}
     if source_config:
         return {"source_config": str(source_config.resolve())}
     if file is None:
         answer = console.input("Legacy file or source config (.yaml) to discover: ").strip()
         if not answer:
-            raise InputError("no file given", fix="pass --file PATH --format F or "
-                             "--source-config Y")
+            raise InputError(
+                "no file given", fix="pass --file PATH --format F or --source-config Y"
+            )
         file = Path(answer)
         if file.suffix in (".yaml", ".yml"):
             return {"source_config": str(file.resolve())}
     if fmt is None:
-        fmt = console.input("Format (csv, fixed_width, cobol, json, jsonl, xlsx, xml, parquet, "
-                            "sqlite): ").strip()
+        fmt = console.input(
+            "Format (csv, fixed_width, cobol, json, jsonl, xlsx, xml, parquet, sqlite): "
+        ).strip()
         raw = console.input("Reader options KEY=VALUE, space separated (empty: none): ").split()
         options = [*options, *raw]
-    return {"files": [{"path": str(file.resolve()), "format": fmt,
-                       "options": _parse_options(options)}]}
+    return {
+        "files": [{"path": str(file.resolve()), "format": fmt, "options": _parse_options(options)}]
+    }
 
 
 @app.command()
 def chat(
     ctx: typer.Context,
-    thread: Annotated[str | None, typer.Option("--thread", help="Resume this journey thread.")]
-    = None,
-    journey: Annotated[str | None, typer.Option(
-        "--journey", help="discovery (default for a new thread) or migration.")] = None,
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Resume this journey thread.")
+    ] = None,
+    journey: Annotated[
+        str | None,
+        typer.Option("--journey", help="discovery (default for a new thread) or migration."),
+    ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Legacy file to discover.")] = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="Its reader format.")] = None,
-    option: Annotated[list[str] | None, typer.Option("--option", help="Reader option "
-                                                     "KEY=VALUE (repeatable).")] = None,
-    source_config: Annotated[Path | None, typer.Option("--source-config",
-                                                       help="A source config YAML.")] = None,
-    source_id: Annotated[list[str] | None, typer.Option(
-        "--source-id", help="Mapped source to migrate (repeatable).")] = None,
+    option: Annotated[
+        list[str] | None, typer.Option("--option", help="Reader option KEY=VALUE (repeatable).")
+    ] = None,
+    source_config: Annotated[
+        Path | None, typer.Option("--source-config", help="A source config YAML.")
+    ] = None,
+    source_id: Annotated[
+        list[str] | None, typer.Option("--source-id", help="Mapped source to migrate (repeatable).")
+    ] = None,
     servers: ServersOption = None,
     tenant: TenantOption = None,
 ) -> None:
@@ -182,30 +218,48 @@ def chat(
     console = Console()
     view = ChatView(console)
     off_reason = probe_endpoint(settings)
-    console.print(f"[dim]LLM: {settings.model} at {settings.openai_base_url or 'api.openai.com'}"
-                  "[/dim]" if settings.llm_configured and off_reason is None
-                  else f"[dim]{off_reason or WIZARD_NOTE}[/dim]")
+    console.print(
+        f"[dim]LLM: {settings.model} at {settings.openai_base_url or 'api.openai.com'}[/dim]"
+        if settings.llm_configured and off_reason is None
+        else f"[dim]{off_reason or WIZARD_NOTE}[/dim]"
+    )
 
     async def run() -> None:
-        async with open_journey(settings, journey=None if thread else (journey or "discovery"),
-                                thread_id=thread, mode="resume" if thread else "new",
-                                server_config=servers, events=view.tool, on_note=view.note,
-                                on_text=view.text) as session:
+        async with open_journey(
+            settings,
+            journey=None if thread else (journey or "discovery"),
+            thread_id=thread,
+            mode="resume" if thread else "new",
+            server_config=servers,
+            events=view.tool,
+            on_note=view.note,
+            on_text=view.text,
+        ) as session:
             session.context.llm.off_reason = off_reason
-            console.print(f"[dim]Journey {session.journey}, thread {session.thread_id} "
-                          f"(resume with: data-mash chat --thread {session.thread_id})[/dim]")
+            console.print(
+                f"[dim]Journey {session.journey}, thread {session.thread_id} "
+                f"(resume with: data-mash chat --thread {session.thread_id})[/dim]"
+            )
             if thread:
                 outcome = await session.resume()
             else:
-                inputs = _new_inputs(console, session.journey, file, fmt, option or [],
-                                     source_config, source_id or [])
+                inputs = _new_inputs(
+                    console,
+                    session.journey,
+                    file,
+                    fmt,
+                    option or [],
+                    source_config,
+                    source_id or [],
+                )
                 outcome = await session.start(inputs)
             while outcome.question is not None:
                 try:
                     raw = view.ask(outcome.question)
                 except (EOFError, KeyboardInterrupt):
-                    console.print(f"\nSaved. Resume with: data-mash chat --thread "
-                                  f"{session.thread_id}")
+                    console.print(
+                        f"\nSaved. Resume with: data-mash chat --thread {session.thread_id}"
+                    )
                     return
                 try:
                     outcome = await session.answer(raw, free_text_as_question=True)
@@ -243,18 +297,30 @@ def journey_run(
         if not state.json:
             view.note(note)
 
-    outcome = anyio.run(lambda: run_script(state.settings, script, server_config=servers,
-                                           on_note=on_note,
-                                           events=None if state.json else view.tool))
+    outcome = anyio.run(
+        lambda: run_script(
+            state.settings,
+            script,
+            server_config=servers,
+            on_note=on_note,
+            events=None if state.json else view.tool,
+        )
+    )
     data = {**outcome.to_json(), "notes": notes}
-    emit(state, data, lambda c: c.print(
-        f"[bold]Journey {outcome.status}[/bold] (thread {outcome.thread_id})"
-        + (f", waiting at step {outcome.question['step']}" if outcome.question else "")))
+    emit(
+        state,
+        data,
+        lambda c: c.print(
+            f"[bold]Journey {outcome.status}[/bold] (thread {outcome.thread_id})"
+            + (f", waiting at step {outcome.question['step']}" if outcome.question else "")
+        ),
+    )
 
 
 @journey_app.command("list")
-def journey_list(ctx: typer.Context, json_out: JsonOption = False,
-                 tenant: TenantOption = None) -> None:
+def journey_list(
+    ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOption = None
+) -> None:
     """List journey threads in the workspace (newest first)."""
     from agents.checkpoint import list_threads, open_checkpointer
 
@@ -265,9 +331,20 @@ def journey_list(ctx: typer.Context, json_out: JsonOption = False,
             return await list_threads(saver)
 
     threads = anyio.run(collect)
-    emit(state, {"threads": threads}, lambda c: c.print(table(
-        "Journey threads", ["thread", "journey", "status", "updated"],
-        [[t["thread_id"], t["journey"], t["status"], t["updated_at"][:19]] for t in threads])))
+    emit(
+        state,
+        {"threads": threads},
+        lambda c: c.print(
+            table(
+                "Journey threads",
+                ["thread", "journey", "status", "updated"],
+                [
+                    [t["thread_id"], t["journey"], t["status"], t["updated_at"][:19]]
+                    for t in threads
+                ],
+            )
+        ),
+    )
 
 
 @app.command("mcp-config")
@@ -287,13 +364,19 @@ def mcp_config(
     exe = shutil.which("data-mash")
     command, prefix = (exe, []) if exe else (sys.executable, ["-m", "cli.main"])
     env = {"DATA_MASH_HOME": str(Path(state.settings.home).resolve())}
-    entries = {f"data-mash-{s.name}": {"command": command, "args": [*prefix, "serve", s.name],
-                                       "env": env} for s in specs}
+    entries = {
+        f"data-mash-{s.name}": {"command": command, "args": [*prefix, "serve", s.name], "env": env}
+        for s in specs
+    }
     configs = {
         "claude": {"file": "claude_desktop_config.json", "config": {"mcpServers": entries}},
         "cursor": {"file": ".cursor/mcp.json", "config": {"mcpServers": entries}},
-        "vscode": {"file": ".vscode/mcp.json", "config": {"servers": {
-            name: {"type": "stdio", **entry} for name, entry in entries.items()}}},
+        "vscode": {
+            "file": ".vscode/mcp.json",
+            "config": {
+                "servers": {name: {"type": "stdio", **entry} for name, entry in entries.items()}
+            },
+        },
     }
     chosen = configs if client == "all" else {client: configs[client]}
 

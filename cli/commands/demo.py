@@ -87,28 +87,58 @@ def _render_sources(console: Console, sources: dict[str, Any]) -> None:
 
 
 def _render_mapping(console: Console, mapping: dict[str, Any]) -> None:
-    console.print(table(
-        f"Mappings proposed for every source: top-1 {mapping['top1']:.1%} against the ground "
-        f"truth ({mapping['seconds']:.1f} s)",
-        ["source", "top-1", "auto-accepted", "precision", "review", "status",
-         "canonical valid/invalid"],
-        [(r["source"], f"{r['top1']:.0%}", r["auto_accepted"],
-          "-" if r["auto_accepted_precision"] is None else f"{r['auto_accepted_precision']:.0%}",
-          (f"+{r['review']['confirmed']} -{r['review']['rejected']} "
-           f"~{r['review']['edited']}") if "review" in r else "",
-          r["status"][:60],
-          f"{r['canonical_valid']:,}/{r['canonical_invalid']:,}" if "canonical_valid" in r
-          else "") for r in mapping["sources"]],
-    ))
+    console.print(
+        table(
+            f"Mappings proposed for every source: top-1 {mapping['top1']:.1%} against the ground "
+            f"truth ({mapping['seconds']:.1f} s)",
+            [
+                "source",
+                "top-1",
+                "auto-accepted",
+                "precision",
+                "review",
+                "status",
+                "canonical valid/invalid",
+            ],
+            [
+                (
+                    r["source"],
+                    f"{r['top1']:.0%}",
+                    r["auto_accepted"],
+                    "-"
+                    if r["auto_accepted_precision"] is None
+                    else f"{r['auto_accepted_precision']:.0%}",
+                    (
+                        f"+{r['review']['confirmed']} -{r['review']['rejected']} "
+                        f"~{r['review']['edited']}"
+                    )
+                    if "review" in r
+                    else "",
+                    r["status"][:60],
+                    f"{r['canonical_valid']:,}/{r['canonical_invalid']:,}"
+                    if "canonical_valid" in r
+                    else "",
+                )
+                for r in mapping["sources"]
+            ],
+        )
+    )
 
 
 def _render_routing(console: Console, routing: dict[str, Any]) -> None:
-    console.print(table(
-        f"Routed {routing['routed']:,} policies with the example rules "
-        f"({routing['seconds']:.1f} s)", ["target system", "policies"],
-        sorted(((t, f"{n:,}") for t, n in routing["by_target"].items()), key=lambda r: r[0])))
-    fired = [(rule, f"{n:,}") for rule, n in
-             sorted(routing["by_rule"].items(), key=lambda kv: -kv[1]) if n]
+    console.print(
+        table(
+            f"Routed {routing['routed']:,} policies with the example rules "
+            f"({routing['seconds']:.1f} s)",
+            ["target system", "policies"],
+            sorted(((t, f"{n:,}") for t, n in routing["by_target"].items()), key=lambda r: r[0]),
+        )
+    )
+    fired = [
+        (rule, f"{n:,}")
+        for rule, n in sorted(routing["by_rule"].items(), key=lambda kv: -kv[1])
+        if n
+    ]
     console.print(table("Rules that fired", ["rule", "policies"], fired))
 
 
@@ -116,17 +146,31 @@ def _render_waves(console: Console, waves: dict[str, Any], recon: dict[str, Any]
     if "plan_id" not in waves:
         console.print(f"No wave planned: {waves.get('reason', waves.get('status'))}")
         return
-    console.print(table(f"Wave plan {waves['plan_id']}", ["wave", "label", "policies", "target"],
-                        [(w["number"], w["label"], f"{w['policy_count']:,}", w["target"])
-                         for w in waves["waves"]]))
+    console.print(
+        table(
+            f"Wave plan {waves['plan_id']}",
+            ["wave", "label", "policies", "target"],
+            [
+                (w["number"], w["label"], f"{w['policy_count']:,}", w["target"])
+                for w in waves["waves"]
+            ],
+        )
+    )
     wave0 = waves["wave0"]
-    console.print(f"Wave 0 ({wave0['wave_id']}): {wave0['status']}, {wave0['migrated']:,} "
-                  f"migrated, {wave0.get('routed_elsewhere', 0):,} routed elsewhere by the "
-                  f"rules, {wave0['failed']:,} failed; milestones: "
-                  + ", ".join(f"{k} {v}" for k, v in wave0["steps"].items()))
+    console.print(
+        f"Wave 0 ({wave0['wave_id']}): {wave0['status']}, {wave0['migrated']:,} "
+        f"migrated, {wave0.get('routed_elsewhere', 0):,} routed elsewhere by the "
+        f"rules, {wave0['failed']:,} failed; milestones: "
+        + ", ".join(f"{k} {v}" for k, v in wave0["steps"].items())
+    )
     if "passed" in recon:
-        totals = ", ".join(f"{k.rsplit('.', 1)[-1]} {v['source']}={v['target']}"
-                           for k, v in recon.get("totals", {}).items() if v["source"] != "0")
-        console.print(f"Reconciliation {'PASSED' if recon['passed'] else 'FAILED'}: "
-                      f"{recon['matched']:,}/{recon['source_count']:,} policies match by row "
-                      f"hash; control totals {totals}")
+        totals = ", ".join(
+            f"{k.rsplit('.', 1)[-1]} {v['source']}={v['target']}"
+            for k, v in recon.get("totals", {}).items()
+            if v["source"] != "0"
+        )
+        console.print(
+            f"Reconciliation {'PASSED' if recon['passed'] else 'FAILED'}: "
+            f"{recon['matched']:,}/{recon['source_count']:,} policies match by row "
+            f"hash; control totals {totals}"
+        )

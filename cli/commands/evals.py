@@ -32,12 +32,16 @@ def resolve_corpus(path: Path | None) -> tuple[Path, Path]:
         return DEFAULT_CORPUS_ROOT / "cobrix", DEFAULT_CORPUS_ROOT / "schema_matching"
     option = "--corpus" if path else CORPUS_ENV
     if not given.exists():
-        raise InputError("corpus path does not exist", where=f"{option} {given}",
-                         fix="give the corpus root (holding cobrix/ and schema_matching/) "
-                         "or one of those folders")
+        raise InputError(
+            "corpus path does not exist",
+            where=f"{option} {given}",
+            fix="give the corpus root (holding cobrix/ and schema_matching/) "
+            "or one of those folders",
+        )
     if not given.is_dir():
-        raise InputError("corpus path is not a folder", where=f"{option} {given}",
-                         fix="give a folder")
+        raise InputError(
+            "corpus path is not a folder", where=f"{option} {given}", fix="give a folder"
+        )
     if any(given.glob("t01_*")):
         return given, DEFAULT_CORPUS_ROOT / "schema_matching"
     if (given / "gdc").is_dir() or (given / "valentine_sampled").is_dir():
@@ -48,28 +52,50 @@ def resolve_corpus(path: Path | None) -> tuple[Path, Path]:
 @app.command("eval")
 def eval_command(
     ctx: typer.Context,
-    suite: Annotated[str, typer.Argument(
-        help="content, mapping, routing, journey, perf or all.")] = "all",
+    suite: Annotated[
+        str, typer.Argument(help="content, mapping, routing, journey, perf or all.")
+    ] = "all",
     policies: Annotated[int, typer.Option(help="Policies in the sample estate.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the sample estate.")] = 7,
-    corpus: Annotated[Path | None, typer.Option(
-        help="Corpus root (holding cobrix/ and schema_matching/) or one of those folders.",
-        show_default=False)] = None,
-    journeys: Annotated[Path | None, typer.Option(
-        help="A journey script or a folder of them (default: the packaged scripts).",
-        show_default=False)] = None,
-    against: Annotated[Path | None, typer.Option(
-        help="An earlier report.json of the same suite: print what got better and worse.",
-        show_default=False)] = None,
-    check: Annotated[bool, typer.Option(
-        "--check", help="Exit 1 when a threshold is missed (for CI).")] = False,
-    thresholds: Annotated[Path | None, typer.Option(
-        help="YAML overriding thresholds (layout of evals/thresholds.yaml).",
-        show_default=False)] = None,
-    semantic: Annotated[bool, typer.Option(
-        "--semantic", help="Mapping suite: also use the local MiniLM embedder.")] = False,
-    public_cases: Annotated[int | None, typer.Option(
-        help="Mapping suite: at most N cases per public benchmark.", show_default=False)] = None,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            help="Corpus root (holding cobrix/ and schema_matching/) or one of those folders.",
+            show_default=False,
+        ),
+    ] = None,
+    journeys: Annotated[
+        Path | None,
+        typer.Option(
+            help="A journey script or a folder of them (default: the packaged scripts).",
+            show_default=False,
+        ),
+    ] = None,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            help="An earlier report.json of the same suite: print what got better and worse.",
+            show_default=False,
+        ),
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when a threshold is missed (for CI).")
+    ] = False,
+    thresholds: Annotated[
+        Path | None,
+        typer.Option(
+            help="YAML overriding thresholds (layout of evals/thresholds.yaml).", show_default=False
+        ),
+    ] = None,
+    semantic: Annotated[
+        bool, typer.Option("--semantic", help="Mapping suite: also use the local MiniLM embedder.")
+    ] = False,
+    public_cases: Annotated[
+        int | None,
+        typer.Option(
+            help="Mapping suite: at most N cases per public benchmark.", show_default=False
+        ),
+    ] = None,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -89,8 +115,10 @@ def eval_command(
     # Every argument is checked before anything runs: one line, exit 1.
     check_suite_name(suite)
     if policies < 1:
-        raise InputError(f"--policies must be at least 1, got {policies}",
-                         fix="pass a positive number, e.g. --policies 1000")
+        raise InputError(
+            f"--policies must be at least 1, got {policies}",
+            fix="pass a positive number, e.g. --policies 1000",
+        )
     cobrix, schema = resolve_corpus(corpus)
     previous = load_previous(against, suite) if against else None
     bounds = load_thresholds(thresholds)
@@ -98,9 +126,17 @@ def eval_command(
         from evals.journey_scripts import load_scripts
 
         load_scripts(journeys)  # a malformed script fails here, with file and line
-    config = EvalConfig(home=state.settings.home, policies=policies, seed=seed,
-                        cobrix_corpus=cobrix, schema_corpus=schema, journeys=journeys,
-                        public_cases=public_cases, semantic=semantic, settings=state.settings)
+    config = EvalConfig(
+        home=state.settings.home,
+        policies=policies,
+        seed=seed,
+        cobrix_corpus=cobrix,
+        schema_corpus=schema,
+        journeys=journeys,
+        public_cases=public_cases,
+        semantic=semantic,
+        settings=state.settings,
+    )
     with step_progress(enabled=not state.json) as progress:
         config.progress = progress
         results = run_suites(suite, config)
@@ -128,15 +164,27 @@ def eval_command(
 
 
 def _render(console: Console, doc: dict[str, Any]) -> None:
-    console.print(table(f"eval {doc['suite']}: {doc['status']}",
-                        ["suite", "status", "seconds", "reason"],
-                        [(n, s["status"], s["seconds"], s["reason"] or "")
-                         for n, s in doc["suites"].items()]))
+    console.print(
+        table(
+            f"eval {doc['suite']}: {doc['status']}",
+            ["suite", "status", "seconds", "reason"],
+            [(n, s["status"], s["seconds"], s["reason"] or "") for n, s in doc["suites"].items()],
+        )
+    )
     if doc["metrics"]:
-        console.print(table("metrics", ["metric", "value"], [
-            (k, f"{v:.4f}" if isinstance(v, float) else v)
-            for k, v in sorted(doc["metrics"].items())]))
+        console.print(
+            table(
+                "metrics",
+                ["metric", "value"],
+                [
+                    (k, f"{v:.4f}" if isinstance(v, float) else v)
+                    for k, v in sorted(doc["metrics"].items())
+                ],
+            )
+        )
     misses = [t for t in doc["thresholds"] if not t["ok"]]
     if doc["thresholds"]:
-        console.print(f"thresholds: {len(doc['thresholds']) - len(misses)} met, "
-                      f"{len(misses)} missed", highlight=False)
+        console.print(
+            f"thresholds: {len(doc['thresholds']) - len(misses)} met, {len(misses)} missed",
+            highlight=False,
+        )

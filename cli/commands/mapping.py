@@ -39,19 +39,29 @@ def map_to_canonical(
     from tools.canonical.suggest import suggest_mapping
 
     state = state_for(ctx, json_out, tenant)
-    result = suggest_mapping(state.engine, state.settings, source_id, canonical=canonical,
-                             tenant=state.settings.tenant)
+    result = suggest_mapping(
+        state.engine, state.settings, source_id, canonical=canonical, tenant=state.settings.tenant
+    )
     data = result.model_dump(mode="json")
 
     def render(console: Console) -> None:
-        console.print(table(
-            f"Proposed mapping {result.mapping_id} (v{result.version}) for {source_id}: "
-            f"auto-accept at >= {result.threshold:.2f}",
-            ["source column", "canonical field", "confidence", "transform", "accept"],
-            [(m["source"], m["target"] or "-", f"{m['confidence']:.2f}",
-              ", ".join(_step(s) for s in m["transform"]) or "",
-              "yes" if m["target"] and m["confidence"] >= result.threshold else "review")
-             for m in result.mappings]))
+        console.print(
+            table(
+                f"Proposed mapping {result.mapping_id} (v{result.version}) for {source_id}: "
+                f"auto-accept at >= {result.threshold:.2f}",
+                ["source column", "canonical field", "confidence", "transform", "accept"],
+                [
+                    (
+                        m["source"],
+                        m["target"] or "-",
+                        f"{m['confidence']:.2f}",
+                        ", ".join(_step(s) for s in m["transform"]) or "",
+                        "yes" if m["target"] and m["confidence"] >= result.threshold else "review",
+                    )
+                    for m in result.mappings
+                ],
+            )
+        )
         for column, reason in list(result.unmapped.items())[:15]:
             console.print(f"  unmapped {column}: {reason}")
         if result.note:
@@ -61,8 +71,11 @@ def map_to_canonical(
 
 
 def _step(step: dict[str, Any]) -> str:
-    detail = step.get("format") or step.get("table") or ("decimal comma"
-                                                         if step.get("decimal_comma") else "")
+    detail = (
+        step.get("format")
+        or step.get("table")
+        or ("decimal comma" if step.get("decimal_comma") else "")
+    )
     return f"{step['kind']} {detail}".strip()
 
 
@@ -71,8 +84,13 @@ def approve_mapping(
     ctx: typer.Context,
     mapping_id: Annotated[str, typer.Argument(help="Mapping id from map-to-canonical.")],
     min_confidence: Annotated[
-        float | None, typer.Option(min=0.0, max=1.0, help="Fields below this confidence stay "
-                                   "unmapped (default: keep every confirmed field).")
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fields below this confidence stay "
+            "unmapped (default: keep every confirmed field).",
+        ),
     ] = None,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
@@ -82,14 +100,25 @@ def approve_mapping(
     from tools.canonical import approve_mapping as approve
 
     state = state_for(ctx, json_out, tenant)
-    info = approve(state.engine, mapping_id, tenant=state.settings.tenant,
-                   min_confidence=min_confidence)
-    fields = [{"source": r.source, "target": r.target, "confidence": r.confidence}
-              for r in info.fields]
-    data = {"mapping_id": info.mapping_id, "status": info.status, "version": info.version,
-            "fields": fields}
-    emit(state, data, lambda console: console.print(
-        f"Mapping {info.mapping_id} v{info.version} approved with {len(fields)} fields."))
+    info = approve(
+        state.engine, mapping_id, tenant=state.settings.tenant, min_confidence=min_confidence
+    )
+    fields = [
+        {"source": r.source, "target": r.target, "confidence": r.confidence} for r in info.fields
+    ]
+    data = {
+        "mapping_id": info.mapping_id,
+        "status": info.status,
+        "version": info.version,
+        "fields": fields,
+    }
+    emit(
+        state,
+        data,
+        lambda console: console.print(
+            f"Mapping {info.mapping_id} v{info.version} approved with {len(fields)} fields."
+        ),
+    )
 
 
 @app.command("validate-mapping")
@@ -104,15 +133,22 @@ def validate_mapping(
     from tools.canonical import validate_records
 
     state = state_for(ctx, json_out, tenant)
-    report = validate_records(state.engine, state.settings, mapping_id,
-                              tenant=state.settings.tenant, version=version)
+    report = validate_records(
+        state.engine, state.settings, mapping_id, tenant=state.settings.tenant, version=version
+    )
     data = report.model_dump(mode="json")
 
     def render(console: Console) -> None:
-        console.print(f"{report.records:,} records: {report.valid:,} valid, "
-                      f"{report.invalid:,} invalid.")
-        console.print(table("Invalid records by field", ["field", "records"],
-                            sorted(report.field_errors.items(), key=lambda kv: -kv[1])))
+        console.print(
+            f"{report.records:,} records: {report.valid:,} valid, {report.invalid:,} invalid."
+        )
+        console.print(
+            table(
+                "Invalid records by field",
+                ["field", "records"],
+                sorted(report.field_errors.items(), key=lambda kv: -kv[1]),
+            )
+        )
         for error in report.errors[:10]:
             console.print(f"  {error}")
 
@@ -131,12 +167,21 @@ def run_mapping(
 
     state = state_for(ctx, json_out, tenant)
     with step_progress(enabled=not state.json) as progress:
-        result = run(state.engine, state.settings, mapping_id, tenant=state.settings.tenant,
-                     progress=(lambda d, t: progress("map to canonical", d, t))
-                     if progress else None)
-    emit(state, result.model_dump(mode="json"), lambda console: console.print(
-        f"{result.records:,} records: {result.valid:,} canonical, {result.invalid:,} "
-        f"quarantined with their field errors ({result.resumed_batches} batches already done)."))
+        result = run(
+            state.engine,
+            state.settings,
+            mapping_id,
+            tenant=state.settings.tenant,
+            progress=(lambda d, t: progress("map to canonical", d, t)) if progress else None,
+        )
+    emit(
+        state,
+        result.model_dump(mode="json"),
+        lambda console: console.print(
+            f"{result.records:,} records: {result.valid:,} canonical, {result.invalid:,} "
+            f"quarantined with their field errors ({result.resumed_batches} batches already done)."
+        ),
+    )
 
 
 @mapping_app.command("show")
@@ -152,11 +197,26 @@ def show_mapping(
 
     state = state_for(ctx, json_out, tenant)
     info = get_mapping(state.engine, mapping_id, tenant=state.settings.tenant, version=version)
-    emit(state, info.model_dump(mode="json"), lambda console: console.print(table(
-        f"{info.mapping_id} v{info.version} ({info.status}) of {info.source_id}",
-        ["target", "source", "transform", "confidence", "status"],
-        [(r.target, r.source, ", ".join(_step(s.model_dump()) for s in r.transform),
-          f"{r.confidence:.2f}", r.status) for r in info.rules])))
+    emit(
+        state,
+        info.model_dump(mode="json"),
+        lambda console: console.print(
+            table(
+                f"{info.mapping_id} v{info.version} ({info.status}) of {info.source_id}",
+                ["target", "source", "transform", "confidence", "status"],
+                [
+                    (
+                        r.target,
+                        r.source,
+                        ", ".join(_step(s.model_dump()) for s in r.transform),
+                        f"{r.confidence:.2f}",
+                        r.status,
+                    )
+                    for r in info.rules
+                ],
+            )
+        ),
+    )
 
 
 @mapping_app.command("set-field")
@@ -166,8 +226,10 @@ def set_field(
     target: Annotated[str, typer.Argument(help="Canonical path, e.g. policy_core.status.")],
     source: Annotated[str | None, typer.Option(help="Source column (omit with --unmap).")] = None,
     transform: Annotated[
-        str | None, typer.Option(help='Transform steps as JSON, e.g. \'{"kind": "date", '
-                                 '"format": "DD.MM.YYYY"}\'')
+        str | None,
+        typer.Option(
+            help='Transform steps as JSON, e.g. \'{"kind": "date", "format": "DD.MM.YYYY"}\''
+        ),
     ] = None,
     unmap: Annotated[bool, typer.Option("--unmap", help="Leave the field unmapped.")] = False,
     json_out: JsonOption = False,
@@ -186,13 +248,20 @@ def set_field(
         try:
             kwargs["transform"] = json.loads(transform)
         except json.JSONDecodeError as exc:
-            raise InputError(f"--transform is not JSON: {exc.msg} at column {exc.colno}",
-                             fix='e.g. --transform \'{"kind": "date", "format": "YYYYMMDD"}\''
-                             ) from None
-    info = update_field_mapping(state.engine, mapping_id, target, tenant=state.settings.tenant,
-                                **kwargs)
-    emit(state, info.model_dump(mode="json"), lambda console: console.print(
-        f"{info.mapping_id} v{info.version} ({info.status}): {target} updated."))
+            raise InputError(
+                f"--transform is not JSON: {exc.msg} at column {exc.colno}",
+                fix='e.g. --transform \'{"kind": "date", "format": "YYYYMMDD"}\'',
+            ) from None
+    info = update_field_mapping(
+        state.engine, mapping_id, target, tenant=state.settings.tenant, **kwargs
+    )
+    emit(
+        state,
+        info.model_dump(mode="json"),
+        lambda console: console.print(
+            f"{info.mapping_id} v{info.version} ({info.status}): {target} updated."
+        ),
+    )
 
 
 @mapping_app.command("diff")
@@ -201,8 +270,9 @@ def diff(
     mapping_id: Annotated[str, typer.Argument(help="Mapping id.")],
     from_version: Annotated[int, typer.Argument(help="Older version.")],
     to_version: Annotated[int, typer.Argument(help="Newer version.")],
-    impact: Annotated[bool, typer.Option(help="Also count the policies whose values change.")
-                      ] = False,
+    impact: Annotated[
+        bool, typer.Option(help="Also count the policies whose values change.")
+    ] = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -215,9 +285,9 @@ def diff(
     b = get_mapping(state.engine, mapping_id, tenant=t, version=to_version)
     data: dict[str, Any] = {"diff": diff_mappings(a, b).model_dump(mode="json")}
     if impact:
-        data["impact"] = assess_mapping_change(state.engine, state.settings, mapping_id,
-                                               from_version, to_version,
-                                               tenant=t).model_dump(mode="json")
+        data["impact"] = assess_mapping_change(
+            state.engine, state.settings, mapping_id, from_version, to_version, tenant=t
+        ).model_dump(mode="json")
     emit(state, data, lambda console: console.print_json(json.dumps(data, default=str)))
 
 
@@ -225,10 +295,10 @@ def diff(
 def export(
     ctx: typer.Context,
     mapping_id: Annotated[str, typer.Argument(help="An approved mapping.")],
-    fmt: Annotated[str, typer.Option("--format", help="Comma-separated: " + ",".join(FORMATS))
-                   ] = ",".join(FORMATS),
-    out: Annotated[Path | None, typer.Option(help="Folder (default: workspace exports/).")
-                   ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Comma-separated: " + ",".join(FORMATS))
+    ] = ",".join(FORMATS),
+    out: Annotated[Path | None, typer.Option(help="Folder (default: workspace exports/).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace files that exist.")] = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
@@ -240,14 +310,33 @@ def export(
     formats = [f.strip() for f in fmt.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise InputError(f"unknown export format {', '.join(unknown) or '(none)'}",
-                         where="--format", fix="use any of " + ",".join(FORMATS))
+        raise InputError(
+            f"unknown export format {', '.join(unknown) or '(none)'}",
+            where="--format",
+            fix="use any of " + ",".join(FORMATS),
+        )
     folder = out or state.settings.path("exports", mapping_id)
-    result = export_mapping(state.engine, state.settings, mapping_id, folder, formats=formats,
-                            tenant=state.settings.tenant, overwrite=overwrite)
+    result = export_mapping(
+        state.engine,
+        state.settings,
+        mapping_id,
+        folder,
+        formats=formats,
+        tenant=state.settings.tenant,
+        overwrite=overwrite,
+    )
     data = result.model_dump(mode="json")
-    emit(state, data, lambda console: console.print(table(
-        f"Exported {mapping_id} v{result.version} (manifest {result.manifest})",
-        ["file", "records", "sha256"],
-        [(f.get("path"), f.get("records"), (f.get("sha256") or "")[:16])
-         for f in data["files"]])))
+    emit(
+        state,
+        data,
+        lambda console: console.print(
+            table(
+                f"Exported {mapping_id} v{result.version} (manifest {result.manifest})",
+                ["file", "records", "sha256"],
+                [
+                    (f.get("path"), f.get("records"), (f.get("sha256") or "")[:16])
+                    for f in data["files"]
+                ],
+            )
+        ),
+    )

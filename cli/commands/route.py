@@ -19,8 +19,9 @@ from core.errors import InputError
 from tools.routing import load_rule_set, validate_rule_set
 from tools.routing.model import Issue
 
-rules_app = typer.Typer(name="rules", help="Validate, store and list routing rule sets.",
-                        no_args_is_help=True)
+rules_app = typer.Typer(
+    name="rules", help="Validate, store and list routing rule sets.", no_args_is_help=True
+)
 app.add_typer(rules_app)
 
 RulesFile = Annotated[Path, typer.Argument(help="The routing rules (YAML).", show_default=False)]
@@ -48,8 +49,12 @@ def _progress_bar(state: AppState, label: str) -> Iterator[Callable[[float, floa
     if state.json or not console.is_terminal:
         yield lambda _done, _total: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(label, total=None)
 
@@ -90,22 +95,46 @@ def route(
     else:
         ref = register_rule_set(engine, who, rules).id
     with _progress_bar(state, f"Routing {source_id}") as progress:
-        result = route_source(engine, state.settings, ref, batches, tenant=who,
-                              source_id=source_id, dry_run=dry_run, progress=progress)
+        result = route_source(
+            engine,
+            state.settings,
+            ref,
+            batches,
+            tenant=who,
+            source_id=source_id,
+            dry_run=dry_run,
+            progress=progress,
+        )
     data = result.model_dump(mode="json")
 
     def render(console: Console) -> None:
         verb = "Would route" if dry_run else "Routed"
-        console.print(f"{verb} {result.routed} policies of {source_id} with {result.rule_set}"
-                      + (f" ({result.unrouted} matched no rule)" if result.unrouted else ""))
-        console.print(table("By target", ["target", "policies"],
-                            sorted(result.by_target.items(), key=lambda kv: -kv[1])))
-        console.print(table("By rule", ["rule", "policies", "sample"],
-                            [(name, n, ", ".join(result.sample_per_rule.get(name, [])[:3]))
-                             for name, n in result.by_rule.items()]))
+        console.print(
+            f"{verb} {result.routed} policies of {source_id} with {result.rule_set}"
+            + (f" ({result.unrouted} matched no rule)" if result.unrouted else "")
+        )
+        console.print(
+            table(
+                "By target",
+                ["target", "policies"],
+                sorted(result.by_target.items(), key=lambda kv: -kv[1]),
+            )
+        )
+        console.print(
+            table(
+                "By rule",
+                ["rule", "policies", "sample"],
+                [
+                    (name, n, ", ".join(result.sample_per_rule.get(name, [])[:3]))
+                    for name, n in result.by_rule.items()
+                ],
+            )
+        )
         if result.resumed_batches:
-            console.print(f"{result.resumed_batches} batch(es) were already recorded by an "
-                          "earlier run and were skipped.")
+            console.print(
+                f"{result.resumed_batches} batch(es) were already recorded by an "
+                "earlier run and were skipped."
+            )
         for warning in result.warnings:
             console.print(f"[yellow]warning:[/yellow] {warning}")
 
@@ -113,8 +142,9 @@ def route(
 
 
 @rules_app.command("validate")
-def rules_validate(ctx: typer.Context, rules: RulesFile, json_out: JsonOption = False,
-                   tenant: TenantOption = None) -> None:
+def rules_validate(
+    ctx: typer.Context, rules: RulesFile, json_out: JsonOption = False, tenant: TenantOption = None
+) -> None:
     """Check a rule file: every error and warning with its line; exit 1 if any error.
 
     Example: data-mash rules validate insurer_rules.yaml
@@ -125,11 +155,19 @@ def rules_validate(ctx: typer.Context, rules: RulesFile, json_out: JsonOption = 
     report = validate_rule_set(rules)
 
     def as_json(issue: Issue) -> dict[str, Any]:
-        return {"line": issue.line, "column": issue.column, "rule": issue.rule,
-                "message": issue.message}
+        return {
+            "line": issue.line,
+            "column": issue.column,
+            "rule": issue.rule,
+            "message": issue.message,
+        }
 
-    data = {"file": str(rules), "ok": report.ok, "errors": [as_json(i) for i in report.errors],
-            "warnings": [as_json(i) for i in report.warnings]}
+    data = {
+        "file": str(rules),
+        "ok": report.ok,
+        "errors": [as_json(i) for i in report.errors],
+        "warnings": [as_json(i) for i in report.warnings],
+    }
     if state.json:
         emit(state, data, lambda _console: None)
         if report.errors:
@@ -146,10 +184,13 @@ def rules_validate(ctx: typer.Context, rules: RulesFile, json_out: JsonOption = 
 
 @rules_app.command("add")
 def rules_add(
-    ctx: typer.Context, rules: RulesFile,
-    name: Annotated[str | None, typer.Option(help="Store under this name (default: file stem).")]
-    = None,
-    json_out: JsonOption = False, tenant: TenantOption = None,
+    ctx: typer.Context,
+    rules: RulesFile,
+    name: Annotated[
+        str | None, typer.Option(help="Store under this name (default: file stem).")
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
 ) -> None:
     """Store a rule file as the next version of its name (the same YAML: the same version)."""
     from tools.routing.rulesets import register_rule_set
@@ -157,23 +198,44 @@ def rules_add(
     state = state_for(ctx, json_out, tenant)
     _checked(rules)
     info = register_rule_set(state.engine, state.settings.tenant, rules, name=name)
-    emit(state, info.model_dump(mode="json"), lambda console: console.print(
-        f"Stored {info.label} ({info.rule_count} rules, sha256 {info.sha256[:12]})"))
+    emit(
+        state,
+        info.model_dump(mode="json"),
+        lambda console: console.print(
+            f"Stored {info.label} ({info.rule_count} rules, sha256 {info.sha256[:12]})"
+        ),
+    )
 
 
 @rules_app.command("list")
-def rules_list(ctx: typer.Context, json_out: JsonOption = False,
-               tenant: TenantOption = None) -> None:
+def rules_list(
+    ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOption = None
+) -> None:
     """List stored rule-set versions."""
     from tools.routing.rulesets import list_rule_sets
 
     state = state_for(ctx, json_out, tenant)
     found = list_rule_sets(state.engine, state.settings.tenant)
-    emit(state, {"rule_sets": [i.model_dump(mode="json") for i in found]},
-         lambda console: console.print(table(
-             "Stored rule sets", ["name", "version", "rules", "declared", "stored"],
-             [(i.name, i.version, i.rule_count, i.rules_version,
-               i.created_at.isoformat()[:19]) for i in found])))
+    emit(
+        state,
+        {"rule_sets": [i.model_dump(mode="json") for i in found]},
+        lambda console: console.print(
+            table(
+                "Stored rule sets",
+                ["name", "version", "rules", "declared", "stored"],
+                [
+                    (
+                        i.name,
+                        i.version,
+                        i.rule_count,
+                        i.rules_version,
+                        i.created_at.isoformat()[:19],
+                    )
+                    for i in found
+                ],
+            )
+        ),
+    )
 
 
 @app.command()
@@ -197,8 +259,10 @@ def reroute(
 
     def render(console: Console) -> None:
         if result.moved:
-            console.print(f"Policy {policy_id}: {result.previous[policy_id]} -> {result.target} "
-                          f"(audit entry {result.entry_id}).")
+            console.print(
+                f"Policy {policy_id}: {result.previous[policy_id]} -> {result.target} "
+                f"(audit entry {result.entry_id})."
+            )
         else:
             console.print(f"Policy {policy_id} is already in {result.target}; nothing changed.")
 

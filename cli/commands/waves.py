@@ -28,20 +28,37 @@ def _services(state: AppState) -> Any:
 
 def _wave_json(status: Any) -> dict[str, Any]:
     data = status.model_dump(mode="json")
-    return {"wave_id": status.wave_id, "status": status.status, "steps": data["steps"],
-            "migrated": status.migrated, "failed": status.failed, **{
-                k: v for k, v in data.items() if k not in {"wave_id", "status", "steps",
-                                                           "migrated", "failed"}}}
+    return {
+        "wave_id": status.wave_id,
+        "status": status.status,
+        "steps": data["steps"],
+        "migrated": status.migrated,
+        "failed": status.failed,
+        **{
+            k: v
+            for k, v in data.items()
+            if k not in {"wave_id", "status", "steps", "migrated", "failed"}
+        },
+    }
 
 
 def _render_wave(status: Any) -> Any:
     def render(console: Console) -> None:
-        console.print(f"Wave [bold]{status.wave_id}[/bold] ({status.label}) -> {status.target}: "
-                      f"[bold]{status.status}[/bold]; migrated {status.migrated}, "
-                      f"not migrated {status.failed}")
-        console.print(table("Milestones", ["milestone", "status", "batches", "resumed", "note"],
-                            [(name, s.status, s.batches, s.resumed_batches, s.error or "")
-                             for name, s in status.steps.items()]))
+        console.print(
+            f"Wave [bold]{status.wave_id}[/bold] ({status.label}) -> {status.target}: "
+            f"[bold]{status.status}[/bold]; migrated {status.migrated}, "
+            f"not migrated {status.failed}"
+        )
+        console.print(
+            table(
+                "Milestones",
+                ["milestone", "status", "batches", "resumed", "note"],
+                [
+                    (name, s.status, s.batches, s.resumed_batches, s.error or "")
+                    for name, s in status.steps.items()
+                ],
+            )
+        )
         if status.error:
             console.print(f"[red]{status.error}[/red]")
 
@@ -51,16 +68,32 @@ def _render_wave(status: Any) -> Any:
 @app.command("generate-plan")
 def generate_plan_cmd(
     ctx: typer.Context,
-    source: Annotated[list[str], typer.Option("--source", "-s", help=(
-        "Source id (repeat for several)."))],
-    target: Annotated[str, typer.Option("--target", "-t", help=(
-        "Migration target: new_platform, legacy_batch, coexistence_bridge, data_quality_queue."))],
+    source: Annotated[
+        list[str], typer.Option("--source", "-s", help=("Source id (repeat for several)."))
+    ],
+    target: Annotated[
+        str,
+        typer.Option(
+            "--target",
+            "-t",
+            help=(
+                "Migration target: new_platform, legacy_batch, coexistence_bridge, "
+                "data_quality_queue."
+            ),
+        ),
+    ],
     canonical: Annotated[str, typer.Option(help="Canonical model.")] = "policy_v1",
-    max_wave_size: Annotated[int, typer.Option(min=1, help="Size cap of waves after wave 0.")]
-    = 25_000,
-    rule_set: Annotated[str | None, typer.Option(help=(
-        "Stored routing rule set the wave's route step applies (default: keep decisions)."))]
-    = None,
+    max_wave_size: Annotated[
+        int, typer.Option(min=1, help="Size cap of waves after wave 0.")
+    ] = 25_000,
+    rule_set: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "Stored routing rule set the wave's route step applies (default: keep decisions)."
+            )
+        ),
+    ] = None,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -72,24 +105,43 @@ def generate_plan_cmd(
 
     state = state_for(ctx, json_out, tenant)
     criteria = PlanCriteria(max_wave_size=max_wave_size, rule_set=rule_set)
-    plan = generate_plan(state.engine, state.settings, source_ids=source, target=target,
-                         canonical=canonical, criteria=criteria,
-                         services=_services(state), tenant=state.settings.tenant)
-    data = {"plan_id": plan.plan_id, "waves": [w.model_dump(mode="json") for w in plan.waves],
-            "version": plan.version, "target": plan.target, "summary": plan.summary}
+    plan = generate_plan(
+        state.engine,
+        state.settings,
+        source_ids=source,
+        target=target,
+        canonical=canonical,
+        criteria=criteria,
+        services=_services(state),
+        tenant=state.settings.tenant,
+    )
+    data = {
+        "plan_id": plan.plan_id,
+        "waves": [w.model_dump(mode="json") for w in plan.waves],
+        "version": plan.version,
+        "target": plan.target,
+        "summary": plan.summary,
+    }
 
     def render(console: Console) -> None:
-        console.print(f"Plan [bold]{plan.plan_id}[/bold]: {plan.summary['policies']} policies "
-                      f"to {plan.target} in {len(plan.waves)} waves")
-        console.print(table("Waves", ["wave", "label", "policies", "date"],
-                            [(w.wave_id, w.label, w.policy_count, w.scheduled_for or "-")
-                             for w in plan.waves]))
+        console.print(
+            f"Plan [bold]{plan.plan_id}[/bold]: {plan.summary['policies']} policies "
+            f"to {plan.target} in {len(plan.waves)} waves"
+        )
+        console.print(
+            table(
+                "Waves",
+                ["wave", "label", "policies", "date"],
+                [(w.wave_id, w.label, w.policy_count, w.scheduled_for or "-") for w in plan.waves],
+            )
+        )
 
     emit(state, data, render)
 
 
 def _run_with_progress(state: AppState, work: Any) -> Any:
     with step_progress(enabled=not state.json) as bar:
+
         def progress(milestone: str, done: int, total: int | None) -> None:
             if bar is not None:
                 bar(milestone, done, total or 0)
@@ -98,8 +150,9 @@ def _run_with_progress(state: AppState, work: Any) -> Any:
 
 
 @wave_app.command("run")
-def wave_run(ctx: typer.Context, wave_id: WaveArg, json_out: JsonOption = False,
-             tenant: TenantOption = None) -> None:
+def wave_run(
+    ctx: typer.Context, wave_id: WaveArg, json_out: JsonOption = False, tenant: TenantOption = None
+) -> None:
     """Run (or resume) a wave: ingest, map, route, migrate, validate; compensates on failure.
 
     Ctrl-C stops at the next batch boundary; run it again to resume.
@@ -112,8 +165,9 @@ def wave_run(ctx: typer.Context, wave_id: WaveArg, json_out: JsonOption = False,
     services = _services(state)
     cancel = threading.Event()
     try:
-        status = _run_with_progress(state, lambda progress: run_wave(
-            services, wave_id, cancel=cancel, progress=progress))
+        status = _run_with_progress(
+            state, lambda progress: run_wave(services, wave_id, cancel=cancel, progress=progress)
+        )
     except KeyboardInterrupt:
         cancel.set()
         raise
@@ -124,26 +178,31 @@ def wave_run(ctx: typer.Context, wave_id: WaveArg, json_out: JsonOption = False,
 
 @wave_app.command("rollback")
 def wave_rollback(
-    ctx: typer.Context, wave_id: WaveArg,
-    force: Annotated[bool, typer.Option(help="Roll back a 'running' wave whose process died.")]
-    = False,
-    json_out: JsonOption = False, tenant: TenantOption = None,
+    ctx: typer.Context,
+    wave_id: WaveArg,
+    force: Annotated[
+        bool, typer.Option(help="Roll back a 'running' wave whose process died.")
+    ] = False,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
 ) -> None:
     """Undo a wave: compensate its milestones newest first (removes its target writes)."""
     from tools.waves import rollback_wave
 
     state = state_for(ctx, json_out, tenant)
     services = _services(state)
-    status = _run_with_progress(state, lambda progress: rollback_wave(
-        services, wave_id, force=force, progress=progress))
+    status = _run_with_progress(
+        state, lambda progress: rollback_wave(services, wave_id, force=force, progress=progress)
+    )
     emit(state, _wave_json(status), _render_wave(status))
     if status.status not in ("compensated", "pending"):
         raise typer.Exit(1)
 
 
 @wave_app.command("status")
-def wave_status(ctx: typer.Context, wave_id: WaveArg, json_out: JsonOption = False,
-                tenant: TenantOption = None) -> None:
+def wave_status(
+    ctx: typer.Context, wave_id: WaveArg, json_out: JsonOption = False, tenant: TenantOption = None
+) -> None:
     """A wave's status, per-milestone state and counts."""
     from tools.waves import get_wave_status
 
@@ -170,8 +229,11 @@ def gates(
     state = state_for(ctx, json_out, tenant)
     if override is not None:
         if not reason:
-            raise InputError("--override needs --reason", where="--reason",
-                             fix='say why, e.g. --reason "premiums fixed upstream"')
+            raise InputError(
+                "--override needs --reason",
+                where="--reason",
+                fix='say why, e.g. --reason "premiums fixed upstream"',
+            )
         override_gate(state.engine, wave_id, override, reason, tenant=state.settings.tenant)
     elif reason:
         raise InputError("--reason only goes with --override", fix="add --override GATE")
@@ -181,9 +243,22 @@ def gates(
     def render(console: Console) -> None:
         verdict = "[green]may run[/green]" if report.passed else "[red]blocked[/red]"
         console.print(f"Wave {wave_id}: {verdict}")
-        console.print(table("Gates", ["gate", "result", "failing", "sample", "detail"], [
-            (r.gate, "pass" if r.passed else ("overridden" if r.overridden else "FAIL"),
-             r.failing, ", ".join(r.sample[:3]), r.detail) for r in report.results]))
+        console.print(
+            table(
+                "Gates",
+                ["gate", "result", "failing", "sample", "detail"],
+                [
+                    (
+                        r.gate,
+                        "pass" if r.passed else ("overridden" if r.overridden else "FAIL"),
+                        r.failing,
+                        ", ".join(r.sample[:3]),
+                        r.detail,
+                    )
+                    for r in report.results
+                ],
+            )
+        )
 
     emit(state, data, render)
 
@@ -191,8 +266,13 @@ def gates(
 @app.command()
 def gc(
     ctx: typer.Context,
-    older_than: Annotated[str, typer.Option("--older-than", help=(
-        "Archive run state of waves finished before this age, e.g. 30d, 12h."))] = "30d",
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help=("Archive run state of waves finished before this age, e.g. 30d, 12h."),
+        ),
+    ] = "30d",
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -203,12 +283,18 @@ def gc(
     from tools.waves import gc as collect
 
     state = state_for(ctx, json_out, tenant)
-    result = collect(state.engine, state.settings, parse_age(older_than, option="--older-than"),
-                     tenant=state.settings.tenant)
+    result = collect(
+        state.engine,
+        state.settings,
+        parse_age(older_than, option="--older-than"),
+        tenant=state.settings.tenant,
+    )
 
     def render(console: Console) -> None:
-        console.print(f"Archived {len(result.waves)} wave(s): " + ", ".join(
-            f"{n} {name} rows" for name, n in result.rows.items()))
+        console.print(
+            f"Archived {len(result.waves)} wave(s): "
+            + ", ".join(f"{n} {name} rows" for name, n in result.rows.items())
+        )
         for path in result.files:
             console.print(f"  {path}")
 

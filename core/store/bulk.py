@@ -13,17 +13,21 @@ from typing import Any
 from sqlalchemy import Connection
 
 
-def bulk_insert(conn: Connection, table: str, columns: Sequence[str],
-                rows: Sequence[Sequence[Any]]) -> None:
+def bulk_insert(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
     """Insert ``rows`` (tuples in ``columns`` order) into ``table``."""
     if not rows:
         return
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
-            f"COPY {table} ({names}) FROM STDIN"
-        ) as copy:
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(  # type: ignore[union-attr]
+                f"COPY {table} ({names}) FROM STDIN"
+            ) as copy,
+        ):
             for row in rows:
                 copy.write_row(row)
         return

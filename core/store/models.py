@@ -35,8 +35,7 @@ def id_field() -> Any:
 
 def stamp_field() -> Any:
     """A UTC timestamp set when the row is made."""
-    return Field(default_factory=utcnow,
-                 sa_column=Column(DateTime(timezone=True), nullable=False))
+    return Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False))
 
 
 def optional_stamp_field() -> Any:

@@ -27,8 +27,13 @@ def run(config: EvalConfig) -> SuiteResult:
     from evals.suites.content_estate import estate_part
 
     estate_part(config, result)
-    result.lower_is_better("cobrix.failed", "cobrix.unexpected_passes", "cobrix.layouts_failed",
-                           "estate.records_mismatched", "estate.decoded_value_mismatches")
+    result.lower_is_better(
+        "cobrix.failed",
+        "cobrix.unexpected_passes",
+        "cobrix.layouts_failed",
+        "estate.records_mismatched",
+        "estate.decoded_value_mismatches",
+    )
     return result
 
 
@@ -61,14 +66,16 @@ def cobrix_part(config: EvalConfig, result: SuiteResult) -> None:
     passed = sum(r["status"] == "pass" for r in supported)
     layout_rows = [r for r in rows if r["group"] == "cobrix_layout"]
     layouts_passed = sum(r["status"] == "pass" for r in layout_rows)
-    result.metrics.update({
-        "cobrix.variants": len(supported),
-        "cobrix.passed": passed,
-        "cobrix.failed": len(supported) - passed,
-        "cobrix.pass_rate": passed / len(supported) if supported else None,
-        "cobrix.expected_failures": sum(r["status"] == "expected_failure" for r in variants),
-        "cobrix.unexpected_passes": sum(r["status"] == "unexpected_pass" for r in variants),
-        "cobrix.layouts": len(layout_rows),
-        "cobrix.layouts_failed": len(layout_rows) - layouts_passed,
-        "cobrix.layout_pass_rate": layouts_passed / len(layout_rows) if layout_rows else None,
-    })
+    result.metrics.update(
+        {
+            "cobrix.variants": len(supported),
+            "cobrix.passed": passed,
+            "cobrix.failed": len(supported) - passed,
+            "cobrix.pass_rate": passed / len(supported) if supported else None,
+            "cobrix.expected_failures": sum(r["status"] == "expected_failure" for r in variants),
+            "cobrix.unexpected_passes": sum(r["status"] == "unexpected_pass" for r in variants),
+            "cobrix.layouts": len(layout_rows),
+            "cobrix.layouts_failed": len(layout_rows) - layouts_passed,
+            "cobrix.layout_pass_rate": layouts_passed / len(layout_rows) if layout_rows else None,
+        }
+    )

@@ -27,8 +27,11 @@ from evals.result import EvalConfig, SuiteResult
 from evals.workspace import IngestedSource, estate_for, ingest_estate
 
 DETECTED = {"duplicate_id", "invalid_date", "missing_mandatory"}
-CHECKED_PATHS = ("policy_core.effective_date", "rating_components.premium_amount",
-                 "payments.outstanding_balance")
+CHECKED_PATHS = (
+    "policy_core.effective_date",
+    "rating_components.premium_amount",
+    "payments.outstanding_balance",
+)
 ID_PATH = "policy_core.policy_id"
 
 
@@ -48,18 +51,25 @@ def estate_part(config: EvalConfig, result: SuiteResult) -> None:
         expected = manifest.source(src.name).records
         ok = src.info.records == expected
         mismatched += not ok
-        result.cases.append({"group": "estate_records", "id": src.name, "status":
-                             "pass" if ok else "fail", "records": src.info.records,
-                             "expected_records": expected,
-                             "quarantined": src.info.bad_records})
+        result.cases.append(
+            {
+                "group": "estate_records",
+                "id": src.name,
+                "status": "pass" if ok else "fail",
+                "records": src.info.records,
+                "expected_records": expected,
+                "quarantined": src.info.bad_records,
+            }
+        )
     result.metrics["estate.sources"] = len(sources)
     result.metrics["estate.records_mismatched"] = mismatched
     result.metrics["estate.records_match_rate"] = 1 - mismatched / len(sources) if sources else None
 
     checked = wrong = 0
     for src in sources:
-        c, w, rows = decoded_values(src, truth_map.get(src.name, {}),
-                                    transforms.get(src.name, {}), injected, u)
+        c, w, rows = decoded_values(
+            src, truth_map.get(src.name, {}), transforms.get(src.name, {}), injected, u
+        )
         checked, wrong = checked + c, wrong + w
         result.cases.extend(rows)
     result.metrics["estate.decoded_values_checked"] = checked
@@ -73,9 +83,13 @@ def _staged_rows(src: IngestedSource, columns: list[str]) -> dict[str, list[Any]
     return {name: table.column(name).to_pylist() for name in columns}
 
 
-def decoded_values(src: IngestedSource, mapping: dict[str, str | None],
-                   transforms: dict[str, Any], injected: list[dict[str, Any]], u: Universe
-                   ) -> tuple[int, int, list[dict[str, Any]]]:
+def decoded_values(
+    src: IngestedSource,
+    mapping: dict[str, str | None],
+    transforms: dict[str, Any],
+    injected: list[dict[str, Any]],
+    u: Universe,
+) -> tuple[int, int, list[dict[str, Any]]]:
     """Compare the source's policy-level values with the truth, skipping problem records."""
     id_col = next((c for c, p in mapping.items() if p == ID_PATH), None)
     staged = {c["name"] for c in src.info.columns}
@@ -93,21 +107,36 @@ def decoded_values(src: IngestedSource, mapping: dict[str, str | None],
         for column, path in checks:
             want = expected_value(u, number - 1, path, src.name)
             got = normalise(data[column][i], transforms.get(column) or {}, want)
-            ok = got == want if not isinstance(want, float) else (
-                got is not None and abs(got - want) < 0.005)
+            ok = (
+                got == want
+                if not isinstance(want, float)
+                else (got is not None and abs(got - want) < 0.005)
+            )
             counts[column]["checked"] += 1
             if not ok:
                 counts[column]["wrong"] += 1
-                first_diff.setdefault(column, f"{raw_id}: decoded {data[column][i]!r} "
-                                      f"-> {got!r}, truth {want!r}")
+                first_diff.setdefault(
+                    column, f"{raw_id}: decoded {data[column][i]!r} -> {got!r}, truth {want!r}"
+                )
     rows = []
     for column, path in checks:
         c = counts[column]
-        rows.append({"group": "estate_values", "id": f"{src.name}.{column}", "target": path,
-                     "status": "pass" if not c["wrong"] else "fail", "checked": c["checked"],
-                     "wrong": c["wrong"], "first_difference": first_diff.get(column)})
-    return (sum(c["checked"] for c in counts.values()),
-            sum(c["wrong"] for c in counts.values()), rows)
+        rows.append(
+            {
+                "group": "estate_values",
+                "id": f"{src.name}.{column}",
+                "target": path,
+                "status": "pass" if not c["wrong"] else "fail",
+                "checked": c["checked"],
+                "wrong": c["wrong"],
+                "first_difference": first_diff.get(column),
+            }
+        )
+    return (
+        sum(c["checked"] for c in counts.values()),
+        sum(c["wrong"] for c in counts.values()),
+        rows,
+    )
 
 
 def normalise(value: Any, transform: dict[str, Any], like: Any) -> Any:
@@ -120,32 +149,41 @@ def normalise(value: Any, transform: dict[str, Any], like: Any) -> Any:
         if isinstance(value, dt.date):
             return value
         try:
-            return dt.datetime.strptime(str(value).strip(), transform.get("format", "%Y-%m-%d")
-                                        ).date()
+            return dt.datetime.strptime(
+                str(value).strip(), transform.get("format", "%Y-%m-%d")
+            ).date()
         except ValueError:
             return None
     try:
         amount = Decimal(str(value).strip().replace(",", "."))
     except InvalidOperation:
         return None
-    is_integral = isinstance(value, int) or (isinstance(value, str) and "." not in value
-                                             and "," not in value)
+    is_integral = isinstance(value, int) or (
+        isinstance(value, str) and "." not in value and "," not in value
+    )
     if transform.get("implied") and is_integral:
         amount = amount / (10 ** int(transform.get("scale", 2)))
     return float(amount)
 
 
-def problem_metrics(sources: list[IngestedSource], injected: list[dict[str, Any]],
-                    result: SuiteResult) -> None:
+def problem_metrics(
+    sources: list[IngestedSource], injected: list[dict[str, Any]], result: SuiteResult
+) -> None:
     """Found vs injected per (source, kind, field), and per kind overall."""
     by_key: Counter[tuple[str, str, str]] = Counter(
-        (p["source"], p["kind"], p["field"]) for p in injected)
+        (p["source"], p["kind"], p["field"]) for p in injected
+    )
     profiles = {s.name: s.profile for s in sources}
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     for (source, kind, field), count in sorted(by_key.items()):
         found = found_count(profiles.get(source), kind, field)
-        row: dict[str, Any] = {"group": "estate_problems", "id": f"{source}.{field}:{kind}",
-                               "kind": kind, "injected": count, "found": found}
+        row: dict[str, Any] = {
+            "group": "estate_problems",
+            "id": f"{source}.{field}:{kind}",
+            "kind": kind,
+            "injected": count,
+            "found": found,
+        }
         totals[kind]["injected"] += count
         if found is None:
             row.update(status="no_detector", detector="none")
@@ -165,8 +203,10 @@ def problem_metrics(sources: list[IngestedSource], injected: list[dict[str, Any]
             result.metrics[f"problems.{kind}.excess"] = t["excess"]
             result.lower_is_better(f"problems.{kind}.excess")
         else:
-            result.notes.append(f"{kind}: {t['injected']} injected, no profiler check finds "
-                                "this kind yet (not scored)")
+            result.notes.append(
+                f"{kind}: {t['injected']} injected, no profiler check finds "
+                "this kind yet (not scored)"
+            )
 
 
 def found_count(profile: dict[str, Any] | None, kind: str, field: str) -> int | None:

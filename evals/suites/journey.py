@@ -36,23 +36,36 @@ def run(config: EvalConfig) -> SuiteResult:
         for n, script in enumerate(scripts):
             config.note("journey", n, len(scripts))
             text = yaml.safe_dump(script.runner_script, sort_keys=False).replace(
-                "{estate}", str(estate))
+                "{estate}", str(estate)
+            )
             runner_file = Path(tmp) / script.path.name
             runner_file.write_text(text, encoding="utf-8")
             done = subprocess.run(
                 [sys.executable, "-m", "cli.main", "journey", "run", str(runner_file), "--json"],
-                capture_output=True, text=True, check=False, timeout=1800, env=env)
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=1800,
+                env=env,
+            )
             rows.append(_outcome(script, done))
     result.cases = rows
     passed = sum(r["status"] == "pass" for r in rows)
-    result.metrics.update({"scripts": len(rows), "passed": passed,
-                           "success_rate": passed / len(rows) if rows else None})
+    result.metrics.update(
+        {
+            "scripts": len(rows),
+            "passed": passed,
+            "success_rate": passed / len(rows) if rows else None,
+        }
+    )
     calls = [r["tool_calls"] for r in rows if isinstance(r.get("tool_calls"), int)]
     if calls:
         result.metrics["tool_calls_per_journey"] = sum(calls) / len(calls)
         result.lower_is_better("tool_calls_per_journey")
-    result.notes.append("expectations other than 'ended' are listed as unchecked until the "
-                        "runner's JSON reports them")
+    result.notes.append(
+        "expectations other than 'ended' are listed as unchecked until the "
+        "runner's JSON reports them"
+    )
     return result
 
 
@@ -66,12 +79,20 @@ def _outcome(script: Any, done: subprocess.CompletedProcess[str]) -> dict[str, A
     verdicts = {}
     for item in script.expect:
         name = next(iter(item))
-        verdicts[name] = ("met" if status == "done" else "missed") if name == "ended" else (
-            "unchecked")
+        verdicts[name] = (
+            ("met" if status == "done" else "missed") if name == "ended" else ("unchecked")
+        )
     ok = done.returncode == 0 and "missed" not in verdicts.values()
     error = None if ok else ((done.stderr.strip().splitlines() or [f"journey {status}"])[-1])
-    return {"group": "journey", "id": script.path.name, "journey": script.journey,
-            "status": "pass" if ok else "fail", "journey_status": status,
-            "question": (doc.get("question") or {}).get("step") if doc.get("question") else None,
-            "tool_calls": doc.get("tool_calls"), "tokens": doc.get("tokens"),
-            "expectations": verdicts, "error": error}
+    return {
+        "group": "journey",
+        "id": script.path.name,
+        "journey": script.journey,
+        "status": "pass" if ok else "fail",
+        "journey_status": status,
+        "question": (doc.get("question") or {}).get("step") if doc.get("question") else None,
+        "tool_calls": doc.get("tool_calls"),
+        "tokens": doc.get("tokens"),
+        "expectations": verdicts,
+        "error": error,
+    }

@@ -75,8 +75,13 @@ def _embedder(config: EvalConfig, result: SuiteResult) -> Any:
     return LocalMiniLMEmbedder()
 
 
-def _record(result: SuiteResult, part: str, ours: dict[str, list[ColumnOutcome]],
-            base: dict[str, list[ColumnOutcome]], threshold: float) -> None:
+def _record(
+    result: SuiteResult,
+    part: str,
+    ours: dict[str, list[ColumnOutcome]],
+    base: dict[str, list[ColumnOutcome]],
+    threshold: float,
+) -> None:
     """Per group and overall metrics for ours, the baseline's beside them, a case per group."""
     every_ours = [o for rows in ours.values() for o in rows]
     every_base = [o for rows in base.values() for o in rows]
@@ -84,13 +89,20 @@ def _record(result: SuiteResult, part: str, ours: dict[str, list[ColumnOutcome]]
     result.metrics.update({f"{part}.overall.{k}": overall[k] for k in KEYS})
     result.baselines.setdefault("name_similarity", {"status": "ok", "metrics": {}})
     result.baselines["name_similarity"]["metrics"].update(
-        {f"{part}.overall.{k}": overall_base[k] for k in KEYS})
+        {f"{part}.overall.{k}": overall_base[k] for k in KEYS}
+    )
     for group in sorted(ours):
         m, b = score(ours[group], threshold), score(base[group], BASELINE_THRESHOLD)
         result.metrics.update({f"{part}.{group}.{k}": m[k] for k in ("f1", "top1", "mrr")})
-        result.cases.append({"group": f"mapping_{part}", "id": group, "columns": m["columns"],
-                             **{k: round(m[k], 4) for k in KEYS},
-                             **{f"baseline_{k}": round(b[k], 4) for k in ("f1", "top1", "mrr")}})
+        result.cases.append(
+            {
+                "group": f"mapping_{part}",
+                "id": group,
+                "columns": m["columns"],
+                **{k: round(m[k], 4) for k in KEYS},
+                **{f"baseline_{k}": round(b[k], 4) for k in ("f1", "top1", "mrr")},
+            }
+        )
 
 
 def public_part(config: EvalConfig, result: SuiteResult, embedder: Any) -> None:
@@ -99,8 +111,9 @@ def public_part(config: EvalConfig, result: SuiteResult, embedder: Any) -> None:
     from tools.canonical.matching.types import full_ranking
 
     if not config.schema_corpus.is_dir():
-        result.notes.append(f"schema-matching corpus not found at {config.schema_corpus}: "
-                            "public part skipped")
+        result.notes.append(
+            f"schema-matching corpus not found at {config.schema_corpus}: public part skipped"
+        )
         return
     cache: dict[str, dict[str, pa.Array]] = {}
 
@@ -144,7 +157,10 @@ def _valentine(result: SuiteResult) -> None:
         result.baselines["valentine"] = {
             "status": "unavailable",
             "reason": f"{exc} (valentine installs into a separate venv: "
-                      "benchmarks/peers/setup_peers.sh; see benchmarks/bench_matching.py)"}
+            "benchmarks/peers/setup_peers.sh; see benchmarks/bench_matching.py)",
+        }
         return
-    result.baselines["valentine"] = {"status": "unavailable",
-                                     "reason": "valentine is importable but not wired in yet"}
+    result.baselines["valentine"] = {
+        "status": "unavailable",
+        "reason": "valentine is importable but not wired in yet",
+    }

@@ -26,9 +26,14 @@ def run(config: EvalConfig) -> SuiteResult:
     rows = []
     for n, name in enumerate(names):
         config.note(f"perf: {name}", n, len(names))
-        done = subprocess.run([sys.executable, "-m", "evals.perf_worker", name,
-                               str(config.policies)], cwd=ROOT, capture_output=True, text=True,
-                              check=False, timeout=TIMEOUT_S)
+        done = subprocess.run(
+            [sys.executable, "-m", "evals.perf_worker", name, str(config.policies)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=TIMEOUT_S,
+        )
         try:
             doc = json.loads(done.stdout.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError):
@@ -36,8 +41,9 @@ def run(config: EvalConfig) -> SuiteResult:
             result.cases.append({"group": "perf", "id": name, "status": "error", "error": last})
             continue
         if "unavailable" in doc:
-            result.cases.append({"group": "perf", "id": name, "status": "unavailable",
-                                 "error": doc["unavailable"]})
+            result.cases.append(
+                {"group": "perf", "id": name, "status": "unavailable", "error": doc["unavailable"]}
+            )
             continue
         for fig in doc["figures"]:
             key = fig["benchmark"]
@@ -48,8 +54,15 @@ def run(config: EvalConfig) -> SuiteResult:
                 result.metrics[f"{key}.baseline_rate"] = fig["baseline_value"]
                 result.metrics[f"{key}.speedup"] = round(fig["value"] / fig["baseline_value"], 2)
                 rows.append(fig)
-            result.cases.append({"group": "perf", "id": key, "status": "ok",
-                                 "peak_rss_mb": doc["peak_rss_mb"], **fig})
+            result.cases.append(
+                {
+                    "group": "perf",
+                    "id": key,
+                    "status": "ok",
+                    "peak_rss_mb": doc["peak_rss_mb"],
+                    **fig,
+                }
+            )
     result.metrics["size"] = config.policies
     result.charts["perf"] = rows
     return result

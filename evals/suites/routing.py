@@ -27,8 +27,12 @@ from evals.result import EvalConfig, SuiteResult
 from evals.routing_reference import ReferenceRouter
 
 RULES = Path(__file__).resolve().parents[2] / "knowledge" / "rules" / "example_rules.yaml"
-SYSTEM_NAMES = {"policy_master": "policy_master", "agency": "agency", "life": "life",
-                "acquired": "acquired"}
+SYSTEM_NAMES = {
+    "policy_master": "policy_master",
+    "agency": "agency",
+    "life": "life",
+    "acquired": "acquired",
+}
 
 
 def truth_table(u: Universe, quality: dict[str, int]) -> pa.Table:
@@ -47,14 +51,16 @@ def truth_table(u: Universe, quality: dict[str, int]) -> pa.Table:
         "policy_core.effective_date": days(u.eff_days),
         "policy_core.expiration_date": days(u.exp_days),
         "policy_core.issue_date": days(u.issue_days),
-        "policy_core.insured_party.address.state":
-            pa.array([pools.CITIES[c][1] for c in u.city.tolist()]),
+        "policy_core.insured_party.address.state": pa.array(
+            [pools.CITIES[c][1] for c in u.city.tolist()]
+        ),
         "rating_components.premium_amount": pa.array(u.premium_cents / 100.0, pa.float64()),
         "payments.payment_plan": pa.array([pools.FREQUENCIES[f] for f in u.frequency.tolist()]),
         "payments.outstanding_balance": pa.array(u.balance_cents / 100.0, pa.float64()),
         "source_system": pa.array([SYSTEM_NAMES[u.system(i)] for i in range(n)]),
         "data_quality_score": pa.array(
-            [max(0.0, 1 - 0.25 * quality.get(p, 0)) for p in ids], pa.float64()),
+            [max(0.0, 1 - 0.25 * quality.get(p, 0)) for p in ids], pa.float64()
+        ),
         "wave": pa.array(np.arange(1, n + 1) % 5, pa.int64()),
     }
     schema = arrow_schema("policy_v1")
@@ -77,8 +83,9 @@ def run(config: EvalConfig) -> SuiteResult:
     expected = [reference.route(r) for r in records]
     rule_set = load_rule_set(RULES)
     routed = compile_rule_set(rule_set, table.schema).route_batch(table)
-    engine = list(zip(routed.column("target").to_pylist(), routed.column("rule").to_pylist(),
-                      strict=True))
+    engine = list(
+        zip(routed.column("target").to_pylist(), routed.column("rule").to_pylist(), strict=True)
+    )
     interpreted = [(d.target, d.rule) for d in (evaluate_policy(rule_set, r) for r in records)]
     result = SuiteResult(suite="routing")
     n = len(records)
@@ -90,36 +97,56 @@ def run(config: EvalConfig) -> SuiteResult:
         result.lower_is_better(f"{label}.disagreements")
         if wrong:
             i = wrong[0]
-            result.notes.append(f"{label}: first disagreement {records[i]['policy_core.policy_id']}"
-                                f" expected {expected[i]}, got {got[i]}")
+            result.notes.append(
+                f"{label}: first disagreement {records[i]['policy_core.policy_id']}"
+                f" expected {expected[i]}, got {got[i]}"
+            )
     by_target = Counter(t for t, _ in expected)
     for target, count in sorted(by_target.items(), key=lambda kv: str(kv[0])):
         result.metrics[f"expected.{target}.share"] = count / n
     result.cases = _rule_cases(expected, engine, interpreted, records)
-    result.notes.append("inputs: truth recomputed from the seed; data_quality_score and wave are "
-                        "stand-ins (see evals/suites/routing.py)")
+    result.notes.append(
+        "inputs: truth recomputed from the seed; data_quality_score and wave are "
+        "stand-ins (see evals/suites/routing.py)"
+    )
     return result
 
 
-def _rule_cases(expected: list[tuple[Any, Any]], engine: list[tuple[Any, Any]],
-                interpreted: list[tuple[Any, Any]], records: list[dict[str, Any]]
-                ) -> list[dict[str, Any]]:
+def _rule_cases(
+    expected: list[tuple[Any, Any]],
+    engine: list[tuple[Any, Any]],
+    interpreted: list[tuple[Any, Any]],
+    records: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
     """One row per rule: policies expected, routed by each engine, and the first difference."""
-    rules = sorted({r for _, r in expected} | {r for _, r in engine} | {r for _, r in interpreted},
-                   key=str)
+    rules = sorted(
+        {r for _, r in expected} | {r for _, r in engine} | {r for _, r in interpreted}, key=str
+    )
     rows = []
     for rule in rules:
         exp = sum(1 for _, r in expected if r == rule)
         eng = sum(1 for _, r in engine if r == rule)
         itp = sum(1 for _, r in interpreted if r == rule)
-        diff = next((f"{records[i]['policy_core.policy_id']}: expected {expected[i][0]} via "
-                     f"{expected[i][1]}, engine {engine[i][0]} via {engine[i][1]}"
-                     for i in range(len(records))
-                     if (expected[i][1] == rule or engine[i][1] == rule)
-                     and engine[i] != expected[i]), None)
+        diff = next(
+            (
+                f"{records[i]['policy_core.policy_id']}: expected {expected[i][0]} via "
+                f"{expected[i][1]}, engine {engine[i][0]} via {engine[i][1]}"
+                for i in range(len(records))
+                if (expected[i][1] == rule or engine[i][1] == rule) and engine[i] != expected[i]
+            ),
+            None,
+        )
         target = next((t for t, r in expected if r == rule), None)
-        rows.append({"group": "routing_rule", "id": str(rule), "target": target,
-                     "expected": exp, "engine": eng, "interpreter": itp,
-                     "status": "pass" if exp == eng == itp and diff is None else "fail",
-                     "first_difference": diff})
+        rows.append(
+            {
+                "group": "routing_rule",
+                "id": str(rule),
+                "target": target,
+                "expected": exp,
+                "engine": eng,
+                "interpreter": itp,
+                "status": "pass" if exp == eng == itp and diff is None else "fail",
+                "first_difference": diff,
+            }
+        )
     return rows

@@ -15,11 +15,13 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from core.settings import Settings
 from tests.agents.fake_servers import config_for
 
-CSV = ("POLICY_NO;HOLDER;PREMIUM;EFF_DATE;STATE;STATUS\n"
-       "A001;Ann Smith;100,50;2024-01-02;NY;active\n"
-       "A002;Bob Jones;200,00;2024-13-45;CA;active\n"
-       "A002;Bob Jones;200,00;2024-02-01;;cancelled\n"
-       "B004;;0,00;2023-06-30;TX;pending\n")
+CSV = (
+    "POLICY_NO;HOLDER;PREMIUM;EFF_DATE;STATE;STATUS\n"
+    "A001;Ann Smith;100,50;2024-01-02;NY;active\n"
+    "A002;Bob Jones;200,00;2024-13-45;CA;active\n"
+    "A002;Bob Jones;200,00;2024-02-01;;cancelled\n"
+    "B004;;0,00;2023-06-30;TX;pending\n"
+)
 CSV_OPTIONS = {"delimiter": ";", "decimal": ",", "header": True}
 
 
@@ -67,7 +69,8 @@ class ScriptedChatModel(BaseChatModel):
         self.bound = [t.name for t in tools]
         return self
 
-    def _generate(self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None,
-                  **kwargs: Any) -> ChatResult:
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
         self.seen.append(list(messages))
         return ChatResult(generations=[ChatGeneration(message=self.replies.pop(0))])

@@ -68,19 +68,32 @@ def canonical_server() -> FastMCP:
         """Propose a mapping of a source's columns to the canonical model."""
         _log("suggest_mapping", {"source_id": source_id})
         mapping_id = f"map_{source_id}"
-        mappings = [{"source": col, "target": target, "confidence": conf,
-                     "evidence": f"name '{col}'", "status": "proposed"}
-                    for col, (target, conf) in KNOWN.items()]
-        found = {"mapping_id": mapping_id, "source_id": source_id, "mappings": mappings,
-                 "unmapped": ["STATUS"], "status": "draft"}
+        mappings = [
+            {
+                "source": col,
+                "target": target,
+                "confidence": conf,
+                "evidence": f"name '{col}'",
+                "status": "proposed",
+            }
+            for col, (target, conf) in KNOWN.items()
+        ]
+        found = {
+            "mapping_id": mapping_id,
+            "source_id": source_id,
+            "mappings": mappings,
+            "unmapped": ["STATUS"],
+            "status": "draft",
+        }
         data = _load()
         data["mappings"][mapping_id] = found
         _save(data)
         return found
 
     @server.tool()
-    async def update_field_mapping(mapping_id: str, target: str, source: str | None = None,
-                                   unmap: bool = False) -> dict[str, Any]:
+    async def update_field_mapping(
+        mapping_id: str, target: str, source: str | None = None, unmap: bool = False
+    ) -> dict[str, Any]:
         """Confirm, edit or reject one field of a mapping (keyed by the canonical target)."""
         data = _load()
         found = data["mappings"].get(mapping_id)
@@ -91,13 +104,24 @@ def canonical_server() -> FastMCP:
         _log("update_field_mapping", {"target": target, "source": source, "unmap": unmap})
         rows = [m for m in found["mappings"] if m["target"] != target and m["source"] != source]
         if not unmap:
-            rows.append({"source": source, "target": target, "confidence": 1.0,
-                         "evidence": "by hand", "status": "confirmed"})
+            rows.append(
+                {
+                    "source": source,
+                    "target": target,
+                    "confidence": 1.0,
+                    "evidence": "by hand",
+                    "status": "confirmed",
+                }
+            )
         found["mappings"] = sorted(rows, key=lambda m: m["source"])
         data["mappings"][mapping_id] = found
         _save(data)
-        return {"mapping_id": mapping_id, "version": 1, "status": "draft",
-                "fields": found["mappings"]}
+        return {
+            "mapping_id": mapping_id,
+            "version": 1,
+            "status": "draft",
+            "fields": found["mappings"],
+        }
 
     @server.tool()
     async def approve_mapping(mapping_id: str) -> dict[str, Any]:
@@ -108,8 +132,12 @@ def canonical_server() -> FastMCP:
         found["version"] = found.get("version", 0) + 1
         _save(data)
         _log("approve_mapping", {"mapping_id": mapping_id})
-        return {"mapping_id": mapping_id, "status": "approved", "version": found["version"],
-                "fields": len(found["mappings"])}
+        return {
+            "mapping_id": mapping_id,
+            "status": "approved",
+            "version": found["version"],
+            "fields": len(found["mappings"]),
+        }
 
     @server.tool()
     async def export_mapping(mapping_id: str, formats: list[str]) -> dict[str, Any]:
@@ -121,8 +149,11 @@ def canonical_server() -> FastMCP:
         for fmt in formats:
             path = out / f"{mapping_id}.{fmt}"
             fields = {m["source"]: m["target"] for m in found["mappings"] if m["target"]}
-            path.write_text(json.dumps(fields, sort_keys=True) if fmt == "json"
-                            else yaml.safe_dump(fields, sort_keys=True))
+            path.write_text(
+                json.dumps(fields, sort_keys=True)
+                if fmt == "json"
+                else yaml.safe_dump(fields, sort_keys=True)
+            )
             files.append(str(path))
         return {"mapping_id": mapping_id, "files": files}
 
@@ -141,9 +172,18 @@ def routing_server() -> FastMCP:
             loaded = yaml.safe_load(rules)
             ok = isinstance(loaded["routing_rules"]["rules"], list)
         except Exception:  # noqa: BLE001
-            return {"ok": False, "errors": [{"line": 1, "column": 1, "rule": None,
-                                             "message": "not a routing_rules document"}],
-                    "warnings": []}
+            return {
+                "ok": False,
+                "errors": [
+                    {
+                        "line": 1,
+                        "column": 1,
+                        "rule": None,
+                        "message": "not a routing_rules document",
+                    }
+                ],
+                "warnings": [],
+            }
         return {"ok": ok, "errors": [], "warnings": []}
 
     @server.tool()
@@ -154,14 +194,27 @@ def routing_server() -> FastMCP:
     @server.tool()
     async def routing_distribution(source_id: str, rule_set: str) -> dict[str, Any]:
         """Dry run of routing."""
-        return {"rule_set": rule_set, "source_id": source_id, "dry_run": True, "routed": 4,
-                "unrouted": 0, "by_target": {"NewPlatformAPI": 2, "DataQualityQueue": 1,
-                                             "LegacyBatch": 1},
-                "by_rule": {"migrated_policies": 2, "data_quality_issues": 1,
-                            "cancelled_or_expired_archive": 1}}
+        return {
+            "rule_set": rule_set,
+            "source_id": source_id,
+            "dry_run": True,
+            "routed": 4,
+            "unrouted": 0,
+            "by_target": {"NewPlatformAPI": 2, "DataQualityQueue": 1, "LegacyBatch": 1},
+            "by_rule": {
+                "migrated_policies": 2,
+                "data_quality_issues": 1,
+                "cancelled_or_expired_archive": 1,
+            },
+        }
 
-    for name in ("evaluate_policy", "route_source", "reroute_policy", "routing_history",
-                 "diff_rule_sets"):
+    for name in (
+        "evaluate_policy",
+        "route_source",
+        "reroute_policy",
+        "routing_history",
+        "diff_rule_sets",
+    ):
         server.add_tool(_trivial(name), name=name, description=f"Fake {name}.")
     return server
 
@@ -172,11 +225,26 @@ def waves_server() -> FastMCP:
     @server.tool()
     async def plan_waves(source_ids: list[str], target: str) -> dict[str, Any]:
         """Plan waves."""
-        return {"plan_id": "plan_1", "target": target, "waves": [
-            {"wave_id": "w0", "number": 0, "label": "clean", "policy_count": 3,
-             "status": "pending"},
-            {"wave_id": "w1", "number": 1, "label": "rest", "policy_count": 1,
-             "status": "pending"}]}
+        return {
+            "plan_id": "plan_1",
+            "target": target,
+            "waves": [
+                {
+                    "wave_id": "w0",
+                    "number": 0,
+                    "label": "clean",
+                    "policy_count": 3,
+                    "status": "pending",
+                },
+                {
+                    "wave_id": "w1",
+                    "number": 1,
+                    "label": "rest",
+                    "policy_count": 1,
+                    "status": "pending",
+                },
+            ],
+        }
 
     @server.tool()
     async def check_gates(wave_id: str) -> dict[str, Any]:
@@ -184,11 +252,21 @@ def waves_server() -> FastMCP:
         overridden = _load().get("overrides", {}).get(wave_id, {})
         results = [{"gate": "mapping_approved", "passed": True, "detail": "approved v1"}]
         if wave_id == "w1":
-            results.append({"gate": "null_rate", "passed": False, "failing": 1,
-                            "detail": "HOLDER 25% empty", "sample": ["B004"],
-                            "overridden": "null_rate" in overridden})
-        return {"wave_id": wave_id, "passed": wave_id != "w1" or bool(overridden),
-                "results": results}
+            results.append(
+                {
+                    "gate": "null_rate",
+                    "passed": False,
+                    "failing": 1,
+                    "detail": "HOLDER 25% empty",
+                    "sample": ["B004"],
+                    "overridden": "null_rate" in overridden,
+                }
+            )
+        return {
+            "wave_id": wave_id,
+            "passed": wave_id != "w1" or bool(overridden),
+            "results": results,
+        }
 
     @server.tool()
     async def override_wave_gate(wave_id: str, gate: str, reason: str) -> dict[str, Any]:
@@ -207,21 +285,40 @@ def waves_server() -> FastMCP:
             await ctx.report_progress(done, 3, f"batch {done}")
             await anyio.sleep(0)
         if wave_id == "w1":
-            return {"wave_id": wave_id, "status": "compensated", "migrated": 0, "failed": 1,
-                    "steps": {"ingest": {"status": "compensated"},
-                              "map": {"status": "compensated"},
-                              "migrate": {"status": "failed",
-                                          "error": "target rejected policy B004: premium 0.00"},
-                              "validate": {"status": "pending"}}}
-        return {"wave_id": wave_id, "status": "completed", "migrated": 3, "failed": 0,
-                "steps": {n: {"status": "completed"}
-                          for n in ("ingest", "map", "route", "migrate", "validate")}}
+            return {
+                "wave_id": wave_id,
+                "status": "compensated",
+                "migrated": 0,
+                "failed": 1,
+                "steps": {
+                    "ingest": {"status": "compensated"},
+                    "map": {"status": "compensated"},
+                    "migrate": {
+                        "status": "failed",
+                        "error": "target rejected policy B004: premium 0.00",
+                    },
+                    "validate": {"status": "pending"},
+                },
+            }
+        return {
+            "wave_id": wave_id,
+            "status": "completed",
+            "migrated": 3,
+            "failed": 0,
+            "steps": {
+                n: {"status": "completed"}
+                for n in ("ingest", "map", "route", "migrate", "validate")
+            },
+        }
 
     @server.tool()
     async def reconcile_wave(wave_id: str) -> dict[str, Any]:
         """Reconcile source and target."""
-        return {"wave_id": wave_id, "passed": True, "report": {
-            "source_count": 3, "target_count": 3, "missing_in_target": 0}}
+        return {
+            "wave_id": wave_id,
+            "passed": True,
+            "report": {"source_count": 3, "target_count": 3, "missing_in_target": 0},
+        }
 
     @server.tool()
     async def rollback_wave(wave_id: str) -> dict[str, Any]:
@@ -247,15 +344,25 @@ def _trivial(name: str) -> Any:
     return tool
 
 
-SERVERS = {"canonical": canonical_server, "routing": routing_server, "waves": waves_server,
-           "governance": governance_server}
+SERVERS = {
+    "canonical": canonical_server,
+    "routing": routing_server,
+    "waves": waves_server,
+    "governance": governance_server,
+}
 
 
 def config_for(names: list[str], folder: Path) -> Path:
     """An IDE-format config that replaces ``names`` by these fakes; returns its path."""
     repo = str(Path(__file__).resolve().parents[2])
-    entries = {n: {"command": sys.executable, "args": ["-m", "tests.agents.fake_servers", n],
-                   "env": {"PYTHONPATH": repo}} for n in names}
+    entries = {
+        n: {
+            "command": sys.executable,
+            "args": ["-m", "tests.agents.fake_servers", n],
+            "env": {"PYTHONPATH": repo},
+        }
+        for n in names
+    }
     path = folder / "fake_servers.json"
     path.write_text(json.dumps({"mcpServers": entries}))
     return path

@@ -24,13 +24,24 @@ class Reply:
     usage: tuple[int, int] = (100, 20)
 
 
-def _chunk(delta: dict[str, Any] | None, finish: str | None = None,
-           usage: tuple[int, int] | None = None) -> bytes:
-    body: dict[str, Any] = {"id": "chatcmpl-1", "object": "chat.completion.chunk",
-                            "created": 0, "model": "stub-model"}
+def _chunk(
+    delta: dict[str, Any] | None, finish: str | None = None, usage: tuple[int, int] | None = None
+) -> bytes:
+    body: dict[str, Any] = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "stub-model",
+    }
     if usage is not None:
-        body.update(choices=[], usage={"prompt_tokens": usage[0], "completion_tokens": usage[1],
-                                       "total_tokens": sum(usage)})
+        body.update(
+            choices=[],
+            usage={
+                "prompt_tokens": usage[0],
+                "completion_tokens": usage[1],
+                "total_tokens": sum(usage),
+            },
+        )
     else:
         body["choices"] = [{"index": 0, "delta": delta, "finish_reason": finish}]
     return f"data: {json.dumps(body)}\n\n".encode()
@@ -40,8 +51,18 @@ def _stream(reply: Reply) -> Iterator[bytes]:
     yield _chunk({"role": "assistant", "content": ""})
     if reply.tool_call:
         name, args = reply.tool_call
-        yield _chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                      "function": {"name": name, "arguments": ""}}]})
+        yield _chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": name, "arguments": ""},
+                    }
+                ]
+            }
+        )
         yield _chunk({"tool_calls": [{"index": 0, "function": {"arguments": json.dumps(args)}}]})
         yield _chunk({}, "tool_calls")
     else:
@@ -74,8 +95,11 @@ class StubOpenAI:
                 stub.headers.append(dict(self.headers))
                 reply = stub.replies.pop(0) if stub.replies else Reply(status=500)
                 if reply.status != 200:
-                    self._send(reply.status, {"error": {"message": f"stub error {reply.status}",
-                                                        "type": "stub"}}, reply.headers)
+                    self._send(
+                        reply.status,
+                        {"error": {"message": f"stub error {reply.status}", "type": "stub"}},
+                        reply.headers,
+                    )
                     return
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
@@ -84,8 +108,9 @@ class StubOpenAI:
                     self.wfile.write(part)
                     self.wfile.flush()
 
-            def _send(self, status: int, body: dict[str, Any],
-                      headers: dict[str, str] | None = None) -> None:
+            def _send(
+                self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+            ) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("content-type", "application/json")

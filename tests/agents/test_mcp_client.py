@@ -22,18 +22,28 @@ from core.errors import ConfigError
 from core.settings import Settings
 
 
-@pytest.mark.parametrize(("text", "where", "problem"), [
-    ("{not json", "cfg.json:1:2", "not valid JSON"),
-    ('{"servers": {}}', "cfg.json", "missing key 'mcpServers'"),
-    ('{"mcpServers": {"x": {"args": ["a"]}}}', "mcpServers.x.command", "needs 'command'"),
-    ('{"mcpServers": {"x": {"command": "c", "args": "a b"}}}', "mcpServers.x.args",
-     "must be a list of strings"),
-    ('{"mcpServers": {"x": {"command": "c", "env": {"K": 1}}}}', "mcpServers.x.env",
-     "string values"),
-    ('{"mcpServers": {"x": {"command": "c", "cmd": "d"}}}', "mcpServers.x", "unknown key"),
-])
-def test_a_malformed_config_names_file_key_and_problem(tmp_path: Path, text: str, where: str,
-                                                       problem: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("{not json", "cfg.json:1:2", "not valid JSON"),
+        ('{"servers": {}}', "cfg.json", "missing key 'mcpServers'"),
+        ('{"mcpServers": {"x": {"args": ["a"]}}}', "mcpServers.x.command", "needs 'command'"),
+        (
+            '{"mcpServers": {"x": {"command": "c", "args": "a b"}}}',
+            "mcpServers.x.args",
+            "must be a list of strings",
+        ),
+        (
+            '{"mcpServers": {"x": {"command": "c", "env": {"K": 1}}}}',
+            "mcpServers.x.env",
+            "string values",
+        ),
+        ('{"mcpServers": {"x": {"command": "c", "cmd": "d"}}}', "mcpServers.x", "unknown key"),
+    ],
+)
+def test_a_malformed_config_names_file_key_and_problem(
+    tmp_path: Path, text: str, where: str, problem: str
+) -> None:
     path = tmp_path / "cfg.json"
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
@@ -42,10 +52,19 @@ def test_a_malformed_config_names_file_key_and_problem(tmp_path: Path, text: str
 
 
 def test_an_extra_named_like_a_builtin_replaces_it_and_keeps_its_workspace(
-        tmp_path: Path, agent_settings: Settings) -> None:
+    tmp_path: Path, agent_settings: Settings
+) -> None:
     path = tmp_path / "cfg.json"
-    path.write_text(json.dumps({"mcpServers": {"content": {"command": "my-content"},
-                                               "weather": {"command": "w", "args": ["-v"]}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "content": {"command": "my-content"},
+                    "weather": {"command": "w", "args": ["-v"]},
+                }
+            }
+        )
+    )
     specs = merge_specs(builtin_specs(agent_settings)[0], load_server_config(path))
     by_name = {s.name: s for s in specs}
     assert by_name["content"].command == "my-content"
@@ -61,23 +80,35 @@ def test_fit_arguments_drops_unknown_and_names_missing_required() -> None:
 
 
 def test_one_session_per_server_and_broken_servers_are_named(
-        tmp_path: Path, agent_settings: Settings, legacy_csv: Path) -> None:
+    tmp_path: Path, agent_settings: Settings, legacy_csv: Path
+) -> None:
     """content starts over stdio; an extra whose command does not exist and one that exits at
     once are reported by name (also as events), and content keeps working."""
     crash = tmp_path / "crash.py"
     crash.write_text("import sys\nsys.stderr.write('boom: no licence key\\n')\nsys.exit(3)\n")
     path = tmp_path / "cfg.json"
-    path.write_text(json.dumps({"mcpServers": {
-        "ghost": {"command": str(tmp_path / "no-such-binary")},
-        "crashy": {"command": sys.executable, "args": [str(crash)]}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "mcpServers": {
+                    "ghost": {"command": str(tmp_path / "no-such-binary")},
+                    "crashy": {"command": sys.executable, "args": [str(crash)]},
+                }
+            }
+        )
+    )
     builtins, absent = builtin_specs(agent_settings)
     specs = [s for s in builtins if s.name == "content"] + load_server_config(path)
     events: list[tuple[str, str]] = []
 
     async def run() -> None:
-        async with McpHub(specs, log_dir=tmp_path / "logs", absent={"waves": "not installed"},
-                          start_timeout=30, events=lambda e, name, d: events.append((e, name))
-                          ) as hub:
+        async with McpHub(
+            specs,
+            log_dir=tmp_path / "logs",
+            absent={"waves": "not installed"},
+            start_timeout=30,
+            events=lambda e, name, d: events.append((e, name)),
+        ) as hub:
             assert hub.status()["not_started"] == ["content", "ghost", "crashy"]
             await hub.start()
             status = hub.status()
@@ -86,8 +117,10 @@ def test_one_session_per_server_and_broken_servers_are_named(
             assert "boom: no licence key" in status["failed"]["crashy"]
             assert ("server_failed", "ghost") in events and ("server_failed", "crashy") in events
             session = hub.sessions["content"]
-            ingested = await hub.call("ingest_file", {"path": str(legacy_csv), "format": "csv",
-                                                      "options": {"delimiter": ";"}})
+            ingested = await hub.call(
+                "ingest_file",
+                {"path": str(legacy_csv), "format": "csv", "options": {"delimiter": ";"}},
+            )
             listed = await hub.call("list_sources", {"unknown_arg": 1})
             assert hub.sessions["content"] is session  # the same session for every call
             assert listed["sources"][0]["source_id"] == ingested["source_id"]

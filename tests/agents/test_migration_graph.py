@@ -16,7 +16,8 @@ from core.settings import Settings
 
 
 def test_migration_with_override_failure_explanation_and_rollback(
-        agent_settings: Settings, fakes: Path) -> None:
+    agent_settings: Settings, fakes: Path
+) -> None:
     notes: list[dict] = []
     progress: list[float] = []
 
@@ -25,9 +26,16 @@ def test_migration_with_override_failure_explanation_and_rollback(
             progress.append(detail["done"])
 
     async def run() -> None:
-        async with open_journey(agent_settings, journey="migration", thread_id="m1",
-                                mode="new", server_config=fakes, only=["waves"],
-                                on_note=notes.append, events=on_event) as session:
+        async with open_journey(
+            agent_settings,
+            journey="migration",
+            thread_id="m1",
+            mode="new",
+            server_config=fakes,
+            only=["waves"],
+            on_note=notes.append,
+            events=on_event,
+        ) as session:
             outcome = await session.start({"source_ids": ["src_1"]})
             assert outcome.question["step"] == "approve_wave"
             outcome = await session.answer("run")
@@ -52,8 +60,11 @@ def test_migration_with_override_failure_explanation_and_rollback(
     assert progress[:3] == [1.0, 2.0, 3.0]
     calls = json.loads((agent_settings.home / "fake_servers.json").read_text())["calls"]
     assert [(c["tool"], c["args"]["wave_id"]) for c in calls] == [
-        ("run_wave", "w0"), ("override_wave_gate", "w1"), ("run_wave", "w1"),
-        ("rollback_wave", "w1")]
+        ("run_wave", "w0"),
+        ("override_wave_gate", "w1"),
+        ("run_wave", "w1"),
+        ("rollback_wave", "w1"),
+    ]
     assert calls[1]["args"]["reason"] == "HOLDER gaps accepted by UW"
     failure = next(n["text"] for n in notes if "ended compensated" in (n.get("text") or ""))
     assert "Failed step: migrate (target rejected policy B004: premium 0.00)" in failure

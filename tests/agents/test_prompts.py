@@ -15,15 +15,29 @@ from tests.servers.clients import memory_session
 
 def test_every_prompt_file_parses_and_other_templates_are_left_alone() -> None:
     found = prompt_files()
-    assert {"data_mash_assistant", "discover_sources", "review_mapping", "plan_migration",
-            "explain_profile", "explain_wave_failure"} <= set(found)
+    assert {
+        "data_mash_assistant",
+        "discover_sources",
+        "review_mapping",
+        "plan_migration",
+        "explain_profile",
+        "explain_wave_failure",
+    } <= set(found)
     assert "rerank_mapping" not in found  # no front matter: owned by the canonical matcher
     assert "$records records" in found["explain_profile"].body
 
 
 def test_templates_fill_placeholders() -> None:
-    text = prompt_text("explain_mapping", mapping_id="m1", source="billing", mapped=3,
-                       unmapped=1, low=1, threshold=0.7, low_fields="A -> b (0.5)")
+    text = prompt_text(
+        "explain_mapping",
+        mapping_id="m1",
+        source="billing",
+        mapped=3,
+        unmapped=1,
+        low=1,
+        threshold=0.7,
+        low_fields="A -> b (0.5)",
+    )
     assert text.startswith("Proposed mapping m1 for billing: 3 source columns mapped")
 
 
@@ -43,11 +57,14 @@ def test_servers_expose_their_prompts(tmp_path: Path) -> None:
     anyio.run(run)
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("---\nname: x\n---\nbody", "needs 'name' and 'description'"),
-    ("---\nname: [x\n---\nbody", "not valid YAML"),
-    ("---\nname: x\ndescription: d\narguments: [3]\n---\nbody", "arguments"),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("---\nname: x\n---\nbody", "needs 'name' and 'description'"),
+        ("---\nname: [x\n---\nbody", "not valid YAML"),
+        ("---\nname: x\ndescription: d\narguments: [3]\n---\nbody", "arguments"),
+    ],
+)
 def test_a_bad_front_matter_names_the_file(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "p.md"
     path.write_text(text)

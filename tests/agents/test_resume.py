@@ -22,9 +22,11 @@ from tests.agents.conftest import CSV, CSV_OPTIONS
 from tests.agents.fake_servers import config_for
 from tests.servers.clients import REPO, server_env
 
-ANSWERS = [{"step": "review_mapping", "answer": "edit STATUS policy_core.status"},
-           {"step": "review_mapping", "answer": "approve"},
-           {"step": "review_rules", "answer": "approve"}]
+ANSWERS = [
+    {"step": "review_mapping", "answer": "edit STATUS policy_core.status"},
+    {"step": "review_mapping", "answer": "approve"},
+    {"step": "review_rules", "answer": "approve"},
+]
 
 
 def _wait_for(lines: queue.Queue[str], pattern: str, seen: list[str]) -> re.Match[str]:
@@ -38,10 +40,15 @@ def _wait_for(lines: queue.Queue[str], pattern: str, seen: list[str]) -> re.Matc
 def _result(state: dict[str, Any]) -> dict[str, Any]:
     """What a discovery produced, without ids that depend on the workspace."""
     export = {Path(f).suffix: Path(f).read_text() for f in state["export"]["files"]}
-    return {"status": state["status"], "decisions": state["decisions"],
-            "mapping": state["mapping"]["mappings"], "approved": state["approved"]["version"],
-            "rule_set": state["rule_set"], "routing": state["routing"]["distribution"],
-            "export": export}
+    return {
+        "status": state["status"],
+        "decisions": state["decisions"],
+        "mapping": state["mapping"]["mappings"],
+        "approved": state["approved"]["version"],
+        "rule_set": state["rule_set"],
+        "routing": state["routing"]["distribution"],
+        "export": export,
+    }
 
 
 def test_resume_after_the_process_is_killed_matches_an_uninterrupted_run(tmp_path: Path) -> None:
@@ -49,16 +56,36 @@ def test_resume_after_the_process_is_killed_matches_an_uninterrupted_run(tmp_pat
     home = tmp_path / "interrupted"
     home.mkdir()
     (home / "policies.csv").write_text(CSV)
-    options = [f"--option={k}={str(v).lower() if isinstance(v, bool) else v}"
-               for k, v in CSV_OPTIONS.items()]
+    options = [
+        f"--option={k}={str(v).lower() if isinstance(v, bool) else v}"
+        for k, v in CSV_OPTIONS.items()
+    ]
     env = server_env(home, DATA_MASH_EMBEDDING_PROVIDER="none")
     for key in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
         env.pop(key, None)
     chat = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "chat", "--journey", "discovery", "--file",
-         str(home / "policies.csv"), "--format", "csv", *options, "--servers", str(fakes)],
-        cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True)
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "chat",
+            "--journey",
+            "discovery",
+            "--file",
+            str(home / "policies.csv"),
+            "--format",
+            "csv",
+            *options,
+            "--servers",
+            str(fakes),
+        ],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(x) for x in chat.stdout], daemon=True).start()
     seen: list[str] = []
@@ -71,12 +98,28 @@ def test_resume_after_the_process_is_killed_matches_an_uninterrupted_run(tmp_pat
     assert any("Free-form questions need an LLM" in line for line in seen)
 
     script = tmp_path / "resume.yaml"
-    script.write_text(yaml.safe_dump({"journey": "discovery", "thread": thread,
-                                      "answers": ANSWERS}))
+    script.write_text(
+        yaml.safe_dump({"journey": "discovery", "thread": thread, "answers": ANSWERS})
+    )
     resumed = subprocess.run(
-        [sys.executable, "-m", "cli.main", "journey", "run", str(script), "--json",
-         "--servers", str(fakes)], cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=180, check=False)
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "journey",
+            "run",
+            str(script),
+            "--json",
+            "--servers",
+            str(fakes),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert resumed.returncode == 0, resumed.stderr
     after_resume = json.loads(resumed.stdout)
     assert after_resume["thread_id"] == thread and after_resume["status"] == "done"
@@ -85,10 +128,29 @@ def test_resume_after_the_process_is_killed_matches_an_uninterrupted_run(tmp_pat
     other.mkdir()
     (other / "policies.csv").write_text(CSV)
     full = tmp_path / "full.yaml"
-    full.write_text(yaml.safe_dump({"journey": "discovery", "inputs": {"files": [{
-        "path": str(other / "policies.csv"), "format": "csv", "options": CSV_OPTIONS}]},
-        "answers": ANSWERS}))
-    outcome = anyio.run(lambda: run_script(
-        Settings(home=other, embedding_provider="none"), full, server_config=fakes,
-        only=["content", "canonical", "routing"]))
+    full.write_text(
+        yaml.safe_dump(
+            {
+                "journey": "discovery",
+                "inputs": {
+                    "files": [
+                        {
+                            "path": str(other / "policies.csv"),
+                            "format": "csv",
+                            "options": CSV_OPTIONS,
+                        }
+                    ]
+                },
+                "answers": ANSWERS,
+            }
+        )
+    )
+    outcome = anyio.run(
+        lambda: run_script(
+            Settings(home=other, embedding_provider="none"),
+            full,
+            server_config=fakes,
+            only=["content", "canonical", "routing"],
+        )
+    )
     assert _result(after_resume["state"]) == _result(outcome.values)

@@ -29,38 +29,61 @@ def _script(folder: Path, name: str, **body: object) -> Path:
 
 
 def test_a_paused_script_resumes_and_a_bad_answer_names_its_step(
-        workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (workspace / "p.csv").write_text(CSV)
     fakes = config_for(["canonical"], tmp_path)  # FAKE canonical test server
-    first = _script(workspace, "first.yaml", journey="discovery", thread="t-1", on_end="pause",
-                    inputs={"files": [{"path": "p.csv", "format": "csv",
-                                       "options": {"delimiter": ";", "decimal": ","}}]})
+    first = _script(
+        workspace,
+        "first.yaml",
+        journey="discovery",
+        thread="t-1",
+        on_end="pause",
+        inputs={
+            "files": [
+                {"path": "p.csv", "format": "csv", "options": {"delimiter": ";", "decimal": ","}}
+            ]
+        },
+    )
     assert main(["journey", "run", str(first), "--json", "--servers", str(fakes)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "waiting" and out["question"]["step"] == "review_mapping"
     assert any("invalid dates in EFF_DATE" in (n.get("text") or "") for n in out["notes"])
 
-    bad = _script(workspace, "bad.yaml", journey="discovery", thread="t-1",
-                  answers=[{"step": "review_mapping", "answer": "edit NOPE policy_core.status"}])
+    bad = _script(
+        workspace,
+        "bad.yaml",
+        journey="discovery",
+        thread="t-1",
+        answers=[{"step": "review_mapping", "answer": "edit NOPE policy_core.status"}],
+    )
     assert main(["journey", "run", str(bad), "--servers", str(fakes)]) == 1
     err = capsys.readouterr().err
     assert "answers[0], step 'review_mapping'" in err
     assert "field 'NOPE' is not one of this step's fields" in err
 
-    wrong_step = _script(workspace, "wrong.yaml", journey="discovery", thread="t-1",
-                         answers=[{"step": "review_rules", "answer": "approve"}])
+    wrong_step = _script(
+        workspace,
+        "wrong.yaml",
+        journey="discovery",
+        thread="t-1",
+        answers=[{"step": "review_rules", "answer": "approve"}],
+    )
     assert main(["journey", "run", str(wrong_step), "--servers", str(fakes)]) == 1
     assert "for step 'review_rules' but the journey asks step 'review_mapping'" in (
-        capsys.readouterr().err)
+        capsys.readouterr().err
+    )
 
     assert main(["journey", "list", "--json"]) == 0
     threads = json.loads(capsys.readouterr().out)["threads"]
     assert [(t["thread_id"], t["journey"], t["status"]) for t in threads] == [
-        ("t-1", "discovery", "running")]
+        ("t-1", "discovery", "running")
+    ]
 
 
 def test_running_out_of_answers_is_an_error_unless_paused(
-        workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     script = _script(workspace, "s.yaml", journey="migration", inputs={"source_ids": ["s1"]})
     fakes = config_for(["waves"], workspace)  # FAKE waves test server
     assert main(["journey", "run", str(script), "--servers", str(fakes)]) == 1
@@ -69,20 +92,27 @@ def test_running_out_of_answers_is_an_error_unless_paused(
     assert "on_end: pause" in err
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"journey": "teleport"}, "s.yaml: journey"),
-    ({"journey": "migration", "inputs": {}}, "inputs: give 'source_ids'"),
-    ({"journey": "discovery", "inputs": {"files": [{"path": "x"}]}},
-     "inputs.files.0.format: Field required"),
-])
-def test_bad_scripts_name_file_and_key(workspace: Path, body: dict, message: str,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"journey": "teleport"}, "s.yaml: journey"),
+        ({"journey": "migration", "inputs": {}}, "inputs: give 'source_ids'"),
+        (
+            {"journey": "discovery", "inputs": {"files": [{"path": "x"}]}},
+            "inputs.files.0.format: Field required",
+        ),
+    ],
+)
+def test_bad_scripts_name_file_and_key(
+    workspace: Path, body: dict, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["journey", "run", str(_script(workspace, "s.yaml", **body))]) == 1
     assert message in capsys.readouterr().err
 
 
 def test_unknown_thread_and_malformed_server_config_are_clear_errors(
-        workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["chat", "--thread", "nope"]) == 1
     err = capsys.readouterr().err
     assert "no journey thread 'nope'" in err and "journeys.sqlite" in err
@@ -93,8 +123,9 @@ def test_unknown_thread_and_malformed_server_config_are_clear_errors(
     assert f"{bad}: mcpServers.weather.command: needs 'command'" in capsys.readouterr().err
 
 
-def test_mcp_config_prints_a_snippet_per_client(workspace: Path,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_mcp_config_prints_a_snippet_per_client(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["mcp-config", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"claude", "cursor", "vscode"}

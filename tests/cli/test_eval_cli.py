@@ -27,8 +27,9 @@ def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return lines[0]
 
 
-def test_routing_eval_json_and_report_files(workspace: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_routing_eval_json_and_report_files(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["eval", "routing", "--policies", "120", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert {"suite", "metrics", "cases", "baselines", "environment"} <= set(doc)
@@ -44,8 +45,9 @@ def test_routing_eval_json_and_report_files(workspace: Path,
     assert "compared with the run of" in out
 
 
-def test_check_fails_when_a_threshold_is_missed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_fails_when_a_threshold_is_missed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     impossible = tmp_path / "t.yaml"
     impossible.write_text("routing:\n  engine.agreement: {min: 2.0}\n")
     monkeypatch.setenv("DATA_MASH_EVAL_THRESHOLDS", str(impossible))
@@ -66,8 +68,9 @@ def test_unknown_suite(capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown suite 'speed'" in line and "content, mapping, routing" in line
 
 
-def test_corpus_path_that_does_not_exist(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_corpus_path_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["eval", "content", "--corpus", str(tmp_path / "nowhere")]) == 1
     line = _one_error_line(capsys)
     assert "corpus path does not exist" in line and "nowhere" in line
@@ -81,8 +84,9 @@ def test_malformed_journey_script(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert f"{script}:4:" in line and "each answer is a bare answer" in line
 
 
-def test_against_a_report_of_another_suite(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_against_a_report_of_another_suite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     other = tmp_path / "perf.json"
     other.write_text(json.dumps({"suite": "perf", "metrics": {}}))
     assert main(["eval", "routing", "--against", str(other)]) == 1

@@ -30,10 +30,10 @@ def _json(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_propose_approve_validate_run_export(estate: Path, tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ingest", "life", "--source-config", str(estate / "sources.yaml"),
-                 "--json"]) == 0
+def test_propose_approve_validate_run_export(
+    estate: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest", "life", "--source-config", str(estate / "sources.yaml"), "--json"]) == 0
     source_id = _json(capsys)["sources"][0]["source_id"]
     assert main(["map-to-canonical", source_id, "--json"]) == 0
     proposal = _json(capsys)
@@ -52,10 +52,34 @@ def test_propose_approve_validate_run_export(estate: Path, tmp_path: Path,
     assert "policy_core.effective_date" in capsys.readouterr().err
     # The engineer's review: a life contract takes effect on its issue date, and every
     # coverage of the life system is life cover.
-    assert main(["mapping", "set-field", mapping_id, "policy_core.effective_date", "--source",
-                 "ISSUEDT", "--transform", '{"kind": "date", "format": "YYYYDDD"}']) == 0
-    assert main(["mapping", "set-field", mapping_id, "coverage_sections[].coverage_type",
-                 "--transform", '{"kind": "constant", "value": "life"}']) == 0
+    assert (
+        main(
+            [
+                "mapping",
+                "set-field",
+                mapping_id,
+                "policy_core.effective_date",
+                "--source",
+                "ISSUEDT",
+                "--transform",
+                '{"kind": "date", "format": "YYYYDDD"}',
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "mapping",
+                "set-field",
+                mapping_id,
+                "coverage_sections[].coverage_type",
+                "--transform",
+                '{"kind": "constant", "value": "life"}',
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["approve-mapping", mapping_id, "--json"]) == 0
     approved = _json(capsys)
@@ -69,8 +93,7 @@ def test_propose_approve_validate_run_export(estate: Path, tmp_path: Path,
     run = _json(capsys)
     assert (run["valid"], run["invalid"]) == (report["valid"], report["invalid"])
     out = tmp_path / "export"
-    assert main(["export", mapping_id, "--format", "json,jsonl", "--out", str(out),
-                 "--json"]) == 0
+    assert main(["export", mapping_id, "--format", "json,jsonl", "--out", str(out), "--json"]) == 0
     exported = _json(capsys)
     assert {Path(f["path"]).suffix for f in exported["files"]} >= {".json", ".jsonl"}
     assert main(["export", mapping_id, "--format", "json", "--out", str(out)]) == 1
@@ -78,8 +101,7 @@ def test_propose_approve_validate_run_export(estate: Path, tmp_path: Path,
 
 
 def test_edit_reject_and_bad_inputs(estate: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["ingest", "life", "--source-config", str(estate / "sources.yaml"),
-                 "--json"]) == 0
+    assert main(["ingest", "life", "--source-config", str(estate / "sources.yaml"), "--json"]) == 0
     source_id = _json(capsys)["sources"][0]["source_id"]
     assert main(["map-to-canonical", source_id, "--json"]) == 0
     mapping_id = _json(capsys)["mapping_id"]
@@ -88,11 +110,26 @@ def test_edit_reject_and_bad_inputs(estate: Path, capsys: pytest.CaptureFixture[
     capsys.readouterr()
     assert main(["approve-mapping", mapping_id]) == 1
     assert "policy_core.policy_id" in capsys.readouterr().err
-    assert main(["mapping", "set-field", mapping_id, "policy_core.nonsense", "--source",
-                 "CONTRNO"]) == 1
+    assert (
+        main(["mapping", "set-field", mapping_id, "policy_core.nonsense", "--source", "CONTRNO"])
+        == 1
+    )
     assert "policy_core.nonsense" in capsys.readouterr().err
-    assert main(["mapping", "set-field", mapping_id, "policy_core.policy_id", "--source",
-                 "CONTRNO", "--transform", "{not json"]) == 1
+    assert (
+        main(
+            [
+                "mapping",
+                "set-field",
+                mapping_id,
+                "policy_core.policy_id",
+                "--source",
+                "CONTRNO",
+                "--transform",
+                "{not json",
+            ]
+        )
+        == 1
+    )
     assert "--transform is not JSON" in capsys.readouterr().err
     assert main(["export", mapping_id, "--format", "csv"]) == 1
     assert "unknown export format csv" in capsys.readouterr().err
@@ -104,8 +141,9 @@ def test_keyless_source_is_flagged_and_nothing_auto_accepted(
     # The agency workbook's Summary sheet (premium by state) has no policy key.
     sources = {}
     for name in ("agency_summary", "agency_policies"):
-        assert main(["ingest", name, "--source-config", str(estate / "sources.yaml"),
-                     "--json"]) == 0
+        assert (
+            main(["ingest", name, "--source-config", str(estate / "sources.yaml"), "--json"]) == 0
+        )
         sources[name] = _json(capsys)["sources"][0]["source_id"]
     assert main(["map-to-canonical", sources["agency_summary"], "--json"]) == 0
     proposal = _json(capsys)

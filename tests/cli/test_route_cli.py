@@ -46,16 +46,33 @@ def source(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Source s1 with canonical records of an approved mapping m1 v1 (400 policies)."""
     engine = open_store(Settings(home=workspace))
     with engine.begin() as conn:
-        conn.execute(insert(SourceRow.__table__).values(
-            tenant="default", source_id="s1", name="pm", system="policy_master", path="x.dat",
-            format="cobol", options={}, content_sha256="0" * 64, size_bytes=1, records=400,
-            bad_records=0, columns=[], staging_dir="x", created_at=dt.datetime.now(dt.UTC)))
+        conn.execute(
+            insert(SourceRow.__table__).values(
+                tenant="default",
+                source_id="s1",
+                name="pm",
+                system="policy_master",
+                path="x.dat",
+                format="cobol",
+                options={},
+                content_sha256="0" * 64,
+                size_bytes=1,
+                records=400,
+                bad_records=0,
+                columns=[],
+                staging_dir="x",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
     engine.dispose()
     folder = workspace / "canonical" / "default" / "m1" / "v1"
     folder.mkdir(parents=True)
     pq.write_table(pa.Table.from_batches([sample_batch(0, 400)]), folder / "part-0.parquet")
-    monkeypatch.setattr(canonical_input, "latest_approved_mapping",
-                        lambda _e, _t, sid: ApprovedMapping("m1", 1) if sid == "s1" else None)
+    monkeypatch.setattr(
+        canonical_input,
+        "latest_approved_mapping",
+        lambda _e, _t, sid: ApprovedMapping("m1", 1) if sid == "s1" else None,
+    )
     return "s1"
 
 
@@ -73,8 +90,9 @@ def _json(capsys: pytest.CaptureFixture[str], args: list[str], code: int = 0) ->
     return json.loads(out)
 
 
-def test_route_json_then_reroute(source: str, rules_file: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_json_then_reroute(
+    source: str, rules_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     dry = _json(capsys, ["route", "--rules", str(rules_file), source, "--dry-run", "--json"])
     assert {"routed", "by_target", "by_rule"} <= set(dry) and dry["dry_run"]
     assert dry["routed"] == 400 and dry["by_rule"]["migrated_policies"] == 150
@@ -87,15 +105,17 @@ def test_route_json_then_reroute(source: str, rules_file: Path,
     assert [(s["name"], s["version"]) for s in stored] == [("insurer", 1)]
 
     policy = done["sample_per_rule"]["migrated_policies"][0]
-    moved = _json(capsys, ["reroute", policy, "--to", "LegacyBatch", "--reason", "broker",
-                           "--json"])
+    moved = _json(
+        capsys, ["reroute", policy, "--to", "LegacyBatch", "--reason", "broker", "--json"]
+    )
     assert moved["policy_id"] == policy and moved["previous"] == {policy: "NewPlatformAPI"}
     located = _json(capsys, ["locate", policy, "--json"])
     assert [m["to_system"] for m in located["history"]] == ["NewPlatformAPI", "LegacyBatch"]
 
 
-def test_route_renders_tables(source: str, rules_file: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_renders_tables(
+    source: str, rules_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["route", "--rules", str(rules_file), source]) == 0
     out = capsys.readouterr().out
     assert "Routed 400 policies of s1 with insurer v1" in out and "By target" in out
@@ -112,19 +132,29 @@ def test_rules_validate(rules_file: Path, capsys: pytest.CaptureFixture[str]) ->
     assert not data["ok"] and data["errors"][0]["line"] == 5
 
 
-@pytest.mark.parametrize(("args", "rules_text", "message"), [
-    (["route", "--rules", "{rules}", "nope"], RULES, "no source 'nope'"),
-    (["route", "--rules", "{rules}", "s1"], "routing_rules:\n  rules: [\n",
-     "line 3, column 1"),
-    (["route", "--rules", "{rules}", "s1"], RULES.replace("CoexistenceBridge", ""),
-     "rule 'default_route'"),
-    (["route", "--rules", "missing.yaml", "s1"], RULES, "rule file not found"),
-    (["reroute", "P9", "--to", "X", "--reason", "r"], RULES, "P9 has not been routed"),
-    (["rules", "validate", "missing.yaml"], RULES, "rule file not found"),
-])
-def test_bad_input_is_one_line_and_exit_1(source: str, rules_file: Path, args: list[str],
-                                          rules_text: str, message: str,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "rules_text", "message"),
+    [
+        (["route", "--rules", "{rules}", "nope"], RULES, "no source 'nope'"),
+        (["route", "--rules", "{rules}", "s1"], "routing_rules:\n  rules: [\n", "line 3, column 1"),
+        (
+            ["route", "--rules", "{rules}", "s1"],
+            RULES.replace("CoexistenceBridge", ""),
+            "rule 'default_route'",
+        ),
+        (["route", "--rules", "missing.yaml", "s1"], RULES, "rule file not found"),
+        (["reroute", "P9", "--to", "X", "--reason", "r"], RULES, "P9 has not been routed"),
+        (["rules", "validate", "missing.yaml"], RULES, "rule file not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    source: str,
+    rules_file: Path,
+    args: list[str],
+    rules_text: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     rules_file.write_text(rules_text, encoding="utf-8")
     argv = [a.replace("{rules}", str(rules_file)) for a in args] + ["--json"]
     assert main(argv) == 1

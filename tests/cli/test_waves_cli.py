@@ -23,12 +23,16 @@ def estate(workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
     settings = Settings(home=workspace, batch_size=100)
     engine = open_store(settings)
-    folders = {"src-a": write_parts(tmp_path / "a", canonical_table(150, prefix="A",
-                                                                    bad_every=50), 100)}
+    folders = {
+        "src-a": write_parts(tmp_path / "a", canonical_table(150, prefix="A", bad_every=50), 100)
+    }
     register_source(engine, settings, "src-a", 150)
     engine.dispose()
-    monkeypatch.setattr(wave_commands, "_services", lambda state: make_services(
-        state.engine, state.settings, folders))
+    monkeypatch.setattr(
+        wave_commands,
+        "_services",
+        lambda state: make_services(state.engine, state.settings, folders),
+    )
 
 
 def _json(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> dict[str, Any]:
@@ -38,16 +42,25 @@ def _json(capsys: pytest.CaptureFixture[str], *args: str, code: int = 0) -> dict
 
 
 def test_plan_gates_run_status_rollback_gc(capsys: pytest.CaptureFixture[str]) -> None:
-    plan = _json(capsys, "generate-plan", "--source", "src-a", "--target", "new_platform",
-                 "--canonical", "policy_v1")
+    plan = _json(
+        capsys,
+        "generate-plan",
+        "--source",
+        "src-a",
+        "--target",
+        "new_platform",
+        "--canonical",
+        "policy_v1",
+    )
     assert {"plan_id", "waves"} <= set(plan)
     wave0, wave1 = plan["waves"][0]["wave_id"], plan["waves"][1]["wave_id"]
     gates = _json(capsys, "gates", wave1)
     assert gates["passed"] is False
     assert main(["wave", "run", wave1, "--json"]) == 1
     assert "blocked by gate" in capsys.readouterr().err
-    gates = _json(capsys, "gates", wave1, "--override", "business_rules", "--reason",
-                  "waived premiums")
+    gates = _json(
+        capsys, "gates", wave1, "--override", "business_rules", "--reason", "waived premiums"
+    )
     assert gates["passed"] is True
     run = _json(capsys, "wave", "run", wave0)
     assert {"wave_id", "status", "steps", "migrated", "failed"} <= set(run)

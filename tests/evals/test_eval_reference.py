@@ -39,27 +39,46 @@ def test_reference_router_follows_priorities_and_nulls(tmp_path: Path) -> None:
     router = ReferenceRouter(path, fields)
     assert router.route({"policy_core.policy_id": None}) == ("DQ", "no_id")
     assert router.route({"policy_core.policy_id": "A1"}) == ("New", "prefix")
-    assert router.route({"policy_core.policy_id": "B1",
-                         "policy_core.expiration_date": dt.date(2014, 5, 1)}) == ("Legacy", "old")
-    assert router.route({"policy_core.policy_id": "B1", "policy_core.expiration_date": None,
-                         "policy_core.status": "CANCELLED"}) == ("Legacy", "closed")
+    assert router.route(
+        {"policy_core.policy_id": "B1", "policy_core.expiration_date": dt.date(2014, 5, 1)}
+    ) == ("Legacy", "old")
+    assert router.route(
+        {
+            "policy_core.policy_id": "B1",
+            "policy_core.expiration_date": None,
+            "policy_core.status": "CANCELLED",
+        }
+    ) == ("Legacy", "closed")
     assert router.route({"policy_core.policy_id": "B1"}) == ("Bridge", "default")
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    ("journey: x\nanswers:\n  - approve\n  - {stp: a, answer: b}\n", 4,
-     "each answer is a bare answer or {step: STEP, answer: ANSWER}"),
-    ("journey: x\nanswers: []\n", 2, "'answers' must be a non-empty list"),
-    ("journey: x\nanswers: [approve]\nexpect:\n  - wave_done: {wave: 0}\n", 4,
-     "unknown outcome 'wave_done'"),
-    ("journey: x\nanswers: [approve]\nexpect:\n  - mapping_approved: {min_fields: many}\n",
-     4, "must be an integer"),
-    ("journey: x\nanswers:\n  - [unclosed\n", 4, "not valid YAML"),
-    ("answers: [approve]\n", 1, "missing 'journey'"),
-    ("journey: x\nturns: [hi]\n", 2, "unknown key 'turns'"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "journey: x\nanswers:\n  - approve\n  - {stp: a, answer: b}\n",
+            4,
+            "each answer is a bare answer or {step: STEP, answer: ANSWER}",
+        ),
+        ("journey: x\nanswers: []\n", 2, "'answers' must be a non-empty list"),
+        (
+            "journey: x\nanswers: [approve]\nexpect:\n  - wave_done: {wave: 0}\n",
+            4,
+            "unknown outcome 'wave_done'",
+        ),
+        (
+            "journey: x\nanswers: [approve]\nexpect:\n  - mapping_approved: {min_fields: many}\n",
+            4,
+            "must be an integer",
+        ),
+        ("journey: x\nanswers:\n  - [unclosed\n", 4, "not valid YAML"),
+        ("answers: [approve]\n", 1, "missing 'journey'"),
+        ("journey: x\nturns: [hi]\n", 2, "unknown key 'turns'"),
+    ],
+)
 def test_malformed_journey_script_names_file_line_and_problem(
-        tmp_path: Path, text: str, line: int, message: str) -> None:
+    tmp_path: Path, text: str, line: int, message: str
+) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.raises(InputError) as info:

@@ -24,14 +24,20 @@ def content_result(tmp_path_factory: pytest.TempPathFactory) -> tuple[EvalConfig
     from core.settings import Settings
 
     home = tmp_path_factory.mktemp("home")
-    config = EvalConfig(home=home, policies=200, seed=5, cobrix_cases=COBRIX_CASES,
-                        settings=Settings(home=home, embedding_provider="none"))
+    config = EvalConfig(
+        home=home,
+        policies=200,
+        seed=5,
+        cobrix_cases=COBRIX_CASES,
+        settings=Settings(home=home, embedding_provider="none"),
+    )
     return config, run_suite("content", config)
 
 
 @needs_corpus
 def test_content_suite_scores_cobrix_cases_and_the_estate(
-        content_result: tuple[EvalConfig, SuiteResult]) -> None:
+    content_result: tuple[EvalConfig, SuiteResult],
+) -> None:
     _, result = content_result
     assert result.status == "ok", result.reason
     cobrix = {c["id"]: c for c in result.cases if c["group"] == "cobrix"}
@@ -57,8 +63,17 @@ def test_content_suite_scores_cobrix_cases_and_the_estate(
 def test_a_failing_cobrix_case_reports_its_first_difference(tmp_path: Path) -> None:
     from evals.cobrix import run_variant
 
-    spec = ("t01", "test1", "data/example.bin", "test1_copybook.cob", {}, "test1.txt", None, 11,
-            False)
+    spec = (
+        "t01",
+        "test1",
+        "data/example.bin",
+        "test1_copybook.cob",
+        {},
+        "test1.txt",
+        None,
+        11,
+        False,
+    )
     if not CORPUS.is_dir():
         pytest.skip("cobrix corpus not present")
     outcome = run_variant(spec, CORPUS)
@@ -67,8 +82,9 @@ def test_a_failing_cobrix_case_reports_its_first_difference(tmp_path: Path) -> N
 
 
 @needs_corpus
-def test_report_files_and_comparison(content_result: tuple[EvalConfig, SuiteResult],
-                                     tmp_path: Path) -> None:
+def test_report_files_and_comparison(
+    content_result: tuple[EvalConfig, SuiteResult], tmp_path: Path
+) -> None:
     config, result = content_result
     doc = build_document("content", [result], config, check(result, {}))
     files = write_report(doc, [result], report_dir(tmp_path, "content"))
@@ -77,7 +93,8 @@ def test_report_files_and_comparison(content_result: tuple[EvalConfig, SuiteResu
     saved = json.loads((files[0]).read_text())
     assert {"suite", "metrics", "cases", "baselines", "environment"} <= set(saved)
     assert {"python", "platform", "cpu_count", "packages", "git_commit"} <= set(
-        saved["environment"])
+        saved["environment"]
+    )
     assert "| cobrix.pass_rate |" in files[1].read_text()
     # A previous run where one figure was higher and one lower-is-better figure was lower.
     previous = json.loads(json.dumps(saved))
@@ -85,8 +102,10 @@ def test_report_files_and_comparison(content_result: tuple[EvalConfig, SuiteResu
     previous["metrics"]["cobrix.failed"] = 3
     previous["metrics"]["estate.records_match_rate"] = 2.0
     diff = compare(saved, previous)
-    assert {r["metric"] for r in diff["better"]} == {"estate.decoded_value_accuracy",
-                                                    "cobrix.failed"}
+    assert {r["metric"] for r in diff["better"]} == {
+        "estate.decoded_value_accuracy",
+        "cobrix.failed",
+    }
     assert [r["metric"] for r in diff["worse"]] == ["estate.records_match_rate"]
     path = tmp_path / "prev.json"
     path.write_text(json.dumps(previous))
@@ -98,33 +117,39 @@ def test_report_files_and_comparison(content_result: tuple[EvalConfig, SuiteResu
 def test_calibration_and_perf_charts_are_pngs(tmp_path: Path) -> None:
     from evals.charts import calibration_chart, perf_chart
 
-    buckets = [{"lo": b / 10, "hi": (b + 1) / 10, "count": b, "accuracy": b / 10}
-               for b in range(10)]
+    buckets = [
+        {"lo": b / 10, "hi": (b + 1) / 10, "count": b, "accuracy": b / 10} for b in range(10)
+    ]
     png = calibration_chart({"ours": buckets}, tmp_path / "c.png", title="t")
-    bars = perf_chart([{"benchmark": "decode", "unit": "records/s", "value": 100.0,
-                        "baseline_value": 10.0}], tmp_path / "p.png")
+    bars = perf_chart(
+        [{"benchmark": "decode", "unit": "records/s", "value": 100.0, "baseline_value": 10.0}],
+        tmp_path / "p.png",
+    )
     for path in (png, bars):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_threshold_override_makes_check_fail(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_threshold_override_makes_check_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     override = tmp_path / "t.yaml"
     override.write_text("routing:\n  engine.agreement: {min: 1.5}\n")
     monkeypatch.setenv("DATA_MASH_EVAL_THRESHOLDS", str(override))
     bounds = load_thresholds()
     assert bounds["routing"]["engine.agreement"] == {"min": 1.5}
     assert "interpreter.agreement" in bounds["routing"]  # other defaults kept
-    result = SuiteResult(suite="routing", metrics={"engine.agreement": 1.0,
-                                                   "interpreter.agreement": 1.0})
+    result = SuiteResult(
+        suite="routing", metrics={"engine.agreement": 1.0, "interpreter.agreement": 1.0}
+    )
     rows = {r["metric"]: r for r in check(result, bounds["routing"])}
     assert rows["engine.agreement"]["ok"] is False
     assert rows["interpreter.agreement"]["ok"] is True
     assert check(SuiteResult.unavailable("routing", "x"), bounds["routing"]) == []
 
 
-def test_a_suite_missing_its_capability_is_unavailable(monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Path) -> None:
+def test_a_suite_missing_its_capability_is_unavailable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from evals.suites import routing
 
     def missing(config: EvalConfig) -> SuiteResult:
@@ -136,8 +161,9 @@ def test_a_suite_missing_its_capability_is_unavailable(monkeypatch: pytest.Monke
     assert "tools.routing" in (result.reason or "") and result.metrics == {}
 
 
-def test_routing_suite_agrees_with_the_reference(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_routing_suite_agrees_with_the_reference(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
     result = run_suite("routing", EvalConfig(home=tmp_path, policies=150, seed=3))
     assert result.status == "ok", result.reason

@@ -43,7 +43,13 @@ def test_small_estate_top1_every_system_default_mode(
     embedder = CachedEmbedder(minilm, tmp_path / "emb")
     systems = evaluate_on_estate(small_estate, embedder=embedder)["systems"]
     assert set(systems) >= {
-        "acquired", "agency", "billing", "claims", "correspondence", "endorsements", "life",
+        "acquired",
+        "agency",
+        "billing",
+        "claims",
+        "correspondence",
+        "endorsements",
+        "life",
         "policy_master",
     }
     for name, metrics in systems.items():

@@ -23,8 +23,15 @@ def staged(workspace: Path, tmp_path: Path) -> tuple[Settings, str]:
     generate_estate(tmp_path / "estate", policies=300, seed=4)
     settings = Settings(home=workspace, embedding_provider="none")
     entry = load_source_config(tmp_path / "estate" / "sources.yaml").source("acquired_policy")
-    result = ingest_file(open_store(settings), settings, entry.path, fmt=entry.format,
-                         options=entry.options, name=entry.name, system=entry.system)
+    result = ingest_file(
+        open_store(settings),
+        settings,
+        entry.path,
+        fmt=entry.format,
+        options=entry.options,
+        name=entry.name,
+        system=entry.system,
+    )
     return settings, result.source_id
 
 
@@ -32,9 +39,17 @@ def test_model_tools_and_resources(workspace: Path) -> None:
     async def run() -> None:
         async with memory_session(build_server(Settings(home=workspace))) as session:
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            assert set(tools) == {"list_models", "get_model_schema", "suggest_mapping",
-                                  "update_field_mapping", "approve_mapping", "validate_records",
-                                  "map_to_canonical", "export_mapping", "assess_mapping_change"}
+            assert set(tools) == {
+                "list_models",
+                "get_model_schema",
+                "suggest_mapping",
+                "update_field_mapping",
+                "approve_mapping",
+                "validate_records",
+                "map_to_canonical",
+                "export_mapping",
+                "assess_mapping_change",
+            }
             assert tools["get_model_schema"].annotations.readOnlyHint
             models = (await session.call_tool("list_models", {})).structuredContent["models"]
             assert {m["version"] for m in models} >= {"policy_v1", "policy_v2"}
@@ -54,14 +69,20 @@ def test_suggest_edit_approve_run(staged: tuple[Settings, str]) -> None:
             mapping_id = proposal.structuredContent["mapping_id"]
             targets = {m["source"]: m["target"] for m in proposal.structuredContent["mappings"]}
             assert targets["policy_number"] == "policy_core.policy_id"
-            bad = await session.call_tool("update_field_mapping", {
-                "mapping_id": mapping_id, "target": "policy_core.no_such_field",
-                "source": "policy_number"})
+            bad = await session.call_tool(
+                "update_field_mapping",
+                {
+                    "mapping_id": mapping_id,
+                    "target": "policy_core.no_such_field",
+                    "source": "policy_number",
+                },
+            )
             assert bad.isError and "policy_core.no_such_field" in bad.content[0].text
             # Approve what the matcher is sure of; lower-confidence guesses stay unmapped.
             threshold = proposal.structuredContent["threshold"]
-            approved = await session.call_tool("approve_mapping", {
-                "mapping_id": mapping_id, "min_confidence": threshold})
+            approved = await session.call_tool(
+                "approve_mapping", {"mapping_id": mapping_id, "min_confidence": threshold}
+            )
             assert not approved.isError, approved.content
             assert approved.structuredContent["status"] == "approved"
             progress: list[float] = []
@@ -69,13 +90,16 @@ def test_suggest_edit_approve_run(staged: tuple[Settings, str]) -> None:
             async def on_progress(done: float, total: float | None, _msg: str | None) -> None:
                 progress.append(done)
 
-            result = await session.call_tool("map_to_canonical", {"mapping_id": mapping_id},
-                                             progress_callback=on_progress)
+            result = await session.call_tool(
+                "map_to_canonical", {"mapping_id": mapping_id}, progress_callback=on_progress
+            )
             assert not result.isError, result.content
             assert progress
             # Records fail only where the estate injected problems (bad dates, premiums...).
-            invalid, records = (result.structuredContent["invalid"],
-                                result.structuredContent["records"])
+            invalid, records = (
+                result.structuredContent["invalid"],
+                result.structuredContent["records"],
+            )
             assert 0 < invalid < 0.1 * records
             spec = await session.read_resource(f"mapping://default/{mapping_id}")
             assert json.loads(spec.contents[0].text)["status"] == "approved"

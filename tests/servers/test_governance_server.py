@@ -34,10 +34,12 @@ def server(tmp_path: Path) -> Any:
     register_source(engine, settings, "src-a", 120)
     services = make_services(engine, settings, folders)
     with engine.begin() as conn:  # first move: routed by a rule
-        PolicyLocations(engine).record_moves(conn, [Move("A000007", "NewPlatformAPI",
-                                                         rule="seed_rule")], entry_id=None)
-    plan = generate_plan(engine, settings, source_ids=["src-a"], target="new_platform",
-                         services=services)
+        PolicyLocations(engine).record_moves(
+            conn, [Move("A000007", "NewPlatformAPI", rule="seed_rule")], entry_id=None
+        )
+    plan = generate_plan(
+        engine, settings, source_ids=["src-a"], target="new_platform", services=services
+    )
     assert run_wave(services, plan.waves[0].wave_id).status == "completed"  # second move
     yield build_server(settings, services_for=lambda e, s, t: make_services(e, s, folders))
     engine.dispose()
@@ -51,22 +53,31 @@ def test_locate_history_trail_replay_lineage(server: Any) -> None:
             assert all(t.annotations and t.annotations.readOnlyHint for t in tools.values())
             found = _data(await session.call_tool("locate_policy", {"policy_id": "A000007"}))
             assert found["location"]["system"] == "new_platform"
-            assert [m["to_system"] for m in found["history"]] == ["NewPlatformAPI",
-                                                                   "new_platform"]
+            assert [m["to_system"] for m in found["history"]] == ["NewPlatformAPI", "new_platform"]
             assert found["reconciliation"]["matches"] is True
             history = _data(await session.call_tool("policy_history", {"policy_id": "A000007"}))
             assert [m["rule"] for m in history["moves"]] == ["seed_rule", None]
             trail = _data(await session.call_tool("audit_trail", {"policy_id": "A000007"}))
             assert [e["operation"] for e in trail["entries"]] == ["migrate.batch"]
-            page = _data(await session.call_tool("replay_log", {"namespace": "waves",
-                                                                "limit": 3}))
+            page = _data(await session.call_tool("replay_log", {"namespace": "waves", "limit": 3}))
             assert len(page["entries"]) == 3 and page["next_cursor"] == "3"
-            rest = _data(await session.call_tool("replay_log", {
-                "namespace": "waves", "limit": 200, "cursor": page["next_cursor"]}))
+            rest = _data(
+                await session.call_tool(
+                    "replay_log",
+                    {"namespace": "waves", "limit": 200, "cursor": page["next_cursor"]},
+                )
+            )
             assert rest["total"] == page["total"] and rest["next_cursor"] is None
             steps = _data(await session.call_tool("lineage", {"policy_id": "A000007"}))
             assert [s["stage"] for s in steps["steps"]] == [
-                "source_file", "source", "mapping", "canonical", "rule", "wave", "target"]
+                "source_file",
+                "source",
+                "mapping",
+                "canonical",
+                "rule",
+                "wave",
+                "target",
+            ]
             bad = await session.call_tool("replay_log", {"since": "yesterday-ish"})
             assert bad.isError and "is not a time" in bad.content[0].text  # type: ignore[union-attr]
             gone = await session.call_tool("locate_policy", {"policy_id": "NOPE"})

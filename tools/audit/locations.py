@@ -19,8 +19,18 @@ from core.store.models import PolicyLocation, PolicyMove, as_utc, utcnow
 
 LOCATION = PolicyLocation.__table__
 MOVE = PolicyMove.__table__
-MOVE_COLUMNS = ("tenant", "policy_id", "from_system", "to_system", "wave", "run_id", "rule",
-                "reason", "entry_id", "moved_at")
+MOVE_COLUMNS = (
+    "tenant",
+    "policy_id",
+    "from_system",
+    "to_system",
+    "wave",
+    "run_id",
+    "rule",
+    "reason",
+    "entry_id",
+    "moved_at",
+)
 LOCATION_COLUMNS = ("tenant", "policy_id", "system", "wave", "run_id", "entry_id", "updated_at")
 
 
@@ -97,30 +107,69 @@ class PolicyLocations:
         changed = [m for m in moves if current.get(m.policy_id) != m.to_system]
         if not changed:
             return 0
-        bulk_insert(conn, "policy_move", MOVE_COLUMNS, [
-            (self.tenant, m.policy_id, current.get(m.policy_id), m.to_system, m.wave, m.run_id,
-             m.rule, m.reason, entry_id, now) for m in changed])
+        bulk_insert(
+            conn,
+            "policy_move",
+            MOVE_COLUMNS,
+            [
+                (
+                    self.tenant,
+                    m.policy_id,
+                    current.get(m.policy_id),
+                    m.to_system,
+                    m.wave,
+                    m.run_id,
+                    m.rule,
+                    m.reason,
+                    entry_id,
+                    now,
+                )
+                for m in changed
+            ],
+        )
         fresh = [m for m in changed if m.policy_id not in current]
         known = [m for m in changed if m.policy_id in current]
-        bulk_insert(conn, "policy_location", LOCATION_COLUMNS, [
-            (self.tenant, m.policy_id, m.to_system, m.wave, m.run_id, entry_id, now)
-            for m in fresh])
+        bulk_insert(
+            conn,
+            "policy_location",
+            LOCATION_COLUMNS,
+            [
+                (self.tenant, m.policy_id, m.to_system, m.wave, m.run_id, entry_id, now)
+                for m in fresh
+            ],
+        )
         if known:
             # An update per policy, batched by the driver; moves of known policies are the
             # rarer case (re-routes, later waves).
             conn.execute(
                 LOCATION.update()
-                .where(and_(LOCATION.c.tenant == bindparam("b_tenant"),
-                            LOCATION.c.policy_id == bindparam("b_policy")))
-                .values(system=bindparam("b_system"), wave=bindparam("b_wave"),
-                        run_id=bindparam("b_run"), entry_id=bindparam("b_entry"),
-                        updated_at=bindparam("b_at")),
-                [{"b_tenant": self.tenant, "b_policy": m.policy_id, "b_system": m.to_system,
-                  "b_wave": m.wave, "b_run": m.run_id, "b_entry": entry_id, "b_at": now}
-                 for m in known],
+                .where(
+                    and_(
+                        LOCATION.c.tenant == bindparam("b_tenant"),
+                        LOCATION.c.policy_id == bindparam("b_policy"),
+                    )
+                )
+                .values(
+                    system=bindparam("b_system"),
+                    wave=bindparam("b_wave"),
+                    run_id=bindparam("b_run"),
+                    entry_id=bindparam("b_entry"),
+                    updated_at=bindparam("b_at"),
+                ),
+                [
+                    {
+                        "b_tenant": self.tenant,
+                        "b_policy": m.policy_id,
+                        "b_system": m.to_system,
+                        "b_wave": m.wave,
+                        "b_run": m.run_id,
+                        "b_entry": entry_id,
+                        "b_at": now,
+                    }
+                    for m in known
+                ],
             )
         return len(changed)
-
 
     def locate(self, policy_id: str) -> LocationRecord | None:
         with self.engine.connect() as conn:

@@ -216,8 +216,12 @@ class AuditLog:
 
     def _insert_policies(self, conn: Connection, entry_id: int, policy_ids: Sequence[str]) -> None:
         # COPY / driver executemany: an ORM object or statement per policy would cost 10x.
-        bulk_insert(conn, "audit_policy", ("entry_id", "tenant", "policy_id"),
-                    [(entry_id, self.tenant, str(pid)) for pid in policy_ids])
+        bulk_insert(
+            conn,
+            "audit_policy",
+            ("entry_id", "tenant", "policy_id"),
+            [(entry_id, self.tenant, str(pid)) for pid in policy_ids],
+        )
 
     def _finish(
         self,

@@ -84,11 +84,13 @@ def parse_source(text: str, schema: pa.Schema, where: str) -> SourceRef:
             raise _no_column(text, schema, where)
         kind = schema.field(column).type
         if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
-            raise InputError(f"source column {column!r} is not a list, so {text!r} cannot "
-                             "address its items", where=where, fix=f"use {column!r} itself")
+            raise InputError(
+                f"source column {column!r} is not a list, so {text!r} cannot address its items",
+                where=where,
+                fix=f"use {column!r} itself",
+            )
         value_type = kind.value_type
-        if item and not (pa.types.is_struct(value_type)
-                         and value_type.get_field_index(item) >= 0):
+        if item and not (pa.types.is_struct(value_type) and value_type.get_field_index(item) >= 0):
             raise _no_column(text, schema, where)
         return SourceRef(text, column, item)
     if text not in schema.names:
@@ -98,8 +100,11 @@ def parse_source(text: str, schema: pa.Schema, where: str) -> SourceRef:
 
 def _no_column(text: str, schema: pa.Schema, where: str) -> InputError:
     names = ", ".join(schema.names[:12]) + (" ..." if len(schema.names) > 12 else "")
-    return InputError(f"source column {text!r} does not exist in the source", where=where,
-                      fix=f"use one of: {names} (list items as LIST[].FIELD)")
+    return InputError(
+        f"source column {text!r} does not exist in the source",
+        where=where,
+        fix=f"use one of: {names} (list items as LIST[].FIELD)",
+    )
 
 
 def compile_plan(rules: list[FieldRule], version: str, schema: pa.Schema) -> Plan:
@@ -119,24 +124,33 @@ def compile_plan(rules: list[FieldRule], version: str, schema: pa.Schema) -> Pla
             continue
         where = f"mapping rule for {rule.target}"
         if rule.target in seen:
-            raise InputError(f"two rules fill {rule.target!r}", where=where,
-                             fix="keep one rule per canonical field")
+            raise InputError(
+                f"two rules fill {rule.target!r}",
+                where=where,
+                fix="keep one rule per canonical field",
+            )
         seen.add(rule.target)
         leaf = leaves.get(rule.target)
         if leaf is None:
             raise unknown_target(rule.target, version)
         list_path = next((lp for lp in lists if rule.target.startswith(f"{lp}[].")), None)
         source = parse_source(rule.source, schema, where) if rule.source else None
-        joins = tuple(parse_source(c, schema, where) for s in rule.transform
-                      if isinstance(s, JoinStep) for c in s.columns)
+        joins = tuple(
+            parse_source(c, schema, where)
+            for s in rule.transform
+            if isinstance(s, JoinStep)
+            for c in s.columns
+        )
         for ref in (source, *joins):
             if ref is None:
                 continue
             columns[ref.column] = None
             if ref.is_list and list_path is None:
-                raise InputError(f"list source {ref.text!r} cannot fill the single field "
-                                 f"{rule.target!r}", where=where,
-                                 fix="map list items to a list target (coverage_sections[].x)")
+                raise InputError(
+                    f"list source {ref.text!r} cannot fill the single field {rule.target!r}",
+                    where=where,
+                    fix="map list items to a list target (coverage_sections[].x)",
+                )
         compiled = CompiledRule(rule, leaf, list_path, source, joins)
         if list_path is None:
             plan.scalars.append(compiled)
@@ -146,9 +160,11 @@ def compile_plan(rules: list[FieldRule], version: str, schema: pa.Schema) -> Pla
             if ref is not None and ref.is_list:
                 known = plan.list_sources.get(list_path)
                 if known not in (None, ref.column):
-                    raise InputError(f"{list_path} is fed by two source lists, {known!r} and "
-                                     f"{ref.column!r}", where=where,
-                                     fix="map one list component from one source list")
+                    raise InputError(
+                        f"{list_path} is fed by two source lists, {known!r} and {ref.column!r}",
+                        where=where,
+                        fix="map one list component from one source list",
+                    )
                 plan.list_sources[list_path] = ref.column
         plan.list_sources.setdefault(list_path, None)
     plan.columns = list(columns)
@@ -159,11 +175,15 @@ def unknown_target(target: str, version: str) -> InputError:
     stem = target.rsplit(".", 1)[-1]
     near = [p for p in leaves_by_path(version) if p.endswith(f".{stem}") or p == stem][:5]
     hint = f"did you mean {', '.join(near)}?" if near else "see data-mash's canonical fields list"
-    return InputError(f"target {target!r} is not a field of canonical model {version}",
-                      where=f"mapping rule for {target}", fix=hint)
+    return InputError(
+        f"target {target!r} is not a field of canonical model {version}",
+        where=f"mapping rule for {target}",
+        fix=hint,
+    )
 
 
 # -- conversion to the target type -------------------------------------------------------------
+
 
 def to_target(values: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray, str]:
     """Convert a transformed column to the leaf's candidate type; returns (values, failed, why)."""
@@ -178,21 +198,34 @@ def to_target(values: pa.Array, kind: str) -> tuple[pa.Array, np.ndarray, str]:
         if pa.types.is_date32(values.type):
             return values, np.zeros(n, dtype=bool), "a date"
         if pa.types.is_timestamp(values.type) or pa.types.is_date64(values.type):
-            return pc.cast(pc.floor_temporal(values, unit="day") if pa.types.is_timestamp(
-                values.type) else values, pa.date32()), np.zeros(n, dtype=bool), "a date"
+            return (
+                pc.cast(
+                    pc.floor_temporal(values, unit="day")
+                    if pa.types.is_timestamp(values.type)
+                    else values,
+                    pa.date32(),
+                ),
+                np.zeros(n, dtype=bool),
+                "a date",
+            )
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
             dates, failed = parse_dates(values, "YYYY-MM-DD")
             return dates, failed, "an ISO date YYYY-MM-DD (add a date transform for other formats)"
-        return (pa.nulls(n, pa.date32()), present,
-                "a date; numbers are not dates (add a date transform: YYYYMMDD, julian, excel...)")
+        return (
+            pa.nulls(n, pa.date32()),
+            present,
+            "a date; numbers are not dates (add a date transform: YYYYMMDD, julian, excel...)",
+        )
     decimals, failed = parse_money(values, MoneyStep.model_validate({}))
     return decimals, failed, "an amount"
 
 
 # -- building ----------------------------------------------------------------------------------
 
-def _source_values(batch: pa.RecordBatch, ref: SourceRef, parents: np.ndarray | None,
-                   flat: pa.Array | None) -> pa.Array:
+
+def _source_values(
+    batch: pa.RecordBatch, ref: SourceRef, parents: np.ndarray | None, flat: pa.Array | None
+) -> pa.Array:
     column = batch.column(ref.column)
     if ref.is_list:
         assert flat is not None
@@ -204,8 +237,9 @@ def _source_values(batch: pa.RecordBatch, ref: SourceRef, parents: np.ndarray | 
     return column
 
 
-def _failures(original: pa.Array, converted: Converted, extra: np.ndarray, why: str,
-              rule: CompiledRule) -> pa.Array:
+def _failures(
+    original: pa.Array, converted: Converted, extra: np.ndarray, why: str, rule: CompiledRule
+) -> pa.Array:
     """The `!fail:` column: a message for each value that did not convert, null elsewhere."""
     failed = converted.failed | extra
     messages: list[str | None] = [None] * len(original)
@@ -224,8 +258,13 @@ def _failures(original: pa.Array, converted: Converted, extra: np.ndarray, why: 
     return pa.array(messages, pa.string())
 
 
-def _convert(rule: CompiledRule, batch: pa.RecordBatch, n: int, parents: np.ndarray | None,
-             flat: pa.Array | None) -> tuple[pa.Array, pa.Array, np.ndarray]:
+def _convert(
+    rule: CompiledRule,
+    batch: pa.RecordBatch,
+    n: int,
+    parents: np.ndarray | None,
+    flat: pa.Array | None,
+) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """Values, failure messages and the has-content mask of one rule over n rows or items."""
     steps = rule.rule.transform
     if rule.source is not None:
@@ -252,8 +291,9 @@ def _convert(rule: CompiledRule, batch: pa.RecordBatch, n: int, parents: np.ndar
     return values, messages, content if backed else np.zeros(n, dtype=bool)
 
 
-def _list_column(batch: pa.RecordBatch, list_path: str, rules: list[CompiledRule],
-                 source_list: str | None) -> pa.Array:
+def _list_column(
+    batch: pa.RecordBatch, list_path: str, rules: list[CompiledRule], source_list: str | None
+) -> pa.Array:
     n = batch.num_rows
     flat = None
     if source_list is not None:
@@ -274,8 +314,11 @@ def _list_column(batch: pa.RecordBatch, list_path: str, rules: list[CompiledRule
     arrays = [pc.take(a, index) for a in arrays]
     counts = np.bincount(parents[keep], minlength=n)
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
-    items = pa.StructArray.from_arrays(arrays, names=names) if arrays else pa.array(
-        [{}] * int(keep.sum()), pa.struct([]))
+    items = (
+        pa.StructArray.from_arrays(arrays, names=names)
+        if arrays
+        else pa.array([{}] * int(keep.sum()), pa.struct([]))
+    )
     return pa.ListArray.from_arrays(pa.array(offsets), items)
 
 

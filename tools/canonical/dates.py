@@ -15,8 +15,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_TOKENS = {"YYYY": ("y", 4), "DDD": ("j", 3), "MM": ("m", 2), "DD": ("d", 2), "YY": ("yy", 2),
-           "C": ("c", 1)}
+_TOKENS = {
+    "YYYY": ("y", 4),
+    "DDD": ("j", 3),
+    "MM": ("m", 2),
+    "DD": ("d", 2),
+    "YY": ("yy", 2),
+    "C": ("c", 1),
+}
 _TOKEN_RE = re.compile("|".join(sorted(_TOKENS, key=len, reverse=True)))
 ALIASES = {"julian": "YYYYDDD", "iso": "YYYY-MM-DD"}
 EXCEL = "excel"
@@ -46,7 +52,7 @@ def compile_format(text: str) -> DateFormat:
     pos = 0
     for match in _TOKEN_RE.finditer(fmt):
         if match.start() > pos:
-            pieces.append(("lit", fmt[pos:match.start()]))
+            pieces.append(("lit", fmt[pos : match.start()]))
         pieces.append(("tok", match.group()))
         pos = match.end()
     if pos < len(fmt):
@@ -58,8 +64,10 @@ def compile_format(text: str) -> DateFormat:
         raise ValueError(f"date format {text!r}: two-digit years need a century digit C (CYYMMDD)")
     has_year = "y" in groups or {"c", "yy"} <= set(groups)
     if not has_year or not ({"m", "d"} <= set(groups) or "j" in groups):
-        raise ValueError(f"date format {text!r} needs YYYY (or CYY) and MM+DD or DDD; "
-                         "use tokens YYYY, MM, DD, DDD, C, YY or 'excel'")
+        raise ValueError(
+            f"date format {text!r} needs YYYY (or CYY) and MM+DD or DDD; "
+            "use tokens YYYY, MM, DD, DDD, C, YY or 'excel'"
+        )
     regex = ""
     for i, (kind, piece) in enumerate(pieces):
         if kind == "lit":
@@ -77,12 +85,16 @@ def compile_format(text: str) -> DateFormat:
 
 
 def _ints(struct: pa.StructArray, name: str) -> np.ndarray:
-    return pc.cast(pc.struct_field(struct, [struct.type.get_field_index(name)]),
-                   pa.int64()).fill_null(0).to_numpy(zero_copy_only=False)
+    return (
+        pc.cast(pc.struct_field(struct, [struct.type.get_field_index(name)]), pa.int64())
+        .fill_null(0)
+        .to_numpy(zero_copy_only=False)
+    )
 
 
-def _compose(y: np.ndarray, m: np.ndarray | None, d: np.ndarray | None,
-             j: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _compose(
+    y: np.ndarray, m: np.ndarray | None, d: np.ndarray | None, j: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Days since 1970 and a validity mask for calendar parts."""
     ok = (y >= 1) & (y <= 9999)
     ys = np.where(ok, y, 1970)
@@ -117,8 +129,9 @@ def _as_text(values: pa.Array, fmt: DateFormat) -> pa.Array:
     return pc.utf8_trim_whitespace(pc.cast(values, pa.string()))
 
 
-def parse_dates(values: pa.Array, format_text: str,
-                null_values: tuple[str, ...] = ()) -> tuple[pa.Array, np.ndarray]:
+def parse_dates(
+    values: pa.Array, format_text: str, null_values: tuple[str, ...] = ()
+) -> tuple[pa.Array, np.ndarray]:
     """Parse a column of legacy dates.
 
     Args:
@@ -144,8 +157,11 @@ def parse_dates(values: pa.Array, format_text: str,
     matched = pc.is_valid(parts).to_numpy(zero_copy_only=False)
     if len(values) == 0:
         return pa.array([], pa.date32()), np.zeros(0, dtype=bool)
-    y = _ints(parts, "y") if "y" in fmt.groups else (
-        1900 + 100 * _ints(parts, "c") + _ints(parts, "yy"))
+    y = (
+        _ints(parts, "y")
+        if "y" in fmt.groups
+        else (1900 + 100 * _ints(parts, "c") + _ints(parts, "yy"))
+    )
     m = _ints(parts, "m") if "m" in fmt.groups else None
     d = _ints(parts, "d") if "d" in fmt.groups else None
     j = _ints(parts, "j") if "j" in fmt.groups else None

@@ -67,10 +67,15 @@ def _json_default(value: Any) -> Any:
 
 
 def _spec(info: MappingInfo) -> dict[str, Any]:
-    return {"mapping_id": info.mapping_id, "version": info.version, "status": info.status,
-            "source_id": info.source_id, "canonical": info.canonical,
-            "min_confidence": info.min_confidence,
-            "rules": [r.model_dump(mode="json") for r in info.rules]}
+    return {
+        "mapping_id": info.mapping_id,
+        "version": info.version,
+        "status": info.status,
+        "source_id": info.source_id,
+        "canonical": info.canonical,
+        "min_confidence": info.min_confidence,
+        "rules": [r.model_dump(mode="json") for r in info.rules],
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -117,8 +122,10 @@ def _records_writer(settings: Settings, info: MappingInfo, kind: str) -> Callabl
     def write(handle: TextIO) -> int:
         count = 0
         if kind == "sql":
-            handle.write(f"-- canonical {info.canonical} records of mapping {info.mapping_id} "
-                         f"v{info.version}\n")
+            handle.write(
+                f"-- canonical {info.canonical} records of mapping {info.mapping_id} "
+                f"v{info.version}\n"
+            )
             handle.write("\n\n".join(create_statements(info.canonical)) + "\n\n")
         for batch in read_canonical(settings, info.mapping_id, info.version, tenant=info.tenant):
             if kind == "sql":
@@ -142,9 +149,17 @@ def _write_parquet(settings: Settings, info: MappingInfo, temp: Path) -> int:
     return count
 
 
-def export_mapping(engine: Engine, settings: Settings, mapping_id: str, out_dir: Path, *,
-                   formats: Sequence[str] = ALL_FORMATS, tenant: str | None = None,
-                   version: int | None = None, overwrite: bool = False) -> ExportResult:
+def export_mapping(
+    engine: Engine,
+    settings: Settings,
+    mapping_id: str,
+    out_dir: Path,
+    *,
+    formats: Sequence[str] = ALL_FORMATS,
+    tenant: str | None = None,
+    version: int | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
     """Export a mapping version and its canonical records.
 
     Args:
@@ -167,26 +182,43 @@ def export_mapping(engine: Engine, settings: Settings, mapping_id: str, out_dir:
     tenant = tenant or settings.tenant
     unknown = [f for f in formats if f not in ALL_FORMATS]
     if unknown or not formats:
-        raise InputError(f"unknown export format(s): {', '.join(unknown) or 'none given'}",
-                         where="--format", fix=f"use any of: {', '.join(ALL_FORMATS)}")
+        raise InputError(
+            f"unknown export format(s): {', '.join(unknown) or 'none given'}",
+            where="--format",
+            fix=f"use any of: {', '.join(ALL_FORMATS)}",
+        )
     latest = get_mapping(engine, mapping_id, tenant=tenant)
-    info = get_mapping(engine, mapping_id, tenant=tenant,
-                       version=version or latest.approved_version or latest.version)
+    info = get_mapping(
+        engine,
+        mapping_id,
+        tenant=tenant,
+        version=version or latest.approved_version or latest.version,
+    )
     if _DATA_FORMATS & set(formats) and not canonical_parts(
-            output_dir(settings, tenant, mapping_id, info.version)):
-        raise InputError(f"mapping '{mapping_id}' v{info.version} has no canonical records yet",
-                         where="export", fix=f"run map_to_canonical for {mapping_id} first, or "
-                                             "export only json,yaml")
+        output_dir(settings, tenant, mapping_id, info.version)
+    ):
+        raise InputError(
+            f"mapping '{mapping_id}' v{info.version} has no canonical records yet",
+            where="export",
+            fix=f"run map_to_canonical for {mapping_id} first, or export only json,yaml",
+        )
     stem = f"{mapping_id}.v{info.version}"
-    names = {"json": f"{stem}.mapping.json", "yaml": f"{stem}.mapping.yaml",
-             "sql": f"{stem}.canonical.sql", "jsonl": f"{stem}.canonical.jsonl",
-             "parquet": f"{stem}.canonical.parquet"}
+    names = {
+        "json": f"{stem}.mapping.json",
+        "yaml": f"{stem}.mapping.yaml",
+        "sql": f"{stem}.canonical.sql",
+        "jsonl": f"{stem}.canonical.jsonl",
+        "parquet": f"{stem}.canonical.parquet",
+    }
     wanted = [f for f in ALL_FORMATS if f in formats]
     targets = [out_dir / names[f] for f in wanted] + [out_dir / f"{stem}.manifest.json"]
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
-        raise InputError("the export file already exists", where=str(existing[0]),
-                         fix="choose another folder or pass overwrite=True (--overwrite)")
+        raise InputError(
+            "the export file already exists",
+            where=str(existing[0]),
+            fix="choose another folder or pass overwrite=True (--overwrite)",
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     audit = AuditLog(engine, tenant=tenant)
     staging = _Staging(out_dir)
@@ -194,13 +226,20 @@ def export_mapping(engine: Engine, settings: Settings, mapping_id: str, out_dir:
     with audit.operation(NAMESPACE, "export_mapping", target=mapping_id, payload=payload) as op:
         try:
             files = [_export_one(settings, info, fmt, staging, names[fmt]) for fmt in wanted]
-            manifest = {"mapping_id": mapping_id, "version": info.version,
-                        "canonical": info.canonical, "source_id": info.source_id,
-                        "tenant": tenant, "exported_at": dt.datetime.now(dt.UTC).isoformat(),
-                        "files": [f.model_dump() for f in files],
-                        "counts": {"records": next((f.records for f in files
-                                                    if f.records is not None), None),
-                                   "rules": len(info.rules), "mapped_fields": len(info.fields)}}
+            manifest = {
+                "mapping_id": mapping_id,
+                "version": info.version,
+                "canonical": info.canonical,
+                "source_id": info.source_id,
+                "tenant": tenant,
+                "exported_at": dt.datetime.now(dt.UTC).isoformat(),
+                "files": [f.model_dump() for f in files],
+                "counts": {
+                    "records": next((f.records for f in files if f.records is not None), None),
+                    "rules": len(info.rules),
+                    "mapped_fields": len(info.fields),
+                },
+            }
             temp, final = staging.temp_for(f"{stem}.manifest.json")
             _write_text(temp, lambda h: h.write(json.dumps(manifest, indent=2)))
             staging.commit()
@@ -208,12 +247,14 @@ def export_mapping(engine: Engine, settings: Settings, mapping_id: str, out_dir:
             staging.discard()
             raise
         op.outcome = {"files": [f.path for f in files], "manifest": str(final)}
-    return ExportResult(mapping_id=mapping_id, version=info.version, files=files,
-                        manifest=str(final))
+    return ExportResult(
+        mapping_id=mapping_id, version=info.version, files=files, manifest=str(final)
+    )
 
 
-def _export_one(settings: Settings, info: MappingInfo, fmt: str, staging: _Staging,
-                name: str) -> ExportedFile:
+def _export_one(
+    settings: Settings, info: MappingInfo, fmt: str, staging: _Staging, name: str
+) -> ExportedFile:
     temp, final = staging.temp_for(name)
     records: int | None = None
     if fmt == "json":
@@ -224,5 +265,10 @@ def _export_one(settings: Settings, info: MappingInfo, fmt: str, staging: _Stagi
         records = _write_parquet(settings, info, temp)
     else:
         records = _write_text(temp, _records_writer(settings, info, fmt))
-    return ExportedFile(path=str(final), format=fmt, records=records,
-                        bytes=temp.stat().st_size, sha256=_sha256(temp))
+    return ExportedFile(
+        path=str(final),
+        format=fmt,
+        records=records,
+        bytes=temp.stat().st_size,
+        sha256=_sha256(temp),
+    )

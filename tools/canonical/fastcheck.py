@@ -27,8 +27,15 @@ from tools.canonical.build import FAIL
 from tools.canonical.model_tree import Leaf, ObjectNode, model_tree
 from tools.canonical.transforms import CANDIDATE_DECIMAL, WHITESPACE_CLASS
 
-ERROR_SCHEMA = pa.schema([("row", pa.int64()), ("path", pa.string()), ("field", pa.string()),
-                          ("message", pa.string()), ("kind", pa.string())])
+ERROR_SCHEMA = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("path", pa.string()),
+        ("field", pa.string()),
+        ("message", pa.string()),
+        ("kind", pa.string()),
+    ]
+)
 
 
 @lru_cache(maxsize=32)
@@ -50,7 +57,7 @@ def re2_pattern(pattern: str) -> str:
             elif code in "SDwWbB":
                 raise NotImplementedError(f"pattern {pattern!r}: \\{code} is not translated")
             else:
-                out.append(pattern[i:i + 2])
+                out.append(pattern[i : i + 2])
             i += 2
             continue
         if char == "[" and not in_class:
@@ -119,10 +126,17 @@ class _Checker:
             dom = _Domain(0, np.zeros(0, np.int64), np.zeros(0, np.int64), None)
         else:
             lists = self.table.column(list_path).combine_chunks()
-            parents = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False),
-                                 dtype=np.int64)
-            starts = np.concatenate([[0], np.cumsum(
-                pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False))])
+            parents = np.asarray(
+                pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), dtype=np.int64
+            )
+            starts = np.concatenate(
+                [
+                    [0],
+                    np.cumsum(
+                        pc.list_value_length(lists).fill_null(0).to_numpy(zero_copy_only=False)
+                    ),
+                ]
+            )
             positions = np.arange(len(parents)) - starts[parents]
             dom = _Domain(len(parents), parents, positions, pc.list_flatten(lists))
         self.domains[list_path] = dom
@@ -197,11 +211,15 @@ class _Checker:
                 assert fails is not None
                 error |= mask
                 texts = pc.take(fails, pa.array(index)).to_pylist()
-                self.found.append(_Found(leaf.path, list_path, rel, index, "transform_error",
-                                         [str(t) for t in texts]))
+                self.found.append(
+                    _Found(
+                        leaf.path, list_path, rel, index, "transform_error", [str(t) for t in texts]
+                    )
+                )
         if leaf.required:
-            found(present & ~has_value & ~failed, "missing",
-                  lambda _v: "required field has no value")
+            found(
+                present & ~has_value & ~failed, "missing", lambda _v: "required field has no value"
+            )
         if values is None:
             return error
         check = present & has_value
@@ -215,44 +233,68 @@ class _Checker:
         if leaf.allowed is not None:
             allowed = pa.array(list(leaf.allowed), pa.string())
             options = ", ".join(leaf.allowed)
-            found(check & ~_mask(pc.is_in(values, value_set=allowed)), "literal_error",
-                  lambda v: f"{v!r} is not one of: {options}")
+            found(
+                check & ~_mask(pc.is_in(values, value_set=allowed)),
+                "literal_error",
+                lambda v: f"{v!r} is not one of: {options}",
+            )
         if leaf.min_length is not None or leaf.max_length is not None:
             length = pc.utf8_length(values).fill_null(0).to_numpy(zero_copy_only=False)
             if leaf.min_length is not None:
-                found(check & (length < leaf.min_length), "string_too_short",
-                      lambda v: f"{v!r} is shorter than {leaf.min_length} character(s)")
+                found(
+                    check & (length < leaf.min_length),
+                    "string_too_short",
+                    lambda v: f"{v!r} is shorter than {leaf.min_length} character(s)",
+                )
             if leaf.max_length is not None:
-                found(check & (length > leaf.max_length), "string_too_long",
-                      lambda v: f"has {len(v)} characters; at most {leaf.max_length} allowed")
+                found(
+                    check & (length > leaf.max_length),
+                    "string_too_long",
+                    lambda v: f"has {len(v)} characters; at most {leaf.max_length} allowed",
+                )
         if leaf.pattern is not None:
             matched = _mask(pc.match_substring_regex(values, re2_pattern(leaf.pattern)))
-            found(check & ~matched, "string_pattern_mismatch",
-                  lambda v: f"{v!r} does not match the pattern {leaf.pattern}")
+            found(
+                check & ~matched,
+                "string_pattern_mismatch",
+                lambda v: f"{v!r} does not match the pattern {leaf.pattern}",
+            )
 
     def _check_decimal(self, leaf: Leaf, values: pa.Array, check: np.ndarray, found) -> None:  # type: ignore[no-untyped-def]
         values = values.cast(CANDIDATE_DECIMAL)
         places = leaf.decimal_places
         if places is not None:
             exact = _mask(pc.equal(pc.round(values, places), values))
-            found(check & ~exact, "decimal_max_places",
-                  lambda v: f"{_show(v)} has more than {places} decimal places")
+            found(
+                check & ~exact,
+                "decimal_max_places",
+                lambda v: f"{_show(v)} has more than {places} decimal places",
+            )
         if leaf.max_digits is not None:
             whole = leaf.max_digits - (places or 0)
             limit = pa.scalar(Decimal(10) ** whole, CANDIDATE_DECIMAL)
-            found(check & _mask(pc.greater_equal(pc.abs(values), limit)), "decimal_whole_digits",
-                  lambda v: f"{_show(v)} has more than {whole} digits before the decimal point")
-        bounds = (("ge", pc.greater_equal, "greater than or equal to"),
-                  ("gt", pc.greater, "greater than"), ("le", pc.less_equal, "at most"),
-                  ("lt", pc.less, "less than"))
+            found(
+                check & _mask(pc.greater_equal(pc.abs(values), limit)),
+                "decimal_whole_digits",
+                lambda v: f"{_show(v)} has more than {whole} digits before the decimal point",
+            )
+        bounds = (
+            ("ge", pc.greater_equal, "greater than or equal to"),
+            ("gt", pc.greater, "greater than"),
+            ("le", pc.less_equal, "at most"),
+            ("lt", pc.less, "less than"),
+        )
         for name, compare, words in bounds:
             bound = getattr(leaf, name)
             if bound is not None:
                 ok = _mask(compare(values, pa.scalar(bound, CANDIDATE_DECIMAL)))
-                kind = {"ge": "greater_than_equal", "gt": "greater_than", "le": "less_than_equal",
-                        "lt": "less_than"}[name]
-                found(check & ~ok, kind,
-                      lambda v, b=bound, w=words: f"{_show(v)} must be {w} {b}")
+                kind = {
+                    "ge": "greater_than_equal",
+                    "gt": "greater_than",
+                    "le": "less_than_equal",
+                    "lt": "less_than",
+                }[name]
+                found(check & ~ok, kind, lambda v, b=bound, w=words: f"{_show(v)} must be {w} {b}")
 
     # -- objects ---------------------------------------------------------------------------------
 
@@ -267,15 +309,17 @@ class _Checker:
                 child_errors = self.check_node(child, np.ones(dom.size, dtype=bool))
                 errors |= self.to_rows(child_errors, child.list_path)
                 continue
-            child_present = present & (np.ones(len(present), bool) if child.required
-                                       else self.content(child))
+            child_present = present & (
+                np.ones(len(present), bool) if child.required else self.content(child)
+            )
             errors |= self.check_node(child, child_present)
         for kind, first, second in node.checks:
             errors |= self.cross_check(node, kind, first, second, present & ~errors)
         return errors
 
-    def cross_check(self, node: ObjectNode, kind: str, first: str, second: str,
-                    gate: np.ndarray) -> np.ndarray:
+    def cross_check(
+        self, node: ObjectNode, kind: str, first: str, second: str, gate: np.ndarray
+    ) -> np.ndarray:
         prefix = f"{node.path}." if node.path else ""
         by_path = {leaf.path: leaf for leaf in node.leaves}
         a = self.column(by_path[prefix + first], node.list_path, False)
@@ -288,13 +332,19 @@ class _Checker:
             take = pa.array(index)
             pairs = zip(pc.take(a, take).to_pylist(), pc.take(b, take).to_pylist(), strict=True)
             if kind == "date_order":
-                messages = [f"{second} {y} is before {first} {x}; a period cannot end before it "
-                            "starts (check for swapped columns or a wrong date format such as "
-                            "DD/MM vs MM/DD)" for x, y in pairs]
+                messages = [
+                    f"{second} {y} is before {first} {x}; a period cannot end before it "
+                    "starts (check for swapped columns or a wrong date format such as "
+                    "DD/MM vs MM/DD)"
+                    for x, y in pairs
+                ]
             else:
-                messages = [f"aggregate limit {_show(y)} is below the per-occurrence limit "
-                            f"{_show(x)}; an aggregate caps all occurrences together (check "
-                            "whether the two limit columns are swapped)" for x, y in pairs]
+                messages = [
+                    f"aggregate limit {_show(y)} is below the per-occurrence limit "
+                    f"{_show(x)}; an aggregate caps all occurrences together (check "
+                    "whether the two limit columns are swapped)"
+                    for x, y in pairs
+                ]
             leaf = by_path[prefix + second]
             self.found.append(_Found(leaf.path, node.list_path, leaf.name, index, kind, messages))
         return bad
@@ -313,8 +363,9 @@ class _Checker:
                 dom = self.domain(item.list_path)
                 assert dom.parents is not None and dom.positions is not None
                 item_rows = dom.parents[item.index]
-                paths.extend(f"{item.list_path}[{p}].{item.rel}"
-                             for p in dom.positions[item.index].tolist())
+                paths.extend(
+                    f"{item.list_path}[{p}].{item.rel}" for p in dom.positions[item.index].tolist()
+                )
             rows.append(item_rows)
             fields.extend([item.leaf_path] * len(item.index))
             kinds.extend([item.kind] * len(item.index))
@@ -322,12 +373,16 @@ class _Checker:
             counts[item.leaf_path] = counts.get(item.leaf_path, 0) + len(np.unique(item_rows))
         row_array = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         order = np.argsort(row_array, kind="stable")
-        table = pa.table({"row": pa.array(row_array[order], pa.int64()),
-                          "path": pa.array(paths, pa.string()).take(pa.array(order)),
-                          "field": pa.array(fields, pa.string()).take(pa.array(order)),
-                          "message": pa.array(messages, pa.string()).take(pa.array(order)),
-                          "kind": pa.array(kinds, pa.string()).take(pa.array(order))},
-                         schema=ERROR_SCHEMA)
+        table = pa.table(
+            {
+                "row": pa.array(row_array[order], pa.int64()),
+                "path": pa.array(paths, pa.string()).take(pa.array(order)),
+                "field": pa.array(fields, pa.string()).take(pa.array(order)),
+                "message": pa.array(messages, pa.string()).take(pa.array(order)),
+                "kind": pa.array(kinds, pa.string()).take(pa.array(order)),
+            },
+            schema=ERROR_SCHEMA,
+        )
         return Verdict(valid=~errors, errors=table, field_counts=counts)
 
 

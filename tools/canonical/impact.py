@@ -78,10 +78,16 @@ def _compare(a: pa.Table, b: pa.Table, version: str, counts: dict[str, int]) -> 
         list_a, list_b = _column(a, item.list_path or ""), _column(b, item.list_path or "")
         if list_a is None and list_b is None:
             continue
-        len_a = (pc.list_value_length(list_a).fill_null(0).to_numpy(zero_copy_only=False)
-                 if list_a is not None else np.zeros(n, np.int64))
-        len_b = (pc.list_value_length(list_b).fill_null(0).to_numpy(zero_copy_only=False)
-                 if list_b is not None else np.zeros(n, np.int64))
+        len_a = (
+            pc.list_value_length(list_a).fill_null(0).to_numpy(zero_copy_only=False)
+            if list_a is not None
+            else np.zeros(n, np.int64)
+        )
+        len_b = (
+            pc.list_value_length(list_b).fill_null(0).to_numpy(zero_copy_only=False)
+            if list_b is not None
+            else np.zeros(n, np.int64)
+        )
         same_len = len_a == len_b
         keep = pa.array(same_len)
         rows = np.flatnonzero(same_len)
@@ -92,8 +98,11 @@ def _compare(a: pa.Table, b: pa.Table, version: str, counts: dict[str, int]) -> 
             diff = ~same_len & ((len_a > 0) | (len_b > 0))
             size = len(parents)
             for prefix in ("", FAIL):
-                element = _differs(_item_field(flat_a, prefix + leaf.name),
-                                   _item_field(flat_b, prefix + leaf.name), size)
+                element = _differs(
+                    _item_field(flat_a, prefix + leaf.name),
+                    _item_field(flat_b, prefix + leaf.name),
+                    size,
+                )
                 diff[parents[element]] = True
             if diff.any():
                 counts[leaf.path] = counts.get(leaf.path, 0) + int(diff.sum())
@@ -101,9 +110,16 @@ def _compare(a: pa.Table, b: pa.Table, version: str, counts: dict[str, int]) -> 
     return changed
 
 
-def assess_mapping_change(engine: Engine, settings: Settings, mapping_id: str, from_version: int,
-                          to_version: int, *, tenant: str | None = None,
-                          sample: int = 10) -> ChangeImpact:
+def assess_mapping_change(
+    engine: Engine,
+    settings: Settings,
+    mapping_id: str,
+    from_version: int,
+    to_version: int,
+    *,
+    tenant: str | None = None,
+    sample: int = 10,
+) -> ChangeImpact:
     """Which policies' canonical values change between two versions, and how many.
 
     Args:
@@ -123,8 +139,11 @@ def assess_mapping_change(engine: Engine, settings: Settings, mapping_id: str, f
     old = get_mapping(engine, mapping_id, tenant=tenant, version=from_version)
     new = get_mapping(engine, mapping_id, tenant=tenant, version=to_version)
     if old.canonical != new.canonical:
-        raise InputError("the versions target different canonical models",
-                         where=f"mapping {mapping_id}", fix="compare versions of one model")
+        raise InputError(
+            "the versions target different canonical models",
+            where=f"mapping {mapping_id}",
+            fix="compare versions of one model",
+        )
     source = SourceRegistry(engine, tenant=tenant).get(old.source_id)
     schema = source_schema(source)
     plan_a = compile_plan(old.rules, old.canonical, schema)
@@ -133,8 +152,9 @@ def assess_mapping_change(engine: Engine, settings: Settings, mapping_id: str, f
     counts: dict[str, int] = {}
     records = changed_total = became_invalid = became_valid = 0
     ids: list[str] = []
-    for batch in staged_batches(source.records_path, columns=columns,
-                                batch_rows=settings.batch_size):
+    for batch in staged_batches(
+        source.records_path, columns=columns, batch_rows=settings.batch_size
+    ):
         a = build_candidates(batch, plan_a, records)
         b = build_candidates(batch, plan_b, records)
         valid_a = check_candidates(a, old.canonical).valid
@@ -149,7 +169,15 @@ def assess_mapping_change(engine: Engine, settings: Settings, mapping_id: str, f
                 picked = source_ids.take(pa.array(np.flatnonzero(changed)[: sample - len(ids)]))
                 ids.extend(str(i) for i in picked.to_pylist() if i is not None)
         records += batch.num_rows
-    return ChangeImpact(mapping_id=mapping_id, from_version=from_version, to_version=to_version,
-                        records=records, changed_records=changed_total, sample_policy_ids=ids,
-                        field_changes=counts, became_invalid=became_invalid,
-                        became_valid=became_valid, diff=diff_mappings(old, new))
+    return ChangeImpact(
+        mapping_id=mapping_id,
+        from_version=from_version,
+        to_version=to_version,
+        records=records,
+        changed_records=changed_total,
+        sample_policy_ids=ids,
+        field_changes=counts,
+        became_invalid=became_invalid,
+        became_valid=became_valid,
+        diff=diff_mappings(old, new),
+    )

@@ -22,8 +22,17 @@ from knowledge.canonical.catalogue import peel
 from knowledge.canonical.registry import get_model
 
 LeafKind = Literal["string", "date", "decimal"]
-_CONSTRAINTS = ("min_length", "max_length", "pattern", "ge", "gt", "le", "lt", "max_digits",
-                "decimal_places")
+_CONSTRAINTS = (
+    "min_length",
+    "max_length",
+    "pattern",
+    "ge",
+    "gt",
+    "le",
+    "lt",
+    "max_digits",
+    "decimal_places",
+)
 _IGNORED_METADATA = ("strict",)
 
 # Cross-field model validators the bulk path re-implements: name -> (kind, first field, second
@@ -123,8 +132,9 @@ def _leaf(path: str, name: str, annotation: Any, info: Any) -> Leaf:
     for bound in ("ge", "gt", "le", "lt"):
         if bound in constraints:
             constraints[bound] = Decimal(str(constraints[bound]))
-    return Leaf(path=path, name=name, kind=kind, required=info.is_required(), allowed=allowed,
-                **constraints)
+    return Leaf(
+        path=path, name=name, kind=kind, required=info.is_required(), allowed=allowed, **constraints
+    )
 
 
 def _node(model: type[BaseModel], path: str, required: bool, list_path: str | None) -> ObjectNode:
@@ -142,12 +152,18 @@ def _node(model: type[BaseModel], path: str, required: bool, list_path: str | No
         base, is_list = shape.base, shape.is_list
         if isinstance(base, type) and issubclass(base, BaseModel):
             item_list = child_path if is_list else list_path
-            node.children.append(_node(base, f"{child_path}[]" if is_list else child_path,
-                                       info.is_required() and not is_list, item_list))
+            node.children.append(
+                _node(
+                    base,
+                    f"{child_path}[]" if is_list else child_path,
+                    info.is_required() and not is_list,
+                    item_list,
+                )
+            )
             continue
         column = child_path
         if list_path is not None:
-            column = child_path[len(list_path) + 3:]
+            column = child_path[len(list_path) + 3 :]
         node.leaves.append(_leaf(child_path, column, info.annotation, info))
     return node
 

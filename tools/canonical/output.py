@@ -25,13 +25,26 @@ from core.settings import Settings
 from knowledge.canonical import arrow_schema, arrow_to_records
 from tools.canonical.fastcheck import Verdict
 
-QUARANTINE_SCHEMA = pa.schema([
-    ("row", pa.int64()),
-    ("policy_id", pa.string()),
-    ("errors", pa.list_(pa.struct([("path", pa.string()), ("field", pa.string()),
-                                   ("message", pa.string()), ("kind", pa.string())]))),
-    ("source_record", pa.string()),
-])
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("row", pa.int64()),
+        ("policy_id", pa.string()),
+        (
+            "errors",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("path", pa.string()),
+                        ("field", pa.string()),
+                        ("message", pa.string()),
+                        ("kind", pa.string()),
+                    ]
+                )
+            ),
+        ),
+        ("source_record", pa.string()),
+    ]
+)
 
 
 def output_dir(settings: Settings, tenant: str, mapping_id: str, version: int) -> Path:
@@ -73,16 +86,22 @@ def to_canonical(candidates: pa.Table, version: str) -> pa.Table:
             continue
         item_type = target.type.value_type
         if target.name not in candidates.column_names:
-            columns.append(pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)),
-                                                    pa.array([], item_type)))
+            columns.append(
+                pa.ListArray.from_arrays(
+                    pa.array(np.zeros(n + 1, np.int32)), pa.array([], item_type)
+                )
+            )
             continue
         lists = candidates.column(target.name).combine_chunks()
         items = pc.list_flatten(lists)
         fields = []
         for member in item_type:
             index = items.type.get_field_index(member.name)
-            fields.append(pc.struct_field(items, [index]).cast(member.type) if index >= 0
-                          else pa.nulls(len(items), member.type))
+            fields.append(
+                pc.struct_field(items, [index]).cast(member.type)
+                if index >= 0
+                else pa.nulls(len(items), member.type)
+            )
         struct = pa.StructArray.from_arrays(fields, fields=list(item_type))
         columns.append(pa.ListArray.from_arrays(_offsets(lists), struct, type=target.type))
     return pa.Table.from_arrays(columns, schema=schema)
@@ -96,29 +115,41 @@ def quarantine_table(batch: pa.RecordBatch, candidates: pa.Table, verdict: Verdi
     starts = np.searchsorted(row_positions, invalid, side="left")
     ends = np.searchsorted(row_positions, invalid, side="right")
     offsets = pa.array(np.concatenate([[0], np.cumsum(ends - starts)]).astype(np.int32))
-    order = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)]) \
-        if len(invalid) else np.zeros(0, dtype=np.int64)
+    order = (
+        np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+        if len(invalid)
+        else np.zeros(0, dtype=np.int64)
+    )
     picked = errors.take(pa.array(order, pa.int64()))
     struct = pa.StructArray.from_arrays(
         [picked.column(c).combine_chunks() for c in ("path", "field", "message", "kind")],
-        fields=list(QUARANTINE_SCHEMA.field("errors").type.value_type))
+        fields=list(QUARANTINE_SCHEMA.field("errors").type.value_type),
+    )
     take = pa.array(invalid, pa.int64())
-    ids = (candidates.column("policy_core.policy_id").take(take).combine_chunks()
-           if "policy_core.policy_id" in candidates.column_names
-           else pa.nulls(len(invalid), pa.string()))
+    ids = (
+        candidates.column("policy_core.policy_id").take(take).combine_chunks()
+        if "policy_core.policy_id" in candidates.column_names
+        else pa.nulls(len(invalid), pa.string())
+    )
     records = [json.dumps(r, default=str) for r in batch.take(take).to_pylist()]
     return pa.Table.from_arrays(
-        [candidates.column("!row").take(take).combine_chunks(), ids,
-         pa.ListArray.from_arrays(offsets, struct), pa.array(records, pa.string())],
-        schema=QUARANTINE_SCHEMA)
+        [
+            candidates.column("!row").take(take).combine_chunks(),
+            ids,
+            pa.ListArray.from_arrays(offsets, struct),
+            pa.array(records, pa.string()),
+        ],
+        schema=QUARANTINE_SCHEMA,
+    )
 
 
 def canonical_parts(folder: Path) -> list[Path]:
     return sorted(folder.glob("part-*.parquet"))
 
 
-def read_canonical(settings: Settings, mapping_id: str, version: int, *, tenant: str,
-                   batch_rows: int = 10_000) -> Iterator[pa.RecordBatch]:
+def read_canonical(
+    settings: Settings, mapping_id: str, version: int, *, tenant: str, batch_rows: int = 10_000
+) -> Iterator[pa.RecordBatch]:
     """Stream a mapping version's canonical records back as Arrow batches, in source order.
 
     Raises:
@@ -127,21 +158,26 @@ def read_canonical(settings: Settings, mapping_id: str, version: int, *, tenant:
     folder = output_dir(settings, tenant, mapping_id, version)
     parts = canonical_parts(folder)
     if not folder.exists():
-        raise InputError(f"mapping '{mapping_id}' v{version} has no canonical records yet",
-                         where=str(folder), fix=f"run map_to_canonical for {mapping_id} first")
+        raise InputError(
+            f"mapping '{mapping_id}' v{version} has no canonical records yet",
+            where=str(folder),
+            fix=f"run map_to_canonical for {mapping_id} first",
+        )
     for part in parts:
         yield from pq.ParquetFile(part).iter_batches(batch_size=batch_rows)
 
 
-def canonical_records(settings: Settings, mapping_id: str, version: int, *,
-                      tenant: str) -> Iterator[dict[str, Any]]:
+def canonical_records(
+    settings: Settings, mapping_id: str, version: int, *, tenant: str
+) -> Iterator[dict[str, Any]]:
     """Stream canonical records back as nested dicts shaped like the canonical model."""
     for batch in read_canonical(settings, mapping_id, version, tenant=tenant):
         yield from arrow_to_records(pa.Table.from_batches([batch]))
 
 
-def read_quarantine(settings: Settings, mapping_id: str, version: int, *, tenant: str,
-                    limit: int = 100) -> list[dict[str, Any]]:
+def read_quarantine(
+    settings: Settings, mapping_id: str, version: int, *, tenant: str, limit: int = 100
+) -> list[dict[str, Any]]:
     """The first `limit` quarantined records with their errors."""
     folder = output_dir(settings, tenant, mapping_id, version) / "quarantine"
     out: list[dict[str, Any]] = []

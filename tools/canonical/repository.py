@@ -40,31 +40,51 @@ def _rules_json(rules: Iterable[FieldRule]) -> list[dict[str, Any]]:
 
 def _info(mapping: Any, version: Any) -> MappingInfo:
     return MappingInfo(
-        mapping_id=mapping.mapping_id, tenant=mapping.tenant, source_id=mapping.source_id,
-        canonical=mapping.canonical, version=version.version, status=version.status,
-        rules=parse_rules(version.rules), latest_version=mapping.latest_version,
-        approved_version=mapping.approved_version, min_confidence=version.min_confidence,
-        created_at=version.created_at, approved_at=version.approved_at)
+        mapping_id=mapping.mapping_id,
+        tenant=mapping.tenant,
+        source_id=mapping.source_id,
+        canonical=mapping.canonical,
+        version=version.version,
+        status=version.status,
+        rules=parse_rules(version.rules),
+        latest_version=mapping.latest_version,
+        approved_version=mapping.approved_version,
+        min_confidence=version.min_confidence,
+        created_at=version.created_at,
+        approved_at=version.approved_at,
+    )
 
 
 def _load(conn: Connection, tenant: str, mapping_id: str, version: int | None) -> MappingInfo:
-    mapping = conn.execute(select(MAPPING).where(and_(
-        MAPPING.c.tenant == tenant, MAPPING.c.mapping_id == mapping_id))).first()
+    mapping = conn.execute(
+        select(MAPPING).where(and_(MAPPING.c.tenant == tenant, MAPPING.c.mapping_id == mapping_id))
+    ).first()
     if mapping is None:
-        raise NotFoundError(f"no mapping '{mapping_id}' for tenant '{tenant}'",
-                            fix="list them with list_mappings / data-mash sources")
+        raise NotFoundError(
+            f"no mapping '{mapping_id}' for tenant '{tenant}'",
+            fix="list them with list_mappings / data-mash sources",
+        )
     wanted = mapping.latest_version if version is None else version
-    row = conn.execute(select(VERSION).where(and_(
-        VERSION.c.tenant == tenant, VERSION.c.mapping_id == mapping_id,
-        VERSION.c.version == wanted))).first()
+    row = conn.execute(
+        select(VERSION).where(
+            and_(
+                VERSION.c.tenant == tenant,
+                VERSION.c.mapping_id == mapping_id,
+                VERSION.c.version == wanted,
+            )
+        )
+    ).first()
     if row is None:
-        raise NotFoundError(f"mapping '{mapping_id}' has no version {wanted}",
-                            fix=f"versions run from 1 to {mapping.latest_version}")
+        raise NotFoundError(
+            f"mapping '{mapping_id}' has no version {wanted}",
+            fix=f"versions run from 1 to {mapping.latest_version}",
+        )
     return _info(mapping, row)
 
 
-def get_mapping(engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TENANT,
-                version: int | None = None) -> MappingInfo:
+def get_mapping(
+    engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TENANT, version: int | None = None
+) -> MappingInfo:
     """One version of a mapping (the latest when `version` is None).
 
     Raises:
@@ -74,8 +94,9 @@ def get_mapping(engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TENANT
         return _load(conn, tenant, mapping_id, version)
 
 
-def approved_mapping(engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TENANT,
-                     version: int | None = None) -> MappingInfo:
+def approved_mapping(
+    engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TENANT, version: int | None = None
+) -> MappingInfo:
     """The approved version to run (the latest approved one unless `version` is given).
 
     Raises:
@@ -85,17 +106,24 @@ def approved_mapping(engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_T
     info = get_mapping(engine, mapping_id, tenant=tenant)
     wanted = version if version is not None else info.approved_version
     if wanted is None:
-        raise InputError(f"mapping '{mapping_id}' has no approved version", where="mapping",
-                         fix=f"approve it first: data-mash approve-mapping {mapping_id}")
+        raise InputError(
+            f"mapping '{mapping_id}' has no approved version",
+            where="mapping",
+            fix=f"approve it first: data-mash approve-mapping {mapping_id}",
+        )
     found = get_mapping(engine, mapping_id, tenant=tenant, version=wanted)
     if found.status != "approved":
-        raise InputError(f"version {wanted} of mapping '{mapping_id}' is a draft",
-                         where="mapping", fix="approve it or run an approved version")
+        raise InputError(
+            f"version {wanted} of mapping '{mapping_id}' is a draft",
+            where="mapping",
+            fix="approve it or run an approved version",
+        )
     return found
 
 
-def list_mappings(engine: Engine, *, tenant: str = DEFAULT_TENANT,
-                  source_id: str | None = None) -> list[MappingSummary]:
+def list_mappings(
+    engine: Engine, *, tenant: str = DEFAULT_TENANT, source_id: str | None = None
+) -> list[MappingSummary]:
     """Every mapping of a tenant (optionally of one source), oldest first."""
     cond = [MAPPING.c.tenant == tenant]
     if source_id is not None:
@@ -105,15 +133,28 @@ def list_mappings(engine: Engine, *, tenant: str = DEFAULT_TENANT,
         out = []
         for row in rows:
             info = _load(conn, tenant, row.mapping_id, None)
-            out.append(MappingSummary(
-                mapping_id=row.mapping_id, source_id=row.source_id, canonical=row.canonical,
-                latest_version=row.latest_version, approved_version=row.approved_version,
-                status=info.status, mapped_fields=len(info.fields)))
+            out.append(
+                MappingSummary(
+                    mapping_id=row.mapping_id,
+                    source_id=row.source_id,
+                    canonical=row.canonical,
+                    latest_version=row.latest_version,
+                    approved_version=row.approved_version,
+                    status=info.status,
+                    mapped_fields=len(info.fields),
+                )
+            )
     return out
 
 
-def create_mapping(engine: Engine, source_id: str, rules: Iterable[FieldRule | dict[str, Any]],
-                   canonical: str = "policy_v1", *, tenant: str = DEFAULT_TENANT) -> MappingInfo:
+def create_mapping(
+    engine: Engine,
+    source_id: str,
+    rules: Iterable[FieldRule | dict[str, Any]],
+    canonical: str = "policy_v1",
+    *,
+    tenant: str = DEFAULT_TENANT,
+) -> MappingInfo:
     """Store a proposed mapping as version 1 (draft) after checking every rule.
 
     Args:
@@ -137,13 +178,31 @@ def create_mapping(engine: Engine, source_id: str, rules: Iterable[FieldRule | d
         now = utcnow()
         op.outcome = {"mapping_id": mapping_id, "version": 1}
         with op.atomic() as conn:
-            conn.execute(MAPPING.insert().values(
-                tenant=tenant, mapping_id=mapping_id, source_id=source_id, canonical=canonical,
-                latest_version=1, approved_version=None, entry_id=op.entry_id, created_at=now,
-                updated_at=now))
-            conn.execute(VERSION.insert().values(
-                tenant=tenant, mapping_id=mapping_id, version=1, status="draft",
-                rules=payload["rules"], actor=audit.actor, entry_id=op.entry_id, created_at=now))
+            conn.execute(
+                MAPPING.insert().values(
+                    tenant=tenant,
+                    mapping_id=mapping_id,
+                    source_id=source_id,
+                    canonical=canonical,
+                    latest_version=1,
+                    approved_version=None,
+                    entry_id=op.entry_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                VERSION.insert().values(
+                    tenant=tenant,
+                    mapping_id=mapping_id,
+                    version=1,
+                    status="draft",
+                    rules=payload["rules"],
+                    actor=audit.actor,
+                    entry_id=op.entry_id,
+                    created_at=now,
+                )
+            )
     return get_mapping(engine, mapping_id, tenant=tenant)
 
 
@@ -172,42 +231,75 @@ def update_field_mapping(
         base["source"] = source
     if transform is not UNSET:
         base["transform"] = transform if transform is not None else ()
-    base.update(confidence=1.0, status="confirmed",
-                evidence=f"set by {AuditLog(engine, tenant=tenant).actor}")
+    base.update(
+        confidence=1.0,
+        status="confirmed",
+        evidence=f"set by {AuditLog(engine, tenant=tenant).actor}",
+    )
     rule = parse_rules([base])[0]
     if not rule.mapped:
         rule = rule.model_copy(update={"status": "unmapped"})
     rules = [rule if r.target == target else r for r in current.rules]
     if old is None:
         rules.append(rule)
-    check_rules([rule], SourceRegistry(engine, tenant=tenant).get(current.source_id),
-                current.canonical)
+    check_rules(
+        [rule], SourceRegistry(engine, tenant=tenant).get(current.source_id), current.canonical
+    )
     new_version = current.version + 1 if current.status == "approved" else current.version
     audit = AuditLog(engine, tenant=tenant)
     payload = {"version": new_version, "target": target, "rule": rule.model_dump(mode="json")}
-    with audit.operation(NAMESPACE, "update_field_mapping", target=mapping_id,
-                         payload=payload) as op:
+    with audit.operation(
+        NAMESPACE, "update_field_mapping", target=mapping_id, payload=payload
+    ) as op:
         op.outcome = {"version": new_version}
         now = utcnow()
         with op.atomic() as conn:
             if new_version == current.version:
-                conn.execute(update(VERSION).where(and_(
-                    VERSION.c.tenant == tenant, VERSION.c.mapping_id == mapping_id,
-                    VERSION.c.version == new_version, VERSION.c.status == "draft",
-                )).values(rules=_rules_json(rules), entry_id=op.entry_id))
+                conn.execute(
+                    update(VERSION)
+                    .where(
+                        and_(
+                            VERSION.c.tenant == tenant,
+                            VERSION.c.mapping_id == mapping_id,
+                            VERSION.c.version == new_version,
+                            VERSION.c.status == "draft",
+                        )
+                    )
+                    .values(rules=_rules_json(rules), entry_id=op.entry_id)
+                )
             else:
-                conn.execute(VERSION.insert().values(
-                    tenant=tenant, mapping_id=mapping_id, version=new_version, status="draft",
-                    rules=_rules_json(rules), actor=audit.actor, entry_id=op.entry_id,
-                    created_at=now))
-            conn.execute(update(MAPPING).where(and_(
-                MAPPING.c.tenant == tenant, MAPPING.c.mapping_id == mapping_id,
-            )).values(latest_version=new_version, updated_at=now))
+                conn.execute(
+                    VERSION.insert().values(
+                        tenant=tenant,
+                        mapping_id=mapping_id,
+                        version=new_version,
+                        status="draft",
+                        rules=_rules_json(rules),
+                        actor=audit.actor,
+                        entry_id=op.entry_id,
+                        created_at=now,
+                    )
+                )
+            conn.execute(
+                update(MAPPING)
+                .where(
+                    and_(
+                        MAPPING.c.tenant == tenant,
+                        MAPPING.c.mapping_id == mapping_id,
+                    )
+                )
+                .values(latest_version=new_version, updated_at=now)
+            )
     return get_mapping(engine, mapping_id, tenant=tenant)
 
 
-def approve_mapping(engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TENANT,
-                    min_confidence: float | None = None) -> MappingInfo:
+def approve_mapping(
+    engine: Engine,
+    mapping_id: str,
+    *,
+    tenant: str = DEFAULT_TENANT,
+    min_confidence: float | None = None,
+) -> MappingInfo:
     """Approve the latest version; rules below `min_confidence` become unmapped first.
 
     Approving an already approved latest version returns it unchanged.
@@ -217,14 +309,18 @@ def approve_mapping(engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TE
         InputError: mandatory canonical fields would be left unmapped (all of them are listed).
     """
     if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
-        raise InputError(f"min_confidence {min_confidence} is outside 0..1",
-                         where="--min-confidence", fix="give a number between 0 and 1")
+        raise InputError(
+            f"min_confidence {min_confidence} is outside 0..1",
+            where="--min-confidence",
+            fix="give a number between 0 and 1",
+        )
     current = get_mapping(engine, mapping_id, tenant=tenant)
     if current.status == "approved":
         return current
     rules = [
         r.model_copy(update={"status": "unmapped"})
-        if min_confidence is not None and r.mapped and r.confidence < min_confidence else r
+        if min_confidence is not None and r.mapped and r.confidence < min_confidence
+        else r
         for r in current.rules
     ]
     missing = missing_required(rules, current.canonical)
@@ -234,23 +330,47 @@ def approve_mapping(engine: Engine, mapping_id: str, *, tenant: str = DEFAULT_TE
             f"cannot approve: mandatory canonical field(s) unmapped{below}: {', '.join(missing)}",
             where=f"mapping {mapping_id} v{current.version}",
             fix="map them with update_field_mapping (a source column, constant or default), "
-                "or lower --min-confidence")
+            "or lower --min-confidence",
+        )
     audit = AuditLog(engine, tenant=tenant)
-    payload = {"version": current.version, "min_confidence": min_confidence,
-               "unmapped": [r.target for r, o in zip(rules, current.rules, strict=True)
-                            if o.mapped and not r.mapped]}
-    with audit.operation(NAMESPACE, "approve_mapping", target=mapping_id, payload=payload,
-                         idempotency_key=f"approve:{mapping_id}:{current.version}") as op:
+    payload = {
+        "version": current.version,
+        "min_confidence": min_confidence,
+        "unmapped": [
+            r.target for r, o in zip(rules, current.rules, strict=True) if o.mapped and not r.mapped
+        ],
+    }
+    with audit.operation(
+        NAMESPACE,
+        "approve_mapping",
+        target=mapping_id,
+        payload=payload,
+        idempotency_key=f"approve:{mapping_id}:{current.version}",
+    ) as op:
         if not op.completed:
             op.outcome = {"version": current.version, "fields": sum(r.mapped for r in rules)}
             now = utcnow()
             with op.atomic() as conn:
-                conn.execute(update(VERSION).where(and_(
-                    VERSION.c.tenant == tenant, VERSION.c.mapping_id == mapping_id,
-                    VERSION.c.version == current.version)).values(
-                    status="approved", rules=_rules_json(rules), min_confidence=min_confidence,
-                    approved_at=now, entry_id=op.entry_id))
-                conn.execute(update(MAPPING).where(and_(
-                    MAPPING.c.tenant == tenant, MAPPING.c.mapping_id == mapping_id)).values(
-                    approved_version=current.version, updated_at=now))
+                conn.execute(
+                    update(VERSION)
+                    .where(
+                        and_(
+                            VERSION.c.tenant == tenant,
+                            VERSION.c.mapping_id == mapping_id,
+                            VERSION.c.version == current.version,
+                        )
+                    )
+                    .values(
+                        status="approved",
+                        rules=_rules_json(rules),
+                        min_confidence=min_confidence,
+                        approved_at=now,
+                        entry_id=op.entry_id,
+                    )
+                )
+                conn.execute(
+                    update(MAPPING)
+                    .where(and_(MAPPING.c.tenant == tenant, MAPPING.c.mapping_id == mapping_id))
+                    .values(approved_version=current.version, updated_at=now)
+                )
     return get_mapping(engine, mapping_id, tenant=tenant)

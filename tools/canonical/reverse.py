@@ -22,8 +22,9 @@ from pydantic import BaseModel
 from core.errors import InputError
 from knowledge.canonical import arrow_to_records, fields
 
-TargetType = Literal["string", "integer", "number", "date", "datetime", "boolean", "array",
-                     "object"]
+TargetType = Literal[
+    "string", "integer", "number", "date", "datetime", "boolean", "array", "object"
+]
 _SQL_TYPES: list[tuple[str, TargetType]] = [
     (r"^(N?VARCHAR|N?CHAR|CHARACTER|TEXT|STRING|CLOB|VARCHAR2|NVARCHAR2|UUID)", "string"),
     (r"^(BIGINT|INT|INTEGER|SMALLINT|TINYINT|SERIAL|BIGSERIAL)\b", "integer"),
@@ -59,8 +60,9 @@ def _json_type(spec: Mapping[str, Any]) -> TargetType:
         kind = next((k for k in kind if k != "null"), "string")
     if kind == "string" and spec.get("format") in ("date", "date-time"):
         return "date" if spec["format"] == "date" else "datetime"
-    return kind if kind in ("string", "integer", "number", "boolean", "array", "object") \
-        else "string"
+    return (
+        kind if kind in ("string", "integer", "number", "boolean", "array", "object") else "string"
+    )
 
 
 def _split_top(body: str) -> list[str]:
@@ -82,31 +84,39 @@ def parse_ddl(ddl: str) -> list[tuple[str, TargetType]]:
         InputError: no CREATE TABLE, or a column type that is not recognised.
     """
     text = re.sub(r"--[^\n]*|/\*.*?\*/", "", ddl, flags=re.S)
-    match = re.search(r"CREATE\s+(?:\w+\s+)*TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[^\s(]+\s*\(", text,
-                      re.I)
+    match = re.search(
+        r"CREATE\s+(?:\w+\s+)*TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?[^\s(]+\s*\(", text, re.I
+    )
     if match is None:
-        raise InputError("no CREATE TABLE statement found", where="target schema (SQL DDL)",
-                         fix="give CREATE TABLE name (column type, ...)")
+        raise InputError(
+            "no CREATE TABLE statement found",
+            where="target schema (SQL DDL)",
+            fix="give CREATE TABLE name (column type, ...)",
+        )
     depth, end = 1, match.end()
     while end < len(text) and depth:
         depth += (text[end] == "(") - (text[end] == ")")
         end += 1
     columns: list[tuple[str, TargetType]] = []
-    for line, item in enumerate(_split_top(text[match.end():end - 1]), start=1):
+    for line, item in enumerate(_split_top(text[match.end() : end - 1]), start=1):
         if _SKIP.match(item):
             continue
         parts = re.match(r'^("[^"]+"|`[^`]+`|\[[^\]]+\]|\S+)\s+(.+)$', item, re.S)
         if parts is None:
-            raise InputError(f"cannot read column definition {item!r}",
-                             where=f"target schema (SQL DDL), column {line}",
-                             fix="write each column as: name TYPE [constraints]")
+            raise InputError(
+                f"cannot read column definition {item!r}",
+                where=f"target schema (SQL DDL), column {line}",
+                fix="write each column as: name TYPE [constraints]",
+            )
         name = parts.group(1).strip('"`[]')
         sql_type = parts.group(2).strip().upper()
         kind = next((k for pattern, k in _SQL_TYPES if re.match(pattern, sql_type)), None)
         if kind is None:
-            raise InputError(f"unknown SQL type {sql_type.split()[0]!r} for column {name!r}",
-                             where="target schema (SQL DDL)",
-                             fix="use VARCHAR, INTEGER, NUMERIC, DATE, TIMESTAMP, BOOLEAN or JSON")
+            raise InputError(
+                f"unknown SQL type {sql_type.split()[0]!r} for column {name!r}",
+                where="target schema (SQL DDL)",
+                fix="use VARCHAR, INTEGER, NUMERIC, DATE, TIMESTAMP, BOOLEAN or JSON",
+            )
         columns.append((name, kind))
     return columns
 
@@ -120,25 +130,34 @@ def parse_target_schema(target_schema: str | Mapping[str, Any]) -> list[tuple[st
         try:
             target_schema = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            raise InputError(f"invalid JSON: {exc.msg}", where=f"target schema, line {exc.lineno}",
-                             fix="give a JSON Schema object or SQL DDL") from None
+            raise InputError(
+                f"invalid JSON: {exc.msg}",
+                where=f"target schema, line {exc.lineno}",
+                fix="give a JSON Schema object or SQL DDL",
+            ) from None
     schema: dict[str, Any] = dict(target_schema)  # type: ignore[arg-type]
     if schema.get("type") == "array" and isinstance(schema.get("items"), Mapping):
         schema = dict(schema["items"])
     props = schema.get("properties")
     if not isinstance(props, Mapping) or not props:
-        raise InputError("the JSON Schema has no properties", where="target schema",
-                         fix="describe the target record as an object with properties")
-    return [(name, _json_type(spec if isinstance(spec, Mapping) else {}))
-            for name, spec in props.items()]
+        raise InputError(
+            "the JSON Schema has no properties",
+            where="target schema",
+            fix="describe the target record as an object with properties",
+        )
+    return [
+        (name, _json_type(spec if isinstance(spec, Mapping) else {}))
+        for name, spec in props.items()
+    ]
 
 
 def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-def match_columns(names: list[str], version: str = "policy_v1",
-                  explicit: Mapping[str, str] | None = None) -> dict[str, str | None]:
+def match_columns(
+    names: list[str], version: str = "policy_v1", explicit: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
     """The canonical path for each target column name (None when nothing matches uniquely).
 
     Raises:
@@ -148,9 +167,11 @@ def match_columns(names: list[str], version: str = "policy_v1",
     explicit = dict(explicit or {})
     for column, path in explicit.items():
         if path not in paths:
-            raise InputError(f"canonical field {path!r} does not exist in {version}",
-                             where=f"correspondence for column {column!r}",
-                             fix="use a dotted canonical path such as policy_core.policy_id")
+            raise InputError(
+                f"canonical field {path!r} does not exist in {version}",
+                where=f"correspondence for column {column!r}",
+                fix="use a dotted canonical path such as policy_core.policy_id",
+            )
     out: dict[str, str | None] = {}
     for name in names:
         if name in explicit:
@@ -159,8 +180,11 @@ def match_columns(names: list[str], version: str = "policy_v1",
         key = _norm(name)
         full = [p for p in paths if _norm(p) == key]
         local = [p for p in paths if _norm(p.split(".", 1)[-1]) == key]
-        suffix = [p for p in paths if any(_norm(".".join(p.split(".")[i:])) == key
-                                          for i in range(1, len(p.split("."))))]
+        suffix = [
+            p
+            for p in paths
+            if any(_norm(".".join(p.split(".")[i:])) == key for i in range(1, len(p.split("."))))
+        ]
         scalar_suffix = [p for p in suffix if "[]" not in p]
         chosen = next((c for c in (full, local, suffix, scalar_suffix) if len(c) == 1), None)
         out[name] = chosen[0] if chosen else None
@@ -189,8 +213,11 @@ def _convert(value: Any, kind: TargetType, column: str) -> Any:
     if kind == "integer":
         number = Decimal(str(value))
         if number != number.to_integral_value():
-            raise InputError(f"{value} is not a whole number", where=f"target column {column!r}",
-                             fix="map the column to a decimal type or another canonical field")
+            raise InputError(
+                f"{value} is not a whole number",
+                where=f"target column {column!r}",
+                fix="map the column to a decimal type or another canonical field",
+            )
         return int(number)
     if kind == "number":
         return Decimal(str(value))
@@ -229,8 +256,16 @@ def map_from_canonical(
     matched = match_columns([c for c, _ in columns], version, correspondence)
     if isinstance(records, pa.Table):
         records = arrow_to_records(records, version)
-    out = [{name: _convert(_dig(rec, path, kind == "array"), kind, name) if path else None
-            for name, kind in columns for path in [matched[name]]} for rec in records]
+    out = [
+        {
+            name: _convert(_dig(rec, path, kind == "array"), kind, name) if path else None
+            for name, kind in columns
+            for path in [matched[name]]
+        }
+        for rec in records
+    ]
     return ReverseMapping(
         columns=[TargetColumn(name=n, type=k, source=matched[n]) for n, k in columns],
-        unmatched=[n for n, _ in columns if matched[n] is None], records=out)
+        unmatched=[n for n, _ in columns if matched[n] is None],
+        records=out,
+    )

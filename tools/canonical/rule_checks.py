@@ -41,13 +41,17 @@ def parse_rules(rules: Iterable[FieldRule | dict[str, Any]]) -> list[FieldRule]:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         index = err["loc"][0] if err["loc"] else 0
-        target = raw[index].get("target") if isinstance(index, int) and isinstance(
-            raw[index], dict) else None
+        target = (
+            raw[index].get("target")
+            if isinstance(index, int) and isinstance(raw[index], dict)
+            else None
+        )
         where = ".".join(str(p) for p in err["loc"][1:]) or "rule"
-        raise InputError(f"{where}: {err['msg']}",
-                         where=f"mapping rule {index}" + (f" ({target})" if target else ""),
-                         fix="see the mapping spec: source, target, transform, confidence, "
-                             "evidence, status") from None
+        raise InputError(
+            f"{where}: {err['msg']}",
+            where=f"mapping rule {index}" + (f" ({target})" if target else ""),
+            fix="see the mapping spec: source, target, transform, confidence, evidence, status",
+        ) from None
 
 
 def _check_steps(rule: FieldRule) -> None:
@@ -60,11 +64,17 @@ def _check_steps(rule: FieldRule) -> None:
                 fix = "e.g. MM/DD/YYYY, DD.MM.YYYY, YYYYMMDD, YYYYDDD, excel"
                 raise InputError(str(exc), where=where, fix=fix) from None
         if isinstance(step, CodeStep) and step.table and step.table not in list_code_tables():
-            raise InputError(f"unknown code table {step.table!r}", where=where,
-                             fix=f"use one of: {', '.join(list_code_tables())}")
+            raise InputError(
+                f"unknown code table {step.table!r}",
+                where=where,
+                fix=f"use one of: {', '.join(list_code_tables())}",
+            )
         if isinstance(step, CodeStep) and not step.table and not step.values:
-            raise InputError("a code transform needs a table or values", where=where,
-                             fix='e.g. {"kind": "code", "table": "policy_status"}')
+            raise InputError(
+                "a code transform needs a table or values",
+                where=where,
+                fix='e.g. {"kind": "code", "table": "policy_status"}',
+            )
 
 
 def source_schema(source: SourceInfo) -> pa.Schema:
@@ -86,8 +96,14 @@ def check_rules(rules: Sequence[FieldRule], source: SourceInfo, canonical: str) 
     plan = compile_plan(list(rules), canonical, schema)
     if not plan.columns and not any(r.mapped for r in rules):
         return
-    sample = next(iter(staged_batches(source.records_path, columns=plan.columns or None,
-                                      batch_rows=SAMPLE_ROWS)), None)
+    sample = next(
+        iter(
+            staged_batches(
+                source.records_path, columns=plan.columns or None, batch_rows=SAMPLE_ROWS
+            )
+        ),
+        None,
+    )
     if sample is None:
         return
     sample = sample.slice(0, SAMPLE_ROWS)
@@ -113,7 +129,8 @@ def _check_sample(candidates: pa.Table, rule: FieldRule, name: str, list_path: s
         f"the transform fails on {failed} of {tried} sample values: {first}",
         where=f"mapping rule for {rule.target} (source column {rule.source})",
         fix="check the transform (date format, implied decimals, decimal comma, code table) "
-            "against the column's values: data-mash head / profile")
+        "against the column's values: data-mash head / profile",
+    )
 
 
 def missing_required(rules: Sequence[FieldRule], canonical: str) -> list[str]:
@@ -129,7 +146,10 @@ def missing_required(rules: Sequence[FieldRule], canonical: str) -> list[str]:
         for leaf in item.all_leaves():
             # Only leaves required directly in the item: a required field of an optional
             # sub-object is needed only when that object has values.
-            if leaf.required and leaf.path.count(".") == prefix.count(".") and \
-                    leaf.path not in mapped:
+            if (
+                leaf.required
+                and leaf.path.count(".") == prefix.count(".")
+                and leaf.path not in mapped
+            ):
                 missing.append(leaf.path)
     return missing

@@ -91,11 +91,22 @@ def _sample(candidates: pa.Table, verdict: Verdict, room: int) -> list[dict[str,
     if room <= 0 or verdict.errors.num_rows == 0:
         return []
     head = verdict.errors.slice(0, room).to_pylist()
-    ids = (candidates.column("policy_core.policy_id").to_pylist()
-           if "policy_core.policy_id" in candidates.column_names else None)
+    ids = (
+        candidates.column("policy_core.policy_id").to_pylist()
+        if "policy_core.policy_id" in candidates.column_names
+        else None
+    )
     rows = candidates.column("!row").to_pylist()
-    return [{"row": rows[e["row"]], "policy_id": ids[e["row"]] if ids else None,
-             "path": e["path"], "message": e["message"], "kind": e["kind"]} for e in head]
+    return [
+        {
+            "row": rows[e["row"]],
+            "policy_id": ids[e["row"]] if ids else None,
+            "path": e["path"],
+            "message": e["message"],
+            "kind": e["kind"],
+        }
+        for e in head
+    ]
 
 
 def _merge(into: dict[str, int], more: dict[str, int]) -> None:
@@ -108,9 +119,15 @@ def _prepare(engine: Engine, info: MappingInfo, tenant: str) -> tuple[SourceInfo
     return source, compile_plan(info.rules, info.canonical, source_schema(source))
 
 
-def map_to_canonical(engine: Engine, settings: Settings, mapping_id: str, *,
-                     tenant: str | None = None, version: int | None = None,
-                     progress: Progress | None = None) -> MapRunResult:
+def map_to_canonical(
+    engine: Engine,
+    settings: Settings,
+    mapping_id: str,
+    *,
+    tenant: str | None = None,
+    version: int | None = None,
+    progress: Progress | None = None,
+) -> MapRunResult:
     """Map every record of the source through an approved mapping version.
 
     Args:
@@ -135,14 +152,16 @@ def map_to_canonical(engine: Engine, settings: Settings, mapping_id: str, *,
     folder.mkdir(parents=True, exist_ok=True)
     state = folder / "_run.json"
     # Resume with the batch size of the first attempt, so batch numbers mean the same rows.
-    batch_rows = (json.loads(state.read_text())["batch_rows"] if state.exists()
-                  else settings.batch_size)
+    batch_rows = (
+        json.loads(state.read_text())["batch_rows"] if state.exists() else settings.batch_size
+    )
     state.write_text(json.dumps({"batch_rows": batch_rows}))
     audit = AuditLog(engine, tenant=tenant)
     run_key = f"map:{mapping_id}:{info.version}"
     payload = {"source_id": info.source_id, "version": info.version, "batch_rows": batch_rows}
-    with audit.operation(NAMESPACE, "map_to_canonical", target=mapping_id, payload=payload,
-                         idempotency_key=run_key) as run:
+    with audit.operation(
+        NAMESPACE, "map_to_canonical", target=mapping_id, payload=payload, idempotency_key=run_key
+    ) as run:
         if run.completed and run.outcome:
             return MapRunResult(**{**run.outcome, "resumed_batches": run.outcome["batches"]})
         totals = {"records": 0, "valid": 0, "invalid": 0}
@@ -152,8 +171,17 @@ def map_to_canonical(engine: Engine, settings: Settings, mapping_id: str, *,
         offset = 0
         for batch_no, batch in enumerate(_batches(source, plan, batch_rows)):
             outcome, batch_sample, was_done = _map_batch(
-                audit, run.entry_id, f"{run_key}:{batch_no}", batch, plan, info, folder,
-                batch_no, offset, ERROR_SAMPLE - len(sample))
+                audit,
+                run.entry_id,
+                f"{run_key}:{batch_no}",
+                batch,
+                plan,
+                info,
+                folder,
+                batch_no,
+                offset,
+                ERROR_SAMPLE - len(sample),
+            )
             offset += batch.num_rows
             resumed += was_done
             sample.extend(batch_sample)
@@ -163,44 +191,78 @@ def map_to_canonical(engine: Engine, settings: Settings, mapping_id: str, *,
             if progress is not None:
                 progress(totals["records"], source.records)
         result = MapRunResult(
-            mapping_id=mapping_id, version=info.version, source_id=info.source_id,
-            batches=batch_no + 1 if totals["records"] else 0, resumed_batches=resumed,
-            output_dir=str(folder), quarantine_dir=str(folder / "quarantine"),
-            field_errors=field_errors, errors=sample, **totals)
+            mapping_id=mapping_id,
+            version=info.version,
+            source_id=info.source_id,
+            batches=batch_no + 1 if totals["records"] else 0,
+            resumed_batches=resumed,
+            output_dir=str(folder),
+            quarantine_dir=str(folder / "quarantine"),
+            field_errors=field_errors,
+            errors=sample,
+            **totals,
+        )
         run.outcome = result.model_dump()
     return result
 
 
-def _map_batch(audit: AuditLog, parent: int, key: str, batch: pa.RecordBatch, plan: Plan,
-               info: MappingInfo, folder: Any, batch_no: int, offset: int,
-               room: int) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
+def _map_batch(
+    audit: AuditLog,
+    parent: int,
+    key: str,
+    batch: pa.RecordBatch,
+    plan: Plan,
+    info: MappingInfo,
+    folder: Any,
+    batch_no: int,
+    offset: int,
+    room: int,
+) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
     candidates = build_candidates(batch, plan, offset)
     ids: list[str] = []
     if "policy_core.policy_id" in candidates.column_names:
         ids = [i for i in candidates.column("policy_core.policy_id").to_pylist() if i]
     payload = {"batch_no": batch_no, "first_row": offset, "rows": batch.num_rows}
-    with audit.operation(NAMESPACE, "map_batch", target=info.mapping_id, payload=payload,
-                         idempotency_key=key, policy_ids=ids, parent_id=parent) as op:
+    with audit.operation(
+        NAMESPACE,
+        "map_batch",
+        target=info.mapping_id,
+        payload=payload,
+        idempotency_key=key,
+        policy_ids=ids,
+        parent_id=parent,
+    ) as op:
         if op.completed and op.outcome:
             return op.outcome, [], True
         verdict = check_candidates(candidates, info.canonical)
         valid = int(verdict.valid.sum())
         mask = pa.array(verdict.valid)
-        write_atomically(to_canonical(candidates.filter(mask), info.canonical),
-                         folder / part_name(batch_no))
+        write_atomically(
+            to_canonical(candidates.filter(mask), info.canonical), folder / part_name(batch_no)
+        )
         quarantine = folder / "quarantine" / part_name(batch_no)
         if valid < batch.num_rows:
             write_atomically(quarantine_table(batch, candidates, verdict), quarantine)
         else:
             quarantine.unlink(missing_ok=True)
-        op.outcome = {"records": batch.num_rows, "valid": valid,
-                      "invalid": batch.num_rows - valid, "field_errors": verdict.field_counts}
+        op.outcome = {
+            "records": batch.num_rows,
+            "valid": valid,
+            "invalid": batch.num_rows - valid,
+            "field_errors": verdict.field_counts,
+        }
         return op.outcome, _sample(candidates, verdict, room), False
 
 
-def validate_records(engine: Engine, settings: Settings, mapping_id: str, *,
-                     tenant: str | None = None, version: int | None = None,
-                     limit: int | None = None) -> ValidationReport:
+def validate_records(
+    engine: Engine,
+    settings: Settings,
+    mapping_id: str,
+    *,
+    tenant: str | None = None,
+    version: int | None = None,
+    limit: int | None = None,
+) -> ValidationReport:
     """Validate a mapping's records without writing anything (drafts included).
 
     Args:
@@ -231,6 +293,12 @@ def validate_records(engine: Engine, settings: Settings, mapping_id: str, *,
         valid += int(np.count_nonzero(verdict.valid))
         _merge(field_errors, verdict.field_counts)
         sample.extend(_sample(candidates, verdict, ERROR_SAMPLE - len(sample)))
-    return ValidationReport(mapping_id=mapping_id, version=info.version, records=records,
-                            valid=valid, invalid=records - valid, field_errors=field_errors,
-                            errors=sample)
+    return ValidationReport(
+        mapping_id=mapping_id,
+        version=info.version,
+        records=records,
+        valid=valid,
+        invalid=records - valid,
+        field_errors=field_errors,
+        errors=sample,
+    )

@@ -106,7 +106,13 @@ class ConstantStep(_Step):
 
 
 Step = Annotated[
-    DateStep | MoneyStep | CodeStep | NameSplitStep | JoinStep | TextStep | DefaultStep
+    DateStep
+    | MoneyStep
+    | CodeStep
+    | NameSplitStep
+    | JoinStep
+    | TextStep
+    | DefaultStep
     | ConstantStep,
     Field(discriminator="kind"),
 ]
@@ -232,17 +238,41 @@ def diff_mappings(a: MappingInfo, b: MappingInfo) -> MappingDiff:
     for target in sorted(before.keys() | after.keys()):
         old, new = before.get(target), after.get(target)
         if old is None:
-            changes.append(FieldChange(target=target, change="added", before=None, after=new,
-                                       attributes=["source", "transform"]))
+            changes.append(
+                FieldChange(
+                    target=target,
+                    change="added",
+                    before=None,
+                    after=new,
+                    attributes=["source", "transform"],
+                )
+            )
         elif new is None:
-            changes.append(FieldChange(target=target, change="removed", before=old, after=None,
-                                       attributes=["source", "transform"]))
+            changes.append(
+                FieldChange(
+                    target=target,
+                    change="removed",
+                    before=old,
+                    after=None,
+                    attributes=["source", "transform"],
+                )
+            )
         else:
-            attrs = [k for k in ("source", "transform", "confidence", "evidence", "status")
-                     if getattr(old, k) != getattr(new, k)]
+            attrs = [
+                k
+                for k in ("source", "transform", "confidence", "evidence", "status")
+                if getattr(old, k) != getattr(new, k)
+            ]
             if attrs:
-                changes.append(FieldChange(target=target, change="changed", before=old,
-                                           after=new, attributes=attrs))
+                changes.append(
+                    FieldChange(
+                        target=target, change="changed", before=old, after=new, attributes=attrs
+                    )
+                )
     same = a.mapping_id == b.mapping_id
-    return MappingDiff(mapping_id=a.mapping_id if same else None,
-                       from_version=a.version, to_version=b.version, changes=changes)
+    return MappingDiff(
+        mapping_id=a.mapping_id if same else None,
+        from_version=a.version,
+        to_version=b.version,
+        changes=changes,
+    )

@@ -44,18 +44,26 @@ def create_statements(version: str = "policy_v1") -> list[str]:
 
     mandatory = set(mandatory_paths(version))
     lines = [f"  {KEY} BIGINT NOT NULL PRIMARY KEY"]
-    lines += [f"  {column_name(leaf.path)} {_sql_type(leaf)}"
-              + (" NOT NULL" if leaf.path in mandatory else "") for leaf in scalar]
+    lines += [
+        f"  {column_name(leaf.path)} {_sql_type(leaf)}"
+        + (" NOT NULL" if leaf.path in mandatory else "")
+        for leaf in scalar
+    ]
     statements = [f"CREATE TABLE {ROOT_TABLE} (\n" + ",\n".join(lines) + "\n);"]
     for item in list_components(version):
-        body = [f"  {KEY} BIGINT NOT NULL REFERENCES {ROOT_TABLE} ({KEY})",
-                "  item_no INTEGER NOT NULL"]
-        body += [f"  {column_name(leaf.name)} {_sql_type(leaf)}"
-                 + (" NOT NULL" if leaf.required and leaf.name.count(".") == 0 else "")
-                 for leaf in item.all_leaves()]
+        body = [
+            f"  {KEY} BIGINT NOT NULL REFERENCES {ROOT_TABLE} ({KEY})",
+            "  item_no INTEGER NOT NULL",
+        ]
+        body += [
+            f"  {column_name(leaf.name)} {_sql_type(leaf)}"
+            + (" NOT NULL" if leaf.required and leaf.name.count(".") == 0 else "")
+            for leaf in item.all_leaves()
+        ]
         body.append(f"  PRIMARY KEY ({KEY}, item_no)")
-        statements.append(f"CREATE TABLE {table_name(item.list_path or '')} (\n"
-                          + ",\n".join(body) + "\n);")
+        statements.append(
+            f"CREATE TABLE {table_name(item.list_path or '')} (\n" + ",\n".join(body) + "\n);"
+        )
     return statements
 
 
@@ -75,8 +83,9 @@ def _insert(table: str, columns: list[str], rows: list[list[Any]]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES\n{values};\n"
 
 
-def insert_statements(batch: pa.RecordBatch, first_record: int,
-                      version: str = "policy_v1") -> Iterator[str]:
+def insert_statements(
+    batch: pa.RecordBatch, first_record: int, version: str = "policy_v1"
+) -> Iterator[str]:
     """INSERT statements for one batch of canonical records (ids numbered from `first_record`)."""
     tree = model_tree(version)
     scalar = [leaf.path for leaf in tree.all_leaves() if "[]" not in leaf.path]
@@ -85,13 +94,18 @@ def insert_statements(batch: pa.RecordBatch, first_record: int,
     columns = [KEY, *[column_name(p) for p in scalar]]
     rows = [[key, *[data[p][i] for p in scalar]] for i, key in enumerate(keys)]
     for start in range(0, len(rows), INSERT_ROWS):
-        yield _insert(ROOT_TABLE, columns, rows[start:start + INSERT_ROWS])
+        yield _insert(ROOT_TABLE, columns, rows[start : start + INSERT_ROWS])
     for item in list_components(version):
         names = [leaf.name for leaf in item.all_leaves()]
-        child_rows = [[key, number, *[entry.get(n) for n in names]]
-                      for key, items in zip(keys, data.get(item.list_path or "", []), strict=True)
-                      for number, entry in enumerate(items or [])]
+        child_rows = [
+            [key, number, *[entry.get(n) for n in names]]
+            for key, items in zip(keys, data.get(item.list_path or "", []), strict=True)
+            for number, entry in enumerate(items or [])
+        ]
         child_columns = [KEY, "item_no", *[column_name(n) for n in names]]
         for start in range(0, len(child_rows), INSERT_ROWS):
-            yield _insert(table_name(item.list_path or ""), child_columns,
-                          child_rows[start:start + INSERT_ROWS])
+            yield _insert(
+                table_name(item.list_path or ""),
+                child_columns,
+                child_rows[start : start + INSERT_ROWS],
+            )

@@ -31,8 +31,17 @@ from tools.content.sources import SourceInfo, SourceRegistry
 from tools.content.staging import staged_batches
 
 SAMPLE_ROWS = 2000
-DATE_FORMATS = ("YYYY-MM-DD", "YYYYMMDD", "MM/DD/YYYY", "DD.MM.YYYY", "DD/MM/YYYY",
-                "YYYY/MM/DD", "MM-DD-YYYY", "YYYYDDD", "CYYMMDD")
+DATE_FORMATS = (
+    "YYYY-MM-DD",
+    "YYYYMMDD",
+    "MM/DD/YYYY",
+    "DD.MM.YYYY",
+    "DD/MM/YYYY",
+    "YYYY/MM/DD",
+    "MM-DD-YYYY",
+    "YYYYDDD",
+    "CYYMMDD",
+)
 DATE_SHARE = 0.9  # share of sample values that must be real dates under the chosen format
 CODE_SHARE = 0.5  # share of distinct sample codes a table must recognise to be chosen
 PROPOSE_FLOOR = 0.25  # below this a candidate is noise: the column is left unmapped
@@ -102,8 +111,9 @@ def infer_date_format(values: pa.Array, *, spreadsheet: bool = False) -> str | N
     text = text.filter(pc.not_equal(text, ""))
     if len(text) == 0:
         return None
-    candidates = (("excel",) if spreadsheet and not pa.types.is_string(values.type) else ()) \
-        + DATE_FORMATS
+    candidates = (
+        ("excel",) if spreadsheet and not pa.types.is_string(values.type) else ()
+    ) + DATE_FORMATS
     best: tuple[float, str] | None = None
     for fmt in candidates:
         try:
@@ -133,8 +143,9 @@ def infer_code_table(values: pa.Array, target_leaf: str) -> str | None:
     return best[1] if best else None
 
 
-def infer_transform(values: pa.Array | None, target_type: str, target_path: str, *,
-                    spreadsheet: bool = False) -> list[dict[str, Any]]:
+def infer_transform(
+    values: pa.Array | None, target_type: str, target_path: str, *, spreadsheet: bool = False
+) -> list[dict[str, Any]]:
     """Transform steps (as FieldRule accepts them) to read ``values`` into the target field."""
     if values is None or len(values) == 0:
         return []
@@ -145,8 +156,12 @@ def infer_transform(values: pa.Array | None, target_type: str, target_path: str,
     if target_type == "decimal":
         if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
             text = _text(values)
-            commas = pc.sum(pc.cast(pc.match_substring_regex(text, r"^-?[\d.\s]*,\d{1,4}$"),
-                                    pa.int64())).as_py() or 0
+            commas = (
+                pc.sum(
+                    pc.cast(pc.match_substring_regex(text, r"^-?[\d.\s]*,\d{1,4}$"), pa.int64())
+                ).as_py()
+                or 0
+            )
             if commas >= 0.5 * max(len(text), 1):
                 return [{"kind": "money", "decimal_comma": True}]
         return []
@@ -156,9 +171,15 @@ def infer_transform(values: pa.Array | None, target_type: str, target_path: str,
     return []
 
 
-def suggest_mapping(engine: Engine, settings: Settings, source_id: str, *,
-                    canonical: str = "policy_v1", tenant: str | None = None,
-                    use_semantic: bool = True) -> SuggestedMapping:
+def suggest_mapping(
+    engine: Engine,
+    settings: Settings,
+    source_id: str,
+    *,
+    canonical: str = "policy_v1",
+    tenant: str | None = None,
+    use_semantic: bool = True,
+) -> SuggestedMapping:
     """Propose a mapping for a source and store it as a new draft (audited).
 
     Raises:
@@ -173,8 +194,7 @@ def suggest_mapping(engine: Engine, settings: Settings, source_id: str, *,
     info = SourceRegistry(engine, tenant=tenant).get(source_id)
     columns = sample_columns(info)
     embedder = _embedder(settings) if use_semantic else None
-    result = suggest_matches(columns, canonical=canonical, embedder=embedder,
-                             source_name=info.name)
+    result = suggest_matches(columns, canonical=canonical, embedder=embedder, source_name=info.name)
     types = {f.path: f.type for f in fields(canonical)}
     spreadsheet = info.format == "xlsx"
     rules: list[dict[str, Any]] = []
@@ -183,20 +203,31 @@ def suggest_mapping(engine: Engine, settings: Settings, source_id: str, *,
     taken: set[str] = set()
     for match in result.columns:
         best = match.best
-        entry = {"source": match.column, "target": best.target if best else None,
-                 "confidence": round(best.confidence, 4) if best else 0.0,
-                 "evidence": _evidence(match), "transform": []}
+        entry = {
+            "source": match.column,
+            "target": best.target if best else None,
+            "confidence": round(best.confidence, 4) if best else 0.0,
+            "evidence": _evidence(match),
+            "transform": [],
+        }
         if best is not None and best.confidence < PROPOSE_FLOOR:
             unmapped[match.column] = f"best candidate {best.target} only {best.confidence:.2f}"
             entry["target"] = None
         elif best is not None and best.target not in taken:
-            transform = infer_transform(column_values(columns, match.column),
-                                        types.get(best.target, "string"), best.target,
-                                        spreadsheet=spreadsheet)
-            rule = {"source": match.column, "target": best.target, "transform": transform,
-                    "confidence": entry["confidence"],
-                    "evidence": json.dumps(entry["evidence"], default=str)[:2000],
-                    "status": "proposed"}
+            transform = infer_transform(
+                column_values(columns, match.column),
+                types.get(best.target, "string"),
+                best.target,
+                spreadsheet=spreadsheet,
+            )
+            rule = {
+                "source": match.column,
+                "target": best.target,
+                "transform": transform,
+                "confidence": entry["confidence"],
+                "evidence": json.dumps(entry["evidence"], default=str)[:2000],
+                "status": "proposed",
+            }
             problem = _rule_problem(rule, info, canonical)
             if problem is None:
                 taken.add(best.target)
@@ -207,11 +238,18 @@ def suggest_mapping(engine: Engine, settings: Settings, source_id: str, *,
                 entry["target"] = None
         shown.append(entry)
     mapping = create_mapping(engine, source_id, rules, canonical, tenant=tenant)
-    return SuggestedMapping(mapping_id=mapping.mapping_id, source_id=source_id,
-                            version=mapping.version, canonical=canonical,
-                            threshold=result.threshold, calibration=result.calibration,
-                            mappings=shown, unmapped=unmapped, keyless=result.keyless,
-                            note=result.note)
+    return SuggestedMapping(
+        mapping_id=mapping.mapping_id,
+        source_id=source_id,
+        version=mapping.version,
+        canonical=canonical,
+        threshold=result.threshold,
+        calibration=result.calibration,
+        mappings=shown,
+        unmapped=unmapped,
+        keyless=result.keyless,
+        note=result.note,
+    )
 
 
 def _rule_problem(rule: dict[str, Any], info: SourceInfo, canonical: str) -> str | None:
@@ -232,8 +270,10 @@ def _evidence(match: Any) -> dict[str, Any]:
         "candidate": best.target if best else None,  # the ranking's first, even when withheld
         "signals": {k: round(v, 3) for k, v in (best.signals.items() if best else [])},
         "agreed": list(best.agreed) if best else [],
-        "alternatives": [{"target": c.target, "confidence": round(c.confidence, 4)}
-                         for c in match.candidates[1:4]],
+        "alternatives": [
+            {"target": c.target, "confidence": round(c.confidence, 4)}
+            for c in match.candidates[1:4]
+        ],
         "sample_values": match.sample_values[:5],
         "unmapped_reason": match.unmapped_reason,
     }

@@ -73,6 +73,7 @@ def _null_where(array: pa.Array, mask: np.ndarray) -> pa.Array:
 
 # -- money -------------------------------------------------------------------------------------
 
+
 def _shift(decimals: pa.Array, places: int) -> tuple[pa.Array, np.ndarray]:
     """Divide by 10**places exactly (implied decimals), flagging values that would lose digits."""
     if places == 0:
@@ -106,8 +107,7 @@ def parse_money(values: pa.Array, step: MoneyStep) -> tuple[pa.Array, np.ndarray
         text = _clean_money_text(strip_text(values), step)
         present = _np_bool(pc.is_valid(text))
         whole = "\\d{1,%s}" % _MAX_WHOLE  # noqa: UP031 (braces are regex syntax here)
-        number = (rf"^[+-]?{whole}$" if scale
-                  else rf"^[+-]?({whole}(\.\d{{0,10}})?|\.\d{{1,10}})$")
+        number = rf"^[+-]?{whole}$" if scale else rf"^[+-]?({whole}(\.\d{{0,10}})?|\.\d{{1,10}})$"
         ok = _np_bool(pc.match_substring_regex(text, number))
         decimals = pc.cast(_null_where(text, ~ok), CANDIDATE_DECIMAL)
         failed = present & ~ok
@@ -115,10 +115,11 @@ def parse_money(values: pa.Array, step: MoneyStep) -> tuple[pa.Array, np.ndarray
         decimals = pc.cast(pc.cast(values, pa.decimal128(38, 0)), CANDIDATE_DECIMAL)
         failed = np.zeros(n, dtype=bool)
     elif pa.types.is_floating(values.type):
-        finite = _np_bool(pc.less(pc.abs(values), 10.0 ** _MAX_WHOLE))
+        finite = _np_bool(pc.less(pc.abs(values), 10.0**_MAX_WHOLE))
         failed = present & ~finite
-        decimals = pc.cast(pc.round(_null_where(values, ~finite), 10), CANDIDATE_DECIMAL,
-                           safe=False)
+        decimals = pc.cast(
+            pc.round(_null_where(values, ~finite), 10), CANDIDATE_DECIMAL, safe=False
+        )
     elif pa.types.is_decimal(values.type):
         rounded = pc.round(values, 10) if values.type.scale > 10 else values
         lossy = present & ~_np_bool(pc.equal(rounded, values))
@@ -132,6 +133,7 @@ def parse_money(values: pa.Array, step: MoneyStep) -> tuple[pa.Array, np.ndarray
 
 # -- codes, names, text ------------------------------------------------------------------------
 
+
 def translate_codes(values: pa.Array, step: CodeStep) -> tuple[pa.Array, np.ndarray]:
     """Look codes up once per distinct value, then spread the answers with one `take`."""
     text = strip_text(values)
@@ -139,8 +141,11 @@ def translate_codes(values: pa.Array, step: CodeStep) -> tuple[pa.Array, np.ndar
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     distinct = encoded.dictionary.to_pylist()
-    explicit = ({normalize_code(k): v for k, v in step.values.items()} if step.case_insensitive
-                else dict(step.values))
+    explicit = (
+        {normalize_code(k): v for k, v in step.values.items()}
+        if step.case_insensitive
+        else dict(step.values)
+    )
     answers: list[str | None] = []
     unknown: list[bool] = []
     for code in distinct:
@@ -199,6 +204,7 @@ def shape_text(values: pa.Array, step: TextStep) -> pa.Array:
 
 # -- pipeline ----------------------------------------------------------------------------------
 
+
 def describe(step: Step) -> str:
     """A short human description of a step, used in error messages."""
     if isinstance(step, DateStep):
@@ -212,8 +218,9 @@ def describe(step: Step) -> str:
     return step.kind
 
 
-def apply_steps(values: pa.Array, steps: tuple[Step, ...],
-                extra: Mapping[str, pa.Array] | None = None) -> Converted:
+def apply_steps(
+    values: pa.Array, steps: tuple[Step, ...], extra: Mapping[str, pa.Array] | None = None
+) -> Converted:
     """Run the value steps of a rule (not default/constant) over a column.
 
     Args:
@@ -240,8 +247,9 @@ def apply_steps(values: pa.Array, steps: tuple[Step, ...],
         elif isinstance(step, NameSplitStep):
             current = split_name(current, step.part)
         elif isinstance(step, JoinStep):
-            current = join_text([current, *[(extra or {})[c] for c in step.columns]],
-                                step.separator)
+            current = join_text(
+                [current, *[(extra or {})[c] for c in step.columns]], step.separator
+            )
         elif isinstance(step, TextStep):
             current = shape_text(current, step)
         elif isinstance(step, DefaultStep | ConstantStep):

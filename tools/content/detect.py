@@ -25,9 +25,16 @@ from tools.content.readers._common import check_file
 
 SAMPLE_BYTES = 64 * 1024
 _DELIMITERS = [",", ";", "\t", "|"]
-_EBCDIC_TEXT = set(range(0xC1, 0xCA)) | set(range(0xD1, 0xDA)) | set(range(0xE2, 0xEA)) | \
-    set(range(0x81, 0x8A)) | set(range(0x91, 0x9A)) | set(range(0xA2, 0xAA)) | \
-    set(range(0xF0, 0xFA)) | {0x40, 0x4B, 0x60, 0x61, 0x6B}
+_EBCDIC_TEXT = (
+    set(range(0xC1, 0xCA))
+    | set(range(0xD1, 0xDA))
+    | set(range(0xE2, 0xEA))
+    | set(range(0x81, 0x8A))
+    | set(range(0x91, 0x9A))
+    | set(range(0xA2, 0xAA))
+    | set(range(0xF0, 0xFA))
+    | {0x40, 0x4B, 0x60, 0x61, 0x6B}
+)
 
 
 class DetectedSource(BaseModel):
@@ -42,10 +49,19 @@ class DetectedSource(BaseModel):
     def to_config_snippet(self, name: str | None = None, system: str | None = None) -> str:
         """A YAML ``sources:`` entry for this file (paths as given; make them YAML-relative)."""
         source_name = name or re.sub(r"\W+", "_", Path(self.path).stem).strip("_").lower()
-        entry = {"name": source_name, "system": system or source_name, "path": self.path,
-                 "format": self.format, "options": self.options}
-        text = yaml.safe_dump({"version": 1, "sources": [entry]}, sort_keys=False,
-                              allow_unicode=True, default_flow_style=False)
+        entry = {
+            "name": source_name,
+            "system": system or source_name,
+            "path": self.path,
+            "format": self.format,
+            "options": self.options,
+        }
+        text = yaml.safe_dump(
+            {"version": 1, "sources": [entry]},
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=False,
+        )
         comments = "".join(f"# {note}\n" for note in self.notes)
         return comments + text
 
@@ -104,15 +120,21 @@ def detect_format(path: Path | str) -> DetectedSource:
     if head.startswith(b"PK\x03\x04"):
         return _detect_zip(path)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InputError("legacy .xls (OLE2) workbook", where=shown,
-                         fix="save it as .xlsx, then use format xlsx")
+        raise InputError(
+            "legacy .xls (OLE2) workbook", where=shown, fix="save it as .xlsx, then use format xlsx"
+        )
     encoding = guess_encoding(head)
     if encoding == "cp037":
         return DetectedSource(
-            path=shown, format="cobol", options={"encoding": "cp037", "copybook": "TODO.cpy"},
+            path=shown,
+            format="cobol",
+            options={"encoding": "cp037", "copybook": "TODO.cpy"},
             confidence=0.6,
-            notes=["bytes look like EBCDIC: a mainframe file needs its COBOL copybook",
-                   "set copybook, and record_format (F, V, VB) and code page if not cp037"])
+            notes=[
+                "bytes look like EBCDIC: a mainframe file needs its COBOL copybook",
+                "set copybook, and record_format (F, V, VB) and code page if not cp037",
+            ],
+        )
     text = head.decode(encoding, errors="replace").lstrip("\ufeff")
     if len(head) == SAMPLE_BYTES:  # drop the last, probably cut, line
         text = text[: text.rfind("\n") + 1] or text
@@ -131,36 +153,52 @@ def _detect_sqlite(path: Path) -> DetectedSource:
 
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name")]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        ]
     finally:
         con.close()
     notes = [f"tables: {', '.join(tables)}; one source entry per table"] if len(tables) > 1 else []
-    return DetectedSource(path=str(path), format="sqlite",
-                          options={"table": tables[0] if tables else "TODO"},
-                          confidence=1.0, notes=notes)
+    return DetectedSource(
+        path=str(path),
+        format="sqlite",
+        options={"table": tables[0] if tables else "TODO"},
+        confidence=1.0,
+        notes=notes,
+    )
 
 
 def _detect_zip(path: Path) -> DetectedSource:
     with zipfile.ZipFile(path) as zf:
         names = set(zf.namelist())
     if "xl/workbook.xml" not in names and "xl/workbook.bin" not in names:
-        raise InputError("a zip archive that is not a workbook", where=str(path),
-                         fix="unpack it and ingest the files inside")
+        raise InputError(
+            "a zip archive that is not a workbook",
+            where=str(path),
+            fix="unpack it and ingest the files inside",
+        )
     import python_calamine as calamine
 
     workbook = calamine.CalamineWorkbook.from_path(str(path))
     sheets = list(workbook.sheet_names)
     workbook.close()
     notes = [f"sheets: {', '.join(sheets)}; one source entry per sheet"] if len(sheets) > 1 else []
-    return DetectedSource(path=str(path), format="xlsx",
-                          options={"sheet": sheets[0] if sheets else 0, "header": True},
-                          confidence=0.9, notes=notes)
+    return DetectedSource(
+        path=str(path),
+        format="xlsx",
+        options={"sheet": sheets[0] if sheets else 0, "header": True},
+        confidence=0.9,
+        notes=notes,
+    )
 
 
-def _detect_xml(path: Path, shown: str, options: dict[str, Any],
-                notes: list[str]) -> DetectedSource:
+def _detect_xml(
+    path: Path, shown: str, options: dict[str, Any], notes: list[str]
+) -> DetectedSource:
     """Record element = the most frequent tag among the root's children in the sample."""
     import xml.etree.ElementTree as ET
 
@@ -183,12 +221,18 @@ def _detect_xml(path: Path, shown: str, options: dict[str, Any],
     if not counts:
         notes.append("no repeated element found: set record_element")
     options = {k: v for k, v in options.items() if k != "encoding"}  # XML declares its own
-    return DetectedSource(path=shown, format="xml", options={**options, "record_element": element},
-                          confidence=0.8 if counts else 0.4, notes=notes)
+    return DetectedSource(
+        path=shown,
+        format="xml",
+        options={**options, "record_element": element},
+        confidence=0.8 if counts else 0.4,
+        notes=notes,
+    )
 
 
-def _detect_json(shown: str, text: str, options: dict[str, Any],
-                 notes: list[str]) -> DetectedSource:
+def _detect_json(
+    shown: str, text: str, options: dict[str, Any], notes: list[str]
+) -> DetectedSource:
     lines = [ln for ln in text.splitlines() if ln.strip()][:20]
     parsed = 0
     for line in lines:
@@ -196,17 +240,27 @@ def _detect_json(shown: str, text: str, options: dict[str, Any],
             parsed += isinstance(json.loads(line), dict)
         except json.JSONDecodeError:
             pass
-    if len(lines) >= 1 and parsed >= max(1, int(len(lines) * 0.8)) and text.startswith("{") \
-            and len(lines) > 1:
-        return DetectedSource(path=shown, format="jsonl", options=options, confidence=0.95,
-                              notes=notes)
+    if (
+        len(lines) >= 1
+        and parsed >= max(1, int(len(lines) * 0.8))
+        and text.startswith("{")
+        and len(lines) > 1
+    ):
+        return DetectedSource(
+            path=shown, format="jsonl", options=options, confidence=0.95, notes=notes
+        )
     if text.startswith("{"):
         keys = re.findall(r'"([^"\\]+)"\s*:\s*\[', text[:SAMPLE_BYTES])
         key = "records" if "records" in keys else (keys[0] if keys else "records")
         if key != "records":
             notes.append(f"records array guessed under key {key!r}")
-        return DetectedSource(path=shown, format="json", options={**options, "records_key": key},
-                              confidence=0.8, notes=notes)
+        return DetectedSource(
+            path=shown,
+            format="json",
+            options={**options, "records_key": key},
+            confidence=0.8,
+            notes=notes,
+        )
     return DetectedSource(path=shown, format="json", options=options, confidence=0.9, notes=notes)
 
 
@@ -215,8 +269,9 @@ def _delimiter_counts(lines: list[str], delimiter: str) -> list[int]:
     return [len(re.sub(r'"[^"]*"', "", line).split(delimiter)) - 1 for line in lines]
 
 
-def _detect_text_table(shown: str, text: str, options: dict[str, Any],
-                       notes: list[str]) -> DetectedSource:
+def _detect_text_table(
+    shown: str, text: str, options: dict[str, Any], notes: list[str]
+) -> DetectedSource:
     lines = [ln for ln in text.splitlines() if ln.strip()][:200]
     best: tuple[float, str] | None = None
     for delimiter in _DELIMITERS:
@@ -233,16 +288,25 @@ def _detect_text_table(shown: str, text: str, options: dict[str, Any],
         delimiter = best[1]
         rows = [re.sub(r'"[^"]*"', "x", ln).split(delimiter) for ln in lines[:50]]
         header = _looks_like_header(rows)
-        opts: dict[str, Any] = {"delimiter": delimiter, "quotechar": '"', "header": header,
-                                **options}
+        opts: dict[str, Any] = {
+            "delimiter": delimiter,
+            "quotechar": '"',
+            "header": header,
+            **options,
+        }
         body = "\n".join(lines[1:] if header else lines)
         if delimiter != "," and re.search(r"(^|[^\d,.])\d+,\d{1,4}($|[^\d,])", body):
             opts["decimal"] = ","
             notes.append("numbers with a decimal comma found: decimal ','")
         if not header:
             notes.append("no header row recognised: set columns: [...] to name the fields")
-        return DetectedSource(path=shown, format="csv", options=opts,
-                              confidence=round(min(best[0], 1.0), 2), notes=notes)
+        return DetectedSource(
+            path=shown,
+            format="csv",
+            options=opts,
+            confidence=round(min(best[0], 1.0), 2),
+            notes=notes,
+        )
     return _detect_fixed_width(shown, lines, options, notes)
 
 
@@ -261,8 +325,9 @@ def _looks_like_header(rows: list[list[str]]) -> bool:
     return len(set(first)) == len(first) and all(c.strip() for c in first)
 
 
-def _detect_fixed_width(shown: str, lines: list[str], options: dict[str, Any],
-                        notes: list[str]) -> DetectedSource:
+def _detect_fixed_width(
+    shown: str, lines: list[str], options: dict[str, Any], notes: list[str]
+) -> DetectedSource:
     """Field boundaries where a column position is blank in every line and text follows."""
     sample = lines[:100]
     width = max((len(ln) for ln in sample), default=0)
@@ -276,9 +341,15 @@ def _detect_fixed_width(shown: str, lines: list[str], options: dict[str, Any],
         elif not filled and start is not None:
             # extend to the next field start so trailing blanks stay inside this field
             end = next((j for j in range(i, width) if not blank[j]), width)
-            fields.append({"name": f"field_{len(fields) + 1}", "start": start + 1,
-                           "length": end - start})
+            fields.append(
+                {"name": f"field_{len(fields) + 1}", "start": start + 1, "length": end - start}
+            )
             start = None
     notes.append("fixed-width layout guessed from blank columns: check and name the fields")
-    return DetectedSource(path=shown, format="fixed_width", options={**options, "fields": fields},
-                          confidence=0.4 if len(fields) > 1 else 0.2, notes=notes)
+    return DetectedSource(
+        path=shown,
+        format="fixed_width",
+        options={**options, "fields": fields},
+        confidence=0.4 if len(fields) > 1 else 0.2,
+        notes=notes,
+    )

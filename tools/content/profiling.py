@@ -59,8 +59,9 @@ def guess_key_columns(names: Sequence[str], sample: pa.RecordBatch | None = None
 
     # Business numbers before surrogate keys (policy_number before policy_key), top-level
     # columns before nested ones, then file order.
-    ordered = sorted(candidates, key=lambda n: (not _is_business_number(n), "." in n,
-                                                names.index(n)))
+    ordered = sorted(
+        candidates, key=lambda n: (not _is_business_number(n), "." in n, names.index(n))
+    )
     for name in ordered:
         if _is_policy(name) and unique_share(name) >= KEY_UNIQUE_SHARE:
             return [name]

@@ -65,8 +65,11 @@ class SourceConfig(BaseModel):
         for entry in self.sources:
             if entry.name == name:
                 return entry
-        raise InputError(f"no source named {name!r}", where=str(self.config_path or "config"),
-                         fix=f"use one of: {', '.join(s.name for s in self.sources)}")
+        raise InputError(
+            f"no source named {name!r}",
+            where=str(self.config_path or "config"),
+            fix=f"use one of: {', '.join(s.name for s in self.sources)}",
+        )
 
 
 def _node_lines(node: yaml.Node | None) -> dict[tuple[Any, ...], int]:
@@ -102,8 +105,9 @@ def _entry_label(raw: Any, index: int) -> str:
     return f"sources[{index}]"
 
 
-def load_source_config(path: Path | str, *, check_files: bool = True,
-                       check_options: bool = True) -> SourceConfig:
+def load_source_config(
+    path: Path | str, *, check_files: bool = True, check_options: bool = True
+) -> SourceConfig:
     """Load and validate a source config.
 
     Args:
@@ -119,27 +123,37 @@ def load_source_config(path: Path | str, *, check_files: bool = True,
     """
     config_path = Path(path)
     if not config_path.is_file():
-        raise InputError("source config not found", where=str(config_path),
-                         fix="check the path of the YAML file")
+        raise InputError(
+            "source config not found", where=str(config_path), fix="check the path of the YAML file"
+        )
     text = config_path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{config_path}: line {mark.line + 1}, column {mark.column + 1}" if mark \
+        where = (
+            f"{config_path}: line {mark.line + 1}, column {mark.column + 1}"
+            if mark
             else str(config_path)
+        )
         context = ""
         if exc.context and exc.context_mark and exc.context_mark is not mark:
             cm = exc.context_mark
             context = f" ({exc.context} at line {cm.line + 1}, column {cm.column + 1})"
-        raise InputError(f"invalid YAML: {exc.problem or exc}{context}", where=where,
-                         fix="fix the YAML syntax (indentation, quotes, colons)") from None
+        raise InputError(
+            f"invalid YAML: {exc.problem or exc}{context}",
+            where=where,
+            fix="fix the YAML syntax (indentation, quotes, colons)",
+        ) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", where=str(config_path)) from None
     if not isinstance(raw, dict):
-        raise InputError("a source config must be a mapping with version and sources",
-                         where=f"{config_path}: line 1", fix="start with 'version: 1'")
+        raise InputError(
+            "a source config must be a mapping with version and sources",
+            where=f"{config_path}: line 1",
+            fix="start with 'version: 1'",
+        )
     lines = _node_lines(node)
     try:
         config = SourceConfig.model_validate(raw)
@@ -157,19 +171,27 @@ def load_source_config(path: Path | str, *, check_files: bool = True,
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
         if loc == ("version",):
             msg = "version must be 1"
-        raise InputError(f"{label}{field}: {msg}",
-                         where=f"{config_path}: line {line}" if line else str(config_path),
-                         fix="see the source config format in docs (version, sources: name, "
-                             "system, path, format, options)") from None
+        raise InputError(
+            f"{label}{field}: {msg}",
+            where=f"{config_path}: line {line}" if line else str(config_path),
+            fix="see the source config format in docs (version, sources: name, "
+            "system, path, format, options)",
+        ) from None
     config.config_path = config_path.resolve()
-    _resolve_and_check(config, config_path, lines, check_files=check_files,
-                       check_options=check_options)
+    _resolve_and_check(
+        config, config_path, lines, check_files=check_files, check_options=check_options
+    )
     return config
 
 
-def _resolve_and_check(config: SourceConfig, config_path: Path,
-                       lines: dict[tuple[Any, ...], int], *, check_files: bool,
-                       check_options: bool) -> None:
+def _resolve_and_check(
+    config: SourceConfig,
+    config_path: Path,
+    lines: dict[tuple[Any, ...], int],
+    *,
+    check_files: bool,
+    check_options: bool,
+) -> None:
     base = config_path.resolve().parent
     seen: dict[str, int] = {}
     formats = None
@@ -178,8 +200,11 @@ def _resolve_and_check(config: SourceConfig, config_path: Path,
         where = f"{config_path}: line {line}" if line else str(config_path)
         label = f"source {entry.name!r}"
         if entry.name in seen:
-            raise InputError(f"{label}: duplicate source name (also in entry {seen[entry.name]})",
-                             where=where, fix="give every source a unique name")
+            raise InputError(
+                f"{label}: duplicate source name (also in entry {seen[entry.name]})",
+                where=where,
+                fix="give every source a unique name",
+            )
         seen[entry.name] = i
         entry.path = (base / entry.path).resolve() if not entry.path.is_absolute() else entry.path
         for key in PATH_OPTIONS & entry.options.keys():
@@ -189,18 +214,23 @@ def _resolve_and_check(config: SourceConfig, config_path: Path,
         formats = formats or known_formats()
         if entry.format not in formats:
             fmt_line = lines.get(("sources", i, "format"), line)
-            raise InputError(f"{label}: unknown format {entry.format!r}",
-                             where=f"{config_path}: line {fmt_line}",
-                             fix=f"use one of: {', '.join(formats)}")
+            raise InputError(
+                f"{label}: unknown format {entry.format!r}",
+                where=f"{config_path}: line {fmt_line}",
+                fix=f"use one of: {', '.join(formats)}",
+            )
         if check_files and not entry.path.is_file():
             path_line = lines.get(("sources", i, "path"), line)
-            raise InputError(f"{label}: data file not found: {entry.path}",
-                             where=f"{config_path}: line {path_line}",
-                             fix="paths are relative to the YAML file's folder")
+            raise InputError(
+                f"{label}: data file not found: {entry.path}",
+                where=f"{config_path}: line {path_line}",
+                fix="paths are relative to the YAML file's folder",
+            )
         if check_options:
             try:
                 entry.reader()
             except InputError as exc:
                 opt_line = lines.get(("sources", i, "options"), line)
-                raise InputError(f"{label}: {exc.what}", where=f"{config_path}: line {opt_line}",
-                                 fix=exc.fix) from None
+                raise InputError(
+                    f"{label}: {exc.what}", where=f"{config_path}: line {opt_line}", fix=exc.fix
+                ) from None

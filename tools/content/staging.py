@@ -126,8 +126,9 @@ def staged_dataset(records_dir: Path) -> ds.Dataset:
     return ds.dataset([str(p) for p in parts], schema=schema, format="parquet")
 
 
-def staged_batches(records_dir: Path, *, columns: list[str] | None = None,
-                   batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
+def staged_batches(
+    records_dir: Path, *, columns: list[str] | None = None, batch_rows: int = 50_000
+) -> Iterator[pa.RecordBatch]:
     """Stream a staged source's records in file order, in bounded memory.
 
     Part by part with ``ParquetFile.iter_batches``: a dataset scan reads ahead (hundreds of MB
@@ -142,8 +143,7 @@ def staged_batches(records_dir: Path, *, columns: list[str] | None = None,
     for part in parts:
         handle = pq.ParquetFile(part)
         present = [n for n in wanted if n in handle.schema_arrow.names]
-        for batch in handle.iter_batches(batch_size=batch_rows, columns=present,
-                                         use_threads=False):
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=present, use_threads=False):
             if batch.num_rows:
                 yield _conform(batch, target)
 

@@ -56,8 +56,9 @@ class CanonicalBatches:
         # file: a dataset scan reads ahead of a slow consumer and memory grows with the source.
         schema = self.dataset.schema
         for path in sorted(self.dataset.files):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=self.batch_size,
-                                                           use_threads=False):
+            for batch in pq.ParquetFile(path).iter_batches(
+                batch_size=self.batch_size, use_threads=False
+            ):
                 if batch.num_rows:
                     yield batch if batch.schema.equals(schema) else batch.cast(schema)
 
@@ -66,8 +67,11 @@ def latest_approved_mapping(engine: Engine, tenant: str, source_id: str) -> Appr
     """The source's newest mapping that has an approved version, with that version."""
     from tools.canonical.repository import list_mappings
 
-    approved = [m for m in list_mappings(engine, tenant=tenant, source_id=source_id)
-                if m.approved_version is not None]
+    approved = [
+        m
+        for m in list_mappings(engine, tenant=tenant, source_id=source_id)
+        if m.approved_version is not None
+    ]
     if not approved:
         return None
     newest = approved[-1]  # list_mappings is oldest first
@@ -81,15 +85,20 @@ def canonical_dir(settings: Settings, tenant: str, mapping: ApprovedMapping) -> 
     return output_dir(settings, tenant, mapping.mapping_id, mapping.version)
 
 
-def open_canonical_parts(folder: Path, *, batch_size: int, system: str | None,
-                         mapping: ApprovedMapping | None = None) -> CanonicalBatches:
+def open_canonical_parts(
+    folder: Path, *, batch_size: int, system: str | None, mapping: ApprovedMapping | None = None
+) -> CanonicalBatches:
     """Stream the Parquet parts of one folder (name order) as canonical batches."""
     parts = sorted(folder.glob("part-*.parquet"))  # part numbers are batch numbers
     if not parts:
-        raise NotFoundError("no canonical records written yet", where=str(folder),
-                            fix="run data-mash validate-mapping MAPPING_ID to write them")
-    return CanonicalBatches(ds.dataset([str(p) for p in parts], format="parquet"),
-                            batch_size, system, mapping)
+        raise NotFoundError(
+            "no canonical records written yet",
+            where=str(folder),
+            fix="run data-mash validate-mapping MAPPING_ID to write them",
+        )
+    return CanonicalBatches(
+        ds.dataset([str(p) for p in parts], format="parquet"), batch_size, system, mapping
+    )
 
 
 def canonical_batches_for_source(
@@ -107,12 +116,17 @@ def canonical_batches_for_source(
     source = SourceRegistry(engine, tenant=tenant).get(source_id)
     mapping = latest_approved_mapping(engine, tenant, source_id)
     if mapping is None:
-        raise NotFoundError(f"source '{source_id}' has no approved mapping",
-                            fix=f"run data-mash map-to-canonical {source_id}, then "
-                                "data-mash approve-mapping MAPPING_ID")
-    batches = open_canonical_parts(canonical_dir(settings, tenant, mapping),
-                                   batch_size=settings.batch_size, system=source.system,
-                                   mapping=mapping)
+        raise NotFoundError(
+            f"source '{source_id}' has no approved mapping",
+            fix=f"run data-mash map-to-canonical {source_id}, then "
+            "data-mash approve-mapping MAPPING_ID",
+        )
+    batches = open_canonical_parts(
+        canonical_dir(settings, tenant, mapping),
+        batch_size=settings.batch_size,
+        system=source.system,
+        mapping=mapping,
+    )
     batches.wave_lookup = planned_wave_lookup(engine, tenant, source_id)
     return batches
 
@@ -130,12 +144,24 @@ def planned_wave_lookup(engine: Engine, tenant: str, source_id: str) -> WaveLook
     plan, wave, member = WavePlanRow.__table__, WaveRow.__table__, WavePolicyRow.__table__
     with engine.connect() as conn:
         plan_id = conn.execute(
-            select(plan.c.plan_id).where(and_(
-                plan.c.tenant == tenant,
-                select(member.c.rowid).where(and_(
-                    member.c.tenant == tenant, member.c.plan_id == plan.c.plan_id,
-                    member.c.source_id == source_id)).exists()))
-            .order_by(plan.c.updated_at.desc(), plan.c.id.desc()).limit(1)).scalar()
+            select(plan.c.plan_id)
+            .where(
+                and_(
+                    plan.c.tenant == tenant,
+                    select(member.c.rowid)
+                    .where(
+                        and_(
+                            member.c.tenant == tenant,
+                            member.c.plan_id == plan.c.plan_id,
+                            member.c.source_id == source_id,
+                        )
+                    )
+                    .exists(),
+                )
+            )
+            .order_by(plan.c.updated_at.desc(), plan.c.id.desc())
+            .limit(1)
+        ).scalar()
     if plan_id is None:
         return None
 
@@ -146,10 +172,18 @@ def planned_wave_lookup(engine: Engine, tenant: str, source_id: str) -> WaveLook
             for start in range(0, len(ids), 900):  # SQLite's bound-parameter cap
                 rows = conn.execute(
                     select(member.c.policy_id, wave.c.number)
-                    .join(wave, and_(wave.c.tenant == member.c.tenant,
-                                     wave.c.wave_id == member.c.wave_id))
-                    .where(and_(member.c.tenant == tenant, member.c.plan_id == plan_id,
-                                member.c.policy_id.in_(ids[start:start + 900]))))
+                    .join(
+                        wave,
+                        and_(wave.c.tenant == member.c.tenant, wave.c.wave_id == member.c.wave_id),
+                    )
+                    .where(
+                        and_(
+                            member.c.tenant == tenant,
+                            member.c.plan_id == plan_id,
+                            member.c.policy_id.in_(ids[start : start + 900]),
+                        )
+                    )
+                )
                 numbers.update({row.policy_id: row.number for row in rows})
         return pa.array([numbers.get(pid) for pid in ids], pa.int32())
 

@@ -72,20 +72,38 @@ def conflict_report(
     """
     stored_a, stored_b = _pairs(engine, tenant, rule_set_a, rule_set_b)
     rules_a, rules_b = stored_a.load(), stored_b.load()
-    report = ConflictReport(rule_set_a=stored_a.info.label, rule_set_b=stored_b.info.label,
-                            checked=0, already_moved=0, conflicts=0, by_transition={}, sample=[])
+    report = ConflictReport(
+        rule_set_a=stored_a.info.label,
+        rule_set_b=stored_b.info.label,
+        checked=0,
+        already_moved=0,
+        conflicts=0,
+        by_transition={},
+        sample=[],
+    )
     transitions: Counter[str] = Counter()
     compiled = None
     for batch in batches:
         if compiled is None or compiled[0].schema != batch.schema:
-            compiled = (compile_rule_set(rules_a, batch.schema),
-                        compile_rule_set(rules_b, batch.schema))
+            compiled = (
+                compile_rule_set(rules_a, batch.schema),
+                compile_rule_set(rules_b, batch.schema),
+            )
         before, after = (c.route_batch(batch) for c in compiled)
         report.checked += batch.num_rows
-        differs = pc.fill_null(pc.not_equal(before["target"], after["target"]),
-                               pc.xor(pc.is_null(before["target"]), pc.is_null(after["target"])))
-        changed = pa.table({"id": before["policy_id"], "ta": before["target"],
-                            "tb": after["target"], "ra": before["rule"], "rb": after["rule"]})
+        differs = pc.fill_null(
+            pc.not_equal(before["target"], after["target"]),
+            pc.xor(pc.is_null(before["target"]), pc.is_null(after["target"])),
+        )
+        changed = pa.table(
+            {
+                "id": before["policy_id"],
+                "ta": before["target"],
+                "tb": after["target"],
+                "ra": before["rule"],
+                "rb": after["rule"],
+            }
+        )
         with engine.connect() as conn:
             placed = current_locations(conn, tenant, before["policy_id"].to_pylist())
         report.already_moved += len(placed)
@@ -96,9 +114,16 @@ def conflict_report(
             report.conflicts += 1
             transitions[f"{row['ta']} -> {row['tb']}"] += 1
             if len(report.sample) < sample_size:
-                report.sample.append(Conflict(
-                    policy_id=row["id"], current_system=where.system, target_a=row["ta"],
-                    target_b=row["tb"], rule_a=row["ra"], rule_b=row["rb"]))
+                report.sample.append(
+                    Conflict(
+                        policy_id=row["id"],
+                        current_system=where.system,
+                        target_a=row["ta"],
+                        target_b=row["tb"],
+                        rule_a=row["ra"],
+                        rule_b=row["rb"],
+                    )
+                )
     report.by_transition = dict(transitions)
     return report
 
@@ -114,6 +139,7 @@ def diff_stored_rule_sets(
 ) -> tuple[StoredRuleSet, StoredRuleSet, RuleSetDiff]:
     """Diff two stored versions over routable batches (rule changes, counts and a sample)."""
     stored_old, stored_new = _pairs(engine, tenant, old, new)
-    diff = diff_rule_sets(stored_old.load(), stored_new.load(), batches, id_field=ID_FIELD,
-                          sample_size=sample_size)
+    diff = diff_rule_sets(
+        stored_old.load(), stored_new.load(), batches, id_field=ID_FIELD, sample_size=sample_size
+    )
     return stored_old, stored_new, diff

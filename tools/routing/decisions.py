@@ -96,16 +96,23 @@ class _Tally:
         for rule in self.rules:
             by_target[rule.target] += by_rule[rule.name]
         return RouteResult(
-            routed=int(self.counts[:-1].sum()), unrouted=int(self.counts[-1]),
-            by_target={t: n for t, n in by_target.items() if n}, by_rule=by_rule,
-            sample_per_rule=self.samples, **fields)
+            routed=int(self.counts[:-1].sum()),
+            unrouted=int(self.counts[-1]),
+            by_target={t: n for t, n in by_target.items() if n},
+            by_rule=by_rule,
+            sample_per_rule=self.samples,
+            **fields,
+        )
 
 
 def _rule_indices(compiled: CompiledRuleSet, batch: pa.RecordBatch) -> np.ndarray:
     """Index of the firing rule per row; len(rules) where none fired."""
     unrouted = len(compiled.rule_set.rules)
-    return pc.fill_null(compiled.rule_indices(batch), unrouted).to_numpy(
-        zero_copy_only=False).astype(np.int64)
+    return (
+        pc.fill_null(compiled.rule_indices(batch), unrouted)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
 
 
 def route_source(
@@ -167,8 +174,11 @@ def route_source(
     total = getattr(batches, "total_rows", None)
     run_id = None if dry_run else run_id_for(source_id, label)
     tally = _Tally(rule_set, sample_size)
-    recorder = None if stored is None or dry_run else \
-        _BatchRecorder(engine, tenant, source_id, stored.info, run_id)
+    recorder = (
+        None
+        if stored is None or dry_run
+        else _BatchRecorder(engine, tenant, source_id, stored.info, run_id)
+    )
     compiled: CompiledRuleSet | None = None
     batch_no = -1
     for batch_no, batch in enumerate(
@@ -183,25 +193,35 @@ def route_source(
             recorder.record(batch_no, ids, indices, rule_set, tally)
         if progress is not None:
             progress(tally.rows, total)
-    warnings = [str(issue) for issue in null_field_warnings(
-        rule_set, dict(tally.nulls), tally.rows, source_id)]
+    warnings = [
+        str(issue)
+        for issue in null_field_warnings(rule_set, dict(tally.nulls), tally.rows, source_id)
+    ]
     if tally.duplicates:
-        warnings.append(f"{tally.duplicates} policy id(s) occur more than once in a batch; "
-                        "the last occurrence decided their route")
+        warnings.append(
+            f"{tally.duplicates} policy id(s) occur more than once in a batch; "
+            "the last occurrence decided their route"
+        )
     if tally.missing_ids:
         warnings.append(f"{tally.missing_ids} record(s) have no policy id and were not routed")
     return tally.result(
-        rule_set=label, source_id=source_id, run_id=run_id, dry_run=dry_run,
-        warnings=warnings, batches=batch_no + 1,
+        rule_set=label,
+        source_id=source_id,
+        run_id=run_id,
+        dry_run=dry_run,
+        warnings=warnings,
+        batches=batch_no + 1,
         resumed_batches=recorder.resumed if recorder else 0,
-        moved=recorder.moved if recorder else 0)
+        moved=recorder.moved if recorder else 0,
+    )
 
 
 class _BatchRecorder:
     """Writes one batch's decisions: audit intent, then moves + outcome in one transaction."""
 
-    def __init__(self, engine: Engine, tenant: str, source_id: str, info: Any,
-                 run_id: str | None) -> None:
+    def __init__(
+        self, engine: Engine, tenant: str, source_id: str, info: Any, run_id: str | None
+    ) -> None:
         self.log = AuditLog(engine, tenant=tenant)
         self.locations = PolicyLocations(engine, tenant=tenant)
         self.source_id = source_id
@@ -210,8 +230,14 @@ class _BatchRecorder:
         self.reason = f"rule {info.name} v{info.version}"
         self.resumed = self.moved = 0
 
-    def record(self, batch_no: int, ids: list[str | None], indices: np.ndarray,
-               rule_set: RuleSet, tally: _Tally) -> None:
+    def record(
+        self,
+        batch_no: int,
+        ids: list[str | None],
+        indices: np.ndarray,
+        rule_set: RuleSet,
+        tally: _Tally,
+    ) -> None:
         rules = rule_set.rules
         decided: dict[str, Move] = {}
         for policy_id, index in zip(ids, indices.tolist(), strict=True):
@@ -223,26 +249,43 @@ class _BatchRecorder:
             if policy_id in decided:
                 tally.duplicates += 1
             rule = rules[index]
-            decided[policy_id] = Move(policy_id, rule.target, run_id=self.run_id,
-                                      rule=rule.name, reason=self.reason)
+            decided[policy_id] = Move(
+                policy_id, rule.target, run_id=self.run_id, rule=rule.name, reason=self.reason
+            )
         policy_ids = list(dict.fromkeys(pid for pid in ids if pid is not None))
         key = f"route:{self.source_id}:{self.info.name}:v{self.info.version}:{batch_no}"
-        payload = {"source_id": self.source_id, "rule_set": self.info.name,
-                   "rule_set_version": self.info.version, "rule_set_id": self.info.id,
-                   "batch_no": batch_no, "run_id": self.run_id, "policies": len(policy_ids)}
-        with self.log.operation(NAMESPACE, "route", target=self.source_id, payload=payload,
-                                idempotency_key=key, policy_ids=policy_ids) as op:
+        payload = {
+            "source_id": self.source_id,
+            "rule_set": self.info.name,
+            "rule_set_version": self.info.version,
+            "rule_set_id": self.info.id,
+            "batch_no": batch_no,
+            "run_id": self.run_id,
+            "policies": len(policy_ids),
+        }
+        with self.log.operation(
+            NAMESPACE,
+            "route",
+            target=self.source_id,
+            payload=payload,
+            idempotency_key=key,
+            policy_ids=policy_ids,
+        ) as op:
             if op.completed:
                 self.resumed += 1
                 self.moved += int((op.outcome or {}).get("moved", 0))
                 return
             targets = Counter(move.to_system for move in decided.values())
-            outcome: dict[str, Any] = {"batch_no": batch_no, "routed": len(decided),
-                                       "by_target": dict(targets)}
+            outcome: dict[str, Any] = {
+                "batch_no": batch_no,
+                "routed": len(decided),
+                "by_target": dict(targets),
+            }
             op.outcome = outcome
             with op.atomic() as conn:
                 outcome["moved"] = self.locations.record_moves(
-                    conn, decided.values(), entry_id=op.entry_id)
+                    conn, decided.values(), entry_id=op.entry_id
+                )
             self.moved += outcome["moved"]
 
 
@@ -262,10 +305,12 @@ class RerouteResult(BaseModel):
 def current_locations(conn: Connection, tenant: str, policy_ids: Sequence[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for start in range(0, len(policy_ids), 900):  # SQLite's bound-parameter cap
-        chunk = list(policy_ids[start:start + 900])
-        rows = conn.execute(select(LOCATION.c.policy_id, LOCATION.c.system, LOCATION.c.entry_id)
-                            .where(and_(LOCATION.c.tenant == tenant,
-                                        LOCATION.c.policy_id.in_(chunk))))
+        chunk = list(policy_ids[start : start + 900])
+        rows = conn.execute(
+            select(LOCATION.c.policy_id, LOCATION.c.system, LOCATION.c.entry_id).where(
+                and_(LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(chunk))
+            )
+        )
         found.update({row.policy_id: row for row in rows})
     return found
 
@@ -301,28 +346,42 @@ def reroute_selection(
         current = current_locations(conn, tenant, wanted)
     unknown = [pid for pid in wanted if pid not in current]
     if unknown:
-        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5
-                                           else "")
-        raise NotFoundError(f"policy {shown} has not been routed yet, so it cannot be rerouted",
-                            fix="route its source first: data-mash route --rules RULES SOURCE")
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        raise NotFoundError(
+            f"policy {shown} has not been routed yet, so it cannot be rerouted",
+            fix="route its source first: data-mash route --rules RULES SOURCE",
+        )
     moving = [pid for pid in wanted if current[pid].system != target]
     unchanged = [pid for pid in wanted if current[pid].system == target]
     previous = {pid: current[pid].system for pid in moving}
     if not moving:
-        return RerouteResult(target=target, moved=[], unchanged=unchanged, previous={},
-                             entry_id=None)
-    payload = {"to": target, "reason": reason, "previous": previous,
-               "reverses": {pid: current[pid].entry_id for pid in moving}}
+        return RerouteResult(
+            target=target, moved=[], unchanged=unchanged, previous={}, entry_id=None
+        )
+    payload = {
+        "to": target,
+        "reason": reason,
+        "previous": previous,
+        "reverses": {pid: current[pid].entry_id for pid in moving},
+    }
     log = AuditLog(engine, tenant=tenant)
-    with log.operation(NAMESPACE, "reroute",
-                       target=moving[0] if len(moving) == 1 else f"{len(moving)} policies",
-                       payload=payload, policy_ids=moving) as op:
+    with log.operation(
+        NAMESPACE,
+        "reroute",
+        target=moving[0] if len(moving) == 1 else f"{len(moving)} policies",
+        payload=payload,
+        policy_ids=moving,
+    ) as op:
         op.outcome = {"moved": len(moving)}
         with op.atomic() as conn:
             PolicyLocations(engine, tenant=tenant).record_moves(
-                conn, [Move(pid, target, reason=reason) for pid in moving], entry_id=op.entry_id)
-    return RerouteResult(target=target, moved=moving, unchanged=unchanged, previous=previous,
-                         entry_id=op.entry_id)
+                conn, [Move(pid, target, reason=reason) for pid in moving], entry_id=op.entry_id
+            )
+    return RerouteResult(
+        target=target, moved=moving, unchanged=unchanged, previous=previous, entry_id=op.entry_id
+    )
 
 
 def reroute_policy(
@@ -349,10 +408,14 @@ def routing_history(engine: Engine, policy_id: str, *, tenant: str) -> RoutingHi
     """
     locations = PolicyLocations(engine, tenant=tenant)
     history = RoutingHistory(
-        policy_id=policy_id, location=locations.locate(policy_id),
+        policy_id=policy_id,
+        location=locations.locate(policy_id),
         moves=locations.history(policy_id),
-        entries=AuditLog(engine, tenant=tenant).trail(policy_id))
+        entries=AuditLog(engine, tenant=tenant).trail(policy_id),
+    )
     if history.location is None and not history.moves and not history.entries:
-        raise NotFoundError(f"nothing is recorded for policy '{policy_id}' (tenant {tenant!r})",
-                            fix="check the id; policies appear once their source is routed")
+        raise NotFoundError(
+            f"nothing is recorded for policy '{policy_id}' (tenant {tenant!r})",
+            fix="check the id; policies appear once their source is routed",
+        )
     return history

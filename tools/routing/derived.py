@@ -38,9 +38,13 @@ _EARLIEST, _LATEST = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
 def _catalogue(version: str) -> dict[str, tuple[str, bool, tuple[str, ...] | None]]:
     """Scalar leaves outside lists: path -> (type, mandatory, allowed values lower-cased)."""
     return {
-        f.path: (f.type, f.mandatory,
-                 tuple(v.lower() for v in f.allowed_values) if f.allowed_values else None)
-        for f in canonical_fields(version) if f.list_path is None
+        f.path: (
+            f.type,
+            f.mandatory,
+            tuple(v.lower() for v in f.allowed_values) if f.allowed_values else None,
+        )
+        for f in canonical_fields(version)
+        if f.list_path is None
     }
 
 
@@ -50,12 +54,14 @@ def _valid(column: pa.Array, kind: str, allowed: tuple[str, ...] | None) -> pa.A
     if pa.types.is_null(t):
         return pa.array(np.zeros(len(column), np.bool_))
     if kind == "date" and (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        column = pc.cast(pc.strptime(column, format="%Y-%m-%d", unit="s", error_is_null=True),
-                         pa.date32())
+        column = pc.cast(
+            pc.strptime(column, format="%Y-%m-%d", unit="s", error_is_null=True), pa.date32()
+        )
     if kind == "date" and (pa.types.is_date(column.type) or pa.types.is_timestamp(column.type)):
         dates = pc.cast(column, pa.date32())
-        ok = pc.and_(pc.greater_equal(dates, pa.scalar(_EARLIEST)),
-                     pc.less_equal(dates, pa.scalar(_LATEST)))
+        ok = pc.and_(
+            pc.greater_equal(dates, pa.scalar(_EARLIEST)), pc.less_equal(dates, pa.scalar(_LATEST))
+        )
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
         text = pc.utf8_trim_whitespace(column)
         ok = pc.greater(pc.utf8_length(text), 0)
@@ -100,12 +106,16 @@ def add_derived_fields(
     twice changes nothing.
     """
     if isinstance(batch, pa.Table):
-        batch = batch.combine_chunks().to_batches()[0] if batch.num_rows else \
-            pa.RecordBatch.from_pylist([], schema=batch.schema)
+        batch = (
+            batch.combine_chunks().to_batches()[0]
+            if batch.num_rows
+            else pa.RecordBatch.from_pylist([], schema=batch.schema)
+        )
     names = set(batch.schema.names)
     if SOURCE_SYSTEM not in names:
         batch = batch.append_column(
-            SOURCE_SYSTEM, pa.array([source_system] * batch.num_rows, pa.string()))
+            SOURCE_SYSTEM, pa.array([source_system] * batch.num_rows, pa.string())
+        )
     if QUALITY not in names:
         batch = batch.append_column(QUALITY, quality_scores(batch, canonical=canonical))
     if WAVE not in names:

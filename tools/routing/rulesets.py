@@ -104,31 +104,55 @@ def register_rule_set(
     rule_set = load_rule_set(text)  # raises with every problem, before anything is written
     name = name or _default_name(path_or_text, source)
     if not _NAME.match(name):
-        raise InputError(f"rule set name {name!r} is not a simple name", where=source,
-                         fix="use letters, digits, '_', '-' or '.', at most 128 characters")
+        raise InputError(
+            f"rule set name {name!r} is not a simple name",
+            where=source,
+            fix="use letters, digits, '_', '-' or '.', at most 128 characters",
+        )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     existing = _by_digest(engine, tenant, name, digest)
     if existing is not None:
         return existing
     log = AuditLog(engine, tenant=tenant)
-    payload = {"name": name, "sha256": digest, "source": source,
-               "rules": [rule.name for rule in rule_set.rules]}
-    with log.operation(NAMESPACE, "register_rule_set", target=name, payload=payload,
-                       idempotency_key=f"rule_set:{name}:{digest}") as op:
+    payload = {
+        "name": name,
+        "sha256": digest,
+        "source": source,
+        "rules": [rule.name for rule in rule_set.rules],
+    }
+    with log.operation(
+        NAMESPACE,
+        "register_rule_set",
+        target=name,
+        payload=payload,
+        idempotency_key=f"rule_set:{name}:{digest}",
+    ) as op:
         if op.completed:
             found = _by_digest(engine, tenant, name, digest)
             if found is not None:
                 return found
         try:
             with op.atomic() as conn:
-                latest = conn.execute(select(func.max(RULE_SET.c.version)).where(
-                    and_(RULE_SET.c.tenant == tenant, RULE_SET.c.name == name))).scalar()
+                latest = conn.execute(
+                    select(func.max(RULE_SET.c.version)).where(
+                        and_(RULE_SET.c.tenant == tenant, RULE_SET.c.name == name)
+                    )
+                ).scalar()
                 version = (latest or 0) + 1
-                conn.execute(insert(RULE_SET).values(
-                    tenant=tenant, name=name, version=version, yaml=text, sha256=digest,
-                    rules_version=rule_set.version,
-                    canonical=rule_set.canonical or DEFAULT_CANONICAL_VERSION,
-                    rule_count=len(rule_set.rules), entry_id=op.entry_id, created_at=utcnow()))
+                conn.execute(
+                    insert(RULE_SET).values(
+                        tenant=tenant,
+                        name=name,
+                        version=version,
+                        yaml=text,
+                        sha256=digest,
+                        rules_version=rule_set.version,
+                        canonical=rule_set.canonical or DEFAULT_CANONICAL_VERSION,
+                        rule_count=len(rule_set.rules),
+                        entry_id=op.entry_id,
+                        created_at=utcnow(),
+                    )
+                )
                 op.outcome = {"version": version}
         except IntegrityError:
             # A concurrent writer stored the same text first (same digest): return its version.
@@ -144,9 +168,15 @@ def register_rule_set(
 
 def _by_digest(engine: Engine, tenant: str, name: str, digest: str) -> RuleSetInfo | None:
     with engine.connect() as conn:
-        row = conn.execute(select(RULE_SET).where(and_(
-            RULE_SET.c.tenant == tenant, RULE_SET.c.name == name,
-            RULE_SET.c.sha256 == digest))).first()
+        row = conn.execute(
+            select(RULE_SET).where(
+                and_(
+                    RULE_SET.c.tenant == tenant,
+                    RULE_SET.c.name == name,
+                    RULE_SET.c.sha256 == digest,
+                )
+            )
+        ).first()
     return _info(row) if row else None
 
 
@@ -154,8 +184,10 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     """Split ``name``, ``name@3`` or ``name@v3`` into (name, version or None for latest)."""
     match = _REF.match(ref.strip())
     if not match:
-        raise InputError(f"rule set reference {ref!r} is not understood",
-                         fix="write NAME, NAME@VERSION or a numeric rule set id")
+        raise InputError(
+            f"rule set reference {ref!r} is not understood",
+            fix="write NAME, NAME@VERSION or a numeric rule set id",
+        )
     version = match.group("version")
     return match.group("name"), int(version) if version else None
 
@@ -186,12 +218,15 @@ def get_rule_set(
             conditions.append(RULE_SET.c.version == version)
         wanted = f"{name!r}" + (f" v{version}" if version is not None else "")
     with engine.connect() as conn:
-        row = conn.execute(select(RULE_SET).where(and_(*conditions))
-                           .order_by(RULE_SET.c.version.desc()).limit(1)).first()
+        row = conn.execute(
+            select(RULE_SET).where(and_(*conditions)).order_by(RULE_SET.c.version.desc()).limit(1)
+        ).first()
     if row is None:
-        raise NotFoundError(f"no stored rule set {wanted} for tenant {tenant!r}",
-                            fix="list them with list_rule_sets / data-mash rules list, or "
-                                "store one with data-mash rules add RULES.yaml")
+        raise NotFoundError(
+            f"no stored rule set {wanted} for tenant {tenant!r}",
+            fix="list them with list_rule_sets / data-mash rules list, or "
+            "store one with data-mash rules add RULES.yaml",
+        )
     return StoredRuleSet(info=_info(row), yaml=row.yaml)
 
 
@@ -201,6 +236,7 @@ def list_rule_sets(engine: Engine, tenant: str, name: str | None = None) -> list
     if name:
         conditions.append(RULE_SET.c.name == name)
     with engine.connect() as conn:
-        rows = conn.execute(select(RULE_SET).where(and_(*conditions))
-                            .order_by(RULE_SET.c.name, RULE_SET.c.version)).all()
+        rows = conn.execute(
+            select(RULE_SET).where(and_(*conditions)).order_by(RULE_SET.c.name, RULE_SET.c.version)
+        ).all()
     return [_info(row) for row in rows]

@@ -34,10 +34,19 @@ import pyarrow.compute as pc
 
 from core.errors import InputError
 
-_TOKEN = re.compile(r"""\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*'|"[^"]*")
-    |(?P<op>==|!=|<=|>=|<|>|\(|\)|,|\+|-|\*|/)|(?P<name>[A-Za-z_][A-Za-z0-9_.]*))""", re.X)
-_COMPARE = {"==": pc.equal, "!=": pc.not_equal, "<": pc.less, "<=": pc.less_equal,
-            ">": pc.greater, ">=": pc.greater_equal}
+_TOKEN = re.compile(
+    r"""\s*(?:(?P<num>\d+(?:\.\d+)?)|(?P<str>'[^']*'|"[^"]*")
+    |(?P<op>==|!=|<=|>=|<|>|\(|\)|,|\+|-|\*|/)|(?P<name>[A-Za-z_][A-Za-z0-9_.]*))""",
+    re.X,
+)
+_COMPARE = {
+    "==": pc.equal,
+    "!=": pc.not_equal,
+    "<": pc.less,
+    "<=": pc.less_equal,
+    ">": pc.greater,
+    ">=": pc.greater_equal,
+}
 _ARITH = {"+": pc.add, "-": pc.subtract, "*": pc.multiply, "/": pc.divide}
 _KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
 _FUNCTIONS = {"date", "length", "is_null", "lower"}
@@ -67,18 +76,27 @@ class _Parser:
         self.i = 0
 
     def error(self, what: str, pos: int | None = None) -> InputError:
-        at = pos if pos is not None else (self.tokens[self.i][2] if self.i < len(self.tokens)
-                                          else len(self.text))
-        return InputError(f"{what} in business rule {self.text!r}", where=f"column {at + 1}",
-                          fix="use names, numbers, 'text', comparisons, and/or/not, in (...)")
+        at = (
+            pos
+            if pos is not None
+            else (self.tokens[self.i][2] if self.i < len(self.tokens) else len(self.text))
+        )
+        return InputError(
+            f"{what} in business rule {self.text!r}",
+            where=f"column {at + 1}",
+            fix="use names, numbers, 'text', comparisons, and/or/not, in (...)",
+        )
 
     def peek(self) -> str | None:
         return self.tokens[self.i][1] if self.i < len(self.tokens) else None
 
     def take(self, expected: str | None = None) -> tuple[str, str, int]:
         if self.i >= len(self.tokens):
-            raise self.error(f"expected {expected!r} but the rule ended" if expected
-                             else "the rule ended too early")
+            raise self.error(
+                f"expected {expected!r} but the rule ended"
+                if expected
+                else "the rule ended too early"
+            )
         token = self.tokens[self.i]
         if expected is not None and token[1].lower() != expected:
             raise self.error(f"expected {expected!r}, found {token[1]!r}")
@@ -218,11 +236,17 @@ def resolve_name(name: str, columns: list[str], rule: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise InputError(f"business rule {rule!r} names '{name}', which is not a canonical "
-                         "column of these records", where=name,
-                         fix="use a dotted canonical path such as policy_core.effective_date")
-    raise InputError(f"business rule {rule!r}: '{name}' is ambiguous ({', '.join(matches)})",
-                     where=name, fix="write the full dotted path")
+        raise InputError(
+            f"business rule {rule!r} names '{name}', which is not a canonical "
+            "column of these records",
+            where=name,
+            fix="use a dotted canonical path such as policy_core.effective_date",
+        )
+    raise InputError(
+        f"business rule {rule!r}: '{name}' is ambiguous ({', '.join(matches)})",
+        where=name,
+        fix="write the full dotted path",
+    )
 
 
 def check_rule(text: str, columns: list[str]) -> Node:
@@ -242,7 +266,8 @@ def _numeric(value: Any) -> Any:
 def _coerce_pair(left: Any, right: Any) -> tuple[Any, Any]:
     def is_temporal(v: Any) -> bool:
         return isinstance(v, pa.Array | pa.ChunkedArray) and (
-            pa.types.is_date(v.type) or pa.types.is_timestamp(v.type))
+            pa.types.is_date(v.type) or pa.types.is_timestamp(v.type)
+        )
 
     if is_temporal(left) and isinstance(right, str):
         right = pa.scalar(dt.date.fromisoformat(right), left.type)
@@ -308,6 +333,8 @@ def evaluate_rule(text: str, batch: pa.RecordBatch, node: Node | None = None) ->
     if not isinstance(result, pa.Array | pa.ChunkedArray):
         result = pa.array([bool(result)] * batch.num_rows, pa.bool_())
     if not pa.types.is_boolean(result.type):
-        raise InputError(f"business rule {text!r} does not give true or false",
-                         fix="compare values, e.g. premium_amount > 0")
+        raise InputError(
+            f"business rule {text!r} does not give true or false",
+            fix="compare values, e.g. premium_amount > 0",
+        )
     return pc.fill_null(result, False)

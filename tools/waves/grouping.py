@@ -21,13 +21,14 @@ class WaveGroup:
 def complexity_of(coverages: np.ndarray, bounds: tuple[int, int]) -> np.ndarray:
     """0 simple, 1 moderate, 2 complex, by coverage count."""
     return np.where(coverages <= bounds[0], 0, np.where(coverages <= bounds[1], 1, 2)).astype(
-        np.int8)
+        np.int8
+    )
 
 
 def _chunks(indices: np.ndarray, cap: int | None) -> list[np.ndarray]:
     if cap is None or len(indices) <= cap:
         return [indices]
-    return [indices[i:i + cap] for i in range(0, len(indices), cap)]
+    return [indices[i : i + cap] for i in range(0, len(indices), cap)]
 
 
 def assign_waves(
@@ -64,7 +65,8 @@ def assign_waves(
     state_u, state_code = np.unique(state[rest], return_inverse=True)
     order = rest[np.lexsort((state_code, complexity[rest], lob_code))]
     keys = np.stack([lob_code, complexity[rest], state_code], axis=1)[
-        np.lexsort((state_code, complexity[rest], lob_code))]
+        np.lexsort((state_code, complexity[rest], lob_code))
+    ]
     # Runs of equal (lob, complexity, state) in sorted order.
     change = np.flatnonzero(np.any(keys[1:] != keys[:-1], axis=1)) + 1
     starts = np.concatenate([[0], change])
@@ -80,8 +82,10 @@ def assign_waves(
             lob_name = current_lob[0]
             shown = current_states[:_MAX_STATES_IN_LABEL]
             more = len(current_states) - len(shown)
-            label = (f"{lob_name} / {COMPLEXITY_NAMES[current_cx[0]]} / "
-                     f"{', '.join(shown)}{f' +{more}' if more > 0 else ''}")
+            label = (
+                f"{lob_name} / {COMPLEXITY_NAMES[current_cx[0]]} / "
+                f"{', '.join(shown)}{f' +{more}' if more > 0 else ''}"
+            )
             waves[members] = len(groups)
             groups.append(WaveGroup(len(groups), label, len(members)))
         current, current_states = [], []

@@ -59,8 +59,9 @@ def wave_records(ctx: StepContext) -> Iterator[pa.RecordBatch]:
     """The wave's canonical records as written by map_to_canonical, in a fixed batch order."""
     # Part by part: a dataset scan reads ahead of a slow consumer and memory grows with the wave.
     for part in sorted(canonical_dir(ctx).glob("part-*.parquet")):
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=ctx.batch_size,
-                                                       use_threads=False):
+        for batch in pq.ParquetFile(part).iter_batches(
+            batch_size=ctx.batch_size, use_threads=False
+        ):
             if batch.num_rows:
                 yield batch
 
@@ -76,8 +77,11 @@ def _ingest(ctx: StepContext) -> dict[str, Any]:
     def check(_: int, source_id: str, scope: BatchScope) -> None:
         info = registry.find(source_id)
         if info is None or not Path(info.staging_dir).exists():
-            raise NotFoundError(f"source '{source_id}' of wave {ctx.wave_id} is not staged",
-                                where=source_id, fix="ingest it again with data-mash ingest PATH")
+            raise NotFoundError(
+                f"source '{source_id}' of wave {ctx.wave_id} is not staged",
+                where=source_id,
+                fix="ingest it again with data-mash ingest PATH",
+            )
         scope.rows = info.records
         scope.outcome = {"staged": 1, "ingested_by_wave": 0}
 
@@ -117,13 +121,13 @@ def _map(ctx: StepContext) -> dict[str, Any]:
 
     def write(batch_no: int, item: tuple[str, pa.RecordBatch], scope: BatchScope) -> None:
         source_id, batch = item
-        kept = batch.filter(pc.is_in(batch.column(POLICY_ID).cast(pa.string()),
-                                     value_set=members))
+        kept = batch.filter(pc.is_in(batch.column(POLICY_ID).cast(pa.string()), value_set=members))
         if SOURCE_SYSTEM not in kept.schema.names:
             if source_id not in systems:
                 systems[source_id] = _source_system(ctx, source_id)
-            kept = kept.append_column(SOURCE_SYSTEM,
-                                      pa.array([systems[source_id]] * kept.num_rows, pa.string()))
+            kept = kept.append_column(
+                SOURCE_SYSTEM, pa.array([systems[source_id]] * kept.num_rows, pa.string())
+            )
         if kept.num_rows:
             # Whole-file replace: a batch redone after a crash leaves one copy, never two.
             final = folder / f"part-{batch_no:05d}.parquet"
@@ -154,6 +158,7 @@ def _route(ctx: StepContext) -> dict[str, Any]:
     rule_set_ref = ctx.criteria.rule_set
     locations = PolicyLocations(ctx.services.engine, tenant=ctx.tenant)
     if rule_set_ref is None:
+
         def keep(_: int, batch: pa.RecordBatch, scope: BatchScope) -> None:
             with ctx.services.engine.connect() as conn:
                 where = current_systems(conn, ctx.tenant, _ids(batch))
@@ -185,13 +190,23 @@ def _route(ctx: StepContext) -> dict[str, Any]:
         if compiled is None or compiled.schema != batch.schema:
             compiled = compile_rule_set(rule_set, batch.schema)
         indices = pc.fill_null(compiled.rule_indices(batch), len(rules)).to_pylist()
-        moves = [Move(pid, rules[i].target, wave=ctx.wave_id, run_id=f"{ctx.wave_id}#{ctx.run_no}",
-                      rule=rules[i].name, reason=reason)
-                 for pid, i in zip(_ids(batch), indices, strict=True) if i < len(rules)]
+        moves = [
+            Move(
+                pid,
+                rules[i].target,
+                wave=ctx.wave_id,
+                run_id=f"{ctx.wave_id}#{ctx.run_no}",
+                rule=rules[i].name,
+                reason=reason,
+            )
+            for pid, i in zip(_ids(batch), indices, strict=True)
+            if i < len(rules)
+        ]
         scope.rows = batch.num_rows
-        scope.outcome = {"routed": len(moves),
-                         "to_target": sum(target_key(m.to_system) == target_key(ctx.target)
-                                          for m in moves)}
+        scope.outcome = {
+            "routed": len(moves),
+            "to_target": sum(target_key(m.to_system) == target_key(ctx.target) for m in moves),
+        }
         scope.on_commit(lambda conn, entry: locations.record_moves(conn, moves, entry_id=entry))
 
     return ctx.run_batches(wave_records(ctx), decide, policy_ids=_ids)
@@ -243,8 +258,16 @@ def _migrate(ctx: StepContext) -> dict[str, Any]:
 
     def write(_: int, item: _Eligible, scope: BatchScope) -> None:
         written = target.write(ctx.wave_id, item.records) if item.ids else 0
-        moves = [Move(pid, ctx.target, wave=ctx.wave_id, run_id=f"{ctx.wave_id}#{ctx.run_no}",
-                      reason=reason) for pid in item.ids]
+        moves = [
+            Move(
+                pid,
+                ctx.target,
+                wave=ctx.wave_id,
+                run_id=f"{ctx.wave_id}#{ctx.run_no}",
+                reason=reason,
+            )
+            for pid in item.ids
+        ]
         scope.rows = len(item.ids) + item.skipped
         scope.outcome = {"written": written, "skipped": item.skipped}
         scope.on_commit(lambda conn, entry: locations.record_moves(conn, moves, entry_id=entry))
@@ -271,23 +294,30 @@ def restore_locations(ctx: StepContext, milestone: str) -> int:
     for checkpoint in sorted(ctx.committed(milestone).values(), key=lambda r: r.batch_no):
         with ctx.services.engine.begin() as conn:
             moved: dict[str, tuple[str | None, str]] = {}
-            for row in conn.execute(select(MOVE.c.policy_id, MOVE.c.from_system,
-                                           MOVE.c.to_system).where(and_(
-                    MOVE.c.tenant == ctx.tenant, MOVE.c.entry_id == checkpoint.entry_id))
-                    .order_by(MOVE.c.id)):
+            for row in conn.execute(
+                select(MOVE.c.policy_id, MOVE.c.from_system, MOVE.c.to_system)
+                .where(and_(MOVE.c.tenant == ctx.tenant, MOVE.c.entry_id == checkpoint.entry_id))
+                .order_by(MOVE.c.id)
+            ):
                 moved.setdefault(row.policy_id, (row.from_system, row.to_system))
             if not moved:
                 continue
             where = current_systems(conn, ctx.tenant, list(moved))
-            still = {pid: before for pid, (before, placed) in moved.items()
-                     if where.get(pid) == placed}
+            still = {
+                pid: before for pid, (before, placed) in moved.items() if where.get(pid) == placed
+            }
             back = [Move(pid, before, reason=reason) for pid, before in still.items() if before]
             locations.record_moves(conn, back, entry_id=ctx.entry_id)
             first_time = [pid for pid, before in still.items() if before is None]
             for start in range(0, len(first_time), 900):
-                conn.execute(delete(LOCATION).where(and_(
-                    LOCATION.c.tenant == ctx.tenant,
-                    LOCATION.c.policy_id.in_(first_time[start:start + 900]))))
+                conn.execute(
+                    delete(LOCATION).where(
+                        and_(
+                            LOCATION.c.tenant == ctx.tenant,
+                            LOCATION.c.policy_id.in_(first_time[start : start + 900]),
+                        )
+                    )
+                )
             restored += len(still)
     return restored
 
@@ -301,21 +331,27 @@ def _validate(ctx: StepContext) -> dict[str, Any]:
     target = _target(ctx)
 
     def check(_: int, __: None, scope: BatchScope) -> None:
-        source = (item.records for item in
-                  (_for_target(ctx, batch) for batch in wave_records(ctx)) if item.ids)
+        source = (
+            item.records
+            for item in (_for_target(ctx, batch) for batch in wave_records(ctx))
+            if item.ids
+        )
         report = ctx.services.reconciler(
-            (b for table in source for b in table.to_batches()), target.read_back(ctx.wave_id))
+            (b for table in source for b in table.to_batches()), target.read_back(ctx.wave_id)
+        )
         data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
         passed = bool(getattr(report, "passed", data.get("passed")))
         if not passed:
-            raise ValidationFailed(f"reconciliation of wave {ctx.wave_id} failed: "
-                                   f"{_summary(data)}", where=ctx.target,
-                                   fix="inspect the report with reconcile_wave; the wave was "
-                                       "compensated")
+            raise ValidationFailed(
+                f"reconciliation of wave {ctx.wave_id} failed: {_summary(data)}",
+                where=ctx.target,
+                fix="inspect the report with reconcile_wave; the wave was compensated",
+            )
         scope.rows = int(data.get("target_count", data.get("target_rows", 0)) or 0)
         scope.outcome = {"passed": 1}
-        scope.on_commit(lambda conn, _entry: update_wave(conn, ctx.tenant, ctx.wave_id,
-                                                         validation=data))
+        scope.on_commit(
+            lambda conn, _entry: update_wave(conn, ctx.tenant, ctx.wave_id, validation=data)
+        )
 
     return ctx.run_batches([None], check)
 
@@ -333,9 +369,13 @@ def _unvalidate(ctx: StepContext) -> dict[str, Any]:
 
 def default_milestones() -> list[Milestone]:
     """The real saga: ingest, map_to_canonical, route, migrate, validate."""
-    return [Milestone("ingest", _ingest, _uningest), Milestone("map_to_canonical", _map, _unmap),
-            Milestone("route", _route, _unroute), Milestone("migrate", _migrate, _unmigrate),
-            Milestone("validate", _validate, _unvalidate)]
+    return [
+        Milestone("ingest", _ingest, _uningest),
+        Milestone("map_to_canonical", _map, _unmap),
+        Milestone("route", _route, _unroute),
+        Milestone("migrate", _migrate, _unmigrate),
+        Milestone("validate", _validate, _unvalidate),
+    ]
 
 
 def reconcile_wave(services: Any, wave_id: str) -> dict[str, Any]:
@@ -351,12 +391,18 @@ def reconcile_wave(services: Any, wave_id: str) -> dict[str, Any]:
     row, plan = _load(services, wave_id)
     ctx = _context(services, row, plan, "validate", 0, None, None)
     if not any(canonical_dir(ctx).glob("part-*.parquet")):
-        raise NotFoundError(f"wave {wave_id} has no canonical records to reconcile",
-                            fix=f"run it first: data-mash wave run {wave_id}")
+        raise NotFoundError(
+            f"wave {wave_id} has no canonical records to reconcile",
+            fix=f"run it first: data-mash wave run {wave_id}",
+        )
     if services.reconciler is None:
         raise InputError("no reconciliation configured", fix="use WaveServices.default(...)")
-    source = (b for item in (_for_target(ctx, batch) for batch in wave_records(ctx))
-              if item.ids for b in item.records.to_batches())
+    source = (
+        b
+        for item in (_for_target(ctx, batch) for batch in wave_records(ctx))
+        if item.ids
+        for b in item.records.to_batches()
+    )
     report = services.reconciler(source, _target(ctx).read_back(wave_id))
     data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
     passed = bool(getattr(report, "passed", data.get("passed")))

@@ -35,16 +35,22 @@ from tools.waves.state import NAMESPACE, PLAN, WAVE, WAVE_POLICY, plan_row, wave
 from tools.waves.targets.base import POLICY_ID
 
 LOCATION = PolicyLocation.__table__
-LOB, STATE, COVERAGES = ("policy_core.policy_type", "policy_core.insured_party.address.state",
-                         "coverage_sections")
+LOB, STATE, COVERAGES = (
+    "policy_core.policy_type",
+    "policy_core.insured_party.address.state",
+    "coverage_sections",
+)
 _INSERT_CHUNK = 50_000
 
 
 def _check_target(target: str) -> None:
     known = known_targets()
     if target not in known:
-        raise InputError(f"no migration target '{target}'", where="--target",
-                         fix=f"choose one of: {', '.join(sorted(known))}")
+        raise InputError(
+            f"no migration target '{target}'",
+            where="--target",
+            fix=f"choose one of: {', '.join(sorted(known))}",
+        )
 
 
 def _text_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
@@ -59,8 +65,11 @@ def _coverages(batch: pa.RecordBatch) -> np.ndarray:
     index = batch.schema.get_field_index(COVERAGES)
     if index < 0:
         return np.zeros(batch.num_rows, np.int32)
-    return pc.fill_null(pc.list_value_length(batch.column(index)), 0).to_numpy(
-        zero_copy_only=False).astype(np.int32)
+    return (
+        pc.fill_null(pc.list_value_length(batch.column(index)), 0)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int32)
+    )
 
 
 class _Collected:
@@ -71,8 +80,15 @@ class _Collected:
         self.excluded: Counter[str] = Counter()
         self.scanned = self.missing_ids = 0
 
-    def add(self, source_id: str, batch: pa.RecordBatch, target: str, record_gates:
-            list[RecordGate], conn: Connection, tenant: str) -> None:
+    def add(
+        self,
+        source_id: str,
+        batch: pa.RecordBatch,
+        target: str,
+        record_gates: list[RecordGate],
+        conn: Connection,
+        tenant: str,
+    ) -> None:
         self.scanned += batch.num_rows
         ids = batch.column(POLICY_ID).cast(pa.string())
         present = pc.is_valid(ids).to_numpy(zero_copy_only=False)
@@ -89,14 +105,16 @@ class _Collected:
         for gate in record_gates:
             failing |= pc.fill_null(gate.failing(batch), True).to_numpy(zero_copy_only=False)
         keep = np.flatnonzero(eligible)
-        self.parts.append({
-            "id": np.asarray(ids.to_numpy(zero_copy_only=False), object)[keep],
-            "source": np.full(len(keep), source_id, object),
-            "lob": _text_column(batch, LOB)[keep],
-            "state": _text_column(batch, STATE)[keep],
-            "coverages": _coverages(batch)[keep],
-            "clean": ~failing[keep],
-        })
+        self.parts.append(
+            {
+                "id": np.asarray(ids.to_numpy(zero_copy_only=False), object)[keep],
+                "source": np.full(len(keep), source_id, object),
+                "lob": _text_column(batch, LOB)[keep],
+                "state": _text_column(batch, STATE)[keep],
+                "coverages": _coverages(batch)[keep],
+                "clean": ~failing[keep],
+            }
+        )
 
     def columns(self) -> tuple[dict[str, np.ndarray], list[str]]:
         """The planned policies, and the ids left out because they occur more than once.
@@ -107,7 +125,9 @@ class _Collected:
         """
         if not self.parts:
             return {k: np.array([], object) for k in ("id", "source", "lob", "state")} | {
-                "coverages": np.array([], np.int32), "clean": np.array([], np.bool_)}, []
+                "coverages": np.array([], np.int32),
+                "clean": np.array([], np.bool_),
+            }, []
         cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
         ids = cols["id"].astype(str)
         unique, counts = np.unique(ids, return_counts=True)
@@ -164,38 +184,83 @@ def generate_plan(
                 collected.add(source_id, batch, target, record_gates, conn, who)
     cols, duplicates = collected.columns()
     if not len(cols["id"]):
-        raise InputError(f"no policy of {', '.join(source_ids)} is headed for '{target}'",
-                         where="--source/--target",
-                         fix="route the sources first, or choose the target they were routed to")
+        raise InputError(
+            f"no policy of {', '.join(source_ids)} is headed for '{target}'",
+            where="--source/--target",
+            fix="route the sources first, or choose the target they were routed to",
+        )
     numbers, groups = assign_waves(
-        cols["clean"], cols["lob"].astype(str), cols["state"].astype(str),
+        cols["clean"],
+        cols["lob"].astype(str),
+        cols["state"].astype(str),
         complexity_of(cols["coverages"], criteria.complexity_bounds),
-        max_size=criteria.max_wave_size, wave0_max=criteria.wave0_max_size)
+        max_size=criteria.max_wave_size,
+        wave0_max=criteria.wave0_max_size,
+    )
     plan_id = f"plan-{uuid.uuid4().hex[:10]}"
-    summary = {"policies": int(len(cols["id"])), "scanned": collected.scanned,
-               "clean": int(cols["clean"].sum()), "duplicates": len(duplicates),
-               "duplicate_sample": duplicates[:20],
-               "missing_ids": collected.missing_ids, "excluded_by_system": dict(collected.excluded),
-               "waves": len(groups)}
-    payload = {"plan_id": plan_id, "target": target, "canonical": canonical,
-               "source_ids": source_ids, "criteria": criteria.model_dump(mode="json"),
-               "summary": summary}
+    summary = {
+        "policies": int(len(cols["id"])),
+        "scanned": collected.scanned,
+        "clean": int(cols["clean"].sum()),
+        "duplicates": len(duplicates),
+        "duplicate_sample": duplicates[:20],
+        "missing_ids": collected.missing_ids,
+        "excluded_by_system": dict(collected.excluded),
+        "waves": len(groups),
+    }
+    payload = {
+        "plan_id": plan_id,
+        "target": target,
+        "canonical": canonical,
+        "source_ids": source_ids,
+        "criteria": criteria.model_dump(mode="json"),
+        "summary": summary,
+    }
     log = AuditLog(engine, tenant=who)
     with log.operation(NAMESPACE, "plan", target=plan_id, payload=payload) as op:
         op.outcome = {"waves": len(groups), "policies": summary["policies"]}
         with op.atomic() as conn:
             now = utcnow()
-            conn.execute(PLAN.insert().values(
-                tenant=who, plan_id=plan_id, version=1, target=target, canonical=canonical,
-                source_ids=source_ids, criteria=criteria.model_dump(mode="json"),
-                summary=summary, entry_id=op.entry_id, created_at=now, updated_at=now))
-            conn.execute(WAVE.insert(), [{
-                "tenant": who, "wave_id": wave_id_for(plan_id, g.number), "plan_id": plan_id,
-                "number": g.number, "label": g.label[:256], "target": target,
-                "scheduled_for": _scheduled(criteria, g.number), "status": PENDING, "steps": {},
-                "gate_overrides": {}, "policy_count": g.size, "migrated": 0, "failed": 0,
-                "run_no": 0, "entry_id": op.entry_id, "created_at": now, "updated_at": now,
-            } for g in groups])
+            conn.execute(
+                PLAN.insert().values(
+                    tenant=who,
+                    plan_id=plan_id,
+                    version=1,
+                    target=target,
+                    canonical=canonical,
+                    source_ids=source_ids,
+                    criteria=criteria.model_dump(mode="json"),
+                    summary=summary,
+                    entry_id=op.entry_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                WAVE.insert(),
+                [
+                    {
+                        "tenant": who,
+                        "wave_id": wave_id_for(plan_id, g.number),
+                        "plan_id": plan_id,
+                        "number": g.number,
+                        "label": g.label[:256],
+                        "target": target,
+                        "scheduled_for": _scheduled(criteria, g.number),
+                        "status": PENDING,
+                        "steps": {},
+                        "gate_overrides": {},
+                        "policy_count": g.size,
+                        "migrated": 0,
+                        "failed": 0,
+                        "run_no": 0,
+                        "entry_id": op.entry_id,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for g in groups
+                ],
+            )
             _insert_members(conn, who, plan_id, cols, numbers)
     return get_plan(engine, plan_id, tenant=who)
 
@@ -210,20 +275,28 @@ def _scheduled(criteria: PlanCriteria, number: int) -> date | None:
     return criteria.start_date + timedelta(days=criteria.days_between_waves * number)
 
 
-def _insert_members(conn: Connection, tenant: str, plan_id: str, cols: dict[str, np.ndarray],
-                    numbers: np.ndarray) -> None:
+def _insert_members(
+    conn: Connection, tenant: str, plan_id: str, cols: dict[str, np.ndarray], numbers: np.ndarray
+) -> None:
     param = "%s" if conn.dialect.paramstyle in ("format", "pyformat") else "?"
-    sql = (f"INSERT INTO wave_policy (tenant, plan_id, wave_id, policy_id, source_id, lob, "
-           f"state, coverages) VALUES ({', '.join([param] * 8)})")
+    sql = (
+        f"INSERT INTO wave_policy (tenant, plan_id, wave_id, policy_id, source_id, lob, "
+        f"state, coverages) VALUES ({', '.join([param] * 8)})"
+    )
     wave_ids = [wave_id_for(plan_id, n) for n in range(int(numbers.max()) + 1)]
     for start in range(0, len(numbers), _INSERT_CHUNK):
         end = start + _INSERT_CHUNK
-        rows = zip([tenant] * (min(end, len(numbers)) - start), [plan_id] * len(numbers[start:end]),
-                   [wave_ids[n] for n in numbers[start:end].tolist()],
-                   cols["id"][start:end].tolist(), cols["source"][start:end].tolist(),
-                   [v[:64] for v in cols["lob"][start:end].tolist()],
-                   [v[:16] for v in cols["state"][start:end].tolist()],
-                   cols["coverages"][start:end].tolist(), strict=True)
+        rows = zip(
+            [tenant] * (min(end, len(numbers)) - start),
+            [plan_id] * len(numbers[start:end]),
+            [wave_ids[n] for n in numbers[start:end].tolist()],
+            cols["id"][start:end].tolist(),
+            cols["source"][start:end].tolist(),
+            [v[:64] for v in cols["lob"][start:end].tolist()],
+            [v[:16] for v in cols["state"][start:end].tolist()],
+            cols["coverages"][start:end].tolist(),
+            strict=True,
+        )
         # Straight to the driver's executemany: an ORM object per policy would cost 10x.
         conn.exec_driver_sql(sql, list(rows))
 
@@ -236,33 +309,62 @@ def get_plan(engine: Engine, plan_id: str, *, tenant: str) -> Plan:
     """
     with engine.connect() as conn:
         row = plan_row(conn, tenant, plan_id)
-        waves = conn.execute(select(WAVE).where(and_(
-            WAVE.c.tenant == tenant, WAVE.c.plan_id == plan_id)).order_by(WAVE.c.number)).all()
+        waves = conn.execute(
+            select(WAVE)
+            .where(and_(WAVE.c.tenant == tenant, WAVE.c.plan_id == plan_id))
+            .order_by(WAVE.c.number)
+        ).all()
     return Plan(
-        plan_id=row.plan_id, version=row.version, target=row.target, canonical=row.canonical,
-        source_ids=list(row.source_ids), criteria=PlanCriteria.model_validate(row.criteria),
-        summary=row.summary, created_at=row.created_at, updated_at=row.updated_at,
-        waves=[WaveSummary(wave_id=w.wave_id, number=w.number, label=w.label, target=w.target,
-                           status=w.status, policy_count=w.policy_count,
-                           scheduled_for=w.scheduled_for) for w in waves])
+        plan_id=row.plan_id,
+        version=row.version,
+        target=row.target,
+        canonical=row.canonical,
+        source_ids=list(row.source_ids),
+        criteria=PlanCriteria.model_validate(row.criteria),
+        summary=row.summary,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        waves=[
+            WaveSummary(
+                wave_id=w.wave_id,
+                number=w.number,
+                label=w.label,
+                target=w.target,
+                status=w.status,
+                policy_count=w.policy_count,
+                scheduled_for=w.scheduled_for,
+            )
+            for w in waves
+        ],
+    )
 
 
 def _editable(wave: Any) -> None:
     if wave.status not in (PENDING, "compensated"):
-        raise InputError(f"wave {wave.wave_id} is {wave.status}; only a wave that has not run "
-                         "(or was compensated) can be edited", where=wave.wave_id,
-                         fix="roll it back first: data-mash wave rollback " + wave.wave_id)
+        raise InputError(
+            f"wave {wave.wave_id} is {wave.status}; only a wave that has not run "
+            "(or was compensated) can be edited",
+            where=wave.wave_id,
+            fix="roll it back first: data-mash wave rollback " + wave.wave_id,
+        )
 
 
 def _bump(conn: Connection, tenant: str, plan_id: str) -> int:
-    conn.execute(update(PLAN).where(and_(PLAN.c.tenant == tenant, PLAN.c.plan_id == plan_id))
-                 .values(version=PLAN.c.version + 1, updated_at=utcnow()))
-    return int(conn.execute(select(PLAN.c.version).where(and_(
-        PLAN.c.tenant == tenant, PLAN.c.plan_id == plan_id))).scalar_one())
+    conn.execute(
+        update(PLAN)
+        .where(and_(PLAN.c.tenant == tenant, PLAN.c.plan_id == plan_id))
+        .values(version=PLAN.c.version + 1, updated_at=utcnow())
+    )
+    return int(
+        conn.execute(
+            select(PLAN.c.version).where(and_(PLAN.c.tenant == tenant, PLAN.c.plan_id == plan_id))
+        ).scalar_one()
+    )
 
 
-def move_policies(engine: Engine, policy_ids: list[str], to_wave: str, *, reason: str,
-                  tenant: str) -> Plan:
+def move_policies(
+    engine: Engine, policy_ids: list[str], to_wave: str, *, reason: str, tenant: str
+) -> Plan:
     """Move policies of a plan into another wave of the same plan (audited, new version).
 
     Raises:
@@ -277,52 +379,88 @@ def move_policies(engine: Engine, policy_ids: list[str], to_wave: str, *, reason
         _editable(dest)
         rows = []
         for start in range(0, len(wanted), 900):
-            rows += conn.execute(select(WAVE_POLICY.c.policy_id, WAVE_POLICY.c.wave_id).where(
-                and_(WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.plan_id == dest.plan_id,
-                     WAVE_POLICY.c.policy_id.in_(wanted[start:start + 900])))).all()
+            rows += conn.execute(
+                select(WAVE_POLICY.c.policy_id, WAVE_POLICY.c.wave_id).where(
+                    and_(
+                        WAVE_POLICY.c.tenant == tenant,
+                        WAVE_POLICY.c.plan_id == dest.plan_id,
+                        WAVE_POLICY.c.policy_id.in_(wanted[start : start + 900]),
+                    )
+                )
+            ).all()
         current = {r.policy_id: r.wave_id for r in rows}
         unknown = [p for p in wanted if p not in current]
         if unknown:
-            raise InputError(f"{len(unknown)} policies are not in plan {dest.plan_id} "
-                             f"(e.g. {', '.join(unknown[:3])})", fix="check the policy ids")
+            raise InputError(
+                f"{len(unknown)} policies are not in plan {dest.plan_id} "
+                f"(e.g. {', '.join(unknown[:3])})",
+                fix="check the policy ids",
+            )
         for wave_id in set(current.values()):
             _editable(wave_row(conn, tenant, wave_id))
     moving = [p for p in wanted if current[p] != to_wave]
-    payload = {"plan_id": dest.plan_id, "to_wave": to_wave, "reason": reason,
-               "from": {p: current[p] for p in moving}}
+    payload = {
+        "plan_id": dest.plan_id,
+        "to_wave": to_wave,
+        "reason": reason,
+        "from": {p: current[p] for p in moving},
+    }
     log = AuditLog(engine, tenant=tenant)
-    with log.operation(NAMESPACE, "move_policies", target=dest.plan_id, payload=payload,
-                       policy_ids=moving) as op:
+    with log.operation(
+        NAMESPACE, "move_policies", target=dest.plan_id, payload=payload, policy_ids=moving
+    ) as op:
         with op.atomic() as conn:
             for start in range(0, len(moving), 900):
-                conn.execute(update(WAVE_POLICY).where(and_(
-                    WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.plan_id == dest.plan_id,
-                    WAVE_POLICY.c.policy_id.in_(moving[start:start + 900]))).values(
-                    wave_id=to_wave))
+                conn.execute(
+                    update(WAVE_POLICY)
+                    .where(
+                        and_(
+                            WAVE_POLICY.c.tenant == tenant,
+                            WAVE_POLICY.c.plan_id == dest.plan_id,
+                            WAVE_POLICY.c.policy_id.in_(moving[start : start + 900]),
+                        )
+                    )
+                    .values(wave_id=to_wave)
+                )
             for wave_id in {*current.values(), to_wave}:
-                count = conn.execute(select(func.count()).select_from(WAVE_POLICY).where(and_(
-                    WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id))
+                count = conn.execute(
+                    select(func.count())
+                    .select_from(WAVE_POLICY)
+                    .where(and_(WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id))
                 ).scalar_one()
-                conn.execute(update(WAVE).where(and_(WAVE.c.tenant == tenant,
-                                                     WAVE.c.wave_id == wave_id))
-                             .values(policy_count=count, updated_at=utcnow()))
+                conn.execute(
+                    update(WAVE)
+                    .where(and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))
+                    .values(policy_count=count, updated_at=utcnow())
+                )
             op.outcome = {"moved": len(moving), "version": _bump(conn, tenant, dest.plan_id)}
     return get_plan(engine, dest.plan_id, tenant=tenant)
 
 
-def reschedule_wave(engine: Engine, wave_id: str, scheduled_for: date | None, *, tenant: str,
-                    reason: str | None = None) -> Plan:
+def reschedule_wave(
+    engine: Engine,
+    wave_id: str,
+    scheduled_for: date | None,
+    *,
+    tenant: str,
+    reason: str | None = None,
+) -> Plan:
     """Change a wave's date (audited, new plan version)."""
     with engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
     log = AuditLog(engine, tenant=tenant)
-    payload = {"wave_id": wave_id, "from": wave.scheduled_for.isoformat() if wave.scheduled_for
-               else None, "to": scheduled_for.isoformat() if scheduled_for else None,
-               "reason": reason}
+    payload = {
+        "wave_id": wave_id,
+        "from": wave.scheduled_for.isoformat() if wave.scheduled_for else None,
+        "to": scheduled_for.isoformat() if scheduled_for else None,
+        "reason": reason,
+    }
     with log.operation(NAMESPACE, "reschedule", target=wave.plan_id, payload=payload) as op:
         with op.atomic() as conn:
-            conn.execute(update(WAVE).where(and_(WAVE.c.tenant == tenant,
-                                                 WAVE.c.wave_id == wave_id))
-                         .values(scheduled_for=scheduled_for, updated_at=utcnow()))
+            conn.execute(
+                update(WAVE)
+                .where(and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))
+                .values(scheduled_for=scheduled_for, updated_at=utcnow())
+            )
             op.outcome = {"version": _bump(conn, tenant, wave.plan_id)}
     return get_plan(engine, wave.plan_id, tenant=tenant)

@@ -109,13 +109,19 @@ def _list_norm(values: pa.Array) -> pa.Array:
     """One string per list cell: normalised items, sorted, joined; null and [] give ''."""
     lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy()
     items = pc.list_flatten(values)
-    parts = [pc.fill_null(_scalar_norm(pc.struct_field(items, [i])), NULL)
-             for i in range(items.type.num_fields)]
-    joined = pc.binary_join_element_wise(*parts, "\x1e") if parts else pa.array(
-        [""] * len(items), pa.string())
+    parts = [
+        pc.fill_null(_scalar_norm(pc.struct_field(items, [i])), NULL)
+        for i in range(items.type.num_fields)
+    ]
+    joined = (
+        pc.binary_join_element_wise(*parts, "\x1e")
+        if parts
+        else pa.array([""] * len(items), pa.string())
+    )
     parents = np.repeat(np.arange(len(values)), lengths)
-    ordered = pa.table({"p": parents, "s": joined}).sort_by([("p", "ascending"),
-                                                             ("s", "ascending")])
+    ordered = pa.table({"p": parents, "s": joined}).sort_by(
+        [("p", "ascending"), ("s", "ascending")]
+    )
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype("int32"))
     lists = pa.ListArray.from_arrays(offsets, ordered.column("s").combine_chunks())
     return pc.binary_join(lists, "\x1d")
@@ -130,9 +136,11 @@ def _checksums(values: pa.Array) -> np.ndarray:
     if not isinstance(values, pa.LargeStringArray):
         values = pc.cast(values, pa.large_string())
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[
-        values.offset:values.offset + len(values) + 1]
-    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].astype(
-        np.int64)
+        values.offset : values.offset + len(values) + 1
+    ]
+    data = np.frombuffer(values.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]].astype(
+        np.int64
+    )
     offsets = offsets - offsets[0]
     plain = np.concatenate([[0], np.cumsum(data)])
     weighted = np.concatenate([[0], np.cumsum(data * np.arange(1, len(data) + 1))])
@@ -144,8 +152,9 @@ def _checksums(values: pa.Array) -> np.ndarray:
 class _Side:
     """Per-policy hashes and per-group totals of one side, accumulated batch by batch."""
 
-    def __init__(self, schema: pa.Schema, group_by: Sequence[str], totals: Sequence[str],
-                 spill: Path) -> None:
+    def __init__(
+        self, schema: pa.Schema, group_by: Sequence[str], totals: Sequence[str], spill: Path
+    ) -> None:
         self.schema = schema
         self.columns = sorted(schema.names)
         self.group_by, self.totals = list(group_by), list(totals)
@@ -160,8 +169,12 @@ class _Side:
         self.without_id = 0
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
-        table = cast_to_schema(batch, self.schema, where="reconciliation input",
-                               fix="pass canonical record batches (arrow_schema)")
+        table = cast_to_schema(
+            batch,
+            self.schema,
+            where="reconciliation input",
+            fix="pass canonical record batches (arrow_schema)",
+        )
         # Slices bound the per-call temporaries (normalised strings, joined rows) whatever the
         # caller's batch size.
         for start in range(0, table.num_rows, SLICE_ROWS):
@@ -182,9 +195,12 @@ class _Side:
         for value in rows.to_pylist():
             self.hashes += hashlib.sha256(value).digest()[:16]
         blank = np.full(table.num_rows, _checksums(pa.array([NULL]))[0], dtype=np.uint16)
-        matrix = np.column_stack([
-            blank if table.column(name).null_count == table.num_rows else _checksums(norm)
-            for name, norm in zip(self.columns, normalised, strict=True)])
+        matrix = np.column_stack(
+            [
+                blank if table.column(name).null_count == table.num_rows else _checksums(norm)
+                for name, norm in zip(self.columns, normalised, strict=True)
+            ]
+        )
         path = self.spill / f"checks-{len(self.check_files):06d}.npy"
         np.save(path, matrix)
         self.check_files.append((self.count, path))
@@ -193,8 +209,9 @@ class _Side:
         self._add_totals(table)
 
     def _keys(self, table: pa.Table) -> list[pa.Array]:
-        return [_string_norm(table.column(g).combine_chunks().cast(pa.string()))
-                for g in self.group_by]
+        return [
+            _string_norm(table.column(g).combine_chunks().cast(pa.string())) for g in self.group_by
+        ]
 
     def _add_totals(self, table: pa.Table) -> None:
         keys = self._keys(table)
@@ -206,14 +223,18 @@ class _Side:
             if "[]." in path:
                 list_path, member = path.split("[].", 1)
                 column = table.column(list_path).combine_chunks()
-                values = pc.struct_field(pc.list_flatten(column), [
-                    column.type.value_type.get_field_index(member)])
+                values = pc.struct_field(
+                    pc.list_flatten(column), [column.type.value_type.get_field_index(member)]
+                )
                 parents = pc.list_parent_indices(column)
                 group_keys = [k.take(parents) for k in keys]
             else:
                 values, group_keys = table.column(path).combine_chunks(), keys
-            sums = pa.table(dict(zip(names, group_keys, strict=True)) | {"v": values}) \
-                .group_by(names).aggregate([("v", "sum")])
+            sums = (
+                pa.table(dict(zip(names, group_keys, strict=True)) | {"v": values})
+                .group_by(names)
+                .aggregate([("v", "sum")])
+            )
             for row in sums.to_pylist():
                 slot = self._slot(tuple(row[n] for n in names))
                 slot[index] += row["v_sum"] or ZERO
@@ -224,8 +245,9 @@ class _Side:
         return self.groups[key]
 
     def id_array(self) -> pa.Array:
-        return pa.concat_arrays(self.ids).cast(pa.string()) if self.ids \
-            else pa.array([], pa.string())
+        return (
+            pa.concat_arrays(self.ids).cast(pa.string()) if self.ids else pa.array([], pa.string())
+        )
 
     def hash_matrix(self) -> np.ndarray:
         """(policies, 16) uint8: the row hashes, in the order the policies were added."""
@@ -280,8 +302,9 @@ def reconcile(
         return _report(source, target, sample_size=sample_size, detail_size=detail_size)
 
 
-def _report(source: _Side, target: _Side, *, sample_size: int,
-            detail_size: int) -> ReconciliationReport:
+def _report(
+    source: _Side, target: _Side, *, sample_size: int, detail_size: int
+) -> ReconciliationReport:
     # Matching by id lookup and comparing hashes in numpy: a full outer join materialised every
     # row of both sides and was the peak of a wave's memory (~200 MiB at 350k policies).
     src_ids, tgt_ids = source.id_array(), target.id_array()
@@ -294,8 +317,14 @@ def _report(source: _Side, target: _Side, *, sample_size: int,
     tgt_rows = np.flatnonzero(found)
     src_rows = positions[found]
     differ = (src_hash[src_rows] != tgt_hash[tgt_rows]).any(axis=1)
-    differing = sorted(zip(tgt_ids.take(pa.array(tgt_rows[differ])).to_pylist(),
-                           src_rows[differ].tolist(), tgt_rows[differ].tolist(), strict=True))
+    differing = sorted(
+        zip(
+            tgt_ids.take(pa.array(tgt_rows[differ])).to_pylist(),
+            src_rows[differ].tolist(),
+            tgt_rows[differ].tolist(),
+            strict=True,
+        )
+    )
     missing_ids = src_ids.filter(pa.array(~seen))
     unexpected_ids = tgt_ids.filter(pa.array(~found))
     detail = []
@@ -306,24 +335,34 @@ def _report(source: _Side, target: _Side, *, sample_size: int,
     group_report, overall = _compare_groups(source, target)
     report = ReconciliationReport(
         passed=False,
-        source_count=len(src_ids), target_count=len(tgt_ids),
+        source_count=len(src_ids),
+        target_count=len(tgt_ids),
         matched=len(tgt_rows) - len(differing),
-        missing_in_target=len(missing_ids), unexpected_in_target=len(unexpected_ids),
+        missing_in_target=len(missing_ids),
+        unexpected_in_target=len(unexpected_ids),
         different=len(differing),
         duplicates_in_source=len(src_ids) - _distinct(src_ids),
         duplicates_in_target=len(tgt_ids) - _distinct(tgt_ids),
         rows_without_id=source.without_id + target.without_id,
         missing_sample=_sample(missing_ids, sample_size),
         unexpected_sample=_sample(unexpected_ids, sample_size),
-        different_sample=detail, totals=overall, group_by=list(source.group_by),
+        different_sample=detail,
+        totals=overall,
+        group_by=list(source.group_by),
         groups_compared=len(group_report),
         mismatched_groups=[g for g in group_report if not g.matches],
     )
-    report.passed = (report.source_count == report.target_count and not report.missing_in_target
-                     and not report.unexpected_in_target and not report.different
-                     and not report.duplicates_in_source and not report.duplicates_in_target
-                     and not report.rows_without_id and not report.mismatched_groups
-                     and all(t.matches for t in overall.values()))
+    report.passed = (
+        report.source_count == report.target_count
+        and not report.missing_in_target
+        and not report.unexpected_in_target
+        and not report.different
+        and not report.duplicates_in_source
+        and not report.duplicates_in_target
+        and not report.rows_without_id
+        and not report.mismatched_groups
+        and all(t.matches for t in overall.values())
+    )
     return report
 
 
@@ -338,17 +377,23 @@ def _sample(ids: pa.Array, size: int) -> list[str]:
 def _check_paths(schema: pa.Schema, group_by: Sequence[str], totals: Sequence[str]) -> None:
     for path in group_by:
         if path not in schema.names or pa.types.is_list(schema.field(path).type):
-            raise InputError(f"{path!r} is not a canonical scalar column", where="group_by",
-                             fix="group by scalar leaves such as policy_core.policy_type")
+            raise InputError(
+                f"{path!r} is not a canonical scalar column",
+                where="group_by",
+                fix="group by scalar leaves such as policy_core.policy_type",
+            )
     for path in totals:
         list_path, _, member = path.partition("[].")
         field = schema.field(list_path) if list_path in schema.names else None
         if member and field is not None and pa.types.is_list(field.type):
             field = next((f for f in field.type.value_type if f.name == member), None)
         if field is None or not pa.types.is_decimal(field.type):
-            raise InputError(f"{path!r} is not a canonical decimal column", where="totals",
-                             fix="use e.g. rating_components.premium_amount or "
-                                 "coverage_sections[].limits.per_occurrence")
+            raise InputError(
+                f"{path!r} is not a canonical decimal column",
+                where="totals",
+                fix="use e.g. rating_components.premium_amount or "
+                "coverage_sections[].limits.per_occurrence",
+            )
 
 
 def _compare_groups(
@@ -356,8 +401,10 @@ def _compare_groups(
 ) -> tuple[list[GroupComparison], dict[str, TotalComparison]]:
     empty = [0] + [ZERO] * len(source.totals)
     groups, overall_s, overall_t = [], [ZERO] * len(source.totals), [ZERO] * len(source.totals)
-    for key in sorted(set(source.groups) | set(target.groups), key=lambda k: tuple(
-            (v is None, v or "") for v in k)):
+    for key in sorted(
+        set(source.groups) | set(target.groups),
+        key=lambda k: tuple((v is None, v or "") for v in k),
+    ):
         s, t = source.groups.get(key, empty), target.groups.get(key, empty)
         totals = {}
         for index, path in enumerate(source.totals, start=1):
@@ -365,10 +412,17 @@ def _compare_groups(
             totals[path] = TotalComparison(source=a, target=b, matches=a == b)
             overall_s[index - 1] += a
             overall_t[index - 1] += b
-        groups.append(GroupComparison(
-            group=dict(zip(source.group_by, key, strict=True)), source_count=int(s[0]),
-            target_count=int(t[0]), totals=totals,
-            matches=s[0] == t[0] and all(c.matches for c in totals.values())))
-    overall = {path: TotalComparison(source=a, target=b, matches=a == b)
-               for path, a, b in zip(source.totals, overall_s, overall_t, strict=True)}
+        groups.append(
+            GroupComparison(
+                group=dict(zip(source.group_by, key, strict=True)),
+                source_count=int(s[0]),
+                target_count=int(t[0]),
+                totals=totals,
+                matches=s[0] == t[0] and all(c.matches for c in totals.values()),
+            )
+        )
+    overall = {
+        path: TotalComparison(source=a, target=b, matches=a == b)
+        for path, a, b in zip(source.totals, overall_s, overall_t, strict=True)
+    }
     return groups, overall

@@ -22,28 +22,43 @@ class PlanCriteria(BaseModel):
     max_wave_size: int = Field(25_000, ge=1, description="Size cap of every wave after wave 0.")
     wave0_max_size: int | None = Field(None, ge=1, description="Cap of wave 0 (None: no cap).")
     complexity_bounds: tuple[int, int] = Field(
-        (1, 3), description="Coverage counts up to the first are simple, up to the second "
-        "moderate, above it complex.")
+        (1, 3),
+        description="Coverage counts up to the first are simple, up to the second "
+        "moderate, above it complex.",
+    )
     start_date: date | None = Field(None, description="Date of wave 0; later waves follow.")
     days_between_waves: int = Field(7, ge=0)
-    completeness_min: float = Field(1.0, ge=0, le=1, description="Share of required fields a "
-                                    "policy must fill.")
-    required_fields: list[str] | None = Field(None, description="Default: the canonical "
-                                              "model's mandatory fields.")
+    completeness_min: float = Field(
+        1.0, ge=0, le=1, description="Share of required fields a policy must fill."
+    )
+    required_fields: list[str] | None = Field(
+        None, description="Default: the canonical model's mandatory fields."
+    )
     quality_min: float = Field(0.8, ge=0, le=1, description="Minimum data quality score.")
     confidence_min: float = Field(0.7, ge=0, le=1, description="Minimum mapping confidence.")
     business_rules: list[str] = Field(
         default_factory=lambda: ["expiration_date > effective_date", "premium_amount > 0"],
-        description="Expressions every policy must satisfy (see tools.waves.expressions).")
+        description="Expressions every policy must satisfy (see tools.waves.expressions).",
+    )
     gates: list[str] = Field(
-        default_factory=lambda: ["completeness", "data_quality", "mapping_confidence",
-                                 "business_rules", "target_readiness"],
-        description="Gates (data_mash.gates entry-point names) checked before a wave runs.")
-    rule_set: str | None = Field(None, description="Stored routing rule set the route "
-                                 "milestone applies; None keeps the existing decisions.")
+        default_factory=lambda: [
+            "completeness",
+            "data_quality",
+            "mapping_confidence",
+            "business_rules",
+            "target_readiness",
+        ],
+        description="Gates (data_mash.gates entry-point names) checked before a wave runs.",
+    )
+    rule_set: str | None = Field(
+        None,
+        description="Stored routing rule set the route "
+        "milestone applies; None keeps the existing decisions.",
+    )
     target_config: dict[str, Any] = Field(default_factory=dict)
-    batch_size: int | None = Field(None, ge=1, description="Records per saga batch "
-                                   "(default: settings.batch_size).")
+    batch_size: int | None = Field(
+        None, ge=1, description="Records per saga batch (default: settings.batch_size)."
+    )
 
 
 class WaveSummary(BaseModel):

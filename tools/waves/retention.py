@@ -24,8 +24,11 @@ from tools.audit import AuditLog
 from tools.waves.records import COMPENSATED, COMPLETED
 from tools.waves.state import CHECKPOINT, GATE_RESULT, NAMESPACE, WAVE, WAVE_POLICY
 
-ARCHIVED_TABLES = {"wave_checkpoint": CHECKPOINT, "wave_gate_result": GATE_RESULT,
-                   "wave_policy": WAVE_POLICY}
+ARCHIVED_TABLES = {
+    "wave_checkpoint": CHECKPOINT,
+    "wave_gate_result": GATE_RESULT,
+    "wave_policy": WAVE_POLICY,
+}
 _PAGE = 20_000
 
 
@@ -42,16 +45,29 @@ def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def gc(engine: Engine, settings: Settings, older_than: timedelta, *,
-       tenant: str | None = None) -> GcResult:
+def gc(
+    engine: Engine, settings: Settings, older_than: timedelta, *, tenant: str | None = None
+) -> GcResult:
     """Archive and remove run state of waves finished more than ``older_than`` ago."""
     who = tenant or settings.tenant
     cutoff = datetime.now(UTC) - older_than
     with engine.connect() as conn:
-        waves = conn.execute(select(WAVE.c.wave_id).where(and_(
-            WAVE.c.tenant == who, WAVE.c.status.in_([COMPLETED, COMPENSATED]),
-            WAVE.c.finished_at.is_not(None), WAVE.c.finished_at < cutoff))
-            .order_by(WAVE.c.id)).scalars().all()
+        waves = (
+            conn.execute(
+                select(WAVE.c.wave_id)
+                .where(
+                    and_(
+                        WAVE.c.tenant == who,
+                        WAVE.c.status.in_([COMPLETED, COMPENSATED]),
+                        WAVE.c.finished_at.is_not(None),
+                        WAVE.c.finished_at < cutoff,
+                    )
+                )
+                .order_by(WAVE.c.id)
+            )
+            .scalars()
+            .all()
+        )
     folder = settings.path("archive", who)
     rows = dict.fromkeys(ARCHIVED_TABLES, 0)
     files: list[str] = []
@@ -63,14 +79,19 @@ def gc(engine: Engine, settings: Settings, older_than: timedelta, *,
             continue
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{wave_id}.jsonl.gz"
-        with log.operation(NAMESPACE, "gc", target=wave_id,
-                           payload={"cutoff": cutoff.isoformat(), "file": str(path)}) as op:
+        with log.operation(
+            NAMESPACE,
+            "gc",
+            target=wave_id,
+            payload={"cutoff": cutoff.isoformat(), "file": str(path)},
+        ) as op:
             _archive(engine, who, wave_id, path)
             op.outcome = {"rows": counts, "file": str(path)}
             with op.atomic() as conn:
                 for table in ARCHIVED_TABLES.values():
-                    conn.execute(delete(table).where(and_(table.c.tenant == who,
-                                                          table.c.wave_id == wave_id)))
+                    conn.execute(
+                        delete(table).where(and_(table.c.tenant == who, table.c.wave_id == wave_id))
+                    )
         files.append(str(path))
         archived.append(wave_id)
         for name, n in counts.items():
@@ -82,9 +103,16 @@ def _count(engine: Engine, tenant: str, wave_id: str) -> dict[str, int]:
     from sqlalchemy import func
 
     with engine.connect() as conn:
-        return {name: int(conn.execute(select(func.count()).select_from(table).where(and_(
-            table.c.tenant == tenant, table.c.wave_id == wave_id))).scalar_one())
-            for name, table in ARCHIVED_TABLES.items()}
+        return {
+            name: int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(and_(table.c.tenant == tenant, table.c.wave_id == wave_id))
+                ).scalar_one()
+            )
+            for name, table in ARCHIVED_TABLES.items()
+        }
 
 
 def _archive(engine: Engine, tenant: str, wave_id: str, path: Any) -> None:
@@ -93,7 +121,8 @@ def _archive(engine: Engine, tenant: str, wave_id: str, path: Any) -> None:
     with gzip.open(partial, "wt", encoding="utf-8") as out, engine.connect() as conn:
         for name, table in ARCHIVED_TABLES.items():
             result = conn.execution_options(yield_per=_PAGE).execute(
-                select(table).where(and_(table.c.tenant == tenant, table.c.wave_id == wave_id)))
+                select(table).where(and_(table.c.tenant == tenant, table.c.wave_id == wave_id))
+            )
             for row in result:
                 record = {"table": name, **{k: _json(v) for k, v in row._mapping.items()}}
                 out.write(json.dumps(record, default=str) + "\n")

@@ -47,15 +47,31 @@ class GateBlocked(InputError):
     """A failing, not overridden gate blocks the wave."""
 
 
-def _context(services: WaveServices, row: Any, plan: Any, name: str, entry_id: int,
-             cancel: threading.Event | None, progress: Progress | None) -> StepContext:
+def _context(
+    services: WaveServices,
+    row: Any,
+    plan: Any,
+    name: str,
+    entry_id: int,
+    cancel: threading.Event | None,
+    progress: Progress | None,
+) -> StepContext:
     criteria = PlanCriteria.model_validate(plan.criteria)
     return StepContext(
-        services=services, wave_id=row.wave_id, plan_id=row.plan_id, target=row.target,
-        criteria=criteria, canonical=plan.canonical, milestone=name, entry_id=entry_id,
+        services=services,
+        wave_id=row.wave_id,
+        plan_id=row.plan_id,
+        target=row.target,
+        criteria=criteria,
+        canonical=plan.canonical,
+        milestone=name,
+        entry_id=entry_id,
         batch_size=row.batch_size or criteria.batch_size or services.settings.batch_size,
-        run_no=row.run_no, cancel=cancel, progress=progress,
-        log=AuditLog(services.engine, tenant=services.tenant))
+        run_no=row.run_no,
+        cancel=cancel,
+        progress=progress,
+        log=AuditLog(services.engine, tenant=services.tenant),
+    )
 
 
 def _load(services: WaveServices, wave_id: str) -> tuple[Any, Any]:
@@ -69,19 +85,35 @@ def _start(services: WaveServices, wave_id: str, plan: Any) -> None:
     report = check_gates(services, wave_id)
     if not report.passed:
         blocked = [r for r in report.results if not (r.passed or r.overridden)]
-        what = "; ".join(f"{r.gate} ({r.failing} failing"
-                         f"{', e.g. ' + ', '.join(r.sample[:3]) if r.sample else ''}: {r.detail})"
-                         for r in blocked)
-        raise GateBlocked(f"wave {wave_id} is blocked by gate(s): {what}", where=wave_id,
-                          fix=f"fix the data, or override: data-mash gates {wave_id} "
-                              f"--override {blocked[0].gate} --reason \"...\"")
+        what = "; ".join(
+            f"{r.gate} ({r.failing} failing"
+            f"{', e.g. ' + ', '.join(r.sample[:3]) if r.sample else ''}: {r.detail})"
+            for r in blocked
+        )
+        raise GateBlocked(
+            f"wave {wave_id} is blocked by gate(s): {what}",
+            where=wave_id,
+            fix=f"fix the data, or override: data-mash gates {wave_id} "
+            f'--override {blocked[0].gate} --reason "..."',
+        )
     criteria = PlanCriteria.model_validate(plan.criteria)
     with services.engine.begin() as conn:
         row = wave_row(conn, services.tenant, wave_id)
-        update_wave(conn, services.tenant, wave_id, status=RUNNING, run_no=row.run_no + 1,
-                    steps={}, error=None, validation=None, migrated=0, failed=0,
-                    batch_size=criteria.batch_size or services.settings.batch_size,
-                    started_at=utcnow(), finished_at=None)
+        update_wave(
+            conn,
+            services.tenant,
+            wave_id,
+            status=RUNNING,
+            run_no=row.run_no + 1,
+            steps={},
+            error=None,
+            validation=None,
+            migrated=0,
+            failed=0,
+            batch_size=criteria.batch_size or services.settings.batch_size,
+            started_at=utcnow(),
+            finished_at=None,
+        )
 
 
 def run_wave(
@@ -124,8 +156,13 @@ def run_wave(
         update_wave(conn, services.tenant, wave_id, **update_wave_values)
     log = AuditLog(services.engine, tenant=services.tenant)
     steps = steps_of(row)
-    with log.operation(NAMESPACE, "run", target=wave_id, payload={"run_no": row.run_no},
-                       idempotency_key=f"wave:{wave_id}:run:{row.run_no}") as run_op:
+    with log.operation(
+        NAMESPACE,
+        "run",
+        target=wave_id,
+        payload={"run_no": row.run_no},
+        idempotency_key=f"wave:{wave_id}:run:{row.run_no}",
+    ) as run_op:
         with services.engine.begin() as conn:
             update_wave(conn, services.tenant, wave_id, entry_id=run_op.entry_id)
         for index, milestone in enumerate(milestones):
@@ -133,8 +170,9 @@ def run_wave(
             if step.status == "completed":
                 continue
             try:
-                steps[milestone.name] = _run_step(services, row, plan, milestone, step,
-                                                  run_op.entry_id, cancel, progress)
+                steps[milestone.name] = _run_step(
+                    services, row, plan, milestone, step, run_op.entry_id, cancel, progress
+                )
             except WaveCancelled as exc:
                 with services.engine.begin() as conn:
                     update_wave(conn, services.tenant, wave_id, status=CANCELLED, error=str(exc))
@@ -144,8 +182,9 @@ def run_wave(
                 error = f"{milestone.name} failed: {type(exc).__name__}: {exc}"[:2000]
                 with services.engine.begin() as conn:
                     update_wave(conn, services.tenant, wave_id, status=FAILED, error=error)
-                final = _compensate(services, wave_id, milestones[: index + 1], cancel=None,
-                                    progress=progress)
+                final = _compensate(
+                    services, wave_id, milestones[: index + 1], cancel=None, progress=progress
+                )
                 run_op.outcome = {"status": final, "milestone": milestone.name, "error": error}
                 return _status(services, wave_id)
         final_row, _ = _load(services, wave_id)
@@ -155,53 +194,101 @@ def run_wave(
         # they are not failures (they show as "skipped" in the migrate milestone's outcome).
         elsewhere = int(totals.get("skipped", 0))
         with services.engine.begin() as conn:
-            update_wave(conn, services.tenant, wave_id, status=COMPLETED, error=None,
-                        migrated=migrated,
-                        failed=max(final_row.policy_count - migrated - elsewhere, 0),
-                        finished_at=utcnow())
+            update_wave(
+                conn,
+                services.tenant,
+                wave_id,
+                status=COMPLETED,
+                error=None,
+                migrated=migrated,
+                failed=max(final_row.policy_count - migrated - elsewhere, 0),
+                finished_at=utcnow(),
+            )
         run_op.outcome = {"status": COMPLETED, "migrated": migrated}
     return _status(services, wave_id)
 
 
-def _run_step(services: WaveServices, row: Any, plan: Any, milestone: Milestone,
-              step: StepState, parent: int, cancel: threading.Event | None,
-              progress: Progress | None) -> StepState:
+def _run_step(
+    services: WaveServices,
+    row: Any,
+    plan: Any,
+    milestone: Milestone,
+    step: StepState,
+    parent: int,
+    cancel: threading.Event | None,
+    progress: Progress | None,
+) -> StepState:
     log = AuditLog(services.engine, tenant=services.tenant)
-    with log.operation(NAMESPACE, milestone.name, target=row.wave_id, parent_id=parent,
-                       payload={"run_no": row.run_no},
-                       idempotency_key=f"wave:{row.wave_id}:{milestone.name}") as op:
+    with log.operation(
+        NAMESPACE,
+        milestone.name,
+        target=row.wave_id,
+        parent_id=parent,
+        payload={"run_no": row.run_no},
+        idempotency_key=f"wave:{row.wave_id}:{milestone.name}",
+    ) as op:
         if op.completed:  # finished before a crash hid it from the wave row
-            done = step.model_copy(update={"status": "completed", "entry_id": op.entry_id,
-                                           "outcome": op.outcome or {}})
+            done = step.model_copy(
+                update={"status": "completed", "entry_id": op.entry_id, "outcome": op.outcome or {}}
+            )
             save_step(services, row.wave_id, milestone.name, done)
             return done
-        step = step.model_copy(update={"status": "running", "entry_id": op.entry_id,
-                                       "error": None})
+        step = step.model_copy(update={"status": "running", "entry_id": op.entry_id, "error": None})
         save_step(services, row.wave_id, milestone.name, step)
         ctx = _context(services, row, plan, milestone.name, op.entry_id, cancel, progress)
         try:
             outcome = milestone.run(ctx) or {}
         except WaveCancelled:
-            save_step(services, row.wave_id, milestone.name, step.model_copy(update={
-                "status": "cancelled", "batches": ctx.batches_run,
-                "resumed_batches": ctx.resumed_batches}))
+            save_step(
+                services,
+                row.wave_id,
+                milestone.name,
+                step.model_copy(
+                    update={
+                        "status": "cancelled",
+                        "batches": ctx.batches_run,
+                        "resumed_batches": ctx.resumed_batches,
+                    }
+                ),
+            )
             raise
         except Exception as exc:
-            save_step(services, row.wave_id, milestone.name, step.model_copy(update={
-                "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000],
-                "batches": ctx.batches_run, "resumed_batches": ctx.resumed_batches}))
+            save_step(
+                services,
+                row.wave_id,
+                milestone.name,
+                step.model_copy(
+                    update={
+                        "status": "failed",
+                        "error": f"{type(exc).__name__}: {exc}"[:2000],
+                        "batches": ctx.batches_run,
+                        "resumed_batches": ctx.resumed_batches,
+                    }
+                ),
+            )
             raise
-        done = step.model_copy(update={"status": "completed", "outcome": outcome,
-                                       "batches": ctx.batches_run,
-                                       "resumed_batches": ctx.resumed_batches})
+        done = step.model_copy(
+            update={
+                "status": "completed",
+                "outcome": outcome,
+                "batches": ctx.batches_run,
+                "resumed_batches": ctx.resumed_batches,
+            }
+        )
         op.outcome = outcome
         with op.atomic() as conn:
             save_step(services, row.wave_id, milestone.name, done, conn)
     return done
 
 
-def _compensate(services: WaveServices, wave_id: str, milestones: Sequence[Milestone], *,
-                cancel: threading.Event | None, progress: Progress | None) -> str:
+def _compensate(
+    services: WaveServices,
+    wave_id: str,
+    milestones: Sequence[Milestone],
+    *,
+    cancel: threading.Event | None,
+    progress: Progress | None,
+) -> str:
     """Compensate the started milestones in reverse order; the wave's final status."""
     row, plan = _load(services, wave_id)
     steps = steps_of(row)
@@ -210,25 +297,44 @@ def _compensate(services: WaveServices, wave_id: str, milestones: Sequence[Miles
             step = steps.get(milestone.name, StepState())
             if step.status not in _STARTED:
                 continue
-            ctx = _context(services, row, plan, milestone.name, step.entry_id or 0, cancel,
-                           progress)
+            ctx = _context(
+                services, row, plan, milestone.name, step.entry_id or 0, cancel, progress
+            )
             compensate_step(ctx, milestone, step)
     except Exception as exc:  # noqa: BLE001  (leave it failed; rollback_wave retries)
         with services.engine.begin() as conn:
             error = f"compensation failed: {type(exc).__name__}: {exc}"[:2000]
             current = wave_row(conn, services.tenant, wave_id).error
-            update_wave(conn, services.tenant, wave_id, status=FAILED,
-                        error=f"{current}; {error}" if current else error, finished_at=utcnow())
+            update_wave(
+                conn,
+                services.tenant,
+                wave_id,
+                status=FAILED,
+                error=f"{current}; {error}" if current else error,
+                finished_at=utcnow(),
+            )
         return FAILED
     with services.engine.begin() as conn:
-        update_wave(conn, services.tenant, wave_id, status=COMPENSATED, migrated=0,
-                    validation=None, finished_at=utcnow())
+        update_wave(
+            conn,
+            services.tenant,
+            wave_id,
+            status=COMPENSATED,
+            migrated=0,
+            validation=None,
+            finished_at=utcnow(),
+        )
     return COMPENSATED
 
 
-def rollback_wave(services: WaveServices, wave_id: str, *,
-                  milestones: Sequence[Milestone] | None = None, force: bool = False,
-                  progress: Progress | None = None) -> WaveStatus:
+def rollback_wave(
+    services: WaveServices,
+    wave_id: str,
+    *,
+    milestones: Sequence[Milestone] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> WaveStatus:
     """Compensate every milestone a wave ran, newest first (audited, idempotent).
 
     Raises:
@@ -243,12 +349,20 @@ def rollback_wave(services: WaveServices, wave_id: str, *,
     if row.status in (PENDING, COMPENSATED):
         return status_of(row)
     if row.status == RUNNING and not force:
-        raise InputError(f"wave {wave_id} is running", where=wave_id,
-                         fix="cancel it first; if its process died, run it again to resume "
-                             "or roll back with force")
+        raise InputError(
+            f"wave {wave_id} is running",
+            where=wave_id,
+            fix="cancel it first; if its process died, run it again to resume "
+            "or roll back with force",
+        )
     log = AuditLog(services.engine, tenant=services.tenant)
-    with log.operation(NAMESPACE, "rollback", target=wave_id, payload={"run_no": row.run_no},
-                       parent_id=row.entry_id) as op:
+    with log.operation(
+        NAMESPACE,
+        "rollback",
+        target=wave_id,
+        payload={"run_no": row.run_no},
+        parent_id=row.entry_id,
+    ) as op:
         final = _compensate(services, wave_id, milestones, cancel=None, progress=progress)
         op.outcome = {"status": final}
     return _status(services, wave_id)

@@ -97,9 +97,15 @@ class StepContext:
     def committed(self, milestone: str | None = None) -> dict[int, Any]:
         """The committed checkpoints of a milestone (default: this one), by batch number."""
         with self.services.engine.connect() as conn:
-            rows = conn.execute(select(CHECKPOINT).where(and_(
-                CHECKPOINT.c.tenant == self.tenant, CHECKPOINT.c.wave_id == self.wave_id,
-                CHECKPOINT.c.milestone == (milestone or self.milestone)))).all()
+            rows = conn.execute(
+                select(CHECKPOINT).where(
+                    and_(
+                        CHECKPOINT.c.tenant == self.tenant,
+                        CHECKPOINT.c.wave_id == self.wave_id,
+                        CHECKPOINT.c.milestone == (milestone or self.milestone),
+                    )
+                )
+            ).all()
         return {r.batch_no: r for r in rows}
 
     def run_batches(
@@ -127,10 +133,15 @@ class StepContext:
                 continue
             ids = list(policy_ids(item)) if policy_ids else []
             key = f"wave:{self.wave_id}:{self.milestone}:{batch_no}"
-            with self.log.operation(NAMESPACE, f"{self.milestone}.batch", target=self.wave_id,
-                                    payload={"batch_no": batch_no, "policies": len(ids)},
-                                    idempotency_key=key, policy_ids=ids,
-                                    parent_id=self.entry_id) as op:
+            with self.log.operation(
+                NAMESPACE,
+                f"{self.milestone}.batch",
+                target=self.wave_id,
+                payload={"batch_no": batch_no, "policies": len(ids)},
+                idempotency_key=key,
+                policy_ids=ids,
+                parent_id=self.entry_id,
+            ) as op:
                 if op.completed:  # committed by a run whose checkpoint we did not see
                     continue
                 if HOOK:
@@ -143,10 +154,18 @@ class StepContext:
                 with op.atomic() as conn:
                     for write in scope.commits:
                         write(conn, op.entry_id)
-                    conn.execute(CHECKPOINT.insert().values(
-                        tenant=self.tenant, wave_id=self.wave_id, milestone=self.milestone,
-                        batch_no=batch_no, rows=scope.rows, outcome=scope.outcome,
-                        entry_id=op.entry_id, created_at=utcnow()))
+                    conn.execute(
+                        CHECKPOINT.insert().values(
+                            tenant=self.tenant,
+                            wave_id=self.wave_id,
+                            milestone=self.milestone,
+                            batch_no=batch_no,
+                            rows=scope.rows,
+                            outcome=scope.outcome,
+                            entry_id=op.entry_id,
+                            created_at=utcnow(),
+                        )
+                    )
             if HOOK:
                 HOOK("after_commit", self.milestone, batch_no)
             self.batches_run += 1
@@ -170,9 +189,16 @@ class StepContext:
             self.progress(self.milestone, done, total)
 
 
-def save_step(services: WaveServices, wave_id: str, name: str, step: StepState,
-              conn: Connection | None = None, **wave_values: Any) -> None:
+def save_step(
+    services: WaveServices,
+    wave_id: str,
+    name: str,
+    step: StepState,
+    conn: Connection | None = None,
+    **wave_values: Any,
+) -> None:
     """Store one milestone's state on the wave row (in ``conn`` or its own transaction)."""
+
     def write(c: Connection) -> None:
         steps = dict(wave_row(c, services.tenant, wave_id).steps or {})
         steps[name] = step.model_dump(mode="json")
@@ -189,23 +215,36 @@ def compensate_step(ctx: StepContext, milestone: Milestone, step: StepState) -> 
     """Undo one milestone (logged, idempotent); marks its entries compensated."""
     assert ctx.log is not None
     key = f"wave:{ctx.wave_id}:{milestone.name}:compensate:{ctx.run_no}"
-    with ctx.log.operation(NAMESPACE, f"compensate.{milestone.name}", target=ctx.wave_id,
-                           payload={"milestone": milestone.name}, idempotency_key=key,
-                           parent_id=step.entry_id) as op:
+    with ctx.log.operation(
+        NAMESPACE,
+        f"compensate.{milestone.name}",
+        target=ctx.wave_id,
+        payload={"milestone": milestone.name},
+        idempotency_key=key,
+        parent_id=step.entry_id,
+    ) as op:
         if op.completed:
-            return step.model_copy(update={"status": "compensated",
-                                           "compensation_entry_id": op.entry_id})
+            return step.model_copy(
+                update={"status": "compensated", "compensation_entry_id": op.entry_id}
+            )
         ctx.entry_id = op.entry_id
         op.outcome = milestone.compensate(ctx) or {}
         batch_entries = [r.entry_id for r in ctx.committed().values() if r.entry_id]
-        step = step.model_copy(update={"status": "compensated",
-                                       "compensation_entry_id": op.entry_id})
+        step = step.model_copy(
+            update={"status": "compensated", "compensation_entry_id": op.entry_id}
+        )
         with op.atomic() as conn:
             for entry in [step.entry_id, *batch_entries]:
                 if entry is not None:
                     ctx.log.mark_compensated(entry, conn=conn)
-            conn.execute(delete(CHECKPOINT).where(and_(
-                CHECKPOINT.c.tenant == ctx.tenant, CHECKPOINT.c.wave_id == ctx.wave_id,
-                CHECKPOINT.c.milestone == milestone.name)))
+            conn.execute(
+                delete(CHECKPOINT).where(
+                    and_(
+                        CHECKPOINT.c.tenant == ctx.tenant,
+                        CHECKPOINT.c.wave_id == ctx.wave_id,
+                        CHECKPOINT.c.milestone == milestone.name,
+                    )
+                )
+            )
             save_step(ctx.services, ctx.wave_id, milestone.name, step, conn)
     return step

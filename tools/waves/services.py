@@ -31,8 +31,11 @@ Reconciler = Callable[[Iterable[pa.RecordBatch], Iterable[pa.RecordBatch]], Any]
 
 
 def missing_module(what: str, module: str) -> ConfigError:
-    return ConfigError(f"{what} is not available: module {module} is not installed yet",
-                       where=module, fix="update data-mash, or pass your own implementation")
+    return ConfigError(
+        f"{what} is not available: module {module} is not installed yet",
+        where=module,
+        fix="update data-mash, or pass your own implementation",
+    )
 
 
 def load_target(name: str, config: Mapping[str, Any]) -> MigrationTarget:
@@ -94,8 +97,7 @@ class WaveServices:
     _targets: dict[tuple[str, str], MigrationTarget] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def default(cls, engine: Engine, settings: Settings, tenant: str | None = None
-                ) -> WaveServices:
+    def default(cls, engine: Engine, settings: Settings, tenant: str | None = None) -> WaveServices:
         """The real wiring: approved canonical output, entry-point targets, stored mappings."""
         who = tenant or settings.tenant
 
@@ -104,9 +106,14 @@ class WaveServices:
 
             return canonical_batches_for_source(engine, settings, source_id, who)
 
-        return cls(engine=engine, settings=settings, tenant=who, canonical_source=canonical,
-                   confidence_source=lambda sid: stored_confidences(engine, who, sid),
-                   reconciler=default_reconciler)
+        return cls(
+            engine=engine,
+            settings=settings,
+            tenant=who,
+            canonical_source=canonical,
+            confidence_source=lambda sid: stored_confidences(engine, who, sid),
+            reconciler=default_reconciler,
+        )
 
     def target(self, name: str, config: Mapping[str, Any] | None = None) -> MigrationTarget:
         """The target ``name`` (built once per configuration and reused)."""
@@ -140,8 +147,11 @@ def stored_confidences(engine: Engine, tenant: str, source_id: str) -> dict[str,
         from tools.canonical.repository import approved_mapping, list_mappings
     except ModuleNotFoundError:
         raise missing_module("mapping confidences", "tools.canonical.repository") from None
-    approved = [m for m in list_mappings(engine, tenant=tenant, source_id=source_id)
-                if m.approved_version is not None]
+    approved = [
+        m
+        for m in list_mappings(engine, tenant=tenant, source_id=source_id)
+        if m.approved_version is not None
+    ]
     if not approved:
         return None
     info = approved_mapping(engine, approved[-1].mapping_id, tenant=tenant)

@@ -29,43 +29,66 @@ _ID_PAGE = 50_000
 
 def wave_row(conn: Connection, tenant: str, wave_id: str) -> Any:
     """The wave's row; NotFoundError naming how to list waves when there is none."""
-    row = conn.execute(select(WAVE).where(
-        and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))).first()
+    row = conn.execute(
+        select(WAVE).where(and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))
+    ).first()
     if row is None:
-        raise NotFoundError(f"no wave '{wave_id}' for tenant '{tenant}'",
-                            fix="list a plan's waves with data-mash generate-plan ... --json "
-                                "or the waves server's plan_waves tool")
+        raise NotFoundError(
+            f"no wave '{wave_id}' for tenant '{tenant}'",
+            fix="list a plan's waves with data-mash generate-plan ... --json "
+            "or the waves server's plan_waves tool",
+        )
     return row
 
 
 def plan_row(conn: Connection, tenant: str, plan_id: str) -> Any:
-    row = conn.execute(select(PLAN).where(
-        and_(PLAN.c.tenant == tenant, PLAN.c.plan_id == plan_id))).first()
+    row = conn.execute(
+        select(PLAN).where(and_(PLAN.c.tenant == tenant, PLAN.c.plan_id == plan_id))
+    ).first()
     if row is None:
-        raise NotFoundError(f"no wave plan '{plan_id}' for tenant '{tenant}'",
-                            fix="create one with data-mash generate-plan --source S --target T")
+        raise NotFoundError(
+            f"no wave plan '{plan_id}' for tenant '{tenant}'",
+            fix="create one with data-mash generate-plan --source S --target T",
+        )
     return row
 
 
 def update_wave(conn: Connection, tenant: str, wave_id: str, **values: Any) -> None:
     values["updated_at"] = utcnow()
-    conn.execute(update(WAVE).where(and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))
-                 .values(**values))
+    conn.execute(
+        update(WAVE)
+        .where(and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))
+        .values(**values)
+    )
 
 
 def steps_of(row: Any) -> dict[str, StepState]:
     stored = row.steps or {}
-    return {name: StepState.model_validate(stored.get(name, {})) for name in
-            dict.fromkeys([*MILESTONES, *stored])}
+    return {
+        name: StepState.model_validate(stored.get(name, {}))
+        for name in dict.fromkeys([*MILESTONES, *stored])
+    }
 
 
 def status_of(row: Any) -> WaveStatus:
     return WaveStatus(
-        wave_id=row.wave_id, plan_id=row.plan_id, number=row.number, label=row.label,
-        target=row.target, status=row.status, steps=steps_of(row),
-        policy_count=row.policy_count, migrated=row.migrated, failed=row.failed,
-        validation=row.validation, gate_overrides=row.gate_overrides or {}, error=row.error,
-        run_no=row.run_no, started_at=row.started_at, finished_at=row.finished_at)
+        wave_id=row.wave_id,
+        plan_id=row.plan_id,
+        number=row.number,
+        label=row.label,
+        target=row.target,
+        status=row.status,
+        steps=steps_of(row),
+        policy_count=row.policy_count,
+        migrated=row.migrated,
+        failed=row.failed,
+        validation=row.validation,
+        gate_overrides=row.gate_overrides or {},
+        error=row.error,
+        run_no=row.run_no,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+    )
 
 
 def get_wave_status(engine: Engine, tenant: str, wave_id: str) -> WaveStatus:
@@ -84,11 +107,22 @@ def wave_policy_ids(engine: Engine, tenant: str, wave_id: str) -> pa.Array:
     last = ""
     with engine.connect() as conn:
         while True:
-            ids = conn.execute(
-                select(WAVE_POLICY.c.policy_id).where(and_(
-                    WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id,
-                    WAVE_POLICY.c.policy_id > last)).order_by(WAVE_POLICY.c.policy_id)
-                .limit(_ID_PAGE)).scalars().all()
+            ids = (
+                conn.execute(
+                    select(WAVE_POLICY.c.policy_id)
+                    .where(
+                        and_(
+                            WAVE_POLICY.c.tenant == tenant,
+                            WAVE_POLICY.c.wave_id == wave_id,
+                            WAVE_POLICY.c.policy_id > last,
+                        )
+                    )
+                    .order_by(WAVE_POLICY.c.policy_id)
+                    .limit(_ID_PAGE)
+                )
+                .scalars()
+                .all()
+            )
             if not ids:
                 break
             chunks.append(pa.array(ids, pa.string()))
@@ -101,6 +135,11 @@ def wave_sources(engine: Engine, tenant: str, wave_id: str) -> list[str]:
     with engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
         plan = plan_row(conn, tenant, wave.plan_id)
-        used = set(conn.execute(select(WAVE_POLICY.c.source_id).distinct().where(and_(
-            WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id))).scalars())
+        used = set(
+            conn.execute(
+                select(WAVE_POLICY.c.source_id)
+                .distinct()
+                .where(and_(WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id))
+            ).scalars()
+        )
     return [s for s in plan.source_ids if s in used]

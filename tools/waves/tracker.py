@@ -59,16 +59,36 @@ class PolicyReport(BaseModel):
 def _memberships(services: WaveServices, policy_id: str) -> list[WaveMembership]:
     with services.engine.connect() as conn:
         rows = conn.execute(
-            select(WAVE_POLICY.c.plan_id, WAVE_POLICY.c.wave_id, WAVE_POLICY.c.source_id,
-                   WAVE.c.number, WAVE.c.status, WAVE.c.target)
-            .join(WAVE, and_(WAVE.c.tenant == WAVE_POLICY.c.tenant,
-                             WAVE.c.wave_id == WAVE_POLICY.c.wave_id))
-            .where(and_(WAVE_POLICY.c.tenant == services.tenant,
-                        WAVE_POLICY.c.policy_id == policy_id))
-            .order_by(WAVE.c.id)).all()
-    return [WaveMembership(plan_id=r.plan_id, wave_id=r.wave_id, number=r.number,
-                           status=r.status, target=r.target, source_id=r.source_id)
-            for r in rows]
+            select(
+                WAVE_POLICY.c.plan_id,
+                WAVE_POLICY.c.wave_id,
+                WAVE_POLICY.c.source_id,
+                WAVE.c.number,
+                WAVE.c.status,
+                WAVE.c.target,
+            )
+            .join(
+                WAVE,
+                and_(
+                    WAVE.c.tenant == WAVE_POLICY.c.tenant, WAVE.c.wave_id == WAVE_POLICY.c.wave_id
+                ),
+            )
+            .where(
+                and_(WAVE_POLICY.c.tenant == services.tenant, WAVE_POLICY.c.policy_id == policy_id)
+            )
+            .order_by(WAVE.c.id)
+        ).all()
+    return [
+        WaveMembership(
+            plan_id=r.plan_id,
+            wave_id=r.wave_id,
+            number=r.number,
+            status=r.status,
+            target=r.target,
+            source_id=r.source_id,
+        )
+        for r in rows
+    ]
 
 
 def _normal(value: Any) -> Any:
@@ -109,10 +129,13 @@ def check_policy(services: WaveServices, policy_id: str, wave: WaveMembership) -
             if name in stored and _normal(value) != _normal(stored[name]):
                 if not (value in (None, []) and stored[name] in (None, [])):
                     differences.append(name)
-    return PolicyCheck(wave_id=wave.wave_id, in_target=stored is not None,
-                       in_canonical=canonical is not None,
-                       matches=canonical is not None and stored is not None and not differences,
-                       differences=differences)
+    return PolicyCheck(
+        wave_id=wave.wave_id,
+        in_target=stored is not None,
+        in_canonical=canonical is not None,
+        matches=canonical is not None and stored is not None and not differences,
+        differences=differences,
+    )
 
 
 def _summary(location: LocationRecord | None, waves: list[WaveMembership]) -> str:
@@ -129,8 +152,9 @@ def _summary(location: LocationRecord | None, waves: list[WaveMembership]) -> st
     return "unknown"
 
 
-def locate_policy(services: WaveServices, policy_id: str, *, reconcile: bool = True
-                  ) -> PolicyReport:
+def locate_policy(
+    services: WaveServices, policy_id: str, *, reconcile: bool = True
+) -> PolicyReport:
     """Where a policy lives now, its moves, its waves, a one-policy reconciliation, its trail.
 
     Raises:
@@ -142,19 +166,38 @@ def locate_policy(services: WaveServices, policy_id: str, *, reconcile: bool = T
     waves = _memberships(services, policy_id)
     entries = AuditLog(services.engine, tenant=services.tenant).trail(policy_id)
     if location is None and not history and not waves and not entries:
-        raise NotFoundError(f"nothing is recorded about policy '{policy_id}'",
-                            fix="check the id, or route/plan its source first")
+        raise NotFoundError(
+            f"nothing is recorded about policy '{policy_id}'",
+            fix="check the id, or route/plan its source first",
+        )
     check = None
     current = next((w for w in waves if location and w.wave_id == location.wave), None)
-    if (reconcile and current is not None and current.status == "completed" and location
-            and target_key(location.system) == target_key(current.target)):
+    if (
+        reconcile
+        and current is not None
+        and current.status == "completed"
+        and location
+        and target_key(location.system) == target_key(current.target)
+    ):
         try:
             check = check_policy(services, policy_id, current)
         except Exception as exc:  # noqa: BLE001  (the report still answers "where")
-            check = PolicyCheck(wave_id=current.wave_id, in_target=False, in_canonical=False,
-                                matches=False, differences=[f"check failed: {exc}"])
-    return PolicyReport(policy_id=policy_id, status=_summary(location, waves), location=location,
-                        history=history, waves=waves, reconciliation=check, entries=entries)
+            check = PolicyCheck(
+                wave_id=current.wave_id,
+                in_target=False,
+                in_canonical=False,
+                matches=False,
+                differences=[f"check failed: {exc}"],
+            )
+    return PolicyReport(
+        policy_id=policy_id,
+        status=_summary(location, waves),
+        location=location,
+        history=history,
+        waves=waves,
+        reconciliation=check,
+        entries=entries,
+    )
 
 
 class LineageStep(BaseModel):
@@ -174,37 +217,69 @@ def lineage(services: WaveServices, policy_id: str) -> list[LineageStep]:
         from tools.content.sources import SourceRegistry
 
         info = SourceRegistry(services.engine, tenant=services.tenant).find(source_id)
-    steps.append(LineageStep(stage="source_file", value=info.path if info else None,
-                             detail={"format": info.format} if info else {}))
-    steps.append(LineageStep(stage="source", value=source_id,
-                             detail={"system": info.system} if info else {}))
+    steps.append(
+        LineageStep(
+            stage="source_file",
+            value=info.path if info else None,
+            detail={"format": info.format} if info else {},
+        )
+    )
+    steps.append(
+        LineageStep(stage="source", value=source_id, detail={"system": info.system} if info else {})
+    )
     mapping: dict[str, Any] = {}
     if source_id:
         try:
             from tools.canonical.repository import list_mappings
 
-            found = [m for m in list_mappings(services.engine, tenant=services.tenant,
-                                              source_id=source_id) if m.approved_version]
+            found = [
+                m
+                for m in list_mappings(services.engine, tenant=services.tenant, source_id=source_id)
+                if m.approved_version
+            ]
             if found:
-                mapping = {"mapping_id": found[-1].mapping_id,
-                           "version": found[-1].approved_version}
+                mapping = {
+                    "mapping_id": found[-1].mapping_id,
+                    "version": found[-1].approved_version,
+                }
         except Exception:  # noqa: BLE001  (lineage is best effort past the wave)
             mapping = {}
     steps.append(LineageStep(stage="mapping", value=mapping.get("mapping_id"), detail=mapping))
     canonical = None
     if wave:
         with services.engine.connect() as conn:
-            canonical = conn.execute(select(PLAN.c.canonical).where(and_(
-                PLAN.c.tenant == services.tenant, PLAN.c.plan_id == wave.plan_id))).scalar()
-    steps.append(LineageStep(stage="canonical", value=canonical, detail={
-        "folder": str(services.workdir(wave.wave_id) / "canonical")} if wave else {}))
+            canonical = conn.execute(
+                select(PLAN.c.canonical).where(
+                    and_(PLAN.c.tenant == services.tenant, PLAN.c.plan_id == wave.plan_id)
+                )
+            ).scalar()
+    steps.append(
+        LineageStep(
+            stage="canonical",
+            value=canonical,
+            detail={"folder": str(services.workdir(wave.wave_id) / "canonical")} if wave else {},
+        )
+    )
     ruled = [m for m in report.history if m.rule]
-    steps.append(LineageStep(stage="rule", value=ruled[-1].rule if ruled else None,
-                             detail={"to": ruled[-1].to_system, "reason": ruled[-1].reason}
-                             if ruled else {}))
-    steps.append(LineageStep(stage="wave", value=wave.wave_id if wave else None,
-                             detail=wave.model_dump() if wave else {}))
-    steps.append(LineageStep(stage="target", value=report.location.system
-                             if report.location else None,
-                             detail={"status": report.status}))
+    steps.append(
+        LineageStep(
+            stage="rule",
+            value=ruled[-1].rule if ruled else None,
+            detail={"to": ruled[-1].to_system, "reason": ruled[-1].reason} if ruled else {},
+        )
+    )
+    steps.append(
+        LineageStep(
+            stage="wave",
+            value=wave.wave_id if wave else None,
+            detail=wave.model_dump() if wave else {},
+        )
+    )
+    steps.append(
+        LineageStep(
+            stage="target",
+            value=report.location.system if report.location else None,
+            detail={"status": report.status},
+        )
+    )
     return steps

@@ -90,10 +90,16 @@ class SystemWriter(ABC):
             idx = np.nonzero(plan.mask(kind))[0]
             log.add(source, base + idx, [ids[i] for i in idx.tolist()], kind, fld)
 
-
-    def child_rows(self, chunk: PolicyChunk, counts: NDArray[np.int64], log: ProblemLog, *,
-                   source: str, kinds: tuple[str, ...],
-                   problem_fields: dict[str, str]) -> ChildRows:
+    def child_rows(
+        self,
+        chunk: PolicyChunk,
+        counts: NDArray[np.int64],
+        log: ProblemLog,
+        *,
+        source: str,
+        kinds: tuple[str, ...],
+        problem_fields: dict[str, str],
+    ) -> ChildRows:
         """Expand per-policy record counts into records, plan their injected problems (orphan
         references rewired to policies that do not exist) and log them."""
         sub = np.repeat(np.arange(chunk.n), counts)

@@ -72,8 +72,9 @@ class ClaimsWriter(SystemWriter):
         ]
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
-        child = self.child_rows(chunk, chunk.claims, log, source=SOURCE, kinds=KINDS,
-                                problem_fields=PROBLEM_FIELDS)
+        child = self.child_rows(
+            chunk, chunk.claims, log, source=SOURCE, kinds=KINDS, problem_fields=PROBLEM_FIELDS
+        )
         plan, r, seq, ids, m = child.plan, child.rows, child.seq, child.ids, len(child)
         rng = chunk.rng
         loss_days = chunk.eff_days[r] + rng.integers(0, 180, size=m)

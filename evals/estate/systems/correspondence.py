@@ -72,8 +72,9 @@ class CorrespondenceWriter(SystemWriter):
         ]
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
-        child = self.child_rows(chunk, chunk.documents, log, source=SOURCE, kinds=KINDS,
-                                problem_fields=PROBLEM_FIELDS)
+        child = self.child_rows(
+            chunk, chunk.documents, log, source=SOURCE, kinds=KINDS, problem_fields=PROBLEM_FIELDS
+        )
         plan, r, seq, ids, m = child.plan, child.rows, child.seq, child.ids, len(child)
         rng = chunk.rng
         doc_type = pick(pools.CODES["correspondence.doc_type"], rng.integers(0, 6, size=m))

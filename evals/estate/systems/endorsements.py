@@ -110,8 +110,14 @@ class EndorsementsWriter(SystemWriter):
         return {f"{self.system}/{COPYBOOK}"}
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
-        child = self.child_rows(chunk, chunk.endorsements, log, source=SOURCE, kinds=KINDS,
-                                problem_fields=PROBLEM_FIELDS)
+        child = self.child_rows(
+            chunk,
+            chunk.endorsements,
+            log,
+            source=SOURCE,
+            kinds=KINDS,
+            problem_fields=PROBLEM_FIELDS,
+        )
         plan, r, seq, ids, m = child.plan, child.rows, child.seq, child.ids, len(child)
         if m == 0:
             return

@@ -311,8 +311,10 @@ def _expected_columns(
         "BAL_DUE_AMT": decimals(balance),
         "COV_CNT": ints(count),
         # OCCURS 0 TO 3 DEPENDING ON COV-CNT: only the counted coverages are real.
-        "COVERAGES": [list(row)[:max(0, min(int(n), 3))]
-                      for row, n in zip(zip(*slots, strict=True), count.tolist(), strict=True)],
+        "COVERAGES": [
+            list(row)[: max(0, min(int(n), 3))]
+            for row, n in zip(zip(*slots, strict=True), count.tolist(), strict=True)
+        ],
         "LST_RATE_DT": ints(rated),
         "LST_UPD_TS": [f"{v:014d}" for v in stamp.tolist()],
     }

@@ -27,4 +27,3 @@ def make_source(engine: Engine, settings: Settings) -> MakeSource:
         return stage_source(engine, settings, table, **kwargs)  # type: ignore[arg-type]
 
     return make
-

@@ -27,8 +27,9 @@ def mapped(engine: Engine, settings: Settings, make_source: MakeSource) -> str:
     return info.mapping_id
 
 
-def test_all_formats_with_manifest(engine: Engine, settings: Settings, mapped: str,
-                                   tmp_path: Path) -> None:
+def test_all_formats_with_manifest(
+    engine: Engine, settings: Settings, mapped: str, tmp_path: Path
+) -> None:
     out = tmp_path / "export"
     result = export_mapping(engine, settings, mapped, out)
     assert [f.format for f in result.files] == ["json", "yaml", "sql", "jsonl", "parquet"]
@@ -57,8 +58,9 @@ def test_all_formats_with_manifest(engine: Engine, settings: Settings, mapped: s
     assert not list(out.glob(".*.tmp"))
 
 
-def test_existing_file_is_refused_unless_overwrite(engine: Engine, settings: Settings,
-                                                   mapped: str, tmp_path: Path) -> None:
+def test_existing_file_is_refused_unless_overwrite(
+    engine: Engine, settings: Settings, mapped: str, tmp_path: Path
+) -> None:
     out = tmp_path / "export"
     export_mapping(engine, settings, mapped, out, formats=["json"])
     target = out / f"{mapped}.v1.mapping.json"
@@ -71,9 +73,9 @@ def test_existing_file_is_refused_unless_overwrite(engine: Engine, settings: Set
     assert json.loads(target.read_text())["mapping_id"] == mapped
 
 
-def test_failure_leaves_nothing_half_written(engine: Engine, settings: Settings, mapped: str,
-                                             tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_leaves_nothing_half_written(
+    engine: Engine, settings: Settings, mapped: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken(*_args: object, **_kwargs: object) -> int:
         raise OSError("disk full")
 
@@ -84,8 +86,9 @@ def test_failure_leaves_nothing_half_written(engine: Engine, settings: Settings,
     assert list(out.iterdir()) == []
 
 
-def test_unmapped_version_and_bad_format(engine: Engine, settings: Settings,
-                                         make_source: MakeSource, tmp_path: Path) -> None:
+def test_unmapped_version_and_bad_format(
+    engine: Engine, settings: Settings, make_source: MakeSource, tmp_path: Path
+) -> None:
     info = create_mapping(engine, make_source(policy_table(5)), BASE_RULES)
     with pytest.raises(InputError, match="no canonical records yet"):
         export_mapping(engine, settings, info.mapping_id, tmp_path, formats=["jsonl"])

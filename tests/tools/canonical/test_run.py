@@ -38,15 +38,19 @@ def mapping_id(engine: Engine, make_source: MakeSource) -> str:
 
 
 def test_maps_every_record_and_quarantines_with_every_error(
-        engine: Engine, settings: Settings, mapping_id: str) -> None:
+    engine: Engine, settings: Settings, mapping_id: str
+) -> None:
     seen: list[tuple[int, int]] = []
-    result = map_to_canonical(engine, settings, mapping_id, progress=lambda d, t: seen.append(
-        (d, t)))
+    result = map_to_canonical(
+        engine, settings, mapping_id, progress=lambda d, t: seen.append((d, t))
+    )
     bad = ROWS // BAD_EVERY
     assert (result.records, result.valid, result.invalid) == (ROWS, ROWS - bad, bad)
     assert result.batches == 10 and result.resumed_batches == 0 and seen[-1] == (ROWS, ROWS)
-    assert result.field_errors == {"policy_core.status": bad,
-                                   "rating_components.premium_amount": bad}
+    assert result.field_errors == {
+        "policy_core.status": bad,
+        "rating_components.premium_amount": bad,
+    }
     records = list(canonical_records(settings, mapping_id, 1, tenant="default"))
     assert len(records) == ROWS - bad
     assert all(validate_record(r) for r in records[:50])  # what was written is valid
@@ -61,13 +65,16 @@ def test_maps_every_record_and_quarantines_with_every_error(
     assert quarantined[0]["row"] == BAD_EVERY - 1
     assert quarantined[0]["policy_id"] == f"P{BAD_EVERY - 1:07d}"
     assert [e["path"] for e in quarantined[0]["errors"]] == [
-        "policy_core.status", "rating_components.premium_amount"]
+        "policy_core.status",
+        "rating_components.premium_amount",
+    ]
     assert "'ZZ' is not one of" in quarantined[0]["errors"][0]["message"]
     assert '"PREM_CENTS": -500' in quarantined[0]["source_record"]
 
 
-def test_resume_after_a_crash_does_not_duplicate(engine: Engine, settings: Settings,
-                                                 mapping_id: str) -> None:
+def test_resume_after_a_crash_does_not_duplicate(
+    engine: Engine, settings: Settings, mapping_id: str
+) -> None:
     def crash(done: int, _total: int) -> None:
         if done >= 400:
             raise RuntimeError("power cut")
@@ -79,11 +86,14 @@ def test_resume_after_a_crash_does_not_duplicate(engine: Engine, settings: Setti
     result = map_to_canonical(engine, settings, mapping_id)
     assert result.resumed_batches == 4 and result.batches == 10
     assert (result.records, result.valid, result.invalid) == (ROWS, 900, 100)
-    ids = [r["policy_core"]["policy_id"]
-           for r in canonical_records(settings, mapping_id, 1, tenant="default")]
+    ids = [
+        r["policy_core"]["policy_id"]
+        for r in canonical_records(settings, mapping_id, 1, tenant="default")
+    ]
     assert len(ids) == len(set(ids)) == 900
-    quarantined = sum(pq.read_metadata(p).num_rows
-                      for p in (folder / "quarantine").glob("part-*.parquet"))
+    quarantined = sum(
+        pq.read_metadata(p).num_rows for p in (folder / "quarantine").glob("part-*.parquet")
+    )
     assert quarantined == 100
     log = AuditLog(engine)
     batches = [e for e in log.replay(namespace="canonical") if e.operation == "map_batch"]
@@ -95,10 +105,14 @@ def test_resume_after_a_crash_does_not_duplicate(engine: Engine, settings: Setti
 
 
 def test_validate_records_writes_nothing_and_checks_drafts(
-        engine: Engine, settings: Settings, mapping_id: str) -> None:
-    draft = update_field_mapping(engine, mapping_id, "policy_core.status",
-                                 transform={"kind": "code", "table": "policy_status",
-                                            "values": {"ZZ": "pending"}})
+    engine: Engine, settings: Settings, mapping_id: str
+) -> None:
+    draft = update_field_mapping(
+        engine,
+        mapping_id,
+        "policy_core.status",
+        transform={"kind": "code", "table": "policy_status", "values": {"ZZ": "pending"}},
+    )
     report = validate_records(engine, settings, mapping_id)
     assert report.version == draft.version == 2
     assert (report.valid, report.invalid) == (900, 100)
@@ -109,8 +123,9 @@ def test_validate_records_writes_nothing_and_checks_drafts(
     assert not settings.path("canonical").exists()
 
 
-def test_draft_mapping_cannot_run(engine: Engine, settings: Settings,
-                                  make_source: MakeSource) -> None:
+def test_draft_mapping_cannot_run(
+    engine: Engine, settings: Settings, make_source: MakeSource
+) -> None:
     info = create_mapping(engine, make_source(policy_table(10)), BASE_RULES)
     with pytest.raises(InputError, match="no approved version"):
         map_to_canonical(engine, settings, info.mapping_id)

@@ -19,8 +19,13 @@ from tools.content.readers.registry import reader_for
 def assert_same_verdict(candidates: pa.Table, version: str = "policy_v1") -> tuple[int, int]:
     fast = check_candidates(candidates, version)
     reference = reference_errors(candidates, version)
-    fast_fields = set(zip(fast.errors.column("row").to_pylist(),
-                          fast.errors.column("path").to_pylist(), strict=True))
+    fast_fields = set(
+        zip(
+            fast.errors.column("row").to_pylist(),
+            fast.errors.column("path").to_pylist(),
+            strict=True,
+        )
+    )
     reference_fields = {(row, e.path) for row, errors in enumerate(reference) for e in errors}
     assert fast_fields == reference_fields
     assert fast.valid.tolist() == [not errors for errors in reference]
@@ -35,22 +40,61 @@ def _pick(rng: random.Random, *options: object) -> object:
 def _messy_table(rows: int, seed: int) -> pa.Table:
     rng = random.Random(seed)
     ws = "\u00a0"
+
     def date(valid: bool = True) -> str | None:
         if not valid:
             return rng.choice(["13/01/2020", "02/30/2021", "2020-01-01", "", "xx", None])
         return f"{rng.randint(1, 12):02d}/{rng.randint(1, 28):02d}/{rng.randint(1990, 2030)}"
+
     def amount() -> str | None:
         good = f"{rng.randint(0, 10**6)}.{rng.randint(0, 99):02d}"
-        return _pick(rng, good, "-5", "1.234", "12", "abc", "99999999999999999",
-                         "0.001", "1 234,5", "0", "7.1", None)  # type: ignore[return-value]
+        return _pick(
+            rng,
+            good,
+            "-5",
+            "1.234",
+            "12",
+            "abc",
+            "99999999999999999",
+            "0.001",
+            "1 234,5",
+            "0",
+            "7.1",
+            None,
+        )  # type: ignore[return-value]
+
     def item() -> dict[str, object]:
-        return {"T": _pick(rng, "AUTO", "HO", "LIFE", "XX", None, "cgl"),
-                "L": amount(), "A": amount(), "D": amount(),
-                "EFF": date(rng.random() > 0.2), "EXP": date(rng.random() > 0.2),
-                "ID": _pick(rng, "C1", None, "x" * 70, " ")}
-    data: dict[str, list[object]] = {k: [] for k in (
-        "POL", "ST", "EFF", "EXP", "PREM", "FREQ", "MAIL", "STATE", "CTRY", "NAME", "ZIP",
-        "AGT", "BAL", "COV", "PAY", "FACT")}
+        return {
+            "T": _pick(rng, "AUTO", "HO", "LIFE", "XX", None, "cgl"),
+            "L": amount(),
+            "A": amount(),
+            "D": amount(),
+            "EFF": date(rng.random() > 0.2),
+            "EXP": date(rng.random() > 0.2),
+            "ID": _pick(rng, "C1", None, "x" * 70, " "),
+        }
+
+    data: dict[str, list[object]] = {
+        k: []
+        for k in (
+            "POL",
+            "ST",
+            "EFF",
+            "EXP",
+            "PREM",
+            "FREQ",
+            "MAIL",
+            "STATE",
+            "CTRY",
+            "NAME",
+            "ZIP",
+            "AGT",
+            "BAL",
+            "COV",
+            "PAY",
+            "FACT",
+        )
+    }
     for _ in range(rows):
         data["POL"].append(_pick(rng, "P1", "P2", None, "", "   ", "x" * 70, f"{ws}P3 "))
         data["ST"].append(_pick(rng, "A", "C", "IF", "ZZ", None, "active", " E "))
@@ -58,8 +102,18 @@ def _messy_table(rows: int, seed: int) -> pa.Table:
         data["EXP"].append(date(rng.random() > 0.15) if rng.random() > 0.2 else None)
         data["PREM"].append(amount())
         data["FREQ"].append(_pick(rng, "M", "Q", "X", None, "12"))
-        data["MAIL"].append(_pick(rng, "a@b.co", "bad", "a b@c.d", f"a{ws}b@c.d", "a\u200bb@c.d",
-                                  None, "y" * 250 + "@b.co"))
+        data["MAIL"].append(
+            _pick(
+                rng,
+                "a@b.co",
+                "bad",
+                "a b@c.d",
+                f"a{ws}b@c.d",
+                "a\u200bb@c.d",
+                None,
+                "y" * 250 + "@b.co",
+            )
+        )
         data["STATE"].append(_pick(rng, "CA", "ca", "California", "XXXX", None, "N1"))
         data["CTRY"].append(_pick(rng, "US", "USA", "u", None))
         data["NAME"].append(_pick(rng, "Ann Lee", "z" * 250, None, "Lee, Ann"))
@@ -68,47 +122,82 @@ def _messy_table(rows: int, seed: int) -> pa.Table:
         data["BAL"].append(_pick(rng, "-12.50", "3.333", None))
         covers = [item() for _ in range(rng.randint(0, 3))]
         data["COV"].append(covers if rng.random() > 0.1 else None)
-        data["PAY"].append([{"DT": date(rng.random() > 0.3), "AMT": amount()}
-                            for _ in range(rng.randint(0, 2))])
-        data["FACT"].append([{"N": _pick(rng, "territory", None),
-                              "F": _pick(rng, "1.125", "0.1234567", None)}])
+        data["PAY"].append(
+            [{"DT": date(rng.random() > 0.3), "AMT": amount()} for _ in range(rng.randint(0, 2))]
+        )
+        data["FACT"].append(
+            [{"N": _pick(rng, "territory", None), "F": _pick(rng, "1.125", "0.1234567", None)}]
+        )
     return pa.table(data)
 
 
 MESSY_RULES = [
     FieldRule(source="POL", target="policy_core.policy_id"),
-    FieldRule(source="ST", target="policy_core.status",
-              transform={"kind": "code", "table": "policy_status"}),
-    FieldRule(source="EFF", target="policy_core.effective_date",
-              transform={"kind": "date", "format": "MM/DD/YYYY"}),
-    FieldRule(source="EXP", target="policy_core.expiration_date",
-              transform={"kind": "date", "format": "MM/DD/YYYY"}),
+    FieldRule(
+        source="ST",
+        target="policy_core.status",
+        transform={"kind": "code", "table": "policy_status"},
+    ),
+    FieldRule(
+        source="EFF",
+        target="policy_core.effective_date",
+        transform={"kind": "date", "format": "MM/DD/YYYY"},
+    ),
+    FieldRule(
+        source="EXP",
+        target="policy_core.expiration_date",
+        transform={"kind": "date", "format": "MM/DD/YYYY"},
+    ),
     FieldRule(source="PREM", target="rating_components.premium_amount"),
-    FieldRule(source="FREQ", target="rating_components.premium_frequency",
-              transform={"kind": "code", "table": "payment_mode"}),
+    FieldRule(
+        source="FREQ",
+        target="rating_components.premium_frequency",
+        transform={"kind": "code", "table": "payment_mode"},
+    ),
     FieldRule(source="MAIL", target="policy_core.insured_party.email"),
-    FieldRule(source="STATE", target="policy_core.insured_party.address.state",
-              transform={"kind": "code", "table": "us_state"}),
+    FieldRule(
+        source="STATE",
+        target="policy_core.insured_party.address.state",
+        transform={"kind": "code", "table": "us_state"},
+    ),
     FieldRule(source="CTRY", target="policy_core.insured_party.address.country"),
     FieldRule(source="NAME", target="policy_core.insured_party.name"),
-    FieldRule(source="NAME", target="policy_core.insured_party.last_name",
-              transform={"kind": "name_split", "part": "last"}),
+    FieldRule(
+        source="NAME",
+        target="policy_core.insured_party.last_name",
+        transform={"kind": "name_split", "part": "last"},
+    ),
     FieldRule(source="ZIP", target="policy_core.insured_party.address.postal_code"),
     FieldRule(source="AGT", target="policy_core.agent_info.agent_id"),
-    FieldRule(source="BAL", target="payments.outstanding_balance",
-              transform={"kind": "money", "decimal_comma": False}),
-    FieldRule(source="COV[].T", target="coverage_sections[].coverage_type",
-              transform={"kind": "code", "table": "line_of_business"}),
+    FieldRule(
+        source="BAL",
+        target="payments.outstanding_balance",
+        transform={"kind": "money", "decimal_comma": False},
+    ),
+    FieldRule(
+        source="COV[].T",
+        target="coverage_sections[].coverage_type",
+        transform={"kind": "code", "table": "line_of_business"},
+    ),
     FieldRule(source="COV[].ID", target="coverage_sections[].coverage_id"),
     FieldRule(source="COV[].L", target="coverage_sections[].limits.per_occurrence"),
     FieldRule(source="COV[].A", target="coverage_sections[].limits.aggregate"),
     FieldRule(source="COV[].D", target="coverage_sections[].deductibles.amount"),
-    FieldRule(source="COV[].EFF", target="coverage_sections[].effective_date",
-              transform={"kind": "date", "format": "MM/DD/YYYY"}),
-    FieldRule(source="COV[].EXP", target="coverage_sections[].expiration_date",
-              transform={"kind": "date", "format": "MM/DD/YYYY"}),
-    FieldRule(source="PAY[].DT", target="payments.payment_history[].payment_date",
-              transform={"kind": "date", "format": "MM/DD/YYYY"}),
+    FieldRule(
+        source="COV[].EFF",
+        target="coverage_sections[].effective_date",
+        transform={"kind": "date", "format": "MM/DD/YYYY"},
+    ),
+    FieldRule(
+        source="COV[].EXP",
+        target="coverage_sections[].expiration_date",
+        transform={"kind": "date", "format": "MM/DD/YYYY"},
+    ),
+    FieldRule(
+        source="PAY[].DT",
+        target="payments.payment_history[].payment_date",
+        transform={"kind": "date", "format": "MM/DD/YYYY"},
+    ),
     FieldRule(source="PAY[].AMT", target="payments.payment_history[].amount"),
     FieldRule(source="FACT[].N", target="rating_components.rating_factors[].name"),
     FieldRule(source="FACT[].F", target="rating_components.rating_factors[].factor"),
@@ -145,48 +234,88 @@ def _read(path: Path, fmt: str, options: dict[str, object]) -> pa.Table:
 
 LIFE_RULES = [
     FieldRule(source="CONTRNO", target="policy_core.policy_id"),
-    FieldRule(source="CONTSTAT", target="policy_core.status", transform={
-        "kind": "code", "values": {"IF": "active", "LP": "inactive", "PN": "pending",
-                                   "SU": "cancelled", "MA": "expired"}}),
-    FieldRule(source="ISSUEDT", target="policy_core.effective_date",
-              transform={"kind": "date", "format": "julian"}),
-    FieldRule(source="MATURDT", target="policy_core.expiration_date",
-              transform={"kind": "date", "format": "YYYYDDD"}),
-    FieldRule(source="INSDOB", target="policy_core.insured_party.date_of_birth",
-              transform={"kind": "date", "format": "YYYYDDD"}),
+    FieldRule(
+        source="CONTSTAT",
+        target="policy_core.status",
+        transform={
+            "kind": "code",
+            "values": {
+                "IF": "active",
+                "LP": "inactive",
+                "PN": "pending",
+                "SU": "cancelled",
+                "MA": "expired",
+            },
+        },
+    ),
+    FieldRule(
+        source="ISSUEDT",
+        target="policy_core.effective_date",
+        transform={"kind": "date", "format": "julian"},
+    ),
+    FieldRule(
+        source="MATURDT",
+        target="policy_core.expiration_date",
+        transform={"kind": "date", "format": "YYYYDDD"},
+    ),
+    FieldRule(
+        source="INSDOB",
+        target="policy_core.insured_party.date_of_birth",
+        transform={"kind": "date", "format": "YYYYDDD"},
+    ),
     FieldRule(source="STATE", target="policy_core.insured_party.address.state"),
     FieldRule(source="FACEAMT", target="coverage_sections[].limits.per_occurrence"),
-    FieldRule(target="coverage_sections[].coverage_type",
-              transform={"kind": "constant", "value": "life"}),
-    FieldRule(source="MODPREM", target="rating_components.premium_amount",
-              transform={"kind": "money", "implied_decimals": 2}),
-    FieldRule(source="PREMMODE", target="rating_components.premium_frequency",
-              transform={"kind": "code", "table": "payment_mode"}),
+    FieldRule(
+        target="coverage_sections[].coverage_type", transform={"kind": "constant", "value": "life"}
+    ),
+    FieldRule(
+        source="MODPREM",
+        target="rating_components.premium_amount",
+        transform={"kind": "money", "implied_decimals": 2},
+    ),
+    FieldRule(
+        source="PREMMODE",
+        target="rating_components.premium_frequency",
+        transform={"kind": "code", "table": "payment_mode"},
+    ),
 ]
 ACQUIRED_RULES = [
     FieldRule(source="policy_number", target="policy_core.policy_id"),
-    FieldRule(source="status", target="policy_core.status",
-              transform={"kind": "code", "table": "policy_status"}),
+    FieldRule(
+        source="status",
+        target="policy_core.status",
+        transform={"kind": "code", "table": "policy_status"},
+    ),
     FieldRule(source="effective_date", target="policy_core.effective_date"),
     FieldRule(source="expiration_date", target="policy_core.expiration_date"),
     FieldRule(source="issue_date", target="policy_core.issue_date"),
-    FieldRule(source="premium_cents", target="rating_components.premium_amount",
-              transform={"kind": "money", "cents": True}),
-    FieldRule(source="premium_frequency", target="rating_components.premium_frequency",
-              transform={"kind": "code", "table": "payment_mode"}),
+    FieldRule(
+        source="premium_cents",
+        target="rating_components.premium_amount",
+        transform={"kind": "money", "cents": True},
+    ),
+    FieldRule(
+        source="premium_frequency",
+        target="rating_components.premium_frequency",
+        transform={"kind": "code", "table": "payment_mode"},
+    ),
     FieldRule(source="carrier_name", target="policy_core.carrier"),
 ]
 
 
 def test_sample_estate_sources_same_verdict(tmp_path: Path) -> None:
     generate_estate(tmp_path, policies=600, seed=11)
-    life = _read(tmp_path / "life" / "LIFEPOL.txt", "csv",
-                 {"delimiter": "|", "encoding": "utf-8", "header": True, "quotechar": None})
+    life = _read(
+        tmp_path / "life" / "LIFEPOL.txt",
+        "csv",
+        {"delimiter": "|", "encoding": "utf-8", "header": True, "quotechar": None},
+    )
     acquired = _read(tmp_path / "acquired" / "acquired.sqlite", "sqlite", {"table": "policy"})
     rejected = 0
     for table, rules in ((life, LIFE_RULES), (acquired, ACQUIRED_RULES)):
         plan = compile_plan(rules, "policy_v1", table.schema)
-        _, invalid = assert_same_verdict(build_candidates(table.combine_chunks().to_batches()[0],
-                                                          plan))
+        _, invalid = assert_same_verdict(
+            build_candidates(table.combine_chunks().to_batches()[0], plan)
+        )
         rejected += invalid
     assert rejected > 0  # the estate's injected problems are found

@@ -24,24 +24,41 @@ def sample_files(tmp_path: Path) -> dict[str, tuple[Path, dict]]:
     files["csv"] = (csv, {})
     fw = tmp_path / "pol.txt"
     fw.write_text("".join(f"P{i:05d}{i:>8}\n" for i in range(ROWS)))
-    files["fixed_width"] = (fw, {"fields": [{"name": "policy_id", "start": 1, "length": 6},
-                                            {"name": "premium", "start": 7, "length": 8}]})
+    files["fixed_width"] = (
+        fw,
+        {
+            "fields": [
+                {"name": "policy_id", "start": 1, "length": 6},
+                {"name": "premium", "start": 7, "length": 8},
+            ]
+        },
+    )
     jsonl = tmp_path / "pol.jsonl"
-    jsonl.write_text("".join(json.dumps({"policy_id": f"P{i:05d}", "premium": i}) + "\n"
-                             for i in range(ROWS)))
+    jsonl.write_text(
+        "".join(json.dumps({"policy_id": f"P{i:05d}", "premium": i}) + "\n" for i in range(ROWS))
+    )
     files["jsonl"] = (jsonl, {})
     js = tmp_path / "pol.json"
-    js.write_text(json.dumps([{"policy_id": f"P{i:05d}", "premium": i} for i in range(ROWS)],
-                             indent=1))
+    js.write_text(
+        json.dumps([{"policy_id": f"P{i:05d}", "premium": i} for i in range(ROWS)], indent=1)
+    )
     files["json"] = (js, {})
     xml = tmp_path / "pol.xml"
-    xml.write_text("<policies>" + "".join(
-        f"<policy><policy_id>P{i:05d}</policy_id><premium>{i}</premium></policy>"
-        for i in range(ROWS)) + "</policies>")
+    xml.write_text(
+        "<policies>"
+        + "".join(
+            f"<policy><policy_id>P{i:05d}</policy_id><premium>{i}</premium></policy>"
+            for i in range(ROWS)
+        )
+        + "</policies>"
+    )
     files["xml"] = (xml, {"record_element": "policy"})
     parquet = tmp_path / "pol.parquet"
-    pq.write_table(pa.table({"policy_id": [f"P{i:05d}" for i in range(ROWS)],
-                             "premium": list(range(ROWS))}), parquet, row_group_size=30)
+    pq.write_table(
+        pa.table({"policy_id": [f"P{i:05d}" for i in range(ROWS)], "premium": list(range(ROWS))}),
+        parquet,
+        row_group_size=30,
+    )
     files["parquet"] = (parquet, {})
     db = tmp_path / "pol.db"
     con = sqlite3.connect(db)
@@ -50,8 +67,13 @@ def sample_files(tmp_path: Path) -> dict[str, tuple[Path, dict]]:
     con.commit()
     con.close()
     files["sqlite"] = (db, {"table": "policy"})
-    files["xlsx"] = (write_xlsx(tmp_path / "pol.xlsx", {"Policies": [
-        ["policy_id", "premium"], *[[f"P{i:05d}", i] for i in range(ROWS)]]}), {})
+    files["xlsx"] = (
+        write_xlsx(
+            tmp_path / "pol.xlsx",
+            {"Policies": [["policy_id", "premium"], *[[f"P{i:05d}", i] for i in range(ROWS)]]},
+        ),
+        {},
+    )
     return files
 
 
@@ -72,8 +94,7 @@ def write_xlsx(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
                 if isinstance(value, dt.date):
-                    sheet.write_datetime(r, c, dt.datetime.combine(value, dt.time()),
-                                         date_format)
+                    sheet.write_datetime(r, c, dt.datetime.combine(value, dt.time()), date_format)
                 elif value is not None:
                     sheet.write(r, c, value)
     workbook.close()
@@ -85,8 +106,9 @@ def read_all() -> Callable[..., tuple[pa.Table, list]]:
     """Read a whole file with a reader: (table of all records, all bad records)."""
     from tools.content.readers.registry import reader_for
 
-    def _read(fmt: str, path: Path, options: dict | None = None,
-              batch_rows: int = 1000) -> tuple[pa.Table, list]:
+    def _read(
+        fmt: str, path: Path, options: dict | None = None, batch_rows: int = 1000
+    ) -> tuple[pa.Table, list]:
         reader = reader_for(fmt)(path, options or {})
         batches, bad = [], []
         for batch in reader.batches(batch_rows):

@@ -11,8 +11,9 @@ ROWS = 120_000
 
 def test_every_row_of_a_large_latin1_file_is_read(tmp_path: Path) -> None:
     path = tmp_path / "billing.csv"
-    lines = ["PolicyNo;Holder;Amount"] + [f"P{i:07d};Müller-Lévesque {i};{i % 997},50"
-                                          for i in range(ROWS)]
+    lines = ["PolicyNo;Holder;Amount"] + [
+        f"P{i:07d};Müller-Lévesque {i};{i % 997},50" for i in range(ROWS)
+    ]
     path.write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
     assert path.stat().st_size > 4 * 1024 * 1024  # larger than the reader's blocks
     for _ in range(3):  # the loss was timing-dependent: read it several times

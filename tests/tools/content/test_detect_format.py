@@ -27,8 +27,13 @@ def test_semicolon_latin1_decimal_comma(tmp_path: Path) -> None:
     path.write_bytes("konto;name;betrag\n1;Müller;12,50\n2;Zoë;3,00\n".encode("latin-1"))
     detected = detect_format(path)
     assert detected.format == "csv"
-    assert detected.options == {"delimiter": ";", "quotechar": '"', "header": True,
-                                "encoding": "latin-1", "decimal": ","}
+    assert detected.options == {
+        "delimiter": ";",
+        "quotechar": '"',
+        "header": True,
+        "encoding": "latin-1",
+        "decimal": ",",
+    }
     snippet = yaml.safe_load(detected.to_config_snippet(name="billing"))
     assert snippet["sources"][0]["name"] == "billing"
     assert snippet["sources"][0]["options"]["delimiter"] == ";"
@@ -49,8 +54,11 @@ def test_fixed_width_guess(tmp_path: Path) -> None:
     path.write_text("P0001  ANN      2020\nP0002  BOB      2021\nP0003  CLAUDIA  2022\n")
     detected = detect_format(path)
     assert detected.format == "fixed_width"
-    assert [(f["start"], f["length"]) for f in detected.options["fields"]] == \
-        [(1, 7), (8, 9), (17, 4)]
+    assert [(f["start"], f["length"]) for f in detected.options["fields"]] == [
+        (1, 7),
+        (8, 9),
+        (17, 4),
+    ]
 
 
 def test_ebcdic_suggests_cobol(tmp_path: Path) -> None:

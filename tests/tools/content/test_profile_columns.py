@@ -14,23 +14,34 @@ from tools.content.profile import ColumnProfiler, compress_pattern, profile_batc
 
 
 def batches() -> list[pa.RecordBatch]:
-    first = pa.record_batch({
-        "policy_id": ["AB0000001", "AB0000002", "AB0000002", None],
-        "start": ["2020-01-31", "2023-02-30", "2021-12-01", ""],
-        "eu_date": ["31.12.2020", "01.02.2021", "31.02.2021", None],
-        "julian": ["2020045", "2021366", "2020366", "2020001"],
-        "us_date": ["1/31/2020", "12/1/2021", "13/1/2021", "2/29/2024"],
-        "flag": ["Y", "N", "y", "N"],
-        "premium": ["12.50", "3", "1,5", "-7.25"],
-        "agency": ["0012", "0013", "0014", "0015"],
-        "note": ["water damage in cellar", "fire", None, "  "],
-        "amount": pa.array([Decimal("1.10"), None, Decimal("2.20"), Decimal("3.30")]),
-    })
-    second = pa.record_batch({
-        "policy_id": ["AB0000003"], "start": ["2020-05-05"], "eu_date": ["01.01.2000"],
-        "julian": ["2024060"], "us_date": ["7/4/1999"], "flag": ["Y"], "premium": ["100"],
-        "agency": ["0016"], "note": ["theft"], "amount": pa.array([Decimal("0.50")]),
-    })
+    first = pa.record_batch(
+        {
+            "policy_id": ["AB0000001", "AB0000002", "AB0000002", None],
+            "start": ["2020-01-31", "2023-02-30", "2021-12-01", ""],
+            "eu_date": ["31.12.2020", "01.02.2021", "31.02.2021", None],
+            "julian": ["2020045", "2021366", "2020366", "2020001"],
+            "us_date": ["1/31/2020", "12/1/2021", "13/1/2021", "2/29/2024"],
+            "flag": ["Y", "N", "y", "N"],
+            "premium": ["12.50", "3", "1,5", "-7.25"],
+            "agency": ["0012", "0013", "0014", "0015"],
+            "note": ["water damage in cellar", "fire", None, "  "],
+            "amount": pa.array([Decimal("1.10"), None, Decimal("2.20"), Decimal("3.30")]),
+        }
+    )
+    second = pa.record_batch(
+        {
+            "policy_id": ["AB0000003"],
+            "start": ["2020-05-05"],
+            "eu_date": ["01.01.2000"],
+            "julian": ["2024060"],
+            "us_date": ["7/4/1999"],
+            "flag": ["Y"],
+            "premium": ["100"],
+            "agency": ["0016"],
+            "note": ["theft"],
+            "amount": pa.array([Decimal("0.50")]),
+        }
+    )
     return [first, second]
 
 
@@ -117,7 +128,7 @@ def test_distinct_switches_to_estimate_above_cap() -> None:
     values = [f"V{rng.randrange(10**9)}" for _ in range(30_000)]
     profiler = ColumnProfiler("v", exact_distinct_cap=1_000)
     for start in range(0, len(values), 5_000):
-        profiler.update(pa.array(values[start:start + 5_000]))
+        profiler.update(pa.array(values[start : start + 5_000]))
     result = profiler.result()
     exact = len(set(values))
     assert not result.distinct_exact

@@ -71,8 +71,17 @@ def test_unnamed_integer_column_of_valid_dates_is_a_date() -> None:
 
 
 def test_date_names_from_the_glossary() -> None:
-    for name in ("EFF_DT", "EXPR_DT", "ISS_DT", "ISSUEDT", "INSDOB", "MATURDT", "a.b.BIRTH_DT",
-                 "effective_date", "POL_EXP_DTE"):
+    for name in (
+        "EFF_DT",
+        "EXPR_DT",
+        "ISS_DT",
+        "ISSUEDT",
+        "INSDOB",
+        "MATURDT",
+        "a.b.BIRTH_DT",
+        "effective_date",
+        "POL_EXP_DTE",
+    ):
         assert name_suggests_date(name), name
     for name in ("FACEAMT", "PREM_AMT", "COV_CNT", "POL_NBR", "ZIP_CD", "AGENTNO"):
         assert not name_suggests_date(name), name
@@ -88,9 +97,18 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize(
     ("source", "key", "injected_column", "other_dates"),
     [
-        ("policy_master", "POL_NBR", "EFF_DT",
-         ["EXPR_DT", "ISS_DT", "INSD_DTL.INSD_PERS.BIRTH_DT", "INSD_DTL.INSD_CORP.INC_DT",
-          "LST_RATE_DT"]),
+        (
+            "policy_master",
+            "POL_NBR",
+            "EFF_DT",
+            [
+                "EXPR_DT",
+                "ISS_DT",
+                "INSD_DTL.INSD_PERS.BIRTH_DT",
+                "INSD_DTL.INSD_CORP.INC_DT",
+                "LST_RATE_DT",
+            ],
+        ),
         ("life", "CONTRNO", "ISSUEDT", ["MATURDT", "INSDOB", "LASTUPD"]),
         ("endorsements", "ENDT_NBR", "ENDT_EFF_DT", []),
     ],
@@ -99,8 +117,11 @@ def test_estate_injected_invalid_dates_are_found_exactly(
     estate: Path, source: str, key: str, injected_column: str, other_dates: list[str]
 ) -> None:
     with (estate / "ground_truth" / "problems.jsonl").open(encoding="utf-8") as f:
-        injected = [p for line in f if (p := json.loads(line))["source"] == source
-                    and p["kind"] == "invalid_date"]
+        injected = [
+            p
+            for line in f
+            if (p := json.loads(line))["source"] == source and p["kind"] == "invalid_date"
+        ]
     assert Counter(p["field"] for p in injected) == Counter({injected_column: len(injected)})
     assert len(injected) >= 3
     reader = load_source_config(estate / "sources.yaml").source(source).reader()
@@ -121,8 +142,11 @@ def test_estate_injected_invalid_dates_are_found_exactly(
 def test_every_estate_source_reports_exactly_the_injected_invalid_dates(estate: Path) -> None:
     """Text, ISO datetime (``T``) and integer dates alike: found per column == injected."""
     with (estate / "ground_truth" / "problems.jsonl").open(encoding="utf-8") as f:
-        injected = Counter((p["source"], p["field"]) for line in f
-                           if (p := json.loads(line))["kind"] == "invalid_date")
+        injected = Counter(
+            (p["source"], p["field"])
+            for line in f
+            if (p := json.loads(line))["kind"] == "invalid_date"
+        )
     found: Counter[tuple[str, str]] = Counter()
     for entry in load_source_config(estate / "sources.yaml").sources:
         for column in profile_batches(entry.reader().batches()).columns:
@@ -133,9 +157,12 @@ def test_every_estate_source_reports_exactly_the_injected_invalid_dates(estate: 
 
 
 def test_iso_datetimes_with_t_and_z_are_datetimes() -> None:
-    batch = pa.record_batch({"k": ["a", "b", "c"],
-                             "sent": ["2025-01-17T12:35:44", "2025-13-16T14:23:38",
-                                      "2024-02-29T23:59:59Z"]})
+    batch = pa.record_batch(
+        {
+            "k": ["a", "b", "c"],
+            "sent": ["2025-01-17T12:35:44", "2025-13-16T14:23:38", "2024-02-29T23:59:59Z"],
+        }
+    )
     col = profile_batches([batch], ["k"]).columns[1]
     assert (col.type, col.date_format) == ("datetime", "YYYY-MM-DDTHH:MM:SS")
     assert col.invalid_dates.model_dump() == {"count": 1, "sample_keys": ["b"]}

@@ -14,22 +14,37 @@ import pytest
 from core.errors import InputError
 
 
-def test_jsonl_flattens_objects_keeps_lists_and_reports_bad_lines(tmp_path: Path,
-                                                                  read_all) -> None:
+def test_jsonl_flattens_objects_keeps_lists_and_reports_bad_lines(tmp_path: Path, read_all) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text(
-        json.dumps({"id": 1, "insured": {"name": "A", "addr": {"city": "Kiel"}},
-                    "tags": ["x", "y"], "covs": [{"type": "fire", "limit": {"amt": 5}}]}) + "\n"
+        json.dumps(
+            {
+                "id": 1,
+                "insured": {"name": "A", "addr": {"city": "Kiel"}},
+                "tags": ["x", "y"],
+                "covs": [{"type": "fire", "limit": {"amt": 5}}],
+            }
+        )
+        + "\n"
         + "{not json\n\n"
-        + json.dumps({"id": 2, "insured": {"name": "B"}, "extra": 2.5}) + "\n"
-        + "[1, 2]\n")
+        + json.dumps({"id": 2, "insured": {"name": "B"}, "extra": 2.5})
+        + "\n"
+        + "[1, 2]\n"
+    )
     table, bad = read_all("jsonl", path)
-    assert table.column_names == ["id", "insured.name", "insured.addr.city", "tags", "covs",
-                                  "extra"]
+    assert table.column_names == [
+        "id",
+        "insured.name",
+        "insured.addr.city",
+        "tags",
+        "covs",
+        "extra",
+    ]
     assert table.column("insured.addr.city").to_pylist() == ["Kiel", None]
     assert table.column("tags").to_pylist() == [["x", "y"], None]
-    assert table.schema.field("covs").type == pa.list_(pa.struct([("type", pa.string()),
-                                                                  ("limit.amt", pa.int64())]))
+    assert table.schema.field("covs").type == pa.list_(
+        pa.struct([("type", pa.string()), ("limit.amt", pa.int64())])
+    )
     assert [(b.line, b.record_index) for b in bad] == [(2, 1), (5, 3)]
     assert "invalid JSON" in bad[0].reason and "expected a JSON object" in bad[1].reason
 
@@ -47,8 +62,9 @@ def test_json_array_and_records_key(tmp_path: Path, read_all) -> None:
     table, _ = read_all("json", path)
     assert table.to_pydict() == {"a": [1, 2], "b.c": ["x", None]}
     wrapped = tmp_path / "w.json"
-    wrapped.write_text(json.dumps({"meta": {"n": [1, 2]}, "policies": [{"a": 1}, {"a": 2}]},
-                                  indent=2))
+    wrapped.write_text(
+        json.dumps({"meta": {"n": [1, 2]}, "policies": [{"a": 1}, {"a": 2}]}, indent=2)
+    )
     table, _ = read_all("json", wrapped, {"records_key": "policies"})
     assert table.column("a").to_pylist() == [1, 2]
     with pytest.raises(InputError, match="no 'records' array.*meta, policies"):
@@ -113,11 +129,16 @@ def test_xml_errors(tmp_path: Path, read_all) -> None:
 
 def test_parquet_flattens_structs(tmp_path: Path, read_all) -> None:
     path = tmp_path / "p.parquet"
-    pq.write_table(pa.table({
-        "id": [1, 2],
-        "insured": [{"name": "A", "addr": {"city": "Kiel"}}, None],
-        "covs": [[{"type": "fire", "limit": {"amt": 5}}], []],
-    }), path)
+    pq.write_table(
+        pa.table(
+            {
+                "id": [1, 2],
+                "insured": [{"name": "A", "addr": {"city": "Kiel"}}, None],
+                "covs": [[{"type": "fire", "limit": {"amt": 5}}], []],
+            }
+        ),
+        path,
+    )
     table, _ = read_all("parquet", path)
     assert table.column_names == ["id", "insured.name", "insured.addr.city", "covs"]
     assert table.column("insured.addr.city").to_pylist() == ["Kiel", None]
@@ -135,13 +156,13 @@ def test_sqlite_table_query_and_mixed_types(tmp_path: Path, read_all) -> None:
     path = tmp_path / "legacy.db"
     con = sqlite3.connect(path)
     con.execute('CREATE TABLE "pol icy" (id INTEGER, amt, note)')
-    con.executemany('INSERT INTO "pol icy" VALUES (?, ?, ?)',
-                    [(1, 1.5, "a"), (2, 2, 7), (3, None, None)])
+    con.executemany(
+        'INSERT INTO "pol icy" VALUES (?, ?, ?)', [(1, 1.5, "a"), (2, 2, 7), (3, None, None)]
+    )
     con.commit()
     con.close()
     table, _ = read_all("sqlite", path, {"table": "pol icy"}, batch_rows=2)
-    assert table.to_pydict() == {"id": [1, 2, 3], "amt": [1.5, 2.0, None],
-                                 "note": ["a", "7", None]}
+    assert table.to_pydict() == {"id": [1, 2, 3], "amt": [1.5, 2.0, None], "note": ["a", "7", None]}
     table, _ = read_all("sqlite", path, {"query": 'SELECT id FROM "pol icy" WHERE id > 1'})
     assert table.column("id").to_pylist() == [2, 3]
     with pytest.raises(InputError, match="table 'nope' not found.*pol icy"):
@@ -151,14 +172,25 @@ def test_sqlite_table_query_and_mixed_types(tmp_path: Path, read_all) -> None:
 
 
 def test_xlsx_sheet_header_and_types(tmp_path: Path, read_all, xlsx_writer) -> None:
-    path = xlsx_writer(tmp_path / "w.xlsx", {
-        "Intro": [["nothing here"]],
-        "Policies": [["report"], ["id", "start", "premium", "code"],
-                     [1, dt.date(2020, 1, 31), 12.5, "007"], [2, None, 3, "008"]],
-    })
+    path = xlsx_writer(
+        tmp_path / "w.xlsx",
+        {
+            "Intro": [["nothing here"]],
+            "Policies": [
+                ["report"],
+                ["id", "start", "premium", "code"],
+                [1, dt.date(2020, 1, 31), 12.5, "007"],
+                [2, None, 3, "008"],
+            ],
+        },
+    )
     table, _ = read_all("xlsx", path, {"sheet": "Policies", "header_row": 2})
-    assert table.to_pydict() == {"id": [1, 2], "start": [dt.date(2020, 1, 31), None],
-                                 "premium": [12.5, 3.0], "code": ["007", "008"]}
+    assert table.to_pydict() == {
+        "id": [1, 2],
+        "start": [dt.date(2020, 1, 31), None],
+        "premium": [12.5, 3.0],
+        "code": ["007", "008"],
+    }
     with pytest.raises(InputError, match="sheet 'Nope' not found.*'Intro', 'Policies'"):
         read_all("xlsx", path, {"sheet": "Nope"})
 

@@ -10,8 +10,7 @@ import pytest
 from core.errors import InputError
 
 
-@pytest.mark.parametrize(("delimiter", "char"), [("tab", "\t"), ("|", "|"), (";", ";"),
-                                                 (",", ",")])
+@pytest.mark.parametrize(("delimiter", "char"), [("tab", "\t"), ("|", "|"), (";", ";"), (",", ",")])
 def test_csv_dialects(tmp_path: Path, read_all, delimiter: str, char: str) -> None:
     path = tmp_path / "d.txt"
     path.write_text(char.join(["id", "name"]) + "\n" + char.join(["1", '"Smith, J"']) + "\n")
@@ -30,10 +29,20 @@ def test_csv_without_header_uses_column_names(tmp_path: Path, read_all) -> None:
 
 def test_csv_decimal_comma_latin1_and_null_values(tmp_path: Path, read_all) -> None:
     path = tmp_path / "billing.csv"
-    path.write_bytes("konto;name;betrag;code\n1;Müller;1.234,50;007\n2;Zoë;-3,5;N/A\n"
-                     .encode("latin-1"))
-    table, _ = read_all("csv", path, {"delimiter": ";", "encoding": "latin-1", "decimal": ",",
-                                      "thousands": ".", "null_values": ["", "N/A"]})
+    path.write_bytes(
+        "konto;name;betrag;code\n1;Müller;1.234,50;007\n2;Zoë;-3,5;N/A\n".encode("latin-1")
+    )
+    table, _ = read_all(
+        "csv",
+        path,
+        {
+            "delimiter": ";",
+            "encoding": "latin-1",
+            "decimal": ",",
+            "thousands": ".",
+            "null_values": ["", "N/A"],
+        },
+    )
     assert table.column("name").to_pylist() == ["Müller", "Zoë"]
     assert table.column("betrag").to_pylist() == [Decimal("1234.50"), Decimal("-3.50")]
     assert table.column("code").to_pylist() == ["007", None]  # leading zero: stays text
@@ -78,17 +87,24 @@ def test_csv_bad_option_is_input_error(tmp_path: Path) -> None:
         CsvReader(tmp_path / "x.csv", {"encoding": "klingon"})
 
 
-LAYOUT = {"fields": [{"name": "id", "start": 1, "length": 5},
-                     {"name": "name", "start": 6, "length": 10},
-                     {"name": "amount", "start": 16, "length": 7}]}
+LAYOUT = {
+    "fields": [
+        {"name": "id", "start": 1, "length": 5},
+        {"name": "name", "start": 6, "length": 10},
+        {"name": "amount", "start": 16, "length": 7},
+    ]
+}
 
 
 def test_fixed_width_layout(tmp_path: Path, read_all) -> None:
     path = tmp_path / "f.dat"
     path.write_bytes("00001Zoë          12.50\n00002Bob         -3.00\n\n".encode("cp1252"))
     table, bad = read_all("fixed_width", path, {**LAYOUT, "encoding": "cp1252"})
-    assert table.to_pydict() == {"id": ["00001", "00002"], "name": ["Zoë", "Bob"],
-                                 "amount": [Decimal("12.50"), Decimal("-3.00")]}
+    assert table.to_pydict() == {
+        "id": ["00001", "00002"],
+        "name": ["Zoë", "Bob"],
+        "amount": [Decimal("12.50"), Decimal("-3.00")],
+    }
     assert bad == []
 
 
@@ -111,5 +127,12 @@ def test_fixed_width_rejects_overlapping_names(tmp_path: Path) -> None:
     from tools.content.readers.fixed_width import FixedWidthReader
 
     with pytest.raises(InputError, match="duplicate field names"):
-        FixedWidthReader(tmp_path / "f", {"fields": [{"name": "a", "start": 1, "length": 1},
-                                                     {"name": "a", "start": 2, "length": 1}]})
+        FixedWidthReader(
+            tmp_path / "f",
+            {
+                "fields": [
+                    {"name": "a", "start": 1, "length": 1},
+                    {"name": "a", "start": 2, "length": 1},
+                ]
+            },
+        )

@@ -29,10 +29,24 @@ def _count(engine: Engine, table: object) -> int:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
-def _route(engine: Engine, settings: Settings, ref: str = "seed", policies: int = 1000,
-           batch: int = 250, **kwargs: object):
-    return route_source(engine, settings, ref, sample_batches(policies, batch), tenant=TENANT,
-                        source_id=SOURCE, source_system="policy_master", **kwargs)
+def _route(
+    engine: Engine,
+    settings: Settings,
+    ref: str = "seed",
+    policies: int = 1000,
+    batch: int = 250,
+    **kwargs: object,
+):
+    return route_source(
+        engine,
+        settings,
+        ref,
+        sample_batches(policies, batch),
+        tenant=TENANT,
+        source_id=SOURCE,
+        source_system="policy_master",
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -44,11 +58,16 @@ def seeded(store: Engine, seed_text: str) -> Engine:
 # -- versions ---------------------------------------------------------------------------------
 
 
-def test_versions_increase_and_identical_yaml_is_idempotent(store: Engine, seed_file: Path,
-                                                            seed_text: str) -> None:
+def test_versions_increase_and_identical_yaml_is_idempotent(
+    store: Engine, seed_file: Path, seed_text: str
+) -> None:
     first = register_rule_set(store, TENANT, seed_file)
     assert (first.name, first.version, first.rules_version, first.rule_count) == (
-        "seed_rules", 1, "1.0.0", 4)
+        "seed_rules",
+        1,
+        "1.0.0",
+        4,
+    )
     again = register_rule_set(store, TENANT, seed_text, name="seed_rules")
     assert again.id == first.id and again.version == 1
     changed = register_rule_set(store, TENANT, seed_text.replace("0.8", "0.7"), name="seed_rules")
@@ -76,13 +95,18 @@ def test_route_source_records_decisions_and_locations(seeded: Engine, settings: 
     dry = _route(seeded, settings, dry_run=True)
     assert _count(seeded, PolicyMove.__table__) == 0 and dry.run_id is None
     result = _route(seeded, settings)
-    assert result.model_dump(exclude={"dry_run", "run_id", "batches", "moved"}) == \
-        dry.model_dump(exclude={"dry_run", "run_id", "batches", "moved"})
+    assert result.model_dump(exclude={"dry_run", "run_id", "batches", "moved"}) == dry.model_dump(
+        exclude={"dry_run", "run_id", "batches", "moved"}
+    )
     assert result.routed == 1000 and result.batches == 4 and result.moved == 1000
     assert sum(result.by_target.values()) == 1000
     assert result.by_rule["migrated_policies"] == 375  # prefixes A, B, C of A..H
-    assert set(result.by_target) == {"NewPlatformAPI", "LegacyBatch", "DataQualityQueue",
-                                     "CoexistenceBridge"}
+    assert set(result.by_target) == {
+        "NewPlatformAPI",
+        "LegacyBatch",
+        "DataQualityQueue",
+        "CoexistenceBridge",
+    }
     assert result.by_rule["data_quality_issues"] > 0
     locations = PolicyLocations(seeded)
     assert locations.counts_by_system() == result.by_target
@@ -94,24 +118,36 @@ def test_route_source_records_decisions_and_locations(seeded: Engine, settings: 
     sample = result.sample_per_rule["migrated_policies"][0]
     move = locations.history(sample)[0]
     assert (move.to_system, move.rule, move.reason, move.run_id) == (
-        "NewPlatformAPI", "migrated_policies", "rule seed v1", result.run_id)
+        "NewPlatformAPI",
+        "migrated_policies",
+        "rule seed v1",
+        result.run_id,
+    )
     assert AuditLog(seeded).trail(sample)[-1].id == move.entry_id
 
 
-def test_warns_about_rule_fields_null_in_the_whole_source(seeded: Engine,
-                                                           settings: Settings) -> None:
+def test_warns_about_rule_fields_null_in_the_whole_source(
+    seeded: Engine, settings: Settings
+) -> None:
     result = _route(seeded, settings, dry_run=True)
     assert result.warnings == []  # every seed field is filled somewhere
-    register_rule_set(seeded, TENANT, """\
+    register_rule_set(
+        seeded,
+        TENANT,
+        """\
 routing_rules:
   version: "1"
   rules:
     - {name: by_email, condition: {field: email, operator: not_null}, target: X, priority: 1}
     - {name: rest, condition: true, target: Y, priority: 2}
-""", name="mail")
+""",
+        name="mail",
+    )
     result = _route(seeded, settings, "mail", dry_run=True)
-    assert len(result.warnings) == 1 and "policy_core.insured_party.email is null in all 1000" \
-        in result.warnings[0]
+    assert (
+        len(result.warnings) == 1
+        and "policy_core.insured_party.email is null in all 1000" in result.warnings[0]
+    )
 
 
 def test_crash_mid_batch_applies_nothing_and_rerun_resumes(
@@ -141,8 +177,7 @@ def test_crash_mid_batch_applies_nothing_and_rerun_resumes(
     assert result.resumed_batches == 2 and result.routed == 1000
     assert _count(seeded, PolicyMove.__table__) == 1000  # no duplicate move
     routes = [e for e in AuditLog(seeded).replay("routing") if e.operation == "route"]
-    assert [(e.status, e.attempts) for e in routes] == [("ok", 1), ("ok", 1), ("ok", 2),
-                                                        ("ok", 1)]
+    assert [(e.status, e.attempts) for e in routes] == [("ok", 1), ("ok", 1), ("ok", 2), ("ok", 1)]
     # A third run is a no-op.
     assert _route(seeded, settings).resumed_batches == 4
     assert _count(seeded, PolicyMove.__table__) == 1000
@@ -164,7 +199,9 @@ def test_reroute_history_shows_both_moves_in_order(seeded: Engine, settings: Set
     assert rerouted.moved == [policy] and rerouted.previous == {policy: "NewPlatformAPI"}
     history = routing_history(seeded, policy, tenant=TENANT)
     assert [(m.from_system, m.to_system) for m in history.moves] == [
-        (None, "NewPlatformAPI"), ("NewPlatformAPI", "LegacyBatch")]
+        (None, "NewPlatformAPI"),
+        ("NewPlatformAPI", "LegacyBatch"),
+    ]
     assert history.moves[1].reason == "broker asked to stay" and history.moves[1].rule is None
     assert history.location is not None and history.location.system == "LegacyBatch"
     assert [e.operation for e in history.entries] == ["route", "reroute"]
@@ -186,13 +223,23 @@ def test_reroute_selection_is_one_entry(seeded: Engine, settings: Settings) -> N
     assert entry is not None and entry.policy_count == 3 and entry.operation == "reroute"
 
 
-@pytest.mark.parametrize(("policy", "target", "reason", "error", "match"), [
-    ("A00000000", "X", " ", InputError, "needs a reason"),
-    ("A00000000", "", "r", InputError, "no target"),
-    ("ZZZ", "X", "r", NotFoundError, "ZZZ has not been routed"),
-])
-def test_bad_reroutes(seeded: Engine, settings: Settings, policy: str, target: str, reason: str,
-                      error: type[Exception], match: str) -> None:
+@pytest.mark.parametrize(
+    ("policy", "target", "reason", "error", "match"),
+    [
+        ("A00000000", "X", " ", InputError, "needs a reason"),
+        ("A00000000", "", "r", InputError, "no target"),
+        ("ZZZ", "X", "r", NotFoundError, "ZZZ has not been routed"),
+    ],
+)
+def test_bad_reroutes(
+    seeded: Engine,
+    settings: Settings,
+    policy: str,
+    target: str,
+    reason: str,
+    error: type[Exception],
+    match: str,
+) -> None:
     _route(seeded, settings, policies=8, batch=8)
     with pytest.raises(error, match=match):
         reroute_policy(seeded, policy, target, reason, tenant=TENANT)

@@ -36,16 +36,31 @@ def _records(rows: list[dict[str, object]]) -> pa.RecordBatch:
 
 def test_quality_score_counts_valid_present_and_missing_mandatory_fields() -> None:
     day = dt.date(2020, 1, 1)
-    batch = _records([
-        {"policy_core.policy_id": "P1", "policy_core.status": "active",
-         "policy_core.effective_date": day},                      # 3 of 3 valid
-        {"policy_core.policy_id": "P2", "policy_core.status": "zombie",
-         "policy_core.effective_date": day},                      # status outside its set
-        {"policy_core.policy_id": "P3", "policy_core.status": "ACTIVE",
-         "policy_core.insured_party.address.state": "  "},        # no date, blank state
-        {"policy_core.policy_id": "P4", "policy_core.status": "active",
-         "policy_core.effective_date": dt.date(1850, 1, 1), "payments.payment_plan": "annual"},
-    ])
+    batch = _records(
+        [
+            {
+                "policy_core.policy_id": "P1",
+                "policy_core.status": "active",
+                "policy_core.effective_date": day,
+            },  # 3 of 3 valid
+            {
+                "policy_core.policy_id": "P2",
+                "policy_core.status": "zombie",
+                "policy_core.effective_date": day,
+            },  # status outside its set
+            {
+                "policy_core.policy_id": "P3",
+                "policy_core.status": "ACTIVE",
+                "policy_core.insured_party.address.state": "  ",
+            },  # no date, blank state
+            {
+                "policy_core.policy_id": "P4",
+                "policy_core.status": "active",
+                "policy_core.effective_date": dt.date(1850, 1, 1),
+                "payments.payment_plan": "annual",
+            },
+        ]
+    )
     assert quality_scores(batch).to_pylist() == [1.0, round(2 / 3, 4), 0.5, 0.75]
 
 
@@ -65,8 +80,9 @@ def test_canonical_parts_stream_in_order(tmp_path: Path) -> None:
     folder = tmp_path / "canonical" / TENANT / "m1" / "v2"
     folder.mkdir(parents=True)
     for part, start in enumerate((0, 300)):
-        pq.write_table(pa.Table.from_batches([sample_batch(start, 300)]),
-                       folder / f"part-{part:05d}.parquet")
+        pq.write_table(
+            pa.Table.from_batches([sample_batch(start, 300)]), folder / f"part-{part:05d}.parquet"
+        )
     batches = open_canonical_parts(folder, batch_size=200, system="billing")
     assert batches.total_rows == 600
     ids = [pid for b in batches for pid in b.column("policy_core.policy_id").to_pylist()]
@@ -80,28 +96,89 @@ def _store_source_mapping_and_plan(store: Engine, settings: Settings) -> None:
     now = dt.datetime.now(dt.UTC)
     common = {"tenant": TENANT, "created_at": now}
     with store.begin() as conn:
-        conn.execute(insert(SourceRow.__table__).values(
-            source_id="s1", name="life", system="life_admin", path="b.csv", format="csv",
-            options={}, content_sha256="0" * 64, size_bytes=1, records=1, bad_records=0,
-            columns=[], staging_dir="x", **common))
-        conn.execute(insert(MappingRow.__table__).values(
-            mapping_id="m1", source_id="s1", canonical="policy_v1", latest_version=2,
-            approved_version=1, updated_at=now, **common))
-        conn.execute(insert(MappingVersionRow.__table__), [
-            {"mapping_id": "m1", "version": v, "status": s, "rules": [], **common}
-            for v, s in ((1, "approved"), (2, "draft"))])
-        conn.execute(insert(WavePlanRow.__table__).values(
-            plan_id="plan1", target="NewPlatformAPI", canonical="policy_v1", source_ids=["s1"],
-            criteria={}, summary={}, updated_at=now, **common))
-        conn.execute(insert(WaveRow.__table__), [
-            {"wave_id": f"w{n}", "plan_id": "plan1", "number": n, "label": f"wave {n}",
-             "target": "NewPlatformAPI", "status": "pending", "steps": {}, "gate_overrides": {},
-             "policy_count": 1, "migrated": 0, "failed": 0, "run_no": 0, "updated_at": now,
-             **common} for n in (0, 1)])
-        conn.execute(insert(WavePolicyRow.__table__), [
-            {"tenant": TENANT, "plan_id": "plan1", "wave_id": w, "policy_id": p,
-             "source_id": "s1", "coverages": 1}
-            for w, p in (("w0", "A00000000"), ("w1", "B00000001"))])
+        conn.execute(
+            insert(SourceRow.__table__).values(
+                source_id="s1",
+                name="life",
+                system="life_admin",
+                path="b.csv",
+                format="csv",
+                options={},
+                content_sha256="0" * 64,
+                size_bytes=1,
+                records=1,
+                bad_records=0,
+                columns=[],
+                staging_dir="x",
+                **common,
+            )
+        )
+        conn.execute(
+            insert(MappingRow.__table__).values(
+                mapping_id="m1",
+                source_id="s1",
+                canonical="policy_v1",
+                latest_version=2,
+                approved_version=1,
+                updated_at=now,
+                **common,
+            )
+        )
+        conn.execute(
+            insert(MappingVersionRow.__table__),
+            [
+                {"mapping_id": "m1", "version": v, "status": s, "rules": [], **common}
+                for v, s in ((1, "approved"), (2, "draft"))
+            ],
+        )
+        conn.execute(
+            insert(WavePlanRow.__table__).values(
+                plan_id="plan1",
+                target="NewPlatformAPI",
+                canonical="policy_v1",
+                source_ids=["s1"],
+                criteria={},
+                summary={},
+                updated_at=now,
+                **common,
+            )
+        )
+        conn.execute(
+            insert(WaveRow.__table__),
+            [
+                {
+                    "wave_id": f"w{n}",
+                    "plan_id": "plan1",
+                    "number": n,
+                    "label": f"wave {n}",
+                    "target": "NewPlatformAPI",
+                    "status": "pending",
+                    "steps": {},
+                    "gate_overrides": {},
+                    "policy_count": 1,
+                    "migrated": 0,
+                    "failed": 0,
+                    "run_no": 0,
+                    "updated_at": now,
+                    **common,
+                }
+                for n in (0, 1)
+            ],
+        )
+        conn.execute(
+            insert(WavePolicyRow.__table__),
+            [
+                {
+                    "tenant": TENANT,
+                    "plan_id": "plan1",
+                    "wave_id": w,
+                    "policy_id": p,
+                    "source_id": "s1",
+                    "coverages": 1,
+                }
+                for w, p in (("w0", "A00000000"), ("w1", "B00000001"))
+            ],
+        )
     folder = settings.path("canonical", TENANT, "m1", "v1")
     folder.mkdir(parents=True)
     pq.write_table(pa.Table.from_batches([sample_batch(0, 40)]), folder / "part-00000.parquet")
@@ -116,7 +193,10 @@ def test_source_batches_come_from_the_approved_mapping_with_planned_waves(
     batches = canonical_batches_for_source(store, settings, "s1", TENANT)
     assert batches.mapping is not None and batches.mapping.version == 1  # not the draft v2
     assert batches.total_rows == 40 and batches.system == "life_admin"
-    register_rule_set(store, TENANT, """\
+    register_rule_set(
+        store,
+        TENANT,
+        """\
 routing_rules:
   version: "1"
   rules:
@@ -124,34 +204,53 @@ routing_rules:
        priority: 1}
     - {name: life, condition: {field: source_system, operator: equals, value: life_admin},
        target: Bridge, priority: 2}
-""", name="waves")
-    result = route_source(store, settings, "waves", batches, tenant=TENANT, source_id="s1",
-                          dry_run=True)
+""",
+        name="waves",
+    )
+    result = route_source(
+        store, settings, "waves", batches, tenant=TENANT, source_id="s1", dry_run=True
+    )
     assert result.by_rule == {"first_wave": 1, "life": 39}
     assert result.sample_per_rule["first_wave"] == ["A00000000"]
 
 
 def test_source_without_approved_mapping(store: Engine, settings: Settings) -> None:
     with store.begin() as conn:
-        conn.execute(insert(SourceRow.__table__).values(
-            tenant=TENANT, source_id="s2", name="billing", system="billing", path="b.csv",
-            format="csv", options={}, content_sha256="0" * 64, size_bytes=1, records=1,
-            bad_records=0, columns=[], staging_dir="x", created_at=dt.datetime.now(dt.UTC)))
+        conn.execute(
+            insert(SourceRow.__table__).values(
+                tenant=TENANT,
+                source_id="s2",
+                name="billing",
+                system="billing",
+                path="b.csv",
+                format="csv",
+                options={},
+                content_sha256="0" * 64,
+                size_bytes=1,
+                records=1,
+                bad_records=0,
+                columns=[],
+                staging_dir="x",
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
     with pytest.raises(NotFoundError, match="source 's2' has no approved mapping"):
         canonical_batches_for_source(store, settings, "s2", TENANT)
 
 
 def _routable(policies: int) -> list[pa.RecordBatch]:
-    return [add_derived_fields(b, source_system="policy_master")
-            for b in sample_batches(policies, 250)]
+    return [
+        add_derived_fields(b, source_system="policy_master") for b in sample_batches(policies, 250)
+    ]
 
 
 def test_conflict_report_lists_moved_policies_the_new_version_sends_elsewhere(
     store: Engine, settings: Settings, seed_text: str
 ) -> None:
     register_rule_set(store, TENANT, seed_text, name="seed")
-    register_rule_set(store, TENANT, seed_text.replace('"LegacyBatch"', '"ArchiveStore"'),
-                      name="seed")
+    register_rule_set(
+        store, TENANT, seed_text.replace('"LegacyBatch"', '"ArchiveStore"'), name="seed"
+    )
     route_source(store, settings, "seed@1", _routable(500), tenant=TENANT, source_id="s")
     report = conflict_report(store, "seed@1", "seed@2", _routable(1000), tenant=TENANT)
     diff = diff_stored_rule_sets(store, "seed@1", "seed@2", _routable(1000), tenant=TENANT)[2]

@@ -34,9 +34,12 @@ def engine(wave_settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def estate(engine: Engine, wave_settings: Settings, tmp_path: Path) -> dict[str, Path]:
     """Two staged sources with canonical Parquet: 'src-a' (450 policies), 'src-b' (150)."""
-    folders = {"src-a": write_parts(tmp_path / "canon-a", canonical_table(450, prefix="A"), 200),
-               "src-b": write_parts(tmp_path / "canon-b", canonical_table(150, prefix="B",
-                                                                          bad_every=10), 100)}
+    folders = {
+        "src-a": write_parts(tmp_path / "canon-a", canonical_table(450, prefix="A"), 200),
+        "src-b": write_parts(
+            tmp_path / "canon-b", canonical_table(150, prefix="B", bad_every=10), 100
+        ),
+    }
     register_source(engine, wave_settings, "src-a", 450)
     register_source(engine, wave_settings, "src-b", 150, system="billing")
     return folders
@@ -48,6 +51,7 @@ def fake_target() -> FakeTarget:
 
 
 @pytest.fixture
-def services(engine: Engine, wave_settings: Settings, estate: dict[str, Path],
-             fake_target: FakeTarget) -> WaveServices:
+def services(
+    engine: Engine, wave_settings: Settings, estate: dict[str, Path], fake_target: FakeTarget
+) -> WaveServices:
     return make_services(engine, wave_settings, estate, target=fake_target)

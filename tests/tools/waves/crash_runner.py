@@ -33,8 +33,7 @@ def main() -> None:
 
         saga.HOOK = hook
     status = run_wave(services, wave_id)
-    print(json.dumps({"status": status.status, "migrated": status.migrated,
-                      "error": status.error}))
+    print(json.dumps({"status": status.status, "migrated": status.migrated, "error": status.error}))
 
 
 if __name__ == "__main__":

@@ -28,11 +28,15 @@ def canonical_table(n: int, *, prefix: str = "P", seed: int = 7, bad_every: int 
     rng = np.random.default_rng(seed)
     schema = arrow_schema("policy_v1")
     eff = [dt.date(2020, 1, 1) + dt.timedelta(days=int(d)) for d in rng.integers(0, 900, n)]
-    premium = [Decimal("0.00") if bad_every and i % bad_every == 0 else
-               Decimal(f"{100 + i % 900}.50") for i in range(n)]
+    premium = [
+        Decimal("0.00") if bad_every and i % bad_every == 0 else Decimal(f"{100 + i % 900}.50")
+        for i in range(n)
+    ]
     cov_type = schema.field("coverage_sections").type
-    coverages = [[{"coverage_id": f"C{i}-{k}", "coverage_type": "property"}
-                  for k in range(i % 5)] for i in range(n)]
+    coverages = [
+        [{"coverage_id": f"C{i}-{k}", "coverage_type": "property"} for k in range(i % 5)]
+        for i in range(n)
+    ]
     data = {
         POLICY_ID: [f"{prefix}{i:06d}" for i in range(n)],
         "policy_core.status": ["active"] * n,
@@ -43,10 +47,13 @@ def canonical_table(n: int, *, prefix: str = "P", seed: int = 7, bad_every: int 
         "policy_core.insured_party.name": [f"Insured {i}" for i in range(n)],
         "coverage_sections": pa.array(coverages, cov_type),
         "rating_components.premium_amount": pa.array(
-            premium, schema.field("rating_components.premium_amount").type),
+            premium, schema.field("rating_components.premium_amount").type
+        ),
     }
-    columns = {name: pa.array(v, schema.field(name).type) if not isinstance(v, pa.Array) else v
-               for name, v in data.items()}
+    columns = {
+        name: pa.array(v, schema.field(name).type) if not isinstance(v, pa.Array) else v
+        for name, v in data.items()
+    }
     return pa.table(columns)
 
 
@@ -73,8 +80,9 @@ class FakeTarget:
         return records.num_rows
 
     def delete(self, wave_id: str, policy_ids: Sequence[str] | None = None) -> int:
-        doomed = [k for k in self.rows if k[1] == wave_id and (policy_ids is None
-                                                                or k[0] in policy_ids)]
+        doomed = [
+            k for k in self.rows if k[1] == wave_id and (policy_ids is None or k[0] in policy_ids)
+        ]
         for key in doomed:
             del self.rows[key]
         return len(doomed)
@@ -96,13 +104,20 @@ class IdReport:
         self.missing = sorted(set(source) - set(target))
         self.extra = sorted(set(target) - set(source))
         self.duplicates = len(target) - len(set(target))
-        self.passed = not (self.missing or self.extra or self.duplicates) and \
-            self.source_count == self.target_count
+        self.passed = (
+            not (self.missing or self.extra or self.duplicates)
+            and self.source_count == self.target_count
+        )
 
     def model_dump(self, mode: str = "json") -> dict[str, Any]:
-        return {"passed": self.passed, "source_count": self.source_count,
-                "target_count": self.target_count, "missing": self.missing[:10],
-                "extra": self.extra[:10], "duplicates": self.duplicates}
+        return {
+            "passed": self.passed,
+            "source_count": self.source_count,
+            "target_count": self.target_count,
+            "missing": self.missing[:10],
+            "extra": self.extra[:10],
+            "duplicates": self.duplicates,
+        }
 
 
 def id_reconciler(source: Any, target: Any) -> IdReport:
@@ -111,17 +126,37 @@ def id_reconciler(source: Any, target: Any) -> IdReport:
     return IdReport(ids, got)
 
 
-def register_source(engine: Engine, settings: Settings, source_id: str, records: int,
-                    *, tenant: str = "default", system: str = "policy_master") -> Path:
+def register_source(
+    engine: Engine,
+    settings: Settings,
+    source_id: str,
+    records: int,
+    *,
+    tenant: str = "default",
+    system: str = "policy_master",
+) -> Path:
     """A staged source row (the saga's ingest milestone checks it) and its staging folder."""
     staging = settings.path("staging", tenant, source_id)
     staging.mkdir(parents=True, exist_ok=True)
     with engine.begin() as conn:
-        conn.execute(SourceRow.__table__.insert().values(
-            tenant=tenant, source_id=source_id, name=source_id, system=system,
-            path=f"/legacy/{source_id}.dat", format="csv", options={}, content_sha256="0" * 64,
-            size_bytes=1, records=records, bad_records=0, columns=[],
-            staging_dir=str(staging), created_at=utcnow()))
+        conn.execute(
+            SourceRow.__table__.insert().values(
+                tenant=tenant,
+                source_id=source_id,
+                name=source_id,
+                system=system,
+                path=f"/legacy/{source_id}.dat",
+                format="csv",
+                options={},
+                content_sha256="0" * 64,
+                size_bytes=1,
+                records=records,
+                bad_records=0,
+                columns=[],
+                staging_dir=str(staging),
+                created_at=utcnow(),
+            )
+        )
     return staging
 
 
@@ -143,9 +178,15 @@ def parquet_source(folders: Mapping[str, Path], batch_size: int):  # noqa: ANN20
     return batches
 
 
-def make_services(engine: Engine, settings: Settings, folders: Mapping[str, Path], *,
-                  target: Any = None, batch_size: int = 100,
-                  confidences: dict[str, float] | None = None) -> WaveServices:
+def make_services(
+    engine: Engine,
+    settings: Settings,
+    folders: Mapping[str, Path],
+    *,
+    target: Any = None,
+    batch_size: int = 100,
+    confidences: dict[str, float] | None = None,
+) -> WaveServices:
     """Services over Parquet canonical sources; ``target`` None means the real new_platform.
 
     Reconciliation is the real one (tools.waves.reconcile).
@@ -153,7 +194,11 @@ def make_services(engine: Engine, settings: Settings, folders: Mapping[str, Path
     factory: Any = (lambda name, config: target) if target is not None else None
     kwargs: dict[str, Any] = {"target_factory": factory} if factory else {}
     return WaveServices(
-        engine=engine, settings=settings, tenant="default",
+        engine=engine,
+        settings=settings,
+        tenant="default",
         canonical_source=parquet_source(folders, batch_size),
         confidence_source=lambda sid: dict(confidences or {"policy_core.policy_id": 0.99}),
-        reconciler=default_reconciler, **kwargs)
+        reconciler=default_reconciler,
+        **kwargs,
+    )

@@ -29,11 +29,23 @@ def _run(home: Path, folders: dict[str, Path], wave_id: str, stop: str | None) -
     """Start the runner; kill it with SIGKILL when it reaches ``stop``; its JSON if it ends."""
     marker = home / "at-point"
     marker.unlink(missing_ok=True)
-    args = [sys.executable, "-m", "tests.tools.waves.crash_runner", str(home),
-            json.dumps({k: str(v) for k, v in folders.items()}), wave_id]
+    args = [
+        sys.executable,
+        "-m",
+        "tests.tools.waves.crash_runner",
+        str(home),
+        json.dumps({k: str(v) for k, v in folders.items()}),
+        wave_id,
+    ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(args + ([stop] if stop else []), cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        args + ([stop] if stop else []),
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if stop is None:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
@@ -50,12 +62,18 @@ def _run(home: Path, folders: dict[str, Path], wave_id: str, stop: str | None) -
     return None
 
 
-def test_sigkill_during_migrate_then_resume(engine: Engine, wave_settings: Settings,
-                                            estate: dict[str, Path]) -> None:
+def test_sigkill_during_migrate_then_resume(
+    engine: Engine, wave_settings: Settings, estate: dict[str, Path]
+) -> None:
     services = make_services(engine, wave_settings, estate)
-    plan = generate_plan(engine, wave_settings, source_ids=["src-a", "src-b"],
-                         target="new_platform", criteria=PlanCriteria(batch_size=100),
-                         services=services)
+    plan = generate_plan(
+        engine,
+        wave_settings,
+        source_ids=["src-a", "src-b"],
+        target="new_platform",
+        criteria=PlanCriteria(batch_size=100),
+        services=services,
+    )
     wave_id = plan.waves[0].wave_id
     for stop in ("before_work:migrate:1", "after_work:migrate:2", "after_commit:migrate:4"):
         _run(wave_settings.home, estate, wave_id, stop)
@@ -65,9 +83,13 @@ def test_sigkill_during_migrate_then_resume(engine: Engine, wave_settings: Setti
 
     target = services.target("new_platform")
     with target.engine.connect() as conn:
-        total, distinct = conn.execute(text(
-            "SELECT count(*), count(DISTINCT policy_core__policy_id) FROM policy "
-            "WHERE wave_id = :w"), {"w": wave_id}).one()
+        total, distinct = conn.execute(
+            text(
+                "SELECT count(*), count(DISTINCT policy_core__policy_id) FROM policy "
+                "WHERE wave_id = :w"
+            ),
+            {"w": wave_id},
+        ).one()
     assert total == distinct == plan.waves[0].policy_count
     status = get_wave_status(engine, "default", wave_id)
     assert status.migrated == total and status.validation["passed"]

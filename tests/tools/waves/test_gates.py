@@ -26,8 +26,14 @@ from tools.waves.services import WaveServices
 
 
 def _plan(engine: Engine, settings: Settings, services: WaveServices, **criteria: Any) -> Any:
-    return generate_plan(engine, settings, source_ids=["src-a", "src-b"], target="new_platform",
-                         criteria=PlanCriteria(**criteria), services=services)
+    return generate_plan(
+        engine,
+        settings,
+        source_ids=["src-a", "src-b"],
+        target="new_platform",
+        criteria=PlanCriteria(**criteria),
+        services=services,
+    )
 
 
 def test_clean_wave_passes_and_dirty_wave_reports_failing_keys(
@@ -70,8 +76,11 @@ class ExplodingGate(RecordGate):
 
 
 def test_a_gate_that_raises_fails_closed_and_blocks_the_wave(
-    engine: Engine, wave_settings: Settings, services: WaveServices,
-    monkeypatch: pytest.MonkeyPatch, fake_target: FakeTarget
+    engine: Engine,
+    wave_settings: Settings,
+    services: WaveServices,
+    monkeypatch: pytest.MonkeyPatch,
+    fake_target: FakeTarget,
 ) -> None:
     plan = _plan(engine, wave_settings, services)
     monkeypatch.setitem(builtin.BUILTIN_GATES, "business_rules", ExplodingGate)
@@ -87,8 +96,7 @@ def test_a_gate_that_raises_fails_closed_and_blocks_the_wave(
 
 
 def test_unknown_gate_and_missing_mapping_fail_closed(
-    engine: Engine, wave_settings: Settings, services: WaveServices,
-    monkeypatch: pytest.MonkeyPatch
+    engine: Engine, wave_settings: Settings, services: WaveServices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(InputError, match="no quality gate 'no_such_gate'"):
         _plan(engine, wave_settings, services, gates=["no_such_gate"])
@@ -102,15 +110,25 @@ def test_unknown_gate_and_missing_mapping_fail_closed(
     assert not results["completeness"].passed
     confidence = results["mapping_confidence"]
     assert not confidence.passed and confidence.failing == plan.waves[0].policy_count
-    assert "src-b: no approved mapping" in confidence.detail and "src-a: 1 field" in \
-        confidence.detail
+    assert (
+        "src-b: no approved mapping" in confidence.detail and "src-a: 1 field" in confidence.detail
+    )
 
 
-def test_target_down_blocks(engine: Engine, wave_settings: Settings, services: WaveServices,
-                            fake_target: FakeTarget) -> None:
+def test_target_down_blocks(
+    engine: Engine, wave_settings: Settings, services: WaveServices, fake_target: FakeTarget
+) -> None:
     plan = _plan(engine, wave_settings, services)
     fake_target.healthy = False
-    result = next(r for r in check_gates(services, plan.waves[0].wave_id).results
-                  if r.gate == "target_readiness")
-    assert result == GateResult(gate="target_readiness", passed=False, checked=1,
-                                failing=plan.waves[0].policy_count, detail="target: fake down")
+    result = next(
+        r
+        for r in check_gates(services, plan.waves[0].wave_id).results
+        if r.gate == "target_readiness"
+    )
+    assert result == GateResult(
+        gate="target_readiness",
+        passed=False,
+        checked=1,
+        failing=plan.waves[0].policy_count,
+        detail="target: fake down",
+    )

@@ -17,8 +17,14 @@ def test_wave0_is_clean_candidates_and_later_waves_are_grouped_and_capped(
     engine: Engine, wave_settings: Settings, services: WaveServices
 ) -> None:
     criteria = PlanCriteria(max_wave_size=2, start_date=dt.date(2027, 1, 4), days_between_waves=7)
-    plan = generate_plan(engine, wave_settings, source_ids=["src-a", "src-b"],
-                         target="new_platform", criteria=criteria, services=services)
+    plan = generate_plan(
+        engine,
+        wave_settings,
+        source_ids=["src-a", "src-b"],
+        target="new_platform",
+        criteria=criteria,
+        services=services,
+    )
     assert plan.summary["policies"] == 600 and plan.summary["clean"] == 585
     wave0, *later = plan.waves
     assert wave0.label == "clean candidates" and wave0.policy_count == 585
@@ -36,36 +42,52 @@ def test_policies_routed_elsewhere_are_excluded(
 ) -> None:
     with engine.begin() as conn:
         PolicyLocations(engine).record_moves(
-            conn, [Move(f"A{i:06d}", "LegacyBatch") for i in range(10)]
-            + [Move("A000010", "NewPlatformAPI")], entry_id=None)
-    plan = generate_plan(engine, wave_settings, source_ids=["src-a"], target="new_platform",
-                         services=services)
+            conn,
+            [Move(f"A{i:06d}", "LegacyBatch") for i in range(10)]
+            + [Move("A000010", "NewPlatformAPI")],
+            entry_id=None,
+        )
+    plan = generate_plan(
+        engine, wave_settings, source_ids=["src-a"], target="new_platform", services=services
+    )
     assert plan.summary["policies"] == 440
     assert plan.summary["excluded_by_system"] == {"LegacyBatch": 10}
 
 
-def test_bad_input_is_one_clear_error(engine: Engine, wave_settings: Settings,
-                                      services: WaveServices) -> None:
+def test_bad_input_is_one_clear_error(
+    engine: Engine, wave_settings: Settings, services: WaveServices
+) -> None:
     with pytest.raises(InputError, match="no migration target 'mars'"):
-        generate_plan(engine, wave_settings, source_ids=["src-a"], target="mars",
-                      services=services)
+        generate_plan(engine, wave_settings, source_ids=["src-a"], target="mars", services=services)
     with pytest.raises(InputError, match="no source given"):
-        generate_plan(engine, wave_settings, source_ids=[" "], target="new_platform",
-                      services=services)
+        generate_plan(
+            engine, wave_settings, source_ids=[" "], target="new_platform", services=services
+        )
     with pytest.raises(InputError, match="column 17"):
-        generate_plan(engine, wave_settings, source_ids=["src-a"], target="new_platform",
-                      criteria=PlanCriteria(business_rules=["premium_amount >"]),
-                      services=services)
+        generate_plan(
+            engine,
+            wave_settings,
+            source_ids=["src-a"],
+            target="new_platform",
+            criteria=PlanCriteria(business_rules=["premium_amount >"]),
+            services=services,
+        )
 
 
 def test_edits_are_audited_and_version_the_plan(
     engine: Engine, wave_settings: Settings, services: WaveServices
 ) -> None:
-    plan = generate_plan(engine, wave_settings, source_ids=["src-a", "src-b"],
-                         target="new_platform", services=services)
+    plan = generate_plan(
+        engine,
+        wave_settings,
+        source_ids=["src-a", "src-b"],
+        target="new_platform",
+        services=services,
+    )
     wave0, wave1 = plan.waves[0].wave_id, plan.waves[1].wave_id
-    moved = move_policies(engine, ["A000001", "A000002"], wave1, reason="broker asked",
-                          tenant="default")
+    moved = move_policies(
+        engine, ["A000001", "A000002"], wave1, reason="broker asked", tenant="default"
+    )
     assert moved.version == 2
     assert moved.waves[0].policy_count == plan.waves[0].policy_count - 2
     assert moved.waves[1].policy_count == plan.waves[1].policy_count + 2

@@ -20,14 +20,24 @@ PREMIUM = "rating_components.premium_amount"
 
 def policy(n: int, premium: str = "100.00", state: str = "NY") -> dict[str, Any]:
     return {
-        "policy_core": {"policy_id": f"P{n:04d}", "status": "active",
-                        "effective_date": "2024-01-01", "policy_type": ("auto", "life")[n % 2],
-                        "insured_party": {"name": f"Name {n}", "address": {"state": state}}},
+        "policy_core": {
+            "policy_id": f"P{n:04d}",
+            "status": "active",
+            "effective_date": "2024-01-01",
+            "policy_type": ("auto", "life")[n % 2],
+            "insured_party": {"name": f"Name {n}", "address": {"state": state}},
+        },
         "coverage_sections": [
-            {"coverage_id": f"C{n}a", "coverage_type": "auto",
-             "limits": {"per_occurrence": "1000.00"}},
-            {"coverage_id": f"C{n}b", "coverage_type": "auto",
-             "limits": {"per_occurrence": "2000.00"}},
+            {
+                "coverage_id": f"C{n}a",
+                "coverage_type": "auto",
+                "limits": {"per_occurrence": "1000.00"},
+            },
+            {
+                "coverage_id": f"C{n}b",
+                "coverage_type": "auto",
+                "limits": {"per_occurrence": "2000.00"},
+            },
         ],
         "rating_components": {"premium_amount": premium},
         "payments": {"outstanding_balance": "10.05"},
@@ -62,8 +72,10 @@ def test_an_altered_premium_names_the_policy_the_field_and_the_group(source: pa.
     assert report.different == 1
     assert [(m.policy_id, m.fields) for m in report.different_sample] == [("P0005", [PREMIUM])]
     [group] = report.mismatched_groups
-    assert group.group == {"policy_core.policy_type": "life",
-                           "policy_core.insured_party.address.state": "NY"}
+    assert group.group == {
+        "policy_core.policy_type": "life",
+        "policy_core.insured_party.address.state": "NY",
+    }
     assert group.totals[PREMIUM].target - group.totals[PREMIUM].source == Decimal("0.01")
     assert not report.totals[PREMIUM].matches
 
@@ -83,7 +95,8 @@ def test_a_changed_coverage_limit_is_found_in_hash_and_totals(source: pa.Table) 
     records[8]["coverage_sections"][1]["limits"]["per_occurrence"] = "2500.00"
     report = reconcile(source.to_batches(), records_to_arrow(records).to_batches())
     assert [(m.policy_id, m.fields) for m in report.different_sample] == [
-        ("P0008", ["coverage_sections"])]
+        ("P0008", ["coverage_sections"])
+    ]
     assert not report.totals["coverage_sections[].limits.per_occurrence"].matches
 
 
@@ -99,8 +112,11 @@ def test_normalisation_ignores_padding_item_order_and_null_vs_empty(source: pa.T
         record["coverage_sections"].reverse()
         record["policy_core"]["insured_party"]["name"] += "   "
     target = records_to_arrow(records)
-    target = target.set_column(target.schema.get_field_index("endorsements"), "endorsements",
-                               pa.nulls(40, target.schema.field("endorsements").type))
+    target = target.set_column(
+        target.schema.get_field_index("endorsements"),
+        "endorsements",
+        pa.nulls(40, target.schema.field("endorsements").type),
+    )
     # a target returning amounts as text at another scale still reconciles
     premium = target.column(PREMIUM).cast(pa.decimal128(30, 6)).cast(pa.string())
     target = target.set_column(target.schema.get_field_index(PREMIUM), PREMIUM, premium)

@@ -51,19 +51,26 @@ def _target_rows(services: WaveServices) -> list[tuple[Any, ...]]:
     target = services.target("new_platform")
     target.health()
     with target.engine.connect() as conn:
-        tables = [r[0] for r in conn.execute(text(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name='policy'"))]
+        tables = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table' AND name='policy'")
+            )
+        ]
         if not tables:
             return []
-        return sorted(tuple(r) for r in conn.execute(text(
-            "SELECT policy_core__policy_id, wave_id FROM policy")))
+        return sorted(
+            tuple(r)
+            for r in conn.execute(text("SELECT policy_core__policy_id, wave_id FROM policy"))
+        )
 
 
 def _locations(engine: Engine) -> list[tuple[str, str]]:
     table = PolicyLocation.__table__
     with engine.connect() as conn:
-        return sorted((r.policy_id, r.system) for r in conn.execute(
-            select(table.c.policy_id, table.c.system)))
+        return sorted(
+            (r.policy_id, r.system) for r in conn.execute(select(table.c.policy_id, table.c.system))
+        )
 
 
 def _prepare(real: WaveServices, engine: Engine, wave_settings: Settings) -> str:
@@ -72,16 +79,26 @@ def _prepare(real: WaveServices, engine: Engine, wave_settings: Settings) -> str
     real.target("new_platform").write("earlier-wave", canonical_table(5, prefix="Z"))
     with engine.begin() as conn:
         PolicyLocations(engine).record_moves(
-            conn, [Move(f"A{i:06d}", "LegacyBatch", rule="seed") for i in range(0, 40, 3)],
-            entry_id=None)
+            conn,
+            [Move(f"A{i:06d}", "LegacyBatch", rule="seed") for i in range(0, 40, 3)],
+            entry_id=None,
+        )
     criteria = PlanCriteria(rule_set="wave_rules", batch_size=100)
     # The plan is for new_platform; policies routed to LegacyBatch are excluded from it.
-    plan = generate_plan(engine, wave_settings, source_ids=["src-a", "src-b"],
-                         target="new_platform", criteria=criteria, services=real)
+    plan = generate_plan(
+        engine,
+        wave_settings,
+        source_ids=["src-a", "src-b"],
+        target="new_platform",
+        criteria=criteria,
+        services=real,
+    )
     with engine.begin() as conn:  # routing changes after planning: the wave's route re-decides
         PolicyLocations(engine).record_moves(
-            conn, [Move(f"A{i:06d}", "NewPlatformAPI", rule="seed") for i in range(1, 40, 3)],
-            entry_id=None)
+            conn,
+            [Move(f"A{i:06d}", "NewPlatformAPI", rule="seed") for i in range(1, 40, 3)],
+            entry_id=None,
+        )
     return plan.waves[0].wave_id
 
 
@@ -89,9 +106,11 @@ def _failing_at(name: str) -> list[Milestone]:
     steps = []
     for milestone in default_milestones():
         if milestone.name == name:
+
             def run(ctx: Any, real_run: Any = milestone.run) -> dict[str, Any]:
                 real_run(ctx)  # do all the work, then fail: everything must be undone
                 raise InjectedFailure(f"boom in {ctx.milestone}")
+
             milestone = Milestone(name, run, milestone.compensate)
         steps.append(milestone)
     return steps
@@ -110,8 +129,9 @@ def test_failure_in_each_milestone_compensates_in_reverse(
     assert f"{failing} failed" in (status.error or "")
     assert _target_rows(real) == target_before
     assert _locations(engine) == locations_before
-    assert not (real.workdir(wave_id) / "canonical").exists() or \
-        not list((real.workdir(wave_id) / "canonical").glob("*.parquet"))
+    assert not (real.workdir(wave_id) / "canonical").exists() or not list(
+        (real.workdir(wave_id) / "canonical").glob("*.parquet")
+    )
     started = list(MILESTONES[: MILESTONES.index(failing) + 1])
     for name, step in status.steps.items():
         assert step.status == ("compensated" if name in started else "pending"), name
@@ -125,8 +145,11 @@ def test_failure_in_each_milestone_compensates_in_reverse(
         parent = by_id[undo.parent_id]
         assert parent.operation == undo.operation.removeprefix("compensate.")
         assert parent.status == "compensated" and undo.status == "ok"
-    assert all(e.status == "compensated" for e in entries if e.operation.endswith(".batch")
-               and e.status != "failed")
+    assert all(
+        e.status == "compensated"
+        for e in entries
+        if e.operation.endswith(".batch") and e.status != "failed"
+    )
 
 
 def test_migrate_failing_midway_undoes_the_written_batches(

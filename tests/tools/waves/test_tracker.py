@@ -20,26 +20,34 @@ from tools.waves.state import CHECKPOINT, WAVE_POLICY
 
 
 @pytest.fixture
-def migrated(engine: Engine, wave_settings: Settings, estate: dict[str, Path]
-             ) -> tuple[WaveServices, str]:
+def migrated(
+    engine: Engine, wave_settings: Settings, estate: dict[str, Path]
+) -> tuple[WaveServices, str]:
     services = make_services(engine, wave_settings, estate)
     register_rule_set(engine, "default", RULES, name="wave_rules")
-    plan = generate_plan(engine, wave_settings, source_ids=["src-a", "src-b"],
-                         target="new_platform", services=services,
-                         criteria=PlanCriteria(rule_set="wave_rules"))
+    plan = generate_plan(
+        engine,
+        wave_settings,
+        source_ids=["src-a", "src-b"],
+        target="new_platform",
+        services=services,
+        criteria=PlanCriteria(rule_set="wave_rules"),
+    )
     wave_id = plan.waves[0].wave_id
     assert run_wave(services, wave_id).status == "completed"
     return services, wave_id
 
 
 def test_policy_that_moved_twice_shows_both_moves_in_order(
-    migrated: tuple[WaveServices, str]
+    migrated: tuple[WaveServices, str],
 ) -> None:
     services, wave_id = migrated
     report = locate_policy(services, "A000000")
     assert report.location is not None and report.location.system == "new_platform"
     assert [(m.from_system, m.to_system) for m in report.history] == [
-        (None, "NewPlatformAPI"), ("NewPlatformAPI", "new_platform")]
+        (None, "NewPlatformAPI"),
+        ("NewPlatformAPI", "new_platform"),
+    ]
     assert [m.wave for m in report.history] == [wave_id, wave_id]
     assert report.history[0].rule == "everything_else_new"
     assert report.history[0].moved_at <= report.history[1].moved_at
@@ -75,8 +83,12 @@ def test_gc_archives_finished_run_state_and_keeps_the_audit_log(
     assert result.waves == [wave_id] and result.rows["wave_checkpoint"] > 0
     with engine.connect() as conn:
         for table in (CHECKPOINT, WAVE_POLICY):
-            assert conn.execute(select(func.count()).select_from(table).where(
-                table.c.wave_id == wave_id)).scalar_one() == 0
+            assert (
+                conn.execute(
+                    select(func.count()).select_from(table).where(table.c.wave_id == wave_id)
+                ).scalar_one()
+                == 0
+            )
     with gzip.open(result.files[0], "rt") as archive:
         rows = [json.loads(line) for line in archive]
     assert {r["table"] for r in rows} == {"wave_checkpoint", "wave_gate_result", "wave_policy"}

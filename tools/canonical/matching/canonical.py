@@ -389,10 +389,14 @@ def suggest_matches(
         samples = list(profiles[i].samples[:5]) if profiles[i] else []
         out.append(ColumnMatch(name, cands, samples, reason))
     note = (
-        "no column of this source is a key (policy, party, agent or record id) scoring "
-        f"{KEY_FLOOR} or more: its rows cannot be joined to policies (a summary or lookup "
-        f"table?), so confidences are scaled by {KEYLESS}; map a key column or review by hand"
-    ) if keyless else None
+        (
+            "no column of this source is a key (policy, party, agent or record id) scoring "
+            f"{KEY_FLOOR} or more: its rows cannot be joined to policies (a summary or lookup "
+            f"table?), so confidences are scaled by {KEYLESS}; map a key column or review by hand"
+        )
+        if keyless
+        else None
+    )
     return MatchResult(
         source_name, canonical, out, threshold, mode if cal else "none", keyless, note
     )

@@ -101,6 +101,7 @@ def _number_agreement(source_raw: Sequence[str], target_raw: Sequence[str]) -> n
     Fuzzy ratios barely see one digit, so `address_line1` tied with both `line1` and `line2`
     and the assignment could swap them.
     """
+
     def numbers(name: str) -> frozenset[str]:
         return frozenset(n.lstrip("0") or "0" for n in _NUMBER.findall(name.rsplit(".", 1)[-1]))
 

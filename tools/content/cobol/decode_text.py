@@ -118,8 +118,9 @@ def decode_strings(
     else:
         # first UTF-8 byte of each character: >= 0x80 only for non-ASCII characters.
         # bytes.translate is a C byte-map, faster than np.take / fancy indexing on uint8.
-        data = np.frombuffer(np.ascontiguousarray(block).tobytes().translate(
-            _first_bytes(table)), dtype=np.uint8)
+        data = np.frombuffer(
+            np.ascontiguousarray(block).tobytes().translate(_first_bytes(table)), dtype=np.uint8
+        )
         ascii_only = w == 0 or int(data.max()) < 0x80
         if not ascii_only and table.single is None:
             lens = table.lens[block].sum(axis=1)

@@ -73,9 +73,18 @@ from tools.content.profile.sketches import (
 )
 from tools.content.readers.base import ReadBatch
 
-__all__ = ["ColumnProfile", "ColumnProfiler", "ColumnType", "IssueSample", "PatternCount",
-           "SourceProfile", "SourceProfiler", "ValueCount", "compress_pattern",
-           "profile_batches"]
+__all__ = [
+    "ColumnProfile",
+    "ColumnProfiler",
+    "ColumnType",
+    "IssueSample",
+    "PatternCount",
+    "SourceProfile",
+    "SourceProfiler",
+    "ValueCount",
+    "compress_pattern",
+    "profile_batches",
+]
 
 EXACT_DISTINCT_CAP = 50_000
 TOP_K = 10
@@ -117,8 +126,10 @@ class _RowKeys:
     def take(self, positions: pa.Array, limit: int) -> list[str]:
         if limit <= 0 or not len(positions):
             return []
-        return [k if k is not None else "(null key)"
-                for k in self.keys().take(positions[:limit]).to_pylist()]
+        return [
+            k if k is not None else "(null key)"
+            for k in self.keys().take(positions[:limit]).to_pylist()
+        ]
 
 
 def _key_array(batch: pa.RecordBatch, key_columns: Sequence[str], first_row: int) -> pa.Array:
@@ -134,8 +145,9 @@ def _key_array(batch: pa.RecordBatch, key_columns: Sequence[str], first_row: int
 class ColumnProfiler:
     """Accumulates one column's profile over batches; see the module docstring."""
 
-    def __init__(self, name: str, *, exact_distinct_cap: int = EXACT_DISTINCT_CAP,
-                 top_k: int = TOP_K) -> None:
+    def __init__(
+        self, name: str, *, exact_distinct_cap: int = EXACT_DISTINCT_CAP, top_k: int = TOP_K
+    ) -> None:
         self.name = name
         self.top_k = top_k
         self.arrow_type: pa.DataType | None = None
@@ -177,15 +189,26 @@ class ColumnProfiler:
         if not len(valid):
             return
         lengths = pc.min_max(pc.utf8_length(valid))
-        self.lengths = [min(self.lengths[0], lengths["min"].as_py()) if self.lengths else
-                        lengths["min"].as_py(),
-                        max(self.lengths[1], lengths["max"].as_py()) if self.lengths else
-                        lengths["max"].as_py()]
+        self.lengths = [
+            min(self.lengths[0], lengths["min"].as_py())
+            if self.lengths
+            else lengths["min"].as_py(),
+            max(self.lengths[1], lengths["max"].as_py())
+            if self.lengths
+            else lengths["max"].as_py(),
+        ]
         self.values.add(pc.value_counts(valid))
         pattern = char_pattern(valid)
         pattern_counts = pc.value_counts(pattern)
-        self.patterns.update(dict(zip(pattern_counts.field("values").to_pylist(),
-                                      pattern_counts.field("counts").to_pylist(), strict=True)))
+        self.patterns.update(
+            dict(
+                zip(
+                    pattern_counts.field("values").to_pylist(),
+                    pattern_counts.field("counts").to_pylist(),
+                    strict=True,
+                )
+            )
+        )
         if len(self.patterns) > _PATTERN_CAP:
             self.patterns = Counter(dict(self.patterns.most_common(_PATTERN_CAP // 2)))
         if native is None:
@@ -198,8 +221,11 @@ class ColumnProfiler:
         if len(lengths):
             mm = pc.min_max(lengths)
             low, high = mm["min"].as_py(), mm["max"].as_py()
-            self.lengths = [min(self.lengths[0], low), max(self.lengths[1], high)] \
-                if self.lengths else [low, high]
+            self.lengths = (
+                [min(self.lengths[0], low), max(self.lengths[1], high)]
+                if self.lengths
+                else [low, high]
+            )
 
     def _update_int_dates(self, array: pa.Array, keys: _RowKeys | None) -> None:
         """Count integer values that read as dates (see profile/numeric_dates.py)."""
@@ -225,11 +251,18 @@ class ColumnProfiler:
         mm = pc.min_max(values)
         low, high = mm["min"].as_py(), mm["max"].as_py()
         self.low = low if self.low is None or (low is not None and low < self.low) else self.low
-        self.high = high if self.high is None or (high is not None and high > self.high) \
-            else self.high
+        self.high = (
+            high if self.high is None or (high is not None and high > self.high) else self.high
+        )
 
-    def _infer_shapes(self, valid: pa.Array, pattern: pa.Array, pattern_counts: pa.StructArray,
-                      positions: pa.Array, keys: _RowKeys | None) -> None:
+    def _infer_shapes(
+        self,
+        valid: pa.Array,
+        pattern: pa.Array,
+        pattern_counts: pa.StructArray,
+        positions: pa.Array,
+        keys: _RowKeys | None,
+    ) -> None:
         distinct_patterns = pattern_counts.field("values").to_pylist()
         counts = pattern_counts.field("counts").to_pylist()
         int_pats = [p for p in distinct_patterns if _INT_PAT.match(p)]
@@ -243,8 +276,9 @@ class ColumnProfiler:
         if int_pats:
             zeros = pc.match_substring_regex(valid, r"^[+-]?0[0-9]")
             self.shape_counts["leading_zero"] += pc.sum(zeros).as_py() or 0
-        numeric_pats = [p for p in int_pats + dec_pats if "," not in p or p.count(",") == 1
-                        and "." not in p]
+        numeric_pats = [
+            p for p in int_pats + dec_pats if "," not in p or p.count(",") == 1 and "." not in p
+        ]
         if numeric_pats:
             mask = pc.is_in(pattern, value_set=pa.array(numeric_pats))
             numbers = pc.cast(pc.replace_substring(pc.filter(valid, mask), ",", "."), pa.float64())
@@ -274,8 +308,7 @@ class ColumnProfiler:
                 bad = np.flatnonzero(~ok)
                 need = SAMPLE_KEYS - len(stats.invalid_keys)
                 if len(bad) and need > 0 and keys is not None:
-                    stats.invalid_keys += keys.take(sub_positions.take(pa.array(bad[:need])),
-                                                    need)
+                    stats.invalid_keys += keys.take(sub_positions.take(pa.array(bad[:need])), need)
 
     # ------------------------------------------------------------------ result
 
@@ -290,20 +323,28 @@ class ColumnProfiler:
         if best is None:
             return None
         non_null = self.rows - self.nulls
-        return best if is_int_date_column(self.name, non_null, best[1].matched,
-                                          best[1].valid) else None
+        return (
+            best
+            if is_int_date_column(self.name, non_null, best[1].matched, best[1].valid)
+            else None
+        )
 
     def _infer(self, non_null: int) -> tuple[ColumnType, float, dict[str, float]]:
         """Inferred type, validity and type shares for a text column."""
         share = {k: v / non_null for k, v in self.shape_counts.items()}
-        shares = {"integer": share.get("int", 0.0),
-                  "decimal": share.get("int", 0.0) + share.get("dec", 0.0),
-                  "boolean": share.get("bool", 0.0)}
+        shares = {
+            "integer": share.get("int", 0.0),
+            "decimal": share.get("int", 0.0) + share.get("dec", 0.0),
+            "boolean": share.get("bool", 0.0),
+        }
         best = self._best_date()
         if best:
             shares[best[1].kind] = best[1].matched / non_null
-        if shares["boolean"] == 1.0 and self.values.exact and \
-                len(pc.unique(pc.utf8_lower(self.values.values))) <= 2:  # Y/y/N: still 2
+        if (
+            shares["boolean"] == 1.0
+            and self.values.exact
+            and len(pc.unique(pc.utf8_lower(self.values.values))) <= 2
+        ):  # Y/y/N: still 2
             return "boolean", 1.0, shares
         if best and best[1].matched / non_null >= 0.8 and best[1].valid >= 0.5 * best[1].matched:
             return best[1].kind, best[1].valid / non_null, shares  # type: ignore[return-value]
@@ -314,9 +355,12 @@ class ColumnProfiler:
         if shares["decimal"] >= 0.95:
             return "decimal", shares["decimal"], shares
         top_pattern = self.patterns.most_common(1)[0][1] / non_null if self.patterns else 0.0
-        is_code = (self.lengths and self.lengths[1] <= 20
-                   and share.get("blank_inside", 0.0) <= 0.1
-                   and (self.values.distinct() <= 1000 or top_pattern >= 0.9))
+        is_code = (
+            self.lengths
+            and self.lengths[1] <= 20
+            and share.get("blank_inside", 0.0) <= 0.1
+            and (self.values.distinct() <= 1000 or top_pattern >= 0.9)
+        )
         if is_code:
             common = sum(c for c in self.patterns.values() if c / non_null >= 0.05)
             return "code", min(common / non_null, 1.0), shares
@@ -338,8 +382,9 @@ class ColumnProfiler:
             shares = {"integer": 1.0, "date": stats.valid / non_null}
             low = str(stats.low) if stats.low is not None else None
             high = str(stats.high) if stats.high is not None else None
-            invalid = IssueSample(count=non_null - stats.valid,
-                                  sample_keys=stats.invalid_keys[:SAMPLE_KEYS])
+            invalid = IssueSample(
+                count=non_null - stats.valid, sample_keys=stats.invalid_keys[:SAMPLE_KEYS]
+            )
         elif native is not None:
             col_type, validity = native, 1.0
         else:
@@ -352,40 +397,63 @@ class ColumnProfiler:
             if col_type in ("date", "datetime") and best:
                 date_format, stats = best
                 unit = "D" if col_type == "date" else "s"
-                low = str(stats.low.astype(f"datetime64[{unit}]")) if stats.low is not None \
+                low = (
+                    str(stats.low.astype(f"datetime64[{unit}]")) if stats.low is not None else None
+                )
+                high = (
+                    str(stats.high.astype(f"datetime64[{unit}]"))
+                    if stats.high is not None
                     else None
-                high = str(stats.high.astype(f"datetime64[{unit}]")) if stats.high is not None \
-                    else None
-                invalid = IssueSample(count=non_null - stats.valid,
-                                      sample_keys=stats.invalid_keys[:SAMPLE_KEYS])
+                )
+                invalid = IssueSample(
+                    count=non_null - stats.valid, sample_keys=stats.invalid_keys[:SAMPLE_KEYS]
+                )
         completeness = non_null / self.rows if self.rows else 0.0
         unique = uniqueness if is_key else None
         quality = completeness * validity * (unique if unique is not None else 1.0)
         common = self.patterns.most_common(5)
         return ColumnProfile(
-            name=self.name, arrow_type=str(self.arrow_type), type=col_type, count=self.rows,
-            null_count=self.nulls, null_rate=round4(1 - completeness if self.rows else 1.0),
-            distinct=self.values.distinct(), distinct_exact=self.values.exact,
-            min=json_scalar(low), max=json_scalar(high),
+            name=self.name,
+            arrow_type=str(self.arrow_type),
+            type=col_type,
+            count=self.rows,
+            null_count=self.nulls,
+            null_rate=round4(1 - completeness if self.rows else 1.0),
+            distinct=self.values.distinct(),
+            distinct_exact=self.values.exact,
+            min=json_scalar(low),
+            max=json_scalar(high),
             min_length=self.lengths[0] if self.lengths else None,
             max_length=self.lengths[1] if self.lengths else None,
-            top_values=[ValueCount(value=v, count=c)
-                        for v, c in self.values.most_common(self.top_k)],
+            top_values=[
+                ValueCount(value=v, count=c) for v, c in self.values.most_common(self.top_k)
+            ],
             pattern=common[0][0] if common else None,
             pattern_compressed=compress_pattern(common[0][0]) if common else None,
-            patterns=[PatternCount(pattern=p, count=c, share=round4(c / non_null))
-                      for p, c in common],
-            date_format=date_format, invalid_dates=invalid,
+            patterns=[
+                PatternCount(pattern=p, count=c, share=round4(c / non_null)) for p, c in common
+            ],
+            date_format=date_format,
+            invalid_dates=invalid,
             type_shares={k: round4(v) for k, v in shares.items()},
-            is_key=is_key, completeness=round4(completeness), validity=round4(validity),
-            uniqueness=None if unique is None else round4(unique), quality=round4(quality))
+            is_key=is_key,
+            completeness=round4(completeness),
+            validity=round4(validity),
+            uniqueness=None if unique is None else round4(unique),
+            quality=round4(quality),
+        )
 
 
 class SourceProfiler:
     """Profiles a whole source: one :class:`ColumnProfiler` per column plus key checks."""
 
-    def __init__(self, key_columns: Sequence[str] = (), *,
-                 exact_distinct_cap: int = EXACT_DISTINCT_CAP, top_k: int = TOP_K) -> None:
+    def __init__(
+        self,
+        key_columns: Sequence[str] = (),
+        *,
+        exact_distinct_cap: int = EXACT_DISTINCT_CAP,
+        top_k: int = TOP_K,
+    ) -> None:
         self.key_columns = list(key_columns)
         self.cap, self.top_k = exact_distinct_cap, top_k
         self.columns: dict[str, ColumnProfiler] = {}
@@ -406,15 +474,18 @@ class SourceProfiler:
         if missing:
             from core.errors import InputError
 
-            raise InputError(f"key columns not in the source: {', '.join(missing)}",
-                             where="key_columns",
-                             fix=f"choose from: {', '.join(batch.schema.names)}")
+            raise InputError(
+                f"key columns not in the source: {', '.join(missing)}",
+                where="key_columns",
+                fix=f"choose from: {', '.join(batch.schema.names)}",
+            )
         keys = _RowKeys(batch, self.key_columns, self.records)
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             profiler = self.columns.get(name)
             if profiler is None:
                 profiler = self.columns[name] = ColumnProfiler(
-                    name, exact_distinct_cap=self.cap, top_k=self.top_k)
+                    name, exact_distinct_cap=self.cap, top_k=self.top_k
+                )
                 profiler.rows = self.records  # a column first seen late was null before
                 profiler.nulls = self.records
             profiler.update(column, keys)
@@ -441,23 +512,35 @@ class SourceProfiler:
             keyed = self.records - self.null_keys
             uniqueness = self.key_counter.distinct / keyed if keyed else 1.0
         single_key = self.key_columns[0] if len(self.key_columns) == 1 else None
-        columns = [p.result(is_key=name in self.key_columns,
-                            uniqueness=uniqueness if name == single_key else None)
-                   for name, p in self.columns.items()]
+        columns = [
+            p.result(
+                is_key=name in self.key_columns,
+                uniqueness=uniqueness if name == single_key else None,
+            )
+            for name, p in self.columns.items()
+        ]
         score = float(np.mean([c.quality for c in columns])) if columns else 0.0
         if uniqueness is not None and single_key is None:
             score *= uniqueness
         return SourceProfile(
-            records=self.records, columns=columns, key_columns=self.key_columns,
-            duplicate_keys=duplicates, duplicate_rows=duplicate_rows, null_keys=self.null_keys,
+            records=self.records,
+            columns=columns,
+            key_columns=self.key_columns,
+            duplicate_keys=duplicates,
+            duplicate_rows=duplicate_rows,
+            null_keys=self.null_keys,
             key_uniqueness=None if uniqueness is None else round4(uniqueness),
-            quality_score=round4(score))
+            quality_score=round4(score),
+        )
 
 
-def profile_batches(batches: Iterable[pa.RecordBatch | ReadBatch],
-                    key_columns: Sequence[str] = (), *,
-                    exact_distinct_cap: int = EXACT_DISTINCT_CAP,
-                    top_k: int = TOP_K) -> SourceProfile:
+def profile_batches(
+    batches: Iterable[pa.RecordBatch | ReadBatch],
+    key_columns: Sequence[str] = (),
+    *,
+    exact_distinct_cap: int = EXACT_DISTINCT_CAP,
+    top_k: int = TOP_K,
+) -> SourceProfile:
     """Profile a stream of batches in one pass.
 
     Args:

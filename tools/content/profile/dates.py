@@ -14,8 +14,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_MONTHS = pa.array(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
-                    "DEC"])
+_MONTHS = pa.array(
+    ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+)
 # Patterns worth trying as dates. Letters are ``A`` in patterns, so an ISO datetime's ``T`` and
 # ``Z`` appear as ``A`` (``9999-99-99A99:99:99A``).
 DATEISH = r"^[9./:\- +]+$|^9{1,2}[- ]?AAA[- ]?9{2,4}$|^9999-99-99A99[:.]99[9:.+\-]*A?$"
@@ -40,17 +41,25 @@ class DateStats:
 
 _DATE_RULES: list[tuple[re.Pattern[str], list[tuple[str, str]]]] = [
     (re.compile(r"^(9999)([-/.])(99)\2(99)$"), [("YYYY{s}MM{s}DD", "Y M D")]),
-    (re.compile(r"^(9999)(99)(99)$"), [("YYYYMMDD", "Y M D"), ("DDMMYYYY", "D M Y"),
-                                       ("MMDDYYYY", "M D Y")]),
+    (
+        re.compile(r"^(9999)(99)(99)$"),
+        [("YYYYMMDD", "Y M D"), ("DDMMYYYY", "D M Y"), ("MMDDYYYY", "M D Y")],
+    ),
     (re.compile(r"^(9999)(999)$"), [("YYYYDDD", "Y J")]),
-    (re.compile(r"^(9{1,2})([./-])(9{1,2})\2(9999)$"), [("MM{s}DD{s}YYYY", "M D Y"),
-                                                        ("DD{s}MM{s}YYYY", "D M Y")]),
-    (re.compile(r"^(9{1,2})([./-])(9{1,2})\2(99)$"), [("MM{s}DD{s}YY", "M D y"),
-                                                      ("DD{s}MM{s}YY", "D M y")]),
+    (
+        re.compile(r"^(9{1,2})([./-])(9{1,2})\2(9999)$"),
+        [("MM{s}DD{s}YYYY", "M D Y"), ("DD{s}MM{s}YYYY", "D M Y")],
+    ),
+    (
+        re.compile(r"^(9{1,2})([./-])(9{1,2})\2(99)$"),
+        [("MM{s}DD{s}YY", "M D y"), ("DD{s}MM{s}YY", "D M y")],
+    ),
     (re.compile(r"^(99)([- ]?)(AAA)\2(9999)$"), [("DD{s}MON{s}YYYY", "D b Y")]),
 ]
-_DATETIME_RULE = re.compile(r"^(9999)-(99)-(99)([A -])(99)[:.](99)(?:[:.](99))?(?:\.9+)?"
-                            r"(?:A|[+-]99:?99)?$")  # A: the T separator and Z suffix
+_DATETIME_RULE = re.compile(
+    r"^(9999)-(99)-(99)([A -])(99)[:.](99)(?:[:.](99))?(?:\.9+)?"
+    r"(?:A|[+-]99:?99)?$"
+)  # A: the T separator and Z suffix
 
 
 def date_shapes(pattern: str) -> list[DateShape]:
@@ -59,8 +68,7 @@ def date_shapes(pattern: str) -> list[DateShape]:
     if m:
         sep = "T" if m.group(4) == "A" else m.group(4)
         sig = "YYYY-MM-DD-HH.MM.SS" if sep == "-" else f"YYYY-MM-DD{sep}HH:MM:SS"
-        parts = {"Y": m.span(1), "M": m.span(2), "D": m.span(3), "h": m.span(5),
-                 "m": m.span(6)}
+        parts = {"Y": m.span(1), "M": m.span(2), "D": m.span(3), "h": m.span(5), "m": m.span(6)}
         if m.group(7):
             parts["s"] = m.span(7)
         return [DateShape(sig, "datetime", parts)]
@@ -88,12 +96,17 @@ def date_shapes(pattern: str) -> list[DateShape]:
 
 def parse_dates(values: pa.Array, shape: DateShape) -> tuple[np.ndarray, np.ndarray]:
     """Validate values of one pattern; return (valid mask, datetime64[s] with NaT if invalid)."""
+
     def comp(name: str) -> np.ndarray:
         start, end = shape.parts[name]
         piece = pc.utf8_slice_codeunits(values, start, end)
         if name == "b":
-            return pc.index_in(pc.utf8_upper(piece), value_set=_MONTHS).to_numpy(
-                zero_copy_only=False).astype("float64") + 1
+            return (
+                pc.index_in(pc.utf8_upper(piece), value_set=_MONTHS)
+                .to_numpy(zero_copy_only=False)
+                .astype("float64")
+                + 1
+            )
         return pc.cast(piece, pa.int64()).to_numpy(zero_copy_only=False).astype("int64")
 
     n = len(values)
@@ -115,8 +128,9 @@ def parse_dates(values: pa.Array, shape: DateShape) -> tuple[np.ndarray, np.ndar
         day = comp("D")
         ok &= (month_f >= 1) & (month_f <= 12)
         month = np.where(ok, month_f, 1)
-        dim = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month - 1] + \
-            ((month == 2) & leap)
+        dim = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[month - 1] + (
+            (month == 2) & leap
+        )
         ok &= (day >= 1) & (day <= dim)
     seconds = np.zeros(n, dtype="int64")
     for name, limit, scale in (("h", 24, 3600), ("m", 60, 60), ("s", 62, 1)):
@@ -125,8 +139,9 @@ def parse_dates(values: pa.Array, shape: DateShape) -> tuple[np.ndarray, np.ndar
             ok &= (value >= 0) & (value < limit)
             seconds += np.where(ok, value, 0) * scale
     safe_year = np.where(ok, year, 2000)
-    base = (safe_year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + \
-        (np.where(ok, month, 1) - 1).astype("timedelta64[M]")
+    base = (safe_year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (
+        np.where(ok, month, 1) - 1
+    ).astype("timedelta64[M]")
     stamp = base.astype("datetime64[D]") + (np.where(ok, day, 1) - 1).astype("timedelta64[D]")
     stamp = stamp.astype("datetime64[s]") + seconds.astype("timedelta64[s]")
     return ok, np.where(ok, stamp, np.datetime64("NaT"))

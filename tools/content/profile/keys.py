@@ -28,8 +28,9 @@ class KeyCounter:
         counts = pc.value_counts(pc.drop_null(keys))
         if not len(counts):
             return
-        values = np.array([v.encode("utf-8", "surrogatepass") + _END
-                           for v in counts.field("values").to_pylist()])
+        values = np.array(
+            [v.encode("utf-8", "surrogatepass") + _END for v in counts.field("values").to_pylist()]
+        )
         numbers = counts.field("counts").to_numpy().astype(np.int64)
         order = np.argsort(values, kind="stable")
         values, numbers = values[order], numbers[order]

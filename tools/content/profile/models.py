@@ -6,8 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-ColumnType = Literal["integer", "decimal", "date", "datetime", "boolean", "text", "code", "list",
-                     "empty"]
+ColumnType = Literal[
+    "integer", "decimal", "date", "datetime", "boolean", "text", "code", "list", "empty"
+]
 
 
 class ValueCount(BaseModel):

@@ -26,9 +26,26 @@ MIN_NAMED_VALID_SHARE = 0.5  # of shape-matching values, for a column named like
 MIN_MATCHED_SHARE = 0.8  # of non-null values having the signature's digit count
 
 # Words of the expanded name (knowledge.glossary) that mark a date column.
-DATE_WORDS = frozenset({"date", "dates", "dob", "birth", "effective", "expiration", "expiry",
-                        "expires", "issue", "issued", "maturity", "inception", "renewal",
-                        "cancellation", "anniversary", "dated"})
+DATE_WORDS = frozenset(
+    {
+        "date",
+        "dates",
+        "dob",
+        "birth",
+        "effective",
+        "expiration",
+        "expiry",
+        "expires",
+        "issue",
+        "issued",
+        "maturity",
+        "inception",
+        "renewal",
+        "cancellation",
+        "anniversary",
+        "dated",
+    }
+)
 _RAW_DATE = re.compile(r"(dt|dte|date|dat|dob)$")
 _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
@@ -47,8 +64,9 @@ def name_suggests_date(name: str) -> bool:
     return any(_RAW_DATE.search(token) for token in re.split(r"[^a-z0-9]+", leaf.lower()) if token)
 
 
-def _calendar(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.ndarray,
-                                                                            np.ndarray]:
+def _calendar(
+    year: np.ndarray, month: np.ndarray, day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(valid mask, datetime64[D] with NaT where invalid) of year/month/day integer arrays."""
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     ok = (year >= 1800) & (year <= 2199) & (month >= 1) & (month <= 12)
@@ -58,14 +76,14 @@ def _calendar(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> tuple[np.
 
 
 def _stamp(ok: np.ndarray, year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    base = (np.where(ok, year, 2000) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + \
-        (month - 1).astype("timedelta64[M]")
+    base = (np.where(ok, year, 2000) - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (
+        month - 1
+    ).astype("timedelta64[M]")
     stamp = base.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
     return np.where(ok, stamp, np.datetime64("NaT", "D"))
 
 
-def int_date_candidates(values: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray,
-                                                               np.ndarray]]:
+def int_date_candidates(values: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Each signature's (shape-matched mask, valid mask, datetime64[D]) over integer values.
 
     Only signatures that match at least one value are returned; ``valid`` implies ``matched``.
@@ -82,13 +100,17 @@ def int_date_candidates(values: np.ndarray) -> dict[str, tuple[np.ndarray, np.nd
         leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
         ok = seven & (year >= 1800) & (year <= 2199) & (doy >= 1) & (doy <= 365 + leap)
         jan1 = _stamp(ok, year, np.ones_like(year), np.ones_like(year))
-        stamp = np.where(ok, jan1 + (np.where(ok, doy, 1) - 1).astype("timedelta64[D]"),
-                         np.datetime64("NaT", "D"))
+        stamp = np.where(
+            ok,
+            jan1 + (np.where(ok, doy, 1) - 1).astype("timedelta64[D]"),
+            np.datetime64("NaT", "D"),
+        )
         out[YYYYDDD] = (seven, ok, stamp)
     cyy = (v >= 10_101) & (v <= 1_991_231)
     if cyy.any():
-        ok, stamp = _calendar(1900 + v // 1_000_000 * 100 + v // 10_000 % 100, v // 100 % 100,
-                              v % 100)
+        ok, stamp = _calendar(
+            1900 + v // 1_000_000 * 100 + v // 10_000 % 100, v // 100 % 100, v % 100
+        )
         out[CYYMMDD] = (cyy, ok & cyy, stamp)
     return out
 

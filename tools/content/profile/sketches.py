@@ -27,9 +27,15 @@ class HyperLogLog:
 
     def add(self, values: Iterable[str]) -> None:
         hashes = np.fromiter(
-            (int.from_bytes(hashlib.blake2b(v.encode("utf-8", "surrogatepass"),
-                                            digest_size=8).digest(), "big") for v in values),
-            dtype=np.uint64)
+            (
+                int.from_bytes(
+                    hashlib.blake2b(v.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                    "big",
+                )
+                for v in values
+            ),
+            dtype=np.uint64,
+        )
         if not len(hashes):
             return
         index = (hashes >> np.uint64(64 - _HLL_P)).astype(np.int64)
@@ -62,8 +68,12 @@ class ValueCounter:
     def add(self, counts: pa.StructArray) -> None:
         values, numbers = counts.field("values"), counts.field("counts").cast(pa.int64())
         if self.hll is None:
-            table = pa.table({"v": pa.concat_arrays([self.values, values]),
-                              "c": pa.concat_arrays([self.counts, numbers])})
+            table = pa.table(
+                {
+                    "v": pa.concat_arrays([self.values, values]),
+                    "c": pa.concat_arrays([self.counts, numbers]),
+                }
+            )
             merged = table.group_by("v").aggregate([("c", "sum")])
             self.values = merged.column("v").combine_chunks()
             self.counts = merged.column("c_sum").combine_chunks()
@@ -84,10 +94,17 @@ class ValueCounter:
     def _exact_top(self, k: int) -> list[tuple[str, int]]:
         if not len(self.values):
             return []
-        order = pc.sort_indices(pa.table({"c": self.counts, "v": self.values}),
-                                [("c", "descending"), ("v", "ascending")])[:k]
-        return list(zip(self.values.take(order).to_pylist(), self.counts.take(order).to_pylist(),
-                        strict=True))
+        order = pc.sort_indices(
+            pa.table({"c": self.counts, "v": self.values}),
+            [("c", "descending"), ("v", "ascending")],
+        )[:k]
+        return list(
+            zip(
+                self.values.take(order).to_pylist(),
+                self.counts.take(order).to_pylist(),
+                strict=True,
+            )
+        )
 
     @property
     def exact(self) -> bool:
@@ -115,9 +132,9 @@ def char_pattern(values: pa.Array) -> pa.Array:
 
 
 _ASCII_CLASSES = np.arange(256, dtype=np.uint8)
-_ASCII_CLASSES[ord("0"):ord("9") + 1] = ord("9")
-_ASCII_CLASSES[ord("A"):ord("Z") + 1] = ord("A")
-_ASCII_CLASSES[ord("a"):ord("z") + 1] = ord("A")
+_ASCII_CLASSES[ord("0") : ord("9") + 1] = ord("9")
+_ASCII_CLASSES[ord("A") : ord("Z") + 1] = ord("A")
+_ASCII_CLASSES[ord("a") : ord("z") + 1] = ord("A")
 
 
 def _ascii_pattern(values: pa.Array) -> pa.Array:
@@ -126,8 +143,14 @@ def _ascii_pattern(values: pa.Array) -> pa.Array:
     if data is None or data.size == 0:
         return values
     mapped = _ASCII_CLASSES[np.frombuffer(data, dtype=np.uint8)]
-    return pa.StringArray.from_buffers(len(values), offsets, pa.py_buffer(mapped.tobytes()),
-                                       validity, values.null_count, values.offset)
+    return pa.StringArray.from_buffers(
+        len(values),
+        offsets,
+        pa.py_buffer(mapped.tobytes()),
+        validity,
+        values.null_count,
+        values.offset,
+    )
 
 
 def compress_pattern(pattern: str) -> str:

@@ -71,8 +71,11 @@ def check_file(path: Path, *, allow_empty: bool = False) -> Path:
     """Raise InputError unless ``path`` is an existing, non-empty regular file."""
     path = Path(path)
     if not path.exists():
-        raise InputError("file not found", where=str(path), fix="check the path (relative paths "
-                         "in a source config are relative to the YAML file)")
+        raise InputError(
+            "file not found",
+            where=str(path),
+            fix="check the path (relative paths in a source config are relative to the YAML file)",
+        )
     if not path.is_file():
         raise InputError("is not a regular file", where=str(path), fix="point at a file")
     if not allow_empty and path.stat().st_size == 0:
@@ -106,15 +109,16 @@ def locate_decode_error(path: Path, encoding: str, start: int = 0) -> InputError
                 data = exc.object
                 line += data.count(b"\n", 0, exc.start)
                 bad_at = offset - pending + exc.start
-                return decode_error(path, encoding, bad_at, line, bytes(data[exc.start:]))
+                return decode_error(path, encoding, bad_at, line, bytes(data[exc.start :]))
             if final:
                 return None
             line += chunk.count(b"\n")
             offset += len(chunk)
 
 
-def decode_error(path: Path, encoding: str, offset: int, line: int | None,
-                 sample: bytes) -> InputError:
+def decode_error(
+    path: Path, encoding: str, offset: int, line: int | None, sample: bytes
+) -> InputError:
     """Build the InputError for bytes that ``encoding`` cannot decode."""
     guess = suggest_encoding(sample)
     where = f"{path}: byte offset {offset}" + (f", line {line}" if line else "")

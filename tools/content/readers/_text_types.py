@@ -47,7 +47,8 @@ class NumericColumnTyper:
                 ok = pc.all(pc.match_substring_regex(valid, self._dec_re))
                 # a lone sign or empty number part would pass the optional groups
                 st["dec"] = bool(ok.as_py()) and not bool(
-                    pc.any(pc.match_substring_regex(valid, r"^[+-]?$")).as_py())
+                    pc.any(pc.match_substring_regex(valid, r"^[+-]?$")).as_py()
+                )
             if st["dec"] and not st["int"]:
                 frac = pc.extract_regex(valid, rf"(?P<f>{self._frac_re})")
                 lengths = pc.utf8_length(pc.struct_field(frac, "f"))

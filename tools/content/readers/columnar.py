@@ -36,12 +36,14 @@ def flatten_array(name: str, array: pa.Array) -> list[tuple[str, pa.Array]]:
         for field, child in zip(array.type, array.flatten(), strict=True):
             out.extend(flatten_array(f"{name}.{field.name}", child))
         return out
-    if (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)) and \
-            pa.types.is_struct(array.type.value_type):
+    if (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)) and pa.types.is_struct(
+        array.type.value_type
+    ):
         values = array.values
         leaves = flatten_array("", values)
-        struct = pa.StructArray.from_arrays([a for _, a in leaves],
-                                            names=[n[1:] for n, _ in leaves])
+        struct = pa.StructArray.from_arrays(
+            [a for _, a in leaves], names=[n[1:] for n, _ in leaves]
+        )
         cls = pa.LargeListArray if pa.types.is_large_list(array.type) else pa.ListArray
         offsets = array.offsets  # index into the unsliced ``values`` even for a sliced array
         mask = pc.is_null(array) if array.null_count else None
@@ -78,13 +80,19 @@ class ParquetReader:
         try:
             pf = pq.ParquetFile(self.path)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise InputError(f"not a readable Parquet file: {exc}", where=str(self.path),
-                             fix="check the file, or set the right format") from None
+            raise InputError(
+                f"not a readable Parquet file: {exc}",
+                where=str(self.path),
+                fix="check the file, or set the right format",
+            ) from None
         names = pf.schema_arrow.names
         missing = [c for c in self.options.columns or [] if c not in names]
         if missing:
-            raise InputError(f"columns not in the file: {', '.join(missing)}",
-                             where=str(self.path), fix=f"choose from: {', '.join(names)}")
+            raise InputError(
+                f"columns not in the file: {', '.join(missing)}",
+                where=str(self.path),
+                fix=f"choose from: {', '.join(names)}",
+            )
         with pf:
             done = 0
             for batch in pf.iter_batches(batch_size=batch_rows, columns=self.options.columns):

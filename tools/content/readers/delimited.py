@@ -116,8 +116,9 @@ class CsvReader:
 
         yield from rebatch(typed(), batch_rows)
 
-    def _stream(self, names: list[str] | None, typer: NumericColumnTyper,
-                bad: list[BadRecord] | None) -> Iterator[ReadBatch]:
+    def _stream(
+        self, names: list[str] | None, typer: NumericColumnTyper, bad: list[BadRecord] | None
+    ) -> Iterator[ReadBatch]:
         opts = self.options
         header_lines = opts.skip_rows + (1 if opts.header else 0)
 
@@ -126,12 +127,16 @@ class CsvReader:
         def on_invalid(row: Any) -> str:
             if bad is not None and collecting:
                 line = row.number
-                bad.append(BadRecord(
-                    record_index=(line - header_lines - 1) if line else len(bad),
-                    reason=f"expected {row.expected_columns} fields, found {row.actual_columns}",
-                    line=line,
-                    raw=row.text.encode(self.encoding, "replace")[:RAW_CAP],
-                ))
+                bad.append(
+                    BadRecord(
+                        record_index=(line - header_lines - 1) if line else len(bad),
+                        reason=(
+                            f"expected {row.expected_columns} fields, found {row.actual_columns}"
+                        ),
+                        line=line,
+                        raw=row.text.encode(self.encoding, "replace")[:RAW_CAP],
+                    )
+                )
             return "skip"
 
         read_options = pv.ReadOptions(
@@ -176,9 +181,11 @@ class CsvReader:
         seen: set[str] = set()
         for name in names:
             if name in seen:
-                raise InputError(f"column name {name!r} appears twice in the header",
-                                 where=f"{self.path}: line {self.options.skip_rows + 1}",
-                                 fix="give unique names with the columns option")
+                raise InputError(
+                    f"column name {name!r} appears twice in the header",
+                    where=f"{self.path}: line {self.options.skip_rows + 1}",
+                    fix="give unique names with the columns option",
+                )
             seen.add(name)
 
     def _explain(self, exc: Exception) -> InputError:
@@ -188,11 +195,19 @@ class CsvReader:
             if located is not None:
                 return located
         if "Empty CSV file" in text:
-            return InputError("file has no header row", where=str(self.path),
-                              fix="set header: false and columns: [...]")
+            return InputError(
+                "file has no header row",
+                where=str(self.path),
+                fix="set header: false and columns: [...]",
+            )
         if "duplicate" in text.lower() or "column names" in text.lower():
-            return InputError(f"bad header: {text}", where=f"{self.path}: line 1",
-                              fix="give unique names with the columns option")
-        return InputError(f"cannot parse as delimited text: {text}", where=str(self.path),
-                          fix="check delimiter, quotechar and encoding (try data-mash ingest "
-                              "--detect)")
+            return InputError(
+                f"bad header: {text}",
+                where=f"{self.path}: line 1",
+                fix="give unique names with the columns option",
+            )
+        return InputError(
+            f"cannot parse as delimited text: {text}",
+            where=str(self.path),
+            fix="check delimiter, quotechar and encoding (try data-mash ingest --detect)",
+        )

@@ -128,18 +128,25 @@ class FixedWidthReader:
             try:
                 texts.append(raw.decode(self.encoding))
             except UnicodeDecodeError as exc:
-                raise decode_error(self.path, self.encoding, offset + exc.start, line or None,
-                                   raw[exc.start:]) from None
+                raise decode_error(
+                    self.path, self.encoding, offset + exc.start, line or None, raw[exc.start :]
+                ) from None
         lines = pa.array(texts, pa.string())
         bad: list[BadRecord] = []
         if not self.options.allow_short_lines:
             short = pc.less(pc.utf8_length(lines), self._record_end)
             for i in pc.indices_nonzero(short).to_pylist():
                 line, offset, raw = chunk[i]
-                bad.append(BadRecord(
-                    record_index=first_index + i, byte_offset=offset, line=line or None,
-                    reason=f"record has {len(texts[i])} characters, layout needs "
-                           f"{self._record_end}", raw=raw[:RAW_CAP]))
+                bad.append(
+                    BadRecord(
+                        record_index=first_index + i,
+                        byte_offset=offset,
+                        line=line or None,
+                        reason=f"record has {len(texts[i])} characters, layout needs "
+                        f"{self._record_end}",
+                        raw=raw[:RAW_CAP],
+                    )
+                )
             if bad:
                 lines = pc.filter(lines, pc.invert(short))
         arrays = []

@@ -106,22 +106,32 @@ class JsonlReader(_DictRecordsReader):
                 try:
                     text = raw.decode(self.encoding)
                 except UnicodeDecodeError as exc:
-                    raise decode_error(self.path, self.encoding, start + exc.start, number,
-                                       raw[exc.start:]) from None
+                    raise decode_error(
+                        self.path, self.encoding, start + exc.start, number, raw[exc.start :]
+                    ) from None
                 if number == 1:
                     text = text.lstrip("\ufeff")
                 try:
                     record = json.loads(text)
                 except json.JSONDecodeError as exc:
-                    yield (index, number, None, f"invalid JSON at column {exc.colno}: {exc.msg}",
-                           raw[:RAW_CAP])
+                    yield (
+                        index,
+                        number,
+                        None,
+                        f"invalid JSON at column {exc.colno}: {exc.msg}",
+                        raw[:RAW_CAP],
+                    )
                 else:
                     if isinstance(record, dict):
                         yield index, number, record, None, None
                     else:
-                        yield (index, number, None,
-                               f"expected a JSON object, found {type(record).__name__}",
-                               raw[:RAW_CAP])
+                        yield (
+                            index,
+                            number,
+                            None,
+                            f"expected a JSON object, found {type(record).__name__}",
+                            raw[:RAW_CAP],
+                        )
                 index += 1
 
 
@@ -142,14 +152,18 @@ class JsonReader(_DictRecordsReader):
     def _items(self) -> Iterator[Item]:
         with self.path.open("rb") as fh:
             self._stream = _JsonArrayStream(fh, self.path, self.encoding)
-            for index, (line, record) in enumerate(
-                    self._stream.records(self.options.records_key)):
+            for index, (line, record) in enumerate(self._stream.records(self.options.records_key)):
                 if isinstance(record, dict):
                     yield index, line, record, None, None
                 else:
                     raw = json.dumps(record).encode()[:RAW_CAP]
-                    yield (index, line, None,
-                           f"expected a JSON object, found {type(record).__name__}", raw)
+                    yield (
+                        index,
+                        line,
+                        None,
+                        f"expected a JSON object, found {type(record).__name__}",
+                        raw,
+                    )
 
 
 class _JsonArrayStream:
@@ -174,13 +188,18 @@ class _JsonArrayStream:
         try:
             text = self.decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as exc:
-            raise decode_error(self.path, self.encoding, self.bytes_in + exc.start, None,
-                               chunk[max(exc.start, 0):]) from None
+            raise decode_error(
+                self.path,
+                self.encoding,
+                self.bytes_in + exc.start,
+                None,
+                chunk[max(exc.start, 0) :],
+            ) from None
         self.bytes_in += len(chunk)
         self.eof = not chunk
         if self.bytes_in == len(chunk):
             text = text.lstrip("\ufeff")
-        self.buf = self.buf[self.pos:] + text
+        self.buf = self.buf[self.pos :] + text
         self.pos = 0
         return True
 
@@ -222,9 +241,12 @@ class _JsonArrayStream:
 
     def _fail(self, msg: str, at: int | None = None) -> None:
         line = self.line + (self.buf.count("\n", self.pos, at) if at is not None else 0)
-        raise InputError(f"invalid JSON: {msg}", where=f"{self.path}: line {line}",
-                         fix="fix the document, or export it as JSON Lines (format jsonl) so "
-                             "one bad record does not stop the file")
+        raise InputError(
+            f"invalid JSON: {msg}",
+            where=f"{self.path}: line {line}",
+            fix="fix the document, or export it as JSON Lines (format jsonl) so "
+            "one bad record does not stop the file",
+        )
 
     def records(self, records_key: str) -> Iterator[tuple[int, Any]]:
         """Yield (line, value) for every element of the records array."""
@@ -237,7 +259,8 @@ class _JsonArrayStream:
                     raise InputError(
                         f"the top-level object has no {records_key!r} array",
                         where=str(self.path),
-                        fix=f"set records_key to one of: {', '.join(keys) or '(none)'}")
+                        fix=f"set records_key to one of: {', '.join(keys) or '(none)'}",
+                    )
                 key = self._value()
                 keys.append(str(key))
                 self._expect(":", "':'")

@@ -41,7 +41,13 @@ def reader_for(format_name: str) -> type[SourceReader]:
     Raises:
         InputError: No reader is registered under that name, or the plugin fails to import.
     """
-    cls = load_plugin(GROUP, format_name, BUILTIN_READERS, kind="format", where="format",
-                      valid=lambda obj: isinstance(obj, type) and hasattr(obj, "batches"),
-                      shape="a SourceReader class")
+    cls = load_plugin(
+        GROUP,
+        format_name,
+        BUILTIN_READERS,
+        kind="format",
+        where="format",
+        valid=lambda obj: isinstance(obj, type) and hasattr(obj, "batches"),
+        shape="a SourceReader class",
+    )
     return cls  # type: ignore[return-value]

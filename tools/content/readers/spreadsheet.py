@@ -60,8 +60,11 @@ class XlsxReader:
         try:
             workbook = calamine.CalamineWorkbook.from_path(str(self.path))
         except Exception as exc:  # calamine raises several unrelated types for bad files
-            raise InputError(f"cannot open as a workbook: {exc}", where=str(self.path),
-                             fix="check it is .xlsx/.xlsm/.xlsb/.ods, or set format") from None
+            raise InputError(
+                f"cannot open as a workbook: {exc}",
+                where=str(self.path),
+                fix="check it is .xlsx/.xlsm/.xlsb/.ods, or set format",
+            ) from None
         names = workbook.sheet_names
         sheet = self.options.sheet
         try:
@@ -70,8 +73,11 @@ class XlsxReader:
             else:
                 ws = workbook.get_sheet_by_name(sheet)
         except Exception:
-            raise InputError(f"sheet {sheet!r} not found", where=str(self.path),
-                             fix=f"set sheet to one of: {', '.join(map(repr, names))}") from None
+            raise InputError(
+                f"sheet {sheet!r} not found",
+                where=str(self.path),
+                fix=f"set sheet to one of: {', '.join(map(repr, names))}",
+            ) from None
         try:
             yield from ws.iter_rows()
         finally:

@@ -69,18 +69,28 @@ class SqliteReader:
         check_file(self.path)
         with self.path.open("rb") as fh:
             if fh.read(16) != _SQLITE_MAGIC:
-                raise InputError("not a SQLite database", where=str(self.path),
-                                 fix="check the file, or set the right format")
+                raise InputError(
+                    "not a SQLite database",
+                    where=str(self.path),
+                    fix="check the file, or set the right format",
+                )
         return sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
 
     def _source_sql(self, con: sqlite3.Connection) -> str:
         if self.options.query is not None:
             return self.options.query.strip().rstrip(";")
-        tables = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name")]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name"
+            )
+        ]
         if self.options.table not in tables:
-            raise InputError(f"table {self.options.table!r} not found", where=str(self.path),
-                             fix=f"set table to one of: {', '.join(tables) or '(none)'}")
+            raise InputError(
+                f"table {self.options.table!r} not found",
+                where=str(self.path),
+                fix=f"set table to one of: {', '.join(tables) or '(none)'}",
+            )
         return f"SELECT * FROM {_quote(self.options.table or '')}"
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[ReadBatch]:
@@ -92,18 +102,27 @@ class SqliteReader:
             try:
                 cursor = con.execute(f"SELECT * FROM ({sql}) LIMIT 0")
             except sqlite3.Error as exc:
-                raise InputError(f"query failed: {exc}", where=f"{self.path}: {sql}",
-                                 fix="fix the query (it must be one SELECT)") from None
+                raise InputError(
+                    f"query failed: {exc}",
+                    where=f"{self.path}: {sql}",
+                    fix="fix the query (it must be one SELECT)",
+                ) from None
             names = [d[0] for d in cursor.description]
             probes = ", ".join(f"group_concat(DISTINCT typeof({_quote(n)}))" for n in names)
             kinds = con.execute(f"SELECT {probes} FROM ({sql})").fetchone() if names else ()
-            schema = pa.schema([pa.field(n, _arrow_type(set((k or "").split(","))))
-                                for n, k in zip(names, kinds, strict=True)])
+            schema = pa.schema(
+                [
+                    pa.field(n, _arrow_type(set((k or "").split(","))))
+                    for n, k in zip(names, kinds, strict=True)
+                ]
+            )
             cursor = con.execute(sql)
             while rows := cursor.fetchmany(batch_rows):
                 columns = list(zip(*rows, strict=True))
-                arrays = [_column(values, field.type) for values, field in zip(columns, schema,
-                                                                                 strict=True)]
+                arrays = [
+                    _column(values, field.type)
+                    for values, field in zip(columns, schema, strict=True)
+                ]
                 yield ReadBatch(pa.RecordBatch.from_arrays(arrays, schema=schema))
         finally:
             con.close()
@@ -111,6 +130,8 @@ class SqliteReader:
 
 def _column(values: tuple[Any, ...], type_: pa.DataType) -> pa.Array:
     if pa.types.is_string(type_):
-        values = tuple(v if v is None or isinstance(v, str) else
-                       (v.hex() if isinstance(v, bytes) else str(v)) for v in values)
+        values = tuple(
+            v if v is None or isinstance(v, str) else (v.hex() if isinstance(v, bytes) else str(v))
+            for v in values
+        )
     return pa.array(values, type=type_)

@@ -60,8 +60,7 @@ class XmlReader:
         depth_in_record = 0
         found = False
         try:
-            parser = (ET.XMLParser(encoding=self.options.encoding)
-                      if self.options.encoding else None)
+            parser = ET.XMLParser(encoding=self.options.encoding) if self.options.encoding else None
             for event, elem in ET.iterparse(self.path, events=("start", "end"), parser=parser):
                 if event == "start":
                     stack.append(elem)
@@ -81,12 +80,18 @@ class XmlReader:
                     elem.clear()  # content outside records is not needed
         except ET.ParseError as exc:
             line, column = exc.position
-            raise InputError(f"malformed XML: {exc}", where=f"{self.path}: line {line}, "
-                             f"column {column + 1}", fix="fix or re-export the document") from None
+            raise InputError(
+                f"malformed XML: {exc}",
+                where=f"{self.path}: line {line}, column {column + 1}",
+                fix="fix or re-export the document",
+            ) from None
         if not found:
-            raise InputError(f"no <{target}> element found", where=str(self.path),
-                             fix="set record_element to the tag of one record "
-                                 "(data-mash ingest --detect suggests one)")
+            raise InputError(
+                f"no <{target}> element found",
+                where=str(self.path),
+                fix="set record_element to the tag of one record "
+                "(data-mash ingest --detect suggests one)",
+            )
 
     def _to_dict(self, elem: ET.Element, path: str, repeated: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {}

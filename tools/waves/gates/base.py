@@ -93,6 +93,11 @@ class FailureTally:
 
     def result(self) -> GateResult:
         verdict = "all pass" if not self.failing else f"{self.failing} of {self.checked} fail"
-        return GateResult(gate=self.gate, passed=self.failing == 0, checked=self.checked,
-                          failing=self.failing, sample=self.sample,
-                          detail=f"{self.detail}: {verdict}")
+        return GateResult(
+            gate=self.gate,
+            passed=self.failing == 0,
+            checked=self.checked,
+            failing=self.failing,
+            sample=self.sample,
+            detail=f"{self.detail}: {verdict}",
+        )

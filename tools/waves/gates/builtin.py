@@ -31,8 +31,10 @@ class CompletenessGate(RecordGate):
             self.required = mandatory_paths(canonical)
 
     def describe(self) -> str:
-        return (f"completeness >= {self.criteria.completeness_min:g} of "
-                f"{len(self.required)} required fields")
+        return (
+            f"completeness >= {self.criteria.completeness_min:g} of "
+            f"{len(self.required)} required fields"
+        )
 
     def failing(self, batch: pa.RecordBatch) -> pa.Array:
         present = np.zeros(batch.num_rows, np.int32)
@@ -42,8 +44,9 @@ class CompletenessGate(RecordGate):
                 column = batch.column(index)
                 valid = pc.is_valid(column)
                 if pa.types.is_string(column.type):
-                    valid = pc.and_(valid, pc.greater(
-                        pc.utf8_length(pc.utf8_trim_whitespace(column)), 0))
+                    valid = pc.and_(
+                        valid, pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(column)), 0)
+                    )
                 present += pc.fill_null(valid, False).to_numpy(zero_copy_only=False)
         share = present / max(len(self.required), 1)
         return pa.array(share < self.criteria.completeness_min - 1e-9)
@@ -113,13 +116,20 @@ class MappingConfidenceGate:
                 low = sorted(f for f, c in confidences.items() if c < minimum)
                 if not low:
                     continue
-                problems.append(f"{source_id}: {len(low)} field(s) below {minimum:g} "
-                                f"({', '.join(low[:5])})")
+                problems.append(
+                    f"{source_id}: {len(low)} field(s) below {minimum:g} ({', '.join(low[:5])})"
+                )
             failing += count
             sample.extend(policy_ids[: max(0, SAMPLE_SIZE - len(sample))])
         detail = "; ".join(problems) if problems else f"every field >= {minimum:g}"
-        return GateResult(gate=self.name, passed=not problems, checked=checked,
-                          failing=failing, sample=sample, detail=f"mapping confidence: {detail}")
+        return GateResult(
+            gate=self.name,
+            passed=not problems,
+            checked=checked,
+            failing=failing,
+            sample=sample,
+            detail=f"mapping confidence: {detail}",
+        )
 
 
 class TargetReadinessGate:
@@ -132,12 +142,22 @@ class TargetReadinessGate:
 
     def check(self, ctx: GateContext) -> GateResult:
         health = ctx.target().health()
-        return GateResult(gate=self.name, passed=bool(health.ok), checked=1,
-                          failing=0 if health.ok else ctx.policy_count,
-                          detail=f"target: {health.detail}")
+        return GateResult(
+            gate=self.name,
+            passed=bool(health.ok),
+            checked=1,
+            failing=0 if health.ok else ctx.policy_count,
+            detail=f"target: {health.detail}",
+        )
 
 
 BUILTIN_GATES: dict[str, type] = {
-    gate.name: gate for gate in (CompletenessGate, DataQualityGate, MappingConfidenceGate,
-                                 BusinessRulesGate, TargetReadinessGate)
+    gate.name: gate
+    for gate in (
+        CompletenessGate,
+        DataQualityGate,
+        MappingConfidenceGate,
+        BusinessRulesGate,
+        TargetReadinessGate,
+    )
 }

@@ -56,13 +56,27 @@ def gate_context(services: WaveServices, wave_id: str) -> GateContext:
     def by_source() -> dict[str, tuple[int, list[str]]]:
         out: dict[str, tuple[int, list[str]]] = {}
         with engine.connect() as conn:
-            counts = conn.execute(select(WAVE_POLICY.c.source_id, func.count()).where(and_(
-                WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id))
-                .group_by(WAVE_POLICY.c.source_id)).all()
+            counts = conn.execute(
+                select(WAVE_POLICY.c.source_id, func.count())
+                .where(and_(WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id))
+                .group_by(WAVE_POLICY.c.source_id)
+            ).all()
             for source_id, count in counts:
-                sample = conn.execute(select(WAVE_POLICY.c.policy_id).where(and_(
-                    WAVE_POLICY.c.tenant == tenant, WAVE_POLICY.c.wave_id == wave_id,
-                    WAVE_POLICY.c.source_id == source_id)).limit(SAMPLE_SIZE)).scalars().all()
+                sample = (
+                    conn.execute(
+                        select(WAVE_POLICY.c.policy_id)
+                        .where(
+                            and_(
+                                WAVE_POLICY.c.tenant == tenant,
+                                WAVE_POLICY.c.wave_id == wave_id,
+                                WAVE_POLICY.c.source_id == source_id,
+                            )
+                        )
+                        .limit(SAMPLE_SIZE)
+                    )
+                    .scalars()
+                    .all()
+                )
                 out[source_id] = (int(count), list(sample))
         return out
 
@@ -72,16 +86,24 @@ def gate_context(services: WaveServices, wave_id: str) -> GateContext:
         return services.confidence_source(source_id)
 
     return GateContext(
-        wave_id=wave_id, tenant=tenant, criteria=criteria, canonical=plan.canonical,
-        policy_count=wave.policy_count, batches=lambda: wave_batches(services, wave_id),
+        wave_id=wave_id,
+        tenant=tenant,
+        criteria=criteria,
+        canonical=plan.canonical,
+        policy_count=wave.policy_count,
+        batches=lambda: wave_batches(services, wave_id),
         target=lambda: services.target(wave.target, criteria.target_config),
-        policies_by_source=by_source, confidences=confidences)
+        policies_by_source=by_source,
+        confidences=confidences,
+    )
 
 
 def _raised(name: str, exc: BaseException) -> GateResult:
-    return GateResult(gate=name, passed=False,
-                      detail=f"gate raised while checking (fails closed): "
-                             f"{type(exc).__name__}: {exc}"[:2000])
+    return GateResult(
+        gate=name,
+        passed=False,
+        detail=f"gate raised while checking (fails closed): {type(exc).__name__}: {exc}"[:2000],
+    )
 
 
 def evaluate_gates(ctx: GateContext, gates: list[WaveGate]) -> list[GateResult]:
@@ -138,20 +160,33 @@ def check_gates(services: WaveServices, wave_id: str) -> GateReport:
         if not result.passed and result.gate in overrides:
             result.overridden = True
             result.override_reason = overrides[result.gate].get("reason")
-    report = GateReport(wave_id=wave_id, results=results,
-                        passed=all(r.passed or r.overridden for r in results))
+    report = GateReport(
+        wave_id=wave_id, results=results, passed=all(r.passed or r.overridden for r in results)
+    )
     log = AuditLog(services.engine, tenant=services.tenant)
     payload = {"gates": [r.gate for r in results]}
     with log.operation(NAMESPACE, "check_gates", target=wave_id, payload=payload) as op:
-        op.outcome = {"passed": report.passed,
-                      "failed": [r.gate for r in results if not r.passed]}
+        op.outcome = {"passed": report.passed, "failed": [r.gate for r in results if not r.passed]}
         with op.atomic() as conn:
             now = utcnow()
-            conn.execute(GATE_RESULT.insert(), [{
-                "tenant": services.tenant, "wave_id": wave_id, "gate": r.gate,
-                "passed": r.passed, "checked": r.checked, "failing": r.failing,
-                "sample": r.sample, "detail": r.detail, "entry_id": op.entry_id,
-                "checked_at": now} for r in results])
+            conn.execute(
+                GATE_RESULT.insert(),
+                [
+                    {
+                        "tenant": services.tenant,
+                        "wave_id": wave_id,
+                        "gate": r.gate,
+                        "passed": r.passed,
+                        "checked": r.checked,
+                        "failing": r.failing,
+                        "sample": r.sample,
+                        "detail": r.detail,
+                        "entry_id": op.entry_id,
+                        "checked_at": now,
+                    }
+                    for r in results
+                ],
+            )
     report.entry_id = op.entry_id
     return report
 
@@ -160,25 +195,49 @@ def latest_gate_report(engine: Engine, tenant: str, wave_id: str) -> GateReport 
     """The verdicts of the wave's latest gate check, with overrides applied (None: never run)."""
     with engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
-        last = conn.execute(select(func.max(GATE_RESULT.c.entry_id)).where(and_(
-            GATE_RESULT.c.tenant == tenant, GATE_RESULT.c.wave_id == wave_id))).scalar()
+        last = conn.execute(
+            select(func.max(GATE_RESULT.c.entry_id)).where(
+                and_(GATE_RESULT.c.tenant == tenant, GATE_RESULT.c.wave_id == wave_id)
+            )
+        ).scalar()
         if last is None:
             return None
-        rows = conn.execute(select(GATE_RESULT).where(and_(
-            GATE_RESULT.c.tenant == tenant, GATE_RESULT.c.wave_id == wave_id,
-            GATE_RESULT.c.entry_id == last)).order_by(GATE_RESULT.c.id)).all()
+        rows = conn.execute(
+            select(GATE_RESULT)
+            .where(
+                and_(
+                    GATE_RESULT.c.tenant == tenant,
+                    GATE_RESULT.c.wave_id == wave_id,
+                    GATE_RESULT.c.entry_id == last,
+                )
+            )
+            .order_by(GATE_RESULT.c.id)
+        ).all()
     overrides = wave.gate_overrides or {}
-    results = [GateResult(gate=r.gate, passed=r.passed, checked=r.checked, failing=r.failing,
-                          sample=list(r.sample), detail=r.detail,
-                          overridden=not r.passed and r.gate in overrides,
-                          override_reason=(overrides.get(r.gate) or {}).get("reason")
-                          if not r.passed else None) for r in rows]
-    return GateReport(wave_id=wave_id, results=results, entry_id=last,
-                      passed=all(r.passed or r.overridden for r in results))
+    results = [
+        GateResult(
+            gate=r.gate,
+            passed=r.passed,
+            checked=r.checked,
+            failing=r.failing,
+            sample=list(r.sample),
+            detail=r.detail,
+            overridden=not r.passed and r.gate in overrides,
+            override_reason=(overrides.get(r.gate) or {}).get("reason") if not r.passed else None,
+        )
+        for r in rows
+    ]
+    return GateReport(
+        wave_id=wave_id,
+        results=results,
+        entry_id=last,
+        passed=all(r.passed or r.overridden for r in results),
+    )
 
 
-def override_gate(engine: Engine, wave_id: str, gate: str, reason: str, *,
-                  tenant: str) -> dict[str, Any]:
+def override_gate(
+    engine: Engine, wave_id: str, gate: str, reason: str, *, tenant: str
+) -> dict[str, Any]:
     """Let a wave run although ``gate`` fails; the override and its reason are audited.
 
     Raises:
@@ -187,19 +246,30 @@ def override_gate(engine: Engine, wave_id: str, gate: str, reason: str, *,
     """
     reason = reason.strip()
     if len(reason) < 3:
-        raise InputError("an override needs a reason", where="--reason",
-                         fix='say why, e.g. --reason "premiums fixed upstream, ticket 123"')
+        raise InputError(
+            "an override needs a reason",
+            where="--reason",
+            fix='say why, e.g. --reason "premiums fixed upstream, ticket 123"',
+        )
     with engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
         criteria = PlanCriteria.model_validate(plan_row(conn, tenant, wave.plan_id).criteria)
     if gate not in criteria.gates:
-        raise InputError(f"wave {wave_id} does not check a gate '{gate}'", where="--override",
-                         fix=f"choose one of: {', '.join(criteria.gates)}")
+        raise InputError(
+            f"wave {wave_id} does not check a gate '{gate}'",
+            where="--override",
+            fix=f"choose one of: {', '.join(criteria.gates)}",
+        )
     log = AuditLog(engine, tenant=tenant)
-    with log.operation(NAMESPACE, "override_gate", target=wave_id,
-                       payload={"gate": gate, "reason": reason}) as op:
-        override = {"reason": reason, "entry_id": op.entry_id, "actor": log.actor,
-                    "at": utcnow().isoformat()}
+    with log.operation(
+        NAMESPACE, "override_gate", target=wave_id, payload={"gate": gate, "reason": reason}
+    ) as op:
+        override = {
+            "reason": reason,
+            "entry_id": op.entry_id,
+            "actor": log.actor,
+            "at": utcnow().isoformat(),
+        }
         op.outcome = {"gate": gate}
         with op.atomic() as conn:
             overrides = dict(wave_row(conn, tenant, wave_id).gate_overrides or {})

@@ -29,8 +29,11 @@ def load_gate(name: str, criteria: PlanCriteria, canonical: str = "policy_v1") -
     """
     classes = gate_classes()
     if name not in classes:
-        raise InputError(f"no quality gate '{name}'", where="criteria.gates",
-                         fix=f"choose from: {', '.join(sorted(classes))}")
+        raise InputError(
+            f"no quality gate '{name}'",
+            where="criteria.gates",
+            fix=f"choose from: {', '.join(sorted(classes))}",
+        )
     cls = classes[name]
     if not isinstance(cls, type):
         cls = cls.load()  # an entry point

@@ -42,7 +42,8 @@ from tools.waves.targets.codec import check_wave_id, conform
 from tools.waves.targets.new_platform import _refuse_duplicates
 
 _NAME = re.compile(
-    r"^(?P<seq>\d{8})-wave-(?P<wave>.+)-(?P<op>upsert|delete)-(?P<hash>[0-9a-f]{16})\.jsonl$")
+    r"^(?P<seq>\d{8})-wave-(?P<wave>.+)-(?P<op>upsert|delete)-(?P<hash>[0-9a-f]{16})\.jsonl$"
+)
 
 
 def message_id(policy_id: str, wave_id: str, op: str = "upsert") -> str:
@@ -103,8 +104,9 @@ class CoexistenceBridgeTarget:
         return state
 
     def _commit(self, wave_id: str, op: str, messages: list[dict[str, Any]]) -> None:
-        body = "".join(json.dumps(m, separators=(",", ":"), ensure_ascii=False) + "\n"
-                       for m in messages).encode("utf-8")
+        body = "".join(
+            json.dumps(m, separators=(",", ":"), ensure_ascii=False) + "\n" for m in messages
+        ).encode("utf-8")
         files.ensure_dir(self.outbox, self.name)
         files.remove_stale_temps(self.outbox, "")
         seq = files.next_sequence([p.name for p in self._files()], _NAME)
@@ -123,13 +125,22 @@ class CoexistenceBridgeTarget:
         except ValidationError as exc:
             first = exc.errors()[0]
             loc = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"the record is not a valid {self.version} policy: {first['msg']}",
-                             where=f"policy {pid}, field {loc}",
-                             fix="route invalid policies to the data_quality_queue") from None
+            raise InputError(
+                f"the record is not a valid {self.version} policy: {first['msg']}",
+                where=f"policy {pid}, field {loc}",
+                fix="route invalid policies to the data_quality_queue",
+            ) from None
         sha = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        return {"message_id": message_id(pid, wave_id), "op": "upsert", "wave_id": wave_id,
-                "policy_id": pid, "canonical_version": self.version, "content_sha": sha,
-                "written_at": now, "record": body}
+        return {
+            "message_id": message_id(pid, wave_id),
+            "op": "upsert",
+            "wave_id": wave_id,
+            "policy_id": pid,
+            "canonical_version": self.version,
+            "content_sha": sha,
+            "written_at": now,
+            "record": body,
+        }
 
     def write(self, wave_id: str, records: pa.Table) -> int:
         """Send upserts for the batch (one atomic outbox file); returns policies in the batch."""
@@ -141,8 +152,11 @@ class CoexistenceBridgeTarget:
         now = dt.datetime.now(dt.UTC).isoformat()
         messages = [self._message(r, wave_id, now) for r in arrow_to_records(table, self.version)]
         state = self._state(wave_id)
-        fresh = [m for m in messages
-                 if state.get(m["policy_id"], ("", "", ""))[:2] != ("upsert", m["content_sha"])]
+        fresh = [
+            m
+            for m in messages
+            if state.get(m["policy_id"], ("", "", ""))[:2] != ("upsert", m["content_sha"])
+        ]
         if fresh:
             self._commit(wave_id, "upsert", fresh)
         return table.num_rows
@@ -156,10 +170,22 @@ class CoexistenceBridgeTarget:
         if not live:
             return 0
         now = dt.datetime.now(dt.UTC).isoformat()
-        self._commit(wave_id, "delete", [
-            {"message_id": message_id(pid, wave_id, "delete"), "op": "delete", "wave_id": wave_id,
-             "policy_id": pid, "canonical_version": self.version, "content_sha": "",
-             "written_at": now} for pid in live])
+        self._commit(
+            wave_id,
+            "delete",
+            [
+                {
+                    "message_id": message_id(pid, wave_id, "delete"),
+                    "op": "delete",
+                    "wave_id": wave_id,
+                    "policy_id": pid,
+                    "canonical_version": self.version,
+                    "content_sha": "",
+                    "written_at": now,
+                }
+                for pid in live
+            ],
+        )
         gone = set(live)
         for path in self._files(wave_id):
             if path.parent != self.outbox or "-upsert-" not in path.name:

@@ -59,7 +59,7 @@ def sanitise(path: str) -> str:
     """Storage name of a dotted path: `policy_core.policy_id` -> `policy_core__policy_id`."""
     name = re.sub(r"[^0-9a-z_]", "_", path.lower().replace(".", "__"))
     if len(name) > MAX_IDENTIFIER:  # keep names unique and legal on PostgreSQL
-        name = f"{name[:MAX_IDENTIFIER - 9]}_{hashlib.sha1(path.encode()).hexdigest()[:8]}"
+        name = f"{name[: MAX_IDENTIFIER - 9]}_{hashlib.sha1(path.encode()).hexdigest()[:8]}"
     return name
 
 
@@ -80,8 +80,9 @@ def check_wave_id(wave_id: str) -> str:
     return wave_id
 
 
-def cast_to_schema(table: pa.Table | pa.RecordBatch, schema: pa.Schema, *, where: str,
-                   fix: str) -> pa.Table:
+def cast_to_schema(
+    table: pa.Table | pa.RecordBatch, schema: pa.Schema, *, where: str, fix: str
+) -> pa.Table:
     """``table`` with exactly ``schema``'s columns: cast where the type differs, null where a
     column is absent. ``where`` and ``fix`` go into the error.
 
@@ -101,8 +102,11 @@ def cast_to_schema(table: pa.Table | pa.RecordBatch, schema: pa.Schema, *, where
         try:
             arrays.append(column if column.type == field.type else column.cast(field.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
-            raise InputError(f"column {field.name!r} cannot be read as {field.type}: {exc}",
-                             where=f"{where}, column {field.name}", fix=fix) from None
+            raise InputError(
+                f"column {field.name!r} cannot be read as {field.type}: {exc}",
+                where=f"{where}, column {field.name}",
+                fix=fix,
+            ) from None
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -112,13 +116,20 @@ def conform(table: pa.Table | pa.RecordBatch, version: str = "policy_v1") -> pa.
     Raises:
         InputError: the policy id column is missing or null, or a column cannot be cast.
     """
-    out = cast_to_schema(table, arrow_schema(version), where="records",
-                         fix="pass canonical records (records_to_arrow / arrow_schema)")
+    out = cast_to_schema(
+        table,
+        arrow_schema(version),
+        where="records",
+        fix="pass canonical records (records_to_arrow / arrow_schema)",
+    )
     ids = out.column(POLICY_ID)
     if ids.null_count:
         row = pc.index(pc.is_null(ids), True).as_py()
-        raise InputError("a record has no policy id", where=f"records row {row}, {POLICY_ID}",
-                         fix="every canonical record needs policy_core.policy_id")
+        raise InputError(
+            "a record has no policy id",
+            where=f"records row {row}, {POLICY_ID}",
+            fix="every canonical record needs policy_core.policy_id",
+        )
     return out
 
 
@@ -174,8 +185,9 @@ def _encode_list(
     if len(filled):
         texts = array.take(pa.array(filled)).cast(flat.text_type).to_pylist()
         for position, items in zip(filled.tolist(), texts, strict=True):
-            out[position] = (json.dumps(items, separators=(",", ":"), ensure_ascii=False)
-                             if as_json else items)
+            out[position] = (
+                json.dumps(items, separators=(",", ":"), ensure_ascii=False) if as_json else items
+            )
     return out
 
 

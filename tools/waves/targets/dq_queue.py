@@ -48,7 +48,8 @@ class DataQualityQueueTarget(sql.TableTarget):
         json_type = sql.column_type(pa.list_(pa.string()), self.dialect)
         self.metadata = MetaData()
         self.table = Table(
-            sql.table_name(config, "data_quality_queue", self.name), self.metadata,
+            sql.table_name(config, "data_quality_queue", self.name),
+            self.metadata,
             Column("policy_id", Text(), primary_key=True),
             Column("wave_id", Text(), primary_key=True),
             Column("reasons", json_type, nullable=False),
@@ -79,25 +80,38 @@ class DataQualityQueueTarget(sql.TableTarget):
         native = self.dialect == "postgresql"
         now = dt.datetime.now(dt.UTC)
         rows = []
-        for record, reasons in zip(arrow_to_records(table, self.version), self._reasons(records),
-                                   strict=True):
-            body = json.loads(json.dumps(record, default=to_json_value)) if native else \
-                json.dumps(record, default=to_json_value, separators=(",", ":"))
-            rows.append({"policy_id": record["policy_core"]["policy_id"], "wave_id": wave_id,
-                         "reasons": reasons if native else json.dumps(reasons),
-                         "record": body, "queued_at": now if native else now.isoformat()})
+        for record, reasons in zip(
+            arrow_to_records(table, self.version), self._reasons(records), strict=True
+        ):
+            body = (
+                json.loads(json.dumps(record, default=to_json_value))
+                if native
+                else json.dumps(record, default=to_json_value, separators=(",", ":"))
+            )
+            rows.append(
+                {
+                    "policy_id": record["policy_core"]["policy_id"],
+                    "wave_id": wave_id,
+                    "reasons": reasons if native else json.dumps(reasons),
+                    "record": body,
+                    "queued_at": now if native else now.isoformat(),
+                }
+            )
         insert = postgresql.insert if native else sqlite.insert
         stmt = insert(self.table)
         stmt = stmt.on_conflict_do_update(
             index_elements=["policy_id", "wave_id"],
-            set_={c: stmt.excluded[c] for c in ("reasons", "record", "queued_at")})
+            set_={c: stmt.excluded[c] for c in ("reasons", "record", "queued_at")},
+        )
         try:
             with self.engine.begin() as conn:
                 conn.execute(stmt, rows)
         except SQLAlchemyError as exc:
-            raise ConfigError(f"cannot write to the data-quality queue: {sql.reason(exc)}",
-                              where=f"table {self.table.name}",
-                              fix="check the database; the batch was rolled back") from None
+            raise ConfigError(
+                f"cannot write to the data-quality queue: {sql.reason(exc)}",
+                where=f"table {self.table.name}",
+                fix="check the database; the batch was rolled back",
+            ) from None
         return len(rows)
 
     def delete(self, wave_id: str, policy_ids: Sequence[str] | None = None) -> int:
@@ -107,15 +121,24 @@ class DataQualityQueueTarget(sql.TableTarget):
         with self.engine.begin() as conn:
             if policy_ids is None:
                 return int(conn.execute(self.table.delete().where(wave)).rowcount or 0)
-            return sum(int(conn.execute(self.table.delete().where(
-                wave, self.table.c.policy_id.in_(part))).rowcount or 0)
-                for part in sql.chunks(list(policy_ids), sql.DELETE_CHUNK))
+            return sum(
+                int(
+                    conn.execute(
+                        self.table.delete().where(wave, self.table.c.policy_id.in_(part))
+                    ).rowcount
+                    or 0
+                )
+                for part in sql.chunks(list(policy_ids), sql.DELETE_CHUNK)
+            )
 
     def read_back(self, wave_id: str, *, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
         """Stream the wave's queued records (policy-id order) as canonical record batches."""
         self._prepare()
-        query = (select(self.table.c.record).where(self.table.c.wave_id == wave_id)
-                 .order_by(self.table.c.policy_id))
+        query = (
+            select(self.table.c.record)
+            .where(self.table.c.wave_id == wave_id)
+            .order_by(self.table.c.policy_id)
+        )
         with self.engine.connect() as conn:
             streaming = conn.execution_options(stream_results=True, yield_per=batch_rows)
             result = streaming.execute(query)
@@ -127,10 +150,13 @@ class DataQualityQueueTarget(sql.TableTarget):
         """Policy id -> reasons queued for the wave (what the data-quality inbox shows)."""
         self._prepare()
         query = select(self.table.c.policy_id, self.table.c.reasons).where(
-            self.table.c.wave_id == wave_id)
+            self.table.c.wave_id == wave_id
+        )
         with self.engine.connect() as conn:
-            return {pid: json.loads(r) if isinstance(r, str) else list(r)
-                    for pid, r in conn.execute(query)}
+            return {
+                pid: json.loads(r) if isinstance(r, str) else list(r)
+                for pid, r in conn.execute(query)
+            }
 
     def count(self, wave_id: str) -> int:
         """How many policies are queued for the wave."""

@@ -25,12 +25,18 @@ def target_dir(config: Mapping[str, Any], target: str) -> Path:
     """The `dir` setting, checked: a string naming a folder (created on first write)."""
     raw = config.get("dir") if isinstance(config, Mapping) else None
     if not isinstance(raw, str | os.PathLike) or not str(raw).strip():
-        raise InputError("the dir setting is missing", where=f"target {target}: dir",
-                         fix="give the folder the files are dropped into")
+        raise InputError(
+            "the dir setting is missing",
+            where=f"target {target}: dir",
+            fix="give the folder the files are dropped into",
+        )
     path = Path(raw).expanduser()
     if path.exists() and not path.is_dir():
-        raise InputError(f"{path} is a file, not a folder", where=f"target {target}: dir",
-                         fix="point dir at a folder")
+        raise InputError(
+            f"{path} is a file, not a folder",
+            where=f"target {target}: dir",
+            fix="point dir at a folder",
+        )
     return path
 
 
@@ -43,11 +49,17 @@ def ensure_dir(path: Path, target: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create {path}: {exc.strerror}", where=f"target {target}: dir",
-                          fix="use a writable folder") from None
+        raise ConfigError(
+            f"cannot create {path}: {exc.strerror}",
+            where=f"target {target}: dir",
+            fix="use a writable folder",
+        ) from None
     if not os.access(path, os.W_OK | os.X_OK):
-        raise ConfigError(f"{path} is not writable", where=f"target {target}: dir",
-                          fix="fix the folder's permissions or use another one")
+        raise ConfigError(
+            f"{path} is not writable",
+            where=f"target {target}: dir",
+            fix="fix the folder's permissions or use another one",
+        )
     return path
 
 

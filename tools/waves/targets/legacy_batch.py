@@ -45,8 +45,14 @@ from tools.waves.targets.codec import (
 )
 from tools.waves.targets.new_platform import _refuse_duplicates
 
-DEFAULT_WIDTHS = {"string": 100, "date": 10, "decimal": 21, "integer": 20, "boolean": 5,
-                  "list": 4000}
+DEFAULT_WIDTHS = {
+    "string": 100,
+    "date": 10,
+    "decimal": 21,
+    "integer": 20,
+    "boolean": 5,
+    "list": 4000,
+}
 _SUFFIX = re.compile(r"^(?P<seq>\d{6})-(?P<hash>[0-9a-f]{16})$")
 
 
@@ -81,16 +87,21 @@ class LegacyBatchTarget:
         self.dir = files.target_dir(config, self.name)
         self.layout = str(config.get("layout", "csv")).lower()
         if self.layout not in {"csv", "fixed"}:
-            raise InputError(f"unknown layout {config.get('layout')!r}",
-                             where=f"target {self.name}: layout", fix="use csv or fixed")
+            raise InputError(
+                f"unknown layout {config.get('layout')!r}",
+                where=f"target {self.name}: layout",
+                fix="use csv or fixed",
+            )
         self.ext = "csv" if self.layout == "csv" else "dat"
         self.encoding = str(config.get("encoding", "utf-8"))
         try:
             codecs.lookup(self.encoding)
         except LookupError:
-            raise InputError(f"unknown encoding {self.encoding!r}",
-                             where=f"target {self.name}: encoding",
-                             fix="use a Python codec name such as utf-8 or latin-1") from None
+            raise InputError(
+                f"unknown encoding {self.encoding!r}",
+                where=f"target {self.name}: encoding",
+                fix="use a Python codec name such as utf-8 or latin-1",
+            ) from None
         self.version = str(config.get("canonical_version", "policy_v1"))
         self.columns = flat_columns(self.version)
         self.widths = self._widths(config.get("widths") or {})
@@ -99,10 +110,13 @@ class LegacyBatchTarget:
     def _widths(self, overrides: Any) -> list[int]:
         known = {c.path for c in self.columns}
         if not isinstance(overrides, Mapping) or any(
-                k not in known or not isinstance(v, int) or v < 1 for k, v in overrides.items()):
-            raise InputError("widths must map canonical column names to positive integers",
-                             where=f"target {self.name}: widths",
-                             fix=f"e.g. {{{POLICY_ID}: 20}}")
+            k not in known or not isinstance(v, int) or v < 1 for k, v in overrides.items()
+        ):
+            raise InputError(
+                "widths must map canonical column names to positive integers",
+                where=f"target {self.name}: widths",
+                fix=f"e.g. {{{POLICY_ID}: 20}}",
+            )
         return [overrides.get(c.path, DEFAULT_WIDTHS[_kind(c)]) for c in self.columns]
 
     # -- files ----------------------------------------------------------------------------------
@@ -110,7 +124,7 @@ class LegacyBatchTarget:
         prefix = f"wave-{wave_id}.part-"
         found = []
         for path in self.dir.glob(f"{prefix}*.{self.ext}"):
-            suffix = path.name[len(prefix):-len(self.ext) - 1]
+            suffix = path.name[len(prefix) : -len(self.ext) - 1]
             if _SUFFIX.match(suffix):
                 found.append(path)
         return sorted(found)
@@ -121,8 +135,9 @@ class LegacyBatchTarget:
         for flat, width in zip(self.columns, self.widths, strict=True):
             fields.append({"name": flat.path, "start": start, "length": width})
             start += width
-        data = json.dumps({"encoding": self.encoding, "start_origin": 1, "fields": fields},
-                          indent=1).encode()
+        data = json.dumps(
+            {"encoding": self.encoding, "start_origin": 1, "fields": fields}, indent=1
+        ).encode()
         if not path.exists() or path.read_bytes() != data:
             files.atomic_write(path, data)
 
@@ -144,7 +159,8 @@ class LegacyBatchTarget:
                         f"value of {len(value)} characters does not fit the fixed layout "
                         f"(width {width}, or contains a line break)",
                         where=f"policy {pid}, field {flat.path}",
-                        fix=f"raise widths.{flat.path} in the target config or use layout: csv")
+                        fix=f"raise widths.{flat.path} in the target config or use layout: csv",
+                    )
                 numeric = _kind(flat) in {"decimal", "integer"}
                 cells.append(value.rjust(width) if numeric else value.ljust(width))
             lines.append("".join(cells))
@@ -155,14 +171,17 @@ class LegacyBatchTarget:
         if self.layout == "csv":
             names = [c.path for c in self.columns]
             return pacsv.read_csv(
-                path, read_options=pacsv.ReadOptions(encoding=self.encoding),
+                path,
+                read_options=pacsv.ReadOptions(encoding=self.encoding),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True))
+                    column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+                ),
+            )
         lines = path.read_text(encoding=self.encoding).splitlines()
         arrays, start = [], 0
         for width in self.widths:
-            values = [line[start:start + width].strip() or None for line in lines]
+            values = [line[start : start + width].strip() or None for line in lines]
             arrays.append(pa.array(values, pa.string()))
             start += width
         return pa.Table.from_arrays(arrays, names=[c.path for c in self.columns])
@@ -203,8 +222,9 @@ class LegacyBatchTarget:
             return 0
         _refuse_duplicates(table)
         values = encode(table, self.version, text=True)
-        text = pa.Table.from_arrays([pa.array(v, pa.string()) for v in values],
-                                    names=[c.path for c in self.columns])
+        text = pa.Table.from_arrays(
+            [pa.array(v, pa.string()) for v in values], names=[c.path for c in self.columns]
+        )
         data = self._to_bytes(text)
         batch_hash = files.digest(data)
         files.ensure_dir(self.dir, self.name)
@@ -215,8 +235,9 @@ class LegacyBatchTarget:
         if any(p.stem.endswith(f"-{batch_hash}") for p in parts):
             return table.num_rows  # this exact batch is already in the drop: a retry
         seq = 1 + max((int(p.stem.rsplit(".part-", 1)[1][:6]) for p in parts), default=0)
-        files.atomic_write(self.dir / f"wave-{wave_id}.part-{seq:06d}-{batch_hash}.{self.ext}",
-                           data)
+        files.atomic_write(
+            self.dir / f"wave-{wave_id}.part-{seq:06d}-{batch_hash}.{self.ext}", data
+        )
         self._prune(parts, set(table.column(POLICY_ID).to_pylist()))
         return table.num_rows
 
@@ -248,8 +269,11 @@ class LegacyBatchTarget:
                 text = text.filter(pc.invert(pc.is_in(ids, pa.array(list(newer), pa.string()))))
             newer.update(ids.to_pylist())
             for chunk in text.to_batches(max_chunksize=batch_rows):
-                yield decode({names[n]: chunk.column(n) for n in chunk.schema.names
-                              if n in names}, self.version, text=True)
+                yield decode(
+                    {names[n]: chunk.column(n) for n in chunk.schema.names if n in names},
+                    self.version,
+                    text=True,
+                )
 
     def count(self, wave_id: str) -> int:
         """How many distinct policies the wave's parts hold."""

@@ -44,31 +44,46 @@ class NewPlatformTarget(sql.TableTarget):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         if not isinstance(config, Mapping):
-            raise InputError("the target config must be a mapping", where=f"target {self.name}",
-                             fix="pass {url: ...}")
+            raise InputError(
+                "the target config must be a mapping",
+                where=f"target {self.name}",
+                fix="pass {url: ...}",
+            )
         self.url = sql.parse_url(config, self.name)
         self.version = str(config.get("canonical_version", "policy_v1"))
         self.dialect = self.url.get_backend_name()
         self.columns = flat_columns(self.version)
         self.metadata = MetaData()
         self.table = Table(
-            sql.table_name(config, "policy", self.name), self.metadata,
-            *(Column(c.name, sql.column_type(c.type, self.dialect), primary_key=c.path == POLICY_ID,
-                     nullable=c.path != POLICY_ID) for c in self.columns),
+            sql.table_name(config, "policy", self.name),
+            self.metadata,
+            *(
+                Column(
+                    c.name,
+                    sql.column_type(c.type, self.dialect),
+                    primary_key=c.path == POLICY_ID,
+                    nullable=c.path != POLICY_ID,
+                )
+                for c in self.columns
+            ),
             Column("wave_id", Text(), nullable=False),
             Column("written_at", sql.timestamp_type(self.dialect), nullable=False),
         )
         # (wave_id, policy id) rather than the reverse: the same index then serves every
         # per-wave query (count, read-back, delete), so no separate wave index is maintained.
-        self.table.append_constraint(UniqueConstraint(
-            "wave_id", POLICY_KEY, name=f"uq_{self.table.name}_wave_policy"))
+        self.table.append_constraint(
+            UniqueConstraint("wave_id", POLICY_KEY, name=f"uq_{self.table.name}_wave_policy")
+        )
 
     # -- plumbing -------------------------------------------------------------------------------
     def _upsert_statement(self) -> Any:
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = insert(self.table)
-        updated = {c.name: stmt.excluded[c.name] for c in self.table.columns
-                   if c.name not in (POLICY_KEY, "wave_id")}
+        updated = {
+            c.name: stmt.excluded[c.name]
+            for c in self.table.columns
+            if c.name not in (POLICY_KEY, "wave_id")
+        }
         return stmt.on_conflict_do_update(index_elements=["wave_id", POLICY_KEY], set_=updated)
 
     def _sqlite_upsert(self) -> str:
@@ -76,9 +91,11 @@ class NewPlatformTarget(sql.TableTarget):
         names = [quote(c.name) for c in self.table.columns]
         keys = (quote("wave_id"), quote(POLICY_KEY))
         updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in keys)
-        return (f"INSERT INTO {quote(self.table.name)} ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' for _ in names)}) "
-                f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+        return (
+            f"INSERT INTO {quote(self.table.name)} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' for _ in names)}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )
 
     # -- MigrationTarget ------------------------------------------------------------------------
     def write(self, wave_id: str, records: pa.Table) -> int:
@@ -101,27 +118,43 @@ class NewPlatformTarget(sql.TableTarget):
             with self.engine.begin() as conn:
                 if native:  # SQLAlchemy batches these into multi-row VALUES for psycopg
                     names = [c.name for c in self.columns]
-                    conn.execute(self._upsert_statement(), [
-                        {**dict(zip(names, row, strict=True)), "wave_id": wave_id,
-                         "written_at": stamp} for row in zip(*values, strict=True)])
+                    conn.execute(
+                        self._upsert_statement(),
+                        [
+                            {
+                                **dict(zip(names, row, strict=True)),
+                                "wave_id": wave_id,
+                                "written_at": stamp,
+                            }
+                            for row in zip(*values, strict=True)
+                        ],
+                    )
                 else:  # the driver's executemany on positional tuples: no per-row dicts
-                    conn.exec_driver_sql(self._sqlite_upsert(), [
-                        (*row, wave_id, stamp) for row in zip(*values, strict=True)])
+                    conn.exec_driver_sql(
+                        self._sqlite_upsert(),
+                        [(*row, wave_id, stamp) for row in zip(*values, strict=True)],
+                    )
         except IntegrityError as exc:
             owned = self._owned_elsewhere(wave_id, table.column(POLICY_ID).to_pylist())
             if owned:
                 sample = ", ".join(f"{pid} (wave {w})" for pid, w in owned[:5])
                 raise InputError(
                     f"{len(owned)} policies are already on the platform from another wave: "
-                    f"{sample}", where=f"wave {wave_id}",
+                    f"{sample}",
+                    where=f"wave {wave_id}",
                     fix="roll that wave back first, or drop these policies from this wave",
                 ) from None
-            raise ConfigError(f"the platform refused the batch: {sql.reason(exc)}",
-                              where=f"table {self.table.name}", fix="check the records") from None
+            raise ConfigError(
+                f"the platform refused the batch: {sql.reason(exc)}",
+                where=f"table {self.table.name}",
+                fix="check the records",
+            ) from None
         except SQLAlchemyError as exc:
-            raise ConfigError(f"cannot write to the platform: {sql.reason(exc)}",
-                              where=f"table {self.table.name}",
-                              fix="check the database; the batch was rolled back") from None
+            raise ConfigError(
+                f"cannot write to the platform: {sql.reason(exc)}",
+                where=f"table {self.table.name}",
+                fix="check the database; the batch was rolled back",
+            ) from None
         return table.num_rows
 
     def _owned_elsewhere(self, wave_id: str, ids: list[str]) -> list[tuple[str, str]]:
@@ -129,7 +162,8 @@ class NewPlatformTarget(sql.TableTarget):
         with self.engine.connect() as conn:
             for part in sql.chunks(ids, sql.DELETE_CHUNK):
                 query = select(key, self.table.c.wave_id).where(
-                    key.in_(part), self.table.c.wave_id != wave_id)
+                    key.in_(part), self.table.c.wave_id != wave_id
+                )
                 found.extend((r[0], r[1]) for r in conn.execute(query))
         return sorted(found)
 
@@ -142,8 +176,9 @@ class NewPlatformTarget(sql.TableTarget):
             if policy_ids is None:
                 return int(conn.execute(self.table.delete().where(wave)).rowcount or 0)
             for part in sql.chunks(list(policy_ids), sql.DELETE_CHUNK):
-                result = conn.execute(self.table.delete().where(
-                    wave, self.table.c[POLICY_KEY].in_(part)))
+                result = conn.execute(
+                    self.table.delete().where(wave, self.table.c[POLICY_KEY].in_(part))
+                )
                 removed += int(result.rowcount or 0)
         return removed
 
@@ -155,8 +190,11 @@ class NewPlatformTarget(sql.TableTarget):
         """
         self._prepare()
         names = [c.name for c in self.columns]
-        query = (select(*(self.table.c[n] for n in names))
-                 .where(self.table.c.wave_id == wave_id).order_by(self.table.c[POLICY_KEY]))
+        query = (
+            select(*(self.table.c[n] for n in names))
+            .where(self.table.c.wave_id == wave_id)
+            .order_by(self.table.c[POLICY_KEY])
+        )
         native = self.dialect == "postgresql"
         with self.engine.connect() as conn:
             step = max(1, min(batch_rows, DECODE_ROWS))
@@ -180,6 +218,8 @@ def _refuse_duplicates(table: pa.Table) -> None:
         return
     counts = pc.value_counts(ids)
     dup = [v["values"] for v in counts.to_pylist() if v["counts"] > 1]
-    raise InputError(f"{len(dup)} policy ids occur more than once in the batch: "
-                     f"{', '.join(map(str, dup[:5]))}", where=f"records, {POLICY_ID}",
-                     fix="deduplicate the batch (one record per policy)")
+    raise InputError(
+        f"{len(dup)} policy ids occur more than once in the batch: {', '.join(map(str, dup[:5]))}",
+        where=f"records, {POLICY_ID}",
+        fix="deduplicate the batch (one record per policy)",
+    )

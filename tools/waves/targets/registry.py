@@ -43,10 +43,16 @@ def target_for(name: str) -> type[MigrationTarget]:
         InputError: No target is registered under that name, or the plugin fails to import.
     """
     cls = load_plugin(
-        GROUP, name, BUILTIN_TARGETS, kind="migration target", where="target",
-        valid=lambda obj: isinstance(obj, type)
-        and all(callable(getattr(obj, m, None)) for m in _REQUIRED),
-        shape=f"a MigrationTarget class (needs {', '.join(_REQUIRED)})")
+        GROUP,
+        name,
+        BUILTIN_TARGETS,
+        kind="migration target",
+        where="target",
+        valid=lambda obj: (
+            isinstance(obj, type) and all(callable(getattr(obj, m, None)) for m in _REQUIRED)
+        ),
+        shape=f"a MigrationTarget class (needs {', '.join(_REQUIRED)})",
+    )
     return cls  # type: ignore[return-value]
 
 
@@ -57,6 +63,9 @@ def make_target(name: str, config: Mapping[str, Any] | None = None) -> Migration
         InputError: unknown target or bad config.
     """
     if config is not None and not isinstance(config, Mapping):
-        raise InputError("the target config must be a mapping", where=f"target {name}",
-                         fix="pass settings as key: value pairs")
+        raise InputError(
+            "the target config must be a mapping",
+            where=f"target {name}",
+            fix="pass settings as key: value pairs",
+        )
     return target_for(name)(dict(config or {}))

@@ -59,11 +59,17 @@ def parse_url(config: Mapping[str, Any], target: str) -> URL:
     if backend not in {"sqlite", "postgresql"}:
         raise InputError(f"unsupported database {backend!r}", where=where, fix=fix)
     if backend == "sqlite" and (not url.database or url.database == ":memory:"):
-        raise InputError("an in-memory SQLite database vanishes with the process", where=where,
-                         fix="give a file path: sqlite:////path/to/target.sqlite")
+        raise InputError(
+            "an in-memory SQLite database vanishes with the process",
+            where=where,
+            fix="give a file path: sqlite:////path/to/target.sqlite",
+        )
     if backend == "postgresql" and url.drivername not in {"postgresql", "postgresql+psycopg"}:
-        raise InputError(f"driver {url.drivername!r} is not installed", where=where,
-                         fix="use postgresql+psycopg://... (psycopg 3)")
+        raise InputError(
+            f"driver {url.drivername!r} is not installed",
+            where=where,
+            fix="use postgresql+psycopg://... (psycopg 3)",
+        )
     return url
 
 
@@ -81,17 +87,25 @@ def make_engine(url: URL, target: str) -> Engine:
     try:
         if url.get_backend_name() == "sqlite":
             Path(url.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={
-                "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
+            engine = create_engine(
+                url,
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            )
             event.listen(engine, "connect", _sqlite_pragmas)
             return engine
         return create_engine(url, pool_pre_ping=True)
     except OSError as exc:
-        raise ConfigError(f"cannot create the database folder: {exc.strerror}",
-                          where=f"target {target}: url", fix="use a writable path") from None
+        raise ConfigError(
+            f"cannot create the database folder: {exc.strerror}",
+            where=f"target {target}: url",
+            fix="use a writable path",
+        ) from None
     except (NoSuchModuleError, ImportError) as exc:
-        raise ConfigError(f"no driver for this URL: {exc}", where=f"target {target}: url",
-                          fix="use postgresql+psycopg://...") from None
+        raise ConfigError(
+            f"no driver for this URL: {exc}",
+            where=f"target {target}: url",
+            fix="use postgresql+psycopg://...",
+        ) from None
 
 
 def column_type(arrow_type: pa.DataType, dialect: str) -> TypeEngine[Any]:
@@ -132,15 +146,18 @@ def ensure_schema(engine: Engine, metadata: MetaData, table: Table) -> None:
         metadata.create_all(engine, checkfirst=True)
         present = {c["name"] for c in inspect(engine).get_columns(table.name)}
     except SQLAlchemyError as exc:
-        raise ConfigError(f"cannot prepare table {table.name!r}: {reason(exc)}",
-                          where=f"target url {engine.url.render_as_string(hide_password=True)}",
-                          fix="check that the database runs and the user may create tables",
-                          ) from None
+        raise ConfigError(
+            f"cannot prepare table {table.name!r}: {reason(exc)}",
+            where=f"target url {engine.url.render_as_string(hide_password=True)}",
+            fix="check that the database runs and the user may create tables",
+        ) from None
     missing = [c.name for c in table.columns if c.name not in present]
     if missing:
-        raise ConfigError(f"table {table.name!r} exists with another layout; lacks "
-                          f"{', '.join(missing[:5])}", where=f"table {table.name}",
-                          fix="point the target at another table (setting `table`) or drop it")
+        raise ConfigError(
+            f"table {table.name!r} exists with another layout; lacks {', '.join(missing[:5])}",
+            where=f"table {table.name}",
+            fix="point the target at another table (setting `table`) or drop it",
+        )
 
 
 def health_of(engine: Engine, metadata: MetaData, table: Table) -> TargetHealth:
@@ -199,14 +216,16 @@ class TableTarget:
 def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most `size` items."""
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def table_name(config: Mapping[str, Any], default: str, target: str) -> str:
     """The optional `table` setting, checked to be a plain identifier."""
     name = config.get("table", default)
     if not isinstance(name, str) or not name.isidentifier() or len(name) > 63:
-        raise InputError(f"table name {name!r} is not a plain identifier",
-                         where=f"target {target}: table",
-                         fix="use letters, digits and '_' (at most 63 characters)")
+        raise InputError(
+            f"table name {name!r} is not a plain identifier",
+            where=f"target {target}: table",
+            fix="use letters, digits and '_' (at most 63 characters)",
+        )
     return name.lower()

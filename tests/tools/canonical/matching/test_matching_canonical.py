@@ -124,6 +124,7 @@ def test_code_values_unknown_to_a_fields_table_count_against_it() -> None:
 def test_two_unknown_codes_are_too_few_to_contradict() -> None:
     yes_no = {**_policies(), "STATE": pa.array(["Y", "N"] * 20)}
     three = {**_policies(), "STATE": pa.array(["Y", "N", "U"] * 13 + ["Y"])}
+
     def state(columns: dict[str, pa.Array]) -> float:
         cands = suggest_matches(columns, top_k=100).column("STATE").candidates
         return next(c.score for c in cands if c.target.endswith("address.state"))

@@ -9,10 +9,13 @@ from tools.canonical.matching.names import name_similarity
 
 
 def test_numbers_in_names_must_agree() -> None:
-    sims = name_similarity(["address line 1", "address line 2"],
-                           ["address line1", "address line2"],
-                           ["address_line1", "address_line2"], ["line1", "line2"],
-                           skeleton_weight=0.0)
+    sims = name_similarity(
+        ["address line 1", "address line 2"],
+        ["address line1", "address line2"],
+        ["address_line1", "address_line2"],
+        ["line1", "line2"],
+        skeleton_weight=0.0,
+    )
     assert sims[0, 0] > sims[0, 1] and sims[1, 1] > sims[1, 0]
 
 
@@ -23,7 +26,11 @@ def test_address_lines_are_not_swapped() -> None:
         "address_line2": pa.array(["Apt 4", None, "Suite 210"]),
     }
     result = suggest_matches(columns, canonical="policy_v1")
-    assert result.column("address_line1").candidates[0].target == \
-        "policy_core.insured_party.address.line1"
-    assert result.column("address_line2").candidates[0].target == \
-        "policy_core.insured_party.address.line2"
+    assert (
+        result.column("address_line1").candidates[0].target
+        == "policy_core.insured_party.address.line1"
+    )
+    assert (
+        result.column("address_line2").candidates[0].target
+        == "policy_core.insured_party.address.line2"
+    )

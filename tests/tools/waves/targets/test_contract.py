@@ -15,8 +15,10 @@ from tools.waves.targets.base import POLICY_ID
 CONFIGS: dict[str, Callable[[Path], tuple[str, dict[str, Any]]]] = {
     "new_platform": lambda p: ("new_platform", {"url": f"sqlite:///{p}/platform.sqlite"}),
     "legacy_csv": lambda p: ("legacy_batch", {"dir": str(p / "drop"), "layout": "csv"}),
-    "legacy_fixed": lambda p: ("legacy_batch", {"dir": str(p / "drop"), "layout": "fixed",
-                                                "widths": {"endorsements": 400}}),
+    "legacy_fixed": lambda p: (
+        "legacy_batch",
+        {"dir": str(p / "drop"), "layout": "fixed", "widths": {"endorsements": 400}},
+    ),
     "coexistence_bridge": lambda p: ("coexistence_bridge", {"dir": str(p / "bridge")}),
     "data_quality_queue": lambda p: ("data_quality_queue", {"url": f"sqlite:///{p}/dq.sqlite"}),
 }
@@ -41,8 +43,10 @@ def _rows(table: pa.Table) -> list[dict[str, Any]]:
     # The bridge validates through the pydantic model, whose default for an absent list is ();
     # null and empty lists mean the same, so compare with nulls read as [].
     lists = {f.name for f in table.schema if pa.types.is_list(f.type)}
-    return [{k: ([] if k in lists and v is None else v) for k, v in row.items()}
-            for row in table.to_pylist()]
+    return [
+        {k: ([] if k in lists and v is None else v) for k, v in row.items()}
+        for row in table.to_pylist()
+    ]
 
 
 def test_is_a_migration_target(target: MigrationTarget) -> None:

@@ -29,15 +29,18 @@ def test_legacy_parts_are_named_by_wave_sequence_and_content_hash(tmp_path, make
     names = _names(drop)
     assert len(names) == 2
     assert names[0].startswith("wave-w-1.part-000001-") and names[1].startswith(
-        "wave-w-1.part-000002-")
+        "wave-w-1.part-000002-"
+    )
     header = (drop / names[0]).read_text().splitlines()[0]
     assert header.startswith('"policy_core.policy_id","policy_core.status"')
 
 
 def test_legacy_fixed_layout_writes_a_layout_and_refuses_overflow(tmp_path, make_records) -> None:
     drop = tmp_path / "drop"
-    target = make_target("legacy_batch", {"dir": str(drop), "layout": "fixed",
-                                          "widths": {"policy_core.insured_party.name": 8}})
+    target = make_target(
+        "legacy_batch",
+        {"dir": str(drop), "layout": "fixed", "widths": {"policy_core.insured_party.name": 8}},
+    )
     with pytest.raises(InputError) as err:
         target.write("w1", make_records([12]))  # "Insured 12" is 10 characters
     assert "policy P00012, field policy_core.insured_party.name" in err.value.message
@@ -67,8 +70,9 @@ def test_legacy_write_is_atomic_when_the_rename_fails(tmp_path, make_records, mo
     assert target.count("w1") == 2
 
 
-def test_legacy_newest_part_wins_after_a_crash_before_pruning(tmp_path, make_records,
-                                                               monkeypatch) -> None:
+def test_legacy_newest_part_wins_after_a_crash_before_pruning(
+    tmp_path, make_records, monkeypatch
+) -> None:
     target = make_target("legacy_batch", {"dir": str(tmp_path / "drop")})
     target.write("w1", make_records(range(3)))
     monkeypatch.setattr(type(target), "_prune", lambda self, parts, ids: 0)  # crash after commit
@@ -87,7 +91,8 @@ def test_legacy_delete_removes_exactly_the_waves_files(tmp_path, make_records) -
     (drop / "unrelated.txt").write_text("keep me")
     assert target.delete("w1") == 2
     assert [n for n in _names(drop) if n.startswith("wave-")] == [
-        n for n in _names(drop) if n.startswith("wave-w1.b.part-")]
+        n for n in _names(drop) if n.startswith("wave-w1.b.part-")
+    ]
     assert (drop / "unrelated.txt").exists()
 
 
@@ -99,8 +104,11 @@ def test_wave_ids_that_cannot_name_a_file_are_refused(tmp_path, make_records) ->
 
 # -- coexistence_bridge -------------------------------------------------------------------------
 def _messages(folder: Path) -> list[dict]:
-    return [json.loads(line) for name in _names(folder)
-            for line in (folder / name).read_text().splitlines()]
+    return [
+        json.loads(line)
+        for name in _names(folder)
+        for line in (folder / name).read_text().splitlines()
+    ]
 
 
 def test_bridge_messages_carry_ids_op_and_the_model_json(tmp_path, make_records) -> None:
@@ -169,10 +177,14 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
 def test_dq_queue_keeps_reasons_per_policy_and_wave(tmp_path, make_records) -> None:
     target = make_target("data_quality_queue", {"url": f"sqlite:///{tmp_path}/dq.sqlite"})
     records = make_records(range(3)).append_column(
-        "dq_reasons", pa.array([["missing agent"], None, ["bad date", "no state"]]))
+        "dq_reasons", pa.array([["missing agent"], None, ["bad date", "no state"]])
+    )
     assert target.write("w1", records) == 3
     assert target.write("w2", make_records([0])) == 1  # the same policy in another wave
-    assert target.reasons("w1") == {"P00000": ["missing agent"], "P00001": [],
-                                    "P00002": ["bad date", "no state"]}
+    assert target.reasons("w1") == {
+        "P00000": ["missing agent"],
+        "P00001": [],
+        "P00002": ["bad date", "no state"],
+    }
     assert target.count("w1") == 3 and target.count("w2") == 1
     target.close()

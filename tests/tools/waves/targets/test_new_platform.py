@@ -24,11 +24,17 @@ def test_schema_has_one_column_per_leaf_and_the_upsert_key(platform, tmp_path: P
     assert platform.health().ok
     engine = create_engine(f"sqlite:///{tmp_path}/db/platform.sqlite")
     columns = {c["name"] for c in inspect(engine).get_columns("policy")}
-    assert {"policy_core__policy_id", "policy_core__insured_party__address__state",
-            "rating_components__premium_amount", "coverage_sections", "wave_id",
-            "written_at"} <= columns
+    assert {
+        "policy_core__policy_id",
+        "policy_core__insured_party__address__state",
+        "rating_components__premium_amount",
+        "coverage_sections",
+        "wave_id",
+        "written_at",
+    } <= columns
     assert inspect(engine).get_pk_constraint("policy")["constrained_columns"] == [
-        "policy_core__policy_id"]
+        "policy_core__policy_id"
+    ]
     uniques = inspect(engine).get_unique_constraints("policy")
     assert [sorted(u["column_names"]) for u in uniques] == [["policy_core__policy_id", "wave_id"]]
     engine.dispose()
@@ -38,8 +44,9 @@ def test_amounts_are_stored_exactly_as_text_on_sqlite(platform, make_records, tm
     platform.write("w1", make_records([7]))
     engine = create_engine(f"sqlite:///{tmp_path}/db/platform.sqlite")
     with engine.connect() as conn:
-        premium, covers = conn.execute(text(
-            "SELECT rating_components__premium_amount, coverage_sections FROM policy")).one()
+        premium, covers = conn.execute(
+            text("SELECT rating_components__premium_amount, coverage_sections FROM policy")
+        ).one()
     engine.dispose()
     assert premium == "1007.25"
     assert '"limits.per_occurrence":"100000.00"' in covers
@@ -67,8 +74,9 @@ def test_records_without_policy_id_are_refused(platform) -> None:
 
 
 def test_health_reports_an_unreachable_server() -> None:
-    target = make_target("new_platform",
-                         {"url": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"})
+    target = make_target(
+        "new_platform", {"url": "postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2"}
+    )
     status = target.health()
     assert not status.ok
     assert "cannot connect" in status.detail

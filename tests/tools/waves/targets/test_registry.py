@@ -27,19 +27,22 @@ def test_unknown_target_lists_the_known_ones() -> None:
     assert all(name in err.value.message for name in BUILT_INS)
 
 
-@pytest.mark.parametrize(("name", "config", "expected"), [
-    ("new_platform", {}, "url setting is missing"),
-    ("new_platform", {"url": "mysql://u@h/db"}, "unsupported database 'mysql'"),
-    ("new_platform", {"url": "sqlite://"}, "in-memory"),
-    ("new_platform", {"url": "not a url"}, "not a database URL"),
-    ("new_platform", {"url": "sqlite:////tmp/x.sqlite", "table": "drop table;"}, "identifier"),
-    ("data_quality_queue", {"url": "postgresql+asyncpg://u@h/db"}, "not installed"),
-    ("legacy_batch", {}, "dir setting is missing"),
-    ("legacy_batch", {"dir": "/tmp/x", "layout": "xml"}, "unknown layout"),
-    ("legacy_batch", {"dir": "/tmp/x", "encoding": "klingon"}, "unknown encoding"),
-    ("legacy_batch", {"dir": "/tmp/x", "widths": {"nope": 3}}, "widths"),
-    ("coexistence_bridge", {"dir": ""}, "dir setting is missing"),
-])
+@pytest.mark.parametrize(
+    ("name", "config", "expected"),
+    [
+        ("new_platform", {}, "url setting is missing"),
+        ("new_platform", {"url": "mysql://u@h/db"}, "unsupported database 'mysql'"),
+        ("new_platform", {"url": "sqlite://"}, "in-memory"),
+        ("new_platform", {"url": "not a url"}, "not a database URL"),
+        ("new_platform", {"url": "sqlite:////tmp/x.sqlite", "table": "drop table;"}, "identifier"),
+        ("data_quality_queue", {"url": "postgresql+asyncpg://u@h/db"}, "not installed"),
+        ("legacy_batch", {}, "dir setting is missing"),
+        ("legacy_batch", {"dir": "/tmp/x", "layout": "xml"}, "unknown layout"),
+        ("legacy_batch", {"dir": "/tmp/x", "encoding": "klingon"}, "unknown encoding"),
+        ("legacy_batch", {"dir": "/tmp/x", "widths": {"nope": 3}}, "widths"),
+        ("coexistence_bridge", {"dir": ""}, "dir setting is missing"),
+    ],
+)
 def test_bad_config_is_refused_with_a_clear_message(name: str, config: dict, expected: str) -> None:
     with pytest.raises(InputError) as err:
         make_target(name, config)
