@@ -20,6 +20,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from core.ids import is_tenant
+
 DEFAULT_TENANT = "default"
 
 
@@ -63,8 +65,8 @@ class Settings(BaseSettings):
     @field_validator("tenant")
     @classmethod
     def _tenant_is_simple(cls, value: str) -> str:
-        if not value or not value.replace("-", "").replace("_", "").isalnum():
-            raise ValueError("tenant must be letters, digits, '-' or '_'")
+        if not is_tenant(value):
+            raise ValueError("tenant must be 1-64 letters, digits, '-' or '_'")
         return value
 
     @classmethod
