@@ -69,7 +69,8 @@ import pyarrow.dataset as ds
 from core.settings import Settings
 from core.store import open_store
 from tools.waves import run_wave, saga
-from tools.waves.services import WaveServices, default_reconciler
+from tools.waves.context import WaveContext
+from tools.waves.reconcile import reconcile
 home, folder, wave_id, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
 settings = Settings(home=home, batch_size=int(sys.argv[5]))
 engine = open_store(settings)
@@ -78,16 +79,16 @@ def canonical(source_id):
     for part in sorted(Path(folder).glob("*.parquet")):
         yield from pq.ParquetFile(part).iter_batches(batch_size=settings.batch_size,
                                                      use_threads=False)
-services = WaveServices(engine=engine, settings=settings, tenant="default",
+wave_context = WaveContext(engine=engine, settings=settings, tenant="default",
                         canonical_source=canonical, confidence_source=lambda s: {{"x": 1.0}},
-                        reconciler=default_reconciler)
+                        reconciler=reconcile)
 if kill_at >= 0:
     def hook(point, milestone, batch_no):
         if (point, milestone, batch_no) == ("after_work", "migrate", kill_at):
             os.kill(os.getpid(), signal.SIGKILL)
     saga.HOOK = hook
 start = time.perf_counter()
-status = run_wave(services, wave_id)
+status = run_wave(wave_context, wave_id)
 print(json.dumps({{"status": status.status, "migrated": status.migrated, "error": status.error,
                   "seconds": time.perf_counter() - start,
                   "resumed": status.steps["migrate"].resumed_batches,
@@ -125,7 +126,7 @@ def measure(n: int, batch: int, crash: bool) -> dict:
     from core.store.models import SourceRow, utcnow
     from tools.audit import AuditLog
     from tools.waves import PlanCriteria, generate_plan
-    from tools.waves.services import WaveServices
+    from tools.waves.context import WaveContext
 
     work = Path(tempfile.mkdtemp(prefix="bench-wave-"))
     home, folder = work / "ws", work / "canonical"
@@ -153,7 +154,7 @@ def measure(n: int, batch: int, crash: bool) -> dict:
             )
         )
 
-    services = WaveServices(
+    wave_context = WaveContext(
         engine=engine,
         settings=settings,
         tenant="default",
@@ -166,11 +167,9 @@ def measure(n: int, batch: int, crash: bool) -> dict:
     )
     t0 = time.perf_counter()
     plan = generate_plan(
-        engine,
-        settings,
+        wave_context,
         source_ids=["bench"],
         target="new_platform",
-        services=services,
         criteria=PlanCriteria(batch_size=batch),
     )
     plan_s = time.perf_counter() - t0
@@ -202,7 +201,7 @@ def measure(n: int, batch: int, crash: bool) -> dict:
     else:
         result, wall, peak = child(home, folder, wave_id, -1, batch)
         out.update(wall_s=round(wall, 1), saga_s=round(result["seconds"], 1))
-    target = services.target("new_platform")
+    target = wave_context.target("new_platform")
     with target.engine.connect() as conn:
         from sqlalchemy import text
 

@@ -323,22 +323,20 @@ def waves_step(
     progress: StepProgress | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Plan waves for the mapped policies and run wave 0 (the clean candidates) end to end."""
-    from tools.waves import PlanCriteria, WaveServices, check_gates, generate_plan, run_wave
+    from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
 
     started = time.perf_counter()
     ids = {s["name"]: s["source_id"] for s in sources["sources"]}
-    services = WaveServices.default(engine, settings, settings.tenant)
+    context = WaveContext.default(engine, settings, settings.tenant)
     # The route milestone re-applies the example rules with each policy's wave, so wave 0's
     # clean candidates go to the new platform (rule wave0_clean_candidates).
     criteria = PlanCriteria(rule_set="example_rules")
     try:
         plan = generate_plan(
-            engine,
-            settings,
+            context,
             source_ids=[ids[n] for n in mapping["approved"]],
             target="new_platform",
             criteria=criteria,
-            services=services,
         )
     except InputError as exc:
         # Nothing is ready to move (every policy stays on legacy or awaits data fixes): that is
@@ -346,9 +344,9 @@ def waves_step(
         reason = {"status": "nothing to migrate", "reason": exc.message}
         return {**reason, "seconds": round(time.perf_counter() - started, 2)}, reason
     wave0 = next(w for w in plan.waves if w.number == 0)
-    gates = check_gates(services, wave0.wave_id)
+    gates = check_gates(context, wave0.wave_id)
     status = run_wave(
-        services,
+        context,
         wave0.wave_id,
         progress=(lambda m, d, t: progress(f"wave 0: {m}", d, t)) if progress else None,
     )

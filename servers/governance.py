@@ -20,10 +20,10 @@ from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from servers.common import Cursor, Limit, Page, Tenant, page_bounds, run_blocking, user_errors
 from tools.audit import AuditLog, AuditRecord, LocationRecord, MoveRecord, PolicyLocations
-from tools.waves import PolicyReport, WaveServices, lineage, locate_policy
+from tools.waves import PolicyReport, WaveContext, lineage, locate_policy
 from tools.waves.tracker import LineageStep
 
-ServicesFactory = Callable[[Engine, Settings, str], WaveServices]
+ContextFactory = Callable[[Engine, Settings, str], WaveContext]
 PolicyId = Annotated[
     str, Field(min_length=1, max_length=64, description="The policy id, as in the legacy system.")
 ]
@@ -61,9 +61,9 @@ def _time(value: str | None, name: str) -> datetime | None:
 
 
 def build_server(
-    settings: Settings, *, services_for: ServicesFactory = WaveServices.default
+    settings: Settings, *, context_for: ContextFactory = WaveContext.default
 ) -> FastMCP:
-    """Build the governance server (``services_for``: tests inject fakes)."""
+    """Build the governance server (``context_for``: tests inject fakes)."""
     mcp = FastMCP(
         name="data-mash-governance",
         instructions=(
@@ -97,7 +97,7 @@ def build_server(
         return await run_blocking(
             None,
             lambda: locate_policy(
-                services_for(engine(), settings, who), policy_id, reconcile=reconcile
+                context_for(engine(), settings, who), policy_id, reconcile=reconcile
             ),
         )
 
@@ -179,7 +179,7 @@ def build_server(
         """A policy's path: source file, source, mapping version, canonical, rule, wave, target."""
         who = tenant_of(tenant)
         steps = await run_blocking(
-            None, lambda: lineage(services_for(engine(), settings, who), policy_id)
+            None, lambda: lineage(context_for(engine(), settings, who), policy_id)
         )
         return PolicyLineage(policy_id=policy_id, steps=steps)
 

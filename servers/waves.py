@@ -21,12 +21,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from core.settings import Settings
+from core.targets import target_help
 from servers.common import Tenant, run_blocking, user_errors
 from tools.waves import (
     GateReport,
     Plan,
     PlanCriteria,
-    WaveServices,
+    WaveContext,
     WaveStatus,
     check_gates,
     generate_plan,
@@ -35,11 +36,11 @@ from tools.waves import (
     rollback_wave,
     run_wave,
 )
-from tools.waves.milestones import reconcile_wave as reconcile_now
+from tools.waves import reconcile_wave as reconcile_now
 
 R = TypeVar("R")
-#: Builds the collaborators for a tenant (tests inject fakes).
-ServicesFactory = Callable[[Engine, Settings, str], WaveServices]
+#: Builds the wave context of a tenant (tests inject fakes).
+ContextFactory = Callable[[Engine, Settings, str], WaveContext]
 
 WaveId = Annotated[
     str, Field(min_length=1, max_length=64, description="Wave id, e.g. plan-1a2b3c4d5e-w0.")
@@ -90,13 +91,13 @@ async def _cancellable(ctx: Context, work: Callable[[threading.Event, Any], R]) 
 
 
 def build_server(
-    settings: Settings, *, services_for: ServicesFactory = WaveServices.default
+    settings: Settings, *, context_for: ContextFactory = WaveContext.default
 ) -> FastMCP:
     """Build the waves server.
 
     Args:
         settings: Settings (store, default tenant, batch size).
-        services_for: Builds the saga's collaborators (tests inject fakes).
+        context_for: Builds a tenant's wave context (tests inject fakes).
     """
     mcp = FastMCP(
         name="data-mash-waves",
@@ -114,8 +115,8 @@ def build_server(
 
         return open_store(settings)
 
-    def services(tenant: str | None) -> WaveServices:
-        return services_for(engine(), settings, tenant or settings.tenant)
+    def context(tenant: str | None) -> WaveContext:
+        return context_for(engine(), settings, tenant or settings.tenant)
 
     @mcp.tool(annotations=WRITE)
     @user_errors
@@ -133,10 +134,7 @@ def build_server(
             Field(
                 min_length=1,
                 max_length=64,
-                description=(
-                    "Migration target: new_platform, legacy_batch, coexistence_bridge, "
-                    "data_quality_queue or a plugin name."
-                ),
+                description=f"Migration target, canonical name or alias: {target_help()}.",
             ),
         ],
         canonical: Annotated[str, Field(description="Canonical model.")] = "policy_v1",
@@ -149,18 +147,15 @@ def build_server(
         tenant: Tenant = None,
     ) -> Plan:
         """Plan migration waves for sources: wave 0 = clean candidates, then grouped waves."""
-        wave_services = services(tenant)
+        wave_context = context(tenant)
         return await run_blocking(
             None,
             lambda: generate_plan(
-                engine(),
-                settings,
+                wave_context,
                 source_ids=source_ids,
                 target=target,
                 canonical=canonical,
                 criteria=criteria,
-                services=wave_services,
-                tenant=wave_services.tenant,
             ),
         )
 
@@ -169,7 +164,7 @@ def build_server(
     @user_errors
     async def check_gates_tool(wave_id: WaveId, tenant: Tenant = None) -> GateReport:
         """Check a wave's quality gates; each verdict has failing counts and sample keys."""
-        return await run_blocking(None, lambda: check_gates(services(tenant), wave_id))
+        return await run_blocking(None, lambda: check_gates(context(tenant), wave_id))
 
     @mcp.tool(annotations=WRITE)
     @user_errors
@@ -185,9 +180,9 @@ def build_server(
         tenant: Tenant = None,
     ) -> GateOverride:
         """Let a wave run although one gate fails; the reason goes to the audit log."""
-        who = tenant or settings.tenant
+        wave_context = context(tenant)
         done = await run_blocking(
-            None, lambda: override_gate(engine(), wave_id, gate, reason, tenant=who)
+            None, lambda: override_gate(wave_context, wave_id, gate=gate, reason=reason)
         )
         return GateOverride(wave_id=wave_id, gate=gate, reason=reason, entry_id=done["entry_id"])
 
@@ -198,11 +193,11 @@ def build_server(
 
         Writes into the target system. Cancelling the request stops at the next batch boundary.
         """
-        wave_services = services(tenant)
+        wave_context = context(tenant)
         return await _cancellable(
             ctx,
             lambda cancel, progress: run_wave(
-                wave_services, wave_id, cancel=cancel, progress=progress
+                wave_context, wave_id, cancel=cancel, progress=progress
             ),
         )
 
@@ -210,8 +205,8 @@ def build_server(
     @user_errors
     async def wave_status(wave_id: WaveId, tenant: Tenant = None) -> WaveStatus:
         """A wave's status, per-milestone state and counts (migrated, failed)."""
-        who = tenant or settings.tenant
-        return await run_blocking(None, lambda: get_wave_status(engine(), who, wave_id))
+        wave_context = context(tenant)
+        return await run_blocking(None, lambda: get_wave_status(wave_context, wave_id))
 
     @mcp.tool(name="rollback_wave", annotations=DESTRUCTIVE)
     @user_errors
@@ -227,11 +222,11 @@ def build_server(
         tenant: Tenant = None,
     ) -> WaveStatus:
         """Undo a wave: compensate its milestones newest first (deletes its target writes)."""
-        wave_services = services(tenant)
+        wave_context = context(tenant)
         return await _cancellable(
             ctx,
             lambda cancel, progress: rollback_wave(
-                wave_services, wave_id, force=force, progress=progress
+                wave_context, wave_id, force=force, progress=progress
             ),
         )
 
@@ -239,7 +234,7 @@ def build_server(
     @user_errors
     async def reconcile_wave(wave_id: WaveId, tenant: Tenant = None) -> WaveReconciliation:
         """Reconcile a wave's canonical records against what its target holds (read-only)."""
-        report = await run_blocking(None, lambda: reconcile_now(services(tenant), wave_id))
+        report = await run_blocking(None, lambda: reconcile_now(context(tenant), wave_id))
         return WaveReconciliation(wave_id=wave_id, passed=report["passed"], report=report)
 
     from servers.prompts import register_prompts

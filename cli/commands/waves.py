@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +13,20 @@ from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
+from core.targets import target_help
 from core.timeparse import parse_age
+from tools.waves import (
+    PlanCriteria,
+    WaveContext,
+    WaveState,
+    check_gates,
+    generate_plan,
+    get_wave_status,
+    override_gate,
+    rollback_wave,
+    run_wave,
+)
+from tools.waves import gc as collect
 
 wave_app = typer.Typer(help="Run, roll back or inspect one wave.", no_args_is_help=True)
 app.add_typer(wave_app, name="wave")
@@ -20,10 +34,8 @@ app.add_typer(wave_app, name="wave")
 WaveArg = Annotated[str, typer.Argument(help="The wave id (see generate-plan).")]
 
 
-def _services(state: AppState) -> Any:
-    from tools.waves import WaveServices
-
-    return WaveServices.default(state.engine, state.settings, state.settings.tenant)
+def _context(state: AppState) -> WaveContext:
+    return WaveContext.default(state.engine, state.settings, state.settings.tenant)
 
 
 def _wave_json(status: Any) -> dict[str, Any]:
@@ -76,10 +88,7 @@ def generate_plan_cmd(
         typer.Option(
             "--target",
             "-t",
-            help=(
-                "Migration target: new_platform, legacy_batch, coexistence_bridge, "
-                "data_quality_queue."
-            ),
+            help=f"Migration target (canonical name, aliases in brackets): {target_help()}.",
         ),
     ],
     canonical: Annotated[str, typer.Option(help="Canonical model.")] = "policy_v1",
@@ -101,19 +110,10 @@ def generate_plan_cmd(
 
     Example: data-mash generate-plan --source SRC1 --target new_platform --json
     """
-    from tools.waves import PlanCriteria, generate_plan
-
     state = state_for(ctx, json_out, tenant)
     criteria = PlanCriteria(max_wave_size=max_wave_size, rule_set=rule_set)
     plan = generate_plan(
-        state.engine,
-        state.settings,
-        source_ids=source,
-        target=target,
-        canonical=canonical,
-        criteria=criteria,
-        services=_services(state),
-        tenant=state.settings.tenant,
+        _context(state), source_ids=source, target=target, canonical=canonical, criteria=criteria
     )
     data = {
         "plan_id": plan.plan_id,
@@ -157,22 +157,18 @@ def wave_run(
 
     Ctrl-C stops at the next batch boundary; run it again to resume.
     """
-    import threading
-
-    from tools.waves import run_wave
-
     state = state_for(ctx, json_out, tenant)
-    services = _services(state)
+    context = _context(state)
     cancel = threading.Event()
     try:
         status = _run_with_progress(
-            state, lambda progress: run_wave(services, wave_id, cancel=cancel, progress=progress)
+            state, lambda progress: run_wave(context, wave_id, cancel=cancel, progress=progress)
         )
     except KeyboardInterrupt:
         cancel.set()
         raise
     emit(state, _wave_json(status), _render_wave(status))
-    if status.status != "completed":
+    if status.status != WaveState.COMPLETED:
         raise typer.Exit(1)
 
 
@@ -187,15 +183,13 @@ def wave_rollback(
     tenant: TenantOption = None,
 ) -> None:
     """Undo a wave: compensate its milestones newest first (removes its target writes)."""
-    from tools.waves import rollback_wave
-
     state = state_for(ctx, json_out, tenant)
-    services = _services(state)
+    context = _context(state)
     status = _run_with_progress(
-        state, lambda progress: rollback_wave(services, wave_id, force=force, progress=progress)
+        state, lambda progress: rollback_wave(context, wave_id, force=force, progress=progress)
     )
     emit(state, _wave_json(status), _render_wave(status))
-    if status.status not in ("compensated", "pending"):
+    if status.status not in (WaveState.COMPENSATED, WaveState.PENDING):
         raise typer.Exit(1)
 
 
@@ -204,10 +198,8 @@ def wave_status(
     ctx: typer.Context, wave_id: WaveArg, json_out: JsonOption = False, tenant: TenantOption = None
 ) -> None:
     """A wave's status, per-milestone state and counts."""
-    from tools.waves import get_wave_status
-
     state = state_for(ctx, json_out, tenant)
-    status = get_wave_status(state.engine, state.settings.tenant, wave_id)
+    status = get_wave_status(_context(state), wave_id)
     emit(state, _wave_json(status), _render_wave(status))
 
 
@@ -224,9 +216,8 @@ def gates(
 
     Example: data-mash gates plan-1a2b-w1 --override business_rules --reason "ticket 42"
     """
-    from tools.waves import check_gates, override_gate
-
     state = state_for(ctx, json_out, tenant)
+    context = _context(state)
     if override is not None:
         if not reason:
             raise InputError(
@@ -234,10 +225,10 @@ def gates(
                 where="--reason",
                 fix='say why, e.g. --reason "premiums fixed upstream"',
             )
-        override_gate(state.engine, wave_id, override, reason, tenant=state.settings.tenant)
+        override_gate(context, wave_id, gate=override, reason=reason)
     elif reason:
         raise InputError("--reason only goes with --override", fix="add --override GATE")
-    report = check_gates(_services(state), wave_id)
+    report = check_gates(context, wave_id)
     data = report.model_dump(mode="json")
 
     def render(console: Console) -> None:
@@ -280,15 +271,8 @@ def gc(
 
     The audit log is never deleted.
     """
-    from tools.waves import gc as collect
-
     state = state_for(ctx, json_out, tenant)
-    result = collect(
-        state.engine,
-        state.settings,
-        parse_age(older_than, option="--older-than"),
-        tenant=state.settings.tenant,
-    )
+    result = collect(_context(state), older_than=parse_age(older_than, option="--older-than"))
 
     def render(console: Console) -> None:
         console.print(

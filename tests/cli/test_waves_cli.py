@@ -12,7 +12,7 @@ from cli.commands import waves as wave_commands
 from cli.main import main
 from core.settings import Settings
 from core.store import open_store
-from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
+from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +30,8 @@ def estate(workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     engine.dispose()
     monkeypatch.setattr(
         wave_commands,
-        "_services",
-        lambda state: make_services(state.engine, state.settings, folders),
+        "_context",
+        lambda state: make_context(state.engine, state.settings, folders),
     )
 
 

@@ -14,7 +14,7 @@ from core.settings import Settings
 from core.store import open_store
 from servers.governance import build_server
 from tests.servers.clients import memory_session
-from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
+from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
 from tools.audit import Move, PolicyLocations
 from tools.waves import generate_plan, run_wave
 
@@ -32,16 +32,14 @@ def server(tmp_path: Path) -> Any:
     engine = open_store(settings)
     folders = {"src-a": write_parts(tmp_path / "a", canonical_table(120, prefix="A"), 100)}
     register_source(engine, settings, "src-a", 120)
-    services = make_services(engine, settings, folders)
+    wave_context = make_context(engine, settings, folders)
     with engine.begin() as conn:  # first move: routed by a rule
         PolicyLocations(engine).record_moves(
             conn, [Move("A000007", "NewPlatformAPI", rule="seed_rule")], entry_id=None
         )
-    plan = generate_plan(
-        engine, settings, source_ids=["src-a"], target="new_platform", services=services
-    )
-    assert run_wave(services, plan.waves[0].wave_id).status == "completed"  # second move
-    yield build_server(settings, services_for=lambda e, s, t: make_services(e, s, folders))
+    plan = generate_plan(wave_context, source_ids=["src-a"], target="new_platform")
+    assert run_wave(wave_context, plan.waves[0].wave_id).status == "completed"  # second move
+    yield build_server(settings, context_for=lambda e, s, t: make_context(e, s, folders))
     engine.dispose()
 
 

@@ -14,7 +14,7 @@ from core.settings import Settings
 from core.store import open_store
 from servers.waves import build_server
 from tests.servers.clients import memory_session
-from tests.tools.waves.helpers import canonical_table, make_services, register_source, write_parts
+from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
 
 TOOLS = {
     "plan_waves",
@@ -42,7 +42,7 @@ def server(tmp_path: Path) -> Any:
     }
     register_source(engine, settings, "src-a", 250)
     register_source(engine, settings, "src-b", 50)
-    yield build_server(settings, services_for=lambda e, s, t: make_services(e, s, folders))
+    yield build_server(settings, context_for=lambda e, s, t: make_context(e, s, folders))
     engine.dispose()
 
 

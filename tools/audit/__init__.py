@@ -1,8 +1,8 @@
 """Write-ahead audit log and policy locations (ARCHITECTURE section 5)."""
 
+from tools.audit.contracts import AuditRecord, AuditStatus
 from tools.audit.locations import LocationRecord, Move, MoveRecord, PolicyLocations
 from tools.audit.log import COMPENSATED, FAILED, OK, PENDING, AuditLog, Operation
-from tools.audit.records import AuditRecord
 
 __all__ = [
     "COMPENSATED",
@@ -11,6 +11,7 @@ __all__ = [
     "PENDING",
     "AuditLog",
     "AuditRecord",
+    "AuditStatus",
     "LocationRecord",
     "Move",
     "MoveRecord",

@@ -34,13 +34,18 @@ from sqlalchemy.exc import IntegrityError
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
 from core.store.models import AuditEntry, AuditPolicy, utcnow
-from tools.audit.records import AuditRecord
+from tools.audit.contracts import AuditRecord, AuditStatus
 
 ENTRY = AuditEntry.__table__
 ENTRY_POLICY = AuditPolicy.__table__
 
-PENDING, OK, FAILED, COMPENSATED = "pending", "ok", "failed", "compensated"
-STATUSES = (PENDING, OK, FAILED, COMPENSATED)
+PENDING, OK, FAILED, COMPENSATED = (
+    AuditStatus.PENDING,
+    AuditStatus.OK,
+    AuditStatus.FAILED,
+    AuditStatus.COMPENSATED,
+)
+STATUSES = tuple(AuditStatus)
 _ERROR_LIMIT = 2000
 
 

@@ -35,11 +35,24 @@ from sqlalchemy import and_, delete, select
 
 from core.errors import InputError, NotFoundError
 from core.store.models import PolicyLocation, PolicyMove
+from core.targets import headed_for, same_target
+from knowledge.canonical.arrow import arrow_schema
 from tools.audit import Move, PolicyLocations
 from tools.audit.locations import current_systems
-from tools.waves.saga import BatchScope, Milestone, StepContext
-from tools.waves.services import headed_for, target_key
-from tools.waves.state import update_wave, wave_policy_ids, wave_sources
+from tools.content.sources import SourceRegistry
+from tools.routing.compiled import compile_rule_set
+from tools.routing.derived import with_derived_fields
+from tools.routing.rulesets import get_rule_set
+from tools.waves.context import WaveContext
+from tools.waves.saga import BatchScope, Milestone, StepContext, step_context
+from tools.waves.state import (
+    get_wave_status,
+    load_wave,
+    update_wave,
+    wave_policy_ids,
+    wave_sources,
+)
+from tools.waves.statuses import MilestoneName
 from tools.waves.targets.base import POLICY_ID
 
 LOCATION = PolicyLocation.__table__
@@ -52,7 +65,7 @@ class ValidationFailed(InputError):
 
 
 def canonical_dir(ctx: StepContext) -> Path:
-    return ctx.services.workdir(ctx.wave_id) / "canonical"
+    return ctx.context.workdir(ctx.wave_id) / "canonical"
 
 
 def wave_records(ctx: StepContext) -> Iterator[pa.RecordBatch]:
@@ -70,9 +83,7 @@ def wave_records(ctx: StepContext) -> Iterator[pa.RecordBatch]:
 
 
 def _ingest(ctx: StepContext) -> dict[str, Any]:
-    from tools.content.sources import SourceRegistry
-
-    registry = SourceRegistry(ctx.services.engine, tenant=ctx.tenant)
+    registry = SourceRegistry(ctx.engine, tenant=ctx.tenant)
 
     def check(_: int, source_id: str, scope: BatchScope) -> None:
         info = registry.find(source_id)
@@ -85,7 +96,7 @@ def _ingest(ctx: StepContext) -> dict[str, Any]:
         scope.rows = info.records
         scope.outcome = {"staged": 1, "ingested_by_wave": 0}
 
-    return ctx.run_batches(wave_sources(ctx.services.engine, ctx.tenant, ctx.wave_id), check)
+    return ctx.run_batches(wave_sources(ctx.context, ctx.wave_id), check)
 
 
 def _uningest(ctx: StepContext) -> dict[str, Any]:
@@ -98,22 +109,20 @@ def _uningest(ctx: StepContext) -> dict[str, Any]:
 
 def _source_system(ctx: StepContext, source_id: str) -> str | None:
     try:
-        from tools.content.sources import SourceRegistry
-
-        found = SourceRegistry(ctx.services.engine, tenant=ctx.tenant).find(source_id)
+        found = SourceRegistry(ctx.engine, tenant=ctx.tenant).find(source_id)
     except Exception:  # noqa: BLE001  (the system is a routing hint, not required)
         return None
     return found.system if found else None
 
 
 def _map(ctx: StepContext) -> dict[str, Any]:
-    members = wave_policy_ids(ctx.services.engine, ctx.tenant, ctx.wave_id)
+    members = wave_policy_ids(ctx.context, ctx.wave_id)
     folder = canonical_dir(ctx)
     folder.mkdir(parents=True, exist_ok=True)
 
     def items() -> Iterator[tuple[str, pa.RecordBatch]]:
-        for source_id in wave_sources(ctx.services.engine, ctx.tenant, ctx.wave_id):
-            for batch in ctx.services.canonical_source(source_id):
+        for source_id in wave_sources(ctx.context, ctx.wave_id):
+            for batch in ctx.context.canonical_source(source_id):
                 for part in batch.to_batches() if isinstance(batch, pa.Table) else [batch]:
                     yield source_id, part
 
@@ -156,25 +165,20 @@ def _ids(batch: pa.RecordBatch) -> list[str]:
 
 def _route(ctx: StepContext) -> dict[str, Any]:
     rule_set_ref = ctx.criteria.rule_set
-    locations = PolicyLocations(ctx.services.engine, tenant=ctx.tenant)
+    locations = PolicyLocations(ctx.engine, tenant=ctx.tenant)
     if rule_set_ref is None:
 
         def keep(_: int, batch: pa.RecordBatch, scope: BatchScope) -> None:
-            with ctx.services.engine.connect() as conn:
+            with ctx.engine.connect() as conn:
                 where = current_systems(conn, ctx.tenant, _ids(batch))
-            here = sum(1 for s in where.values() if target_key(s) == target_key(ctx.target))
+            here = sum(1 for s in where.values() if same_target(s, ctx.target))
             scope.rows = batch.num_rows
             scope.outcome = {"to_target": here, "unrouted": batch.num_rows - len(where)}
 
         return ctx.run_batches(wave_records(ctx), keep)
-    from tools.routing.compiled import compile_rule_set
-    from tools.routing.derived import with_derived_fields
-    from tools.routing.rulesets import get_rule_set
-    from tools.waves.state import get_wave_status
-
-    stored = get_rule_set(ctx.services.engine, ctx.tenant, rule_set_ref)
+    stored = get_rule_set(ctx.engine, ctx.tenant, rule_set_ref)
     # Rules may test the planned wave (e.g. wave 0 -> new platform): every policy here is in it.
-    number = get_wave_status(ctx.services.engine, ctx.tenant, ctx.wave_id).number
+    number = get_wave_status(ctx.context, ctx.wave_id).number
 
     def this_wave(ids: pa.Array) -> pa.Array:
         return pa.array([number] * len(ids), pa.int32())
@@ -205,7 +209,7 @@ def _route(ctx: StepContext) -> dict[str, Any]:
         scope.rows = batch.num_rows
         scope.outcome = {
             "routed": len(moves),
-            "to_target": sum(target_key(m.to_system) == target_key(ctx.target) for m in moves),
+            "to_target": sum(same_target(m.to_system, ctx.target) for m in moves),
         }
         scope.on_commit(lambda conn, entry: locations.record_moves(conn, moves, entry_id=entry))
 
@@ -229,17 +233,14 @@ class _Eligible:
 def _for_target(ctx: StepContext, batch: pa.RecordBatch) -> _Eligible:
     """The batch's policies headed for the wave's target (routed there, or not routed at all)."""
     ids = _ids(batch)
-    with ctx.services.engine.connect() as conn:
+    with ctx.engine.connect() as conn:
         where = current_systems(conn, ctx.tenant, ids)
     if ctx.criteria.rule_set is not None:
         # The route milestone just re-decided every policy of the wave: its word is final.
-        wanted = target_key(ctx.target)
-        mask = [pid not in where or target_key(where[pid]) == wanted for pid in ids]
+        mask = [pid not in where or same_target(where[pid], ctx.target) for pid in ids]
     else:
         # Decisions kept from routing: the plan took bridged policies for this target.
         mask = [headed_for(where.get(pid), ctx.target) for pid in ids]
-    from knowledge.canonical.arrow import arrow_schema
-
     canonical = set(arrow_schema(ctx.canonical).names)
     table = pa.Table.from_batches([batch]).filter(pa.array(mask, pa.bool_()))
     table = table.select([n for n in table.schema.names if n in canonical])
@@ -248,12 +249,12 @@ def _for_target(ctx: StepContext, batch: pa.RecordBatch) -> _Eligible:
 
 
 def _target(ctx: StepContext) -> Any:
-    return ctx.services.target(ctx.target, ctx.criteria.target_config)
+    return ctx.context.target(ctx.target, ctx.criteria.target_config)
 
 
 def _migrate(ctx: StepContext) -> dict[str, Any]:
     target = _target(ctx)
-    locations = PolicyLocations(ctx.services.engine, tenant=ctx.tenant)
+    locations = PolicyLocations(ctx.engine, tenant=ctx.tenant)
     reason = f"migrated in wave {ctx.wave_id}"
 
     def write(_: int, item: _Eligible, scope: BatchScope) -> None:
@@ -288,11 +289,11 @@ def restore_locations(ctx: StepContext, milestone: str) -> int:
     newest first, so a later milestone's undo has already put it back there, and a re-run after
     a crash finds the ones already restored elsewhere and leaves them alone.
     """
-    locations = PolicyLocations(ctx.services.engine, tenant=ctx.tenant)
+    locations = PolicyLocations(ctx.engine, tenant=ctx.tenant)
     reason = f"compensation of {milestone} in wave {ctx.wave_id}"
     restored = 0
     for checkpoint in sorted(ctx.committed(milestone).values(), key=lambda r: r.batch_no):
-        with ctx.services.engine.begin() as conn:
+        with ctx.engine.begin() as conn:
             moved: dict[str, tuple[str | None, str]] = {}
             for row in conn.execute(
                 select(MOVE.c.policy_id, MOVE.c.from_system, MOVE.c.to_system)
@@ -326,8 +327,8 @@ def restore_locations(ctx: StepContext, milestone: str) -> int:
 
 
 def _validate(ctx: StepContext) -> dict[str, Any]:
-    if ctx.services.reconciler is None:
-        raise InputError("no reconciliation configured", fix="use WaveServices.default(...)")
+    if ctx.context.reconciler is None:
+        raise InputError("no reconciliation configured", fix="use WaveContext.default(...)")
     target = _target(ctx)
 
     def check(_: int, __: None, scope: BatchScope) -> None:
@@ -336,7 +337,7 @@ def _validate(ctx: StepContext) -> dict[str, Any]:
             for item in (_for_target(ctx, batch) for batch in wave_records(ctx))
             if item.ids
         )
-        report = ctx.services.reconciler(
+        report = ctx.context.reconciler(
             (b for table in source for b in table.to_batches()), target.read_back(ctx.wave_id)
         )
         data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
@@ -362,7 +363,7 @@ def _summary(data: dict[str, Any]) -> str:
 
 
 def _unvalidate(ctx: StepContext) -> dict[str, Any]:
-    with ctx.services.engine.begin() as conn:
+    with ctx.engine.begin() as conn:
         update_wave(conn, ctx.tenant, ctx.wave_id, validation=None)
     return {"validation": "forgotten"}
 
@@ -370,15 +371,15 @@ def _unvalidate(ctx: StepContext) -> dict[str, Any]:
 def default_milestones() -> list[Milestone]:
     """The real saga: ingest, map_to_canonical, route, migrate, validate."""
     return [
-        Milestone("ingest", _ingest, _uningest),
-        Milestone("map_to_canonical", _map, _unmap),
-        Milestone("route", _route, _unroute),
-        Milestone("migrate", _migrate, _unmigrate),
-        Milestone("validate", _validate, _unvalidate),
+        Milestone(MilestoneName.INGEST, _ingest, _uningest),
+        Milestone(MilestoneName.MAP_TO_CANONICAL, _map, _unmap),
+        Milestone(MilestoneName.ROUTE, _route, _unroute),
+        Milestone(MilestoneName.MIGRATE, _migrate, _unmigrate),
+        Milestone(MilestoneName.VALIDATE, _validate, _unvalidate),
     ]
 
 
-def reconcile_wave(services: Any, wave_id: str) -> dict[str, Any]:
+def reconcile_wave(context: WaveContext, wave_id: str) -> dict[str, Any]:
     """Reconcile a wave now: its canonical records headed for the target vs the read-back.
 
     Read-only. Returns the reconciliation report as a dict (``passed`` first).
@@ -386,24 +387,22 @@ def reconcile_wave(services: Any, wave_id: str) -> dict[str, Any]:
     Raises:
         NotFoundError: no such wave, or it has no canonical records (it has not run).
     """
-    from tools.waves.run import _context, _load
-
-    row, plan = _load(services, wave_id)
-    ctx = _context(services, row, plan, "validate", 0, None, None)
+    row, plan = load_wave(context, wave_id)
+    ctx = step_context(context, row, plan, MilestoneName.VALIDATE, 0)
     if not any(canonical_dir(ctx).glob("part-*.parquet")):
         raise NotFoundError(
             f"wave {wave_id} has no canonical records to reconcile",
             fix=f"run it first: data-mash wave run {wave_id}",
         )
-    if services.reconciler is None:
-        raise InputError("no reconciliation configured", fix="use WaveServices.default(...)")
+    if context.reconciler is None:
+        raise InputError("no reconciliation configured", fix="use WaveContext.default(...)")
     source = (
         b
         for item in (_for_target(ctx, batch) for batch in wave_records(ctx))
         if item.ids
         for b in item.records.to_batches()
     )
-    report = services.reconciler(source, _target(ctx).read_back(wave_id))
+    report = context.reconciler(source, _target(ctx).read_back(wave_id))
     data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
     passed = bool(getattr(report, "passed", data.get("passed")))
     return {"passed": passed, **{k: v for k, v in data.items() if k != "passed"}}

@@ -19,19 +19,20 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Engine, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 
 from core.errors import InputError
-from core.settings import Settings
 from core.store.models import PolicyLocation, utcnow
+from core.targets import canonical_target, headed_for
 from tools.audit import AuditLog
 from tools.audit.locations import current_systems
+from tools.waves.context import WaveContext
+from tools.waves.contracts import Plan, PlanCriteria, WaveSummary
 from tools.waves.expressions import parse_rule
 from tools.waves.gates import RecordGate, load_gates
 from tools.waves.grouping import assign_waves, complexity_of
-from tools.waves.records import PENDING, Plan, PlanCriteria, WaveSummary
-from tools.waves.services import WaveServices, headed_for, known_targets
 from tools.waves.state import NAMESPACE, PLAN, WAVE, WAVE_POLICY, plan_row, wave_row
+from tools.waves.statuses import WaveState
 from tools.waves.targets.base import POLICY_ID
 
 LOCATION = PolicyLocation.__table__
@@ -41,16 +42,6 @@ LOB, STATE, COVERAGES = (
     "coverage_sections",
 )
 _INSERT_CHUNK = 50_000
-
-
-def _check_target(target: str) -> None:
-    known = known_targets()
-    if target not in known:
-        raise InputError(
-            f"no migration target '{target}'",
-            where="--target",
-            fix=f"choose one of: {', '.join(sorted(known))}",
-        )
 
 
 def _text_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
@@ -137,27 +128,21 @@ class _Collected:
 
 
 def generate_plan(
-    engine: Engine,
-    settings: Settings,
+    context: WaveContext,
     *,
     source_ids: list[str],
     target: str,
     canonical: str = "policy_v1",
     criteria: PlanCriteria | None = None,
-    services: WaveServices | None = None,
-    tenant: str | None = None,
 ) -> Plan:
     """Plan the waves that move the sources' policies to ``target`` and store the plan.
 
     Args:
-        engine: The store.
-        settings: Settings (workspace, batch size).
+        context: Store, settings, tenant and collaborators.
         source_ids: Ingested sources whose canonical records the plan covers.
-        target: Migration target name (``new_platform``, ...).
+        target: Migration target (canonical name or an alias, e.g. ``NewPlatformAPI``).
         canonical: Canonical model of the records.
         criteria: Grouping and gate thresholds (defaults: :class:`PlanCriteria`).
-        services: Collaborators (default: the real wiring).
-        tenant: Tenant (default: settings.tenant).
 
     Returns:
         The stored plan with its waves.
@@ -167,12 +152,11 @@ def generate_plan(
         NotFoundError: a source or its canonical records do not exist.
     """
     criteria = criteria or PlanCriteria()
-    who = tenant or settings.tenant
-    services = services or WaveServices.default(engine, settings, who)
+    engine, who = context.engine, context.tenant
     source_ids = list(dict.fromkeys(s.strip() for s in source_ids if s and s.strip()))
     if not source_ids:
         raise InputError("no source given", where="--source", fix="name at least one source id")
-    _check_target(target)
+    target = canonical_target(target, where="--target")
     for rule in criteria.business_rules:
         parse_rule(rule)
     gates = load_gates(criteria, canonical)
@@ -180,7 +164,7 @@ def generate_plan(
     collected = _Collected()
     with engine.connect() as conn:
         for source_id in source_ids:
-            for batch in services.canonical_source(source_id):
+            for batch in context.canonical_source(source_id):
                 collected.add(source_id, batch, target, record_gates, conn, who)
     cols, duplicates = collected.columns()
     if not len(cols["id"]):
@@ -247,7 +231,7 @@ def generate_plan(
                         "label": g.label[:256],
                         "target": target,
                         "scheduled_for": _scheduled(criteria, g.number),
-                        "status": PENDING,
+                        "status": WaveState.PENDING,
                         "steps": {},
                         "gate_overrides": {},
                         "policy_count": g.size,
@@ -262,7 +246,7 @@ def generate_plan(
                 ],
             )
             _insert_members(conn, who, plan_id, cols, numbers)
-    return get_plan(engine, plan_id, tenant=who)
+    return get_plan(context, plan_id)
 
 
 def wave_id_for(plan_id: str, number: int) -> str:
@@ -301,12 +285,13 @@ def _insert_members(
         conn.exec_driver_sql(sql, list(rows))
 
 
-def get_plan(engine: Engine, plan_id: str, *, tenant: str) -> Plan:
+def get_plan(context: WaveContext, plan_id: str) -> Plan:
     """A stored plan and its waves.
 
     Raises:
         NotFoundError: no such plan.
     """
+    engine, tenant = context.engine, context.tenant
     with engine.connect() as conn:
         row = plan_row(conn, tenant, plan_id)
         waves = conn.execute(
@@ -340,7 +325,7 @@ def get_plan(engine: Engine, plan_id: str, *, tenant: str) -> Plan:
 
 
 def _editable(wave: Any) -> None:
-    if wave.status not in (PENDING, "compensated"):
+    if wave.status not in (WaveState.PENDING, WaveState.COMPENSATED):
         raise InputError(
             f"wave {wave.wave_id} is {wave.status}; only a wave that has not run "
             "(or was compensated) can be edited",
@@ -363,7 +348,7 @@ def _bump(conn: Connection, tenant: str, plan_id: str) -> int:
 
 
 def move_policies(
-    engine: Engine, policy_ids: list[str], to_wave: str, *, reason: str, tenant: str
+    context: WaveContext, policy_ids: list[str], *, to_wave: str, reason: str
 ) -> Plan:
     """Move policies of a plan into another wave of the same plan (audited, new version).
 
@@ -371,6 +356,7 @@ def move_policies(
         InputError: no reason, a wave that already ran, policies not in the plan.
         NotFoundError: no such wave.
     """
+    engine, tenant = context.engine, context.tenant
     wanted = list(dict.fromkeys(p.strip() for p in policy_ids if p and p.strip()))
     if not wanted or not reason.strip():
         raise InputError("a move needs policy ids and a reason", fix="name both")
@@ -434,18 +420,18 @@ def move_policies(
                     .values(policy_count=count, updated_at=utcnow())
                 )
             op.outcome = {"moved": len(moving), "version": _bump(conn, tenant, dest.plan_id)}
-    return get_plan(engine, dest.plan_id, tenant=tenant)
+    return get_plan(context, dest.plan_id)
 
 
 def reschedule_wave(
-    engine: Engine,
+    context: WaveContext,
     wave_id: str,
-    scheduled_for: date | None,
     *,
-    tenant: str,
+    scheduled_for: date | None,
     reason: str | None = None,
 ) -> Plan:
     """Change a wave's date (audited, new plan version)."""
+    engine, tenant = context.engine, context.tenant
     with engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
     log = AuditLog(engine, tenant=tenant)
@@ -463,4 +449,4 @@ def reschedule_wave(
                 .values(scheduled_for=scheduled_for, updated_at=utcnow())
             )
             op.outcome = {"version": _bump(conn, tenant, wave.plan_id)}
-    return get_plan(engine, wave.plan_id, tenant=tenant)
+    return get_plan(context, wave.plan_id)

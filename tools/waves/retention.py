@@ -19,10 +19,10 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, delete, select
 
-from core.settings import Settings
 from tools.audit import AuditLog
-from tools.waves.records import COMPENSATED, COMPLETED
+from tools.waves.context import WaveContext
 from tools.waves.state import CHECKPOINT, GATE_RESULT, NAMESPACE, WAVE, WAVE_POLICY
+from tools.waves.statuses import WaveState
 
 ARCHIVED_TABLES = {
     "wave_checkpoint": CHECKPOINT,
@@ -45,11 +45,9 @@ def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def gc(
-    engine: Engine, settings: Settings, older_than: timedelta, *, tenant: str | None = None
-) -> GcResult:
+def gc(context: WaveContext, *, older_than: timedelta) -> GcResult:
     """Archive and remove run state of waves finished more than ``older_than`` ago."""
-    who = tenant or settings.tenant
+    engine, who = context.engine, context.tenant
     cutoff = datetime.now(UTC) - older_than
     with engine.connect() as conn:
         waves = (
@@ -58,7 +56,7 @@ def gc(
                 .where(
                     and_(
                         WAVE.c.tenant == who,
-                        WAVE.c.status.in_([COMPLETED, COMPENSATED]),
+                        WAVE.c.status.in_([WaveState.COMPLETED, WaveState.COMPENSATED]),
                         WAVE.c.finished_at.is_not(None),
                         WAVE.c.finished_at < cutoff,
                     )
@@ -68,7 +66,7 @@ def gc(
             .scalars()
             .all()
         )
-    folder = settings.path("archive", who)
+    folder = context.path("archive")
     rows = dict.fromkeys(ARCHIVED_TABLES, 0)
     files: list[str] = []
     archived: list[str] = []

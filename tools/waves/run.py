@@ -17,72 +17,46 @@ from typing import Any
 from core.errors import InputError
 from core.store.models import utcnow
 from tools.audit import AuditLog
+from tools.waves.context import WaveContext
+from tools.waves.contracts import PlanCriteria, StepState, WaveStatus
 from tools.waves.gates.check import check_gates
-from tools.waves.records import (
-    CANCELLED,
-    COMPENSATED,
-    COMPLETED,
-    FAILED,
-    PENDING,
-    RUNNING,
-    PlanCriteria,
-    StepState,
-    WaveStatus,
-)
+from tools.waves.milestones import default_milestones
 from tools.waves.saga import (
     Milestone,
     Progress,
-    StepContext,
     WaveCancelled,
     compensate_step,
     save_step,
+    step_context,
 )
-from tools.waves.services import WaveServices
-from tools.waves.state import NAMESPACE, plan_row, status_of, steps_of, update_wave, wave_row
+from tools.waves.state import (
+    NAMESPACE,
+    get_wave_status,
+    load_wave,
+    set_wave,
+    status_of,
+    steps_of,
+    update_wave,
+    wave_row,
+)
+from tools.waves.statuses import WaveState
 
-_STARTED = ("running", "completed", "failed", "cancelled")
+PENDING, RUNNING, FAILED = WaveState.PENDING, WaveState.RUNNING, WaveState.FAILED
+CANCELLED, COMPENSATED, COMPLETED = (
+    WaveState.CANCELLED,
+    WaveState.COMPENSATED,
+    WaveState.COMPLETED,
+)
+_STARTED = (RUNNING, COMPLETED, FAILED, CANCELLED)
 
 
 class GateBlocked(InputError):
     """A failing, not overridden gate blocks the wave."""
 
 
-def _context(
-    services: WaveServices,
-    row: Any,
-    plan: Any,
-    name: str,
-    entry_id: int,
-    cancel: threading.Event | None,
-    progress: Progress | None,
-) -> StepContext:
-    criteria = PlanCriteria.model_validate(plan.criteria)
-    return StepContext(
-        services=services,
-        wave_id=row.wave_id,
-        plan_id=row.plan_id,
-        target=row.target,
-        criteria=criteria,
-        canonical=plan.canonical,
-        milestone=name,
-        entry_id=entry_id,
-        batch_size=row.batch_size or criteria.batch_size or services.settings.batch_size,
-        run_no=row.run_no,
-        cancel=cancel,
-        progress=progress,
-        log=AuditLog(services.engine, tenant=services.tenant),
-    )
-
-
-def _load(services: WaveServices, wave_id: str) -> tuple[Any, Any]:
-    with services.engine.connect() as conn:
-        row = wave_row(conn, services.tenant, wave_id)
-        return row, plan_row(conn, services.tenant, row.plan_id)
-
-
-def _start(services: WaveServices, wave_id: str, plan: Any) -> None:
+def _start(context: WaveContext, wave_id: str, plan: Any) -> None:
     """A fresh run: gates first, then a new run number and clean per-milestone state."""
-    report = check_gates(services, wave_id)
+    report = check_gates(context, wave_id)
     if not report.passed:
         blocked = [r for r in report.results if not (r.passed or r.overridden)]
         what = "; ".join(
@@ -97,11 +71,11 @@ def _start(services: WaveServices, wave_id: str, plan: Any) -> None:
             f'--override {blocked[0].gate} --reason "..."',
         )
     criteria = PlanCriteria.model_validate(plan.criteria)
-    with services.engine.begin() as conn:
-        row = wave_row(conn, services.tenant, wave_id)
+    with context.engine.begin() as conn:
+        row = wave_row(conn, context.tenant, wave_id)
         update_wave(
             conn,
-            services.tenant,
+            context.tenant,
             wave_id,
             status=RUNNING,
             run_no=row.run_no + 1,
@@ -110,14 +84,14 @@ def _start(services: WaveServices, wave_id: str, plan: Any) -> None:
             validation=None,
             migrated=0,
             failed=0,
-            batch_size=criteria.batch_size or services.settings.batch_size,
+            batch_size=criteria.batch_size or context.settings.batch_size,
             started_at=utcnow(),
             finished_at=None,
         )
 
 
 def run_wave(
-    services: WaveServices,
+    context: WaveContext,
     wave_id: str,
     *,
     milestones: Sequence[Milestone] | None = None,
@@ -127,7 +101,7 @@ def run_wave(
     """Run (or resume) a wave's saga; compensate in reverse order if a milestone fails.
 
     Args:
-        services: Collaborators of the tenant.
+        context: Store, settings, tenant and collaborators.
         wave_id: The wave.
         milestones: The saga's steps (default: :func:`tools.waves.milestones.default_milestones`).
         cancel: Set it to stop at the next batch boundary (status ``cancelled``; run again to
@@ -141,20 +115,15 @@ def run_wave(
         GateBlocked: a gate failed and was not overridden (nothing ran).
         NotFoundError: no such wave.
     """
-    if milestones is None:
-        from tools.waves.milestones import default_milestones
-
-        milestones = default_milestones()
-    row, plan = _load(services, wave_id)
+    milestones = default_milestones() if milestones is None else milestones
+    row, plan = load_wave(context, wave_id)
     if row.status == COMPLETED:
         return status_of(row)
     if row.status not in (RUNNING, CANCELLED):
-        _start(services, wave_id, plan)
-    row, plan = _load(services, wave_id)
-    update_wave_values = {"status": RUNNING}
-    with services.engine.begin() as conn:
-        update_wave(conn, services.tenant, wave_id, **update_wave_values)
-    log = AuditLog(services.engine, tenant=services.tenant)
+        _start(context, wave_id, plan)
+    row, plan = load_wave(context, wave_id)
+    set_wave(context, wave_id, status=RUNNING)
+    log = AuditLog(context.engine, tenant=context.tenant)
     steps = steps_of(row)
     with log.operation(
         NAMESPACE,
@@ -163,53 +132,46 @@ def run_wave(
         payload={"run_no": row.run_no},
         idempotency_key=f"wave:{wave_id}:run:{row.run_no}",
     ) as run_op:
-        with services.engine.begin() as conn:
-            update_wave(conn, services.tenant, wave_id, entry_id=run_op.entry_id)
+        set_wave(context, wave_id, entry_id=run_op.entry_id)
         for index, milestone in enumerate(milestones):
             step = steps.get(milestone.name, StepState())
-            if step.status == "completed":
+            if step.status == COMPLETED:
                 continue
             try:
                 steps[milestone.name] = _run_step(
-                    services, row, plan, milestone, step, run_op.entry_id, cancel, progress
+                    context, row, plan, milestone, step, run_op.entry_id, cancel, progress
                 )
             except WaveCancelled as exc:
-                with services.engine.begin() as conn:
-                    update_wave(conn, services.tenant, wave_id, status=CANCELLED, error=str(exc))
+                set_wave(context, wave_id, status=CANCELLED, error=str(exc))
                 run_op.outcome = {"status": CANCELLED, "milestone": milestone.name}
-                return _status(services, wave_id)
+                return get_wave_status(context, wave_id)
             except Exception as exc:  # noqa: BLE001  (any failure: compensate, then report)
                 error = f"{milestone.name} failed: {type(exc).__name__}: {exc}"[:2000]
-                with services.engine.begin() as conn:
-                    update_wave(conn, services.tenant, wave_id, status=FAILED, error=error)
-                final = _compensate(
-                    services, wave_id, milestones[: index + 1], cancel=None, progress=progress
-                )
+                set_wave(context, wave_id, status=FAILED, error=error)
+                final = _compensate(context, wave_id, milestones[: index + 1], progress=progress)
                 run_op.outcome = {"status": final, "milestone": milestone.name, "error": error}
-                return _status(services, wave_id)
-        final_row, _ = _load(services, wave_id)
+                return get_wave_status(context, wave_id)
+        final_row, _ = load_wave(context, wave_id)
         totals = steps_of(final_row).get("migrate", StepState()).outcome
         migrated = int(totals.get("written", 0))
         # Policies the wave's rules routed to another system were not migrated by decision:
         # they are not failures (they show as "skipped" in the migrate milestone's outcome).
         elsewhere = int(totals.get("skipped", 0))
-        with services.engine.begin() as conn:
-            update_wave(
-                conn,
-                services.tenant,
-                wave_id,
-                status=COMPLETED,
-                error=None,
-                migrated=migrated,
-                failed=max(final_row.policy_count - migrated - elsewhere, 0),
-                finished_at=utcnow(),
-            )
+        set_wave(
+            context,
+            wave_id,
+            status=COMPLETED,
+            error=None,
+            migrated=migrated,
+            failed=max(final_row.policy_count - migrated - elsewhere, 0),
+            finished_at=utcnow(),
+        )
         run_op.outcome = {"status": COMPLETED, "migrated": migrated}
-    return _status(services, wave_id)
+    return get_wave_status(context, wave_id)
 
 
 def _run_step(
-    services: WaveServices,
+    context: WaveContext,
     row: Any,
     plan: Any,
     milestone: Milestone,
@@ -218,7 +180,7 @@ def _run_step(
     cancel: threading.Event | None,
     progress: Progress | None,
 ) -> StepState:
-    log = AuditLog(services.engine, tenant=services.tenant)
+    log = AuditLog(context.engine, tenant=context.tenant)
     with log.operation(
         NAMESPACE,
         milestone.name,
@@ -229,23 +191,25 @@ def _run_step(
     ) as op:
         if op.completed:  # finished before a crash hid it from the wave row
             done = step.model_copy(
-                update={"status": "completed", "entry_id": op.entry_id, "outcome": op.outcome or {}}
+                update={"status": COMPLETED, "entry_id": op.entry_id, "outcome": op.outcome or {}}
             )
-            save_step(services, row.wave_id, milestone.name, done)
+            save_step(context, row.wave_id, milestone.name, done)
             return done
-        step = step.model_copy(update={"status": "running", "entry_id": op.entry_id, "error": None})
-        save_step(services, row.wave_id, milestone.name, step)
-        ctx = _context(services, row, plan, milestone.name, op.entry_id, cancel, progress)
+        step = step.model_copy(update={"status": RUNNING, "entry_id": op.entry_id, "error": None})
+        save_step(context, row.wave_id, milestone.name, step)
+        ctx = step_context(
+            context, row, plan, milestone.name, op.entry_id, cancel=cancel, progress=progress
+        )
         try:
             outcome = milestone.run(ctx) or {}
         except WaveCancelled:
             save_step(
-                services,
+                context,
                 row.wave_id,
                 milestone.name,
                 step.model_copy(
                     update={
-                        "status": "cancelled",
+                        "status": CANCELLED,
                         "batches": ctx.batches_run,
                         "resumed_batches": ctx.resumed_batches,
                     }
@@ -254,12 +218,12 @@ def _run_step(
             raise
         except Exception as exc:
             save_step(
-                services,
+                context,
                 row.wave_id,
                 milestone.name,
                 step.model_copy(
                     update={
-                        "status": "failed",
+                        "status": FAILED,
                         "error": f"{type(exc).__name__}: {exc}"[:2000],
                         "batches": ctx.batches_run,
                         "resumed_batches": ctx.resumed_batches,
@@ -269,7 +233,7 @@ def _run_step(
             raise
         done = step.model_copy(
             update={
-                "status": "completed",
+                "status": COMPLETED,
                 "outcome": outcome,
                 "batches": ctx.batches_run,
                 "resumed_batches": ctx.resumed_batches,
@@ -277,58 +241,55 @@ def _run_step(
         )
         op.outcome = outcome
         with op.atomic() as conn:
-            save_step(services, row.wave_id, milestone.name, done, conn)
+            save_step(context, row.wave_id, milestone.name, done, conn)
     return done
 
 
 def _compensate(
-    services: WaveServices,
+    context: WaveContext,
     wave_id: str,
     milestones: Sequence[Milestone],
     *,
-    cancel: threading.Event | None,
     progress: Progress | None,
-) -> str:
+) -> WaveState:
     """Compensate the started milestones in reverse order; the wave's final status."""
-    row, plan = _load(services, wave_id)
+    row, plan = load_wave(context, wave_id)
     steps = steps_of(row)
     try:
         for milestone in reversed(milestones):
             step = steps.get(milestone.name, StepState())
             if step.status not in _STARTED:
                 continue
-            ctx = _context(
-                services, row, plan, milestone.name, step.entry_id or 0, cancel, progress
+            ctx = step_context(
+                context, row, plan, milestone.name, step.entry_id or 0, progress=progress
             )
             compensate_step(ctx, milestone, step)
     except Exception as exc:  # noqa: BLE001  (leave it failed; rollback_wave retries)
-        with services.engine.begin() as conn:
+        with context.engine.begin() as conn:
             error = f"compensation failed: {type(exc).__name__}: {exc}"[:2000]
-            current = wave_row(conn, services.tenant, wave_id).error
+            current = wave_row(conn, context.tenant, wave_id).error
             update_wave(
                 conn,
-                services.tenant,
+                context.tenant,
                 wave_id,
                 status=FAILED,
                 error=f"{current}; {error}" if current else error,
                 finished_at=utcnow(),
             )
         return FAILED
-    with services.engine.begin() as conn:
-        update_wave(
-            conn,
-            services.tenant,
-            wave_id,
-            status=COMPENSATED,
-            migrated=0,
-            validation=None,
-            finished_at=utcnow(),
-        )
+    set_wave(
+        context,
+        wave_id,
+        status=COMPENSATED,
+        migrated=0,
+        validation=None,
+        finished_at=utcnow(),
+    )
     return COMPENSATED
 
 
 def rollback_wave(
-    services: WaveServices,
+    context: WaveContext,
     wave_id: str,
     *,
     milestones: Sequence[Milestone] | None = None,
@@ -341,11 +302,8 @@ def rollback_wave(
         InputError: the wave is running (pass ``force`` if its process is known to be dead).
         NotFoundError: no such wave.
     """
-    if milestones is None:
-        from tools.waves.milestones import default_milestones
-
-        milestones = default_milestones()
-    row, _ = _load(services, wave_id)
+    milestones = default_milestones() if milestones is None else milestones
+    row, _ = load_wave(context, wave_id)
     if row.status in (PENDING, COMPENSATED):
         return status_of(row)
     if row.status == RUNNING and not force:
@@ -355,7 +313,7 @@ def rollback_wave(
             fix="cancel it first; if its process died, run it again to resume "
             "or roll back with force",
         )
-    log = AuditLog(services.engine, tenant=services.tenant)
+    log = AuditLog(context.engine, tenant=context.tenant)
     with log.operation(
         NAMESPACE,
         "rollback",
@@ -363,11 +321,6 @@ def rollback_wave(
         payload={"run_no": row.run_no},
         parent_id=row.entry_id,
     ) as op:
-        final = _compensate(services, wave_id, milestones, cancel=None, progress=progress)
+        final = _compensate(context, wave_id, milestones, progress=progress)
         op.outcome = {"status": final}
-    return _status(services, wave_id)
-
-
-def _status(services: WaveServices, wave_id: str) -> WaveStatus:
-    with services.engine.connect() as conn:
-        return status_of(wave_row(conn, services.tenant, wave_id))
+    return get_wave_status(context, wave_id)

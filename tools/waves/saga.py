@@ -25,13 +25,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, delete, select
+from sqlalchemy import Connection, Engine, and_, delete, select
 
 from core.store.models import utcnow
 from tools.audit import AuditLog
-from tools.waves.records import PlanCriteria, StepState
-from tools.waves.services import WaveServices
+from tools.waves.context import WaveContext
+from tools.waves.contracts import PlanCriteria, StepState
 from tools.waves.state import CHECKPOINT, NAMESPACE, update_wave, wave_row
+from tools.waves.statuses import WaveState
 
 T = TypeVar("T")
 #: progress(milestone, done, total_or_None)
@@ -70,7 +71,7 @@ class BatchScope:
 class StepContext:
     """What a milestone (or its compensation) gets: the wave, its plan, checkpointed batches."""
 
-    services: WaveServices
+    context: WaveContext
     wave_id: str
     plan_id: str
     target: str
@@ -88,7 +89,11 @@ class StepContext:
 
     @property
     def tenant(self) -> str:
-        return self.services.tenant
+        return self.context.tenant
+
+    @property
+    def engine(self) -> Engine:
+        return self.context.engine
 
     def check_cancel(self) -> None:
         if self.cancel is not None and self.cancel.is_set():
@@ -96,7 +101,7 @@ class StepContext:
 
     def committed(self, milestone: str | None = None) -> dict[int, Any]:
         """The committed checkpoints of a milestone (default: this one), by batch number."""
-        with self.services.engine.connect() as conn:
+        with self.context.engine.connect() as conn:
             rows = conn.execute(
                 select(CHECKPOINT).where(
                     and_(
@@ -190,7 +195,7 @@ class StepContext:
 
 
 def save_step(
-    services: WaveServices,
+    context: WaveContext,
     wave_id: str,
     name: str,
     step: StepState,
@@ -200,14 +205,14 @@ def save_step(
     """Store one milestone's state on the wave row (in ``conn`` or its own transaction)."""
 
     def write(c: Connection) -> None:
-        steps = dict(wave_row(c, services.tenant, wave_id).steps or {})
+        steps = dict(wave_row(c, context.tenant, wave_id).steps or {})
         steps[name] = step.model_dump(mode="json")
-        update_wave(c, services.tenant, wave_id, steps=steps, **wave_values)
+        update_wave(c, context.tenant, wave_id, steps=steps, **wave_values)
 
     if conn is not None:
         write(conn)
         return
-    with services.engine.begin() as own:
+    with context.engine.begin() as own:
         write(own)
 
 
@@ -225,13 +230,13 @@ def compensate_step(ctx: StepContext, milestone: Milestone, step: StepState) -> 
     ) as op:
         if op.completed:
             return step.model_copy(
-                update={"status": "compensated", "compensation_entry_id": op.entry_id}
+                update={"status": WaveState.COMPENSATED, "compensation_entry_id": op.entry_id}
             )
         ctx.entry_id = op.entry_id
         op.outcome = milestone.compensate(ctx) or {}
         batch_entries = [r.entry_id for r in ctx.committed().values() if r.entry_id]
         step = step.model_copy(
-            update={"status": "compensated", "compensation_entry_id": op.entry_id}
+            update={"status": WaveState.COMPENSATED, "compensation_entry_id": op.entry_id}
         )
         with op.atomic() as conn:
             for entry in [step.entry_id, *batch_entries]:
@@ -246,5 +251,34 @@ def compensate_step(ctx: StepContext, milestone: Milestone, step: StepState) -> 
                     )
                 )
             )
-            save_step(ctx.services, ctx.wave_id, milestone.name, step, conn)
+            save_step(ctx.context, ctx.wave_id, milestone.name, step, conn)
     return step
+
+
+def step_context(
+    context: WaveContext,
+    row: Any,
+    plan: Any,
+    milestone: str,
+    entry_id: int,
+    *,
+    cancel: threading.Event | None = None,
+    progress: Progress | None = None,
+) -> StepContext:
+    """The context one milestone (or its compensation) of the wave ``row`` runs in."""
+    criteria = PlanCriteria.model_validate(plan.criteria)
+    return StepContext(
+        context=context,
+        wave_id=row.wave_id,
+        plan_id=row.plan_id,
+        target=row.target,
+        criteria=criteria,
+        canonical=plan.canonical,
+        milestone=milestone,
+        entry_id=entry_id,
+        batch_size=row.batch_size or criteria.batch_size or context.settings.batch_size,
+        run_no=row.run_no,
+        cancel=cancel,
+        progress=progress,
+        log=AuditLog(context.engine, tenant=context.tenant),
+    )

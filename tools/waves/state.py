@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, and_, select, update
 
 from core.errors import NotFoundError
 from core.store.models import (
@@ -16,7 +16,9 @@ from core.store.models import (
     WaveRow,
     utcnow,
 )
-from tools.waves.records import MILESTONES, StepState, WaveStatus
+from tools.waves.context import WaveContext
+from tools.waves.contracts import StepState, WaveStatus
+from tools.waves.statuses import MILESTONES
 
 PLAN = WavePlanRow.__table__
 WAVE = WaveRow.__table__
@@ -62,6 +64,23 @@ def update_wave(conn: Connection, tenant: str, wave_id: str, **values: Any) -> N
     )
 
 
+def set_wave(context: WaveContext, wave_id: str, **values: Any) -> None:
+    """Update the wave's row in a transaction of its own."""
+    with context.engine.begin() as conn:
+        update_wave(conn, context.tenant, wave_id, **values)
+
+
+def load_wave(context: WaveContext, wave_id: str) -> tuple[Any, Any]:
+    """The wave's row and its plan's row.
+
+    Raises:
+        NotFoundError: no such wave.
+    """
+    with context.engine.connect() as conn:
+        row = wave_row(conn, context.tenant, wave_id)
+        return row, plan_row(conn, context.tenant, row.plan_id)
+
+
 def steps_of(row: Any) -> dict[str, StepState]:
     stored = row.steps or {}
     return {
@@ -91,21 +110,22 @@ def status_of(row: Any) -> WaveStatus:
     )
 
 
-def get_wave_status(engine: Engine, tenant: str, wave_id: str) -> WaveStatus:
+def get_wave_status(context: WaveContext, wave_id: str) -> WaveStatus:
     """A wave's overall status, per-milestone state and counts.
 
     Raises:
         NotFoundError: no such wave.
     """
-    with engine.connect() as conn:
-        return status_of(wave_row(conn, tenant, wave_id))
+    with context.engine.connect() as conn:
+        return status_of(wave_row(conn, context.tenant, wave_id))
 
 
-def wave_policy_ids(engine: Engine, tenant: str, wave_id: str) -> pa.Array:
+def wave_policy_ids(context: WaveContext, wave_id: str) -> pa.Array:
     """The wave's member policy ids as one Arrow string array (paged reads, no ORM)."""
     chunks: list[pa.Array] = []
     last = ""
-    with engine.connect() as conn:
+    tenant = context.tenant
+    with context.engine.connect() as conn:
         while True:
             ids = (
                 conn.execute(
@@ -130,9 +150,10 @@ def wave_policy_ids(engine: Engine, tenant: str, wave_id: str) -> pa.Array:
     return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
 
 
-def wave_sources(engine: Engine, tenant: str, wave_id: str) -> list[str]:
+def wave_sources(context: WaveContext, wave_id: str) -> list[str]:
     """Sources the wave's policies come from (the plan's order)."""
-    with engine.connect() as conn:
+    tenant = context.tenant
+    with context.engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
         plan = plan_row(conn, tenant, wave.plan_id)
         used = set(

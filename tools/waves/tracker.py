@@ -19,8 +19,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, select
 
 from core.errors import NotFoundError
+from core.targets import same_target
 from tools.audit import AuditLog, AuditRecord, LocationRecord, MoveRecord, PolicyLocations
-from tools.waves.services import WaveServices, target_key
+from tools.waves.context import WaveContext
 from tools.waves.state import PLAN, WAVE, WAVE_POLICY
 from tools.waves.targets.base import POLICY_ID
 
@@ -56,8 +57,8 @@ class PolicyReport(BaseModel):
     entries: list[AuditRecord]
 
 
-def _memberships(services: WaveServices, policy_id: str) -> list[WaveMembership]:
-    with services.engine.connect() as conn:
+def _memberships(context: WaveContext, policy_id: str) -> list[WaveMembership]:
+    with context.engine.connect() as conn:
         rows = conn.execute(
             select(
                 WAVE_POLICY.c.plan_id,
@@ -74,7 +75,7 @@ def _memberships(services: WaveServices, policy_id: str) -> list[WaveMembership]
                 ),
             )
             .where(
-                and_(WAVE_POLICY.c.tenant == services.tenant, WAVE_POLICY.c.policy_id == policy_id)
+                and_(WAVE_POLICY.c.tenant == context.tenant, WAVE_POLICY.c.policy_id == policy_id)
             )
             .order_by(WAVE.c.id)
         ).all()
@@ -113,15 +114,15 @@ def _find(batches: Any, policy_id: str) -> dict[str, Any] | None:
     return None
 
 
-def check_policy(services: WaveServices, policy_id: str, wave: WaveMembership) -> PolicyCheck:
+def check_policy(context: WaveContext, policy_id: str, wave: WaveMembership) -> PolicyCheck:
     """Compare one policy's record in the wave's target with its canonical record."""
-    folder = services.workdir(wave.wave_id) / "canonical"
+    folder = context.workdir(wave.wave_id) / "canonical"
     parts = sorted(folder.glob("part-*.parquet")) if folder.exists() else []
     canonical = None
     if parts:
         dataset = ds.dataset([str(p) for p in parts], format="parquet")
         canonical = _find(dataset.to_batches(filter=pc.field(POLICY_ID) == policy_id), policy_id)
-    target = services.target(wave.target)
+    target = context.target(wave.target)
     stored = _find(target.read_back(wave.wave_id), policy_id)
     differences: list[str] = []
     if canonical is not None and stored is not None:
@@ -141,7 +142,7 @@ def check_policy(services: WaveServices, policy_id: str, wave: WaveMembership) -
 def _summary(location: LocationRecord | None, waves: list[WaveMembership]) -> str:
     if location is not None and location.wave:
         wave = next((w for w in waves if w.wave_id == location.wave), None)
-        if wave and target_key(location.system) == target_key(wave.target):
+        if wave and same_target(location.system, wave.target):
             return f"migrated to {location.system} in wave {location.wave} ({wave.status})"
     if location is not None:
         planned = [w for w in waves if w.status in ("pending", "compensated")]
@@ -152,19 +153,17 @@ def _summary(location: LocationRecord | None, waves: list[WaveMembership]) -> st
     return "unknown"
 
 
-def locate_policy(
-    services: WaveServices, policy_id: str, *, reconcile: bool = True
-) -> PolicyReport:
+def locate_policy(context: WaveContext, policy_id: str, *, reconcile: bool = True) -> PolicyReport:
     """Where a policy lives now, its moves, its waves, a one-policy reconciliation, its trail.
 
     Raises:
         NotFoundError: nothing is recorded about the policy.
     """
-    locations = PolicyLocations(services.engine, tenant=services.tenant)
+    locations = PolicyLocations(context.engine, tenant=context.tenant)
     location = locations.locate(policy_id)
     history = locations.history(policy_id)
-    waves = _memberships(services, policy_id)
-    entries = AuditLog(services.engine, tenant=services.tenant).trail(policy_id)
+    waves = _memberships(context, policy_id)
+    entries = AuditLog(context.engine, tenant=context.tenant).trail(policy_id)
     if location is None and not history and not waves and not entries:
         raise NotFoundError(
             f"nothing is recorded about policy '{policy_id}'",
@@ -177,10 +176,10 @@ def locate_policy(
         and current is not None
         and current.status == "completed"
         and location
-        and target_key(location.system) == target_key(current.target)
+        and same_target(location.system, current.target)
     ):
         try:
-            check = check_policy(services, policy_id, current)
+            check = check_policy(context, policy_id, current)
         except Exception as exc:  # noqa: BLE001  (the report still answers "where")
             check = PolicyCheck(
                 wave_id=current.wave_id,
@@ -206,9 +205,9 @@ class LineageStep(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-def lineage(services: WaveServices, policy_id: str) -> list[LineageStep]:
+def lineage(context: WaveContext, policy_id: str) -> list[LineageStep]:
     """Source file -> source_id -> mapping version -> canonical -> rule -> wave -> target."""
-    report = locate_policy(services, policy_id, reconcile=False)
+    report = locate_policy(context, policy_id, reconcile=False)
     wave = report.waves[-1] if report.waves else None
     steps: list[LineageStep] = []
     source_id = wave.source_id if wave else None
@@ -216,7 +215,7 @@ def lineage(services: WaveServices, policy_id: str) -> list[LineageStep]:
     if source_id:
         from tools.content.sources import SourceRegistry
 
-        info = SourceRegistry(services.engine, tenant=services.tenant).find(source_id)
+        info = SourceRegistry(context.engine, tenant=context.tenant).find(source_id)
     steps.append(
         LineageStep(
             stage="source_file",
@@ -234,7 +233,7 @@ def lineage(services: WaveServices, policy_id: str) -> list[LineageStep]:
 
             found = [
                 m
-                for m in list_mappings(services.engine, tenant=services.tenant, source_id=source_id)
+                for m in list_mappings(context.engine, tenant=context.tenant, source_id=source_id)
                 if m.approved_version
             ]
             if found:
@@ -247,17 +246,17 @@ def lineage(services: WaveServices, policy_id: str) -> list[LineageStep]:
     steps.append(LineageStep(stage="mapping", value=mapping.get("mapping_id"), detail=mapping))
     canonical = None
     if wave:
-        with services.engine.connect() as conn:
+        with context.engine.connect() as conn:
             canonical = conn.execute(
                 select(PLAN.c.canonical).where(
-                    and_(PLAN.c.tenant == services.tenant, PLAN.c.plan_id == wave.plan_id)
+                    and_(PLAN.c.tenant == context.tenant, PLAN.c.plan_id == wave.plan_id)
                 )
             ).scalar()
     steps.append(
         LineageStep(
             stage="canonical",
             value=canonical,
-            detail={"folder": str(services.workdir(wave.wave_id) / "canonical")} if wave else {},
+            detail={"folder": str(context.workdir(wave.wave_id) / "canonical")} if wave else {},
         )
     )
     ruled = [m for m in report.history if m.rule]

@@ -10,11 +10,11 @@ from core.settings import Settings
 from tests.tools.waves.helpers import (
     FakeTarget,
     canonical_table,
-    make_services,
+    make_context,
     register_source,
     write_parts,
 )
-from tools.waves.services import WaveServices
+from tools.waves.context import WaveContext
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def fake_target() -> FakeTarget:
 
 
 @pytest.fixture
-def services(
+def wave_context(
     engine: Engine, wave_settings: Settings, estate: dict[str, Path], fake_target: FakeTarget
-) -> WaveServices:
-    return make_services(engine, wave_settings, estate, target=fake_target)
+) -> WaveContext:
+    return make_context(engine, wave_settings, estate, target=fake_target)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.settings import Settings
 from core.store import open_store
-from tests.tools.waves.helpers import make_services
+from tests.tools.waves.helpers import make_context
 from tools.waves import run_wave, saga
 
 
@@ -22,7 +22,7 @@ def main() -> None:
     stop = sys.argv[4] if len(sys.argv) > 4 else None
     settings = Settings(home=home, batch_size=100)
     engine = open_store(settings)
-    services = make_services(engine, settings, {k: Path(v) for k, v in folders.items()})
+    wave_context = make_context(engine, settings, {k: Path(v) for k, v in folders.items()})
     if stop:
         point, milestone, batch = stop.split(":")
 
@@ -32,7 +32,7 @@ def main() -> None:
                 time.sleep(120)  # the test kills us here
 
         saga.HOOK = hook
-    status = run_wave(services, wave_id)
+    status = run_wave(wave_context, wave_id)
     print(json.dumps({"status": status.status, "migrated": status.migrated, "error": status.error}))
 
 

@@ -1,4 +1,4 @@
-"""Test helpers for waves: canonical records, a fake target, registered sources, services."""
+"""Test helpers for waves: canonical records, a fake target, registered sources, wave_context."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from sqlalchemy import Engine
 from core.settings import Settings
 from core.store.models import SourceRow, utcnow
 from knowledge.canonical.arrow import arrow_schema
-from tools.waves.services import WaveServices, default_reconciler
+from tools.waves.context import WaveContext
+from tools.waves.reconcile import reconcile
 from tools.waves.targets.base import POLICY_ID, TargetHealth
 
 TYPES = ["auto", "homeowners", "life"]
@@ -178,7 +179,7 @@ def parquet_source(folders: Mapping[str, Path], batch_size: int):  # noqa: ANN20
     return batches
 
 
-def make_services(
+def make_context(
     engine: Engine,
     settings: Settings,
     folders: Mapping[str, Path],
@@ -186,19 +187,19 @@ def make_services(
     target: Any = None,
     batch_size: int = 100,
     confidences: dict[str, float] | None = None,
-) -> WaveServices:
+) -> WaveContext:
     """Services over Parquet canonical sources; ``target`` None means the real new_platform.
 
     Reconciliation is the real one (tools.waves.reconcile).
     """
     factory: Any = (lambda name, config: target) if target is not None else None
     kwargs: dict[str, Any] = {"target_factory": factory} if factory else {}
-    return WaveServices(
+    return WaveContext(
         engine=engine,
         settings=settings,
         tenant="default",
         canonical_source=parquet_source(folders, batch_size),
         confidence_source=lambda sid: dict(confidences or {"policy_core.policy_id": 0.99}),
-        reconciler=default_reconciler,
+        reconciler=reconcile,
         **kwargs,
     )

@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from core.settings import Settings
-from tests.tools.waves.helpers import id_reconciler, make_services
+from tests.tools.waves.helpers import id_reconciler, make_context
 from tools.audit import AuditLog
 from tools.waves import PlanCriteria, generate_plan, get_wave_status, run_wave
 from tools.waves.milestones import wave_records
-from tools.waves.run import _context, _load
+from tools.waves.saga import step_context
+from tools.waves.state import load_wave
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -65,23 +66,21 @@ def _run(home: Path, folders: dict[str, Path], wave_id: str, stop: str | None) -
 def test_sigkill_during_migrate_then_resume(
     engine: Engine, wave_settings: Settings, estate: dict[str, Path]
 ) -> None:
-    services = make_services(engine, wave_settings, estate)
+    wave_context = make_context(engine, wave_settings, estate)
     plan = generate_plan(
-        engine,
-        wave_settings,
+        wave_context,
         source_ids=["src-a", "src-b"],
         target="new_platform",
         criteria=PlanCriteria(batch_size=100),
-        services=services,
     )
     wave_id = plan.waves[0].wave_id
     for stop in ("before_work:migrate:1", "after_work:migrate:2", "after_commit:migrate:4"):
         _run(wave_settings.home, estate, wave_id, stop)
-        assert get_wave_status(engine, "default", wave_id).status == "running"
+        assert get_wave_status(wave_context, wave_id).status == "running"
     # Run again (in this process): resumes after the last committed batch.
-    assert run_wave(services, wave_id).status == "completed"
+    assert run_wave(wave_context, wave_id).status == "completed"
 
-    target = services.target("new_platform")
+    target = wave_context.target("new_platform")
     with target.engine.connect() as conn:
         total, distinct = conn.execute(
             text(
@@ -91,10 +90,10 @@ def test_sigkill_during_migrate_then_resume(
             {"w": wave_id},
         ).one()
     assert total == distinct == plan.waves[0].policy_count
-    status = get_wave_status(engine, "default", wave_id)
+    status = get_wave_status(wave_context, wave_id)
     assert status.migrated == total and status.validation["passed"]
-    row, plan_row = _load(services, wave_id)
-    ctx = _context(services, row, plan_row, "migrate", 0, None, None)
+    row, plan_row = load_wave(wave_context, wave_id)
+    ctx = step_context(wave_context, row, plan_row, "migrate", 0)
     report = id_reconciler(wave_records(ctx), target.read_back(wave_id))
     assert report.passed and report.target_count == total
 

@@ -9,21 +9,16 @@ from core.errors import InputError
 from core.settings import Settings
 from tools.audit import AuditLog, Move, PolicyLocations
 from tools.waves import PlanCriteria, generate_plan, get_plan, move_policies, reschedule_wave
-from tools.waves.services import WaveServices
+from tools.waves.context import WaveContext
 from tools.waves.state import WAVE_POLICY
 
 
 def test_wave0_is_clean_candidates_and_later_waves_are_grouped_and_capped(
-    engine: Engine, wave_settings: Settings, services: WaveServices
+    engine: Engine, wave_settings: Settings, wave_context: WaveContext
 ) -> None:
     criteria = PlanCriteria(max_wave_size=2, start_date=dt.date(2027, 1, 4), days_between_waves=7)
     plan = generate_plan(
-        engine,
-        wave_settings,
-        source_ids=["src-a", "src-b"],
-        target="new_platform",
-        criteria=criteria,
-        services=services,
+        wave_context, source_ids=["src-a", "src-b"], target="new_platform", criteria=criteria
     )
     assert plan.summary["policies"] == 600 and plan.summary["clean"] == 585
     wave0, *later = plan.waves
@@ -34,11 +29,11 @@ def test_wave0_is_clean_candidates_and_later_waves_are_grouped_and_capped(
     assert later[0].scheduled_for == dt.date(2027, 1, 11)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(WAVE_POLICY)).scalar_one() == 600
-    assert get_plan(engine, plan.plan_id, tenant="default") == plan
+    assert get_plan(wave_context, plan.plan_id) == plan
 
 
 def test_policies_routed_elsewhere_are_excluded(
-    engine: Engine, wave_settings: Settings, services: WaveServices
+    engine: Engine, wave_settings: Settings, wave_context: WaveContext
 ) -> None:
     with engine.begin() as conn:
         PolicyLocations(engine).record_moves(
@@ -47,55 +42,43 @@ def test_policies_routed_elsewhere_are_excluded(
             + [Move("A000010", "NewPlatformAPI")],
             entry_id=None,
         )
-    plan = generate_plan(
-        engine, wave_settings, source_ids=["src-a"], target="new_platform", services=services
-    )
+    plan = generate_plan(wave_context, source_ids=["src-a"], target="new_platform")
     assert plan.summary["policies"] == 440
     assert plan.summary["excluded_by_system"] == {"LegacyBatch": 10}
 
 
 def test_bad_input_is_one_clear_error(
-    engine: Engine, wave_settings: Settings, services: WaveServices
+    engine: Engine, wave_settings: Settings, wave_context: WaveContext
 ) -> None:
     with pytest.raises(InputError, match="no migration target 'mars'"):
-        generate_plan(engine, wave_settings, source_ids=["src-a"], target="mars", services=services)
+        generate_plan(wave_context, source_ids=["src-a"], target="mars")
     with pytest.raises(InputError, match="no source given"):
-        generate_plan(
-            engine, wave_settings, source_ids=[" "], target="new_platform", services=services
-        )
+        generate_plan(wave_context, source_ids=[" "], target="new_platform")
     with pytest.raises(InputError, match="column 17"):
         generate_plan(
-            engine,
-            wave_settings,
+            wave_context,
             source_ids=["src-a"],
             target="new_platform",
             criteria=PlanCriteria(business_rules=["premium_amount >"]),
-            services=services,
         )
 
 
 def test_edits_are_audited_and_version_the_plan(
-    engine: Engine, wave_settings: Settings, services: WaveServices
+    engine: Engine, wave_settings: Settings, wave_context: WaveContext
 ) -> None:
-    plan = generate_plan(
-        engine,
-        wave_settings,
-        source_ids=["src-a", "src-b"],
-        target="new_platform",
-        services=services,
-    )
+    plan = generate_plan(wave_context, source_ids=["src-a", "src-b"], target="new_platform")
     wave0, wave1 = plan.waves[0].wave_id, plan.waves[1].wave_id
     moved = move_policies(
-        engine, ["A000001", "A000002"], wave1, reason="broker asked", tenant="default"
+        wave_context, ["A000001", "A000002"], to_wave=wave1, reason="broker asked"
     )
     assert moved.version == 2
     assert moved.waves[0].policy_count == plan.waves[0].policy_count - 2
     assert moved.waves[1].policy_count == plan.waves[1].policy_count + 2
-    later = reschedule_wave(engine, wave0, dt.date(2027, 3, 1), tenant="default")
+    later = reschedule_wave(wave_context, wave0, scheduled_for=dt.date(2027, 3, 1))
     assert later.version == 3 and later.waves[0].scheduled_for == dt.date(2027, 3, 1)
     ops = [e.operation for e in AuditLog(engine).replay("waves")]
     assert ops == ["plan", "move_policies", "reschedule"]
     trail = AuditLog(engine).trail("A000001")
     assert [e.operation for e in trail] == ["move_policies"]
     with pytest.raises(InputError, match="not in plan"):
-        move_policies(engine, ["ZZZ"], wave1, reason="x y z", tenant="default")
+        move_policies(wave_context, ["ZZZ"], to_wave=wave1, reason="x y z")

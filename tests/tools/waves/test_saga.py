@@ -13,14 +13,14 @@ from sqlalchemy import Engine, select, text
 
 from core.settings import Settings
 from core.store.models import PolicyLocation
-from tests.tools.waves.helpers import canonical_table, make_services
+from tests.tools.waves.helpers import canonical_table, make_context
 from tools.audit import AuditLog, Move, PolicyLocations
 from tools.routing.rulesets import register_rule_set
 from tools.waves import PlanCriteria, generate_plan, rollback_wave, run_wave
+from tools.waves.context import WaveContext
 from tools.waves.milestones import default_milestones
-from tools.waves.records import MILESTONES
 from tools.waves.saga import Milestone
-from tools.waves.services import WaveServices
+from tools.waves.statuses import MILESTONES
 
 RULES = """
 routing_rules:
@@ -43,12 +43,12 @@ class InjectedFailure(RuntimeError):
 
 
 @pytest.fixture
-def real(engine: Engine, wave_settings: Settings, estate: dict[str, Path]) -> WaveServices:
-    return make_services(engine, wave_settings, estate)
+def real(engine: Engine, wave_settings: Settings, estate: dict[str, Path]) -> WaveContext:
+    return make_context(engine, wave_settings, estate)
 
 
-def _target_rows(services: WaveServices) -> list[tuple[Any, ...]]:
-    target = services.target("new_platform")
+def _target_rows(wave_context: WaveContext) -> list[tuple[Any, ...]]:
+    target = wave_context.target("new_platform")
     target.health()
     with target.engine.connect() as conn:
         tables = [
@@ -73,7 +73,7 @@ def _locations(engine: Engine) -> list[tuple[str, str]]:
         )
 
 
-def _prepare(real: WaveServices, engine: Engine, wave_settings: Settings) -> str:
+def _prepare(real: WaveContext, engine: Engine, wave_settings: Settings) -> str:
     """Earlier state the saga must leave untouched: another wave's rows, earlier routing."""
     register_rule_set(engine, "default", RULES, name="wave_rules")
     real.target("new_platform").write("earlier-wave", canonical_table(5, prefix="Z"))
@@ -86,12 +86,7 @@ def _prepare(real: WaveServices, engine: Engine, wave_settings: Settings) -> str
     criteria = PlanCriteria(rule_set="wave_rules", batch_size=100)
     # The plan is for new_platform; policies routed to LegacyBatch are excluded from it.
     plan = generate_plan(
-        engine,
-        wave_settings,
-        source_ids=["src-a", "src-b"],
-        target="new_platform",
-        criteria=criteria,
-        services=real,
+        real, source_ids=["src-a", "src-b"], target="new_platform", criteria=criteria
     )
     with engine.begin() as conn:  # routing changes after planning: the wave's route re-decides
         PolicyLocations(engine).record_moves(
@@ -118,7 +113,7 @@ def _failing_at(name: str) -> list[Milestone]:
 
 @pytest.mark.parametrize("failing", MILESTONES)
 def test_failure_in_each_milestone_compensates_in_reverse(
-    failing: str, real: WaveServices, engine: Engine, wave_settings: Settings
+    failing: str, real: WaveContext, engine: Engine, wave_settings: Settings
 ) -> None:
     wave_id = _prepare(real, engine, wave_settings)
     target_before, locations_before = _target_rows(real), _locations(engine)
@@ -153,7 +148,7 @@ def test_failure_in_each_milestone_compensates_in_reverse(
 
 
 def test_migrate_failing_midway_undoes_the_written_batches(
-    real: WaveServices, engine: Engine, wave_settings: Settings
+    real: WaveContext, engine: Engine, wave_settings: Settings
 ) -> None:
     wave_id = _prepare(real, engine, wave_settings)
     target_before, locations_before = _target_rows(real), _locations(engine)
@@ -175,7 +170,7 @@ def test_migrate_failing_midway_undoes_the_written_batches(
 
 
 def test_success_then_rollback_restores_and_is_idempotent(
-    real: WaveServices, engine: Engine, wave_settings: Settings
+    real: WaveContext, engine: Engine, wave_settings: Settings
 ) -> None:
     wave_id = _prepare(real, engine, wave_settings)
     target_before, locations_before = _target_rows(real), _locations(engine)
@@ -202,7 +197,7 @@ def test_success_then_rollback_restores_and_is_idempotent(
 
 
 def test_cancel_stops_at_a_batch_boundary_and_resumes(
-    real: WaveServices, engine: Engine, wave_settings: Settings
+    real: WaveContext, engine: Engine, wave_settings: Settings
 ) -> None:
     wave_id = _prepare(real, engine, wave_settings)
     cancel = threading.Event()

@@ -10,39 +10,37 @@ from sqlalchemy import Engine, func, select
 
 from core.errors import NotFoundError
 from core.settings import Settings
-from tests.tools.waves.helpers import make_services
+from tests.tools.waves.helpers import make_context
 from tests.tools.waves.test_saga import RULES
 from tools.audit import AuditLog
 from tools.routing.rulesets import register_rule_set
 from tools.waves import PlanCriteria, gc, generate_plan, lineage, locate_policy, run_wave
-from tools.waves.services import WaveServices
+from tools.waves.context import WaveContext
 from tools.waves.state import CHECKPOINT, WAVE_POLICY
 
 
 @pytest.fixture
 def migrated(
     engine: Engine, wave_settings: Settings, estate: dict[str, Path]
-) -> tuple[WaveServices, str]:
-    services = make_services(engine, wave_settings, estate)
+) -> tuple[WaveContext, str]:
+    wave_context = make_context(engine, wave_settings, estate)
     register_rule_set(engine, "default", RULES, name="wave_rules")
     plan = generate_plan(
-        engine,
-        wave_settings,
+        wave_context,
         source_ids=["src-a", "src-b"],
         target="new_platform",
-        services=services,
         criteria=PlanCriteria(rule_set="wave_rules"),
     )
     wave_id = plan.waves[0].wave_id
-    assert run_wave(services, wave_id).status == "completed"
-    return services, wave_id
+    assert run_wave(wave_context, wave_id).status == "completed"
+    return wave_context, wave_id
 
 
 def test_policy_that_moved_twice_shows_both_moves_in_order(
-    migrated: tuple[WaveServices, str],
+    migrated: tuple[WaveContext, str],
 ) -> None:
-    services, wave_id = migrated
-    report = locate_policy(services, "A000000")
+    wave_context, wave_id = migrated
+    report = locate_policy(wave_context, "A000000")
     assert report.location is not None and report.location.system == "new_platform"
     assert [(m.from_system, m.to_system) for m in report.history] == [
         (None, "NewPlatformAPI"),
@@ -56,30 +54,30 @@ def test_policy_that_moved_twice_shows_both_moves_in_order(
     # The audit trail names the batches that moved it, in the same order.
     ops = [e.operation for e in report.entries]
     assert ops.index("route.batch") < ops.index("migrate.batch")
-    assert [e.operation for e in AuditLog(services.engine).trail("A000000")] == ops
-    steps = {s.stage: s.value for s in lineage(services, "A000000")}
+    assert [e.operation for e in AuditLog(wave_context.engine).trail("A000000")] == ops
+    steps = {s.stage: s.value for s in lineage(wave_context, "A000000")}
     assert steps["source"] == "src-a" and steps["rule"] == "everything_else_new"
     assert steps["wave"] == wave_id and steps["target"] == "new_platform"
     assert steps["source_file"] == "/legacy/src-a.dat" and steps["canonical"] == "policy_v1"
 
 
-def test_routed_elsewhere_and_unknown(migrated: tuple[WaveServices, str]) -> None:
-    services, _ = migrated
-    report = locate_policy(services, "A000001")  # homeowners: routed to the bridge
+def test_routed_elsewhere_and_unknown(migrated: tuple[WaveContext, str]) -> None:
+    wave_context, _ = migrated
+    report = locate_policy(wave_context, "A000001")  # homeowners: routed to the bridge
     assert report.location is not None and report.location.system == "CoexistenceBridge"
     assert report.reconciliation is None and report.status.startswith("lives in")
     with pytest.raises(NotFoundError):
-        locate_policy(services, "NOPE")
+        locate_policy(wave_context, "NOPE")
 
 
 def test_gc_archives_finished_run_state_and_keeps_the_audit_log(
-    migrated: tuple[WaveServices, str], wave_settings: Settings
+    migrated: tuple[WaveContext, str], wave_settings: Settings
 ) -> None:
-    services, wave_id = migrated
-    engine = services.engine
+    wave_context, wave_id = migrated
+    engine = wave_context.engine
     audit_before = len(list(AuditLog(engine).replay()))
-    assert gc(engine, wave_settings, timedelta(days=30)).waves == []  # too recent
-    result = gc(engine, wave_settings, timedelta(0))
+    assert gc(wave_context, older_than=timedelta(days=30)).waves == []  # too recent
+    result = gc(wave_context, older_than=timedelta(0))
     assert result.waves == [wave_id] and result.rows["wave_checkpoint"] > 0
     with engine.connect() as conn:
         for table in (CHECKPOINT, WAVE_POLICY):
@@ -95,4 +93,4 @@ def test_gc_archives_finished_run_state_and_keeps_the_audit_log(
     assert sum(r["table"] == "wave_policy" for r in rows) == result.rows["wave_policy"]
     entries = list(AuditLog(engine).replay())
     assert len(entries) == audit_before + 1 and entries[-1].operation == "gc"
-    assert gc(engine, wave_settings, timedelta(0)).waves == []  # nothing left: no-op
+    assert gc(wave_context, older_than=timedelta(0)).waves == []  # nothing left: no-op

@@ -23,8 +23,8 @@ from tools.content.readers._common import (
     decode_error,
     parse_options,
 )
-from tools.content.readers._records import RecordShape, flatten
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
+from tools.content.readers.record_shape import RecordShape, flatten
 
 _CHUNK = 1 << 20
 _MAX_RECORD_CHARS = 64 << 20

@@ -21,8 +21,8 @@ from tools.content.readers._common import (
     check_file,
     parse_options,
 )
-from tools.content.readers._records import RecordShape
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
+from tools.content.readers.record_shape import RecordShape
 
 
 class XlsxOptions(ReaderOptions):

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tools.waves.records import GateResult, PlanCriteria
+from tools.waves.contracts import GateResult, PlanCriteria
 from tools.waves.targets.base import POLICY_ID, MigrationTarget
 
 SAMPLE_SIZE = 10

@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tools.waves.contracts import GateResult, PlanCriteria
 from tools.waves.expressions import Node, check_rule, evaluate_rule
 from tools.waves.gates.base import SAMPLE_SIZE, GateContext, RecordGate
-from tools.waves.records import GateResult, PlanCriteria
 
 QUALITY_COLUMN = "data_quality_score"
 

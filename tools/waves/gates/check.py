@@ -11,15 +11,15 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import and_, func, select
 
 from core.errors import InputError
 from core.store.models import utcnow
 from tools.audit import AuditLog
+from tools.waves.context import WaveContext
+from tools.waves.contracts import GateReport, GateResult, PlanCriteria
 from tools.waves.gates.base import SAMPLE_SIZE, FailureTally, GateContext, RecordGate, WaveGate
 from tools.waves.gates.registry import load_gate
-from tools.waves.records import GateReport, GateResult, PlanCriteria
-from tools.waves.services import WaveServices
 from tools.waves.state import (
     GATE_RESULT,
     NAMESPACE,
@@ -33,11 +33,11 @@ from tools.waves.state import (
 from tools.waves.targets.base import POLICY_ID
 
 
-def wave_batches(services: WaveServices, wave_id: str) -> Iterator[pa.RecordBatch]:
+def wave_batches(context: WaveContext, wave_id: str) -> Iterator[pa.RecordBatch]:
     """The wave's canonical records, read from its sources and filtered to its members."""
-    members = wave_policy_ids(services.engine, services.tenant, wave_id)
-    for source_id in wave_sources(services.engine, services.tenant, wave_id):
-        for batch in services.canonical_source(source_id):
+    members = wave_policy_ids(context, wave_id)
+    for source_id in wave_sources(context, wave_id):
+        for batch in context.canonical_source(source_id):
             parts = batch.to_batches() if isinstance(batch, pa.Table) else [batch]
             for part in parts:
                 mask = pc.is_in(part.column(POLICY_ID).cast(pa.string()), value_set=members)
@@ -46,8 +46,8 @@ def wave_batches(services: WaveServices, wave_id: str) -> Iterator[pa.RecordBatc
                     yield kept
 
 
-def gate_context(services: WaveServices, wave_id: str) -> GateContext:
-    engine, tenant = services.engine, services.tenant
+def gate_context(context: WaveContext, wave_id: str) -> GateContext:
+    engine, tenant = context.engine, context.tenant
     with engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
         plan = plan_row(conn, tenant, wave.plan_id)
@@ -81,9 +81,9 @@ def gate_context(services: WaveServices, wave_id: str) -> GateContext:
         return out
 
     def confidences(source_id: str) -> dict[str, float] | None:
-        if services.confidence_source is None:
+        if context.confidence_source is None:
             return None
-        return services.confidence_source(source_id)
+        return context.confidence_source(source_id)
 
     return GateContext(
         wave_id=wave_id,
@@ -91,8 +91,8 @@ def gate_context(services: WaveServices, wave_id: str) -> GateContext:
         criteria=criteria,
         canonical=plan.canonical,
         policy_count=wave.policy_count,
-        batches=lambda: wave_batches(services, wave_id),
-        target=lambda: services.target(wave.target, criteria.target_config),
+        batches=lambda: wave_batches(context, wave_id),
+        target=lambda: context.target(wave.target, criteria.target_config),
         policies_by_source=by_source,
         confidences=confidences,
     )
@@ -139,13 +139,13 @@ def evaluate_gates(ctx: GateContext, gates: list[WaveGate]) -> list[GateResult]:
     return [results[g.name] for g in gates]
 
 
-def check_gates(services: WaveServices, wave_id: str) -> GateReport:
+def check_gates(context: WaveContext, wave_id: str) -> GateReport:
     """Check every gate of the wave's plan, record the verdicts, apply standing overrides.
 
     Raises:
         NotFoundError: no such wave.
     """
-    ctx = gate_context(services, wave_id)
+    ctx = gate_context(context, wave_id)
     gates: list[WaveGate] = []
     loading: list[GateResult] = []
     for name in ctx.criteria.gates:
@@ -154,8 +154,8 @@ def check_gates(services: WaveServices, wave_id: str) -> GateReport:
         except Exception as exc:  # noqa: BLE001  (a gate that cannot load fails closed)
             loading.append(_raised(name, exc))
     results = loading + evaluate_gates(ctx, gates)
-    with services.engine.connect() as conn:
-        overrides = wave_row(conn, services.tenant, wave_id).gate_overrides or {}
+    with context.engine.connect() as conn:
+        overrides = wave_row(conn, context.tenant, wave_id).gate_overrides or {}
     for result in results:
         if not result.passed and result.gate in overrides:
             result.overridden = True
@@ -163,7 +163,7 @@ def check_gates(services: WaveServices, wave_id: str) -> GateReport:
     report = GateReport(
         wave_id=wave_id, results=results, passed=all(r.passed or r.overridden for r in results)
     )
-    log = AuditLog(services.engine, tenant=services.tenant)
+    log = AuditLog(context.engine, tenant=context.tenant)
     payload = {"gates": [r.gate for r in results]}
     with log.operation(NAMESPACE, "check_gates", target=wave_id, payload=payload) as op:
         op.outcome = {"passed": report.passed, "failed": [r.gate for r in results if not r.passed]}
@@ -173,7 +173,7 @@ def check_gates(services: WaveServices, wave_id: str) -> GateReport:
                 GATE_RESULT.insert(),
                 [
                     {
-                        "tenant": services.tenant,
+                        "tenant": context.tenant,
                         "wave_id": wave_id,
                         "gate": r.gate,
                         "passed": r.passed,
@@ -191,9 +191,10 @@ def check_gates(services: WaveServices, wave_id: str) -> GateReport:
     return report
 
 
-def latest_gate_report(engine: Engine, tenant: str, wave_id: str) -> GateReport | None:
+def latest_gate_report(context: WaveContext, wave_id: str) -> GateReport | None:
     """The verdicts of the wave's latest gate check, with overrides applied (None: never run)."""
-    with engine.connect() as conn:
+    tenant = context.tenant
+    with context.engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
         last = conn.execute(
             select(func.max(GATE_RESULT.c.entry_id)).where(
@@ -235,9 +236,7 @@ def latest_gate_report(engine: Engine, tenant: str, wave_id: str) -> GateReport 
     )
 
 
-def override_gate(
-    engine: Engine, wave_id: str, gate: str, reason: str, *, tenant: str
-) -> dict[str, Any]:
+def override_gate(context: WaveContext, wave_id: str, *, gate: str, reason: str) -> dict[str, Any]:
     """Let a wave run although ``gate`` fails; the override and its reason are audited.
 
     Raises:
@@ -251,6 +250,7 @@ def override_gate(
             where="--reason",
             fix='say why, e.g. --reason "premiums fixed upstream, ticket 123"',
         )
+    engine, tenant = context.engine, context.tenant
     with engine.connect() as conn:
         wave = wave_row(conn, tenant, wave_id)
         criteria = PlanCriteria.model_validate(plan_row(conn, tenant, wave.plan_id).criteria)

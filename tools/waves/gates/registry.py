@@ -6,9 +6,9 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 
 from core.errors import InputError
+from tools.waves.contracts import PlanCriteria
 from tools.waves.gates.base import WaveGate
 from tools.waves.gates.builtin import BUILTIN_GATES
-from tools.waves.records import PlanCriteria
 
 GATE_GROUP = "data_mash.gates"
 

@@ -12,15 +12,17 @@ from typing import Any
 
 from core.errors import InputError
 from core.plugins import load_plugin, plugin_names
+from core.targets import TARGET_GROUP, TargetName, canonical_target
 from tools.waves.targets.base import MigrationTarget
 
-GROUP = "data_mash.targets"
+GROUP = TARGET_GROUP
 
+#: Fallbacks for a source checkout, keyed by the one list of built-in names (core.targets).
 BUILTIN_TARGETS: dict[str, str] = {
-    "new_platform": "tools.waves.targets.new_platform:NewPlatformTarget",
-    "legacy_batch": "tools.waves.targets.legacy_batch:LegacyBatchTarget",
-    "coexistence_bridge": "tools.waves.targets.bridge:CoexistenceBridgeTarget",
-    "data_quality_queue": "tools.waves.targets.dq_queue:DataQualityQueueTarget",
+    TargetName.NEW_PLATFORM: "tools.waves.targets.new_platform:NewPlatformTarget",
+    TargetName.LEGACY_BATCH: "tools.waves.targets.legacy_batch:LegacyBatchTarget",
+    TargetName.COEXISTENCE_BRIDGE: "tools.waves.targets.bridge:CoexistenceBridgeTarget",
+    TargetName.DATA_QUALITY_QUEUE: "tools.waves.targets.dq_queue:DataQualityQueueTarget",
 }
 _REQUIRED = ("health", "write", "delete", "read_back", "count")
 
@@ -34,7 +36,8 @@ def target_for(name: str) -> type[MigrationTarget]:
     """Return the target class registered for ``name``.
 
     Args:
-        name: An entry-point name in ``data_mash.targets`` (``new_platform``, ``legacy_batch``...).
+        name: An entry-point name in ``data_mash.targets`` (``new_platform``, ``legacy_batch``...)
+            or an accepted alias (``NewPlatformAPI``...).
 
     Returns:
         The target class (instantiate it with its config mapping).
@@ -44,7 +47,7 @@ def target_for(name: str) -> type[MigrationTarget]:
     """
     cls = load_plugin(
         GROUP,
-        name,
+        canonical_target(name),
         BUILTIN_TARGETS,
         kind="migration target",
         where="target",

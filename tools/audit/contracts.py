@@ -1,13 +1,23 @@
-"""What the audit log hands out: plain pydantic records, never ORM objects."""
+"""The audit log's contracts: the entry statuses and the record it hands out (never ORM objects)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, field_validator
 
 from core.store.models import as_utc
+
+
+class AuditStatus(StrEnum):
+    """Status of an audit entry: its intent is ``pending`` until the outcome is committed."""
+
+    PENDING = "pending"
+    OK = "ok"
+    FAILED = "failed"
+    COMPENSATED = "compensated"
 
 
 class AuditRecord(BaseModel):
@@ -21,7 +31,7 @@ class AuditRecord(BaseModel):
     payload: dict[str, Any]
     idempotency_key: str | None
     actor: str
-    status: str
+    status: AuditStatus
     outcome: dict[str, Any] | None
     error: str | None
     parent_id: int | None
@@ -34,7 +44,7 @@ class AuditRecord(BaseModel):
 
     @property
     def incomplete(self) -> bool:
-        return self.status == "pending"
+        return self.status == AuditStatus.PENDING
 
     @classmethod
     def from_row(cls, row: Any) -> AuditRecord:

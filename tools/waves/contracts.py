@@ -1,19 +1,14 @@
-"""What the waves module hands out: plain pydantic records, never ORM objects."""
+"""The waves' contracts: plans, wave status, gate verdicts (pydantic models, never ORM objects)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
 from core.store.models import as_utc
-
-PENDING, RUNNING, FAILED, CANCELLED = "pending", "running", "failed", "cancelled"
-COMPENSATED, COMPLETED = "compensated", "completed"
-WaveState = Literal["pending", "running", "failed", "cancelled", "compensated", "completed"]
-#: The saga's milestones, in execution order (compensation runs them backwards).
-MILESTONES = ("ingest", "map_to_canonical", "route", "migrate", "validate")
+from tools.waves.statuses import WaveState
 
 
 class PlanCriteria(BaseModel):
@@ -68,7 +63,7 @@ class WaveSummary(BaseModel):
     number: int
     label: str
     target: str
-    status: str
+    status: WaveState
     policy_count: int
     scheduled_for: date | None
 
@@ -93,7 +88,7 @@ class Plan(BaseModel):
 class StepState(BaseModel):
     """The state of one milestone of a wave's saga."""
 
-    status: str = "pending"  # pending|running|completed|failed|compensated|cancelled
+    status: WaveState = WaveState.PENDING
     entry_id: int | None = None
     batches: int = 0
     resumed_batches: int = 0
@@ -110,7 +105,7 @@ class WaveStatus(BaseModel):
     number: int
     label: str
     target: str
-    status: str
+    status: WaveState
     steps: dict[str, StepState]
     policy_count: int
     migrated: int
