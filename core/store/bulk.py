@@ -22,6 +22,7 @@ def bulk_insert(
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
+        assert driver is not None  # a checked-out connection always has its DBAPI connection
         with (
             driver.cursor() as cursor,
             cursor.copy(  # type: ignore[union-attr]
@@ -52,7 +53,7 @@ def _sqlite_rows(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
             seen[key] = utc.strftime("%Y-%m-%d %H:%M:%S.%f")
         return seen[key]
 
-    out = []
+    out: list[Sequence[Any]] = []
     for row in rows:
         mutable = list(row)
         for i in stamps:

@@ -9,11 +9,30 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    Table,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 # Autoincrement BIGINT on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table of a SQLModel table class (for bulk statements off the ORM hot path).
+
+    SQLModel sets ``__table__`` at class creation but does not declare it, so type checkers
+    cannot see it; this is the one typed place that reads it.
+    """
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
 
 
 def utcnow() -> datetime:

@@ -18,7 +18,7 @@ import numpy as np
 from core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from knowledge.embeddings.semantic import Embedder
+    from knowledge.embeddings.protocol import Embedder
 
 CACHE_FILE: Final = "embedding-cache.sqlite"
 _LOOKUP_CHUNK: Final = 500  # stays under SQLite's bound-parameter limit

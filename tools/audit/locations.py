@@ -15,10 +15,10 @@ from sqlalchemy import Connection, Engine, and_, bindparam, select
 
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
-from core.store.models import PolicyLocation, PolicyMove, as_utc, utcnow
+from core.store.models import PolicyLocation, PolicyMove, as_utc, table_of, utcnow
 
-LOCATION = PolicyLocation.__table__
-MOVE = PolicyMove.__table__
+LOCATION = table_of(PolicyLocation)
+MOVE = table_of(PolicyMove)
 MOVE_COLUMNS = (
     "tenant",
     "policy_id",

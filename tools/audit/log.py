@@ -33,11 +33,11 @@ from sqlalchemy.exc import IntegrityError
 
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
-from core.store.models import AuditEntry, AuditPolicy, utcnow
+from core.store.models import AuditEntry, AuditPolicy, table_of, utcnow
 from tools.audit.contracts import AuditRecord, AuditStatus
 
-ENTRY = AuditEntry.__table__
-ENTRY_POLICY = AuditPolicy.__table__
+ENTRY = table_of(AuditEntry)
+ENTRY_POLICY = table_of(AuditPolicy)
 
 PENDING, OK, FAILED, COMPENSATED = (
     AuditStatus.PENDING,

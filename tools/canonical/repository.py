@@ -15,15 +15,15 @@ from sqlalchemy import Connection, Engine, and_, select, update
 
 from core.errors import InputError, NotFoundError
 from core.settings import DEFAULT_TENANT
-from core.store.models import MappingRow, MappingVersionRow, utcnow
+from core.store.models import MappingRow, MappingVersionRow, table_of, utcnow
 from tools.audit import AuditLog
 from tools.canonical.rule_checks import check_rules, missing_required, parse_rules
 from tools.canonical.spec import FieldRule, MappingInfo, MappingSummary, Step
 from tools.content.sources import SourceRegistry
 
 NAMESPACE = "canonical"
-MAPPING = MappingRow.__table__
-VERSION = MappingVersionRow.__table__
+MAPPING = table_of(MappingRow)
+VERSION = table_of(MappingVersionRow)
 
 
 class _Unset:

@@ -203,7 +203,7 @@ def suggest_mapping(
     taken: set[str] = set()
     for match in result.columns:
         best = match.best
-        entry = {
+        entry: dict[str, Any] = {
             "source": match.column,
             "target": best.target if best else None,
             "confidence": round(best.confidence, 4) if best else 0.0,

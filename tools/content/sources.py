@@ -10,9 +10,9 @@ from pydantic import BaseModel, field_validator
 from sqlalchemy import Engine, and_, select
 
 from core.errors import NotFoundError
-from core.store.models import SourceRow, as_utc
+from core.store.models import SourceRow, as_utc, table_of
 
-SOURCE = SourceRow.__table__
+SOURCE = table_of(SourceRow)
 
 
 class SourceInfo(BaseModel):

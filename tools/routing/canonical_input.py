@@ -139,9 +139,9 @@ def planned_wave_lookup(engine: Engine, tenant: str, source_id: str) -> WaveLook
     """
     from sqlalchemy import and_, select
 
-    from core.store.models import WavePlanRow, WavePolicyRow, WaveRow
+    from core.store.models import WavePlanRow, WavePolicyRow, WaveRow, table_of
 
-    plan, wave, member = WavePlanRow.__table__, WaveRow.__table__, WavePolicyRow.__table__
+    plan, wave, member = table_of(WavePlanRow), table_of(WaveRow), table_of(WavePolicyRow)
     with engine.connect() as conn:
         plan_id = conn.execute(
             select(plan.c.plan_id)

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, and_, select
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from core.store.models import PolicyLocation
+from core.store.models import PolicyLocation, table_of
 from tools.audit import AuditLog, AuditRecord, LocationRecord, Move, MoveRecord, PolicyLocations
 from tools.content.sources import SourceRegistry
 from tools.routing.compiled import ID_FIELD, CompiledRuleSet, compile_rule_set
@@ -35,7 +35,7 @@ from tools.routing.loader import null_field_warnings
 from tools.routing.model import RuleSet, predicates
 from tools.routing.rulesets import NAMESPACE, get_rule_set
 
-LOCATION = PolicyLocation.__table__
+LOCATION = table_of(PolicyLocation)
 SAMPLE_SIZE = 5
 Progress = Callable[[float, float | None], None]
 

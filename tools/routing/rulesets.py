@@ -19,13 +19,13 @@ from sqlalchemy import Engine, and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from core.errors import InputError, NotFoundError
-from core.store.models import RoutingRuleSet, as_utc, utcnow
+from core.store.models import RoutingRuleSet, as_utc, table_of, utcnow
 from tools.audit import AuditLog
 from tools.routing.fields import DEFAULT_CANONICAL_VERSION
 from tools.routing.loader import RuleSource, _read, load_rule_set
 from tools.routing.model import RuleSet
 
-RULE_SET = RoutingRuleSet.__table__
+RULE_SET = table_of(RoutingRuleSet)
 NAMESPACE = "routing"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 #: ``name``, ``name@3`` or ``name@v3``: how people and tools refer to a stored version.

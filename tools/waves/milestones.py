@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import and_, delete, select
 
 from core.errors import InputError, NotFoundError
-from core.store.models import PolicyLocation, PolicyMove
+from core.store.models import PolicyLocation, PolicyMove, table_of
 from core.targets import headed_for, same_target
 from knowledge.canonical.arrow import arrow_schema
 from tools.audit import Move, PolicyLocations
@@ -55,8 +55,8 @@ from tools.waves.state import (
 from tools.waves.statuses import MilestoneName
 from tools.waves.targets.base import POLICY_ID
 
-LOCATION = PolicyLocation.__table__
-MOVE = PolicyMove.__table__
+LOCATION = table_of(PolicyLocation)
+MOVE = table_of(PolicyMove)
 SOURCE_SYSTEM = "source_system"
 
 

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, and_, func, select, update
 
 from core.errors import InputError
-from core.store.models import PolicyLocation, utcnow
+from core.store.models import PolicyLocation, table_of, utcnow
 from core.targets import canonical_target, headed_for
 from tools.audit import AuditLog
 from tools.audit.locations import current_systems
@@ -35,7 +35,7 @@ from tools.waves.state import NAMESPACE, PLAN, WAVE, WAVE_POLICY, plan_row, wave
 from tools.waves.statuses import WaveState
 from tools.waves.targets.base import POLICY_ID
 
-LOCATION = PolicyLocation.__table__
+LOCATION = table_of(PolicyLocation)
 LOB, STATE, COVERAGES = (
     "policy_core.policy_type",
     "policy_core.insured_party.address.state",

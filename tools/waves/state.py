@@ -14,17 +14,18 @@ from core.store.models import (
     WavePlanRow,
     WavePolicyRow,
     WaveRow,
+    table_of,
     utcnow,
 )
 from tools.waves.context import WaveContext
 from tools.waves.contracts import StepState, WaveStatus
 from tools.waves.statuses import MILESTONES
 
-PLAN = WavePlanRow.__table__
-WAVE = WaveRow.__table__
-WAVE_POLICY = WavePolicyRow.__table__
-CHECKPOINT = WaveCheckpointRow.__table__
-GATE_RESULT = WaveGateResultRow.__table__
+PLAN = table_of(WavePlanRow)
+WAVE = table_of(WaveRow)
+WAVE_POLICY = table_of(WavePolicyRow)
+CHECKPOINT = table_of(WaveCheckpointRow)
+GATE_RESULT = table_of(WaveGateResultRow)
 NAMESPACE = "waves"
 _ID_PAGE = 50_000
 

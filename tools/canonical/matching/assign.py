@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -48,7 +48,7 @@ def assign(
     expanded = np.where(ok, expanded, -1.0)
     if linear_sum_assignment is not None:
         r, c = linear_sum_assignment(expanded, maximize=True)
-        pairs = zip(r.tolist(), c.tolist(), strict=True)
+        pairs: Iterable[tuple[int, int]] = zip(r.tolist(), c.tolist(), strict=True)
     else:
         pairs = _greedy(expanded)
     return {i: slots[k] for i, k in pairs if ok[i, k]}

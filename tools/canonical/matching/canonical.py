@@ -201,12 +201,12 @@ def code_matrix(
             if not values:
                 out[i, j] = 0.0
                 continue
-            hits = sum(
+            known = sum(
                 1
                 for v in values
                 if normalize_code(v) in allowed or any(lookup_code(tb, v) for tb in t.tables)
             )
-            out[i, j] = hits / len(values)
+            out[i, j] = known / len(values)
     coded = np.array([bool(t.tables or t.allowed) for t in targets])
     hits = np.where(np.isnan(out), 0.0, out)
     if allowed_pairs is not None:
@@ -386,7 +386,8 @@ def suggest_matches(
                 reason = (
                     f"its best fields went to columns that fit them better (best: {best.target})"
                 )
-        samples = list(profiles[i].samples[:5]) if profiles[i] else []
+        profile = profiles[i]
+        samples = list(profile.samples[:5]) if profile else []
         out.append(ColumnMatch(name, cands, samples, reason))
     note = (
         (

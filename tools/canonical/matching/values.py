@@ -178,7 +178,7 @@ def structure_matrix(
     active = np.zeros((len(si), len(tj)))
     for name, block in BLOCKS.items():
         left, right = a[:, block], b[:, block]
-        on = left.any(axis=1)[:, None] | right.any(axis=1)[None, :]
+        on = np.asarray(left.any(axis=1))[:, None] | np.asarray(right.any(axis=1))[None, :]
         scale = 2.0 if name == "numeric" else 1.0
         width = 2.0 if name in ("type", "date") else float(left.shape[1])
         diff = np.abs(left[:, None, :] - right[None, :, :]).sum(axis=2)
