@@ -386,8 +386,8 @@ def suggest_matches(
                 reason = (
                     f"its best fields went to columns that fit them better (best: {best.target})"
                 )
-        profile = profiles[i]
-        samples = list(profile.samples[:5]) if profile else []
+        column_profile = profiles[i]
+        samples = list(column_profile.samples[:5]) if column_profile else []
         out.append(ColumnMatch(name, cands, samples, reason))
     note = (
         (
