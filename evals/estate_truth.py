@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from evals.estate import pools
+from evals.estate.keys import number_of
 from evals.estate.universe import CHUNK_POLICIES, HOME_LIFE, HOME_SYSTEMS, make_chunk
 
 _FIELDS = (
@@ -79,9 +80,15 @@ def problems(estate: Path) -> list[dict[str, Any]]:
 
 
 def policy_number(value: Any) -> int | None:
-    """``P000000097`` / ``97`` / ``L-97`` -> 97; None when the value holds no digits."""
+    """``P000000097`` / ``97`` / ``KX-000097`` / ``kx000097-01`` / the acquired key -> 97.
+
+    Any other value falls back to its digits; None when it holds none.
+    """
     if value is None:
         return None
+    number = number_of(value)
+    if number is not None:
+        return number
     digits = "".join(ch for ch in str(value) if ch.isdigit())
     return int(digits) if digits else None
 

@@ -13,6 +13,7 @@ import yaml
 from core.errors import InputError
 from evals.estate.model import EstateManifest, SourceEntry, SystemEntry
 from evals.estate.problems import ProblemLog
+from evals.estate.relationships import relationship_truth
 from evals.estate.systems.acquired import AcquiredWriter
 from evals.estate.systems.agency import AgencyWriter
 from evals.estate.systems.base import SystemWriter
@@ -91,6 +92,13 @@ def generate_estate(
         log.close()
     manifest = _manifest(writers, log, seed, policies, homes)
     _write_ground_truth(out_dir, writers, manifest)
+    links: Counter[tuple[str, str]] = Counter()
+    for writer in writers:
+        links.update(writer.links)
+    _dump_json(
+        out_dir / manifest.ground_truth["relationships"],
+        relationship_truth(links, log.counts, log.conflicts),
+    )
     if progress is not None:
         progress("finalize", 1, 1)
     return manifest
@@ -140,6 +148,7 @@ def _manifest(
         systems=systems,
         sources=sources,
         problems=dict(sorted(totals.items())),
+        conflicts=dict(sorted(log.conflicts.items())),
     )
 
 

@@ -42,12 +42,18 @@ class EstateManifest(BaseModel):
     systems: list[SystemEntry]
     sources: list[SourceEntry]
     problems: dict[str, int] = Field(description="Injected problems by kind, all sources.")
+    conflicts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Injected cross-system conflicts by source (ground_truth/conflicts.jsonl).",
+    )
     sources_config: str = "sources.yaml"
     ground_truth: dict[str, str] = Field(
         default_factory=lambda: {
             "mapping": "ground_truth/mapping.json",
             "transforms": "ground_truth/transforms.json",
             "problems": "ground_truth/problems.jsonl",
+            "conflicts": "ground_truth/conflicts.jsonl",
+            "relationships": "ground_truth/relationships.json",
             # every decoded record of the mainframe sources (see evals/estate/expected.py)
             "expected.policy_master": "ground_truth/expected_policy_master.jsonl",
             "expected.endorsements": "ground_truth/expected_endorsements.jsonl",

@@ -67,12 +67,24 @@ def plan_records(rng: np.random.Generator, n: int, kinds: tuple[str, ...]) -> Re
     return RecordPlan(rows=rows, kind=kind, kinds=kinds)
 
 
+CONFLICTS_FILE = "conflicts.jsonl"
+
+
 class ProblemLog:
-    """Streams ``problems.jsonl`` and counts problems per source and kind."""
+    """Streams ``problems.jsonl`` and counts problems per source and kind.
+
+    Cross-system conflicts (two systems holding different values for the same canonical field of
+    one policy) go to ``conflicts.jsonl`` beside it: they are not a defect of one record, so the
+    per-record problem log and everything that counts it stay as they were.
+    """
 
     def __init__(self, path: Path) -> None:
         self._file: IO[str] = path.open("w", encoding="utf-8", newline="\n")
+        self._conflicts: IO[str] = (path.parent / CONFLICTS_FILE).open(
+            "w", encoding="utf-8", newline="\n"
+        )
         self.counts: dict[str, Counter[str]] = {}
+        self.conflicts: Counter[str] = Counter()
 
     def add(
         self,
@@ -94,6 +106,15 @@ class ProblemLog:
             self._file.write("\n".join(lines) + "\n")
         self.counts.setdefault(source, Counter())[kind] += len(lines)
 
+    def add_conflicts(self, rows: list[dict[str, object]]) -> None:
+        """Log cross-system conflicts, one dict each (``source``, ``record_index``, ``policy_id``,
+        ``field``, ``canonical``, ``value``, ``other_source``, ``other_value``)."""
+        if rows:
+            self._conflicts.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+        for row in rows:
+            self.conflicts[str(row["source"])] += 1
+
     def close(self) -> None:
-        """Flush and close the log."""
+        """Flush and close the logs."""
         self._file.close()
+        self._conflicts.close()

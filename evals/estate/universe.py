@@ -36,6 +36,9 @@ class PolicyChunk:
     start: int
     n: int
     rng: np.random.Generator  # continues to drive per-system draws for this chunk
+    # Draws added after the estate's first release (cross-system conflicts) come from their own
+    # stream, so the files every older test and eval pins stay byte-identical.
+    side: np.random.Generator
     number: I64  # policy number (id = "P" + 9 digits)
     home: I64
     status: I64
@@ -148,6 +151,7 @@ def make_chunk(seed: int, chunk_index: int, start: int, n: int) -> PolicyChunk:
         start=start,
         n=n,
         rng=rng,
+        side=np.random.default_rng([seed, chunk_index, 1]),
         number=np.arange(start + 1, start + n + 1, dtype=np.int64),
         home=home,
         status=rng.choice(5, size=n, p=pools.STATUS_WEIGHTS),

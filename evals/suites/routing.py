@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from evals.estate import pools
-from evals.estate_truth import Universe, problems, universe
+from evals.estate_truth import Universe, policy_number, problems, universe
 from evals.result import EvalConfig, SuiteResult
 from evals.routing_reference import ReferenceRouter
 
@@ -76,7 +76,12 @@ def run(config: EvalConfig) -> SuiteResult:
     from tools.routing import compile_rule_set, evaluate_policy, load_rule_set
 
     estate, manifest = estate_for(config)
-    quality = Counter(p["policy_id"] for p in problems(estate))
+    # Problems name the policy as each system writes its key; the truth table uses group ids.
+    quality = Counter(
+        f"P{number:09d}"
+        for number in (policy_number(p["policy_id"]) for p in problems(estate))
+        if number is not None
+    )
     table = truth_table(universe(manifest.policies, manifest.seed), quality)
     records = table.to_pylist()
     reference = ReferenceRouter(RULES, table.column_names)

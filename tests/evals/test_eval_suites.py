@@ -47,7 +47,7 @@ def test_content_suite_scores_cobrix_cases_and_the_estate(
     layouts = [c for c in result.cases if c["group"] == "cobrix_layout"]
     assert [(c["id"], c["status"]) for c in layouts] == [("t06-test6_layout.txt", "pass")]
     # Every estate source ingested with the manifest's record count.
-    assert result.metrics["estate.sources"] == 12
+    assert result.metrics["estate.sources"] == 13  # 12 data sources + the acquired crosswalk
     assert result.metrics["estate.records_match_rate"] == 1.0
     assert result.metrics["estate.decoded_values_checked"] > 100
     # Found vs injected, per kind: counts come from ground_truth/problems.jsonl.

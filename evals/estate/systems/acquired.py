@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import sqlite3
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
 from evals.estate import pools
+from evals.estate.keys import keys
 from evals.estate.problems import (
     DUPLICATE,
     INCONSISTENT_CODE,
@@ -22,6 +24,16 @@ from evals.estate.systems.base import SourceDef, SystemWriter, pick
 from evals.estate.universe import HOME_ACQUIRED, PolicyChunk, iso, orphan_numbers
 
 POLICY, COVERAGE, PARTY = "acquired_policy", "acquired_coverage", "acquired_party"
+CROSSWALK = "acquired_crosswalk"
+# The group's conversion table: the acquired company's own policy number -> the group number
+# every other system (billing, claims, correspondence) uses for the same policy. The acquired
+# key is the policy id as the acquired policy table holds it; the group number is a lookup only.
+CROSSWALK_MAPPING: dict[str, str | None] = {
+    "LEGACY_POLICY_NO": "policy_core.policy_id",
+    "GROUP_POLICY_NO": None,
+    "CONVERTED_ON": None,
+}
+CONVERTED_ON = "2021-07-01"
 POLICY_KINDS = (MISSING, INVALID_DATE, DUPLICATE, OUT_OF_RANGE_PREMIUM, INCONSISTENT_CODE)
 POLICY_FIELDS = {
     MISSING: "effective_date",
@@ -130,10 +142,23 @@ class AcquiredWriter(SystemWriter):
         def source(name: str, table: str, mapping: dict, transforms: dict) -> SourceDef:  # type: ignore[type-arg]
             return SourceDef(name, path, "sqlite", {"table": table}, mapping, transforms)
 
+        self._xw_file: IO[str] = (self.dir / "policy_crosswalk.csv").open(
+            "w", encoding="utf-8", newline=""
+        )
+        self._xw = csv.writer(self._xw_file, lineterminator="\n")
+        self._xw.writerow(list(CROSSWALK_MAPPING))
+        crosswalk = SourceDef(
+            CROSSWALK,
+            f"{self.system}/policy_crosswalk.csv",
+            "csv",
+            {"delimiter": ",", "encoding": "utf-8", "header": True},
+            CROSSWALK_MAPPING,
+        )
         return [
             source(POLICY, "policy", POLICY_MAPPING, POLICY_TRANSFORMS),
             source(COVERAGE, "coverage", COVERAGE_MAPPING, COVERAGE_TRANSFORMS),
             source(PARTY, "party", PARTY_MAPPING, PARTY_TRANSFORMS),
+            crosswalk,
         ]
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
@@ -142,6 +167,16 @@ class AcquiredWriter(SystemWriter):
         self._write_policies(chunk, sub, log)
         self._write_coverages(chunk, sub, log)
         self._db.commit()
+        numbers = chunk.number[sub]
+        self._xw.writerows(
+            zip(
+                keys("acquired", numbers),
+                keys("group", numbers),
+                [CONVERTED_ON] * len(sub),
+                strict=True,
+            )
+        )
+        self.sources[CROSSWALK].records += len(sub)
 
     def _party_ids(self, chunk: PolicyChunk, rows: np.ndarray) -> np.ndarray:
         return chunk.number[rows] + 5_000_000_000  # stable, disjoint from policy numbers
@@ -184,7 +219,7 @@ class AcquiredWriter(SystemWriter):
     def _write_policies(self, chunk: PolicyChunk, sub: np.ndarray, log: ProblemLog) -> None:
         plan = plan_records(chunk.rng, len(sub), POLICY_KINDS)
         r = sub[plan.rows]
-        ids = chunk.ids(r)
+        ids = keys("acquired", chunk.number[r])
         self.log_problems(log, POLICY, plan, ids, POLICY_FIELDS)
         status = pick(pools.CODES["acquired.status"], chunk.status[r])
         for i in np.nonzero(plan.mask(INCONSISTENT_CODE))[0].tolist():
@@ -229,7 +264,7 @@ class AcquiredWriter(SystemWriter):
         numbers = chunk.number[r].copy()
         orphan = plan.mask(ORPHAN_COVERAGE)
         numbers[orphan] = orphan_numbers(numbers[orphan])
-        ids = [f"P{v:09d}" for v in numbers.tolist()]
+        ids = keys("acquired", numbers)
         self.log_problems(log, COVERAGE, plan, ids, {ORPHAN_COVERAGE: "policy_number"})
         limit = chunk.cov_limit_cents[r, slot]
         key0 = self.sources[COVERAGE].records + 1
@@ -250,3 +285,4 @@ class AcquiredWriter(SystemWriter):
     def close(self) -> None:
         self._db.commit()
         self._db.close()
+        self._xw_file.close()

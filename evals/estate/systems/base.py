@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from evals.estate.keys import keys
 from evals.estate.problems import ORPHAN_REFERENCE, ProblemLog, RecordPlan, plan_records
-from evals.estate.universe import PolicyChunk, orphan_numbers
+from evals.estate.universe import HOME_SYSTEMS, PolicyChunk, orphan_numbers
 
 
 @dataclass(slots=True)
@@ -52,6 +54,8 @@ class SystemWriter(ABC):
         self.dir = out_dir / self.system
         self.dir.mkdir(parents=True, exist_ok=True)
         self.sources: dict[str, SourceDef] = {s.name: s for s in self.define_sources()}
+        # (child source, home system) -> records referring to a policy of that home system
+        self.links: Counter[tuple[str, str]] = Counter()
 
     @abstractmethod
     def define_sources(self) -> list[SourceDef]:
@@ -90,6 +94,14 @@ class SystemWriter(ABC):
             idx = np.nonzero(plan.mask(kind))[0]
             log.add(source, base + idx, [ids[i] for i in idx.tolist()], kind, fld)
 
+    def count_links(
+        self, source: str, chunk: PolicyChunk, rows: NDArray[np.int64], orphan: NDArray[np.bool_]
+    ) -> None:
+        """Tally the records of ``source`` that refer to a real policy, by its home system."""
+        homes = np.bincount(chunk.home[rows][~orphan], minlength=len(HOME_SYSTEMS))
+        for home, count in zip(HOME_SYSTEMS, homes.tolist(), strict=True):
+            self.links[(source, home)] += count
+
     def child_rows(
         self,
         chunk: PolicyChunk,
@@ -99,9 +111,11 @@ class SystemWriter(ABC):
         source: str,
         kinds: tuple[str, ...],
         problem_fields: dict[str, str],
+        key_format: str = "group",
     ) -> ChildRows:
         """Expand per-policy record counts into records, plan their injected problems (orphan
-        references rewired to policies that do not exist) and log them."""
+        references rewired to policies that do not exist) and log them. Policy keys are written
+        in ``key_format`` (see :mod:`evals.estate.keys`)."""
         sub = np.repeat(np.arange(chunk.n), counts)
         seq = np.arange(len(sub)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
         plan = plan_records(chunk.rng, len(sub), kinds)
@@ -109,8 +123,9 @@ class SystemWriter(ABC):
         numbers = chunk.number[rows].copy()
         orphan = plan.mask(ORPHAN_REFERENCE)
         numbers[orphan] = orphan_numbers(numbers[orphan])
-        ids = [f"P{v:09d}" for v in numbers.tolist()]
+        ids = keys(key_format, numbers)
         self.log_problems(log, source, plan, ids, problem_fields)
+        self.count_links(source, chunk, rows, orphan)
         return ChildRows(plan, rows, seq[plan.rows], ids)
 
 

@@ -8,6 +8,7 @@ from typing import IO, Any
 import numpy as np
 
 from evals.estate import pools
+from evals.estate.keys import keys
 from evals.estate.problems import (
     DUPLICATE,
     INCONSISTENT_CODE,
@@ -18,7 +19,7 @@ from evals.estate.problems import (
     plan_records,
 )
 from evals.estate.systems.base import SourceDef, SystemWriter, amount, pick
-from evals.estate.universe import PolicyChunk, iso, orphan_numbers
+from evals.estate.universe import HOME_SYSTEMS, PolicyChunk, iso, orphan_numbers
 
 SOURCE = "billing"
 KINDS = (MISSING, INVALID_DATE, DUPLICATE, INCONSISTENT_CODE, ORPHAN_REFERENCE)
@@ -55,6 +56,15 @@ TRANSFORMS: dict[str, dict[str, Any]] = {
     "NextDueDate": _DATE,
 }
 _INSTALMENTS = np.array([1, 2, 4, 12], dtype=np.int64)
+CONFLICT_RATE = 0.02  # billed to a stale address: the payor's city disagrees with the policy's
+CITY_PATH = "policy_core.insured_party.address.city"
+# Where each home system holds the insured's city (the other side of a conflict).
+HOME_CITY = {
+    "policy_master": ("policy_master", "INSD_ADDR.CITY_NM"),
+    "agency": ("agency_policies", "City"),
+    "life": ("life", "CITY"),
+    "acquired": ("acquired_party", "city"),
+}
 
 
 def dotted(days: np.ndarray) -> list[str]:
@@ -99,8 +109,9 @@ class BillingWriter(SystemWriter):
         numbers = chunk.number[r].copy()
         orphan = plan.mask(ORPHAN_REFERENCE)
         numbers[orphan] = orphan_numbers(numbers[orphan])
-        ids = [f"P{v:09d}" for v in numbers.tolist()]
+        ids = keys("billing", numbers)
         self.log_problems(log, SOURCE, plan, ids, PROBLEM_FIELDS)
+        self.count_links(SOURCE, chunk, r, orphan)
         rng = chunk.rng
         bill_plan = pick(pools.CODES["billing.plan"], rng.integers(0, 4, size=m))
         for i in np.nonzero(plan.mask(MISSING))[0].tolist():
@@ -116,6 +127,7 @@ class BillingWriter(SystemWriter):
             last_pay[i] = f"31.02.{last_pay[i][-4:]}"
         next_due = dotted(last_pay_days + 365 // _INSTALMENTS[freq_idx])
         cities = [pools.CITIES[i][0] for i in chunk.city[r].tolist()]
+        self._inject_conflicts(chunk, r, plan.kind < 0, ids, cities, log)
         bank_ref = [f"DE{v % 97:02d}37040044{v % 10**10:010d}" for v in (numbers * 31).tolist()]
         modified = pick(["BATCH01", "BATCH02", "JSCHMIDT", "MKOVAC"], numbers % 4)
         rows = zip(
@@ -135,6 +147,38 @@ class BillingWriter(SystemWriter):
         )
         self._csv.writerows(rows)
         self.sources[SOURCE].records += m
+
+    def _inject_conflicts(
+        self,
+        chunk: PolicyChunk,
+        r: np.ndarray,
+        clean: np.ndarray,
+        ids: list[str],
+        cities: list[str],
+        log: ProblemLog,
+    ) -> None:
+        """Move the payor of some clean records to another city, and log both values."""
+        hit = np.nonzero((chunk.side.random(len(r)) < CONFLICT_RATE) & clean)[0].tolist()
+        base = self.sources[SOURCE].records
+        rows: list[dict[str, object]] = []
+        for i in hit:
+            true_city = cities[i]
+            cities[i] = pools.CITIES[(int(chunk.city[r[i]]) + 1) % len(pools.CITIES)][0]
+            other, column = HOME_CITY[HOME_SYSTEMS[int(chunk.home[r[i]])]]
+            rows.append(
+                {
+                    "source": SOURCE,
+                    "record_index": base + i,
+                    "policy_id": ids[i],
+                    "field": "PayorCity",
+                    "canonical": CITY_PATH,
+                    "value": cities[i],
+                    "other_source": other,
+                    "other_field": column,
+                    "other_value": true_city,
+                }
+            )
+        log.add_conflicts(rows)
 
     def close(self) -> None:
         self._file.close()

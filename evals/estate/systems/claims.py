@@ -73,7 +73,13 @@ class ClaimsWriter(SystemWriter):
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
         child = self.child_rows(
-            chunk, chunk.claims, log, source=SOURCE, kinds=KINDS, problem_fields=PROBLEM_FIELDS
+            chunk,
+            chunk.claims,
+            log,
+            source=SOURCE,
+            kinds=KINDS,
+            problem_fields=PROBLEM_FIELDS,
+            key_format="claims",
         )
         plan, r, seq, ids, m = child.plan, child.rows, child.seq, child.ids, len(child)
         rng = chunk.rng
