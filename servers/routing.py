@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
 from core.settings import Settings
+from core.targets import target_help
 from servers.common import Cursor, Limit, Page, Tenant, page_bounds, run_blocking, user_errors
 from tools.audit import AuditRecord, LocationRecord, MoveRecord
 from tools.routing import evaluate_policy as explain_policy
@@ -296,7 +297,12 @@ def build_server(
     async def reroute_policy(
         policy_id: PolicyId,
         target: Annotated[
-            str, Field(min_length=1, max_length=64, description="System to move the policy to.")
+            str,
+            Field(
+                min_length=1,
+                max_length=64,
+                description=f"Target to move the policy to (name or alias): {target_help()}.",
+            ),
         ],
         reason: Annotated[
             str,

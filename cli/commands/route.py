@@ -16,6 +16,7 @@ from cli.app import app
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError
+from core.targets import target_help
 from tools.routing import load_rule_set, validate_rule_set
 from tools.routing.model import Issue
 
@@ -242,14 +243,19 @@ def rules_list(
 def reroute(
     ctx: typer.Context,
     policy_id: Annotated[str, typer.Argument(help="The policy id, as in the legacy system.")],
-    to: Annotated[str, typer.Option("--to", help="System to move the policy to.")],
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to", help=f"Target to move the policy to (aliases in brackets): {target_help()}."
+        ),
+    ],
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
     """Move a routed policy to another system by hand; audited with its previous system.
 
-    Example: data-mash reroute A00001234 --to LegacyBatch --reason "broker request"
+    Example: data-mash reroute A00001234 --to legacy_batch --reason "broker request"
     """
     from tools.routing.decisions import reroute_policy
 

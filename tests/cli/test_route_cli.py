@@ -25,11 +25,11 @@ routing_rules:
   rules:
     - name: "migrated_policies"
       condition: {field: "policy_id", operator: "in", value: ["A*", "B*", "C*"]}
-      target: "NewPlatformAPI"
+      target: "new_platform"
       priority: 1
     - name: "default_route"
       condition: true
-      target: "CoexistenceBridge"
+      target: "coexistence_bridge"
       priority: 99
 """
 
@@ -106,11 +106,11 @@ def test_route_json_then_reroute(
 
     policy = done["sample_per_rule"]["migrated_policies"][0]
     moved = _json(
-        capsys, ["reroute", policy, "--to", "LegacyBatch", "--reason", "broker", "--json"]
+        capsys, ["reroute", policy, "--to", "legacy_batch", "--reason", "broker", "--json"]
     )
-    assert moved["policy_id"] == policy and moved["previous"] == {policy: "NewPlatformAPI"}
+    assert moved["policy_id"] == policy and moved["previous"] == {policy: "new_platform"}
     located = _json(capsys, ["locate", policy, "--json"])
-    assert [m["to_system"] for m in located["history"]] == ["NewPlatformAPI", "LegacyBatch"]
+    assert [m["to_system"] for m in located["history"]] == ["new_platform", "legacy_batch"]
 
 
 def test_route_renders_tables(
@@ -139,11 +139,16 @@ def test_rules_validate(rules_file: Path, capsys: pytest.CaptureFixture[str]) ->
         (["route", "--rules", "{rules}", "s1"], "routing_rules:\n  rules: [\n", "line 3, column 1"),
         (
             ["route", "--rules", "{rules}", "s1"],
-            RULES.replace("CoexistenceBridge", ""),
+            RULES.replace("coexistence_bridge", ""),
             "rule 'default_route'",
         ),
         (["route", "--rules", "missing.yaml", "s1"], RULES, "rule file not found"),
-        (["reroute", "P9", "--to", "X", "--reason", "r"], RULES, "P9 has not been routed"),
+        (
+            ["reroute", "P9", "--to", "legacy_batch", "--reason", "r"],
+            RULES,
+            "P9 has not been routed",
+        ),
+        (["reroute", "P9", "--to", "Nowhere", "--reason", "r"], RULES, "no migration target"),
         (["rules", "validate", "missing.yaml"], RULES, "rule file not found"),
     ],
 )

@@ -83,3 +83,21 @@ def test_user_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "--override needs --reason" in capsys.readouterr().err
     assert main(["generate-plan", "--source", "src-a", "--target", "mars", "--json"]) == 1
     assert "no migration target 'mars'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["generate-plan"], ["reroute"]])
+def test_help_shows_target_names_with_their_aliases(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    assert main([*command, "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "new_platform" in shown and "NewPlatformAPI" in shown and "LegacyBatch" in shown
+
+
+def test_generate_plan_takes_an_alias_and_stores_the_canonical_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plan = _json(capsys, "generate-plan", "--source", "src-a", "--target", "NewPlatformAPI")
+    assert plan["target"] == "new_platform"
+    assert main(["generate-plan", "--source", "src-a", "--target", "Mars"]) == 1
+    assert "no migration target 'Mars'" in capsys.readouterr().err

@@ -24,15 +24,15 @@ routing_rules:
   rules:
     - name: "migrated_policies"
       condition: {field: "policy_id", operator: "in", value: ["A*", "B*", "C*"]}
-      target: "NewPlatformAPI"
+      target: "new_platform"
       priority: 1
     - name: "data_quality_issues"
       condition: {field: "data_quality_score", operator: "less_than", value: 0.8}
-      target: "DataQualityQueue"
+      target: "data_quality_queue"
       priority: 3
     - name: "default_route"
       condition: true
-      target: "CoexistenceBridge"
+      target: "coexistence_bridge"
       priority: 99
 """
 TOOLS = {
@@ -111,7 +111,7 @@ def test_every_tool_end_to_end(settings: Settings) -> None:
                 },
             )
         )
-        assert (decision["target"], decision["rule"]) == ("NewPlatformAPI", "migrated_policies")
+        assert (decision["target"], decision["rule"]) == ("new_platform", "migrated_policies")
 
         dry = _data(
             await client.call_tool("routing_distribution", {"source_id": "s1", "rule_set": "r@1"})
@@ -131,12 +131,12 @@ def test_every_tool_end_to_end(settings: Settings) -> None:
         moved = _data(
             await client.call_tool(
                 "reroute_policy",
-                {"policy_id": policy, "target": "LegacyBatch", "reason": "broker request"},
+                {"policy_id": policy, "target": "legacy_batch", "reason": "broker request"},
             )
         )
-        assert moved["previous"] == {policy: "NewPlatformAPI"}
+        assert moved["previous"] == {policy: "new_platform"}
         history = _data(await client.call_tool("routing_history", {"policy_id": policy}))
-        assert [m["to_system"] for m in history["moves"]] == ["NewPlatformAPI", "LegacyBatch"]
+        assert [m["to_system"] for m in history["moves"]] == ["new_platform", "legacy_batch"]
         assert [e["operation"] for e in history["entries"]] == ["route", "reroute"]
 
         diff = _data(
@@ -160,8 +160,13 @@ def test_every_tool_end_to_end(settings: Settings) -> None:
         ("route_source", {"source_id": "zz", "rule_set": "r"}, "no source 'zz'"),
         (
             "reroute_policy",
-            {"policy_id": "P1", "target": "X", "reason": "because"},
+            {"policy_id": "P1", "target": "legacy_batch", "reason": "because"},
             "has not been routed",
+        ),
+        (
+            "reroute_policy",
+            {"policy_id": "P1", "target": "Nowhere", "reason": "because"},
+            "no migration target 'Nowhere'",
         ),
         ("routing_history", {"policy_id": "P1"}, "nothing is recorded"),
         ("routing_history", {"policy_id": "P1", "cursor": "x"}, "nothing is recorded"),

@@ -48,6 +48,22 @@ def current_systems(conn: Connection, tenant: str, policy_ids: list[str]) -> dic
     return found
 
 
+def current_placements(
+    conn: Connection, tenant: str, policy_ids: list[str]
+) -> dict[str, tuple[str, int | None]]:
+    """Policy id -> (system that holds it now, audit entry that put it there)."""
+    found: dict[str, tuple[str, int | None]] = {}
+    for start in range(0, len(policy_ids), 900):  # stay under SQLite's bound-parameter cap
+        chunk = policy_ids[start : start + 900]
+        rows = conn.execute(
+            select(LOCATION.c.policy_id, LOCATION.c.system, LOCATION.c.entry_id).where(
+                and_(LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(chunk))
+            )
+        )
+        found.update({r.policy_id: (r.system, r.entry_id) for r in rows})
+    return found
+
+
 @dataclass(frozen=True, slots=True)
 class Move:
     """A policy going to a system (its first placement has no ``from_system``)."""
@@ -58,6 +74,9 @@ class Move:
     run_id: str | None = None
     rule: str | None = None
     reason: str | None = None
+    #: The move changes what the system holds (a migration into a target, or its undo), not
+    #: only a routing decision: it is recorded even when the location already names the system.
+    arrival: bool = False
 
 
 class LocationRecord(BaseModel):
@@ -102,9 +121,16 @@ class PolicyLocations:
         moves = list(moves)
         if not moves:
             return 0
-        current = current_systems(conn, self.tenant, [m.policy_id for m in moves])
+        placed = current_placements(conn, self.tenant, [m.policy_id for m in moves])
+        current = {pid: system for pid, (system, _) in placed.items()}
         now = utcnow()
-        changed = [m for m in moves if current.get(m.policy_id) != m.to_system]
+        changed = [
+            m
+            for m in moves
+            if current.get(m.policy_id) != m.to_system
+            # An arrival is new unless this very entry placed it (a batch redone after a crash).
+            or (m.arrival and placed[m.policy_id][1] != entry_id)
+        ]
         if not changed:
             return 0
         bulk_insert(

@@ -26,7 +26,9 @@ from sqlalchemy import Connection, Engine, and_, select
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from core.store.models import PolicyLocation, table_of
+from core.statuses import WAVE_HOLDS_NOTHING
+from core.store.models import PolicyLocation, WaveRow, table_of
+from core.targets import canonical_target, same_target, target_help
 from tools.audit import AuditLog, AuditRecord, LocationRecord, Move, MoveRecord, PolicyLocations
 from tools.content.sources import SourceRegistry
 from tools.routing.compiled import ID_FIELD, CompiledRuleSet, compile_rule_set
@@ -36,6 +38,7 @@ from tools.routing.model import RuleSet, predicates
 from tools.routing.rulesets import NAMESPACE, get_rule_set
 
 LOCATION = table_of(PolicyLocation)
+WAVE = table_of(WaveRow)
 SAMPLE_SIZE = 5
 Progress = Callable[[float, float | None], None]
 
@@ -307,12 +310,49 @@ def current_locations(conn: Connection, tenant: str, policy_ids: Sequence[str]) 
     for start in range(0, len(policy_ids), 900):  # SQLite's bound-parameter cap
         chunk = list(policy_ids[start : start + 900])
         rows = conn.execute(
-            select(LOCATION.c.policy_id, LOCATION.c.system, LOCATION.c.entry_id).where(
-                and_(LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(chunk))
-            )
+            select(
+                LOCATION.c.policy_id, LOCATION.c.system, LOCATION.c.entry_id, LOCATION.c.wave
+            ).where(and_(LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(chunk)))
         )
         found.update({row.policy_id: row for row in rows})
     return found
+
+
+def _refuse_migrated(conn: Connection, tenant: str, located: dict[str, Any]) -> None:
+    """Refuse to move policies whose rows a wave put into (and left in) its target.
+
+    Rerouting changes the location only; the row would stay in the target and the location
+    would stop telling the truth (reconciliation of the wave then fails).
+    """
+    waves = {loc.wave for loc in located.values() if loc.wave}
+    if not waves:
+        return
+    rows = {
+        row.wave_id: row
+        for row in conn.execute(
+            select(WAVE.c.wave_id, WAVE.c.target, WAVE.c.status).where(
+                and_(WAVE.c.tenant == tenant, WAVE.c.wave_id.in_(sorted(waves)))
+            )
+        )
+    }
+    held = {
+        pid: rows[loc.wave]
+        for pid, loc in located.items()
+        if loc.wave in rows
+        and rows[loc.wave].status not in WAVE_HOLDS_NOTHING
+        and same_target(loc.system, rows[loc.wave].target)
+    }
+    if held:
+        pid, wave = next(iter(held.items()))
+        more = f" (and {len(held) - 1} more)" if len(held) > 1 else ""
+        raise InputError(
+            f"policy {pid}{more} was migrated to {wave.target} by wave {wave.wave_id} "
+            f"({wave.status}); its row stays in {wave.target}, so rerouting would make its "
+            "location lie",
+            where=pid,
+            fix=f"roll the wave back first (data-mash wave rollback {wave.wave_id}), then "
+            "reroute; or move it out of the target with a later wave",
+        )
 
 
 def reroute_selection(
@@ -336,7 +376,8 @@ def reroute_selection(
     """
     target, reason = target.strip(), reason.strip()
     if not target:
-        raise InputError("no target system given", fix="name the system, e.g. --to LegacyBatch")
+        raise InputError("no target system given", fix=f"name the system, one of: {target_help()}")
+    target = canonical_target(target, where="--to")
     if not reason:
         raise InputError("a reroute needs a reason", fix='say why, e.g. --reason "broker request"')
     wanted = list(dict.fromkeys(p.strip() for p in policy_ids if p and p.strip()))
@@ -353,8 +394,10 @@ def reroute_selection(
             f"policy {shown} has not been routed yet, so it cannot be rerouted",
             fix="route its source first: data-mash route --rules RULES SOURCE",
         )
-    moving = [pid for pid in wanted if current[pid].system != target]
-    unchanged = [pid for pid in wanted if current[pid].system == target]
+    moving = [pid for pid in wanted if not same_target(current[pid].system, target)]
+    unchanged = [pid for pid in wanted if same_target(current[pid].system, target)]
+    with engine.connect() as conn:
+        _refuse_migrated(conn, tenant, {pid: current[pid] for pid in moving})
     previous = {pid: current[pid].system for pid in moving}
     if not moving:
         return RerouteResult(

@@ -10,6 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.errors import InputError
+from core.targets import canonical_target, target_help
 from tools.routing.fields import FieldKind, resolve_field
 from tools.routing.model import (
     NULL_TESTS,
@@ -155,7 +157,13 @@ class RuleParser:
             self.error(name, line, f"unknown key {key!r}; allowed: {', '.join(sorted(RULE_KEYS))}")
         target = raw.get("target")
         if not isinstance(target, str) or not target.strip():
-            self.error(name, line, "needs a non-empty 'target' (e.g. NewPlatformAPI)")
+            self.error(name, line, f"needs a non-empty 'target', one of: {target_help()}")
+        else:
+            try:  # one vocabulary: aliases (NewPlatformAPI) are stored by their canonical name
+                target = canonical_target(target.strip())
+            except InputError:
+                self.error(name, line, f"unknown target {target!r}; use one of: {target_help()}")
+                target = None
         priority = raw.get("priority")
         if not isinstance(priority, int) or isinstance(priority, bool):
             self.error(name, line, "needs an integer 'priority' (lowest number wins)")

@@ -266,6 +266,7 @@ def _migrate(ctx: StepContext) -> dict[str, Any]:
                 wave=ctx.wave_id,
                 run_id=f"{ctx.wave_id}#{ctx.run_no}",
                 reason=reason,
+                arrival=True,
             )
             for pid in item.ids
         ]

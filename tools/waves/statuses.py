@@ -1,19 +1,12 @@
-"""The waves' vocabulary: wave and milestone statuses, the saga's milestones. Defined once."""
+"""The waves' vocabulary: wave statuses (from core.statuses) and the saga's milestones."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
+from core.statuses import WaveState
 
-class WaveState(StrEnum):
-    """Status of a wave, and of one milestone of its saga."""
-
-    PENDING = "pending"
-    RUNNING = "running"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    COMPENSATED = "compensated"
-    COMPLETED = "completed"
+__all__ = ["MILESTONES", "MilestoneName", "WaveState"]
 
 
 class MilestoneName(StrEnum):

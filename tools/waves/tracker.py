@@ -23,6 +23,7 @@ from core.targets import same_target
 from tools.audit import AuditLog, AuditRecord, LocationRecord, MoveRecord, PolicyLocations
 from tools.waves.context import WaveContext
 from tools.waves.state import PLAN, WAVE, WAVE_POLICY
+from tools.waves.statuses import WaveState
 from tools.waves.targets.base import POLICY_ID
 
 
@@ -145,7 +146,7 @@ def _summary(location: LocationRecord | None, waves: list[WaveMembership]) -> st
         if wave and same_target(location.system, wave.target):
             return f"migrated to {location.system} in wave {location.wave} ({wave.status})"
     if location is not None:
-        planned = [w for w in waves if w.status in ("pending", "compensated")]
+        planned = [w for w in waves if w.status in (WaveState.PENDING, WaveState.COMPENSATED)]
         tail = f"; planned in wave {planned[-1].wave_id}" if planned else ""
         return f"lives in {location.system}{tail}"
     if waves:
@@ -174,7 +175,7 @@ def locate_policy(context: WaveContext, policy_id: str, *, reconcile: bool = Tru
     if (
         reconcile
         and current is not None
-        and current.status == "completed"
+        and current.status == WaveState.COMPLETED
         and location
         and same_target(location.system, current.target)
     ):

@@ -12,19 +12,19 @@ routing_rules:
   rules:
     - name: "migrated_policies"
       condition: {field: "policy_id", operator: "in", value: ["A*", "B*", "C*"]}
-      target: "NewPlatformAPI"
+      target: "new_platform"
       priority: 1
     - name: "legacy_only_policies"
       condition: {field: "payment_plan", operator: "equals", value: "legacy-only"}
-      target: "LegacyBatch"
+      target: "legacy_batch"
       priority: 2
     - name: "data_quality_issues"
       condition: {field: "data_quality_score", operator: "less_than", value: 0.8}
-      target: "DataQualityQueue"
+      target: "data_quality_queue"
       priority: 3
     - name: "default_route"
       condition: true
-      target: "CoexistenceBridge"
+      target: "coexistence_bridge"
       priority: 99
 """
 

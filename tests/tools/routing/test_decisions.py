@@ -102,10 +102,10 @@ def test_route_source_records_decisions_and_locations(seeded: Engine, settings: 
     assert sum(result.by_target.values()) == 1000
     assert result.by_rule["migrated_policies"] == 375  # prefixes A, B, C of A..H
     assert set(result.by_target) == {
-        "NewPlatformAPI",
-        "LegacyBatch",
-        "DataQualityQueue",
-        "CoexistenceBridge",
+        "new_platform",
+        "legacy_batch",
+        "data_quality_queue",
+        "coexistence_bridge",
     }
     assert result.by_rule["data_quality_issues"] > 0
     locations = PolicyLocations(seeded)
@@ -118,7 +118,7 @@ def test_route_source_records_decisions_and_locations(seeded: Engine, settings: 
     sample = result.sample_per_rule["migrated_policies"][0]
     move = locations.history(sample)[0]
     assert (move.to_system, move.rule, move.reason, move.run_id) == (
-        "NewPlatformAPI",
+        "new_platform",
         "migrated_policies",
         "rule seed v1",
         result.run_id,
@@ -138,8 +138,9 @@ def test_warns_about_rule_fields_null_in_the_whole_source(
 routing_rules:
   version: "1"
   rules:
-    - {name: by_email, condition: {field: email, operator: not_null}, target: X, priority: 1}
-    - {name: rest, condition: true, target: Y, priority: 2}
+    - {name: by_email, condition: {field: email, operator: not_null}, target: legacy_batch,
+       priority: 1}
+    - {name: rest, condition: true, target: data_quality_queue, priority: 2}
 """,
         name="mail",
     )
@@ -195,21 +196,21 @@ def test_unknown_rule_set_is_not_found(store: Engine, settings: Settings) -> Non
 def test_reroute_history_shows_both_moves_in_order(seeded: Engine, settings: Settings) -> None:
     result = _route(seeded, settings)
     policy = result.sample_per_rule["migrated_policies"][0]
-    rerouted = reroute_policy(seeded, policy, "LegacyBatch", "broker asked to stay", tenant=TENANT)
-    assert rerouted.moved == [policy] and rerouted.previous == {policy: "NewPlatformAPI"}
+    rerouted = reroute_policy(seeded, policy, "legacy_batch", "broker asked to stay", tenant=TENANT)
+    assert rerouted.moved == [policy] and rerouted.previous == {policy: "new_platform"}
     history = routing_history(seeded, policy, tenant=TENANT)
     assert [(m.from_system, m.to_system) for m in history.moves] == [
-        (None, "NewPlatformAPI"),
-        ("NewPlatformAPI", "LegacyBatch"),
+        (None, "new_platform"),
+        ("new_platform", "legacy_batch"),
     ]
     assert history.moves[1].reason == "broker asked to stay" and history.moves[1].rule is None
-    assert history.location is not None and history.location.system == "LegacyBatch"
+    assert history.location is not None and history.location.system == "legacy_batch"
     assert [e.operation for e in history.entries] == ["route", "reroute"]
     reroute = history.entries[1]
-    assert reroute.payload["previous"] == {policy: "NewPlatformAPI"}
+    assert reroute.payload["previous"] == {policy: "new_platform"}
     assert reroute.payload["reverses"] == {policy: history.moves[0].entry_id}
     # Again to the same target: nothing moves, nothing is logged.
-    again = reroute_policy(seeded, policy, "LegacyBatch", "again", tenant=TENANT)
+    again = reroute_policy(seeded, policy, "legacy_batch", "again", tenant=TENANT)
     assert again.moved == [] and again.unchanged == [policy] and again.entry_id is None
     assert len(routing_history(seeded, policy, tenant=TENANT).moves) == 2
 
@@ -217,8 +218,8 @@ def test_reroute_history_shows_both_moves_in_order(seeded: Engine, settings: Set
 def test_reroute_selection_is_one_entry(seeded: Engine, settings: Settings) -> None:
     result = _route(seeded, settings)
     chosen = result.sample_per_rule["legacy_only_policies"][:3]
-    out = reroute_selection(seeded, chosen, "CoexistenceBridge", "batch cut-over", tenant=TENANT)
-    assert out.moved == chosen and set(out.previous.values()) == {"LegacyBatch"}
+    out = reroute_selection(seeded, chosen, "coexistence_bridge", "batch cut-over", tenant=TENANT)
+    assert out.moved == chosen and set(out.previous.values()) == {"legacy_batch"}
     entry = AuditLog(seeded).get(out.entry_id)
     assert entry is not None and entry.policy_count == 3 and entry.operation == "reroute"
 
@@ -226,9 +227,10 @@ def test_reroute_selection_is_one_entry(seeded: Engine, settings: Settings) -> N
 @pytest.mark.parametrize(
     ("policy", "target", "reason", "error", "match"),
     [
-        ("A00000000", "X", " ", InputError, "needs a reason"),
+        ("A00000000", "legacy_batch", " ", InputError, "needs a reason"),
         ("A00000000", "", "r", InputError, "no target"),
-        ("ZZZ", "X", "r", NotFoundError, "ZZZ has not been routed"),
+        ("ZZZ", "legacy_batch", "r", NotFoundError, "ZZZ has not been routed"),
+        ("A00000000", "Nowhere", "r", InputError, "no migration target 'Nowhere'.*new_platform"),
     ],
 )
 def test_bad_reroutes(

@@ -134,7 +134,7 @@ def _store_source_mapping_and_plan(store: Engine, settings: Settings) -> None:
         conn.execute(
             insert(WavePlanRow.__table__).values(
                 plan_id="plan1",
-                target="NewPlatformAPI",
+                target="new_platform",
                 canonical="policy_v1",
                 source_ids=["s1"],
                 criteria={},
@@ -151,7 +151,7 @@ def _store_source_mapping_and_plan(store: Engine, settings: Settings) -> None:
                     "plan_id": "plan1",
                     "number": n,
                     "label": f"wave {n}",
-                    "target": "NewPlatformAPI",
+                    "target": "new_platform",
                     "status": "pending",
                     "steps": {},
                     "gate_overrides": {},
@@ -200,10 +200,10 @@ def test_source_batches_come_from_the_approved_mapping_with_planned_waves(
 routing_rules:
   version: "1"
   rules:
-    - {name: first_wave, condition: {field: wave, operator: equals, value: 0}, target: W0,
+    - {name: first_wave, condition: {field: wave, operator: equals, value: 0}, target: new_platform,
        priority: 1}
     - {name: life, condition: {field: source_system, operator: equals, value: life_admin},
-       target: Bridge, priority: 2}
+       target: coexistence_bridge, priority: 2}
 """,
         name="waves",
     )
@@ -248,16 +248,14 @@ def test_conflict_report_lists_moved_policies_the_new_version_sends_elsewhere(
     store: Engine, settings: Settings, seed_text: str
 ) -> None:
     register_rule_set(store, TENANT, seed_text, name="seed")
-    register_rule_set(
-        store, TENANT, seed_text.replace('"LegacyBatch"', '"ArchiveStore"'), name="seed"
-    )
+    register_rule_set(store, TENANT, seed_text.replace('"legacy_batch"', '"DQQueue"'), name="seed")
     route_source(store, settings, "seed@1", _routable(500), tenant=TENANT, source_id="s")
     report = conflict_report(store, "seed@1", "seed@2", _routable(1000), tenant=TENANT)
     diff = diff_stored_rule_sets(store, "seed@1", "seed@2", _routable(1000), tenant=TENANT)[2]
     assert report.checked == 1000 and report.already_moved == 500
     assert diff.changed_count > report.conflicts > 0  # unrouted half changes, but no conflict
-    assert report.by_transition == {"LegacyBatch -> ArchiveStore": report.conflicts}
-    assert {c.current_system for c in report.sample} == {"LegacyBatch"}
+    assert report.by_transition == {"legacy_batch -> data_quality_queue": report.conflicts}
+    assert {c.current_system for c in report.sample} == {"legacy_batch"}
     assert all(int(c.policy_id[1:]) < 500 for c in report.sample)
     assert [c.name for c in diff.changed] == ["legacy_only_policies"]
     assert (report.rule_set_a, report.rule_set_b) == ("seed v1", "seed v2")

@@ -40,10 +40,10 @@ def test_dry_run_counts_and_samples(seed_text: str) -> None:
         "default_route": 3,  # Z6 Z7 Z10
     }
     assert distribution.by_target == {
-        "NewPlatformAPI": 4,
-        "LegacyBatch": 2,
-        "DataQualityQueue": 1,
-        "CoexistenceBridge": 3,
+        "new_platform": 4,
+        "legacy_batch": 2,
+        "data_quality_queue": 1,
+        "coexistence_bridge": 3,
     }
     assert distribution.samples["migrated_policies"] == ["A1", "A2", "B3", "C9"]
     assert distribution.samples["default_route"] == ["Z6", "Z7", "Z10"]
@@ -55,7 +55,7 @@ def test_dry_run_counts_and_samples(seed_text: str) -> None:
 def test_dry_run_counts_unrouted() -> None:
     text = (
         'routing_rules:\n  version: "1"\n  rules:\n    - name: w0\n'
-        "      condition: {field: wave, operator: equals, value: 0}\n      target: New\n"
+        "      condition: {field: wave, operator: equals, value: 0}\n      target: new_platform\n"
         "      priority: 1\n"
     )
     compiled = compile_rule_set(load_rule_set(text), POLICIES.schema)
@@ -75,14 +75,14 @@ def test_diff_rule_sets(seed_text: str) -> None:
             '    - name: "default_route"',
             '''    - name: "wave0"
       condition: {field: wave, operator: equals, value: 0}
-      target: "NewPlatformAPI"
+      target: "new_platform"
       priority: 50
     - name: "default_route"''',
         )
         .replace(
             '    - name: "legacy_only_policies"\n'
             '      condition: {field: "payment_plan", operator: "equals", value: "legacy-only"}\n'
-            '      target: "LegacyBatch"\n      priority: 2\n',
+            '      target: "legacy_batch"\n      priority: 2\n',
             "",
         )
     )
@@ -102,18 +102,18 @@ def test_diff_rule_sets(seed_text: str) -> None:
     # Z6, Z10: Bridge -> New via wave0 (Z10 0.81 now < 0.85 -> DQ)
     assert diff.total == 10
     assert diff.transitions == {
-        ("NewPlatformAPI", "DataQualityQueue"): 1,
-        ("LegacyBatch", "DataQualityQueue"): 1,
-        ("LegacyBatch", "CoexistenceBridge"): 1,
-        ("CoexistenceBridge", "NewPlatformAPI"): 1,
-        ("CoexistenceBridge", "DataQualityQueue"): 1,
+        ("new_platform", "data_quality_queue"): 1,
+        ("legacy_batch", "data_quality_queue"): 1,
+        ("legacy_batch", "coexistence_bridge"): 1,
+        ("coexistence_bridge", "new_platform"): 1,
+        ("coexistence_bridge", "data_quality_queue"): 1,
     }
     assert diff.changed_count == 5
     assert [c.policy_id for c in diff.sample] == ["Z4", "Z6", "Q8"]
     first = diff.sample[0]
     assert (first.old_target, first.new_target, first.old_rule, first.new_rule) == (
-        "LegacyBatch",
-        "DataQualityQueue",
+        "legacy_batch",
+        "data_quality_queue",
         "legacy_only_policies",
         "data_quality_issues",
     )

@@ -48,8 +48,9 @@ def fired(condition: str) -> list[bool]:
     """Route the fixture policies with one rule; assert both engines agree; return who matched."""
     text = (
         'routing_rules:\n  version: "1"\n  rules:\n'
-        f"    - name: probe\n      condition: {condition}\n      target: Hit\n      priority: 1\n"
-        "    - name: rest\n      condition: true\n      target: Miss\n      priority: 2\n"
+        f"    - name: probe\n      condition: {condition}\n"
+        "      target: new_platform\n      priority: 1\n"
+        "    - name: rest\n      condition: true\n      target: legacy_batch\n      priority: 2\n"
     )
     rule_set = load_rule_set(text)
     interpreted = [evaluate_policy(rule_set, r).target for r in records()]
@@ -57,7 +58,7 @@ def fired(condition: str) -> list[bool]:
     compiled = compile_rule_set(rule_set, SCHEMA).route_batch(table)
     assert compiled.column("target").to_pylist() == interpreted
     assert compiled.column("policy_id").to_pylist() == IDS
-    return [t == "Hit" for t in interpreted]
+    return [t == "new_platform" for t in interpreted]
 
 
 T, F = True, False
@@ -159,14 +160,15 @@ def test_rule_level_ignore_case_applies_to_nested_conditions() -> None:
     text = (
         'routing_rules:\n  version: "1"\n  rules:\n    - name: r\n      ignore_case: true\n'
         "      condition: {all: [{field: status, operator: equals, value: ACTIVE}, "
-        "{field: policy_id, operator: in, value: ['a*']}]}\n      target: Hit\n      priority: 1\n"
+        "{field: policy_id, operator: in, value: ['a*']}]}\n"
+        "      target: new_platform\n      priority: 1\n"
     )
     rule_set = load_rule_set(text)
     assert (
         evaluate_policy(
             rule_set, {"policy_core.status": "Active", "policy_core.policy_id": "A1"}
         ).target
-        == "Hit"
+        == "new_platform"
     )
     assert (
         evaluate_policy(
@@ -179,7 +181,7 @@ def test_rule_level_ignore_case_applies_to_nested_conditions() -> None:
 def test_explanation_names_values_and_patterns(seed_text: str) -> None:
     rule_set = load_rule_set(seed_text)
     decision = evaluate_policy(rule_set, {"policy_core.policy_id": "A123"})
-    assert (decision.target, decision.rule) == ("NewPlatformAPI", "migrated_policies")
+    assert (decision.target, decision.rule) == ("new_platform", "migrated_policies")
     assert "policy_core.policy_id='A123' matched 'A*'" in decision.explanation
     decision = evaluate_policy(
         rule_set, {"policy_core": {"policy_id": "Z9"}, "payments": {"payment_plan": "legacy-only"}}
@@ -191,7 +193,7 @@ def test_explanation_names_values_and_patterns(seed_text: str) -> None:
     )
     assert "data_quality_score=0.42 < 0.8" in decision.explanation
     decision = evaluate_policy(rule_set, {"policy_core.policy_id": "Z9"})
-    assert decision.target == "CoexistenceBridge" and "default route" in decision.explanation
+    assert decision.target == "coexistence_bridge" and "default route" in decision.explanation
 
 
 def test_explanation_of_composition(example_rules: Path) -> None:
@@ -221,7 +223,7 @@ def test_explanation_of_composition(example_rules: Path) -> None:
 def test_no_match_decision() -> None:
     text = (
         'routing_rules:\n  version: "1"\n  rules:\n    - name: only\n'
-        "      condition: {field: wave, operator: equals, value: 0}\n      target: T\n"
+        "      condition: {field: wave, operator: equals, value: 0}\n      target: new_platform\n"
         "      priority: 1\n"
     )
     decision = evaluate_policy(load_rule_set(text), {"wave": 1})

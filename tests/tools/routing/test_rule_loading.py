@@ -89,7 +89,7 @@ BAD_RULES = [
         """\
     - name: r1
       condition: {field: policy_number, operator: equals, value: "1"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r1",
@@ -101,7 +101,7 @@ BAD_RULES = [
         """\
     - name: r2
       condition: {field: name, operator: equals, value: "Smith"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r2",
@@ -113,7 +113,7 @@ BAD_RULES = [
         """\
     - name: r3
       condition: {field: status, operator: greater, value: "a"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r3",
@@ -125,7 +125,7 @@ BAD_RULES = [
         """\
     - name: r4
       condition: {field: policy_core.status, operator: less_than, value: "b"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r4",
@@ -137,7 +137,7 @@ BAD_RULES = [
         """\
     - name: r5
       condition: {field: policy_id, operator: equals, value: 12345}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r5",
@@ -149,7 +149,7 @@ BAD_RULES = [
         """\
     - name: r6
       condition: {field: data_quality_score, operator: greater_than, value: high}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r6",
@@ -161,7 +161,7 @@ BAD_RULES = [
         """\
     - name: r7
       condition: {field: effective_date, operator: less_than, value: "31/12/2020"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r7",
@@ -173,7 +173,7 @@ BAD_RULES = [
         """\
     - name: r8
       condition: {field: policy_id, operator: matches, value: "([A-Z"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r8",
@@ -185,7 +185,7 @@ BAD_RULES = [
         """\
     - name: r9
       condition: {field: policy_id, operator: matches, value: "^A(?!X)"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r9",
@@ -197,7 +197,7 @@ BAD_RULES = [
         """\
     - name: r10
       condition: {field: endorsements, operator: equals, value: "x"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r10",
@@ -209,7 +209,7 @@ BAD_RULES = [
         """\
     - name: r11
       condition: {field: wave, operator: between, value: [3, 1]}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r11",
@@ -221,7 +221,7 @@ BAD_RULES = [
         """\
     - name: r12
       condition: {field: wave, operator: is_null, value: 1}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r12",
@@ -233,7 +233,7 @@ BAD_RULES = [
         """\
     - name: r13
       condition: true
-      target: T
+      target: new_platform
       priorty: 1
 """,
         "r13",
@@ -248,7 +248,7 @@ BAD_RULES = [
         all:
           - {field: wave, operator: equals, value: 1}
           - {field: status, operator: matches, value: 3}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r14",
@@ -260,7 +260,7 @@ BAD_RULES = [
         """\
     - name: r15
       condition: false
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r15",
@@ -272,7 +272,7 @@ BAD_RULES = [
         """\
     - name: r16
       condition: {field: wave, operator: matches, value: "1"}
-      target: T
+      target: new_platform
       priority: 1
 """,
         "r16",
@@ -297,7 +297,7 @@ def test_validation_error_names_rule_and_line(
     assert matching[0].line == line_of(text, line_marker)
 
 
-def rule(name: str, condition: str, priority: int, target: str = "T") -> str:
+def rule(name: str, condition: str, priority: int, target: str = "new_platform") -> str:
     return (
         f"    - name: {name}\n      condition: {condition}\n      target: {target}\n"
         f"      priority: {priority}\n"
@@ -463,8 +463,8 @@ def test_malformed_yaml_reports_line_and_column(text: str, line: int, column: in
 
 def test_duplicate_yaml_key_is_an_error() -> None:
     text = rules_text(
-        "    - name: a\n      condition: true\n      target: X\n"
-        "      target: Y\n      priority: 1\n"
+        "    - name: a\n      condition: true\n      target: legacy_batch\n"
+        "      target: data_quality_queue\n      priority: 1\n"
     )
     errors = validate_rule_set(text).errors
     assert any("duplicate key 'target'" in e.message and e.line == 7 for e in errors)

@@ -8,13 +8,22 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from core.errors import NotFoundError
+from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from tests.tools.waves.helpers import make_context
 from tests.tools.waves.test_saga import RULES
 from tools.audit import AuditLog
+from tools.routing.decisions import reroute_policy
 from tools.routing.rulesets import register_rule_set
-from tools.waves import PlanCriteria, gc, generate_plan, lineage, locate_policy, run_wave
+from tools.waves import (
+    PlanCriteria,
+    gc,
+    generate_plan,
+    lineage,
+    locate_policy,
+    rollback_wave,
+    run_wave,
+)
 from tools.waves.context import WaveContext
 from tools.waves.state import CHECKPOINT, WAVE_POLICY
 
@@ -43,8 +52,8 @@ def test_policy_that_moved_twice_shows_both_moves_in_order(
     report = locate_policy(wave_context, "A000000")
     assert report.location is not None and report.location.system == "new_platform"
     assert [(m.from_system, m.to_system) for m in report.history] == [
-        (None, "NewPlatformAPI"),
-        ("NewPlatformAPI", "new_platform"),
+        (None, "new_platform"),  # the route milestone's decision
+        ("new_platform", "new_platform"),  # the migrate milestone's write into the platform
     ]
     assert [m.wave for m in report.history] == [wave_id, wave_id]
     assert report.history[0].rule == "everything_else_new"
@@ -64,7 +73,7 @@ def test_policy_that_moved_twice_shows_both_moves_in_order(
 def test_routed_elsewhere_and_unknown(migrated: tuple[WaveContext, str]) -> None:
     wave_context, _ = migrated
     report = locate_policy(wave_context, "A000001")  # homeowners: routed to the bridge
-    assert report.location is not None and report.location.system == "CoexistenceBridge"
+    assert report.location is not None and report.location.system == "coexistence_bridge"
     assert report.reconciliation is None and report.status.startswith("lives in")
     with pytest.raises(NotFoundError):
         locate_policy(wave_context, "NOPE")
@@ -94,3 +103,22 @@ def test_gc_archives_finished_run_state_and_keeps_the_audit_log(
     entries = list(AuditLog(engine).replay())
     assert len(entries) == audit_before + 1 and entries[-1].operation == "gc"
     assert gc(wave_context, older_than=timedelta(0)).waves == []  # nothing left: no-op
+
+
+def test_reroute_refuses_a_migrated_policy_until_its_wave_is_rolled_back(
+    migrated: tuple[WaveContext, str],
+) -> None:
+    wave_context, wave_id = migrated
+    engine = wave_context.engine
+    with pytest.raises(InputError, match=f"migrated to new_platform by wave {wave_id}") as caught:
+        reroute_policy(engine, "A000000", "legacy_batch", "broker asked", tenant="default")
+    assert f"data-mash wave rollback {wave_id}" in caught.value.message
+    located = locate_policy(wave_context, "A000000").location
+    assert located is not None and located.system == "new_platform"  # unchanged
+    # A policy the same wave routed elsewhere (nothing of it in the platform) may move.
+    moved = reroute_policy(engine, "A000001", "legacy_batch", "broker asked", tenant="default")
+    assert moved.moved == ["A000001"]
+    # Once the wave is rolled back nothing of it stays in the platform, and nothing blocks.
+    assert rollback_wave(wave_context, wave_id).status == "compensated"
+    with pytest.raises(NotFoundError, match="has not been routed"):  # the wave had placed it
+        reroute_policy(engine, "A000000", "legacy_batch", "broker asked", tenant="default")
