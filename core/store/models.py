@@ -350,3 +350,24 @@ class WaveGateResultRow(SQLModel, table=True):
     detail: str = ""
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
     checked_at: datetime = stamp_field()
+
+
+# -- assembly: confirmed relationships between sources (migration 0006_assembly) --------------
+
+
+class RelationshipSetRow(SQLModel, table=True):
+    """One confirmed version of how a tenant's sources relate (immutable once written)."""
+
+    __tablename__ = "relationship_set"
+    __table_args__ = (UniqueConstraint("tenant", "version", name="uq_relationship_set_version"),)
+
+    id: int | None = id_field()
+    tenant: str = Field(max_length=64)
+    version: int
+    source_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    relationships: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    actor: str | None = Field(default=None, max_length=128)
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = stamp_field()

@@ -1,0 +1,93 @@
+"""``data-mash relate`` on an ingested estate: the JSON contract, confirming, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+
+CONTRACT_KEYS = {
+    "parent",
+    "parent_key",
+    "child",
+    "child_key",
+    "key_transform",
+    "match_rate",
+    "orphans",
+    "orphan_sample",
+    "confidence",
+}
+
+
+@pytest.fixture(autouse=True)
+def _env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_MASH_HOME", str(workspace))
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from evals.estate import generate_estate
+
+    out = tmp_path_factory.mktemp("estate") / "estate"
+    generate_estate(out, policies=1000, seed=7)
+    return out
+
+
+def _json(capsys: pytest.CaptureFixture[str]) -> dict:
+    return json.loads(capsys.readouterr().out)
+
+
+def _ingest(estate: Path, capsys: pytest.CaptureFixture[str], *names: str) -> dict[str, str]:
+    ids = {}
+    for name in names:
+        config = str(estate / "sources.yaml")
+        assert main(["ingest", name, "--source-config", config, "--json"]) == 0
+        ids[name] = _json(capsys)["sources"][0]["source_id"]
+    return ids
+
+
+def test_relate_json_contract_and_confirm(estate: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = _ingest(estate, capsys, "acquired_policy", "acquired_coverage", "acquired_party")
+    assert main(["relate", *ids.values(), "--json"]) == 0
+    out = _json(capsys)
+    assert out["status"] == "proposed" and out["version"] is None
+    rels = out["relationships"]
+    assert {(r["parent"], r["child"]) for r in rels} == {
+        (ids["acquired_policy"], ids["acquired_coverage"]),
+        (ids["acquired_party"], ids["acquired_policy"]),
+    }
+    for rel in rels:
+        assert CONTRACT_KEYS | {"cardinality"} <= set(rel)
+        assert rel["key_transform"] is None  # the acquired system writes its keys one way
+    coverage = next(r for r in rels if r["child"] == ids["acquired_coverage"])
+    assert coverage["orphans"] > 0 and coverage["orphan_sample"][0].startswith("AQ-")
+    assert coverage["cardinality"] == "1:n"
+    assert main(["relate", *ids.values(), "--confirm", "--json"]) == 0
+    confirmed = _json(capsys)
+    assert (confirmed["status"], confirmed["version"]) == ("confirmed", 1)
+    assert confirmed["relationships"] == rels
+
+
+def test_relate_bad_input_is_one_line(
+    estate: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = _ingest(estate, capsys, "billing", "agency_summary")
+    assert main(["relate", ids["billing"], "--json"]) == 1
+    err = capsys.readouterr().err
+    assert "at least two different sources" in err and "Traceback" not in err
+    edits = tmp_path / "rel.yaml"
+    edits.write_text(
+        "- {parent: agency_summary, parent_key: State, child: billing, child_key: PolicyNo}\n"
+    )
+    args = ["relate", *ids.values(), "--confirm", "--file", str(edits), "--json"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "billing.PolicyNo matches no key of agency_summary.State" in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert main(["relate", *ids.values(), "--file", str(edits)]) == 2  # --file needs --confirm
