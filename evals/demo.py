@@ -168,15 +168,14 @@ def mapping_step(
         name = source["name"]
         proposal = suggest_mapping(engine, settings, source["source_id"])
         expected = truth.get(name, {})
-        scored = [m for m in proposal.mappings if m["source"] in expected]
-        accepted = [m for m in scored if m["target"] and m["confidence"] >= proposal.threshold]
+        scored = [m for m in proposal.mappings if m.source in expected]
+        accepted = [m for m in scored if m.target and m.confidence >= proposal.threshold]
         # Scored as the estate evaluator scores it: the ranking's first candidate, even when
         # withheld below the proposal floor (docs/evals.md).
         top1 = sum(
-            top1_right(m["evidence"]["candidate"], expected[m["source"]], m in accepted)
-            for m in scored
+            top1_right(m.evidence.candidate, expected[m.source], m in accepted) for m in scored
         )
-        right = sum(is_right(m["target"], expected[m["source"]]) for m in accepted)
+        right = sum(is_right(m.target, expected[m.source]) for m in accepted)
         row: dict[str, Any] = {
             "source": name,
             "system": source["system"],
@@ -234,10 +233,10 @@ def _review(
 
     confirmed = rejected = 0
     for m in proposal.mappings:
-        target, column = m["target"], m["source"]
+        target, column = m.target, m.source
         if target is None or column not in expected:
             continue
-        if expected[column] == target and m["confidence"] < proposal.threshold:
+        if expected[column] == target and m.confidence < proposal.threshold:
             update_field_mapping(engine, proposal.mapping_id, target, source=column)
             confirmed += 1
         elif expected[column] != target:

@@ -9,49 +9,46 @@ import json
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from core.errors import InputError
+from core.ids import MappingId, SourceId
 from core.settings import Settings
-from servers.common import ServerState, Tenant, run_blocking, user_errors
+from servers.common import (
+    IDEMPOTENT_WRITES,
+    READ_ONLY,
+    WRITES,
+    Cursor,
+    ServerState,
+    Tenant,
+    page_bounds,
+    run_blocking,
+    user_errors,
+)
+from tools.canonical.contracts import (
+    ChangeImpact,
+    ExportResult,
+    MappingView,
+    MapRunResult,
+    ModelList,
+    ModelSchemaPage,
+    ModelSummary,
+    SuggestedMapping,
+    ValidationReport,
+)
+from tools.canonical.spec import Step
 
-READ_ONLY = ToolAnnotations(
-    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
-)
-WRITES = ToolAnnotations(
-    readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False
-)
-IDEMPOTENT_WRITES = ToolAnnotations(
-    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
-)
-
-MappingId = Annotated[str, Field(description="Mapping id from suggest_mapping.")]
 Canonical = Annotated[str, Field(description="Canonical model version, e.g. policy_v1.")]
 ExportFormat = Literal["json", "yaml", "sql", "jsonl", "parquet"]
-
-
-class ModelList(BaseModel):
-    models: list[dict[str, Any]]
-
-
-class MappingView(BaseModel):
-    mapping_id: str
-    source_id: str
-    canonical: str
-    version: int
-    status: str
-    fields: list[dict[str, Any]]
-
-
-def _view(info: Any) -> MappingView:
-    return MappingView(
-        mapping_id=info.mapping_id,
-        source_id=info.source_id,
-        canonical=info.canonical,
-        version=info.version,
-        status=info.status,
-        fields=[r.model_dump(mode="json") for r in info.rules],
-    )
+Transform = Annotated[
+    list[Step] | None,
+    Field(
+        description="Transform steps, each an object with a `kind` (date, money, code, "
+        "name_split, join, text, default, constant) and that kind's options, e.g. "
+        "[{'kind': 'date', 'format': 'DD.MM.YYYY'}] or [{'kind': 'code', 'table': "
+        "'policy_status'}]; [] removes every step."
+    ),
+]
 
 
 def build_server(settings: Settings) -> FastMCP:
@@ -73,32 +70,41 @@ def build_server(settings: Settings) -> FastMCP:
 
         return ModelList(
             models=[
-                {
-                    "version": m.version,
-                    "title": m.title,
-                    "schema_id": m.schema_id,
-                    "fields": len(fields(m.version)),
-                }
+                ModelSummary(
+                    version=m.version,
+                    title=m.title,
+                    schema_id=m.schema_id,
+                    fields=len(fields(m.version)),
+                )
                 for m in list_versions()
             ]
         )
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
-    async def get_model_schema(canonical: Canonical = "policy_v1") -> dict[str, Any]:
-        """JSON Schema of a canonical model version (with a description on every field)."""
-        from knowledge.canonical import json_schema
+    async def get_model_schema(
+        canonical: Canonical = "policy_v1",
+        component: Annotated[
+            str | None,
+            Field(description="Only this component's fields, e.g. policy_core, payments."),
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=200, description="Fields per page.")] = 50,
+        cursor: Cursor = None,
+    ) -> ModelSchemaPage:
+        """A canonical model's fields (path, type, mandatory, description), a page at a time.
 
-        return json_schema(canonical)
+        The full JSON Schema is the resource named in `resource` (about 100 KB).
+        """
+        return _schema_page(canonical, component, limit, cursor)
 
     @server.tool(annotations=WRITES)
     @user_errors
     async def suggest_mapping(
-        source_id: Annotated[str, Field(description="Source id from the content server.")],
+        source_id: SourceId,
         ctx: Context,
         canonical: Canonical = "policy_v1",
         tenant: Tenant = None,
-    ) -> dict[str, Any]:
+    ) -> SuggestedMapping:
         """Propose a mapping of a source onto the canonical model, with confidence and evidence
         per field, stored as a draft."""
         from tools.canonical.suggest import suggest_mapping as suggest
@@ -109,7 +115,7 @@ def build_server(settings: Settings) -> FastMCP:
                 state.engine, settings, source_id, canonical=canonical, tenant=state.tenant(tenant)
             ),
         )
-        return result.model_dump(mode="json")
+        return result
 
     @server.tool(annotations=WRITES)
     @user_errors
@@ -120,13 +126,7 @@ def build_server(settings: Settings) -> FastMCP:
             str | None, Field(description="Source column; null to leave the field unmapped.")
         ] = None,
         unmap: Annotated[bool, Field(description="Reject the field (leave it unmapped).")] = False,
-        transform: Annotated[
-            list[dict[str, Any]] | None,
-            Field(
-                description="Transform steps, e.g. [{'kind': 'date', 'format': 'DD.MM.YYYY'}] or "
-                "[{'kind': 'code', 'table': 'policy_status'}]."
-            ),
-        ] = None,
+        transform: Transform = None,
         tenant: Tenant = None,
     ) -> MappingView:
         """Confirm, edit or reject one field; an approved mapping gets a new draft version."""
@@ -138,8 +138,8 @@ def build_server(settings: Settings) -> FastMCP:
         elif source is not None:
             kwargs["source"] = source
         if transform is not None:
-            kwargs["transform"] = transform
-        return _view(
+            kwargs["transform"] = [step.model_dump(mode="json") for step in transform]
+        return MappingView.of(
             update(state.engine, mapping_id, target, tenant=state.tenant(tenant), **kwargs)
         )
 
@@ -156,7 +156,7 @@ def build_server(settings: Settings) -> FastMCP:
         """Approve a mapping (refused, with the list, if mandatory fields are unmapped)."""
         from tools.canonical import approve_mapping as approve
 
-        return _view(
+        return MappingView.of(
             approve(
                 state.engine, mapping_id, tenant=state.tenant(tenant), min_confidence=min_confidence
             )
@@ -166,32 +166,30 @@ def build_server(settings: Settings) -> FastMCP:
     @user_errors
     async def validate_records(
         mapping_id: MappingId, ctx: Context, tenant: Tenant = None
-    ) -> dict[str, Any]:
+    ) -> ValidationReport:
         """Validate every source record through a mapping; counts and errors, nothing written."""
         from tools.canonical import validate_records as validate
 
-        report = await run_blocking(
+        return await run_blocking(
             ctx, lambda: validate(state.engine, settings, mapping_id, tenant=state.tenant(tenant))
         )
-        return report.model_dump(mode="json")
 
     @server.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
     async def map_to_canonical(
         mapping_id: MappingId, ctx: Context, tenant: Tenant = None
-    ) -> dict[str, Any]:
+    ) -> MapRunResult:
         """Run an approved mapping over its source: canonical records out, invalid records
         quarantined with every field error. Batched and resumable; reports progress."""
         from tools.canonical import map_to_canonical as run
 
-        result = await run_blocking(
+        return await run_blocking(
             ctx,
             lambda progress: run(
                 state.engine, settings, mapping_id, tenant=state.tenant(tenant), progress=progress
             ),
             with_progress=True,
         )
-        return result.model_dump(mode="json")
 
     @server.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
@@ -207,13 +205,13 @@ def build_server(settings: Settings) -> FastMCP:
         ],
         overwrite: Annotated[bool, Field(description="Replace existing files.")] = False,
         tenant: Tenant = None,
-    ) -> dict[str, Any]:
+    ) -> ExportResult:
         """Export the mapping spec and canonical records (with a checksummed manifest) into the
         workspace's exports folder."""
         from tools.canonical import export_mapping as export
 
         folder = settings.path("exports", mapping_id)
-        result = await run_blocking(
+        return await run_blocking(
             ctx,
             lambda: export(
                 state.engine,
@@ -225,7 +223,6 @@ def build_server(settings: Settings) -> FastMCP:
                 overwrite=overwrite,
             ),
         )
-        return result.model_dump(mode="json")
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
@@ -235,11 +232,11 @@ def build_server(settings: Settings) -> FastMCP:
         to_version: Annotated[int, Field(ge=1, description="Newer version.")],
         ctx: Context,
         tenant: Tenant = None,
-    ) -> dict[str, Any]:
+    ) -> ChangeImpact:
         """Which policies' canonical values change between two versions of a mapping."""
         from tools.canonical import assess_mapping_change as assess
 
-        impact = await run_blocking(
+        return await run_blocking(
             ctx,
             lambda: assess(
                 state.engine,
@@ -250,7 +247,6 @@ def build_server(settings: Settings) -> FastMCP:
                 tenant=state.tenant(tenant),
             ),
         )
-        return impact.model_dump(mode="json")
 
     @server.resource(
         "canonical://policy/{version}",
@@ -278,3 +274,31 @@ def build_server(settings: Settings) -> FastMCP:
 
     register_prompts(server, "canonical")
     return server
+
+
+def _schema_page(
+    canonical: str, component: str | None, limit: int, cursor: str | None
+) -> ModelSchemaPage:
+    from knowledge.canonical import fields, get_version
+
+    entry = get_version(canonical)
+    catalogue = fields(canonical)
+    components = list(dict.fromkeys(f.component for f in catalogue))
+    if component is not None:
+        if component not in components:
+            raise InputError(
+                f"'{component}' is not a component of {canonical}",
+                where="component",
+                fix="use one of " + ", ".join(components),
+            )
+        catalogue = [f for f in catalogue if f.component == component]
+    start, end, page = page_bounds(cursor, limit, len(catalogue))
+    return ModelSchemaPage(
+        canonical=canonical,
+        title=entry.title,
+        schema_id=entry.schema_id,
+        components=components,
+        fields=catalogue[start:end],
+        resource=entry.schema_id,
+        **page.model_dump(),
+    )

@@ -13,9 +13,11 @@ import anyio.from_thread
 import anyio.to_thread
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
-from pydantic import BaseModel, Field
+from mcp.types import ToolAnnotations
+from pydantic import Field
 
 from core.errors import DataMashError
+from core.paging import Page
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,12 +29,33 @@ Cursor = Annotated[
 ]
 
 
-class Page(BaseModel):
-    """Paging fields every long list carries."""
+__all__ = ["Page"]  # the paging contract, re-exported for the servers' page_bounds callers
 
-    next_cursor: str | None = Field(None, description="Pass as cursor to get the next page.")
-    total: int = Field(description="How many items there are in all.")
-    note: str | None = Field(None, description="How to get the rest, when there is more.")
+# The four kinds of tool every server has, defined once (MCP clients use them to decide what
+# to confirm with the user). openWorldHint is False except where a tool writes into a target
+# system outside data-mash's own workspace.
+READ_ONLY = ToolAnnotations(
+    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
+"""Reads only; safe to call any number of times."""
+WRITES = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False
+)
+"""Adds state (a new draft, a new plan); calling again adds again."""
+IDEMPOTENT_WRITES = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
+)
+"""Writes, but the same call twice leaves the same state (keyed by content or id)."""
+DESTRUCTIVE = ToolAnnotations(
+    readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
+)
+"""Writes into (or deletes from) a target system; resumable, so a repeat is safe."""
+PRESETS = {
+    "READ_ONLY": READ_ONLY,
+    "WRITES": WRITES,
+    "IDEMPOTENT_WRITES": IDEMPOTENT_WRITES,
+    "DESTRUCTIVE": DESTRUCTIVE,
+}
 
 
 def page_bounds(cursor: str | None, limit: int, total: int) -> tuple[int, int, Page]:

@@ -7,60 +7,31 @@ Run it with ``data-mash serve content`` (stdio) or ``--http HOST:PORT``.
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field, JsonValue
 
+from core.ids import SourceId
 from core.settings import Settings
 from servers.common import (
+    IDEMPOTENT_WRITES,
+    READ_ONLY,
     Cursor,
     Limit,
-    Page,
     ServerState,
     Tenant,
     page_bounds,
     run_blocking,
     user_errors,
 )
-
-READ_ONLY = ToolAnnotations(
-    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
-)
-INGEST = ToolAnnotations(
-    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
+from tools.content.contracts import (
+    ColumnHits,
+    CopybookLayout,
+    IngestResult,
+    RecordPage,
+    SourceList,
+    SourceProfileReport,
 )
 
 Format = Literal["csv", "fixed_width", "cobol", "json", "jsonl", "xlsx", "xml", "parquet", "sqlite"]
-
-
-class IngestedSource(BaseModel):
-    source_id: str
-    name: str
-    system: str | None
-    records: int = Field(description="Records decoded and staged.")
-    bad_records: int = Field(description="Records quarantined (with offset and reason).")
-    columns: list[dict[str, Any]]
-    errors: list[dict[str, Any]] = Field(description="A sample of quarantined records.")
-    reused: bool = Field(description="True if this exact file and options were ingested before.")
-    quality_score: float | None
-
-
-class SourceList(Page):
-    sources: list[dict[str, Any]]
-
-
-class RecordPage(Page):
-    source_id: str
-    records: list[dict[str, Any]]
-
-
-class ColumnHits(BaseModel):
-    query: str
-    hits: list[dict[str, Any]]
-
-
-class Layout(BaseModel):
-    record_length: int
-    fields: list[dict[str, Any]]
 
 
 def build_server(settings: Settings) -> FastMCP:
@@ -73,7 +44,7 @@ def build_server(settings: Settings) -> FastMCP:
         "server's allowed roots. Formats are never guessed: pass format and options.",
     )
 
-    @server.tool(annotations=INGEST)
+    @server.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
     async def ingest_file(
         path: Annotated[str, Field(description="File to ingest, under an allowed root.")],
@@ -89,7 +60,7 @@ def build_server(settings: Settings) -> FastMCP:
         name: Annotated[str | None, Field(description="Source name (default: file name).")] = None,
         system: Annotated[str | None, Field(description="Legacy system it belongs to.")] = None,
         tenant: Tenant = None,
-    ) -> IngestedSource:
+    ) -> IngestResult:
         """Decode a legacy file into a staged, profiled, audited source (idempotent)."""
         from tools.content.ingest import ingest_file as ingest
 
@@ -112,7 +83,7 @@ def build_server(settings: Settings) -> FastMCP:
             ),
             with_progress=True,
         )
-        return IngestedSource(**result.model_dump())
+        return result
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
@@ -129,16 +100,16 @@ def build_server(settings: Settings) -> FastMCP:
     @server.tool(annotations=READ_ONLY)
     @user_errors
     async def profile_source(
-        source_id: Annotated[str, Field(description="Source id from list_sources.")],
+        source_id: SourceId,
         tenant: Tenant = None,
-    ) -> dict[str, Any]:
+    ) -> SourceProfileReport:
         """Profile of a source: per column type, nulls, distinct, pattern, quality, issues."""
         return _profile(state, source_id, tenant)
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
     async def sample_records(
-        source_id: Annotated[str, Field(description="Source id from list_sources.")],
+        source_id: SourceId,
         limit: Annotated[int, Field(ge=1, le=100, description="Records per page.")] = 20,
         cursor: Cursor = None,
         tenant: Tenant = None,
@@ -159,13 +130,13 @@ def build_server(settings: Settings) -> FastMCP:
             str,
             Field(description="Copybook path (under an allowed root) or the copybook text itself."),
         ],
-    ) -> Layout:
+    ) -> CopybookLayout:
         """Field layout of a COBOL copybook: offsets, lengths, types, OCCURS, REDEFINES."""
         from tools.content.cobol.layout import describe_layout as describe
 
         looks_like_text = "\n" in copybook or " PIC " in copybook.upper()
         source: Any = copybook if looks_like_text else state.confine(copybook)
-        return Layout(**describe(source))
+        return CopybookLayout.model_validate(describe(source))
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
@@ -180,7 +151,7 @@ def build_server(settings: Settings) -> FastMCP:
         ],
         ctx: Context,
         limit: Annotated[int, Field(ge=1, le=50, description="Maximum hits.")] = 10,
-        source_id: Annotated[str | None, Field(description="Only this source.")] = None,
+        source_id: Annotated[SourceId | None, Field(description="Only this source.")] = None,
         tenant: Tenant = None,
     ) -> ColumnHits:
         """Find columns of every ingested source by meaning (semantic search)."""
@@ -192,7 +163,7 @@ def build_server(settings: Settings) -> FastMCP:
                 settings, query, tenant=state.tenant(tenant), limit=limit, source_id=source_id
             ),
         )
-        return ColumnHits(query=query, hits=[h.model_dump() for h in hits])
+        return ColumnHits(query=query, hits=hits)
 
     @server.resource(
         "profile://{tenant}/{source_id}",
@@ -200,9 +171,7 @@ def build_server(settings: Settings) -> FastMCP:
         description="The profile of an ingested source.",
     )
     def source_profile(tenant: str, source_id: str) -> str:
-        import json
-
-        return json.dumps(_profile(state, source_id, tenant), default=str)
+        return _profile(state, source_id, tenant).model_dump_json()
 
     from servers.prompts import register_prompts
 
@@ -210,15 +179,15 @@ def build_server(settings: Settings) -> FastMCP:
     return server
 
 
-def _profile(state: ServerState, source_id: str, tenant: str | None) -> dict[str, Any]:
-    from tools.content.profiling import load_profile
+def _profile(state: ServerState, source_id: str, tenant: str | None) -> SourceProfileReport:
+    from tools.content.profiling import read_profile
     from tools.content.sources import SourceRegistry
 
     info = SourceRegistry(state.engine, tenant=state.tenant(tenant)).get(source_id)
-    return load_profile(info)
+    return read_profile(info)
 
 
-def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, JsonValue]]:
     import json
 
     return json.loads(json.dumps(rows, default=str))

@@ -12,44 +12,29 @@ from functools import cache
 from typing import Annotated
 
 from mcp.server.fastmcp import FastMCP
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Engine
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from servers.common import Cursor, Limit, Page, Tenant, page_bounds, run_blocking, user_errors
-from tools.audit import AuditLog, AuditRecord, LocationRecord, MoveRecord, PolicyLocations
+from servers.common import (
+    READ_ONLY,
+    Cursor,
+    Limit,
+    Tenant,
+    page_bounds,
+    run_blocking,
+    user_errors,
+)
+from tools.audit import AuditLog, AuditRecord, PolicyLocations
+from tools.audit.contracts import AuditPage, PolicyMoves
 from tools.waves import PolicyReport, WaveContext, lineage, locate_policy
-from tools.waves.tracker import LineageStep
+from tools.waves.tracker import PolicyLineage
 
 ContextFactory = Callable[[Engine, Settings, str], WaveContext]
 PolicyId = Annotated[
     str, Field(min_length=1, max_length=64, description="The policy id, as in the legacy system.")
 ]
-READ = ToolAnnotations(
-    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
-)
-
-
-class PolicyMoves(BaseModel):
-    """Where a policy is and every move that took it there, oldest first."""
-
-    policy_id: str
-    location: LocationRecord | None
-    moves: list[MoveRecord]
-
-
-class AuditPage(Page):
-    """Audit entries, oldest first, one page."""
-
-    entries: list[AuditRecord]
-    incomplete: int = Field(0, description="Entries on this page still pending (crashed).")
-
-
-class PolicyLineage(BaseModel):
-    policy_id: str
-    steps: list[LineageStep]
 
 
 def _time(value: str | None, name: str) -> datetime | None:
@@ -83,7 +68,7 @@ def build_server(
         return tenant or settings.tenant
 
     # Tool names are API; *_tool function names only avoid shadowing the domain functions.
-    @mcp.tool(name="locate_policy", annotations=READ)
+    @mcp.tool(name="locate_policy", annotations=READ_ONLY)
     @user_errors
     async def locate_policy_tool(
         policy_id: PolicyId,
@@ -101,7 +86,7 @@ def build_server(
             ),
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def policy_history(policy_id: PolicyId, tenant: Tenant = None) -> PolicyMoves:
         """Every move of a policy between systems (wave, rule, reason, time), oldest first."""
@@ -116,7 +101,7 @@ def build_server(
             )
         return PolicyMoves(policy_id=policy_id, location=location, moves=moves)
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def audit_trail(
         policy_id: PolicyId, limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None
@@ -130,7 +115,7 @@ def build_server(
             entries=shown, incomplete=sum(e.incomplete for e in shown), **page.model_dump()
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def replay_log(
         namespace: Annotated[
@@ -173,7 +158,7 @@ def build_server(
             entries=entries, incomplete=sum(e.incomplete for e in entries), **page.model_dump()
         )
 
-    @mcp.tool(name="lineage", annotations=READ)
+    @mcp.tool(name="lineage", annotations=READ_ONLY)
     @user_errors
     async def lineage_tool(policy_id: PolicyId, tenant: Tenant = None) -> PolicyLineage:
         """A policy's path: source file, source, mapping version, canonical, rule, wave, target."""

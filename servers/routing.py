@@ -13,18 +13,35 @@ from typing import Annotated, Any
 
 import pyarrow as pa
 from mcp.server.fastmcp import Context, FastMCP
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Engine
 
 from core.settings import Settings
 from core.targets import target_help
-from servers.common import Cursor, Limit, Page, Tenant, page_bounds, run_blocking, user_errors
-from tools.audit import AuditRecord, LocationRecord, MoveRecord
+from servers.common import (
+    IDEMPOTENT_WRITES,
+    READ_ONLY,
+    Cursor,
+    Limit,
+    Tenant,
+    page_bounds,
+    run_blocking,
+    user_errors,
+)
 from tools.routing import evaluate_policy as explain_policy
 from tools.routing import validate_rule_set
 from tools.routing.canonical_input import canonical_batches_for_source
 from tools.routing.conflicts import diff_stored_rule_sets
+from tools.routing.contracts import (
+    PolicyDecision,
+    PolicyRouting,
+    RuleProblem,
+    RuleSetComparison,
+    RuleSetList,
+    RulesValidation,
+    TargetChange,
+    Transition,
+)
 from tools.routing.decisions import RerouteResult, RouteResult
 from tools.routing.decisions import reroute_policy as reroute_one
 from tools.routing.decisions import route_source as route_batches
@@ -60,76 +77,6 @@ RulesYaml = Annotated[
         description="The rule set as YAML text (`routing_rules:` ...).",
     ),
 ]
-
-READ = ToolAnnotations(
-    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
-)
-WRITE_IDEMPOTENT = ToolAnnotations(
-    readOnlyHint=False, destructiveHint=False, idempotentHint=True, openWorldHint=False
-)
-
-
-class RuleProblem(BaseModel):
-    """One validation finding, located in the YAML."""
-
-    line: int | None
-    column: int | None
-    rule: str | None
-    message: str
-
-
-class RulesValidation(BaseModel):
-    """Whether a rule set is valid, and every error and warning with its line."""
-
-    ok: bool
-    errors: list[RuleProblem]
-    warnings: list[RuleProblem]
-
-
-class PolicyDecision(BaseModel):
-    """Where one policy goes, which rule fired, and why."""
-
-    rule_set: str
-    target: str | None = Field(description="None when no rule matched.")
-    rule: str | None
-    explanation: str
-
-
-class RuleSetList(Page):
-    """Stored rule-set versions, one page."""
-
-    rule_sets: list[RuleSetInfo]
-
-
-class Transition(BaseModel):
-    """Policies moving from one target to another between two versions."""
-
-    from_target: str | None
-    to_target: str | None
-    count: int
-
-
-class RuleSetComparison(BaseModel):
-    """What changes between two stored versions, on a source's policies."""
-
-    old: str
-    new: str
-    added: list[str]
-    removed: list[str]
-    changed: dict[str, dict[str, list[str]]] = Field(description="rule -> attribute -> [old, new]")
-    total: int = Field(description="Policies evaluated.")
-    changed_count: int = Field(description="Policies whose target changes.")
-    transitions: list[Transition]
-    sample: list[dict[str, str | None]]
-
-
-class PolicyRouting(Page):
-    """A policy's location, its moves, and one page of its audit entries."""
-
-    policy_id: str
-    location: LocationRecord | None
-    moves: list[MoveRecord]
-    entries: list[AuditRecord]
 
 
 def _problems(issues: Iterable[Any]) -> list[RuleProblem]:
@@ -173,7 +120,7 @@ def build_server(
             wave_lookup=getattr(batches, "wave_lookup", None),
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def validate_rules(rules: RulesYaml) -> RulesValidation:
         """Check a routing rule set; every error and warning comes with its YAML line."""
@@ -182,7 +129,7 @@ def build_server(
             ok=report.ok, errors=_problems(report.errors), warnings=_problems(report.warnings)
         )
 
-    @mcp.tool(annotations=WRITE_IDEMPOTENT)
+    @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
     async def store_rule_set(
         rules: RulesYaml,
@@ -201,7 +148,7 @@ def build_server(
             None, lambda: register_rule_set(engine(), tenant_of(tenant), rules, name=name)
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def list_stored_rule_sets(
         name: Annotated[str | None, Field(description="Only versions of this name.")] = None,
@@ -214,7 +161,7 @@ def build_server(
         start, end, page = page_bounds(cursor, limit, len(found))
         return RuleSetList(rule_sets=found[start:end], **page.model_dump())
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def evaluate_policy(
         rule_set: RuleSetRef,
@@ -241,7 +188,7 @@ def build_server(
             explanation=decision.explanation,
         )
 
-    @mcp.tool(annotations=WRITE_IDEMPOTENT)
+    @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
     async def route_source(
         source_id: SourceId,
@@ -266,7 +213,7 @@ def build_server(
 
         return await run_blocking(ctx, work, with_progress=True)
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def routing_distribution(
         source_id: SourceId,
@@ -292,7 +239,7 @@ def build_server(
 
         return await run_blocking(ctx, work, with_progress=True)
 
-    @mcp.tool(annotations=WRITE_IDEMPOTENT)
+    @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
     async def reroute_policy(
         policy_id: PolicyId,
@@ -319,7 +266,7 @@ def build_server(
             None, lambda: reroute_one(engine(), policy_id, target, reason, tenant=tenant_of(tenant))
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def routing_history(
         policy_id: PolicyId,
@@ -340,7 +287,7 @@ def build_server(
             **page.model_dump(),
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def diff_rule_sets(
         old: RuleSetRef,
@@ -372,13 +319,13 @@ def build_server(
                 for (a, b), n in sorted(diff.transitions.items(), key=str)
             ],
             sample=[
-                {
-                    "policy_id": s.policy_id,
-                    "old_target": s.old_target,
-                    "new_target": s.new_target,
-                    "old_rule": s.old_rule,
-                    "new_rule": s.new_rule,
-                }
+                TargetChange(
+                    policy_id=s.policy_id,
+                    old_target=s.old_target,
+                    new_target=s.new_target,
+                    old_rule=s.old_rule,
+                    new_rule=s.new_rule,
+                )
                 for s in diff.sample
             ],
         )

@@ -16,13 +16,12 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from mcp.server.fastmcp import Context, FastMCP
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Engine
 
 from core.settings import Settings
 from core.targets import target_help
-from servers.common import Tenant, run_blocking, user_errors
+from servers.common import DESTRUCTIVE, READ_ONLY, WRITES, Tenant, run_blocking, user_errors
 from tools.waves import (
     GateReport,
     Plan,
@@ -37,6 +36,7 @@ from tools.waves import (
     run_wave,
 )
 from tools.waves import reconcile_wave as reconcile_now
+from tools.waves.contracts import GateOverride, WaveReconciliation
 
 R = TypeVar("R")
 #: Builds the wave context of a tenant (tests inject fakes).
@@ -45,30 +45,6 @@ ContextFactory = Callable[[Engine, Settings, str], WaveContext]
 WaveId = Annotated[
     str, Field(min_length=1, max_length=64, description="Wave id, e.g. plan-1a2b3c4d5e-w0.")
 ]
-READ = ToolAnnotations(
-    readOnlyHint=True, destructiveHint=False, idempotentHint=True, openWorldHint=False
-)
-WRITE = ToolAnnotations(
-    readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False
-)
-DESTRUCTIVE = ToolAnnotations(
-    readOnlyHint=False, destructiveHint=True, idempotentHint=True, openWorldHint=True
-)
-
-
-class WaveReconciliation(BaseModel):
-    """Source (canonical) against target for one wave."""
-
-    wave_id: str
-    passed: bool
-    report: dict[str, Any]
-
-
-class GateOverride(BaseModel):
-    wave_id: str
-    gate: str
-    reason: str
-    entry_id: int
 
 
 async def _cancellable(ctx: Context, work: Callable[[threading.Event, Any], R]) -> R:
@@ -118,7 +94,7 @@ def build_server(
     def context(tenant: str | None) -> WaveContext:
         return context_for(engine(), settings, tenant or settings.tenant)
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITES)
     @user_errors
     async def plan_waves(
         source_ids: Annotated[
@@ -160,13 +136,13 @@ def build_server(
         )
 
     # Tool names are API; the *_tool function names only avoid shadowing the domain functions.
-    @mcp.tool(name="check_gates", annotations=WRITE)
+    @mcp.tool(name="check_gates", annotations=WRITES)
     @user_errors
     async def check_gates_tool(wave_id: WaveId, tenant: Tenant = None) -> GateReport:
         """Check a wave's quality gates; each verdict has failing counts and sample keys."""
         return await run_blocking(None, lambda: check_gates(context(tenant), wave_id))
 
-    @mcp.tool(annotations=WRITE)
+    @mcp.tool(annotations=WRITES)
     @user_errors
     async def override_wave_gate(
         wave_id: WaveId,
@@ -201,7 +177,7 @@ def build_server(
             ),
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def wave_status(wave_id: WaveId, tenant: Tenant = None) -> WaveStatus:
         """A wave's status, per-milestone state and counts (migrated, failed)."""
@@ -230,12 +206,14 @@ def build_server(
             ),
         )
 
-    @mcp.tool(annotations=READ)
+    @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def reconcile_wave(wave_id: WaveId, tenant: Tenant = None) -> WaveReconciliation:
         """Reconcile a wave's canonical records against what its target holds (read-only)."""
         report = await run_blocking(None, lambda: reconcile_now(context(tenant), wave_id))
-        return WaveReconciliation(wave_id=wave_id, passed=report["passed"], report=report)
+        return WaveReconciliation.model_validate(
+            {"wave_id": wave_id, "passed": report["passed"], "report": report}
+        )
 
     from servers.prompts import register_prompts
 

@@ -150,16 +150,14 @@ def ingest(
         for r in results:
             for err in r.errors[:5]:
                 where = (
-                    f"line {err['line']}"
-                    if err.get("line")
-                    else f"byte {err['byte_offset']}"
-                    if err.get("byte_offset") is not None
-                    else f"record {err['record_index']}"
+                    f"line {err.line}"
+                    if err.line
+                    else f"byte {err.byte_offset}"
+                    if err.byte_offset is not None
+                    else f"record {err.record_index}"
                 )
                 console.print(
-                    f"  {r.name}: {where}"
-                    f"{' field ' + err['field'] if err.get('field') else ''}: "
-                    f"{err['reason']}"
+                    f"  {r.name}: {where}{' field ' + err.field if err.field else ''}: {err.reason}"
                 )
 
     emit(state, data, render)
@@ -247,7 +245,7 @@ def sources(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOpti
 
     state = state_for(ctx, json_out, tenant)
     found = SourceRegistry(state.engine, tenant=state.settings.tenant).list()
-    data = {"sources": [s.summary() for s in found]}
+    data = {"sources": [s.summary().model_dump(mode="json") for s in found]}
 
     def render(console: Console) -> None:
         if not found:
@@ -316,12 +314,12 @@ def profile(
     tenant: TenantOption = None,
 ) -> None:
     """Profile a source: per column type, nulls, distinct values, pattern, quality."""
-    from tools.content.profiling import load_profile
+    from tools.content.profiling import read_profile
     from tools.content.sources import SourceRegistry
 
     state = state_for(ctx, json_out, tenant)
     info = SourceRegistry(state.engine, tenant=state.settings.tenant).get(source_id)
-    data = load_profile(info)
+    data = read_profile(info).model_dump(mode="json")  # the same model profile_source returns
 
     def render(console: Console) -> None:
         console.print(
@@ -359,11 +357,12 @@ def layout(
 ) -> None:
     """Print a copybook's field layout: offsets, lengths, types, OCCURS, REDEFINES."""
     from tools.content.cobol.layout import describe_layout
+    from tools.content.contracts import CopybookLayout
 
     state = state_for(ctx, json_out, None)
     if not copybook.is_file():
         raise InputError("copybook not found", where=str(copybook), fix="check the path")
-    data = describe_layout(copybook)
+    data = CopybookLayout.model_validate(describe_layout(copybook)).model_dump(mode="json")
 
     def render(console: Console) -> None:
         console.print(

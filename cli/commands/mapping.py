@@ -52,11 +52,11 @@ def map_to_canonical(
                 ["source column", "canonical field", "confidence", "transform", "accept"],
                 [
                     (
-                        m["source"],
-                        m["target"] or "-",
-                        f"{m['confidence']:.2f}",
-                        ", ".join(_step(s) for s in m["transform"]) or "",
-                        "yes" if m["target"] and m["confidence"] >= result.threshold else "review",
+                        m.source,
+                        m.target or "-",
+                        f"{m.confidence:.2f}",
+                        ", ".join(_step(s.model_dump()) for s in m.transform) or "",
+                        "yes" if m.target and m.confidence >= result.threshold else "review",
                     )
                     for m in result.mappings
                 ],
@@ -98,25 +98,17 @@ def approve_mapping(
     """Approve a mapping: it becomes immutable and can run; refused if mandatory fields are
     unmapped (the refusal lists them)."""
     from tools.canonical import approve_mapping as approve
+    from tools.canonical.contracts import MappingView
 
     state = state_for(ctx, json_out, tenant)
     info = approve(
         state.engine, mapping_id, tenant=state.settings.tenant, min_confidence=min_confidence
     )
-    fields = [
-        {"source": r.source, "target": r.target, "confidence": r.confidence} for r in info.fields
-    ]
-    data = {
-        "mapping_id": info.mapping_id,
-        "status": info.status,
-        "version": info.version,
-        "fields": fields,
-    }
     emit(
         state,
-        data,
+        MappingView.of(info).model_dump(mode="json"),  # what the MCP approve_mapping returns
         lambda console: console.print(
-            f"Mapping {info.mapping_id} v{info.version} approved with {len(fields)} fields."
+            f"Mapping {info.mapping_id} v{info.version} approved with {len(info.fields)} fields."
         ),
     )
 
@@ -237,6 +229,7 @@ def set_field(
 ) -> None:
     """Confirm, edit or reject one field (an approved mapping gets a new draft version)."""
     from tools.canonical import update_field_mapping
+    from tools.canonical.contracts import MappingView
 
     state = state_for(ctx, json_out, tenant)
     kwargs: dict[str, Any] = {}
@@ -257,7 +250,7 @@ def set_field(
     )
     emit(
         state,
-        info.model_dump(mode="json"),
+        MappingView.of(info).model_dump(mode="json"),  # what update_field_mapping returns
         lambda console: console.print(
             f"{info.mapping_id} v{info.version} ({info.status}): {target} updated."
         ),

@@ -6,9 +6,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
+from core.ids import PolicyId
+from core.paging import Page
 from core.store.models import as_utc
+from tools.audit.locations import LocationRecord, MoveRecord
 
 
 class AuditStatus(StrEnum):
@@ -54,3 +57,18 @@ class AuditRecord(BaseModel):
         data = self.model_dump(mode="json")
         data["incomplete"] = self.incomplete
         return data
+
+
+class PolicyMoves(BaseModel):
+    """Where a policy is and every move that took it there, oldest first."""
+
+    policy_id: PolicyId
+    location: LocationRecord | None
+    moves: list[MoveRecord]
+
+
+class AuditPage(Page):
+    """Audit entries, oldest first, one page."""
+
+    entries: list[AuditRecord]
+    incomplete: int = Field(0, description="Entries on this page still pending (crashed).")

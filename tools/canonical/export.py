@@ -22,13 +22,13 @@ from typing import Any, Literal, TextIO
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from core.errors import InputError
 from core.settings import Settings
 from knowledge.canonical import arrow_schema, arrow_to_records
 from tools.audit import AuditLog
+from tools.canonical.contracts import ExportedFile, ExportResult
 from tools.canonical.output import canonical_parts, output_dir, read_canonical
 from tools.canonical.repository import NAMESPACE, get_mapping
 from tools.canonical.spec import MappingInfo
@@ -37,25 +37,6 @@ from tools.canonical.sqlgen import create_statements, insert_statements
 ExportFormat = Literal["json", "yaml", "sql", "jsonl", "parquet"]
 ALL_FORMATS: tuple[ExportFormat, ...] = ("json", "yaml", "sql", "jsonl", "parquet")
 _DATA_FORMATS = {"sql", "jsonl", "parquet"}
-
-
-class ExportedFile(BaseModel):
-    """One exported file as the manifest lists it."""
-
-    path: str
-    format: str
-    records: int | None
-    bytes: int
-    sha256: str
-
-
-class ExportResult(BaseModel):
-    """Outcome of export_mapping."""
-
-    mapping_id: str
-    version: int
-    files: list[ExportedFile]
-    manifest: str
 
 
 def _json_default(value: Any) -> Any:

@@ -10,34 +10,19 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from core.errors import InputError
 from core.settings import Settings
 from tools.canonical.build import FAIL, build_candidates, compile_plan
+from tools.canonical.contracts import ChangeImpact
 from tools.canonical.fastcheck import check_candidates
 from tools.canonical.model_tree import list_components, model_tree
 from tools.canonical.repository import get_mapping
 from tools.canonical.rule_checks import source_schema
-from tools.canonical.spec import MappingDiff, diff_mappings
+from tools.canonical.spec import diff_mappings
 from tools.content.sources import SourceRegistry
 from tools.content.staging import staged_batches
-
-
-class ChangeImpact(BaseModel):
-    """What moving a source from one mapping version to another changes."""
-
-    mapping_id: str
-    from_version: int
-    to_version: int
-    records: int
-    changed_records: int
-    sample_policy_ids: list[str]
-    field_changes: dict[str, int]  # catalogue path -> records whose value there changes
-    became_invalid: int
-    became_valid: int
-    diff: MappingDiff
 
 
 def _differs(a: pa.Array | None, b: pa.Array | None, size: int) -> np.ndarray:

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from core.settings import Settings
 from tools.audit import AuditLog
 from tools.canonical.build import Plan, build_candidates, compile_plan
+from tools.canonical.contracts import MapRunResult, ValidationReport
 from tools.canonical.fastcheck import Verdict, check_candidates
 from tools.canonical.output import (
     output_dir,
@@ -37,35 +37,6 @@ from tools.content.staging import staged_batches
 
 Progress = Callable[[int, int], None]  # (records done, records total)
 ERROR_SAMPLE = 20
-
-
-class MapRunResult(BaseModel):
-    """Outcome of map_to_canonical."""
-
-    mapping_id: str
-    version: int
-    source_id: str
-    records: int
-    valid: int
-    invalid: int
-    batches: int
-    resumed_batches: int  # batches found already done (resume after a crash, or a repeat run)
-    output_dir: str
-    quarantine_dir: str
-    field_errors: dict[str, int]  # catalogue path -> invalid records with an error there
-    errors: list[dict[str, Any]]  # a sample: row, policy_id, path, message
-
-
-class ValidationReport(BaseModel):
-    """Outcome of validate_records: counts and a sample of errors, nothing written."""
-
-    mapping_id: str
-    version: int
-    records: int
-    valid: int
-    invalid: int
-    field_errors: dict[str, int]
-    errors: list[dict[str, Any]]
 
 
 def _batches(source: SourceInfo, plan: Plan, batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -23,10 +23,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from core.settings import Settings
+from tools.canonical.contracts import SuggestedMapping
 from tools.content.sources import SourceInfo, SourceRegistry
 from tools.content.staging import staged_batches
 
@@ -54,21 +54,6 @@ CODE_TABLES_BY_TARGET = {
     "state": ("us_state",),
     "country": ("country",),
 }
-
-
-class SuggestedMapping(BaseModel):
-    """What `data-mash map-to-canonical --json` prints."""
-
-    mapping_id: str
-    source_id: str
-    version: int
-    canonical: str
-    threshold: float
-    calibration: str
-    mappings: list[dict[str, Any]]  # each: source, target, confidence, evidence, transform
-    unmapped: dict[str, str]
-    keyless: bool = False  # no key column: confidences scaled down, nothing auto-accepted
-    note: str | None = None  # why, for the reviewer
 
 
 def sample_columns(info: SourceInfo, rows: int = SAMPLE_ROWS) -> dict[str, pa.Array]:

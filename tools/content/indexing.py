@@ -12,20 +12,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
 from core.errors import ConfigError
 from core.settings import Settings
+from tools.content.contracts import ColumnHit
 from tools.content.sources import SourceInfo
 
-
-class ColumnMatch(BaseModel):
-    """A column found by semantic search."""
-
-    source_id: str
-    column: str
-    score: float
-    document: str
+ColumnMatch = ColumnHit  # the contract model; the old name stays for callers
 
 
 def _embedder(settings: Settings):  # type: ignore[no-untyped-def]

@@ -17,33 +17,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from core.errors import InputError
 from core.settings import Settings
 from core.store.models import utcnow
 from tools.audit import AuditLog
+from tools.content.contracts import IngestResult, QuarantinedRecord
 from tools.content.readers.base import DEFAULT_BATCH_ROWS
 from tools.content.sources import SOURCE, SourceInfo, SourceRegistry
 from tools.content.staging import PartWriter, QuarantineWriter
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 NAMESPACE = "content"
-
-
-class IngestResult(BaseModel):
-    """What `data-mash ingest --json` prints for one file."""
-
-    source_id: str
-    name: str
-    system: str | None
-    records: int
-    bad_records: int
-    columns: list[dict[str, Any]]
-    errors: list[dict[str, Any]]  # a sample of quarantined records: position, field, reason
-    reused: bool  # True when this exact file and options were already ingested
-    quality_score: float | None = None
 
 
 def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -224,14 +210,14 @@ def _profile(folder: Path, columns: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _bad_json(bad: Any) -> dict[str, Any]:
-    return {
-        "record_index": bad.record_index,
-        "byte_offset": bad.byte_offset,
-        "line": bad.line,
-        "field": bad.field,
-        "reason": bad.reason,
-    }
+def _bad_json(bad: Any) -> QuarantinedRecord:
+    return QuarantinedRecord(
+        record_index=bad.record_index,
+        byte_offset=bad.byte_offset,
+        line=bad.line,
+        field=bad.field,
+        reason=bad.reason,
+    )
 
 
 def _result(info: SourceInfo, *, reused: bool) -> IngestResult:

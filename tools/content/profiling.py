@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tools.content.contracts import SourceProfileReport
 from tools.content.profile import profile_batches
 from tools.content.sources import SourceInfo
 from tools.content.staging import staged_batches
@@ -134,3 +135,8 @@ def load_profile(info: SourceInfo) -> dict[str, Any]:
                 }
             )
     return {"source_id": info.source_id, "name": info.name, **data, "issues": issues}
+
+
+def read_profile(info: SourceInfo) -> SourceProfileReport:
+    """The profile of a source as its contract model (computed if missing)."""
+    return SourceProfileReport.model_validate(load_profile(info))

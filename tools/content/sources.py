@@ -11,6 +11,7 @@ from sqlalchemy import Engine, and_, select
 
 from core.errors import NotFoundError
 from core.store.models import SourceRow, as_utc, table_of
+from tools.content.contracts import SourceSummary
 
 SOURCE = table_of(SourceRow)
 
@@ -50,19 +51,22 @@ class SourceInfo(BaseModel):
     def profile_path(self) -> Path:
         return Path(self.staging_dir) / "profile.json"
 
-    def summary(self) -> dict[str, Any]:
-        return {
-            "source_id": self.source_id,
-            "name": self.name,
-            "system": self.system,
-            "format": self.format,
-            "path": self.path,
-            "records": self.records,
-            "bad_records": self.bad_records,
-            "columns": len(self.columns),
-            "quality_score": self.quality_score,
-            "created_at": self.created_at.isoformat(),
-        }
+    def summary(self) -> SourceSummary:
+        """This source as a listing shows it."""
+        return SourceSummary.model_validate(
+            {
+                "source_id": self.source_id,
+                "name": self.name,
+                "system": self.system,
+                "format": self.format,
+                "path": self.path,
+                "records": self.records,
+                "bad_records": self.bad_records,
+                "columns": len(self.columns),
+                "quality_score": self.quality_score,
+                "created_at": self.created_at.isoformat(),
+            }
+        )
 
 
 class SourceRegistry:

@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
+from core.ids import WaveId
 from core.store.models import as_utc
+from tools.waves.reconcile import ReconciliationReport
 from tools.waves.statuses import WaveState
 
 
@@ -140,3 +142,20 @@ class GateReport(BaseModel):
     passed: bool = Field(description="True when every gate passed or was overridden.")
     results: list[GateResult]
     entry_id: int | None = None
+
+
+class WaveReconciliation(BaseModel):
+    """Source (canonical) against target for one wave."""
+
+    wave_id: WaveId
+    passed: bool
+    report: ReconciliationReport
+
+
+class GateOverride(BaseModel):
+    """A gate a wave may pass although it fails, and the audit entry of the decision."""
+
+    wave_id: WaveId
+    gate: str
+    reason: str
+    entry_id: int = Field(description="Audit log entry of the override.")

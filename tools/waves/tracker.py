@@ -206,6 +206,13 @@ class LineageStep(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
+class PolicyLineage(BaseModel):
+    """A policy's path: source file, source, mapping version, canonical, rule, wave, target."""
+
+    policy_id: str
+    steps: list[LineageStep]
+
+
 def lineage(context: WaveContext, policy_id: str) -> list[LineageStep]:
     """Source file -> source_id -> mapping version -> canonical -> rule -> wave -> target."""
     report = locate_policy(context, policy_id, reconcile=False)

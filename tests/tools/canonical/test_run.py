@@ -117,7 +117,7 @@ def test_validate_records_writes_nothing_and_checks_drafts(
     assert report.version == draft.version == 2
     assert (report.valid, report.invalid) == (900, 100)
     assert report.field_errors == {"rating_components.premium_amount": 100}
-    assert report.errors[0]["message"] == "-5 must be greater than or equal to 0"
+    assert report.errors[0].message == "-5 must be greater than or equal to 0"
     approved = validate_records(engine, settings, mapping_id, version=1, limit=50)
     assert (approved.records, approved.invalid) == (50, 5)
     assert not settings.path("canonical").exists()

@@ -52,7 +52,7 @@ def test_ingest_stages_profiles_and_audits(
         engine, quiet_settings, _csv(tmp_path), fmt="csv", options=CSV_OPTIONS, system="billing"
     )
     assert result.records == 21 and result.bad_records == 0 and not result.reused
-    assert [c["name"] for c in result.columns] == ["PolicyNo", "Premium", "EffDate"]
+    assert [c.name for c in result.columns] == ["PolicyNo", "Premium", "EffDate"]
     info = SourceRegistry(engine, tenant="default").get(result.source_id)
     rows = staged_slice(info.records_path, offset=1, limit=1).to_pylist()
     assert rows[0]["PolicyNo"] == "P002"
@@ -88,7 +88,7 @@ def test_undecodable_rows_are_quarantined_not_dropped(
     path = _csv(tmp_path, CSV + "P003;1,00\nP004;5,00;01.01.2024\n")
     result = ingest_file(engine, quiet_settings, path, fmt="csv", options=CSV_OPTIONS)
     assert result.records == 22 and result.bad_records == 1
-    assert result.errors[0]["line"] == 23
+    assert result.errors[0].line == 23
     from tools.content.staging import quarantined
 
     info = SourceRegistry(engine, tenant="default").get(result.source_id)
