@@ -70,20 +70,19 @@ async def answer_question(
             if fatal:
                 llm.off_reason = message
             return [*new, AIMessage(content=message)]
-        llm.ledger.record(
-            llm.tenant, reply.usage_metadata, model=llm.model_name, thread_id=thread_id
-        )
+        usage = dict(reply.usage_metadata) if reply.usage_metadata else None
+        llm.ledger.record(llm.tenant, usage, model=llm.model_name, thread_id=thread_id)
         convo.append(reply)
         new.append(reply)
         if not reply.tool_calls:
             return new
         for call in reply.tool_calls:
             result = await _run_tool(hub, call["name"], call.get("args") or {})
-            message = ToolMessage(
+            answer = ToolMessage(
                 content=result, tool_call_id=call["id"] or call["name"], name=call["name"]
             )
-            convo.append(message)
-            new.append(message)
+            convo.append(answer)
+            new.append(answer)
     final = AIMessage(
         content=f"I stopped after {MAX_TOOL_ROUNDS} rounds of tool calls without "
         "an answer; ask a narrower question."

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import shlex
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, Final, Literal, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph import END
@@ -24,8 +24,8 @@ from agents.mcp_client import CapabilityMissing, McpHub, ToolFailed
 from core.errors import InputError
 from core.settings import Settings
 
-BLOCKED = "blocked"
-ANSWER_QUESTION = "answer_question"
+BLOCKED: Final = "blocked"
+ANSWER_QUESTION: Final = "answer_question"
 
 #: Parameters each action takes, in the order the short text form gives them.
 ACTION_PARAMS: dict[str, tuple[str, ...]] = {

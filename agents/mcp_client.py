@@ -20,17 +20,20 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from langchain_core.tools import BaseTool
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.types import TextContent
+from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigError, InputError
 from core.settings import Settings
 
 BUILTIN_SERVERS = ("content", "canonical", "routing", "waves", "governance")
+Contract = TypeVar("Contract", bound=BaseModel)
 START_TIMEOUT_S = 60.0
 
 #: What the front end hears: (event, tool or server, detail). Events: "start", "progress",
@@ -325,8 +328,9 @@ class McpHub:
         args = fit_arguments(tool, route.schema, arguments)
         self._emit("start", tool, {"server": route.server, "arguments": args})
 
-        async def progress(done: float, total: float | None, message: str | None) -> None:
-            self._emit("progress", tool, {"done": done, "total": total, "message": message})
+        # Parameter names as mcp's ProgressFnT protocol spells them.
+        async def progress(progress: float, total: float | None, message: str | None) -> None:
+            self._emit("progress", tool, {"done": progress, "total": total, "message": message})
 
         try:
             result = await route.session.call_tool(tool, args, progress_callback=progress)
@@ -336,12 +340,39 @@ class McpHub:
                 tool, f"the {route.server} server stopped responding: {exc or type(exc).__name__}"
             ) from None
         if result.isError:
-            text = " ".join(c.text for c in result.content if getattr(c, "text", None))
+            text = " ".join(c.text for c in result.content if isinstance(c, TextContent))
             self._emit("error", tool, {"error": text})
             raise ToolFailed(tool, text or "the tool reported an error")
         data = structured(result)
         self._emit("done", tool, {"server": route.server})
         return data
+
+    async def call_as(
+        self,
+        tool: str,
+        arguments: dict[str, Any],
+        contract: type[Contract],
+        *,
+        server: str | None = None,
+    ) -> Contract:
+        """Call ``tool`` and validate its structured result into ``contract``, the model the
+        built-in server returns (tools/<capability>/contracts.py): no key is guessed.
+
+        Raises:
+            ToolFailed: the result does not match the contract (a server of another version or
+                a stand-in that returns something else), naming the first mismatching field.
+        """
+        data = await self.call(tool, arguments, server=server)
+        try:
+            return contract.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(the result)"
+            raise ToolFailed(
+                tool,
+                f"its result does not match the {contract.__name__} contract at {where}: "
+                f"{first['msg']} ({exc.error_count()} problem(s))",
+            ) from None
 
     def _emit(self, event: str, tool: str, detail: dict[str, Any]) -> None:
         if self.events is not None:
@@ -386,7 +417,7 @@ def structured(result: Any) -> dict[str, Any]:
     """A tool result as a dict: structured content (unwrapped), else the text parsed as JSON."""
     data = result.structuredContent
     if data is None:
-        text = "".join(c.text for c in result.content if getattr(c, "text", None))
+        text = "".join(c.text for c in result.content if isinstance(c, TextContent))
         try:
             data = json.loads(text) if text else {}
         except json.JSONDecodeError:

@@ -11,7 +11,7 @@ idempotent reads happens before an interrupt, because a resumed node runs again 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -39,17 +39,24 @@ from agents.journey import (
 )
 from agents.mcp_client import CapabilityMissing, ToolFailed
 from core.errors import DataMashError
+from tools.canonical.contracts import ExportResult, MappingView, MapRunResult, SuggestedMapping
+from tools.content.contracts import IngestResult, SourceProfileReport
+from tools.routing.contracts import RouteResult, RuleSetInfo, RulesValidation
 
 JOURNEY = "discovery"
-INGEST, PROFILE, EXPLAIN, CHOOSE_SOURCE = "ingest", "profile", "explain", "choose_source"
-SUGGEST, REVIEW, APPLY_EDIT, APPROVE = (
-    "suggest_mapping",
-    "review_mapping",
-    "apply_edit",
-    "approve_mapping",
-)
-PROPOSE_RULES, REVIEW_RULES, EXPORT = "propose_rules", "review_rules", "export"
-MAP_RECORDS = "map_records"
+# Node names, Final so that Command[Literal[...]] checks each goto against its node's edges.
+INGEST: Final = "ingest"
+PROFILE: Final = "profile"
+EXPLAIN: Final = "explain"
+CHOOSE_SOURCE: Final = "choose_source"
+SUGGEST: Final = "suggest_mapping"
+REVIEW: Final = "review_mapping"
+APPLY_EDIT: Final = "apply_edit"
+APPROVE: Final = "approve_mapping"
+PROPOSE_RULES: Final = "propose_rules"
+REVIEW_RULES: Final = "review_rules"
+EXPORT: Final = "export"
+MAP_RECORDS: Final = "map_records"
 
 
 def _inputs(state: State) -> DiscoveryInputs:
@@ -76,7 +83,7 @@ async def ingest(state: State, runtime: Ctx) -> Command[Literal["profile", "bloc
     sources = []
     try:
         for item in _sources_to_ingest(_inputs(state)):
-            result = await hub.call(
+            result = await hub.call_as(
                 "ingest_file",
                 {
                     "path": item.path,
@@ -85,12 +92,13 @@ async def ingest(state: State, runtime: Ctx) -> Command[Literal["profile", "bloc
                     "name": item.name,
                     "system": item.system,
                 },
+                IngestResult,
                 server="content",
             )
             sources.append(
-                {
-                    k: result.get(k)
-                    for k in (
+                result.model_dump(
+                    mode="json",
+                    include={
                         "source_id",
                         "name",
                         "system",
@@ -98,8 +106,8 @@ async def ingest(state: State, runtime: Ctx) -> Command[Literal["profile", "bloc
                         "bad_records",
                         "quality_score",
                         "reused",
-                    )
-                }
+                    },
+                )
             )
     except ToolErrors as exc:
         return blocked(INGEST, exc, "content")
@@ -128,8 +136,11 @@ async def profile(state: State, runtime: Ctx) -> Command[Literal["explain", "blo
     profiles = {}
     try:
         for source in state["sources"]:
-            found = await runtime.context.hub.call(
-                "profile_source", {"source_id": source["source_id"]}, server="content"
+            found = await runtime.context.hub.call_as(
+                "profile_source",
+                {"source_id": source["source_id"]},
+                SourceProfileReport,
+                server="content",
             )
             profiles[source["source_id"]] = prompts.compact_profile(found)
     except ToolErrors as exc:
@@ -210,20 +221,21 @@ async def suggest_mapping(
 ) -> Command[Literal["review_mapping", "blocked"]]:
     inputs = _inputs(state)
     try:
-        found = await runtime.context.hub.call(
+        found = await runtime.context.hub.call_as(
             "suggest_mapping",
             {"source_id": state["focus_source"], "canonical": inputs.canonical},
+            SuggestedMapping,
             server="canonical",
         )
     except ToolErrors as exc:
         return blocked(SUGGEST, exc, "canonical")
-    mapping_id = str(found.get("mapping_id"))
+    mapping_id = found.mapping_id
     source = _source(state, state["focus_source"])
     return Command(
         goto=REVIEW,
         update={
             "mapping_id": mapping_id,
-            "mapping": found,
+            "mapping": found.model_dump(mode="json"),
             "notes": [
                 text_note(
                     prompts.explain_mapping(
@@ -235,9 +247,19 @@ async def suggest_mapping(
     )
 
 
+def _proposal(state: State) -> SuggestedMapping:
+    """The proposal as suggest_mapping returned it (kept in the state as its JSON)."""
+    return SuggestedMapping.model_validate(state["mapping"])
+
+
+def _rows(state: State) -> list[dict[str, Any]]:
+    """The proposal's fields with the person's decisions so far."""
+    return prompts.field_rows(_proposal(state), state.get("decisions") or [])
+
+
 def mapping_table(state: State) -> dict[str, Any]:
     rows = sorted(
-        prompts.field_rows(state["mapping"]),
+        _rows(state),
         key=lambda r: r["confidence"] if isinstance(r["confidence"], int | float) else 2.0,
     )
     return table_note(
@@ -252,8 +274,8 @@ def mapping_table(state: State) -> dict[str, Any]:
 
 async def review_mapping(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point before update_field_mapping / approve_mapping (reads only before it)."""
-    columns = [r["source"] for r in prompts.field_rows(state["mapping"])]
-    columns += [c for c in prompts.unmapped_of(state["mapping"]) if c not in columns]
+    columns = [r["source"] for r in _rows(state)]
+    columns += [c for c in prompts.unmapped_of(_proposal(state)) if c not in columns]
     q = question(
         REVIEW,
         prompts.REVIEW_MAPPING,
@@ -290,9 +312,7 @@ async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
     """
     edit = state["pending_edit"]
     action, column = edit["action"], edit["field"]
-    current = next(
-        (r["target"] for r in prompts.field_rows(state["mapping"]) if r["source"] == column), None
-    )
+    current = next((r["target"] for r in _rows(state) if r["source"] == column), None)
     target = edit["target"] if action == "edit" else current
     if target is None:
         return Command(
@@ -309,7 +329,7 @@ async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
         )
     status = {"edit": "edited", "confirm": "confirmed", "reject": "rejected"}[action]
     try:
-        result = await runtime.context.hub.call(
+        result = await runtime.context.hub.call_as(
             "update_field_mapping",
             {
                 "mapping_id": state["mapping_id"],
@@ -317,6 +337,7 @@ async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
                 "source": None if action == "reject" else column,
                 "unmap": action == "reject",
             },
+            MappingView,
             server="canonical",
         )
     except ToolFailed as exc:  # e.g. an unknown canonical path: back to the review
@@ -329,10 +350,9 @@ async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
         )
     except CapabilityMissing as exc:
         return blocked(APPLY_EDIT, exc, "canonical")
-    # The journey's view follows the decision; the server's answer is kept alongside it.
-    mapping = _applied(state["mapping"], column, None if action == "reject" else target, status)
-    if result.get("version") is not None:
-        mapping["version"] = result["version"]
+    # The journey's view is the proposal plus the decisions; the draft version follows the
+    # server's answer (an edit of an approved mapping starts a new draft).
+    mapping = {**state["mapping"], "version": result.version}
     decision = {"field": column, "action": action, "target": None if action == "reject" else target}
     return Command(
         goto=REVIEW,
@@ -354,11 +374,11 @@ async def approve_mapping(state: State, runtime: Ctx) -> Command[Any]:
     # Approval takes what the matcher is sure of (its calibrated auto-accept threshold) and what
     # the person confirmed or edited (confidence 1.0); unconfirmed guesses below it stay unmapped.
     arguments: dict[str, Any] = {"mapping_id": state["mapping_id"]}
-    threshold = (state.get("mapping") or {}).get("threshold")
-    if isinstance(threshold, int | float):
-        arguments["min_confidence"] = float(threshold)
+    arguments["min_confidence"] = _proposal(state).threshold
     try:
-        result = await runtime.context.hub.call("approve_mapping", arguments, server="canonical")
+        result = await runtime.context.hub.call_as(
+            "approve_mapping", arguments, MappingView, server="canonical"
+        )
     except ToolFailed as exc:  # e.g. mandatory fields unmapped: the person fixes the mapping
         return Command(
             goto=REVIEW,
@@ -374,28 +394,28 @@ async def approve_mapping(state: State, runtime: Ctx) -> Command[Any]:
     except CapabilityMissing as exc:
         return blocked(APPROVE, exc, "canonical")
     text = (
-        f"Mapping {state['mapping_id']} approved (status {result.get('status', 'approved')}"
-        f", version {result.get('version', '?')})."
+        f"Mapping {state['mapping_id']} approved (status {result.status}"
+        f", version {result.version})."
     )
-    approved = {k: result.get(k) for k in ("mapping_id", "status", "version")}
+    approved = result.model_dump(mode="json", include={"mapping_id", "status", "version"})
     return Command(goto=MAP_RECORDS, update={"approved": approved, "notes": [text_note(text)]})
 
 
 async def map_records(state: State, runtime: Ctx) -> Command[Any]:
     """Write the canonical records of the approved mapping (resumable), which routing reads."""
     try:
-        result = await runtime.context.hub.call(
-            "map_to_canonical", {"mapping_id": state["mapping_id"]}, server="canonical"
+        result = await runtime.context.hub.call_as(
+            "map_to_canonical",
+            {"mapping_id": state["mapping_id"]},
+            MapRunResult,
+            server="canonical",
         )
     except ToolErrors as exc:
         return blocked(MAP_RECORDS, exc, "canonical")
-    counts = {
-        k: v for k, v in result.items() if isinstance(v, int | float) and not isinstance(v, bool)
-    }
     text = (
-        "Canonical records written: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-        if counts
-        else "Canonical records written."
+        f"Canonical records written: records {result.records}, valid {result.valid}, "
+        f"invalid {result.invalid} (quarantined with their field errors), batches "
+        f"{result.batches} ({result.resumed_batches} already done)."
     )
     return Command(goto=PROPOSE_RULES, update={"notes": [text_note(text)]})
 
@@ -421,12 +441,11 @@ async def propose_rules(state: State, runtime: Ctx) -> Command[Any]:
             },
         )
     try:
-        validation = await hub.call("validate_rules", {"rules": rules_yaml}, server="routing")
-        if not validation.get("ok", False):
-            problems = [
-                [p.get("line"), p.get("rule"), p.get("message")]
-                for p in validation.get("errors", [])
-            ]
+        validation = await hub.call_as(
+            "validate_rules", {"rules": rules_yaml}, RulesValidation, server="routing"
+        )
+        if not validation.ok:
+            problems = [[p.line, p.rule, p.message] for p in validation.errors]
             return Command(
                 goto=REVIEW_RULES,
                 update={
@@ -442,13 +461,14 @@ async def propose_rules(state: State, runtime: Ctx) -> Command[Any]:
             )
         ref = inputs.rule_set_name
         if hub.has("store_rule_set"):
-            stored = await hub.call(
-                "store_rule_set", {"rules": rules_yaml, "name": ref}, server="routing"
+            stored = await hub.call_as(
+                "store_rule_set", {"rules": rules_yaml, "name": ref}, RuleSetInfo, server="routing"
             )
-            ref = f"{stored.get('name', ref)}@{stored['version']}" if "version" in stored else ref
-        distribution = await hub.call(
+            ref = f"{stored.name}@{stored.version}"
+        distribution = await hub.call_as(
             "routing_distribution",
             {"source_id": state["focus_source"], "rule_set": ref},
+            RouteResult,
             server="routing",
         )
     except ToolErrors as exc:
@@ -457,12 +477,11 @@ async def propose_rules(state: State, runtime: Ctx) -> Command[Any]:
     notes = [
         text_note(prompts.explain_routing(ref, rules_count, str(path), validation, distribution))
     ]
-    by_target = distribution.get("by_target") or {}
     notes.append(
         table_note(
             "Dry run by target",
             ["target", "policies"],
-            [[k, v] for k, v in sorted(by_target.items())],
+            [[k, v] for k, v in sorted(distribution.by_target.items())],
         )
     )
     return Command(
@@ -470,7 +489,11 @@ async def propose_rules(state: State, runtime: Ctx) -> Command[Any]:
         update={
             "rule_set": ref,
             "notes": notes,
-            "routing": {"valid": True, "validation": validation, "distribution": distribution},
+            "routing": {
+                "valid": True,
+                "validation": validation.model_dump(mode="json"),
+                "distribution": distribution.model_dump(mode="json"),
+            },
         },
     )
 
@@ -498,18 +521,19 @@ async def review_rules(state: State, runtime: Ctx) -> Command[Any]:
 async def export(state: State, runtime: Ctx) -> Command[Any]:
     formats = _inputs(state).export_formats
     try:
-        result = await runtime.context.hub.call(
+        result = await runtime.context.hub.call_as(
             "export_mapping",
             {"mapping_id": state["mapping_id"], "formats": formats},
+            ExportResult,
             server="canonical",
         )
     except ToolErrors as exc:
         return blocked(EXPORT, exc, "canonical")
-    files = [f if isinstance(f, str) else str(f.get("path")) for f in result.get("files") or []]
+    files = [f.path for f in result.files]
     return Command(
         goto=END,
         update={
-            "export": {**result, "files": files},
+            "export": {**result.model_dump(mode="json"), "files": files},
             "status": "done",
             "notes": [
                 table_note("Exported", ["file"], [[f] for f in files]),
@@ -526,30 +550,6 @@ def _source(state: State, source_id: str) -> dict[str, Any]:
     return next(s for s in state["sources"] if s["source_id"] == source_id)
 
 
-def _applied(
-    mapping: dict[str, Any], column: str, target: str | None, status: str
-) -> dict[str, Any]:
-    """The mapping as the journey shows it after one field decision (when the tool returns
-    only the field)."""
-    key = "mappings" if "mappings" in mapping else "fields"
-    items = [dict(i) for i in mapping.get(key) or []]
-    for item in items:
-        if (item.get("source") or item.get("source_column") or item.get("column")) == column:
-            item.update(target=target, status=status)
-            break
-    else:
-        items.append(
-            {
-                "source": column,
-                "target": target,
-                "confidence": None,
-                "evidence": "set by hand",
-                "status": status,
-            }
-        )
-    return {**mapping, key: items}
-
-
 def _pct(value: Any) -> str:
     return f"{value:.0%}" if isinstance(value, int | float) else ""
 
@@ -563,7 +563,7 @@ def build_discovery_graph(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The discovery journey, compiled with ``checkpointer`` (run it with a thread_id)."""
     builder = StateGraph(DiscoveryState, context_schema=JourneyContext)
-    for name, node in [
+    nodes: list[tuple[str, Any]] = [  # (a node is typed on the journey's plain-dict state)
         (INGEST, ingest),
         (PROFILE, profile),
         (EXPLAIN, explain),
@@ -578,7 +578,8 @@ def build_discovery_graph(
         (EXPORT, export),
         (BLOCKED, blocked_node),
         (ANSWER_QUESTION, answer_question_node),
-    ]:
+    ]
+    for name, node in nodes:
         builder.add_node(name, node)
     builder.add_edge(START, INGEST)
     return builder.compile(checkpointer=checkpointer, name=JOURNEY)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from servers.prompts import prompt_text
+from tools.canonical.contracts import MatchEvidence, SuggestedMapping
+from tools.content.contracts import SourceProfileReport
+from tools.routing.contracts import RouteResult, RulesValidation
 
 CHOOSE_SOURCE = "Several sources were ingested. Which one do you want to map first?"
 REVIEW_MAPPING = (
@@ -18,55 +22,48 @@ MAX_ISSUES = 8
 MAX_EXAMPLES = 5
 
 
-def compact_profile(profile: dict[str, Any]) -> dict[str, Any]:
+def compact_profile(profile: SourceProfileReport) -> dict[str, Any]:
     """The parts of a profile the journey keeps and shows (not the full value histograms)."""
-    columns = [
-        {
-            k: c.get(k)
-            for k in (
-                "name",
-                "type",
-                "null_rate",
-                "distinct",
-                "pattern",
-                "quality",
-                "is_key",
-                "top_values",
-                "invalid_dates",
-            )
-        }
-        for c in profile.get("columns", [])
-    ]
-    for column in columns:
-        column["top_values"] = [v.get("value") for v in (column["top_values"] or [])][:3]
     return {
-        "source_id": profile.get("source_id"),
-        "name": profile.get("name"),
-        "records": profile.get("records"),
-        "quality_score": profile.get("quality_score"),
-        "key_columns": profile.get("key_columns") or [],
-        "columns": columns,
-        "issues": profile.get("issues", []),
+        "source_id": profile.source_id,
+        "name": profile.name,
+        "records": profile.records,
+        "quality_score": profile.quality_score,
+        "key_columns": list(profile.key_columns),
+        "columns": [
+            {
+                "name": c.name,
+                "type": c.type,
+                "null_rate": c.null_rate,
+                "distinct": c.distinct,
+                "pattern": c.pattern,
+                "quality": c.quality,
+                "is_key": c.is_key,
+                "top_values": [v.value for v in c.top_values][:3],
+                "invalid_dates": c.invalid_dates.model_dump() if c.invalid_dates else None,
+            }
+            for c in profile.columns
+        ],
+        "issues": [i.model_dump() for i in profile.issues],
     }
 
 
 def explain_profile(source: dict[str, Any], profile: dict[str, Any]) -> str:
-    """What is in one source and what is wrong with it, with example keys from the issues."""
+    """What is in one source and what is wrong with it, with example keys from the issues.
+
+    ``source`` is the journey's ingest summary, ``profile`` a :func:`compact_profile`.
+    """
     columns = profile["columns"]
-    keys = profile["key_columns"] or [c["name"] for c in columns if c.get("is_key")]
-    sparse = [
-        f"{c['name']} ({c['null_rate']:.0%} empty)"
-        for c in columns
-        if isinstance(c.get("null_rate"), int | float) and c["null_rate"] >= 0.2
-    ]
-    bad = source.get("bad_records") or 0
+    keys = profile["key_columns"] or [c["name"] for c in columns if c["is_key"]]
+    sparse = [f"{c['name']} ({c['null_rate']:.0%} empty)" for c in columns if c["null_rate"] >= 0.2]
+    bad = source["bad_records"]
     return prompt_text(
         "explain_profile",
-        name=source.get("name") or profile.get("name"),
-        system=source.get("system") or "system not given",
-        records=profile.get("records"),
+        name=source["name"],
+        system=source["system"] or "system not given",
+        records=profile["records"],
         columns=len(columns),
-        quality=_score(profile.get("quality_score")),
+        quality=_score(profile["quality_score"]),
         bad_records=(
             f"{bad} records could not be decoded and were quarantined."
             if bad
@@ -79,22 +76,16 @@ def explain_profile(source: dict[str, Any], profile: dict[str, Any]) -> str:
 
 
 def _issues_text(profile: dict[str, Any]) -> str:
-    issues = profile.get("issues") or []
-    low = [
-        c
-        for c in profile["columns"]
-        if isinstance(c.get("quality"), int | float) and c["quality"] < 0.8
-    ]
+    issues = profile["issues"]
+    low = [c for c in profile["columns"] if c["quality"] < 0.8]
     if not issues and not low:
         return "No quality problems found."
     lines = ["Quality problems:"]
     for issue in issues[:MAX_ISSUES]:
-        examples = ", ".join(str(k) for k in (issue.get("sample_keys") or [])[:MAX_EXAMPLES])
-        what = {"duplicate_keys": "duplicate keys", "invalid_dates": "invalid dates"}.get(
-            issue.get("kind"), str(issue.get("kind")).replace("_", " ")
-        )
+        examples = ", ".join(str(k) for k in issue["sample_keys"][:MAX_EXAMPLES])
+        what = {"duplicate_keys": "duplicate keys", "invalid_dates": "invalid dates"}[issue["kind"]]
         lines.append(
-            f"- {what} in {issue.get('column')}: {issue.get('count')} record(s)"
+            f"- {what} in {issue['column']}: {issue['count']} record(s)"
             + (f", e.g. {examples}" if examples else "")
         )
     if len(issues) > MAX_ISSUES:
@@ -104,52 +95,51 @@ def _issues_text(profile: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def field_rows(mapping: dict[str, Any]) -> list[dict[str, Any]]:
-    """The mapping's fields as {source, target, confidence, evidence, status}, whatever the
-    server calls them."""
-    rows = []
-    for item in mapping.get("mappings") or mapping.get("fields") or []:
-        source = item.get("source") or item.get("source_column") or item.get("column")
-        target = item.get("target") or item.get("canonical_field") or item.get("field")
-        rows.append(
-            {
-                "source": source,
-                "target": target,
-                "confidence": item.get("confidence"),
-                "evidence": evidence_text(item.get("evidence")),
-                "status": item.get("status", "proposed"),
-            }
-        )
+def field_rows(
+    mapping: SuggestedMapping, decisions: Sequence[Mapping[str, Any]] = ()
+) -> list[dict[str, Any]]:
+    """The proposal's fields as {source, target, confidence, evidence, status}, with the
+    person's decisions ({field, action, target}) applied in order."""
+    rows = [
+        {
+            "source": item.source,
+            "target": item.target,
+            "confidence": item.confidence,
+            "evidence": evidence_text(item.evidence),
+            "status": "proposed",
+        }
+        for item in mapping.mappings
+    ]
+    status = {"edit": "edited", "confirm": "confirmed", "reject": "rejected"}
+    for decision in decisions:
+        row = next((r for r in rows if r["source"] == decision["field"]), None)
+        if row is None:
+            row = {"source": decision["field"], "confidence": None, "evidence": "set by hand"}
+            rows.append(row)
+        row.update(target=decision["target"], status=status[decision["action"]])
     return rows
 
 
-def evidence_text(evidence: Any) -> str:
+def evidence_text(evidence: MatchEvidence) -> str:
     """Evidence in a line: which signals agreed, the runner-up, a few sample values."""
-    if not isinstance(evidence, dict):
-        if isinstance(evidence, list):
-            return "; ".join(map(str, evidence))
-        return str(evidence or "")
     parts = []
-    if evidence.get("agreed"):
-        parts.append("agreed: " + ", ".join(map(str, evidence["agreed"])))
-    alternatives = evidence.get("alternatives") or []
-    if alternatives and isinstance(alternatives[0], dict):
-        best = alternatives[0]
-        parts.append(f"else {best.get('target')} ({best.get('confidence')})")
-    if evidence.get("sample_values"):
-        parts.append("e.g. " + ", ".join(map(str, evidence["sample_values"][:3])))
-    shown = {"agreed", "alternatives", "sample_values", "signals", "unmapped_reason"}
-    parts += [f"{k}: {v}" for k, v in evidence.items() if k not in shown and v]
+    if evidence.agreed:
+        parts.append("agreed: " + ", ".join(evidence.agreed))
+    if evidence.alternatives:
+        best = evidence.alternatives[0]
+        parts.append(f"else {best.target} ({best.confidence})")
+    if evidence.sample_values:
+        parts.append("e.g. " + ", ".join(evidence.sample_values[:3]))
     return "; ".join(parts)
 
 
-def unmapped_of(mapping: dict[str, Any]) -> list[str]:
-    found = mapping.get("unmapped") or []
-    return [u if isinstance(u, str) else str(u.get("source") or u.get("column")) for u in found]
+def unmapped_of(mapping: SuggestedMapping) -> list[str]:
+    """Source columns the proposal leaves unmapped."""
+    return list(mapping.unmapped)
 
 
 def explain_mapping(
-    mapping_id: str, source_name: str, mapping: dict[str, Any], threshold: float
+    mapping_id: str, source_name: str, mapping: SuggestedMapping, threshold: float
 ) -> str:
     rows = field_rows(mapping)
     low = [
@@ -174,10 +164,10 @@ def explain_routing(
     rule_set: str,
     rules: int,
     path: str,
-    validation: dict[str, Any],
-    distribution: dict[str, Any] | None,
+    validation: RulesValidation,
+    distribution: RouteResult | None,
 ) -> str:
-    warnings = validation.get("warnings") or []
+    warnings = validation.warnings
     checked = "valid" + (f", {len(warnings)} warning(s)" if warnings else ", no warnings")
     if distribution is None:
         return prompt_text(
@@ -190,7 +180,7 @@ def explain_routing(
             by_target="not run",
             by_rule="not run",
         )
-    total = int(distribution.get("routed", 0)) + int(distribution.get("unrouted", 0))
+    total = distribution.routed + distribution.unrouted
     return prompt_text(
         "explain_routing",
         rule_set=rule_set,
@@ -198,8 +188,8 @@ def explain_routing(
         path=path,
         validation=checked,
         total=total,
-        by_target=_counts(distribution.get("by_target") or {}),
-        by_rule=_counts(distribution.get("by_rule") or {}, limit=5),
+        by_target=_counts(distribution.by_target),
+        by_rule=_counts(distribution.by_rule, limit=5),
     )
 
 

@@ -12,7 +12,7 @@ work (gate checks, reads) runs before an interrupt.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -38,12 +38,28 @@ from agents.journey import (
 from agents.migration import prompts
 from agents.migration.configuration import MigrationInputs
 from agents.migration.state import MigrationState
+from tools.waves.contracts import (
+    GateOverride,
+    GateReport,
+    Plan,
+    WaveReconciliation,
+    WaveStatus,
+)
+from tools.waves.statuses import WaveState
 
 JOURNEY = "migration"
-PLAN, NEXT_WAVE, CHECK_GATES, APPROVE_WAVE = "plan", "next_wave", "check_gates", "approve_wave"
-RUN_WAVE, RECONCILE, AFTER_WAVE = "run_wave", "reconcile", "after_wave"
-EXPLAIN_FAILURE, AFTER_FAILURE, ROLLBACK = "explain_failure", "after_failure", "rollback"
-OVERRIDE_GATE = "override_gate"
+# Node names, Final so that Command[Literal[...]] checks each goto against its node's edges.
+PLAN: Final = "plan"
+NEXT_WAVE: Final = "next_wave"
+CHECK_GATES: Final = "check_gates"
+APPROVE_WAVE: Final = "approve_wave"
+RUN_WAVE: Final = "run_wave"
+RECONCILE: Final = "reconcile"
+AFTER_WAVE: Final = "after_wave"
+EXPLAIN_FAILURE: Final = "explain_failure"
+AFTER_FAILURE: Final = "after_failure"
+ROLLBACK: Final = "rollback"
+OVERRIDE_GATE: Final = "override_gate"
 
 
 def _inputs(state: State) -> MigrationInputs:
@@ -53,7 +69,7 @@ def _inputs(state: State) -> MigrationInputs:
 async def plan(state: State, runtime: Ctx) -> Command[Literal["next_wave", "blocked"]]:
     inputs = _inputs(state)
     try:
-        found = await runtime.context.hub.call(
+        found = await runtime.context.hub.call_as(
             "plan_waves",
             {
                 "source_ids": inputs.source_ids,
@@ -62,32 +78,23 @@ async def plan(state: State, runtime: Ctx) -> Command[Literal["next_wave", "bloc
                 "target": inputs.target,
                 "canonical": inputs.canonical,
             },
+            Plan,
             server="waves",
         )
     except ToolErrors as exc:
         return blocked(PLAN, exc, "waves")
-    waves = list(found.get("waves") or [])
-    rows = [
-        [
-            prompts.wave_id_of(w),
-            w.get("number", i),
-            w.get("policy_count", w.get("policies")),
-            w.get("status", "planned"),
-            w.get("label") or w.get("description") or "",
-        ]
-        for i, w in enumerate(waves)
-    ]
+    rows = [[w.wave_id, w.number, w.policy_count, w.status, w.label] for w in found.waves]
     return Command(
         goto=NEXT_WAVE,
         update={
-            "plan_id": found.get("plan_id"),
-            "waves": waves,
+            "plan_id": found.plan_id,
+            "waves": [w.model_dump(mode="json") for w in found.waves],
             "done_waves": [],
             "wave_results": {},
             "reconciliations": {},
             "notes": [
                 table_note(
-                    f"Plan {found.get('plan_id')}: {len(waves)} waves",
+                    f"Plan {found.plan_id}: {len(found.waves)} waves",
                     ["wave", "number", "policies", "status", "what"],
                     rows,
                 )
@@ -99,9 +106,8 @@ async def plan(state: State, runtime: Ctx) -> Command[Literal["next_wave", "bloc
 async def next_wave(state: State, runtime: Ctx) -> Command[Any]:
     remaining = [
         w
-        for w in state["waves"]
-        if prompts.wave_id_of(w) not in state["done_waves"]
-        and str(w.get("status", "")).lower() not in ("completed", "migrated")
+        for w in prompts.planned_waves(state["waves"])
+        if w.wave_id not in state["done_waves"] and w.status != WaveState.COMPLETED
     ]
     if not remaining:
         return Command(
@@ -114,25 +120,27 @@ async def next_wave(state: State, runtime: Ctx) -> Command[Any]:
                 ],
             },
         )
-    return Command(goto=CHECK_GATES, update={"current_wave": prompts.wave_id_of(remaining[0])})
+    return Command(goto=CHECK_GATES, update={"current_wave": remaining[0].wave_id})
 
 
 async def check_gates(state: State, runtime: Ctx) -> Command[Literal["approve_wave", "blocked"]]:
     wave = state["current_wave"]
     try:
-        found = await runtime.context.hub.call("check_gates", {"wave_id": wave}, server="waves")
+        found = await runtime.context.hub.call_as(
+            "check_gates", {"wave_id": wave}, GateReport, server="waves"
+        )
     except ToolErrors as exc:
         return blocked(CHECK_GATES, exc, "waves")
-    gates = [
+    gates: list[dict[str, Any]] = [
         {
-            "name": g.get("gate") or g.get("name"),
-            "passed": bool(g.get("passed")) or bool(g.get("overridden")),
-            "overridden": bool(g.get("overridden")),
-            "detail": g.get("detail") or g.get("message") or "",
-            "failing": g.get("failing"),
-            "examples": g.get("sample") or g.get("examples") or [],
+            "name": g.gate,
+            "passed": g.passed or g.overridden,
+            "overridden": g.overridden,
+            "detail": g.detail,
+            "failing": g.failing,
+            "examples": g.sample,
         }
-        for g in found.get("results") or found.get("gates") or []
+        for g in found.results
     ]
     rows = [
         [
@@ -197,8 +205,8 @@ async def override_gate(state: State, runtime: Ctx) -> Command[Any]:
     """Record the person's override (with its reason, audited by the server), re-check gates."""
     wave, override = state["current_wave"], state["pending_override"]
     try:
-        await runtime.context.hub.call(
-            "override_wave_gate", {"wave_id": wave, **override}, server="waves"
+        await runtime.context.hub.call_as(
+            "override_wave_gate", {"wave_id": wave, **override}, GateOverride, server="waves"
         )
     except ToolErrors as exc:
         return blocked(OVERRIDE_GATE, exc, "waves")
@@ -219,16 +227,18 @@ async def run_wave(state: State, runtime: Ctx) -> Command[Any]:
     """Run the approved wave; the hub reports its progress live to the front end."""
     wave = state["current_wave"]
     try:
-        result = await runtime.context.hub.call("run_wave", {"wave_id": wave}, server="waves")
+        result = await runtime.context.hub.call_as(
+            "run_wave", {"wave_id": wave}, WaveStatus, server="waves"
+        )
     except ToolErrors as exc:
         return blocked(RUN_WAVE, exc, "waves")
     steps = prompts.steps_of(result)
     update = {
-        "wave_results": {**state.get("wave_results", {}), wave: result},
+        "wave_results": {**state.get("wave_results", {}), wave: result.model_dump(mode="json")},
         "notes": [
             table_note(
-                f"Wave {wave}: {result.get('status')} ({result.get('migrated', 0)} migrated, "
-                f"{result.get('failed', 0)} failed)",
+                f"Wave {wave}: {result.status} ({result.migrated} migrated, "
+                f"{result.failed} failed)",
                 ["step", "status", "error"],
                 [[s["name"], s["status"], s["error"]] for s in steps],
             )
@@ -240,23 +250,28 @@ async def run_wave(state: State, runtime: Ctx) -> Command[Any]:
 async def reconcile(state: State, runtime: Ctx) -> Command[Any]:
     wave = state["current_wave"]
     try:
-        found = await runtime.context.hub.call("reconcile_wave", {"wave_id": wave}, server="waves")
+        found = await runtime.context.hub.call_as(
+            "reconcile_wave", {"wave_id": wave}, WaveReconciliation, server="waves"
+        )
     except ToolErrors as exc:
         return blocked(RECONCILE, exc, "waves")
     rows = prompts.reconciliation_rows(found)
     update = {
-        "reconciliations": {**state.get("reconciliations", {}), wave: found},
+        "reconciliations": {
+            **state.get("reconciliations", {}),
+            wave: found.model_dump(mode="json"),
+        },
         "notes": [
             table_note(f"Reconciliation of wave {wave}", ["check", "source", "target", "ok"], rows)
         ],
     }
-    return Command(goto=AFTER_WAVE if prompts.reconciled(found) else EXPLAIN_FAILURE, update=update)
+    return Command(goto=AFTER_WAVE if found.passed else EXPLAIN_FAILURE, update=update)
 
 
 async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
     wave = state["current_wave"]
     done = [*state["done_waves"], wave]
-    rest = [prompts.wave_id_of(w) for w in state["waves"] if prompts.wave_id_of(w) not in done]
+    rest = [w.wave_id for w in prompts.planned_waves(state["waves"]) if w.wave_id not in done]
     if not rest:
         return Command(goto=NEXT_WAVE, update={"done_waves": done})
     answer = ask(
@@ -275,8 +290,11 @@ async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
 
 async def explain_failure(state: State, runtime: Ctx) -> Command[Literal["after_failure"]]:
     wave = state["current_wave"]
+    reconciliation = state.get("reconciliations", {}).get(wave)
     text = prompts.explain_failure(
-        wave, state["wave_results"][wave], state.get("reconciliations", {}).get(wave)
+        wave,
+        WaveStatus.model_validate(state["wave_results"][wave]),
+        WaveReconciliation.model_validate(reconciliation) if reconciliation else None,
     )
     return Command(goto=AFTER_FAILURE, update={"notes": [text_note(text, kind="warning")]})
 
@@ -305,7 +323,9 @@ async def after_failure(state: State, runtime: Ctx) -> Command[Any]:
 async def rollback(state: State, runtime: Ctx) -> Command[Any]:
     wave = state["current_wave"]
     try:
-        found = await runtime.context.hub.call("rollback_wave", {"wave_id": wave}, server="waves")
+        found = await runtime.context.hub.call_as(
+            "rollback_wave", {"wave_id": wave}, WaveStatus, server="waves"
+        )
     except ToolErrors as exc:
         return blocked(ROLLBACK, exc, "waves")
     steps = prompts.steps_of(found)
@@ -314,7 +334,7 @@ async def rollback(state: State, runtime: Ctx) -> Command[Any]:
         update={
             "notes": [
                 table_note(
-                    f"Wave {wave} rolled back: {found.get('status')}",
+                    f"Wave {wave} rolled back: {found.status}",
                     ["step", "status", "error"],
                     [[s["name"], s["status"], s["error"]] for s in steps],
                 )
@@ -328,7 +348,7 @@ def build_migration_graph(
 ) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The migration journey, compiled with ``checkpointer`` (run it with a thread_id)."""
     builder = StateGraph(MigrationState, context_schema=JourneyContext)
-    for name, node in [
+    nodes: list[tuple[str, Any]] = [  # (a node is typed on the journey's plain-dict state)
         (PLAN, plan),
         (NEXT_WAVE, next_wave),
         (CHECK_GATES, check_gates),
@@ -342,7 +362,8 @@ def build_migration_graph(
         (ROLLBACK, rollback),
         (BLOCKED, blocked_node),
         (ANSWER_QUESTION, answer_question_node),
-    ]:
+    ]
+    for name, node in nodes:
         builder.add_node(name, node)
     builder.add_edge(START, PLAN)
     return builder.compile(checkpointer=checkpointer, name=JOURNEY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -128,5 +129,35 @@ def test_one_session_per_server_and_broken_servers_are_named(
                 await hub.call("plan_waves", {}, server="waves")
             with pytest.raises(ToolFailed, match="no source 'src_nope'"):
                 await hub.call("profile_source", {"source_id": "src_nope"})
+
+    anyio.run(run)
+
+
+def test_call_as_validates_a_result_into_its_contract(tmp_path: Path) -> None:
+    """A journey reads a tool result through its contract model; a result of another shape
+    (a renamed field) is one clear error naming the model and the field, not a KeyError later."""
+    from tools.routing.contracts import RulesValidation
+
+    results = iter(
+        [
+            {"ok": True, "errors": [], "warnings": []},
+            {"valid": True, "errors": [], "warnings": []},  # 'ok' renamed
+        ]
+    )
+
+    class Replies(McpHub):
+        async def call(
+            self, tool: str, arguments: dict[str, Any], *, server: str | None = None
+        ) -> dict[str, Any]:
+            return next(results)
+
+    async def run() -> None:
+        hub = Replies([], log_dir=tmp_path)
+        found = await hub.call_as("validate_rules", {"rules": "x"}, RulesValidation)
+        assert isinstance(found, RulesValidation) and found.ok
+        with pytest.raises(ToolFailed) as caught:
+            await hub.call_as("validate_rules", {"rules": "x"}, RulesValidation)
+        assert caught.value.tool == "validate_rules"
+        assert "RulesValidation contract at ok: Field required" in caught.value.message
 
     anyio.run(run)

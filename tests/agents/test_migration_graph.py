@@ -68,5 +68,5 @@ def test_migration_with_override_failure_explanation_and_rollback(
     assert calls[1]["args"]["reason"] == "HOLDER gaps accepted by UW"
     failure = next(n["text"] for n in notes if "ended compensated" in (n.get("text") or ""))
     assert "Failed step: migrate (target rejected policy B004: premium 0.00)" in failure
-    assert "Compensated, in reverse order: map, ingest." in failure
+    assert "Compensated, in reverse order: map_to_canonical, ingest." in failure
     assert "retry: the wave resumes from its last committed batch" in failure
