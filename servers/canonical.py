@@ -18,6 +18,7 @@ from servers.common import (
     IDEMPOTENT_WRITES,
     READ_ONLY,
     WRITES,
+    CapabilityServer,
     Cursor,
     ServerState,
     Tenant,
@@ -54,7 +55,7 @@ Transform = Annotated[
 def build_server(settings: Settings) -> FastMCP:
     """The canonical server for ``settings`` (nothing is opened until a tool needs it)."""
     state = ServerState(settings)
-    server = FastMCP(
+    server = CapabilityServer(
         name="data-mash-canonical",
         instructions="The canonical policy model (v1) and mappings from ingested legacy sources "
         "onto it. Typical flow: suggest_mapping -> review low-confidence fields -> "

@@ -14,7 +14,7 @@ import anyio.to_thread
 from mcp.server.fastmcp import Context, FastMCP
 from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from core.errors import DataMashError
 from core.paging import Page
@@ -76,6 +76,42 @@ def page_bounds(cursor: str | None, limit: int, total: int) -> tuple[int, int, P
             note=f"{total - end} more; call again with cursor='{end}'" if more else None,
         ),
     )
+
+
+class CapabilityServer(FastMCP):
+    """A FastMCP server whose argument errors read like every other data-mash error.
+
+    FastMCP reports a bad argument as pydantic's multi-line dump with documentation URLs
+    ("1 validation error for sample_recordsArguments ..."). Here the arguments are checked
+    first, against the same model FastMCP uses, and a failure is one line naming the argument,
+    what is wrong with it and how to fix it (an isError result, like any ToolError).
+    """
+
+    async def call_tool(self, name: str, arguments: dict[str, Any]) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            meta = tool.fn_metadata
+            try:
+                meta.arg_model.model_validate(meta.pre_parse_json(arguments))
+            except ValidationError as exc:
+                raise ToolError(argument_error(name, exc)) from None
+        return await super().call_tool(name, arguments)
+
+
+def argument_error(tool: str, exc: ValidationError) -> str:
+    """One line for the argument errors of a tool call: which argument, what, how to fix."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "arguments"
+        if error["type"] == "missing":
+            problems.append(f"argument '{where}' is required: pass it")
+            continue
+        got = error.get("input")
+        shown = repr(got) if len(repr(got)) <= 40 else repr(got)[:37] + "..."
+        what = error["msg"][0].lower() + error["msg"][1:]
+        problems.append(f"argument '{where}' is {shown}: {what}")
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return f"{tool}: " + "; ".join(problems[:3]) + more + "; fix it and call again"
 
 
 def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

@@ -14,6 +14,7 @@ from core.settings import Settings
 from servers.common import (
     IDEMPOTENT_WRITES,
     READ_ONLY,
+    CapabilityServer,
     Cursor,
     Limit,
     ServerState,
@@ -37,7 +38,7 @@ Format = Literal["csv", "fixed_width", "cobol", "json", "jsonl", "xlsx", "xml", 
 def build_server(settings: Settings) -> FastMCP:
     """The content server for ``settings`` (nothing is opened until a tool needs it)."""
     state = ServerState(settings)
-    server = FastMCP(
+    server = CapabilityServer(
         name="data-mash-content",
         instructions="Ingest legacy policy files (mainframe copybook data, CSV, Excel, JSON, "
         "XML, Parquet, SQLite), then profile and search them. Paths must be under the "

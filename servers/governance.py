@@ -19,6 +19,7 @@ from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from servers.common import (
     READ_ONLY,
+    CapabilityServer,
     Cursor,
     Limit,
     Tenant,
@@ -49,7 +50,7 @@ def build_server(
     settings: Settings, *, context_for: ContextFactory = WaveContext.default
 ) -> FastMCP:
     """Build the governance server (``context_for``: tests inject fakes)."""
-    mcp = FastMCP(
+    mcp = CapabilityServer(
         name="data-mash-governance",
         instructions=(
             "Answers 'where is policy X and how did it get there?': locate_policy, policy_history, "

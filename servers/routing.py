@@ -21,6 +21,7 @@ from core.targets import target_help
 from servers.common import (
     IDEMPOTENT_WRITES,
     READ_ONLY,
+    CapabilityServer,
     Cursor,
     Limit,
     Tenant,
@@ -94,7 +95,7 @@ def build_server(
         settings: Settings (store, default tenant, batch size).
         batches_for: Where a source's canonical batches come from (tests inject their own).
     """
-    mcp = FastMCP(
+    mcp = CapabilityServer(
         name="data-mash-routing",
         instructions=(
             "Routes insurance policies to target systems by YAML rules. Store a rule set "

@@ -21,7 +21,15 @@ from sqlalchemy import Engine
 
 from core.settings import Settings
 from core.targets import target_help
-from servers.common import DESTRUCTIVE, READ_ONLY, WRITES, Tenant, run_blocking, user_errors
+from servers.common import (
+    DESTRUCTIVE,
+    READ_ONLY,
+    WRITES,
+    CapabilityServer,
+    Tenant,
+    run_blocking,
+    user_errors,
+)
 from tools.waves import (
     GateReport,
     Plan,
@@ -75,7 +83,7 @@ def build_server(
         settings: Settings (store, default tenant, batch size).
         context_for: Builds a tenant's wave context (tests inject fakes).
     """
-    mcp = FastMCP(
+    mcp = CapabilityServer(
         name="data-mash-waves",
         instructions=(
             "Plans and runs migration waves. plan_waves groups routed policies into waves "
