@@ -8,6 +8,8 @@ The schema is brought to the newest Alembic revision on open.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
@@ -15,9 +17,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from core.errors import ConfigError
+from core.file_lock import file_lock
 from core.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# pg_advisory_lock key held while the schema is created or migrated ("data-mash" in ASCII).
+SCHEMA_LOCK_KEY = 0x646174612D6D6173
 
 
 def _prepare_workspace(home: Path) -> None:
@@ -107,8 +112,40 @@ def open_store(settings: Settings) -> Engine:
             where="DATA_MASH_DB_URL" if settings.db_url else f"DATA_MASH_HOME={settings.home}",
             fix="check the URL, that the server runs, and the credentials",
         ) from None
-    upgrade_to_head(engine)
+    from core.store.migrate import current_revision, head_revision
+
+    if current_revision(engine) != head_revision():
+        # Two commands started at once on a brand-new workspace would both create the tables;
+        # the loser would fail with "table audit_entry already exists". One migrates, the other
+        # waits for it and then finds the schema current.
+        with schema_lock(engine):
+            upgrade_to_head(engine)
     return engine
+
+
+@contextmanager
+def schema_lock(engine: Engine) -> Iterator[None]:
+    """Exclude other processes while the schema is created or migrated.
+
+    SQLite: a file lock beside the database file. PostgreSQL: a session advisory lock, held on a
+    connection of its own for the duration (released by the server if this process dies).
+    """
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not database or database == ":memory:":
+            yield
+            return
+        with file_lock(Path(database).with_name(Path(database).name + ".schema.lock")):
+            yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            conn.commit()
 
 
 def table_names(engine: Engine) -> set[str]:

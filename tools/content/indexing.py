@@ -52,11 +52,11 @@ def _cached_embedder(provider, cache_dir, key, base_url, model, tenant, budget, 
 
 def vector_index(settings: Settings):  # type: ignore[no-untyped-def]
     """The workspace's vector index, or None when semantic embeddings are off."""
-    from knowledge.vector_index import VectorIndex
-
     embedder = _embedder(settings)
     if embedder is None:
         return None
+    from knowledge.vector_index import VectorIndex  # chromadb takes seconds to import
+
     return VectorIndex(settings.path("index"), embedder)
 
 
@@ -87,11 +87,14 @@ def column_documents(info: SourceInfo, profile: dict[str, Any]) -> list[Any]:
     return docs
 
 
-def index_source(settings: Settings, info: SourceInfo, profile: dict[str, Any]) -> int:
-    """Embed and store one document per column of a source; returns how many were indexed."""
+def index_source(settings: Settings, info: SourceInfo, profile: dict[str, Any]) -> int | None:
+    """Embed and store one document per column of a source.
+
+    Returns how many were indexed, or None when semantic embeddings are off.
+    """
     index = vector_index(settings)
     if index is None:
-        return 0
+        return None
     return index.upsert_column_documents(info.tenant, column_documents(info, profile))
 
 

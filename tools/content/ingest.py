@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy import Engine
 
 from core.errors import InputError
+from core.file_lock import file_lock, is_locked
+from core.ids import check_tenant, tenant_path
 from core.settings import Settings
 from core.store.models import utcnow
 from tools.audit import AuditLog
@@ -30,6 +32,7 @@ from tools.content.staging import PartWriter, QuarantineWriter
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 NAMESPACE = "content"
+INDEXED_MARKER = "indexed"  # written in the staged folder once its columns are indexed
 
 
 def file_sha256(path: Path, *, chunk: int = 1 << 20) -> str:
@@ -80,7 +83,7 @@ def ingest_file(
     """
     from tools.content.readers.registry import reader_for
 
-    tenant = tenant or settings.tenant
+    tenant = check_tenant(tenant or settings.tenant)
     options = dict(options or {})
     path = _check_file(Path(path))
     reader_cls = reader_for(fmt)
@@ -88,22 +91,97 @@ def ingest_file(
     source_id = source_id_for(tenant, sha, fmt, options)
     registry = SourceRegistry(engine, tenant=tenant)
     existing = registry.find(source_id)
-    if existing is not None:
+    if existing is not None and _is_staged(existing) and _is_indexed(existing):
         return _result(existing, reused=True)
 
     reader = reader_cls(path, options)  # validates options before anything is written
-    root = settings.path("staging", tenant)
+    root = tenant_path(settings.path("staging"), tenant)
+    # One ingest of a given source at a time, across processes: a second identical command
+    # waits here, then finds the source complete and reuses it. The kernel drops the lock of a
+    # killed process, so whoever holds it may remove any partial folder left for this source.
+    with file_lock(ingest_lock_path(settings, tenant, source_id)):
+        _remove_stale_partials(settings, root, tenant, held=source_id)
+        existing = registry.find(source_id)
+        if existing is not None and not _is_staged(existing):
+            delete_source(
+                engine,
+                settings,
+                source_id,
+                tenant=tenant,
+                reason="its staged folder is missing or incomplete; staging it again",
+            )
+            existing = None
+        if existing is not None:
+            _index(settings, existing)  # a crash while indexing: finish it now
+            return _result(existing, reused=True)
+        return _stage_source(
+            engine,
+            settings,
+            reader,
+            path,
+            root=root,
+            tenant=tenant,
+            source_id=source_id,
+            name=name or path.stem,
+            payload={
+                "path": str(path),
+                "format": fmt,
+                "options": options,
+                "sha256": sha,
+                "name": name or path.name,
+                "system": system,
+            },
+            progress=progress,
+        )
+
+
+def ingest_lock_path(settings: Settings, tenant: str, source_id: str) -> Path:
+    """The lock file held while ``source_id`` is being staged (outside the staging folder)."""
+    return tenant_path(settings.path("locks", "ingest"), tenant, f"{source_id}.lock")
+
+
+def _remove_stale_partials(settings: Settings, root: Path, tenant: str, *, held: str) -> None:
+    """Remove partial staging folders whose ingest died (its lock is free).
+
+    A live ingest holds its source's lock for as long as its partial folder exists, so a partial
+    folder without a held lock belongs to a killed process and nothing else will ever remove it.
+    ``held`` is the source whose lock the caller holds: its partials are all stale.
+    """
+    if not root.is_dir():
+        return
+    for folder in root.glob(".src_*.partial-*"):
+        source_id = folder.name[1:].split(".partial-", 1)[0]
+        if source_id == held or not is_locked(ingest_lock_path(settings, tenant, source_id)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _is_staged(info: SourceInfo) -> bool:
+    """True when the source's staged records and profile can be read back."""
+    return info.records_path.is_dir() and info.profile_path.is_file()
+
+
+def _is_indexed(info: SourceInfo) -> bool:
+    return (Path(info.staging_dir) / INDEXED_MARKER).is_file()
+
+
+def _stage_source(
+    engine: Engine,
+    settings: Settings,
+    reader: Any,
+    path: Path,
+    *,
+    root: Path,
+    tenant: str,
+    source_id: str,
+    name: str,
+    payload: dict[str, Any],
+    progress: Progress | None,
+) -> IngestResult:
+    """Decode, profile and register a source; the caller holds the source's ingest lock."""
+    registry = SourceRegistry(engine, tenant=tenant)
     final = root / source_id
     partial = root / f".{source_id}.partial-{uuid.uuid4().hex[:8]}"
     audit = AuditLog(engine, tenant=tenant)
-    payload = {
-        "path": str(path),
-        "format": fmt,
-        "options": options,
-        "sha256": sha,
-        "name": name or path.name,
-        "system": system,
-    }
     with audit.operation(
         NAMESPACE,
         "ingest",
@@ -132,12 +210,12 @@ def ingest_file(
         row = {
             "tenant": tenant,
             "source_id": source_id,
-            "name": name or path.stem,
-            "system": system,
+            "name": name,
+            "system": payload["system"],
             "path": str(path),
-            "format": fmt,
-            "options": options,
-            "content_sha256": sha,
+            "format": payload["format"],
+            "options": payload["options"],
+            "content_sha256": payload["sha256"],
             "size_bytes": path.stat().st_size,
             "records": records,
             "bad_records": bad,
@@ -163,11 +241,19 @@ def ingest_file(
 
 
 def _index(settings: Settings, info: SourceInfo) -> None:
-    """Index the columns for semantic search (derived data: rebuildable, so not audited)."""
+    """Index the columns for semantic search (derived data: rebuildable, so not audited).
+
+    A marker file records that indexing finished, so an ingest killed while indexing is not
+    reused as complete: the next ingest of the same file indexes it.
+    """
     from tools.content.indexing import index_source
     from tools.content.profiling import load_profile
 
-    index_source(settings, info, load_profile(info))
+    if _is_indexed(info):
+        return
+    indexed = index_source(settings, info, load_profile(info))
+    if indexed is not None:
+        (Path(info.staging_dir) / INDEXED_MARKER).write_text(f"{indexed}\n")
 
 
 def _stage(
@@ -264,6 +350,10 @@ def delete_source(
                     and_(SOURCE.c.tenant == tenant, SOURCE.c.source_id == source_id)
                 )
             )
+            if info.entry_id is not None:
+                # The ingest is undone: ingesting the same file again must stage it again,
+                # not find its idempotency key completed and return a source that is gone.
+                audit.mark_compensated(info.entry_id, conn=conn)
     shutil.rmtree(info.staging_dir, ignore_errors=True)
     from tools.content.indexing import unindex_source
 

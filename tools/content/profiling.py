@@ -51,18 +51,19 @@ def guess_key_columns(names: Sequence[str], sample: pa.RecordBatch | None = None
     (a policy reference in a table of claims or letters is a foreign key, not the key).
     """
     candidates = [n for n in names if "[]" not in n and _is_identifier(n)]
+    # Sets and a position map, not list scans: a wide file has tens of thousands of columns.
+    position = {name: i for i, name in enumerate(names)}
+    in_sample = set(sample.schema.names) if sample is not None else set()
 
     def unique_share(name: str) -> float:
-        if sample is None or name not in sample.schema.names:
+        if sample is None or name not in in_sample:
             return 1.0
         column = sample.column(name).drop_null()
         return len(pc.unique(column)) / len(column) if len(column) else 0.0
 
     # Business numbers before surrogate keys (policy_number before policy_key), top-level
     # columns before nested ones, then file order.
-    ordered = sorted(
-        candidates, key=lambda n: (not _is_business_number(n), "." in n, names.index(n))
-    )
+    ordered = sorted(candidates, key=lambda n: (not _is_business_number(n), "." in n, position[n]))
     for name in ordered:
         if _is_policy(name) and unique_share(name) >= KEY_UNIQUE_SHARE:
             return [name]

@@ -138,11 +138,14 @@ def staged_batches(
     if not parts:
         return
     schema = staged_dataset(records_dir).schema
-    wanted = columns if columns is not None else schema.names
-    target = pa.schema([schema.field(name) for name in wanted])
+    names = schema.names  # each access builds a new list: read it once (wide files: 20k columns)
+    wanted = columns if columns is not None else names
+    position = {name: i for i, name in enumerate(names)}
+    target = pa.schema([schema.field(position[name]) for name in wanted])
     for part in parts:
         handle = pq.ParquetFile(part)
-        present = [n for n in wanted if n in handle.schema_arrow.names]
+        in_part = set(handle.schema_arrow.names)  # a property that rebuilds the schema each call
+        present = [n for n in wanted if n in in_part]
         for batch in handle.iter_batches(batch_size=batch_rows, columns=present, use_threads=False):
             if batch.num_rows:
                 yield _conform(batch, target)
