@@ -9,9 +9,25 @@ from core.errors import InputError
 
 
 def allowed_roots(configured: Sequence[Path], workspace: Path) -> list[Path]:
-    """The configured roots, or the workspace and the current directory by default."""
-    roots = list(configured) or [workspace, Path.cwd()]
-    return [r.expanduser().resolve() for r in roots]
+    """The folders the user named (``DATA_MASH_ALLOWED_ROOTS``), then the workspace.
+
+    Relative paths resolve against the first of them (see :func:`confine`).
+
+    Never the current directory implicitly (a server started from ``/`` would otherwise serve
+    every file on the machine), and never the filesystem root even when named.
+    """
+    roots: list[Path] = []
+    for root in [*configured, workspace]:
+        resolved = root.expanduser().resolve()
+        if resolved == Path(resolved.anchor):
+            raise InputError(
+                f"'{root}' is the filesystem root and cannot be an allowed root",
+                where="DATA_MASH_ALLOWED_ROOTS",
+                fix="name the folders that hold the legacy files",
+            )
+        if resolved not in roots:
+            roots.append(resolved)
+    return roots
 
 
 def confine(path: str | Path, roots: Sequence[Path]) -> Path:

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     batch_size: int = Field(50_000, ge=100, description="Records per batch in bulk work.")
     allowed_roots: list[Path] = Field(
         default_factory=list,
-        description="Folders MCP servers may read files from (default: workspace and cwd).",
+        description="Folders MCP servers may read files from, besides the workspace "
+        "(never the current directory implicitly).",
     )
 
     # LLM: any OpenAI-compatible endpoint. The standard OpenAI variables are honoured as is.

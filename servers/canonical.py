@@ -268,7 +268,9 @@ def build_server(settings: Settings) -> FastMCP:
         from tools.canonical import get_mapping
 
         return json.dumps(
-            get_mapping(state.engine, mapping_id, tenant=tenant).model_dump(mode="json")
+            get_mapping(state.engine, mapping_id, tenant=state.tenant(tenant)).model_dump(
+                mode="json"
+            )
         )
 
     from servers.prompts import register_prompts

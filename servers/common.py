@@ -16,13 +16,20 @@ from mcp.server.fastmcp.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field, ValidationError
 
-from core.errors import DataMashError
+from core.errors import DataMashError, InputError
+from core.ids import TenantId, check_tenant
 from core.paging import Page
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-Tenant = Annotated[str | None, Field(description="Tenant to act for; default from settings.")]
+Tenant = Annotated[
+    TenantId | None,
+    Field(
+        description="Tenant to act for; default from settings. A server started for one tenant "
+        "(--tenant, DATA_MASH_TENANT) serves only that tenant."
+    ),
+]
 Limit = Annotated[int, Field(ge=1, le=200, description="Maximum number of items to return.")]
 Cursor = Annotated[
     str | None, Field(description="Opaque cursor from a previous page's next_cursor.")
@@ -164,14 +171,39 @@ def run_server(
     server.run("streamable-http")
 
 
+def scoped_tenant(settings: Any, tenant: str | None) -> str:
+    """The tenant a call acts for, refused unless the server may serve it.
+
+    A server whose tenant was set when it started (``--tenant``, ``DATA_MASH_TENANT`` or
+    ``data-mash.yaml``) serves only that tenant; otherwise a call may name any valid tenant.
+    Resource templates (``profile://{tenant}/...``) come through here too, so the same check
+    guards every door.
+    """
+    if tenant is None:
+        return settings.tenant
+    check_tenant(tenant)
+    if "tenant" in settings.model_fields_set and tenant != settings.tenant:
+        raise InputError(
+            f"this server serves tenant '{settings.tenant}' only, not '{tenant}'",
+            where="tenant",
+            fix=f"omit tenant, or start a server for it: data-mash serve NAME --tenant {tenant}",
+        )
+    return tenant
+
+
+def server_roots(settings: Any) -> list[Any]:
+    """The folders a server may read files from: the workspace and the folders the user named."""
+    from core.paths import allowed_roots
+
+    return allowed_roots(settings.allowed_roots, settings.home)
+
+
 class ServerState:
     """What a server's tools share: settings, and the store opened on first use."""
 
     def __init__(self, settings: Any) -> None:
-        from core.paths import allowed_roots
-
         self.settings = settings
-        self.roots = allowed_roots(settings.allowed_roots, settings.home)
+        self.roots = server_roots(settings)
         self._engine: Any = None
 
     @property
@@ -183,7 +215,7 @@ class ServerState:
         return self._engine
 
     def tenant(self, tenant: str | None) -> str:
-        return tenant or self.settings.tenant
+        return scoped_tenant(self.settings, tenant)
 
     def confine(self, path: str) -> Any:
         from core.paths import confine

@@ -4,11 +4,13 @@ describe copybook layouts, search columns by meaning.
 Run it with ``data-mash serve content`` (stdio) or ``--http HOST:PORT``.
 """
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field, JsonValue
 
+from core.errors import InputError
 from core.ids import SourceId
 from core.settings import Settings
 from servers.common import (
@@ -66,9 +68,7 @@ def build_server(settings: Settings) -> FastMCP:
         from tools.content.ingest import ingest_file as ingest
 
         file = state.confine(path)
-        opts = dict(options or {})
-        if "copybook" in opts:
-            opts["copybook"] = str(state.confine(str(opts["copybook"])))
+        opts = _confined_options(state, dict(options or {}), file)
         result = await run_blocking(
             ctx,
             lambda progress: ingest(
@@ -178,6 +178,34 @@ def build_server(settings: Settings) -> FastMCP:
 
     register_prompts(server, "content")
     return server
+
+
+#: Reader options that name files: each goes through the same confinement as ``path``.
+PATH_OPTIONS = ("copybook", "copybooks", "code_page_file")
+
+
+def _confined_options(state: ServerState, options: dict[str, Any], data: Path) -> dict[str, Any]:
+    """``options`` with every file they name confined to the server's allowed roots.
+
+    A relative copybook is looked for beside the data file first (as the reader would), then
+    under the first root; either way the resolved path must lie under an allowed root.
+    """
+    for key in PATH_OPTIONS:
+        value = options.get(key)
+        if value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        confined = []
+        for item in values:
+            if not isinstance(item, str | Path):
+                raise InputError(
+                    f"option {key} must be a file path", where=f"option {key}", fix="pass a path"
+                )
+            near = data.parent / item
+            chosen = near if not Path(item).is_absolute() and near.is_file() else Path(item)
+            confined.append(str(state.confine(str(chosen))))
+        options[key] = confined if isinstance(value, list) else confined[0]
+    return options
 
 
 def _profile(state: ServerState, source_id: str, tenant: str | None) -> SourceProfileReport:

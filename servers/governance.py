@@ -25,6 +25,7 @@ from servers.common import (
     Tenant,
     page_bounds,
     run_blocking,
+    scoped_tenant,
     user_errors,
 )
 from tools.audit import AuditLog, AuditRecord, PolicyLocations
@@ -66,7 +67,7 @@ def build_server(
         return open_store(settings)
 
     def tenant_of(tenant: str | None) -> str:
-        return tenant or settings.tenant
+        return scoped_tenant(settings, tenant)
 
     # Tool names are API; *_tool function names only avoid shadowing the domain functions.
     @mcp.tool(name="locate_policy", annotations=READ_ONLY)

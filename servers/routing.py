@@ -7,8 +7,10 @@ and results are returned as pydantic models. Stored rule-set versions are also r
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -16,6 +18,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
 from sqlalchemy import Engine
 
+from core.paths import confine
 from core.settings import Settings
 from core.targets import target_help
 from servers.common import (
@@ -27,6 +30,8 @@ from servers.common import (
     Tenant,
     page_bounds,
     run_blocking,
+    scoped_tenant,
+    server_roots,
     user_errors,
 )
 from tools.routing import evaluate_policy as explain_policy
@@ -110,8 +115,21 @@ def build_server(
 
         return open_store(settings)
 
+    roots = server_roots(settings)
+
     def tenant_of(tenant: str | None) -> str:
-        return tenant or settings.tenant
+        return scoped_tenant(settings, tenant)
+
+    def rules_source(rules: str) -> str | Path:
+        """The YAML text as is, or a rule file confined to the allowed roots.
+
+        The loader reads a one-line value naming a ``.yaml`` file (or any existing file) from
+        disk, so exactly those values are checked against the roots first.
+        """
+        one_line = "\n" not in rules
+        if one_line and (rules.strip().endswith((".yaml", ".yml")) or os.path.exists(rules)):
+            return confine(rules.strip(), roots)
+        return rules
 
     def routable(source_id: str, tenant: str) -> Iterable[pa.RecordBatch]:
         batches = batches_for(engine(), settings, source_id, tenant)
@@ -125,7 +143,7 @@ def build_server(
     @user_errors
     async def validate_rules(rules: RulesYaml) -> RulesValidation:
         """Check a routing rule set; every error and warning comes with its YAML line."""
-        report = validate_rule_set(rules)
+        report = validate_rule_set(rules_source(rules))
         return RulesValidation(
             ok=report.ok, errors=_problems(report.errors), warnings=_problems(report.warnings)
         )
@@ -146,7 +164,8 @@ def build_server(
     ) -> RuleSetInfo:
         """Validate and store a rule set as the next version of NAME (same YAML: same version)."""
         return await run_blocking(
-            None, lambda: register_rule_set(engine(), tenant_of(tenant), rules, name=name)
+            None,
+            lambda: register_rule_set(engine(), tenant_of(tenant), rules_source(rules), name=name),
         )
 
     @mcp.tool(annotations=READ_ONLY)
@@ -340,7 +359,7 @@ def build_server(
         """The YAML of a stored rule-set version."""
         if not version.isdigit():
             raise ValueError(f"version '{version}' is not a number")
-        return get_rule_set(engine(), tenant, name, int(version)).yaml
+        return get_rule_set(engine(), tenant_of(tenant), name, int(version)).yaml
 
     from servers.prompts import register_prompts
 

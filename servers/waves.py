@@ -28,6 +28,7 @@ from servers.common import (
     CapabilityServer,
     Tenant,
     run_blocking,
+    scoped_tenant,
     user_errors,
 )
 from tools.waves import (
@@ -100,7 +101,7 @@ def build_server(
         return open_store(settings)
 
     def context(tenant: str | None) -> WaveContext:
-        return context_for(engine(), settings, tenant or settings.tenant)
+        return context_for(engine(), settings, scoped_tenant(settings, tenant))
 
     @mcp.tool(annotations=WRITES)
     @user_errors

@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.errors import InputError
+from core.ids import tenant_path
 from core.settings import Settings
 from knowledge.canonical import arrow_schema, arrow_to_records
 from tools.canonical.fastcheck import Verdict
@@ -49,7 +50,7 @@ QUARANTINE_SCHEMA = pa.schema(
 
 def output_dir(settings: Settings, tenant: str, mapping_id: str, version: int) -> Path:
     """Folder of one mapping version's canonical records."""
-    return settings.path("canonical", tenant, mapping_id, f"v{version}")
+    return tenant_path(settings.path("canonical"), tenant, mapping_id, f"v{version}")
 
 
 def part_name(batch_no: int) -> str:
