@@ -29,7 +29,12 @@ from core.settings import Settings
 from knowledge.canonical import arrow_schema, arrow_to_records
 from tools.audit import AuditLog
 from tools.canonical.contracts import ExportedFile, ExportResult
-from tools.canonical.output import canonical_parts, output_dir, read_canonical
+from tools.canonical.output import (
+    canonical_parts,
+    output_dir,
+    read_canonical,
+    require_complete_run,
+)
 from tools.canonical.repository import NAMESPACE, get_mapping
 from tools.canonical.spec import MappingInfo
 from tools.canonical.sqlgen import create_statements, insert_statements
@@ -175,14 +180,15 @@ def export_mapping(
         tenant=tenant,
         version=version or latest.approved_version or latest.version,
     )
-    if _DATA_FORMATS & set(formats) and not canonical_parts(
-        output_dir(settings, tenant, mapping_id, info.version)
-    ):
+    records_dir = output_dir(settings, tenant, mapping_id, info.version)
+    if _DATA_FORMATS & set(formats) and not canonical_parts(records_dir):
         raise InputError(
             f"mapping '{mapping_id}' v{info.version} has no canonical records yet",
             where="export",
             fix=f"run map_to_canonical for {mapping_id} first, or export only json,yaml",
         )
+    if _DATA_FORMATS & set(formats):
+        require_complete_run(records_dir, mapping_id, info.version)  # before writing anything
     stem = f"{mapping_id}.v{info.version}"
     names = {
         "json": f"{stem}.mapping.json",

@@ -53,6 +53,43 @@ def output_dir(settings: Settings, tenant: str, mapping_id: str, version: int) -
     return tenant_path(settings.path("canonical"), tenant, mapping_id, f"v{version}")
 
 
+#: A mapping run's state beside its parts: batch size, and whether every batch is written.
+RUN_STATE = "_run.json"
+
+
+def run_state(folder: Path) -> dict[str, Any]:
+    """The state a mapping run left in ``folder`` ({} when no run wrote there)."""
+    try:
+        return dict(json.loads((folder / RUN_STATE).read_text()))
+    except FileNotFoundError:
+        return {}
+    except (ValueError, TypeError):
+        return {"complete": False}  # torn or edited: trust nothing in the folder
+
+
+def write_run_state(folder: Path, *, batch_rows: int, complete: bool) -> None:
+    """Record a run's batch size and whether it finished (atomically: a kill never tears it)."""
+    temp = folder / f".{RUN_STATE}.{uuid.uuid4().hex[:8]}.tmp"
+    temp.write_text(json.dumps({"batch_rows": batch_rows, "complete": complete}))
+    os.replace(temp, folder / RUN_STATE)
+
+
+def require_complete_run(folder: Path, mapping_id: str, version: int) -> None:
+    """Refuse the output of a mapping run that did not finish (killed, failed or still running).
+
+    Its parts hold only the batches written so far: routing, exporting or planning from them
+    would silently leave the other policies out.
+    """
+    state = run_state(folder)
+    if state and state.get("complete") is not True:
+        raise InputError(
+            f"the mapping run of '{mapping_id}' v{version} is incomplete (it stopped part-way, "
+            "or is still running); its canonical records cannot be used yet",
+            where=str(folder),
+            fix=f"resume it with: data-mash mapping run {mapping_id} (or map_to_canonical)",
+        )
+
+
 def part_name(batch_no: int) -> str:
     return f"part-{batch_no:05d}.parquet"
 
@@ -164,6 +201,7 @@ def read_canonical(
             where=str(folder),
             fix=f"run map_to_canonical for {mapping_id} first",
         )
+    require_complete_run(folder, mapping_id, version)
     for part in parts:
         yield from pq.ParquetFile(part).iter_batches(batch_size=batch_rows)
 

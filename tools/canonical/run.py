@@ -9,7 +9,6 @@ batch at a time.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,8 +25,10 @@ from tools.canonical.output import (
     output_dir,
     part_name,
     quarantine_table,
+    run_state,
     to_canonical,
     write_atomically,
+    write_run_state,
 )
 from tools.canonical.repository import NAMESPACE, approved_mapping, get_mapping
 from tools.canonical.rule_checks import source_schema
@@ -121,12 +122,8 @@ def map_to_canonical(
     source, plan = _prepare(engine, info, tenant)
     folder = output_dir(settings, tenant, mapping_id, info.version)
     folder.mkdir(parents=True, exist_ok=True)
-    state = folder / "_run.json"
     # Resume with the batch size of the first attempt, so batch numbers mean the same rows.
-    batch_rows = (
-        json.loads(state.read_text())["batch_rows"] if state.exists() else settings.batch_size
-    )
-    state.write_text(json.dumps({"batch_rows": batch_rows}))
+    batch_rows = run_state(folder).get("batch_rows", settings.batch_size)
     audit = AuditLog(engine, tenant=tenant)
     run_key = f"map:{mapping_id}:{info.version}"
     payload = {"source_id": info.source_id, "version": info.version, "batch_rows": batch_rows}
@@ -134,7 +131,10 @@ def map_to_canonical(
         NAMESPACE, "map_to_canonical", target=mapping_id, payload=payload, idempotency_key=run_key
     ) as run:
         if run.completed and run.outcome:
+            write_run_state(folder, batch_rows=batch_rows, complete=True)  # heals older folders
             return MapRunResult(**{**run.outcome, "resumed_batches": run.outcome["batches"]})
+        # Until every batch is written, consumers (route, export, plans) refuse this output.
+        write_run_state(folder, batch_rows=batch_rows, complete=False)
         totals = {"records": 0, "valid": 0, "invalid": 0}
         field_errors: dict[str, int] = {}
         sample: list[dict[str, Any]] = []
@@ -173,6 +173,7 @@ def map_to_canonical(
             errors=sample,
             **totals,
         )
+        write_run_state(folder, batch_rows=batch_rows, complete=True)
         run.outcome = result.model_dump()
     return result
 

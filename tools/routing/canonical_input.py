@@ -112,6 +112,7 @@ def canonical_batches_for_source(
     Raises:
         NotFoundError: the source is unknown, has no approved mapping, or its canonical records
             have not been written.
+        InputError: the mapping run that writes them stopped part-way (or is still running).
     """
     source = SourceRegistry(engine, tenant=tenant).get(source_id)
     mapping = latest_approved_mapping(engine, tenant, source_id)
@@ -121,8 +122,12 @@ def canonical_batches_for_source(
             fix=f"run data-mash map-to-canonical {source_id}, then "
             "data-mash approve-mapping MAPPING_ID",
         )
+    from tools.canonical.output import require_complete_run
+
+    folder = canonical_dir(settings, tenant, mapping)
+    require_complete_run(folder, mapping.mapping_id, mapping.version)  # never a partial run
     batches = open_canonical_parts(
-        canonical_dir(settings, tenant, mapping),
+        folder,
         batch_size=settings.batch_size,
         system=source.system,
         mapping=mapping,
