@@ -16,7 +16,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +29,7 @@ from mcp.client.stdio import stdio_client
 from mcp.types import TextContent
 from pydantic import BaseModel, ValidationError
 
-from core.errors import ConfigError, InputError
+from core.errors import ConfigError, DataMashError, InputError
 from core.settings import Settings
 
 BUILTIN_SERVERS = ("content", "canonical", "routing", "waves", "governance")
@@ -90,6 +90,34 @@ def builtin_specs(settings: Settings) -> tuple[list[ServerSpec], dict[str, str]]
             )
         )
     return specs, absent
+
+
+def with_named_folders(settings: Settings, inputs: Mapping[str, Any] | None) -> Settings:
+    """``settings`` whose allowed roots also hold the folders of the files a journey names.
+
+    The servers a journey starts may read only the workspace and the folders the user named:
+    here, the folder of each ``files[].path`` and of the ``source_config`` (and its entries),
+    never the current directory by default.
+    """
+    folders: list[Path] = []
+    for item in (inputs or {}).get("files") or []:
+        if isinstance(item, Mapping) and item.get("path"):
+            folders.append(Path(str(item["path"])).expanduser().resolve().parent)
+    config = (inputs or {}).get("source_config")
+    if config:
+        folders.append(Path(str(config)).expanduser().resolve().parent)
+        try:
+            from tools.content.source_config import load_source_config
+
+            loaded = load_source_config(config, check_files=False, check_options=False)
+            folders.extend(Path(entry.path).parent for entry in loaded.sources)
+        except DataMashError:
+            pass  # the journey reports a bad config itself, at its ingest step
+    named = [f for f in dict.fromkeys(folders) if f != Path(f.anchor)]
+    if not named:
+        return settings
+    roots = list(dict.fromkeys([*settings.allowed_roots, *named]))
+    return settings.model_copy(update={"allowed_roots": roots})
 
 
 def server_env(settings: Settings) -> dict[str, str]:

@@ -93,6 +93,9 @@ def _resolve_paths(value: Any, base: Path, key: str | None = None) -> Any:
 async def run_script(settings: Settings, path: Path, **journey_options: Any) -> Outcome:
     """Run ``path`` to its end (or, with ``on_end: pause``, to where its answers run out)."""
     script = load_script(path)
+    from agents.mcp_client import with_named_folders
+
+    settings = with_named_folders(settings, script.inputs)  # the servers may read those files
     async with open_journey(
         settings, journey=script.journey, thread_id=script.thread, mode="auto", **journey_options
     ) as session:

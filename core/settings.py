@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
@@ -20,6 +21,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from core.bounded_yaml import load_bounded
+from core.errors import ConfigError
 from core.ids import is_tenant
 
 DEFAULT_TENANT = "default"
@@ -27,6 +30,32 @@ DEFAULT_TENANT = "default"
 
 def _yaml_config_path() -> Path:
     return Path(os.environ.get("DATA_MASH_CONFIG", "data-mash.yaml"))
+
+
+class _BoundedYamlSource(YamlConfigSettingsSource):
+    """``data-mash.yaml`` read under the YAML bounds, a bad file as one located ConfigError."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        try:
+            data = load_bounded(Path(file_path).read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{file_path}: line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(
+                f"invalid YAML: {problem}",
+                where=where or str(file_path),
+                fix="fix data-mash.yaml (or the file named by DATA_MASH_CONFIG)",
+            ) from None
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "must be a mapping of setting names to values",
+                where=str(file_path),
+                fix="write e.g. 'tenant: acme' on its own line",
+            )
+        return data
 
 
 class Settings(BaseSettings):
@@ -82,7 +111,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         yaml_path = _yaml_config_path()
         if yaml_path.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_path))
+            sources.append(_BoundedYamlSource(settings_cls, yaml_file=yaml_path))
         return tuple(sources)
 
     @property

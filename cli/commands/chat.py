@@ -211,10 +211,14 @@ def chat(
     Example: data-mash chat --file billing.csv --format csv --option delimiter=';'
     """
     from agents.llm import WIZARD_NOTE, probe_endpoint
+    from agents.mcp_client import with_named_folders
     from agents.runner import open_journey
 
     state = state_for(ctx, False, tenant)
-    settings = state.settings
+    named: dict[str, Any] = {"source_config": str(source_config) if source_config else None}
+    if file is not None:
+        named["files"] = [{"path": str(file)}]
+    settings = with_named_folders(state.settings, named)  # the servers may read what you name
     console = Console()
     view = ChatView(console)
     off_reason = probe_endpoint(settings)
@@ -364,6 +368,10 @@ def mcp_config(
     exe = shutil.which("data-mash")
     command, prefix = (exe, []) if exe else (sys.executable, ["-m", "cli.main"])
     env = {"DATA_MASH_HOME": str(Path(state.settings.home).resolve())}
+    if state.settings.allowed_roots:  # the folders you named; the workspace is always allowed
+        env["DATA_MASH_ALLOWED_ROOTS"] = json.dumps(
+            [str(Path(p).resolve()) for p in state.settings.allowed_roots]
+        )
     entries = {
         f"data-mash-{s.name}": {"command": command, "args": [*prefix, "serve", s.name], "env": env}
         for s in specs

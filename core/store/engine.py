@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from core.errors import ConfigError
+from core.errors import ConfigError, InputError
 from core.file_lock import file_lock
 from core.settings import Settings
 
@@ -51,6 +51,23 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _too_long_is_input_error(context: ExceptionContext) -> None:
+    """PostgreSQL refuses a value wider than its column (SQLite stores it): one clear error.
+
+    Doors check the ids they take (tenant, source, mapping...); this catches any other text a
+    user chose (a source name, a reason) that is longer than the column holding it.
+    """
+    original = context.original_exception
+    if getattr(original, "sqlstate", None) != "22001":  # string_data_right_truncation
+        return
+    detail = str(original).strip().splitlines()[0]
+    raise InputError(
+        f"a value is too long for the store ({detail})",
+        where="DATA_MASH_DB_URL",
+        fix="shorten it: tenants and ids take at most 64 characters, names at most 256",
+    ) from None
+
+
 def create_store_engine(settings: Settings) -> Engine:
     """An engine for the configured store, without touching the schema."""
     raw_url = settings.store_url
@@ -83,6 +100,7 @@ def create_store_engine(settings: Settings) -> Engine:
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)
+            event.listen(engine, "handle_error", _too_long_is_input_error)
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigError(
             f"no driver for this URL: {exc}",

@@ -32,6 +32,7 @@ from tools.content.staging import PartWriter, QuarantineWriter
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total)
 NAMESPACE = "content"
+NAME_MAX, SYSTEM_MAX = 256, 128  # the widths of source.name and source.system
 INDEXED_MARKER = "indexed"  # written in the staged folder once its columns are indexed
 
 
@@ -84,6 +85,8 @@ def ingest_file(
     from tools.content.readers.registry import reader_for
 
     tenant = check_tenant(tenant or settings.tenant)
+    _check_label("name", name, NAME_MAX)
+    _check_label("system", system, SYSTEM_MAX)
     options = dict(options or {})
     path = _check_file(Path(path))
     reader_cls = reader_for(fmt)
@@ -132,6 +135,16 @@ def ingest_file(
                 "system": system,
             },
             progress=progress,
+        )
+
+
+def _check_label(what: str, value: str | None, limit: int) -> None:
+    """Refuse a source name or system longer than its column (PostgreSQL would refuse it late)."""
+    if value is not None and len(value) > limit:
+        raise InputError(
+            f"the source {what} is {len(value):,} characters long (at most {limit})",
+            where=f"--{what}",
+            fix=f"give a shorter {what}",
         )
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from core.bounded_yaml import compose_bounded, load_bounded
 from core.errors import InputError
 from tools.content.readers.base import SourceReader
 from tools.content.readers.registry import known_formats, reader_for
@@ -126,10 +127,17 @@ def load_source_config(
         raise InputError(
             "source config not found", where=str(config_path), fix="check the path of the YAML file"
         )
-    text = config_path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        text = config_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"is not UTF-8 text (byte {exc.start})",
+            where=str(config_path),
+            fix="save the source config as UTF-8 YAML",
+        ) from None
+    try:
+        node = compose_bounded(text)
+        raw = load_bounded(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (

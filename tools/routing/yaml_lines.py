@@ -6,14 +6,19 @@ from typing import Any
 
 import yaml
 
+from core.bounded_yaml import BoundedSafeLoader
 from tools.routing.model import Issue
 
 #: Key added to every loaded mapping: the 1-based line where the mapping starts.
 LINE_KEY = "__line__"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that stamps mappings with their line and records duplicate keys."""
+class _LineLoader(BoundedSafeLoader):
+    """Bounded SafeLoader that stamps mappings with their line and records duplicate keys.
+
+    Bounded (see :mod:`core.bounded_yaml`): an alias bomb, a 1,000-deep list, a huge integer or
+    a control character is one located "malformed YAML" issue, found in linear time.
+    """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -44,8 +49,9 @@ def load_yaml_with_lines(text: str) -> tuple[Any, list[Issue]]:
         ``(data, issues)``: data is None when the YAML is malformed, and issues then holds one
         error with the line and column of the problem. Duplicate keys are reported as issues too.
     """
-    loader = _LineLoader(text)
+    loader: _LineLoader | None = None
     try:
+        loader = _LineLoader(text)  # refuses oversized text and control characters already
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -61,9 +67,10 @@ def load_yaml_with_lines(text: str) -> tuple[Any, list[Issue]]:
     except yaml.YAMLError as exc:
         return None, [Issue(rule=None, line=None, message=f"malformed YAML: {exc}")]
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     issues = [
         Issue(rule=None, line=line, message=f"duplicate key {key!r}: keep only one")
-        for key, line in loader.duplicate_keys
+        for key, line in loader.duplicate_keys  # type: ignore[union-attr]
     ]
     return data, issues

@@ -49,6 +49,10 @@ _COMPARE = {
 }
 _ARITH = {"+": pc.add, "-": pc.subtract, "*": pc.multiply, "/": pc.divide}
 _KEYWORDS = {"and", "or", "not", "in", "is", "null", "true", "false"}
+# Bounds on hostile rules: each one a clear error, in time linear in the rule's length.
+MAX_RULE_LENGTH = 2000
+MAX_NESTING = 50  # parentheses, 'not', unary '-' and function calls inside each other
+MAX_NUMBER_DIGITS = 30
 _FUNCTIONS = {"date", "length", "is_null", "lower"}
 
 
@@ -63,6 +67,13 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens: list[tuple[str, str, int]] = []
+        self.depth = 0
+        if len(text) > MAX_RULE_LENGTH:
+            raise InputError(
+                f"business rule {text[:60]!r}... is {len(text):,} characters long",
+                where=f"column {MAX_RULE_LENGTH + 1}",
+                fix=f"keep a rule under {MAX_RULE_LENGTH:,} characters; split it into several",
+            )
         pos = 0
         while pos < len(text):
             if text[pos:].strip() == "":
@@ -86,6 +97,26 @@ class _Parser:
             where=f"column {at + 1}",
             fix="use names, numbers, 'text', comparisons, and/or/not, in (...)",
         )
+
+    def nested(self, node: Any) -> Any:
+        """Leave one nesting level (see :meth:`enter`)."""
+        self.depth -= 1
+        return node
+
+    def enter(self) -> None:
+        """Enter one nesting level; refuse before Python's own recursion limit is near."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"nested more than {MAX_NESTING} levels deep")
+
+    def number(self, text: str) -> int | float:
+        if len(text) > MAX_NUMBER_DIGITS:
+            self.i -= 1
+            raise self.error(f"number with {len(text):,} digits (at most {MAX_NUMBER_DIGITS})")
+        if "." in text:
+            return float(text)
+        value = int(text)
+        return value if value < 2**63 else float(value)  # beyond int64: compare as a float
 
     def peek(self) -> str | None:
         return self.tokens[self.i][1] if self.i < len(self.tokens) else None
@@ -128,7 +159,8 @@ class _Parser:
     def neg(self) -> Node:
         if (self.peek() or "").lower() == "not":
             self.take()
-            return Node("not", None, (self.neg(),))
+            self.enter()
+            return self.nested(Node("not", None, (self.neg(),)))
         return self.compare()
 
     def compare(self) -> Node:
@@ -159,7 +191,7 @@ class _Parser:
     def literal(self) -> Any:
         kind, text, _ = self.take()
         if kind == "num":
-            return float(text) if "." in text else int(text)
+            return self.number(text)
         if kind == "str":
             return text[1:-1]
         raise self.error(f"{text!r} is not a literal value")
@@ -182,15 +214,17 @@ class _Parser:
         kind, text, _ = self.take()
         low = text.lower()
         if kind == "num":
-            return Node("lit", float(text) if "." in text else int(text))
+            return Node("lit", self.number(text))
         if kind == "str":
             return Node("lit", text[1:-1])
         if text == "(":
+            self.enter()
             node = self.expr()
             self.take(")")
-            return node
+            return self.nested(node)
         if text == "-":
-            return Node("bin", "-", (Node("lit", 0), self.atom()))
+            self.enter()
+            return self.nested(Node("bin", "-", (Node("lit", 0), self.atom())))
         if kind == "name" and low in ("true", "false"):
             return Node("lit", low == "true")
         if kind == "name" and low in _KEYWORDS:
@@ -202,6 +236,7 @@ class _Parser:
                 known = ", ".join(sorted(_FUNCTIONS))
                 raise self.error(f"unknown function {text!r} (known: {known})")
             self.take("(")
+            self.enter()
             args: list[Node] = []
             if self.peek() != ")":
                 args.append(self.expr())
@@ -209,7 +244,7 @@ class _Parser:
                     self.take()
                     args.append(self.expr())
             self.take(")")
-            return Node("call", low, tuple(args))
+            return self.nested(Node("call", low, tuple(args)))
         if kind == "name":
             return Node("name", text)
         self.i -= 1
@@ -329,7 +364,17 @@ def _call(name: str, args: list[Any]) -> Any:
 def evaluate_rule(text: str, batch: pa.RecordBatch, node: Node | None = None) -> pa.Array:
     """True where a record satisfies the rule; a null result counts as not satisfied."""
     node = node or parse_rule(text)
-    result = _evaluate(node, batch, text)
+    try:
+        result = _evaluate(node, batch, text)
+    except (pa.ArrowException, ValueError, TypeError, AttributeError, ArithmeticError) as exc:
+        # Values of kinds that do not combine: text against a number, a non-date against a
+        # date column, a function or `in` over a constant. One message that names the rule.
+        raise InputError(
+            f"business rule {text!r} cannot be evaluated on these records: {_reason(exc)}",
+            where="business_rules",
+            fix="compare like with like: numbers with numbers, dates with 'YYYY-MM-DD', "
+            "text with 'text'; functions and `in` apply to columns",
+        ) from None
     if not isinstance(result, pa.Array | pa.ChunkedArray):
         result = pa.array([bool(result)] * batch.num_rows, pa.bool_())
     if not pa.types.is_boolean(result.type):
@@ -338,3 +383,10 @@ def evaluate_rule(text: str, batch: pa.RecordBatch, node: Node | None = None) ->
             fix="compare values, e.g. premium_amount > 0",
         )
     return pc.fill_null(result, False)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, AttributeError):
+        return "a function or `in (...)` is applied to a constant, not a column"
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return first[:200]
