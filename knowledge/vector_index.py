@@ -22,6 +22,7 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 from core.errors import ConfigError, InputError
+from core.ids import check_tenant
 from knowledge.embeddings.semantic import Embedder
 
 MetadataValue = str | int | float | bool
@@ -30,7 +31,6 @@ KINDS: Final = ("columns", "knowledge")
 MAX_SAMPLES_IN_TEXT: Final = 5
 MAX_SAMPLE_CHARS: Final = 40
 MAX_TEXT_CHARS: Final = 600  # MiniLM reads 256 word pieces; the rest would be cut anyway
-_TENANT_PATTERN: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -180,10 +180,7 @@ class VectorIndex:
 
     def collection_name(self, tenant: str, kind: Kind) -> str:
         """The chromadb collection holding ``kind`` documents of ``tenant`` for this embedder."""
-        if not _TENANT_PATTERN.match(tenant):
-            raise InputError(
-                f"bad tenant {tenant!r}", where="tenant", fix="use letters, digits, '-' or '_'"
-            )
+        check_tenant(tenant)  # the one tenant check: the name becomes part of a collection
         if kind not in KINDS:
             raise InputError(f"bad index kind {kind!r}", where="kind", fix="columns | knowledge")
         model = re.sub(r"[^a-z0-9]+", "-", self.embedder.name.lower()).strip("-")
