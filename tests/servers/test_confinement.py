@@ -252,3 +252,20 @@ def test_tenant_folders_never_leave_the_workspace(workspace: Path) -> None:
     with pytest.raises(InputError):
         WaveContext.default(None, settings, "../x").workdir("w1")  # type: ignore[arg-type]
     assert os.sep not in "acme"
+
+
+def test_a_stdio_server_started_for_a_tenant_refuses_another(workspace: Path) -> None:
+    from tests.servers.clients import stdio_session
+
+    async def run() -> None:
+        async with stdio_session(
+            "content", workspace, DATA_MASH_TENANT="alpha", DATA_MASH_EMBEDDING_PROVIDER="none"
+        ) as session:
+            refused = await session.call_tool(
+                "sample_records", {"source_id": "s", "tenant": "beta"}
+            )
+            assert refused.isError and "serves tenant 'alpha' only" in refused.content[0].text
+            own = await session.call_tool("list_sources", {"tenant": "alpha"})
+            assert not own.isError and own.structuredContent["total"] == 0
+
+    anyio.run(run)
