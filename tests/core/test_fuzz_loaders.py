@@ -9,6 +9,7 @@ expression language's special characters, control characters included.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from tools.routing import load_rule_set, validate_rule_set
 from tools.waves.expressions import evaluate_rule, parse_rule
 
 FUZZ = settings(
-    max_examples=150,
+    # The normal suite runs a few hundred inputs; benchmarks/fuzz_loaders.py runs thousands.
+    max_examples=int(os.environ.get("DATA_MASH_FUZZ_EXAMPLES", "150")),
     deadline=None,
     derandomize=True,  # the same inputs on every run: a failure reproduces
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
