@@ -1,7 +1,9 @@
 """The canonical MCP server: the canonical policy model, and mappings from sources onto it.
 
 Propose a mapping (`suggest_mapping`), confirm/edit/reject fields (`update_field_mapping`),
-approve, validate, run (`map_to_canonical`, with progress), export, and assess a change.
+approve, validate, run (`map_to_canonical`, with progress), export, and assess a change; and
+whole policies: how sources relate (`discover_relationships`), which sources make one policy
+(`propose_assembly`, `approve_assembly`).
 Run it with ``data-mash serve canonical``.
 """
 
@@ -12,7 +14,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
 
 from core.errors import InputError
-from core.ids import MappingId, SourceId
+from core.ids import AssemblyId, MappingId, SourceId
 from core.settings import Settings
 from servers.common import (
     IDEMPOTENT_WRITES,
@@ -26,6 +28,7 @@ from servers.common import (
     run_blocking,
     user_errors,
 )
+from tools.assembly.contracts import AssemblySpec, RelateResult
 from tools.canonical.contracts import (
     ChangeImpact,
     ExportResult,
@@ -222,6 +225,73 @@ def build_server(settings: Settings) -> FastMCP:
                 formats=formats,
                 tenant=state.tenant(tenant),
                 overwrite=overwrite,
+            ),
+        )
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def discover_relationships(
+        source_ids: Annotated[
+            list[SourceId],
+            Field(min_length=2, description="Two or more source ids from the content server."),
+        ],
+        ctx: Context,
+        tenant: Tenant = None,
+    ) -> RelateResult:
+        """Discover how sources relate: which column of a child source refers to which parent
+        key, with the key transform, match rate, orphans and a confidence (reads only)."""
+        from tools.assembly import propose_relationships
+
+        return await run_blocking(
+            ctx,
+            lambda: propose_relationships(
+                state.engine, settings, source_ids, tenant=state.tenant(tenant)
+            ),
+        )
+
+    @server.tool(annotations=WRITES)
+    @user_errors
+    async def propose_assembly(
+        root: Annotated[SourceId, Field(description="Source holding one row per policy.")],
+        ctx: Context,
+        sources: Annotated[
+            list[SourceId] | None,
+            Field(description="Component sources; default every source related to the root."),
+        ] = None,
+        tenant: Tenant = None,
+    ) -> AssemblySpec:
+        """Propose which sources feed which components of a whole policy around a root, with
+        survivorship rules and code crosswalks (stored as a draft)."""
+        from tools.assembly.spec import propose_assembly as propose
+
+        return await run_blocking(
+            ctx,
+            lambda: propose(
+                state.engine, settings, root, list(sources or []), tenant=state.tenant(tenant)
+            ),
+        )
+
+    @server.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def approve_assembly(
+        assembly_id: AssemblyId,
+        ctx: Context,
+        min_confidence: Annotated[
+            float | None,
+            Field(ge=0.0, le=1.0, description="Leave out what is below this confidence."),
+        ] = None,
+        tenant: Tenant = None,
+    ) -> AssemblySpec:
+        """Approve (freeze) an assembly; the root's mapping must be approved."""
+        from tools.assembly.spec import approve_assembly as approve
+
+        return await run_blocking(
+            ctx,
+            lambda: approve(
+                state.engine,
+                assembly_id,
+                tenant=state.tenant(tenant),
+                min_confidence=min_confidence,
             ),
         )
 

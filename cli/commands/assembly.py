@@ -1,4 +1,5 @@
-"""Whole-policy assembly commands: how sources relate (``relate``)."""
+"""Whole-policy assembly commands: how sources relate (``relate``), and which sources make one
+policy (``assembly propose`` / ``assembly approve``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.console import Console
 from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
+from tools.assembly.contracts import AssemblySpec
 
 
 @app.command("relate")
@@ -99,3 +101,108 @@ def relate(
             console.print(f"[yellow]note:[/yellow] {result.note}")
 
     emit(state, result.model_dump(mode="json"), render)
+
+
+assembly_app = typer.Typer(
+    help="Assemble whole policies: propose and approve which sources make one policy.",
+    no_args_is_help=True,
+)
+app.add_typer(assembly_app, name="assembly")
+
+
+@assembly_app.command("propose")
+def assembly_propose(
+    ctx: typer.Context,
+    root: Annotated[str, typer.Option("--root", help="Source holding one row per policy.")],
+    source: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--source", help="A component source (repeat); default every source related to root."
+        ),
+    ] = None,
+    survivorship: Annotated[
+        Path | None,
+        typer.Option(
+            "--survivorship",
+            exists=True,
+            dir_okay=False,
+            help="YAML survivorship rules (rules: [{field, rule, sources, tolerance}]).",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Propose which sources feed which canonical components of a whole policy.
+
+    Uses the latest confirmed relationships (or proposes them), each source's approved mapping
+    (or proposes one), survivorship rules for fields several sources supply, and the code
+    crosswalks of every coded field. Stored as a draft; approve with `assembly approve`.
+    """
+    from tools.assembly.spec import propose_assembly
+
+    state = state_for(ctx, json_out, tenant)
+    spec = propose_assembly(
+        state.engine,
+        state.settings,
+        root,
+        list(source or []),
+        tenant=state.settings.tenant,
+        survivorship=survivorship,
+    )
+    emit(state, spec.model_dump(mode="json"), lambda console: _render_spec(console, spec))
+
+
+@assembly_app.command("approve")
+def assembly_approve(
+    ctx: typer.Context,
+    assembly_id: Annotated[str, typer.Argument(help="Assembly id from assembly propose.")],
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Leave out components and crosswalk values below this confidence.",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Approve an assembly (frozen afterwards); every component's mapping must be approved."""
+    from tools.assembly.spec import approve_assembly
+
+    state = state_for(ctx, json_out, tenant)
+    spec = approve_assembly(
+        state.engine, assembly_id, tenant=state.settings.tenant, min_confidence=min_confidence
+    )
+    emit(state, spec.model_dump(mode="json"), lambda console: _render_spec(console, spec))
+
+
+def _render_spec(console: Console, spec: AssemblySpec) -> None:
+    console.print(
+        table(
+            f"Assembly {spec.assembly_id} ({spec.status}) around {spec.root_name}",
+            ["source", "joins as", "key", "lists", "fields", "mapping"],
+            [
+                (
+                    c.source_name,
+                    c.direction,
+                    f"{c.relationship.child_key} -> {c.relationship.parent_key}",
+                    ", ".join(c.lists),
+                    len(c.scalars),
+                    f"{c.mapping_id} v{c.mapping_version} ({c.mapping_status})",
+                )
+                for c in spec.components
+            ],
+        )
+    )
+    for rule in spec.survivorship:
+        console.print(f"  survivorship {rule.field}: {rule.rule} {' > '.join(rule.sources)}")
+    for xw in spec.crosswalks:
+        if xw.unmapped_rows:
+            missing = [v.value for v in xw.values if v.canonical is None]
+            console.print(
+                f"  crosswalk {xw.source_name}.{xw.column} -> {xw.field}: "
+                f"{xw.unmapped_rows} rows unmapped ({', '.join(missing[:5])})"
+            )
+    if spec.note:
+        console.print(f"[yellow]note:[/yellow] {spec.note}")

@@ -371,3 +371,27 @@ class RelationshipSetRow(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=128)
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
     created_at: datetime = stamp_field()
+
+
+class AssemblyRow(SQLModel, table=True):
+    """An assembly spec: root, components, survivorship, crosswalks (frozen once approved)."""
+
+    __tablename__ = "assembly"
+    __table_args__ = (UniqueConstraint("tenant", "assembly_id", name="uq_assembly_id"),)
+
+    id: int | None = id_field()
+    tenant: str = Field(max_length=64)
+    assembly_id: str = Field(max_length=64)
+    version: int = 1
+    status: str = Field(max_length=16)  # draft | approved
+    root: str = Field(max_length=64)
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    min_confidence: float | None = None
+    # approved: the rules each component's mapping runs with, frozen with the assembly
+    component_rules: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    actor: str | None = Field(default=None, max_length=128)
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = stamp_field()
+    approved_at: datetime | None = optional_stamp_field()

@@ -91,3 +91,27 @@ def test_relate_bad_input_is_one_line(
     assert "billing.PolicyNo matches no key of agency_summary.State" in captured.err
     assert len(captured.err.strip().splitlines()) == 1
     assert main(["relate", *ids.values(), "--file", str(edits)]) == 2  # --file needs --confirm
+
+
+def test_assembly_propose_and_approve(estate: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = _ingest(
+        estate, capsys, "acquired_policy", "acquired_coverage", "acquired_party", "agency_summary"
+    )
+    root = ids["acquired_policy"]
+    assert main(["assembly", "propose", "--root", root, "--json"]) == 0
+    spec = _json(capsys)
+    assert {"assembly_id", "components", "survivorship", "crosswalks"} <= set(spec)
+    assert {c["source_name"] for c in spec["components"]} == {"acquired_coverage", "acquired_party"}
+    assert spec["status"] == "draft"
+    args = ["assembly", "propose", "--root", root, "--source", ids["agency_summary"], "--json"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "two roots: agency_summary" in captured.err
+    assert main(["assembly", "approve", spec["assembly_id"], "--json"]) == 1
+    assert "is not approved" in capsys.readouterr().err
+    assert main(["approve-mapping", spec["root_mapping_id"], "--json"]) == 0
+    capsys.readouterr()
+    assert main(["assembly", "approve", spec["assembly_id"], "--json"]) == 0
+    approved = _json(capsys)
+    assert approved["status"] == "approved" and approved["assembly_id"] == spec["assembly_id"]
+    assert main(["assembly", "approve", "asm-nope", "--json"]) == 1

@@ -49,6 +49,9 @@ def test_model_tools_and_resources(workspace: Path) -> None:
                 "map_to_canonical",
                 "export_mapping",
                 "assess_mapping_change",
+                "discover_relationships",
+                "propose_assembly",
+                "approve_assembly",
             }
             assert tools["get_model_schema"].annotations.readOnlyHint
             models = (await session.call_tool("list_models", {})).structuredContent["models"]
@@ -103,5 +106,49 @@ def test_suggest_edit_approve_run(staged: tuple[Settings, str]) -> None:
             assert 0 < invalid < 0.1 * records
             spec = await session.read_resource(f"mapping://default/{mapping_id}")
             assert json.loads(spec.contents[0].text)["status"] == "approved"
+
+    anyio.run(run)
+
+
+def test_whole_policy_tools(workspace: Path, tmp_path: Path) -> None:
+    from evals.estate import generate_estate
+
+    generate_estate(tmp_path / "estate", policies=600, seed=4)
+    settings = Settings(home=workspace, embedding_provider="none")
+    engine = open_store(settings)
+    config = load_source_config(tmp_path / "estate" / "sources.yaml")
+    ids = {}
+    for name in ("acquired_policy", "acquired_coverage"):
+        entry = config.source(name)
+        ids[name] = ingest_file(
+            engine,
+            settings,
+            entry.path,
+            fmt=entry.format,
+            options=entry.options,
+            name=entry.name,
+            system=entry.system,
+        ).source_id
+
+    async def run() -> None:
+        async with memory_session(build_server(settings)) as session:
+            found = await session.call_tool(
+                "discover_relationships", {"source_ids": list(ids.values())}
+            )
+            (rel,) = found.structuredContent["relationships"]
+            assert (rel["parent"], rel["child"]) == (
+                ids["acquired_policy"],
+                ids["acquired_coverage"],
+            )
+            assert rel["orphans"] > 0 and rel["key_transform"] is None
+            alone = await session.call_tool("discover_relationships", {"source_ids": ["src_x"]})
+            assert alone.isError
+            spec = await session.call_tool("propose_assembly", {"root": ids["acquired_policy"]})
+            content = spec.structuredContent
+            assert [c["source_name"] for c in content["components"]] == ["acquired_coverage"]
+            refused = await session.call_tool(
+                "approve_assembly", {"assembly_id": content["assembly_id"]}
+            )
+            assert refused.isError and "is not approved" in refused.content[0].text
 
     anyio.run(run)

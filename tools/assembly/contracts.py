@@ -98,3 +98,82 @@ class RelationshipEdit(BaseModel):
     parent_key: str
     child: str = Field(description="Child source id or name.")
     child_key: str
+
+
+# -- assembly specs ------------------------------------------------------------------------
+
+JoinDirection = Literal["child", "lookup"]
+SurvivorshipKind = Literal["source_priority", "most_recent", "first_non_null", "must_agree"]
+AssemblyStatus = Literal["draft", "approved"]
+
+
+class Component(BaseModel):
+    """One source feeding the assembled policy, and how its rows reach the root's."""
+
+    source: SourceId
+    source_name: str
+    direction: JoinDirection = Field(
+        description="child: its rows refer to the root (lists, blocks); lookup: the root "
+        "refers to it (the insured party, the agent)."
+    )
+    relationship: Relationship
+    mapping_id: str
+    mapping_version: int
+    mapping_status: str
+    lists: list[str] = Field(description="Canonical lists it fills (payments.payment_history[]).")
+    scalars: list[str] = Field(description="Canonical scalar fields it supplies.")
+
+
+class SurvivorshipRule(BaseModel):
+    """How one canonical field is decided when several sources supply it."""
+
+    field: str
+    rule: SurvivorshipKind = "source_priority"
+    sources: list[str] = Field(description="Source names, highest priority first.")
+    date_column: str | None = Field(
+        default=None, description="most_recent: the column dating each source's value."
+    )
+    tolerance: float = Field(
+        default=0.0, ge=0.0, description="Numeric difference still counted as agreement."
+    )
+
+
+class CrosswalkValue(BaseModel):
+    """One distinct source value of a coded field and the canonical value proposed for it."""
+
+    value: str
+    count: int
+    canonical: str | None
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: str
+
+
+class CodeCrosswalk(BaseModel):
+    """Every distinct value of one coded source column, with its canonical value."""
+
+    source: SourceId
+    source_name: str
+    column: str
+    field: str
+    allowed: list[str] = Field(description="The canonical field's values.")
+    values: list[CrosswalkValue]
+    unmapped_rows: int = Field(description="Rows whose value has no canonical value.")
+
+
+class AssemblySpec(BaseModel):
+    """``assembly propose`` / ``assembly approve``: which sources make one whole policy."""
+
+    assembly_id: str
+    version: int
+    status: AssemblyStatus
+    root: SourceId
+    root_name: str
+    root_mapping_id: str
+    components: list[Component]
+    survivorship: list[SurvivorshipRule]
+    crosswalks: list[CodeCrosswalk]
+    relationships_version: int | None = Field(
+        description="The confirmed relationship set used; null when proposed on the fly."
+    )
+    min_confidence: float | None = None
+    note: str | None = None

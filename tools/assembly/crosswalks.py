@@ -1,0 +1,114 @@
+"""Code value crosswalks: every distinct value of each coded source column, and its canonical
+value through the source's mapping (code table, value map), or none.
+
+Values are counted by DuckDB on the staged Parquet, so a column of any length costs one pass.
+A value with no canonical value quarantines exactly the records that hold it when the assembly
+runs; approving with ``--min-confidence`` leaves low-confidence proposals unmapped too.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from core.errors import InputError
+from knowledge.canonical import fields
+from tools.assembly.contracts import CodeCrosswalk, CrosswalkValue
+from tools.assembly.keyspace import quote, scan
+from tools.canonical.spec import CodeStep, FieldRule
+from tools.canonical.transforms import translate_codes
+from tools.content.sources import SourceInfo
+
+MAX_VALUES = 200  # a coded column with more distinct values than this is not a code
+
+
+def coded_fields() -> dict[str, list[str]]:
+    """Canonical v1 fields with a closed set of values."""
+    return {f.path: list(f.allowed_values) for f in fields("policy_v1") if f.allowed_values}
+
+
+def _plain(value: str) -> str:
+    return "".join(ch for ch in value.lower() if ch.isalnum())
+
+
+def _translate(
+    values: list[str], rule: FieldRule, allowed: list[str]
+) -> list[tuple[str | None, float, str]]:
+    """Each value's canonical value, confidence and evidence: through the mapping's code step,
+    else when the value is a canonical value written in another case or with separators."""
+    step = next((s for s in rule.transform if isinstance(s, CodeStep)), None)
+    through: list[str | None] = [None] * len(values)
+    how = "the mapping has no code table"
+    if step is not None:
+        strict = step.model_copy(update={"on_unknown": "null"})
+        translated, _ = translate_codes(pa.array(values, pa.string()), strict)
+        through = translated.to_pylist()
+        how = f"code table {step.table}" if step.table else "the mapping's value map"
+    plain = {_plain(a): a for a in allowed}
+    out: list[tuple[str | None, float, str]] = []
+    for value, target in zip(values, through, strict=True):
+        if target in allowed:
+            out.append((target, round(rule.confidence, 3), f"{how} -> {target}"))
+        elif _plain(value) in plain:
+            same = plain[_plain(value)]
+            out.append((same, 0.9, f"the canonical value '{same}' as written ({how})"))
+        else:
+            out.append((None, 0.0, f"no canonical {rule.target} value for it ({how})"))
+    return out
+
+
+def crosswalk_for(
+    con: duckdb.DuckDBPyConnection, info: SourceInfo, rule: FieldRule, allowed: list[str]
+) -> CodeCrosswalk | None:
+    """The crosswalk of one mapped coded column (None for list columns or non-codes)."""
+    staged = {c["name"] for c in info.columns}
+    if rule.source is None or rule.source not in staged or "[]" in rule.source:
+        return None
+    rows = con.execute(
+        f"SELECT trim(CAST({quote(rule.source)} AS VARCHAR)) AS v, count(*) AS n "
+        f"FROM {scan(info)} WHERE {quote(rule.source)} IS NOT NULL GROUP BY v "
+        f"ORDER BY n DESC, v LIMIT {MAX_VALUES + 1}"
+    ).fetchall()
+    rows = [(v, n) for v, n in rows if v]
+    if not rows or len(rows) > MAX_VALUES:
+        return None
+    proposals = _translate([v for v, _ in rows], rule, allowed)
+    values = [
+        CrosswalkValue(value=value, count=int(count), canonical=c, confidence=conf, evidence=why)
+        for (value, count), (c, conf, why) in zip(rows, proposals, strict=True)
+    ]
+    unmapped = sum(v.count for v in values if v.canonical is None)
+    return CodeCrosswalk(
+        source=info.source_id,
+        source_name=info.name,
+        column=rule.source,
+        field=rule.target,
+        allowed=allowed,
+        values=values,
+        unmapped_rows=unmapped,
+    )
+
+
+def below(crosswalk: CodeCrosswalk, min_confidence: float) -> CodeCrosswalk:
+    """The crosswalk with proposals under ``min_confidence`` left unmapped."""
+    values = [
+        v
+        if v.canonical is None or v.confidence >= min_confidence
+        else v.model_copy(update={"canonical": None, "evidence": v.evidence + " (below bar)"})
+        for v in crosswalk.values
+    ]
+    unmapped = sum(v.count for v in values if v.canonical is None)
+    return crosswalk.model_copy(update={"values": values, "unmapped_rows": unmapped})
+
+
+def check_values(crosswalks: list[CodeCrosswalk]) -> None:
+    """Raise one InputError for a canonical value outside its field's allowed values."""
+    for xw in crosswalks:
+        for v in xw.values:
+            if v.canonical is not None and v.canonical not in xw.allowed:
+                raise InputError(
+                    f"crosswalk {xw.source_name}.{xw.column}: '{v.value}' -> '{v.canonical}' "
+                    f"is not a value of {xw.field}",
+                    where=f"crosswalks[{xw.source_name}.{xw.column}]",
+                    fix=f"use one of: {', '.join(xw.allowed)}",
+                )

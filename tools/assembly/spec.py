@@ -1,0 +1,329 @@
+"""Assembly specs: for a root source, which sources feed which canonical components.
+
+``propose_assembly`` builds the spec from the relationships (the latest confirmed set holding the
+root, or a fresh proposal) and each source's mapping (its approved one, or a proposed draft),
+adds survivorship rules for fields several sources supply and the code crosswalks, and stores
+it as a draft. ``approve_assembly`` freezes it. Both go through the write-ahead audit log.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, insert, select, update
+
+from core.errors import InputError, NotFoundError
+from core.settings import Settings
+from core.store.models import AssemblyRow, utcnow
+from tools.assembly import keyspace
+from tools.assembly.contracts import AssemblySpec, Component, Relationship
+from tools.assembly.crosswalks import below, check_values, coded_fields, crosswalk_for
+from tools.assembly.relationships import NAMESPACE, confirmed_relationships, propose_relationships
+from tools.assembly.survivorship import default_rules, load_rules
+from tools.audit import AuditLog
+from tools.canonical.repository import get_mapping, list_mappings
+from tools.canonical.spec import MappingInfo
+from tools.content.sources import SourceInfo, SourceRegistry
+
+ASSEMBLY = AssemblyRow.__table__
+ID_PATH = "policy_core.policy_id"
+
+
+def _relationships(
+    engine: Engine, settings: Settings, tenant: str, wanted: list[str]
+) -> tuple[list[Relationship], int | None]:
+    try:
+        confirmed = confirmed_relationships(engine, tenant=tenant)
+    except NotFoundError:
+        confirmed = None
+    if confirmed is not None and set(wanted) <= set(confirmed.sources):
+        return confirmed.relationships, confirmed.version
+    proposed = propose_relationships(engine, settings, wanted, tenant=tenant)
+    return proposed.relationships, None
+
+
+def _mapping(engine: Engine, settings: Settings, info: SourceInfo, tenant: str) -> MappingInfo:
+    """The source's approved mapping, else its latest draft, else a new proposal."""
+    mappings = list_mappings(engine, tenant=tenant, source_id=info.source_id)
+    approved = [m for m in mappings if m.approved_version is not None]
+    if approved:
+        m = approved[-1]
+        return get_mapping(engine, m.mapping_id, tenant=tenant, version=m.approved_version)
+    if mappings:
+        return get_mapping(engine, mappings[-1].mapping_id, tenant=tenant)
+    from tools.canonical.suggest import suggest_mapping
+
+    proposal = suggest_mapping(engine, settings, info.source_id, tenant=tenant)
+    return get_mapping(engine, proposal.mapping_id, tenant=tenant)
+
+
+def _edge(rels: list[Relationship], root: str, source: SourceInfo) -> Component | None:
+    links = [r for r in rels if {r.parent, r.child} == {root, source.source_id}]
+    if not links:
+        return None
+    best = max(links, key=lambda r: r.confidence)
+    direction = "child" if best.parent == root else "lookup"
+    return Component.model_construct(  # mapping fields are filled in by the caller
+        source=source.source_id, source_name=source.name, direction=direction, relationship=best
+    )
+
+
+def _targets(mapping: MappingInfo) -> tuple[list[str], list[str]]:
+    lists, scalars = set(), set()
+    for rule in mapping.fields:
+        if rule.target == ID_PATH:
+            continue
+        if "[]" in rule.target:
+            lists.add(rule.target.split("[]", 1)[0] + "[]")
+        else:
+            scalars.add(rule.target)
+    return sorted(lists), sorted(scalars)
+
+
+def propose_assembly(
+    engine: Engine,
+    settings: Settings,
+    root: str,
+    sources: list[str] | None = None,
+    *,
+    tenant: str,
+    survivorship: Path | None = None,
+) -> AssemblySpec:
+    """Propose (and store as a draft) the assembly of whole policies around ``root``.
+
+    Args:
+        root: the source holding one row per policy.
+        sources: the component sources; default every source related to the root.
+        survivorship: optional YAML rules overriding the proposed ones.
+
+    Raises:
+        InputError: a source not related to the root (two roots), a root without a policy id,
+            a bad survivorship file (line named). Nothing is stored then.
+    """
+    registry = SourceRegistry(engine, tenant=tenant)
+    root_info = registry.get(root)
+    every = [s.source_id for s in registry.list()]
+    # Relationships are read over every source: a component may reach the root through a
+    # crosswalk source that is not itself a component.
+    rels, rel_version = _relationships(
+        engine, settings, tenant, list(dict.fromkeys([root_info.source_id, *every]))
+    )
+    candidates = [registry.get(s) for s in (sources or every) if s != root_info.source_id]
+    components: list[Component] = []
+    for info in candidates:
+        component = _edge(rels, root_info.source_id, info)
+        if component is None:
+            if sources:
+                raise InputError(
+                    f"two roots: {info.name} is not related to the root {root_info.name}",
+                    where=f"--source {info.source_id}",
+                    fix="leave it out, or assemble it under its own root "
+                    "(`data-mash relate` shows how sources relate)",
+                )
+            continue
+        components.append(component)
+    root_mapping = _mapping(engine, settings, root_info, tenant)
+    if not any(r.target == ID_PATH for r in root_mapping.fields):
+        raise InputError(
+            f"the root {root_info.name} maps no column to {ID_PATH}",
+            where=f"mapping {root_info.source_id}",
+            fix="map its policy key to policy_core.policy_id, or choose another root",
+        )
+    suppliers: dict[str, list[str]] = {}
+    for target in _targets(root_mapping)[1]:
+        suppliers.setdefault(target, []).append(root_info.name)
+    filled = []
+    for comp in sorted(components, key=lambda c: (c.direction != "lookup", c.source_name)):
+        info = registry.get(comp.source)
+        mapping = _mapping(engine, settings, info, tenant)
+        lists, scalars = _targets(mapping)
+        filled.append(
+            Component(
+                **{k: getattr(comp, k) for k in ("source", "source_name", "direction")},
+                relationship=comp.relationship,
+                mapping_id=mapping.mapping_id,
+                mapping_version=mapping.version,
+                mapping_status=mapping.status,
+                lists=lists,
+                scalars=scalars,
+            )
+        )
+        for target in scalars:
+            suppliers.setdefault(target, []).append(info.name)
+    names = {root_info.name, *(c.source_name for c in filled)}
+    rules = (
+        load_rules(survivorship, sources=names, suppliers=suppliers)
+        if survivorship is not None
+        else default_rules(suppliers)
+    )
+    crosswalks = _crosswalks(engine, settings, tenant, root_info, root_mapping, filled)
+    spec = AssemblySpec(
+        assembly_id=f"asm-{uuid.uuid4().hex[:12]}",
+        version=1,
+        status="draft",
+        root=root_info.source_id,
+        root_name=root_info.name,
+        root_mapping_id=root_mapping.mapping_id,
+        components=filled,
+        survivorship=rules,
+        crosswalks=crosswalks,
+        relationships_version=rel_version,
+        note=None if filled else "no source is related to the root",
+    )
+    _store(engine, tenant, spec, "propose_assembly")
+    return spec
+
+
+def _crosswalks(
+    engine: Engine,
+    settings: Settings,
+    tenant: str,
+    root: SourceInfo,
+    root_mapping: MappingInfo,
+    components: list[Component],
+) -> list:  # type: ignore[type-arg]
+    coded = coded_fields()
+    registry = SourceRegistry(engine, tenant=tenant)
+    pairs = [(root, root_mapping)] + [
+        (registry.get(c.source), get_mapping(engine, c.mapping_id, tenant=tenant))
+        for c in components
+    ]
+    out = []
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="assembly-", dir=settings.home) as tmp:
+        con = keyspace.connect(Path(tmp))
+        try:
+            for info, mapping in pairs:
+                for rule in mapping.fields:
+                    if rule.target in coded:
+                        found = crosswalk_for(con, info, rule, coded[rule.target])
+                        if found is not None:
+                            out.append(found)
+        finally:
+            con.close()
+    return out
+
+
+def _store(
+    engine: Engine,
+    tenant: str,
+    spec: AssemblySpec,
+    operation: str,
+    component_rules: dict[str, list[dict[str, Any]]] | None = None,
+) -> None:
+    audit = AuditLog(engine, tenant=tenant)
+    with audit.operation(
+        NAMESPACE,
+        operation,
+        target=spec.assembly_id,
+        payload={"root": spec.root, "components": [c.source for c in spec.components]},
+    ) as op:
+        with op.atomic() as conn:
+            values = {
+                "status": spec.status,
+                "spec": spec.model_dump(mode="json"),
+                "min_confidence": spec.min_confidence,
+                "component_rules": component_rules or {},
+                "entry_id": op.entry_id,
+            }
+            if operation == "propose_assembly":
+                conn.execute(
+                    insert(ASSEMBLY).values(
+                        tenant=tenant,
+                        assembly_id=spec.assembly_id,
+                        version=spec.version,
+                        root=spec.root,
+                        actor=audit.actor,
+                        created_at=utcnow(),
+                        **values,
+                    )
+                )
+            else:
+                conn.execute(
+                    update(ASSEMBLY)
+                    .where(
+                        and_(
+                            ASSEMBLY.c.tenant == tenant,
+                            ASSEMBLY.c.assembly_id == spec.assembly_id,
+                            ASSEMBLY.c.status == "draft",
+                        )
+                    )
+                    .values(approved_at=utcnow(), **values)
+                )
+            op.outcome = {"assembly_id": spec.assembly_id, "status": spec.status}
+
+
+def get_assembly(engine: Engine, assembly_id: str, *, tenant: str) -> AssemblySpec:
+    """A stored assembly spec.
+
+    Raises:
+        NotFoundError: no such assembly for the tenant.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(ASSEMBLY.c.spec).where(
+                and_(ASSEMBLY.c.tenant == tenant, ASSEMBLY.c.assembly_id == assembly_id)
+            )
+        ).first()
+    if row is None:
+        raise NotFoundError(
+            f"no assembly '{assembly_id}'",
+            where=f"tenant {tenant}",
+            fix="propose one with `data-mash assembly propose --root SOURCE_ID`",
+        )
+    return AssemblySpec.model_validate(row[0])
+
+
+def approve_assembly(
+    engine: Engine, assembly_id: str, *, tenant: str, min_confidence: float | None = None
+) -> AssemblySpec:
+    """Freeze an assembly: components and crosswalk values under ``min_confidence`` are left
+    out; the root's mapping must be approved, and each component's mapping rules are frozen with
+    the assembly. Approving twice returns the approved spec.
+
+    Raises:
+        NotFoundError: no such assembly.
+        InputError: the root mapping not approved, a crosswalk value outside its field's
+            values. Nothing is changed then.
+    """
+    spec = get_assembly(engine, assembly_id, tenant=tenant)
+    if spec.status == "approved":
+        return spec
+    bar = min_confidence if min_confidence is not None else 0.0
+    components = [c for c in spec.components if c.relationship.confidence >= bar]
+    dropped = [c.source_name for c in spec.components if c not in components]
+    root_mapping = get_mapping(engine, spec.root_mapping_id, tenant=tenant)
+    if root_mapping.approved_version is None:
+        raise InputError(
+            f"the mapping of the root {spec.root_name} ({spec.root_mapping_id}) is not approved",
+            where=f"assembly {assembly_id}",
+            fix=f"review and approve it first: data-mash approve-mapping {spec.root_mapping_id}",
+        )
+    # A component mapping fills a part of the policy, so it cannot pass a whole policy's
+    # mandatory-field check; the rules it runs with are frozen into the approved assembly.
+    frozen = {
+        c.source: [
+            r.model_dump(mode="json")
+            for r in get_mapping(
+                engine, c.mapping_id, tenant=tenant, version=c.mapping_version
+            ).fields
+        ]
+        for c in components
+    }
+    kept = {c.source for c in components} | {spec.root}
+    crosswalks = [below(x, bar) for x in spec.crosswalks if x.source in kept]
+    check_values(crosswalks)
+    approved = spec.model_copy(
+        update={
+            "status": "approved",
+            "components": components,
+            "crosswalks": crosswalks,
+            "min_confidence": min_confidence,
+            "note": f"left out below {bar}: {', '.join(dropped)}" if dropped else spec.note,
+        }
+    )
+    _store(engine, tenant, approved, "approve_assembly", component_rules=frozen)
+    return approved
