@@ -1,0 +1,63 @@
+"""Who is calling: bearer tokens per tenant and role, checked by one dependency.
+
+A token acts for exactly one tenant; every route takes its tenant from the token, never from the
+request, so a token of tenant A cannot even name tenant B's objects (they are simply not found).
+Roles are ordered: a viewer reads, an operator also runs work, an approver also approves mappings,
+overrides gates and rolls waves back.
+
+The dashboard sends the same token as an HttpOnly, SameSite=Strict cookie set by ``/login``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+COOKIE = "data_mash_token"
+
+
+class Role(StrEnum):
+    """What a token may do (each role includes the ones before it)."""
+
+    VIEWER = "viewer"
+    OPERATOR = "operator"
+    APPROVER = "approver"
+
+
+RANK = {Role.VIEWER: 0, Role.OPERATOR: 1, Role.APPROVER: 2}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: the token's tenant is the only tenant it acts for."""
+
+    tenant: str
+    role: Role
+    token_id: str
+
+    def may(self, role: Role) -> bool:
+        """True if this caller's role includes ``role``."""
+        return RANK[self.role] >= RANK[role]
+
+
+class TokenVerifier(Protocol):
+    """Checks a raw bearer token (the token store of ``data-mash token create``)."""
+
+    def verify(self, raw: str) -> Caller | None:
+        """The caller a token belongs to, or None when it is unknown or revoked."""
+        ...
+
+    def any_active(self) -> bool:
+        """True once at least one token exists (auth is then configured)."""
+        ...
+
+
+class NoTokens:
+    """A verifier that knows no token: until tokens exist, only open loopback access works."""
+
+    def verify(self, raw: str) -> Caller | None:
+        return None
+
+    def any_active(self) -> bool:
+        return False

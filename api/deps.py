@@ -1,0 +1,143 @@
+"""Dependencies every route declares once, as ``Annotated`` aliases (the FastAPI template's shape).
+
+``CallerDep`` authenticates the request; ``Viewer``/``Operator``/``Approver`` also check the role;
+``TenantDep`` is the caller's tenant (never taken from the request); ``WavesDep`` is the tenant's
+:class:`~tools.waves.WaveContext`. Path ids share one pattern with ``core.ids``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from sqlalchemy import Engine
+
+from api.auth import COOKIE, Caller, Role, TokenVerifier
+from api.problems import AuthError, ForbiddenError
+from core.ids import ID_MAX_LENGTH, ID_PATTERN
+from core.settings import Settings
+from tools.waves import WaveContext
+
+#: Builds the wave context of a tenant (tests may inject fakes, as for the MCP servers).
+ContextFactory = Callable[[Engine, Settings, str], WaveContext]
+
+
+@dataclass
+class ApiConfig:
+    """What the app was built with; kept on ``app.state.config``."""
+
+    settings: Settings
+    verifier: TokenVerifier
+    #: Who an unauthenticated request acts as; only set for loopback with no token configured.
+    open_as: Caller | None = None
+    max_body_bytes: int = 1 << 20
+    context_for: ContextFactory = WaveContext.default
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from core.store import open_store
+
+            self._engine = open_store(self.settings)
+        return self._engine
+
+
+def get_config(request: Request) -> ApiConfig:
+    config: ApiConfig = request.app.state.config
+    return config
+
+
+ConfigDep = Annotated[ApiConfig, Depends(get_config)]
+
+
+def get_engine(config: ConfigDep) -> Engine:
+    return config.engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def bearer_of(request: Request) -> str | None:
+    """The raw token of a request: ``Authorization: Bearer`` first, else the dashboard cookie."""
+    scheme, _, raw = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        return raw.strip()
+    return request.cookies.get(COOKIE) or None
+
+
+def current_caller(request: Request, config: ConfigDep) -> Caller:
+    """The authenticated caller, or 401 (open loopback access acts as the configured caller)."""
+    raw = bearer_of(request)
+    if raw is not None:
+        caller = config.verifier.verify(raw)
+        if caller is None:
+            raise AuthError("the token is not valid or was revoked", fix="use a current token")
+        return caller
+    if config.open_as is not None:
+        return config.open_as
+    raise AuthError(
+        "no API token",
+        fix="send 'Authorization: Bearer <token>'; create one with: "
+        "data-mash token create --tenant T --role viewer",
+    )
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def require(role: Role) -> Callable[[Caller], Caller]:
+    """A dependency that lets only callers whose role includes ``role`` through (else 403)."""
+
+    def check(caller: CallerDep) -> Caller:
+        if not caller.may(role):
+            raise ForbiddenError(
+                f"a {caller.role.value} token may not do this; it needs the {role.value} role",
+                fix=f"use a token created with --role {role.value}",
+            )
+        return caller
+
+    return check
+
+
+Viewer = Annotated[Caller, Depends(require(Role.VIEWER))]
+Operator = Annotated[Caller, Depends(require(Role.OPERATOR))]
+Approver = Annotated[Caller, Depends(require(Role.APPROVER))]
+
+
+def tenant_of(caller: CallerDep) -> str:
+    return caller.tenant
+
+
+TenantDep = Annotated[str, Depends(tenant_of)]
+
+
+def waves_of(config: ConfigDep, tenant: TenantDep) -> WaveContext:
+    return config.context_for(config.engine, config.settings, tenant)
+
+
+WavesDep = Annotated[WaveContext, Depends(waves_of)]
+
+
+def _id(what: str) -> Any:
+    return Path(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH, description=f"{what} id.")
+
+
+SourcePath = Annotated[str, _id("Source")]
+MappingPath = Annotated[str, _id("Mapping")]
+PlanPath = Annotated[str, _id("Plan")]
+WavePath = Annotated[str, _id("Wave")]
+PolicyPath = Annotated[str, _id("Policy")]
+JobPath = Annotated[str, Path(pattern=r"^job-[0-9a-f]{12}$", description="Job id.")]
+
+Limit = Annotated[int, Query(ge=1, le=200, description="Maximum number of items to return.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=12,
+        pattern=r"^[0-9]+$",
+        description="Opaque cursor from a previous page's next_cursor.",
+    ),
+]

@@ -1,0 +1,64 @@
+"""The app, assembled in one place: routers, problem documents, limits, dashboard, OpenAPI."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from api.auth import Caller, NoTokens, TokenVerifier
+from api.deps import ApiConfig, ContextFactory
+from api.jobs import JobRegistry
+from api.limits import BodyLimit
+from api.problems import install_problem_handlers
+from api.routes import audit, jobs, mappings, plans, policies, routing, sources, waves
+from core.settings import Settings
+from tools.waves import WaveContext
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    """Every resource's router under ``/api/v1``."""
+    router = APIRouter(prefix=API_PREFIX)
+    for module in (sources, mappings, routing, plans, waves, jobs, policies, audit):
+        router.include_router(module.router)
+    return router
+
+
+def create_app(
+    settings: Settings,
+    *,
+    verifier: TokenVerifier | None = None,
+    open_as: Caller | None = None,
+    max_body_bytes: int = 1 << 20,
+    context_for: ContextFactory = WaveContext.default,
+) -> FastAPI:
+    """Build the REST API and dashboard.
+
+    Args:
+        settings: Settings (store, workspace).
+        verifier: Checks bearer tokens (the token store).
+        open_as: Who unauthenticated requests act as; only for loopback with no token configured
+            (``data-mash serve api`` decides). None: every request needs a token.
+        max_body_bytes: Largest request body accepted (413 above).
+        context_for: Builds a tenant's wave context (tests may inject fakes).
+    """
+    app = FastAPI(
+        title="data-mash",
+        version="1",
+        summary="Operations console for migrating insurance policies out of legacy systems.",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.config = ApiConfig(
+        settings=settings,
+        verifier=verifier or NoTokens(),
+        open_as=open_as,
+        max_body_bytes=max_body_bytes,
+        context_for=context_for,
+    )
+    app.state.jobs = JobRegistry()
+    install_problem_handlers(app)
+    app.include_router(api_router())
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    return app

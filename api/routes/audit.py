@@ -1,0 +1,65 @@
+"""Audit-log replay: the write-ahead log by namespace and time range, paged, read-only."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from anyio.to_thread import run_sync
+from fastapi import APIRouter, Query
+
+from api.deps import Cursor, EngineDep, Limit, TenantDep, Viewer
+from api.problems import PROBLEM_RESPONSES
+from core.errors import InputError
+from core.paging import Page
+from core.timeparse import parse_time
+from tools.audit import AuditLog, AuditRecord
+from tools.audit.contracts import AuditPage
+
+router = APIRouter(prefix="/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
+
+TimeQuery = Annotated[
+    str | None,
+    Query(max_length=40, description="ISO 8601 time or an age such as 2h, 7d."),
+]
+
+
+@router.get("", response_model=AuditPage)
+async def replay(
+    _: Viewer,
+    engine: EngineDep,
+    tenant: TenantDep,
+    namespace: Annotated[
+        str | None,
+        Query(max_length=64, description="Only this namespace: content, canonical, waves..."),
+    ] = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> AuditPage:
+    """Entries in commit order; ``incomplete`` counts the page's crashed (pending) entries."""
+    start_at = parse_time(since, option="since") if since else None
+    end_at = parse_time(until, option="until") if until else None
+    if start_at and end_at and start_at > end_at:
+        raise InputError(f"since {since} is after until {until}", where="since", fix="swap them")
+    offset = int(cursor) if cursor else 0
+
+    def read() -> tuple[list[AuditRecord], int]:
+        kept: list[AuditRecord] = []
+        total = 0
+        for record in AuditLog(engine, tenant=tenant).replay(namespace or None, start_at, end_at):
+            if offset <= total < offset + limit:
+                kept.append(record)
+            total += 1
+        return kept, total
+
+    entries, total = await run_sync(read)
+    end = min(total, offset + limit)
+    page = Page(
+        next_cursor=str(end) if end < total else None,
+        total=total,
+        note=f"{total - end} more; call again with cursor={end}" if end < total else None,
+    )
+    return AuditPage(
+        entries=entries, incomplete=sum(e.incomplete for e in entries), **page.model_dump()
+    )

@@ -1,0 +1,126 @@
+"""A small two-tenant estate for the API and browser tests, and tokens to reach it.
+
+Each tenant has a staged source with a draft mapping, two canonical sources (one with bad
+premiums, so a gate fails), a plan whose clean wave 0 already ran, and policy locations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from api.auth import Caller, Role
+from core.settings import Settings
+from tests.tools.canonical.helpers import BASE_RULES, policy_table, stage_source
+from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
+from tools.canonical import create_mapping
+from tools.waves import WaveContext, check_gates, generate_plan, override_gate, run_wave
+
+TENANTS = ("acme", "beta")
+
+
+@dataclass
+class TenantEstate:
+    """The ids of one tenant's objects."""
+
+    tenant: str
+    source_id: str
+    mapping_id: str
+    plan_id: str
+    done_wave: str
+    blocked_wave: str
+    runnable_wave: str
+    failing_gate: str
+    policy_id: str
+    failing_policy: str
+
+
+@dataclass
+class Tokens:
+    """An in-memory token verifier with one token per tenant and role."""
+
+    raw: dict[tuple[str, Role], str] = field(default_factory=dict)
+    callers: dict[str, Caller] = field(default_factory=dict)
+
+    def issue(self, tenant: str, role: Role) -> str:
+        token_id = secrets.token_hex(4)
+        token = f"dmt_{token_id}_{secrets.token_urlsafe(16)}"
+        self.raw[(tenant, role)] = token
+        self.callers[token] = Caller(tenant=tenant, role=role, token_id=token_id)
+        return token
+
+    def verify(self, raw: str) -> Caller | None:
+        return self.callers.get(raw)
+
+    def any_active(self) -> bool:
+        return bool(self.callers)
+
+    def header(self, tenant: str, role: Role) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.raw[(tenant, role)]}"}
+
+
+@dataclass
+class Estate:
+    settings: Settings
+    engine: Engine
+    folders: dict[str, Path]
+    tenants: dict[str, TenantEstate]
+    tokens: Tokens
+
+    def context_for(self, engine: Engine, settings: Settings, tenant: str) -> WaveContext:
+        """Wave contexts over the Parquet canonical sources, per tenant."""
+        return dataclasses.replace(make_context(engine, settings, self.folders), tenant=tenant)
+
+
+def build_estate(root: Path) -> Estate:
+    """Build both tenants' objects under ``root`` (a few seconds on SQLite)."""
+    from core.store import open_store
+
+    settings = Settings(home=root / "ws", batch_size=100, embedding_provider="none")
+    engine = open_store(settings)
+    tokens = Tokens()
+    estate = Estate(settings, engine, {}, {}, tokens)
+    for n, tenant in enumerate(TENANTS):
+        prefix = "AB"[n]
+        clean, dirty = f"{tenant}-clean", f"{tenant}-dirty"
+        estate.folders[clean] = write_parts(
+            root / clean, canonical_table(120, prefix=f"{prefix}C"), 100
+        )
+        estate.folders[dirty] = write_parts(
+            root / dirty, canonical_table(40, prefix=f"{prefix}D", bad_every=4), 100
+        )
+        register_source(engine, settings, clean, 120, tenant=tenant)
+        register_source(engine, settings, dirty, 40, tenant=tenant)
+        source_id = stage_source(
+            engine, settings, policy_table(30), name=f"polmast-{tenant}", tenant=tenant
+        )
+        mapping = create_mapping(engine, source_id, BASE_RULES, tenant=tenant)
+        context = estate.context_for(engine, settings, tenant)
+        plan = generate_plan(context, source_ids=[clean, dirty], target="new_platform")
+        done = plan.waves[0].wave_id
+        assert run_wave(context, done).status == "completed"
+        blocked = plan.waves[-1].wave_id
+        report = check_gates(context, blocked)
+        failing = next(r for r in report.results if not r.passed)
+        runnable = plan.waves[1].wave_id  # blocked by the same gate: let it run anyway
+        check_gates(context, runnable)
+        override_gate(context, runnable, gate=failing.gate, reason="known bad premiums")
+        estate.tenants[tenant] = TenantEstate(
+            tenant=tenant,
+            source_id=source_id,
+            mapping_id=mapping.mapping_id,
+            plan_id=plan.plan_id,
+            done_wave=done,
+            blocked_wave=blocked,
+            policy_id=f"{prefix}C000007",
+            runnable_wave=runnable,
+            failing_gate=failing.gate,
+            failing_policy=failing.sample[0],
+        )
+        for role in Role:
+            tokens.issue(tenant, role)
+    return estate
