@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 demo: $(STAMP)
 	$(VENV)/bin/data-mash demo --policies $(POLICIES)
+	@echo "Open the console: $(VENV)/bin/data-mash serve api   then http://127.0.0.1:8000/"
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q

@@ -10,6 +10,7 @@ The dashboard sends the same token as an HttpOnly, SameSite=Strict cookie set by
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -61,3 +62,38 @@ class NoTokens:
 
     def any_active(self) -> bool:
         return False
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: only this machine can connect."""
+    bare = host.strip("[]")
+    if bare == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bare).is_loopback
+    except ValueError:
+        return False
+
+
+def access_for(host: str, port: int, verifier: TokenVerifier, tenant: str) -> Caller | None:
+    """Who unauthenticated requests act as when serving on ``host``; refuse unsafe bindings.
+
+    Once any token exists every request needs one. With none, loopback is open (acting as
+    ``tenant`` with every role, like the CLI on this machine); any other address is refused.
+
+    Raises:
+        ConfigError: a non-loopback address while no token exists.
+    """
+    from core.errors import ConfigError
+
+    if verifier.any_active():
+        return None
+    if not is_loopback(host):
+        raise ConfigError(
+            f"refusing to serve the API on {host}:{port} without authentication: "
+            f"{host} is not a loopback address and no API token exists",
+            where="--host",
+            fix="create one with: data-mash token create --tenant T --role viewer; "
+            "or bind to 127.0.0.1",
+        )
+    return Caller(tenant=tenant, role=Role.APPROVER, token_id="loopback")

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api.auth import Caller, NoTokens, TokenVerifier
 from api.deps import ApiConfig, ContextFactory
 from api.jobs import JobRegistry
 from api.limits import BodyLimit
+from api.pages import login, overview, tracker
+from api.pages import mappings as mapping_pages
 from api.problems import install_problem_handlers
 from api.routes import audit, jobs, mappings, plans, policies, routing, sources, waves
 from core.settings import Settings
 from tools.waves import WaveContext
 
 API_PREFIX = "/api/v1"
+#: Vendored files the pages link (htmx, our script and styles); nothing is fetched at run time.
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def api_router() -> APIRouter:
@@ -60,5 +67,8 @@ def create_app(
     app.state.jobs = JobRegistry()
     install_problem_handlers(app)
     app.include_router(api_router())
+    for pages in (login, overview, tracker, mapping_pages):
+        app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app

@@ -85,6 +85,7 @@ def problem_response(
     *,
     path: str | None = None,
     errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     """A problem+json response (``WWW-Authenticate`` on 401, as RFC 6750 asks)."""
     body = Problem(
@@ -94,7 +95,9 @@ def problem_response(
         instance=path,
         errors=errors,
     )
-    headers = {"WWW-Authenticate": 'Bearer realm="data-mash"'} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="data-mash"'
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
@@ -130,7 +133,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem_response(exc.status_code, str(exc.detail), path=request.url.path)
+        # keep the exception's headers: Allow on 405, as RFC 9110 asks
+        return problem_response(
+            exc.status_code, str(exc.detail), path=request.url.path, headers=exc.headers
+        )
 
 
 #: Problem responses every API route may return, for the OpenAPI document.

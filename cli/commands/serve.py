@@ -24,7 +24,9 @@ def _host_port(value: str) -> tuple[str, int]:
 @app.command()
 def serve(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help=f"Which server: {', '.join(SERVERS)}.")],
+    name: Annotated[
+        str, typer.Argument(help=f"Which server: {', '.join(SERVERS)}, or api (REST + dashboard).")
+    ],
     http: Annotated[
         str | None,
         typer.Option(
@@ -33,9 +35,14 @@ def serve(
             help="Serve streamable HTTP at http://HOST:PORT/mcp instead of stdio.",
         ),
     ] = None,
+    host: Annotated[str, typer.Option(help="api only: address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="api only: port.")] = 8000,
     tenant: TenantOption = None,
 ) -> None:
     """Run an MCP server for IDE assistants, MCP Inspector or the chat agent.
+
+    `data-mash serve api` runs the REST API and the web dashboard instead
+    (http://HOST:PORT/, OpenAPI at /openapi.json); off loopback it needs an API token.
 
     Over stdio by default (what Claude Desktop, Cursor and VS Code start); with --http it serves
     streamable HTTP. Print a client configuration with: data-mash mcp-config
@@ -43,6 +50,11 @@ def serve(
     Example: data-mash serve content --http 127.0.0.1:8765
     """
     state = state_for(ctx, False, tenant)
+    if name == "api":
+        from cli.commands.serve_api import serve_api
+
+        serve_api(state.settings, state.engine, host=host, port=port)
+        return
     if name not in SERVERS:
         raise InputError(f"no server '{name}'", fix=f"choose one of: {', '.join(SERVERS)}")
     try:

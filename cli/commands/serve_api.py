@@ -1,0 +1,29 @@
+"""``data-mash serve api``: the REST API and dashboard under uvicorn."""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy import Engine
+
+from core.settings import Settings
+
+
+def serve_api(settings: Settings, engine: Engine, *, host: str, port: int) -> None:
+    """Serve until interrupted; refuse a non-loopback address while no token exists."""
+    import uvicorn
+
+    from api.auth import NoTokens, access_for
+    from api.main import create_app
+
+    verifier = NoTokens()
+    open_as = access_for(host, port, verifier, settings.tenant)
+    app = create_app(settings, verifier=verifier, open_as=open_as)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"data-mash console: http://{shown}:{port}/  (OpenAPI: /openapi.json)", file=sys.stderr)
+    if open_as is not None:
+        print(
+            f"no API token exists: loopback requests act for tenant '{open_as.tenant}'",
+            file=sys.stderr,
+        )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
