@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlalchemy import Engine
 
 from core.errors import InputError, NotFoundError
+from core.ids import PolicyId
 from core.settings import Settings
 from servers.common import (
     READ_ONLY,
@@ -34,9 +35,6 @@ from tools.waves import PolicyReport, WaveContext, lineage, locate_policy
 from tools.waves.tracker import PolicyLineage
 
 ContextFactory = Callable[[Engine, Settings, str], WaveContext]
-PolicyId = Annotated[
-    str, Field(min_length=1, max_length=64, description="The policy id, as in the legacy system.")
-]
 
 
 def _time(value: str | None, name: str) -> datetime | None:

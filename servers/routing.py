@@ -18,6 +18,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
 from sqlalchemy import Engine
 
+from core.ids import PolicyId, SourceId
 from core.paths import confine
 from core.settings import Settings
 from core.targets import target_help
@@ -66,15 +67,6 @@ RuleSetRef = Annotated[
         description="A stored rule set: NAME (latest version), NAME@VERSION, or its numeric id.",
     ),
 ]
-SourceId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        description="Id of an ingested source with an approved mapping.",
-    ),
-]
-PolicyId = Annotated[str, Field(min_length=1, max_length=64, description="The policy id.")]
 RulesYaml = Annotated[
     str,
     Field(

@@ -19,6 +19,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
 from sqlalchemy import Engine
 
+from core.ids import SourceId, WaveId
 from core.settings import Settings
 from core.targets import target_help
 from servers.common import (
@@ -50,10 +51,6 @@ from tools.waves.contracts import GateOverride, WaveReconciliation
 R = TypeVar("R")
 #: Builds the wave context of a tenant (tests inject fakes).
 ContextFactory = Callable[[Engine, Settings, str], WaveContext]
-
-WaveId = Annotated[
-    str, Field(min_length=1, max_length=64, description="Wave id, e.g. plan-1a2b3c4d5e-w0.")
-]
 
 
 async def _cancellable(ctx: Context, work: Callable[[threading.Event, Any], R]) -> R:
@@ -107,7 +104,7 @@ def build_server(
     @user_errors
     async def plan_waves(
         source_ids: Annotated[
-            list[str],
+            list[SourceId],
             Field(
                 min_length=1,
                 max_length=100,

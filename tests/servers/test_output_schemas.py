@@ -168,3 +168,35 @@ def test_every_tool_uses_a_shared_annotation_preset(tools: dict[str, list[Any]])
 def test_no_server_defines_its_own_annotations(name: str) -> None:
     source = inspect.getsource(importlib.import_module(f"servers.{name}"))
     assert "ToolAnnotations(" not in source, f"servers/{name}.py: use servers.common's presets"
+
+
+def _patterns(schema: dict[str, Any], defs: dict[str, Any]) -> list[str]:
+    """Every string pattern an argument's schema declares (through null unions and lists)."""
+    if "$ref" in schema:
+        schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+    found = [schema["pattern"]] if "pattern" in schema else []
+    for option in schema.get("anyOf", []):
+        found += _patterns(option, defs)
+    if isinstance(schema.get("items"), dict):
+        found += _patterns(schema["items"], defs)
+    return found
+
+
+def test_every_id_and_tenant_argument_uses_the_constrained_id_types(
+    tools: dict[str, list[Any]],
+) -> None:
+    """tenant, *_id and *_ids arguments are core.ids types: their pattern is in the schema,
+    so a client sees the shape and a bad id is refused before any work."""
+    from core.ids import ID_PATTERN, TENANT_PATTERN
+
+    loose = []
+    for server, listed in tools.items():
+        for tool in listed:
+            schema = tool.inputSchema
+            for name, prop in (schema.get("properties") or {}).items():
+                if name != "tenant" and not name.endswith(("_id", "_ids")):
+                    continue
+                wanted = TENANT_PATTERN if name == "tenant" else ID_PATTERN
+                if wanted not in _patterns(prop, schema.get("$defs", {})):
+                    loose.append(f"{server}.{tool.name}({name})")
+    assert not loose, f"arguments not typed with core.ids: {loose}"
