@@ -205,8 +205,9 @@ def _stage_source(
         if op.completed:
             return _result(registry.get(source_id), reused=True)
         try:
-            info = _stage(reader, partial, path, progress, batch_rows=settings.batch_size)
-            records, bad, columns, sample = info
+            records, bad, columns, sample = _stage(
+                reader, partial, path, progress, batch_rows=settings.batch_size
+            )
             if records == 0 and bad == 0:
                 raise InputError(
                     "contains no records",
