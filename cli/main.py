@@ -14,6 +14,7 @@ from cli.app import app
 
 # Command modules register themselves on `app` when imported.
 from cli.commands import (  # noqa: F401,E402
+    access,
     assembly,
     chat,
     content,

@@ -77,6 +77,22 @@ class Settings(BaseSettings):
         "(never the current directory implicitly).",
     )
 
+    # HTTP servers (MCP over streamable HTTP, later the REST API).
+    http_max_sessions: int = Field(
+        256, ge=1, description="Open MCP sessions per HTTP server; more get 503 until one ends."
+    )
+    http_session_idle_seconds: float = Field(
+        300.0, gt=0, description="An MCP session with no request for this long is closed."
+    )
+    http_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra Host header values an HTTP server accepts (e.g. 'mcp.example:*').",
+    )
+    http_allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Extra Origin header values an HTTP server accepts (browsers' CORS origin).",
+    )
+
     # LLM: any OpenAI-compatible endpoint. The standard OpenAI variables are honoured as is.
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "DATA_MASH_OPENAI_API_KEY")

@@ -160,15 +160,29 @@ Transport = Literal["stdio", "http"]
 
 
 def run_server(
-    server: FastMCP, transport: Transport, *, host: str = "127.0.0.1", port: int = 8000
+    server: FastMCP,
+    transport: Transport,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    settings: Any = None,
+    require_token: bool = False,
 ) -> None:
-    """Serve over stdio (IDE assistants) or streamable HTTP at http://HOST:PORT/mcp."""
+    """Serve over stdio (IDE assistants) or streamable HTTP at http://HOST:PORT/mcp.
+
+    Over HTTP off loopback (or with ``require_token``) every request needs a bearer token and the
+    server refuses to start while none exists (see servers/http.py).
+    """
     if transport == "stdio":
         server.run("stdio")
         return
-    server.settings.host = host
-    server.settings.port = port
-    server.run("streamable-http")
+    from servers.http import serve_http
+
+    if settings is None:
+        from core.settings import Settings
+
+        settings = Settings()
+    serve_http(server, settings, host=host, port=port, require_token=require_token)
 
 
 def scoped_tenant(settings: Any, tenant: str | None) -> str:
@@ -177,8 +191,13 @@ def scoped_tenant(settings: Any, tenant: str | None) -> str:
     A server whose tenant was set when it started (``--tenant``, ``DATA_MASH_TENANT`` or
     ``data-mash.yaml``) serves only that tenant; otherwise a call may name any valid tenant.
     Resource templates (``profile://{tenant}/...``) come through here too, so the same check
-    guards every door.
+    guards every door. Over authenticated HTTP the token's tenant is the only one a call may act
+    for, whatever tenant it names (tools.access.tenant_for).
     """
+    from tools.access import current_principal, tenant_for
+
+    if current_principal() is not None:
+        tenant = tenant_for(tenant, settings.tenant)
     if tenant is None:
         return settings.tenant
     check_tenant(tenant)
@@ -215,6 +234,7 @@ class ServerState:
         return self._engine
 
     def tenant(self, tenant: str | None) -> str:
+        """The tenant a call acts for (see scoped_tenant)."""
         return scoped_tenant(self.settings, tenant)
 
     def confine(self, path: str) -> Any:

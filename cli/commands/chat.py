@@ -360,6 +360,7 @@ def mcp_config(
 ) -> None:
     """Print the config that lets Claude Desktop, Cursor or VS Code use the data-mash servers."""
     from agents.mcp_client import builtin_specs
+    from core.paths import allowed_roots
 
     state = state_for(ctx, json_out, tenant)
     if client not in ("claude", "cursor", "vscode", "all"):
@@ -367,11 +368,13 @@ def mcp_config(
     specs, _ = builtin_specs(state.settings)
     exe = shutil.which("data-mash")
     command, prefix = (exe, []) if exe else (sys.executable, ["-m", "cli.main"])
-    env = {"DATA_MASH_HOME": str(Path(state.settings.home).resolve())}
-    if state.settings.allowed_roots:  # the folders you named; the workspace is always allowed
-        env["DATA_MASH_ALLOWED_ROOTS"] = json.dumps(
-            [str(Path(p).resolve()) for p in state.settings.allowed_roots]
-        )
+    # The roots are written out, not left to the server's default: an IDE starts servers in a
+    # working directory of its choosing, and that must not widen what the tools may read.
+    roots = allowed_roots(state.settings.allowed_roots, state.settings.home)
+    env = {
+        "DATA_MASH_HOME": str(Path(state.settings.home).resolve()),
+        "DATA_MASH_ALLOWED_ROOTS": json.dumps([str(root) for root in roots]),
+    }
     entries = {
         f"data-mash-{s.name}": {"command": command, "args": [*prefix, "serve", s.name], "env": env}
         for s in specs

@@ -16,6 +16,7 @@ SERVERS = ("content", "canonical", "routing", "waves", "governance")
 
 def _host_port(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
+    host = host.strip("[]")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError(f"--http '{value}' is not HOST:PORT", fix="e.g. --http 127.0.0.1:8765")
     return host, int(port)
@@ -37,6 +38,13 @@ def serve(
     ] = None,
     host: Annotated[str, typer.Option(help="api only: address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="api only: port.")] = 8000,
+    require_token: Annotated[
+        bool,
+        typer.Option(
+            "--require-token",
+            help="Require a bearer token on loopback too (always required off loopback).",
+        ),
+    ] = False,
     tenant: TenantOption = None,
 ) -> None:
     """Run an MCP server for IDE assistants, MCP Inspector or the chat agent.
@@ -46,6 +54,9 @@ def serve(
 
     Over stdio by default (what Claude Desktop, Cursor and VS Code start); with --http it serves
     streamable HTTP. Print a client configuration with: data-mash mcp-config
+
+    Off loopback (e.g. --http 0.0.0.0:8765) every request needs a bearer token from
+    `data-mash token create`, and the server refuses to start while none exists.
 
     Example: data-mash serve content --http 127.0.0.1:8765
     """
@@ -69,7 +80,14 @@ def serve(
     server = module.build_server(state.settings)
     if http:
         host, port = _host_port(http)
-        run_server(server, "http", host=host, port=port)
+        run_server(
+            server,
+            "http",
+            host=host,
+            port=port,
+            settings=state.settings,
+            require_token=require_token,
+        )
     else:
         run_server(server, "stdio")
 

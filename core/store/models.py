@@ -89,6 +89,8 @@ class AuditEntry(SQLModel, table=True):
     policy_count: int = 0
     created_at: datetime = stamp_field()
     finished_at: datetime | None = optional_stamp_field()
+    # The command / MCP request that caused the entry: the id its log lines carry too.
+    correlation_id: str | None = Field(default=None, max_length=64)
 
 
 class AuditPolicy(SQLModel, table=True):
@@ -395,3 +397,26 @@ class AssemblyRow(SQLModel, table=True):
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
     created_at: datetime = stamp_field()
     approved_at: datetime | None = optional_stamp_field()
+
+
+# -- operations: API tokens (migration 0008_operations) -----------------------------------------
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """A bearer token for the HTTP servers (MCP and REST): only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (
+        UniqueConstraint("token_id", name="uq_api_token_id"),
+        Index("ix_api_token_tenant", "tenant", "id"),
+    )
+
+    id: int | None = id_field()
+    token_id: str = Field(max_length=32)  # public part, shown in listings and logs
+    tenant: str = Field(max_length=64)
+    role: str = Field(max_length=16)  # viewer | operator | approver
+    label: str | None = Field(default=None, max_length=128)
+    secret_sha256: str = Field(max_length=64)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = stamp_field()
+    revoked_at: datetime | None = optional_stamp_field()

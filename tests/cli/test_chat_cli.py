@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from cli.main import main
+from core.settings import Settings
 from tests.agents.fake_servers import config_for
 
 CSV = "POLICY_NO;PREMIUM;EFF_DATE\nA001;100,50;2024-01-02\nA002;200,00;2024-13-45\n"
@@ -124,7 +125,7 @@ def test_unknown_thread_and_malformed_server_config_are_clear_errors(
 
 
 def test_mcp_config_prints_a_snippet_per_client(
-    workspace: Path, capsys: pytest.CaptureFixture[str]
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert main(["mcp-config", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -132,5 +133,10 @@ def test_mcp_config_prints_a_snippet_per_client(
     content = out["claude"]["config"]["mcpServers"]["data-mash-content"]
     assert content["args"][-2:] == ["serve", "content"]
     assert content["env"]["DATA_MASH_HOME"] == str(workspace.resolve())
+    # The allowed roots are explicit, and the server reads them back as written.
+    roots = json.loads(content["env"]["DATA_MASH_ALLOWED_ROOTS"])
+    assert str(workspace.resolve()) in roots
+    monkeypatch.setenv("DATA_MASH_ALLOWED_ROOTS", content["env"]["DATA_MASH_ALLOWED_ROOTS"])
+    assert [str(p) for p in Settings().allowed_roots] == roots
     assert out["vscode"]["config"]["servers"]["data-mash-content"]["type"] == "stdio"
     assert main(["mcp-config", "--client", "emacs"]) == 1
