@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -27,6 +27,8 @@ Every command takes --json (one JSON document on stdout) and --tenant. Exit code
 2 a usage error. Settings come from DATA_MASH_* variables or data-mash.yaml; the workspace is
 DATA_MASH_HOME (default ./.data-mash).
 """
+
+LogFormat = Literal["console", "json"]
 
 app = typer.Typer(
     name="data-mash",
@@ -55,8 +57,40 @@ def root(
     json_out: JsonOption = False,
     tenant: TenantOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    log_format: Annotated[
+        LogFormat | None,
+        typer.Option(
+            "--log-format",
+            envvar="DATA_MASH_LOG_FORMAT",
+            help="Log lines on stderr: console (default) or json (one object per line).",
+            show_default=False,
+        ),
+    ] = None,
+    verbose: Annotated[
+        int, typer.Option("-v", "--verbose", count=True, help="More log lines (-vv: debug).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Log errors only.")] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    ctx.obj = AppState(json=json_out, tenant=tenant, debug=debug)
+    from core.logs import bind_correlation_id, configure_logging, get_logger, resolve_level
+
+    # JSON lines are for machines that collect them: INFO by default; a person on a console
+    # sees warnings and up unless they ask (-v, DATA_MASH_LOG_LEVEL).
+    fmt = log_format or "console"
+    configure_logging(
+        fmt=fmt, level=resolve_level(verbose, quiet, default="INFO" if fmt == "json" else "WARNING")
+    )
+    correlation_id = bind_correlation_id()
+    get_logger(__name__).info(
+        "command_started", command=ctx.invoked_subcommand, correlation_id=correlation_id
+    )
+    ctx.obj = AppState(
+        json=json_out,
+        tenant=tenant,
+        debug=debug,
+        log_format=log_format,
+        verbose=verbose,
+        quiet=quiet,
+    )

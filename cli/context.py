@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from core.errors import ConfigError
+from core.logs import get_logger, register_secret
 from core.settings import Settings
 
 JsonOption = Annotated[
@@ -30,7 +31,7 @@ TenantOption = Annotated[
 def load_settings(**overrides: object) -> Settings:
     """Read Settings, turning a bad environment or data-mash.yaml into one clear line."""
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first["loc"]) or "settings"
@@ -39,6 +40,10 @@ def load_settings(**overrides: object) -> Settings:
             where=f"DATA_MASH_{name.upper()}",
             fix="fix the environment variable or data-mash.yaml",
         ) from None
+    for secret in settings.secret_values():
+        register_secret(secret)
+    get_logger(__name__).debug("settings_loaded", **settings.redacted())
+    return settings
 
 
 @dataclass
@@ -48,6 +53,9 @@ class AppState:
     json: bool = False
     tenant: str | None = None
     debug: bool = False
+    log_format: str | None = None  # as asked on the command line (None: each door's default)
+    verbose: int = 0
+    quiet: bool = False
     _settings: Settings | None = field(default=None, repr=False)
 
     @property

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
+from typing import Any
 
 import typer
 import typer.main
@@ -19,6 +21,7 @@ from cli.commands import (  # noqa: F401,E402
     chat,
     content,
     demo,
+    doctor,
     evals,
     governance,
     mapping,
@@ -27,6 +30,7 @@ from cli.commands import (  # noqa: F401,E402
     waves,
 )
 from core.errors import DataMashError
+from core.logs import get_logger, scrub
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("DATA_MASH_DEBUG") == "1"
     command = typer.main.get_command(app)
+    started = time.perf_counter()
+    code = _dispatch(command, args, debug)
+    get_logger(__name__).info(
+        "command_finished", exit_code=code, duration_s=round(time.perf_counter() - started, 3)
+    )
+    return code
+
+
+def _dispatch(command: Any, args: list[str], debug: bool) -> int:
     try:
         # Non-standalone click returns a command's `raise typer.Exit(n)` code instead of raising.
         returned = command.main(args=args, prog_name="data-mash", standalone_mode=False)
@@ -54,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataMashError as exc:
         if debug:
             traceback.print_exc()
-        sys.stderr.write(f"data-mash: error: {exc.message}\n")
+        sys.stderr.write(f"data-mash: error: {scrub(exc.message)}\n")
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("data-mash: interrupted; work stopped at the last committed batch\n")
@@ -63,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         sys.stderr.write(
-            f"data-mash: internal error: {type(exc).__name__}: {exc} "
+            f"data-mash: internal error: {type(exc).__name__}: {scrub(str(exc))} "
             "(rerun with --debug for the traceback and report it)\n"
         )
         return 1

@@ -142,6 +142,15 @@ class Settings(BaseSettings):
         """A path inside the workspace (not created)."""
         return self.home.joinpath(*parts)
 
+    def secret_values(self) -> list[str]:
+        """The secrets these settings hold (API key, database password), for log scrubbing."""
+        found = [self.openai_api_key.get_secret_value()] if self.openai_api_key else []
+        if self.db_url and "@" in self.db_url and "://" in self.db_url:
+            creds = self.db_url.split("://", 1)[1].rsplit("@", 1)[0]
+            if ":" in creds:
+                found.append(creds.split(":", 1)[1])
+        return found
+
     def redacted(self) -> dict[str, Any]:
         """Settings safe to print or log: no secret, database passwords masked."""
         data = self.model_dump(mode="json", exclude={"openai_api_key"})

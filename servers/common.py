@@ -18,8 +18,10 @@ from pydantic import Field, ValidationError
 
 from core.errors import DataMashError, InputError
 from core.ids import TenantId, check_tenant
+from core.logs import correlation, get_logger
 from core.paging import Page
 
+_log = get_logger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -126,10 +128,18 @@ def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await fn(*args, **kwargs)
-        except DataMashError as exc:
-            raise ToolError(exc.message) from None
+        # One correlation id per tool call: on its log lines and on the audit entries it writes.
+        with correlation(tool=fn.__name__):
+            try:
+                result = await fn(*args, **kwargs)
+            except DataMashError as exc:
+                _log.info("tool_refused", error=exc.message)
+                raise ToolError(exc.message) from None
+            except Exception as exc:
+                _log.error("tool_failed", error=f"{type(exc).__name__}: {exc}")
+                raise
+            _log.info("tool_called")
+            return result
 
     # Resolved annotations, so FastMCP builds the schema from the real types of the tool module.
     wrapper.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]

@@ -22,7 +22,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from core.errors import ConfigError
+from core.errors import ConfigError, DataMashError
 from tools.access import Principal, acting_as
 
 Verifier = Callable[[str], Principal | None]
@@ -138,6 +138,45 @@ async def _unauthorized(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def add_health_routes(server: FastMCP, settings: Any) -> None:
+    """/livez (no dependency checked) and /readyz (store, index, targets, LLM), open to probes.
+
+    Both answer ``application/health+json``; /readyz is 503 when a check fails.
+    """
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from tools.health import HEALTH_MEDIA_TYPE, HealthReport, liveness, readiness
+
+    store: dict[str, Any] = {}
+
+    def ready() -> HealthReport:
+        if "engine" not in store:
+            from core.store import open_store
+
+            try:
+                store["engine"] = open_store(settings)
+            except DataMashError:
+                return readiness(settings, None)  # the store check says why
+        return readiness(settings, store["engine"])
+
+    def answer(report: HealthReport) -> Response:
+        return Response(
+            json.dumps(report.to_json()),
+            status_code=report.http_status,
+            media_type=HEALTH_MEDIA_TYPE,
+            headers={"cache-control": "no-store"},
+        )
+
+    @server.custom_route("/livez", methods=["GET"])
+    async def livez(_request: Request) -> Response:
+        return answer(liveness())
+
+    @server.custom_route("/readyz", methods=["GET"])
+    async def readyz(_request: Request) -> Response:
+        return answer(await anyio.to_thread.run_sync(ready))
+
+
 def http_app(server: FastMCP, settings: Any, *, host: str, verify: Verifier | None) -> ASGIApp:
     """The ASGI app serving ``server`` at /mcp: bounded sessions, Host/Origin checks, tokens.
 
@@ -147,6 +186,7 @@ def http_app(server: FastMCP, settings: Any, *, host: str, verify: Verifier | No
     server.settings.max_sessions = settings.http_max_sessions
     server.settings.session_idle_timeout = settings.http_session_idle_seconds
     server.settings.transport_security = transport_security(host, settings)
+    add_health_routes(server, settings)
     app: ASGIApp = server.streamable_http_app()
     if verify is not None:
         app = BearerTokenMiddleware(app, verify=verify, path=server.settings.streamable_http_path)

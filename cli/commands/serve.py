@@ -61,6 +61,13 @@ def serve(
     Example: data-mash serve content --http 127.0.0.1:8765
     """
     state = state_for(ctx, False, tenant)
+    from core.logs import configure_logging, resolve_level
+
+    # A server's log lines are for a collector: JSON on stderr (stdout is the stdio transport).
+    configure_logging(
+        fmt="console" if state.log_format == "console" else "json",
+        level=resolve_level(state.verbose, state.quiet, default="INFO"),
+    )
     if name == "api":
         from cli.commands.serve_api import serve_api
 

@@ -212,3 +212,29 @@ def test_serve_on_all_interfaces_refuses_without_a_token_then_demands_it(workspa
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_health_endpoints_answer_probes_without_a_token(workspace: Path) -> None:
+    settings = Settings(home=workspace, embedding_provider="none")
+    tokens = TokenStore(open_store(settings))
+    tokens.create("default", "viewer")
+    app = http_app(build_server(settings), settings, host="127.0.0.1", verify=tokens.verify)
+    down = Settings(
+        home=workspace / "down",
+        db_url=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere",
+    )
+    down_app = http_app(build_server(down), down, host="127.0.0.1", verify=None)
+    with serving(app) as url, serving(down_app) as down_url:
+        base = url.removesuffix("/mcp")
+        live = httpx.get(f"{base}/livez", timeout=30)
+        assert live.status_code == 200
+        assert live.headers["content-type"].startswith("application/health+json")
+        assert live.json()["status"] == "pass"
+        ready = httpx.get(f"{base}/readyz", timeout=30)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["store:connectivity"][0]["status"] == "pass"
+        down_base = down_url.removesuffix("/mcp")
+        assert httpx.get(f"{down_base}/livez", timeout=30).status_code == 200
+        not_ready = httpx.get(f"{down_base}/readyz", timeout=30)
+        assert not_ready.status_code == 503
+        assert not_ready.json()["status"] == "fail"

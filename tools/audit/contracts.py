@@ -42,6 +42,7 @@ class AuditRecord(BaseModel):
     policy_count: int
     created_at: datetime
     finished_at: datetime | None
+    correlation_id: str | None = None  # the command / MCP request that caused it
 
     _utc = field_validator("created_at", "finished_at")(as_utc)
 

@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.logs import current_correlation_id
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
 from core.store.models import AuditEntry, AuditPolicy, table_of, utcnow
@@ -177,6 +178,7 @@ class AuditLog:
                             attempts=1,
                             policy_count=len(policy_ids),
                             created_at=utcnow(),
+                            correlation_id=current_correlation_id(),
                         )
                         .returning(ENTRY.c.id)
                     ).scalar_one()
