@@ -127,11 +127,12 @@ def check_vector_index(settings: Settings) -> dict[str, list[CheckResult]]:
 
 def check_targets(settings: Settings, engine: Any = None) -> dict[str, list[CheckResult]]:
     """Each built-in target's own health check, with its default configuration."""
-    from tools.waves.services import BUILTIN_TARGETS, WaveServices
+    from core.targets import TargetName
+    from tools.waves.context import WaveContext
 
     results: dict[str, list[CheckResult]] = {}
-    services = WaveServices.default(engine, settings) if engine is not None else None
-    for name in BUILTIN_TARGETS:
+    services = WaveContext.default(engine, settings) if engine is not None else None
+    for name in (t.value for t in TargetName):
 
         def one(name: str = name) -> CheckResult:
             if services is None:
