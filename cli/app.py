@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 import typer
 
 from cli.context import AppState, JsonOption, TenantOption
+from core.errors import ConfigError
 
 HELP = """data-mash: move insurance policies out of legacy policy-admin systems, safely.
 
@@ -70,6 +71,18 @@ def root(
         int, typer.Option("-v", "--verbose", count=True, help="More log lines (-vv: debug).")
     ] = 0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Log errors only.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            envvar="DATA_MASH_METRICS_PORT",
+            min=1,
+            max=65535,
+            help="Expose Prometheus metrics at http://127.0.0.1:PORT/metrics while the command "
+            "runs (for long runs: wave run, ingest).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -86,6 +99,20 @@ def root(
     get_logger(__name__).info(
         "command_started", command=ctx.invoked_subcommand, correlation_id=correlation_id
     )
+    if metrics_port:
+        from core.metrics import serve_metrics
+
+        try:
+            server = serve_metrics(metrics_port)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on 127.0.0.1:{metrics_port}: {exc.strerror}",
+                where="--metrics-port",
+                fix="pick a free port",
+            ) from None
+        # Closing callbacks run last-registered first: stop serving, then close the socket.
+        ctx.call_on_close(server.server_close)
+        ctx.call_on_close(server.shutdown)
     ctx.obj = AppState(
         json=json_out,
         tenant=tenant,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
@@ -20,6 +21,7 @@ from core.errors import DataMashError, InputError
 from core.ids import TenantId, check_tenant
 from core.logs import correlation, get_logger
 from core.paging import Page
+from core.metrics import TOOL_CALLS, TOOL_SECONDS, count, enabled
 
 _log = get_logger(__name__)
 P = ParamSpec("P")
@@ -130,14 +132,22 @@ def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         # One correlation id per tool call: on its log lines and on the audit entries it writes.
         with correlation(tool=fn.__name__):
+            started = time.perf_counter()
+            outcome = "ok"
             try:
                 result = await fn(*args, **kwargs)
             except DataMashError as exc:
+                outcome = "refused"
                 _log.info("tool_refused", error=exc.message)
                 raise ToolError(exc.message) from None
             except Exception as exc:
+                outcome = "error"
                 _log.error("tool_failed", error=f"{type(exc).__name__}: {exc}")
                 raise
+            finally:
+                count(TOOL_CALLS, tool=fn.__name__, outcome=outcome)
+                if enabled():
+                    TOOL_SECONDS.labels(fn.__name__).observe(time.perf_counter() - started)
             _log.info("tool_called")
             return result
 

@@ -138,10 +138,11 @@ async def _unauthorized(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def add_health_routes(server: FastMCP, settings: Any) -> None:
-    """/livez (no dependency checked) and /readyz (store, index, targets, LLM), open to probes.
+def add_operations_routes(server: FastMCP, settings: Any) -> None:
+    """/livez (no dependency checked), /readyz (store, index, targets, LLM) and /metrics
+    (Prometheus), open to probes and scrapers without a token.
 
-    Both answer ``application/health+json``; /readyz is 503 when a check fails.
+    Health answers are ``application/health+json``; /readyz is 503 when a check fails.
     """
     from starlette.requests import Request
     from starlette.responses import Response
@@ -168,6 +169,13 @@ def add_health_routes(server: FastMCP, settings: Any) -> None:
             headers={"cache-control": "no-store"},
         )
 
+    @server.custom_route("/metrics", methods=["GET"])
+    async def metrics(_request: Request) -> Response:
+        from core.metrics import exposition
+
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
+
     @server.custom_route("/livez", methods=["GET"])
     async def livez(_request: Request) -> Response:
         return answer(liveness())
@@ -186,7 +194,7 @@ def http_app(server: FastMCP, settings: Any, *, host: str, verify: Verifier | No
     server.settings.max_sessions = settings.http_max_sessions
     server.settings.session_idle_timeout = settings.http_session_idle_seconds
     server.settings.transport_security = transport_security(host, settings)
-    add_health_routes(server, settings)
+    add_operations_routes(server, settings)
     app: ASGIApp = server.streamable_http_app()
     if verify is not None:
         app = BearerTokenMiddleware(app, verify=verify, path=server.settings.streamable_http_path)

@@ -230,6 +230,9 @@ def test_health_endpoints_answer_probes_without_a_token(workspace: Path) -> None
         assert live.status_code == 200
         assert live.headers["content-type"].startswith("application/health+json")
         assert live.json()["status"] == "pass"
+        scraped = httpx.get(f"{base}/metrics", timeout=30)
+        assert scraped.status_code == 200
+        assert "# TYPE data_mash_records_total counter" in scraped.text
         ready = httpx.get(f"{base}/readyz", timeout=30)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"]["store:connectivity"][0]["status"] == "pass"

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from sqlalchemy import Engine
 from core.errors import InputError
 from core.file_lock import file_lock, is_locked
 from core.ids import check_tenant, tenant_path
+from core.metrics import QUARANTINED, count, observe_batch, reason_label
 from core.settings import Settings
 from core.store.models import utcnow
 from tools.audit import AuditLog
@@ -278,6 +281,7 @@ def _stage(
     quarantine = QuarantineWriter(folder / "quarantine.parquet")
     columns: dict[str, str] = {}
     try:
+        started = time.perf_counter()  # decoding happens in the reader: time whole iterations
         for batch in reader.batches(min(batch_rows, DEFAULT_BATCH_ROWS)):
             parts.write(batch.records)
             for field in batch.records.schema:
@@ -285,6 +289,11 @@ def _stage(
                 if columns[field.name] == "null" and str(field.type) != "null":
                     columns[field.name] = str(field.type)
             quarantine.add(batch.bad)
+            now = time.perf_counter()
+            observe_batch("decode", batch.records.num_rows, now - started)
+            started = now
+            for reason, n in Counter(reason_label(bad.reason) for bad in batch.bad).items():
+                count(QUARANTINED, n, reason=reason)
             if progress is not None:
                 progress(min(batch.bytes_read, total), total)
     finally:

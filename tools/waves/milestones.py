@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import and_, delete, select
 
 from core.errors import InputError, NotFoundError
+from core.metrics import RECONCILIATION_MISMATCHES, count
 from core.store.models import PolicyLocation, PolicyMove, table_of
 from core.targets import headed_for, same_target
 from knowledge.canonical.arrow import arrow_schema
@@ -343,6 +344,8 @@ def _validate(ctx: StepContext) -> dict[str, Any]:
         )
         data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
         passed = bool(getattr(report, "passed", data.get("passed")))
+        for kind in MISMATCH_KINDS:
+            count(RECONCILIATION_MISMATCHES, int(data.get(kind) or 0), kind=kind)
         if not passed:
             raise ValidationFailed(
                 f"reconciliation of wave {ctx.wave_id} failed: {_summary(data)}",
@@ -356,6 +359,16 @@ def _validate(ctx: StepContext) -> dict[str, Any]:
         )
 
     return ctx.run_batches([None], check)
+
+
+#: Report fields counted in data_mash_reconciliation_mismatches_total{kind}.
+MISMATCH_KINDS = (
+    "missing_in_target",
+    "unexpected_in_target",
+    "different",
+    "duplicates_in_source",
+    "duplicates_in_target",
+)
 
 
 def _summary(data: dict[str, Any]) -> str:

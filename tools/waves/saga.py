@@ -21,12 +21,14 @@ real wiring lives in :mod:`tools.waves.milestones`.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, delete, select
 
+from core.metrics import COMPENSATIONS, count, observe_batch
 from core.store.models import utcnow
 from tools.audit import AuditLog
 from tools.waves.context import WaveContext
@@ -137,6 +139,7 @@ class StepContext:
                 self._report(done, total)
                 continue
             ids = list(policy_ids(item)) if policy_ids else []
+            started = time.perf_counter()
             key = f"wave:{self.wave_id}:{self.milestone}:{batch_no}"
             with self.log.operation(
                 NAMESPACE,
@@ -171,6 +174,7 @@ class StepContext:
                             created_at=utcnow(),
                         )
                     )
+            observe_batch(self.milestone, scope.rows, time.perf_counter() - started)
             if HOOK:
                 HOOK("after_commit", self.milestone, batch_no)
             self.batches_run += 1
@@ -234,6 +238,7 @@ def compensate_step(ctx: StepContext, milestone: Milestone, step: StepState) -> 
             )
         ctx.entry_id = op.entry_id
         op.outcome = milestone.compensate(ctx) or {}
+        count(COMPENSATIONS, stage=milestone.name)
         batch_entries = [r.entry_id for r in ctx.committed().values() if r.entry_id]
         step = step.model_copy(
             update={"status": WaveState.COMPENSATED, "compensation_entry_id": op.entry_id}

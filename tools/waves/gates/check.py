@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 from sqlalchemy import and_, func, select
 
 from core.errors import InputError
+from core.metrics import GATE_FAILURES, count
 from core.store.models import utcnow
 from tools.audit import AuditLog
 from tools.waves.context import WaveContext
@@ -163,6 +164,9 @@ def check_gates(context: WaveContext, wave_id: str) -> GateReport:
     report = GateReport(
         wave_id=wave_id, results=results, passed=all(r.passed or r.overridden for r in results)
     )
+    for result in results:
+        if not result.passed:
+            count(GATE_FAILURES, gate=result.gate)
     log = AuditLog(context.engine, tenant=context.tenant)
     payload = {"gates": [r.gate for r in results]}
     with log.operation(NAMESPACE, "check_gates", target=wave_id, payload=payload) as op:
