@@ -93,6 +93,11 @@ class Settings(BaseSettings):
         description="Extra Origin header values an HTTP server accepts (browsers' CORS origin).",
     )
 
+    # Retries of transient failures (targets, the store): exponential backoff with jitter.
+    retry_attempts: int = Field(4, ge=1, le=20, description="Tries of a transient failure.")
+    retry_initial_wait_seconds: float = Field(0.2, ge=0, description="First backoff.")
+    retry_max_wait_seconds: float = Field(5.0, ge=0, description="Cap of one backoff.")
+
     # LLM: any OpenAI-compatible endpoint. The standard OpenAI variables are honoured as is.
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "DATA_MASH_OPENAI_API_KEY")

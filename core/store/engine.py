@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 
 from core.errors import ConfigError, InputError
 from core.file_lock import file_lock
+from core.retry import retry_call
 from core.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -119,9 +120,14 @@ def open_store(settings: Settings) -> Engine:
     from core.store.migrate import upgrade_to_head
 
     engine = create_store_engine(settings)
-    try:
+
+    def ping() -> None:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    try:
+        # A server restarting or briefly out of connections is worth a few short retries.
+        retry_call("store_connect", ping, attempts=3, initial_wait=0.2, max_wait=1.0)
     except (OperationalError, DBAPIError) as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -35,6 +35,7 @@ from sqlalchemy import and_, delete, select
 
 from core.errors import InputError, NotFoundError
 from core.metrics import RECONCILIATION_MISMATCHES, count
+from core.retry import retry_call, retry_settings
 from core.store.models import PolicyLocation, PolicyMove, table_of
 from core.targets import headed_for, same_target
 from knowledge.canonical.arrow import arrow_schema
@@ -259,7 +260,15 @@ def _migrate(ctx: StepContext) -> dict[str, Any]:
     reason = f"migrated in wave {ctx.wave_id}"
 
     def write(_: int, item: _Eligible, scope: BatchScope) -> None:
-        written = target.write(ctx.wave_id, item.records) if item.ids else 0
+        written = (
+            retry_call(
+                "target_write",
+                lambda: target.write(ctx.wave_id, item.records),
+                **retry_settings(ctx.context.settings),
+            )
+            if item.ids
+            else 0
+        )
         moves = [
             Move(
                 pid,
@@ -280,7 +289,10 @@ def _migrate(ctx: StepContext) -> dict[str, Any]:
 
 
 def _unmigrate(ctx: StepContext) -> dict[str, Any]:
-    removed = _target(ctx).delete(ctx.wave_id)
+    target = _target(ctx)
+    removed = retry_call(
+        "target_delete", lambda: target.delete(ctx.wave_id), **retry_settings(ctx.context.settings)
+    )
     return {"deleted": removed, "restored": restore_locations(ctx, "migrate")}
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.errors import InputError
+from core.retry import describe
 from core.store.models import utcnow
 from tools.audit import AuditLog
 from tools.waves.context import WaveContext
@@ -146,7 +147,7 @@ def run_wave(
                 run_op.outcome = {"status": CANCELLED, "milestone": milestone.name}
                 return get_wave_status(context, wave_id)
             except Exception as exc:  # noqa: BLE001  (any failure: compensate, then report)
-                error = f"{milestone.name} failed: {type(exc).__name__}: {exc}"[:2000]
+                error = f"{milestone.name} failed {describe(exc)}"[:2000]
                 set_wave(context, wave_id, status=FAILED, error=error)
                 final = _compensate(context, wave_id, milestones[: index + 1], progress=progress)
                 run_op.outcome = {"status": final, "milestone": milestone.name, "error": error}
