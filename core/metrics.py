@@ -15,7 +15,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     Counter,
-    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -65,8 +64,6 @@ TOOL_CALLS = Counter(
 TOOL_SECONDS = Histogram(
     "data_mash_tool_call_duration_seconds", "Wall time of MCP tool calls, by tool.", ["tool"]
 )
-WAVES = Counter("data_mash_waves_total", "Wave runs finished, by final status.", ["status"])
-HTTP_SESSIONS = Gauge("data_mash_http_sessions", "Open MCP sessions of this HTTP server.")
 
 
 def enabled() -> bool:
