@@ -19,10 +19,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 # torch first, pinned, so the CPU wheel on these machines is used (not a CUDA download).
-$(STAMP): pyproject.toml | $(PY)
+# constraints.txt pins every package to the versions the test suite passed with.
+$(STAMP): pyproject.toml constraints.txt | $(PY)
 	$(PY) -m pip install -q --upgrade pip wheel setuptools
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
