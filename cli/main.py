@@ -31,6 +31,7 @@ from cli.commands import (  # noqa: F401,E402
 )
 from core.errors import DataMashError
 from core.logs import get_logger, scrub
+from core.tracing import setup_tracing, shutdown_tracing, span
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,10 +40,18 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("DATA_MASH_DEBUG") == "1"
     command = typer.main.get_command(app)
     started = time.perf_counter()
-    code = _dispatch(command, args, debug)
-    get_logger(__name__).info(
-        "command_finished", exit_code=code, duration_s=round(time.perf_counter() - started, 3)
-    )
+    try:
+        setup_tracing("data-mash-cli")
+    except DataMashError as exc:
+        sys.stderr.write(f"data-mash: error: {exc.message}\n")
+        return 1
+    with span("cli.command", command=next((a for a in args if not a.startswith("-")), "")) as s:
+        code = _dispatch(command, args, debug)
+        s.set_attribute("exit_code", code)
+        get_logger(__name__).info(
+            "command_finished", exit_code=code, duration_s=round(time.perf_counter() - started, 3)
+        )
+    shutdown_tracing()
     return code
 
 

@@ -24,6 +24,8 @@ from typing import Any, Literal
 import structlog
 from structlog.contextvars import bind_contextvars, get_contextvars, reset_contextvars
 
+from core.tracing import trace_ids
+
 LogFormat = Literal["console", "json"]
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Keys whose values are secrets whatever they hold (token_id, llm_token_budget are not).
@@ -89,6 +91,7 @@ _SHARED: list[Any] = [
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.processors.format_exc_info,
+    trace_ids,
     redact,
 ]
 

@@ -22,6 +22,7 @@ from core.ids import TenantId, check_tenant
 from core.logs import correlation, get_logger
 from core.paging import Page
 from core.metrics import TOOL_CALLS, TOOL_SECONDS, count, enabled
+from core.tracing import span
 
 _log = get_logger(__name__)
 P = ParamSpec("P")
@@ -131,7 +132,10 @@ def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         # One correlation id per tool call: on its log lines and on the audit entries it writes.
-        with correlation(tool=fn.__name__):
+        with (
+            correlation(tool=fn.__name__) as correlation_id,
+            span(f"mcp.tool {fn.__name__}", tool=fn.__name__, correlation_id=correlation_id),
+        ):
             started = time.perf_counter()
             outcome = "ok"
             try:

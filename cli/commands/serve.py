@@ -62,6 +62,9 @@ def serve(
     """
     state = state_for(ctx, False, tenant)
     from core.logs import configure_logging, resolve_level
+    from core.tracing import setup_tracing
+
+    setup_tracing(f"data-mash-{name}" if name in SERVERS else "data-mash")
 
     # A server's log lines are for a collector: JSON on stderr (stdout is the stdio transport).
     configure_logging(

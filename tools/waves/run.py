@@ -17,6 +17,7 @@ from typing import Any
 from core.errors import InputError
 from core.retry import describe
 from core.store.models import utcnow
+from core.tracing import span
 from tools.audit import AuditLog
 from tools.waves.context import WaveContext
 from tools.waves.contracts import PlanCriteria, StepState, WaveStatus
@@ -202,7 +203,8 @@ def _run_step(
             context, row, plan, milestone.name, op.entry_id, cancel=cancel, progress=progress
         )
         try:
-            outcome = milestone.run(ctx) or {}
+            with span("wave.milestone", wave_id=row.wave_id, milestone=milestone.name):
+                outcome = milestone.run(ctx) or {}
         except WaveCancelled:
             save_step(
                 context,

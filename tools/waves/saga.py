@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Engine, and_, delete, select
 
 from core.metrics import COMPENSATIONS, count, observe_batch
 from core.store.models import utcnow
+from core.tracing import span
 from tools.audit import AuditLog
 from tools.waves.context import WaveContext
 from tools.waves.contracts import PlanCriteria, StepState
@@ -155,7 +156,10 @@ class StepContext:
                 if HOOK:
                     HOOK("before_work", self.milestone, batch_no)
                 scope = BatchScope()
-                work(batch_no, item, scope)
+                with span(
+                    "wave.batch", wave_id=self.wave_id, milestone=self.milestone, batch_no=batch_no
+                ):
+                    work(batch_no, item, scope)
                 if HOOK:
                     HOOK("after_work", self.milestone, batch_no)
                 op.outcome = {"batch_no": batch_no, "rows": scope.rows, **scope.outcome}
