@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of the store; default is a SQLite file in the workspace. "
         "Example: postgresql+psycopg://user@127.0.0.1:5432/datamash",
     )
+    db_pool_size: int = Field(5, ge=1, description="PostgreSQL: connections kept open.")
+    db_max_overflow: int = Field(10, ge=0, description="PostgreSQL: extra connections at peaks.")
+    db_pool_recycle_seconds: int = Field(
+        1800, ge=-1, description="PostgreSQL: reconnect connections older than this (-1: never)."
+    )
+    db_pool_pre_ping: bool = Field(True, description="PostgreSQL: test a connection before use.")
     tenant: str = Field(DEFAULT_TENANT, description="Tenant used when a command names none.")
     batch_size: int = Field(50_000, ge=100, description="Records per batch in bulk work.")
     allowed_roots: list[Path] = Field(

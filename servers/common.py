@@ -127,7 +127,10 @@ def argument_error(tool: str, exc: ValidationError) -> str:
 
 
 def user_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Raise DataMashError as ToolError so the client sees one clear message (isError)."""
+    """Raise DataMashError as ToolError so the client sees one clear message (isError).
+
+    Each call also gets a correlation id, a span, a log line and its metrics.
+    """
 
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -100,7 +100,13 @@ def create_store_engine(settings: Settings) -> Engine:
             )
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(
+                url,
+                pool_size=settings.db_pool_size,
+                max_overflow=settings.db_max_overflow,
+                pool_recycle=settings.db_pool_recycle_seconds,
+                pool_pre_ping=settings.db_pool_pre_ping,
+            )
             event.listen(engine, "handle_error", _too_long_is_input_error)
     except (NoSuchModuleError, ImportError) as exc:
         raise ConfigError(
