@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     start_http_server,
@@ -58,6 +59,24 @@ RETRIES = Counter(
     "Retries of transient failures, by operation.",
     ["operation"],
 )
+EMBEDDING_CALLS = Counter(
+    "data_mash_embedding_requests_total",
+    "Requests to a remote embedding endpoint, by outcome.",
+    ["outcome"],
+)
+EMBEDDING_COST = Counter(
+    "data_mash_embedding_cost_usd_total", "Spend on remote embeddings, by tenant.", ["tenant"]
+)
+EMBEDDING_BUDGET_LEFT = Gauge(
+    "data_mash_embedding_budget_left_usd",
+    "Remote embedding budget left, by tenant (as of its last request).",
+    ["tenant"],
+)
+MAPPING_CONFIDENCE = Histogram(
+    "data_mash_mapping_confidence_ratio",
+    "Confidence of proposed field mappings (0-1).",
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
+)
 TOOL_CALLS = Counter(
     "data_mash_tool_calls_total", "MCP tool calls, by tool and outcome.", ["tool", "outcome"]
 )
@@ -82,6 +101,12 @@ def count(counter: Counter, amount: float = 1, **labels: str) -> None:
     """Add ``amount`` to ``counter`` (with ``labels``) unless metrics are off or it is zero."""
     if amount and enabled():
         (counter.labels(**labels) if labels else counter).inc(amount)
+
+
+def count_confidence(confidence: float) -> None:
+    """One proposed field mapping's confidence."""
+    if enabled():
+        MAPPING_CONFIDENCE.observe(confidence)
 
 
 _DATA_IN_REASON = re.compile(r"'[^']*'|\"[^\"]*\"|\d+")

@@ -11,6 +11,7 @@ from typing import Any, Final
 import numpy as np
 
 from core.errors import ConfigError, DataMashError
+from core.metrics import EMBEDDING_BUDGET_LEFT, EMBEDDING_CALLS, EMBEDDING_COST, count, enabled
 from knowledge.embeddings.spend import BudgetExceeded, SpendLedger, price_per_million
 
 KNOWN_DIMENSIONS: Final[dict[str, int]] = {
@@ -128,12 +129,20 @@ class OpenAIEmbedder:
     def _embed_batch(self, batch: list[str]) -> np.ndarray:
         estimate = sum(math.ceil(len(text.encode("utf-8")) / 4) or 1 for text in batch)
         self._check_budget(estimate)
-        response = self._call_with_retries(batch)
+        try:
+            response = self._call_with_retries(batch)
+        except Exception:
+            count(EMBEDDING_CALLS, outcome="failed")
+            raise
+        count(EMBEDDING_CALLS, outcome="ok")
         usage = getattr(response, "usage", None)
         tokens = int(getattr(usage, "total_tokens", 0) or estimate)
-        self._ledger.record(
-            self._tenant, self._model, tokens, tokens * price_per_million(self._model) / 1e6
-        )
+        cost = tokens * price_per_million(self._model) / 1e6
+        self._ledger.record(self._tenant, self._model, tokens, cost)
+        count(EMBEDDING_COST, cost, tenant=self._tenant)
+        if enabled():
+            left = self._budget - self._ledger.spent_usd(self._tenant)
+            EMBEDDING_BUDGET_LEFT.labels(self._tenant).set(left)
         ordered = sorted(response.data, key=lambda item: item.index)
         return np.asarray([item.embedding for item in ordered], dtype=np.float32)
 

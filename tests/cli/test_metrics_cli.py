@@ -24,6 +24,7 @@ def estate(workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("DATA_MASH_BATCH_SIZE", "100")
     monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
     monkeypatch.delenv("DATA_MASH_METRICS", raising=False)
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
     settings = Settings(home=workspace, batch_size=100)
     engine = open_store(settings)
     folders = {
@@ -120,3 +121,21 @@ def test_ingest_counts_decoded_and_quarantined(
     }
     assert sum(reasons.values()) >= 2
     assert all("not json" not in r and "also bad" not in r for r in reasons)
+
+
+def test_mapping_confidence_is_observed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.metrics import MAPPING_CONFIDENCE
+
+    path = tmp_path / "policies.csv"
+    path.write_text(
+        "policy_number,effective_date,premium_amount\nP1,2024-01-01,100.50\nP2,2024-02-01,200\n"
+    )
+    assert main(["ingest", str(path), "--format", "csv", "--json"]) == 0
+    source_id = json.loads(capsys.readouterr().out)["source_id"]
+    before = MAPPING_CONFIDENCE._sum.get(), sum(b.get() for b in MAPPING_CONFIDENCE._buckets)
+    assert main(["map-to-canonical", source_id, "--json"]) == 0
+    proposed = json.loads(capsys.readouterr().out)["mappings"]
+    after = MAPPING_CONFIDENCE._sum.get(), sum(b.get() for b in MAPPING_CONFIDENCE._buckets)
+    mapped = [m for m in proposed if m["target"]]
+    assert mapped and after[1] - before[1] == len(mapped)
+    assert after[0] - before[0] == pytest.approx(sum(m["confidence"] for m in mapped), abs=1e-3)

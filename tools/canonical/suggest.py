@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine
 
+from core.metrics import count_confidence
 from core.settings import Settings
 from tools.canonical.contracts import SuggestedMapping
 from tools.content.sources import SourceInfo, SourceRegistry
@@ -215,6 +216,7 @@ def suggest_mapping(
             }
             problem = _rule_problem(rule, info, canonical)
             if problem is None:
+                count_confidence(best.confidence)
                 taken.add(best.target)
                 entry["transform"] = transform
                 rules.append(rule)
