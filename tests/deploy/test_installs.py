@@ -39,7 +39,10 @@ def test_every_dependency_is_pinned_within_its_declared_range() -> None:
     for text in declared:
         requirement = Requirement(text)
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{requirement.name} is not pinned in constraints.txt"
+        assert name in pins, (
+            f"{requirement.name} is not pinned in constraints.txt: add the tested version "
+            f"(.venv/bin/pip freeze | grep -i {requirement.name})"
+        )
         assert requirement.specifier.contains(pins[name], prereleases=True), (
             f"constraints.txt pins {name}=={pins[name]} outside pyproject's {requirement}"
         )
