@@ -1,15 +1,15 @@
 """API tokens (hashed at rest) and the correlation id of each audit entry.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0007_operations
+Revises: 0006_assembly
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0007_operations"
+down_revision = "0006_assembly"
 branch_labels = None
 depends_on = None
 
