@@ -20,8 +20,8 @@ from pydantic import Field, ValidationError
 from core.errors import DataMashError, InputError
 from core.ids import TenantId, check_tenant
 from core.logs import correlation, get_logger
-from core.paging import Page
 from core.metrics import TOOL_CALLS, TOOL_SECONDS, count, enabled
+from core.paging import Page
 from core.tracing import span
 
 _log = get_logger(__name__)
