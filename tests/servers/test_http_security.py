@@ -241,3 +241,21 @@ def test_health_endpoints_answer_probes_without_a_token(workspace: Path) -> None
         not_ready = httpx.get(f"{down_base}/readyz", timeout=30)
         assert not_ready.status_code == 503
         assert not_ready.json()["status"] == "fail"
+
+
+def test_a_token_and_a_tenant_pinned_server_both_hold(workspace: Path) -> None:
+    from core.errors import InputError
+    from servers.common import scoped_tenant
+    from tools.access import Principal, Role, acting_as
+
+    beta = Principal(token_id="t1", tenant="beta", role=Role.VIEWER)
+    unpinned = Settings(home=workspace)
+    with acting_as(beta):
+        assert scoped_tenant(unpinned, None) == "beta"
+        with pytest.raises(InputError, match="acts for tenant 'beta', not 'alpha'"):
+            scoped_tenant(unpinned, "alpha")
+    pinned = Settings(home=workspace, tenant="alpha")
+    with acting_as(beta), pytest.raises(InputError, match="serves tenant 'alpha' only"):
+        scoped_tenant(pinned, None)
+    with acting_as(beta.model_copy(update={"tenant": "alpha"})):
+        assert scoped_tenant(pinned, None) == "alpha"
