@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 COOKIE = "data_mash_token"
 
@@ -97,3 +97,22 @@ def access_for(host: str, port: int, verifier: TokenVerifier, tenant: str) -> Ca
             "or bind to 127.0.0.1",
         )
     return Caller(tenant=tenant, role=Role.APPROVER, token_id="loopback")
+
+
+class StoreTokens:
+    """The token store of ``data-mash token create`` (tools.access) as the API's verifier: the
+    HTTP MCP servers and the API accept the same tokens, hashed at rest in one table."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def verify(self, raw: str) -> Caller | None:
+        principal = self.store.verify(raw)
+        if principal is None:
+            return None
+        return Caller(
+            tenant=principal.tenant, role=Role(principal.role.value), token_id=principal.token_id
+        )
+
+    def any_active(self) -> bool:
+        return bool(self.store.any_active())

@@ -13,10 +13,11 @@ def serve_api(settings: Settings, engine: Engine, *, host: str, port: int) -> No
     """Serve until interrupted; refuse a non-loopback address while no token exists."""
     import uvicorn
 
-    from api.auth import NoTokens, access_for
+    from api.auth import StoreTokens, access_for
     from api.main import create_app
+    from tools.access import TokenStore
 
-    verifier = NoTokens()
+    verifier = StoreTokens(TokenStore(engine))
     open_as = access_for(host, port, verifier, settings.tenant)
     app = create_app(settings, verifier=verifier, open_as=open_as)
     shown = f"[{host}]" if ":" in host else host

@@ -1,15 +1,15 @@
 """API tokens (hashed at rest) and the correlation id of each audit entry.
 
-Revision ID: 0007_operations
-Revises: 0006_assembly
+Revision ID: 0008_operations
+Revises: 0007_assembly_spec
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_operations"
-down_revision = "0006_assembly"
+revision = "0008_operations"
+down_revision = "0007_assembly_spec"
 branch_labels = None
 depends_on = None
 
