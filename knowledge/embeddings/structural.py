@@ -297,11 +297,13 @@ def _numeric_block(present: pa.Array, strings: pa.Array) -> np.ndarray:
     block = np.zeros(10)
     kind = _type_class(present.type)
     if kind in ("integer", "floating"):
-        numbers = present.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        # safe=False: integers beyond +-2**53 (18-digit zoned/binary) and wide decimals round to
+        # the nearest float64 instead of raising; the quantiles only need magnitudes.
+        numbers = present.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     elif kind == "string":
         mask = pc.match_substring_regex(strings, _NUMBER_PATTERN)
         candidates = pc.utf8_trim_whitespace(pc.filter(strings, mask))
-        numbers = candidates.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        numbers = candidates.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     else:  # raw bytes (undecoded EBCDIC, packed decimals) are not read as numbers here
         return block
     numbers = numbers[np.isfinite(numbers)]

@@ -38,7 +38,7 @@ class DecodeSettings:
     trim: str = "both"
     improved_null_detection: bool = True
     floating_point_format: str = "IBM"
-    strict_sign_overpunching: bool = False
+    strict_sign_overpunching: bool = True
     strict_binary: bool = False
     blank_scaled_as_zero: bool = True
     drop_value_fillers: bool = True
@@ -254,9 +254,9 @@ class Assembler:
             ]
             counts = np.array(vals, dtype=np.int64)
         else:
-            counts = np.nan_to_num(
-                arr.cast(pa.float64()).to_numpy(zero_copy_only=False), nan=0
-            ).astype(np.int64)
+            # clip in float first: a count beyond int64 (38-digit decimal) must not wrap around
+            numbers = arr.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            counts = np.clip(np.nan_to_num(numbers, nan=0.0), 0, k).astype(np.int64)
         return np.clip(counts, 0, k)
 
     # ------------------------------------------------------------------ leaves
@@ -281,10 +281,15 @@ class Assembler:
         else:
             starts = np.full(e, node.offset, dtype=np.int64)
             block = data[:, node.offset : node.offset + size]
+        cut = None  # rows whose record ends inside this field, and the bytes they hold
         if self._full:
             present = np.ones(e, dtype=bool)
         else:
-            present = starts < self._rec_len[ctx.rec]
+            avail = self._rec_len[ctx.rec] - starts
+            present = avail > 0
+            short = present & (avail < size)
+            if short.any():
+                cut = (np.nonzero(short)[0], avail[short])
         for gid, active in self._seg_active.items():
             if self._under(node, gid):
                 present &= active[ctx.rec]
@@ -298,7 +303,11 @@ class Assembler:
                 if cand.any():  # only rows starting with 0x00 can be all 0x00
                     valid = valid & ~(cand & (block == 0).all(axis=1))
             arr = decode_strings(block, s.table, s.trim, valid)
+            if cut is not None:  # cobrix: a string cut by the record end keeps the bytes it has
+                arr = _cut_strings(arr, block, cut, s, valid)
             return arr, np.zeros(e, bool)
+        if cut is not None:  # cobrix: a number cut by the record end is null, not invalid
+            present[cut[0]] = False
         t: NumType = num_type(node)
         if node.kind == "zoned":
             arr, invalid, reasons = decode_zoned(
@@ -356,6 +365,31 @@ class Assembler:
 
     def _selected(self, node: Node) -> bool:
         return any(self._under(node, gid) for gid in self.seg_groups)
+
+
+def _cut_strings(
+    arr: pa.Array,
+    block: np.ndarray,
+    cut: tuple[np.ndarray, np.ndarray],
+    s: DecodeSettings,
+    valid: np.ndarray,
+) -> pa.Array:
+    """Re-decode the rows of ``arr`` whose field the record end cut, from their real bytes only.
+
+    Rows are grouped by how many bytes they hold, so the work is one vectorised decode per
+    distinct length, not per row.
+    """
+    rows, lengths = cut
+    pieces = [arr]
+    index = np.arange(len(arr), dtype=np.int64)
+    total = len(arr)
+    for length in np.unique(lengths).tolist():
+        group = rows[lengths == length]
+        sub = np.ascontiguousarray(block[group, :length])
+        pieces.append(decode_strings(sub, s.table, s.trim, valid[group]))
+        index[group] = total + np.arange(group.shape[0])
+        total += group.shape[0]
+    return pa.concat_arrays(pieces).take(pa.array(index))
 
 
 def _is_ancestor(a: Node, n: Node) -> bool:

@@ -55,6 +55,10 @@ def num_type(node: Node) -> NumType:
     pic = node.pic
     assert pic is not None
     total = pic.digits + pic.scale_factor
+    if node.kind == "binary" and not pic.signed and node.size == 8 and pic.digits >= 18:
+        # an unsigned 8-byte binary holds up to 2**64 - 1 (20 digits): int64 cannot hold the
+        # top half, so it is a decimal (cobrix: decimal for 9(18) COMP)
+        return NumType("decimal", max(20, total, pic.scale), pic.scale, pic.scale_factor)
     if pic.scale == 0 and total <= 18:
         return NumType("int64", total, 0, pic.scale_factor)
     return NumType("decimal", min(38, max(total, pic.scale, 1)), pic.scale, pic.scale_factor)
@@ -246,9 +250,13 @@ def decode_binary(
         code = {1: "1", 2: "2", 4: "4", 8: "8"}[w]
         dt = np.dtype(("<" if little else ">") + ("i" if signed else "u") + code)
         raw = np.ascontiguousarray(block).view(dt).reshape(m)
-        if not signed and w in (4, 8):
-            # cobrix returns such values as int32 / int64: bigger unsigned values are null
-            too_big = raw > (2**31 - 1 if w == 4 else 2**63 - 1)
+        if not signed and w == 8 and t.kind == "decimal" and t.precision >= 20:
+            return _wide_binary(block, t, valid, little=little, signed=False), invalid
+        if not signed and w in (4, 8) and not (pic and pic.digits in (9, 18)):
+            # as cobrix: 9(9) and 9(18) COMP decode their full unsigned range (9(18) is a
+            # decimal(20) above); shorter pictures are read as int32 / int64, so a value past
+            # 2**31 - 1 / 2**63 - 1 (more digits than the picture allows) is null
+            too_big = raw > (np.uint32(2**31 - 1) if w == 4 else np.uint64(2**63 - 1))
             invalid |= too_big
             valid &= ~too_big
         v = raw.astype(np.int64)
@@ -258,16 +266,23 @@ def decode_binary(
             return int64_array(np.where(valid, v, 0), valid), invalid
         if t.kind == "decimal":
             return decimal_from_int64(np.where(valid, v, 0), valid, t), invalid
-    # wide binary (19+ digits): sign-extend to 16 bytes, little-endian = decimal128 layout
+    return _wide_binary(block, t, valid, little=little, signed=signed), invalid
+
+
+def _wide_binary(
+    block: np.ndarray, t: NumType, valid: np.ndarray, *, little: bool, signed: bool
+) -> pa.Array:
+    """Binary integers as decimal128: sign- (or zero-) extend to 16 little-endian bytes."""
+    m, w = block.shape
     src = block if little else block[:, ::-1]
     wide = np.zeros((m, 16), dtype=np.uint8)
     wide[:, : min(w, 16)] = src[:, :16]
-    if signed:
+    if signed and w < 16:
         top = (src[:, w - 1] & 0x80) != 0
         wide[top, w:] = 0xFF
+    wide[~valid] = 0
     vbuf, nulls = validity_buffer(valid)
-    arr = pa.Array.from_buffers(t.arrow(), m, [vbuf, pa.py_buffer(wide)], null_count=nulls)
-    return arr, invalid
+    return pa.Array.from_buffers(t.arrow(), m, [vbuf, pa.py_buffer(wide)], null_count=nulls)
 
 
 # ---------------------------------------------------------------- floating point

@@ -48,9 +48,17 @@ def _first_bytes(table: CharTable) -> bytes:
 
 
 @cache
-def char_table(name: str, custom_path: str | None = None) -> CharTable:
-    """Build (once) the lookup tables for a code page name (see codepages.code_page_table)."""
+def char_table(
+    name: str, custom_path: str | None = None, *, keep_controls: bool = False
+) -> CharTable:
+    """Build (once) the lookup tables for a code page name (see codepages.code_page_table).
+
+    ``keep_controls`` (trimming ``keep_all``): ASCII control bytes decode to themselves instead
+    of being dropped, as cobrix's ``keep_all`` does for ASCII text.
+    """
     chars = code_page_table(name, custom_path)
+    if keep_controls:
+        chars = tuple(chr(b) if c == "" and b < 0x20 else c for b, c in enumerate(chars))
     enc = [c.encode("utf-8") for c in chars]
     lens = np.array([len(e) for e in enc], dtype=np.int64)
     if lens.max() > 3:
@@ -101,7 +109,8 @@ def decode_strings(
     Args:
         block: the field bytes of every row.
         table: the code page tables.
-        trim: ``both`` / ``left`` / ``right`` / ``none`` (``keep_all`` = ``none``).
+        trim: ``both`` / ``left`` / ``right`` / ``none`` / ``keep_all`` (no trimming; the
+            reader also keeps ASCII control characters and turns null detection off).
         valid: rows to decode (others become null).
 
     Returns:

@@ -16,7 +16,11 @@ from tools.content.cobol.zoned_slow import parse_display_row
 
 
 class _Short(Exception):
-    """The buffer ends inside the record."""
+    """The buffer ends inside the record (``reached``: layout position its data got to)."""
+
+    def __init__(self, reached: int) -> None:
+        super().__init__(reached)
+        self.reached = reached
 
 
 def scalar_count(
@@ -42,9 +46,25 @@ def scalar_count(
 
 
 def make_normalizer(
-    layout: Layout, chars: tuple[str, ...], zt: ZonedTables, mappings: dict[str, dict[str, int]]
+    layout: Layout,
+    chars: tuple[str, ...],
+    zt: ZonedTables,
+    mappings: dict[str, dict[str, int]],
+    *,
+    partial: bool = False,
 ) -> Callable[[bytes, int], tuple[bytes, int] | None]:
-    """Build ``normalize(buffer, pos) -> (max-layout record, bytes used) | None``."""
+    """Build ``normalize(buffer, pos) -> (max-layout record, bytes used) | None``.
+
+    Args:
+        layout: the copybook layout (its record_length is the maximum size).
+        chars: the code page characters (for occurs_mappings keys).
+        zt: zoned-decimal tables of the encoding.
+        mappings: ``occurs_mappings`` (ODO counts given by a string field).
+        partial: the buffer holds exactly one framed record (RDW, text line, fixed record): a
+            record shorter than its counts say is expanded as far as its bytes go and the second
+            value is then the layout position its data reached (fields past it are null);
+            otherwise a short buffer returns None (the stream needs more bytes).
+    """
     width = layout.record_length
     maps = {norm_name(k): v for k, v in mappings.items()}
     roots = layout.roots
@@ -53,12 +73,12 @@ def make_normalizer(
         out = bytearray(width)
         cursor = [pos]
 
-        def take(n: int) -> bytes:
-            if cursor[0] + n > len(buf):
-                raise _Short
+        def put(at: int, n: int) -> None:
             piece = buf[cursor[0] : cursor[0] + n]
-            cursor[0] += n
-            return piece
+            out[at : at + len(piece)] = piece
+            cursor[0] += len(piece)
+            if len(piece) < n:
+                raise _Short(at + len(piece))
 
         def walk(node: Node, shifts: list[int], chain: list[Node]) -> None:
             if node.occurs:
@@ -84,24 +104,25 @@ def make_normalizer(
         def element(node: Node, shifts: list[int], chain: list[Node]) -> None:
             shift = shifts[-1] if shifts else 0
             if not node.children:
-                at = node.offset + shift
-                out[at : at + node.size] = take(node.size)
+                put(node.offset + shift, node.size)
                 return
             for members in _chains(node.children, layout.copybook.source):
                 if len(members) == 1:
                     walk(members[0], shifts, chain)
                 else:
-                    at = members[0].offset + shift
-                    out[at : at + members[0].chain_size] = take(members[0].chain_size)
+                    put(members[0].offset + shift, members[0].chain_size)
 
+        reached = width
         try:
             if len(roots) == 1:
                 walk(roots[0], [], [])
             else:
-                out[:] = take(width)
-        except _Short:
-            return None
-        return bytes(out), cursor[0] - pos
+                put(0, width)
+        except _Short as short:
+            if not partial:
+                return None
+            reached = short.reached
+        return bytes(out), (reached if partial else cursor[0] - pos)
 
     return normalize
 

@@ -1,8 +1,10 @@
 """Options of the ``cobol`` reader: names, defaults, validation (cobrix spellings accepted).
 
-Defaults follow cobrix: EBCDIC ``common`` code page, fixed-length records, strings trimmed on
-both sides, improved null detection on, IBM hexadecimal floats, fillers dropped (group fillers
-kept as FILLER_n), the 01 level collapsed. Invalid numeric values become null and are reported
+Defaults follow cobrix's documented ones: EBCDIC ``common`` code page (ASCII for the text
+record formats D, D2, T), fixed-length records, strings trimmed on both sides, improved null
+detection on, strict sign overpunching (an overpunched sign on an unsigned field is invalid),
+IBM hexadecimal floats, fillers dropped (group fillers kept as FILLER_n), the 01 level collapsed,
+OCCURS DEPENDING ON arrays at their maximum size. Invalid numeric values become null and are reported
 as BadRecords (``invalid_value: null``); ``drop`` quarantines the whole record, ``error`` stops.
 """
 
@@ -25,6 +27,7 @@ ALIASES = {
     "redefine-segment-id-map": "redefine_segment_id_map",
 }
 RECORD_FORMATS = ("F", "FB", "V", "VB", "D", "D2", "T")
+TEXT_FORMATS = ("D", "D2", "T")
 
 
 @dataclass
@@ -34,7 +37,10 @@ class CobolOptions:
     copybook: list[str] = field(default_factory=list)
     copybook_contents: str | None = None
     copybook_format: str = "fixed"
+    # cobrix's documented default: EBCDIC (``common``) for binary record formats and ASCII for
+    # the text formats (D, D2, T); encoding_given records whether the user chose one
     encoding: str = "common"
+    encoding_given: bool = False
     ascii_charset: str | None = None
     code_page_file: str | None = None
     record_format: str = "F"
@@ -51,7 +57,9 @@ class CobolOptions:
     record_length_field: str | None = None
     minimum_record_length: int = 0
     maximum_record_length: int | None = None
-    variable_size_occurs: bool = False
+    # max_size (false): arrays always take their maximum size; shift_record (true): fields after
+    # an OCCURS DEPENDING ON follow its last element; pad_record: shifted, record padded to max
+    variable_size_occurs: str = "max_size"
     occurs_mappings: dict[str, dict[str, int]] = field(default_factory=dict)
     segment_field: str | None = None
     segment_filter: list[str] = field(default_factory=list)
@@ -59,7 +67,9 @@ class CobolOptions:
     string_trimming_policy: str = "both"
     improved_null_detection: bool = True
     floating_point_format: str = "IBM"
-    strict_sign_overpunching: bool = False
+    # cobrix's documented default: an overpunched sign on an unsigned field is invalid (null);
+    # false allows a positive one (a negative sign on an unsigned field is null either way)
+    strict_sign_overpunching: bool = True
     strict_binary: bool = False
     # cobrix turns a blank 9(n)V99 into 0; in a migration a blank amount is missing, not zero.
     blank_implied_decimal_as_zero: bool = False
@@ -81,6 +91,23 @@ def _bool(name: str, v: Any) -> bool:
     if isinstance(v, int) and v in (0, 1):
         return bool(v)
     raise InputError(f"option {name} must be true or false, got {v!r}", where=f"option {name}")
+
+
+VARIABLE_OCCURS_MODES = ("max_size", "shift_record", "pad_record")
+
+
+def _occurs_mode(name: str, v: Any) -> str:
+    """cobrix spellings: true = shift_record, false = max_size, or a mode name."""
+    if isinstance(v, str) and v.strip().lower() in VARIABLE_OCCURS_MODES:
+        return v.strip().lower()
+    try:
+        return "shift_record" if _bool(name, v) else "max_size"
+    except InputError:
+        raise InputError(
+            f"option {name} is {v!r}",
+            where=f"option {name}",
+            fix="use true/false or one of " + ", ".join(VARIABLE_OCCURS_MODES),
+        ) from None
 
 
 def _int(name: str, v: Any) -> int:
@@ -155,6 +182,10 @@ def parse_options(raw: Mapping[str, Any], data_path: Path | None = None) -> Cobo
             value = json.loads(value) if isinstance(value, str) else dict(value)
         elif name == "record_header":
             value = {str(k): _int(f"record_header.{k}", x) for k, x in dict(value).items()}
+        elif name == "variable_size_occurs":
+            value = _occurs_mode(key, value)
+        elif name == "encoding_given":
+            raise InputError(f"unknown cobol reader option {key!r}", where=f"option {key}")
         elif isinstance(default, bool):
             value = _bool(key, value)
         elif isinstance(default, int) or name in ("record_length", "maximum_record_length"):
@@ -162,6 +193,8 @@ def parse_options(raw: Mapping[str, Any], data_path: Path | None = None) -> Cobo
         elif value is not None:
             value = str(value)
         setattr(o, name, value)
+        if name in ("encoding", "ascii_charset", "code_page_file") and value:
+            o.encoding_given = True
     _validate(o, data_path)
     return o
 
@@ -198,6 +231,8 @@ def _validate(o: CobolOptions, data_path: Path | None) -> None:
     _choice("copybook_format", o.copybook_format, ("fixed", "free"))
     if o.ascii_charset:
         o.encoding = o.ascii_charset
+    if not o.encoding_given and o.record_format in TEXT_FORMATS:
+        o.encoding = "ascii"  # cobrix: text record formats default to ASCII
     code_page_table(o.encoding, o.code_page_file)  # raises InputError for unknown pages
     for name in (
         "record_start_offset",

@@ -10,7 +10,7 @@ Usage::
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -56,13 +56,15 @@ class CobolReader:
             filler_naming_policy=o.filler_naming_policy,
         )
         ebcdic = is_ebcdic(o.encoding)
-        table = char_table(o.encoding, o.code_page_file)
+        keep_all = o.string_trimming_policy == "keep_all"
+        table = char_table(o.encoding, o.code_page_file, keep_controls=keep_all and not ebcdic)
         self.settings = DecodeSettings(
             table=table,
             zoned=zoned_tables(ebcdic),
             space_byte=0x40 if ebcdic else 0x20,
             trim=o.string_trimming_policy,
-            improved_null_detection=o.improved_null_detection,
+            # cobrix: keep_all keeps every byte, so an all-0x00 string is not null either
+            improved_null_detection=o.improved_null_detection and not keep_all,
             floating_point_format=o.floating_point_format,
             strict_sign_overpunching=o.strict_sign_overpunching,
             strict_binary=o.strict_binary,
@@ -97,7 +99,7 @@ class CobolReader:
         if (
             size is None
             or o.record_format not in ("F", "FB")
-            or o.variable_size_occurs
+            or o.variable_size_occurs == "shift_record"
             or o.record_length_field
             or o.record_header is not None
         ):
@@ -120,11 +122,30 @@ class CobolReader:
 
     def _raw_batches(self, src: ByteSource, batch_rows: int) -> Iterator[RawBatch]:
         o = self.options
+        fmt = o.record_format
+        framed = self._framed_batches(src, batch_rows)
+        if o.variable_size_occurs == "max_size" or (
+            o.variable_size_occurs == "shift_record" and fmt in ("F", "FB")
+        ):
+            return framed
+        # every other framing delimits each record itself (RDW, header, length field, text
+        # line, padded fixed record): expand each record's shifted arrays to the full layout
+        norm = make_normalizer(
+            self.layout,
+            self.settings.table.chars,
+            self.settings.zoned,
+            o.occurs_mappings,
+            partial=True,
+        )
+        return (_shifted_to_layout(raw, norm) for raw in framed)
+
+    def _framed_batches(self, src: ByteSource, batch_rows: int) -> Iterator[RawBatch]:
+        o = self.options
         width = self.layout.record_length
         fmt = o.record_format
         if fmt in ("D", "D2", "T"):
             return text_batches(src, width, batch_rows)
-        if o.variable_size_occurs and fmt in ("F", "FB"):
+        if o.variable_size_occurs == "shift_record" and fmt in ("F", "FB"):
             norm = make_normalizer(
                 self.layout, self.settings.table.chars, self.settings.zoned, o.occurs_mappings
             )
@@ -276,6 +297,18 @@ class CobolReader:
             free_format=o.copybook_format == "free",
             filler_naming_policy=o.filler_naming_policy,
         )
+
+
+def _shifted_to_layout(raw: RawBatch, normalize: Callable[[bytes, int], Any]) -> RawBatch:
+    """Expand records whose OCCURS DEPENDING ON arrays take only their counted size."""
+    rows = raw.data.shape[0]
+    data = np.zeros_like(raw.data)
+    rec_len = np.empty(rows, dtype=np.int64)
+    for i in range(rows):
+        expanded, reached = normalize(raw.data[i, : int(raw.rec_len[i])].tobytes(), 0)
+        data[i] = np.frombuffer(expanded, dtype=np.uint8)
+        rec_len[i] = reached
+    return RawBatch(data, rec_len, raw.offsets, raw.first_index, raw.bad, raw.bytes_read)
 
 
 class _Deblocked:

@@ -74,8 +74,8 @@ def parse_display_row(
     body = body.replace(",", "")
     if not body or " " in body or "+" in body or "-" in body or body.count(".") > 1:
         return None, f"{text.strip()!r} is not a number"
-    if negative and not pic.signed and strict_overpunch:
-        return None, "negative value in an unsigned field"
+    if negative and not pic.signed:  # cobrix: a negative unsigned number is null in every mode
+        return None, "negative sign on an unsigned field"
     if "." in body:
         whole, frac = body.split(".")
         if len(frac) > pic.scale:
