@@ -174,7 +174,9 @@ def _new_inputs(
         raw = console.input("Reader options KEY=VALUE, space separated (empty: none): ").split()
         options = [*options, *raw]
     return {
-        "files": [{"path": str(file.resolve()), "format": fmt, "options": _parse_options(options)}]
+        "files": [
+            {"path": str(file.resolve()), "format": fmt, "options": _parse_options(options, fmt)}
+        ]
     }
 
 

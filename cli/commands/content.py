@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 
 from cli.app import app
@@ -20,17 +19,10 @@ OPTION_HELP = (
 )
 
 
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"--option '{pair}' is not KEY=VALUE", fix="e.g. --option header=true")
-        try:
-            options[key.strip()] = yaml.safe_load(value) if value else ""
-        except yaml.YAMLError:
-            options[key.strip()] = value
-    return options
+def _parse_options(pairs: list[str], fmt: str | None = None) -> dict[str, Any]:
+    from tools.content.readers.options import parse_option_pairs
+
+    return parse_option_pairs(pairs, fmt)
 
 
 @app.command()
@@ -53,7 +45,7 @@ def ingest(
         ),
     ] = None,
     copybook: Annotated[
-        Path | None, typer.Option(help="COBOL copybook for --format cobol.")
+        Path | None, typer.Option(help="COBOL copybook (implies --format cobol).")
     ] = None,
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding or EBCDIC code page (cp037, cp1047...).")
@@ -94,7 +86,7 @@ def ingest(
     """
     state = state_for(ctx, json_out, tenant)
     if detect:
-        _detect(state, path)
+        _detect(state, path, copybook, encoding)
         return
     jobs = _jobs(path, fmt, copybook, encoding, source_config, option or [], name, system)
     from tools.content.ingest import ingest_file
@@ -207,13 +199,20 @@ def _jobs(
             fix="data-mash ingest FILE --format F, or "
             "data-mash ingest --source-config sources.yaml",
         )
+    if fmt is None and copybook is not None:
+        fmt = "cobol"  # a copybook only describes mainframe records
     if fmt is None:
         raise InputError(
             "no --format given: data-mash does not guess formats from file names",
             where=str(path),
             fix=f"pass --format, or run: data-mash ingest {path} --detect to see what it would use",
         )
-    options = _parse_options(pairs)
+    if copybook is not None and fmt != "cobol":
+        raise InputError(
+            f"--copybook describes COBOL records, but --format is {fmt}",
+            fix="drop --format (a copybook implies --format cobol) or drop --copybook",
+        )
+    options = _parse_options(pairs, fmt)
     if copybook is not None:
         options["copybook"] = str(copybook.resolve())
     if encoding is not None:
@@ -221,19 +220,25 @@ def _jobs(
     return [{"path": path, "format": fmt, "options": options, "name": name, "system": system}]
 
 
-def _detect(state: AppState, path: Path | None) -> None:
+def _detect(
+    state: AppState, path: Path | None, copybook: Path | None, encoding: str | None
+) -> None:
     if path is None:
         raise InputError("--detect needs a file", fix="data-mash ingest FILE --detect")
     from tools.content.detect import detect_format
 
-    detected = detect_format(path)
+    detected = detect_format(path, copybook=copybook, encoding=encoding)
     snippet = detected.to_config_snippet()
+    command = detected.to_command_line()
     emit(
         state,
-        {"detected": detected.model_dump(mode="json"), "config": snippet},
+        {"detected": detected.model_dump(mode="json"), "config": snippet, "command": command},
         lambda console: console.print(
-            f"# What data-mash would use for {path} (check it, then ingest with these "
-            f"options or put them in a --source-config):\n{snippet}"
+            f"# What data-mash would use for {path} (check it, then run the command or put "
+            f"the entry in a --source-config):\n{snippet}\n# The same as a command line:\n"
+            f"{command}",
+            markup=False,
+            highlight=False,
         ),
     )
 

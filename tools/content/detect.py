@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -21,20 +22,14 @@ import yaml
 from pydantic import BaseModel, Field
 
 from core.errors import InputError
-from tools.content.readers._common import check_file
+from tools.content.cobol import describe_layout
+from tools.content.readers.encodings import guess_encoding, looks_ebcdic
+from tools.content.readers.files import check_file
+
+__all__ = ["DetectedSource", "detect_format", "guess_encoding", "looks_ebcdic"]
 
 SAMPLE_BYTES = 64 * 1024
 _DELIMITERS = [",", ";", "\t", "|"]
-_EBCDIC_TEXT = (
-    set(range(0xC1, 0xCA))
-    | set(range(0xD1, 0xDA))
-    | set(range(0xE2, 0xEA))
-    | set(range(0x81, 0x8A))
-    | set(range(0x91, 0x9A))
-    | set(range(0xA2, 0xAA))
-    | set(range(0xF0, 0xFA))
-    | {0x40, 0x4B, 0x60, 0x61, 0x6B}
-)
 
 
 class DetectedSource(BaseModel):
@@ -45,6 +40,22 @@ class DetectedSource(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     confidence: float = Field(ge=0, le=1)
     notes: list[str] = Field(default_factory=list)  # what was guessed and what to check
+
+    def to_command_line(self) -> str:
+        """The ``data-mash ingest`` command that reads the file with these options."""
+        words = ["data-mash", "ingest", self.path, "--format", self.format]
+        for key, value in self.options.items():
+            if key == "copybook" and self.format == "cobol":
+                words[3:5] = ["--copybook", str(value)]  # a copybook implies --format cobol
+                continue
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, list | dict):
+                text = json.dumps(value, ensure_ascii=False)
+            else:
+                text = str(value)
+            words += ["-o", f"{key}={text}"]
+        return " ".join(shlex.quote(w) for w in words)
 
     def to_config_snippet(self, name: str | None = None, system: str | None = None) -> str:
         """A YAML ``sources:`` entry for this file (paths as given; make them YAML-relative)."""
@@ -66,40 +77,16 @@ class DetectedSource(BaseModel):
         return comments + text
 
 
-def guess_encoding(sample: bytes) -> str:
-    """Best single guess for a byte sample: utf-8, utf-8-sig, utf-16, cp037, cp1252 or latin-1."""
-    if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig"
-    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "utf-16"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(sample) - 3 and exc.reason.startswith("unexpected end"):
-            return "utf-8"  # the sample cut a multi-byte character
-    if looks_ebcdic(sample):
-        return "cp037"
-    # bytes 0x80-0x9F are control characters in latin-1 but letters/punctuation in cp1252
-    if any(0x80 <= b <= 0x9F for b in sample):
-        return "cp1252"
-    return "latin-1"
-
-
-def looks_ebcdic(sample: bytes) -> bool:
-    """True when most bytes are EBCDIC letters, digits and blanks and few are ASCII text."""
-    if len(sample) < 32:  # too little evidence: short cp1252 text can look like EBCDIC
-        return False
-    ebcdic = sum(1 for b in sample if b in _EBCDIC_TEXT)
-    ascii_text = sum(1 for b in sample if 0x20 <= b < 0x7F or b in (9, 10, 13))
-    return ebcdic / len(sample) > 0.5 and ascii_text / len(sample) < 0.6
-
-
-def detect_format(path: Path | str) -> DetectedSource:
+def detect_format(
+    path: Path | str, *, copybook: Path | str | None = None, encoding: str | None = None
+) -> DetectedSource:
     """Guess the format and reader options of one file from its first 64 KiB.
 
     Args:
         path: The file to inspect.
+        copybook: A COBOL copybook for the file: the format is then ``cobol`` and only the
+            framing (fixed length, RDW, text lines) and the code page are guessed.
+        encoding: An encoding or code page the user stated (kept as given, never guessed).
 
     Returns:
         The guess, with notes on anything the user should confirm.
@@ -113,6 +100,8 @@ def detect_format(path: Path | str) -> DetectedSource:
         fh.seek(max(path.stat().st_size - 4, 0))
         tail = fh.read(4)
     shown = str(path)
+    if copybook is not None:
+        return _detect_cobol(path, Path(copybook), head, encoding)
     if head.startswith(b"SQLite format 3\x00"):
         return _detect_sqlite(path)
     if head.startswith(b"PAR1") and tail == b"PAR1":
@@ -123,6 +112,7 @@ def detect_format(path: Path | str) -> DetectedSource:
         raise InputError(
             "legacy .xls (OLE2) workbook", where=shown, fix="save it as .xlsx, then use format xlsx"
         )
+    stated = encoding
     encoding = guess_encoding(head)
     if encoding == "cp037":
         return DetectedSource(
@@ -140,6 +130,8 @@ def detect_format(path: Path | str) -> DetectedSource:
         text = text[: text.rfind("\n") + 1] or text
     options: dict[str, Any] = {} if encoding == "utf-8" else {"encoding": encoding}
     notes = [] if encoding == "utf-8" else [f"encoding guessed as {encoding}"]
+    if stated:
+        options["encoding"], notes = stated, []
     stripped = text.lstrip()
     if stripped.startswith("<"):
         return _detect_xml(path, shown, options, notes)
@@ -353,3 +345,55 @@ def _detect_fixed_width(
         confidence=0.4 if len(fields) > 1 else 0.2,
         notes=notes,
     )
+
+
+def _detect_cobol(path: Path, copybook: Path, head: bytes, encoding: str | None) -> DetectedSource:
+    """Framing and code page of a mainframe file whose copybook is known."""
+    width = int(describe_layout(copybook)["record_length"])
+    size = path.stat().st_size
+    options: dict[str, Any] = {"copybook": str(copybook)}
+    notes: list[str] = []
+    ebcdic = looks_ebcdic(head) or (encoding is not None and encoding.lower() != "ascii")
+    framing = _rdw_framing(head, width)
+    if framing is not None:
+        options.update(framing)
+        notes.append("records start with a record descriptor word (RDW): record_format V")
+    elif not ebcdic and b"\n" in head:
+        options["record_format"] = "D"
+        notes.append("text lines: record_format D (ASCII unless an encoding is set)")
+    elif size % width:
+        notes.append(
+            f"the file size ({size} bytes) is not a multiple of the copybook's record length "
+            f"({width} bytes): check record_length, file_start_offset / file_end_offset or "
+            "record_format"
+        )
+    if encoding:
+        options["encoding"] = encoding
+    elif not ebcdic and "record_format" not in options:
+        options["encoding"] = "ascii"
+        notes.append("bytes look like ASCII, not EBCDIC")
+    elif ebcdic:
+        notes.append("EBCDIC: the default code page is cobrix's common; set encoding (cp037...)")
+    confidence = 0.9 if framing is not None or size % width == 0 else 0.5
+    return DetectedSource(
+        path=str(path), format="cobol", options=options, confidence=confidence, notes=notes
+    )
+
+
+def _rdw_framing(head: bytes, width: int) -> dict[str, Any] | None:
+    """RDW options when the first records of ``head`` chain as RDW-framed records."""
+    for big in (True, False):
+        pos, seen = 0, 0
+        while pos + 4 <= len(head) and seen < 20:
+            rdw = head[pos : pos + 4]
+            raw, zero = (rdw[:2], rdw[2:]) if big else (rdw[2:], rdw[:2])
+            length = int.from_bytes(raw, "big" if big else "little")
+            if zero != b"\0\0" or not 0 < length <= max(width, 1) * 4:
+                break
+            pos += 4 + length
+            seen += 1
+        whole = pos == len(head)  # the records tile the sample exactly
+        cut = len(head) == SAMPLE_BYTES and pos > len(head) and seen >= 2  # sample ends inside
+        if seen and (whole or cut or seen >= 20):
+            return {"record_format": "V", "rdw_big_endian": big}
+    return None

@@ -17,6 +17,8 @@ from pathlib import Path
 from core.errors import InputError
 from tools.content.cobol.picture import Picture, PictureError, parse_picture
 
+MAX_OCCURS = 1_000_000  # elements of one OCCURS (the record length has its own bound)
+
 _USAGES = {
     "DISPLAY": "DISPLAY",
     "COMP": "COMP",
@@ -182,7 +184,7 @@ def _err(msg: str, line: int, col: int, fix: str | None = None) -> InputError:
 
 def _parse_entry(stmt: list[tuple[str, int, int]], notes: list[str]) -> Node | None:
     tok, line, col = stmt[0]
-    if not tok.isdigit():
+    if not (tok.isascii() and tok.isdigit()):  # "²".isdigit() is True, int("²") fails
         raise _err(
             f"expected a level number, found {tok!r}",
             line,
@@ -254,9 +256,16 @@ def _parse_entry(stmt: list[tuple[str, int, int]], notes: list[str]) -> Node | N
 
 def _parse_occurs(stmt: list[tuple[str, int, int]], i: int, node: Node, wl: int, wc: int) -> int:
     def num(j: int) -> int:
-        if j >= len(stmt) or not stmt[j][0].isdigit():
+        if j >= len(stmt) or not (stmt[j][0].isascii() and stmt[j][0].isdigit()):
             where = stmt[j] if j < len(stmt) else ("", wl, wc)
             raise _err("OCCURS needs a whole number", where[1], where[2])
+        if len(stmt[j][0]) > 9 or int(stmt[j][0]) > MAX_OCCURS:
+            raise _err(
+                f"OCCURS {stmt[j][0]} in the entry for {node.name} is more than {MAX_OCCURS:,}",
+                stmt[j][1],
+                stmt[j][2],
+                "check the OCCURS bound",
+            )
         return int(stmt[j][0])
 
     first = num(i)

@@ -18,6 +18,7 @@ from typing import BinaryIO
 import numpy as np
 
 from core.errors import InputError
+from tools.content.cobol.layout import MAX_RECORD_BYTES
 from tools.content.readers.base import BadRecord
 
 CHUNK = 4 << 20  # bytes read at a time for streamed formats
@@ -69,13 +70,34 @@ class ByteSource:
         self.start = start
         self._held = b""
         self._eof = False
-        skipped = self._raw(start) if start else b""
-        if start and len(skipped) < start:
+        if size is not None and start > size:
+            self.stream.close()
             raise InputError(
-                f"file is shorter ({len(skipped)} bytes) than file_start_offset {start}",
+                f"file is shorter ({size:,} bytes) than file_start_offset {start:,}",
                 where=str(path),
                 fix="check file_start_offset",
             )
+        skipped = self._skip(start, size is not None)
+        if skipped < start:
+            self.stream.close()
+            raise InputError(
+                f"file is shorter ({skipped:,} bytes) than file_start_offset {start:,}",
+                where=str(path),
+                fix="check file_start_offset",
+            )
+
+    def _skip(self, n: int, seekable: bool) -> int:
+        """Skip ``n`` bytes: a seek on plain files, bounded reads on compressed streams."""
+        if seekable:
+            self.stream.seek(n)
+            return n
+        done = 0
+        while done < n:
+            piece = self.stream.read(min(CHUNK, n - done))
+            if not piece:
+                break
+            done += len(piece)
+        return done
 
     def _raw(self, n: int) -> bytes:
         first = self.stream.read(n)
@@ -255,7 +277,7 @@ def length_prefixed_batches(  # noqa: PLR0917
         length = int.from_bytes(head, "big" if spec.big_endian else "little") + spec.adjustment
         start = pos if spec.includes_header else pos + spec.header_length
         file_off = src.start + consumed + pos
-        if length < 0 or (spec.includes_header and length < need):
+        if length < 0 or (spec.includes_header and length < need) or length > MAX_RECORD_BYTES:
             raise InputError(
                 f"invalid record length {length} in the record header",
                 where=f"{src.path}: byte {file_off}",

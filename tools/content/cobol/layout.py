@@ -16,6 +16,8 @@ from typing import Any
 from core.errors import InputError
 from tools.content.cobol.copybook import Copybook, Node, read_copybook
 
+MAX_RECORD_BYTES = 64 * 1024 * 1024  # a record (one 01 level, OCCURS expanded) at most
+
 
 @dataclass
 class Layout:
@@ -135,6 +137,15 @@ def _size(node: Node, source: str) -> int:
             m.chain_size = area
             m.redefined = m is not chain[-1] and len(chain) > 1
         total += area
+        if total * (node.occurs or 1) > MAX_RECORD_BYTES:
+            big = max(chain, key=lambda m: m.size * (m.occurs or 1))
+            raise InputError(
+                f"{node.name} would be {total * (node.occurs or 1):,} bytes long, more than "
+                f"the {MAX_RECORD_BYTES:,} a record may have (largest part: {big.name}, "
+                f"line {big.line})",
+                where=f"{source}: line {node.line}",
+                fix="check the PIC sizes and OCCURS bounds",
+            )
     node.kind = "group"
     node.size = total
     return total

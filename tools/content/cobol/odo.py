@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tools.content.cobol.copybook import Node
-from tools.content.cobol.decode_numeric import ZonedTables
 from tools.content.cobol.layout import Layout, _chains, norm_name
 from tools.content.cobol.zoned_slow import parse_display_row
+from tools.content.cobol.zoned_tables import ZonedTables
 
 
 class _Short(Exception):

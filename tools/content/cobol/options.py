@@ -4,8 +4,9 @@ Defaults follow cobrix's documented ones: EBCDIC ``common`` code page (ASCII for
 record formats D, D2, T), fixed-length records, strings trimmed on both sides, improved null
 detection on, strict sign overpunching (an overpunched sign on an unsigned field is invalid),
 IBM hexadecimal floats, fillers dropped (group fillers kept as FILLER_n), the 01 level collapsed,
-OCCURS DEPENDING ON arrays at their maximum size. Invalid numeric values become null and are reported
-as BadRecords (``invalid_value: null``); ``drop`` quarantines the whole record, ``error`` stops.
+OCCURS DEPENDING ON arrays at their maximum size. Invalid numeric values become null and are
+reported as BadRecords (``invalid_value: null``); ``drop`` quarantines the whole record,
+``error`` stops.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from core.errors import InputError
 from tools.content.cobol.codepages import code_page_table
+from tools.content.cobol.layout import MAX_RECORD_BYTES
 
 ALIASES = {
     "is_rdw_big_endian": "rdw_big_endian",
@@ -243,8 +245,11 @@ def _validate(o: CobolOptions, data_path: Path | None) -> None:
     ):
         if getattr(o, name) < 0:
             raise InputError(f"option {name} cannot be negative", where=f"option {name}")
-    if o.record_length is not None and o.record_length <= 0:
-        raise InputError("option record_length must be positive", where="option record_length")
+    if o.record_length is not None and not 0 < o.record_length <= MAX_RECORD_BYTES:
+        raise InputError(
+            f"option record_length must be between 1 and {MAX_RECORD_BYTES:,}",
+            where="option record_length",
+        )
     if not o.copybook and not o.copybook_contents:
         raise InputError(
             "the cobol reader needs a copybook",

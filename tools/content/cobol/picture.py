@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_REPEAT = re.compile(r"(.)\((\d+)\)")
+_REPEAT = re.compile(r"(.)\(([0-9]+)\)")
+# Bounds that keep a hostile or mistyped copybook from expanding into gigabytes: the largest
+# elementary item Enterprise COBOL allows is far below this, and no numeric item has more digits.
+MAX_FIELD_BYTES = 16_777_215
+MAX_DIGITS = 38
 _VALID = set("XA9SVPZ.,+-B0/*$")
 
 
@@ -40,7 +44,18 @@ def expand(text: str) -> str:
 
     Returns:
         The expanded upper-case picture.
+
+    Raises:
+        PictureError: the picture would be longer than ``MAX_FIELD_BYTES``.
     """
+    total = len(text)
+    for m in _REPEAT.finditer(text):
+        total += int(m.group(2)) if len(m.group(2)) <= 12 else MAX_FIELD_BYTES + 1
+        if total > MAX_FIELD_BYTES:
+            raise PictureError(
+                f"PIC {text!r} describes more than {MAX_FIELD_BYTES:,} positions "
+                f"(repeat count {m.group(2)})"
+            )
     return _REPEAT.sub(lambda m: m.group(1) * int(m.group(2)), text.upper())
 
 
@@ -93,6 +108,8 @@ def parse_picture(text: str) -> Picture:
             size += 1
     if digits == 0:
         raise PictureError(f"PIC {text!r} has no digit positions")
+    if digits + trail_p > MAX_DIGITS:
+        raise PictureError(f"PIC {text!r} has {digits + trail_p} digits; at most {MAX_DIGITS}")
     if lead_p:
         scale = lead_p + digits
     signed = pic.startswith("S") or sign_char is not None

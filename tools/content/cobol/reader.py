@@ -20,7 +20,6 @@ import pyarrow as pa
 from core.errors import InputError
 from tools.content.cobol.assemble import Assembler, DecodeSettings, Issue
 from tools.content.cobol.codepages import is_ebcdic
-from tools.content.cobol.decode_numeric import zoned_tables
 from tools.content.cobol.decode_text import char_table
 from tools.content.cobol.framing import (
     RAW_CAP,
@@ -36,13 +35,17 @@ from tools.content.cobol.framing import (
 from tools.content.cobol.layout import Layout, describe_layout, load_layout
 from tools.content.cobol.odo import make_normalizer
 from tools.content.cobol.options import CobolOptions, parse_options
+from tools.content.cobol.zoned_tables import zoned_tables
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
+
+BATCH_BYTES = 64 * 1024 * 1024  # bound on the raw bytes of one batch (rows x record length)
 
 
 class CobolReader:
     """Streaming decoder for EBCDIC/ASCII mainframe files (see tools/content/cobol/options.py)."""
 
     format_name: ClassVar[str] = "cobol"
+    options_model: ClassVar[type] = CobolOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         """Validate options, parse the copybook and check the file size against the layout."""
@@ -229,9 +232,11 @@ class CobolReader:
             ``bad`` (``invalid_value: drop`` removes such records, ``error`` raises).
         """
         o = self.options
+        # memory per batch is rows x record length: wide records get fewer rows per batch
+        rows = max(1, min(batch_rows, BATCH_BYTES // max(1, self.layout.record_length)))
         src = ByteSource(self.path, o.file_start_offset, o.file_end_offset)
         try:
-            for raw in self._raw_batches(src, max(1, batch_rows)):
+            for raw in self._raw_batches(src, rows):
                 yield self._decode(raw)
         finally:
             src.close()

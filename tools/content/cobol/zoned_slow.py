@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tools.content.cobol.copybook import Node
-    from tools.content.cobol.decode_numeric import ZonedTables
+    from tools.content.cobol.zoned_tables import ZonedTables
 
 
 def parse_display_row(

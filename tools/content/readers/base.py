@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import pyarrow as pa
 
 DEFAULT_BATCH_ROWS = 50_000
+RAW_CAP = 4096  # BadRecord.raw keeps at most this many bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,8 @@ class SourceReader(Protocol):
     """A streaming decoder for one file format."""
 
     format_name: ClassVar[str]
+    # Optional: the options model (a ReaderOptions subclass or a dataclass). When present, text
+    # values from a command line are parsed by each option's declared type.
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         """Validate options and open nothing heavy yet; raise InputError on bad options."""

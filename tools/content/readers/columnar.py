@@ -11,13 +11,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.errors import InputError
-from tools.content.readers._common import (
-    ReaderOptions,
-    check_batch_rows,
-    check_file,
-    parse_options,
-)
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
+from tools.content.readers.files import check_file
+from tools.content.readers.options import ReaderOptions, parse_options
+from tools.content.readers.rebatch import check_batch_rows
 
 
 class ParquetOptions(ReaderOptions):
@@ -68,6 +65,7 @@ class ParquetReader:
     """Reads one Parquet file; format name ``parquet``."""
 
     format_name: ClassVar[str] = "parquet"
+    options_model: ClassVar[type[ReaderOptions]] = ParquetOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)

@@ -11,6 +11,7 @@ Two streaming passes over the file (both bounded by pyarrow's block size):
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -20,18 +21,12 @@ import pyarrow.csv as pv
 from pydantic import field_validator, model_validator
 
 from core.errors import InputError
-from tools.content.readers._common import (
-    RAW_CAP,
-    ReaderOptions,
-    check_batch_rows,
-    check_encoding,
-    check_file,
-    locate_decode_error,
-    parse_options,
-    rebatch,
-)
 from tools.content.readers._text_types import NumericColumnTyper
-from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
+from tools.content.readers.base import DEFAULT_BATCH_ROWS, RAW_CAP, BadRecord, ReadBatch
+from tools.content.readers.encodings import check_encoding, locate_decode_error
+from tools.content.readers.files import check_file
+from tools.content.readers.options import ReaderOptions, parse_options
+from tools.content.readers.rebatch import check_batch_rows, rebatch
 
 _DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "pipe": "|", "semicolon": ";", "comma": ","}
 _BLOCK_SIZE = 4 << 20
@@ -86,6 +81,7 @@ class CsvReader:
     """Reads one delimited text file; format name ``csv``."""
 
     format_name: ClassVar[str] = "csv"
+    options_model: ClassVar[type[ReaderOptions]] = CsvOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)
@@ -98,6 +94,13 @@ class CsvReader:
         check_file(self.path)
         opts = self.options
         typer = NumericColumnTyper(opts.decimal, opts.thousands)
+        if codecs.lookup(self.encoding).name == "utf-8":
+            # pyarrow does not transcode UTF-8, so a bad byte would first surface inside its
+            # invalid-row callback (an "Exception ignored" traceback) and then as a misleading
+            # column-count error: find it up front and report it once, located.
+            located = locate_decode_error(self.path, self.encoding)
+            if located is not None:
+                raise located
         names = list(opts.columns) if opts.columns else None  # else header row or f0, f1...
         # Pass 1: text only; fails fast on encoding problems and decides the numeric columns.
         for part in self._stream(names, typer, bad=None):

@@ -16,17 +16,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tools.content.readers._common import (
-    RAW_CAP,
-    ReaderOptions,
-    check_batch_rows,
-    check_encoding,
-    check_file,
-    decode_error,
-    parse_options,
-)
 from tools.content.readers._text_types import NumericColumnTyper
-from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
+from tools.content.readers.base import DEFAULT_BATCH_ROWS, RAW_CAP, BadRecord, ReadBatch
+from tools.content.readers.encodings import check_encoding, decode_error
+from tools.content.readers.files import check_file
+from tools.content.readers.options import ReaderOptions, parse_options
+from tools.content.readers.rebatch import check_batch_rows
 
 
 class FieldSpec(BaseModel):
@@ -67,6 +62,7 @@ class FixedWidthReader:
     """Reads one fixed-width text file; format name ``fixed_width``."""
 
     format_name: ClassVar[str] = "fixed_width"
+    options_model: ClassVar[type[ReaderOptions]] = FixedWidthOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)

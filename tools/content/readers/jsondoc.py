@@ -1,5 +1,5 @@
 """JSON documents (a top-level array, or an object holding the array under ``records_key``) and
-JSON Lines. Nested objects become dotted columns, arrays stay lists (see ``_records``).
+JSON Lines. Nested objects become dotted columns, arrays stay lists (see ``record_shape``).
 
 The JSON array is streamed with ``json.JSONDecoder.raw_decode`` over a sliding text buffer, so a
 file of any size is read one record at a time. Two passes: shapes first, then batches.
@@ -11,24 +11,20 @@ import codecs
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import IO, Any, ClassVar, NoReturn
 
 from core.errors import InputError
-from tools.content.readers._common import (
-    RAW_CAP,
-    ReaderOptions,
-    check_batch_rows,
-    check_encoding,
-    check_file,
-    decode_error,
-    parse_options,
-)
-from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
-from tools.content.readers.record_shape import RecordShape, flatten
+from tools.content.readers.base import DEFAULT_BATCH_ROWS, RAW_CAP, BadRecord, ReadBatch
+from tools.content.readers.encodings import check_encoding, decode_error
+from tools.content.readers.files import check_file
+from tools.content.readers.options import ReaderOptions, parse_options
+from tools.content.readers.rebatch import check_batch_rows
+from tools.content.readers.record_shape import MAX_NESTING, RecordShape, flatten, nesting_error
 
 _CHUNK = 1 << 20
 _MAX_RECORD_CHARS = 64 << 20
 _WS = " \t\r\n"
+_TOO_DEEP = f"objects and arrays nested deeper than the parser allows (limit {MAX_NESTING})"
 
 Item = tuple[int, int, Any, str | None, bytes | None]  # (index, line, record, error, raw)
 
@@ -85,6 +81,7 @@ class JsonlReader(_DictRecordsReader):
     """One JSON object per line; format name ``jsonl``."""
 
     format_name: ClassVar[str] = "jsonl"
+    options_model: ClassVar[type[ReaderOptions]] = JsonlOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)
@@ -121,8 +118,13 @@ class JsonlReader(_DictRecordsReader):
                         f"invalid JSON at column {exc.colno}: {exc.msg}",
                         raw[:RAW_CAP],
                     )
+                except RecursionError:  # deeper than the JSON parser goes: this line only
+                    yield index, number, None, _TOO_DEEP, raw[:RAW_CAP]
                 else:
-                    if isinstance(record, dict):
+                    deep = nesting_error(record)
+                    if deep is not None:
+                        yield index, number, None, deep, raw[:RAW_CAP]
+                    elif isinstance(record, dict):
                         yield index, number, record, None, None
                     else:
                         yield (
@@ -139,6 +141,7 @@ class JsonReader(_DictRecordsReader):
     """A JSON document holding an array of objects; format name ``json``."""
 
     format_name: ClassVar[str] = "json"
+    options_model: ClassVar[type[ReaderOptions]] = JsonOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)
@@ -153,7 +156,10 @@ class JsonReader(_DictRecordsReader):
         with self.path.open("rb") as fh:
             self._stream = _JsonArrayStream(fh, self.path, self.encoding)
             for index, (line, record) in enumerate(self._stream.records(self.options.records_key)):
-                if isinstance(record, dict):
+                deep = nesting_error(record)
+                if deep is not None:
+                    yield index, line, None, deep, None
+                elif isinstance(record, dict):
                     yield index, line, record, None, None
                 else:
                     raw = json.dumps(record).encode()[:RAW_CAP]
@@ -228,6 +234,8 @@ class _JsonArrayStream:
         while True:
             try:
                 value, end = self.json.raw_decode(self.buf, self.pos)
+            except RecursionError:  # the record's end cannot be found: the file stops here
+                self._fail(_TOO_DEEP)
             except json.JSONDecodeError as exc:
                 if not self.eof and len(self.buf) - self.pos < _MAX_RECORD_CHARS:
                     self._fill()
@@ -239,7 +247,7 @@ class _JsonArrayStream:
             self._advance(end)
             return value
 
-    def _fail(self, msg: str, at: int | None = None) -> None:
+    def _fail(self, msg: str, at: int | None = None) -> NoReturn:
         line = self.line + (self.buf.count("\n", self.pos, at) if at is not None else 0)
         raise InputError(
             f"invalid JSON: {msg}",
@@ -278,6 +286,7 @@ class _JsonArrayStream:
         if self._peek() == "]":
             return
         while True:
+            self._peek()  # skip the whitespace first: the line is where the record starts
             line = self.line
             yield line, self._value()
             if self._expect(",]", "',' or ']'") == "]":

@@ -23,6 +23,23 @@ from typing import Any
 import pyarrow as pa
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# Objects and arrays nested deeper than this are refused per record: flattening, shape
+# resolution and Arrow conversion recurse once per level, and no policy record needs more.
+MAX_NESTING = 100
+
+
+def nesting_error(value: Any, limit: int = MAX_NESTING) -> str | None:
+    """Why ``value`` is nested too deeply for a record, or None (iterative: no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return f"objects and arrays nested more than {limit} levels deep"
+        if isinstance(item, Mapping):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, Mapping | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, Mapping | list))
+    return None
 
 
 def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

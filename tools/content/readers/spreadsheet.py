@@ -15,13 +15,10 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from core.errors import InputError
-from tools.content.readers._common import (
-    ReaderOptions,
-    check_batch_rows,
-    check_file,
-    parse_options,
-)
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
+from tools.content.readers.files import check_file
+from tools.content.readers.options import ReaderOptions, parse_options
+from tools.content.readers.rebatch import check_batch_rows
 from tools.content.readers.record_shape import RecordShape
 
 
@@ -48,6 +45,7 @@ class XlsxReader:
     """Reads one worksheet; format name ``xlsx``."""
 
     format_name: ClassVar[str] = "xlsx"
+    options_model: ClassVar[type[ReaderOptions]] = XlsxOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)

@@ -17,13 +17,10 @@ import pyarrow as pa
 from pydantic import model_validator
 
 from core.errors import InputError
-from tools.content.readers._common import (
-    ReaderOptions,
-    check_batch_rows,
-    check_file,
-    parse_options,
-)
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
+from tools.content.readers.files import check_file
+from tools.content.readers.options import ReaderOptions, parse_options
+from tools.content.readers.rebatch import check_batch_rows
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -60,6 +57,7 @@ class SqliteReader:
     """Reads one table or query of a SQLite database; format name ``sqlite``."""
 
     format_name: ClassVar[str] = "sqlite"
+    options_model: ClassVar[type[ReaderOptions]] = SqliteOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)

@@ -19,14 +19,11 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from core.errors import InputError
-from tools.content.readers._common import (
-    ReaderOptions,
-    check_batch_rows,
-    check_file,
-    parse_options,
-)
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, ReadBatch
-from tools.content.readers.record_shape import RecordShape, flatten
+from tools.content.readers.files import check_file
+from tools.content.readers.options import ReaderOptions, parse_options
+from tools.content.readers.rebatch import check_batch_rows
+from tools.content.readers.record_shape import MAX_NESTING, RecordShape, flatten
 
 
 class XmlOptions(ReaderOptions):
@@ -47,6 +44,7 @@ class XmlReader:
     """Reads the records of one XML document; format name ``xml``."""
 
     format_name: ClassVar[str] = "xml"
+    options_model: ClassVar[type[ReaderOptions]] = XmlOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)
@@ -64,6 +62,15 @@ class XmlReader:
             for event, elem in ET.iterparse(self.path, events=("start", "end"), parser=parser):
                 if event == "start":
                     stack.append(elem)
+                    if len(stack) > MAX_NESTING:
+                        trail = "/".join(_local(e.tag) for e in stack[:5])
+                        raise InputError(
+                            f"elements nested more than {MAX_NESTING} levels deep "
+                            f"(under {trail}/...)",
+                            where=f"{self.path}: element <{_local(elem.tag)}> at depth "
+                            f"{len(stack)}",
+                            fix="flatten the export, or split the records out of the document",
+                        )
                     if depth_in_record or _local(elem.tag) == target:
                         depth_in_record += 1
                     continue
