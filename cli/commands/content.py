@@ -89,12 +89,13 @@ def ingest(
         _detect(state, path, copybook, encoding)
         return
     jobs = _jobs(path, fmt, copybook, encoding, source_config, option or [], name, system)
-    from tools.content.ingest import ingest_file
+    from tools.content.ingest import ingest_file, progress_unit
 
     results = []
-    with step_progress(enabled=not state.json) as progress:
+    with step_progress(enabled=not state.json) as steps:
         for job in jobs:
             label = f"ingest {job['name'] or Path(job['path']).name}"
+            unit = progress_unit(job["format"])
             results.append(
                 ingest_file(
                     state.engine,
@@ -105,11 +106,14 @@ def ingest(
                     name=job["name"],
                     system=job["system"],
                     tenant=state.settings.tenant,
-                    progress=(lambda d, t, label=label: progress(label, d, t))
-                    if progress
+                    progress=(lambda d, t, label=label, unit=unit: steps(label, d, t, unit))
+                    if steps
                     else None,
+                    status=(lambda text, label=label: steps.status(label, text)) if steps else None,
                 )
             )
+            if steps:
+                steps.finish(label)
 
     if len(results) == 1 and source_config is None:
         data: dict[str, Any] = results[0].model_dump(mode="json")

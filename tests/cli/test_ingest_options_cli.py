@@ -42,8 +42,8 @@ def test_option_values_follow_declared_types() -> None:
     )
     assert parsed == {
         "delimiter": "|",
-        "header": "false",  # the reader's model turns it into False
-        "skip_rows": "2",
+        "header": False,
+        "skip_rows": 2,
         "columns": ["a", "b"],
         "null_values": ["-"],
     }

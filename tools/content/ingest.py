@@ -33,7 +33,17 @@ from tools.content.readers.base import DEFAULT_BATCH_ROWS
 from tools.content.sources import SOURCE, SourceInfo, SourceRegistry
 from tools.content.staging import PartWriter, QuarantineWriter
 
-Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+Progress = Callable[[int, int], None]  # (done, total) in the reader's progress_unit
+Status = Callable[[str], None]  # what the ingest is doing when there is nothing to count
+
+
+def progress_unit(fmt: str) -> str:
+    """What ``progress`` counts for a format: ``bytes`` (the default) or ``records``."""
+    from tools.content.readers.registry import reader_for
+
+    return str(getattr(reader_for(fmt), "progress_unit", "bytes"))
+
+
 NAMESPACE = "content"
 NAME_MAX, SYSTEM_MAX = 256, 128  # the widths of source.name and source.system
 INDEXED_MARKER = "indexed"  # written in the staged folder once its columns are indexed
@@ -79,8 +89,12 @@ def ingest_file(
     system: str | None = None,
     tenant: str | None = None,
     progress: Progress | None = None,
+    status: Status | None = None,
 ) -> IngestResult:
     """Decode ``path`` with the ``fmt`` reader and stage it as a source (see module docstring).
+
+    ``progress(done, total)`` counts in :func:`progress_unit` and ends at ``total``; ``status``
+    names the steps that have nothing to count (profiling, loading the embedding model).
 
     Raises:
         InputError: missing/empty file, unknown format, bad options, or a file-level decode error.
@@ -217,6 +231,8 @@ def _stage_source(
                     where=str(path),
                     fix="check the format and options (header, record element...)",
                 )
+            if status is not None:
+                status("profiling the columns")
             profile_summary = _profile(partial, columns)
             if final.exists():  # left by a crash after the rename but before the commit
                 shutil.rmtree(final)
@@ -251,6 +267,8 @@ def _stage_source(
             shutil.rmtree(final, ignore_errors=True)
             raise
     info = registry.get(source_id)
+    if status is not None:
+        status("indexing the columns (loading the embedding model)")
     _index(settings, info)
     result = _result(info, reused=False)
     result.errors = [_bad_json(b) for b in sample]
@@ -276,7 +294,12 @@ def _index(settings: Settings, info: SourceInfo) -> None:
 def _stage(
     reader: Any, folder: Path, path: Path, progress: Progress | None, *, batch_rows: int
 ) -> tuple[int, int, list[dict[str, Any]], list[Any]]:
-    total = path.stat().st_size
+    by_records = getattr(reader, "progress_unit", "bytes") == "records"
+    if by_records:
+        counter = getattr(reader, "records_total", None)
+        total = (counter() if counter is not None else None) or 0
+    else:
+        total = path.stat().st_size
     parts = PartWriter(folder / "records")
     quarantine = QuarantineWriter(folder / "quarantine.parquet")
     columns: dict[str, str] = {}
@@ -295,7 +318,12 @@ def _stage(
             for reason, n in Counter(reason_label(bad.reason) for bad in batch.bad).items():
                 count(QUARANTINED, n, reason=reason)
             if progress is not None:
-                progress(min(batch.bytes_read, total), total)
+                done = parts.rows + quarantine.count if by_records else batch.bytes_read
+                # estimates (a sheet's dimension, compressed sizes) never run past 100 %
+                progress(min(done, total) if total else done, total)
+        if progress is not None:  # finished: the bar ends full whatever the estimate was
+            final = (parts.rows + quarantine.count) if by_records else total
+            progress(final, final)
     finally:
         parts.close()
         quarantine.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,13 +94,23 @@ class ByteSource:
             return n
         done = 0
         while done < n:
-            piece = self.stream.read(min(CHUNK, n - done))
+            piece = self._raw(min(CHUNK, n - done))
             if not piece:
                 break
             done += len(piece)
         return done
 
     def _raw(self, n: int) -> bytes:
+        try:
+            return self._read_exactly(n)
+        except (OSError, EOFError, zlib.error) as exc:  # corrupt or truncated gzip / bzip2
+            raise InputError(
+                f"cannot decompress the {self.compression} data: {exc}",
+                where=f"{self.path}: after {self.start + self.position:,} decompressed bytes",
+                fix="re-transfer the file in binary mode, or decompress it and check it",
+            ) from None
+
+    def _read_exactly(self, n: int) -> bytes:
         first = self.stream.read(n)
         if len(first) == n or not first:
             return first

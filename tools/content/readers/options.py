@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from core.errors import InputError
 from tools.content.readers.registry import reader_for
@@ -80,6 +80,24 @@ def _structured(declared: Any) -> bool:
     )
 
 
+def _scalar(declared: Any, text: str) -> Any:
+    """``text`` as the declared scalar type (``true`` -> True, ``5`` -> 5), else unchanged.
+
+    Typed values keep a source's identity stable: the same options from a command line and from
+    a source config hash to the same source id. A value the type rejects stays text, for the
+    reader to reject with its own message.
+    """
+    adapter = TypeAdapter(declared)
+    try:
+        return adapter.validate_python(text)
+    except ValidationError:
+        pass
+    try:  # numeric choices (Literal[0, 1]) and numbers typed as text need a number first
+        return adapter.validate_python(yaml.safe_load(text))
+    except (ValidationError, yaml.YAMLError):
+        return text
+
+
 def _is_list(declared: Any) -> bool:
     origin = typing.get_origin(declared)
     if origin in (Union, types.UnionType):
@@ -90,9 +108,9 @@ def _is_list(declared: Any) -> bool:
 def options_from_text(model: Any, pairs: Mapping[str, str], fmt: str) -> dict[str, Any]:
     """Turn ``KEY=VALUE`` texts into option values by each option's declared type.
 
-    Scalars (text, numbers, booleans, choices) are passed on as typed, so ``delimiter=|``,
-    ``comment=#`` or ``null_values=-`` keep their character; the reader's model converts
-    ``true`` or ``5``. Lists written in brackets and mappings are read as YAML/JSON
+    Scalars are converted by their declared type (``true`` -> True, ``5`` -> 5) and text stays
+    exactly as typed, so ``delimiter=|``, ``comment=#`` or ``null_values=-`` keep their
+    character. Lists written in brackets and mappings are read as YAML/JSON
     (``columns=[a, b]``); any other value of a list option is a one-item list. Unknown keys
     are passed on as text for the reader to reject with its list of valid options.
 
@@ -111,8 +129,11 @@ def options_from_text(model: Any, pairs: Mapping[str, str], fmt: str) -> dict[st
     out: dict[str, Any] = {}
     for key, text in pairs.items():
         kind = declared.get(key)
-        if kind is None or not _structured(kind) or text == "":
+        if kind is None or text == "":
             out[key] = text
+            continue
+        if not _structured(kind):
+            out[key] = _scalar(kind, text)
             continue
         if _is_list(kind) and not text.lstrip().startswith("["):
             out[key] = [text]  # one item, as typed: "-" or "N/A" is a value, not YAML

@@ -45,13 +45,23 @@ class XlsxReader:
     """Reads one worksheet; format name ``xlsx``."""
 
     format_name: ClassVar[str] = "xlsx"
+    progress_unit: ClassVar[str] = "records"  # a workbook's bytes are compressed XML
     options_model: ClassVar[type[ReaderOptions]] = XlsxOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self.options = parse_options(XlsxOptions, options, self.format_name)
+        self._height = 0
 
-    def _rows(self) -> Iterator[list[Any]]:
+    def records_total(self) -> int:
+        """Rows below the header per the sheet's dimension (an estimate: empty rows count)."""
+        height = 0
+        for _ in self._rows(count_only=True):
+            height = self._height
+        first_data = self.options.header_row + (1 if self.options.header else 0)
+        return max(0, height - first_data + 1)
+
+    def _rows(self, *, count_only: bool = False) -> Iterator[list[Any]]:
         import python_calamine as calamine
 
         check_file(self.path)
@@ -77,6 +87,10 @@ class XlsxReader:
                 fix=f"set sheet to one of: {', '.join(map(repr, names))}",
             ) from None
         try:
+            self._height = int(ws.height)
+            if count_only:
+                yield []
+                return
             yield from ws.iter_rows()
         finally:
             workbook.close()

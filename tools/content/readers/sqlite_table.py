@@ -57,6 +57,7 @@ class SqliteReader:
     """Reads one table or query of a SQLite database; format name ``sqlite``."""
 
     format_name: ClassVar[str] = "sqlite"
+    progress_unit: ClassVar[str] = "records"  # a database file's bytes do not map to rows
     options_model: ClassVar[type[ReaderOptions]] = SqliteOptions
 
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
@@ -90,6 +91,17 @@ class SqliteReader:
                 fix=f"set table to one of: {', '.join(tables) or '(none)'}",
             )
         return f"SELECT * FROM {_quote(self.options.table or '')}"
+
+    def records_total(self) -> int | None:
+        """Rows the table or query returns (None when the count itself fails)."""
+        con = self._connect()
+        try:
+            row = con.execute(f"SELECT count(*) FROM ({self._source_sql(con)})").fetchone()
+            return int(row[0]) if row else None
+        except sqlite3.Error:
+            return None  # batches() reports the broken query
+        finally:
+            con.close()
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[ReadBatch]:
         """Yield batches of at most ``batch_rows`` rows."""

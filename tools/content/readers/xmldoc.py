@@ -14,7 +14,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, BinaryIO, ClassVar
 
 from pydantic import Field
 
@@ -49,6 +49,7 @@ class XmlReader:
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self.options = parse_options(XmlOptions, options, self.format_name)
+        self._fh: BinaryIO | None = None
 
     def _elements(self) -> Iterator[ET.Element]:
         """Yield each complete record element, then clear and detach it."""
@@ -59,7 +60,8 @@ class XmlReader:
         found = False
         try:
             parser = ET.XMLParser(encoding=self.options.encoding) if self.options.encoding else None
-            for event, elem in ET.iterparse(self.path, events=("start", "end"), parser=parser):
+            self._fh = self.path.open("rb")  # our own handle: its position is the progress
+            for event, elem in ET.iterparse(self._fh, events=("start", "end"), parser=parser):
                 if event == "start":
                     stack.append(elem)
                     if len(stack) > MAX_NESTING:
@@ -92,6 +94,9 @@ class XmlReader:
                 where=f"{self.path}: line {line}, column {column + 1}",
                 fix="fix or re-export the document",
             ) from None
+        finally:
+            if self._fh is not None:
+                self._fh.close()
         if not found:
             raise InputError(
                 f"no <{target}> element found",
@@ -164,7 +169,12 @@ class XmlReader:
         for record in self._records(repeated):
             rows.append(record)
             if len(rows) == batch_rows:
-                yield ReadBatch(shape.to_batch(rows, schema))
+                yield ReadBatch(shape.to_batch(rows, schema), bytes_read=self._position())
                 rows = []
         if rows:
-            yield ReadBatch(shape.to_batch(rows, schema))
+            yield ReadBatch(shape.to_batch(rows, schema), bytes_read=self._position())
+
+    def _position(self) -> int:
+        """Bytes the parser has consumed (read ahead by its buffer: an estimate, monotonic)."""
+        fh = self._fh
+        return fh.tell() if fh is not None and not fh.closed else self.path.stat().st_size
