@@ -155,16 +155,19 @@ def run_mapping(
     tenant: TenantOption = None,
 ) -> None:
     """Map the source's records to canonical records (batched, resumable, strict)."""
-    from tools.canonical import map_to_canonical as run
-
     state = state_for(ctx, json_out, tenant)
-    with step_progress(enabled=not state.json) as progress:
+    label = "map to canonical"
+    with step_progress(enabled=not state.json) as steps:
+        if steps:  # the start-up (models, the mapping, the staged source) takes seconds
+            steps.status(label, "loading the canonical model and the mapping")
+        from tools.canonical import map_to_canonical as run
+
         result = run(
             state.engine,
             state.settings,
             mapping_id,
             tenant=state.settings.tenant,
-            progress=(lambda d, t: progress("map to canonical", d, t)) if progress else None,
+            progress=(lambda d, t: steps(label, d, t, "records")) if steps else None,
         )
     emit(
         state,

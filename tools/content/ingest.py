@@ -295,11 +295,10 @@ def _stage(
     reader: Any, folder: Path, path: Path, progress: Progress | None, *, batch_rows: int
 ) -> tuple[int, int, list[dict[str, Any]], list[Any]]:
     by_records = getattr(reader, "progress_unit", "bytes") == "records"
-    if by_records:
-        counter = getattr(reader, "records_total", None)
-        total = (counter() if counter is not None else None) or 0
-    else:
-        total = path.stat().st_size
+    # records: the reader's count, asked once its first batch is out (two-pass readers know
+    # it by then); 0 while unknown
+    counter = getattr(reader, "records_total", None) if by_records else None
+    total = 0 if by_records else path.stat().st_size
     parts = PartWriter(folder / "records")
     quarantine = QuarantineWriter(folder / "quarantine.parquet")
     columns: dict[str, str] = {}
@@ -318,6 +317,8 @@ def _stage(
             for reason, n in Counter(reason_label(bad.reason) for bad in batch.bad).items():
                 count(QUARANTINED, n, reason=reason)
             if progress is not None:
+                if counter is not None and not total:
+                    total = counter() or 0
                 done = parts.rows + quarantine.count if by_records else batch.bytes_read
                 # estimates (a sheet's dimension, compressed sizes) never run past 100 %
                 progress(min(done, total) if total else done, total)

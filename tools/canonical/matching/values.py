@@ -98,7 +98,8 @@ def _numeric_quantiles(values: pa.Array, texts: list[str]) -> np.ndarray | None:
         or pa.types.is_floating(values.type)
         or pa.types.is_decimal(values.type)
     ):
-        nums = pc.drop_null(values).cast(pa.float64()).to_numpy(zero_copy_only=False)
+        # safe=False: 18-digit integers and wide decimals round instead of raising ArrowInvalid
+        nums = pc.drop_null(values).cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     else:
         parsed = []
         for t in texts:

@@ -51,17 +51,13 @@ class XlsxReader:
     def __init__(self, path: Path, options: Mapping[str, Any]) -> None:
         self.path = Path(path)
         self.options = parse_options(XlsxOptions, options, self.format_name)
-        self._height = 0
+        self._counted: int | None = None  # records, counted by the first pass
 
-    def records_total(self) -> int:
-        """Rows below the header per the sheet's dimension (an estimate: empty rows count)."""
-        height = 0
-        for _ in self._rows(count_only=True):
-            height = self._height
-        first_data = self.options.header_row + (1 if self.options.header else 0)
-        return max(0, height - first_data + 1)
+    def records_total(self) -> int | None:
+        """Records of the sheet, known once the first pass of :meth:`batches` has run."""
+        return self._counted
 
-    def _rows(self, *, count_only: bool = False) -> Iterator[list[Any]]:
+    def _rows(self) -> Iterator[list[Any]]:
         import python_calamine as calamine
 
         check_file(self.path)
@@ -87,10 +83,6 @@ class XlsxReader:
                 fix=f"set sheet to one of: {', '.join(map(repr, names))}",
             ) from None
         try:
-            self._height = int(ws.height)
-            if count_only:
-                yield []
-                return
             yield from ws.iter_rows()
         finally:
             workbook.close()
@@ -130,8 +122,11 @@ class XlsxReader:
         """Yield batches of at most ``batch_rows`` rows of the selected sheet."""
         check_batch_rows(batch_rows)
         shape = RecordShape()
+        counted = 0
         for record in self._records():
             shape.observe(record)
+            counted += 1
+        self._counted = counted
         schema = shape.schema()
         rows: list[dict[str, Any]] = []
         for record in self._records():

@@ -14,6 +14,7 @@ import pytest
 
 from core.errors import InputError
 from knowledge.embeddings.structural import DIMENSION, column_vector
+from tools.canonical.matching.values import profile as value_profile
 from tools.content.cobol import CobolReader
 from tools.content.profile import profile_batches
 from tools.content.readers.base import BadRecord
@@ -102,6 +103,8 @@ def test_integers_beyond_2_53_profile_and_embed(tmp_path: Path) -> None:
         assert vector.shape == (DIMENSION,)
     wide = pa.array([Decimal(10**37), Decimal(-(10**37))], pa.decimal128(38, 0))
     assert column_vector(wide).shape == (DIMENSION,)
+    for name in ("Z", "B"):  # the schema matcher's value profile too
+        assert value_profile(table.column(name)) is not None
 
 
 ODO = """\
