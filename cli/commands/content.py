@@ -243,6 +243,7 @@ def _detect(
             f"{command}",
             markup=False,
             highlight=False,
+            soft_wrap=True,  # the command must stay one line to be copied
         ),
     )
 

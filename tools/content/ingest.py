@@ -152,6 +152,7 @@ def ingest_file(
                 "system": system,
             },
             progress=progress,
+            status=status,
         )
 
 
@@ -206,6 +207,7 @@ def _stage_source(
     name: str,
     payload: dict[str, Any],
     progress: Progress | None,
+    status: Status | None = None,
 ) -> IngestResult:
     """Decode, profile and register a source; the caller holds the source's ingest lock."""
     registry = SourceRegistry(engine, tenant=tenant)
@@ -232,7 +234,7 @@ def _stage_source(
                     fix="check the format and options (header, record element...)",
                 )
             if status is not None:
-                status("profiling the columns")
+                status("profiling")
             profile_summary = _profile(partial, columns)
             if final.exists():  # left by a crash after the rename but before the commit
                 shutil.rmtree(final)
@@ -268,7 +270,7 @@ def _stage_source(
             raise
     info = registry.get(source_id)
     if status is not None:
-        status("indexing the columns (loading the embedding model)")
+        status("loading the embedding model, indexing")
     _index(settings, info)
     result = _result(info, reused=False)
     result.errors = [_bad_json(b) for b in sample]
