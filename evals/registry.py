@@ -14,7 +14,7 @@ import traceback
 from core.errors import DataMashError, InputError
 from evals.result import EvalConfig, SuiteResult, missing_capability
 
-SUITES = ("content", "mapping", "routing", "journey", "perf")
+SUITES = ("content", "mapping", "routing", "journey", "perf", "assembly")
 ALL = "all"
 
 

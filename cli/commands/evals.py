@@ -53,7 +53,7 @@ def resolve_corpus(path: Path | None) -> tuple[Path, Path]:
 def eval_command(
     ctx: typer.Context,
     suite: Annotated[
-        str, typer.Argument(help="content, mapping, routing, journey, perf or all.")
+        str, typer.Argument(help="content, mapping, routing, journey, perf, assembly or all.")
     ] = "all",
     policies: Annotated[int, typer.Option(help="Policies in the sample estate.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the sample estate.")] = 7,

@@ -209,12 +209,17 @@ def choose_parents(con: duckdb.DuckDBPyConnection, cands: list[Candidate]) -> li
     chosen = [cands[i] for i in best[1]]
     if sum(c.rate for c in chosen) < MIN_COVERAGE:
         return []
+    if child.unique and not any(_affinity(child, c.parent) for c in chosen):
+        # Two entity keys that both run 1, 2, 3... contain each other by chance; a unique
+        # column refers to another only when a name says so (insured_party_id -> party_id).
+        return []
     return chosen
 
 
 def drop_composite_ids(chosen: list[Candidate]) -> list[Candidate]:
-    """When two columns of one source refer to the same parents, drop a composite id (a
-    document number built from the policy number) in favour of the plain reference."""
+    """When two columns of one source refer to the same parents, keep the plain reference: a
+    composite id (a document number built from the policy number) or the source's own unique
+    id (notes numbered 1, 2, 3... like the policies) only looks like one."""
     parents_of: dict[str, set[str]] = {}
     for c in chosen:
         parents_of.setdefault(c.child.table, set()).add(c.parent.table)
@@ -228,7 +233,8 @@ def drop_composite_ids(chosen: list[Candidate]) -> list[Candidate]:
             and parents_of[other.child.table] == parents_of[c.child.table]
             and not other.child.composite
         ]
-        if c.child.composite and twins:
+        own_id = c.child.unique and any(not t.child.unique for t in twins)
+        if (c.child.composite or own_id) and twins:
             continue
         out.append(c)
     return out
@@ -284,7 +290,9 @@ def compose_crosswalks(chosen: list[Candidate]) -> list[Candidate]:
                     evidence={**c.evidence, "crosswalk_key": link.child.column},
                 )
             )
-    return out
+    # A crosswalk's keys are looked up, not references: drop links where one is the child.
+    links = {c.via.table for c in out if c.via is not None}
+    return [c for c in out if c.child.table not in links]
 
 
 def _transform(c: Candidate) -> KeyTransform | None:
