@@ -16,6 +16,7 @@ class WaveState(StrEnum):
     RUNNING = "running"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    COMPENSATING = "compensating"  # undoing: the target may hold part of the wave
     COMPENSATED = "compensated"
     COMPLETED = "completed"
 

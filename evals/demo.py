@@ -342,7 +342,11 @@ def waves_step(
         # a result of the journey, not a failure of the demo.
         reason = {"status": "nothing to migrate", "reason": exc.message}
         return {**reason, "seconds": round(time.perf_counter() - started, 2)}, reason
-    wave0 = next(w for w in plan.waves if w.number == 0)
+    wave0 = next((w for w in plan.waves if w.number == 0), None)
+    if wave0 is None:
+        # No clean candidate left (an earlier run migrated them): a result, not a failure.
+        reason = {"status": "nothing to migrate", "reason": "no clean candidate for wave 0"}
+        return {**reason, "seconds": round(time.perf_counter() - started, 2)}, reason
     gates = check_gates(context, wave0.wave_id)
     status = run_wave(
         context,
@@ -360,6 +364,7 @@ def waves_step(
             "migrated": status.migrated,
             "failed": status.failed,
             "routed_elsewhere": int(status.steps["migrate"].outcome.get("skipped", 0)),
+            "error": status.error,
         },
         "seconds": round(time.perf_counter() - started, 2),
     }

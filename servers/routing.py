@@ -49,11 +49,12 @@ from tools.routing.contracts import (
     TargetChange,
     Transition,
 )
-from tools.routing.decisions import RerouteResult, RouteResult
-from tools.routing.decisions import reroute_policy as reroute_one
+from tools.routing.decisions import RouteResult
 from tools.routing.decisions import route_source as route_batches
-from tools.routing.decisions import routing_history as history_of
 from tools.routing.derived import with_derived_fields
+from tools.routing.overrides import RerouteResult
+from tools.routing.overrides import reroute_policy as reroute_one
+from tools.routing.overrides import routing_history as history_of
 from tools.routing.rulesets import RuleSetInfo, get_rule_set, list_rule_sets, register_rule_set
 
 #: Finds a source's canonical batches: (engine, settings, source_id, tenant) -> batches.

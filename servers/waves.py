@@ -195,21 +195,16 @@ def build_server(
     async def rollback_wave_tool(
         wave_id: WaveId,
         ctx: Context,
-        force: Annotated[
-            bool,
-            Field(
-                description=("Roll back a wave marked running whose process is known to be dead.")
-            ),
-        ] = False,
         tenant: Tenant = None,
     ) -> WaveStatus:
-        """Undo a wave: compensate its milestones newest first (deletes its target writes)."""
+        """Undo a wave: compensate its milestones newest first (deletes its target writes).
+
+        Refused while another process runs the wave; finishes a rollback that was interrupted.
+        """
         wave_context = context(tenant)
         return await _cancellable(
             ctx,
-            lambda cancel, progress: rollback_wave(
-                wave_context, wave_id, force=force, progress=progress
-            ),
+            lambda cancel, progress: rollback_wave(wave_context, wave_id, progress=progress),
         )
 
     @mcp.tool(annotations=READ_ONLY)

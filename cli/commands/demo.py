@@ -43,6 +43,15 @@ def demo(
         _render_waves(console, result["waves"], result["reconciliation"])
 
     emit(state, result, render)
+    wave0 = result["waves"].get("wave0") or {}
+    if wave0 and wave0.get("status") != "completed":
+        # The demo's wave did not migrate: a failed run never exits 0.
+        typer.echo(
+            f"data-mash: error: the demo's wave 0 ended {wave0.get('status')}: "
+            f"{wave0.get('error') or 'see its milestones above'}",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _render_estate(console: Console, estate: dict[str, Any]) -> None:

@@ -257,7 +257,7 @@ def reroute(
 
     Example: data-mash reroute A00001234 --to legacy_batch --reason "broker request"
     """
-    from tools.routing.decisions import reroute_policy
+    from tools.routing.overrides import reroute_policy
 
     state = state_for(ctx, json_out, tenant)
     result = reroute_policy(state.engine, policy_id, to, reason, tenant=state.settings.tenant)

@@ -176,9 +176,6 @@ def wave_run(
 def wave_rollback(
     ctx: typer.Context,
     wave_id: WaveArg,
-    force: Annotated[
-        bool, typer.Option(help="Roll back a 'running' wave whose process died.")
-    ] = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -186,7 +183,7 @@ def wave_rollback(
     state = state_for(ctx, json_out, tenant)
     context = _context(state)
     status = _run_with_progress(
-        state, lambda progress: rollback_wave(context, wave_id, force=force, progress=progress)
+        state, lambda progress: rollback_wave(context, wave_id, progress=progress)
     )
     emit(state, _wave_json(status), _render_wave(status))
     if status.status not in (WaveState.COMPENSATED, WaveState.PENDING):

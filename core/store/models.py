@@ -420,3 +420,26 @@ class ApiTokenRow(SQLModel, table=True):
     created_by: str = Field(max_length=128)
     created_at: datetime = stamp_field()
     revoked_at: datetime | None = optional_stamp_field()
+
+
+# -- leases: who runs a named piece of work now (migration 0009_leases) -----------------------
+
+
+class LeaseRow(SQLModel, table=True):
+    """Who runs a named piece of work now (a wave run, a saga, a mapping or assembly run).
+
+    One row per running lease; a dead holder's lease is taken over (see core/store/leases.py).
+    """
+
+    __tablename__ = "lease"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=256)
+    owner: str = Field(max_length=64)
+    what: str = Field(max_length=256)
+    pid: int
+    host: str = Field(max_length=255)
+    process_start: str | None = Field(default=None, max_length=32)
+    ttl_seconds: float
+    acquired_at: datetime = stamp_field()
+    heartbeat_at: datetime = stamp_field()

@@ -95,3 +95,27 @@ def test_demo_runs_wave_zero_end_to_end_and_reconciles(capsys: pytest.CaptureFix
     assert wave0["failed"] == 0 and wave0["migrated"] + wave0["routed_elsewhere"] == planned
     recon = report["reconciliation"]
     assert recon["passed"] and recon["matched"] == recon["source_count"] == wave0["migrated"]
+
+
+def test_a_demo_whose_wave_did_not_complete_exits_1(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evals.demo
+
+    def compensated(*_: object, **__: object) -> dict[str, object]:
+        wave0 = {"wave_id": "w0", "status": "compensated", "error": "validate failed: boom"}
+        return {
+            "estate": {},
+            "sources": {},
+            "mapping": {},
+            "routing": {},
+            "waves": {"wave0": wave0},
+            "reconciliation": {},
+        }
+
+    monkeypatch.setattr(evals.demo, "estate_step", lambda *_, **__: None)
+    monkeypatch.setattr(evals.demo, "run_demo", compensated)
+    assert main(["demo", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["waves"]["wave0"]["status"] == "compensated"
+    assert "wave 0 ended compensated: validate failed: boom" in captured.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from cli.commands import waves as wave_commands
 from cli.main import main
 from core.settings import Settings
 from core.store import open_store
+from core.store.leases import hold_lease
 from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
 
 
@@ -101,3 +103,19 @@ def test_generate_plan_takes_an_alias_and_stores_the_canonical_name(
     assert plan["target"] == "new_platform"
     assert main(["generate-plan", "--source", "src-a", "--target", "Mars"]) == 1
     assert "no migration target 'Mars'" in capsys.readouterr().err
+
+
+def test_a_wave_another_process_holds_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], workspace: Path
+) -> None:
+    plan = _json(capsys, "generate-plan", "--source", "src-a", "--target", "new_platform")
+    wave0 = plan["waves"][0]["wave_id"]
+    engine = open_store(Settings(home=workspace))
+    with hold_lease(engine, "default", f"wave:{wave0}", what=f"wave run {wave0}"):
+        for command in (["wave", "run", wave0], ["wave", "rollback", wave0]):
+            assert main(command) == 1
+            err = capsys.readouterr().err.strip()
+            assert err.count("\n") == 0 and "Traceback" not in err
+            assert f"wave run {wave0} is already running (pid {os.getpid()} on " in err
+    assert _json(capsys, "wave", "status", wave0)["status"] == "pending"  # nothing ran
+    engine.dispose()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, field_validator
 from sqlalchemy import Connection, Engine, and_, bindparam, select
@@ -196,6 +197,98 @@ class PolicyLocations:
                 ],
             )
         return len(changed)
+
+    def undo_moves(self, conn: Connection, entry_id: int, *, by_entry: int, reason: str) -> int:
+        """Undo the moves one audit entry made, in the caller's transaction; idempotent.
+
+        Every policy whose location that entry still gave goes back to exactly where the move
+        before it had put it (system, wave, run and entry), or loses its location when that move
+        was its first. One move row per policy records the undo under ``by_entry``. A policy
+        that something later moved again is left alone, and so is one already put back (its
+        location's entry is no longer ``entry_id``), so a re-run after a crash changes nothing.
+
+        Returns:
+            The number of policies put back.
+        """
+        last: dict[str, int] = {}
+        for row in conn.execute(
+            select(MOVE.c.id, MOVE.c.policy_id).where(
+                and_(MOVE.c.tenant == self.tenant, MOVE.c.entry_id == entry_id)
+            )
+        ):
+            last[row.policy_id] = max(row.id, last.get(row.policy_id, 0))
+        placed = current_placements(conn, self.tenant, list(last))
+        still = [pid for pid in last if pid in placed and placed[pid][1] == entry_id]
+        now = utcnow()
+        for start in range(0, len(still), 900):  # SQLite's bound-parameter cap
+            chunk = still[start : start + 900]
+            before: dict[str, Any] = {}
+            for row in conn.execute(
+                select(MOVE)
+                .where(and_(MOVE.c.tenant == self.tenant, MOVE.c.policy_id.in_(chunk)))
+                .order_by(MOVE.c.id)
+            ):
+                if row.id < last[row.policy_id]:
+                    before[row.policy_id] = row
+            back = [pid for pid in chunk if pid in before]
+            gone = [pid for pid in chunk if pid not in before]
+            if gone:
+                conn.execute(
+                    LOCATION.delete().where(
+                        and_(LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id.in_(gone))
+                    )
+                )
+            if not back:
+                continue
+            conn.execute(
+                LOCATION.update()
+                .where(
+                    and_(
+                        LOCATION.c.tenant == bindparam("b_tenant"),
+                        LOCATION.c.policy_id == bindparam("b_policy"),
+                    )
+                )
+                .values(
+                    system=bindparam("b_system"),
+                    wave=bindparam("b_wave"),
+                    run_id=bindparam("b_run"),
+                    entry_id=bindparam("b_entry"),
+                    updated_at=bindparam("b_at"),
+                ),
+                [
+                    {
+                        "b_tenant": self.tenant,
+                        "b_policy": pid,
+                        "b_system": before[pid].to_system,
+                        "b_wave": before[pid].wave,
+                        "b_run": before[pid].run_id,
+                        "b_entry": before[pid].entry_id,
+                        "b_at": now,
+                    }
+                    for pid in back
+                ],
+            )
+            bulk_insert(
+                conn,
+                "policy_move",
+                MOVE_COLUMNS,
+                [
+                    (
+                        self.tenant,
+                        pid,
+                        placed[pid][0],
+                        before[pid].to_system,
+                        before[pid].wave,
+                        before[pid].run_id,
+                        None,
+                        reason,
+                        by_entry,
+                        now,
+                    )
+                    for pid in back
+                ],
+            )
+        return len(still)
 
     def locate(self, policy_id: str) -> LocationRecord | None:
         with self.engine.connect() as conn:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from tools.routing.analysis import RuleSetDiff, diff_rule_sets
 from tools.routing.compiled import ID_FIELD, compile_rule_set
-from tools.routing.decisions import current_locations
+from tools.routing.placements import current_locations
 from tools.routing.rulesets import StoredRuleSet, get_rule_set
 
 

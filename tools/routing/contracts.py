@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 from core.ids import PolicyId
 from core.paging import Page
 from tools.audit import AuditRecord, LocationRecord, MoveRecord
-from tools.routing.decisions import RerouteResult, RouteResult
+from tools.routing.decisions import RouteResult
+from tools.routing.overrides import RerouteResult
 from tools.routing.rulesets import RuleSetInfo
 
 __all__ = [

@@ -7,34 +7,31 @@ the batch's policies) whose outcome commits in the same transaction as the batch
 idempotency key ``route:{source_id}:{rule_set}:v{version}:{batch_no}`` makes a re-run after a
 crash skip the batches already committed and redo the rest, never duplicating a move.
 
-Manual overrides (``reroute_policy``, ``reroute_selection``) are audited as ``routing/reroute``
-entries carrying each policy's previous system and the entry that had placed it there.
+Manual overrides live in :mod:`tools.routing.overrides`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Engine, and_, select
+from sqlalchemy import Engine
 
-from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from core.statuses import WAVE_HOLDS_NOTHING
 from core.store.models import PolicyLocation, WaveRow, table_of
-from core.targets import canonical_target, same_target, target_help
-from tools.audit import AuditLog, AuditRecord, LocationRecord, Move, MoveRecord, PolicyLocations
+from tools.audit import AuditLog, Move, PolicyLocations
 from tools.content.sources import SourceRegistry
 from tools.routing.compiled import ID_FIELD, CompiledRuleSet, compile_rule_set
 from tools.routing.derived import WaveLookup, with_derived_fields
 from tools.routing.loader import null_field_warnings
 from tools.routing.model import RuleSet, predicates
+from tools.routing.placements import current_locations, held_by_waves
 from tools.routing.rulesets import NAMESPACE, get_rule_set
 
 LOCATION = table_of(PolicyLocation)
@@ -227,6 +224,7 @@ class _BatchRecorder:
     ) -> None:
         self.log = AuditLog(engine, tenant=tenant)
         self.locations = PolicyLocations(engine, tenant=tenant)
+        self.tenant = tenant
         self.source_id = source_id
         self.info = info
         self.run_id = run_id
@@ -286,179 +284,14 @@ class _BatchRecorder:
             }
             op.outcome = outcome
             with op.atomic() as conn:
+                # A policy a wave migrated stays where its row is: routing it elsewhere would
+                # make its location lie (roll the wave back to re-route it).
+                located = current_locations(conn, self.tenant, list(decided))
+                held = held_by_waves(conn, self.tenant, located)
+                outcome["kept_migrated"] = len(held)
                 outcome["moved"] = self.locations.record_moves(
-                    conn, decided.values(), entry_id=op.entry_id
+                    conn,
+                    [m for pid, m in decided.items() if pid not in held],
+                    entry_id=op.entry_id,
                 )
             self.moved += outcome["moved"]
-
-
-# -- manual overrides ---------------------------------------------------------------------------
-
-
-class RerouteResult(BaseModel):
-    """What a manual reroute changed."""
-
-    target: str
-    moved: list[str] = Field(description="Policies moved to the target.")
-    unchanged: list[str] = Field(description="Policies already in the target (no move).")
-    previous: dict[str, str] = Field(description="policy_id -> system it left.")
-    entry_id: int | None = Field(description="Audit entry of the reroute; None if nothing moved.")
-
-
-def current_locations(conn: Connection, tenant: str, policy_ids: Sequence[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for start in range(0, len(policy_ids), 900):  # SQLite's bound-parameter cap
-        chunk = list(policy_ids[start : start + 900])
-        rows = conn.execute(
-            select(
-                LOCATION.c.policy_id, LOCATION.c.system, LOCATION.c.entry_id, LOCATION.c.wave
-            ).where(and_(LOCATION.c.tenant == tenant, LOCATION.c.policy_id.in_(chunk)))
-        )
-        found.update({row.policy_id: row for row in rows})
-    return found
-
-
-def _refuse_migrated(conn: Connection, tenant: str, located: dict[str, Any]) -> None:
-    """Refuse to move policies whose rows a wave put into (and left in) its target.
-
-    Rerouting changes the location only; the row would stay in the target and the location
-    would stop telling the truth (reconciliation of the wave then fails).
-    """
-    waves = {loc.wave for loc in located.values() if loc.wave}
-    if not waves:
-        return
-    rows = {
-        row.wave_id: row
-        for row in conn.execute(
-            select(WAVE.c.wave_id, WAVE.c.target, WAVE.c.status).where(
-                and_(WAVE.c.tenant == tenant, WAVE.c.wave_id.in_(sorted(waves)))
-            )
-        )
-    }
-    held = {
-        pid: rows[loc.wave]
-        for pid, loc in located.items()
-        if loc.wave in rows
-        and rows[loc.wave].status not in WAVE_HOLDS_NOTHING
-        and same_target(loc.system, rows[loc.wave].target)
-    }
-    if held:
-        pid, wave = next(iter(held.items()))
-        more = f" (and {len(held) - 1} more)" if len(held) > 1 else ""
-        raise InputError(
-            f"policy {pid}{more} was migrated to {wave.target} by wave {wave.wave_id} "
-            f"({wave.status}); its row stays in {wave.target}, so rerouting would make its "
-            "location lie",
-            where=pid,
-            fix=f"roll the wave back first (data-mash wave rollback {wave.wave_id}), then "
-            "reroute; or move it out of the target with a later wave",
-        )
-
-
-def reroute_selection(
-    engine: Engine, policy_ids: Sequence[str], target: str, reason: str, *, tenant: str
-) -> RerouteResult:
-    """Move routed policies to ``target`` by hand, audited as a reversal of their routing.
-
-    Args:
-        engine: The store.
-        policy_ids: Policies to move; each must have been routed (have a location) before.
-        target: System to move them to.
-        reason: Why (kept on the moves and in the audit entry); required.
-        tenant: Tenant.
-
-    Returns:
-        Moved and unchanged policies (already in ``target``: re-running is harmless).
-
-    Raises:
-        InputError: empty target, reason or selection.
-        NotFoundError: a policy has never been routed.
-    """
-    target, reason = target.strip(), reason.strip()
-    if not target:
-        raise InputError("no target system given", fix=f"name the system, one of: {target_help()}")
-    target = canonical_target(target, where="--to")
-    if not reason:
-        raise InputError("a reroute needs a reason", fix='say why, e.g. --reason "broker request"')
-    wanted = list(dict.fromkeys(p.strip() for p in policy_ids if p and p.strip()))
-    if not wanted:
-        raise InputError("no policy ids given", fix="name at least one policy id")
-    with engine.connect() as conn:
-        current = current_locations(conn, tenant, wanted)
-    unknown = [pid for pid in wanted if pid not in current]
-    if unknown:
-        shown = ", ".join(unknown[:5]) + (
-            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        )
-        raise NotFoundError(
-            f"policy {shown} has not been routed yet, so it cannot be rerouted",
-            fix="route its source first: data-mash route --rules RULES SOURCE",
-        )
-    moving = [pid for pid in wanted if not same_target(current[pid].system, target)]
-    unchanged = [pid for pid in wanted if same_target(current[pid].system, target)]
-    with engine.connect() as conn:
-        _refuse_migrated(conn, tenant, {pid: current[pid] for pid in moving})
-    previous = {pid: current[pid].system for pid in moving}
-    if not moving:
-        return RerouteResult(
-            target=target, moved=[], unchanged=unchanged, previous={}, entry_id=None
-        )
-    payload = {
-        "to": target,
-        "reason": reason,
-        "previous": previous,
-        "reverses": {pid: current[pid].entry_id for pid in moving},
-    }
-    log = AuditLog(engine, tenant=tenant)
-    with log.operation(
-        NAMESPACE,
-        "reroute",
-        target=moving[0] if len(moving) == 1 else f"{len(moving)} policies",
-        payload=payload,
-        policy_ids=moving,
-    ) as op:
-        op.outcome = {"moved": len(moving)}
-        with op.atomic() as conn:
-            PolicyLocations(engine, tenant=tenant).record_moves(
-                conn, [Move(pid, target, reason=reason) for pid in moving], entry_id=op.entry_id
-            )
-    return RerouteResult(
-        target=target, moved=moving, unchanged=unchanged, previous=previous, entry_id=op.entry_id
-    )
-
-
-def reroute_policy(
-    engine: Engine, policy_id: str, target: str, reason: str, *, tenant: str
-) -> RerouteResult:
-    """Move one routed policy to ``target`` by hand (see :func:`reroute_selection`)."""
-    return reroute_selection(engine, [policy_id], target, reason, tenant=tenant)
-
-
-class RoutingHistory(BaseModel):
-    """Where a policy is, every move that took it there, and the audit entries behind them."""
-
-    policy_id: str
-    location: LocationRecord | None
-    moves: list[MoveRecord]
-    entries: list[AuditRecord]
-
-
-def routing_history(engine: Engine, policy_id: str, *, tenant: str) -> RoutingHistory:
-    """A policy's location, moves (oldest first) and audit trail.
-
-    Raises:
-        NotFoundError: nothing was ever recorded for the policy.
-    """
-    locations = PolicyLocations(engine, tenant=tenant)
-    history = RoutingHistory(
-        policy_id=policy_id,
-        location=locations.locate(policy_id),
-        moves=locations.history(policy_id),
-        entries=AuditLog(engine, tenant=tenant).trail(policy_id),
-    )
-    if history.location is None and not history.moves and not history.entries:
-        raise NotFoundError(
-            f"nothing is recorded for policy '{policy_id}' (tenant {tenant!r})",
-            fix="check the id; policies appear once their source is routed",
-        )
-    return history

@@ -31,7 +31,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from sqlalchemy import and_, delete, select
 
 from core.errors import InputError, NotFoundError
 from core.metrics import RECONCILIATION_MISMATCHES, count
@@ -54,7 +53,7 @@ from tools.waves.state import (
     wave_policy_ids,
     wave_sources,
 )
-from tools.waves.statuses import MilestoneName
+from tools.waves.statuses import MilestoneName, WaveState
 from tools.waves.targets.base import POLICY_ID
 
 LOCATION = table_of(PolicyLocation)
@@ -297,43 +296,18 @@ def _unmigrate(ctx: StepContext) -> dict[str, Any]:
 
 
 def restore_locations(ctx: StepContext, milestone: str) -> int:
-    """Move policies placed by a milestone's batches back where they were; idempotent.
+    """Put the policies a milestone's batches placed back where they were; idempotent.
 
-    A policy is moved back only while it is still where the batch put it: compensations run
-    newest first, so a later milestone's undo has already put it back there, and a re-run after
-    a crash finds the ones already restored elsewhere and leaves them alone.
+    Batches are undone newest first, each in its own transaction; a policy goes back only while
+    its location is still the one that batch gave it (see :meth:`PolicyLocations.undo_moves`).
+    The batches are found in the audit log, so this works after ``gc`` archived checkpoints.
     """
     locations = PolicyLocations(ctx.engine, tenant=ctx.tenant)
     reason = f"compensation of {milestone} in wave {ctx.wave_id}"
     restored = 0
-    for checkpoint in sorted(ctx.committed(milestone).values(), key=lambda r: r.batch_no):
+    for entry in reversed(ctx.batch_entries(milestone, ctx.step_entry_id)):
         with ctx.engine.begin() as conn:
-            moved: dict[str, tuple[str | None, str]] = {}
-            for row in conn.execute(
-                select(MOVE.c.policy_id, MOVE.c.from_system, MOVE.c.to_system)
-                .where(and_(MOVE.c.tenant == ctx.tenant, MOVE.c.entry_id == checkpoint.entry_id))
-                .order_by(MOVE.c.id)
-            ):
-                moved.setdefault(row.policy_id, (row.from_system, row.to_system))
-            if not moved:
-                continue
-            where = current_systems(conn, ctx.tenant, list(moved))
-            still = {
-                pid: before for pid, (before, placed) in moved.items() if where.get(pid) == placed
-            }
-            back = [Move(pid, before, reason=reason) for pid, before in still.items() if before]
-            locations.record_moves(conn, back, entry_id=ctx.entry_id)
-            first_time = [pid for pid, before in still.items() if before is None]
-            for start in range(0, len(first_time), 900):
-                conn.execute(
-                    delete(LOCATION).where(
-                        and_(
-                            LOCATION.c.tenant == ctx.tenant,
-                            LOCATION.c.policy_id.in_(first_time[start : start + 900]),
-                        )
-                    )
-                )
-            restored += len(still)
+            restored += locations.undo_moves(conn, entry, by_entry=ctx.entry_id, reason=reason)
     return restored
 
 
@@ -341,7 +315,8 @@ def restore_locations(ctx: StepContext, milestone: str) -> int:
 
 
 def _validate(ctx: StepContext) -> dict[str, Any]:
-    if ctx.context.reconciler is None:
+    reconciler = ctx.context.reconciler
+    if reconciler is None:
         raise InputError("no reconciliation configured", fix="use WaveContext.default(...)")
     target = _target(ctx)
 
@@ -351,7 +326,7 @@ def _validate(ctx: StepContext) -> dict[str, Any]:
             for item in (_for_target(ctx, batch) for batch in wave_records(ctx))
             if item.ids
         )
-        report = ctx.context.reconciler(
+        report = reconciler(
             (b for table in source for b in table.to_batches()), target.read_back(ctx.wave_id)
         )
         data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
@@ -414,6 +389,13 @@ def reconcile_wave(context: WaveContext, wave_id: str) -> dict[str, Any]:
         NotFoundError: no such wave, or it has no canonical records (it has not run).
     """
     row, plan = load_wave(context, wave_id)
+    if row.status != WaveState.COMPLETED:
+        # Anything else may hold part of the wave: "0 = 0" would pass and prove nothing.
+        raise InputError(
+            f"wave {wave_id} is {row.status}; only a completed wave can be reconciled",
+            where=wave_id,
+            fix=f"run it (data-mash wave run {wave_id}) and reconcile it once it has completed",
+        )
     ctx = step_context(context, row, plan, MilestoneName.VALIDATE, 0)
     if not any(canonical_dir(ctx).glob("part-*.parquet")):
         raise NotFoundError(

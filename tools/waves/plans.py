@@ -12,20 +12,17 @@ waves, rescheduling) is its own audit entry and bumps the plan's version.
 from __future__ import annotations
 
 import uuid
-from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy import Connection, and_, func, select, update
 
 from core.errors import InputError
-from core.store.models import PolicyLocation, table_of, utcnow
-from core.targets import canonical_target, headed_for
+from core.store.models import utcnow
+from core.targets import canonical_target
 from tools.audit import AuditLog
-from tools.audit.locations import current_systems
+from tools.waves.candidates import Candidates, holding_waves
 from tools.waves.context import WaveContext
 from tools.waves.contracts import Plan, PlanCriteria, WaveSummary
 from tools.waves.expressions import parse_rule
@@ -33,98 +30,8 @@ from tools.waves.gates import RecordGate, load_gates
 from tools.waves.grouping import assign_waves, complexity_of
 from tools.waves.state import NAMESPACE, PLAN, WAVE, WAVE_POLICY, plan_row, wave_row
 from tools.waves.statuses import WaveState
-from tools.waves.targets.base import POLICY_ID
 
-LOCATION = table_of(PolicyLocation)
-LOB, STATE, COVERAGES = (
-    "policy_core.policy_type",
-    "policy_core.insured_party.address.state",
-    "coverage_sections",
-)
 _INSERT_CHUNK = 50_000
-
-
-def _text_column(batch: pa.RecordBatch, name: str) -> np.ndarray:
-    index = batch.schema.get_field_index(name)
-    if index < 0:
-        return np.full(batch.num_rows, "unknown", object)
-    values = pc.fill_null(pc.cast(batch.column(index), pa.string()), "unknown")
-    return np.asarray(values.to_numpy(zero_copy_only=False), object)
-
-
-def _coverages(batch: pa.RecordBatch) -> np.ndarray:
-    index = batch.schema.get_field_index(COVERAGES)
-    if index < 0:
-        return np.zeros(batch.num_rows, np.int32)
-    return (
-        pc.fill_null(pc.list_value_length(batch.column(index)), 0)
-        .to_numpy(zero_copy_only=False)
-        .astype(np.int32)
-    )
-
-
-class _Collected:
-    """The plan's columns, accumulated batch by batch (numpy, never per-policy objects)."""
-
-    def __init__(self) -> None:
-        self.parts: list[dict[str, np.ndarray]] = []
-        self.excluded: Counter[str] = Counter()
-        self.scanned = self.missing_ids = 0
-
-    def add(
-        self,
-        source_id: str,
-        batch: pa.RecordBatch,
-        target: str,
-        record_gates: list[RecordGate],
-        conn: Connection,
-        tenant: str,
-    ) -> None:
-        self.scanned += batch.num_rows
-        ids = batch.column(POLICY_ID).cast(pa.string())
-        present = pc.is_valid(ids).to_numpy(zero_copy_only=False)
-        self.missing_ids += int((~present).sum())
-        id_list = ids.to_pylist()
-        where = current_systems(conn, tenant, [i for i in id_list if i is not None])
-        eligible = present.copy()
-        for row, pid in enumerate(id_list):
-            system = where.get(pid) if pid is not None else None
-            if system is not None and not headed_for(system, target):
-                eligible[row] = False
-                self.excluded[system] += 1
-        failing = np.zeros(batch.num_rows, np.bool_)
-        for gate in record_gates:
-            failing |= pc.fill_null(gate.failing(batch), True).to_numpy(zero_copy_only=False)
-        keep = np.flatnonzero(eligible)
-        self.parts.append(
-            {
-                "id": np.asarray(ids.to_numpy(zero_copy_only=False), object)[keep],
-                "source": np.full(len(keep), source_id, object),
-                "lob": _text_column(batch, LOB)[keep],
-                "state": _text_column(batch, STATE)[keep],
-                "coverages": _coverages(batch)[keep],
-                "clean": ~failing[keep],
-            }
-        )
-
-    def columns(self) -> tuple[dict[str, np.ndarray], list[str]]:
-        """The planned policies, and the ids left out because they occur more than once.
-
-        A policy id found twice (in one source or across sources) is ambiguous: which record
-        is the policy? It goes in no wave until the data is fixed; migrating it could only
-        fail at the target or, worse, pick a record at random.
-        """
-        if not self.parts:
-            return {k: np.array([], object) for k in ("id", "source", "lob", "state")} | {
-                "coverages": np.array([], np.int32),
-                "clean": np.array([], np.bool_),
-            }, []
-        cols = {k: np.concatenate([p[k] for p in self.parts]) for k in self.parts[0]}
-        ids = cols["id"].astype(str)
-        unique, counts = np.unique(ids, return_counts=True)
-        repeated = unique[counts > 1]
-        keep = ~np.isin(ids, repeated)
-        return {k: v[keep] for k, v in cols.items()}, repeated.tolist()
 
 
 def generate_plan(
@@ -161,17 +68,19 @@ def generate_plan(
         parse_rule(rule)
     gates = load_gates(criteria, canonical)
     record_gates = [g for g in gates if isinstance(g, RecordGate)]
-    collected = _Collected()
     with engine.connect() as conn:
+        collected = Candidates(holding_waves(conn, who))
         for source_id in source_ids:
             for batch in context.canonical_source(source_id):
                 collected.add(source_id, batch, target, record_gates, conn, who)
     cols, duplicates = collected.columns()
     if not len(cols["id"]):
+        migrated = f" ({collected.migrated} already migrated)" if collected.migrated else ""
         raise InputError(
-            f"no policy of {', '.join(source_ids)} is headed for '{target}'",
+            f"no policy of {', '.join(source_ids)} is headed for '{target}'{migrated}",
             where="--source/--target",
-            fix="route the sources first, or choose the target they were routed to",
+            fix="route the sources first, or choose the target they were routed to; "
+            "migrated policies are not planned again (roll their wave back to re-plan them)",
         )
     numbers, groups = assign_waves(
         cols["clean"],
@@ -190,6 +99,7 @@ def generate_plan(
         "duplicate_sample": duplicates[:20],
         "missing_ids": collected.missing_ids,
         "excluded_by_system": dict(collected.excluded),
+        "already_migrated": collected.migrated,
         "waves": len(groups),
     }
     payload = {
@@ -363,7 +273,7 @@ def move_policies(
     with engine.connect() as conn:
         dest = wave_row(conn, tenant, to_wave)
         _editable(dest)
-        rows = []
+        rows: list[Any] = []
         for start in range(0, len(wanted), 900):
             rows += conn.execute(
                 select(WAVE_POLICY.c.policy_id, WAVE_POLICY.c.wave_id).where(

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from core.errors import InputError
 from core.retry import describe
+from core.store.leases import Lease, hold_lease
 from core.store.models import utcnow
 from core.tracing import span
 from tools.audit import AuditLog
@@ -44,8 +46,9 @@ from tools.waves.state import (
 from tools.waves.statuses import WaveState
 
 PENDING, RUNNING, FAILED = WaveState.PENDING, WaveState.RUNNING, WaveState.FAILED
-CANCELLED, COMPENSATED, COMPLETED = (
+CANCELLED, COMPENSATING, COMPENSATED, COMPLETED = (
     WaveState.CANCELLED,
+    WaveState.COMPENSATING,
     WaveState.COMPENSATED,
     WaveState.COMPLETED,
 )
@@ -115,12 +118,35 @@ def run_wave(
 
     Raises:
         GateBlocked: a gate failed and was not overridden (nothing ran).
+        LeaseHeld: another live process runs or rolls back this wave (it is named).
         NotFoundError: no such wave.
     """
     milestones = default_milestones() if milestones is None else milestones
+    with hold_wave(context, wave_id, f"wave run {wave_id}"):
+        return _run(context, wave_id, milestones, cancel, progress)
+
+
+def hold_wave(context: WaveContext, wave_id: str, what: str) -> AbstractContextManager[Lease]:
+    """The wave's lease: one process at a time runs or rolls back a wave."""
+    return hold_lease(context.engine, context.tenant, f"wave:{wave_id}", what=what)
+
+
+def _run(
+    context: WaveContext,
+    wave_id: str,
+    milestones: Sequence[Milestone],
+    cancel: threading.Event | None,
+    progress: Progress | None,
+) -> WaveStatus:
     row, plan = load_wave(context, wave_id)
     if row.status == COMPLETED:
         return status_of(row)
+    if row.status in (COMPENSATING, FAILED):
+        # An undo was interrupted (killed) or failed: finish it before anything runs again, so
+        # no checkpoint or audit entry of a batch whose rows it deleted survives into the run.
+        if _finish_undo(context, row, milestones, progress) != COMPENSATED:
+            return get_wave_status(context, wave_id)
+        row, plan = load_wave(context, wave_id)
     if row.status not in (RUNNING, CANCELLED):
         _start(context, wave_id, plan)
     row, plan = load_wave(context, wave_id)
@@ -256,6 +282,8 @@ def _compensate(
     progress: Progress | None,
 ) -> WaveState:
     """Compensate the started milestones in reverse order; the wave's final status."""
+    # Until the undo commits, the wave says so: the target may hold any part of it.
+    set_wave(context, wave_id, status=COMPENSATING, finished_at=None)
     row, plan = load_wave(context, wave_id)
     steps = steps_of(row)
     try:
@@ -296,34 +324,60 @@ def rollback_wave(
     wave_id: str,
     *,
     milestones: Sequence[Milestone] | None = None,
-    force: bool = False,
     progress: Progress | None = None,
 ) -> WaveStatus:
-    """Compensate every milestone a wave ran, newest first (audited, idempotent).
+    """Compensate every milestone a wave ran, newest first (audited, idempotent, resumable).
+
+    A rollback that was killed part-way is finished by running it again (or by ``run_wave``,
+    which finishes the undo before it runs the wave afresh); until then the wave is
+    ``compensating``.
 
     Raises:
-        InputError: the wave is running (pass ``force`` if its process is known to be dead).
+        LeaseHeld: another live process runs or rolls back this wave (it is named).
         NotFoundError: no such wave.
     """
     milestones = default_milestones() if milestones is None else milestones
-    row, _ = load_wave(context, wave_id)
-    if row.status in (PENDING, COMPENSATED):
-        return status_of(row)
-    if row.status == RUNNING and not force:
-        raise InputError(
-            f"wave {wave_id} is running",
-            where=wave_id,
-            fix="cancel it first; if its process died, run it again to resume "
-            "or roll back with force",
-        )
+    with hold_wave(context, wave_id, f"wave rollback {wave_id}"):
+        row, _ = load_wave(context, wave_id)
+        if row.status in (PENDING, COMPENSATED):
+            return status_of(row)
+        # Holding the lease, a wave marked running has no live process: its run died.
+        _rollback(context, row, milestones, progress)
+    return get_wave_status(context, wave_id)
+
+
+def _rollback(
+    context: WaveContext, row: Any, milestones: Sequence[Milestone], progress: Progress | None
+) -> WaveState:
+    """Undo the wave's run ``row.run_no`` under one audit intent, resumed by the same key."""
     log = AuditLog(context.engine, tenant=context.tenant)
     with log.operation(
         NAMESPACE,
         "rollback",
-        target=wave_id,
+        target=row.wave_id,
         payload={"run_no": row.run_no},
         parent_id=row.entry_id,
+        idempotency_key=f"wave:{row.wave_id}:rollback:{row.run_no}",
     ) as op:
-        final = _compensate(context, wave_id, milestones, progress=progress)
+        final = _compensate(context, row.wave_id, milestones, progress=progress)
         op.outcome = {"status": final}
-    return get_wave_status(context, wave_id)
+    return final
+
+
+def _finish_undo(
+    context: WaveContext, row: Any, milestones: Sequence[Milestone], progress: Progress | None
+) -> WaveState:
+    """Finish an interrupted undo, resolving the audit intent that started it."""
+    log = AuditLog(context.engine, tenant=context.tenant)
+    with log.operation(
+        NAMESPACE,
+        "run",
+        target=row.wave_id,
+        payload={"run_no": row.run_no},
+        idempotency_key=f"wave:{row.wave_id}:run:{row.run_no}",
+    ) as run_op:
+        if not run_op.completed:  # the run died while compensating its own failure
+            final = _compensate(context, row.wave_id, milestones, progress=progress)
+            run_op.outcome = {"status": final, "resumed": "compensation"}
+            return final
+    return _rollback(context, row, milestones, progress)

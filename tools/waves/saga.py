@@ -29,18 +29,20 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, Engine, and_, delete, select
 
 from core.metrics import COMPENSATIONS, count, observe_batch
-from core.store.models import utcnow
+from core.store.models import AuditEntry, table_of, utcnow
 from core.tracing import span
-from tools.audit import AuditLog
+from tools.audit import AuditLog, AuditStatus
 from tools.waves.context import WaveContext
 from tools.waves.contracts import PlanCriteria, StepState
 from tools.waves.state import CHECKPOINT, NAMESPACE, update_wave, wave_row
 from tools.waves.statuses import WaveState
 
+ENTRY = table_of(AuditEntry)
 T = TypeVar("T")
 #: progress(milestone, done, total_or_None)
 Progress = Callable[[str, int, int | None], None]
-#: Test hook called at ("before_work" | "after_work" | "after_commit", milestone, batch_no).
+#: Test hook called at ("before_work" | "after_work" | "after_commit", milestone, batch_no) and
+#: at ("compensated_before_commit", milestone, 0) between an undo and its commit.
 HOOK: Callable[[str, str, int], None] | None = None
 
 
@@ -63,9 +65,9 @@ class BatchScope:
 
     rows: int = 0
     outcome: dict[str, Any] = field(default_factory=dict)
-    commits: list[Callable[[Connection, int], None]] = field(default_factory=list)
+    commits: list[Callable[[Connection, int], object]] = field(default_factory=list)
 
-    def on_commit(self, write: Callable[[Connection, int], None]) -> None:
+    def on_commit(self, write: Callable[[Connection, int], object]) -> None:
         """Run ``write(conn, entry_id)`` in the batch's checkpoint transaction."""
         self.commits.append(write)
 
@@ -89,6 +91,8 @@ class StepContext:
     log: AuditLog | None = None
     resumed_batches: int = 0
     batches_run: int = 0
+    #: During a compensation: the audit entry of the milestone being undone.
+    step_entry_id: int | None = None
 
     @property
     def tenant(self) -> str:
@@ -115,6 +119,30 @@ class StepContext:
                 )
             ).all()
         return {r.batch_no: r for r in rows}
+
+    def batch_entries(self, milestone: str, step_entry: int | None) -> list[int]:
+        """Audit entries of a milestone's batches (done or in flight), oldest first.
+
+        The audit log, not the checkpoints, is the record of what a milestone did: ``gc``
+        archives checkpoints, and an undo must still find every batch afterwards.
+        """
+        if step_entry is None:
+            return []
+        with self.context.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(ENTRY.c.id)
+                    .where(
+                        and_(
+                            ENTRY.c.tenant == self.tenant,
+                            ENTRY.c.parent_id == step_entry,
+                            ENTRY.c.operation == f"{milestone}.batch",
+                            ENTRY.c.status.in_([AuditStatus.OK, AuditStatus.PENDING]),
+                        )
+                    )
+                    .order_by(ENTRY.c.id)
+                ).scalars()
+            )
 
     def run_batches(
         self,
@@ -241,9 +269,12 @@ def compensate_step(ctx: StepContext, milestone: Milestone, step: StepState) -> 
                 update={"status": WaveState.COMPENSATED, "compensation_entry_id": op.entry_id}
             )
         ctx.entry_id = op.entry_id
+        ctx.step_entry_id = step.entry_id
         op.outcome = milestone.compensate(ctx) or {}
         count(COMPENSATIONS, stage=milestone.name)
-        batch_entries = [r.entry_id for r in ctx.committed().values() if r.entry_id]
+        batch_entries = ctx.batch_entries(milestone.name, step.entry_id)
+        if HOOK:
+            HOOK("compensated_before_commit", milestone.name, 0)
         step = step.model_copy(
             update={"status": WaveState.COMPENSATED, "compensation_entry_id": op.entry_id}
         )

@@ -11,12 +11,8 @@ from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from core.store.models import AuditEntry, PolicyLocation, PolicyMove
 from tools.audit import AuditLog, PolicyLocations
-from tools.routing.decisions import (
-    reroute_policy,
-    reroute_selection,
-    route_source,
-    routing_history,
-)
+from tools.routing.decisions import route_source
+from tools.routing.overrides import reroute_policy, reroute_selection, routing_history
 from tools.routing.rulesets import get_rule_set, list_rule_sets, register_rule_set
 from tools.routing.samples import sample_batches
 

@@ -10,10 +10,11 @@ from sqlalchemy import Engine, func, select
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from tests.tools.waves.helpers import make_context
+from tests.tools.waves.helpers import canonical_table, make_context
 from tests.tools.waves.test_saga import RULES
 from tools.audit import AuditLog
-from tools.routing.decisions import reroute_policy
+from tools.routing.decisions import route_source
+from tools.routing.overrides import reroute_policy
 from tools.routing.rulesets import register_rule_set
 from tools.waves import (
     PlanCriteria,
@@ -122,3 +123,26 @@ def test_reroute_refuses_a_migrated_policy_until_its_wave_is_rolled_back(
     assert rollback_wave(wave_context, wave_id).status == "compensated"
     with pytest.raises(NotFoundError, match="has not been routed"):  # the wave had placed it
         reroute_policy(engine, "A000000", "legacy_batch", "broker asked", tenant="default")
+
+
+def test_routing_a_source_again_keeps_migrated_policies_where_their_rows_are(
+    migrated: tuple[WaveContext, str], wave_settings: Settings
+) -> None:
+    wave_context, wave_id = migrated
+    engine = wave_context.engine
+    homeowners_first = RULES.replace('"homeowners"', '"auto"')  # A000000 is auto: to the bridge
+    register_rule_set(engine, "default", homeowners_first, name="later_rules")
+    result = route_source(
+        engine,
+        wave_settings,
+        "later_rules",
+        [canonical_table(450, prefix="A")],
+        tenant="default",
+        source_id="src-a",
+    )
+    assert result.routed == 450
+    located = locate_policy(wave_context, "A000000").location
+    assert located is not None and located.system == "new_platform" and located.wave == wave_id
+    # Not migrated by the wave (it routed it to the bridge): free to follow the new rules.
+    other = locate_policy(wave_context, "A000001").location
+    assert other is not None and other.system == "new_platform" and other.wave is None

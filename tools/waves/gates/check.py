@@ -115,18 +115,19 @@ def evaluate_gates(ctx: GateContext, gates: list[WaveGate]) -> list[GateResult]:
     if record:
         try:
             for batch in ctx.batches():
-                for gate in record:
-                    if gate.name in results:
+                for record_gate in record:
+                    name = record_gate.name
+                    if name in results:
                         continue
                     try:
-                        tallies[gate.name].add(batch, gate.failing(batch))
+                        tallies[name].add(batch, record_gate.failing(batch))
                     except Exception as exc:  # noqa: BLE001  (fail closed, keep checking others)
-                        results[gate.name] = _raised(gate.name, exc)
+                        results[name] = _raised(name, exc)
         except Exception as exc:  # noqa: BLE001  (no records to check: every record gate fails)
-            for gate in record:
-                results.setdefault(gate.name, _raised(gate.name, exc))
-        for gate in record:
-            results.setdefault(gate.name, tallies[gate.name].result())
+            for failed in record:
+                results.setdefault(failed.name, _raised(failed.name, exc))
+        for tallied in record:
+            results.setdefault(tallied.name, tallies[tallied.name].result())
     for gate in gates:
         if gate.name in results:
             continue

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from core.errors import InputError
 from tools.waves.contracts import PlanCriteria
@@ -13,11 +13,12 @@ from tools.waves.gates.builtin import BUILTIN_GATES
 GATE_GROUP = "data_mash.gates"
 
 
-def gate_classes() -> dict[str, type]:
-    found: dict[str, type] = dict(BUILTIN_GATES)
+def gate_classes() -> dict[str, type | EntryPoint]:
+    """Gate name -> built-in class, or the plugin's entry point (loaded on use)."""
+    found: dict[str, type | EntryPoint] = dict(BUILTIN_GATES)
     for ep in entry_points(group=GATE_GROUP):
         if ep.name not in BUILTIN_GATES or ep.value.split(":")[0] != "tools.waves.gates.builtin":
-            found[ep.name] = ep  # type: ignore[assignment]  (loaded on use)
+            found[ep.name] = ep
     return found
 
 
