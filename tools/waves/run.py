@@ -6,6 +6,11 @@ overridden), then runs the milestones. On a wave whose previous run was interrup
 batches are skipped. When a milestone fails, the milestones that started are compensated in
 reverse order (the failing one first, since it may have done part of its work) and the wave ends
 ``compensated`` (or ``failed`` when a compensation itself failed; ``rollback_wave`` retries it).
+
+A run and a rollback hold the wave's store lease (``wave:<id>``, :mod:`core.store.leases`): a
+second process is refused with the holder's pid, host and start; a dead holder is taken over.
+While an undo runs the wave is ``compensating``; an undo killed part-way is finished by the next
+``rollback_wave`` (same audit intent) or ``run_wave`` (before it runs the wave afresh).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import and_, select
 
-from core.errors import InputError
+from core.errors import DataMashError, InputError
 from core.settings import Settings
 from core.store import open_store
 from core.store.models import AuditEntry, PolicyLocation, table_of
@@ -297,3 +297,97 @@ def test_a_new_plan_skips_policies_an_earlier_wave_migrated(
     assert rollback_wave(context, wave_id).status == "compensated"
     again = generate_plan(context, source_ids=["src-a", "src-b"], target="NewPlatformAPI")
     assert again.summary["policies"] == 600 and again.summary["already_migrated"] == 0
+
+
+# -- the state machine: a seeded random schedule with kills, invariants after every step --------
+
+
+def _maybe_kill(context: WaveContext, folders: dict, action: str, wave_id: str, stop: str) -> str:
+    """Run ``action``; SIGKILL it if it reaches ``stop`` (it may end first: a finished wave)."""
+    proc = _start(context, folders, action, wave_id, stop)
+    marker = context.settings.home / "at-point"
+    deadline = time.monotonic() + 180
+    while not marker.exists():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            return f"ended ({proc.returncode}): {(out + err).strip()[-200:]}"
+        assert time.monotonic() < deadline, f"runner never reached {stop}"
+        time.sleep(0.05)
+    marker.unlink()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    return "killed"
+
+
+KILL_POINTS = [
+    "before_work:map_to_canonical:0",
+    "after_work:route:1",
+    "before_work:migrate:1",
+    "after_work:migrate:0",
+    "after_commit:migrate:1",
+    "before_work:validate:0",
+]
+UNDO_POINTS = [
+    "compensated_before_commit:migrate:0",
+    "compensated_before_commit:route:0",
+    "compensated_before_commit:map_to_canonical:0",
+]
+
+
+@pytest.mark.parametrize("seed", [13])
+def test_random_schedule_with_kills_keeps_every_invariant(
+    wave_store: tuple[WaveContext, dict], seed: int
+) -> None:
+    import random
+
+    from tools.routing.overrides import reroute_policy
+
+    context, folders = wave_store
+    rng = random.Random(seed)
+    plan = generate_plan(
+        context,
+        source_ids=["src-a", "src-b"],
+        target="new_platform",
+        criteria=PlanCriteria(batch_size=100, wave0_max_size=200, max_wave_size=200),
+    )
+    waves = [w.wave_id for w in plan.waves]
+    members = {
+        w: [f"A{i:06d}" for i in range(0, 450, 7)] + [f"B{i:06d}" for i in range(0, 150, 7)]
+        for w in waves
+    }
+    log: list[str] = []
+    for step in range(12):
+        wave_id = rng.choice(waves)
+        action = rng.choice(
+            ["run", "run", "kill-run", "rollback", "kill-rollback", "reroute", "gc"]
+        )
+        if action == "run":
+            outcome = str(run_wave(context, wave_id).status)
+        elif action == "kill-run":
+            outcome = _maybe_kill(context, folders, "run", wave_id, rng.choice(KILL_POINTS))
+        elif action == "rollback":
+            outcome = str(rollback_wave(context, wave_id).status)
+        elif action == "kill-rollback":
+            outcome = _maybe_kill(context, folders, "rollback", wave_id, rng.choice(UNDO_POINTS))
+        elif action == "reroute":
+            policy = rng.choice(members[wave_id])
+            try:
+                reroute_policy(context.engine, policy, "legacy_batch", "schedule", tenant="default")
+                outcome = f"rerouted {policy}"
+            except DataMashError as exc:
+                outcome = f"refused {policy}: {exc.what[:60]}"
+        else:
+            outcome = f"gc {gc(context, older_than=timedelta(0)).waves}"
+        log.append(f"{step}: {action} {wave_id} -> {outcome}")
+        for each in waves:
+            try:
+                assert_invariants(context, each)
+            except AssertionError as exc:
+                raise AssertionError(f"after {log}: wave {each}: {exc}") from exc
+    # Every interrupted undo resolves when run again; no audit intent of an undo stays pending.
+    for each in waves:
+        if get_wave_status(context, each).status in ("compensating", "failed", "running"):
+            assert rollback_wave(context, each).status == "compensated", log
+        assert_invariants(context, each)
+    assert _pending(context, "rollback") == [], log
+    print("\n".join(log))  # the schedule, for -s
