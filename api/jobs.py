@@ -50,7 +50,7 @@ class Job(BaseModel):
 
 def _percent(milestone: str, done: int, total: int | None) -> float:
     """Progress over the whole saga: completed milestones plus the share of the current one."""
-    names = list(MILESTONES)
+    names = [str(name) for name in MILESTONES]
     index = names.index(milestone) if milestone in names else 0
     share = (done / total) if total else 0.0
     return round(100.0 * (index + min(share, 1.0)) / max(len(names), 1), 1)

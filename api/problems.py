@@ -7,6 +7,7 @@ same sentence. Request validation errors (malformed JSON, bad query values) are 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,7 +86,7 @@ def problem_response(
     *,
     path: str | None = None,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     """A problem+json response (``WWW-Authenticate`` on 401, as RFC 6750 asks)."""
     body = Problem(
@@ -95,14 +96,14 @@ def problem_response(
         instance=path,
         errors=errors,
     )
-    headers = dict(headers or {})
+    response_headers = dict(headers or {})
     if status == 401:
-        headers["WWW-Authenticate"] = 'Bearer realm="data-mash"'
+        response_headers["WWW-Authenticate"] = 'Bearer realm="data-mash"'
     return JSONResponse(
         body.model_dump(exclude_none=True),
         status_code=status,
         media_type=PROBLEM_TYPE,
-        headers=headers,
+        headers=response_headers,
     )
 
 

@@ -16,11 +16,11 @@ from sqlalchemy import Engine, and_, insert, select, update
 
 from core.errors import InputError, NotFoundError
 from core.ids import check_tenant
-from core.store.models import ApiTokenRow, utcnow
+from core.store.models import ApiTokenRow, as_utc, table_of, utcnow
 from tools.access.contracts import Principal, Role, TokenCreated, TokenInfo
 from tools.audit import AuditLog
 
-TOKEN = ApiTokenRow.__table__
+TOKEN = table_of(ApiTokenRow)
 PREFIX = "dmt"
 
 
@@ -148,7 +148,6 @@ class TokenStore:
 
 
 def _info(row: Any) -> TokenInfo:
-    from core.store.models import as_utc
 
     return TokenInfo(
         token_id=row.token_id,

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from core.store.models import RelationshipSetRow, utcnow
+from core.store.models import RelationshipSetRow, table_of, utcnow
 from tools.assembly import keyspace
 from tools.assembly.contracts import RelateResult, Relationship, RelationshipEdit
 from tools.assembly.discovery import Candidate, finish, relationships
@@ -27,7 +27,7 @@ from tools.audit import AuditLog
 from tools.content.sources import SourceInfo, SourceRegistry
 
 NAMESPACE = "assembly"
-SET = RelationshipSetRow.__table__
+SET = table_of(RelationshipSetRow)
 
 
 def _sources(engine: Engine, tenant: str, source_ids: Sequence[str]) -> list[SourceInfo]:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, and_, insert, select, update
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from core.store.models import AssemblyRow, utcnow
+from core.store.models import AssemblyRow, table_of, utcnow
 from tools.assembly import keyspace
 from tools.assembly.contracts import AssemblySpec, Component, Relationship
 from tools.assembly.crosswalks import below, check_values, coded_fields, crosswalk_for
@@ -28,7 +28,7 @@ from tools.canonical.repository import get_mapping, list_mappings
 from tools.canonical.spec import MappingInfo
 from tools.content.sources import SourceInfo, SourceRegistry
 
-ASSEMBLY = AssemblyRow.__table__
+ASSEMBLY = table_of(AssemblyRow)
 ID_PATH = "policy_core.policy_id"
 
 
@@ -65,8 +65,9 @@ def _edge(rels: list[Relationship], root: str, source: SourceInfo) -> Component 
     if not links:
         return None
     best = max(links, key=lambda r: r.confidence)
-    direction = "child" if best.parent == root else "lookup"
-    return Component.model_construct(  # mapping fields are filled in by the caller
+    direction: Literal["child", "lookup"] = "child" if best.parent == root else "lookup"
+    # The mapping fields are filled in by the caller, so the model is built unvalidated here.
+    return Component.model_construct(  # type: ignore[call-arg]
         source=source.source_id, source_name=source.name, direction=direction, relationship=best
     )
 

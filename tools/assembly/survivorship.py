@@ -81,9 +81,9 @@ def load_rules(
         try:
             rule = SurvivorshipRule.model_validate(body)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "rule"
-            raise _error(path, line, f"{where}: {first['msg']}") from None
+            detail = exc.errors()[0]
+            where = ".".join(str(p) for p in detail["loc"]) or "rule"
+            raise _error(path, line, f"{where}: {detail['msg']}") from None
         if rule.field not in known:
             raise _error(path, line, f"unknown canonical field '{rule.field}'")
         unknown = [s for s in rule.sources if s not in sources]
