@@ -55,7 +55,44 @@ class _BoundedYamlSource(YamlConfigSettingsSource):
                 where=str(file_path),
                 fix="write e.g. 'tenant: acme' on its own line",
             )
+        # A misspelt key (DATA_MASH_HOME: for home:) ignored would run the work in the wrong
+        # workspace, so every key must be a setting.
+        unknown = [str(key) for key in data if str(key) not in known_setting_keys()]
+        if unknown:
+            lines = _key_lines(file_path, unknown)
+            raise ConfigError(
+                f"unknown setting {', '.join(repr(k) for k in unknown)}",
+                where=f"{file_path}: line {lines}" if lines else str(file_path),
+                fix="known settings: " + ", ".join(sorted(Settings.model_fields)),
+            )
         return data
+
+
+def known_setting_keys() -> set[str]:
+    """Keys data-mash.yaml may hold: every setting's name, and the aliases some settings take."""
+    keys: set[str] = set()
+    for name, info in Settings.model_fields.items():
+        keys.add(name)
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            keys.update(c for c in alias.choices if isinstance(c, str))
+        elif isinstance(alias, str):
+            keys.add(alias)
+    return keys
+
+
+def _key_lines(file_path: Any, keys: list[str]) -> str:
+    """The line numbers where top-level ``keys`` appear (best effort, for the message)."""
+    try:
+        text = Path(file_path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    found = [
+        str(number)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if any(line.split(":", 1)[0].strip().strip("'\"") == key for key in keys)
+    ]
+    return ", ".join(found)
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,7 @@ from rich.console import Console
 from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
-from core.errors import InputError
+from core.errors import InputError, NotFoundError
 from core.timeparse import parse_time
 from tools.audit import AuditLog, PolicyLocations
 
@@ -47,6 +47,14 @@ def replay(
             f"--since {since} is after --until {until}", fix="swap them or widen the range"
         )
     log = AuditLog(state.engine, tenant=state.settings.tenant)
+    if namespace:
+        known = log.namespaces()
+        if namespace not in known:
+            raise NotFoundError(
+                f"the audit log has no entries in namespace '{namespace}'",
+                where="--namespace",
+                fix="known namespaces: " + (", ".join(known) or "none yet (the log is empty)"),
+            )
     entries = []
     replayed = incomplete = 0
     for record in log.replay(namespace, start, end):
@@ -130,11 +138,20 @@ def locate(
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """Where a policy lives now, and every move that took it there."""
+    """Where a policy lives now, and every move that took it there (exit 1 if nothing is known)."""
     state = state_for(ctx, json_out, tenant)
     locations = PolicyLocations(state.engine, tenant=state.settings.tenant)
     location = locations.locate(policy_id)
     history = locations.history(policy_id)
+    if location is None and not history:
+        trail = AuditLog(state.engine, tenant=state.settings.tenant).trail(policy_id)
+        if not trail:
+            raise NotFoundError(
+                f"nothing is recorded about policy '{policy_id}'",
+                where="locate",
+                fix="check the id as the legacy system writes it, or route its source first: "
+                "data-mash route --rules RULES.yaml SOURCE_ID",
+            )
     data = {
         "policy_id": policy_id,
         "location": location.model_dump(mode="json") if location else None,

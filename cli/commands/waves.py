@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from cli.app import app
+from cli.confirm import YesOption, confirm_or_stop
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
@@ -176,12 +177,40 @@ def wave_run(
 def wave_rollback(
     ctx: typer.Context,
     wave_id: WaveArg,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be undone; change nothing.")
+    ] = False,
+    yes: YesOption = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """Undo a wave: compensate its milestones newest first (removes its target writes)."""
+    """Undo a wave: compensate its milestones newest first (removes its target writes).
+
+    On a terminal it asks first (--yes skips the question); --dry-run only shows what it would undo.
+    """
     state = state_for(ctx, json_out, tenant)
     context = _context(state)
+    current = get_wave_status(context, wave_id)
+    undo = [
+        name for name, step in reversed(current.steps.items()) if step.status != WaveState.PENDING
+    ]
+    if dry_run:
+        data = {**_wave_json(current), "dry_run": True, "would_compensate": undo}
+        emit(
+            state,
+            data,
+            lambda console: console.print(
+                f"Would roll back wave {wave_id} ({current.status}, {current.migrated} migrated): "
+                f"compensate {', '.join(undo) or 'nothing'}. Nothing changed."
+            ),
+        )
+        return
+    if undo and current.status not in (WaveState.PENDING, WaveState.COMPENSATED):
+        confirm_or_stop(
+            f"Roll back wave {wave_id} ({current.status}, {current.migrated} policies migrated "
+            f"to {current.target}): compensate {', '.join(undo)}?",
+            yes=yes,
+        )
     status = _run_with_progress(
         state, lambda progress: rollback_wave(context, wave_id, progress=progress)
     )
@@ -261,19 +290,35 @@ def gc(
             help=("Archive run state of waves finished before this age, e.g. 30d, 12h."),
         ),
     ] = "30d",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be archived; change nothing.")
+    ] = False,
+    yes: YesOption = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
     """Archive finished waves' checkpoints, gate results and membership to gzip JSONL.
 
-    The audit log is never deleted.
+    The audit log is never deleted. On a terminal it asks first (--yes skips the question).
     """
     state = state_for(ctx, json_out, tenant)
-    result = collect(_context(state), older_than=parse_age(older_than, option="--older-than"))
+    context = _context(state)
+    age = parse_age(older_than, option="--older-than")
+    preview = collect(context, older_than=age, dry_run=True)
+    if dry_run or not preview.waves:
+        result = preview
+    else:
+        confirm_or_stop(
+            f"Archive and remove the run state of {len(preview.waves)} wave(s) "
+            f"({', '.join(preview.waves[:5])}{'...' if len(preview.waves) > 5 else ''})?",
+            yes=yes,
+        )
+        result = collect(context, older_than=age)
 
     def render(console: Console) -> None:
+        verb = "Would archive" if result.dry_run else "Archived"
         console.print(
-            f"Archived {len(result.waves)} wave(s): "
+            f"{verb} {len(result.waves)} wave(s): "
             + ", ".join(f"{n} {name} rows" for name, n in result.rows.items())
         )
         for path in result.files:

@@ -100,5 +100,6 @@ def test_bad_tenant_setting(
 def test_audit_and_locate_of_unknown_policy(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "P404", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"policy_id": "P404", "entries": []}
-    assert main(["locate", "P404", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["location"] is None
+    # locate answers "where is it": an id nothing knows about is a user error (issue 14, item 12)
+    assert main(["locate", "P404", "--json"]) == 1
+    assert "nothing is recorded about policy 'P404'" in capsys.readouterr().err

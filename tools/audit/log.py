@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.logs import current_correlation_id
@@ -280,6 +280,17 @@ class AuditLog:
             for row in rows:
                 yield AuditRecord.from_row(row)
             last_id = rows[-1].id
+
+    def namespaces(self) -> dict[str, int]:
+        """Each namespace the tenant's log holds, with its number of entries."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ENTRY.c.namespace, func.count())
+                .where(ENTRY.c.tenant == self.tenant)
+                .group_by(ENTRY.c.namespace)
+                .order_by(ENTRY.c.namespace)
+            ).all()
+        return {str(name): int(n) for name, n in rows}
 
     def trail(self, policy_id: str) -> list[AuditRecord]:
         """Every entry that touched one policy, oldest first."""

@@ -39,14 +39,19 @@ class GcResult(BaseModel):
     waves: list[str]
     rows: dict[str, int]
     files: list[str]
+    dry_run: bool = False
 
 
 def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def gc(context: WaveContext, *, older_than: timedelta) -> GcResult:
-    """Archive and remove run state of waves finished more than ``older_than`` ago."""
+def gc(context: WaveContext, *, older_than: timedelta, dry_run: bool = False) -> GcResult:
+    """Archive and remove run state of waves finished more than ``older_than`` ago.
+
+    With ``dry_run`` it only counts what would be archived (``files`` names the archives it
+    would write) and changes nothing.
+    """
     engine, who = context.engine, context.tenant
     cutoff = datetime.now(UTC) - older_than
     with engine.connect() as conn:
@@ -75,6 +80,12 @@ def gc(context: WaveContext, *, older_than: timedelta) -> GcResult:
         counts = _count(engine, who, wave_id)
         if not any(counts.values()):
             continue
+        if dry_run:
+            files.append(str(folder / f"{wave_id}.jsonl.gz"))
+            archived.append(wave_id)
+            for name, n in counts.items():
+                rows[name] += n
+            continue
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{wave_id}.jsonl.gz"
         with log.operation(
@@ -94,7 +105,7 @@ def gc(context: WaveContext, *, older_than: timedelta) -> GcResult:
         archived.append(wave_id)
         for name, n in counts.items():
             rows[name] += n
-    return GcResult(cutoff=cutoff, waves=archived, rows=rows, files=files)
+    return GcResult(cutoff=cutoff, waves=archived, rows=rows, files=files, dry_run=dry_run)
 
 
 def _count(engine: Engine, tenant: str, wave_id: str) -> dict[str, int]:

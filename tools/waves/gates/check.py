@@ -241,6 +241,10 @@ def latest_gate_report(context: WaveContext, wave_id: str) -> GateReport | None:
     )
 
 
+#: Shortest reason an override accepts: enough for a ticket number or a word, not a keystroke.
+MIN_REASON_LENGTH = 3
+
+
 def override_gate(context: WaveContext, wave_id: str, *, gate: str, reason: str) -> dict[str, Any]:
     """Let a wave run although ``gate`` fails; the override and its reason are audited.
 
@@ -249,9 +253,10 @@ def override_gate(context: WaveContext, wave_id: str, *, gate: str, reason: str)
         NotFoundError: no such wave.
     """
     reason = reason.strip()
-    if len(reason) < 3:
+    if len(reason) < MIN_REASON_LENGTH:
         raise InputError(
-            "an override needs a reason",
+            f"an override needs a reason of at least {MIN_REASON_LENGTH} characters "
+            f"(got {len(reason)}: {reason!r})",
             where="--reason",
             fix='say why, e.g. --reason "premiums fixed upstream, ticket 123"',
         )
