@@ -18,11 +18,13 @@ from cli.app import app
 from cli.commands import (  # noqa: F401,E402
     access,
     assembly,
+    catalogue,
     chat,
     content,
     demo,
     doctor,
     evals,
+    explain,
     governance,
     mapping,
     route,

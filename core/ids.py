@@ -60,7 +60,7 @@ PolicyId = Annotated[
 AssemblyId = Annotated[
     str,
     StringConstraints(pattern=ID_PATTERN, max_length=ID_MAX_LENGTH),
-    Field(description="Assembly id, as listed by `data-mash assembly list`."),
+    Field(description="Assembly id (one whole-policy assembly of several sources)."),
 ]
 
 _TENANT = TypeAdapter(TenantId)

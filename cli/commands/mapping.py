@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
+from cli import confirm
 from cli.app import app
+from cli.confirm import YesOption, confirm_or_stop
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
@@ -92,15 +95,49 @@ def approve_mapping(
             "unmapped (default: keep every confirmed field).",
         ),
     ] = None,
+    yes: YesOption = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
     """Approve a mapping: it becomes immutable and can run; refused if mandatory fields are
-    unmapped (the refusal lists them)."""
+    unmapped (the refusal lists them).
+
+    Approving vouches for every field it keeps: each is recorded as confirmed by you, now, and
+    the wave gate mapping_confidence counts it as confirmed. Without --min-confidence, on a
+    terminal, it first lists the fields proposed below the auto-accept threshold and asks
+    (--yes skips the question).
+    """
     from tools.canonical import approve_mapping as approve
+    from tools.canonical import get_mapping
     from tools.canonical.contracts import MappingView
+    from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
 
     state = state_for(ctx, json_out, tenant)
+    if min_confidence is None and not yes and confirm.interactive():
+        draft = get_mapping(state.engine, mapping_id, tenant=state.settings.tenant)
+        review = draft.unconfirmed_below(DEFAULT_THRESHOLD) if draft.status == "draft" else []
+        if review:
+            Console(stderr=True).print(
+                table(
+                    f"{len(review)} field(s) proposed below the auto-accept threshold "
+                    f"{DEFAULT_THRESHOLD:.2f} that nobody confirmed",
+                    ["canonical field", "source column", "confidence", "transform"],
+                    [
+                        (
+                            r.target,
+                            r.source or "-",
+                            f"{r.confidence:.2f}",
+                            ", ".join(_step(s.model_dump()) for s in r.transform),
+                        )
+                        for r in review
+                    ],
+                )
+            )
+            confirm_or_stop(
+                f"Approve mapping {mapping_id} with these {len(review)} field(s), "
+                "as confirmed by you?",
+                yes=False,
+            )
     info = approve(
         state.engine, mapping_id, tenant=state.settings.tenant, min_confidence=min_confidence
     )
@@ -118,33 +155,54 @@ def validate_mapping(
     ctx: typer.Context,
     mapping_id: Annotated[str, typer.Argument(help="Mapping id.")],
     version: Annotated[int | None, typer.Option(help="Version (default: latest).")] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 when any record is invalid (for CI).")
+    ] = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """Validate every record of the source through a mapping; writes nothing."""
+    """Validate every record of the source through a mapping; writes nothing.
+
+    Shows the top reasons records are invalid, with counts and example keys. To write the
+    canonical records of an approved mapping, run: data-mash mapping run MAPPING_ID
+    """
     from tools.canonical import validate_records
 
     state = state_for(ctx, json_out, tenant)
-    report = validate_records(
-        state.engine, state.settings, mapping_id, tenant=state.settings.tenant, version=version
-    )
+    with step_progress(enabled=not state.json) as progress:
+        report = validate_records(
+            state.engine,
+            state.settings,
+            mapping_id,
+            tenant=state.settings.tenant,
+            version=version,
+            progress=(lambda d, t: progress("validate", d, t)) if progress else None,
+        )
     data = report.model_dump(mode="json")
 
     def render(console: Console) -> None:
         console.print(
             f"{report.records:,} records: {report.valid:,} valid, {report.invalid:,} invalid."
         )
-        console.print(
-            table(
-                "Invalid records by field",
-                ["field", "records"],
-                sorted(report.field_errors.items(), key=lambda kv: -kv[1]),
-            )
-        )
-        for error in report.errors[:10]:
-            console.print(f"  {error}")
+        if report.reasons:
+            console.print(reasons_table("Top reasons records are invalid", report.reasons))
 
     emit(state, data, render)
+    if check and report.invalid:
+        sys.stderr.write(
+            f"data-mash: error: {report.invalid:,} of {report.records:,} records of mapping "
+            f"{mapping_id} are invalid (--check)\n"
+        )
+        raise typer.Exit(1)
+
+
+def reasons_table(title: str, reasons: list[Any]) -> Any:
+    """Error reasons as a table: field, reason, records, example keys."""
+    return table(
+        title,
+        ["field", "reason", "records", "e.g."],
+        [(r.path, r.message, f"{r.records:,}", ", ".join(r.examples)) for r in reasons],
+    )
 
 
 @mapping_app.command("run")
@@ -169,14 +227,16 @@ def run_mapping(
             tenant=state.settings.tenant,
             progress=(lambda d, t: steps(label, d, t, "records")) if steps else None,
         )
-    emit(
-        state,
-        result.model_dump(mode="json"),
-        lambda console: console.print(
+
+    def render(console: Console) -> None:
+        console.print(
             f"{result.records:,} records: {result.valid:,} canonical, {result.invalid:,} "
             f"quarantined with their field errors ({result.resumed_batches} batches already done)."
-        ),
-    )
+        )
+        if result.reasons:
+            console.print(reasons_table("Why records were quarantined", result.reasons))
+
+    emit(state, result.model_dump(mode="json"), render)
 
 
 @mapping_app.command("show")

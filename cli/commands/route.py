@@ -82,7 +82,10 @@ def route(
 
     Example: data-mash route --rules insurer_rules.yaml src-1a2b --dry-run
     """
-    from tools.routing.canonical_input import canonical_batches_for_source
+    from tools.routing.canonical_input import (
+        canonical_batches_for_source,
+        ensure_canonical_records,
+    )
     from tools.routing.decisions import route_source
     from tools.routing.rulesets import register_rule_set
 
@@ -90,6 +93,17 @@ def route(
     _checked(rules)
     who = state.settings.tenant
     engine = state.engine
+    mapped = None
+    if not dry_run:  # a dry run writes nothing, not even the canonical records
+        with _progress_bar(state, f"Mapping {source_id} to canonical first") as progress:
+            mapped = ensure_canonical_records(
+                engine, state.settings, source_id, who, progress=progress
+            )
+        if mapped is not None and not state.json:
+            state.console.print(
+                f"No canonical records yet: ran mapping {mapped.mapping_id} v{mapped.version} "
+                f"first ({mapped.valid:,} canonical, {mapped.invalid:,} quarantined)."
+            )
     batches = canonical_batches_for_source(engine, state.settings, source_id, who)
     if dry_run:
         ref: Any = load_rule_set(rules)
@@ -107,6 +121,8 @@ def route(
             progress=progress,
         )
     data = result.model_dump(mode="json")
+    if mapped is not None:
+        data["mapping_run"] = mapped.model_dump(mode="json")
 
     def render(console: Console) -> None:
         verb = "Would route" if dry_run else "Routed"

@@ -174,7 +174,7 @@ def compile_plan(rules: list[FieldRule], version: str, schema: pa.Schema) -> Pla
 def unknown_target(target: str, version: str) -> InputError:
     stem = target.rsplit(".", 1)[-1]
     near = [p for p in leaves_by_path(version) if p.endswith(f".{stem}") or p == stem][:5]
-    hint = f"did you mean {', '.join(near)}?" if near else "see data-mash's canonical fields list"
+    hint = f"did you mean {', '.join(near)}?" if near else "list the fields with: data-mash fields"
     return InputError(
         f"target {target!r} is not a field of canonical model {version}",
         where=f"mapping rule for {target}",

@@ -130,6 +130,16 @@ class RecordError(BaseModel):
         return None if value is None else str(value)
 
 
+class ErrorReason(BaseModel):
+    """One reason records are invalid, how many records it hits and a few of their keys."""
+
+    path: str = Field(description="Canonical field the error is on (list items as [])")
+    kind: str = Field(description="Error kind, e.g. literal_error, date_parsing.")
+    message: str
+    records: int
+    examples: list[str] = Field(description="Policy ids (or 'row N') of records it hits.")
+
+
 class MapRunResult(BaseModel):
     """Outcome of map_to_canonical."""
 
@@ -149,6 +159,9 @@ class MapRunResult(BaseModel):
         description="Catalogue path -> invalid records with an error there."
     )
     errors: list[RecordError] = Field(description="A sample of the errors.")
+    reasons: list[ErrorReason] = Field(
+        default_factory=list, description="Why records were quarantined, most frequent first."
+    )
 
 
 class ValidationReport(BaseModel):
@@ -161,6 +174,9 @@ class ValidationReport(BaseModel):
     invalid: int
     field_errors: dict[str, int]
     errors: list[RecordError]
+    reasons: list[ErrorReason] = Field(
+        default_factory=list, description="Why records are invalid, most frequent first."
+    )
 
 
 class ExportedFile(BaseModel):

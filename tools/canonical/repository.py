@@ -62,7 +62,7 @@ def _load(conn: Connection, tenant: str, mapping_id: str, version: int | None) -
     if mapping is None:
         raise NotFoundError(
             f"no mapping '{mapping_id}' for tenant '{tenant}'",
-            fix="list them with list_mappings / data-mash sources",
+            fix="list them with: data-mash mapping list",
         )
     wanted = mapping.latest_version if version is None else version
     row = conn.execute(
@@ -231,10 +231,13 @@ def update_field_mapping(
         base["source"] = source
     if transform is not UNSET:
         base["transform"] = transform if transform is not None else ()
+    actor = AuditLog(engine, tenant=tenant).actor
     base.update(
         confidence=1.0,
         status="confirmed",
-        evidence=f"set by {AuditLog(engine, tenant=tenant).actor}",
+        evidence=f"set by {actor}",
+        confirmed_by=actor,
+        confirmed_at=utcnow(),
     )
     rule = parse_rules([base])[0]
     if not rule.mapped:
@@ -317,11 +320,21 @@ def approve_mapping(
     current = get_mapping(engine, mapping_id, tenant=tenant)
     if current.status == "approved":
         return current
+    audit = AuditLog(engine, tenant=tenant)
+    approved_at = utcnow()
     rules = [
         r.model_copy(update={"status": "unmapped"})
         if min_confidence is not None and r.mapped and r.confidence < min_confidence
         else r
         for r in current.rules
+    ]
+    # Approving is vouching for every field it keeps: the person and the time are recorded on
+    # each field nobody confirmed before, and the mapping_confidence gate counts them confirmed.
+    rules = [
+        r.model_copy(update={"confirmed_by": audit.actor, "confirmed_at": approved_at})
+        if r.mapped and r.confirmed_by is None
+        else r
+        for r in rules
     ]
     missing = missing_required(rules, current.canonical)
     if missing:
@@ -329,13 +342,13 @@ def approve_mapping(
         raise InputError(
             f"cannot approve: mandatory canonical field(s) unmapped{below}: {', '.join(missing)}",
             where=f"mapping {mapping_id} v{current.version}",
-            fix="map them with update_field_mapping (a source column, constant or default), "
-            "or lower --min-confidence",
+            fix="map them with: data-mash mapping set-field MAPPING_ID FIELD --source COLUMN "
+            "(MCP: update_field_mapping; a column, constant or default), or lower --min-confidence",
         )
-    audit = AuditLog(engine, tenant=tenant)
     payload = {
         "version": current.version,
         "min_confidence": min_confidence,
+        "approved_by": audit.actor,
         "unmapped": [
             r.target for r, o in zip(rules, current.rules, strict=True) if o.mapped and not r.mapped
         ],

@@ -30,6 +30,7 @@ from tools.canonical.output import (
     write_atomically,
     write_run_state,
 )
+from tools.canonical.reasons import ReasonTally, batch_reasons
 from tools.canonical.repository import NAMESPACE, approved_mapping, get_mapping
 from tools.canonical.rule_checks import source_schema
 from tools.canonical.spec import MappingInfo
@@ -138,6 +139,7 @@ def map_to_canonical(
         totals = {"records": 0, "valid": 0, "invalid": 0}
         field_errors: dict[str, int] = {}
         sample: list[dict[str, Any]] = []
+        reasons = ReasonTally()
         batch_no = resumed = 0
         offset = 0
         for batch_no, batch in enumerate(_batches(source, plan, batch_rows)):
@@ -159,6 +161,7 @@ def map_to_canonical(
             for key in totals:
                 totals[key] += outcome[key]
             _merge(field_errors, outcome.get("field_errors", {}))
+            reasons.add(outcome.get("reasons", []))
             if progress is not None:
                 progress(totals["records"], source.records)
         result = MapRunResult(
@@ -171,6 +174,7 @@ def map_to_canonical(
             quarantine_dir=str(folder / "quarantine"),
             field_errors=field_errors,
             errors=sample,
+            reasons=reasons.top(),
             **totals,
         )
         write_run_state(folder, batch_rows=batch_rows, complete=True)
@@ -222,6 +226,10 @@ def _map_batch(
             "valid": valid,
             "invalid": batch.num_rows - valid,
             "field_errors": verdict.field_counts,
+            # Kept with the batch's outcome so a resumed run still reports every reason.
+            "reasons": sorted(
+                batch_reasons(candidates, verdict.errors), key=lambda r: -r["records"]
+            )[:50],
         }
         return op.outcome, _sample(candidates, verdict, room), False
 
@@ -234,6 +242,7 @@ def validate_records(
     tenant: str | None = None,
     version: int | None = None,
     limit: int | None = None,
+    progress: Progress | None = None,
 ) -> ValidationReport:
     """Validate a mapping's records without writing anything (drafts included).
 
@@ -244,6 +253,7 @@ def validate_records(
         tenant: the tenant.
         version: the version to check; the latest (approved or draft) when None.
         limit: stop after this many records.
+        progress: called as progress(records done, records total) after each batch.
 
     Returns:
         Counts of valid and invalid records, per-field error counts and an error sample.
@@ -254,6 +264,7 @@ def validate_records(
     records = valid = 0
     field_errors: dict[str, int] = {}
     sample: list[dict[str, Any]] = []
+    reasons = ReasonTally()
     for batch in _batches(source, plan, settings.batch_size):
         if limit is not None and records >= limit:
             break
@@ -265,6 +276,9 @@ def validate_records(
         valid += int(np.count_nonzero(verdict.valid))
         _merge(field_errors, verdict.field_counts)
         sample.extend(_sample(candidates, verdict, ERROR_SAMPLE - len(sample)))
+        reasons.add(batch_reasons(candidates, verdict.errors))
+        if progress is not None:
+            progress(records, source.records)
     return ValidationReport(
         mapping_id=mapping_id,
         version=info.version,
@@ -273,4 +287,5 @@ def validate_records(
         invalid=records - valid,
         field_errors=field_errors,
         errors=sample,
+        reasons=reasons.top(),
     )

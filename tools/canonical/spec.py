@@ -129,6 +129,10 @@ class FieldRule(BaseModel):
     confidence: float = Field(1.0, ge=0.0, le=1.0)
     evidence: str = ""
     status: RuleStatus = "proposed"
+    confirmed_by: str | None = Field(
+        None, description="Who confirmed the field: by editing it, or by approving the mapping."
+    )
+    confirmed_at: datetime | None = None
 
     @field_validator("transform", mode="before")
     @classmethod
@@ -151,6 +155,11 @@ class FieldRule(BaseModel):
         if self.status == "unmapped":
             return False
         return self.source is not None or self.constant is not None or self.default is not None
+
+    @property
+    def confirmed(self) -> bool:
+        """True when a person vouched for the rule (edited it, or approved it in a mapping)."""
+        return self.status == "confirmed" or self.confirmed_by is not None
 
     @property
     def source_columns(self) -> list[str]:
@@ -185,6 +194,10 @@ class MappingInfo(BaseModel):
 
     def rule_for(self, target: str) -> FieldRule | None:
         return next((r for r in self.rules if r.target == target), None)
+
+    def unconfirmed_below(self, threshold: float) -> list[FieldRule]:
+        """Mapped fields nobody confirmed whose proposed confidence is below ``threshold``."""
+        return [r for r in self.fields if not r.confirmed and r.confidence < threshold]
 
 
 class MappingSummary(BaseModel):

@@ -14,9 +14,10 @@ records only (invalid ones go to its quarantine) and no per-record score, so
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -91,13 +92,56 @@ def open_canonical_parts(
     """Stream the Parquet parts of one folder (name order) as canonical batches."""
     parts = sorted(folder.glob("part-*.parquet"))  # part numbers are batch numbers
     if not parts:
+        mapping_id = mapping.mapping_id if mapping else "MAPPING_ID"
         raise NotFoundError(
             "no canonical records written yet",
             where=str(folder),
-            fix="run data-mash validate-mapping MAPPING_ID to write them",
+            fix=f"write them with: data-mash mapping run {mapping_id} "
+            "(MCP: map_to_canonical); data-mash route runs it for you when not a dry run",
         )
     return CanonicalBatches(
         ds.dataset([str(p) for p in parts], format="parquet"), batch_size, system, mapping
+    )
+
+
+def ensure_canonical_records(
+    engine: Engine,
+    settings: Settings,
+    source_id: str,
+    tenant: str,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Any | None:
+    """Run the source's approved mapping when it has written no canonical records yet.
+
+    Routing reads canonical records; a person who approved a mapping expects to route next, so
+    the mapping run (batched, audited, resumable) happens here instead of failing with a hint.
+
+    Returns:
+        The mapping run's result (``MapRunResult``), or None when the records already exist.
+
+    Raises:
+        NotFoundError: the source is unknown or has no approved mapping.
+    """
+    SourceRegistry(engine, tenant=tenant).get(source_id)
+    mapping = latest_approved_mapping(engine, tenant, source_id)
+    if mapping is None:
+        raise NotFoundError(
+            f"source '{source_id}' has no approved mapping",
+            fix=f"run data-mash map-to-canonical {source_id}, then "
+            "data-mash approve-mapping MAPPING_ID",
+        )
+    if any(canonical_dir(settings, tenant, mapping).glob("part-*.parquet")):
+        return None
+    from tools.canonical import map_to_canonical
+
+    return map_to_canonical(
+        engine,
+        settings,
+        mapping.mapping_id,
+        tenant=tenant,
+        version=mapping.version,
+        progress=progress,
     )
 
 

@@ -224,7 +224,7 @@ def get_rule_set(
     if row is None:
         raise NotFoundError(
             f"no stored rule set {wanted} for tenant {tenant!r}",
-            fix="list them with list_rule_sets / data-mash rules list, or "
+            fix="list them with data-mash rules list (MCP: list_stored_rule_sets), or "
             "store one with data-mash rules add RULES.yaml",
         )
     return StoredRuleSet(info=_info(row), yaml=row.yaml)

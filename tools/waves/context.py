@@ -30,6 +30,7 @@ from tools.waves.targets.registry import make_target
 CanonicalSource = Callable[[str], Iterable[pa.RecordBatch]]
 TargetFactory = Callable[[str, Mapping[str, Any]], MigrationTarget]
 ConfidenceSource = Callable[[str], dict[str, float] | None]
+ConfirmationSource = Callable[[str], dict[str, dict[str, str]]]
 Reconciler = Callable[[Iterable[pa.RecordBatch], Iterable[pa.RecordBatch]], Any]
 
 
@@ -43,6 +44,8 @@ class WaveContext:
     canonical_source: CanonicalSource
     target_factory: TargetFactory = make_target
     confidence_source: ConfidenceSource | None = None
+    #: source_id -> {field: {"by": who, "at": when}} for fields a person confirmed or approved.
+    confirmation_source: ConfirmationSource | None = None
     reconciler: Reconciler | None = None
     _targets: dict[tuple[str, str], MigrationTarget] = field(default_factory=dict, repr=False)
 
@@ -69,6 +72,7 @@ class WaveContext:
             tenant=who,
             canonical_source=canonical,
             confidence_source=lambda sid: stored_confidences(engine, who, sid),
+            confirmation_source=lambda sid: stored_confirmations(engine, who, sid),
             reconciler=reconcile,
         )
 
@@ -108,3 +112,26 @@ def stored_confidences(engine: Engine, tenant: str, source_id: str) -> dict[str,
     # Only fields that carry data into the canonical records count: a field left unmapped at
     # approval migrates nothing, so its (low) confidence says nothing about what is migrated.
     return {rule.target: float(rule.confidence) for rule in info.rules if rule.mapped}
+
+
+def stored_confirmations(engine: Engine, tenant: str, source_id: str) -> dict[str, dict[str, str]]:
+    """Field -> who confirmed it and when, in the source's newest approved mapping.
+
+    A field counts as confirmed when a person edited it or approved the mapping that holds it.
+    """
+    approved = [
+        m
+        for m in list_mappings(engine, tenant=tenant, source_id=source_id)
+        if m.approved_version is not None
+    ]
+    if not approved:
+        return {}
+    info = approved_mapping(engine, approved[-1].mapping_id, tenant=tenant)
+    return {
+        rule.target: {
+            "by": rule.confirmed_by or "unknown",
+            "at": rule.confirmed_at.isoformat()[:19] if rule.confirmed_at else "",
+        }
+        for rule in info.rules
+        if rule.mapped and rule.confirmed
+    }

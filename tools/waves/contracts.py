@@ -133,6 +133,10 @@ class GateResult(BaseModel):
     detail: str = ""
     overridden: bool = False
     override_reason: str | None = None
+    confirmations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Checks a person vouched for instead (source:field -> who at when).",
+    )
 
 
 class GateReport(BaseModel):

@@ -37,6 +37,8 @@ class GateContext:
     policies_by_source: Callable[[], dict[str, tuple[int, list[str]]]]
     confidences: Callable[[str], dict[str, float] | None]
     extra: dict[str, Any] = field(default_factory=dict)
+    #: source_id -> {field: {"by": who, "at": when}}: fields a person confirmed or approved
+    confirmations: Callable[[str], dict[str, dict[str, str]]] = lambda _source_id: {}
 
 
 @runtime_checkable

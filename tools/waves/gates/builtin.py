@@ -95,7 +95,12 @@ class BusinessRulesGate(RecordGate):
 
 
 class MappingConfidenceGate:
-    """The approved mapping of every source in the wave maps each field with enough confidence."""
+    """Every field the wave's mappings fill is confident enough, or a person confirmed it.
+
+    A field proposed below ``confidence_min`` that a person confirmed (edited it, or approved the
+    mapping holding it) passes, and the verdict says who and when; only fields nobody confirmed
+    block the wave.
+    """
 
     name: ClassVar[str] = "mapping_confidence"
 
@@ -107,21 +112,32 @@ class MappingConfidenceGate:
         problems: list[str] = []
         failing = checked = 0
         sample: list[str] = []
+        vouched: dict[str, str] = {}
         for source_id, (count, policy_ids) in ctx.policies_by_source().items():
             checked += count
             confidences = ctx.confidences(source_id)
             if confidences is None:
                 problems.append(f"{source_id}: no approved mapping")
             else:
-                low = sorted(f for f, c in confidences.items() if c < minimum)
+                confirmed = ctx.confirmations(source_id)
+                below = sorted(f for f, c in confidences.items() if c < minimum)
+                for name in below:
+                    if name in confirmed:
+                        who = confirmed[name]
+                        vouched[f"{source_id}:{name}"] = f"{who['by']} at {who['at']}".strip()
+                low = [f for f in below if f not in confirmed]
                 if not low:
                     continue
                 problems.append(
-                    f"{source_id}: {len(low)} field(s) below {minimum:g} ({', '.join(low[:5])})"
+                    f"{source_id}: {len(low)} field(s) below {minimum:g} that nobody confirmed "
+                    f"({', '.join(low[:5])})"
                 )
             failing += count
             sample.extend(policy_ids[: max(0, SAMPLE_SIZE - len(sample))])
         detail = "; ".join(problems) if problems else f"every field >= {minimum:g}"
+        if vouched:
+            shown = ", ".join(f"{k.split(':', 1)[1]} by {v}" for k, v in list(vouched.items())[:5])
+            detail += f"; {len(vouched)} field(s) below {minimum:g} confirmed by a person ({shown})"
         return GateResult(
             gate=self.name,
             passed=not problems,
@@ -129,6 +145,7 @@ class MappingConfidenceGate:
             failing=failing,
             sample=sample,
             detail=f"mapping confidence: {detail}",
+            confirmations=vouched,
         )
 
 

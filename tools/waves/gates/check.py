@@ -86,6 +86,11 @@ def gate_context(context: WaveContext, wave_id: str) -> GateContext:
             return None
         return context.confidence_source(source_id)
 
+    def confirmations(source_id: str) -> dict[str, dict[str, str]]:
+        if context.confirmation_source is None:
+            return {}
+        return context.confirmation_source(source_id)
+
     return GateContext(
         wave_id=wave_id,
         tenant=tenant,
@@ -96,6 +101,7 @@ def gate_context(context: WaveContext, wave_id: str) -> GateContext:
         target=lambda: context.target(wave.target, criteria.target_config),
         policies_by_source=by_source,
         confidences=confidences,
+        confirmations=confirmations,
     )
 
 
