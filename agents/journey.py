@@ -37,6 +37,7 @@ ACTION_PARAMS: dict[str, tuple[str, ...]] = {
     "rollback": (),
     "reject_all": (),
     "edit": ("field", "target"),
+    "constant": ("target", "value"),
     "confirm": ("field",),
     "reject": ("field",),
     "override": ("gate", "reason"),
@@ -50,7 +51,9 @@ ACTION_LABELS = {
     "stop": "stop here",
     "continue": "continue",
     "rollback": "roll the wave back",
-    "edit": "edit a field: edit COLUMN canonical.target",
+    "edit": "edit a field: edit COLUMN canonical.target [date FORMAT | money DECIMALS | "
+    "code TABLE | JSON transform]",
+    "constant": "fill a field with one value for every record: constant canonical.target VALUE",
     "confirm": "confirm a field: confirm COLUMN",
     "reject": "reject a field (leave it unmapped): reject COLUMN",
     "override": "override a failed gate: override GATE REASON",
@@ -181,7 +184,7 @@ def parse_answer(
     params = ACTION_PARAMS[action]
     if not params:
         values: list[str] = []
-    elif params[-1] in ("reason", "text", "target"):
+    elif params[-1] in ("reason", "text", "target", "value"):
         # The last parameter takes the rest of the line (a reason or a question has spaces).
         head = rest.split(maxsplit=len(params) - 1) if len(params) > 1 else [rest]
         values = [v for v in head if v]

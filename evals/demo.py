@@ -3,6 +3,11 @@
 Each step is a plain function over the store so the CLI (`data-mash demo`), the evals and the
 tests run exactly the same journey. Steps that a capability does not provide yet report
 ``{"status": "not available"}`` rather than pretending.
+
+The demo tells the truth: every quarantined, invalid or failed count comes with its top reasons,
+and what went wrong is listed under ``problems`` (the CLI then exits 1). Running it again in the
+same workspace rolls the previous run's wave back first (audited), so the new wave 0 can move
+the same policies.
 """
 
 from __future__ import annotations
@@ -124,6 +129,7 @@ def sources_step(
                 "format": entry.format,
                 "records": result.records,
                 "quarantined": result.bad_records,
+                "quarantine_reasons": _ingest_reasons(result.errors) if result.bad_records else [],
                 "columns": len(result.columns),
                 "quality_score": profile["quality_score"],
                 "issues": {i["kind"]: i["count"] for i in profile["issues"]},
@@ -136,6 +142,17 @@ def sources_step(
         "records": sum(r["records"] for r in rows),
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _ingest_reasons(errors: list[dict[str, Any]], limit: int = 3) -> list[dict[str, Any]]:
+    """Reasons of quarantined records, from the ingest's error sample, most frequent first."""
+    from collections import Counter
+
+    counts = Counter((str(e.get("field") or "-"), str(e.get("reason"))) for e in errors)
+    return [
+        {"field": field, "reason": reason, "in_sample": n}
+        for (field, reason), n in counts.most_common(limit)
+    ]
 
 
 POLICY_SOURCES = ("policy_master", "agency_policies", "life", "acquired_policy")
@@ -192,6 +209,7 @@ def mapping_step(
                 approve_mapping(engine, proposal.mapping_id, min_confidence=proposal.threshold)
             except RefusedError as exc:
                 row["status"] = f"needs review: {exc.what}"
+                row["problem"] = f"{name}: mapping not approved: {exc.message}"
             else:
                 label = f"map {name}"
                 run = map_to_canonical(
@@ -207,6 +225,7 @@ def mapping_step(
                     canonical_valid=run.valid,
                     canonical_invalid=run.invalid,
                     field_errors=run.field_errors,
+                    reasons=[r.model_dump(mode="json") for r in run.reasons[:5]],
                 )
         rows.append(row)
     scored_total = sum(r["columns"] for r in rows)
@@ -327,6 +346,7 @@ def waves_step(
     started = time.perf_counter()
     ids = {s["name"]: s["source_id"] for s in sources["sources"]}
     context = WaveContext.default(engine, settings, settings.tenant)
+    rolled_back = _roll_back_previous_demo(context, settings)
     # The route milestone re-applies the example rules with each policy's wave, so wave 0's
     # clean candidates go to the new platform (rule wave0_clean_candidates).
     criteria = PlanCriteria(rule_set="example_rules")
@@ -341,12 +361,15 @@ def waves_step(
         # Nothing is ready to move (every policy stays on legacy or awaits data fixes): that is
         # a result of the journey, not a failure of the demo.
         reason = {"status": "nothing to migrate", "reason": exc.message}
-        return {**reason, "seconds": round(time.perf_counter() - started, 2)}, reason
+        seconds = round(time.perf_counter() - started, 2)
+        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
     wave0 = next((w for w in plan.waves if w.number == 0), None)
     if wave0 is None:
         # No clean candidate left (an earlier run migrated them): a result, not a failure.
         reason = {"status": "nothing to migrate", "reason": "no clean candidate for wave 0"}
-        return {**reason, "seconds": round(time.perf_counter() - started, 2)}, reason
+        seconds = round(time.perf_counter() - started, 2)
+        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
+    _remember_demo_wave(settings, wave0.wave_id)
     gates = check_gates(context, wave0.wave_id)
     status = run_wave(
         context,
@@ -365,10 +388,75 @@ def waves_step(
             "failed": status.failed,
             "routed_elsewhere": int(status.steps["migrate"].outcome.get("skipped", 0)),
             "error": status.error,
+            "step_errors": {k: v.error for k, v in status.steps.items() if v.error},
         },
+        "rolled_back": rolled_back,
         "seconds": round(time.perf_counter() - started, 2),
     }
     return waves, status.validation or {"status": "not run"}
+
+
+def _demo_waves_file(settings: Settings) -> Path:
+    from core.ids import tenant_path
+
+    return tenant_path(settings.path("demo"), settings.tenant, "waves.json")
+
+
+def _remember_demo_wave(settings: Settings, wave_id: str) -> None:
+    import json
+
+    path = _demo_waves_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    known = json.loads(path.read_text()) if path.exists() else []
+    path.write_text(json.dumps([*known, wave_id]))
+
+
+def _roll_back_previous_demo(context: Any, settings: Settings) -> list[str]:
+    """Roll back the waves earlier demo runs migrated in this workspace (audited compensation).
+
+    A second run proposes new mappings and plans a new wave 0 over the same policies; the target
+    refuses policies another wave already put there. Undoing the demo's own earlier waves makes
+    the re-run work like the first, and says so.
+    """
+    import json
+
+    from core.errors import NotFoundError
+    from tools.waves import WaveState, get_wave_status, rollback_wave
+
+    path = _demo_waves_file(settings)
+    if not path.exists():
+        return []
+    undone = []
+    for wave_id in json.loads(path.read_text()):
+        try:
+            status = get_wave_status(context, wave_id)
+        except NotFoundError:
+            continue
+        if status.status in (WaveState.PENDING, WaveState.COMPENSATED):
+            continue
+        rollback_wave(context, wave_id, force=status.status == WaveState.RUNNING)
+        undone.append(wave_id)
+    path.unlink()
+    return undone
+
+
+def demo_problems(result: dict[str, Any]) -> list[str]:
+    """What went wrong in a demo run, one line each (empty when every step did its job)."""
+    problems = [r["problem"] for r in result["mapping"]["sources"] if r.get("problem")]
+    if not result["mapping"]["approved"]:
+        problems.append("no policy source could be approved: nothing was mapped, routed or moved")
+    waves = result["waves"]
+    wave0 = waves.get("wave0")
+    if wave0 is None:
+        pass  # nothing to migrate (every policy stays or awaits fixes): a result, not a failure
+    elif wave0["status"] != "completed":
+        problems.append(
+            f"wave 0 ({wave0['wave_id']}) ended {wave0['status']}: {wave0.get('error') or '-'}"
+        )
+    recon = result["reconciliation"]
+    if wave0 is not None and wave0["status"] == "completed" and not recon.get("passed"):
+        problems.append(f"reconciliation of wave 0 failed: {recon}")
+    return problems
 
 
 def run_demo(
@@ -388,7 +476,7 @@ def run_demo(
     mapping = mapping_step(engine, settings, out, sources, progress=progress)
     routing = routing_step(engine, settings, mapping, sources, progress=progress)
     waves, reconciliation = waves_step(engine, settings, mapping, sources, progress=progress)
-    return {
+    result = {
         "estate": estate,
         "sources": sources,
         "mapping": mapping,
@@ -396,3 +484,5 @@ def run_demo(
         "waves": waves,
         "reconciliation": reconciliation,
     }
+    result["problems"] = demo_problems(result)
+    return result

@@ -22,6 +22,7 @@ from agents.discovery import prompts
 from agents.discovery.configuration import DiscoveryInputs, SourceInput
 from agents.discovery.state import DiscoveryState
 from agents.journey import (
+    ACTION_LABELS,
     ANSWER_QUESTION,
     BLOCKED,
     Ctx,
@@ -276,10 +277,21 @@ async def review_mapping(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point before update_field_mapping / approve_mapping (reads only before it)."""
     columns = [r["source"] for r in _rows(state)]
     columns += [c for c in prompts.unmapped_of(_proposal(state)) if c not in columns]
+    actions = ["approve", "edit", "constant", "confirm", "reject", "ask", "stop"]
+    way_forward = state.get("way_forward") or []
+    prompt = prompts.REVIEW_MAPPING
+    choices = None
+    if way_forward:
+        # The last edit failed: offer what fixes it first, then the usual actions.
+        prompt = prompts.REVIEW_AFTER_FAILED_EDIT
+        choices = [dict(c) for c in way_forward] + [
+            {"action": a, "label": ACTION_LABELS.get(a, a)} for a in actions
+        ]
     q = question(
         REVIEW,
-        prompts.REVIEW_MAPPING,
-        ["approve", "edit", "confirm", "reject", "ask", "stop"],
+        prompt,
+        actions,
+        choices=choices,
         fields=columns,
         details=[mapping_table(state)],
     )
@@ -300,60 +312,72 @@ async def review_mapping(state: State, runtime: Ctx) -> Command[Any]:
             },
         )
     if answer["action"] == "approve":
-        return Command(goto=APPROVE)
-    return Command(goto=APPLY_EDIT, update={"pending_edit": answer})
+        return Command(goto=APPROVE, update={"way_forward": None})
+    return Command(goto=APPLY_EDIT, update={"pending_edit": answer, "way_forward": None})
 
 
 async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
-    """Apply one confirmed, edited or rejected field (runs only after the person answered).
+    """Apply one confirmed, edited or rejected field, or a constant (runs only after the person
+    answered).
 
     update_field_mapping is keyed by the canonical target: an edit maps COLUMN to the new
-    target, a confirmation re-states COLUMN's proposed target, a rejection unmaps that target.
+    target (with the transform given after it, if any), a confirmation re-states COLUMN's
+    proposed target, a rejection unmaps that target, a constant fills the target with one value.
+    When the server refuses, the person gets back to the review with the ways forward offered as
+    choices (e.g. the same edit with the date format the profile found), never the same dead end.
     """
     edit = state["pending_edit"]
-    action, column = edit["action"], edit["field"]
+    action = edit["action"]
+    if action == "constant":
+        return await _apply_constant(state, runtime, edit["target"], edit["value"])
+    column = edit["field"]
     current = next((r["target"] for r in _rows(state) if r["source"] == column), None)
-    target = edit["target"] if action == "edit" else current
+    transform: list[dict[str, Any]] | None = None
+    target = current
+    if action == "edit":
+        try:
+            target, transform = prompts.target_and_transform(edit["target"])
+        except ValueError as exc:
+            return _back_to_review(f"{column}: not changed: {exc}")
     if target is None:
-        return Command(
-            goto=REVIEW,
-            update={
-                "pending_edit": None,
-                "notes": [
-                    text_note(
-                        f"{column} has no proposed target to {action}; use edit {column} TARGET.",
-                        kind="warning",
-                    )
-                ],
-            },
+        return _back_to_review(
+            f"{column} has no proposed target to {action}; use edit {column} TARGET."
         )
     status = {"edit": "edited", "confirm": "confirmed", "reject": "rejected"}[action]
+    arguments: dict[str, Any] = {
+        "mapping_id": state["mapping_id"],
+        "target": target,
+        "source": None if action == "reject" else column,
+        "unmap": action == "reject",
+    }
+    if transform is not None:
+        arguments["transform"] = transform
     try:
         result = await runtime.context.hub.call_as(
-            "update_field_mapping",
-            {
-                "mapping_id": state["mapping_id"],
-                "target": target,
-                "source": None if action == "reject" else column,
-                "unmap": action == "reject",
-            },
-            MappingView,
-            server="canonical",
+            "update_field_mapping", arguments, MappingView, server="canonical"
         )
-    except ToolFailed as exc:  # e.g. an unknown canonical path: back to the review
-        return Command(
-            goto=REVIEW,
-            update={
-                "pending_edit": None,
-                "notes": [text_note(f"{column}: not changed: {exc.message}", kind="warning")],
-            },
+    except ToolFailed as exc:  # e.g. numbers are not dates: back to the review, with a way out
+        ways = prompts.ways_forward(
+            column,
+            target,
+            exc.message,
+            _profile_column(state, column),
+            has_transform=bool(transform),
         )
+        hint = "" if not ways else " Ways forward are offered first below."
+        return _back_to_review(f"{column}: not changed: {exc.message}.{hint}", ways)
     except CapabilityMissing as exc:
         return blocked(APPLY_EDIT, exc, "canonical")
     # The journey's view is the proposal plus the decisions; the draft version follows the
     # server's answer (an edit of an approved mapping starts a new draft).
     mapping = {**state["mapping"], "version": result.version}
-    decision = {"field": column, "action": action, "target": None if action == "reject" else target}
+    decision: dict[str, Any] = {
+        "field": column,
+        "action": action,
+        "target": None if action == "reject" else target,
+    }
+    if transform is not None:
+        decision["transform"] = transform
     return Command(
         goto=REVIEW,
         update={
@@ -364,10 +388,57 @@ async def apply_edit(state: State, runtime: Ctx) -> Command[Any]:
                 text_note(
                     f"{column}: {status}"
                     + (f" -> {target}" if action != "reject" else f" (was {target})")
+                    + (f" with {prompts.transform_text(transform)}" if transform else "")
                 )
             ],
         },
     )
+
+
+async def _apply_constant(state: State, runtime: Ctx, target: str, value: str) -> Command[Any]:
+    """Fill ``target`` with one value for every record (a constant rule has no source column)."""
+    try:
+        result = await runtime.context.hub.call_as(
+            "update_field_mapping",
+            {
+                "mapping_id": state["mapping_id"],
+                "target": target,
+                "unmap": True,  # no source column ...
+                "transform": [{"kind": "constant", "value": value}],  # ... but a value
+            },
+            MappingView,
+            server="canonical",
+        )
+    except ToolFailed as exc:
+        return _back_to_review(f"{target}: not changed: {exc.message}")
+    except CapabilityMissing as exc:
+        return blocked(APPLY_EDIT, exc, "canonical")
+    mapping = {**state["mapping"], "version": result.version}
+    return Command(
+        goto=REVIEW,
+        update={
+            "mapping": mapping,
+            "decisions": [{"field": None, "action": "constant", "target": target, "value": value}],
+            "pending_edit": None,
+            "notes": [text_note(f"{target}: set to the constant {value!r} for every record")],
+        },
+    )
+
+
+def _back_to_review(text: str, ways: list[dict[str, Any]] | None = None) -> Command[Any]:
+    return Command(
+        goto=REVIEW,
+        update={
+            "pending_edit": None,
+            "way_forward": ways or None,
+            "notes": [text_note(text, kind="warning")],
+        },
+    )
+
+
+def _profile_column(state: State, column: str) -> dict[str, Any]:
+    profile = (state.get("profiles") or {}).get(state.get("focus_source") or "") or {}
+    return next((c for c in profile.get("columns", []) if c.get("name") == column), {})
 
 
 async def approve_mapping(state: State, runtime: Ctx) -> Command[Any]:

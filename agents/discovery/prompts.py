@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +15,12 @@ CHOOSE_SOURCE = "Several sources were ingested. Which one do you want to map fir
 REVIEW_MAPPING = (
     "Review the proposed mapping. Confirm, edit or reject fields (low-confidence "
     "ones first), then approve it."
+)
+REVIEW_AFTER_FAILED_EDIT = (
+    "That edit was not applied (see the note above). Take one of the ways forward listed "
+    "first, or give the transform yourself (edit COLUMN TARGET date FORMAT | money DECIMALS | "
+    "code TABLE | JSON), fill the field with a constant (constant TARGET VALUE), or leave it "
+    "unmapped (reject COLUMN)."
 )
 REVIEW_RULES = "Approve this routing rule set, so the mapping and rules can be exported?"
 RULES_INVALID = "The rule set has errors. Fix the YAML file and retry, or stop here."
@@ -41,6 +48,7 @@ def compact_profile(profile: SourceProfileReport) -> dict[str, Any]:
                 "is_key": c.is_key,
                 "top_values": [v.value for v in c.top_values][:3],
                 "invalid_dates": c.invalid_dates.model_dump() if c.invalid_dates else None,
+                "date_format": c.date_format,
             }
             for c in profile.columns
         ],
@@ -112,6 +120,17 @@ def field_rows(
     ]
     status = {"edit": "edited", "confirm": "confirmed", "reject": "rejected"}
     for decision in decisions:
+        if decision["action"] == "constant":  # no source column: one value for every record
+            rows.append(
+                {
+                    "source": f"(constant {decision['value']})",
+                    "target": decision["target"],
+                    "confidence": None,
+                    "evidence": "set by hand",
+                    "status": "confirmed",
+                }
+            )
+            continue
         row = next((r for r in rows if r["source"] == decision["field"]), None)
         if row is None:
             row = {"source": decision["field"], "confidence": None, "evidence": "set by hand"}
@@ -142,15 +161,22 @@ def explain_mapping(
     mapping_id: str, source_name: str, mapping: SuggestedMapping, threshold: float
 ) -> str:
     rows = field_rows(mapping)
+    # A proposal lists every column; only those with a target are mapped. Columns without one
+    # and the columns the proposal names as unmapped are counted once each.
+    mapped = [r for r in rows if r["target"]]
+    unmapped = {r["source"] for r in rows if not r["target"]} | set(unmapped_of(mapping))
+    unmapped -= {r["source"] for r in mapped}
     low = [
-        r for r in rows if isinstance(r["confidence"], int | float) and r["confidence"] < threshold
+        r
+        for r in mapped
+        if isinstance(r["confidence"], int | float) and r["confidence"] < threshold
     ]
     return prompt_text(
         "explain_mapping",
         mapping_id=mapping_id,
         source=source_name,
-        mapped=len(rows),
-        unmapped=len(unmapped_of(mapping)),
+        mapped=len(mapped),
+        unmapped=len(unmapped),
         low=len(low),
         threshold=threshold,
         low_fields=", ".join(
@@ -202,3 +228,82 @@ def _counts(counts: dict[str, int], limit: int = 10) -> str:
 
 def _score(value: Any) -> str:
     return f"{value:.2f}" if isinstance(value, int | float) else "unknown"
+
+
+TRANSFORM_FORMS = "date FORMAT, money DECIMALS, code TABLE or a JSON transform"
+
+
+def target_and_transform(text: str) -> tuple[str, list[dict[str, Any]] | None]:
+    """Split an edit's ``TARGET [transform]`` into the target and the transform steps.
+
+    ``date YYYYDDD``, ``money 2`` (implied decimals), ``money comma`` (decimal comma),
+    ``code policy_status`` (a glossary table), or the steps as JSON.
+
+    Raises:
+        ValueError: the text after the target is none of these.
+    """
+    words = text.strip().split(maxsplit=1)
+    target = words[0]
+    rest = words[1].strip() if len(words) > 1 else ""
+    if not rest:
+        return target, None
+    if rest[0] in "[{":
+        try:
+            steps = json.loads(rest)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"the transform is not JSON: {exc.msg} at column {exc.colno}"
+            ) from None
+        steps = [steps] if isinstance(steps, dict) else steps
+        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+            raise ValueError("a JSON transform is an object or a list of objects")
+        return target, steps
+    kind, *args = rest.split()
+    if kind == "date" and len(args) == 1:
+        return target, [{"kind": "date", "format": args[0]}]
+    if kind == "money" and args == ["comma"]:
+        return target, [{"kind": "money", "decimal_comma": True}]
+    if kind == "money" and len(args) == 1 and args[0].isdigit():
+        return target, [{"kind": "money", "implied_decimals": int(args[0])}]
+    if kind == "code" and len(args) == 1:
+        return target, [{"kind": "code", "table": args[0]}]
+    raise ValueError(f"'{rest}' is not a transform: give {TRANSFORM_FORMS} after the target")
+
+
+def transform_text(steps: list[dict[str, Any]]) -> str:
+    """Transform steps in a few words, e.g. ``date YYYYDDD``."""
+    shown = []
+    for step in steps:
+        detail = [str(v) for k, v in step.items() if k != "kind"]
+        shown.append(" ".join([str(step.get("kind")), *detail]))
+    return ", ".join(shown)
+
+
+def ways_forward(
+    column: str,
+    target: str,
+    message: str,
+    profile_column: dict[str, Any],
+    *,
+    has_transform: bool,
+) -> list[dict[str, Any]]:
+    """Choices that can fix a refused edit, best first (the person still decides).
+
+    A date target refused because the column holds numbers or text in another layout gets the
+    same edit with the date format the profile found in the column; a refused transform is not
+    offered again.
+    """
+    ways: list[dict[str, Any]] = []
+    if "date" in message.lower() and not has_transform:
+        found = str(profile_column.get("date_format") or "").replace("(int)", "").strip()
+        if found:
+            ways.append(
+                {
+                    "action": "edit",
+                    "field": column,
+                    "target": f"{target} date {found}",
+                    "label": f"edit {column} {target} date {found} "
+                    f"(the profile reads {column} as {found} dates)",
+                }
+            )
+    return ways

@@ -15,6 +15,7 @@ class DiscoveryState(JourneyState, total=False):
     mapping_id: str | None
     mapping: dict[str, Any] | None
     pending_edit: dict[str, Any] | None
+    way_forward: list[dict[str, Any]] | None  # choices that fix the last failed edit
     decisions: Annotated[list[dict[str, Any]], operator.add]
     approved: dict[str, Any] | None
     rule_set: str | None

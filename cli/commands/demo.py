@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -24,7 +25,9 @@ def demo(
     """Generate the sample estate of eight legacy systems and run the journey on it.
 
     The estate lands in the workspace (DATA_MASH_HOME/estates/seedS-N) and is reused when it
-    exists. Example: data-mash demo --policies 5000 --json
+    exists. Every quarantined, invalid or failed count comes with its top reasons; a step that
+    fails makes the command exit 1 (its problems listed on stderr). Running it again rolls the
+    previous run's wave 0 back first (audited). Example: data-mash demo --policies 5000 --json
     """
     from evals.demo import estate_step, run_demo
 
@@ -43,15 +46,17 @@ def demo(
         _render_waves(console, result["waves"], result["reconciliation"])
 
     emit(state, result, render)
-    wave0 = result["waves"].get("wave0") or {}
-    if wave0 and wave0.get("status") != "completed":
-        # The demo's wave did not migrate: a failed run never exits 0.
-        typer.echo(
-            f"data-mash: error: the demo's wave 0 ended {wave0.get('status')}: "
-            f"{wave0.get('error') or 'see its milestones above'}",
-            err=True,
-        )
+    if result["problems"]:
+        for problem in result["problems"]:
+            sys.stderr.write(f"data-mash: error: demo: {problem}\n")
         raise typer.Exit(1)
+
+
+def _reason_lines(console: Console, title: str, reasons: list[dict[str, Any]]) -> None:
+    console.print(title)
+    for r in reasons:
+        examples = f", e.g. {', '.join(r['examples'])}" if r.get("examples") else ""
+        console.print(f"    {r['records']:,} x {r['path']}: {r['message']}{examples}")
 
 
 def _render_estate(console: Console, estate: dict[str, Any]) -> None:
@@ -93,6 +98,11 @@ def _render_sources(console: Console, sources: dict[str, Any]) -> None:
             ],
         )
     )
+    for s in sources["sources"]:
+        if s["quarantined"]:
+            console.print(f"  {s['name']}: {s['quarantined']:,} records quarantined at ingest:")
+            for r in s.get("quarantine_reasons", []):
+                console.print(f"    {r['field']}: {r['reason']} ({r['in_sample']} in the sample)")
 
 
 def _render_mapping(console: Console, mapping: dict[str, Any]) -> None:
@@ -132,6 +142,16 @@ def _render_mapping(console: Console, mapping: dict[str, Any]) -> None:
             ],
         )
     )
+    for r in mapping["sources"]:
+        if r.get("canonical_invalid"):
+            _reason_lines(
+                console,
+                f"  {r['source']}: {r['canonical_invalid']:,} records quarantined by the "
+                "canonical model; top reasons:",
+                r.get("reasons", []),
+            )
+        elif r["status"].startswith("needs review"):
+            console.print(f"  {r['source']}: {r['status']}")
 
 
 def _render_routing(console: Console, routing: dict[str, Any]) -> None:
@@ -143,6 +163,9 @@ def _render_routing(console: Console, routing: dict[str, Any]) -> None:
             sorted(((t, f"{n:,}") for t, n in routing["by_target"].items()), key=lambda r: r[0]),
         )
     )
+    unrouted = [(s["source"], s["unrouted"]) for s in routing["sources"] if s.get("unrouted")]
+    for source, n in unrouted:
+        console.print(f"  {source}: {n:,} policies matched no rule (they stay where they are)")
     fired = [
         (rule, f"{n:,}")
         for rule, n in sorted(routing["by_rule"].items(), key=lambda kv: -kv[1])
@@ -152,6 +175,11 @@ def _render_routing(console: Console, routing: dict[str, Any]) -> None:
 
 
 def _render_waves(console: Console, waves: dict[str, Any], recon: dict[str, Any]) -> None:
+    if waves.get("rolled_back"):
+        console.print(
+            "Rolled back the previous demo run's wave(s) first (audited): "
+            + ", ".join(waves["rolled_back"])
+        )
     if "plan_id" not in waves:
         console.print(f"No wave planned: {waves.get('reason', waves.get('status'))}")
         return
@@ -172,6 +200,8 @@ def _render_waves(console: Console, waves: dict[str, Any], recon: dict[str, Any]
         f"rules, {wave0['failed']:,} failed; milestones: "
         + ", ".join(f"{k} {v}" for k, v in wave0["steps"].items())
     )
+    if wave0.get("error"):
+        console.print(f"  [red]wave 0: {wave0['error']}[/red]")
     if "passed" in recon:
         totals = ", ".join(
             f"{k.rsplit('.', 1)[-1]} {v['source']}={v['target']}"

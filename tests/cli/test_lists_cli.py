@@ -79,3 +79,13 @@ def _first_migrated() -> str:
     from tests.tools.waves.helpers import canonical_table
 
     return str(canonical_table(1, prefix="A").column("policy_core.policy_id")[0])
+
+
+def test_search_columns_is_on_the_cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same tools function as the MCP tool: with semantic search off it says how to turn it on.
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    assert main(["search-columns", "premium amount"]) == 1
+    err = capsys.readouterr().err
+    assert "semantic search is off" in err and "DATA_MASH_EMBEDDING_PROVIDER=local" in err

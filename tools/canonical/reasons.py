@@ -7,6 +7,7 @@ number of distinct reasons held is capped, so memory does not grow with the sour
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,6 +15,7 @@ import pyarrow as pa
 
 from tools.canonical.contracts import ErrorReason
 
+_LIST_INDEX = re.compile(r"\[\d+\]")
 EXAMPLES = 3
 #: Distinct reasons held at once; further ones are counted under their field's "other" reason.
 MAX_REASONS = 500
@@ -32,10 +34,15 @@ def batch_reasons(candidates: pa.Table, errors: pa.Table) -> list[dict[str, Any]
     rows = candidates.column("!row").to_pylist() if "!row" in candidates.column_names else None
     columns = errors.select(["row", "path", "kind", "message"]).to_pydict()
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
+    counted: set[tuple[tuple[str, str, str], int]] = set()  # a record counts once per reason
     for row, path, kind, message in zip(
         columns["row"], columns["path"], columns["kind"], columns["message"], strict=True
     ):
-        key = (str(path), str(kind), str(message))
+        # coverage_sections[0] and [2] failing the same way are one reason, not two.
+        key = (_LIST_INDEX.sub("[]", str(path)), str(kind), str(message))
+        if (key, row) in counted:
+            continue
+        counted.add((key, row))
         entry = found.get(key)
         if entry is None:
             if len(found) >= MAX_REASONS:

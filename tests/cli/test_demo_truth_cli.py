@@ -1,0 +1,55 @@
+"""The demo tells the truth (issue 14, item 18): quarantined counts come with their reasons, a
+re-run in the same workspace works, and a step that fails makes the command exit 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+
+
+@pytest.fixture(autouse=True)
+def _env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_MASH_HOME", str(workspace))
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+    monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
+
+
+def _demo(capsys: pytest.CaptureFixture[str], code: int) -> tuple[dict, str]:
+    assert main(["demo", "--policies", "300", "--seed", "7", "--json"]) == code
+    captured = capsys.readouterr()
+    return json.loads(captured.out), captured.err
+
+
+def test_reasons_rerun_and_failure(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, err = _demo(capsys, 0)
+    assert first["problems"] == [] and err == ""
+    master = next(r for r in first["mapping"]["sources"] if r["source"] == "policy_master")
+    assert master["canonical_invalid"] > 0
+    # The mainframe master's coverage codes have no value mapping: that is the top reason.
+    top = master["reasons"][0]
+    assert top["path"] == "coverage_sections[].coverage_type"
+    assert top["message"].split(" ")[0] in {"'PRP'", "'CMP'", "'MED'"}
+    assert len(top["examples"]) == 3
+    assert sum(r["records"] for r in master["reasons"]) >= master["canonical_invalid"] * 0.9
+    wave0 = first["waves"]["wave0"]
+    assert wave0["status"] == "completed" and first["waves"]["rolled_back"] == []
+
+    # Again in the same workspace: the earlier wave 0 is rolled back first, the new one runs.
+    second, err = _demo(capsys, 0)
+    assert second["waves"]["rolled_back"] == [wave0["wave_id"]] and err == ""
+    assert second["waves"]["wave0"]["status"] == "completed"
+    assert second["reconciliation"]["passed"]
+
+    # Forget the demo's own waves: the next wave 0 collides with the one on the platform, is
+    # compensated, and the demo says so and exits 1.
+    for marker in (workspace / "demo").rglob("waves.json"):
+        marker.unlink()
+    third, err = _demo(capsys, 1)
+    assert third["waves"]["wave0"]["status"] != "completed"
+    assert third["problems"] and "wave 0" in third["problems"][0]
+    assert "data-mash: error: demo: wave 0" in err and "already on the platform" in err
