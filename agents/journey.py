@@ -32,6 +32,7 @@ ACTION_PARAMS: dict[str, tuple[str, ...]] = {
     "approve": (),
     "run": (),
     "retry": (),
+    "back": (),
     "stop": (),
     "continue": (),
     "rollback": (),
@@ -48,6 +49,7 @@ ACTION_LABELS = {
     "approve": "approve",
     "run": "run the wave",
     "retry": "retry the step",
+    "back": "go back and change what the step used",
     "stop": "stop here",
     "continue": "continue",
     "rollback": "roll the wave back",
@@ -229,9 +231,19 @@ def ask(q: dict[str, Any]) -> dict[str, Any]:
 
 
 def blocked(
-    node: str, exc: Exception, server: str, *, notes: list[dict[str, Any]] | None = None
+    node: str,
+    exc: Exception,
+    server: str,
+    *,
+    notes: list[dict[str, Any]] | None = None,
+    back: str | None = None,
 ) -> Command[Any]:
-    """Go to the blocked step after ``node`` hit a missing capability or a failed tool."""
+    """Go to the blocked step after ``node`` hit a missing capability or a failed tool.
+
+    ``back`` names the step where the person decided what failed (e.g. the mapping review):
+    when a tool refused its input, retrying the same input is the same dead end, so going back
+    there is offered too.
+    """
     if isinstance(exc, CapabilityMissing):
         info = {"kind": "missing", "tool": exc.tool, "server": server, "reason": exc.reason}
         text = f"Capability missing: {exc.tool} ({exc.reason}). This step did not run."
@@ -241,6 +253,8 @@ def blocked(
     else:
         raise exc
     info["node"] = node
+    if back is not None and isinstance(exc, ToolFailed):
+        info["back"] = back
     return Command(
         goto=BLOCKED,
         update={"blocked": info, "notes": [*(notes or []), text_note(text, kind="warning")]},
@@ -251,18 +265,44 @@ async def blocked_node(state: dict[str, Any], runtime: Runtime[JourneyContext]) 
     """Ask whether to retry a step that could not run, or stop (the thread can resume later)."""
     info = state["blocked"]
     what = "is not available" if info["kind"] == "missing" else "failed"
+    back = info.get("back")
+    actions = ["retry", "back", "stop", "ask"] if back else ["retry", "stop", "ask"]
+    choices = [
+        {
+            "action": a,
+            "label": f"go back to '{back}' and change what it decided"
+            if a == "back"
+            else ACTION_LABELS[a],
+        }
+        for a in actions
+    ]
     q = question(
         BLOCKED,
         f"Step '{info['node']}' could not run: {info['tool']} {what} "
-        f"({info['reason']}). Retry it (e.g. once the {info['server']} server is "
-        "installed or the input is fixed), or stop.",
-        ["retry", "stop", "ask"],
+        f"({info['reason']}). "
+        + (
+            f"Go back to '{back}' to change its input (retrying the same input fails the same "
+            "way), retry it once the input is fixed elsewhere, or stop."
+            if back
+            else f"Retry it (e.g. once the {info['server']} server is installed or the input "
+            "is fixed), or stop."
+        ),
+        actions,
+        choices=choices,
     )
     answer = ask(q)
     if answer["action"] == "ask":
         return _to_question(answer, BLOCKED)
     if answer["action"] == "retry":
         return Command(goto=info["node"], update={"blocked": None})
+    if answer["action"] == "back" and back:
+        return Command(
+            goto=back,
+            update={
+                "blocked": None,
+                "notes": [text_note(f"Back to '{back}': {info['tool']} said: {info['reason']}")],
+            },
+        )
     return Command(
         goto=END,
         update={

@@ -481,8 +481,8 @@ async def map_records(state: State, runtime: Ctx) -> Command[Any]:
             MapRunResult,
             server="canonical",
         )
-    except ToolErrors as exc:
-        return blocked(MAP_RECORDS, exc, "canonical")
+    except ToolErrors as exc:  # a refusal is fixed in the mapping, not by running it again
+        return blocked(MAP_RECORDS, exc, "canonical", back=REVIEW)
     text = (
         f"Canonical records written: records {result.records}, valid {result.valid}, "
         f"invalid {result.invalid} (quarantined with their field errors), batches "

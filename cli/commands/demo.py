@@ -52,9 +52,34 @@ def demo(
         raise typer.Exit(1)
 
 
-def _reason_lines(console: Console, title: str, reasons: list[dict[str, Any]]) -> None:
+def _reason_lines(
+    console: Console, title: str, reasons: list[dict[str, Any]], mapping_id: str
+) -> None:
+    """Top reasons, one line each; legacy codes that are not canonical values on one field are
+    one line naming the codes (``'PRP' is not one of: ...`` three times says less)."""
     console.print(title)
+    codes: dict[str, list[dict[str, Any]]] = {}
     for r in reasons:
+        if r["kind"] == "literal_error" and r["message"].startswith("'"):
+            codes.setdefault(r["path"], []).append(r)
+    shown: set[str] = set()
+    for r in reasons:
+        group = codes.get(r["path"], [])
+        if len(group) > 1 and r in group:
+            if r["path"] in shown:
+                continue
+            shown.add(r["path"])
+            listed = ", ".join(
+                f"{g['message'].split(chr(39))[1]} ({g['records']:,} records)" for g in group
+            )
+            first = group[0]["message"].split(chr(39))[1]
+            console.print(
+                f"    {r['path']}: codes {listed} have no "
+                "value mapping to the canonical values; map them with: data-mash mapping "
+                f"set-field {mapping_id} {r['path']} --transform "
+                f'\'{{"kind": "code", "values": {{"{first}": "..."}}}}\''
+            )
+            continue
         examples = f", e.g. {', '.join(r['examples'])}" if r.get("examples") else ""
         console.print(f"    {r['records']:,} x {r['path']}: {r['message']}{examples}")
 
@@ -149,6 +174,7 @@ def _render_mapping(console: Console, mapping: dict[str, Any]) -> None:
                 f"  {r['source']}: {r['canonical_invalid']:,} records quarantined by the "
                 "canonical model; top reasons:",
                 r.get("reasons", []),
+                r["mapping_id"],
             )
         elif r["status"].startswith("needs review"):
             console.print(f"  {r['source']}: {r['status']}")

@@ -447,6 +447,9 @@ def governance_server() -> FastMCP:
 
 def _trivial(name: str) -> Any:
     async def tool(arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+        # A test makes a tool fail like a real input problem by leaving fail-<tool> in the home.
+        if (_home() / f"fail-{name}").exists():
+            raise ToolError(f"{name} refused: 3 records have codes with no value mapping")
         return {"tool": name, "fake": True}
 
     return tool

@@ -116,14 +116,69 @@ def test_a_constant_keeps_the_whole_value() -> None:
 
 
 def test_mapped_columns_are_counted_right() -> None:
-    proposal = {
-        "mappings": [
-            {"source": "A", "target": "policy_core.policy_id", "confidence": 0.9},
-            {"source": "B", "target": "policy_core.status", "confidence": 0.5},
-            {"source": "C", "target": None, "confidence": 0.3},
-        ],
-        "unmapped": {"C": "no candidate", "D": "empty column"},
-    }
+    from tools.canonical.contracts import SuggestedMapping
+
+    def field(source: str, target: str | None, confidence: float) -> dict:
+        evidence = {"candidate": target, "signals": {}, "agreed": [], "alternatives": []}
+        evidence["sample_values"] = []
+        return {
+            "source": source,
+            "target": target,
+            "confidence": confidence,
+            "evidence": evidence,
+            "transform": [],
+        }
+
+    proposal = SuggestedMapping.model_validate(
+        {
+            "mapping_id": "m1",
+            "source_id": "s1",
+            "version": 1,
+            "canonical": "policy_v1",
+            "threshold": 0.8,
+            "calibration": "none",
+            "mappings": [
+                field("A", "policy_core.policy_id", 0.9),
+                field("B", "policy_core.status", 0.5),
+                field("C", None, 0.3),
+            ],
+            "unmapped": {"C": "no candidate", "D": "empty column"},
+        }
+    )
     text = " ".join(explain_mapping("m1", "src", proposal, 0.7).split())
     assert "2 source columns mapped, 2 left unmapped" in text
     assert "1 fields are below confidence 0.7" in text and "C ->" not in text
+
+
+def test_a_refused_step_offers_going_back_not_only_the_same_retry(
+    agent_settings: Settings, legacy_csv: Path, fakes: Path
+) -> None:
+    from agents.runner import open_journey
+    from tests.agents.conftest import discovery_inputs
+
+    refuse = agent_settings.home / "fail-map_to_canonical"
+    refuse.write_text("")
+
+    async def run() -> None:
+        async with open_journey(
+            agent_settings,
+            journey="discovery",
+            thread_id="w1",
+            mode="new",
+            server_config=fakes,
+            only=["content", "canonical", "routing"],
+        ) as session:
+            outcome = await session.start(discovery_inputs(legacy_csv))
+            assert outcome.question["step"] == "review_mapping"
+            outcome = await session.answer("approve")
+            q = outcome.question
+            assert q["step"] == "blocked" and "back" in q["actions"]
+            assert "retrying the same input fails the same way" in q["prompt"]
+            assert [c["action"] for c in q["choices"]] == ["retry", "back", "stop", "ask"]
+            outcome = await session.answer("back")
+            assert outcome.question["step"] == "review_mapping"  # where the mapping is changed
+            refuse.unlink()  # the person fixed the mapping
+            outcome = await session.answer("approve")
+            assert outcome.question["step"] == "review_rules"
+
+    anyio.run(run)

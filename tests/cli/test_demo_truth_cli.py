@@ -53,3 +53,43 @@ def test_reasons_rerun_and_failure(workspace: Path, capsys: pytest.CaptureFixtur
     assert third["waves"]["wave0"]["status"] != "completed"
     assert third["problems"] and "wave 0" in third["problems"][0]
     assert "data-mash: error: demo: wave 0" in err and "already on the platform" in err
+
+
+def test_codes_without_a_value_mapping_are_one_line_with_the_fix() -> None:
+    from rich.console import Console
+
+    from cli.commands.demo import _reason_lines
+
+    def reason(code: str, n: int) -> dict:
+        return {
+            "path": "coverage_sections[].coverage_type",
+            "kind": "literal_error",
+            "message": f"'{code}' is not one of: life, health, property",
+            "records": n,
+            "examples": ["P1"],
+        }
+
+    console = Console(record=True, width=400)
+    dates = {
+        "path": "policy_core.effective_date",
+        "kind": "date",
+        "message": "20171327 in column EFF_DT is not a date in format YYYYMMDD",
+        "records": 1,
+        "examples": ["P385"],
+    }
+    _reason_lines(console, "why:", [reason("PRP", 78), dates, reason("MED", 36)], "map_1")
+    lines = console.export_text().splitlines()
+    assert (
+        lines[1]
+        .strip()
+        .startswith(
+            "coverage_sections[].coverage_type: codes PRP (78 records), MED (36 records) have no "
+            "value mapping to the canonical values; map them with: "
+            "data-mash mapping set-field map_1"
+        )
+    )
+    assert lines[2].strip() == (
+        "1 x policy_core.effective_date: 20171327 in column EFF_DT is not a date in format "
+        "YYYYMMDD, e.g. P385"
+    )
+    assert len(lines) == 3
