@@ -44,7 +44,7 @@ def test_route_after_approval(
     result = json.loads(capsys.readouterr().out)
     assert result["mapping_run"]["mapping_id"] == mapping_id
     assert (result["mapping_run"]["valid"], result["mapping_run"]["invalid"]) == (86, 14)
-    assert result["routed"] == 86 and result["by_target"] == {"CoexistenceBridge": 86}
+    assert result["routed"] == 86 and result["by_target"] == {"coexistence_bridge": 86}
 
     # The records now exist: a second route does not map again.
     assert main(["route", "--rules", str(rules), source_id, "--json"]) == 0

@@ -25,7 +25,8 @@ def test_evaluate_and_diff(
 ) -> None:
     assert main(["rules", "add", str(rules_file)]) == 0
     newer = tmp_path / "insurer.yaml"
-    newer.write_text(RULES.replace('target: "CoexistenceBridge"', 'target: "LegacyBatch"'))
+    newer.write_text(RULES.replace('target: "coexistence_bridge"', 'target: "legacy_batch"'))
+    assert newer.read_text() != RULES  # a second version, not the same YAML again
     assert main(["rules", "add", str(newer), "--name", "insurer"]) == 0
     capsys.readouterr()
 
@@ -34,7 +35,7 @@ def test_evaluate_and_diff(
     )
     assert decision == {
         "rule_set": "insurer v1",
-        "target": "NewPlatformAPI",
+        "target": "new_platform",
         "rule": "migrated_policies",
         "explanation": decision["explanation"],
     }
@@ -42,13 +43,13 @@ def test_evaluate_and_diff(
     policy_file = tmp_path / "p.json"
     policy_file.write_text('{"policy_core": {"policy_id": "Z9"}}')
     later = _json(capsys, "rules", "evaluate", "insurer", "--policy", f"@{policy_file}")
-    assert (later["rule_set"], later["target"]) == ("insurer v2", "LegacyBatch")
+    assert (later["rule_set"], later["target"]) == ("insurer v2", "legacy_batch")
     assert main(["rules", "evaluate", "insurer", "--policy", "[1]"]) == 1
     assert "--policy must be a JSON object" in capsys.readouterr().err
 
     diff = _json(capsys, "rules", "diff", "insurer@1", "insurer@2", "--source", source)
-    assert diff["changed"] == {"default_route": {"target": ["CoexistenceBridge", "LegacyBatch"]}}
+    assert diff["changed"] == {"default_route": {"target": ["coexistence_bridge", "legacy_batch"]}}
     assert diff["total"] == 400 and diff["changed_count"] == 250
     assert diff["transitions"] == [
-        {"from_target": "CoexistenceBridge", "to_target": "LegacyBatch", "count": 250}
+        {"from_target": "coexistence_bridge", "to_target": "legacy_batch", "count": 250}
     ]
