@@ -189,6 +189,7 @@ def canonical_server() -> FastMCP:
     @server.tool()
     async def map_to_canonical(mapping_id: str) -> MapRunResult:
         """Map the source's records (fake: four records, all valid)."""
+        _refuse_if_asked("map_to_canonical")
         found = _load()["mappings"][mapping_id]
         return MapRunResult(
             mapping_id=mapping_id,
@@ -445,11 +446,14 @@ def governance_server() -> FastMCP:
     return server
 
 
+def _refuse_if_asked(name: str) -> None:
+    """A test makes a tool fail like a real input problem by leaving fail-<tool> in the home."""
+    if (_home() / f"fail-{name}").exists():
+        raise ToolError(f"{name} refused: 3 records have codes with no value mapping")
+
+
 def _trivial(name: str) -> Any:
     async def tool(arguments: dict[str, Any] | None = None) -> dict[str, Any]:
-        # A test makes a tool fail like a real input problem by leaving fail-<tool> in the home.
-        if (_home() / f"fail-{name}").exists():
-            raise ToolError(f"{name} refused: 3 records have codes with no value mapping")
         return {"tool": name, "fake": True}
 
     return tool
