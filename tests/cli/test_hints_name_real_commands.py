@@ -24,7 +24,7 @@ from core.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("cli", "core", "knowledge", "tools", "servers", "agents", "evals")
 #: Words that follow "data-mash" in prose ("what data-mash would use"), never command names.
-PROSE = {"would", "does", "sees", "installed", "process", "servers", "reads", "error"}
+PROSE = {"would", "does", "sees", "installed", "process", "servers", "reads", "error", "console"}
 COMMAND = re.compile(r"\bdata-mash ([a-z][a-z0-9-]*)(?: ([a-z][a-z0-9-]*))?")
 #: MCP tool names are verb_object; these verbs start one (nouns such as policy_core do not).
 VERBS = (
