@@ -1,7 +1,8 @@
 """Every command a hint, help text or error message names exists (issue 14, item 11).
 
-The test reads the string literals of the code (not comments) for ``data-mash <command>
-[<subcommand>]`` and checks each against the real command tree; and it reads the hints of errors
+The test reads the CLI's string literals and every error message and fix elsewhere for
+``data-mash <command> [<subcommand>]`` and checks each against the real command tree; and it
+reads the hints of errors
 (``fix=``/``hint``, error constructors) and the prompt templates for MCP tool names
 (``verb_object``) and checks each against the tools the real servers register.
 """
@@ -90,7 +91,10 @@ def test_every_named_command_exists() -> None:
     wrong: list[str] = []
     seen = 0
     for path, module in _sources():
-        for text in _strings(module):
+        # The CLI's own strings are all guidance (help, hints, printed next steps); elsewhere
+        # only what reaches a person as an error or its fix counts (not docstrings or log text).
+        in_cli = path.relative_to(ROOT).parts[0] == "cli"
+        for text in _strings(module) if in_cli else _hints(module):
             for match in COMMAND.finditer(text):
                 command, sub = match.groups()
                 if command in PROSE:
@@ -101,7 +105,7 @@ def test_every_named_command_exists() -> None:
                     wrong.append(where)
                 elif tree[command] is not None and sub and sub not in tree[command]:
                     wrong.append(where)
-    assert seen > 50, "the scan found too few command names to be reading the code"
+    assert seen > 30, "the scan found too few command names to be reading the code"
     assert not wrong, "hints name commands that do not exist:\n" + "\n".join(wrong)
     assert not PROSE & set(tree), "a prose word became a command name; drop it from PROSE"
 
