@@ -434,7 +434,7 @@ def _roll_back_previous_demo(context: Any, settings: Settings) -> list[str]:
             continue
         if status.status in (WaveState.PENDING, WaveState.COMPENSATED):
             continue
-        rollback_wave(context, wave_id, force=status.status == WaveState.RUNNING)
+        rollback_wave(context, wave_id)  # a dead holder's lease is taken over
         undone.append(wave_id)
     path.unlink()
     return undone
@@ -451,7 +451,7 @@ def demo_problems(result: dict[str, Any]) -> list[str]:
         pass  # nothing to migrate (every policy stays or awaits fixes): a result, not a failure
     elif wave0["status"] != "completed":
         problems.append(
-            f"wave 0 ({wave0['wave_id']}) ended {wave0['status']}: {wave0.get('error') or '-'}"
+            f"wave 0 ended {wave0['status']}: {wave0.get('error') or '-'} (wave {wave0['wave_id']})"
         )
     recon = result["reconciliation"]
     if wave0 is not None and wave0["status"] == "completed" and not recon.get("passed"):

@@ -46,8 +46,12 @@ def demo(
         _render_waves(console, result["waves"], result["reconciliation"])
 
     emit(state, result, render)
-    if result["problems"]:
-        for problem in result["problems"]:
+    problems = list(result.get("problems") or [])
+    wave0 = result["waves"].get("wave0") or {}
+    if not problems and wave0 and wave0.get("status") != "completed":
+        problems.append(f"wave 0 ended {wave0.get('status')}: {wave0.get('error') or '-'}")
+    if problems:  # a failed run never exits 0
+        for problem in problems:
             sys.stderr.write(f"data-mash: error: demo: {problem}\n")
         raise typer.Exit(1)
 
