@@ -443,3 +443,59 @@ class LeaseRow(SQLModel, table=True):
     ttl_seconds: float
     acquired_at: datetime = stamp_field()
     heartbeat_at: datetime = stamp_field()
+
+
+# -- sync: coexistence of legacy and new (migration 0010_sync) --------------------------------
+
+
+class SyncClockRow(SQLModel, table=True):
+    """The high-water mark of one node's hybrid logical clock (survives restarts)."""
+
+    __tablename__ = "sync_clock"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    node: str = Field(primary_key=True, max_length=64)
+    wall_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    logical: int = Field(sa_column=Column(BigInteger, nullable=False))
+    updated_at: datetime = stamp_field()
+
+
+class SyncOwnershipRow(SQLModel, table=True):
+    """The system of record of one policy: legacy, new or dual, since when, which wave, why."""
+
+    __tablename__ = "sync_ownership"
+    __table_args__ = (Index("ix_sync_ownership_owner", "tenant", "owner"),)
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    policy_id: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=16)  # legacy | new | dual
+    since: datetime = stamp_field()
+    wave: str | None = Field(default=None, max_length=64)
+    reason: str = Field(max_length=256)
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+
+
+class SyncConflictRow(SQLModel, table=True):
+    """A field both sides changed that the conflict policy leaves to a person."""
+
+    __tablename__ = "sync_conflict"
+    __table_args__ = (
+        Index("ix_sync_conflict_state", "tenant", "state", "id"),
+        Index("ix_sync_conflict_policy", "tenant", "policy_id", "path"),
+    )
+
+    id: int | None = id_field()
+    tenant: str = Field(max_length=64)
+    policy_id: str = Field(max_length=64)
+    path: str = Field(max_length=256)
+    group_name: str = Field(max_length=64)
+    state: str = Field(max_length=16)  # open | resolved
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    legacy_source: str | None = Field(default=None, max_length=256)
+    new_source: str | None = Field(default=None, max_length=256)
+    resolution: str | None = Field(default=None, max_length=16)
+    resolved_value: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    decided_by: str | None = Field(default=None, max_length=128)
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = stamp_field()
+    resolved_at: datetime | None = optional_stamp_field()

@@ -1,0 +1,1 @@
+"""Coexistence sync: hybrid logical clock, three-way field merge, ownership ledger, conflicts."""

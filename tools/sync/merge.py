@@ -1,0 +1,234 @@
+"""Three-way, field-level merge of one policy: base (last agreed), legacy, new.
+
+Record-level last-writer-wins silently reverts a field only one side changed (locorda/sync-engine
+#50). Here every field is compared with the base on its own:
+
+- changed on one side only: that side's value is applied, unconditionally;
+- changed on both sides to the same value: nothing to decide;
+- changed on both sides to different values: a conflict, decided by the field group's strategy
+  in the conflict policy (owner wins, newest wins by hybrid logical clock, state machine), or
+  queued for a person (manual), in which case the base value stays until someone decides.
+
+A list item deleted on one side and edited on the other is one conflict on the whole item.
+The merge is a pure function of its inputs: the same inputs give the same result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from tools.sync.contracts import FieldDecision, HlcStamp, MergeResult, Owner, Side, Strategy
+from tools.sync.paths import MISSING, flatten, unflatten
+from tools.sync.policy import ConflictPolicy, FieldGroup
+
+Document = Mapping[str, Any] | BaseModel
+#: A side's clock: one stamp for its whole change, or a stamp per flattened path.
+SideStamps = HlcStamp | Mapping[str, HlcStamp]
+_ITEM_END = re.compile(r"\]")
+
+
+def _flat(document: Document | None) -> dict[str, Any]:
+    if document is None:
+        return {}
+    if isinstance(document, BaseModel):
+        return flatten(document)
+    return flatten(dict(document))
+
+
+def _shown(value: Any) -> Any:
+    return None if value is MISSING else value
+
+
+def _items(flat: Mapping[str, Any]) -> set[str]:
+    return {path[: m.end()] for path in flat for m in _ITEM_END.finditer(path)}
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path.startswith(prefix) and path[len(prefix) : len(prefix) + 1] in (".", "[")
+
+
+def _stamp(stamps: SideStamps | None, path: str) -> HlcStamp | None:
+    if stamps is None or isinstance(stamps, HlcStamp):
+        return stamps
+    return stamps.get(path)
+
+
+class _Decider:
+    def __init__(
+        self,
+        policy: ConflictPolicy,
+        owner: Owner,
+        stamps: Mapping[Side, SideStamps | None],
+    ) -> None:
+        self.policy = policy
+        self.owner = owner
+        self.stamps = stamps
+
+    def decide(self, path: str, base: Any, legacy: Any, new: Any) -> FieldDecision:
+        group = self.policy.group_for(path)
+        winner, strategy, reason = self._winner(group, group.resolve, path, legacy, new)
+        value = {Side.LEGACY: legacy, Side.NEW: new}.get(winner, base) if winner else base
+        return FieldDecision(
+            path=path,
+            group=group.name,
+            strategy=strategy,
+            base=_shown(base),
+            legacy=_shown(legacy),
+            new=_shown(new),
+            winner=winner,
+            value=_shown(value),
+            reason=reason,
+        )
+
+    def _winner(
+        self, group: FieldGroup, strategy: Strategy, path: str, legacy: Any, new: Any
+    ) -> tuple[Side | None, Strategy, str]:
+        if strategy is Strategy.OWNER_WINS:
+            if self.owner is Owner.DUAL:
+                return self._fallback(group, path, legacy, new, "owned by both sides (dual)")
+            return Side(self.owner.value), strategy, f"{self.owner.value} owns the policy"
+        if strategy is Strategy.NEWEST_WINS:
+            left = _stamp(self.stamps.get(Side.LEGACY), path)
+            right = _stamp(self.stamps.get(Side.NEW), path)
+            if left is None or right is None or left == right:
+                if strategy is group.fallback:
+                    return None, Strategy.MANUAL, "no clock stamp for both sides; queued"
+                return self._fallback(group, path, legacy, new, "no clock stamp for both sides")
+            side = Side.LEGACY if left > right else Side.NEW
+            return side, strategy, f"newer change: {max(left, right)} over {min(left, right)}"
+        if strategy is Strategy.STATE_MACHINE:
+            ranks = {value: i for i, value in enumerate(group.precedence)}
+            if legacy in ranks and new in ranks:
+                side = Side.LEGACY if ranks[legacy] < ranks[new] else Side.NEW
+                won, lost = (legacy, new) if side is Side.LEGACY else (new, legacy)
+                return side, strategy, f"{won!r} beats {lost!r}"
+            return self._fallback(group, path, legacy, new, "a value outside 'precedence'")
+        return None, Strategy.MANUAL, "queued for a person"
+
+    def _fallback(
+        self, group: FieldGroup, path: str, legacy: Any, new: Any, why: str
+    ) -> tuple[Side | None, Strategy, str]:
+        if group.fallback is Strategy.MANUAL:
+            return None, Strategy.MANUAL, f"{why}; queued for a person"
+        side, strategy, reason = self._winner(group, group.fallback, path, legacy, new)
+        return side, strategy, f"{why}; {reason}"
+
+
+def merge(
+    base: Document | None,
+    legacy: Document | None,
+    new: Document | None,
+    policy: ConflictPolicy,
+    *,
+    owner: Owner = Owner.DUAL,
+    legacy_stamps: SideStamps | None = None,
+    new_stamps: SideStamps | None = None,
+) -> MergeResult:
+    """Merge one policy's two sides against their last agreed version.
+
+    Args:
+        base: The version both sides last agreed on (None for a policy never synced).
+        legacy: The legacy side's current document.
+        new: The new platform's current document.
+        policy: The conflict policy deciding two-sided changes per field group.
+        owner: The policy's system of record (for ``owner_wins``).
+        legacy_stamps: The legacy side's HLC stamp of its change (or one per path).
+        new_stamps: The new side's stamp(s), for ``newest_wins``.
+
+    Returns:
+        The merged document (flattened), the paths applied from each side, the conflicts
+        decided by policy and those queued, and which sides need the merged values.
+    """
+    b, left, right = _flat(base), _flat(legacy), _flat(new)
+    decider = _Decider(policy, owner, {Side.LEGACY: legacy_stamps, Side.NEW: new_stamps})
+    merged: dict[str, Any] = {}
+    from_legacy: list[str] = []
+    from_new: list[str] = []
+    resolved: list[FieldDecision] = []
+    queued: list[FieldDecision] = []
+
+    def changed(side: Mapping[str, Any], prefix: str) -> bool:
+        return any(
+            side.get(p, MISSING) != b.get(p, MISSING)
+            for p in set(side) | set(b)
+            if _under(p, prefix)
+        )
+
+    # Delete-versus-edit of a list item is decided once, for the whole item.
+    base_items = _items(b)
+    item_conflicts = sorted(
+        prefix
+        for prefix in base_items
+        if (prefix not in _items(left) and prefix in _items(right) and changed(right, prefix))
+        or (prefix not in _items(right) and prefix in _items(left) and changed(left, prefix))
+    )
+    item_conflicts = [
+        p for p in item_conflicts if not any(_under(p, q) for q in item_conflicts if q != p)
+    ]
+    settled: set[str] = set()
+    for prefix in item_conflicts:
+        paths = sorted(p for p in set(b) | set(left) | set(right) if _under(p, prefix))
+        settled.update(paths)
+
+        def sub(side: Mapping[str, Any], paths: list[str] = paths) -> Any:
+            part = {p: side[p] for p in paths if p in side}
+            return part or MISSING
+
+        decision = decider.decide(prefix, sub(b), sub(left), sub(right))
+        source = {Side.LEGACY: left, Side.NEW: right}.get(decision.winner) if decision.winner else b
+        for p in paths:
+            merged[p] = source.get(p, MISSING) if source is not None else MISSING
+        decision = decision.model_copy(
+            update={k: _unflat(getattr(decision, k)) for k in ("base", "legacy", "new", "value")}
+        )
+        (resolved if decision.winner else queued).append(decision)
+
+    for path in sorted((set(b) | set(left) | set(right)) - settled):
+        was, lv, nv = b.get(path, MISSING), left.get(path, MISSING), right.get(path, MISSING)
+        if lv == was and nv == was:
+            merged[path] = was
+        elif lv == was:
+            merged[path] = nv
+            from_new.append(path)
+        elif nv in (was, lv):
+            merged[path] = lv
+            if nv == was:
+                from_legacy.append(path)
+        else:
+            decision = decider.decide(path, was, lv, nv)
+            merged[path] = {Side.LEGACY: lv, Side.NEW: nv}.get(decision.winner, was)
+            (resolved if decision.winner else queued).append(decision)
+
+    held = {d.path for d in queued}
+    ping_back = []
+    if policy.ping_back:
+        for side, values in ((Side.LEGACY, left), (Side.NEW, right)):
+            if any(
+                values.get(p, MISSING) != v
+                for p, v in merged.items()
+                if not any(p == q or _under(p, q) for q in held)
+            ):
+                ping_back.append(side)
+    return MergeResult(
+        merged={p: v for p, v in merged.items() if v is not MISSING},
+        from_legacy=from_legacy,
+        from_new=from_new,
+        resolved=resolved,
+        queued=queued,
+        ping_back=ping_back,
+    )
+
+
+def _unflat(value: Any) -> Any:
+    if isinstance(value, dict):
+        return unflatten(value)
+    return _shown(value)
+
+
+def merged_document(result: MergeResult) -> dict[str, Any]:
+    """The merged policy as a nested document again."""
+    return unflatten(result.merged)
