@@ -29,6 +29,7 @@ from cli.commands import (  # noqa: F401,E402
     mapping,
     route,
     serve,
+    sync,
     waves,
 )
 from core.errors import DataMashError

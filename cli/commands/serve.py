@@ -11,7 +11,7 @@ from cli.app import app
 from cli.context import TenantOption, state_for
 from core.errors import InputError
 
-SERVERS = ("content", "canonical", "routing", "waves", "governance")
+SERVERS = ("content", "canonical", "routing", "waves", "governance", "sync")
 
 
 def _host_port(value: str) -> tuple[str, int]:

@@ -17,6 +17,7 @@ EXPECTED = {
     "routing": {"data_mash_assistant"},
     "waves": {"data_mash_assistant", "plan_migration"},
     "governance": {"data_mash_assistant"},
+    "sync": {"data_mash_assistant"},
 }
 
 

@@ -200,7 +200,8 @@ def merge(
                 from_legacy.append(path)
         else:
             decision = decider.decide(path, was, lv, nv)
-            merged[path] = {Side.LEGACY: lv, Side.NEW: nv}.get(decision.winner, was)
+            won = {Side.LEGACY: lv, Side.NEW: nv}
+            merged[path] = won[decision.winner] if decision.winner else was
             (resolved if decision.winner else queued).append(decision)
 
     held = {d.path for d in queued}

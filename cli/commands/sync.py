@@ -1,0 +1,190 @@
+"""Coexistence commands: the ownership ledger, the conflict queue, how far apart the sides are."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from cli.app import app
+from cli.context import JsonOption, TenantOption, state_for
+from cli.output import emit, table
+from tools.sync.conflicts import ConflictQueue, Take
+from tools.sync.contracts import ConflictState, Owner
+from tools.sync.ledger import OwnershipLedger
+
+sync_app = typer.Typer(
+    help="Keep legacy and new in step: ownership ledger, conflicts, status.",
+    no_args_is_help=True,
+)
+app.add_typer(sync_app, name="sync")
+
+
+@sync_app.command("ledger")
+def ledger_command(
+    ctx: typer.Context,
+    owner: Annotated[
+        Owner | None, typer.Option(help="Only policies owned by legacy, new or dual.")
+    ] = None,
+    from_wave: Annotated[
+        str | None,
+        typer.Option(
+            "--from-wave",
+            metavar="WAVE_ID",
+            help="First record the owner change of a completed wave's policies.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Show at most this many.")] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Continue after this policy id.")] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """The system of record of each policy (legacy, new, dual), since when, which wave, why.
+
+    Example: data-mash sync ledger --from-wave plan-1-w0 --json
+    """
+    state = state_for(ctx, json_out, tenant)
+    ledger = OwnershipLedger(state.engine, tenant=state.settings.tenant)
+    update = ledger.apply_wave(from_wave) if from_wave else None
+    page = ledger.page(owner=owner, limit=limit, cursor=cursor)
+    data: dict[str, Any] = page.model_dump(mode="json")
+    if update is not None:
+        data["update"] = update.model_dump(mode="json")
+
+    def render(console: Console) -> None:
+        if update is not None:
+            console.print(
+                f"Wave {update.wave_id}: {update.changed} policies now owned by "
+                f"{update.owner.value} ({update.unchanged} already were)."
+            )
+        console.print(
+            table(
+                f"Ownership ledger: {page.total} policies "
+                + ", ".join(f"{k} {v}" for k, v in page.by_owner.items()),
+                ["policy", "owner", "since", "wave", "reason"],
+                [
+                    (e.policy_id, e.owner.value, e.since.isoformat()[:19], e.wave, e.reason)
+                    for e in page.entries
+                ],
+            )
+        )
+        if page.next_cursor:
+            console.print(f"(more: --cursor {page.next_cursor})")
+
+    emit(state, data, render)
+
+
+@sync_app.command("conflicts")
+def conflicts_command(
+    ctx: typer.Context,
+    all_states: Annotated[
+        bool, typer.Option("--all", help="Also show resolved conflicts.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Show at most this many.")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Continue after this conflict id.")] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Conflicts waiting for a person: both values, the base, where each came from.
+
+    Example: data-mash sync conflicts --json
+    """
+    state = state_for(ctx, json_out, tenant)
+    queue = ConflictQueue(state.engine, tenant=state.settings.tenant)
+    page = queue.page(state=None if all_states else ConflictState.OPEN, limit=limit, cursor=cursor)
+
+    def render(console: Console) -> None:
+        if not page.conflicts:
+            console.print("No conflicts" + (" at all." if all_states else " open."))
+            return
+        console.print(
+            table(
+                f"Conflicts: {page.total}",
+                ["id", "policy", "field", "base", "legacy", "new", "state"],
+                [
+                    (
+                        c.id,
+                        c.policy_id,
+                        c.path,
+                        _show(c.base),
+                        _show(c.legacy),
+                        _show(c.new),
+                        c.state.value
+                        if c.state is ConflictState.OPEN
+                        else f"took {c.resolution} ({c.decided_by})",
+                    )
+                    for c in page.conflicts
+                ],
+            )
+        )
+        if page.next_cursor:
+            console.print(f"(more: --cursor {page.next_cursor})")
+
+    emit(state, page.model_dump(mode="json"), render)
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, default=str) if not isinstance(value, str) else value
+
+
+def _value(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text  # plain text is taken as a string
+
+
+@sync_app.command("resolve")
+def resolve_command(
+    ctx: typer.Context,
+    conflict_id: Annotated[int, typer.Argument(help="The conflict id (see sync conflicts).")],
+    take: Annotated[Take, typer.Option(help="Take the legacy value, the new value, or --value.")],
+    value: Annotated[
+        str | None, typer.Option(help="With --take value: the value (JSON, or plain text).")
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Decide a queued conflict (audited). An unknown or resolved conflict changes nothing.
+
+    Example: data-mash sync resolve 3 --take legacy
+    """
+    state = state_for(ctx, json_out, tenant)
+    queue = ConflictQueue(state.engine, tenant=state.settings.tenant)
+    record = queue.resolve(conflict_id, take, _value(value))
+
+    def render(console: Console) -> None:
+        console.print(
+            f"Conflict {record.id} on {record.policy_id} {record.path}: took {record.resolution} "
+            f"-> {_show(record.resolved_value)}"
+        )
+
+    emit(state, record.model_dump(mode="json"), render)
+
+
+@sync_app.command("status")
+def status_command(
+    ctx: typer.Context,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """How far the two sides are apart: lag, backlog, conflicts open, owners.
+
+    Example: data-mash sync status --json
+    """
+    state = state_for(ctx, json_out, tenant)
+    status = ConflictQueue(state.engine, tenant=state.settings.tenant).status()
+
+    def render(console: Console) -> None:
+        lag = f"{status.lag:.0f} s" if status.lag is not None else "in step"
+        console.print(
+            f"Lag: {lag}; backlog {status.backlog}; conflicts open {status.conflicts}, "
+            f"resolved {status.resolved}"
+        )
+        console.print("Owners: " + ", ".join(f"{k} {v}" for k, v in status.ledger.items()))
+
+    emit(state, status.model_dump(mode="json"), render)

@@ -1,0 +1,80 @@
+"""The sync MCP server through an in-memory client session."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+from mcp.types import CallToolResult
+
+from core.settings import Settings
+from core.store import open_store
+from servers.sync import build_server
+from tests.servers.clients import memory_session
+from tools.sync.conflicts import ConflictQueue
+from tools.sync.contracts import Owner
+from tools.sync.ledger import OwnershipLedger
+from tools.sync.merge import merge
+from tools.sync.policy import load_policy
+
+READ_ONLY_TOOLS = {"sync_status", "ownership_ledger", "list_conflicts"}
+
+
+def _data(result: CallToolResult) -> dict[str, Any]:
+    assert not result.isError, result.content
+    return result.structuredContent or json.loads(result.content[0].text)  # type: ignore[union-attr]
+
+
+def test_status_ledger_conflicts_and_resolve(store_settings: Settings) -> None:
+    engine = open_store(store_settings)
+    result = merge(
+        {"policy_core": {"carrier": "A"}},
+        {"policy_core": {"carrier": "B"}},
+        {"policy_core": {"carrier": "C"}},
+        load_policy(),
+    )
+    [conflict_id] = ConflictQueue(engine, tenant="default").enqueue("P1", result.queued)
+    OwnershipLedger(engine, tenant="default").set_owner("P1", Owner.NEW, reason="wave 0")
+    engine.dispose()
+    server = build_server(store_settings)
+
+    async def go() -> None:
+        async with memory_session(server) as session:
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            assert set(tools) == READ_ONLY_TOOLS | {"resolve_conflict"}
+            for name in READ_ONLY_TOOLS:
+                assert tools[name].annotations and tools[name].annotations.readOnlyHint
+            resolve = tools["resolve_conflict"].annotations
+            assert resolve and resolve.destructiveHint and not resolve.readOnlyHint
+            status = _data(await session.call_tool("sync_status", {}))
+            assert (status["conflicts"], status["ledger"]["new"]) == (1, 1)
+            ledger = _data(await session.call_tool("ownership_ledger", {"owner": "new"}))
+            assert [e["policy_id"] for e in ledger["entries"]] == ["P1"]
+            listed = _data(await session.call_tool("list_conflicts", {}))
+            assert [c["id"] for c in listed["conflicts"]] == [conflict_id]
+            done = _data(
+                await session.call_tool(
+                    "resolve_conflict", {"conflict": conflict_id, "take": "new"}
+                )
+            )
+            assert (done["state"], done["resolved_value"]) == ("resolved", "C")
+            again = await session.call_tool(
+                "resolve_conflict", {"conflict": conflict_id, "take": "legacy"}
+            )
+            assert again.isError and "already resolved" in again.content[0].text  # type: ignore[union-attr]
+            missing = await session.call_tool(
+                "resolve_conflict", {"conflict": 999, "take": "legacy"}
+            )
+            assert missing.isError and "no conflict 999" in missing.content[0].text  # type: ignore[union-attr]
+            assert _data(await session.call_tool("list_conflicts", {"state": "all"}))["total"] == 1
+
+    anyio.run(go)
+
+
+@pytest.mark.parametrize("name", ["sync"])
+def test_serve_knows_the_sync_server(name: str) -> None:
+    from cli.commands.serve import SERVERS, available_servers
+
+    assert name in SERVERS and name in available_servers()
