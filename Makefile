@@ -12,7 +12,7 @@ POLICIES ?= 5000
 help:
 	@echo "make demo   generate the sample estate and run data-mash on it"
 	@echo "make test   run the whole test suite"
-	@echo "make lint   ruff check, ruff format --check, the import-layer contract"
+	@echo "make lint   ruff check, ruff format --check, import contracts (layers, no cycles), mypy"
 	@echo "make bench  the benchmarks (slow: 350k-policy runs)"
 
 $(PY):
@@ -37,6 +37,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q --benchmark-only -p no:randomly benchmarks || true

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from tenacity import (
     RetryCallState,
@@ -157,7 +157,15 @@ def retry_call(
         raise
 
 
-def retry_settings(settings: Any) -> dict[str, float]:
+class RetrySettings(TypedDict):
+    """The keyword arguments of :func:`retry_call` that come from Settings."""
+
+    attempts: int
+    initial_wait: float
+    max_wait: float
+
+
+def retry_settings(settings: Any) -> RetrySettings:
     """The keyword arguments of :func:`retry_call` from Settings."""
     return {
         "attempts": settings.retry_attempts,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from anyio.to_thread import run_sync
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Caller, Role
@@ -89,7 +89,7 @@ async def wave_page(request: Request, wave_id: WavePath, job: str | None = None)
     return render(request, "wave.html", caller, wave=status, gates=gates, job=watched)
 
 
-def _start(request: Request, caller: Caller, wave_id: str, kind: str, force: bool) -> Job:
+def _start(request: Request, caller: Caller, wave_id: str, kind: str) -> Job:
     config = get_config(request)
     context = config.context_for(config.engine, config.settings, caller.tenant)
     get_wave_status(context, wave_id)
@@ -104,31 +104,29 @@ def _start(request: Request, caller: Caller, wave_id: str, kind: str, force: boo
         caller.tenant,
         kind,
         wave_id,
-        lambda progress: rollback_wave(context, wave_id, force=force, progress=progress),
+        lambda progress: rollback_wave(context, wave_id, progress=progress),
     )
 
 
 @router.post("/waves/{wave_id}/run")
 async def run_page(request: Request, wave_id: WavePath) -> Response:
     """Start a run (operator) and go to the wave page, which streams its progress."""
-    return await _action(request, wave_id, "run", Role.OPERATOR, False)
+    return await _action(request, wave_id, "run", Role.OPERATOR)
 
 
 @router.post("/waves/{wave_id}/rollback")
-async def rollback_page(
-    request: Request, wave_id: WavePath, force: Annotated[bool, Form()] = False
-) -> Response:
+async def rollback_page(request: Request, wave_id: WavePath) -> Response:
     """Start a rollback (approver) and go to the wave page."""
-    return await _action(request, wave_id, "rollback", Role.APPROVER, force)
+    return await _action(request, wave_id, "rollback", Role.APPROVER)
 
 
-async def _action(request: Request, wave_id: str, kind: str, role: Role, force: bool) -> Response:
+async def _action(request: Request, wave_id: str, kind: str, role: Role) -> Response:
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
     try:
         require_role(caller, role)
-        job = await run_sync(lambda: _start(request, caller, wave_id, kind, force))
+        job = await run_sync(lambda: _start(request, caller, wave_id, kind))
     except DataMashError as exc:
         return error_page(request, caller, exc)
     return RedirectResponse(f"/waves/{wave_id}?job={job.job_id}", status_code=303)

@@ -46,12 +46,6 @@ class OverrideRequest(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-class RollbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    force: bool = Field(False, description="Roll back a wave whose running process is dead.")
-
-
 def jobs_of(request: Request) -> JobRegistry:
     registry: JobRegistry = request.app.state.jobs
     return registry
@@ -128,16 +122,18 @@ async def rollback(
     waves: WavesDep,
     wave_id: WavePath,
     request: Request,
-    body: RollbackRequest | None = None,
 ) -> Job:
-    """Undo a wave as a job (approver role): compensate its milestones newest first."""
+    """Undo a wave as a job (approver role): compensate its milestones newest first.
+
+    A run still going holds the wave's lease, so a rollback waits for nothing: it is refused
+    while the run lives and takes over once its process is gone.
+    """
     await run_sync(lambda: get_wave_status(waves, wave_id))
-    force = body.force if body else False
     return jobs_of(request).start(
         caller.tenant,
         "rollback",
         wave_id,
-        lambda progress: rollback_wave(waves, wave_id, force=force, progress=progress),
+        lambda progress: rollback_wave(waves, wave_id, progress=progress),
     )
 
 

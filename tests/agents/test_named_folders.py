@@ -44,4 +44,9 @@ def test_mcp_config_passes_the_named_roots(
     assert main(["mcp-config", "--client", "claude", "--json"]) == 0
     servers = json.loads(capsys.readouterr().out)["claude"]["config"]["mcpServers"]
     env = next(iter(servers.values()))["env"]
-    assert json.loads(env["DATA_MASH_ALLOWED_ROOTS"]) == [str(tmp_path.resolve())]
+    # The named folders first (relative paths resolve against the first), then the workspace,
+    # which a server always allows: written out so the client's config says what is served.
+    assert json.loads(env["DATA_MASH_ALLOWED_ROOTS"]) == [
+        str(tmp_path.resolve()),
+        str(workspace.resolve()),
+    ]
