@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -59,6 +61,43 @@ def write_estate(folder: Path, n: int, part_rows: int = 50_000) -> None:
             }
         )
         pq.write_table(table, folder / f"part-{part:05d}.parquet")
+
+
+def register_source(engine: Any, home: Path, folder: Path, n: int) -> None:
+    """Register ``folder``'s canonical Parquet as source ``bench`` (clean, no ingest needed)."""
+    from core.store.models import SourceRow, table_of, utcnow
+
+    (home / "staging").mkdir(parents=True, exist_ok=True)
+    with engine.begin() as conn:
+        conn.execute(
+            table_of(SourceRow)
+            .insert()
+            .values(
+                tenant="default",
+                source_id="bench",
+                name="bench",
+                system="policy_master",
+                path=str(folder),
+                format="parquet",
+                options={},
+                content_sha256="0" * 64,
+                size_bytes=1,
+                records=n,
+                bad_records=0,
+                columns=[],
+                staging_dir=str(home / "staging"),
+                created_at=utcnow(),
+            )
+        )
+
+
+def parquet_batches(folder: Path, batch: int) -> Callable[[str], Iterator[pa.RecordBatch]]:
+    """A WaveContext canonical_source reading ``folder``'s Parquet parts in ``batch`` rows."""
+    return lambda _source_id: (
+        b
+        for part in sorted(folder.glob("*.parquet"))
+        for b in pq.ParquetFile(part).iter_batches(batch_size=batch, use_threads=False)
+    )
 
 
 CHILD = r"""
@@ -123,7 +162,7 @@ def measure(n: int, batch: int, crash: bool) -> dict:
 
     from core.settings import Settings
     from core.store import open_store
-    from core.store.models import SourceRow, utcnow
+    from core.store.models import SourceRow, table_of
     from tools.audit import AuditLog
     from tools.waves import PlanCriteria, generate_plan
     from tools.waves.context import WaveContext
@@ -133,36 +172,13 @@ def measure(n: int, batch: int, crash: bool) -> dict:
     write_estate(folder, n)
     settings = Settings(home=home, batch_size=batch)
     engine = open_store(settings)
-    with engine.begin() as conn:
-        (home / "staging").mkdir(parents=True, exist_ok=True)
-        conn.execute(
-            SourceRow.__table__.insert().values(
-                tenant="default",
-                source_id="bench",
-                name="bench",
-                system="policy_master",
-                path=str(folder),
-                format="parquet",
-                options={},
-                content_sha256="0" * 64,
-                size_bytes=1,
-                records=n,
-                bad_records=0,
-                columns=[],
-                staging_dir=str(home / "staging"),
-                created_at=utcnow(),
-            )
-        )
+    register_source(engine, home, folder, n)
 
     wave_context = WaveContext(
         engine=engine,
         settings=settings,
         tenant="default",
-        canonical_source=lambda s: (
-            b
-            for part in sorted(folder.glob("*.parquet"))
-            for b in pq.ParquetFile(part).iter_batches(batch_size=batch, use_threads=False)
-        ),
+        canonical_source=parquet_batches(folder, batch),
         confidence_source=lambda s: {"x": 1.0},
     )
     t0 = time.perf_counter()
@@ -216,7 +232,7 @@ def measure(n: int, batch: int, crash: bool) -> dict:
         peak_rss_mib=round(peak / 1024),
         plan_rows=int(
             engine.connect()
-            .execute(select(func.count()).select_from(SourceRow.__table__))
+            .execute(select(func.count()).select_from(table_of(SourceRow)))
             .scalar_one()
         ),
     )

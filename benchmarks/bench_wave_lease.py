@@ -23,54 +23,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _workspace(folder: Path, n: int, batch: int) -> tuple[Any, str]:
+    from bench_wave import parquet_batches, register_source
+
     from core.settings import Settings
     from core.store import open_store
-    from core.store.models import SourceRow, table_of, utcnow
     from tools.waves import PlanCriteria, WaveContext, generate_plan
     from tools.waves.reconcile import reconcile
 
     home = Path(tempfile.mkdtemp(prefix="bench-lease-"))
     settings = Settings(home=home, batch_size=batch)
     engine = open_store(settings)
-    (home / "staging").mkdir(parents=True, exist_ok=True)
-    with engine.begin() as conn:
-        conn.execute(
-            table_of(SourceRow)
-            .insert()
-            .values(
-                tenant="default",
-                source_id="bench",
-                name="bench",
-                system="policy_master",
-                path=str(folder),
-                format="parquet",
-                options={},
-                content_sha256="0" * 64,
-                size_bytes=1,
-                records=n,
-                bad_records=0,
-                columns=[],
-                staging_dir=str(home / "staging"),
-                created_at=utcnow(),
-            )
-        )
+    register_source(engine, home, folder, n)
     context = WaveContext(
         engine=engine,
         settings=settings,
         tenant="default",
-        canonical_source=lambda _: (
-            b
-            for part in sorted(folder.glob("*.parquet"))
-            for b in pq.ParquetFile(part).iter_batches(batch_size=batch, use_threads=False)
-        ),
+        canonical_source=parquet_batches(folder, batch),
         confidence_source=lambda _: {"policy_core.policy_id": 1.0},
         reconciler=reconcile,
     )
