@@ -12,6 +12,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 
 from core.errors import ConfigError
+from core.ids import check_tenant
 from core.logs import get_logger, register_secret
 from core.settings import Settings
 
@@ -61,6 +62,8 @@ class AppState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            if self.tenant is not None:  # name the option the user typed, not an env variable
+                check_tenant(self.tenant, where="--tenant")
             self._settings = load_settings(tenant=self.tenant)
         return self._settings
 

@@ -93,7 +93,14 @@ def test_unwritable_workspace(
 def test_bad_tenant_setting(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The error names where the bad tenant came from: the option typed, or the environment.
     assert main(["replay", "--tenant", "a b"]) == 1
+    err = capsys.readouterr().err
+    assert "--tenant: 'a b' is not a tenant id" in err and "DATA_MASH_TENANT" not in err
+    assert main(["--tenant", "../escaped", "sources"]) == 1
+    assert "--tenant: '../escaped' is not a tenant id" in capsys.readouterr().err
+    monkeypatch.setenv("DATA_MASH_TENANT", "a b")
+    assert main(["replay"]) == 1
     assert "DATA_MASH_TENANT" in capsys.readouterr().err
 
 

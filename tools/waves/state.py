@@ -38,8 +38,7 @@ def wave_row(conn: Connection, tenant: str, wave_id: str) -> Any:
     if row is None:
         raise NotFoundError(
             f"no wave '{wave_id}' for tenant '{tenant}'",
-            fix="list a plan's waves with data-mash generate-plan ... --json "
-            "or the waves server's plan_waves tool",
+            fix="list the waves with: data-mash wave list",
         )
     return row
 
