@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -59,15 +59,30 @@ def _percent(milestone: str, done: int, total: int | None) -> float:
 class JobRegistry:
     """Jobs of this server process, per tenant (another tenant's job is not found)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, forget_after: float = 86400.0) -> None:
+        """``forget_after``: seconds a finished job stays readable (Settings'
+        ``retention_job_seconds``); a long-lived server does not keep every job forever."""
         self._lock = threading.Lock()
         self._jobs: dict[str, tuple[str, Job]] = {}
+        self._forget_after = timedelta(seconds=forget_after)
+
+    def _forget_expired(self) -> None:
+        """Drop finished jobs older than the retention (the caller holds the lock)."""
+        cutoff = datetime.now(UTC) - self._forget_after
+        expired = [
+            job_id
+            for job_id, (_tenant, job) in self._jobs.items()
+            if job.finished_at is not None and job.finished_at < cutoff
+        ]
+        for job_id in expired:
+            del self._jobs[job_id]
 
     def start(
         self, tenant: str, kind: str, wave_id: str, work: Callable[[Progress], BaseModel]
     ) -> Job:
         """Start ``work(progress)`` in a thread; 409 while the wave has an active job."""
         with self._lock:
+            self._forget_expired()
             for owner, job in self._jobs.values():
                 if owner == tenant and job.wave_id == wave_id and job.state == JobState.RUNNING:
                     raise ConflictError(
@@ -127,9 +142,14 @@ class JobRegistry:
     def get(self, tenant: str, job_id: str) -> Job:
         """A job of ``tenant``; another tenant's job is not found."""
         with self._lock:
+            self._forget_expired()
             found = self._jobs.get(job_id)
         if found is None or found[0] != tenant:
-            raise NotFoundError(f"no job '{job_id}'", fix="jobs live as long as the server process")
+            raise NotFoundError(
+                f"no job '{job_id}'",
+                fix="jobs live as long as the server process, finished ones for "
+                "DATA_MASH_RETENTION_JOB_SECONDS",
+            )
         return found[1].model_copy()
 
     def of_wave(self, tenant: str, wave_id: str) -> Job | None:

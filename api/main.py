@@ -64,7 +64,7 @@ def create_app(
         max_body_bytes=max_body_bytes,
         context_for=context_for,
     )
-    app.state.jobs = JobRegistry()
+    app.state.jobs = JobRegistry(forget_after=settings.retention_job_seconds)
     install_problem_handlers(app)
     app.include_router(api_router())
     for pages in (login, overview, tracker, mapping_pages):

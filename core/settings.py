@@ -141,6 +141,26 @@ class Settings(BaseSettings):
     retry_initial_wait_seconds: float = Field(0.2, ge=0, description="First backoff.")
     retry_max_wait_seconds: float = Field(5.0, ge=0, description="Cap of one backoff.")
 
+    # Retention (``data-mash gc``): what counts as abandoned or expired. The audit log is never
+    # removed, whatever these say.
+    retention_wave_state_seconds: float = Field(
+        30 * 86400.0,
+        ge=0,
+        description="gc archives the run state of waves finished longer ago than this.",
+    )
+    retention_partial_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="gc removes staging and temporary leftovers (.partial-*, *.partial, .*.tmp) "
+        "untouched for this long whose writer is gone.",
+    )
+    retention_job_seconds: float = Field(
+        86400.0,
+        ge=0,
+        description="gc removes leases of dead processes older than this; the API forgets "
+        "finished jobs after it.",
+    )
+
     # LLM: any OpenAI-compatible endpoint. The standard OpenAI variables are honoured as is.
     openai_api_key: SecretStr | None = Field(
         None, validation_alias=AliasChoices("OPENAI_API_KEY", "DATA_MASH_OPENAI_API_KEY")

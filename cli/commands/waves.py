@@ -16,6 +16,7 @@ from cli.progress import step_progress
 from core.errors import InputError
 from core.targets import target_help
 from core.timeparse import parse_age
+from tools.retention import collect
 from tools.waves import (
     PlanCriteria,
     WaveContext,
@@ -27,7 +28,6 @@ from tools.waves import (
     rollback_wave,
     run_wave,
 )
-from tools.waves import gc as collect
 
 wave_app = typer.Typer(help="Run, roll back or inspect one wave.", no_args_is_help=True)
 app.add_typer(wave_app, name="wave")
@@ -284,36 +284,68 @@ def gates(
 def gc(
     ctx: typer.Context,
     older_than: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--older-than",
-            help=("Archive run state of waves finished before this age, e.g. 30d, 12h."),
+            help="Archive run state of waves finished before this age, e.g. 30d, 12h "
+            "(default: DATA_MASH_RETENTION_WAVE_STATE_SECONDS, 30 days).",
         ),
-    ] = "30d",
+    ] = None,
+    partials_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--partials-older-than",
+            help="Remove abandoned staging folders and half-written files untouched for this "
+            "long, e.g. 2h (default: DATA_MASH_RETENTION_PARTIAL_SECONDS, 1 hour).",
+        ),
+    ] = None,
+    leases_older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--leases-older-than",
+            help="Remove leases of dead processes silent for this long, e.g. 1d "
+            "(default: DATA_MASH_RETENTION_JOB_SECONDS, 1 day).",
+        ),
+    ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count what would be archived; change nothing.")
+        bool, typer.Option("--dry-run", help="Show what would go; change nothing.")
     ] = False,
     yes: YesOption = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """Archive finished waves' checkpoints, gate results and membership to gzip JSONL.
+    """Retention: archive finished waves' run state to gzip JSONL, remove abandoned staging
+    folders and half-written files, and leases of dead processes.
 
-    The audit log is never deleted. On a terminal it asks first (--yes skips the question).
+    In-use leftovers (a live ingest's staging folder, anything written recently) are kept. The
+    audit log is never deleted. On a terminal it asks first (--yes skips the question).
     """
     state = state_for(ctx, json_out, tenant)
     context = _context(state)
-    age = parse_age(older_than, option="--older-than")
-    preview = collect(context, older_than=age, dry_run=True)
-    if dry_run or not preview.waves:
+    ages = {
+        "older_than": parse_age(older_than, option="--older-than") if older_than else None,
+        "partials_older_than": (
+            parse_age(partials_older_than, option="--partials-older-than")
+            if partials_older_than
+            else None
+        ),
+        "leases_older_than": (
+            parse_age(leases_older_than, option="--leases-older-than")
+            if leases_older_than
+            else None
+        ),
+    }
+    preview = collect(context, dry_run=True, **ages)
+    if dry_run or not (preview.waves or preview.partials or preview.leases):
         result = preview
     else:
         confirm_or_stop(
-            f"Archive and remove the run state of {len(preview.waves)} wave(s) "
-            f"({', '.join(preview.waves[:5])}{'...' if len(preview.waves) > 5 else ''})?",
+            f"Archive the run state of {len(preview.waves)} wave(s), remove "
+            f"{len(preview.partials)} abandoned leftover(s) and {len(preview.leases)} dead "
+            "lease(s)?",
             yes=yes,
         )
-        result = collect(context, older_than=age)
+        result = collect(context, **ages)
 
     def render(console: Console) -> None:
         verb = "Would archive" if result.dry_run else "Archived"
@@ -323,5 +355,15 @@ def gc(
         )
         for path in result.files:
             console.print(f"  {path}")
+        verb = "Would remove" if result.dry_run else "Removed"
+        console.print(
+            f"{verb} {len(result.partials)} abandoned leftover(s) "
+            f"({result.partial_bytes:,} bytes); kept {len(result.kept_in_use)} in use"
+        )
+        for path in result.partials[:20]:
+            console.print(f"  {path}")
+        console.print(f"{verb} {len(result.leases)} dead lease(s)")
+        for name in result.leases:
+            console.print(f"  {name}")
 
     emit(state, result.model_dump(mode="json"), render)

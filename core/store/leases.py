@@ -217,3 +217,33 @@ def hold_lease(
         stop.set()
         beat.join(timeout=5)
         release_lease(engine, lease)
+
+
+def dead_leases(engine: Engine, tenant: str, *, idle_for: timedelta) -> list[dict[str, Any]]:
+    """Leases of ``tenant`` whose holder is provably dead and silent for at least ``idle_for``.
+
+    These are what a killed run left behind; nothing releases them but a takeover. Each is a
+    dict of the row's columns plus ``reason`` (why its holder is known dead).
+    """
+    host = socket.gethostname()[:255]
+    cutoff = utcnow() - idle_for
+    with engine.connect() as conn:
+        rows = conn.execute(select(LEASE).where(LEASE.c.tenant == tenant)).all()
+    found = []
+    for row in rows:
+        beat = as_utc(row.heartbeat_at)
+        reason = _dead_because(row, host)
+        if reason is not None and beat is not None and beat <= cutoff:
+            found.append({**row._asdict(), "reason": reason})
+    return found
+
+
+def drop_dead_lease(conn: Any, tenant: str, name: str, owner: str) -> bool:
+    """Delete the lease row if ``owner`` still holds it (a compare-and-delete); True if gone."""
+    return bool(
+        conn.execute(
+            delete(LEASE).where(
+                and_(LEASE.c.tenant == tenant, LEASE.c.name == name, LEASE.c.owner == owner)
+            )
+        ).rowcount
+    )
