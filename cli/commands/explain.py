@@ -42,12 +42,49 @@ def wave_reconcile(
 
     def render(console: Console) -> None:
         verdict = "[green]agree[/green]" if data["passed"] else "[red]DISAGREE[/red]"
-        console.print(f"Wave {wave_id}: source and target {verdict}")
-        console.print_json(json.dumps(report, default=str))
+        console.print(
+            f"Wave {wave_id}: source and target {verdict}: {report['source_count']} policies in "
+            f"the source, {report['target_count']} in the target, {report['matched']} equal, "
+            f"{report['different']} different, {report['missing_in_target']} missing, "
+            f"{report['unexpected_in_target']} unexpected"
+        )
+        console.print(component_table(report))
+        for diff in report.get("component_sample", []):
+            console.print(
+                f"  [red]{diff['policy_id']}[/red] {diff['component']}: "
+                f"{diff['source_items']} items in the source, {diff['target_items']} in the "
+                f"target; differs in {', '.join(diff['fields'])}"
+            )
+        for mismatch in report.get("different_sample", []):
+            console.print(f"  [red]{mismatch['policy_id']}[/red]: {', '.join(mismatch['fields'])}")
 
     emit(state, data, render)
     if not data["passed"]:
         raise typer.Exit(1)
+
+
+def component_table(report: dict[str, Any]) -> Any:
+    """Per-component reconciliation as a table: child rows, differing policies, totals."""
+    rows = []
+    for comp in report.get("components", []):
+        totals = comp["totals"]
+        rows.append(
+            (
+                comp["component"],
+                comp["source_children"],
+                comp["target_children"],
+                comp["count_mismatches"],
+                comp["different"],
+                ", ".join(f"{name.split('[].')[-1]} {t['target']}" for name, t in totals.items())
+                or "-",
+                "ok" if comp["matches"] else "MISMATCH",
+            )
+        )
+    return table(
+        "Per component (child rows of the target)",
+        ["component", "source items", "target items", "count diff", "differ", "totals", ""],
+        rows,
+    )
 
 
 @app.command()

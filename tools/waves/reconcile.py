@@ -1,6 +1,6 @@
 """Reconcile canonical source records with what a migration target reads back.
 
-Three checks, all streamed batch by batch:
+Four checks, all streamed batch by batch:
 
 1. record counts (and policy ids that occur twice, or not at all);
 2. control totals - premium, coverage limits, outstanding balance - summed exactly (Decimal) per
@@ -9,7 +9,10 @@ Three checks, all streamed batch by batch:
    sorted name order, strings NFC-normalised and trimmed with "" read as null, decimals at the
    canonical scale, dates ISO, list items normalised the same way and sorted (item order carries no
    meaning, and null and empty lists are the same). Hashes are joined on policy id to name the
-   policies missing in the target, unexpected in it, or different.
+   policies missing in the target, unexpected in it, or different;
+4. per list component (:mod:`tools.waves.reconcile_components`): item (child row) counts per
+   policy and in all, a hash per policy and component, exact totals of every decimal item leaf,
+   differences narrowed to policy id, component and item field.
 
 Memory holds per policy its id, the 16-byte hash and a 2-byte checksum per column (the checksums
 narrow a differing policy to its fields without keeping records): about 110 bytes a policy.
@@ -31,6 +34,14 @@ from pydantic import BaseModel, Field
 
 from core.errors import InputError
 from knowledge.canonical import arrow_schema
+from tools.waves.reconcile_components import (
+    ComponentComparison,
+    ComponentDifference,
+    ComponentSide,
+    compare_components,
+    list_norm,
+    scalar_norm,
+)
 from tools.waves.targets.base import POLICY_ID
 from tools.waves.targets.codec import cast_to_schema
 
@@ -39,6 +50,7 @@ DEFAULT_TOTALS = (
     "rating_components.premium_amount",
     "coverage_sections[].limits.per_occurrence",
     "coverage_sections[].limits.aggregate",
+    "payments.payment_history[].amount",
     "payments.outstanding_balance",
 )
 NULL = "\x00"  # stands for a null value inside the projection
@@ -69,6 +81,9 @@ class ContentMismatch(BaseModel):
 
     policy_id: str
     fields: list[str]
+    components: list[ComponentDifference] = Field(
+        default_factory=list, description="Its list components that differ, narrowed to fields."
+    )
 
 
 class ReconciliationReport(BaseModel):
@@ -91,40 +106,17 @@ class ReconciliationReport(BaseModel):
     group_by: list[str]
     groups_compared: int
     mismatched_groups: list[GroupComparison] = Field(default_factory=list)
+    components: list[ComponentComparison] = Field(
+        default_factory=list, description="Per list component: child counts, hashes, totals."
+    )
+    component_sample: list[ComponentDifference] = Field(
+        default_factory=list, description="Differing (policy, component) pairs, with fields."
+    )
 
 
 def _string_norm(values: pa.Array) -> pa.Array:
     text = pc.utf8_trim_whitespace(pc.utf8_normalize(values, form="NFC"))
     return pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-
-
-def _scalar_norm(values: pa.Array) -> pa.Array:
-    """Normalised text of a scalar column; null stays null."""
-    if pa.types.is_string(values.type):
-        return _string_norm(values)
-    return values.cast(pa.string())
-
-
-def _list_norm(values: pa.Array) -> pa.Array:
-    """One string per list cell: normalised items, sorted, joined; null and [] give ''."""
-    lengths = pc.fill_null(pc.list_value_length(values), 0).to_numpy()
-    items = pc.list_flatten(values)
-    parts = [
-        pc.fill_null(_scalar_norm(pc.struct_field(items, [i])), NULL)
-        for i in range(items.type.num_fields)
-    ]
-    joined = (
-        pc.binary_join_element_wise(*parts, "\x1e")
-        if parts
-        else pa.array([""] * len(items), pa.string())
-    )
-    parents = np.repeat(np.arange(len(values)), lengths)
-    ordered = pa.table({"p": parents, "s": joined}).sort_by(
-        [("p", "ascending"), ("s", "ascending")]
-    )
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype("int32"))
-    lists = pa.ListArray.from_arrays(offsets, ordered.column("s").combine_chunks())
-    return pc.binary_join(lists, "\x1d")
 
 
 def _checksums(values: pa.Array) -> np.ndarray:
@@ -165,6 +157,7 @@ class _Side:
         self.spill = spill
         self.check_files: list[tuple[int, Path]] = []  # (first policy index, file)
         self.count = 0
+        self.parts = ComponentSide(schema, spill)
         self.groups: dict[tuple[str | None, ...], list[Decimal | int]] = {}
         self.without_id = 0
 
@@ -187,10 +180,16 @@ class _Side:
         if table.num_rows == 0:
             return
         normalised = []
+        lists = {}
         for name in self.columns:
             column = table.column(name).combine_chunks()
-            norm = _list_norm(column) if pa.types.is_list(column.type) else _scalar_norm(column)
+            if pa.types.is_list(column.type):
+                lists[name] = list_norm(column)
+                norm = lists[name][0]
+            else:
+                norm = scalar_norm(column)
             normalised.append(pc.fill_null(norm, NULL))
+        self.parts.add(table, lists, _checksums, self.count)
         rows = pc.binary_join_element_wise(*normalised, "\x1f").cast(pa.binary())
         for value in rows.to_pylist():
             self.hashes += hashlib.sha256(value).digest()[:16]
@@ -332,6 +331,16 @@ def _report(
         changed = np.flatnonzero(source.check_row(s_row) != target.check_row(t_row))
         fields = [source.columns[c] for c in changed] or ["(fields not isolated)"]
         detail.append(ContentMismatch(policy_id=policy_id, fields=fields))
+    components, component_sample = compare_components(
+        source.parts,
+        target.parts,
+        src_ids.take(pa.array(src_rows)).to_pylist(),
+        src_rows,
+        tgt_rows,
+        sample_size=sample_size,
+    )
+    for mismatch in detail:
+        mismatch.components = [c for c in component_sample if c.policy_id == mismatch.policy_id]
     group_report, overall = _compare_groups(source, target)
     report = ReconciliationReport(
         passed=False,
@@ -351,6 +360,8 @@ def _report(
         group_by=list(source.group_by),
         groups_compared=len(group_report),
         mismatched_groups=[g for g in group_report if not g.matches],
+        components=components,
+        component_sample=component_sample,
     )
     report.passed = (
         report.source_count == report.target_count
@@ -362,6 +373,7 @@ def _report(
         and not report.rows_without_id
         and not report.mismatched_groups
         and all(t.matches for t in overall.values())
+        and all(c.matches for c in components)
     )
     return report
 

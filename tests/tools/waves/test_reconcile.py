@@ -145,3 +145,103 @@ def test_reconcile_against_new_platform_read_back(tmp_path: Path, source: pa.Tab
     assert [(m.policy_id, m.fields) for m in report.different_sample] == [("P0010", [PREMIUM])]
     assert len(report.mismatched_groups) == 1
     platform.close()
+
+
+def _whole(n: int) -> dict[str, Any]:
+    """A whole policy: coverages, payments, endorsements, letters and claim links."""
+    record = policy(n, state=("NY", "CA")[n % 3 == 0])
+    record["payments"]["payment_history"] = [
+        {"payment_id": f"PAY{n}-{k}", "payment_date": "2024-02-01", "amount": f"{50 + k}.10"}
+        for k in range(n % 4)
+    ]
+    record["endorsements"] = [{"endorsement_id": f"E{n}", "premium_change": "12.00"}]
+    record["correspondence"] = {
+        "documents": [{"document_id": f"D{n}", "title": "Schedule"}],
+        "notices": [{"notice_id": f"N{n}", "notice_type": "renewal"}] if n % 2 else [],
+    }
+    record["claims_links"] = [{"claim_id": f"CL{n}", "status": "open"}] if n % 5 == 0 else []
+    return record
+
+
+def test_components_are_counted_totalled_and_hashed_per_policy() -> None:
+    whole = records_to_arrow([_whole(n) for n in range(30)])
+    report = reconcile(whole.to_batches(max_chunksize=7), whole.to_batches(max_chunksize=13))
+    assert report.passed
+    by_name = {c.component: c for c in report.components}
+    assert by_name["payments.payment_history"].source_children == sum(n % 4 for n in range(30))
+    assert by_name["coverage_sections"].target_children == 60
+    assert by_name["claims_links"].target_children == 6
+    totals = by_name["payments.payment_history"].totals
+    expected = sum(Decimal(f"{50 + k}.10") for n in range(30) for k in range(n % 4))
+    assert totals["payments.payment_history[].amount"].target == expected
+    assert report.totals["payments.payment_history[].amount"].matches
+
+
+def test_a_changed_child_field_is_narrowed_to_policy_component_and_field() -> None:
+    records = [_whole(n) for n in range(30)]
+    source = records_to_arrow(records)
+    records[7]["payments"]["payment_history"][1]["amount"] = "51.11"
+    records[11]["correspondence"]["notices"][0]["notice_type"] = "lapse"
+    report = reconcile(source.to_batches(), records_to_arrow(records).to_batches())
+    assert not report.passed
+    assert [(d.policy_id, d.component, d.fields) for d in report.component_sample] == [
+        ("P0007", "payments.payment_history", ["payments.payment_history[].amount"]),
+        ("P0011", "correspondence.notices", ["correspondence.notices[].notice_type"]),
+    ]
+    by_name = {c.component: c for c in report.components}
+    assert by_name["payments.payment_history"].different == 1
+    assert not by_name["payments.payment_history"].matches
+    assert by_name["coverage_sections"].matches
+    assert report.different_sample[0].components[0].component == "payments.payment_history"
+
+
+def test_a_missing_child_shows_in_counts_per_policy() -> None:
+    records = [_whole(n) for n in range(30)]
+    source = records_to_arrow(records)
+    del records[3]["payments"]["payment_history"][0]
+    report = reconcile(source.to_batches(), records_to_arrow(records).to_batches())
+    by_name = {c.component: c for c in report.components}
+    payments = by_name["payments.payment_history"]
+    assert payments.source_children - payments.target_children == 1
+    assert payments.count_mismatches == 1
+    [diff] = report.component_sample
+    assert (diff.policy_id, diff.source_items, diff.target_items) == ("P0003", 3, 2)
+    assert diff.fields == ["payments.payment_history[]"]
+    assert not report.passed
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_corrupted_child_row_on_the_platform_is_narrowed(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    from sqlalchemy import create_engine, text
+
+    url = (
+        f"sqlite:///{tmp_path}/platform.sqlite"
+        if backend == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
+    source = records_to_arrow([_whole(n) for n in range(30)])
+    platform = make_target("new_platform", {"url": url})
+    try:
+        platform.write("w1", source)
+        assert reconcile(source.to_batches(), platform.read_back("w1", batch_rows=8)).passed
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE payment SET amount = 99.99 WHERE policy_id = 'P0006' AND item_no = 1")
+            )
+            conn.execute(text("DELETE FROM document WHERE policy_id = 'P0009'"))
+        engine.dispose()
+        report = reconcile(source.to_batches(), platform.read_back("w1", batch_rows=8))
+    finally:
+        platform.close()
+    assert not report.passed
+    assert [(d.policy_id, d.component, d.fields) for d in report.component_sample] == [
+        ("P0006", "payments.payment_history", ["payments.payment_history[].amount"]),
+        ("P0009", "correspondence.documents", ["correspondence.documents[]"]),
+    ]
+    documents = {c.component: c for c in report.components}["correspondence.documents"]
+    assert (documents.source_children, documents.target_children) == (30, 29)

@@ -1,13 +1,20 @@
-"""The new policy-admin platform: a SQL database whose `policy` table follows the canonical model.
+"""The new policy-admin platform: a SQL database holding whole canonical policies.
 
-Layout: one column per scalar canonical leaf (`policy_core__policy_id`, `rating_components__
-premium_amount`, ...), one JSON column per list component (`coverage_sections`), plus `wave_id`
-and `written_at`. The primary key is the policy id, so a policy lives on the platform once; the
-unique (policy id, wave id) constraint is the upsert key, so a retried batch of the same wave
-updates in place, while a policy already migrated by another wave is refused (the whole batch
-rolls back and the error names the policies and their wave).
+Layout: a ``policy`` table with one column per scalar canonical leaf (`policy_core__policy_id`,
+`rating_components__premium_amount`, ...), one item-count column per list component
+(`coverage_sections__items`: null when the policy has no such list), `wave_id` and `written_at`;
+and one child table per list component (``coverage``, ``payment``, ``endorsement``,
+``document``, ``communication``, ``notice``, ``claim_link``, ``rating_factor``,
+``calculation``; :mod:`tools.waves.targets.components`) whose rows reference the policy by a
+foreign key with ``ON DELETE CASCADE``. The primary key of ``policy`` is the policy id, so a
+policy lives on the platform once; the unique (wave id, policy id) constraint is the upsert key,
+so a retried batch of the same wave updates in place (its children are replaced), while a policy
+already migrated by another wave is refused (the whole batch rolls back and the error names the
+policies and their wave).
 
-Writes are one transaction per batch of driver executemany upserts, never one ORM object per row.
+Writes are one transaction per batch of driver executemany statements, never one ORM object per
+row. Deletes remove the children first, then the policies, so they also work where foreign keys
+are not enforced.
 """
 
 from __future__ import annotations
@@ -18,25 +25,37 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Column, MetaData, Table, Text, UniqueConstraint, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from core.errors import ConfigError, InputError
+from tools.waves.targets import components as parts
 from tools.waves.targets import sql
-from tools.waves.targets.base import POLICY_ID
-from tools.waves.targets.codec import conform, decode, encode, flat_columns, sanitise
+from tools.waves.targets.base import POLICY_ID, TargetHealth
+from tools.waves.targets.codec import conform, decode, flat_columns, sanitise
 
 POLICY_KEY = sanitise(POLICY_ID)
 DECODE_ROWS = 10_000
 
 
 class NewPlatformTarget(sql.TableTarget):
-    """Upserts canonical policies into a SQL `policy` table (SQLite file or PostgreSQL).
+    """Upserts whole canonical policies into SQL tables (SQLite file or PostgreSQL).
 
     Config:
         url: `sqlite:////abs/path.sqlite` or `postgresql+psycopg://user@host:5432/db` (required).
-        table: table name (default `policy`).
+        table: name of the policy table (default `policy`; child tables beside a non-default
+            name are prefixed with it, e.g. `pol_coverage`).
         canonical_version: canonical model version of the records (default `policy_v1`).
     """
 
@@ -52,7 +71,7 @@ class NewPlatformTarget(sql.TableTarget):
         self.url = sql.parse_url(config, self.name)
         self.version = str(config.get("canonical_version", "policy_v1"))
         self.dialect = self.url.get_backend_name()
-        self.columns = flat_columns(self.version)
+        self.scalars = tuple(c for c in flat_columns(self.version) if not c.is_list)
         self.metadata = MetaData()
         self.table = Table(
             sql.table_name(config, "policy", self.name),
@@ -64,8 +83,9 @@ class NewPlatformTarget(sql.TableTarget):
                     primary_key=c.path == POLICY_ID,
                     nullable=c.path != POLICY_ID,
                 )
-                for c in self.columns
+                for c in self.scalars
             ),
+            *parts.count_columns(self.version),
             Column("wave_id", Text(), nullable=False),
             Column("written_at", sql.timestamp_type(self.dialect), nullable=False),
         )
@@ -74,8 +94,35 @@ class NewPlatformTarget(sql.TableTarget):
         self.table.append_constraint(
             UniqueConstraint("wave_id", POLICY_KEY, name=f"uq_{self.table.name}_wave_policy")
         )
+        self.components = parts.component_tables(
+            self.metadata, self.table, POLICY_KEY, self.dialect, self.version
+        )
 
     # -- plumbing -------------------------------------------------------------------------------
+    def _prepare(self) -> None:
+        if not self._ready:
+            for table in (self.table, *(c.table for c in self.components)):
+                sql.ensure_schema(self.engine, self.metadata, table)
+            self._ready = True
+
+    def health(self) -> TargetHealth:
+        """Connect and create the policy and child tables if needed; never raises."""
+        status = sql.health_of(self.engine, self.metadata, self.table)
+        if status.ok:
+            for component in self.components:
+                child = sql.health_of(self.engine, self.metadata, component.table)
+                if not child.ok:
+                    return child
+            status = TargetHealth(
+                ok=True,
+                detail=f"{status.detail}, with {len(self.components)} component tables",
+            )
+        self._ready = status.ok
+        return status
+
+    def _column_names(self) -> list[str]:
+        return [c.name for c in self.table.columns]
+
     def _upsert_statement(self) -> Any:
         insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         stmt = insert(self.table)
@@ -88,7 +135,7 @@ class NewPlatformTarget(sql.TableTarget):
 
     def _sqlite_upsert(self) -> str:
         quote = self.engine.dialect.identifier_preparer.quote
-        names = [quote(c.name) for c in self.table.columns]
+        names = [quote(c) for c in self._column_names()]
         keys = (quote("wave_id"), quote(POLICY_KEY))
         updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in keys)
         return (
@@ -97,9 +144,35 @@ class NewPlatformTarget(sql.TableTarget):
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )
 
+    def _policy_rows(self, table: pa.Table, wave_id: str, stamp: Any, text: bool) -> list[Any]:
+        columns: list[list[Any]] = []
+        for flat in self.scalars:
+            column = table.column(flat.path)
+            if text and not pa.types.is_string(flat.type):
+                column = column.cast(pa.string())
+            columns.append(column.to_pylist())
+        columns.extend(parts.item_counts(table, c.path) for c in self.components)
+        return [(*row, wave_id, stamp) for row in zip(*columns, strict=True)]
+
+    def _replace_children(
+        self, conn: Connection, table: pa.Table, wave_id: str, ids: list[str], text: bool
+    ) -> None:
+        quote = self.engine.dialect.identifier_preparer.quote
+        for component in self.components:
+            child = component.table
+            for part in sql.chunks(ids, sql.DELETE_CHUNK):
+                conn.execute(
+                    child.delete().where(
+                        and_(child.c.wave_id == wave_id, child.c[parts.PARENT_KEY].in_(part))
+                    )
+                )
+            rows = parts.child_rows(table, component, wave_id, text=text)
+            if rows:
+                conn.exec_driver_sql(parts.child_insert_sql(component, quote, self.dialect), rows)
+
     # -- MigrationTarget ------------------------------------------------------------------------
     def write(self, wave_id: str, records: pa.Table) -> int:
-        """Upsert a batch in one transaction; returns the number of policies written.
+        """Upsert a batch of whole policies in one transaction; returns the policies written.
 
         Raises:
             InputError: bad records, duplicate ids in the batch, or policies owned by another wave.
@@ -112,30 +185,20 @@ class NewPlatformTarget(sql.TableTarget):
         self._prepare()
         native = self.dialect == "postgresql"
         now = dt.datetime.now(dt.UTC)
-        stamp: Any = now if native else now.isoformat()
-        values = encode(table, self.version, text=not native)
+        rows = self._policy_rows(table, wave_id, now if native else now.isoformat(), not native)
+        ids = table.column(POLICY_ID).to_pylist()
         try:
             with self.engine.begin() as conn:
                 if native:  # SQLAlchemy batches these into multi-row VALUES for psycopg
-                    names = [c.name for c in self.columns]
+                    names = self._column_names()
                     conn.execute(
-                        self._upsert_statement(),
-                        [
-                            {
-                                **dict(zip(names, row, strict=True)),
-                                "wave_id": wave_id,
-                                "written_at": stamp,
-                            }
-                            for row in zip(*values, strict=True)
-                        ],
+                        self._upsert_statement(), [dict(zip(names, r, strict=True)) for r in rows]
                     )
                 else:  # the driver's executemany on positional tuples: no per-row dicts
-                    conn.exec_driver_sql(
-                        self._sqlite_upsert(),
-                        [(*row, wave_id, stamp) for row in zip(*values, strict=True)],
-                    )
+                    conn.exec_driver_sql(self._sqlite_upsert(), rows)
+                self._replace_children(conn, table, wave_id, ids, not native)
         except IntegrityError as exc:
-            owned = self._owned_elsewhere(wave_id, table.column(POLICY_ID).to_pylist())
+            owned = self._owned_elsewhere(wave_id, ids)
             if owned:
                 sample = ", ".join(f"{pid} (wave {w})" for pid, w in owned[:5])
                 raise InputError(
@@ -168,41 +231,95 @@ class NewPlatformTarget(sql.TableTarget):
         return sorted(found)
 
     def delete(self, wave_id: str, policy_ids: Sequence[str] | None = None) -> int:
-        """Delete the wave's rows (all, or those policies) in one transaction; idempotent."""
+        """Delete the wave's whole policies (all, or those) in one transaction; idempotent.
+
+        Children go first (the foreign keys cascade too, where they are enforced).
+        Returns the number of policies removed.
+        """
         self._prepare()
-        wave = self.table.c.wave_id == wave_id
         removed = 0
         with self.engine.begin() as conn:
             if policy_ids is None:
+                for component in self.components:
+                    child = component.table
+                    conn.execute(child.delete().where(child.c.wave_id == wave_id))
+                wave = self.table.c.wave_id == wave_id
                 return int(conn.execute(self.table.delete().where(wave)).rowcount or 0)
             for part in sql.chunks(list(policy_ids), sql.DELETE_CHUNK):
+                for component in self.components:
+                    child = component.table
+                    conn.execute(
+                        child.delete().where(
+                            and_(child.c.wave_id == wave_id, child.c[parts.PARENT_KEY].in_(part))
+                        )
+                    )
                 result = conn.execute(
-                    self.table.delete().where(wave, self.table.c[POLICY_KEY].in_(part))
+                    self.table.delete().where(
+                        self.table.c.wave_id == wave_id, self.table.c[POLICY_KEY].in_(part)
+                    )
                 )
                 removed += int(result.rowcount or 0)
         return removed
 
     def read_back(self, wave_id: str, *, batch_rows: int = 50_000) -> Iterator[pa.RecordBatch]:
-        """Stream the wave's policies in policy-id order as canonical record batches.
+        """Stream the wave's whole policies in policy-id order as canonical record batches.
 
-        Rows are fetched and decoded at most DECODE_ROWS at a time (Python row tuples and parsed
-        JSON are the memory peak), so batches may be smaller than `batch_rows`.
+        Policy rows are fetched and decoded at most DECODE_ROWS at a time; each such slice reads
+        its children by policy-id range, one query per component table (on a second connection,
+        so the streaming cursor stays open). Batches may be smaller than `batch_rows`.
         """
         self._prepare()
-        names = [c.name for c in self.columns]
+        names = [c.name for c in self.scalars]
+        counts = [c.count_column for c in self.components]
         query = (
-            select(*(self.table.c[n] for n in names))
+            select(*(self.table.c[n] for n in [*names, *counts]))
             .where(self.table.c.wave_id == wave_id)
             .order_by(self.table.c[POLICY_KEY])
         )
         native = self.dialect == "postgresql"
-        with self.engine.connect() as conn:
-            step = max(1, min(batch_rows, DECODE_ROWS))
+        step = max(1, min(batch_rows, DECODE_ROWS))
+        with self.engine.connect() as conn, self.engine.connect() as children:
             streaming = conn.execution_options(stream_results=True, yield_per=step)
             result = streaming.execute(query)
             for part in result.partitions(step):
                 columns = list(zip(*part, strict=True))
-                yield decode(dict(zip(names, columns, strict=True)), self.version, text=not native)
+                scalars = dict(zip(names, columns[: len(names)], strict=True))
+                batch = decode(scalars, self.version, text=not native)
+                ids = list(columns[names.index(POLICY_KEY)])
+                stored = dict(zip(counts, columns[len(names) :], strict=True))
+                yield self._with_components(children, batch, wave_id, ids, stored, native)
+
+    def _with_components(
+        self,
+        conn: Connection,
+        batch: pa.RecordBatch,
+        wave_id: str,
+        ids: list[str],
+        counts: Mapping[str, Sequence[Any]],
+        native: bool,
+    ) -> pa.RecordBatch:
+        arrays = list(batch.columns)
+        # The slice came in the database's own order (its collation): first and last bound it.
+        low, high = ids[0], ids[-1]
+        for component in self.components:
+            child = component.table
+            query = select(
+                child.c[parts.PARENT_KEY],
+                child.c[parts.ITEM_NO],
+                *(child.c[n] for n in parts.member_names(component)),
+            ).where(
+                and_(
+                    child.c.wave_id == wave_id,
+                    child.c[parts.PARENT_KEY] >= low,
+                    child.c[parts.PARENT_KEY] <= high,
+                )
+            )
+            rows = conn.execute(query).all()
+            index = batch.schema.get_field_index(component.path)
+            arrays[index] = parts.lists_from_rows(
+                component, ids, counts[component.count_column], rows, text=not native
+            )
+        return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
     def count(self, wave_id: str) -> int:
         """How many policies the platform holds for the wave."""
@@ -210,6 +327,17 @@ class NewPlatformTarget(sql.TableTarget):
         query = select(func.count()).select_from(self.table).where(self.table.c.wave_id == wave_id)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def children(self, wave_id: str) -> dict[str, int]:
+        """Child rows the platform holds for the wave, per child table."""
+        self._prepare()
+        out = {}
+        with self.engine.connect() as conn:
+            for component in self.components:
+                child = component.table
+                query = select(func.count()).select_from(child).where(child.c.wave_id == wave_id)
+                out[child.name] = int(conn.execute(query).scalar_one())
+        return out
 
 
 def _refuse_duplicates(table: pa.Table) -> None:

@@ -79,6 +79,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: batch upserts touch many index pages
+    cursor.execute("PRAGMA foreign_keys=ON")  # the platform's child tables reference policy
     cursor.close()
 
 

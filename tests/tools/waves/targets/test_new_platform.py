@@ -20,7 +20,22 @@ def platform(tmp_path: Path):
     target.close()
 
 
-def test_schema_has_one_column_per_leaf_and_the_upsert_key(platform, tmp_path: Path) -> None:
+CHILDREN = (
+    "coverage",
+    "payment",
+    "endorsement",
+    "document",
+    "communication",
+    "notice",
+    "claim_link",
+    "rating_factor",
+    "calculation",
+)
+
+
+def test_schema_is_a_policy_table_with_one_child_table_per_component(
+    platform, tmp_path: Path
+) -> None:
     assert platform.health().ok
     engine = create_engine(f"sqlite:///{tmp_path}/db/platform.sqlite")
     columns = {c["name"] for c in inspect(engine).get_columns("policy")}
@@ -28,28 +43,101 @@ def test_schema_has_one_column_per_leaf_and_the_upsert_key(platform, tmp_path: P
         "policy_core__policy_id",
         "policy_core__insured_party__address__state",
         "rating_components__premium_amount",
-        "coverage_sections",
+        "coverage_sections__items",
         "wave_id",
         "written_at",
     } <= columns
+    assert "coverage_sections" not in columns  # no JSON document in the policy row
     assert inspect(engine).get_pk_constraint("policy")["constrained_columns"] == [
         "policy_core__policy_id"
     ]
     uniques = inspect(engine).get_unique_constraints("policy")
     assert [sorted(u["column_names"]) for u in uniques] == [["policy_core__policy_id", "wave_id"]]
+    assert set(CHILDREN) <= set(inspect(engine).get_table_names())
+    for child in CHILDREN:
+        (fk,) = inspect(engine).get_foreign_keys(child)
+        assert fk["referred_table"] == "policy"
+        assert fk["constrained_columns"] == ["policy_id"]
+        assert fk["options"].get("ondelete") == "CASCADE"
+    coverage = {c["name"] for c in inspect(engine).get_columns("coverage")}
+    assert {"policy_id", "item_no", "wave_id", "limits__per_occurrence"} <= coverage
     engine.dispose()
 
 
-def test_amounts_are_stored_exactly_as_text_on_sqlite(platform, make_records, tmp_path) -> None:
-    platform.write("w1", make_records([7]))
+def _count(tmp_path: Path, sql: str) -> list[tuple]:
     engine = create_engine(f"sqlite:///{tmp_path}/db/platform.sqlite")
     with engine.connect() as conn:
-        premium, covers = conn.execute(
-            text("SELECT rating_components__premium_amount, coverage_sections FROM policy")
-        ).one()
+        rows = [tuple(r) for r in conn.execute(text(sql))]
     engine.dispose()
-    assert premium == "1007.25"
-    assert '"limits.per_occurrence":"100000.00"' in covers
+    return rows
+
+
+def test_components_are_child_rows_with_exact_text_amounts(
+    platform, make_records, tmp_path
+) -> None:
+    platform.write("w1", make_records([7, 8]))
+    premium, items = _count(
+        tmp_path,
+        "SELECT rating_components__premium_amount, coverage_sections__items FROM policy "
+        "WHERE policy_core__policy_id = 'P00007'",
+    )[0]
+    assert (premium, items) == ("1007.25", 2)
+    assert _count(
+        tmp_path,
+        "SELECT policy_id, item_no, coverage_id, limits__per_occurrence FROM coverage "
+        "ORDER BY policy_id, item_no",
+    ) == [
+        ("P00007", 0, "C7-0", "100000.00"),
+        ("P00007", 1, "C7-1", "200000.00"),
+        ("P00008", 0, "C8-0", "100000.00"),
+        ("P00008", 1, "C8-1", "200000.00"),
+        ("P00008", 2, "C8-2", "300000.00"),
+    ]
+    assert _count(tmp_path, "SELECT policy_id, changes FROM endorsement") == [
+        ("P00008", "line1\nline2")
+    ]
+    assert platform.children("w1")["coverage"] == 5
+
+
+def test_rewriting_a_policy_replaces_its_children(platform, make_records, tmp_path) -> None:
+    platform.write("w1", make_records([8]))  # three coverages
+    fewer = make_records([8]).to_pylist()
+    fewer[0]["coverage_sections"] = fewer[0]["coverage_sections"][:1]
+    platform.write("w1", pa.Table.from_pylist(fewer, schema=make_records([8]).schema))
+    assert _count(tmp_path, "SELECT COUNT(*) FROM coverage") == [(1,)]
+    back = pa.Table.from_batches(list(platform.read_back("w1")))
+    assert len(back.column("coverage_sections")[0].as_py()) == 1
+
+
+def test_deleting_policies_removes_their_children(platform, make_records, tmp_path) -> None:
+    platform.write("w1", make_records(range(8)))
+    assert platform.delete("w1", ["P00000", "P00004"]) == 2
+    assert _count(tmp_path, "SELECT COUNT(*) FROM endorsement") == [(0,)]
+    left = {r[0] for r in _count(tmp_path, "SELECT DISTINCT policy_id FROM coverage")}
+    assert left == {f"P{n:05d}" for n in (1, 2, 3, 5, 6, 7)}
+    assert platform.delete("w1") == 6
+    assert platform.delete("w1") == 0  # idempotent
+    for child in CHILDREN:
+        assert _count(tmp_path, f"SELECT COUNT(*) FROM {child}") == [(0,)]
+
+
+def test_foreign_keys_hold_in_the_database(platform, make_records, tmp_path) -> None:
+    platform.write("w1", make_records([1]))
+    engine = create_engine(f"sqlite:///{tmp_path}/db/platform.sqlite")
+    with engine.begin() as conn:
+        conn.execute(text("PRAGMA foreign_keys=ON"))
+        conn.execute(text("DELETE FROM policy"))  # cascades to the children
+        assert conn.execute(text("SELECT COUNT(*) FROM coverage")).scalar_one() == 0
+    engine.dispose()
+
+
+def test_a_batch_whose_policy_another_wave_owns_leaves_no_children(
+    platform, make_records, tmp_path
+) -> None:
+    platform.write("w1", make_records([3]))
+    with pytest.raises(InputError):
+        platform.write("w2", make_records(range(6)))
+    assert _count(tmp_path, "SELECT DISTINCT wave_id FROM coverage") == [("w1",)]
 
 
 def test_a_failure_mid_batch_leaves_nothing_of_the_batch(platform, make_records) -> None:
@@ -107,7 +195,9 @@ def test_round_trip_on_postgresql(pg_url: str, make_records) -> None:
         with pytest.raises(InputError, match="another wave"):
             target.write("w2", make_records(range(7, 9)))
         assert target.count("w2") == 0
+        assert target.children("w1")["coverage"] == sum(1 + n % 3 for n in range(8))
         assert target.delete("w1", ["P00000"]) == 1
         assert target.delete("w1") == 7
+        assert set(target.children("w1").values()) == {0}
     finally:
         target.close()
