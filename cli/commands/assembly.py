@@ -12,7 +12,7 @@ from rich.console import Console
 from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
-from tools.assembly.contracts import AssemblySpec
+from tools.assembly.contracts import AssemblyRunResult, AssemblySpec
 
 
 @app.command("relate")
@@ -206,3 +206,188 @@ def _render_spec(console: Console, spec: AssemblySpec) -> None:
             )
     if spec.note:
         console.print(f"[yellow]note:[/yellow] {spec.note}")
+
+
+@assembly_app.command("run")
+def assembly_run(
+    ctx: typer.Context,
+    assembly_id: Annotated[str, typer.Argument(help="An approved assembly id.")],
+    batch_policies: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-policies",
+            min=1,
+            help="Policies per batch (a range of policy keys); a resumed run keeps its first.",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Assemble one canonical document per policy from the root and every component source.
+
+    Batched by policy-key range, checkpointed in the audit log: after a crash, run it again
+    and it continues after the last finished batch. Prints the counts, completeness per source
+    and the top reasons for quarantined and partial policies.
+    """
+    from cli.progress import step_progress
+    from tools.assembly.run import run_assembly
+
+    state = state_for(ctx, json_out, tenant)
+    label = f"assemble {assembly_id}"
+    with step_progress(enabled=not state.json) as steps:
+        result = run_assembly(
+            state.engine,
+            state.settings,
+            assembly_id,
+            tenant=state.settings.tenant,
+            batch_policies=batch_policies,
+            progress=(lambda d, t: steps(label, d, t, "policies")) if steps else None,
+            status=(lambda text: steps.status(label, text)) if steps else None,
+        )
+        if steps:
+            steps.finish(label)
+    emit(state, result.model_dump(mode="json"), lambda console: _render_run(console, result))
+
+
+def _render_run(console: Console, result: AssemblyRunResult) -> None:
+    console.print(
+        f"[bold]{result.policies}[/bold] policies: {result.complete} complete, "
+        f"{result.partial} partial, {result.quarantined} quarantined; "
+        f"{result.conflicts} conflicts, {result.duplicates} duplicates, {result.orphans} orphans"
+    )
+    console.print(
+        table(
+            "Completeness per source",
+            ["source", "joins as", "policies", "records", "arrived", "dupl.", "invalid", "orph."],
+            [
+                (
+                    c.source,
+                    c.kind,
+                    c.policies_held,
+                    c.records_held,
+                    c.records_arrived,
+                    c.duplicates,
+                    c.quarantined_records,
+                    c.orphans,
+                )
+                for c in result.components
+            ],
+        )
+    )
+    for title, reasons in (
+        ("quarantined policies", result.quarantined_reasons),
+        ("records left out (partial policies)", result.partial_reasons),
+    ):
+        if reasons:
+            console.print(
+                table(
+                    f"Top reasons: {title}",
+                    ["source", "field", "records", "example", "keys"],
+                    [
+                        (r.source, r.path, r.records, r.message, ", ".join(r.examples[:3]))
+                        for r in reasons[:8]
+                    ],
+                )
+            )
+    console.print(f"documents: {result.output_dir}")
+
+
+@assembly_app.command("conflicts")
+def assembly_conflicts(
+    ctx: typer.Context,
+    assembly_id: Annotated[str, typer.Argument(help="An assembly that has been run.")],
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Conflicts to list.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many first.")] = 0,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Fields two sources hold with different values (both kept), and dropped duplicates."""
+    from tools.assembly.output import list_conflicts
+
+    state = state_for(ctx, json_out, tenant)
+    result = list_conflicts(
+        state.settings, state.settings.tenant, assembly_id, limit=limit, offset=offset
+    )
+
+    def render(console: Console) -> None:
+        console.print(
+            table(
+                f"{result.total} conflicts in {assembly_id}",
+                ["policy", "field", "kept", "from", "other", "from "],
+                [
+                    (c.policy_id, c.field, c.value, c.source, c.other_value, c.other_source)
+                    for c in result.conflicts
+                ],
+            )
+        )
+        console.print(
+            table(
+                f"{result.duplicates_total} duplicates dropped",
+                ["source", "key", "policy", "kept row", "dropped row"],
+                [
+                    (d.source, d.key, d.policy_id, d.kept_row, d.dropped_row)
+                    for d in result.duplicates
+                ],
+            )
+        )
+
+    emit(state, result.model_dump(mode="json"), render)
+
+
+policy_app = typer.Typer(help="Assembled whole policies.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("show")
+def policy_show(
+    ctx: typer.Context,
+    policy_id: Annotated[str, typer.Argument(help="The policy id, as the root system writes it.")],
+    assembly: Annotated[
+        str | None,
+        typer.Option(
+            "--assembly", help="The assembly; default the newest assembly that holds the policy."
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """One assembled policy: the canonical document, where every field came from, and which
+    of the estate's records for it arrived."""
+    from tools.assembly.output import show_policy
+
+    state = state_for(ctx, json_out, tenant)
+    doc = show_policy(state.engine, state.settings, state.settings.tenant, policy_id, assembly)
+
+    def render(console: Console) -> None:
+        import json as _json
+
+        console.print(f"[bold]policy {doc.policy_id}[/bold] (assembly {doc.assembly_id})")
+        console.print_json(_json.dumps(doc.policy, default=str))
+        console.print(
+            table(
+                "Provenance",
+                ["field", "system", "source", "rows", "columns"],
+                [
+                    (
+                        p.field,
+                        p.system,
+                        p.source,
+                        ", ".join(str(r) for r in p.rows[:6]) + (" ..." if len(p.rows) > 6 else ""),
+                        ", ".join(p.columns[:4]),
+                    )
+                    for p in doc.provenance
+                ],
+            )
+        )
+        console.print(
+            table(
+                "Completeness",
+                ["source", "joins as", "held", "arrived"],
+                [
+                    (name, c.get("kind"), c.get("held"), c.get("arrived"))
+                    for name, c in doc.completeness.items()
+                ],
+            )
+        )
+
+    emit(state, doc.model_dump(mode="json"), render)

@@ -6,7 +6,7 @@ these same models.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -177,3 +177,111 @@ class AssemblySpec(BaseModel):
     )
     min_confidence: float | None = None
     note: str | None = None
+
+
+# -- assembly runs -------------------------------------------------------------------------
+
+
+class Reason(BaseModel):
+    """Why records were left out: one kind of error, with counts and example keys."""
+
+    source: str
+    path: str
+    kind: str
+    message: str
+    records: int
+    examples: list[str] = Field(default_factory=list)
+
+
+class ComponentCompleteness(BaseModel):
+    """How much of one source reached the assembled policies."""
+
+    source: str
+    kind: Literal["root", "child", "lookup"]
+    fills: list[str] = Field(description="Canonical lists and fields it supplies.")
+    policies_held: int = Field(description="Policies for which the source holds records.")
+    records_held: int
+    records_arrived: int = Field(description="Records that reached a valid document.")
+    duplicates: int = 0
+    quarantined_records: int = Field(0, description="Records left out for an invalid value.")
+    unplaced: int = Field(0, description="Rows whose key names no policy of this root.")
+    orphans: int = Field(0, description="Rows whose key names no policy of any parent.")
+    orphan_sample: list[str] = Field(default_factory=list)
+
+
+class AssemblyRunResult(BaseModel):
+    """``data-mash assembly run``: whole policies assembled from every source."""
+
+    assembly_id: str
+    policies: int = Field(description="Distinct policies of the root (duplicates resolved).")
+    complete: int = Field(description="Valid documents holding every record the estate has.")
+    partial: int = Field(description="Valid documents missing records left out as invalid.")
+    quarantined: int = Field(description="Policies whose document is invalid (none written).")
+    orphans: int = Field(description="Child records whose key names no parent at all.")
+    conflicts: int = Field(description="Fields two sources hold with different values.")
+    duplicates: int = Field(description="Records dropped as a second copy of another.")
+    batches: int
+    resumed_batches: int = 0
+    output_dir: str
+    components: list[ComponentCompleteness]
+    quarantined_reasons: list[Reason] = Field(default_factory=list)
+    partial_reasons: list[Reason] = Field(default_factory=list)
+
+
+class ConflictRecord(BaseModel):
+    """A canonical field two sources hold with different values, both kept."""
+
+    policy_id: str | None
+    field: str
+    rule: str
+    value: str | None = Field(description="The value that won (in the document).")
+    source: str
+    row: int | None
+    other_value: str | None
+    other_source: str
+    other_row: int | None
+
+
+class DuplicateRecord(BaseModel):
+    """A record dropped as a second copy of another for the same policy."""
+
+    source: str
+    key: str | None
+    policy_id: str | None
+    kept_row: int
+    dropped_row: int
+
+
+class ConflictList(BaseModel):
+    """``data-mash assembly conflicts``: conflicts (and duplicates) of a finished run."""
+
+    assembly_id: str
+    total: int
+    conflicts: list[ConflictRecord]
+    duplicates_total: int
+    duplicates: list[DuplicateRecord]
+    offset: int = 0
+    limit: int
+
+
+class FieldProvenance(BaseModel):
+    """Where one field (or one list component's items) of a document came from."""
+
+    field: str
+    system: str
+    source: str
+    source_id: str
+    rows: list[int]
+    columns: list[str]
+
+
+class PolicyDocument(BaseModel):
+    """``data-mash policy show``: one assembled policy and where each part came from."""
+
+    policy_id: str
+    assembly_id: str
+    policy: dict[str, Any] = Field(description="The canonical v1 document, nested.")
+    provenance: list[FieldProvenance]
+    completeness: dict[str, Any] = Field(
+        description="Per source: records the estate held for the policy, records that arrived."
+    )

@@ -1,0 +1,460 @@
+"""The assembly run: one canonical document per policy of an approved assembly.
+
+1. Stage (once; :mod:`tools.assembly.stage`): every source mapped, joined to the root's policy
+   positions, duplicates resolved, sorted by position. One write-ahead audit operation.
+2. Batches of ``batch_policies`` consecutive positions (a range of policy keys): each joined
+   (:mod:`tools.assembly.assemble`), validated, written as ``run/part-NNNNN.parquet`` plus its
+   provenance, conflicts and quarantine side files. Each batch is one audit operation keyed
+   ``asm:{id}:batch:{k}`` whose intent (with the batch's policy ids) is committed before the
+   batch's files are written and whose outcome after; a re-run skips batches already done and
+   rewrites the others in place, so after a SIGKILL every policy is written exactly once.
+
+Memory holds one batch of every source at a time; the joins are DuckDB's, spilled to disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from sqlalchemy import Engine
+
+from core.errors import InputError
+from core.settings import Settings
+from tools.assembly import keyspace
+from tools.assembly.assemble import Slice, assemble, make_slice
+from tools.assembly.contracts import (
+    AssemblyRunResult,
+    AssemblySpec,
+    ComponentCompleteness,
+    Reason,
+)
+from tools.assembly.output import (
+    CONFLICTS,
+    PROVENANCE,
+    QUARANTINE,
+    STAGE,
+    assembly_dir,
+)
+from tools.assembly.relationships import NAMESPACE
+from tools.assembly.spec import get_assembly
+from tools.assembly.stage import (
+    ID_PATH,
+    POS,
+    ROW,
+    STAGE_STATE,
+    Contributor,
+    build_stage,
+    contributors,
+)
+from tools.audit import AuditLog
+from tools.canonical.fastcheck import check_candidates
+from tools.canonical.output import (
+    part_name,
+    run_state,
+    to_canonical,
+    write_atomically,
+    write_run_state,
+)
+from tools.content.sources import SourceInfo, SourceRegistry
+
+Progress = Callable[[int, int], None]  # (policies done, policies total)
+StatusHook = Callable[[str], None]
+VERSION = "policy_v1"
+DEFAULT_BATCH = 20_000
+EXAMPLES = 5
+#: Test hook: ``DATA_MASH_ASSEMBLY_KILL_AT=k`` kills the process (SIGKILL) while batch k is
+#: half-written (its intent committed, its part not yet renamed into place);
+#: ``stage`` kills it after staging.
+KILL_ENV = "DATA_MASH_ASSEMBLY_KILL_AT"
+
+
+def _approved(engine: Engine, assembly_id: str, tenant: str) -> AssemblySpec:
+    spec = get_assembly(engine, assembly_id, tenant=tenant)
+    if spec.status != "approved":
+        raise InputError(
+            f"assembly '{assembly_id}' is not approved (status {spec.status}); only an approved "
+            "assembly runs",
+            where=f"assembly {assembly_id}",
+            fix=f"review it and approve it first: data-mash assembly approve {assembly_id}",
+        )
+    return spec
+
+
+def _kill_point(where: str) -> None:
+    if os.environ.get(KILL_ENV) == where:
+        os.kill(os.getpid(), 9)
+
+
+def _stage(
+    engine: Engine,
+    settings: Settings,
+    spec: AssemblySpec,
+    parts: list[Contributor],
+    tenant: str,
+    batch_policies: int,
+    audit: AuditLog,
+    parent: int,
+    status: StatusHook | None,
+) -> dict[str, Any]:
+    folder = assembly_dir(settings, tenant, spec.assembly_id) / STAGE
+    state = folder / STAGE_STATE
+    registry = SourceRegistry(engine, tenant=tenant)
+    with audit.operation(
+        NAMESPACE,
+        "stage_assembly",
+        target=spec.assembly_id,
+        payload={"sources": [c.info.source_id for c in parts], "batch_policies": batch_policies},
+        idempotency_key=f"asm:{spec.assembly_id}:stage",
+        parent_id=parent,
+    ) as op:
+        if state.is_file():
+            summary = dict(json.loads(state.read_text()))
+            op.outcome = op.outcome or {"policies": summary["policies"]}
+            return summary
+        sources: dict[str, SourceInfo] = {s.source_id: s for s in registry.list()}
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="duck-", dir=folder.parent) as tmp:
+            con = keyspace.connect(Path(tmp))
+            con.execute("SET preserve_insertion_order = true")
+            try:
+                summary = build_stage(
+                    con,
+                    spec,
+                    parts,
+                    sources,
+                    folder,
+                    batch_policies=batch_policies,
+                    version=VERSION,
+                    progress=status,
+                )
+            finally:
+                con.close()
+        op.outcome = {"policies": summary["policies"], "duplicates": summary["duplicates"]}
+    _kill_point("stage")
+    return summary
+
+
+def run_assembly(
+    engine: Engine,
+    settings: Settings,
+    assembly_id: str,
+    *,
+    tenant: str | None = None,
+    batch_policies: int | None = None,
+    progress: Progress | None = None,
+    status: StatusHook | None = None,
+) -> AssemblyRunResult:
+    """Assemble every policy of an approved assembly (see the module docstring).
+
+    Raises:
+        NotFoundError: no such assembly.
+        InputError: the assembly is not approved. Nothing is written then.
+    """
+    tenant = tenant or settings.tenant
+    spec = _approved(engine, assembly_id, tenant)
+    parts = contributors(engine, tenant, spec)
+    home = assembly_dir(settings, tenant, assembly_id)
+    folder = home / "run"
+    folder.mkdir(parents=True, exist_ok=True)
+    batch = int(run_state(folder).get("batch_rows") or batch_policies or DEFAULT_BATCH)
+    audit = AuditLog(engine, tenant=tenant)
+    run_key = f"asm:{assembly_id}:run"
+    with audit.operation(
+        NAMESPACE,
+        "run_assembly",
+        target=assembly_id,
+        payload={"root": spec.root, "batch_policies": batch},
+        idempotency_key=run_key,
+    ) as run:
+        if run.completed and run.outcome:
+            write_run_state(folder, batch_rows=batch, complete=True)
+            return AssemblyRunResult(**{**run.outcome, "resumed_batches": run.outcome["batches"]})
+        write_run_state(folder, batch_rows=batch, complete=False)
+        summary = _stage(engine, settings, spec, parts, tenant, batch, audit, run.entry_id, status)
+        stage = home / STAGE
+        policies = int(summary["policies"])
+        batches = (policies + batch - 1) // batch
+        datasets = {c.index: ds.dataset(stage / c.file, format="parquet") for c in parts}
+        rules = {r.field: r for r in spec.survivorship}
+        totals = Totals(parts)
+        resumed = 0
+        for k in range(batches):
+            lo, hi = k * batch, min(policies, (k + 1) * batch)
+            outcome, was_done = _batch(
+                audit, run.entry_id, assembly_id, k, lo, hi, parts, datasets, rules, folder
+            )
+            resumed += was_done
+            totals.add(outcome)
+            if progress is not None:
+                progress(hi, policies)
+        result = totals.result(spec, summary, stage, batches, resumed, folder)
+        write_run_state(folder, batch_rows=batch, complete=True)
+        run.outcome = result.model_dump(mode="json")
+    return result
+
+
+def _read(dataset: ds.Dataset, lo: int, hi: int) -> pa.Table:
+    expr = (pc.field(POS) >= lo) & (pc.field(POS) < hi)
+    return dataset.to_table(filter=expr)
+
+
+def _batch(
+    audit: AuditLog,
+    parent: int,
+    assembly_id: str,
+    k: int,
+    lo: int,
+    hi: int,
+    parts: list[Contributor],
+    datasets: dict[int, ds.Dataset],
+    rules: dict[str, Any],
+    folder: Path,
+) -> tuple[dict[str, Any], bool]:
+    n = hi - lo
+    root_table = _read(datasets[0], lo, hi)
+    ids = (
+        [i for i in pc.drop_null(root_table.column(ID_PATH)).to_pylist() if i]
+        if ID_PATH in root_table.column_names
+        else []
+    )
+    with audit.operation(
+        NAMESPACE,
+        "assembly_batch",
+        target=assembly_id,
+        payload={"batch_no": k, "first_policy": lo, "policies": n},
+        idempotency_key=f"asm:{assembly_id}:batch:{k}",
+        policy_ids=ids,
+        parent_id=parent,
+    ) as op:
+        if op.completed and op.outcome:
+            return op.outcome, True
+        root = make_slice(parts[0], root_table, lo, n)
+        others = [make_slice(c, _read(datasets[c.index], lo, hi), lo, n) for c in parts[1:]]
+        result = assemble(root, others, rules, VERSION)
+        verdict = check_candidates(result.candidates, VERSION)
+        valid = np.asarray(verdict.valid, dtype=bool)
+        documents = to_canonical(result.candidates.filter(pa.array(valid)), VERSION)
+        held = _held(others)
+        partial = valid & held
+        if os.environ.get(KILL_ENV) == str(k):
+            write_atomically(
+                documents.slice(0, max(1, documents.num_rows // 2)), folder / part_name(k)
+            )
+            _kill_point(str(k))
+        write_atomically(documents, folder / part_name(k))
+        write_atomically(
+            _provenance(root, others, result.winners, result.candidates, valid, partial),
+            folder / PROVENANCE / part_name(k),
+        )
+        write_atomically(result.conflicts, folder / CONFLICTS / part_name(k))
+        quarantine = _quarantine(result.candidates, verdict, valid)
+        write_atomically(quarantine, folder / QUARANTINE / part_name(k))
+        op.outcome = {
+            "policies": n,
+            "valid": int(valid.sum()),
+            "quarantined": int(n - valid.sum()),
+            "partial": int(partial.sum()),
+            "conflicts": result.conflicts.num_rows,
+            "reasons": _reasons(quarantine),
+            "arrived": {s.contributor.name: int(s.arrived[valid].sum()) for s in others},
+        }
+        return op.outcome, False
+
+
+def _held(others: list[Slice]) -> np.ndarray:
+    """Policies for which some source holds a record that did not reach the document."""
+    if not others:
+        return np.zeros(0, dtype=bool)
+    short = np.zeros(len(others[0].held), dtype=bool)
+    for s in others:
+        short |= s.held > s.arrived
+    return short
+
+
+def _provenance(
+    root: Slice,
+    others: list[Slice],
+    winners: dict[str, pa.Array],
+    candidates: pa.Table,
+    valid: np.ndarray,
+    partial: np.ndarray,
+) -> pa.Table:
+    n = len(valid)
+    columns: dict[str, pa.Array] = {
+        "policy_id": candidates.column(ID_PATH).combine_chunks()
+        if ID_PATH in candidates.column_names
+        else pa.nulls(n, pa.string()),
+        "pos": pa.array(root.table.column(POS).to_numpy()),
+        "root_row": root.table.column(ROW).combine_chunks(),
+        "valid": pa.array(valid),
+        "partial": pa.array(partial),
+    }
+    for s in others:
+        rows = s.table.column(ROW).to_numpy()
+        order = np.flatnonzero(s.good)
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(s.local[order], minlength=n))])
+        columns[f"rows:{s.contributor.index}"] = pa.ListArray.from_arrays(
+            pa.array(offsets.astype(np.int32)), pa.array(rows[order], pa.int64())
+        )
+        columns[f"held:{s.contributor.index}"] = pa.array(s.held.astype(np.int32))
+    for path, names in winners.items():
+        columns[f"win:{path}"] = names
+    return pa.table(columns)
+
+
+def _quarantine(candidates: pa.Table, verdict: Any, valid: np.ndarray) -> pa.Table:
+    errors = verdict.errors
+    ids = (
+        candidates.column(ID_PATH).combine_chunks()
+        if ID_PATH in candidates.column_names
+        else pa.nulls(candidates.num_rows, pa.string())
+    )
+    at = errors.column("row")
+    return pa.table(
+        {
+            "policy_id": pc.take(ids, at),
+            "root_row": pc.take(candidates.column(ROW).combine_chunks(), at),
+            "path": errors.column("path"),
+            "kind": errors.column("kind"),
+            "message": errors.column("message"),
+        }
+    )
+
+
+def _reasons(errors: pa.Table, source: str = "") -> list[dict[str, Any]]:
+    """Errors grouped by (source, path, kind): counts of records and example keys."""
+    if errors.num_rows == 0:
+        return []
+    paths = [re.sub(r"\[\d+\]", "[]", p) for p in errors.column("path").to_pylist()]
+    key = "policy_id" if "policy_id" in errors.column_names else "key"
+    grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
+    src = errors.column("source").to_pylist() if "source" in errors.column_names else None
+    for i, (path, kind, message, who) in enumerate(
+        zip(
+            paths,
+            errors.column("kind").to_pylist(),
+            errors.column("message").to_pylist(),
+            errors.column(key).to_pylist(),
+            strict=True,
+        )
+    ):
+        name = src[i] if src else source
+        held = grouped.setdefault(
+            (name, path, kind),
+            {
+                "source": name,
+                "path": path,
+                "kind": kind,
+                "message": message,
+                "records": 0,
+                "examples": [],
+            },
+        )
+        held["records"] += 1
+        if who and len(held["examples"]) < EXAMPLES and who not in held["examples"]:
+            held["examples"].append(str(who))
+    return sorted(grouped.values(), key=lambda r: (-r["records"], r["source"], r["path"]))[:50]
+
+
+class Totals:
+    """Batch outcomes added up into the run's result."""
+
+    def __init__(self, parts: list[Contributor]) -> None:
+        self.parts = parts
+        self.policies = self.valid = self.quarantined = self.partial = self.conflicts = 0
+        self.reasons: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.arrived: dict[str, int] = {}
+
+    def add(self, outcome: dict[str, Any]) -> None:
+        for key in ("policies", "valid", "quarantined", "partial", "conflicts"):
+            setattr(self, key, getattr(self, key) + int(outcome[key]))
+        for name, count in outcome.get("arrived", {}).items():
+            self.arrived[name] = self.arrived.get(name, 0) + int(count)
+        for r in outcome.get("reasons", []):
+            held = self.reasons.setdefault(
+                (r["source"], r["path"], r["kind"]), {**r, "records": 0, "examples": []}
+            )
+            held["records"] += r["records"]
+            room = EXAMPLES - len(held["examples"])
+            held["examples"].extend(r["examples"][: max(0, room)])
+
+    def result(
+        self,
+        spec: AssemblySpec,
+        summary: dict[str, Any],
+        stage: Path,
+        batches: int,
+        resumed: int,
+        folder: Path,
+    ) -> AssemblyRunResult:
+        dups = pq.read_table(stage / "duplicates.parquet", columns=["source"])
+        dup_counts: dict[str, int] = {}
+        for name in dups.column("source").to_pylist():
+            dup_counts[name] = dup_counts.get(name, 0) + 1
+        child_q = stage / "child_quarantine.parquet"
+        child_errors = pq.read_table(child_q) if child_q.is_file() else None
+        quarantined_rows: dict[str, int] = {}
+        if child_errors is not None:
+            per = (
+                pa.table(
+                    {"source": child_errors.column("source"), "row": child_errors.column("row")}
+                )
+                .group_by(["source", "row"])
+                .aggregate([])
+            )
+            for name in per.column("source").to_pylist():
+                quarantined_rows[name] = quarantined_rows.get(name, 0) + 1
+        components = []
+        orphans = 0
+        for c in self.parts:
+            table = pq.read_table(stage / c.file, columns=[POS])
+            pos = table.column(POS).to_numpy()
+            rel = c.relationship
+            orphan = rel.orphans if rel is not None and c.kind == "child" else 0
+            orphans += orphan
+            components.append(
+                ComponentCompleteness(
+                    source=c.name,
+                    kind=c.kind,
+                    fills=[*(f"{lp}[]" for lp in c.lists), *c.scalars],
+                    policies_held=int(len(np.unique(pos))),
+                    records_held=int(len(pos)),
+                    records_arrived=self.valid if c.kind == "root" else self.arrived.get(c.name, 0),
+                    duplicates=dup_counts.get(c.name, 0),
+                    quarantined_records=quarantined_rows.get(c.name, 0),
+                    unplaced=int(summary.get("unplaced", {}).get(c.name, 0)),
+                    orphans=orphan,
+                    orphan_sample=rel.orphan_sample
+                    if rel is not None and c.kind == "child"
+                    else [],
+                )
+            )
+        ranked = sorted(self.reasons.values(), key=lambda r: (-r["records"], r["path"]))
+        partial_reasons = _reasons(child_errors) if child_errors is not None else []
+        return AssemblyRunResult(
+            assembly_id=spec.assembly_id,
+            policies=self.policies,
+            complete=self.valid - self.partial,
+            partial=self.partial,
+            quarantined=self.quarantined,
+            orphans=orphans,
+            conflicts=self.conflicts,
+            duplicates=int(summary["duplicates"]),
+            batches=batches,
+            resumed_batches=resumed,
+            output_dir=str(folder),
+            components=components,
+            quarantined_reasons=[Reason(**r) for r in ranked[:20]],
+            partial_reasons=[Reason(**r) for r in partial_reasons[:20]],
+        )

@@ -1,0 +1,479 @@
+"""Stage an assembly: map every contributing source and place its rows on the root's policies.
+
+Each source (the root, its child sources, its lookups) is mapped batch by batch through its
+frozen rules (code crosswalks applied) into candidate Parquet parts. DuckDB then, spilling to
+disk under a fixed memory budget,
+
+- numbers the root's policies (``!pos``) in the order of their key, keeping the first row of a
+  key written twice (the later copy is the stale re-send) and reporting the others;
+- joins each child's key to a root policy by the relationship's key transform (as written, by
+  number, or through a crosswalk source), drops repeated child records (the same record id
+  twice for one policy, or a second row of a 1:1 source), reporting them;
+- joins each lookup (the insured party, the agent) to the policies that refer to it;
+- writes one file per source sorted by ``!pos``, so a batch of policies is a range of positions.
+
+Nothing here holds one Python object per row: Arrow batches in, DuckDB joins, Parquet out.
+Child records with an invalid value (an unmapped code, a bad date) are flagged ``!bad`` and
+reported; the assembly leaves them out of the document and counts the policy as partial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Engine, and_, select
+
+from core.errors import InputError
+from core.store.models import AssemblyRow, table_of
+from tools.assembly.contracts import AssemblySpec, CodeCrosswalk, Relationship
+from tools.assembly.keyspace import KEY_REGEX, quote, scan
+from tools.canonical.build import Plan, build_candidates, compile_plan
+from tools.canonical.fastcheck import check_candidates
+from tools.canonical.repository import approved_mapping
+from tools.canonical.rule_checks import source_schema
+from tools.canonical.spec import CodeStep, FieldRule
+from tools.content.sources import SourceInfo, SourceRegistry
+from tools.content.staging import staged_batches
+
+ID_PATH = "policy_core.policy_id"
+POS = "!pos"
+ROW = "!row"
+BAD = "!bad"
+CKEY = "!ck"  # the raw key a child/lookup joins on
+DKEY = "!dk"  # a child record's own id (duplicates)
+STAGE_STATE = "_stage.json"
+MAP_ROWS = 20_000
+Kind = Literal["root", "child", "lookup"]
+StageProgress = Callable[[str], None]
+ASSEMBLY = table_of(AssemblyRow)
+
+
+@dataclass
+class Contributor:
+    """One source of an assembly and how it is staged."""
+
+    index: int
+    kind: Kind
+    info: SourceInfo
+    rules: list[FieldRule]
+    relationship: Relationship | None
+    plan: Plan | None = None
+    lists: list[str] = field(default_factory=list)
+    scalars: list[str] = field(default_factory=list)
+    id_leaf: dict[str, str] = field(default_factory=dict)  # list path -> its id leaf
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def file(self) -> str:
+        return f"s{self.index:02d}.parquet"
+
+
+def raw_key(column: str) -> str:
+    """The staged-candidate column holding a root source column's raw value."""
+    return f"!k:{column}"
+
+
+def with_crosswalks(rules: list[FieldRule], crosswalks: list[CodeCrosswalk]) -> list[FieldRule]:
+    """Rules whose coded columns translate through the assembly's approved crosswalk values."""
+    by_column = {(x.column, x.field): x for x in crosswalks}
+    out = []
+    for rule in rules:
+        xw = by_column.get((rule.source or "", rule.target))
+        if xw is None:
+            out.append(rule)
+            continue
+        values = {v.value: v.canonical for v in xw.values if v.canonical is not None}
+        steps = list(rule.transform)
+        at = next((i for i, s in enumerate(steps) if isinstance(s, CodeStep)), None)
+        if at is None:
+            steps.append(CodeStep(values=values, case_insensitive=False, on_unknown="keep"))
+        else:
+            old = steps[at]
+            assert isinstance(old, CodeStep)
+            steps[at] = old.model_copy(update={"values": {**old.values, **values}})
+        out.append(rule.model_copy(update={"transform": tuple(steps)}))
+    return out
+
+
+def _trim(array: pa.Array) -> pa.Array:
+    text = array if pa.types.is_string(array.type) else pc.cast(array, pa.string())
+    return pc.utf8_trim_whitespace(text)
+
+
+def _id_leaves(plan: Plan) -> dict[str, str]:
+    """Per list the plan fills, the leaf naming an item (``endorsement_id``...), if mapped."""
+    out = {}
+    for list_path, rules in plan.lists.items():
+        for rule in rules:
+            if rule.leaf.name.endswith("_id") and rule.rule.source is not None:
+                out[list_path] = rule.leaf.name
+                break
+    return out
+
+
+def _component_errors(
+    candidates: pa.Table, contributor: Contributor, version: str
+) -> tuple[np.ndarray, pa.Table]:
+    """Rows of a child batch with an error in a field the child supplies; those errors."""
+    verdict = check_candidates(candidates, version)
+    errors = verdict.errors
+    own = [*contributor.lists, *contributor.scalars]
+    if errors.num_rows == 0 or not own:
+        return np.zeros(candidates.num_rows, dtype=bool), errors.slice(0, 0)
+    paths = errors.column("path")
+    mine = pc.is_in(paths, pa.array(contributor.scalars, pa.string()))
+    for lp in contributor.lists:
+        mine = pc.or_(mine, pc.starts_with(paths, lp))
+    picked = errors.filter(mine)
+    bad = np.zeros(candidates.num_rows, dtype=bool)
+    bad[picked.column("row").to_numpy()] = True
+    return bad, picked
+
+
+def _map_source(
+    contributor: Contributor,
+    tmp: Path,
+    version: str,
+    raw: list[str],
+) -> tuple[Path, list[pa.Table]]:
+    """Map a source's rows into candidate parts under ``tmp/<index>/``; return its errors."""
+    info = contributor.info
+    schema = source_schema(info)
+    plan = compile_plan(contributor.rules, version, schema)
+    contributor.plan = plan
+    contributor.id_leaf = _id_leaves(plan)
+    folder = tmp / f"m{contributor.index:02d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = list(dict.fromkeys([*plan.columns, *raw])) or [schema.names[0]]
+    offset = 0
+    errors: list[pa.Table] = []
+    for part, batch in enumerate(
+        staged_batches(info.records_path, columns=columns, batch_rows=MAP_ROWS)
+    ):
+        candidates = build_candidates(batch, plan, offset)
+        if contributor.kind == "root":
+            for col in raw:
+                candidates = candidates.append_column(raw_key(col), _trim(batch.column(col)))
+        else:
+            candidates = candidates.append_column(CKEY, _trim(batch.column(raw[0])))
+        if contributor.kind == "child":
+            bad, errs = _component_errors(candidates, contributor, version)
+            candidates = candidates.append_column(BAD, pa.array(bad))
+            if errs.num_rows:
+                rows = candidates.column(ROW).take(errs.column("row"))
+                keys = candidates.column(CKEY).take(errs.column("row"))
+                errors.append(
+                    pa.table(
+                        {
+                            "source": pa.array([info.name] * errs.num_rows, pa.string()),
+                            "row": rows,
+                            "key": keys,
+                            "path": errs.column("path"),
+                            "message": errs.column("message"),
+                            "kind": errs.column("kind"),
+                        }
+                    )
+                )
+            candidates = candidates.append_column(DKEY, _dedup_key(candidates, contributor))
+        pq.write_table(candidates, folder / f"part-{part:05d}.parquet")
+        offset += batch.num_rows
+    return folder, errors
+
+
+def _dedup_key(candidates: pa.Table, contributor: Contributor) -> pa.Array:
+    """A child record's identity within its policy: its first item's id, or '' for a 1:1
+    source without ids (a second row for the policy is a duplicate), else null (never one)."""
+    n = candidates.num_rows
+    for list_path, leaf in contributor.id_leaf.items():
+        lists = candidates.column(list_path).combine_chunks()
+        first = pc.list_element(
+            pc.if_else(pc.greater(pc.list_value_length(lists), 0), lists, None), 0
+        )
+        return pc.struct_field(first, [first.type.get_field_index(leaf)]).cast(pa.string())
+    rel = contributor.relationship
+    if rel is not None and rel.cardinality == "1:1":
+        return pa.array([""] * n, pa.string())
+    return pa.nulls(n, pa.string())
+
+
+def _parts(folder: Path) -> str:
+    files = ", ".join(f"'{p}'" for p in sorted(folder.glob("part-*.parquet")))
+    return f"read_parquet([{files}])"
+
+
+def _num(expr: str) -> str:
+    return f"TRY_CAST(regexp_extract({expr}, '{KEY_REGEX}', 3) AS BIGINT)"
+
+
+def _match(rel: Relationship, child: str, parent: str) -> str:
+    """SQL joining child key table ``child`` (v, num) to parent key table ``parent`` (v, num)."""
+    kind = rel.key_transform.kind if rel.key_transform else None
+    if kind == "number":
+        return f"{child}.num = {parent}.num"
+    return f"{child}.v = {parent}.v"
+
+
+def build_stage(
+    con: duckdb.DuckDBPyConnection,
+    spec: AssemblySpec,
+    contributors: list[Contributor],
+    sources: dict[str, SourceInfo],
+    folder: Path,
+    *,
+    batch_policies: int,
+    version: str,
+    progress: StageProgress | None = None,
+) -> dict[str, object]:
+    """Build ``folder`` (atomically: a temporary folder renamed into place)."""
+    root = contributors[0]
+    tmp = folder.parent / f".stage-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir(parents=True)
+    try:
+        root_id = next((r.source for r in root.rules if r.target == ID_PATH), None)
+        if root_id is None:
+            raise InputError(
+                f"the root {root.name} maps no column to {ID_PATH}",
+                where=f"mapping {spec.root_mapping_id}",
+                fix="map its policy key to policy_core.policy_id",
+            )
+        raw_root = [root_id]
+        for c in contributors[1:]:
+            assert c.relationship is not None
+            col = c.relationship.parent_key if c.kind == "child" else c.relationship.child_key
+            raw_root.append(col)
+        raw_root = list(dict.fromkeys(raw_root))
+        errors: list[pa.Table] = []
+        mapped: dict[int, Path] = {}
+        for c in contributors:
+            if progress:
+                progress(f"mapping {c.name}")
+            assert c.relationship is not None or c.kind == "root"
+            raw = raw_root
+            if c.kind == "child":
+                assert c.relationship is not None
+                raw = [c.relationship.child_key]
+            elif c.kind == "lookup":
+                assert c.relationship is not None
+                raw = [c.relationship.parent_key]
+            mapped[c.index], errs = _map_source(c, tmp, version, raw)
+            errors.extend(errs)
+        if progress:
+            progress("joining sources to policies")
+        summary = _join(con, spec, contributors, mapped, sources, tmp, raw_root, root_id)
+        if errors:
+            pq.write_table(pa.concat_tables(errors), tmp / "child_quarantine.parquet")
+        for path in mapped.values():
+            shutil.rmtree(path)
+        summary["batch_policies"] = batch_policies
+        summary["contributors"] = [
+            {
+                "index": c.index,
+                "kind": c.kind,
+                "name": c.name,
+                "source": c.info.source_id,
+                "lists": c.lists,
+                "scalars": c.scalars,
+            }
+            for c in contributors
+        ]
+        (tmp / STAGE_STATE).write_text(json.dumps(summary))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _join(
+    con: duckdb.DuckDBPyConnection,
+    spec: AssemblySpec,
+    contributors: list[Contributor],
+    mapped: dict[int, Path],
+    sources: dict[str, SourceInfo],
+    out: Path,
+    raw_root: list[str],
+    root_id: str,
+) -> dict[str, object]:
+    root = contributors[0]
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE r0 AS SELECT {quote(ROW)} AS row, "
+        + ", ".join(f"nullif({quote(raw_key(c))}, '') AS {quote(c)}" for c in raw_root)
+        + f" FROM {_parts(mapped[root.index])}"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rdup AS SELECT row, "
+        f"{quote(root_id)} AS key, min(row) OVER (PARTITION BY {quote(root_id)}) AS kept, "
+        f"row_number() OVER (PARTITION BY {quote(root_id)} ORDER BY row) AS rn "
+        f"FROM r0 WHERE {quote(root_id)} IS NOT NULL"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE rk AS SELECT r0.*, "
+        f"(row_number() OVER (ORDER BY {quote(root_id)} NULLS LAST, row) - 1) AS pos "
+        "FROM r0 LEFT JOIN rdup USING (row) WHERE rdup.rn IS NULL OR rdup.rn = 1"
+    )
+    policies = int(con.execute("SELECT count(*) FROM rk").fetchone()[0])  # type: ignore[index]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE dups AS SELECT '"
+        + root.name.replace("'", "''")
+        + "' AS source, d.key, d.kept, d.row, k.pos FROM rdup d JOIN rk k ON k.row = d.kept "
+        "WHERE d.rn > 1"
+    )
+    con.execute(
+        f"COPY (SELECT t.*, k.pos AS {quote(POS)} FROM {_parts(mapped[root.index])} t "
+        f"JOIN rk k ON t.{quote(ROW)} = k.row ORDER BY k.pos) "
+        f"TO '{out / root.file}' (FORMAT parquet, ROW_GROUP_SIZE 20000)"
+    )
+    unplaced: dict[str, int] = {}
+    for c in contributors[1:]:
+        rel = c.relationship
+        assert rel is not None
+        parts = _parts(mapped[c.index])
+        name = c.name.replace("'", "''")
+        if c.kind == "child":
+            pcol = quote(rel.parent_key)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE pk AS SELECT pos, {pcol} AS v, "
+                f"{_num(pcol)} AS num FROM rk WHERE {pcol} IS NOT NULL"
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE ck AS SELECT {quote(ROW)} AS row, "
+                f"nullif({quote(CKEY)}, '') AS v, {_num(quote(CKEY))} AS num, "
+                f"{quote(DKEY)} AS dk FROM {parts}"
+            )
+            xw = rel.key_transform.crosswalk if rel.key_transform else None
+            if xw is not None:
+                info = sources[xw.source]
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE xw AS SELECT DISTINCT "
+                    f"{_num(f'trim(CAST({quote(xw.from_key)} AS VARCHAR))')} AS num, "
+                    f"trim(CAST({quote(xw.to_key)} AS VARCHAR)) AS v FROM {scan(info)}"
+                )
+                join = "JOIN xw ON ck.num = xw.num JOIN pk ON xw.v = pk.v"
+            else:
+                join = f"JOIN pk ON {_match(rel, 'ck', 'pk')}"
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE cm AS SELECT ck.row, ck.v, ck.dk, min(pk.pos) AS pos "
+                f"FROM ck {join} GROUP BY ck.row, ck.v, ck.dk"
+            )
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE cd AS SELECT *, CASE WHEN dk IS NULL THEN 1 ELSE "
+                "row_number() OVER (PARTITION BY pos, dk ORDER BY row) END AS rn, "
+                "min(row) OVER (PARTITION BY pos, dk) AS kept FROM cm"
+            )
+            con.execute(f"INSERT INTO dups SELECT '{name}', v, kept, row, pos FROM cd WHERE rn > 1")
+            unplaced[c.name] = int(
+                con.execute(
+                    "SELECT count(*) FROM ck WHERE row NOT IN (SELECT row FROM cm)"
+                ).fetchone()[0]  # type: ignore[index]
+            )
+            con.execute(
+                f"COPY (SELECT t.*, k.pos AS {quote(POS)} FROM {parts} t JOIN cd k "
+                f"ON t.{quote(ROW)} = k.row WHERE k.rn = 1 ORDER BY k.pos, t.{quote(ROW)}) "
+                f"TO '{out / c.file}' (FORMAT parquet, ROW_GROUP_SIZE 20000)"
+            )
+        else:
+            ccol = quote(rel.child_key)
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE rl AS SELECT pos, {ccol} AS v, "
+                f"{_num(ccol)} AS num FROM rk WHERE {ccol} IS NOT NULL"
+            )
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE lk AS SELECT row, v, num FROM ("
+                f"SELECT {quote(ROW)} AS row, nullif({quote(CKEY)}, '') AS v, "
+                f"{_num(quote(CKEY))} AS num, row_number() OVER (PARTITION BY "
+                f"nullif({quote(CKEY)}, '') ORDER BY {quote(ROW)}) AS rn FROM {parts}) "
+                "WHERE rn = 1 AND v IS NOT NULL"
+            )
+            # numbers can repeat across keys written differently: keep the first row per number
+            match = _match(rel, "rl", "lk")
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE lm AS SELECT rl.pos, min(lk.row) AS row "
+                f"FROM rl JOIN lk ON {match} GROUP BY rl.pos"
+            )
+            con.execute(
+                f"COPY (SELECT t.*, k.pos AS {quote(POS)} FROM {parts} t JOIN lm k "
+                f"ON t.{quote(ROW)} = k.row ORDER BY k.pos) "
+                f"TO '{out / c.file}' (FORMAT parquet, ROW_GROUP_SIZE 20000)"
+            )
+    con.execute(
+        "COPY (SELECT * FROM dups ORDER BY source, pos, row) "
+        f"TO '{out / 'duplicates.parquet'}' (FORMAT parquet)"
+    )
+    duplicates = int(
+        con.execute(f"SELECT count(*) FROM '{out / 'duplicates.parquet'}'").fetchone()[0]  # type: ignore[index]
+    )
+    return {"policies": policies, "duplicates": duplicates, "unplaced": unplaced}
+
+
+def _frozen_rules(engine: Engine, tenant: str, assembly_id: str) -> dict[str, list[FieldRule]]:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(ASSEMBLY.c.component_rules).where(
+                and_(ASSEMBLY.c.tenant == tenant, ASSEMBLY.c.assembly_id == assembly_id)
+            )
+        ).scalar_one()
+    data = json.loads(row) if isinstance(row, str) else row
+    return {k: [FieldRule.model_validate(r) for r in v] for k, v in (data or {}).items()}
+
+
+def _targets(rules: list[FieldRule]) -> tuple[list[str], list[str]]:
+    lists, scalars = [], []
+    for r in rules:
+        if r.target == ID_PATH:
+            continue
+        if "[]" in r.target:
+            lists.append(r.target.split("[]", 1)[0])
+        else:
+            scalars.append(r.target)
+    return list(dict.fromkeys(lists)), list(dict.fromkeys(scalars))
+
+
+def contributors(engine: Engine, tenant: str, spec: AssemblySpec) -> list[Contributor]:
+    """The root and every component of an approved assembly, with the rules they run with."""
+    registry = SourceRegistry(engine, tenant=tenant)
+    root_info = registry.get(spec.root)
+    root_mapping = approved_mapping(engine, spec.root_mapping_id, tenant=tenant)
+    frozen = _frozen_rules(engine, tenant, spec.assembly_id)
+    root_rules = with_crosswalks(
+        root_mapping.fields, [x for x in spec.crosswalks if x.source == spec.root]
+    )
+    lists, scalars = _targets(root_rules)
+    out = [
+        Contributor(
+            0, "root", root_info, root_rules, None, lists=lists, scalars=[ID_PATH, *scalars]
+        )
+    ]
+    for i, comp in enumerate(spec.components, start=1):
+        rules = [r for r in frozen.get(comp.source, []) if r.target != ID_PATH]
+        rules = with_crosswalks(rules, [x for x in spec.crosswalks if x.source == comp.source])
+        lists, scalars = _targets(rules)
+        kind = "child" if comp.direction == "child" else "lookup"
+        out.append(
+            Contributor(
+                i,
+                kind,  # type: ignore[arg-type]
+                registry.get(comp.source),
+                rules,
+                comp.relationship,
+                lists=lists,
+                scalars=scalars,
+            )
+        )
+    return out
