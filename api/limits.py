@@ -6,6 +6,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.logs import current_correlation_id
+
 
 class BodyLimit:
     """ASGI middleware: bodies over ``max_bytes`` get a 413 problem document, unread."""
@@ -54,6 +56,7 @@ class BodyLimit:
                 "detail": f"the request body is over the limit of {self.max_bytes} bytes "
                 "(send less, or page the request)",
                 "instance": scope.get("path"),
+                "request_id": current_correlation_id(),
             }
         ).encode()
         await send(

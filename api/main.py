@@ -11,6 +11,7 @@ from api.auth import Caller, NoTokens, TokenVerifier
 from api.deps import ApiConfig, ContextFactory
 from api.jobs import JobRegistry
 from api.limits import BodyLimit
+from api.observability import RequestObservability, RouteTemplates, add_operations_routes
 from api.pages import login, overview, tracker
 from api.pages import mappings as mapping_pages
 from api.problems import install_problem_handlers
@@ -70,5 +71,8 @@ def create_app(
     for pages in (login, overview, tracker, mapping_pages):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_operations_routes(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    # Outermost: every response, the 413 above included, carries the request id and is counted.
+    app.add_middleware(RequestObservability, templates=RouteTemplates(app))
     return app

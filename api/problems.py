@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import ConfigError, DataMashError, NotFoundError
+from core.logs import current_correlation_id
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -30,6 +31,10 @@ class Problem(BaseModel):
     detail: str = Field(description="The one-line message, as the CLI prints it.")
     instance: str | None = Field(None, description="The request path.")
     errors: list[dict[str, Any]] | None = Field(None, description="Per-field validation errors.")
+    request_id: str | None = Field(
+        None,
+        description="The request's id (X-Request-ID), also on its log lines and audit entries.",
+    )
 
 
 class ConflictError(DataMashError):
@@ -95,6 +100,7 @@ def problem_response(
         detail=detail,
         instance=path,
         errors=errors,
+        request_id=current_correlation_id(),
     )
     response_headers = dict(headers or {})
     if status == 401:

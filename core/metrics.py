@@ -83,6 +83,17 @@ TOOL_CALLS = Counter(
 TOOL_SECONDS = Histogram(
     "data_mash_tool_call_duration_seconds", "Wall time of MCP tool calls, by tool.", ["tool"]
 )
+HTTP_REQUESTS = Counter(
+    "data_mash_http_requests_total",
+    "HTTP requests to the REST API, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "data_mash_http_request_duration_seconds",
+    "Wall time of HTTP requests to the REST API, by method and route template.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 def enabled() -> bool:

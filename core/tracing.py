@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.propagate import extract
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -27,6 +28,7 @@ from opentelemetry.sdk.trace.export import (
 
 from core.errors import ConfigError
 
+_SERVER, _INTERNAL = trace.SpanKind.SERVER, trace.SpanKind.INTERNAL
 _state: dict[str, Any] = {"provider": None, "pid": None, "service": "data-mash"}
 
 
@@ -88,10 +90,18 @@ def _tracer() -> trace.Tracer:
 
 
 @contextmanager
-def span(name: str, **attributes: Any) -> Iterator[Any]:
-    """A span around the block (a no-op without an exporter); errors are recorded on it."""
+def span(
+    name: str, *, carrier: Mapping[str, str] | None = None, **attributes: Any
+) -> Iterator[Any]:
+    """A span around the block (a no-op without an exporter); errors are recorded on it.
+
+    ``carrier``: incoming headers (``traceparent``) whose trace the span continues.
+    """
     clean = {k: v for k, v in attributes.items() if isinstance(v, str | int | float | bool)}
-    with _tracer().start_as_current_span(name, attributes=clean) as current:
+    parent = extract(carrier) if carrier else None
+    with _tracer().start_as_current_span(
+        name, context=parent, attributes=clean, kind=_SERVER if carrier is not None else _INTERNAL
+    ) as current:
         yield current
 
 
