@@ -101,45 +101,61 @@ def _numbered(key: KeyColumn) -> bool:
     return key.rows > 0 and key.numbered / key.rows >= 0.9
 
 
+def _first(key: KeyColumn) -> str:
+    return "first" if key.shared_numbers else "true"
+
+
 def _containment(
     con: duckdb.DuckDBPyConnection, keys: list[KeyColumn], parents: list[KeyColumn]
-) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], NumberMatch], dict[str, float]]:
-    """Every (child, parent) pair at once, in two joins over one table of all keys: matched
-    rows as written; matched rows by number with the parent ranks of the matched numbers; and
-    each child's 90% quantile of numbers."""
-    union = " UNION ALL ".join(f"SELECT '{k.table}' AS col, v, num, n FROM {k.table}" for k in keys)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE kall AS {union}")
-    names = ", ".join(f"'{p.table}'" for p in parents)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE kpar AS SELECT * FROM kall WHERE col IN ({names})")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE kparnum AS SELECT col, num, "
-        "percent_rank() OVER (PARTITION BY col ORDER BY num) AS r, "
-        "max(num) OVER (PARTITION BY col) AS mx "
-        "FROM (SELECT DISTINCT col, num FROM kpar WHERE num IS NOT NULL)"
-    )
+) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], NumberMatch]]:
+    """Every (child, parent) pair of two sources at once, in two joins: matched rows as
+    written; matched rows by number with the parent ranks of the matched numbers.
+
+    The joins read the distinct-value tables through views (no copy), tagged with integer
+    column and source numbers so that pairs within one source are never joined, and count the
+    distinct matched numbers from each table's ``first`` flag (no DISTINCT over the join)."""
+    index = {k.table: i for i, k in enumerate(keys)}
+    source_no = {sid: i for i, sid in enumerate(dict.fromkeys(k.source.source_id for k in keys))}
+    children = [k for k in keys if k.distinct >= MIN_DISTINCT]
+    if not children:
+        return {}, {}
+
+    def tagged(key: KeyColumn, columns: str) -> str:
+        return (
+            f"SELECT {index[key.table]} AS col, {source_no[key.source.source_id]} AS src, "
+            f"{columns} FROM {key.table}"
+        )
+
+    kchild = " UNION ALL ".join(tagged(k, f"v, num, n, {_first(k)} AS first") for k in children)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW kchild AS {kchild}")
+    kpar = " UNION ALL ".join(tagged(p, "v") for p in parents)
     exact = {
-        (c, p): int(m)
+        (keys[c].table, keys[p].table): int(m)
         for c, p, m in con.execute(
-            "SELECT c.col, p.col, sum(c.n) FROM kall c JOIN kpar p "
-            "ON c.v = p.v AND c.col <> p.col GROUP BY c.col, p.col"
+            f"SELECT c.col, p.col, sum(c.n) FROM kchild c JOIN ({kpar}) p "
+            f"ON c.v = p.v AND c.src <> p.src GROUP BY c.col, p.col"
         ).fetchall()
     }
-    qs = ", ".join(str(q) for q in QUANTILES)
-    numeric = {
-        (c, p): NumberMatch(int(m), [float(x) for x in q], int(k), float(mx))
-        for c, p, m, q, k, mx in con.execute(
+    # Each parent's distinct numbers with their percent rank, one window per parent.
+    kparnum = " UNION ALL ".join(
+        f"SELECT {index[p.table]} AS col, {source_no[p.source.source_id]} AS src, num, "
+        f"percent_rank() OVER (ORDER BY num) AS r "
+        f"FROM (SELECT DISTINCT num FROM {p.table} WHERE num IS NOT NULL)"
+        for p in parents
+        if p.numbered
+    )
+    numeric: dict[tuple[str, str], NumberMatch] = {}
+    if kparnum:
+        qs = ", ".join(str(q) for q in QUANTILES)
+        for c, p, m, q, k in con.execute(
             f"SELECT c.col, p.col, sum(c.n), quantile_cont(p.r, [{qs}]), "
-            f"count(DISTINCT c.num), any_value(p.mx) FROM kall c JOIN kparnum p "
-            f"ON c.num = p.num AND c.col <> p.col GROUP BY c.col, p.col"
-        ).fetchall()
-    }
-    q90 = {
-        c: float(q)
-        for c, q in con.execute(
-            "SELECT col, quantile_cont(num, 0.9) FROM kall WHERE num IS NOT NULL GROUP BY col"
-        ).fetchall()
-    }
-    return exact, numeric, q90
+            f"count(*) FILTER (WHERE c.first) FROM kchild c JOIN ({kparnum}) p "
+            f"ON c.num = p.num AND c.src <> p.src GROUP BY c.col, p.col"
+        ).fetchall():
+            numeric[(keys[c].table, keys[p].table)] = NumberMatch(
+                int(m), [float(x) for x in q], int(k), keys[p].max_number
+            )
+    return exact, numeric
 
 
 def candidates(con: duckdb.DuckDBPyConnection, keys: list[KeyColumn]) -> list[Candidate]:
@@ -147,7 +163,7 @@ def candidates(con: duckdb.DuckDBPyConnection, keys: list[KeyColumn]) -> list[Ca
     parents = [k for k in keys if k.unique]
     if not parents:
         return []
-    exact_rows, number_rows, q90 = _containment(con, keys, parents)
+    exact_rows, number_rows = _containment(con, keys, parents)
     out: list[Candidate] = []
     for child in keys:
         if child.distinct < MIN_DISTINCT:
@@ -166,7 +182,7 @@ def candidates(con: duckdb.DuckDBPyConnection, keys: list[KeyColumn]) -> list[Ca
                 continue
             fit: tuple[float, dict[str, float]] | None = (1.0, {})
             if by_num is not None:
-                fit = _fit(q90.get(child.table, 0.0), by_num)
+                fit = _fit(child.q90, by_num)
             if fit is None:
                 continue
             evidence: dict[str, float | int | str] = {"exact_rows": exact, "number_rows": numeric}
@@ -353,25 +369,30 @@ def relationships(con: duckdb.DuckDBPyConnection, keys: list[KeyColumn]) -> list
 def finish(con: duckdb.DuckDBPyConnection, parents: list[Candidate]) -> list[Relationship]:
     """The relationships of one child key to its chosen parents, with orphans and cardinality."""
     child = parents[0].child
-    matched_any = " OR ".join(c.match_sql() for c in parents)
-    orphans = int(
-        scalar(con, f"SELECT coalesce(sum(n), 0) FROM {child.table} WHERE NOT ({matched_any})")
+    # One pass over the child marks the rows each parent holds (each parent's keys are hashed
+    # once); the orphans, their sample and the cardinalities are read from the marks.
+    flags = ", ".join(f"{c.match_sql()} AS m{i}" for i, c in enumerate(parents))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE kmarks AS SELECT v, n, {flags} FROM {child.table}")
+    matched_any = " OR ".join(f"m{i}" for i in range(len(parents)))
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE m{i} AND n > 1), count(*) FILTER (WHERE m{i})"
+        for i in range(len(parents))
     )
+    row = con.execute(
+        f"SELECT coalesce(sum(n) FILTER (WHERE NOT ({matched_any})), 0), {counts} FROM kmarks"
+    ).fetchone()
+    assert row is not None
+    orphans = int(row[0])
     sample = [
         str(r[0])
         for r in con.execute(
-            f"SELECT v FROM {child.table} WHERE NOT ({matched_any}) ORDER BY v "
-            f"LIMIT {ORPHAN_SAMPLE}"
+            f"SELECT v FROM kmarks WHERE NOT ({matched_any}) ORDER BY v LIMIT {ORPHAN_SAMPLE}"
         ).fetchall()
     ]
     coverage = sum(c.rate for c in parents)
     out = []
-    for c in parents:
-        repeated = con.execute(
-            f"SELECT count(*) FILTER (WHERE n > 1), count(*) FROM {child.table} "
-            f"WHERE {c.match_sql()}"
-        ).fetchone()
-        assert repeated is not None
+    for i, c in enumerate(parents):
+        repeated = (int(row[1 + 2 * i]), int(row[2 + 2 * i]))
         one_to_one = repeated[1] > 0 and repeated[0] / repeated[1] < 0.05
         naming = 0.5 + 0.5 * _affinity(child, c.parent)
         confidence = 0.5 * min(1.0, coverage) + 0.3 * c.fit + 0.2 * naming

@@ -87,6 +87,11 @@ class KeyColumn:
     shape: KeyShape
     tokens: list[str] = field(default_factory=list)
     width: int = 0  # columns of the source
+    max_number: float = 0.0  # largest number (0 without numbers)
+    q90: float = 0.0  # 90% quantile of the distinct values' numbers (0 without numbers)
+    # Whether the table has a ``first`` column: true on one value of each number. Only
+    # columns whose values share numbers have one; elsewhere every value is the first.
+    shared_numbers: bool = False
 
     @property
     def unique(self) -> bool:
@@ -198,10 +203,19 @@ def load_column(
     stats = con.execute(
         f"SELECT coalesce(sum(n), 0), count(*), "
         f"coalesce(sum(n) FILTER (WHERE num IS NOT NULL), 0), count(DISTINCT num), "
-        f"coalesce(max(num) - min(num) + 1, 0) FROM {table}"
+        f"coalesce(max(num) - min(num) + 1, 0), coalesce(max(num), 0), "
+        f"coalesce(quantile_cont(num, 0.9), 0), count(num) FROM {table}"
     ).fetchone()
     assert stats is not None
     sample = [r[0] for r in con.execute(f"SELECT v FROM {table} USING SAMPLE 200 ROWS").fetchall()]
+    shared = int(stats[3]) < int(stats[7])
+    if shared:
+        # Counting the distinct numbers a join matched then needs no DISTINCT over the join.
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT v, num, n, "
+            f"num IS NOT NULL AND row_number() OVER (PARTITION BY num ORDER BY v) = 1 AS first "
+            f"FROM {table}"
+        )
     return KeyColumn(
         source=info,
         column=column,
@@ -214,6 +228,9 @@ def load_column(
         shape=key_shape(sample),
         tokens=name_tokens(column),
         width=len(info.columns),
+        max_number=float(stats[5]),
+        q90=float(stats[6]),
+        shared_numbers=shared,
     )
 
 
