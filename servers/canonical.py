@@ -3,7 +3,8 @@
 Propose a mapping (`suggest_mapping`), confirm/edit/reject fields (`update_field_mapping`),
 approve, validate, run (`map_to_canonical`, with progress), export, and assess a change; and
 whole policies: how sources relate (`discover_relationships`), which sources make one policy
-(`propose_assembly`, `approve_assembly`).
+(`propose_assembly`, `approve_assembly`), the assembly run (`run_assembly`, with progress), one
+assembled policy with provenance (`get_policy`) and a run's conflicts (`list_conflicts`).
 Run it with ``data-mash serve canonical``.
 """
 
@@ -14,7 +15,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
 
 from core.errors import InputError
-from core.ids import AssemblyId, MappingId, SourceId
+from core.ids import AssemblyId, MappingId, PolicyId, SourceId
 from core.settings import Settings
 from servers.common import (
     IDEMPOTENT_WRITES,
@@ -28,7 +29,13 @@ from servers.common import (
     run_blocking,
     user_errors,
 )
-from tools.assembly.contracts import AssemblySpec, RelateResult
+from tools.assembly.contracts import (
+    AssemblyRunResult,
+    AssemblySpec,
+    ConflictList,
+    PolicyDocument,
+    RelateResult,
+)
 from tools.canonical.contracts import (
     ChangeImpact,
     ExportResult,
@@ -292,6 +299,78 @@ def build_server(settings: Settings) -> FastMCP:
                 assembly_id,
                 tenant=state.tenant(tenant),
                 min_confidence=min_confidence,
+            ),
+        )
+
+    @server.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def run_assembly(
+        assembly_id: AssemblyId,
+        ctx: Context,
+        batch_policies: Annotated[
+            int | None,
+            Field(ge=1, description="Policies per batch; a resumed run keeps its first."),
+        ] = None,
+        tenant: Tenant = None,
+    ) -> AssemblyRunResult:
+        """Assemble one canonical document per policy of an approved assembly, from the root
+        and every component source: counts of complete, partial and quarantined policies,
+        orphans, conflicts and duplicates, completeness per source and the top reasons.
+        Batched by policy-key range and resumable; reports progress (policies)."""
+        from tools.assembly.run import run_assembly as run
+
+        return await run_blocking(
+            ctx,
+            lambda progress: run(
+                state.engine,
+                settings,
+                assembly_id,
+                tenant=state.tenant(tenant),
+                batch_policies=batch_policies,
+                progress=progress,
+            ),
+            with_progress=True,
+        )
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def get_policy(
+        policy_id: PolicyId,
+        ctx: Context,
+        assembly_id: Annotated[
+            AssemblyId | None,
+            Field(description="The assembly; default the newest run that holds the policy."),
+        ] = None,
+        tenant: Tenant = None,
+    ) -> PolicyDocument:
+        """One assembled policy: its canonical v1 document, the provenance of every field
+        (system, source, rows, columns) and which of the estate's records for it arrived."""
+        from tools.assembly.output import show_policy
+
+        return await run_blocking(
+            ctx,
+            lambda: show_policy(
+                state.engine, settings, state.tenant(tenant), policy_id, assembly_id
+            ),
+        )
+
+    @server.tool(annotations=READ_ONLY)
+    @user_errors
+    async def list_conflicts(
+        assembly_id: AssemblyId,
+        ctx: Context,
+        limit: Annotated[int, Field(ge=1, le=1000, description="Conflicts per page.")] = 100,
+        offset: Annotated[int, Field(ge=0, description="Skip this many first.")] = 0,
+        tenant: Tenant = None,
+    ) -> ConflictList:
+        """Fields two sources hold with different values in an assembly run (both values and
+        sources kept, the survivor named), and the duplicate records dropped, with keys."""
+        from tools.assembly.output import list_conflicts as conflicts
+
+        return await run_blocking(
+            ctx,
+            lambda: conflicts(
+                settings, state.tenant(tenant), assembly_id, limit=limit, offset=offset
             ),
         )
 

@@ -359,10 +359,8 @@ def policy_show(
     doc = show_policy(state.engine, state.settings, state.settings.tenant, policy_id, assembly)
 
     def render(console: Console) -> None:
-        import json as _json
-
         console.print(f"[bold]policy {doc.policy_id}[/bold] (assembly {doc.assembly_id})")
-        console.print_json(_json.dumps(doc.policy, default=str))
+        console.print_json(doc.policy.model_dump_json(exclude_none=True))
         console.print(
             table(
                 "Provenance",
@@ -383,10 +381,7 @@ def policy_show(
             table(
                 "Completeness",
                 ["source", "joins as", "held", "arrived"],
-                [
-                    (name, c.get("kind"), c.get("held"), c.get("arrived"))
-                    for name, c in doc.completeness.items()
-                ],
+                [(name, c.kind, c.held, c.arrived) for name, c in doc.completeness.items()],
             )
         )
 

@@ -52,6 +52,9 @@ def test_model_tools_and_resources(workspace: Path) -> None:
                 "discover_relationships",
                 "propose_assembly",
                 "approve_assembly",
+                "run_assembly",
+                "get_policy",
+                "list_conflicts",
             }
             assert tools["get_model_schema"].annotations.readOnlyHint
             models = (await session.call_tool("list_models", {})).structuredContent["models"]
@@ -150,5 +153,73 @@ def test_whole_policy_tools(workspace: Path, tmp_path: Path) -> None:
                 "approve_assembly", {"assembly_id": content["assembly_id"]}
             )
             assert refused.isError and "is not approved" in refused.content[0].text
+
+    anyio.run(run)
+
+
+def test_assembly_run_tools(workspace: Path, tmp_path: Path) -> None:
+    from evals.estate import generate_estate
+    from tools.assembly.spec import approve_assembly, propose_assembly
+    from tools.canonical.repository import approve_mapping
+
+    generate_estate(tmp_path / "estate", policies=600, seed=4)
+    settings = Settings(home=workspace, embedding_provider="none")
+    engine = open_store(settings)
+    config = load_source_config(tmp_path / "estate" / "sources.yaml")
+    ids = {}
+    for name in ("agency_policies", "agency_agents", "endorsements", "policy_master"):
+        entry = config.source(name)
+        ids[name] = ingest_file(
+            engine,
+            settings,
+            entry.path,
+            fmt=entry.format,
+            options=entry.options,
+            name=entry.name,
+            system=entry.system,
+        ).source_id
+    draft = propose_assembly(engine, settings, ids["agency_policies"], None, tenant="default")
+    approve_mapping(engine, draft.root_mapping_id, tenant="default")
+
+    async def run() -> None:
+        async with memory_session(build_server(settings)) as session:
+            early = await session.call_tool("run_assembly", {"assembly_id": draft.assembly_id})
+            assert early.isError and "is not approved" in early.content[0].text
+            approve_assembly(engine, draft.assembly_id, tenant="default")
+            progress: list[float] = []
+
+            async def on_progress(done: float, total: float | None, _msg: str | None) -> None:
+                progress.append(done)
+
+            result = await session.call_tool(
+                "run_assembly",
+                {"assembly_id": draft.assembly_id, "batch_policies": 25},
+                progress_callback=on_progress,
+            )
+            assert not result.isError, result.content
+            counts = result.structuredContent
+            assert (
+                counts["policies"] == counts["complete"] + counts["partial"] + counts["quarantined"]
+            )
+            assert len(progress) == counts["batches"] > 1 and progress[-1] == counts["policies"]
+            sources = {c["source"] for c in counts["components"]}
+            assert sources == {"agency_policies", "agency_agents", "endorsements"}
+            listed = await session.call_tool(
+                "list_conflicts", {"assembly_id": draft.assembly_id, "limit": 5}
+            )
+            assert not listed.isError, listed.content
+            assert listed.structuredContent["duplicates_total"] == counts["duplicates"]
+            assert len(listed.structuredContent["conflicts"]) <= 5
+            some = listed.structuredContent["duplicates"][0]["policy_id"]
+            policy = await session.call_tool("get_policy", {"policy_id": some})
+            assert not policy.isError, policy.content
+            doc = policy.structuredContent
+            assert doc["policy"]["policy_core"]["policy_id"] == some
+            assert doc["assembly_id"] == draft.assembly_id
+            assert {p["source"] for p in doc["provenance"]} >= {"agency_policies"}
+            missing = await session.call_tool("get_policy", {"policy_id": "P999999999"})
+            assert missing.isError and "P999999999" in missing.content[0].text
+            bad = await session.call_tool("list_conflicts", {"assembly_id": "asm-nosuch"})
+            assert bad.isError and "asm-nosuch" in bad.content[0].text
 
     anyio.run(run)

@@ -6,11 +6,12 @@ these same models.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from core.ids import SourceId
+from knowledge.canonical import CanonicalPolicyV1
 
 Cardinality = Literal["1:1", "1:n"]
 TransformKind = Literal["number", "crosswalk"]
@@ -275,13 +276,22 @@ class FieldProvenance(BaseModel):
     columns: list[str]
 
 
+class SourceCompleteness(BaseModel):
+    """Which of one source's records for a policy the estate held, and how many arrived."""
+
+    kind: Literal["root", "child", "lookup"]
+    held: int
+    arrived: int
+    fills: list[str] = Field(default_factory=list)
+
+
 class PolicyDocument(BaseModel):
     """``data-mash policy show``: one assembled policy and where each part came from."""
 
     policy_id: str
     assembly_id: str
-    policy: dict[str, Any] = Field(description="The canonical v1 document, nested.")
+    policy: CanonicalPolicyV1 = Field(description="The canonical v1 document, nested.")
     provenance: list[FieldProvenance]
-    completeness: dict[str, Any] = Field(
+    completeness: dict[str, SourceCompleteness] = Field(
         description="Per source: records the estate held for the policy, records that arrived."
     )

@@ -28,13 +28,14 @@ from core.errors import InputError, NotFoundError
 from core.ids import tenant_path
 from core.settings import Settings
 from core.store.models import AssemblyRow, table_of
-from knowledge.canonical import arrow_to_records
+from knowledge.canonical import CanonicalPolicyV1, arrow_to_records
 from tools.assembly.contracts import (
     ConflictList,
     ConflictRecord,
     DuplicateRecord,
     FieldProvenance,
     PolicyDocument,
+    SourceCompleteness,
 )
 from tools.assembly.provenance import expand
 from tools.canonical.output import run_state
@@ -119,7 +120,7 @@ def _find(parts: list[Path], policy_id: str, column: str) -> tuple[Path, pa.Tabl
 
 def policy_document(
     engine: Engine, settings: Settings, tenant: str, assembly_id: str, policy_id: str
-) -> tuple[dict[str, Any], list[FieldProvenance], dict[str, Any]]:
+) -> tuple[dict[str, Any], list[FieldProvenance], dict[str, SourceCompleteness]]:
     """One assembled policy: its canonical document, per-field provenance and completeness.
 
     Raises:
@@ -240,7 +241,7 @@ def show_policy(
         return PolicyDocument(
             policy_id=policy_id,
             assembly_id=candidate,
-            policy=document,
+            policy=CanonicalPolicyV1.model_validate(document),
             provenance=provenance,
             completeness=completeness,
         )

@@ -11,31 +11,36 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from tools.assembly.contracts import FieldProvenance
+from tools.assembly.contracts import FieldProvenance, SourceCompleteness
 from tools.assembly.spec import get_assembly
 from tools.assembly.stage import ID_PATH, contributors
 
 
 def expand(
     engine: Engine, tenant: str, assembly_id: str, row: dict[str, Any]
-) -> tuple[list[FieldProvenance], dict[str, Any]]:
+) -> tuple[list[FieldProvenance], dict[str, SourceCompleteness]]:
     """Provenance entries and the completeness record of one policy's provenance row."""
     spec = get_assembly(engine, assembly_id, tenant=tenant)
     parts = contributors(engine, tenant, spec)
     root = parts[0]
     rows: dict[str, list[int]] = {root.name: [int(row.get("root_row", -1))]}
-    completeness: dict[str, Any] = {
-        root.name: {"kind": "root", "held": 1, "arrived": 1 if row.get("valid") else 0}
+    completeness: dict[str, SourceCompleteness] = {
+        root.name: SourceCompleteness(
+            kind="root",
+            held=1,
+            arrived=1 if row.get("valid") else 0,
+            fills=[*(f"{lp}[]" for lp in root.lists), *root.scalars],
+        )
     }
     for c in parts[1:]:
         got = [int(r) for r in (row.get(f"rows:{c.index}") or [])]
         rows[c.name] = got
-        completeness[c.name] = {
-            "kind": c.kind,
-            "held": int(row.get(f"held:{c.index}") or 0),
-            "arrived": len(got),
-            "fills": [*(f"{lp}[]" for lp in c.lists), *c.scalars],
-        }
+        completeness[c.name] = SourceCompleteness(
+            kind=c.kind,
+            held=int(row.get(f"held:{c.index}") or 0),
+            arrived=len(got),
+            fills=[*(f"{lp}[]" for lp in c.lists), *c.scalars],
+        )
     out: list[FieldProvenance] = []
     by_name = {c.name: c for c in parts}
     scalar_paths = list(dict.fromkeys(p for c in parts for p in c.scalars))

@@ -74,8 +74,8 @@ VERSION = "policy_v1"
 DEFAULT_BATCH = 20_000
 EXAMPLES = 5
 #: Test hook: ``DATA_MASH_ASSEMBLY_KILL_AT=k`` kills the process (SIGKILL) while batch k is
-#: half-written (its intent committed, its part not yet renamed into place);
-#: ``stage`` kills it after staging.
+#: half-written (its intent committed, half its documents in its part); ``join`` kills it
+#: while staging, ``stage`` right after staging.
 KILL_ENV = "DATA_MASH_ASSEMBLY_KILL_AT"
 
 
@@ -109,6 +109,13 @@ def _stage(
 ) -> dict[str, Any]:
     folder = assembly_dir(settings, tenant, spec.assembly_id) / STAGE
     state = folder / STAGE_STATE
+
+    def hook(text: str) -> None:
+        if text.startswith("joining"):
+            _kill_point("join")  # every source mapped, nothing joined yet
+        if status is not None:
+            status(text)
+
     registry = SourceRegistry(engine, tenant=tenant)
     with audit.operation(
         NAMESPACE,
@@ -136,7 +143,7 @@ def _stage(
                     folder,
                     batch_policies=batch_policies,
                     version=VERSION,
-                    progress=status,
+                    progress=hook,
                 )
             finally:
                 con.close()

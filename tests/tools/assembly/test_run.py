@@ -61,12 +61,12 @@ def test_run_writes_one_canonical_document_per_policy(
         exclude={"resumed_batches"}
     )
     doc = show_policy(estate7.engine, estate7.settings, "default", ids[0], None)
-    assert doc.policy["policy_core"]["policy_id"] == ids[0]
+    assert doc.policy.policy_core.policy_id == ids[0]
     assert doc.assembly_id == approved.assembly_id
     fields = {p.field: p for p in doc.provenance}
     assert fields["policy_core.policy_id"].source == "agency_policies"
     assert fields["policy_core.policy_id"].columns == ["Policy Number"]
-    assert doc.completeness["agency_policies"]["arrived"] == 1
+    assert doc.completeness["agency_policies"].arrived == 1
 
 
 def test_an_unapproved_assembly_does_not_run(estate7: IngestedEstate) -> None:
