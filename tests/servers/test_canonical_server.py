@@ -153,6 +153,23 @@ def test_whole_policy_tools(workspace: Path, tmp_path: Path) -> None:
                 "approve_assembly", {"assembly_id": content["assembly_id"]}
             )
             assert refused.isError and "is not approved" in refused.content[0].text
+            mapping = await session.call_tool(
+                "approve_mapping", {"mapping_id": content["root_mapping_id"]}
+            )
+            assert not mapping.isError, mapping.content
+            approved = await session.call_tool(
+                "approve_assembly", {"assembly_id": content["assembly_id"], "min_confidence": 0.5}
+            )
+            assert not approved.isError, approved.content
+            frozen = approved.structuredContent
+            assert (frozen["status"], frozen["min_confidence"]) == ("approved", 0.5)
+            assert [c["source_name"] for c in frozen["components"]] == ["acquired_coverage"]
+            again = await session.call_tool(
+                "approve_assembly", {"assembly_id": content["assembly_id"]}
+            )
+            assert again.structuredContent == frozen  # idempotent: frozen once approved
+            unknown = await session.call_tool("approve_assembly", {"assembly_id": "asm-nosuch"})
+            assert unknown.isError and "asm-nosuch" in unknown.content[0].text
 
     anyio.run(run)
 
