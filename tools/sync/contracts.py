@@ -171,3 +171,15 @@ class SyncStatus(BaseModel):
     ledger: dict[str, int] = Field(description="Policies per owner.")
 
     _utc = field_validator("oldest_pending")(as_utc)
+
+
+class CaptureResult(BaseModel):
+    """What one legacy extract changed against the feed's last synced snapshot."""
+
+    feed: str
+    source_id: str
+    snapshot: int = Field(description="The feed's snapshot number this extract became.")
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    unchanged: bool = Field(False, description="The extract is the feed's current snapshot.")
