@@ -39,7 +39,7 @@ from tools.audit import AuditLog
 from tools.content.sources import SourceInfo, SourceRegistry
 from tools.sync.clock import open_clock
 from tools.sync.contracts import CaptureResult
-from tools.sync.paths import ITEM_KEYS
+from tools.sync.paths import ITEM_KEYS, delta_of
 from tools.sync.policy import known_paths
 
 FEED = table_of(SyncFeedRow)
@@ -213,13 +213,6 @@ def rows_to_document(
 
 def _column_for(columns: Mapping[str, str], path: str) -> str:
     return next(c for c, p in columns.items() if p == path)
-
-
-def delta_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
-    """The paths whose value differs (None: the path is gone)."""
-    return {
-        p: after.get(p) for p in sorted(set(before) | set(after)) if before.get(p) != after.get(p)
-    }
 
 
 class LegacyCapture:
