@@ -8,6 +8,7 @@ from knowledge.glossary.codes import (
     lookup_code,
     normalize_code,
 )
+from knowledge.glossary.roles import BusinessRole, business_roles, role_phrase
 from knowledge.glossary.terms import (
     ContextRule,
     GlossaryEntry,
@@ -20,10 +21,12 @@ from knowledge.glossary.terms import (
 )
 
 __all__ = [
+    "BusinessRole",
     "CodeEntry",
     "CodeTable",
     "ContextRule",
     "GlossaryEntry",
+    "business_roles",
     "code_table",
     "expand_name",
     "expand_tokens",
@@ -33,5 +36,6 @@ __all__ = [
     "lookup_code",
     "normalize_code",
     "resolve",
+    "role_phrase",
     "tokenize",
 ]

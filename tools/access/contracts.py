@@ -50,4 +50,3 @@ class Principal(BaseModel):
     token_id: str
     tenant: str
     role: Role
-    label: str | None = Field(None, description="The token's label, when it was given one.")

@@ -132,9 +132,7 @@ class TokenStore:
             return None
         if not hmac.compare_digest(_digest(secret), row.secret_sha256):
             return None
-        return Principal(
-            token_id=row.token_id, tenant=row.tenant, role=Role(row.role), label=row.label
-        )
+        return Principal(token_id=row.token_id, tenant=row.tenant, role=Role(row.role))
 
     def any_active(self) -> bool:
         """True when an unrevoked token exists (HTTP servers off loopback need one)."""

@@ -77,14 +77,7 @@ class Plan(BaseModel):
     version: int
     target: str
     canonical: str
-    source_ids: list[str] = Field(
-        description="The plan's inputs: ingested sources, or assemblies (asm-...) of whole "
-        "policies."
-    )
-    assembly_ids: list[str] = Field(
-        default_factory=list,
-        description="The assemblies among the inputs: the waves migrate whole policies.",
-    )
+    source_ids: list[str]
     criteria: PlanCriteria
     summary: dict[str, Any]
     waves: list[WaveSummary]

@@ -27,9 +27,18 @@ from knowledge.glossary import (
     list_code_tables,
     lookup_code,
     normalize_code,
+    role_phrase,
 )
 from tools.canonical.matching.assign import assign
 from tools.canonical.matching.calibration import DEFAULT_THRESHOLD, Calibrator, load_calibrator
+from tools.canonical.matching.conditioning import (
+    group_matrix,
+    is_sequence,
+    role_matrix,
+    shape_matrix,
+    twin_matrix,
+    values_lead,
+)
 from tools.canonical.matching.generic import (
     candidate,
     combine,
@@ -61,6 +70,8 @@ CONTRADICTED = 0.75
 North/South/East/West is not the address state, however well the names agree)."""
 MIN_CONTRADICTING_CODES = 3
 """Distinct values a code column needs before its misses count as evidence against a field."""
+KEY_PATH = "policy_core.policy_id"
+"""The policy key: a child file's join column, which says nothing about the file's role."""
 KEY_FLOOR = 0.55
 """Score an identifier field (``*_id``) needs for the source to count as keyed."""
 KEYLESS = 0.5
@@ -155,14 +166,31 @@ def legacy_matrix(names: list[str], targets: tuple[TargetField, ...]) -> np.ndar
     """1.0 where a column's leaf name is one of a field's legacy names, fuzzy below that."""
     leaves = [_NOT_ALNUM.sub("", _leaf(n).upper()) for n in names]
     out = np.zeros((len(names), len(targets)))
+    shared = ambiguous_legacy(targets)
     for j, t in enumerate(targets):
-        if not t.legacy:
+        own = [x for x in t.legacy if x not in shared]
+        if not own:
             continue
-        sims = process.cdist(leaves, list(t.legacy), scorer=fuzz.ratio, workers=1) / 100.0
+        sims = process.cdist(leaves, own, scorer=fuzz.ratio, workers=1) / 100.0
         best = sims.max(axis=1)
         # Only near-identical spellings count: NAME vs FNAME (0.89) must not look like a hit.
         out[:, j] = np.where(best >= 0.999, 1.0, np.where(best >= 0.92, 0.85 * best, 0.0))
     return out
+
+
+@lru_cache(maxsize=8)
+def _ambiguous(targets: tuple[TargetField, ...]) -> frozenset[str]:
+    owners: dict[str, set[str]] = {}
+    for t in targets:
+        for name in t.legacy:
+            owners.setdefault(name, set()).add(t.path)
+    return frozenset(name for name, paths in owners.items() if len(paths) > 1)
+
+
+def ambiguous_legacy(targets: tuple[TargetField, ...]) -> frozenset[str]:
+    """Legacy names the catalogue lists under several fields (``PROD_CD``: the product or the
+    producer): evidence for none of them."""
+    return _ambiguous(targets)
 
 
 def type_matrix(
@@ -198,6 +226,8 @@ def code_matrix(
             if p is None or p.kind == "empty":
                 continue
             values = p.code_values
+            if is_sequence(values):
+                continue  # 1, 2, 3 count items; a table's numbered codes match them by accident
             if not values:
                 out[i, j] = 0.0
                 continue
@@ -316,23 +346,32 @@ def suggest_matches(
     profiles = [profile(sources[n]) for n in names]
     t_tokens = [[[w] for w in t.words.split()] for t in targets]
     allowed = allowed_pairs(names, targets)
+    readings = [phrase(t) for t in tokens]
+    roles = [role_phrase(r) for r in readings]
+    role_tokens = [[[w] for w in r.split()] for r in roles]
+    descriptions = [f"{t.words} {t.description}" for t in targets]
     signals = {
-        "name": np.maximum(
-            name_similarity(
-                [phrase(t) for t in tokens],
-                [t.words for t in targets],
-                [_leaf(n) for n in names],
-                [t.path.rsplit(".", 1)[-1] for t in targets],
-                skeleton_weight=0.0,  # the glossary and segmenter handle abbreviations here
-            ),
-            legacy_matrix(names, targets),
+        "name": np.maximum.reduce(
+            [
+                name_similarity(
+                    reading,
+                    [t.words for t in targets],
+                    [_leaf(n) for n in names],
+                    [t.path.rsplit(".", 1)[-1] for t in targets],
+                    skeleton_weight=0.0,  # the glossary and segmenter handle abbreviations
+                )
+                for reading in (readings, roles)
+            ]
+            + [legacy_matrix(names, targets)]
         ),
-        "description": idf_overlap(tokens, [f"{t.words} {t.description}" for t in targets]),
+        "description": np.maximum(
+            idf_overlap(tokens, descriptions), idf_overlap(role_tokens, descriptions)
+        ),
         "type": type_matrix(profiles, targets),
         "code": code_matrix(profiles, targets, allowed),
         "semantic": semantic_matrix(
             embedder,
-            [doc(t, p) for t, p in zip(tokens, profiles, strict=True)],
+            [doc(t, p) for t, p in zip(role_tokens, profiles, strict=True)],
             [doc(tt, None, t.description) for tt, t in zip(t_tokens, targets, strict=True)],
         ),
     }
@@ -342,7 +381,23 @@ def suggest_matches(
     contradicted = contradiction_matrix(profiles, targets, signals["code"])
     scores = np.where(contradicted, CONTRADICTED * scores, scores)
     scores = np.where(allowed, scores, 0.0)
-    capacity = [LIST_CAPACITY if t.is_list else 1 for t in targets]
+    scores = (
+        scores
+        * role_matrix(roles, targets)
+        * values_lead(signals["code"], [len(p.code_values) if p else 0 for p in profiles])
+    )
+    scores = scores * shape_matrix([p.samples if p else () for p in profiles], targets)
+    keys = [bool(targets[int(j)].path == KEY_PATH) for j in first.argmax(axis=1)]
+    scores = scores * twin_matrix(names, scores, targets, keys)
+    groups = [
+        role_phrase(phrase(insurance_tokens(n.rsplit("[]", 1)[0], canonical))) if "[]" in n else ""
+        for n in names
+    ]
+    scores = scores * group_matrix(names, groups, targets, descriptions)
+    # A flat file holds one list item per row: one column per list field. Only repeated groups
+    # (three CHG_LINES[] fields joined into endorsements[].changes) fill a field several times.
+    repeated = any("[]" in n for n in names)
+    capacity = [LIST_CAPACITY if t.is_list and repeated else 1 for t in targets]
     sharp = np.exp(ASSIGN_SHARPNESS * (scores - 1.0))
     pairs = assign(
         sharp,

@@ -13,9 +13,11 @@ from collections import Counter
 from functools import lru_cache
 
 from knowledge.canonical import fields
-from knowledge.glossary import expand_tokens, glossary, lookup_abbreviation
+from knowledge.glossary import business_roles, expand_tokens, glossary, lookup_abbreviation
 
 _MIN_PREFIX = 4
+_MIN_DROPPED = 4
+_VOWELS = re.compile(r"[aeiou]")
 _WORD = re.compile(r"[a-z]{3,}")
 
 
@@ -27,11 +29,40 @@ def _vocabulary(version: str) -> tuple[dict[str, str], frozenset[str]]:
     for entry in glossary():
         for x in entry.expansions:
             counts.update(_WORD.findall(x.lower()))
+    for role in business_roles():
+        for x in role.synonyms:
+            counts.update(_WORD.findall(x.lower()))
     prefixes: dict[str, str] = {}
     for word, _ in counts.most_common():  # the most frequent word claims a shared prefix
         for k in range(_MIN_PREFIX, len(word) + 1):
             prefixes.setdefault(word[:k].upper(), word)
     return prefixes, frozenset(w.upper() for w in counts)
+
+
+@lru_cache(maxsize=4)
+def _dropped(version: str) -> dict[str, tuple[str, ...]]:
+    """Vowel-dropped spellings (first letter kept, then the consonants, possibly cut short:
+    ``PRDCR`` producer, ``CMPNY`` company, ``OTSTN`` outstanding) -> the vocabulary word."""
+    prefixes, words = _vocabulary(version)
+    out: dict[str, tuple[str, ...]] = {}
+    # prefixes maps every prefix to the most frequent word, so ordering by it keeps that order
+    ranked = list(dict.fromkeys(prefixes[w] for w in sorted(words) if len(w) >= _MIN_PREFIX))
+    counts = {w: k for k, w in enumerate(dict.fromkeys(prefixes.values()))}
+    for word in sorted(ranked, key=lambda w: counts.get(w, 0)):
+        squeezed = (word[0] + _VOWELS.sub("", word[1:])).upper()
+        for k in range(_MIN_DROPPED, len(squeezed) + 1):
+            out[squeezed[:k]] = (*out.get(squeezed[:k], ()), word)
+    return out
+
+
+_RAW = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+
+
+def _spell_out(token: str, version: str) -> str:
+    if lookup_abbreviation(token) is not None or _VOWELS.search(token[1:].lower()):
+        return token
+    words = _dropped(version).get(token.upper(), ())
+    return f"_{words[0]}_" if len(words) == 1 else token
 
 
 def _pieces(upper: str, version: str) -> list[list[str]] | None:
@@ -61,16 +92,20 @@ def _pieces(upper: str, version: str) -> list[list[str]] | None:
 
 
 def insurance_tokens(name: str, version: str = "policy_v1") -> list[list[str]]:
-    """Glossary expansion (``expand_tokens``), with unknown run-together tokens segmented."""
+    """Glossary expansion (``expand_tokens``), with unknown vowel-dropped words spelled out
+    (``CMPNY`` company) and unknown run-together tokens segmented."""
     out: list[list[str]] = []
+    # A vowel-dropped word is spelled out before the glossary tokenizer would cut it into
+    # abbreviations by accident (PRDCR -> PRD + CR).
+    name = _RAW.sub(lambda m: _spell_out(m.group(0), version), name)
     for alts in expand_tokens(name):
         word = alts[0]
-        if (
-            len(alts) == 1
-            and word.isalpha()
-            and len(word) >= 5
-            and lookup_abbreviation(word) is None
-        ):
+        unknown = len(alts) == 1 and word.isalpha() and lookup_abbreviation(word) is None
+        dropped = _dropped(version).get(word.upper()) if unknown else None
+        if dropped and not _VOWELS.search(word[1:].lower()):
+            out.append(list(dropped))  # several words squeeze alike (STRT: street, start)
+            continue
+        if unknown and len(word) >= 5:
             split = _pieces(word.upper(), version)
             if split is not None:
                 out.extend(split)
