@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 COOKIE = "data_mash_token"
+#: The token id of open loopback access (no token configured).
+LOOPBACK = "loopback"
 
 
 class Role(StrEnum):
@@ -36,6 +38,17 @@ class Caller:
     tenant: str
     role: Role
     token_id: str
+    label: str | None = None
+
+    @property
+    def actor(self) -> str:
+        """How audit entries caused by this caller name it: the token (id and label) and role,
+        e.g. ``api token 3f2a9c01d4e5 'ci bot' (operator)``; open loopback access is
+        ``api loopback (approver)``."""
+        if self.token_id == LOOPBACK:
+            return f"api loopback ({self.role.value})"
+        label = f" '{self.label[:48]}'" if self.label else ""
+        return f"api token {self.token_id}{label} ({self.role.value})"
 
     def may(self, role: Role) -> bool:
         """True if this caller's role includes ``role``."""
@@ -96,7 +109,7 @@ def access_for(host: str, port: int, verifier: TokenVerifier, tenant: str) -> Ca
             fix="create one with: data-mash token create --tenant T --role viewer; "
             "or bind to 127.0.0.1",
         )
-    return Caller(tenant=tenant, role=Role.APPROVER, token_id="loopback")
+    return Caller(tenant=tenant, role=Role.APPROVER, token_id=LOOPBACK)
 
 
 class StoreTokens:
@@ -111,7 +124,10 @@ class StoreTokens:
         if principal is None:
             return None
         return Caller(
-            tenant=principal.tenant, role=Role(principal.role.value), token_id=principal.token_id
+            tenant=principal.tenant,
+            role=Role(principal.role.value),
+            token_id=principal.token_id,
+            label=principal.label,
         )
 
     def any_active(self) -> bool:

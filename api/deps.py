@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
+from structlog.contextvars import bind_contextvars
 
 from api.auth import COOKIE, Caller, Role, TokenVerifier
 from api.problems import AuthError, ForbiddenError
@@ -35,25 +37,44 @@ class ApiConfig:
     max_body_bytes: int = 1 << 20
     context_for: ContextFactory = WaveContext.default
     _engine: Engine | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def engine(self) -> Engine:
+        """The store, opened once per app (its pool serves every request)."""
         if self._engine is None:
-            from core.store import open_store
+            with self._lock:
+                if self._engine is None:
+                    from core.store import open_store
 
-            self._engine = open_store(self.settings)
+                    self._engine = open_store(self.settings)
         return self._engine
 
+    def context_of(self, tenant: str) -> WaveContext:
+        """A fresh wave context of ``tenant`` (cheap: closures over the shared engine; not shared
+        between requests, since a context keeps the targets its operation opened)."""
+        return self.context_for(self.engine, self.settings, tenant)
 
-def get_config(request: Request) -> ApiConfig:
+
+# Every dependency below is ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
+# the thread pool, and a thread hop per dependency cost more than the store read of a request.
+# None of them blocks: token verification is one indexed read (see ``current_caller``).
+
+
+def config_of(request: Request) -> ApiConfig:
+    """The app's :class:`ApiConfig` (pages call this directly)."""
     config: ApiConfig = request.app.state.config
     return config
+
+
+async def get_config(request: Request) -> ApiConfig:
+    return config_of(request)
 
 
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]
 
 
-def get_engine(config: ConfigDep) -> Engine:
+async def get_engine(config: ConfigDep) -> Engine:
     return config.engine
 
 
@@ -68,30 +89,43 @@ def bearer_of(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-def current_caller(request: Request, config: ConfigDep) -> Caller:
-    """The authenticated caller, or 401 (open loopback access acts as the configured caller)."""
+def authenticate(request: Request, config: ApiConfig) -> Caller:
+    """The authenticated caller, or 401 (open loopback access acts as the configured caller).
+
+    Binds the caller as the actor of the request's context, so every audit entry the request
+    causes (a mapping edit, a wave run started here) names the token and its role.
+    """
     raw = bearer_of(request)
     if raw is not None:
         caller = config.verifier.verify(raw)
         if caller is None:
             raise AuthError("the token is not valid or was revoked", fix="use a current token")
-        return caller
-    if config.open_as is not None:
-        return config.open_as
-    raise AuthError(
-        "no API token",
-        fix="send 'Authorization: Bearer <token>'; create one with: "
-        "data-mash token create --tenant T --role viewer",
-    )
+    elif config.open_as is not None:
+        caller = config.open_as
+    else:
+        raise AuthError(
+            "no API token",
+            fix="send 'Authorization: Bearer <token>'; create one with: "
+            "data-mash token create --tenant T --role viewer",
+        )
+    bind_contextvars(actor=caller.actor)
+    return caller
+
+
+async def current_caller(request: Request, config: ConfigDep) -> Caller:
+    """:func:`authenticate` as a dependency. It runs on the event loop, in the request's own
+    context, so the actor it binds reaches the route and the threads the route starts (a
+    dependency run in the thread pool would bind it in a copy that is then thrown away)."""
+    return authenticate(request, config)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def require(role: Role) -> Callable[[Caller], Caller]:
+def require(role: Role) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency that lets only callers whose role includes ``role`` through (else 403)."""
 
-    def check(caller: CallerDep) -> Caller:
+    async def check(caller: CallerDep) -> Caller:
         if not caller.may(role):
             raise ForbiddenError(
                 f"a {caller.role.value} token may not do this; it needs the {role.value} role",
@@ -107,15 +141,15 @@ Operator = Annotated[Caller, Depends(require(Role.OPERATOR))]
 Approver = Annotated[Caller, Depends(require(Role.APPROVER))]
 
 
-def tenant_of(caller: CallerDep) -> str:
+async def tenant_of(caller: CallerDep) -> str:
     return caller.tenant
 
 
 TenantDep = Annotated[str, Depends(tenant_of)]
 
 
-def waves_of(config: ConfigDep, tenant: TenantDep) -> WaveContext:
-    return config.context_for(config.engine, config.settings, tenant)
+async def waves_of(config: ConfigDep, tenant: TenantDep) -> WaveContext:
+    return config.context_of(tenant)
 
 
 WavesDep = Annotated[WaveContext, Depends(waves_of)]

@@ -8,6 +8,7 @@ wave is never run twice at once from this server.
 
 from __future__ import annotations
 
+import contextvars
 import secrets
 import threading
 from collections.abc import Callable
@@ -97,8 +98,11 @@ class JobRegistry:
                 started_at=datetime.now(UTC),
             )
             self._jobs[job.job_id] = (tenant, job)
+        # The job runs in the starting request's context: its audit entries keep that request's
+        # id and actor (the token that started it).
+        context = contextvars.copy_context()
         threading.Thread(
-            target=self._run, args=(job.job_id, work), name=job.job_id, daemon=True
+            target=context.run, args=(self._run, job.job_id, work), name=job.job_id, daemon=True
         ).start()
         return job.model_copy()
 

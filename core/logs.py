@@ -164,6 +164,13 @@ def current_correlation_id() -> str | None:
     return get_contextvars().get("correlation_id")
 
 
+def current_actor() -> str | None:
+    """Who the running request acts as, when a door bound one (the REST API binds the token's
+    id, label and role); audit entries written meanwhile name it as their actor."""
+    actor = get_contextvars().get("actor")
+    return actor if isinstance(actor, str) and actor else None
+
+
 def bind_correlation_id(value: str | None = None) -> str:
     """Bind a correlation id for the rest of this context (a CLI command); return it."""
     value = value or new_correlation_id()

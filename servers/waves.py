@@ -19,7 +19,7 @@ from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
 from sqlalchemy import Engine
 
-from core.ids import SourceId, WaveId
+from core.ids import AssemblyId, SourceId, WaveId
 from core.settings import Settings
 from core.targets import target_help
 from servers.common import (
@@ -103,14 +103,6 @@ def build_server(
     @mcp.tool(annotations=WRITES)
     @user_errors
     async def plan_waves(
-        source_ids: Annotated[
-            list[SourceId],
-            Field(
-                min_length=1,
-                max_length=100,
-                description=("Ingested sources whose approved canonical records the plan covers."),
-            ),
-        ],
         target: Annotated[
             str,
             Field(
@@ -119,6 +111,21 @@ def build_server(
                 description=f"Migration target, canonical name or alias: {target_help()}.",
             ),
         ],
+        source_ids: Annotated[
+            list[SourceId],
+            Field(
+                max_length=100,
+                description="Ingested sources whose approved canonical records the plan covers.",
+            ),
+        ] = [],  # noqa: B006  (the schema's default; never mutated)
+        assembly_ids: Annotated[
+            list[AssemblyId],
+            Field(
+                max_length=100,
+                description="Instead of sources: approved assemblies with a finished run; "
+                "the waves then migrate whole policies.",
+            ),
+        ] = [],  # noqa: B006
         canonical: Annotated[str, Field(description="Canonical model.")] = "policy_v1",
         criteria: Annotated[
             PlanCriteria | None,
@@ -128,13 +135,15 @@ def build_server(
         ] = None,
         tenant: Tenant = None,
     ) -> Plan:
-        """Plan migration waves for sources: wave 0 = clean candidates, then grouped waves."""
+        """Plan migration waves for sources or assemblies: wave 0 = clean candidates, then
+        grouped waves."""
         wave_context = context(tenant)
         return await run_blocking(
             None,
             lambda: generate_plan(
                 wave_context,
                 source_ids=source_ids,
+                assembly_ids=assembly_ids,
                 target=target,
                 canonical=canonical,
                 criteria=criteria,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import COOKIE
-from api.deps import get_config
+from api.deps import config_of
 from api.pages.rendering import page_caller, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,7 +32,7 @@ async def login(
     token: Annotated[str, Form(min_length=1, max_length=256)],
     next: Annotated[str | None, Form()] = None,
 ) -> Response:
-    caller = get_config(request).verifier.verify(token.strip())
+    caller = config_of(request).verifier.verify(token.strip())
     if caller is None:
         return render(request, "login.html", None, status=401, next=_safe_next(next), failed=True)
     response = RedirectResponse(_safe_next(next), status_code=303)

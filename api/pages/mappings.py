@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Role
-from api.deps import MappingPath, get_config
+from api.deps import MappingPath, config_of
 from api.pages.rendering import error_page, page_caller, render, require_role, to_login
 from api.routes.mappings import TargetPath
 from core.errors import DataMashError, InputError
@@ -39,7 +39,7 @@ async def mapping_list(request: Request) -> Response:
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
-    engine = get_config(request).engine
+    engine = config_of(request).engine
     found = await run_sync(lambda: list_mappings(engine, tenant=caller.tenant))
     return render(request, "mappings.html", caller, mappings=found)
 
@@ -49,7 +49,7 @@ async def mapping_editor(request: Request, mapping_id: MappingPath) -> Response:
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
-    engine = get_config(request).engine
+    engine = config_of(request).engine
     try:
         data = await run_sync(lambda: _editor(engine, caller.tenant, mapping_id))
     except DataMashError as exc:
@@ -69,7 +69,7 @@ async def decide_field(
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
-    engine = get_config(request).engine
+    engine = config_of(request).engine
     changes: dict[str, Any] = {}
     if action == "reject":
         changes["source"] = None
@@ -95,7 +95,7 @@ async def approve(request: Request, mapping_id: MappingPath) -> Response:
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
-    engine = get_config(request).engine
+    engine = config_of(request).engine
     try:
         require_role(caller, Role.APPROVER)
         await run_sync(lambda: approve_mapping(engine, mapping_id, tenant=caller.tenant))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import Caller, Role
-from api.deps import ApiConfig, JobPath, WavePath, get_config
+from api.deps import ApiConfig, JobPath, WavePath, config_of
 from api.jobs import Job
 from api.pages.rendering import error_page, page_caller, render, require_role, to_login
 from api.routes.waves import jobs_of
@@ -61,7 +61,7 @@ async def overview(request: Request, status: str | None = None) -> Response:
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
-    config = get_config(request)
+    config = config_of(request)
     data = await run_sync(lambda: _overview(config, caller.tenant, status))
     jobs = {w.wave_id: jobs_of(request).of_wave(caller.tenant, w.wave_id) for w in data["waves"]}
     return render(request, "overview.html", caller, jobs=jobs, **data)
@@ -73,7 +73,7 @@ async def wave_page(request: Request, wave_id: WavePath, job: str | None = None)
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
-    config = get_config(request)
+    config = config_of(request)
     context = config.context_for(config.engine, config.settings, caller.tenant)
     try:
         status, gates = await run_sync(
@@ -90,7 +90,7 @@ async def wave_page(request: Request, wave_id: WavePath, job: str | None = None)
 
 
 def _start(request: Request, caller: Caller, wave_id: str, kind: str) -> Job:
-    config = get_config(request)
+    config = config_of(request)
     context = config.context_for(config.engine, config.settings, caller.tenant)
     get_wave_status(context, wave_id)
     if kind == "run":

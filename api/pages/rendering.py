@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.auth import Caller, Role
-from api.deps import current_caller, get_config
+from api.deps import authenticate, config_of
 from api.problems import AuthError, ForbiddenError, status_for
 from core.errors import DataMashError
 
@@ -20,7 +20,7 @@ TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "
 def page_caller(request: Request) -> Caller | None:
     """The logged-in caller of a page, or None (the page then redirects to /login)."""
     try:
-        return current_caller(request, get_config(request))
+        return authenticate(request, config_of(request))
     except AuthError:
         return None
 

@@ -8,7 +8,7 @@ from anyio.to_thread import run_sync
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.deps import Cursor, get_config
+from api.deps import Cursor, config_of
 from api.pages.rendering import error_page, page_caller, render, to_login
 from api.routes.audit import replay
 from core.errors import DataMashError
@@ -30,7 +30,7 @@ async def policy_page(
         return to_login(request)
     if not policy_id:
         return render(request, "policy.html", caller, report=None, trail=[])
-    config = get_config(request)
+    config = config_of(request)
     context = config.context_for(config.engine, config.settings, caller.tenant)
     try:
         report, trail = await run_sync(
@@ -56,7 +56,7 @@ async def audit_page(
     caller = page_caller(request)
     if caller is None:
         return to_login(request)
-    config = get_config(request)
+    config = config_of(request)
     try:
         page = await replay(
             caller,

@@ -188,3 +188,62 @@ def status_command(
         console.print("Owners: " + ", ".join(f"{k} {v}" for k, v in status.ledger.items()))
 
     emit(state, status.model_dump(mode="json"), render)
+
+
+def _column_map(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    found: dict[str, str] = {}
+    for pair in pairs:
+        column, sep, path = pair.partition("=")
+        if not sep or not column.strip() or not path.strip():
+            raise typer.BadParameter(f"{pair!r} is not COLUMN=canonical.path", param_hint="--map")
+        found[column.strip()] = path.strip()
+    return found
+
+
+@sync_app.command("capture")
+def capture_command(
+    ctx: typer.Context,
+    source_id: Annotated[
+        str, typer.Argument(help="A later extract, ingested first (data-mash ingest, any format).")
+    ],
+    feed: Annotated[
+        str, typer.Option(help="The feed: one per legacy system and extract kind, e.g. LIFE-PAS.")
+    ],
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="COLUMN=PATH",
+            help="Extract column -> canonical path (a feed's first capture; repeat per column).",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Record what a later legacy extract changed: inserts, updates (per component), deletes.
+
+    Compares the extract's per-policy, per-component row hashes with the feed's last synced
+    snapshot; the bookmark moves only once the changes are durable. Apply them with sync run.
+
+    Example: data-mash sync capture src_1a2b3c --feed LIFE --map POLNO=policy_core.policy_id
+    """
+    from tools.sync.capture import LegacyCapture
+
+    state = state_for(ctx, json_out, tenant)
+    result = LegacyCapture(state.engine, state.settings, tenant=state.settings.tenant).capture(
+        feed, source_id, _column_map(column_map)
+    )
+
+    def render(console: Console) -> None:
+        if result.unchanged:
+            console.print(f"Feed {feed}: {source_id} is already its snapshot {result.snapshot}.")
+            return
+        console.print(
+            f"Feed {feed} snapshot {result.snapshot}: {result.inserts} inserts, "
+            f"{result.updates} updates, {result.deletes} deletes recorded "
+            "(apply them with: data-mash sync run)"
+        )
+
+    emit(state, result.model_dump(mode="json"), render)

@@ -81,9 +81,6 @@ def _render_wave(status: Any) -> Any:
 @app.command("generate-plan")
 def generate_plan_cmd(
     ctx: typer.Context,
-    source: Annotated[
-        list[str], typer.Option("--source", "-s", help=("Source id (repeat for several)."))
-    ],
     target: Annotated[
         str,
         typer.Option(
@@ -104,20 +101,50 @@ def generate_plan_cmd(
             )
         ),
     ] = None,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Source id (repeat for several)."),
+    ] = None,
+    assembly: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--assembly",
+            "-a",
+            help="Assembly id whose run made whole policies (repeat for several roots); "
+            "instead of --source.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
     """Plan migration waves: wave 0 = clean candidates, then waves by line, complexity, state.
 
-    Example: data-mash generate-plan --source SRC1 --target new_platform --json
+    From --source, a policy is that source's canonical record. From --assembly, it is the
+    whole policy an assembly run joined from every system (coverages, payments, endorsements,
+    letters, claims): the waves migrate, compensate and reconcile whole policies, and the new
+    platform stores each with one child row per item.
+
+    Examples: data-mash generate-plan --source SRC1 --target new_platform --json;
+    data-mash generate-plan --assembly ASSEMBLY_ID --target new_platform --rule-set RULES
     """
     state = state_for(ctx, json_out, tenant)
+    if not source and not assembly:
+        raise typer.BadParameter(
+            "name the policies to plan: --source SOURCE_ID or --assembly ASSEMBLY_ID",
+            param_hint="--source/--assembly",
+        )
     criteria = PlanCriteria(max_wave_size=max_wave_size, rule_set=rule_set)
     plan = generate_plan(
-        _context(state), source_ids=source, target=target, canonical=canonical, criteria=criteria
+        _context(state),
+        source_ids=source,
+        assembly_ids=assembly,
+        target=target,
+        canonical=canonical,
+        criteria=criteria,
     )
     data = {
         "plan_id": plan.plan_id,
+        "assembly_ids": plan.assembly_ids,
         "waves": [w.model_dump(mode="json") for w in plan.waves],
         "version": plan.version,
         "target": plan.target,

@@ -499,3 +499,111 @@ class SyncConflictRow(SQLModel, table=True):
     entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
     created_at: datetime = stamp_field()
     resolved_at: datetime | None = optional_stamp_field()
+    # when `sync run` carried the decision to both sides (migration 0011_sync_changes)
+    applied_at: datetime | None = optional_stamp_field()
+
+
+# -- sync: change capture, outboxes, per-policy sync state (migration 0011_sync_changes) -------
+
+
+class SyncFeedRow(SQLModel, table=True):
+    """A legacy extract feed: its column map and the bookmark of the last synced snapshot."""
+
+    __tablename__ = "sync_feed"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    feed: str = Field(primary_key=True, max_length=128)
+    columns: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    snapshot_no: int = 0
+    source_id: str | None = Field(default=None, max_length=64)
+    snapshot_path: str | None = None
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    captured_at: datetime | None = optional_stamp_field()
+
+
+class SyncChangeRow(SQLModel, table=True):
+    """A captured change of one policy on one side (the inbox ``sync run`` applies)."""
+
+    __tablename__ = "sync_change"
+    __table_args__ = (
+        UniqueConstraint("tenant", "change_key", name="uq_sync_change_key"),
+        Index("ix_sync_change_state", "tenant", "state", "id"),
+        Index("ix_sync_change_policy", "tenant", "policy_id", "id"),
+    )
+
+    id: int | None = id_field()
+    tenant: str = Field(max_length=64)
+    change_key: str = Field(max_length=256)
+    origin: str = Field(max_length=16)  # legacy | new
+    policy_id: str = Field(max_length=64)
+    op: str = Field(max_length=16)  # insert | update | delete
+    components: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    delta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    hlc: str = Field(max_length=96)
+    source: str | None = Field(default=None, max_length=256)
+    state: str = Field(max_length=16)  # pending | applied
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = stamp_field()
+    applied_at: datetime | None = optional_stamp_field()
+
+
+class SyncPolicyRow(SQLModel, table=True):
+    """Per policy: the last agreed version (base), each side as last known, per-path stamps."""
+
+    __tablename__ = "sync_policy"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    policy_id: str = Field(primary_key=True, max_length=64)
+    base: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    legacy: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    new: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    stamps: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    updated_at: datetime = stamp_field()
+
+
+class SyncOutboundRow(SQLModel, table=True):
+    """Merged values owed to one side, written with the decision; the relay delivers them."""
+
+    __tablename__ = "sync_outbound"
+    __table_args__ = (Index("ix_sync_outbound_pending", "tenant", "side", "delivered_at", "id"),)
+
+    id: int | None = id_field()
+    tenant: str = Field(max_length=64)
+    side: str = Field(max_length=16)  # legacy | new
+    policy_id: str = Field(max_length=64)
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    hlc: str = Field(max_length=96)
+    entry_id: int | None = Field(default=None, foreign_key="audit_entry.id")
+    created_at: datetime = stamp_field()
+    delivered_at: datetime | None = optional_stamp_field()
+
+
+class PlatformPolicyRow(SQLModel, table=True):
+    """The new platform's current document of a policy (as written through data-mash)."""
+
+    __tablename__ = "platform_policy"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    policy_id: str = Field(primary_key=True, max_length=64)
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    version: int = 1
+    updated_at: datetime = stamp_field()
+
+
+class PlatformOutboxRow(SQLModel, table=True):
+    """A platform write's change event, committed in the same transaction as the write."""
+
+    __tablename__ = "platform_outbox"
+    __table_args__ = (Index("ix_platform_outbox_pending", "tenant", "delivered_at", "id"),)
+
+    id: int | None = id_field()
+    tenant: str = Field(max_length=64)
+    policy_id: str = Field(max_length=64)
+    origin: str = Field(max_length=16)  # new (a platform user) | sync (a merged value)
+    op: str = Field(max_length=16)
+    delta: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    hlc: str = Field(max_length=96)
+    txid: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime = stamp_field()
+    delivered_at: datetime | None = optional_stamp_field()

@@ -119,6 +119,11 @@ def test_confirming_a_field_is_audited(client: TestClient, estate: Estate) -> No
     assert page["total"] == count + 1
     assert page["entries"][-1]["operation"] == "update_field_mapping"
     assert page["entries"][-1]["target"] == acme.mapping_id
+    # The entry names the token that made the change and its role, not the server's OS user.
+    token_id = estate.tokens.callers[operator["Authorization"].removeprefix("Bearer ")].token_id
+    assert page["entries"][-1]["actor"] == f"api token {token_id} (operator)"
+    # ... and only for that request: this process's own entries keep their usual actor.
+    assert not AuditLog(estate.engine, tenant="acme").actor.startswith("api ")
 
 
 def test_run_a_wave_as_a_job_watch_its_events_and_refuse_a_second_run(
@@ -127,6 +132,7 @@ def test_run_a_wave_as_a_job_watch_its_events_and_refuse_a_second_run(
     acme = estate.tenants["acme"]
     operator = estate.tokens.header("acme", Role.OPERATOR)
     wave = acme.runnable_wave
+    last_entry = max((e.id for e in AuditLog(estate.engine, tenant="acme").replay()), default=0)
     started = client.post(f"/api/v1/waves/{wave}/run", headers=operator)
     assert started.status_code == 202, started.text
     job_id = started.json()["job_id"]
@@ -150,6 +156,15 @@ def test_run_a_wave_as_a_job_watch_its_events_and_refuse_a_second_run(
     assert percents == sorted(percents)
     context = estate.context_for(estate.engine, estate.settings, "acme")
     assert get_wave_status(context, wave).status == "completed"
+    # The job's thread writes the run's audit entries as the token that started it.
+    token_id = estate.tokens.callers[operator["Authorization"].removeprefix("Bearer ")].token_id
+    run_entries = [
+        e
+        for e in AuditLog(estate.engine, tenant="acme").replay("waves")
+        if e.target == wave and e.id > last_entry
+    ]
+    assert run_entries, "the run wrote no waves entry for its wave"
+    assert {e.actor for e in run_entries} == {f"api token {token_id} (operator)"}
 
 
 def test_a_second_run_while_one_is_active_is_409(client: TestClient, estate: Estate) -> None:

@@ -34,4 +34,8 @@ def test_api_requests_use_the_token_store(tmp_path: Path) -> None:
         good = {"authorization": f"Bearer {viewer.token}"}
         answer = client.get("/api/v1/sources", headers=good)
         assert answer.status_code == 200, answer.text
+    assert caller.actor == f"api token {viewer.token_id} (viewer)"
+    labelled = store.create("acme", "operator", label="ci bot")
+    named = verifier.verify(labelled.token)
+    assert named is not None and named.actor == f"api token {labelled.token_id} 'ci bot' (operator)"
     engine.dispose()

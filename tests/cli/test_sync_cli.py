@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from cli.main import main
 from core.settings import Settings
 from core.store import open_store
+from tests.tools.sync.extracts import COLUMNS, write_extract
 from tools.sync.conflicts import ConflictQueue
 from tools.sync.contracts import Owner
 from tools.sync.ledger import OwnershipLedger
@@ -76,3 +78,22 @@ def test_bad_resolves_and_waves_are_one_line_errors(
     assert main(["sync", "resolve", str(queued[0]), "--take", "maybe"]) == 2
     record = _json(capsys, "sync", "conflicts", "--all")["conflicts"][0]
     assert record["resolution"] == "legacy"  # the failed attempts changed nothing
+
+
+def test_capture_a_later_extract(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    book = [{"id": f"P{i}", "status": "active", "city": "Bonn"} for i in range(4)]
+    first = write_extract(tmp_path / "day1.csv", book)
+    book[0]["city"], book = "Köln", book[:3]
+    second = write_extract(tmp_path / "day2.csv", book)
+    ids = [_json(capsys, "ingest", str(p), "--format", "csv")["source_id"] for p in (first, second)]
+    maps = [arg for col, path in COLUMNS.items() for arg in ("--map", f"{col}={path}")]
+    one = _json(capsys, "sync", "capture", ids[0], "--feed", "LEG", *maps)
+    assert (one["snapshot"], one["inserts"]) == (1, 4)
+    two = _json(capsys, "sync", "capture", ids[1], "--feed", "LEG")
+    assert (two["snapshot"], two["inserts"], two["updates"], two["deletes"]) == (2, 0, 1, 1)
+    assert main(["sync", "capture", ids[1], "--feed", "NEW"]) == 1
+    assert "needs its column map" in capsys.readouterr().err
+    assert main(["sync", "capture", ids[1], "--feed", "NEW", "--map", "oops"]) == 2

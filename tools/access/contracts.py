@@ -50,3 +50,4 @@ class Principal(BaseModel):
     token_id: str
     tenant: str
     role: Role
+    label: str | None = Field(None, description="The token's label, when it was given one.")

@@ -132,7 +132,9 @@ class TokenStore:
             return None
         if not hmac.compare_digest(_digest(secret), row.secret_sha256):
             return None
-        return Principal(token_id=row.token_id, tenant=row.tenant, role=Role(row.role))
+        return Principal(
+            token_id=row.token_id, tenant=row.tenant, role=Role(row.role), label=row.label
+        )
 
     def any_active(self) -> bool:
         """True when an unrevoked token exists (HTTP servers off loopback need one)."""

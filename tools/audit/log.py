@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core.logs import current_correlation_id
+from core.logs import current_actor, current_correlation_id
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
 from core.store.models import AuditEntry, AuditPolicy, table_of, utcnow
@@ -51,6 +51,11 @@ _ERROR_LIMIT = 2000
 
 
 def default_actor() -> str:
+    """The actor of new audit entries: the one bound for the running request (an API token),
+    else DATA_MASH_ACTOR, else ``user@host`` of this process."""
+    bound = current_actor()
+    if bound:
+        return bound
     user = os.environ.get("DATA_MASH_ACTOR")
     if user:
         return user

@@ -171,3 +171,34 @@ class SyncStatus(BaseModel):
     ledger: dict[str, int] = Field(description="Policies per owner.")
 
     _utc = field_validator("oldest_pending")(as_utc)
+
+
+class CaptureResult(BaseModel):
+    """What one legacy extract changed against the feed's last synced snapshot."""
+
+    feed: str
+    source_id: str
+    snapshot: int = Field(description="The feed's snapshot number this extract became.")
+    inserts: int = 0
+    updates: int = 0
+    deletes: int = 0
+    unchanged: bool = Field(False, description="The extract is the feed's current snapshot.")
+
+
+class PlatformWrite(BaseModel):
+    """What one write to the new platform did (``op`` none: it already held that document)."""
+
+    policy_id: str
+    op: str = Field(description="insert, update, delete, or none.")
+    changed: list[str] = Field(description="The flat paths the write changed.")
+    version: int = Field(description="The policy's version on the platform after the write.")
+    outbox_id: int | None = Field(None, description="The outbox event of the write.")
+
+
+class RelayReport(BaseModel):
+    """One relay pass: events forwarded, echoes dropped, merged values delivered per side."""
+
+    forwarded: int = Field(0, description="Platform events recorded as changes from new.")
+    echoes: int = Field(0, description="Platform events of sync's own writes, not sent back.")
+    to_new: int = Field(0, description="Merged values written to the new platform.")
+    to_legacy: int = Field(0, description="Merged values dropped for the legacy side.")

@@ -127,3 +127,10 @@ def _lists(node: Any) -> Any:
     if node and all(k.startswith("[") for k in node):
         return [_lists(node[k]) for k in sorted(node)]
     return {k: _lists(v) for k, v in node.items()}
+
+
+def delta_of(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The flat paths whose value differs between two flat documents (None: the path is gone)."""
+    return {
+        p: after.get(p) for p in sorted(set(before) | set(after)) if before.get(p) != after.get(p)
+    }

@@ -96,6 +96,11 @@ class ConflictPolicy:
         return FieldGroup(name=DEFAULT_GROUP, fields=(), resolve=self.default)
 
 
+def known_paths() -> set[str]:
+    """Every canonical policy_v1 path and path prefix, with and without a trailing ``[]``."""
+    return _known_prefixes()
+
+
 def _known_prefixes() -> set[str]:
     known: set[str] = set()
     for entry in canonical_fields("policy_v1"):

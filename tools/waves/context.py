@@ -23,6 +23,12 @@ from core.settings import Settings
 from core.targets import TargetName, canonical_target
 from tools.canonical.repository import approved_mapping, list_mappings
 from tools.routing.canonical_input import canonical_batches_for_source
+from tools.waves.inputs import (
+    assembly_confidences,
+    assembly_confirmations,
+    assembly_records,
+    is_assembly,
+)
 from tools.waves.reconcile import reconcile
 from tools.waves.targets.base import MigrationTarget
 from tools.waves.targets.registry import make_target
@@ -41,6 +47,7 @@ class WaveContext:
     engine: Engine
     settings: Settings
     tenant: str
+    #: plan input (a source id, or an assembly id) -> its canonical records
     canonical_source: CanonicalSource
     target_factory: TargetFactory = make_target
     confidence_source: ConfidenceSource | None = None
@@ -63,16 +70,28 @@ class WaveContext:
         """
         who = check_tenant(tenant or settings.tenant)
 
-        def canonical(source_id: str) -> Iterable[pa.RecordBatch]:
-            return canonical_batches_for_source(engine, settings, source_id, who)
+        def canonical(ref: str) -> Iterable[pa.RecordBatch]:
+            if is_assembly(ref):  # whole policies, assembled from every system
+                return assembly_records(engine, settings, who, ref)
+            return canonical_batches_for_source(engine, settings, ref, who)
+
+        def confidences(ref: str) -> dict[str, float] | None:
+            if is_assembly(ref):
+                return assembly_confidences(engine, who, ref)
+            return stored_confidences(engine, who, ref)
+
+        def confirmations(ref: str) -> dict[str, dict[str, str]]:
+            if is_assembly(ref):
+                return assembly_confirmations(engine, who, ref)
+            return stored_confirmations(engine, who, ref)
 
         return cls(
             engine=engine,
             settings=settings,
             tenant=who,
             canonical_source=canonical,
-            confidence_source=lambda sid: stored_confidences(engine, who, sid),
-            confirmation_source=lambda sid: stored_confirmations(engine, who, sid),
+            confidence_source=confidences,
+            confirmation_source=confirmations,
             reconciler=reconcile,
         )
 

@@ -77,7 +77,14 @@ class Plan(BaseModel):
     version: int
     target: str
     canonical: str
-    source_ids: list[str]
+    source_ids: list[str] = Field(
+        description="The plan's inputs: ingested sources, or assemblies (asm-...) of whole "
+        "policies."
+    )
+    assembly_ids: list[str] = Field(
+        default_factory=list,
+        description="The assemblies among the inputs: the waves migrate whole policies.",
+    )
     criteria: PlanCriteria
     summary: dict[str, Any]
     waves: list[WaveSummary]

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from core.errors import InputError, NotFoundError
+from core.errors import DataMashError, InputError, NotFoundError
 from core.metrics import RECONCILIATION_MISMATCHES, count
 from core.retry import retry_call, retry_settings
 from core.store.models import PolicyLocation, PolicyMove, table_of
@@ -45,6 +45,7 @@ from tools.routing.compiled import compile_rule_set
 from tools.routing.derived import with_derived_fields
 from tools.routing.rulesets import get_rule_set
 from tools.waves.context import WaveContext
+from tools.waves.inputs import check_staged, is_assembly, root_system
 from tools.waves.saga import BatchScope, Milestone, StepContext, step_context
 from tools.waves.state import (
     get_wave_status,
@@ -84,17 +85,15 @@ def wave_records(ctx: StepContext) -> Iterator[pa.RecordBatch]:
 
 
 def _ingest(ctx: StepContext) -> dict[str, Any]:
-    registry = SourceRegistry(ctx.engine, tenant=ctx.tenant)
+    settings = ctx.context.settings
 
-    def check(_: int, source_id: str, scope: BatchScope) -> None:
-        info = registry.find(source_id)
-        if info is None or not Path(info.staging_dir).exists():
-            raise NotFoundError(
-                f"source '{source_id}' of wave {ctx.wave_id} is not staged",
-                where=source_id,
-                fix="ingest it again with data-mash ingest PATH",
-            )
-        scope.rows = info.records
+    def check(_: int, ref: str, scope: BatchScope) -> None:
+        try:
+            scope.rows = check_staged(ctx.engine, settings, ctx.tenant, ref)
+        except DataMashError as exc:
+            raise type(exc)(
+                f"{exc.what} (wave {ctx.wave_id})", where=exc.where, fix=exc.fix
+            ) from None
         scope.outcome = {"staged": 1, "ingested_by_wave": 0}
 
     return ctx.run_batches(wave_sources(ctx.context, ctx.wave_id), check)
@@ -110,6 +109,8 @@ def _uningest(ctx: StepContext) -> dict[str, Any]:
 
 def _source_system(ctx: StepContext, source_id: str) -> str | None:
     try:
+        if is_assembly(source_id):  # a whole policy comes from its root's system
+            return root_system(ctx.engine, ctx.tenant, source_id)
         found = SourceRegistry(ctx.engine, tenant=ctx.tenant).find(source_id)
     except Exception:  # noqa: BLE001  (the system is a routing hint, not required)
         return None

@@ -28,6 +28,7 @@ from tools.waves.contracts import Plan, PlanCriteria, WaveSummary
 from tools.waves.expressions import parse_rule
 from tools.waves.gates import RecordGate, load_gates
 from tools.waves.grouping import assign_waves, complexity_of
+from tools.waves.inputs import is_assembly, ready_assembly
 from tools.waves.state import NAMESPACE, PLAN, WAVE, WAVE_POLICY, plan_row, wave_row
 from tools.waves.statuses import WaveState
 
@@ -37,12 +38,18 @@ _INSERT_CHUNK = 50_000
 def generate_plan(
     context: WaveContext,
     *,
-    source_ids: list[str],
+    source_ids: list[str] | None = None,
     target: str,
     canonical: str = "policy_v1",
     criteria: PlanCriteria | None = None,
+    assembly_ids: list[str] | None = None,
 ) -> Plan:
-    """Plan the waves that move the sources' policies to ``target`` and store the plan.
+    """Plan the waves that move the policies of sources, or of assemblies, to ``target``.
+
+    From sources, a policy is one source's canonical record; from assemblies, it is the whole
+    policy an assembly run put together from every system (its coverages, payments,
+    endorsements, letters and claims), so the waves migrate, compensate and reconcile whole
+    policies.
 
     Args:
         context: Store, settings, tenant and collaborators.
@@ -50,19 +57,42 @@ def generate_plan(
         target: Migration target (canonical name or an alias, e.g. ``NewPlatformAPI``).
         canonical: Canonical model of the records.
         criteria: Grouping and gate thresholds (defaults: :class:`PlanCriteria`).
+        assembly_ids: Approved assemblies with a finished run (instead of ``source_ids``).
 
     Returns:
         The stored plan with its waves.
 
     Raises:
-        InputError: no sources, unknown target, bad business rule, no candidate policies.
-        NotFoundError: a source or its canonical records do not exist.
+        InputError: no sources (or both sources and assemblies), unknown target, bad business
+            rule, an assembly not approved or not fully run, no candidate policies.
+        NotFoundError: a source or its canonical records, or an assembly, do not exist.
     """
     criteria = criteria or PlanCriteria()
     engine, who = context.engine, context.tenant
-    source_ids = list(dict.fromkeys(s.strip() for s in source_ids if s and s.strip()))
+    source_ids = _clean(source_ids)
+    assemblies = _clean(assembly_ids)
+    if source_ids and assemblies:
+        raise InputError(
+            "a plan reads either sources or assemblies, not both",
+            where="--source/--assembly",
+            fix="plan the assemblies (whole policies), or the sources, in separate plans",
+        )
+    if assemblies:
+        for assembly_id in assemblies:
+            if not is_assembly(assembly_id):
+                raise InputError(
+                    f"'{assembly_id}' is not an assembly id",
+                    where=f"--assembly {assembly_id}",
+                    fix="pass an id from data-mash assembly propose (asm-...)",
+                )
+            ready_assembly(engine, context.settings, who, assembly_id)
+        source_ids = assemblies
     if not source_ids:
-        raise InputError("no source given", where="--source", fix="name at least one source id")
+        raise InputError(
+            "no source given",
+            where="--source",
+            fix="name at least one source id (or an assembly with --assembly)",
+        )
     target = canonical_target(target, where="--target")
     for rule in criteria.business_rules:
         parse_rule(rule)
@@ -101,6 +131,7 @@ def generate_plan(
         "excluded_by_system": dict(collected.excluded),
         "already_migrated": collected.migrated,
         "waves": len(groups),
+        "inputs": "assemblies" if assemblies else "sources",
     }
     payload = {
         "plan_id": plan_id,
@@ -159,6 +190,10 @@ def generate_plan(
     return get_plan(context, plan_id)
 
 
+def _clean(refs: list[str] | None) -> list[str]:
+    return list(dict.fromkeys(r.strip() for r in refs or [] if r and r.strip()))
+
+
 def wave_id_for(plan_id: str, number: int) -> str:
     return f"{plan_id}-w{number}"
 
@@ -215,6 +250,7 @@ def get_plan(context: WaveContext, plan_id: str) -> Plan:
         target=row.target,
         canonical=row.canonical,
         source_ids=list(row.source_ids),
+        assembly_ids=[s for s in row.source_ids if is_assembly(s)],
         criteria=PlanCriteria.model_validate(row.criteria),
         summary=row.summary,
         created_at=row.created_at,

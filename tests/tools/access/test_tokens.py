@@ -29,7 +29,9 @@ def test_token_is_stored_only_as_a_hash_and_verifies(store: Engine) -> None:
     stored = _every_stored_text(store)
     assert secret not in stored and created.token not in stored
     principal = tokens.verify(created.token)
-    assert principal == Principal(token_id=created.token_id, tenant="acme", role=Role.OPERATOR)
+    assert principal == Principal(
+        token_id=created.token_id, tenant="acme", role=Role.OPERATOR, label="ci"
+    )
     assert tokens.verify(created.token[:-1] + ("A" if created.token[-1] != "A" else "B")) is None
     assert tokens.verify("dmt_nothing_here") is None
     assert tokens.verify("garbage") is None

@@ -1,0 +1,217 @@
+"""Writes to the new platform through data-mash, each with its outbox event in the same commit.
+
+The dual-write problem (write the platform, then tell the other side; crash in between and the
+other side never hears of it) is avoided the Debezium way: the policy's new document and an
+outbox row describing the change (policy, operation, changed paths, origin, HLC stamp) commit in
+one transaction, and a relay (:mod:`tools.sync.relay`) forwards outbox rows afterwards. The
+write takes the policy's row lock first, so two writers of one policy commit one after the
+other, and on PostgreSQL the row records its transaction id: the relay orders by it and only
+reads below the oldest running transaction, i.e. in commit order, not sequence order.
+
+Every outbox row carries its origin. A platform user's write is ``new``; a merged value that
+``sync run`` puts on the platform is ``sync``, and the relay never sends ``sync`` rows back to
+the legacy side (PostgreSQL's ``origin = none``): no echo, no ping-pong.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, and_, insert, select, text, update
+
+from core.errors import InputError
+from core.ids import ID_PATTERN
+from core.store.models import PlatformOutboxRow, PlatformPolicyRow, table_of, utcnow
+from tools.audit import AuditLog
+from tools.sync.clock import open_clock
+from tools.sync.contracts import HlcStamp, PlatformWrite
+from tools.sync.paths import delta_of, flatten
+
+POLICY = table_of(PlatformPolicyRow)
+OUTBOX = table_of(PlatformOutboxRow)
+NAMESPACE = "sync"
+#: The PostgreSQL channel the relay listens on; NOTIFY only wakes it, polling stays the truth.
+CHANNEL = "data_mash_outbox"
+ORIGIN_NEW, ORIGIN_SYNC = "new", "sync"
+_POLICY_ID = re.compile(ID_PATTERN)
+
+
+def check_policy_id(policy_id: str) -> str:
+    """Refuse an empty, over-long or path-like policy id (one clear error)."""
+    if not isinstance(policy_id, str) or not _POLICY_ID.match(policy_id):
+        raise InputError(
+            f"policy id {policy_id!r} is not valid",
+            where="policy_id",
+            fix="1-64 characters, no slashes or control characters",
+        )
+    return policy_id
+
+
+def flat_document(document: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
+    """A document as flat paths without empty leaves (a flat document passes through)."""
+    if document is None:
+        return {}
+    data = document.model_dump(mode="json") if isinstance(document, BaseModel) else document
+    if any("." in key or "[" in key for key in data):
+        flat = dict(data)
+    else:
+        flat = flatten(dict(data))
+    return {p: v for p, v in flat.items() if v not in (None, "", [], {})}
+
+
+class NewPlatform:
+    """The new platform's policy documents and their outbox, for one tenant."""
+
+    def __init__(self, engine: Engine, *, tenant: str, actor: str | None = None) -> None:
+        self.engine = engine
+        self.tenant = tenant
+        self.audit = AuditLog(engine, tenant=tenant, actor=actor)
+        self._clock = open_clock(engine, tenant=tenant, node="new")
+
+    def document(self, policy_id: str) -> dict[str, Any] | None:
+        """The policy's current flat document, or None when the platform does not hold it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(POLICY.c.document).where(
+                    and_(POLICY.c.tenant == self.tenant, POLICY.c.policy_id == policy_id)
+                )
+            ).first()
+        return dict(row.document) if row is not None and row.document is not None else None
+
+    def documents(self, *, batch: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every policy the platform holds, in policy id order, a page at a time."""
+        after = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(POLICY.c.policy_id, POLICY.c.document)
+                    .where(
+                        and_(
+                            POLICY.c.tenant == self.tenant,
+                            POLICY.c.policy_id > after,
+                            POLICY.c.document.is_not(None),
+                        )
+                    )
+                    .order_by(POLICY.c.policy_id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.policy_id, dict(row.document)
+            after = rows[-1].policy_id
+
+    def write_policy(
+        self,
+        policy_id: str,
+        document: Mapping[str, Any] | BaseModel | None,
+        *,
+        origin: str = ORIGIN_NEW,
+        stamp: HlcStamp | None = None,
+        reason: str | None = None,
+    ) -> PlatformWrite:
+        """Write (or with ``document=None`` delete) a policy on the platform, audited.
+
+        The document and its outbox event commit together; writing what the platform already
+        holds writes nothing and emits no event.
+
+        Raises:
+            InputError: a bad policy id, or a document whose policy id differs.
+        """
+        check_policy_id(policy_id)
+        flat = flat_document(document)
+        declared = flat.get("policy_core.policy_id")
+        if document is not None and declared not in (None, policy_id):
+            raise InputError(
+                f"the document is policy {declared!r}, not {policy_id!r}",
+                where="policy_core.policy_id",
+                fix="write each policy under its own id",
+            )
+        if document is not None:
+            flat["policy_core.policy_id"] = policy_id
+        stamp = stamp or self._clock.now()
+        with self.audit.operation(
+            NAMESPACE,
+            "platform.write" if document is not None else "platform.delete",
+            target=policy_id,
+            payload={"origin": origin, "hlc": str(stamp), "reason": reason},
+            policy_ids=[policy_id],
+        ) as op:
+            with op.atomic() as conn:
+                result = self._write(
+                    conn, policy_id, flat if document is not None else None, origin, stamp
+                )
+                op.outcome = result.model_dump(mode="json")
+        return result
+
+    def _write(
+        self,
+        conn: Connection,
+        policy_id: str,
+        flat: dict[str, Any] | None,
+        origin: str,
+        stamp: HlcStamp,
+    ) -> PlatformWrite:
+        where = and_(POLICY.c.tenant == self.tenant, POLICY.c.policy_id == policy_id)
+        query = select(POLICY.c.document, POLICY.c.version).where(where)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        else:  # take SQLite's write lock now, so the read below is the committed latest
+            conn.execute(update(POLICY).where(where).values(version=POLICY.c.version))
+        row = conn.execute(query).first()
+        before = dict(row.document) if row is not None and row.document is not None else {}
+        after = flat or {}
+        delta = delta_of(before, after)
+        if not delta:
+            return PlatformWrite(
+                policy_id=policy_id,
+                op="none",
+                changed=[],
+                version=row.version if row is not None else 0,
+            )
+        op = "delete" if flat is None else ("insert" if not before else "update")
+        version = (row.version if row is not None else 0) + 1
+        if row is None:
+            conn.execute(
+                insert(POLICY).values(
+                    tenant=self.tenant,
+                    policy_id=policy_id,
+                    document=flat,
+                    version=version,
+                    updated_at=utcnow(),
+                )
+            )
+        else:
+            conn.execute(
+                update(POLICY)
+                .where(where)
+                .values(document=flat, version=version, updated_at=utcnow())
+            )
+        txid = None
+        if conn.dialect.name == "postgresql":
+            txid = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+        outbox_id = conn.execute(
+            insert(OUTBOX)
+            .values(
+                tenant=self.tenant,
+                policy_id=policy_id,
+                origin=origin,
+                op=op,
+                delta=delta,
+                hlc=str(stamp),
+                txid=txid,
+                created_at=utcnow(),
+            )
+            .returning(OUTBOX.c.id)
+        ).scalar_one()
+        if conn.dialect.name == "postgresql":
+            conn.execute(
+                text("SELECT pg_notify(:channel, :tenant)"),
+                {"channel": CHANNEL, "tenant": self.tenant},
+            )
+        return PlatformWrite(
+            policy_id=policy_id, op=op, changed=sorted(delta), version=version, outbox_id=outbox_id
+        )

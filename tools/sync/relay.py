@@ -1,0 +1,304 @@
+"""The relay: platform outbox -> sync changes, and merged values -> each side.
+
+Forwarding claims unsent outbox rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+relays share the work; SQLite's single writer lock, taken at the start, on SQLite), records each
+as a change from ``new`` under a key made of its outbox id (``INSERT .. ON CONFLICT DO
+NOTHING``: a repeated delivery records nothing), and marks it sent, all in one commit with the
+batch's audit outcome. Rows whose origin is ``sync`` are data-mash's own merged values: they
+are marked sent and never forwarded (origin = none), so nothing echoes back.
+
+On PostgreSQL the relay reads only rows of transactions older than the oldest one still
+running in the database, ordered by transaction id: a row with a smaller sequence number
+whose transaction commits later is not skipped. NOTIFY wakes the relay; since a notification
+sent while no relay listens is lost, the relay also polls, and whatever was written while it was
+down is waiting in the outbox when it comes back (catch-up).
+
+Delivery sends merged values (``sync_outbound``) to their side: to the new platform as a write
+of origin ``sync``, to the legacy side as a correction file (JSON lines, one file per batch,
+named by its first and last row so a repeated delivery rewrites the same file). Both are
+idempotent, so a relay killed between delivering and marking delivers again harmlessly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, select, text, update
+
+from core.ids import tenant_path
+from core.settings import Settings
+from core.store.bulk import bulk_insert
+from core.store.models import (
+    PlatformOutboxRow,
+    SyncOutboundRow,
+    table_of,
+    utcnow,
+)
+from tools.audit import AuditLog
+from tools.sync.capture import insert_ignoring_duplicates
+from tools.sync.contracts import HlcStamp, RelayReport
+from tools.sync.platform import CHANNEL, ORIGIN_NEW, ORIGIN_SYNC, NewPlatform
+
+OUTBOX = table_of(PlatformOutboxRow)
+OUTBOUND = table_of(SyncOutboundRow)
+NAMESPACE = "sync"
+BATCH = 500
+#: The oldest transaction id still running in this database, as a 64-bit xid8 (the 32-bit
+#: ``backend_xid`` widened with the current epoch). Outbox rows of transactions below it are
+#: all committed (or gone), so reading only those, in transaction order, reads in commit order.
+#: The cluster-wide ``pg_snapshot_xmin`` would do too, but a long transaction in any other
+#: database of the server would then hold every relay back.
+HORIZON = text(
+    """
+    SELECT coalesce(min(
+        CASE WHEN a.backend_xid::text::bigint <= (s.x & 4294967295)
+             THEN ((s.x >> 32) << 32) + a.backend_xid::text::bigint
+             ELSE (((s.x >> 32) - 1) << 32) + a.backend_xid::text::bigint END),
+        9223372036854775807)
+    FROM pg_stat_activity a,
+         (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x) s
+    WHERE a.datname = current_database() AND a.backend_xid IS NOT NULL
+      AND a.pid <> pg_backend_pid()
+    """
+)
+
+
+def parse_stamp(value: str) -> HlcStamp:
+    """``0001733580000000.00003@node`` (``str(HlcStamp)``) back into a stamp."""
+    head, _, node = value.partition("@")
+    wall, _, logical = head.partition(".")
+    return HlcStamp(wall_ms=int(wall), logical=int(logical), node=node)
+
+
+def legacy_drop_dir(settings: Settings, tenant: str) -> Path:
+    """Where corrections for the legacy side are dropped (its batch loader picks them up)."""
+    return tenant_path(settings.path("sync"), tenant, "_legacy-out")
+
+
+class Relay:
+    """Forwards the platform outbox and delivers merged values, for one tenant."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        tenant: str,
+        actor: str | None = None,
+        batch: int = BATCH,
+        after_commit: Callable[[str], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.tenant = tenant
+        self.batch = batch
+        self.audit = AuditLog(engine, tenant=tenant, actor=actor or "sync-relay")
+        self.platform = NewPlatform(engine, tenant=tenant, actor=actor or "sync-relay")
+        self._after_commit = after_commit  # tests: crash points
+
+    # -- forwarding ---------------------------------------------------------------------------
+
+    def _pending_outbox(self) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(OUTBOX.c.id)
+                    .where(and_(OUTBOX.c.tenant == self.tenant, OUTBOX.c.delivered_at.is_(None)))
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
+    def forward(self) -> RelayReport:
+        """Forward one batch of outbox rows (all or none of the batch commits)."""
+        report = RelayReport()
+        if not self._pending_outbox():
+            return report
+        with self.audit.operation(NAMESPACE, "relay.forward", target="platform_outbox") as op:
+            with op.atomic() as conn:
+                rows = self._claim(conn)
+                changes = [
+                    {
+                        "tenant": self.tenant,
+                        "change_key": f"new:{r.id}",
+                        "origin": ORIGIN_NEW,
+                        "policy_id": r.policy_id,
+                        "op": r.op,
+                        "components": sorted({_component(p) for p in r.delta}),
+                        "delta": r.delta,
+                        "hlc": r.hlc,
+                        "source": f"platform_outbox#{r.id}",
+                        "state": "pending",
+                        "entry_id": op.entry_id,
+                        "created_at": utcnow(),
+                    }
+                    for r in rows
+                    if r.origin == ORIGIN_NEW
+                ]
+                insert_ignoring_duplicates(conn, changes)
+                if rows:
+                    conn.execute(
+                        update(OUTBOX)
+                        .where(OUTBOX.c.id.in_([r.id for r in rows]))
+                        .values(delivered_at=utcnow())
+                    )
+                ids = sorted({c["policy_id"] for c in changes})
+                bulk_insert(
+                    conn,
+                    "audit_policy",
+                    ("entry_id", "tenant", "policy_id"),
+                    [(op.entry_id, self.tenant, pid) for pid in ids],
+                )
+                report.forwarded = len(changes)
+                report.echoes = len(rows) - len(changes)
+                op.outcome = report.model_dump() | {
+                    "outbox": [rows[0].id, rows[-1].id] if rows else None
+                }
+        self._crash_point("forward")
+        return report
+
+    def _claim(self, conn: Connection) -> list[Any]:
+        query = select(
+            OUTBOX.c.id,
+            OUTBOX.c.policy_id,
+            OUTBOX.c.origin,
+            OUTBOX.c.op,
+            OUTBOX.c.delta,
+            OUTBOX.c.hlc,
+        ).where(and_(OUTBOX.c.tenant == self.tenant, OUTBOX.c.delivered_at.is_(None)))
+        if conn.dialect.name == "postgresql":
+            horizon = conn.execute(HORIZON).scalar_one()
+            query = (
+                query.where(OUTBOX.c.txid < horizon)
+                .order_by(OUTBOX.c.txid, OUTBOX.c.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
+        else:
+            # SQLite's one writer: take the write lock first, then read the committed rows.
+            conn.execute(update(OUTBOX).where(OUTBOX.c.id == -1).values(op=OUTBOX.c.op))
+            query = query.order_by(OUTBOX.c.id).limit(self.batch)
+        return list(conn.execute(query).all())
+
+    # -- delivering merged values ---------------------------------------------------------------
+
+    def deliver(self) -> RelayReport:
+        """Deliver one batch of merged values to each side."""
+        report = RelayReport()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(OUTBOUND)
+                .where(and_(OUTBOUND.c.tenant == self.tenant, OUTBOUND.c.delivered_at.is_(None)))
+                .order_by(OUTBOUND.c.id)
+                .limit(self.batch)
+            ).all()
+        if not rows:
+            return report
+        latest: dict[tuple[str, str], Any] = {}
+        for row in rows:  # only the newest merged value of a policy matters
+            latest[(row.side, row.policy_id)] = row
+        to_legacy = [r for (side, _), r in sorted(latest.items()) if side == "legacy"]
+        for (side, policy_id), row in sorted(latest.items()):
+            if side == "new":
+                self.platform.write_policy(
+                    policy_id,
+                    row.document,
+                    origin=ORIGIN_SYNC,
+                    stamp=parse_stamp(row.hlc),
+                    reason=f"merged value, sync_outbound#{row.id}",
+                )
+                report.to_new += 1
+        if to_legacy:
+            self._drop(rows[0].id, rows[-1].id, to_legacy)
+            report.to_legacy = len(to_legacy)
+        self._crash_point("deliver")
+        with self.audit.operation(
+            NAMESPACE,
+            "relay.deliver",
+            target="sync_outbound",
+            payload={"rows": [rows[0].id, rows[-1].id]},
+            policy_ids=sorted({r.policy_id for r in rows}),
+        ) as op:
+            op.outcome = report.model_dump()
+            with op.atomic() as conn:
+                conn.execute(
+                    update(OUTBOUND)
+                    .where(OUTBOUND.c.id.in_([r.id for r in rows]))
+                    .values(delivered_at=utcnow())
+                )
+        return report
+
+    def _drop(self, first: int, last: int, rows: list[Any]) -> Path:
+        folder = legacy_drop_dir(self.settings, self.tenant)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"corrections-{first:012d}-{last:012d}.jsonl"
+        partial = target.with_suffix(".partial")
+        with partial.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                line = {"policy_id": row.policy_id, "document": row.document, "hlc": row.hlc}
+                handle.write(json.dumps(line, sort_keys=True, default=str) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(target)
+        return target
+
+    # -- loop -------------------------------------------------------------------------------------
+
+    def pass_once(self) -> RelayReport:
+        """Forward and deliver until neither has anything left."""
+        total = RelayReport()
+        while True:
+            step = self.forward()
+            sent = self.deliver()
+            for name in RelayReport.model_fields:
+                setattr(
+                    total, name, getattr(total, name) + getattr(step, name) + getattr(sent, name)
+                )
+            if not any(getattr(step, n) or getattr(sent, n) for n in RelayReport.model_fields):
+                return total
+
+    def run(self, *, poll_seconds: float = 1.0, max_seconds: float | None = None) -> RelayReport:
+        """Relay until ``max_seconds`` have passed: wake on NOTIFY, poll as a fallback."""
+        total = RelayReport()
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        listener = self._listen()
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                step = self.pass_once()
+                for name in RelayReport.model_fields:
+                    setattr(total, name, getattr(total, name) + getattr(step, name))
+                wait = poll_seconds
+                if deadline is not None:
+                    wait = max(0.0, min(wait, deadline - time.monotonic()))
+                if listener is not None:
+                    for _note in listener.notifies(timeout=wait, stop_after=1):
+                        break
+                else:
+                    time.sleep(wait)
+        finally:
+            if listener is not None:
+                listener.close()
+        return total
+
+    def _listen(self) -> Any:
+        if self.engine.dialect.name != "postgresql":
+            return None
+        import psycopg
+
+        url = self.engine.url.set(drivername="postgresql")
+        conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+        conn.execute(f"LISTEN {CHANNEL}")
+        return conn
+
+    def _crash_point(self, where: str) -> None:
+        if self._after_commit is not None:
+            self._after_commit(where)
+
+
+def _component(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
