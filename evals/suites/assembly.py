@@ -3,8 +3,10 @@ ground truth (``ground_truth/relationships.json``).
 
 Scored: every true relationship found (recall), nothing else proposed (precision), the key
 transform of each (identity, number, crosswalk), and the orphans of every child key (recall and
-excess against the injected counts), with the discovery time. Conflicts, duplicates and
-assembled documents are scored once the assembly run exists.
+excess against the injected counts), with the discovery time. Then every home system's policies
+are assembled (:mod:`evals.assembly_score`): orphans, duplicates, cross-system conflicts and
+unknown codes found in the runs (recall and excess), and the share of clean policies whose
+assembled document equals the ground truth's, every component and every field.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def run(config: EvalConfig) -> SuiteResult:
     import json
 
     from core.store import open_store
+    from evals.assembly_score import assemble_estate
     from evals.workspace import estate_for, ingest_estate
     from tools.assembly import propose_relationships
 
@@ -43,16 +46,56 @@ def run(config: EvalConfig) -> SuiteResult:
         started = time.perf_counter()
         found = propose_relationships(engine, settings, ids, tenant=settings.tenant)
         seconds = time.perf_counter() - started
+        config.note("assemble", 0, 1)
+        started = time.perf_counter()
+        names = {s.info.name: s.info.source_id for s in sources}
+        assembled = assemble_estate(engine, settings, estate, names, tenant=settings.tenant)
+        assemble_seconds = time.perf_counter() - started
     finally:
         engine.dispose()
     truth = json.loads((estate / "ground_truth" / "relationships.json").read_text("utf-8"))
     result = SuiteResult(suite="assembly")
     score(result, truth, found.relationships, seconds)
-    result.notes.append(
-        "not yet scored: conflicts, duplicates, unknown codes and assembled documents "
-        "(they need the assembly run)"
-    )
+    score_assembly(result, assembled, assemble_seconds)
     return result
+
+
+def score_assembly(result: SuiteResult, assembled: Any, seconds: float) -> None:
+    """Fill ``result`` with the assembly run's figures (an :class:`EstateAssembly`)."""
+    m = result.metrics
+    for kind in ("duplicates", "conflicts", "unknown_codes"):
+        tally = getattr(assembled, kind)
+        m[f"{kind}.injected"] = tally.injected
+        m[f"{kind}.found"] = tally.found
+        m[f"{kind}.recall"] = tally.recall
+        m[f"{kind}.excess"] = tally.excess
+        result.lower_is_better(f"{kind}.excess")
+    m["orphans.run_recall"] = assembled.orphans.recall
+    m["orphans.run_excess"] = assembled.orphans.excess
+    m["documents.clean"] = assembled.clean
+    m["documents.equal"] = assembled.equal
+    m["documents.equal_share"] = assembled.equal_share
+    m["documents.unexplained_disagreements"] = assembled.unexplained
+    m["assemble.seconds"] = round(seconds, 3)
+    result.lower_is_better(
+        "orphans.run_excess", "documents.unexplained_disagreements", "assemble.seconds"
+    )
+    for root, doc in sorted(assembled.documents.items()):
+        run = assembled.runs[root]
+        result.cases.append(
+            {
+                "group": "assembly",
+                "id": root,
+                "status": "pass" if doc.clean and doc.equal == doc.clean else "fail",
+                "policies": run.policies,
+                "complete": run.complete,
+                "partial": run.partial,
+                "quarantined": run.quarantined,
+                "clean": doc.clean,
+                "equal": doc.equal,
+                "differences": [f"{p}: {d}" for p, d in doc.differences[:3]],
+            }
+        )
 
 
 def score(

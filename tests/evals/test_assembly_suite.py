@@ -11,7 +11,7 @@ from evals.suites.assembly import score
 from evals.thresholds import check, load_thresholds
 
 
-def test_assembly_suite_finds_every_relationship_and_orphan(tmp_path: Path) -> None:
+def test_assembly_suite_scores_relationships_runs_and_documents(tmp_path: Path) -> None:
     config = EvalConfig(
         home=tmp_path,
         policies=1500,
@@ -25,6 +25,16 @@ def test_assembly_suite_finds_every_relationship_and_orphan(tmp_path: Path) -> N
     assert m["relationships.recall"] == m["relationships.precision"] == 1.0
     assert m["relationships.transform_accuracy"] == 1.0
     assert m["orphans.recall"] == 1.0 and m["orphans.excess"] == 0 and m["orphans.injected"] > 0
+    for kind in ("duplicates", "conflicts", "unknown_codes"):
+        assert m[f"{kind}.injected"] > 0, kind
+        assert (m[f"{kind}.recall"], m[f"{kind}.excess"]) == (1.0, 0), kind
+    assert m["documents.clean"] > 1000 and m["documents.equal_share"] >= 0.995
+    assert {c["id"] for c in result.cases if c["group"] == "assembly"} == {
+        "policy_master",
+        "agency_policies",
+        "life",
+        "acquired_policy",
+    }
     assert all(c["status"] == "pass" for c in result.cases)
     rows = check(result, load_thresholds()["assembly"])
     assert rows and all(r["ok"] for r in rows), rows

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from core.errors import InputError
 from knowledge.canonical import fields
+from knowledge.glossary.codes import code_table
 from tools.assembly.contracts import CodeCrosswalk, CrosswalkValue
 from tools.assembly.keyspace import quote, scan
 from tools.canonical.spec import CodeStep, FieldRule
@@ -25,6 +26,29 @@ MAX_VALUES = 200  # a coded column with more distinct values than this is not a 
 def coded_fields() -> dict[str, list[str]]:
     """Canonical v1 fields with a closed set of values."""
     return {f.path: list(f.allowed_values) for f in fields("policy_v1") if f.allowed_values}
+
+
+def code_values(rule: FieldRule) -> list[str] | None:
+    """The canonical values a rule's code step translates to (None without a code step): a
+    column read through a code table is coded even when its canonical field is open text
+    (``policy_type``, ``endorsement_type``)."""
+    step = next((s for s in rule.transform if isinstance(s, CodeStep)), None)
+    if step is None:
+        return None
+    values = list(dict.fromkeys(step.values.values()))
+    if step.table:
+        table = code_table(step.table)
+        values += [e.canonical for e in table.entries if e.canonical not in values]
+        values += [v for v in table.values or () if v not in values]
+    return values
+
+
+def allowed_for(rule: FieldRule, coded: dict[str, list[str]]) -> list[str] | None:
+    """The values a coded rule may take: its field's closed list, else its code step's values;
+    None when the rule is not coded."""
+    if rule.target in coded:
+        return coded[rule.target]
+    return code_values(rule)
 
 
 def _plain(value: str) -> str:

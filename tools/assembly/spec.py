@@ -20,7 +20,13 @@ from core.settings import Settings
 from core.store.models import AssemblyRow, table_of, utcnow
 from tools.assembly import keyspace
 from tools.assembly.contracts import AssemblySpec, Component, Relationship
-from tools.assembly.crosswalks import below, check_values, coded_fields, crosswalk_for
+from tools.assembly.crosswalks import (
+    allowed_for,
+    below,
+    check_values,
+    coded_fields,
+    crosswalk_for,
+)
 from tools.assembly.relationships import NAMESPACE, confirmed_relationships, propose_relationships
 from tools.assembly.survivorship import default_rules, load_rules
 from tools.audit import AuditLog
@@ -112,7 +118,14 @@ def propose_assembly(
     rels, rel_version = _relationships(
         engine, settings, tenant, list(dict.fromkeys([root_info.source_id, *every]))
     )
-    candidates = [registry.get(s) for s in (sources or every) if s != root_info.source_id]
+    # A crosswalk source translates keys; it is not a part of the policy unless asked for.
+    key_crosswalks = {
+        r.key_transform.crosswalk.source
+        for r in rels
+        if r.key_transform is not None and r.key_transform.crosswalk is not None
+    }
+    wanted = sources or [s for s in every if s not in key_crosswalks]
+    candidates = [registry.get(s) for s in wanted if s != root_info.source_id]
     components: list[Component] = []
     for info in candidates:
         component = _edge(rels, root_info.source_id, info)
@@ -199,8 +212,9 @@ def _crosswalks(
         try:
             for info, mapping in pairs:
                 for rule in mapping.fields:
-                    if rule.target in coded:
-                        found = crosswalk_for(con, info, rule, coded[rule.target])
+                    allowed = allowed_for(rule, coded)
+                    if allowed:
+                        found = crosswalk_for(con, info, rule, allowed)
                         if found is not None:
                             out.append(found)
         finally:

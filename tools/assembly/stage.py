@@ -89,7 +89,10 @@ def raw_key(column: str) -> str:
 
 
 def with_crosswalks(rules: list[FieldRule], crosswalks: list[CodeCrosswalk]) -> list[FieldRule]:
-    """Rules whose coded columns translate through the assembly's approved crosswalk values."""
+    """Rules whose coded columns translate through the assembly's approved crosswalk values.
+
+    A value the crosswalk leaves unmapped is an error of the record that holds it (named with
+    its value and field), so exactly those records are quarantined."""
     by_column = {(x.column, x.field): x for x in crosswalks}
     out = []
     for rule in rules:
@@ -101,11 +104,13 @@ def with_crosswalks(rules: list[FieldRule], crosswalks: list[CodeCrosswalk]) -> 
         steps = list(rule.transform)
         at = next((i for i, s in enumerate(steps) if isinstance(s, CodeStep)), None)
         if at is None:
-            steps.append(CodeStep(values=values, case_insensitive=False, on_unknown="keep"))
+            steps.append(CodeStep(values=values, case_insensitive=False, on_unknown="error"))
         else:
             old = steps[at]
             assert isinstance(old, CodeStep)
-            steps[at] = old.model_copy(update={"values": {**old.values, **values}})
+            steps[at] = old.model_copy(
+                update={"values": {**old.values, **values}, "on_unknown": "error"}
+            )
         out.append(rule.model_copy(update={"transform": tuple(steps)}))
     return out
 

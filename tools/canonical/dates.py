@@ -22,6 +22,10 @@ _TOKENS = {
     "DD": ("d", 2),
     "YY": ("yy", 2),
     "C": ("c", 1),
+    # A timestamp's time of day is read and dropped: the canonical fields are dates.
+    "HH": ("hh", 2),
+    "MI": ("mi", 2),
+    "SS": ("ss", 2),
 }
 _TOKEN_RE = re.compile("|".join(sorted(_TOKENS, key=len, reverse=True)))
 ALIASES = {"julian": "YYYYDDD", "iso": "YYYY-MM-DD"}

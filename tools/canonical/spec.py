@@ -30,6 +30,7 @@ class DateStep(_Step):
     `format` is a token pattern: YYYY, MM, DD, DDD (day of year), C (century digit, 0=19xx,
     1=20xx), YY (with C) and literal separators, e.g. `MM/DD/YYYY`, `DD.MM.YYYY`, `YYYYMMDD`,
     `YYYY-MM-DD`, `YYYYDDD` (Julian), `CYYMMDD`; or `excel` for Excel serial day numbers.
+    A timestamp's time of day (HH, MI, SS) is read and dropped: `YYYY-MM-DDTHH:MI:SS`.
     Numeric columns are read as their digits. A value of zeros only (`00000000`, `0`) means no date.
     """
 

@@ -13,7 +13,7 @@ from core.settings import Settings
 from core.store import open_store
 
 SEEDS = (3, 7, 11)
-POLICIES = 1500
+POLICIES = 2000  # the acceptance size of issue 15
 
 
 @dataclass

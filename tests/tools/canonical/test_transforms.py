@@ -230,3 +230,11 @@ def test_defaults_constants_and_failure_messages() -> None:
         "'01/02/2024' in column EFF is not an ISO date YYYY-MM-DD (add a date transform "
         "for other formats)",
     ]
+
+
+def test_a_timestamp_reads_as_its_date() -> None:
+    dates, failed = parse_dates(
+        pa.array(["2020-04-21T16:34:11", "2023-13-14T12:32:30", None]), "YYYY-MM-DDTHH:MI:SS"
+    )
+    assert [str(d) if d else None for d in dates.to_pylist()] == ["2020-04-21", None, None]
+    assert failed.tolist() == [False, True, False]
