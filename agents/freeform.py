@@ -22,6 +22,7 @@ from langchain_core.messages.utils import message_chunk_to_message
 
 from agents.llm import LlmAccess, describe_llm_error
 from agents.mcp_client import CapabilityMissing, McpHub, ToolFailed
+from core.retry import retry_call_async
 
 MAX_TOOL_ROUNDS = 6
 MAX_TOOL_RESULT_CHARS = 8_000
@@ -91,12 +92,25 @@ async def answer_question(
 
 
 async def _stream(model: Any, convo: list[BaseMessage], llm: LlmAccess) -> AIMessage:
-    """Stream one model turn, forwarding text as it comes; return the whole message."""
-    total: Any = None
-    async for chunk in model.astream(convo):
-        if llm.on_text is not None and isinstance(chunk.content, str) and chunk.content:
-            llm.on_text(chunk.content)
-        total = chunk if total is None else total + chunk
+    """Stream one model turn, forwarding text as it comes; return the whole message.
+
+    A transient failure (429, 5xx, timeout, reset) is retried with backoff or the server's
+    ``Retry-After`` (operation ``llm_chat``) as long as no text has been shown yet: a retry
+    after that would show the answer twice.
+    """
+    shown = False
+
+    async def once() -> Any:
+        nonlocal shown
+        total: Any = None
+        async for chunk in model.astream(convo):
+            if llm.on_text is not None and isinstance(chunk.content, str) and chunk.content:
+                llm.on_text(chunk.content)
+                shown = True
+            total = chunk if total is None else total + chunk
+        return total
+
+    total = await retry_call_async("llm_chat", once, retry_if=lambda _exc: not shown, **llm.retry)
     if total is None:
         return AIMessage(content="")
     if isinstance(total, AIMessageChunk):

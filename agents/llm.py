@@ -15,6 +15,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from core.retry import RetrySettings, classify, retry_settings
 from core.settings import Settings
 
 WIZARD_NOTE = (
@@ -26,9 +27,14 @@ USAGE_FILE = "llm_usage.sqlite"
 
 
 def build_chat_model(
-    settings: Settings, *, max_retries: int = 2, timeout: float = 60.0
+    settings: Settings, *, max_retries: int = 0, timeout: float = 60.0
 ) -> BaseChatModel | None:
-    """A streaming ChatOpenAI for the configured endpoint, or None when none is configured."""
+    """A streaming ChatOpenAI for the configured endpoint, or None when none is configured.
+
+    The client's own retries are off (``max_retries=0``): the call is retried by
+    :func:`core.retry.retry_call_async` in the free-form loop, which classifies each failure,
+    honours ``Retry-After``, never retries a stream that already showed text, and counts it.
+    """
     if not settings.llm_configured:
         return None
     from langchain_openai import ChatOpenAI
@@ -97,6 +103,9 @@ class LlmAccess:
     model_name: str = "unknown"
     off_reason: str | None = None
     on_text: Any = field(default=None, repr=False)  # callable(str) for streamed answer text
+    retry: RetrySettings = field(
+        default_factory=lambda: RetrySettings(attempts=4, initial_wait=0.2, max_wait=5.0)
+    )
 
     @property
     def available(self) -> bool:
@@ -117,6 +126,7 @@ def llm_access(
         tenant=settings.tenant,
         model_name=settings.model,
         on_text=on_text,
+        retry=retry_settings(settings),
     )
 
 
@@ -125,16 +135,17 @@ def describe_llm_error(exc: Exception, base_url: str | None) -> tuple[str, bool]
     import openai
 
     where = base_url or "the OpenAI API"
+    kind = classify(exc).value
     if isinstance(exc, openai.APIConnectionError):  # includes timeouts
         return (
-            f"The LLM endpoint at {where} is unreachable ({type(exc).__name__}); "
+            f"The LLM endpoint at {where} is unreachable ({kind}, {type(exc).__name__}); "
             "continuing as a guided wizard.",
             True,
         )
     if isinstance(exc, openai.RateLimitError):
         return (
-            f"The LLM endpoint at {where} is rate limiting (HTTP 429) even after retries; "
-            "try the question again later.",
+            f"The LLM endpoint at {where} is rate limiting (HTTP 429, {kind}) even after "
+            "retries; try the question again later.",
             False,
         )
     if isinstance(exc, openai.APIStatusError):
@@ -145,12 +156,12 @@ def describe_llm_error(exc: Exception, base_url: str | None) -> tuple[str, bool]
             404: "check DATA_MASH_MODEL and OPENAI_BASE_URL",
         }.get(exc.status_code, "try again later")
         return (
-            f"The LLM endpoint at {where} answered HTTP {exc.status_code}: "
+            f"The LLM endpoint at {where} answered HTTP {exc.status_code} ({kind}): "
             f"{_short(exc.message)} ({hint})"
             + ("; continuing as a guided wizard." if fatal else "."),
             fatal,
         )
-    return f"The LLM call failed: {type(exc).__name__}: {_short(str(exc))}.", False
+    return f"The LLM call failed ({kind}): {type(exc).__name__}: {_short(str(exc))}.", False
 
 
 def _short(text: str, limit: int = 200) -> str:

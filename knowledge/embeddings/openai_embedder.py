@@ -12,6 +12,7 @@ import numpy as np
 
 from core.errors import ConfigError, DataMashError
 from core.metrics import EMBEDDING_BUDGET_LEFT, EMBEDDING_CALLS, EMBEDDING_COST, count, enabled
+from core.retry import describe, retry_call
 from knowledge.embeddings.spend import BudgetExceeded, SpendLedger, price_per_million
 
 KNOWN_DIMENSIONS: Final[dict[str, int]] = {
@@ -55,10 +56,12 @@ class RateLimiter:
 class OpenAIEmbedder:
     """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint.
 
-    Retries rate limits (429) and transient failures with exponential backoff, honouring the
-    ``retry-after`` / ``retry-after-ms`` headers; refuses a request that would take the tenant's
-    spend over ``budget_usd`` (tokens estimated at 4 bytes each beforehand, the endpoint's own
-    count recorded afterwards).
+    Retries rate limits (429) and other transient failures (timeouts, resets, 5xx) through
+    :func:`core.retry.retry_call` (operation ``embedding_request``): the server's
+    ``retry-after`` / ``retry-after-ms`` when it sends one, else exponential backoff with jitter;
+    permanent failures (a refused key, an unknown model) are never retried. Refuses a request
+    that would take the tenant's spend over ``budget_usd`` (tokens estimated at 4 bytes each
+    beforehand, the endpoint's own count recorded afterwards).
     """
 
     def __init__(
@@ -160,13 +163,11 @@ class OpenAIEmbedder:
     def _call_with_retries(self, batch: list[str]) -> Any:
         import openai
 
-        transient = (
-            openai.RateLimitError,
-            openai.APITimeoutError,
-            openai.APIConnectionError,
-            openai.InternalServerError,
-        )
-        for attempt in range(self._max_retries + 1):
+        tries = 0
+
+        def once() -> Any:
+            nonlocal tries
+            tries += 1
             self._limiter.acquire()
             try:
                 return self._client.embeddings.create(model=self._model, input=batch)
@@ -182,24 +183,22 @@ class OpenAIEmbedder:
                     where="DATA_MASH_EMBEDDING_MODEL",
                     fix="name an embedding model the endpoint serves",
                 ) from error
-            except transient as error:
-                if attempt == self._max_retries:
-                    raise EmbeddingServiceError(
-                        f"embedding endpoint still failing after {attempt + 1} tries: {error}",
-                        where="OPENAI_BASE_URL",
-                        fix="retry later, or lower the request rate",
-                    ) from error
-                self._sleep(self._delay(attempt, error))
-        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _delay(self, attempt: int, error: Exception) -> float:
-        response = getattr(error, "response", None)
-        headers = getattr(response, "headers", None) or {}
-        for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-            value = headers.get(header)
-            if value is not None:
-                try:
-                    return min(MAX_DELAY_SECONDS, max(0.0, float(value) * scale))
-                except ValueError:
-                    pass  # an HTTP date: fall back to our own backoff
-        return min(MAX_DELAY_SECONDS, self._base_delay * 2**attempt)
+        try:
+            return retry_call(
+                "embedding_request",
+                once,
+                attempts=self._max_retries + 1,
+                initial_wait=self._base_delay,
+                max_wait=MAX_DELAY_SECONDS,
+                max_hint=MAX_DELAY_SECONDS,
+                sleep=self._sleep,
+            )
+        except DataMashError:
+            raise
+        except Exception as error:  # noqa: BLE001  (one clear error naming the class)
+            raise EmbeddingServiceError(
+                f"embedding request failed after {tries} tries: {describe(error)}",
+                where="OPENAI_BASE_URL",
+                fix="retry later, or lower the request rate",
+            ) from error

@@ -11,6 +11,7 @@ import anyio
 from agents.freeform import answer_question
 from agents.llm import TokenLedger, llm_access, probe_endpoint
 from agents.mcp_client import McpHub, builtin_specs
+from core.metrics import ERRORS, RETRIES
 from core.settings import Settings
 from tests.agents.openai_stub import Reply, serve_stub
 from tests.servers.clients import free_port
@@ -36,7 +37,10 @@ def test_tool_calls_streaming_errors_and_retry_after(workspace: Path, legacy_csv
             openai_api_key="test-key",
             model="stub-model",
             tenant="acme",
+            retry_attempts=3,
         )
+        retries = RETRIES.labels("llm_chat")._value.get()
+        gave_up = ERRORS.labels("llm_chat", "transient")._value.get()
         assert probe_endpoint(settings) is None
         llm = llm_access(settings, on_text=streamed.append)
         specs = [s for s in builtin_specs(settings)[0] if s.name == "content"]
@@ -65,7 +69,7 @@ def test_tool_calls_streaming_errors_and_retry_after(workspace: Path, legacy_csv
                 third = await answer_question(
                     llm, hub, "Again?", system="sys", history=[], thread_id="t"
                 )
-                assert "answered HTTP 500" in third[-1].content
+                assert "answered HTTP 500 (transient)" in third[-1].content
                 assert llm.available  # a server error is not a reason to stop using the LLM
 
         anyio.run(run)
@@ -76,7 +80,9 @@ def test_tool_calls_streaming_errors_and_retry_after(workspace: Path, legacy_csv
     assert "list_sources" in [t["function"]["name"] for t in body["tools"]]
     assert stub.headers[0]["Authorization"] == "Bearer test-key"
     assert stub.requests[1]["messages"][-1]["role"] == "tool"
-    assert len(stub.requests) == 7  # the 429 was retried once, the 500 twice
+    assert len(stub.requests) == 7  # the 429 was retried once, the 500 twice (3 attempts)
+    assert RETRIES.labels("llm_chat")._value.get() - retries == 3
+    assert ERRORS.labels("llm_chat", "transient")._value.get() - gave_up == 1
     assert "".join(streamed).count("source") == 2
     assert TokenLedger(workspace, budget=1).used("acme") == 110 + 162 + 15
 
