@@ -1,12 +1,14 @@
-"""Overhead of metrics and logging on a wave: the same wave with them on and off, same run.
+"""Overhead of metrics, logging and tracing on a wave: the same wave with them on and off.
 
 Run: ``.venv/bin/python benchmarks/bench_observability.py [--policies 350000] [--repeats 2]``
 
 Each measurement is bench_wave's whole saga (ingest, map, route, migrate, validate into
-new_platform on SQLite) in a child process on a fresh workspace. "off": ``DATA_MASH_METRICS=off``
-and logging at ERROR; "on": Prometheus metrics counted and JSON log lines at INFO on stderr (what
-``serve`` and ``--log-format json`` do). Runs alternate off/on so drift hits both; the figure is
-the ratio of median saga times (goal: on/off <= 1.05).
+new_platform on SQLite) in a child process on a fresh workspace. "off": ``DATA_MASH_METRICS=off``,
+logging at ERROR and no trace exporter (the defaults' floor); "on": Prometheus metrics counted,
+JSON log lines at INFO on stderr (what ``serve`` and ``--log-format json`` do) and every span
+(milestones, batches) recorded and exported (console exporter writing to /dev/null, so the
+serialisation is paid). Runs alternate off/on so drift hits both; the figure is the ratio of
+median saga times (goal: on/off <= 1.05).
 """
 
 from __future__ import annotations
@@ -22,11 +24,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_wave  # noqa: E402
 
 _SETUP = """
+from core.logs import configure_logging
 if os.environ.get("BENCH_OBSERVE") == "on":
-    from core.logs import configure_logging
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+    from core.tracing import setup_tracing
     configure_logging(fmt="json", level="INFO")
+    setup_tracing("bench", exporter=ConsoleSpanExporter(out=open(os.devnull, "w")))
 else:
-    from core.logs import configure_logging
     configure_logging(fmt="json", level="ERROR")
 start = time.perf_counter()
 """

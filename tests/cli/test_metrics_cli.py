@@ -139,3 +139,26 @@ def test_mapping_confidence_is_observed(tmp_path: Path, capsys: pytest.CaptureFi
     mapped = [m for m in proposed if m["target"]]
     assert mapped and after[1] - before[1] == len(mapped)
     assert after[0] - before[0] == pytest.approx(sum(m["confidence"] for m in mapped), abs=1e-3)
+
+
+def test_a_waves_log_lines_name_its_batches_and_share_the_audit_correlation_id(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tools.audit import AuditLog
+
+    assert main(["generate-plan", "-s", "src-a", "-t", "new_platform", "--json"]) == 0
+    wave0 = json.loads(capsys.readouterr().out)["waves"][0]["wave_id"]
+    assert main(["-v", "--log-format", "json", "wave", "run", wave0, "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    batches = [x for x in lines if x["event"] == "wave_batch_committed"]
+    assert {x["milestone"] for x in batches} >= {"migrate", "validate"}
+    migrate = [x for x in batches if x["milestone"] == "migrate"]
+    assert [x["batch_no"] for x in migrate] == list(range(len(migrate)))
+    assert sum(x["rows"] for x in migrate) >= 400 and all(x["wave_id"] == wave0 for x in migrate)
+    done = {x["milestone"] for x in lines if x["event"] == "wave_milestone_completed"}
+    assert {"migrate", "validate"} <= done
+    (command_id,) = {x["correlation_id"] for x in lines}
+    engine = open_store(Settings(home=workspace))
+    batch_entries = [e for e in AuditLog(engine).replay("waves") if e.operation == "migrate.batch"]
+    assert batch_entries and {e.correlation_id for e in batch_entries} == {command_id}
+    engine.dispose()

@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from core.errors import InputError
+from core.logs import get_logger
 from core.retry import describe
 from core.store.leases import Lease, hold_lease
 from core.store.models import utcnow
@@ -49,6 +50,8 @@ from tools.waves.state import (
     wave_row,
 )
 from tools.waves.statuses import WaveState
+
+_log = get_logger(__name__)
 
 PENDING, RUNNING, FAILED = WaveState.PENDING, WaveState.RUNNING, WaveState.FAILED
 CANCELLED, COMPENSATING, COMPENSATED, COMPLETED = (
@@ -276,6 +279,13 @@ def _run_step(
         op.outcome = outcome
         with op.atomic() as conn:
             save_step(context, row.wave_id, milestone.name, done, conn)
+    _log.info(
+        "wave_milestone_completed",
+        wave_id=row.wave_id,
+        milestone=milestone.name,
+        batches=ctx.batches_run,
+        resumed_batches=ctx.resumed_batches,
+    )
     return done
 
 

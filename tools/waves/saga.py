@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, delete, select
 
+from core.logs import get_logger
 from core.metrics import COMPENSATIONS, count, observe_batch
 from core.store.models import AuditEntry, table_of, utcnow
 from core.tracing import span
@@ -44,6 +45,7 @@ Progress = Callable[[str, int, int | None], None]
 #: Test hook called at ("before_work" | "after_work" | "after_commit", milestone, batch_no) and
 #: at ("compensated_before_commit", milestone, 0) between an undo and its commit.
 HOOK: Callable[[str, str, int], None] | None = None
+_log = get_logger(__name__)
 
 
 class WaveCancelled(Exception):
@@ -206,7 +208,16 @@ class StepContext:
                             created_at=utcnow(),
                         )
                     )
-            observe_batch(self.milestone, scope.rows, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            observe_batch(self.milestone, scope.rows, seconds)
+            _log.info(
+                "wave_batch_committed",
+                wave_id=self.wave_id,
+                milestone=self.milestone,
+                batch_no=batch_no,
+                rows=scope.rows,
+                seconds=round(seconds, 3),
+            )
             if HOOK:
                 HOOK("after_commit", self.milestone, batch_no)
             self.batches_run += 1
