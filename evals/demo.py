@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from core.errors import InputError
 from core.settings import Settings
+from evals.demo_waves import EXAMPLE_RULES, remember_demo_wave, roll_back_previous_demo
 from evals.estate import EstateManifest, generate_estate
 
 StepProgress = Callable[[str, int, int], None]  # (step label, done, total)
@@ -272,9 +273,6 @@ def _review(
     return {"confirmed": confirmed, "rejected": rejected, "edited": len(edits)}
 
 
-EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "knowledge" / "rules" / "example_rules.yaml"
-
-
 def routing_step(
     engine: Engine,
     settings: Settings,
@@ -346,7 +344,7 @@ def waves_step(
     started = time.perf_counter()
     ids = {s["name"]: s["source_id"] for s in sources["sources"]}
     context = WaveContext.default(engine, settings, settings.tenant)
-    rolled_back = _roll_back_previous_demo(context, settings)
+    rolled_back = roll_back_previous_demo(context, settings)
     # The route milestone re-applies the example rules with each policy's wave, so wave 0's
     # clean candidates go to the new platform (rule wave0_clean_candidates).
     criteria = PlanCriteria(rule_set="example_rules")
@@ -369,7 +367,7 @@ def waves_step(
         reason = {"status": "nothing to migrate", "reason": "no clean candidate for wave 0"}
         seconds = round(time.perf_counter() - started, 2)
         return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
-    _remember_demo_wave(settings, wave0.wave_id)
+    remember_demo_wave(settings, wave0.wave_id)
     gates = check_gates(context, wave0.wave_id)
     status = run_wave(
         context,
@@ -394,50 +392,6 @@ def waves_step(
         "seconds": round(time.perf_counter() - started, 2),
     }
     return waves, status.validation or {"status": "not run"}
-
-
-def _demo_waves_file(settings: Settings) -> Path:
-    from core.ids import tenant_path
-
-    return tenant_path(settings.path("demo"), settings.tenant, "waves.json")
-
-
-def _remember_demo_wave(settings: Settings, wave_id: str) -> None:
-    import json
-
-    path = _demo_waves_file(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    known = json.loads(path.read_text()) if path.exists() else []
-    path.write_text(json.dumps([*known, wave_id]))
-
-
-def _roll_back_previous_demo(context: Any, settings: Settings) -> list[str]:
-    """Roll back the waves earlier demo runs migrated in this workspace (audited compensation).
-
-    A second run proposes new mappings and plans a new wave 0 over the same policies; the target
-    refuses policies another wave already put there. Undoing the demo's own earlier waves makes
-    the re-run work like the first, and says so.
-    """
-    import json
-
-    from core.errors import NotFoundError
-    from tools.waves import WaveState, get_wave_status, rollback_wave
-
-    path = _demo_waves_file(settings)
-    if not path.exists():
-        return []
-    undone = []
-    for wave_id in json.loads(path.read_text()):
-        try:
-            status = get_wave_status(context, wave_id)
-        except NotFoundError:
-            continue
-        if status.status in (WaveState.PENDING, WaveState.COMPENSATED):
-            continue
-        rollback_wave(context, wave_id)  # a dead holder's lease is taken over
-        undone.append(wave_id)
-    path.unlink()
-    return undone
 
 
 def demo_problems(result: dict[str, Any]) -> list[str]:
@@ -466,23 +420,39 @@ def run_demo(
     policies: int,
     seed: int,
     progress: StepProgress | None = None,
+    whole_policies: bool = True,
 ) -> dict[str, Any]:
-    """Run every available step and return the `data-mash demo --json` document."""
+    """Run every available step and return the `data-mash demo --json` document.
+
+    With ``whole_policies`` (the default) the sources are related, each policy root is
+    assembled from every system, and routing and wave 0 work on whole policies; without it,
+    each policy source is routed and migrated on its own (the journey before assembly).
+    """
+    from evals.demo_assembly import (
+        assembly_problems,
+        assembly_step,
+        relate_step,
+        whole_routing_step,
+        whole_waves_step,
+    )
+
     started = time.perf_counter()
     out, manifest = estate_step(settings, policies=policies, seed=seed, progress=progress)
     estate = estate_summary(out, manifest)
     estate["seconds"] = round(time.perf_counter() - started, 2)
     sources = sources_step(engine, settings, out, progress=progress)
     mapping = mapping_step(engine, settings, out, sources, progress=progress)
-    routing = routing_step(engine, settings, mapping, sources, progress=progress)
-    waves, reconciliation = waves_step(engine, settings, mapping, sources, progress=progress)
-    result = {
-        "estate": estate,
-        "sources": sources,
-        "mapping": mapping,
-        "routing": routing,
-        "waves": waves,
-        "reconciliation": reconciliation,
-    }
-    result["problems"] = demo_problems(result)
+    result: dict[str, Any] = {"estate": estate, "sources": sources, "mapping": mapping}
+    if whole_policies:
+        result["relationships"] = relate_step(engine, settings, sources)
+        assembly = assembly_step(engine, settings, sources, mapping, progress=progress)
+        result["assembly"] = assembly
+        result["routing"] = whole_routing_step(engine, settings, assembly, progress=progress)
+        waves, reconciliation = whole_waves_step(engine, settings, assembly, progress=progress)
+    else:
+        result["routing"] = routing_step(engine, settings, mapping, sources, progress=progress)
+        waves, reconciliation = waves_step(engine, settings, mapping, sources, progress=progress)
+    result["waves"] = waves
+    result["reconciliation"] = reconciliation
+    result["problems"] = demo_problems(result) + assembly_problems(result)
     return result

@@ -19,15 +19,28 @@ def demo(
     ctx: typer.Context,
     policies: Annotated[int, typer.Option(help="Policies in the generated estate.")] = 5000,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same estate.")] = 7,
+    per_source: Annotated[
+        bool,
+        typer.Option(
+            "--per-source",
+            help="Route and migrate each policy source on its own instead of whole policies "
+            "assembled from every system (the journey before assembly; for comparison).",
+        ),
+    ] = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
     """Generate the sample estate of eight legacy systems and run the journey on it.
 
-    The estate lands in the workspace (DATA_MASH_HOME/estates/seedS-N) and is reused when it
-    exists. Every quarantined, invalid or failed count comes with its top reasons; a step that
-    fails makes the command exit 1 (its problems listed on stderr). Running it again rolls the
-    previous run's wave 0 back first (audited). Example: data-mash demo --policies 5000 --json
+    Ingest and profile every source, propose and review mappings, relate the sources (keys
+    written differently, crosswalks, orphans), assemble each policy root from every system
+    (a completeness table per source), route the whole policies, plan waves from the
+    assemblies and run wave 0 into the new platform (a policy row plus child rows per
+    component), then reconcile per component. The estate lands in the workspace
+    (DATA_MASH_HOME/estates/seedS-N) and is reused when it exists. Every quarantined, invalid
+    or failed count comes with its top reasons; a step that fails makes the command exit 1
+    (its problems listed on stderr). Running it again rolls the previous run's wave 0 back
+    first (audited). Example: data-mash demo --policies 5000 --json
     """
     from evals.demo import estate_step, run_demo
 
@@ -35,15 +48,27 @@ def demo(
     estate_step(state.settings, policies=policies, seed=seed, dry_check=True)
     with step_progress(enabled=not state.json) as progress:
         result = run_demo(
-            state.engine, state.settings, policies=policies, seed=seed, progress=progress
+            state.engine,
+            state.settings,
+            policies=policies,
+            seed=seed,
+            progress=progress,
+            whole_policies=not per_source,
         )
 
     def render(console: Console) -> None:
+        from cli.commands.demo_whole import render_assembly, render_components, render_relationships
+
         _render_estate(console, result["estate"])
         _render_sources(console, result["sources"])
         _render_mapping(console, result["mapping"])
+        if "assembly" in result:
+            render_relationships(console, result["relationships"])
+            render_assembly(console, result["assembly"])
         _render_routing(console, result["routing"])
         _render_waves(console, result["waves"], result["reconciliation"])
+        if "assembly" in result:
+            render_components(console, result["waves"], result["reconciliation"])
 
     emit(state, result, render)
     problems = list(result.get("problems") or [])

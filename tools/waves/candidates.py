@@ -79,6 +79,8 @@ class Candidates:
     def __init__(self, holding: dict[str, str]) -> None:
         self.parts: list[dict[str, np.ndarray]] = []
         self.excluded: Counter[str] = Counter()
+        #: record gate -> planned policies it fails (they go to later waves, not wave 0)
+        self.failing_by_gate: Counter[str] = Counter()
         self.scanned = self.missing_ids = self.migrated = 0
         #: wave id -> target of every wave whose target holds (part of) it
         self.holding = holding
@@ -111,7 +113,10 @@ class Candidates:
                 self.excluded[system] += 1
         failing = np.zeros(batch.num_rows, np.bool_)
         for gate in record_gates:
-            failing |= pc.fill_null(gate.failing(batch), True).to_numpy(zero_copy_only=False)
+            fails = pc.fill_null(gate.failing(batch), True).to_numpy(zero_copy_only=False)
+            # why a planned policy is not in wave 0: each gate it fails is counted
+            self.failing_by_gate[gate.name] += int((fails & eligible).sum())
+            failing |= fails
         keep = np.flatnonzero(eligible)
         self.parts.append(
             {

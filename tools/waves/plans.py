@@ -125,6 +125,7 @@ def generate_plan(
         "policies": int(len(cols["id"])),
         "scanned": collected.scanned,
         "clean": int(cols["clean"].sum()),
+        "not_clean_by_gate": {g: n for g, n in collected.failing_by_gate.items() if n},
         "duplicates": len(duplicates),
         "duplicate_sample": duplicates[:20],
         "missing_ids": collected.missing_ids,

@@ -1,0 +1,311 @@
+"""The demo's whole-policy steps: relate the sources, assemble each policy root, route whole
+policies, plan waves from the assemblies and run wave 0.
+
+Every count comes with what explains it: the completeness of each source per root (held,
+arrived, left out as duplicates, invalid values or orphans), the top reasons of quarantined and
+partial policies, the fields two systems disagree on, and why planned policies are not in wave 0
+(the gate they fail).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core.errors import InputError
+from core.settings import Settings
+
+StepProgress = Callable[[str, int, int], None]
+#: The estate's policy roots (one row per policy each), in the order the demo assembles them.
+ROOTS = ("policy_master", "agency_policies", "life", "acquired_policy")
+TOP = 5
+
+
+def relate_step(engine: Engine, settings: Settings, sources: dict[str, Any]) -> dict[str, Any]:
+    """Discover how every source relates and confirm the proposals (the demo's reviewer)."""
+    from tools.assembly import confirm_relationships
+
+    started = time.perf_counter()
+    ids = [s["source_id"] for s in sources["sources"]]
+    result = confirm_relationships(engine, settings, ids, tenant=settings.tenant)
+    rows = [
+        {
+            "parent": r.parent_name,
+            "parent_key": r.parent_key,
+            "child": r.child_name,
+            "child_key": r.child_key,
+            "key_transform": r.key_transform.description if r.key_transform else None,
+            "key_kind": r.key_transform.kind if r.key_transform else None,
+            "crosswalk": r.key_transform.crosswalk.source_name
+            if r.key_transform and r.key_transform.crosswalk
+            else None,
+            "match_rate": r.match_rate,
+            "cardinality": r.cardinality,
+            "orphans": r.orphans,
+            "orphan_sample": r.orphan_sample[:3],
+            "confidence": r.confidence,
+        }
+        for r in result.relationships
+    ]
+    return {
+        "version": result.version,
+        "relationships": rows,
+        "note": result.note,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _conflict_fields(settings: Settings, assembly_id: str) -> list[dict[str, Any]]:
+    """The fields two systems disagree on, most frequent first, with the winning rule."""
+    from tools.assembly.output import CONFLICTS, side_table
+
+    table = side_table(settings, settings.tenant, assembly_id, CONFLICTS)
+    if table is None:
+        return []
+    counts = Counter(
+        zip(
+            table.column("field").to_pylist(),
+            table.column("source").to_pylist(),
+            table.column("other_source").to_pylist(),
+            table.column("rule").to_pylist(),
+            strict=True,
+        )
+    )
+    return [
+        {"field": f, "sources": [a, b], "rule": rule, "policies": n}
+        for (f, a, b, rule), n in counts.most_common(TOP)
+    ]
+
+
+def _duplicates(settings: Settings, assembly_id: str) -> dict[str, Any]:
+    from tools.assembly.output import list_conflicts
+
+    listed = list_conflicts(settings, settings.tenant, assembly_id, limit=1000)
+    by_source = Counter(d.source for d in listed.duplicates)
+    sample = [d.key for d in listed.duplicates[:3] if d.key]
+    return {"by_source": dict(by_source), "sample": sample}
+
+
+def assembly_step(
+    engine: Engine,
+    settings: Settings,
+    sources: dict[str, Any],
+    mapping: dict[str, Any],
+    *,
+    progress: StepProgress | None = None,
+) -> dict[str, Any]:
+    """Propose, approve and run one assembly per policy root whose mapping is approved."""
+    from tools.assembly.run import run_assembly
+    from tools.assembly.spec import approve_assembly, propose_assembly
+
+    started = time.perf_counter()
+    tenant = settings.tenant
+    ids = {s["name"]: s["source_id"] for s in sources["sources"]}
+    rows = []
+    for root in [r for r in ROOTS if r in mapping["approved"]]:
+        spec = propose_assembly(engine, settings, ids[root], None, tenant=tenant)
+        approve_assembly(engine, spec.assembly_id, tenant=tenant)
+        label = f"assemble {root}"
+        result = run_assembly(
+            engine,
+            settings,
+            spec.assembly_id,
+            tenant=tenant,
+            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
+        )
+        data = result.model_dump(mode="json", exclude={"output_dir"})
+        data["quarantined_reasons"] = data["quarantined_reasons"][:TOP]
+        data["partial_reasons"] = data["partial_reasons"][:TOP]
+        rows.append(
+            {
+                "root": root,
+                **data,
+                "components_proposed": [c.source_name for c in spec.components],
+                "conflict_fields": _conflict_fields(settings, spec.assembly_id),
+                "duplicate_records": _duplicates(settings, spec.assembly_id),
+                "crosswalks": len(spec.crosswalks),
+            }
+        )
+    return {
+        "assemblies": rows,
+        "assembly_ids": [r["assembly_id"] for r in rows],
+        "policies": sum(r["policies"] for r in rows),
+        "documents": sum(r["complete"] + r["partial"] for r in rows),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def whole_routing_step(
+    engine: Engine,
+    settings: Settings,
+    assembly: dict[str, Any],
+    *,
+    progress: StepProgress | None = None,
+) -> dict[str, Any]:
+    """Route every assembled policy (the whole document) with the example rule set."""
+    from evals.demo_waves import EXAMPLE_RULES
+    from tools.routing.decisions import route_source
+    from tools.routing.rulesets import register_rule_set
+    from tools.waves.inputs import assembly_records, root_system
+
+    started = time.perf_counter()
+    tenant = settings.tenant
+    rule_set = register_rule_set(engine, tenant, EXAMPLE_RULES)
+    by_target: Counter[str] = Counter()
+    by_rule: Counter[str] = Counter()
+    rows = []
+    for row in assembly["assemblies"]:
+        assembly_id = row["assembly_id"]
+        label = f"route {row['root']}"
+        result = route_source(
+            engine,
+            settings,
+            rule_set.id,
+            assembly_records(engine, settings, tenant, assembly_id),
+            tenant=tenant,
+            source_id=assembly_id,
+            source_system=root_system(engine, tenant, assembly_id),
+            progress=(lambda d, t, label=label: progress(label, d, t or 0)) if progress else None,
+        )
+        by_target.update(result.by_target)
+        by_rule.update(result.by_rule)
+        rows.append(
+            {
+                "source": row["root"],
+                "assembly_id": assembly_id,
+                "routed": result.routed,
+                "unrouted": result.unrouted,
+                "by_target": result.by_target,
+                "moved": result.moved,
+            }
+        )
+    return {
+        "rule_set": rule_set.model_dump(mode="json"),
+        "whole_policies": True,
+        "sources": rows,
+        "routed": sum(r["routed"] for r in rows),
+        "by_target": dict(by_target),
+        "by_rule": dict(by_rule),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def whole_waves_step(
+    engine: Engine,
+    settings: Settings,
+    assembly: dict[str, Any],
+    *,
+    progress: StepProgress | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Plan waves from the assemblies and run wave 0: whole policies into the new platform."""
+    from evals.demo_waves import remember_demo_wave, roll_back_previous_demo
+    from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
+    from tools.waves.state import wave_policy_ids
+
+    started = time.perf_counter()
+    context = WaveContext.default(engine, settings, settings.tenant)
+    rolled_back = roll_back_previous_demo(context, settings)
+    criteria = PlanCriteria(rule_set="example_rules")
+    try:
+        plan = generate_plan(
+            context,
+            assembly_ids=assembly["assembly_ids"],
+            target="new_platform",
+            criteria=criteria,
+        )
+    except InputError as exc:
+        reason = {"status": "nothing to migrate", "reason": exc.message}
+        seconds = round(time.perf_counter() - started, 2)
+        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
+    wave0 = next((w for w in plan.waves if w.number == 0), None)
+    if wave0 is None:
+        reason = {"status": "nothing to migrate", "reason": "no clean candidate for wave 0"}
+        seconds = round(time.perf_counter() - started, 2)
+        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
+    remember_demo_wave(settings, wave0.wave_id)
+    later = [wave_policy_ids(context, w.wave_id) for w in plan.waves if w.number > 0]
+    failing_rules = _failing_rules(
+        engine, settings, plan.assembly_ids, criteria.business_rules, later
+    )
+    gates = check_gates(context, wave0.wave_id)
+    status = run_wave(
+        context,
+        wave0.wave_id,
+        progress=(lambda m, d, t: progress(f"wave 0: {m}", d, t or 0)) if progress else None,
+    )
+    migrate = status.steps["migrate"].outcome
+    target = context.target("new_platform")
+    waves = {
+        "plan_id": plan.plan_id,
+        "assembly_ids": plan.assembly_ids,
+        "whole_policies": True,
+        "summary": plan.summary,
+        "waves": [w.model_dump(mode="json") for w in plan.waves],
+        "failing_rules": failing_rules,
+        "wave0": {
+            "wave_id": wave0.wave_id,
+            "status": status.status,
+            "gates": gates.model_dump(mode="json"),
+            "steps": {k: v.status for k, v in status.steps.items()},
+            "migrated": status.migrated,
+            "failed": status.failed,
+            "routed_elsewhere": int(migrate.get("skipped", 0)),
+            "child_rows": target.children(wave0.wave_id)
+            if status.status == "completed" and hasattr(target, "children")
+            else {},
+            "error": status.error,
+            "step_errors": {k: v.error for k, v in status.steps.items() if v.error},
+        },
+        "rolled_back": rolled_back,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return waves, status.validation or {"status": "not run"}
+
+
+def _failing_rules(
+    engine: Engine,
+    settings: Settings,
+    assembly_ids: list[str],
+    rules: list[str],
+    later: list[Any],
+) -> dict[str, int]:
+    """Per business rule: the planned policies of later waves it fails (why they wait)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from tools.waves.expressions import check_rule, evaluate_rule
+    from tools.waves.inputs import assembly_records
+
+    if not later:
+        return {}
+    members = pa.concat_arrays(later)
+    counts: Counter[str] = Counter()
+    for assembly_id in assembly_ids:
+        for whole in assembly_records(engine, settings, settings.tenant, assembly_id):
+            ids = whole.column("policy_core.policy_id").cast(pa.string())
+            batch = whole.filter(pc.is_in(ids, value_set=members))
+            for rule in rules:
+                ok = evaluate_rule(rule, batch, check_rule(rule, batch.schema.names))
+                failed = pc.invert(pc.fill_null(ok, False)).cast(pa.int64())
+                counts[rule] += int(pc.sum(failed).as_py() or 0)
+    return {rule: n for rule, n in counts.most_common() if n}
+
+
+def assembly_problems(result: dict[str, Any]) -> list[str]:
+    """What went wrong in the whole-policy steps, one line each."""
+    problems: list[str] = []
+    if "assembly" not in result:  # the per-source journey
+        return problems
+    assembly = result["assembly"]
+    if result["mapping"]["approved"] and not assembly.get("assemblies"):
+        problems.append("no policy root was assembled: nothing whole to migrate")
+    for row in assembly.get("assemblies", []):
+        if row["quarantined"] and not row["quarantined_reasons"]:
+            problems.append(f"{row['root']}: {row['quarantined']} policies quarantined, no reason")
+        if row["complete"] + row["partial"] == 0:
+            problems.append(f"{row['root']}: no valid assembled policy")
+    return problems

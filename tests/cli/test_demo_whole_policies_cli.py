@@ -1,0 +1,136 @@
+"""`data-mash demo` on 5,000 policies (issue 15 acceptance): wave 0 migrates whole policies,
+reconciliation passes per component, and every headline count is explained."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.main import main
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    home = tmp_path_factory.mktemp("demo-whole")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DATA_MASH_HOME", str(home))
+        env.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+        env.delenv("DATA_MASH_DB_URL", raising=False)
+        env.delenv("DATA_MASH_TENANT", raising=False)
+        import io
+        from contextlib import redirect_stdout
+
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = main(["demo", "--policies", "5000", "--seed", "7", "--json"])
+    assert code == 0
+    return json.loads(out.getvalue())
+
+
+def test_every_policy_root_is_assembled_from_every_system(report: dict[str, Any]) -> None:
+    assert report["problems"] == []
+    rel = report["relationships"]
+    assert rel["version"] >= 1 and len(rel["relationships"]) > 15
+    kinds = {r["key_kind"] for r in rel["relationships"]}
+    assert {None, "number", "crosswalk"} <= kinds  # keys written differently, and a crosswalk
+    assembly = report["assembly"]
+    roots = [a["root"] for a in assembly["assemblies"]]
+    assert roots == ["policy_master", "agency_policies", "life", "acquired_policy"]
+    # The four roots hold every policy of the estate, each exactly once.
+    assert assembly["policies"] == report["estate"]["policies"] == 5000
+    systems = set()
+    for a in assembly["assemblies"]:
+        assert a["policies"] == a["complete"] + a["partial"] + a["quarantined"]
+        by_source = {c["source"]: c for c in a["components"]}
+        assert by_source[a["root"]]["kind"] == "root"
+        assert by_source[a["root"]]["records_arrived"] == a["complete"] + a["partial"]
+        systems |= set(by_source)
+        # nothing unexplained: each count left out comes with reasons, fields, keys or samples
+        if a["quarantined"]:
+            assert a["quarantined_reasons"] and all(r["examples"] for r in a["quarantined_reasons"])
+        if a["partial"]:
+            assert a["partial_reasons"] and all(r["records"] for r in a["partial_reasons"])
+        if a["conflicts"]:
+            assert a["conflict_fields"] and all(c["rule"] for c in a["conflict_fields"])
+        assert sum(a["duplicate_records"]["by_source"].values()) == a["duplicates"]
+        for c in a["components"]:
+            assert not c["orphans"] or c["orphan_sample"], c
+    for source in ("billing", "claims_links", "correspondence", "endorsements", "agency_agents"):
+        assert source in systems
+
+
+def test_wave_zero_migrates_whole_policies_and_reconciles_per_component(
+    report: dict[str, Any],
+) -> None:
+    waves, assembly = report["waves"], report["assembly"]
+    assert waves["whole_policies"] and waves["assembly_ids"] == assembly["assembly_ids"]
+    summary = waves["summary"]
+    # Every assembled document is accounted for: planned, or routed away from the platform.
+    assert summary["scanned"] == assembly["documents"]
+    assert summary["scanned"] == (
+        summary["policies"] + sum(summary["excluded_by_system"].values()) + summary["duplicates"]
+    )
+    # Planned: wave 0 (every gate passes) or a later wave, with the gates and rules they fail.
+    later = summary["policies"] - summary["clean"]
+    assert waves["waves"][0]["policy_count"] == summary["clean"] > 500
+    if later:
+        assert summary["not_clean_by_gate"] and waves["failing_rules"]
+        assert max(summary["not_clean_by_gate"].values()) <= later
+    wave0 = waves["wave0"]
+    assert wave0["status"] == "completed" and wave0["failed"] == 0
+    assert wave0["migrated"] + wave0["routed_elsewhere"] == summary["clean"]
+    # Whole policies: child rows in several component tables, equal to the documents' items.
+    children = wave0["child_rows"]
+    assert sum(1 for n in children.values() if n) >= 4, children
+    recon = report["reconciliation"]
+    assert recon["passed"] and recon["matched"] == recon["source_count"] == wave0["migrated"]
+    tables = {
+        "coverage_sections": "coverage",
+        "payments.payment_history": "payment",
+        "correspondence.documents": "document",
+        "correspondence.communications": "communication",
+        "endorsements": "endorsement",
+        "claims_links": "claim_link",
+    }
+    components = {c["component"]: c for c in recon["components"]}
+    for path, table in tables.items():
+        assert components[path]["matches"]
+        assert components[path]["source_children"] == children[table]
+        assert components[path]["target_children"] == children[table]
+
+
+def test_the_per_source_journey_is_still_there(
+    workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATA_MASH_HOME", str(workspace))
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+    assert main(["demo", "--policies", "300", "--per-source", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert "assembly" not in report and report["waves"]["wave0"]["status"] == "completed"
+    assert report["reconciliation"]["passed"]
+
+
+def test_the_terminal_shows_completeness_reasons_and_components(report: dict[str, Any]) -> None:
+    from rich.console import Console
+
+    from cli.commands.demo_whole import render_assembly, render_components, render_relationships
+
+    console = Console(record=True, width=220)
+    render_relationships(console, report["relationships"])
+    render_assembly(console, report["assembly"])
+    render_components(console, report["waves"], report["reconciliation"])
+    text = console.export_text()
+    assert "crosswalk acquired_crosswalk" in text and "same number" in text
+    for a in report["assembly"]["assemblies"]:
+        assert f"{a['root']} ({a['assembly_id']}): {a['policies']:,} policies" in text
+        if a["quarantined"]:
+            assert f"{a['quarantined']:,} policies quarantined (no document written)" in text
+    assert "planned policies wait in later waves" in text
+    assert "are not planned for the new platform: routing sent them to" in text
+    wave0 = report["waves"]["wave0"]
+    assert f"holds {wave0['migrated']:,} whole policies of wave 0 with child rows" in text
+    assert "Reconciliation per component" in text and "DIFFER" not in text
