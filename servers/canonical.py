@@ -33,6 +33,7 @@ from tools.assembly.contracts import (
     AssemblyRunResult,
     AssemblySpec,
     ConflictList,
+    CrosswalkEdit,
     PolicyDocument,
     RelateResult,
 )
@@ -287,11 +288,20 @@ def build_server(settings: Settings) -> FastMCP:
             float | None,
             Field(ge=0.0, le=1.0, description="Leave out what is below this confidence."),
         ] = None,
+        crosswalk_edits: Annotated[
+            list[CrosswalkEdit] | None,
+            Field(
+                description="Your decisions on crosswalk values: {source, column, value, "
+                "canonical}; canonical null leaves the value unmapped (its records quarantined)."
+            ),
+        ] = None,
         tenant: Tenant = None,
     ) -> AssemblySpec:
-        """Approve (freeze) an assembly; the root's mapping must be approved."""
+        """Approve (freeze) an assembly with its crosswalks, after your edits; the root's
+        mapping must be approved. A canonical value outside the field's values is refused."""
         from tools.assembly.spec import approve_assembly as approve
 
+        edits = [(f"crosswalk_edits[{i}]", e) for i, e in enumerate(crosswalk_edits or [])]
         return await run_blocking(
             ctx,
             lambda: approve(
@@ -299,6 +309,7 @@ def build_server(settings: Settings) -> FastMCP:
                 assembly_id,
                 tenant=state.tenant(tenant),
                 min_confidence=min_confidence,
+                crosswalk_edits=edits,
             ),
         )
 

@@ -164,15 +164,38 @@ def assembly_approve(
             help="Leave out components and crosswalk values below this confidence.",
         ),
     ] = None,
+    crosswalks: Annotated[
+        Path | None,
+        typer.Option(
+            "--crosswalks",
+            exists=True,
+            dir_okay=False,
+            help="Your crosswalk decisions, YAML: `crosswalks: [{source: billing, column: Freq, "
+            "value: '7', canonical: annual}]` (canonical: null leaves a value unmapped, its "
+            "records quarantined). A canonical value outside the field's values is refused "
+            "with the file and line.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """Approve an assembly (frozen afterwards); every component's mapping must be approved."""
+    """Approve an assembly (frozen afterwards); the root's mapping must be approved.
+
+    The crosswalks proposed for every coded column are approved as listed by `assembly
+    propose`, with --crosswalks edits applied; values left unmapped quarantine exactly the
+    records that hold them when the assembly runs.
+    """
+    from tools.assembly.crosswalks import load_edits
     from tools.assembly.spec import approve_assembly
 
     state = state_for(ctx, json_out, tenant)
+    edits = load_edits(crosswalks) if crosswalks is not None else None
     spec = approve_assembly(
-        state.engine, assembly_id, tenant=state.settings.tenant, min_confidence=min_confidence
+        state.engine,
+        assembly_id,
+        tenant=state.settings.tenant,
+        min_confidence=min_confidence,
+        crosswalk_edits=edits,
     )
     emit(state, spec.model_dump(mode="json"), lambda console: _render_spec(console, spec))
 

@@ -111,6 +111,18 @@ def test_assembly_propose_and_approve(estate: Path, capsys: pytest.CaptureFixtur
     assert "is not approved" in capsys.readouterr().err
     assert main(["approve-mapping", spec["root_mapping_id"], "--json"]) == 0
     capsys.readouterr()
+    xw = next(x for x in spec["crosswalks"] if x["source_name"] == "acquired_coverage")
+    edits = estate.parent / "crosswalks.yaml"
+    edits.write_text(
+        "crosswalks:\n  - source: acquired_coverage\n"
+        f"    column: {xw['column']}\n    value: {xw['values'][0]['value']}\n"
+        "    canonical: spaceship\n"
+    )
+    args = ["assembly", "approve", spec["assembly_id"], "--crosswalks", str(edits), "--json"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"{edits}:2" in captured.err
+    assert "'spaceship' is not a value of" in captured.err
     assert main(["assembly", "approve", spec["assembly_id"], "--json"]) == 0
     approved = _json(capsys)
     assert approved["status"] == "approved" and approved["assembly_id"] == spec["assembly_id"]

@@ -157,6 +157,15 @@ def test_whole_policy_tools(workspace: Path, tmp_path: Path) -> None:
                 "approve_mapping", {"mapping_id": content["root_mapping_id"]}
             )
             assert not mapping.isError, mapping.content
+            xw = next(x for x in content["crosswalks"] if x["source_name"] == "acquired_coverage")
+            edit = {"source": "acquired_coverage", "column": xw["column"]}
+            edit |= {"value": xw["values"][0]["value"], "canonical": "spaceship"}
+            refused = await session.call_tool(
+                "approve_assembly",
+                {"assembly_id": content["assembly_id"], "crosswalk_edits": [edit]},
+            )
+            assert refused.isError and "'spaceship' is not a value of" in refused.content[0].text
+            assert "crosswalk_edits[0]" in refused.content[0].text
             approved = await session.call_tool(
                 "approve_assembly", {"assembly_id": content["assembly_id"], "min_confidence": 0.5}
             )

@@ -149,6 +149,16 @@ class CrosswalkValue(BaseModel):
     evidence: str
 
 
+class CrosswalkEdit(BaseModel):
+    """A person's decision on one source value of a crosswalk (``assembly approve --crosswalks``):
+    its canonical value, or null to leave it unmapped (its records are then quarantined)."""
+
+    source: str = Field(description="Source name or id.")
+    column: str
+    value: str
+    canonical: str | None
+
+
 class CodeCrosswalk(BaseModel):
     """Every distinct value of one coded source column, with its canonical value."""
 

@@ -8,17 +8,21 @@ runs; approving with ``--min-confidence`` leaves low-confidence proposals unmapp
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pyarrow as pa
+from pydantic import ValidationError
 
 from core.errors import InputError
 from knowledge.canonical import fields
 from knowledge.glossary.codes import code_table
-from tools.assembly.contracts import CodeCrosswalk, CrosswalkValue
+from tools.assembly.contracts import CodeCrosswalk, CrosswalkEdit, CrosswalkValue
 from tools.assembly.keyspace import quote, scan
 from tools.canonical.spec import CodeStep, FieldRule
 from tools.canonical.transforms import translate_codes
 from tools.content.sources import SourceInfo
+from tools.routing.yaml_lines import LINE_KEY, load_yaml_with_lines
 
 MAX_VALUES = 200  # a coded column with more distinct values than this is not a code
 
@@ -123,6 +127,105 @@ def below(crosswalk: CodeCrosswalk, min_confidence: float) -> CodeCrosswalk:
     ]
     unmapped = sum(v.count for v in values if v.canonical is None)
     return crosswalk.model_copy(update={"values": values, "unmapped_rows": unmapped})
+
+
+CROSSWALK_FIX = (
+    "list edits as `crosswalks: [{source, column, value, canonical}]` naming a crosswalk of the "
+    "assembly (`data-mash assembly propose` lists them)"
+)
+
+
+def load_edits(path: Path) -> list[tuple[str, CrosswalkEdit]]:
+    """Crosswalk edits from YAML, each with where it was written (``file:line``).
+
+    Raises:
+        InputError: naming the file and line of malformed YAML or a malformed edit.
+    """
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot read crosswalk edits: {exc.strerror}", where=str(path), fix=CROSSWALK_FIX
+        ) from None
+    data, issues = load_yaml_with_lines(text)
+    if issues:
+        raise InputError(issues[0].message, where=f"{path}:{issues[0].line}", fix=CROSSWALK_FIX)
+    items = data.get("crosswalks") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InputError(
+            "expected a top-level 'crosswalks:' list", where=f"{path}:1", fix=CROSSWALK_FIX
+        )
+    out = []
+    for item in items:
+        line = item.get(LINE_KEY) if isinstance(item, dict) else None
+        where = f"{path}:{line}" if line else str(path)
+        body = {k: v for k, v in item.items() if k != LINE_KEY} if isinstance(item, dict) else {}
+        if isinstance(body.get("value"), int | float):
+            body["value"] = str(body["value"])  # a code written 7 in YAML is the text '7'
+        try:
+            out.append((where, CrosswalkEdit.model_validate(body)))
+        except ValidationError as exc:
+            detail = exc.errors()[0]
+            name = ".".join(str(p) for p in detail["loc"]) or "edit"
+            raise InputError(f"{name}: {detail['msg']}", where=where, fix=CROSSWALK_FIX) from None
+    return out
+
+
+def apply_edits(
+    crosswalks: list[CodeCrosswalk], edits: list[tuple[str, CrosswalkEdit]]
+) -> list[CodeCrosswalk]:
+    """The crosswalks with a person's edits applied.
+
+    Raises:
+        InputError: naming where the edit was written: a crosswalk the assembly does not have,
+            a value its column never holds, a canonical value outside the field's values.
+    """
+    out = list(crosswalks)
+    for where, edit in edits:
+        at = next(
+            (
+                i
+                for i, x in enumerate(out)
+                if edit.source in (x.source, x.source_name) and x.column == edit.column
+            ),
+            None,
+        )
+        if at is None:
+            known = ", ".join(f"{x.source_name}.{x.column}" for x in out) or "none"
+            raise InputError(
+                f"no crosswalk {edit.source}.{edit.column} in this assembly (crosswalks: {known})",
+                where=where,
+                fix=CROSSWALK_FIX,
+            )
+        xw = out[at]
+        if edit.canonical is not None and edit.canonical not in xw.allowed:
+            raise InputError(
+                f"crosswalk {xw.source_name}.{xw.column}: '{edit.value}' -> '{edit.canonical}' "
+                f"is not a value of {xw.field}",
+                where=where,
+                fix=f"use one of: {', '.join(xw.allowed)}",
+            )
+        if edit.value not in {v.value for v in xw.values}:
+            raise InputError(
+                f"{xw.source_name}.{xw.column} never holds the value '{edit.value}'",
+                where=where,
+                fix="edit a value the crosswalk lists (with its count)",
+            )
+        values = [
+            v.model_copy(
+                update={
+                    "canonical": edit.canonical,
+                    "confidence": 1.0,
+                    "evidence": f"edited by a person ({where})",
+                }
+            )
+            if v.value == edit.value
+            else v
+            for v in xw.values
+        ]
+        unmapped = sum(v.count for v in values if v.canonical is None)
+        out[at] = xw.model_copy(update={"values": values, "unmapped_rows": unmapped})
+    return out
 
 
 def check_values(crosswalks: list[CodeCrosswalk]) -> None:

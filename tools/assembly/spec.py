@@ -19,9 +19,10 @@ from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from core.store.models import AssemblyRow, table_of, utcnow
 from tools.assembly import keyspace
-from tools.assembly.contracts import AssemblySpec, Component, Relationship
+from tools.assembly.contracts import AssemblySpec, Component, CrosswalkEdit, Relationship
 from tools.assembly.crosswalks import (
     allowed_for,
+    apply_edits,
     below,
     check_values,
     coded_fields,
@@ -293,7 +294,12 @@ def get_assembly(engine: Engine, assembly_id: str, *, tenant: str) -> AssemblySp
 
 
 def approve_assembly(
-    engine: Engine, assembly_id: str, *, tenant: str, min_confidence: float | None = None
+    engine: Engine,
+    assembly_id: str,
+    *,
+    tenant: str,
+    min_confidence: float | None = None,
+    crosswalk_edits: list[tuple[str, CrosswalkEdit]] | None = None,
 ) -> AssemblySpec:
     """Freeze an assembly: components and crosswalk values under ``min_confidence`` are left
     out; the root's mapping must be approved, and each component's mapping rules are frozen with
@@ -301,8 +307,9 @@ def approve_assembly(
 
     Raises:
         NotFoundError: no such assembly.
-        InputError: the root mapping not approved, a crosswalk value outside its field's
-            values. Nothing is changed then.
+        InputError: the root mapping not approved, a crosswalk edit naming no crosswalk of the
+            assembly or a value outside its field's values (where it was written is named).
+            Nothing is changed then.
     """
     spec = get_assembly(engine, assembly_id, tenant=tenant)
     if spec.status == "approved":
@@ -330,6 +337,7 @@ def approve_assembly(
     }
     kept = {c.source for c in components} | {spec.root}
     crosswalks = [below(x, bar) for x in spec.crosswalks if x.source in kept]
+    crosswalks = apply_edits(crosswalks, crosswalk_edits or [])
     check_values(crosswalks)
     approved = spec.model_copy(
         update={

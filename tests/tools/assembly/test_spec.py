@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 from assembly_estates import IngestedEstate, ingest_estate
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.errors import InputError
-from core.store.models import AssemblyRow
+from core.store.models import AssemblyRow, AuditEntry
 from tools.assembly.contracts import CodeCrosswalk, CrosswalkValue
-from tools.assembly.crosswalks import check_values
+from tools.assembly.crosswalks import check_values, load_edits
 from tools.assembly.spec import approve_assembly, get_assembly, propose_assembly
-from tools.canonical.repository import approve_mapping
+from tools.canonical.repository import approve_mapping, get_mapping
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +93,21 @@ def spec_rows(estate: IngestedEstate, name: str) -> int:
     return SourceRegistry(estate.engine, tenant="default").get(estate.ids[name]).records
 
 
+def _written(estate: IngestedEstate) -> tuple[int, int, list[str]]:
+    """Assembly rows, assembly audit entries, and the status of every assembly."""
+    with estate.engine.connect() as conn:
+        rows = conn.execute(select(AssemblyRow.status)).scalars().all()  # type: ignore[call-overload]
+        entries = conn.execute(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.namespace == "assembly")  # type: ignore[arg-type]
+        ).scalar_one()
+    return len(rows), entries, sorted(rows)
+
+
 def test_a_source_not_related_to_the_root_is_a_second_root(estate: IngestedEstate) -> None:
+    before = _written(estate)
     with pytest.raises(InputError, match="two roots: agency_policies is not related"):
         _propose(estate, "policy_master", "billing", "agency_policies")
+    assert _written(estate) == before
 
 
 @pytest.mark.parametrize(
@@ -120,9 +132,12 @@ def test_bad_survivorship_rules_name_the_line(
 ) -> None:
     rules = tmp_path / "survivorship.yaml"
     rules.write_text(yaml_text)
+    before = _written(estate)
     with pytest.raises(InputError) as err:
         _propose(estate, "acquired_policy", "billing", survivorship=rules)
-    assert message in err.value.message
+    assert message in f"{err.value.where}: {err.value.message}"
+    assert str(rules) in str(err.value.where)
+    assert _written(estate) == before  # nothing stored, nothing audited
 
 
 def test_approval_needs_approved_mappings_and_freezes(estate: IngestedEstate) -> None:
@@ -163,3 +178,57 @@ def test_a_crosswalk_value_outside_the_enum_is_refused() -> None:
     )
     with pytest.raises(InputError, match="'7' -> 'weekly' is not a value of"):
         check_values([bad])
+
+
+def _crosswalk_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "crosswalks.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_crosswalk_edits_map_unknown_codes_and_refuse_values_outside_the_enum(
+    estate: IngestedEstate, tmp_path: Path
+) -> None:
+    spec = _propose(estate, "policy_master", "claims_links")
+    if get_mapping(estate.engine, spec.root_mapping_id, tenant="default").approved_version is None:
+        approve_mapping(estate.engine, spec.root_mapping_id, tenant="default")
+    bad = _crosswalk_file(
+        tmp_path,
+        "crosswalks:\n"
+        "  - {source: claims_links, column: claim.status, value: REOPND, canonical: reopened}\n"
+        "  - {source: claims_links, column: claim.status, value: DENIED, canonical: refused}\n",
+    )
+    before = _written(estate)
+    with pytest.raises(InputError) as err:
+        approve_assembly(
+            estate.engine, spec.assembly_id, tenant="default", crosswalk_edits=load_edits(bad)
+        )
+    assert "'DENIED' -> 'refused' is not a value of claims_links[].status" in err.value.message
+    assert err.value.where == f"{bad}:3" and "reopened" in (err.value.fix or "")
+    assert _written(estate) == before  # still a draft, nothing audited
+    unknown = _crosswalk_file(
+        tmp_path, "crosswalks:\n  - {source: ledger, column: Freq, value: '7', canonical: annual}\n"
+    )
+    with pytest.raises(InputError, match="no crosswalk ledger.Freq in this assembly"):
+        approve_assembly(
+            estate.engine, spec.assembly_id, tenant="default", crosswalk_edits=load_edits(unknown)
+        )
+    good = _crosswalk_file(
+        tmp_path,
+        "crosswalks:\n"
+        "  - {source: claims_links, column: claim.status, value: REOPND, canonical: reopened}\n",
+    )
+    approved = approve_assembly(
+        estate.engine, spec.assembly_id, tenant="default", crosswalk_edits=load_edits(good)
+    )
+    status = next(x for x in approved.crosswalks if x.column == "claim.status")
+    edited = next(v for v in status.values if v.value == "REOPND")
+    assert (edited.canonical, status.unmapped_rows) == ("reopened", 0)
+    assert f"{good}:2" in edited.evidence
+
+
+def test_a_malformed_crosswalk_edit_names_its_line(tmp_path: Path) -> None:
+    path = _crosswalk_file(tmp_path, "crosswalks:\n  - {source: life, value: X}\n")
+    with pytest.raises(InputError) as err:
+        load_edits(path)
+    assert err.value.where == f"{path}:2" and "column" in err.value.message
