@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 
 from core.errors import InputError
 from core.settings import Settings
+from core.store.leases import hold_lease
 from tools.assembly import keyspace
 from tools.assembly.assemble import Slice, assemble, make_slice
 from tools.assembly.contracts import (
@@ -167,9 +168,26 @@ def run_assembly(
     Raises:
         NotFoundError: no such assembly.
         InputError: the assembly is not approved. Nothing is written then.
+        LeaseHeld: another process is running this assembly (names its pid, host, since).
     """
     tenant = tenant or settings.tenant
     spec = _approved(engine, assembly_id, tenant)
+    # One run of an assembly at a time: two would stage and write the same batches. A second one
+    # is refused naming the holder; a killed holder's lease is taken over.
+    with hold_lease(engine, tenant, f"assembly:{assembly_id}", what=f"assembly run {assembly_id}"):
+        return _run(engine, settings, spec, assembly_id, tenant, batch_policies, progress, status)
+
+
+def _run(
+    engine: Engine,
+    settings: Settings,
+    spec: AssemblySpec,
+    assembly_id: str,
+    tenant: str,
+    batch_policies: int | None,
+    progress: Progress | None,
+    status: StatusHook | None,
+) -> AssemblyRunResult:
     parts = contributors(engine, tenant, spec)
     home = assembly_dir(settings, tenant, assembly_id)
     folder = home / "run"

@@ -17,6 +17,7 @@ import pyarrow as pa
 from sqlalchemy import Engine
 
 from core.settings import Settings
+from core.store.leases import hold_lease
 from tools.audit import AuditLog
 from tools.canonical.build import Plan, build_candidates, compile_plan
 from tools.canonical.contracts import MapRunResult, ValidationReport
@@ -117,9 +118,29 @@ def map_to_canonical(
     Raises:
         NotFoundError: unknown mapping or source.
         InputError: the mapping has no approved version.
+        LeaseHeld: another process is running this mapping version (names its pid, host, since).
     """
     tenant = tenant or settings.tenant
     info = approved_mapping(engine, mapping_id, tenant=tenant, version=version)
+    # One run of a mapping version at a time: two would write the same parts and batches. A
+    # second one is refused naming the holder; a killed holder's lease is taken over.
+    with hold_lease(
+        engine,
+        tenant,
+        f"mapping:{mapping_id}:{info.version}",
+        what=f"mapping run {mapping_id} (version {info.version})",
+    ):
+        return _run(engine, settings, info, mapping_id, tenant, progress)
+
+
+def _run(
+    engine: Engine,
+    settings: Settings,
+    info: MappingInfo,
+    mapping_id: str,
+    tenant: str,
+    progress: Progress | None,
+) -> MapRunResult:
     source, plan = _prepare(engine, info, tenant)
     folder = output_dir(settings, tenant, mapping_id, info.version)
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from core.file_lock import file_lock, is_locked
 from core.ids import check_tenant, tenant_path
 from core.metrics import QUARANTINED, count, observe_batch, reason_label
 from core.settings import Settings
+from core.store.leases import hold_lease
 from core.store.models import utcnow
 from tools.audit import AuditLog
 from tools.content.contracts import IngestResult, QuarantinedRecord
@@ -119,7 +120,12 @@ def ingest_file(
     # One ingest of a given source at a time, across processes: a second identical command
     # waits here, then finds the source complete and reuses it. The kernel drops the lock of a
     # killed process, so whoever holds it may remove any partial folder left for this source.
-    with file_lock(ingest_lock_path(settings, tenant, source_id)):
+    # The store lease excludes an ingest of the same source from another host sharing the store
+    # (the file lock only sees this workspace's processes): that one is refused naming the holder.
+    with (
+        file_lock(ingest_lock_path(settings, tenant, source_id)),
+        hold_lease(engine, tenant, f"ingest:{source_id}", what=f"ingest of {path.name}"),
+    ):
         _remove_stale_partials(settings, root, tenant, held=source_id)
         existing = registry.find(source_id)
         if existing is not None and not _is_staged(existing):
