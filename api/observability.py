@@ -37,6 +37,7 @@ from core.logs import get_logger, new_correlation_id
 from core.metrics import HTTP_REQUEST_SECONDS, HTTP_REQUESTS, enabled, exposition
 from core.tracing import span
 from tools.health import HEALTH_MEDIA_TYPE, HealthReport, liveness, readiness
+from tools.health.store_metrics import install_store_metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID = b"x-request-id"
@@ -157,8 +158,17 @@ def add_operations_routes(app: FastAPI) -> None:
             headers={"cache-control": "no-store"},
         )
 
+    install_store_metrics()
+
+    def scrape() -> tuple[bytes, str]:
+        try:
+            config.engine  # noqa: B018  (the queue gauges read the store: open it)
+        except DataMashError:
+            pass  # /readyz says why
+        return exposition()
+
     async def metrics(_request: Request) -> Response:
-        body, content_type = exposition()
+        body, content_type = await anyio.to_thread.run_sync(scrape)
         return Response(body, media_type=content_type)
 
     async def livez(_request: Request) -> Response:

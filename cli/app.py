@@ -101,6 +101,9 @@ def root(
     )
     if metrics_port:
         from core.metrics import serve_metrics
+        from tools.health.store_metrics import install_store_metrics
+
+        install_store_metrics()
 
         try:
             server = serve_metrics(metrics_port)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
+from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import (
@@ -20,6 +23,8 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 # Batches take from milliseconds (a small test wave) to minutes (50,000 policies to a slow target).
 _BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -127,6 +132,59 @@ def reason_label(reason: str) -> str:
     """A bounded label for a free-text reason: quoted values and numbers (data) removed."""
     shape = " ".join(_DATA_IN_REASON.sub("", reason).split())
     return shape[:60] or "unknown"
+
+
+# The stores this process opened, by URL without password (the newest engine of a URL wins):
+# their pools are reported here, their contents by collectors that know the tables.
+_STORES: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+
+
+def watch_store(engine: Any) -> None:
+    """Report ``engine``'s connection pool (and, where installed, its queues) on /metrics."""
+    _STORES[engine.url.render_as_string(hide_password=True)] = engine
+
+
+def watched_stores() -> list[Any]:
+    """The live store engines of this process."""
+    return list(_STORES.values())
+
+
+class _PoolCollector(Collector):
+    """DB pool usage, read from the pools at scrape time (nothing counted on the hot path)."""
+
+    def collect(self) -> Iterator[Metric]:
+        if not enabled():
+            return
+        size = GaugeMetricFamily(
+            "data_mash_db_pool_size_connections",
+            "Connections the store's pool keeps open at most without overflow, by backend.",
+            labels=["backend"],
+        )
+        usage = GaugeMetricFamily(
+            "data_mash_db_pool_connections",
+            "Store connections by state: checked_out (in use), idle (in the pool), overflow "
+            "(opened beyond the pool size), by backend.",
+            labels=["backend", "state"],
+        )
+        sizes: dict[str, int] = defaultdict(int)
+        states: dict[tuple[str, str], int] = defaultdict(int)
+        for engine in watched_stores():
+            pool, backend = engine.pool, engine.dialect.name
+            if not hasattr(pool, "checkedout"):  # NullPool / StaticPool keep nothing
+                continue
+            sizes[backend] += pool.size()
+            states[backend, "checked_out"] += pool.checkedout()
+            states[backend, "idle"] += pool.checkedin()
+            states[backend, "overflow"] += max(0, pool.overflow())
+        for backend, value in sizes.items():
+            size.add_metric([backend], value)
+        for (backend, state), value in states.items():
+            usage.add_metric([backend, state], value)
+        yield size
+        yield usage
+
+
+REGISTRY.register(_PoolCollector())
 
 
 def exposition() -> tuple[bytes, str]:

@@ -140,7 +140,8 @@ async def _unauthorized(send: Send) -> None:
 
 def add_operations_routes(server: FastMCP, settings: Any) -> None:
     """/livez (no dependency checked), /readyz (store, index, targets, LLM) and /metrics
-    (Prometheus), open to probes and scrapers without a token.
+    (Prometheus, with the store's pool and coexistence queues), open to probes and scrapers
+    without a token.
 
     Health answers are ``application/health+json``; /readyz is 503 when a check fails.
     """
@@ -151,15 +152,18 @@ def add_operations_routes(server: FastMCP, settings: Any) -> None:
 
     store: dict[str, Any] = {}
 
-    def ready() -> HealthReport:
+    def ready_store() -> Any:
         if "engine" not in store:
             from core.store import open_store
 
             try:
                 store["engine"] = open_store(settings)
             except DataMashError:
-                return readiness(settings, None)  # the store check says why
-        return readiness(settings, store["engine"])
+                return None  # /readyz's store check says why
+        return store["engine"]
+
+    def ready() -> HealthReport:
+        return readiness(settings, ready_store())
 
     def answer(report: HealthReport) -> Response:
         return Response(
@@ -169,11 +173,19 @@ def add_operations_routes(server: FastMCP, settings: Any) -> None:
             headers={"cache-control": "no-store"},
         )
 
-    @server.custom_route("/metrics", methods=["GET"])
-    async def metrics(_request: Request) -> Response:
+    from tools.health.store_metrics import install_store_metrics
+
+    install_store_metrics()
+
+    def scrape() -> tuple[bytes, str]:
         from core.metrics import exposition
 
-        body, content_type = exposition()
+        ready_store()  # the queue gauges read the store: open it if no tool has yet
+        return exposition()
+
+    @server.custom_route("/metrics", methods=["GET"])
+    async def metrics(_request: Request) -> Response:
+        body, content_type = await anyio.to_thread.run_sync(scrape)
         return Response(body, media_type=content_type)
 
     @server.custom_route("/livez", methods=["GET"])

@@ -18,6 +18,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, Operati
 
 from core.errors import ConfigError, InputError
 from core.file_lock import file_lock
+from core.metrics import watch_store
 from core.retry import retry_call
 from core.settings import Settings
 
@@ -150,6 +151,7 @@ def open_store(settings: Settings) -> Engine:
         # waits for it and then finds the schema current.
         with schema_lock(engine):
             upgrade_to_head(engine)
+    watch_store(engine)
     return engine
 
 
