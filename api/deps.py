@@ -56,9 +56,11 @@ class ApiConfig:
         return self.context_for(self.engine, self.settings, tenant)
 
 
-# Every dependency below is ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
-# the thread pool, and a thread hop per dependency cost more than the store read of a request.
-# None of them blocks: token verification is one indexed read (see ``current_caller``).
+# Thread hops. FastAPI runs a plain ``def`` dependency in the thread pool, and under load a hop
+# costs far more than a point read: the worker thread waits for the GIL the busy event loop
+# holds (up to the 5 ms switch interval per wake-up). So every dependency below is ``async def``
+# and the hot point reads (a wave's status, locating a policy, one audit page: a few indexed
+# queries each) run on the loop; scans, checks and writes still go to a thread (``run_sync``).
 
 
 def config_of(request: Request) -> ApiConfig:
@@ -164,6 +166,7 @@ MappingPath = Annotated[str, _id("Mapping")]
 PlanPath = Annotated[str, _id("Plan")]
 WavePath = Annotated[str, _id("Wave")]
 PolicyPath = Annotated[str, _id("Policy")]
+AssemblyPath = Annotated[str, _id("Assembly")]
 JobPath = Annotated[str, Path(pattern=r"^job-[0-9a-f]{12}$", description="Job id.")]
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Maximum number of items to return.")]

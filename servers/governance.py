@@ -29,7 +29,7 @@ from servers.common import (
     scoped_tenant,
     user_errors,
 )
-from tools.audit import AuditLog, AuditRecord, PolicyLocations
+from tools.audit import AuditLog, PolicyLocations
 from tools.audit.contracts import AuditPage, PolicyMoves
 from tools.waves import PolicyReport, WaveContext, lineage, locate_policy
 from tools.waves.tracker import PolicyLineage
@@ -143,16 +143,10 @@ def build_server(
         except ValueError:
             raise InputError(f"cursor '{cursor}' is not one this server handed out") from None
 
-        def read() -> tuple[list[AuditRecord], int]:
-            kept: list[AuditRecord] = []
-            total = 0
-            for record in log.replay(namespace, start_at, end_at):
-                if offset <= total < offset + limit:
-                    kept.append(record)
-                total += 1
-            return kept, total
-
-        entries, total = await run_blocking(None, read)
+        entries, total = await run_blocking(
+            None,
+            lambda: log.replay_page(namespace, start_at, end_at, offset=offset, limit=limit),
+        )
         _, end, page = page_bounds(str(offset), limit, total)
         return AuditPage(
             entries=entries, incomplete=sum(e.incomplete for e in entries), **page.model_dump()

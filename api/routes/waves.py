@@ -71,7 +71,7 @@ async def list_waves(
 @router.get("/{wave_id}", response_model=WaveStatus)
 async def wave_status(_: Viewer, waves: WavesDep, wave_id: WavePath) -> WaveStatus:
     """A wave's status, per-milestone state and counts (migrated, failed)."""
-    return await run_sync(lambda: get_wave_status(waves, wave_id))
+    return get_wave_status(waves, wave_id)  # one indexed read: on the loop (see api.deps)
 
 
 @router.get("/{wave_id}/gates", response_model=GateReport)

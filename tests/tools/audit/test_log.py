@@ -94,6 +94,26 @@ def test_replay_filters_and_orders(store: Engine) -> None:
     assert len(list(log.replay(until=future, batch=2))) == 5  # paging keeps commit order
 
 
+def test_replay_page_is_a_slice_of_replay_with_the_range_total(store: Engine) -> None:
+    log = AuditLog(store)
+    AuditLog(store, tenant="other").record("content", "elsewhere")
+    for i in range(7):
+        log.record("content" if i % 2 == 0 else "routing", f"op{i}")
+    everything = [e.operation for e in log.replay()]
+    pages = [log.replay_page(offset=o, limit=3) for o in (0, 3, 6, 9)]
+    assert [[e.operation for e in p] for p, _ in pages] == [
+        everything[0:3],
+        everything[3:6],
+        everything[6:],
+        [],
+    ]
+    assert {total for _, total in pages} == {7}  # the other tenant's entry is not counted
+    routing, total = log.replay_page("routing", offset=1, limit=10)
+    assert [e.operation for e in routing] == ["op3", "op5"] and total == 3
+    future = datetime.now(UTC) + timedelta(hours=1)
+    assert log.replay_page(since=future) == ([], 0)
+
+
 def test_trail_includes_entries_targeting_the_policy(store: Engine) -> None:
     log = AuditLog(store)
     log.record("routing", "reroute", target="P1", payload={"reason": "manual"})
