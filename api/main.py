@@ -12,10 +12,21 @@ from api.deps import ApiConfig, ContextFactory
 from api.jobs import JobRegistry
 from api.limits import BodyLimit
 from api.observability import RequestObservability, RouteTemplates, add_operations_routes
+from api.pages import assemblies as assembly_pages
 from api.pages import login, overview, tracker
 from api.pages import mappings as mapping_pages
 from api.problems import install_problem_handlers
-from api.routes import audit, jobs, mappings, plans, policies, routing, sources, waves
+from api.routes import (
+    assemblies,
+    audit,
+    jobs,
+    mappings,
+    plans,
+    policies,
+    routing,
+    sources,
+    waves,
+)
 from core.settings import Settings
 from tools.waves import WaveContext
 
@@ -27,7 +38,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 def api_router() -> APIRouter:
     """Every resource's router under ``/api/v1``."""
     router = APIRouter(prefix=API_PREFIX)
-    for module in (sources, mappings, routing, plans, waves, jobs, policies, audit):
+    for module in (sources, mappings, assemblies, routing, plans, waves, jobs, policies, audit):
         router.include_router(module.router)
     return router
 
@@ -68,7 +79,7 @@ def create_app(
     app.state.jobs = JobRegistry(forget_after=settings.retention_job_seconds)
     install_problem_handlers(app)
     app.include_router(api_router())
-    for pages in (login, overview, tracker, mapping_pages):
+    for pages in (login, overview, tracker, mapping_pages, assembly_pages):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_operations_routes(app)

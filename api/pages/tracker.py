@@ -11,9 +11,11 @@ from fastapi.responses import Response
 from api.deps import Cursor, config_of
 from api.pages.rendering import error_page, page_caller, render, to_login
 from api.routes.audit import replay
-from core.errors import DataMashError
-from tools.audit import AuditLog
-from tools.waves import locate_policy
+from core.errors import DataMashError, NotFoundError
+from tools.assembly.contracts import PolicyDocument
+from tools.assembly.output import show_policy
+from tools.audit import AuditLog, AuditRecord
+from tools.waves import PolicyReport, locate_policy
 
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE = 50
@@ -29,19 +31,31 @@ async def policy_page(
     if caller is None:
         return to_login(request)
     if not policy_id:
-        return render(request, "policy.html", caller, report=None, trail=[])
+        return render(request, "policy.html", caller, report=None, trail=[], document=None)
     config = config_of(request)
-    context = config.context_for(config.engine, config.settings, caller.tenant)
-    try:
-        report, trail = await run_sync(
-            lambda: (
-                locate_policy(context, policy_id.strip(), reconcile=True),
-                AuditLog(config.engine, tenant=caller.tenant).trail(policy_id.strip()),
+    context = config.context_of(caller.tenant)
+    wanted = policy_id.strip()
+
+    def read() -> tuple[PolicyReport | None, list[AuditRecord], PolicyDocument | None]:
+        try:
+            document: PolicyDocument | None = show_policy(
+                config.engine, config.settings, caller.tenant, wanted, None
             )
-        )
+        except NotFoundError:
+            document = None
+        try:
+            report = locate_policy(context, wanted, reconcile=True)
+        except NotFoundError:
+            if document is None:
+                raise
+            return None, [], document  # assembled, not yet planned or moved
+        return report, AuditLog(config.engine, tenant=caller.tenant).trail(wanted), document
+
+    try:
+        report, trail, document = await run_sync(read)
     except DataMashError as exc:
         return error_page(request, caller, exc)
-    return render(request, "policy.html", caller, report=report, trail=trail)
+    return render(request, "policy.html", caller, report=report, trail=trail, document=document)
 
 
 @router.get("/audit")

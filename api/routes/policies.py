@@ -7,10 +7,22 @@ from typing import Annotated
 from anyio.to_thread import run_sync
 from fastapi import APIRouter, Query
 
-from api.deps import Cursor, EngineDep, Limit, PolicyPath, TenantDep, Viewer, WavesDep
+from api.deps import (
+    ConfigDep,
+    Cursor,
+    EngineDep,
+    Limit,
+    PolicyPath,
+    TenantDep,
+    Viewer,
+    WavesDep,
+)
 from api.paging import page_of
 from api.problems import PROBLEM_RESPONSES
 from core.errors import NotFoundError
+from core.ids import ID_MAX_LENGTH, ID_PATTERN
+from tools.assembly.contracts import PolicyDocument
+from tools.assembly.output import show_policy
 from tools.audit import AuditLog, PolicyLocations
 from tools.audit.contracts import AuditPage, PolicyMoves
 from tools.waves import PolicyReport, lineage, locate_policy
@@ -29,7 +41,9 @@ async def locate(
     ] = False,
 ) -> PolicyReport:
     """Where a policy lives now, its waves, one-policy reconciliation and its summary."""
-    return await run_sync(lambda: locate_policy(waves, policy_id, reconcile=reconcile))
+    if not reconcile:  # a few indexed reads by policy id: on the loop (see api.deps)
+        return locate_policy(waves, policy_id, reconcile=False)
+    return await run_sync(lambda: locate_policy(waves, policy_id, reconcile=True))
 
 
 @router.get("/{policy_id}/history", response_model=PolicyMoves)
@@ -47,6 +61,28 @@ async def history(
             fix="check the id, or route its source first",
         )
     return PolicyMoves(policy_id=policy_id, location=location, moves=moves)
+
+
+@router.get("/{policy_id}/document", response_model=PolicyDocument)
+async def assembled_document(
+    _: Viewer,
+    config: ConfigDep,
+    tenant: TenantDep,
+    policy_id: PolicyPath,
+    assembly_id: Annotated[
+        str | None,
+        Query(
+            pattern=ID_PATTERN,
+            max_length=ID_MAX_LENGTH,
+            description="The assembly (default: the newest run that holds the policy).",
+        ),
+    ] = None,
+) -> PolicyDocument:
+    """A policy's assembled canonical document, where each field came from (system, source,
+    rows, columns) and which of the estate's records for it arrived (`data-mash policy show`)."""
+    return await run_sync(
+        lambda: show_policy(config.engine, config.settings, tenant, policy_id, assembly_id)
+    )
 
 
 @router.get("/{policy_id}/lineage", response_model=PolicyLineage)

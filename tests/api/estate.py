@@ -37,6 +37,8 @@ class TenantEstate:
     failing_gate: str
     policy_id: str
     failing_policy: str
+    assembly_id: str = ""
+    assembled_policy: str = ""
 
 
 @dataclass
@@ -84,6 +86,10 @@ def build_estate(root: Path) -> Estate:
     engine = open_store(settings)
     tokens = Tokens()
     estate = Estate(settings, engine, {}, {}, tokens)
+    # First (an assembly is proposed over every source of its tenant, and the wave sources
+    # below are registered without staged records).
+    generated = generate_sample_estate(root / "sample", policies=60, seed=7)
+    assembled = {tenant: assemble_sample(engine, settings, generated, tenant) for tenant in TENANTS}
     for n, tenant in enumerate(TENANTS):
         prefix = "AB"[n]
         clean, dirty = f"{tenant}-clean", f"{tenant}-dirty"
@@ -123,4 +129,35 @@ def build_estate(root: Path) -> Estate:
         )
         for role in Role:
             tokens.issue(tenant, role)
+    for tenant, (assembly_id, policy_id) in assembled.items():
+        estate.tenants[tenant].assembly_id = assembly_id
+        estate.tenants[tenant].assembled_policy = policy_id
     return estate
+
+
+def generate_sample_estate(out: Path, *, policies: int, seed: int) -> Path:
+    """The demo's generated estate of several legacy systems (related sources to assemble)."""
+    from evals.estate import generate_estate
+
+    generate_estate(out, policies=policies, seed=seed)
+    return out
+
+
+def assemble_sample(engine: Engine, settings: Settings, out: Path, tenant: str) -> tuple[str, str]:
+    """Ingest the generated estate for ``tenant`` and run an assembly rooted at agency_policies
+    (its root mapping and the assembly approved); its id and one assembled policy id."""
+    from evals.demo import sources_step
+    from tools.assembly.output import assembled_batches
+    from tools.assembly.run import run_assembly
+    from tools.assembly.spec import approve_assembly, propose_assembly
+    from tools.canonical.repository import approve_mapping
+
+    mine = settings.model_copy(update={"tenant": tenant})
+    staged = sources_step(engine, mine, out)
+    root = next(r["source_id"] for r in staged["sources"] if r["name"] == "agency_policies")
+    spec = propose_assembly(engine, mine, root, None, tenant=tenant)
+    approve_mapping(engine, spec.root_mapping_id, tenant=tenant)
+    approve_assembly(engine, spec.assembly_id, tenant=tenant)
+    run_assembly(engine, mine, spec.assembly_id, tenant=tenant)
+    first = next(assembled_batches(mine, tenant, spec.assembly_id))
+    return spec.assembly_id, str(first.column("policy_core.policy_id")[0].as_py())

@@ -193,3 +193,39 @@ def test_a_second_run_while_one_is_active_is_409(client: TestClient, estate: Est
         registry.start("beta", "run", "w-x", slow)  # another tenant's wave
     finally:
         release.set()
+
+
+def test_assemblies_their_conflicts_and_an_assembled_document(
+    client: TestClient, estate: Estate
+) -> None:
+    acme = estate.tenants["acme"]
+    headers = viewer(estate)
+    listed = client.get("/api/v1/assemblies", headers=headers).json()
+    (summary,) = [a for a in listed["assemblies"] if a["assembly_id"] == acme.assembly_id]
+    assert summary["status"] == "approved" and summary["run"] == "complete"
+    assert summary["root_name"] == "agency_policies" and summary["components"]
+    result = summary["result"]
+    assert result["policies"] == result["complete"] + result["partial"] + result["quarantined"]
+    spec = client.get(f"/api/v1/assemblies/{acme.assembly_id}", headers=headers).json()
+    assert [c["source_name"] for c in spec["components"]] == summary["components"]
+    url = f"/api/v1/assemblies/{acme.assembly_id}/conflicts"
+    first = client.get(url, params={"limit": 2}, headers=headers).json()
+    assert first["total"] == result["conflicts"] > 2 and len(first["conflicts"]) == 2
+    second = client.get(
+        url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=headers
+    ).json()
+    assert second["conflicts"] and second["conflicts"][0] != first["conflicts"][0]
+    conflict = first["conflicts"][0]
+    assert (conflict["source"], conflict["row"]) != (
+        conflict["other_source"],
+        conflict["other_row"],
+    )
+    doc = client.get(f"/api/v1/policies/{acme.assembled_policy}/document", headers=headers)
+    assert doc.status_code == 200, doc.text
+    body = doc.json()
+    assert body["assembly_id"] == acme.assembly_id
+    assert body["policy"]["policy_core"]["policy_id"] == acme.assembled_policy
+    origin = {p["field"]: p for p in body["provenance"]}
+    assert origin["policy_core.policy_id"]["source"] == "agency_policies"
+    missing = client.get("/api/v1/policies/NOPE-1/document", headers=headers)
+    assert missing.status_code == 404 and "in no assembled run" in missing.json()["detail"]

@@ -144,3 +144,31 @@ def test_a_refused_action_shows_the_one_line_message(
     expect(job).to_have_attribute("data-finished", "true", timeout=60_000)
     expect(job.locator(".state")).to_contain_text("blocked by gate")
     page.close()
+
+
+def test_an_assembly_its_conflicts_and_a_policys_assembled_document(
+    browser: Any, base_url: str, estate: Estate
+) -> None:
+    acme = estate.tenants["acme"]
+    page = logged_in(browser, base_url, estate, Role.VIEWER)
+    page.click("header a[href='/assemblies']")
+    row = page.locator("#assemblies tr.assembly", has_text=acme.assembly_id)
+    expect(row).to_contain_text("complete")
+    expect(row).to_contain_text("agency_policies")
+    row.locator(f"a[href='/assemblies/{acme.assembly_id}']").click()
+    expect(page.locator("#assembly-id")).to_have_text(acme.assembly_id)
+    expect(page.locator("#components")).to_contain_text("match rate")
+    conflicts = page.locator("#conflicts tr.conflict")
+    expect(conflicts.first).to_be_visible()
+    assert conflicts.count() >= 2
+    # the conflict's policy is one click away: the tracker shows its assembled document
+    policy = conflicts.first.locator("a").first
+    policy_id = policy.inner_text()
+    policy.click()
+    expect(page).to_have_url(re.compile(rf"/policies\?policy_id={policy_id}"))
+    expect(page.locator("#policy-id")).to_have_text(policy_id)
+    expect(page.locator("#assembled")).to_contain_text(acme.assembly_id)
+    expect(page.locator("#provenance tr.provenance").first).to_be_visible()
+    expect(page.locator("#provenance")).to_contain_text("agency_policies")
+    expect(page.locator("#document")).to_contain_text(f'"policy_id": "{policy_id}"')
+    page.close()

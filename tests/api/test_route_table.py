@@ -43,6 +43,10 @@ ROLES: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/policies/{policy_id}/history"): Role.VIEWER,
     ("GET", "/api/v1/policies/{policy_id}/lineage"): Role.VIEWER,
     ("GET", "/api/v1/policies/{policy_id}/audit"): Role.VIEWER,
+    ("GET", "/api/v1/policies/{policy_id}/document"): Role.VIEWER,
+    ("GET", "/api/v1/assemblies"): Role.VIEWER,
+    ("GET", "/api/v1/assemblies/{assembly_id}"): Role.VIEWER,
+    ("GET", "/api/v1/assemblies/{assembly_id}/conflicts"): Role.VIEWER,
     ("GET", "/api/v1/audit"): Role.VIEWER,
 }
 BODIES: dict[str, Any] = {
@@ -93,10 +97,16 @@ def url_for(path: str, estate: Estate, tenant: str, job_id: str) -> str:
         "plan_id": ids.plan_id,
         "wave_id": ids.blocked_wave,
         "gate": ids.failing_gate,
-        "policy_id": ids.policy_id,
+        "policy_id": ids.assembled_policy if path.endswith("/document") else ids.policy_id,
+        "assembly_id": ids.assembly_id,
         "job_id": job_id,
     }
-    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
+    if path.endswith("/document"):
+        # Both tenants assembled the same sample estate (same policy ids): the other tenant's
+        # object is the document in *its* assembly.
+        url += f"?assembly_id={ids.assembly_id}"
+    return url
 
 
 def call(client: TestClient, method: str, url: str, path: str, headers: dict[str, str]) -> Any:
@@ -131,7 +141,9 @@ def test_tenant_a_gets_404_for_every_object_of_tenant_b(
     """With its most powerful token, tenant acme cannot read or touch any of beta's objects."""
     acme = estate.tokens.header("acme", Role.APPROVER)
     beta_ids = [
-        v for k, v in vars(estate.tenants["beta"]).items() if k not in ("tenant", "failing_gate")
+        v
+        for k, v in vars(estate.tenants["beta"]).items()
+        if k not in ("tenant", "failing_gate", "assembled_policy")  # the same id in both
     ]
     checked = 0
     for method, path in api_routes(app):
