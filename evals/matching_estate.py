@@ -29,7 +29,6 @@ from knowledge.embeddings.semantic import Embedder
 from tools.canonical.matching.calibration import (
     CALIBRATION_FILE,
     DEFAULT_THRESHOLD,
-    fit_isotonic,
 )
 from tools.canonical.matching.canonical import suggest_matches
 from tools.canonical.matching.metrics import expected_calibration_error
@@ -133,6 +132,7 @@ def column_outcomes(
             match = None
         best = match.best if match else None
         ranked = [c.target for c in match.candidates] if match else []
+        runner_up = match.candidates[1].score if match and len(match.candidates) > 1 else 0.0
         conf = best.confidence if best else 0.0
         accepted = best is not None and conf >= threshold
         top1 = top1_right(best.target if best else None, target, accepted)
@@ -143,6 +143,7 @@ def column_outcomes(
                 "truth": target,
                 "proposed": best.target if best else None,
                 "score": best.score if best else 0.0,
+                "margin": (best.score - runner_up) if best else 0.0,
                 "confidence": conf,
                 "accepted": accepted,
                 "right": best is not None and is_right(best.target, target),
@@ -210,23 +211,10 @@ def evaluate_on_estate(
     return {"threshold": threshold, "systems": systems, "columns": every}
 
 
-def fit_calibration(out_dir: Path, *, embedder: Embedder | None = None) -> dict[str, list[float]]:
-    """Fit the isotonic calibrator on one estate (use the calibration seed, never seed 7).
-
-    Every ground-truth column with a proposal is an observation: its raw score, and whether
-    the proposal is right (a null ground truth makes every proposal wrong). Columns of keyless
-    sources are left out: their confidence is scaled down separately (``KEYLESS``).
-    """
-    from tools.canonical.matching.calibration import Calibrator
-
-    identity = Calibrator((), ())
-    result = evaluate_on_estate(out_dir, embedder=embedder, calibrator=identity)
-    rows = [r for r in result["columns"] if r["proposed"] and not r["keyless"]]
-    return fit_isotonic([r["score"] for r in rows], [r["right"] for r in rows]).to_dict()
-
-
 def write_calibration(data: Mapping[str, Any], path: Path | None = None) -> Path:
-    """Write ``{mode: {x, y}}`` next to this module (or to ``path``)."""
-    target = path or Path(__file__).with_name(CALIBRATION_FILE)
+    """Write ``{mode: {x, y}}`` where the matcher loads it (or to ``path``)."""
+    from tools.canonical import matching
+
+    target = path or Path(matching.__file__).with_name(CALIBRATION_FILE)
     target.write_text(json.dumps(dict(data), indent=1) + "\n", encoding="utf-8")
     return target

@@ -61,9 +61,50 @@ def run(config: EvalConfig) -> SuiteResult:
         "data-mash (estate)": calibration([o for rows in ours.values() for o in rows]),
         "name similarity (estate)": calibration([o for rows in base.values() for o in rows]),
     }
+    unseen_part(config, result, embedder, targets)
     public_part(config, result, embedder)
     result.lower_is_better(*[k for k in result.metrics if k.endswith(".ece")])
     return result
+
+
+UNSEEN_SEEDS = (1, 2)
+"""Generator seeds the suite scores (the calibration is fitted on 101-103, never these)."""
+
+
+def unseen_part(config: EvalConfig, result: SuiteResult, embedder: Any, targets: list[str]) -> None:
+    """Sources of naming conventions the matcher was not fitted on (``evals.unseen``)."""
+    import tempfile
+    from pathlib import Path
+
+    from evals.matching_estate import estate_sources, match_estate
+    from evals.unseen import generate_unseen
+    from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
+
+    ours: dict[str, list[ColumnOutcome]] = defaultdict(list)
+    base: dict[str, list[ColumnOutcome]] = defaultdict(list)
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in UNSEEN_SEEDS:
+            out = generate_unseen(Path(tmp) / f"u{seed}", seed=seed)
+            truth = json.loads((out / "ground_truth" / "mapping.json").read_text("utf-8"))
+            systems = {e["name"]: e["system"] for e in estate_sources(out)}
+            for n, (entry, match) in enumerate(match_estate(out, embedder=embedder)):
+                config.note(f"mapping: unseen seed {seed}", n, len(systems))
+                gold_map = truth.get(entry["name"], {})
+                baseline = name_rank(list(gold_map), targets, leaf=True)
+                for column, target in gold_map.items():
+                    cm = match.column(column)
+                    ranked = [(c.target, c.confidence) for c in cm.candidates]
+                    conf = cm.best.confidence if cm.best else 0.0
+                    gold = {target} if target else set()
+                    ours[systems[entry["name"]]].append(ColumnOutcome(column, gold, ranked, conf))
+                    b = baseline[column]
+                    base[systems[entry["name"]]].append(
+                        ColumnOutcome(column, gold, b, b[0][1] if b else 0.0)
+                    )
+    _record(result, "unseen", ours, base, DEFAULT_THRESHOLD)
+    result.charts["calibration"]["data-mash (unseen)"] = calibration(
+        [o for rows in ours.values() for o in rows]
+    )
 
 
 def _embedder(config: EvalConfig, result: SuiteResult) -> Any:

@@ -30,10 +30,16 @@ from knowledge.glossary import (
     role_phrase,
 )
 from tools.canonical.matching.assign import assign
-from tools.canonical.matching.calibration import DEFAULT_THRESHOLD, Calibrator, load_calibrator
+from tools.canonical.matching.calibration import (
+    DEFAULT_THRESHOLD,
+    Calibrator,
+    evidence,
+    load_calibrator,
+)
 from tools.canonical.matching.conditioning import (
     group_matrix,
     is_sequence,
+    lone_matrix,
     role_matrix,
     shape_matrix,
     twin_matrix,
@@ -70,6 +76,8 @@ CONTRADICTED = 0.75
 North/South/East/West is not the address state, however well the names agree)."""
 MIN_CONTRADICTING_CODES = 3
 """Distinct values a code column needs before its misses count as evidence against a field."""
+TIE = 1e-3
+"""Scores closer than this are a tie: k tied candidates get at most 1/k confidence each."""
 KEY_PATH = "policy_core.policy_id"
 """The policy key: a child file's join column, which says nothing about the file's role."""
 KEY_FLOOR = 0.55
@@ -314,6 +322,23 @@ def context_matrix(scores: np.ndarray, targets: tuple[TargetField, ...]) -> np.n
     return share[:, [index[t.component] for t in targets]]
 
 
+def _confidence(
+    cal: Calibrator | None, row: np.ndarray, j: int, shown: list[int], contradicted: bool
+) -> float:
+    """Calibrated confidence of field ``j``: its score and its lead over the best other
+    candidate shown (negative when another candidate scores higher). A pair the values
+    contradict earns nothing from its lead: leading a field of poorer fits is no evidence."""
+    score = float(row[j])
+    if cal is None:
+        return score
+    others = [float(row[k]) for k in shown if k != j]
+    if contradicted:
+        others.append(score)
+    # Candidates the matcher cannot tell apart share the chance of being right.
+    tied = 1 + sum(abs(o - score) < TIE for o in others)
+    return min(cal(evidence(score, score - max(others, default=0.0))), 1.0 / tied)
+
+
 def suggest_matches(
     columns: Mapping[str, pa.Array | pa.ChunkedArray],
     *,
@@ -389,6 +414,7 @@ def suggest_matches(
     scores = scores * shape_matrix([p.samples if p else () for p in profiles], targets)
     keys = [bool(targets[int(j)].path == KEY_PATH) for j in first.argmax(axis=1)]
     scores = scores * twin_matrix(names, scores, targets, keys)
+    scores = scores * lone_matrix(names, scores, targets, keys)
     groups = [
         role_phrase(phrase(insurance_tokens(n.rsplit("[]", 1)[0], canonical))) if "[]" in n else ""
         for n in names
@@ -426,7 +452,8 @@ def suggest_matches(
                 i,
                 j,
                 j == chosen,
-                confidence=factor * (cal(float(scores[i, j])) if cal else float(scores[i, j])),
+                confidence=factor
+                * _confidence(cal, scores[i], j, order[:top_k], bool(contradicted[i, j])),
             )
             for j in order[:top_k]
         ]

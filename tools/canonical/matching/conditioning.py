@@ -141,10 +141,18 @@ SHAPE_OFF = 0.7
 _WORDY = re.compile(r"^[^\W\d_]+(?:[ '\-][^\W\d_]+)+$")
 
 
+SINGLE_WORD_FIELDS = ("first_name", "last_name")
+"""Leaves whose values are one word each: a column of full names is neither."""
+
+
 def shape_matrix(samples: Sequence[Sequence[str]], targets: Sequence[Target]) -> np.ndarray:
-    """Factor per (column, field): ``SHAPE_OFF`` for an identifier field (``*_id``) when most of
-    a column's values are several words without a digit (``Ana Berger``): a name, not a key."""
-    ids = np.array([_leaf(t.path).endswith("_id") for t in targets], dtype=bool)
+    """Factor per (column, field): ``SHAPE_OFF`` for an identifier field (``*_id``) or a name
+    part (given or family name) when most of a column's values are several words without a
+    digit (``Ana Berger``): a full name, not a key nor a part of a name."""
+    ids = np.array(
+        [_leaf(t.path).endswith("_id") or _leaf(t.path) in SINGLE_WORD_FIELDS for t in targets],
+        dtype=bool,
+    )
     wordy = np.array(
         [bool(s) and sum(bool(_WORDY.match(v)) for v in s) >= 0.8 * len(s) for s in samples],
         dtype=bool,
@@ -191,4 +199,31 @@ def group_matrix(
         for j, t in enumerate(targets):
             if t.is_list and t.component != top:
                 out[i, j] = GROUP_OFF
+    return out
+
+
+LONE_OFF = 0.85
+"""Score factor for a list field that no other column of a flat file points into."""
+
+
+def lone_matrix(
+    names: Sequence[str], scores: np.ndarray, targets: Sequence[Target], keys: Sequence[bool]
+) -> np.ndarray:
+    """Factor per (column, field): ``LONE_OFF`` for a list field of a flat file when none of
+    the file's other (non-key) columns has its best field in that list component.
+
+    A flat file is a root table (one row per policy) or a child table (one row per item); a
+    column that alone would put the root's row into a list component (``created_at`` of a
+    policy table into ``correspondence.documents``) is weaker evidence than its name says.
+    """
+    out = np.ones(scores.shape)
+    if scores.size == 0:
+        return out
+    best = scores.argmax(axis=1)
+    flat = [k for k, n in enumerate(names) if "[]" not in n and not keys[k]]
+    for i in flat:
+        others = {targets[best[k]].component for k in flat if k != i}
+        for j, t in enumerate(targets):
+            if t.is_list and t.component not in others:
+                out[i, j] = LONE_OFF
     return out

@@ -1,0 +1,92 @@
+"""Issue 20's acceptance on sources the matcher was never fitted on (``evals.unseen``).
+
+The calibration is fitted on estate seed 11 and generator seeds 101-103; these tests use seeds
+1 and 2 and the estate's evaluation seed 7. Every auto-accepted answer must be right: the first
+wrong one fails the test, named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evals.matching_calibration import FIT_SEEDS
+from evals.matching_estate import EVALUATION_SEED, evaluate_on_estate, summarize
+from evals.unseen import generate_unseen
+from knowledge.embeddings.semantic import CachedEmbedder, Embedder
+
+SEEDS = (1, 2)
+ENGLISH = ("upper", "lower", "camel", "pascal")
+
+
+def _wrong_accepted(rows: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"{r['source']}.{r['column']} -> {r['proposed']} at {r['confidence']:.2f} "
+        f"(truth {r['truth']})"
+        for r in rows
+        if r["accepted"] and not r["right"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def unseen_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    assert not set(SEEDS) & set(FIT_SEEDS)
+    rows: list[dict[str, Any]] = []
+    for seed in SEEDS:
+        out = generate_unseen(tmp_path_factory.mktemp(f"u{seed}") / "u", seed=seed)
+        result = evaluate_on_estate(out)
+        rows += [{**r, "system": r["source"].split("_", 1)[0]} for r in result["columns"]]
+    return rows
+
+
+def test_no_auto_accepted_wrong_answer_on_unseen_sources(unseen_rows: list[dict[str, Any]]) -> None:
+    assert _wrong_accepted(unseen_rows) == []
+    overall = summarize(unseen_rows)
+    assert overall["accepted"] >= 0.4 * overall["columns"]  # it does accept, not refuse all
+    assert overall["precision"] >= 0.98
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 20 bar not met in lexical mode: ECE on generator seeds 1-2 is 0.07 "
+    "(leave-one-system-out ECE 0.04); see README 'Known limits'",
+)
+def test_confidence_is_a_probability_on_unseen_sources(unseen_rows: list[dict[str, Any]]) -> None:
+    assert summarize(unseen_rows)["ece"] <= 0.05
+
+
+def test_top1_on_unseen_english_conventions(unseen_rows: list[dict[str, Any]]) -> None:
+    english = [r for r in unseen_rows if r["system"] in ENGLISH]
+    assert summarize(english)["top1"] >= 0.95
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 20 bar not met: French headers and values (no French vocabulary in "
+    "knowledge/) hold overall top-1 near 0.85; see README 'Known limits'",
+)
+def test_top1_on_every_unseen_convention(unseen_rows: list[dict[str, Any]]) -> None:
+    assert summarize(unseen_rows)["top1"] >= 0.95
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 20 bar not met: billing NextDueDate -> payments.payment_history[].due_date "
+    "at 0.94 (ground truth: unmapped) in lexical mode; see README 'Known limits'",
+)
+def test_no_auto_accepted_wrong_answer_on_the_estate(tmp_path: Path) -> None:
+    from evals.estate import generate_estate
+
+    generate_estate(tmp_path / "e", policies=500, seed=EVALUATION_SEED)
+    rows = evaluate_on_estate(tmp_path / "e")["columns"]
+    assert _wrong_accepted(rows) == []
+
+
+def test_unseen_default_mode_never_confidently_wrong(tmp_path: Path, minilm: Embedder) -> None:
+    embedder = CachedEmbedder(minilm, tmp_path / "emb")
+    out = generate_unseen(tmp_path / "u", seed=SEEDS[0])
+    rows = evaluate_on_estate(out, embedder=embedder)["columns"]
+    assert _wrong_accepted(rows) == []
+    assert summarize(rows)["precision"] >= 0.98
