@@ -14,8 +14,12 @@ Four checks, all streamed batch by batch:
    policy and in all, a hash per policy and component, exact totals of every decimal item leaf,
    differences narrowed to policy id, component and item field.
 
-Memory holds per policy its id, the 16-byte hash and a 2-byte checksum per column (the checksums
-narrow a differing policy to its fields without keeping records): about 110 bytes a policy.
+Memory does not grow with the number of policies: per policy, the id, the 16-byte row hash and
+each component's item count and hash are spilled to Arrow files, and a 2-byte checksum per column
+(which narrows a differing policy to its fields) to numpy files. The comparison regroups the
+spilled keys by a hash of the policy id into buckets of about BUCKET_ROWS policies and compares
+one bucket of both sides at a time; samples keep only the smallest ids. The result is the same as
+comparing everything at once.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import bisect
 import hashlib
 import tempfile
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +44,9 @@ from tools.waves.reconcile_components import (
     ComponentComparison,
     ComponentDifference,
     ComponentSide,
-    compare_components,
+    ComponentTally,
+    count_key,
+    hash_key,
     list_norm,
     scalar_norm,
 )
@@ -56,6 +64,9 @@ DEFAULT_TOTALS = (
 NULL = "\x00"  # stands for a null value inside the projection
 ZERO = Decimal("0")
 SLICE_ROWS = 10_000
+#: Policies per side compared at once: the comparison's memory is bounded by this, not the wave.
+BUCKET_ROWS = 50_000
+MAX_BUCKETS = 512  # open bucket files per side while regrouping
 
 
 class TotalComparison(BaseModel):
@@ -142,7 +153,12 @@ def _checksums(values: pa.Array) -> np.ndarray:
 
 
 class _Side:
-    """Per-policy hashes and per-group totals of one side, accumulated batch by batch."""
+    """Per-group totals of one side, and its per-policy keys spilled to disk batch by batch.
+
+    Each slice's keys (policy id, row number, row hash, per component item count and hash) go
+    to one Arrow file; :meth:`partition` later regroups them into buckets of policy ids, so the
+    comparison holds one bucket of both sides at a time, never every policy of the wave.
+    """
 
     def __init__(
         self, schema: pa.Schema, group_by: Sequence[str], totals: Sequence[str], spill: Path
@@ -150,11 +166,10 @@ class _Side:
         self.schema = schema
         self.columns = sorted(schema.names)
         self.group_by, self.totals = list(group_by), list(totals)
-        self.ids: list[pa.Array] = []
-        self.hashes = bytearray()  # 16 bytes per policy, back to back
+        self.spill = spill
+        self.key_files: list[Path] = []
         # Per-column checksums are only read for the few policies narrowed to their fields, so
         # each slice's matrix goes to a file instead of staying in memory (it is rows x columns).
-        self.spill = spill
         self.check_files: list[tuple[int, Path]] = []  # (first policy index, file)
         self.count = 0
         self.parts = ComponentSide(schema, spill)
@@ -189,10 +204,11 @@ class _Side:
             else:
                 norm = scalar_norm(column)
             normalised.append(pc.fill_null(norm, NULL))
-        self.parts.add(table, lists, _checksums, self.count)
+        component_keys = self.parts.add(table, lists, _checksums, self.count)
         rows = pc.binary_join_element_wise(*normalised, "\x1f").cast(pa.binary())
+        digests = bytearray()
         for value in rows.to_pylist():
-            self.hashes += hashlib.sha256(value).digest()[:16]
+            digests += hashlib.sha256(value).digest()[:16]
         blank = np.full(table.num_rows, _checksums(pa.array([NULL]))[0], dtype=np.uint16)
         matrix = np.column_stack(
             [
@@ -203,9 +219,46 @@ class _Side:
         path = self.spill / f"checks-{len(self.check_files):06d}.npy"
         np.save(path, matrix)
         self.check_files.append((self.count, path))
+        keys = pa.table(
+            {
+                "id": table.column(POLICY_ID).combine_chunks().cast(pa.string()),
+                "row": pa.array(np.arange(self.count, self.count + table.num_rows)),
+                "hash": pa.FixedSizeBinaryArray.from_buffers(
+                    pa.binary(16), table.num_rows, [None, pa.py_buffer(bytes(digests))]
+                ),
+                **component_keys,
+            }
+        )
+        key_path = self.spill / f"keys-{len(self.key_files):06d}.arrow"
+        with pa.OSFile(str(key_path), "wb") as sink, pa.ipc.new_file(sink, keys.schema) as out:
+            out.write_table(keys)
+        self.key_files.append(key_path)
         self.count += table.num_rows
-        self.ids.append(table.column(POLICY_ID).combine_chunks())
         self._add_totals(table)
+
+    def partition(self, buckets: int) -> list[Path]:
+        """Regroup the spilled keys into ``buckets`` files by policy id; one read of each file.
+
+        Every occurrence of an id lands in the same bucket, in the order it was added.
+        """
+        paths = [self.spill / f"bucket-{b:04d}.arrow" for b in range(buckets)]
+        if buckets == 1:
+            return self.key_files
+        writers: list[Any] = []
+        try:
+            for key_path in self.key_files:
+                keys = _read_keys(key_path)
+                if not writers:
+                    writers = [pa.ipc.new_file(str(p), keys.schema) for p in paths]
+                slot = _bucket_of(keys.column("id"), buckets)
+                for b, writer in enumerate(writers):
+                    part = keys.filter(pa.array(slot == b))
+                    if part.num_rows:
+                        writer.write_table(part)
+        finally:
+            for writer in writers:
+                writer.close()
+        return paths if writers else []
 
     def _keys(self, table: pa.Table) -> list[pa.Array]:
         return [
@@ -243,14 +296,15 @@ class _Side:
             self.groups[key] = [0] + [ZERO] * len(self.totals)
         return self.groups[key]
 
-    def id_array(self) -> pa.Array:
-        return (
-            pa.concat_arrays(self.ids).cast(pa.string()) if self.ids else pa.array([], pa.string())
-        )
-
-    def hash_matrix(self) -> np.ndarray:
-        """(policies, 16) uint8: the row hashes, in the order the policies were added."""
-        return np.frombuffer(bytes(self.hashes), dtype=np.uint8).reshape(-1, 16)
+    def key_schema(self) -> pa.Schema:
+        fields = [
+            pa.field("id", pa.string()),
+            pa.field("row", pa.int64()),
+            pa.field("hash", pa.binary(16)),
+        ]
+        for path in self.parts.paths:
+            fields += [pa.field(count_key(path), pa.int32()), pa.field(hash_key(path), pa.uint64())]
+        return pa.schema(fields)
 
     def check_row(self, index: int) -> np.ndarray:
         """The per-column checksums of the policy at ``index`` (read from its slice's file)."""
@@ -258,6 +312,23 @@ class _Side:
         slot = bisect.bisect_right(starts, index) - 1
         start, path = self.check_files[slot]
         return np.array(np.load(path, mmap_mode="r")[index - start])
+
+
+def _read_keys(path: Path) -> pa.Table:
+    with pa.OSFile(str(path)) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _bucket_of(ids: pa.ChunkedArray | pa.Array, buckets: int) -> np.ndarray:
+    """A bucket number per policy id, the same on both sides (a checksum of its bytes)."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    return _checksums(ids).astype(np.int64) % buckets
+
+
+def _load_bucket(paths: Sequence[Path], schema: pa.Schema) -> pa.Table:
+    tables = [_read_keys(p) for p in paths if p.exists()]
+    return pa.concat_tables(tables).combine_chunks() if tables else schema.empty_table()
 
 
 def reconcile(
@@ -304,57 +375,40 @@ def reconcile(
 def _report(
     source: _Side, target: _Side, *, sample_size: int, detail_size: int
 ) -> ReconciliationReport:
-    # Matching by id lookup and comparing hashes in numpy: a full outer join materialised every
-    # row of both sides and was the peak of a wave's memory (~200 MiB at 350k policies).
-    src_ids, tgt_ids = source.id_array(), target.id_array()
-    src_hash, tgt_hash = source.hash_matrix(), target.hash_matrix()
-    where = pc.index_in(tgt_ids, value_set=src_ids)  # target row -> source row (first match)
-    found = pc.is_valid(where).to_numpy(zero_copy_only=False)
-    positions = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    seen = np.zeros(len(src_ids), dtype=bool)
-    seen[positions[found]] = True
-    tgt_rows = np.flatnonzero(found)
-    src_rows = positions[found]
-    differ = (src_hash[src_rows] != tgt_hash[tgt_rows]).any(axis=1)
-    differing = sorted(
-        zip(
-            tgt_ids.take(pa.array(tgt_rows[differ])).to_pylist(),
-            src_rows[differ].tolist(),
-            tgt_rows[differ].tolist(),
-            strict=True,
-        )
-    )
-    missing_ids = src_ids.filter(pa.array(~seen))
-    unexpected_ids = tgt_ids.filter(pa.array(~found))
+    # Compared bucket by bucket (policy ids hashed into buckets of about BUCKET_ROWS), matching
+    # by id lookup and comparing hashes in numpy: memory holds one bucket of both sides, so it
+    # does not grow with the wave, and the figures are those of one comparison of everything.
+    buckets = max(1, min(MAX_BUCKETS, -(-max(source.count, target.count) // BUCKET_ROWS)))
+    src_paths, tgt_paths = source.partition(buckets), target.partition(buckets)
+    schema = source.key_schema()
+    tally = _Tally(sample_size, detail_size)
+    parts = ComponentTally(source.parts, target.parts, sample_size)
+    for b in range(buckets):
+        src = _load_bucket(src_paths if buckets == 1 else src_paths[b : b + 1], schema)
+        tgt = _load_bucket(tgt_paths if buckets == 1 else tgt_paths[b : b + 1], schema)
+        tally.add(src, tgt, parts)
     detail = []
-    for policy_id, s_row, t_row in differing[:detail_size]:
+    for policy_id, s_row, t_row in tally.differing:
         changed = np.flatnonzero(source.check_row(s_row) != target.check_row(t_row))
         fields = [source.columns[c] for c in changed] or ["(fields not isolated)"]
         detail.append(ContentMismatch(policy_id=policy_id, fields=fields))
-    components, component_sample = compare_components(
-        source.parts,
-        target.parts,
-        src_ids.take(pa.array(src_rows)).to_pylist(),
-        src_rows,
-        tgt_rows,
-        sample_size=sample_size,
-    )
+    components, component_sample = parts.result()
     for mismatch in detail:
         mismatch.components = [c for c in component_sample if c.policy_id == mismatch.policy_id]
     group_report, overall = _compare_groups(source, target)
     report = ReconciliationReport(
         passed=False,
-        source_count=len(src_ids),
-        target_count=len(tgt_ids),
-        matched=len(tgt_rows) - len(differing),
-        missing_in_target=len(missing_ids),
-        unexpected_in_target=len(unexpected_ids),
-        different=len(differing),
-        duplicates_in_source=len(src_ids) - _distinct(src_ids),
-        duplicates_in_target=len(tgt_ids) - _distinct(tgt_ids),
+        source_count=tally.source_count,
+        target_count=tally.target_count,
+        matched=tally.matched,
+        missing_in_target=tally.missing,
+        unexpected_in_target=tally.unexpected,
+        different=tally.different,
+        duplicates_in_source=tally.duplicates_in_source,
+        duplicates_in_target=tally.duplicates_in_target,
         rows_without_id=source.without_id + target.without_id,
-        missing_sample=_sample(missing_ids, sample_size),
-        unexpected_sample=_sample(unexpected_ids, sample_size),
+        missing_sample=tally.missing_sample,
+        unexpected_sample=tally.unexpected_sample,
         different_sample=detail,
         totals=overall,
         group_by=list(source.group_by),
@@ -376,6 +430,73 @@ def _report(
         and all(c.matches for c in components)
     )
     return report
+
+
+@dataclass
+class _Tally:
+    """Whole-policy figures accumulated over buckets; samples keep only the smallest ids."""
+
+    sample_size: int
+    detail_size: int
+    source_count: int = 0
+    target_count: int = 0
+    matched: int = 0
+    missing: int = 0
+    unexpected: int = 0
+    different: int = 0
+    duplicates_in_source: int = 0
+    duplicates_in_target: int = 0
+    missing_sample: list[str] = field(default_factory=list)
+    unexpected_sample: list[str] = field(default_factory=list)
+    differing: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def add(self, src: pa.Table, tgt: pa.Table, parts: ComponentTally) -> None:
+        src_ids, tgt_ids = src.column("id").combine_chunks(), tgt.column("id").combine_chunks()
+        src_hash = _hash_matrix(src.column("hash"))
+        tgt_hash = _hash_matrix(tgt.column("hash"))
+        where = pc.index_in(tgt_ids, value_set=src_ids)  # target row -> source row (first match)
+        found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+        positions = pc.fill_null(where, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        seen = np.zeros(len(src_ids), dtype=bool)
+        seen[positions[found]] = True
+        tgt_rows = np.flatnonzero(found)
+        src_rows = positions[found]
+        differ = (src_hash[src_rows] != tgt_hash[tgt_rows]).any(axis=1)
+        s_global = src.column("row").to_numpy()
+        t_global = tgt.column("row").to_numpy()
+        differing = zip(
+            tgt_ids.take(pa.array(tgt_rows[differ])).to_pylist(),
+            s_global[src_rows[differ]].tolist(),
+            t_global[tgt_rows[differ]].tolist(),
+            strict=True,
+        )
+        self.differing = sorted([*self.differing, *differing])[: self.detail_size]
+        missing_ids = src_ids.filter(pa.array(~seen))
+        unexpected_ids = tgt_ids.filter(pa.array(~found))
+        self.source_count += len(src_ids)
+        self.target_count += len(tgt_ids)
+        self.matched += len(tgt_rows) - int(differ.sum())
+        self.different += int(differ.sum())
+        self.missing += len(missing_ids)
+        self.unexpected += len(unexpected_ids)
+        self.duplicates_in_source += len(src_ids) - _distinct(src_ids)
+        self.duplicates_in_target += len(tgt_ids) - _distinct(tgt_ids)
+        self.missing_sample = _smallest(self.missing_sample, missing_ids, self.sample_size)
+        self.unexpected_sample = _smallest(self.unexpected_sample, unexpected_ids, self.sample_size)
+        parts.add(src, tgt, src_rows, tgt_rows, tgt_ids.take(pa.array(tgt_rows)))
+
+
+def _smallest(kept: list[str], ids: pa.Array, size: int) -> list[str]:
+    """The ``size`` smallest of ``kept`` and ``ids`` (both sides of a bucket merge)."""
+    return sorted([*kept, *_sample(ids, size)])[:size]
+
+
+def _hash_matrix(hashes: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """(policies, 16) uint8: fixed-size binary row hashes as a matrix (no copy per row)."""
+    if isinstance(hashes, pa.ChunkedArray):
+        hashes = hashes.combine_chunks()
+    data = np.frombuffer(hashes.buffers()[1], dtype=np.uint8)
+    return data[hashes.offset * 16 : (hashes.offset + len(hashes)) * 16].reshape(-1, 16)
 
 
 def _distinct(ids: pa.Array) -> int:

@@ -9,13 +9,15 @@ communications, notices, claim links, rating factors, calculations), each side k
 * a 16-bit checksum per policy and item leaf, spilled to disk, which narrows a differing
   component to the fields that differ (``coverage_sections[].limits.per_occurrence``).
 
-Memory per policy and component: 4 bytes of count and 8 of hash.
+The counts and hashes (4 + 8 bytes per policy and component) are spilled with the policy's id
+and compared bucket by bucket (:class:`ComponentTally`), so memory does not grow with the wave.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -108,7 +110,11 @@ def list_norm(values: pa.Array) -> tuple[pa.Array, list[pa.Array], np.ndarray]:
 
 
 class ComponentSide:
-    """One side's per-component counts, hashes, totals and spilled leaf checksums."""
+    """One side's per-component totals and spilled leaf checksums.
+
+    The per-policy item counts and hashes are not kept here: :meth:`add` returns them as key
+    columns, which the caller spills with the policy's id and compares bucket by bucket.
+    """
 
     def __init__(self, schema: pa.Schema, spill: Path) -> None:
         self.paths = [f.name for f in schema if pa.types.is_list(f.type)]
@@ -121,8 +127,6 @@ class ComponentSide:
             ]
             for path in self.paths
         }
-        self.counts: dict[str, list[np.ndarray]] = {p: [] for p in self.paths}
-        self.hashes: dict[str, bytearray] = {p: bytearray() for p in self.paths}
         self.totals: dict[str, dict[str, Decimal]] = {
             p: dict.fromkeys(self.decimal_members[p], ZERO) for p in self.paths
         }
@@ -135,19 +139,26 @@ class ComponentSide:
         normalised: dict[str, tuple[pa.Array, list[pa.Array], np.ndarray]],
         checksums: Callable[[pa.Array], np.ndarray],
         first: int,
-    ) -> None:
-        """Account the slice ``table`` (rows ``first``...) given its normalised list columns."""
+    ) -> dict[str, pa.Array]:
+        """Account the slice ``table`` (rows ``first``...) given its normalised list columns.
+
+        Returns:
+            Per component, the item count (``n:<path>``) and item hash (``h:<path>``) of each
+            row of the slice.
+        """
         matrices: list[np.ndarray] = []
+        keys: dict[str, pa.Array] = {}
         for path in self.paths:
             cell, leaves, lengths = normalised[path]
-            self.counts[path].append(lengths)
-            digests = self.hashes[path]
+            digests = bytearray()
             for value, length in zip(cell.to_pylist(), lengths.tolist(), strict=True):
                 digests += (
                     hashlib.sha256(value.encode()).digest()[:HASH_BYTES]
                     if length
                     else bytes(HASH_BYTES)
                 )
+            keys[count_key(path)] = pa.array(lengths, pa.int32())
+            keys[hash_key(path)] = pa.array(np.frombuffer(bytes(digests), dtype="<u8"))
             matrices.extend(checksums(leaf) for leaf in leaves)
             column = table.column(path).combine_chunks()
             items = pc.list_flatten(column)
@@ -159,13 +170,7 @@ class ComponentSide:
             path = self.spill / f"leaves-{len(self.leaf_files):06d}.npy"
             np.save(path, np.column_stack(matrices))
             self.leaf_files.append((first, path))
-
-    def count_array(self, path: str) -> np.ndarray:
-        parts = self.counts[path]
-        return np.concatenate(parts) if parts else np.zeros(0, np.int32)
-
-    def hash_array(self, path: str) -> np.ndarray:
-        return np.frombuffer(bytes(self.hashes[path]), dtype="<u8")
+        return keys
 
     def leaf_row(self, index: int) -> np.ndarray:
         starts = [start for start, _ in self.leaf_files]
@@ -178,72 +183,126 @@ class ComponentSide:
         return [(path, member) for path in self.paths for member in self.members[path]]
 
 
-def compare_components(
-    source: ComponentSide,
-    target: ComponentSide,
-    ids: Sequence[str],
-    src_rows: np.ndarray,
-    tgt_rows: np.ndarray,
-    *,
-    sample_size: int,
-) -> tuple[list[ComponentComparison], list[ComponentDifference]]:
-    """Compare the components of the policies found on both sides (rows aligned by position).
+def count_key(path: str) -> str:
+    """Key column of a component's per-policy item count."""
+    return f"n:{path}"
 
-    Args:
-        source, target: the two sides.
-        ids: policy id of each aligned pair.
-        src_rows, tgt_rows: row index of each pair on each side.
-        sample_size: how many differing (policy, component) pairs to narrow to their fields.
+
+def hash_key(path: str) -> str:
+    """Key column of a component's per-policy item hash."""
+    return f"h:{path}"
+
+
+@dataclass
+class _PathTally:
+    source_children: int = 0
+    target_children: int = 0
+    count_mismatches: int = 0
+    different: int = 0
+
+
+class ComponentTally:
+    """The component comparison, accumulated over buckets of policies.
+
+    Only the ``sample_size`` smallest differing (policy, component) pairs are kept, so memory
+    does not grow with the number of differences.
     """
-    comparisons: list[ComponentComparison] = []
-    differing: list[tuple[str, str, int, int]] = []
-    for path in source.paths:
-        s_counts, t_counts = source.count_array(path), target.count_array(path)
-        s_hash, t_hash = source.hash_array(path), target.hash_array(path)
-        pair_counts = (s_counts[src_rows], t_counts[tgt_rows])
-        count_diff = pair_counts[0] != pair_counts[1]
-        hash_diff = s_hash[src_rows] != t_hash[tgt_rows]
-        totals = {
-            f"{path}[].{member}": ComponentTotal(
-                source=source.totals[path][member],
-                target=target.totals[path][member],
-                matches=source.totals[path][member] == target.totals[path][member],
+
+    def __init__(self, source: ComponentSide, target: ComponentSide, sample_size: int) -> None:
+        self.source, self.target = source, target
+        self.sample_size = sample_size
+        self.paths = {path: _PathTally() for path in source.paths}
+        # (policy id, component, source row, target row, source items, target items)
+        self.differing: list[tuple[str, str, int, int, int, int]] = []
+
+    def add(
+        self,
+        src: pa.Table,
+        tgt: pa.Table,
+        src_rows: np.ndarray,
+        tgt_rows: np.ndarray,
+        ids: pa.Array,
+    ) -> None:
+        """Compare one bucket: ``src``/``tgt`` key tables, pairs aligned by position.
+
+        Args:
+            src, tgt: the bucket's key tables (``row`` and the component key columns).
+            src_rows, tgt_rows: row (in the bucket) of each pair on each side.
+            ids: policy id of each pair.
+        """
+        found: list[tuple[str, str, int, int, int, int]] = []
+        s_global = src.column("row").to_numpy()
+        t_global = tgt.column("row").to_numpy()
+        for path, tally in self.paths.items():
+            s_counts = src.column(count_key(path)).to_numpy()
+            t_counts = tgt.column(count_key(path)).to_numpy()
+            s_hash = src.column(hash_key(path)).to_numpy()
+            t_hash = tgt.column(hash_key(path)).to_numpy()
+            pair_counts = (s_counts[src_rows], t_counts[tgt_rows])
+            hash_diff = s_hash[src_rows] != t_hash[tgt_rows]
+            tally.source_children += int(s_counts.sum())
+            tally.target_children += int(t_counts.sum())
+            tally.count_mismatches += int((pair_counts[0] != pair_counts[1]).sum())
+            tally.different += int(hash_diff.sum())
+            pairs = np.flatnonzero(hash_diff)
+            if len(pairs):
+                names = ids.take(pa.array(pairs)).to_pylist()
+                found.extend(
+                    (
+                        name,
+                        path,
+                        int(s_global[src_rows[pair]]),
+                        int(t_global[tgt_rows[pair]]),
+                        int(pair_counts[0][pair]),
+                        int(pair_counts[1][pair]),
+                    )
+                    for name, pair in zip(names, pairs.tolist(), strict=True)
+                )
+        self.differing = sorted([*self.differing, *found])[: self.sample_size]
+
+    def result(self) -> tuple[list[ComponentComparison], list[ComponentDifference]]:
+        """Per component comparisons, and the first differing pairs narrowed to their fields."""
+        comparisons: list[ComponentComparison] = []
+        for path, tally in self.paths.items():
+            totals = {
+                f"{path}[].{member}": ComponentTotal(
+                    source=self.source.totals[path][member],
+                    target=self.target.totals[path][member],
+                    matches=self.source.totals[path][member] == self.target.totals[path][member],
+                )
+                for member in self.source.decimal_members[path]
+            }
+            comparisons.append(
+                ComponentComparison(
+                    component=path,
+                    source_children=tally.source_children,
+                    target_children=tally.target_children,
+                    count_mismatches=tally.count_mismatches,
+                    different=tally.different,
+                    totals=totals,
+                    matches=tally.source_children == tally.target_children
+                    and not tally.different
+                    and all(t.matches for t in totals.values()),
+                )
             )
-            for member in source.decimal_members[path]
-        }
-        s_children, t_children = int(s_counts.sum()), int(t_counts.sum())
-        comparisons.append(
-            ComponentComparison(
-                component=path,
-                source_children=s_children,
-                target_children=t_children,
-                count_mismatches=int(count_diff.sum()),
-                different=int(hash_diff.sum()),
-                totals=totals,
-                matches=s_children == t_children
-                and not hash_diff.any()
-                and all(t.matches for t in totals.values()),
-            )
-        )
-        for pair in np.flatnonzero(hash_diff).tolist():
-            differing.append((ids[pair], path, int(src_rows[pair]), int(tgt_rows[pair])))
-    differing.sort()
-    return comparisons, [
-        narrow(source, target, policy_id, path, s_row, t_row)
-        for policy_id, path, s_row, t_row in differing[:sample_size]
-    ]
+        return comparisons, [narrow(self.source, self.target, *d) for d in self.differing]
 
 
 def narrow(
-    source: ComponentSide, target: ComponentSide, policy_id: str, path: str, s_row: int, t_row: int
+    source: ComponentSide,
+    target: ComponentSide,
+    policy_id: str,
+    path: str,
+    s_row: int,
+    t_row: int,
+    s_items: int,
+    t_items: int,
 ) -> ComponentDifference:
     """Name the item leaves of ``path`` that differ for one policy.
 
     When the item counts differ, whole items are missing or extra: the difference is the list
     itself (``coverage_sections[]``), not each of its leaves.
     """
-    s_items = int(source.count_array(path)[s_row])
-    t_items = int(target.count_array(path)[t_row])
     if s_items != t_items:
         fields = [f"{path}[]"]
     else:

@@ -245,3 +245,39 @@ def test_a_corrupted_child_row_on_the_platform_is_narrowed(
     ]
     documents = {c.component: c for c in report.components}["correspondence.documents"]
     assert (documents.source_children, documents.target_children) == (30, 29)
+
+
+@pytest.mark.parametrize("bucket_rows", [1, 4, 9])
+def test_bucketed_comparison_gives_the_report_of_one_comparison(
+    bucket_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regrouping the spilled keys into buckets changes nothing a report says."""
+    import tools.waves.reconcile as module
+
+    records = [_whole(n) for n in range(30)]
+    source = records_to_arrow([*records, records[4]])  # P0004 twice in the source
+    records[7]["payments"]["payment_history"][1]["amount"] = "51.11"
+    del records[3]["payments"]["payment_history"][0]
+    records[12]["policy_core"]["status"] = "cancelled"
+    target_records = [r for n, r in enumerate(records) if n not in (5, 21)]
+    target_records += [_whole(40), records[9]]  # unexpected P0040; P0009 twice in the target
+    target = records_to_arrow(target_records)
+
+    def run(sample_size: int = 20, detail_size: int = 5) -> dict[str, Any]:
+        return reconcile(
+            source.to_batches(max_chunksize=6),
+            target.to_batches(max_chunksize=7),
+            sample_size=sample_size,
+            detail_size=detail_size,
+        ).model_dump(mode="json")
+
+    whole = run()
+    whole_small = run(sample_size=1, detail_size=1)
+    monkeypatch.setattr(module, "BUCKET_ROWS", bucket_rows)
+    assert run() == whole
+    assert run(sample_size=1, detail_size=1) == whole_small
+    assert whole["missing_sample"] == ["P0004", "P0005", "P0021"]
+    assert whole["unexpected_sample"] == ["P0040"]
+    assert (whole["duplicates_in_source"], whole["duplicates_in_target"]) == (1, 1)
+    assert [d["policy_id"] for d in whole["different_sample"]] == ["P0003", "P0007", "P0012"]
+    assert whole_small["component_sample"][0]["policy_id"] == "P0003"
