@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -114,6 +114,23 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = Field(True, description="PostgreSQL: test a connection before use.")
     tenant: str = Field(DEFAULT_TENANT, description="Tenant used when a command names none.")
     batch_size: int = Field(50_000, ge=100, description="Records per batch in bulk work.")
+    # Where bulk stages run (core.executors): docs/scaling.md.
+    executor: Literal["local", "process", "ray"] = Field(
+        "local",
+        description="Bulk stages run in this process (local), a process pool (process) or on "
+        "Ray (ray: a local instance, or the cluster at ray_address).",
+    )
+    executor_workers: int = Field(
+        2, ge=1, description="Workers of the process pool or the local Ray instance."
+    )
+    executor_max_retries: int = Field(
+        3, ge=0, le=20, description="Ray: retries of a task whose worker died."
+    )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster to join (ray://HEAD:10001 or HEAD:6379); unset starts Ray on "
+        "this machine. A remote cluster needs a PostgreSQL store.",
+    )
     allowed_roots: list[Path] = Field(
         default_factory=list,
         description="Folders MCP servers may read files from, besides the workspace "

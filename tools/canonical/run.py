@@ -9,16 +9,21 @@ batch at a time.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from sqlalchemy import Engine
 
+from core.executors import Executor, make_executor
 from core.settings import Settings
 from core.store.leases import hold_lease
-from tools.audit import AuditLog
+from tools.audit import AuditLog, Operation
 from tools.canonical.build import Plan, build_candidates, compile_plan
 from tools.canonical.contracts import MapRunResult, ValidationReport
 from tools.canonical.fastcheck import Verdict, check_candidates
@@ -40,6 +45,7 @@ from tools.content.staging import staged_batches
 
 Progress = Callable[[int, int], None]  # (records done, records total)
 ERROR_SAMPLE = 20
+POLICY_ID = "policy_core.policy_id"
 
 
 def _batches(source: SourceInfo, plan: Plan, batch_rows: int) -> Iterator[pa.RecordBatch]:
@@ -101,16 +107,19 @@ def map_to_canonical(
     tenant: str | None = None,
     version: int | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> MapRunResult:
     """Map every record of the source through an approved mapping version.
 
     Args:
         engine: the store.
-        settings: for the workspace and batch size.
+        settings: for the workspace, batch size and executor.
         mapping_id: the mapping.
         tenant: the tenant (settings.tenant by default).
         version: an approved version; the latest approved one when None.
         progress: called as progress(records done, records total) after each batch.
+        executor: where the batches are mapped (default: the one the settings name; a
+            process pool or Ray maps several batches at once, with the same outputs).
 
     Returns:
         Counts, where the records and the quarantine are, per-field error counts, an error sample.
@@ -118,6 +127,7 @@ def map_to_canonical(
     Raises:
         NotFoundError: unknown mapping or source.
         InputError: the mapping has no approved version.
+        ConfigError: a remote executor with a SQLite store, or an unreachable cluster.
         LeaseHeld: another process is running this mapping version (names its pid, host, since).
     """
     tenant = tenant or settings.tenant
@@ -130,7 +140,7 @@ def map_to_canonical(
         f"mapping:{mapping_id}:{info.version}",
         what=f"mapping run {mapping_id} (version {info.version})",
     ):
-        return _run(engine, settings, info, mapping_id, tenant, progress)
+        return _run(engine, settings, info, mapping_id, tenant, progress, executor)
 
 
 def _run(
@@ -140,6 +150,7 @@ def _run(
     mapping_id: str,
     tenant: str,
     progress: Progress | None,
+    executor: Executor | None,
 ) -> MapRunResult:
     source, plan = _prepare(engine, info, tenant)
     folder = output_dir(settings, tenant, mapping_id, info.version)
@@ -149,6 +160,8 @@ def _run(
     audit = AuditLog(engine, tenant=tenant)
     run_key = f"map:{mapping_id}:{info.version}"
     payload = {"source_id": info.source_id, "version": info.version, "batch_rows": batch_rows}
+    own = executor is None
+    executor = make_executor(settings) if executor is None else executor
     with audit.operation(
         NAMESPACE, "map_to_canonical", target=mapping_id, payload=payload, idempotency_key=run_key
     ) as run:
@@ -161,35 +174,28 @@ def _run(
         field_errors: dict[str, int] = {}
         sample: list[dict[str, Any]] = []
         reasons = ReasonTally()
-        batch_no = resumed = 0
-        offset = 0
-        for batch_no, batch in enumerate(_batches(source, plan, batch_rows)):
-            outcome, batch_sample, was_done = _map_batch(
-                audit,
-                run.entry_id,
-                f"{run_key}:{batch_no}",
-                batch,
-                plan,
-                info,
-                folder,
-                batch_no,
-                offset,
-                ERROR_SAMPLE - len(sample),
-            )
-            offset += batch.num_rows
-            resumed += was_done
-            sample.extend(batch_sample)
-            for key in totals:
-                totals[key] += outcome[key]
-            _merge(field_errors, outcome.get("field_errors", {}))
-            reasons.add(outcome.get("reasons", []))
-            if progress is not None:
-                progress(totals["records"], source.records)
+        batch_count = resumed = 0
+        try:
+            batches = _audited(audit, run.entry_id, mapping_id, run_key, source, plan, batch_rows)
+            task = MapBatch(plan, info.canonical, folder)
+            for outcome, batch_sample, was_done in _mapped(executor, batches, task):
+                batch_count += 1
+                resumed += was_done
+                sample.extend(batch_sample[: ERROR_SAMPLE - len(sample)])
+                for key in totals:
+                    totals[key] += outcome[key]
+                _merge(field_errors, outcome.get("field_errors", {}))
+                reasons.add(outcome.get("reasons", []))
+                if progress is not None:
+                    progress(totals["records"], source.records)
+        finally:
+            if own:
+                executor.close()
         result = MapRunResult(
             mapping_id=mapping_id,
             version=info.version,
             source_id=info.source_id,
-            batches=batch_no + 1 if totals["records"] else 0,
+            batches=batch_count if totals["records"] else 0,
             resumed_batches=resumed,
             output_dir=str(folder),
             quarantine_dir=str(folder / "quarantine"),
@@ -203,46 +209,116 @@ def _run(
     return result
 
 
-def _map_batch(
+@dataclass
+class _Batch:
+    """One source batch on its way to a worker, with its audit operation (None: done before)."""
+
+    batch_no: int
+    offset: int
+    records: pa.RecordBatch | None
+    operation: Operation
+    manager: AbstractContextManager[Operation]
+
+
+def _audited(
     audit: AuditLog,
     parent: int,
-    key: str,
-    batch: pa.RecordBatch,
+    mapping_id: str,
+    run_key: str,
+    source: SourceInfo,
     plan: Plan,
-    info: MappingInfo,
-    folder: Any,
-    batch_no: int,
-    offset: int,
-    room: int,
-) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
-    candidates = build_candidates(batch, plan, offset)
-    ids: list[str] = []
-    if "policy_core.policy_id" in candidates.column_names:
-        ids = [i for i in candidates.column("policy_core.policy_id").to_pylist() if i]
-    payload = {"batch_no": batch_no, "first_row": offset, "rows": batch.num_rows}
-    with audit.operation(
-        NAMESPACE,
-        "map_batch",
-        target=info.mapping_id,
-        payload=payload,
-        idempotency_key=key,
-        policy_ids=ids,
-        parent_id=parent,
-    ) as op:
-        if op.completed and op.outcome:
-            return op.outcome, [], True
-        verdict = check_candidates(candidates, info.canonical)
+    batch_rows: int,
+) -> Iterator[_Batch]:
+    """The source's batches, each with its audit intent committed (write-ahead) before it goes
+    to a worker; batches that succeeded before travel without their records."""
+    id_plan = _id_plan(plan)
+    offset = 0
+    for batch_no, batch in enumerate(_batches(source, plan, batch_rows)):
+        ids: list[str] = []
+        if id_plan is not None:
+            candidates = build_candidates(batch, id_plan, offset)
+            ids = [i for i in candidates.column(POLICY_ID).to_pylist() if i]
+        payload = {"batch_no": batch_no, "first_row": offset, "rows": batch.num_rows}
+        manager = audit.operation(
+            NAMESPACE,
+            "map_batch",
+            target=mapping_id,
+            payload=payload,
+            idempotency_key=f"{run_key}:{batch_no}",
+            policy_ids=ids,
+            parent_id=parent,
+        )
+        op = manager.__enter__()
+        done = op.completed and bool(op.outcome)
+        yield _Batch(batch_no, offset, None if done else batch, op, manager)
+        offset += batch.num_rows
+
+
+def _id_plan(plan: Plan) -> Plan | None:
+    """The plan reduced to the policy id: what an audit intent needs before the batch maps."""
+    rules = [r for r in plan.scalars if r.leaf.path == POLICY_ID]
+    if not rules:
+        return None
+    return Plan(version=plan.version, scalars=rules, columns=plan.columns)
+
+
+def _mapped(
+    executor: Executor, batches: Iterator[_Batch], task: MapBatch
+) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]], bool]]:
+    """Map the batches on the executor; close each audit operation in batch order."""
+    opened: deque[_Batch] = deque()
+
+    def submitted() -> Iterator[tuple[int, int, pa.RecordBatch | None]]:
+        for batch in batches:
+            opened.append(batch)
+            yield batch.batch_no, batch.offset, batch.records
+
+    try:
+        for outcome, sample in executor.map(task, submitted()):
+            batch = opened.popleft()
+            if batch.records is None:  # succeeded before: its outcome stands
+                batch.manager.__exit__(None, None, None)
+                yield batch.operation.outcome or {}, [], True
+                continue
+            batch.operation.outcome = outcome
+            batch.manager.__exit__(None, None, None)
+            yield outcome, sample, False
+    except BaseException as exc:
+        while opened:
+            opened.popleft().manager.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+
+
+class MapBatch:
+    """The executor task of a mapping run: map one batch, write its parts, return the outcome.
+
+    Picklable (a compiled plan is plain data). Files are replaced whole, so a retried task
+    leaves one copy.
+    """
+
+    def __init__(self, plan: Plan, canonical: str, folder: Path) -> None:
+        self.plan, self.canonical, self.folder = plan, canonical, folder
+
+    def __call__(
+        self, task: tuple[int, int, pa.RecordBatch | None]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        batch_no, offset, batch = task
+        if batch is None:
+            return {}, []
+        candidates = build_candidates(batch, self.plan, offset)
+        verdict = check_candidates(candidates, self.canonical)
         valid = int(verdict.valid.sum())
         mask = pa.array(verdict.valid)
         write_atomically(
-            to_canonical(candidates.filter(mask), info.canonical), folder / part_name(batch_no)
+            to_canonical(candidates.filter(mask), self.canonical),
+            self.folder / part_name(batch_no),
         )
-        quarantine = folder / "quarantine" / part_name(batch_no)
+        quarantine = self.folder / "quarantine" / part_name(batch_no)
         if valid < batch.num_rows:
             write_atomically(quarantine_table(batch, candidates, verdict), quarantine)
         else:
             quarantine.unlink(missing_ok=True)
-        op.outcome = {
+        outcome = {
             "records": batch.num_rows,
             "valid": valid,
             "invalid": batch.num_rows - valid,
@@ -252,7 +328,7 @@ def _map_batch(
                 batch_reasons(candidates, verdict.errors), key=lambda r: -r["records"]
             )[:50],
         }
-        return op.outcome, _sample(candidates, verdict, room), False
+        return outcome, _sample(candidates, verdict, ERROR_SAMPLE)
 
 
 def validate_records(

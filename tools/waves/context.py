@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import Engine
 
+from core.executors import Executor, LocalExecutor, make_executor
 from core.ids import check_tenant, tenant_path
 from core.settings import Settings
 from core.targets import TargetName, canonical_target
@@ -54,6 +55,8 @@ class WaveContext:
     #: source_id -> {field: {"by": who, "at": when}} for fields a person confirmed or approved.
     confirmation_source: ConfirmationSource | None = None
     reconciler: Reconciler | None = None
+    #: Where the bulk milestones' batch tasks run (core.executors; local by default).
+    executor: Executor = field(default_factory=LocalExecutor)
     _targets: dict[tuple[str, str], MigrationTarget] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -93,6 +96,7 @@ class WaveContext:
             confidence_source=confidences,
             confirmation_source=confirmations,
             reconciler=reconcile,
+            executor=make_executor(settings),
         )
 
     def target(self, name: str, config: Mapping[str, Any] | None = None) -> MigrationTarget:

@@ -43,6 +43,7 @@ from tools.audit.locations import current_systems
 from tools.content.sources import SourceRegistry
 from tools.routing.compiled import compile_rule_set
 from tools.routing.derived import with_derived_fields
+from tools.routing.loader import load_rule_set
 from tools.routing.rulesets import get_rule_set
 from tools.waves.context import WaveContext
 from tools.waves.inputs import check_staged, is_assembly, root_system
@@ -181,21 +182,11 @@ def _route(ctx: StepContext) -> dict[str, Any]:
     stored = get_rule_set(ctx.engine, ctx.tenant, rule_set_ref)
     # Rules may test the planned wave (e.g. wave 0 -> new platform): every policy here is in it.
     number = get_wave_status(ctx.context, ctx.wave_id).number
-
-    def this_wave(ids: pa.Array) -> pa.Array:
-        return pa.array([number] * len(ids), pa.int32())
-
-    rule_set = stored.load()
-    rules = rule_set.rules
+    rules = stored.load().rules
     reason = f"wave {ctx.wave_id}: rule set {stored.info.label}"
-    compiled: Any = None
 
-    def decide(_: int, batch: pa.RecordBatch, scope: BatchScope) -> None:
-        nonlocal compiled
-        (batch,) = list(with_derived_fields([batch], source_system=None, wave_lookup=this_wave))
-        if compiled is None or compiled.schema != batch.schema:
-            compiled = compile_rule_set(rule_set, batch.schema)
-        indices = pc.fill_null(compiled.rule_indices(batch), len(rules)).to_pylist()
+    def decide(_: int, decided: pa.Table, scope: BatchScope) -> None:
+        indices = pc.fill_null(decided.column("rule"), len(rules)).to_pylist()
         moves = [
             Move(
                 pid,
@@ -205,17 +196,57 @@ def _route(ctx: StepContext) -> dict[str, Any]:
                 rule=rules[i].name,
                 reason=reason,
             )
-            for pid, i in zip(_ids(batch), indices, strict=True)
+            for pid, i in zip(decided.column("id").to_pylist(), indices, strict=True)
             if i < len(rules)
         ]
-        scope.rows = batch.num_rows
+        scope.rows = decided.num_rows
         scope.outcome = {
             "routed": len(moves),
             "to_target": sum(same_target(m.to_system, ctx.target) for m in moves),
         }
         scope.on_commit(lambda conn, entry: locations.record_moves(conn, moves, entry_id=entry))
 
-    return ctx.run_batches(wave_records(ctx), decide, policy_ids=_ids)
+    return ctx.run_batches(
+        wave_records(ctx), decide, policy_ids=_ids, compute=RuleDecisions(stored.yaml, number)
+    )
+
+
+class RuleDecisions:
+    """The executor task of ``route``: which rule (index, null for none) takes each policy.
+
+    Picklable (the rule set travels as its YAML); compiled once per worker and batch layout.
+    """
+
+    def __init__(self, rule_set_yaml: str, wave_number: int) -> None:
+        self.rule_set_yaml = rule_set_yaml
+        self.wave_number = wave_number
+        self._rule_set: Any = None
+        self._compiled: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rule_set_yaml": self.rule_set_yaml, "wave_number": self.wave_number}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.rule_set_yaml, self.wave_number = state["rule_set_yaml"], state["wave_number"]
+        self._rule_set = self._compiled = None
+
+    def __call__(self, batch: pa.RecordBatch) -> pa.Table:
+        number = self.wave_number
+
+        def this_wave(ids: pa.Array) -> pa.Array:
+            return pa.array([number] * len(ids), pa.int32())
+
+        if self._rule_set is None:
+            self._rule_set = load_rule_set(self.rule_set_yaml)
+        (batch,) = list(with_derived_fields([batch], source_system=None, wave_lookup=this_wave))
+        if self._compiled is None or self._compiled.schema != batch.schema:
+            self._compiled = compile_rule_set(self._rule_set, batch.schema)
+        return pa.table(
+            {
+                "id": batch.column(POLICY_ID).cast(pa.string()),
+                "rule": self._compiled.rule_indices(batch).cast(pa.int32()),
+            }
+        )
 
 
 def _unroute(ctx: StepContext) -> dict[str, Any]:

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -32,7 +34,7 @@ from core.logs import get_logger
 from core.metrics import COMPENSATIONS, count, observe_batch
 from core.store.models import AuditEntry, table_of, utcnow
 from core.tracing import span
-from tools.audit import AuditLog, AuditStatus
+from tools.audit import AuditLog, AuditStatus, Operation
 from tools.waves.context import WaveContext
 from tools.waves.contracts import PlanCriteria, StepState
 from tools.waves.state import CHECKPOINT, NAMESPACE, update_wave, wave_row
@@ -95,6 +97,7 @@ class StepContext:
     batches_run: int = 0
     #: During a compensation: the audit entry of the milestone being undone.
     step_entry_id: int | None = None
+    _done: int = 0
 
     @property
     def tenant(self) -> str:
@@ -149,81 +152,143 @@ class StepContext:
     def run_batches(
         self,
         items: Iterable[T],
-        work: Callable[[int, T, BatchScope], None],
+        work: Callable[[int, Any, BatchScope], None],
         *,
         policy_ids: Callable[[T], Sequence[str]] | None = None,
         total: int | None = None,
+        compute: Callable[[T], Any] | None = None,
     ) -> dict[str, Any]:
         """Run ``work`` per item, one audited, checkpointed batch each; skip committed ones.
 
         ``items`` must come in the same order on every run (batch numbers are positions).
+        With ``compute`` (a picklable task function), ``compute(item)`` runs on the wave's
+        executor (:mod:`core.executors`) and ``work`` gets its result instead of the item; the
+        batch's audit intent is committed before its task is submitted, and results are
+        committed in batch order, so a crash redoes at most the executor's window of batches.
         Returns the milestone's totals over every committed batch (this run's and earlier).
         """
         assert self.log is not None
         done_before = self.committed()
-        done = 0
-        for batch_no, item in enumerate(items):
-            self.check_cancel()
-            if batch_no in done_before:
-                self.resumed_batches += 1
-                done += done_before[batch_no].rows
-                self._report(done, total)
-                continue
-            ids = list(policy_ids(item)) if policy_ids else []
-            started = time.perf_counter()
-            key = f"wave:{self.wave_id}:{self.milestone}:{batch_no}"
-            with self.log.operation(
-                NAMESPACE,
-                f"{self.milestone}.batch",
-                target=self.wave_id,
-                payload={"batch_no": batch_no, "policies": len(ids)},
-                idempotency_key=key,
-                policy_ids=ids,
-                parent_id=self.entry_id,
-            ) as op:
-                if op.completed:  # committed by a run whose checkpoint we did not see
+        self._done = 0
+        if compute is None:
+            for batch_no, item in enumerate(items):
+                self.check_cancel()
+                if self._skip(batch_no, done_before, total):
                     continue
+                with self._batch(batch_no, item, policy_ids) as op:
+                    if op.completed:  # committed by a run whose checkpoint we did not see
+                        continue
+                    self._finish(op, batch_no, item, work, total)
+            return self.totals()
+        opened: deque[tuple[int, AbstractContextManager[Operation], Operation]] = deque()
+
+        def submitted() -> Iterator[T]:
+            for batch_no, item in enumerate(items):
+                self.check_cancel()
+                if self._skip(batch_no, done_before, total):
+                    continue
+                manager = self._batch(batch_no, item, policy_ids)
+                op = manager.__enter__()
+                if op.completed:
+                    manager.__exit__(None, None, None)
+                    continue
+                opened.append((batch_no, manager, op))
                 if HOOK:
                     HOOK("before_work", self.milestone, batch_no)
-                scope = BatchScope()
-                with span(
-                    "wave.batch", wave_id=self.wave_id, milestone=self.milestone, batch_no=batch_no
-                ):
-                    work(batch_no, item, scope)
-                if HOOK:
-                    HOOK("after_work", self.milestone, batch_no)
-                op.outcome = {"batch_no": batch_no, "rows": scope.rows, **scope.outcome}
-                with op.atomic() as conn:
-                    for write in scope.commits:
-                        write(conn, op.entry_id)
-                    conn.execute(
-                        CHECKPOINT.insert().values(
-                            tenant=self.tenant,
-                            wave_id=self.wave_id,
-                            milestone=self.milestone,
-                            batch_no=batch_no,
-                            rows=scope.rows,
-                            outcome=scope.outcome,
-                            entry_id=op.entry_id,
-                            created_at=utcnow(),
-                        )
-                    )
-            seconds = time.perf_counter() - started
-            observe_batch(self.milestone, scope.rows, seconds)
-            _log.info(
-                "wave_batch_committed",
-                wave_id=self.wave_id,
-                milestone=self.milestone,
-                batch_no=batch_no,
-                rows=scope.rows,
-                seconds=round(seconds, 3),
-            )
-            if HOOK:
-                HOOK("after_commit", self.milestone, batch_no)
-            self.batches_run += 1
-            done += scope.rows
-            self._report(done, total)
+                yield item
+
+        try:
+            for result in self.context.executor.map(compute, submitted()):
+                batch_no, manager, op = opened.popleft()
+                try:
+                    self._finish(op, batch_no, result, work, total, hooked=True)
+                except BaseException as exc:
+                    if not manager.__exit__(type(exc), exc, exc.__traceback__):
+                        raise
+                else:
+                    manager.__exit__(None, None, None)
+        except BaseException as exc:
+            # Batches in flight fail with the run; a resumed run redoes them (same keys).
+            while opened:
+                _, manager, _ = opened.popleft()
+                manager.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         return self.totals()
+
+    def _skip(self, batch_no: int, done_before: dict[int, Any], total: int | None) -> bool:
+        if batch_no not in done_before:
+            return False
+        self.resumed_batches += 1
+        self._done += done_before[batch_no].rows
+        self._report(self._done, total)
+        return True
+
+    def _batch(
+        self, batch_no: int, item: Any, policy_ids: Callable[[Any], Sequence[str]] | None
+    ) -> AbstractContextManager[Operation]:
+        """The batch's write-ahead audit operation (its intent commits on entering)."""
+        assert self.log is not None
+        ids = list(policy_ids(item)) if policy_ids else []
+        return self.log.operation(
+            NAMESPACE,
+            f"{self.milestone}.batch",
+            target=self.wave_id,
+            payload={"batch_no": batch_no, "policies": len(ids)},
+            idempotency_key=f"wave:{self.wave_id}:{self.milestone}:{batch_no}",
+            policy_ids=ids,
+            parent_id=self.entry_id,
+        )
+
+    def _finish(
+        self,
+        op: Operation,
+        batch_no: int,
+        item: Any,
+        work: Callable[[int, Any, BatchScope], None],
+        total: int | None,
+        *,
+        hooked: bool = False,
+    ) -> None:
+        """Do the batch's driver-side work and commit it with its checkpoint."""
+        started = time.perf_counter()
+        if HOOK and not hooked:
+            HOOK("before_work", self.milestone, batch_no)
+        scope = BatchScope()
+        with span("wave.batch", wave_id=self.wave_id, milestone=self.milestone, batch_no=batch_no):
+            work(batch_no, item, scope)
+        if HOOK:
+            HOOK("after_work", self.milestone, batch_no)
+        op.outcome = {"batch_no": batch_no, "rows": scope.rows, **scope.outcome}
+        with op.atomic() as conn:
+            for write in scope.commits:
+                write(conn, op.entry_id)
+            conn.execute(
+                CHECKPOINT.insert().values(
+                    tenant=self.tenant,
+                    wave_id=self.wave_id,
+                    milestone=self.milestone,
+                    batch_no=batch_no,
+                    rows=scope.rows,
+                    outcome=scope.outcome,
+                    entry_id=op.entry_id,
+                    created_at=utcnow(),
+                )
+            )
+        seconds = time.perf_counter() - started
+        observe_batch(self.milestone, scope.rows, seconds)
+        _log.info(
+            "wave_batch_committed",
+            wave_id=self.wave_id,
+            milestone=self.milestone,
+            batch_no=batch_no,
+            rows=scope.rows,
+            seconds=round(seconds, 3),
+        )
+        if HOOK:
+            HOOK("after_commit", self.milestone, batch_no)
+        self.batches_run += 1
+        self._done += scope.rows
+        self._report(self._done, total)
 
     def totals(self, milestone: str | None = None) -> dict[str, Any]:
         """Sum of every numeric field over a milestone's committed checkpoints."""
