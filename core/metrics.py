@@ -48,6 +48,11 @@ QUARANTINED = Counter(
 GATE_FAILURES = Counter(
     "data_mash_gate_failures_total", "Quality-gate checks that failed, by gate.", ["gate"]
 )
+SYNC_CONFLICTS = Counter(
+    "data_mash_sync_conflict_decisions_total",
+    "Fields both coexistence sides changed, by how they were settled (policy or queued).",
+    ["resolution"],
+)
 COMPENSATIONS = Counter("data_mash_compensations_total", "Saga steps undone, by stage.", ["stage"])
 RECONCILIATION_MISMATCHES = Counter(
     "data_mash_reconciliation_mismatches_total",

@@ -13,10 +13,13 @@ from mcp.server.fastmcp import FastMCP
 from pydantic import Field
 from sqlalchemy import Engine
 
+from core.ids import PolicyId, SourceId
 from core.settings import Settings
 from servers.common import (
     DESTRUCTIVE,
+    IDEMPOTENT_WRITES,
     READ_ONLY,
+    WRITES,
     CapabilityServer,
     Cursor,
     Limit,
@@ -27,11 +30,14 @@ from servers.common import (
 )
 from tools.sync.conflicts import ConflictQueue, Take
 from tools.sync.contracts import (
+    CaptureResult,
     ConflictPage,
     ConflictRecord,
     ConflictState,
     LedgerPage,
     Owner,
+    PlatformWrite,
+    SyncRunReport,
     SyncStatus,
 )
 from tools.sync.ledger import OwnershipLedger
@@ -46,10 +52,12 @@ def build_server(settings: Settings) -> FastMCP:
     mcp = CapabilityServer(
         name="data-mash-sync",
         instructions=(
-            "Keeps legacy and new in step after a wave: sync_status (lag, backlog, conflicts "
-            "open), ownership_ledger (the system of record per policy), list_conflicts (changes "
-            "both sides made that wait for a person) and resolve_conflict (take legacy, new or a "
-            "value; audited)."
+            "Keeps legacy and new in step after a wave: capture_extract (what a later legacy "
+            "extract changed), write_policy (a platform write with its outbox event), run_sync "
+            "(apply changes field by field, deliver merged values), sync_status (lag, backlog, "
+            "conflicts by type), ownership_ledger (the system of record per policy), "
+            "list_conflicts (changes both sides made that wait for a person) and "
+            "resolve_conflict (take legacy, new or a value; audited)."
         ),
     )
 
@@ -65,9 +73,54 @@ def build_server(settings: Settings) -> FastMCP:
     @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def sync_status(tenant: Tenant = None) -> SyncStatus:
-        """How far legacy and new are apart: lag, backlog, conflicts open, owners."""
-        queue = ConflictQueue(engine(), tenant=tenant_of(tenant))
-        return await run_blocking(None, queue.status)
+        """How far legacy and new are apart: lag, backlog, conflicts by type, owners."""
+        from tools.sync.service import sync_status
+
+        scoped = tenant_of(tenant)
+        return await run_blocking(None, lambda: sync_status(engine(), tenant=scoped))
+
+    @mcp.tool(annotations=WRITES)
+    @user_errors
+    async def run_sync(tenant: Tenant = None) -> SyncRunReport:
+        """Apply captured changes field by field and deliver merged values to both sides."""
+        from tools.sync.service import run_sync as run
+
+        scoped = tenant_of(tenant)
+        return await run_blocking(None, lambda: run(engine(), settings, tenant=scoped))
+
+    @mcp.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def capture_extract(
+        source_id: SourceId,
+        feed: Annotated[
+            str, Field(min_length=1, max_length=128, description="The feed (legacy system).")
+        ],
+        columns: Annotated[
+            dict[str, str] | None,
+            Field(description="Extract column -> canonical path; a feed's first capture only."),
+        ] = None,
+        tenant: Tenant = None,
+    ) -> CaptureResult:
+        """Record what a later legacy extract changed (inserts, updates, deletes per policy)."""
+        from tools.sync.capture import LegacyCapture
+
+        capture = LegacyCapture(engine(), settings, tenant=tenant_of(tenant))
+        return await run_blocking(None, lambda: capture.capture(feed, source_id, columns))
+
+    @mcp.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def write_policy(
+        policy_id: PolicyId,
+        document: Annotated[
+            dict[str, Any], Field(description="The canonical policy (nested or dotted paths).")
+        ],
+        tenant: Tenant = None,
+    ) -> PlatformWrite:
+        """Write a policy on the new platform; its outbox event commits in the same transaction."""
+        from tools.sync.platform import NewPlatform
+
+        platform = NewPlatform(engine(), tenant=tenant_of(tenant))
+        return await run_blocking(None, lambda: platform.write_policy(policy_id, document))
 
     @mcp.tool(annotations=READ_ONLY)
     @user_errors

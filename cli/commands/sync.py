@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -172,22 +173,122 @@ def status_command(
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """How far the two sides are apart: lag, backlog, conflicts open, owners.
+    """How far the two sides are apart: lag, backlog, conflicts open by type, owners.
 
     Example: data-mash sync status --json
     """
+    from tools.sync.service import sync_status
+
     state = state_for(ctx, json_out, tenant)
-    status = ConflictQueue(state.engine, tenant=state.settings.tenant).status()
+    status = sync_status(state.engine, tenant=state.settings.tenant)
 
     def render(console: Console) -> None:
-        lag = f"{status.lag:.0f} s" if status.lag is not None else "in step"
+        lag = f"{status.lag:.1f} s" if status.lag is not None else "in step"
         console.print(
-            f"Lag: {lag}; backlog {status.backlog}; conflicts open {status.conflicts}, "
-            f"resolved {status.resolved}"
+            f"Lag: {lag}; backlog {status.backlog} (captured {status.pending_changes}, "
+            f"platform outbox {status.pending_outbox}, owed to a side {status.pending_outbound})"
         )
+        console.print(f"Conflicts open {status.conflicts}, resolved {status.resolved}")
+        for kind, counts in sorted(status.conflicts_by_type.items()):
+            console.print(f"  {kind}: open {counts['open']}, resolved {counts['resolved']}")
         console.print("Owners: " + ", ".join(f"{k} {v}" for k, v in status.ledger.items()))
 
     emit(state, status.model_dump(mode="json"), render)
+
+
+@sync_app.command("run")
+def run_command(
+    ctx: typer.Context,
+    conflict_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--policy",
+            metavar="YAML",
+            help="Conflict policy (field groups and strategies); default: the built-in one.",
+        ),
+    ] = None,
+    sweep: Annotated[
+        bool,
+        typer.Option(help="First compare every platform policy with sync's view (anti-entropy)."),
+    ] = False,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Apply every captured change field by field, then deliver merged values to both sides.
+
+    Forwards the platform outbox, merges each policy three-way against its last agreed
+    version (one-sided fields applied, two-sided ones decided by the conflict policy or
+    queued), writes the new platform and drops corrections for the legacy side. Audited.
+
+    Example: data-mash sync run --policy conflicts.yaml --json
+    """
+    from tools.sync.service import run_sync, sweep_new
+
+    state = state_for(ctx, json_out, tenant)
+    swept = sweep_new(state.engine, tenant=state.settings.tenant) if sweep else None
+    report = run_sync(
+        state.engine, state.settings, tenant=state.settings.tenant, policy_path=conflict_policy
+    )
+    data: dict[str, Any] = report.model_dump(mode="json")
+    if swept is not None:
+        data["sweep"] = swept.model_dump(mode="json")
+
+    def render(console: Console) -> None:
+        if swept is not None:
+            console.print(
+                f"Sweep: {swept.compared} compared, {swept.drifted} drifted, "
+                f"{swept.repaired} recorded as changes"
+            )
+        applied = report.apply
+        console.print(
+            f"Applied {applied.applied} changes: {applied.resolved} conflicts decided by "
+            f"policy, {applied.queued} queued, {applied.resolutions} decisions carried; "
+            f"delivered {report.delivered_new} to new, {report.delivered_legacy} to legacy; "
+            f"{report.echoes} echoes not sent back"
+        )
+        if report.status.conflicts:
+            console.print(f"{report.status.conflicts} conflicts wait: data-mash sync conflicts")
+
+    emit(state, data, render)
+
+
+@sync_app.command("write")
+def write_command(
+    ctx: typer.Context,
+    policy_id: Annotated[str, typer.Argument(help="The policy to write on the new platform.")],
+    document: Annotated[
+        Path, typer.Option(help="The policy as canonical JSON (nested, or flat dotted paths).")
+    ],
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Write a policy on the new platform; its outbox event commits with it (then: sync run).
+
+    Example: data-mash sync write P-1001 --document p1001.json
+    """
+    from core.errors import InputError
+    from tools.sync.platform import NewPlatform
+
+    state = state_for(ctx, json_out, tenant)
+    try:
+        data = json.loads(document.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read it: {exc}", where=str(document)) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"is not JSON: {exc.msg}", where=f"{document}, line {exc.lineno}", fix="fix the JSON"
+        ) from None
+    if not isinstance(data, dict):
+        raise InputError("is not a JSON object", where=str(document), fix="write one policy")
+    result = NewPlatform(state.engine, tenant=state.settings.tenant).write_policy(policy_id, data)
+
+    def render(console: Console) -> None:
+        console.print(
+            f"{policy_id}: {result.op} (version {result.version}, "
+            f"{len(result.changed)} fields changed)"
+        )
+
+    emit(state, result.model_dump(mode="json"), render)
 
 
 def _column_map(pairs: list[str] | None) -> dict[str, str] | None:

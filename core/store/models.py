@@ -482,6 +482,7 @@ class SyncConflictRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sync_conflict_state", "tenant", "state", "id"),
         Index("ix_sync_conflict_policy", "tenant", "policy_id", "path"),
+        Index("ix_sync_conflict_kind", "tenant", "kind", "state"),
     )
 
     id: int | None = id_field()
@@ -501,6 +502,8 @@ class SyncConflictRow(SQLModel, table=True):
     resolved_at: datetime | None = optional_stamp_field()
     # when `sync run` carried the decision to both sides (migration 0011_sync_changes)
     applied_at: datetime | None = optional_stamp_field()
+    # update_update | delete_update | insert_insert (migration 0012_sync_conflict_kind)
+    kind: str | None = Field(default=None, max_length=32)
 
 
 # -- sync: change capture, outboxes, per-policy sync state (migration 0011_sync_changes) -------

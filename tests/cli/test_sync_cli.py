@@ -50,7 +50,10 @@ def test_status_conflicts_resolve_ledger(
 ) -> None:
     status = _json(capsys, "sync", "status")
     assert {"lag", "backlog", "conflicts"} <= set(status)
-    assert (status["conflicts"], status["backlog"]) == (1, 1)
+    assert (status["conflicts"], status["backlog"]) == (
+        1,
+        0,
+    )  # a queued conflict is not a change waiting
     listed = _json(capsys, "sync", "conflicts")
     assert [c["id"] for c in listed["conflicts"]] == queued
     assert listed["conflicts"][0]["path"] == "policy_core.carrier"

@@ -20,6 +20,7 @@ from tools.sync.merge import merge
 from tools.sync.policy import load_policy
 
 READ_ONLY_TOOLS = {"sync_status", "ownership_ledger", "list_conflicts"}
+WRITING_TOOLS = {"run_sync", "capture_extract", "write_policy"}
 
 
 def _data(result: CallToolResult) -> dict[str, Any]:
@@ -43,7 +44,7 @@ def test_status_ledger_conflicts_and_resolve(store_settings: Settings) -> None:
     async def go() -> None:
         async with memory_session(server) as session:
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            assert set(tools) == READ_ONLY_TOOLS | {"resolve_conflict"}
+            assert set(tools) == READ_ONLY_TOOLS | WRITING_TOOLS | {"resolve_conflict"}
             for name in READ_ONLY_TOOLS:
                 assert tools[name].annotations and tools[name].annotations.readOnlyHint
             resolve = tools["resolve_conflict"].annotations
@@ -78,3 +79,32 @@ def test_serve_knows_the_sync_server(name: str) -> None:
     from cli.commands.serve import SERVERS, available_servers
 
     assert name in SERVERS and name in available_servers()
+
+
+def test_write_policy_run_sync_and_status(store_settings: Settings) -> None:
+    server = build_server(store_settings)
+
+    async def go() -> None:
+        async with memory_session(server) as session:
+            doc = {"policy_core": {"policy_id": "P7", "status": "active", "carrier": "ACME"}}
+            written = _data(
+                await session.call_tool("write_policy", {"policy_id": "P7", "document": doc})
+            )
+            assert written["op"] == "insert" and written["outbox_id"]
+            status = _data(await session.call_tool("sync_status", {}))
+            assert status["pending_outbox"] == 1 and status["lag"] is not None
+            ran = _data(await session.call_tool("run_sync", {}))
+            assert ran["forwarded"] == 1 and ran["delivered_legacy"] == 1
+            assert ran["status"]["backlog"] == 0
+            bad = await session.call_tool(
+                "write_policy",
+                {"policy_id": "P8", "document": {"policy_core": {"policy_id": "P9"}}},
+            )
+            assert bad.isError and "not 'P8'" in bad.content[0].text  # type: ignore[union-attr]
+            missing = await session.call_tool(
+                "capture_extract",
+                {"source_id": "src_nope", "feed": "LEG", "columns": {"A": "policy_core.policy_id"}},
+            )
+            assert missing.isError and "src_nope" in missing.content[0].text  # type: ignore[union-attr]
+
+    anyio.run(go)

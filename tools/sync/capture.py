@@ -37,7 +37,7 @@ from core.settings import Settings
 from core.store.models import SyncChangeRow, SyncFeedRow, table_of, utcnow
 from tools.audit import AuditLog
 from tools.content.sources import SourceInfo, SourceRegistry
-from tools.sync.clock import open_clock
+from tools.sync.clock import unsaved_clock
 from tools.sync.contracts import CaptureResult
 from tools.sync.paths import ITEM_KEYS, delta_of
 from tools.sync.policy import known_paths
@@ -307,13 +307,15 @@ class LegacyCapture:
                         where=str(old),
                         fix="restore the workspace's sync folder, or start a new feed",
                     )
-                clock = open_clock(self.engine, tenant=self.tenant, node=f"legacy:{feed}"[:64])
+                clock, marks = unsaved_clock(
+                    self.engine, tenant=self.tenant, node=f"legacy:{feed}"[:64]
+                )
                 for batch_no, changes in enumerate(
                     _changes(con, layout, source, old_source, snapshot, old, self.batch)
                 ):
                     keys = [f"{feed}:{number}:{source_id}:{c['policy_id']}" for c in changes]
                     self._record(
-                        op.entry_id, feed, number, source_id, batch_no, changes, keys, clock
+                        op.entry_id, feed, number, source_id, batch_no, changes, keys, clock, marks
                     )
                     for change in changes:
                         counts[change["op"]] += 1
@@ -344,6 +346,7 @@ class LegacyCapture:
         changes: list[dict[str, Any]],
         keys: list[str],
         clock: Any,
+        marks: Any,
     ) -> None:
         ids = [c["policy_id"] for c in changes]
         with self.audit.operation(
@@ -378,6 +381,7 @@ class LegacyCapture:
             op.outcome = {"recorded": len(rows)}
             with op.atomic() as conn:
                 insert_ignoring_duplicates(conn, rows)
+                marks.save(clock.last, conn)
 
 
 def insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 
 from core.errors import InputError
 from core.store.models import SyncClockRow, table_of, utcnow
@@ -87,6 +87,11 @@ class HybridLogicalClock:
         self._wall_ms = top
         return self._issue()
 
+    @property
+    def last(self) -> HlcStamp:
+        """The last stamp issued or received."""
+        return HlcStamp(wall_ms=self._wall_ms, logical=self._logical, node=self.node)
+
     def _issue(self) -> HlcStamp:
         stamp = HlcStamp(wall_ms=self._wall_ms, logical=self._logical, node=self.node)
         if self._persist is not None:
@@ -110,19 +115,23 @@ class ClockStore:
             ).first()
         return HlcStamp(wall_ms=row.wall_ms, logical=row.logical, node=node) if row else None
 
-    def save(self, stamp: HlcStamp) -> None:
-        """Raise the node's mark to ``stamp`` (never lowers it)."""
+    def save(self, stamp: HlcStamp, conn: Connection | None = None) -> None:
+        """Raise the node's mark to ``stamp`` (never lowers it), in ``conn``'s transaction
+        when given (a batch that stamps many changes saves its last stamp with them)."""
+        if conn is None:
+            with self.engine.begin() as own:
+                self.save(stamp, own)
+            return
         where = and_(CLOCK.c.tenant == self.tenant, CLOCK.c.node == stamp.node)
         higher = (CLOCK.c.wall_ms < stamp.wall_ms) | (
             (CLOCK.c.wall_ms == stamp.wall_ms) & (CLOCK.c.logical < stamp.logical)
         )
         values = {"wall_ms": stamp.wall_ms, "logical": stamp.logical, "updated_at": utcnow()}
-        with self.engine.begin() as conn:
-            done = conn.execute(update(CLOCK).where(and_(where, higher)).values(**values))
-            if done.rowcount:
-                return
-            if conn.execute(select(CLOCK.c.node).where(where)).first() is None:
-                conn.execute(insert(CLOCK).values(tenant=self.tenant, node=stamp.node, **values))
+        done = conn.execute(update(CLOCK).where(and_(where, higher)).values(**values))
+        if done.rowcount:
+            return
+        if conn.execute(select(CLOCK.c.node).where(where)).first() is None:
+            conn.execute(insert(CLOCK).values(tenant=self.tenant, node=stamp.node, **values))
 
 
 def open_clock(
@@ -131,3 +140,12 @@ def open_clock(
     """The node's clock, resumed from its persisted high-water mark; every stamp is persisted."""
     store = ClockStore(engine, tenant=tenant)
     return HybridLogicalClock(node, wall=wall, last=store.load(node), persist=store.save)
+
+
+def unsaved_clock(
+    engine: Engine, *, tenant: str, node: str, wall: Callable[[], int] = wall_clock_ms
+) -> tuple[HybridLogicalClock, ClockStore]:
+    """The node's clock resumed from its mark, persisting nothing by itself: for batches,
+    which save the clock's last stamp (``store.save(clock.last, conn)``) in their own commit."""
+    store = ClockStore(engine, tenant=tenant)
+    return HybridLogicalClock(node, wall=wall, last=store.load(node)), store

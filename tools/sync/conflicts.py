@@ -27,7 +27,7 @@ from tools.sync.contracts import (
     FieldDecision,
     SyncStatus,
 )
-from tools.sync.ledger import NAMESPACE, OwnershipLedger
+from tools.sync.ledger import NAMESPACE
 
 CONFLICT = table_of(SyncConflictRow)
 
@@ -210,33 +210,10 @@ class ConflictQueue:
         return self.get(conflict_id)
 
     def status(self) -> SyncStatus:
-        """Lag, backlog and conflicts open, for ``sync status``."""
-        with self.engine.connect() as conn:
-            counts: dict[str, int] = dict(
-                conn.execute(  # type: ignore[arg-type]
-                    select(CONFLICT.c.state, func.count())
-                    .where(CONFLICT.c.tenant == self.tenant)
-                    .group_by(CONFLICT.c.state)
-                ).all()
-            )
-            oldest = conn.execute(
-                select(func.min(CONFLICT.c.created_at)).where(
-                    and_(
-                        CONFLICT.c.tenant == self.tenant,
-                        CONFLICT.c.state == ConflictState.OPEN.value,
-                    )
-                )
-            ).scalar_one()
-        open_count = int(counts.get(ConflictState.OPEN.value, 0))
-        oldest_at = _aware(oldest)
-        return SyncStatus(
-            lag=(utcnow() - oldest_at).total_seconds() if oldest_at else None,
-            backlog=open_count,
-            conflicts=open_count,
-            resolved=int(counts.get(ConflictState.RESOLVED.value, 0)),
-            oldest_pending=oldest_at,
-            ledger=OwnershipLedger(self.engine, tenant=self.tenant).counts(),
-        )
+        """Lag, backlog, conflicts by type, owners, for ``sync status``."""
+        from tools.sync.service import sync_status
+
+        return sync_status(self.engine, tenant=self.tenant)
 
 
 def _aware(value: datetime | None) -> datetime | None:

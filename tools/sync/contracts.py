@@ -162,15 +162,30 @@ class SyncStatus(BaseModel):
     """How far the two sides are apart now."""
 
     lag: float | None = Field(
-        description="Seconds since the oldest open conflict was queued; None when in step."
+        description="Seconds since the oldest change not yet carried to both sides was "
+        "recorded (captured, in the platform outbox, or owed to a side); None when in step."
     )
-    backlog: int = Field(description="Changes waiting to be applied (open conflicts today).")
-    conflicts: int = Field(description="Conflicts open.")
-    resolved: int = Field(description="Conflicts resolved so far.")
-    oldest_pending: datetime | None = None
+    backlog: int = Field(
+        description="Changes waiting: captured or forwarded but not applied, platform outbox "
+        "rows not forwarded, merged values not delivered."
+    )
+    pending_changes: int = 0
+    pending_outbox: int = 0
+    pending_outbound: int = 0
+    oldest_pending: datetime | None = Field(
+        None, description="When the oldest waiting change came."
+    )
+    conflicts: int = Field(description="Conflicts open (waiting for a person).")
+    resolved: int = Field(description="Conflicts decided so far (by the policy or a person).")
+    conflicts_by_type: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="Per conflict type (update_update, delete_update, insert_insert): open and "
+        "resolved counts.",
+    )
+    oldest_conflict: datetime | None = None
     ledger: dict[str, int] = Field(description="Policies per owner.")
 
-    _utc = field_validator("oldest_pending")(as_utc)
+    _utc = field_validator("oldest_pending", "oldest_conflict")(as_utc)
 
 
 class CaptureResult(BaseModel):
@@ -193,6 +208,9 @@ class PlatformWrite(BaseModel):
     changed: list[str] = Field(description="The flat paths the write changed.")
     version: int = Field(description="The policy's version on the platform after the write.")
     outbox_id: int | None = Field(None, description="The outbox event of the write.")
+    skipped: list[str] = Field(
+        default_factory=list, description="Patched paths left alone: written meanwhile."
+    )
 
 
 class RelayReport(BaseModel):
@@ -202,3 +220,53 @@ class RelayReport(BaseModel):
     echoes: int = Field(0, description="Platform events of sync's own writes, not sent back.")
     to_new: int = Field(0, description="Merged values written to the new platform.")
     to_legacy: int = Field(0, description="Merged values dropped for the legacy side.")
+
+
+class ApplyReport(BaseModel):
+    """What applying pending changes did."""
+
+    applied: int = Field(0, description="Changes applied.")
+    from_legacy: int = Field(0, description="Fields taken from the legacy side (one-sided).")
+    from_new: int = Field(0, description="Fields taken from the new side (one-sided).")
+    resolved: int = Field(0, description="Two-sided fields decided by the conflict policy.")
+    queued: int = Field(0, description="Two-sided fields queued for a person.")
+    resolutions: int = Field(0, description="People's decisions carried to both sides.")
+    to_new: int = Field(0, description="Merged values owed to the new platform.")
+    to_legacy: int = Field(0, description="Merged values owed to the legacy side.")
+
+    def add(self, other: ApplyReport) -> None:
+        for name in ApplyReport.model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def add_outbound(self, side: str) -> None:
+        if side == "new":
+            self.to_new += 1
+        else:
+            self.to_legacy += 1
+
+    def count_metrics(self) -> None:
+        from core.metrics import SYNC_CONFLICTS, count
+
+        if self.resolved:
+            count(SYNC_CONFLICTS, self.resolved, resolution="policy")
+        if self.queued:
+            count(SYNC_CONFLICTS, self.queued, resolution="queued")
+
+
+class SweepReport(BaseModel):
+    """An anti-entropy sweep: policies compared, found drifted, repaired (as changes)."""
+
+    compared: int = 0
+    drifted: int = 0
+    repaired: int = 0
+
+
+class SyncRunReport(BaseModel):
+    """One ``sync run``: outbox forwarded, changes applied, merged values delivered."""
+
+    forwarded: int = Field(description="Platform outbox events recorded as changes.")
+    echoes: int = Field(description="Events of sync's own writes, not sent back (no ping-pong).")
+    apply: ApplyReport
+    delivered_new: int = Field(description="Merged values written to the new platform.")
+    delivered_legacy: int = Field(description="Merged values dropped for the legacy side.")
+    status: SyncStatus

@@ -147,6 +147,65 @@ class NewPlatform:
                 op.outcome = result.model_dump(mode="json")
         return result
 
+    def patch_policy(
+        self,
+        policy_id: str,
+        patch: Mapping[str, Any],
+        *,
+        origin: str = ORIGIN_SYNC,
+        stamp: HlcStamp | None = None,
+        reason: str | None = None,
+    ) -> PlatformWrite:
+        """Set some paths of a policy, each only if it still holds the expected value.
+
+        ``patch`` is ``{"set": {path: value or None}, "expect": {path: value or None}}``. A path
+        whose current value is not the expected one was written meanwhile by a platform user:
+        it is left alone (that write's own event brings it to sync), so a merged value never
+        overwrites a newer one. A policy left with no fields is deleted.
+        """
+        check_policy_id(policy_id)
+        if stamp is not None:
+            self._clock.receive(stamp)  # what we hear from sync moves our clock past it
+        stamp = self._clock.now()
+        sets, expect = dict(patch.get("set") or {}), dict(patch.get("expect") or {})
+        with self.audit.operation(
+            NAMESPACE,
+            "platform.patch",
+            target=policy_id,
+            payload={"origin": origin, "hlc": str(stamp), "paths": sorted(sets), "reason": reason},
+            policy_ids=[policy_id],
+        ) as op:
+            with op.atomic() as conn:
+                before, version = self._lock(conn, policy_id)
+                after = dict(before)
+                skipped = []
+                for path, value in sets.items():
+                    if before.get(path) != expect.get(path):
+                        skipped.append(path)
+                        continue
+                    if value is None:
+                        after.pop(path, None)
+                    else:
+                        after[path] = value
+                result = self._commit(
+                    conn, policy_id, before, version, after or None, origin, stamp
+                )
+                result.skipped = skipped
+                op.outcome = result.model_dump(mode="json")
+        return result
+
+    def _lock(self, conn: Connection, policy_id: str) -> tuple[dict[str, Any], int]:
+        where = and_(POLICY.c.tenant == self.tenant, POLICY.c.policy_id == policy_id)
+        query = select(POLICY.c.document, POLICY.c.version).where(where)
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        else:  # take SQLite's write lock now, so the read below is the committed latest
+            conn.execute(update(POLICY).where(where).values(version=POLICY.c.version))
+        row = conn.execute(query).first()
+        if row is None:
+            return {}, 0
+        return (dict(row.document) if row.document is not None else {}), int(row.version)
+
     def _write(
         self,
         conn: Connection,
@@ -155,32 +214,32 @@ class NewPlatform:
         origin: str,
         stamp: HlcStamp,
     ) -> PlatformWrite:
-        where = and_(POLICY.c.tenant == self.tenant, POLICY.c.policy_id == policy_id)
-        query = select(POLICY.c.document, POLICY.c.version).where(where)
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        else:  # take SQLite's write lock now, so the read below is the committed latest
-            conn.execute(update(POLICY).where(where).values(version=POLICY.c.version))
-        row = conn.execute(query).first()
-        before = dict(row.document) if row is not None and row.document is not None else {}
+        before, version = self._lock(conn, policy_id)
+        return self._commit(conn, policy_id, before, version, flat, origin, stamp)
+
+    def _commit(
+        self,
+        conn: Connection,
+        policy_id: str,
+        before: dict[str, Any],
+        version: int,
+        flat: dict[str, Any] | None,
+        origin: str,
+        stamp: HlcStamp,
+    ) -> PlatformWrite:
         after = flat or {}
         delta = delta_of(before, after)
         if not delta:
-            return PlatformWrite(
-                policy_id=policy_id,
-                op="none",
-                changed=[],
-                version=row.version if row is not None else 0,
-            )
+            return PlatformWrite(policy_id=policy_id, op="none", changed=[], version=version)
         op = "delete" if flat is None else ("insert" if not before else "update")
-        version = (row.version if row is not None else 0) + 1
-        if row is None:
+        where = and_(POLICY.c.tenant == self.tenant, POLICY.c.policy_id == policy_id)
+        if version == 0:
             conn.execute(
                 insert(POLICY).values(
                     tenant=self.tenant,
                     policy_id=policy_id,
                     document=flat,
-                    version=version,
+                    version=1,
                     updated_at=utcnow(),
                 )
             )
@@ -188,8 +247,9 @@ class NewPlatform:
             conn.execute(
                 update(POLICY)
                 .where(where)
-                .values(document=flat, version=version, updated_at=utcnow())
+                .values(document=flat, version=version + 1, updated_at=utcnow())
             )
+        version += 1
         txid = None
         if conn.dialect.name == "postgresql":
             txid = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()

@@ -4,8 +4,10 @@ Forwarding claims unsent outbox rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, 
 relays share the work; SQLite's single writer lock, taken at the start, on SQLite), records each
 as a change from ``new`` under a key made of its outbox id (``INSERT .. ON CONFLICT DO
 NOTHING``: a repeated delivery records nothing), and marks it sent, all in one commit with the
-batch's audit outcome. Rows whose origin is ``sync`` are data-mash's own merged values: they
-are marked sent and never forwarded (origin = none), so nothing echoes back.
+batch's audit outcome. Rows whose origin is ``sync`` are data-mash's own merged values arriving
+on the platform: they are recorded as acknowledgements (``ack``: the platform now holds what
+sync sent, so both sides agree on it) and are never sent on to the legacy side (origin = none),
+so nothing echoes back and forth.
 
 On PostgreSQL the relay reads only rows of transactions older than the oldest one still
 running in the database, ordered by transaction id: a row with a smaller sequence number
@@ -15,7 +17,9 @@ down is waiting in the outbox when it comes back (catch-up).
 
 Delivery sends merged values (``sync_outbound``) to their side: to the new platform as a write
 of origin ``sync``, to the legacy side as a correction file (JSON lines, one file per batch,
-named by its first and last row so a repeated delivery rewrites the same file). Both are
+named by its first and last row so a repeated delivery rewrites the same file). Each value is a
+patch whose paths carry the value they expect to replace (compare-and-set), so a merged value
+never overwrites a write made meanwhile, and applying a patch twice is harmless: both are
 idempotent, so a relay killed between delivering and marking delivers again harmlessly.
 """
 
@@ -128,17 +132,17 @@ class Relay:
                         "change_key": f"new:{r.id}",
                         "origin": ORIGIN_NEW,
                         "policy_id": r.policy_id,
-                        "op": r.op,
+                        "op": r.op if r.origin == ORIGIN_NEW else "ack",
                         "components": sorted({_component(p) for p in r.delta}),
                         "delta": r.delta,
                         "hlc": r.hlc,
-                        "source": f"platform_outbox#{r.id}",
+                        "source": f"platform_outbox#{r.id}"
+                        + ("" if r.origin == ORIGIN_NEW else " (echo)"),
                         "state": "pending",
                         "entry_id": op.entry_id,
                         "created_at": utcnow(),
                     }
                     for r in rows
-                    if r.origin == ORIGIN_NEW
                 ]
                 insert_ignoring_duplicates(conn, changes)
                 if rows:
@@ -154,8 +158,8 @@ class Relay:
                     ("entry_id", "tenant", "policy_id"),
                     [(op.entry_id, self.tenant, pid) for pid in ids],
                 )
-                report.forwarded = len(changes)
-                report.echoes = len(rows) - len(changes)
+                report.echoes = sum(1 for r in rows if r.origin != ORIGIN_NEW)
+                report.forwarded = len(rows) - report.echoes
                 op.outcome = report.model_dump() | {
                     "outbox": [rows[0].id, rows[-1].id] if rows else None
                 }
@@ -199,15 +203,12 @@ class Relay:
             ).all()
         if not rows:
             return report
-        latest: dict[tuple[str, str], Any] = {}
-        for row in rows:  # only the newest merged value of a policy matters
-            latest[(row.side, row.policy_id)] = row
-        to_legacy = [r for (side, _), r in sorted(latest.items()) if side == "legacy"]
-        for (side, policy_id), row in sorted(latest.items()):
-            if side == "new":
-                self.platform.write_policy(
-                    policy_id,
-                    row.document,
+        to_legacy = [r for r in rows if r.side == "legacy"]
+        for row in rows:  # in the order decided: each patch expects what the one before set
+            if row.side == "new":
+                self.platform.patch_policy(
+                    row.policy_id,
+                    row.document or {},
                     origin=ORIGIN_SYNC,
                     stamp=parse_stamp(row.hlc),
                     reason=f"merged value, sync_outbound#{row.id}",
@@ -240,7 +241,7 @@ class Relay:
         partial = target.with_suffix(".partial")
         with partial.open("w", encoding="utf-8") as handle:
             for row in rows:
-                line = {"policy_id": row.policy_id, "document": row.document, "hlc": row.hlc}
+                line = {"policy_id": row.policy_id, "patch": row.document, "hlc": row.hlc}
                 handle.write(json.dumps(line, sort_keys=True, default=str) + "\n")
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,5 +1,6 @@
 """Platform writes with their outbox event in one commit; the relay forwards them once, in
-commit order, drops sync's own echoes, and catches up on what was written while it was down."""
+commit order, turns sync's own echoes into acknowledgements (never sent on), and catches up on
+what was written while it was down."""
 
 from __future__ import annotations
 
@@ -82,14 +83,15 @@ def test_relay_forwards_once_drops_echoes_and_catches_up(
     report = relay.pass_once()
     assert (report.forwarded, report.echoes) == (7, 1)
     changes = _changes(store)
-    assert [c.policy_id for c in changes] == [f"P{i}" for i in range(7)]
-    assert {c.origin for c in changes} == {"new"} and {c.op for c in changes} == {"insert"}
+    assert [c.policy_id for c in changes] == [f"P{i}" for i in range(7)] + ["P0"]
+    assert {c.origin for c in changes} == {"new"}
+    assert [c.op for c in changes] == ["insert"] * 7 + ["ack"]  # the echo is only an ack
 
     with store.begin() as conn:  # a redelivery (e.g. the mark was lost): recorded once only
         conn.execute(update(OUTBOX).values(delivered_at=None))
     again = relay.pass_once()
     assert (again.forwarded, again.echoes) == (7, 1)
-    assert len(_changes(store)) == 7
+    assert len(_changes(store)) == 8
 
 
 @pytest.mark.postgres

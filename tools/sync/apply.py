@@ -1,0 +1,565 @@
+"""Applying captured changes: three-way, field-level, per policy, in one audited commit per batch.
+
+For every pending change (from a legacy extract or the platform outbox), in the order they
+were recorded, the policy's sync state is read: the base (the version both sides last agreed
+on) and each side as data-mash last knew it. The change's delta moves its side on; the
+three-way merge (:mod:`tools.sync.merge`) compares both sides with the base field by field:
+
+- a field changed on one side only is taken, whatever the clocks say (no record-level
+  last-writer-wins that would revert the other side's untouched fields);
+- a field changed on both sides is decided by the conflict policy (owner wins by the ownership
+  ledger, newest wins by hybrid logical clock, a status state machine) or queued for a person
+  with both values; every two-sided field becomes a ``sync_conflict`` row, decided or open.
+
+Each side that does not hold the merged result yet gets it in ``sync_outbound`` (ping-back of
+the winner), which the relay delivers; a queued field keeps each side's own value until someone
+decides. The batch's changes are marked applied, the policies' state, the conflicts and the
+outbound values are written, and the audit outcome (every decision with base, both values and
+the winner) is committed, all in one transaction: a crash applies the whole batch or none of
+it, and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from types import SimpleNamespace
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+
+from core.store.models import (
+    SyncChangeRow,
+    SyncConflictRow,
+    SyncOutboundRow,
+    SyncOwnershipRow,
+    SyncPolicyRow,
+    table_of,
+    utcnow,
+)
+from tools.audit import AuditLog
+from tools.sync.clock import unsaved_clock
+from tools.sync.contracts import ApplyReport, ConflictState, FieldDecision, Owner, Side
+from tools.sync.merge import merge
+from tools.sync.paths import MISSING, delta_of
+from tools.sync.policy import ConflictPolicy
+from tools.sync.relay import parse_stamp
+
+CHANGE = table_of(SyncChangeRow)
+STATE = table_of(SyncPolicyRow)
+OUTBOUND = table_of(SyncOutboundRow)
+CONFLICT = table_of(SyncConflictRow)
+OWNERSHIP = table_of(SyncOwnershipRow)
+NAMESPACE = "sync"
+BATCH = 500
+_CHUNK = 900
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or (
+        path.startswith(prefix) and path[len(prefix) : len(prefix) + 1] in (".", "[")
+    )
+
+
+def moved(known: Mapping[str, Any], delta: Mapping[str, Any]) -> dict[str, Any]:
+    """A side's document with a change's delta applied (None removes a path)."""
+    out = dict(known)
+    for path, value in delta.items():
+        if value is None:
+            out.pop(path, None)
+        else:
+            out[path] = value
+    return out
+
+
+def side_view(
+    merged: Mapping[str, Any], own: Mapping[str, Any], held: Iterable[str]
+) -> dict[str, Any]:
+    """What a side should hold: the merged values, but its own values on fields still queued."""
+    out = dict(merged)
+    for path in held:
+        for key in [k for k in out if _under(k, path)]:
+            del out[key]
+        out.update({k: v for k, v in own.items() if _under(k, path)})
+    return out
+
+
+def conflict_kind(decision: FieldDecision, op: str, base: Mapping[str, Any]) -> str:
+    """PostgreSQL-style conflict type of a two-sided field."""
+    if decision.legacy is None or decision.new is None:
+        return "delete_update"
+    if op == "insert" and not base:
+        return "insert_insert"
+    return "update_update"
+
+
+class _State:
+    """One policy's sync state while a batch is applied.
+
+    ``base``: per path, the value both sides last held at once (it advances only where they
+    agree). ``sides``: each side as it last reported itself (captured extract, platform
+    events), None until it reports. The bookkeeping column holds, per side, the HLC stamp of
+    the last change of each path (``legacy``, ``new``), the values sent and not yet seen back
+    (``sent``), decisions of people still to be carried (``pins``) and the conflicts already
+    recorded (``decided``), so a conflict still in flight is not recorded twice.
+    """
+
+    def __init__(self, row: Any | None) -> None:
+        self.exists = row is not None
+        self.base: dict[str, Any] = dict(row.base) if row is not None else {}
+        self.sides: dict[str, dict[str, Any] | None] = {
+            "legacy": dict(row.legacy) if row is not None and row.legacy is not None else None,
+            "new": dict(row.new) if row is not None and row.new is not None else None,
+        }
+        book = dict(row.stamps) if row is not None and row.stamps else {}
+        self.stamps: dict[str, dict[str, str]] = {
+            "legacy": dict(book.get("legacy", {})),
+            "new": dict(book.get("new", {})),
+        }
+        sent = book.get("sent", {})
+        self.sent: dict[str, dict[str, Any]] = {
+            "legacy": dict(sent.get("legacy", {})),
+            "new": dict(sent.get("new", {})),
+        }
+        self.pins: dict[str, dict[str, Any]] = dict(book.get("pins", {}))
+        self.decided: set[str] = set(book.get("decided", []))
+
+    def side(self, name: str) -> dict[str, Any]:
+        known = self.sides[name]
+        return dict(self.base) if known is None else known
+
+    def book(self) -> dict[str, Any]:
+        return {
+            **self.stamps,
+            "sent": self.sent,
+            "pins": self.pins,
+            "decided": sorted(self.decided),
+        }
+
+    def agree(self) -> None:
+        """Advance the base wherever both sides now hold the same value."""
+        left, right = self.side("legacy"), self.side("new")
+        for path in set(left) | set(right) | set(self.base):
+            if left.get(path) == right.get(path):
+                value = left.get(path)
+                if value is None:
+                    self.base.pop(path, None)
+                else:
+                    self.base[path] = value
+                pin = self.pins.get(path)
+                if pin is not None and pin["value"] == value:
+                    del self.pins[path]
+        live = {f"{p}" for p in self.base} | set(left) | set(right)
+        self.decided = {d for d in self.decided if d.split("\x1f", 1)[0] in live}
+
+
+def _fingerprint(decision: FieldDecision) -> str:
+    raw = json.dumps([decision.base, decision.legacy, decision.new], sort_keys=True, default=str)
+    return f"{decision.path}\x1f{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
+
+
+class SyncApplier:
+    """Applies one tenant's pending changes under a conflict policy."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        policy: ConflictPolicy,
+        *,
+        tenant: str,
+        actor: str | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        self.engine = engine
+        self.policy = policy
+        self.tenant = tenant
+        self.batch = batch
+        self.audit = AuditLog(engine, tenant=tenant, actor=actor or "sync")
+        self.clock, self._marks = unsaved_clock(engine, tenant=tenant, node="sync")
+
+    def apply_pending(self) -> ApplyReport:
+        """Apply every pending change, a batch per commit, then carry out resolved conflicts."""
+        total = ApplyReport()
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(CHANGE)
+                    .where(and_(CHANGE.c.tenant == self.tenant, CHANGE.c.state == "pending"))
+                    .order_by(CHANGE.c.id)
+                    .limit(self.batch)
+                ).all()
+            if not rows:
+                break
+            total.add(self._apply_batch(rows))
+        total.add(self.apply_resolutions())
+        return total
+
+    # -- one batch ---------------------------------------------------------------------------
+
+    def _apply_batch(self, rows: Sequence[Any]) -> ApplyReport:
+        ids = sorted({r.policy_id for r in rows})
+        with self.audit.operation(
+            NAMESPACE,
+            "apply",
+            target="sync_change",
+            payload={"changes": [rows[0].id, rows[-1].id], "count": len(rows)},
+            idempotency_key=f"sync:apply:{self.tenant}:{rows[0].id}-{rows[-1].id}:{len(rows)}",
+            policy_ids=ids,
+        ) as op:
+            if op.completed:
+                return ApplyReport()
+            with op.atomic() as conn:
+                report, decisions = self._merge_batch(conn, rows, ids, op.entry_id)
+                op.outcome = report.model_dump() | {"decisions": decisions[:200]}
+        report.count_metrics()
+        return report
+
+    def _merge_batch(
+        self, conn: Connection, rows: Sequence[Any], ids: list[str], entry_id: int
+    ) -> tuple[ApplyReport, list[dict[str, Any]]]:
+        # Claim: a second applier racing on the same rows finds them applied and rolls back.
+        claimed = conn.execute(
+            update(CHANGE)
+            .where(and_(CHANGE.c.id.in_([r.id for r in rows]), CHANGE.c.state == "pending"))
+            .values(state="applied", applied_at=utcnow())
+        ).rowcount
+        if claimed != len(rows):
+            raise RuntimeError("another sync run applied these changes meanwhile; run it again")
+        states = self._load_states(conn, ids)
+        owners = self._owners(conn, ids)
+        report = ApplyReport()
+        decisions: list[dict[str, Any]] = []
+        conflicts: list[tuple[str, FieldDecision, str, Any]] = []
+        outbound: list[dict[str, Any]] = []
+        touched: set[str] = set()
+        for row in rows:
+            state = states.setdefault(row.policy_id, _State(None))
+            side = row.origin
+            self.clock.receive(parse_stamp(row.hlc))
+            sent = state.sent[side]
+            for path, value in row.delta.items():
+                if path in sent and sent[path] == value:
+                    # the side now holds what sync sent it: both sides have agreed on it
+                    if value is None:
+                        state.base.pop(path, None)
+                    else:
+                        state.base[path] = value
+                elif row.op != "ack":
+                    state.stamps[side][path] = row.hlc  # a change the side made itself
+                sent.pop(path, None)
+            state.sides[side] = moved(state.side(side), row.delta)
+            owner = owners.get(row.policy_id, Owner.LEGACY)
+            self._settle(state, row, owner, report, decisions, conflicts, outbound, entry_id)
+            report.applied += 1
+            touched.add(row.policy_id)
+        self._save_states(conn, {pid: states[pid] for pid in touched}, entry_id)
+        self._save_conflicts(conn, conflicts, entry_id)
+        self._marks.save(self.clock.last, conn)
+        if outbound:
+            conn.execute(insert(OUTBOUND), outbound)
+        return report, decisions
+
+    def _settle(
+        self,
+        state: _State,
+        row: Any,
+        owner: Owner,
+        report: ApplyReport,
+        decisions: list[dict[str, Any]],
+        conflicts: list[tuple[str, FieldDecision, str, Any]],
+        outbound: list[dict[str, Any]],
+        entry_id: int,
+    ) -> None:
+        """Merge the policy's two sides against its base; owe each side what it lacks."""
+        left, right = state.side("legacy"), state.side("new")
+        result = merge(
+            state.base,
+            left,
+            right,
+            self.policy,
+            owner=owner,
+            legacy_stamps={p: parse_stamp(s) for p, s in state.stamps["legacy"].items()},
+            new_stamps={p: parse_stamp(s) for p, s in state.stamps["new"].items()},
+        )
+        merged = {p: v for p, v in result.merged.items() if v is not MISSING}
+        pinned = set()
+        for path, pin in list(state.pins.items()):
+            if left.get(path) in (pin["legacy"], pin["value"]) and right.get(path) in (
+                pin["new"],
+                pin["value"],
+            ):
+                pinned.add(path)  # a person decided this field: carry that decision
+                for key in [k for k in merged if _under(k, path)]:
+                    del merged[key]
+                if pin["value"] is not None:
+                    merged[path] = pin["value"]
+            else:
+                del state.pins[path]  # a side changed it again: merge it afresh
+        for decision in [*result.resolved, *result.queued]:
+            if decision.path in pinned:
+                continue
+            print_ = _fingerprint(decision)
+            if print_ in state.decided:
+                continue  # recorded when it first appeared; still in flight
+            state.decided.add(print_)
+            kind = conflict_kind(decision, row.op, state.base)
+            conflicts.append((row.policy_id, decision, kind, row))
+            decisions.append(
+                {
+                    "policy_id": row.policy_id,
+                    "path": decision.path,
+                    "kind": kind,
+                    "strategy": decision.strategy.value,
+                    "base": decision.base,
+                    "legacy": decision.legacy,
+                    "new": decision.new,
+                    "winner": decision.winner.value if decision.winner else None,
+                    "after": decision.value,
+                    "reason": decision.reason,
+                }
+            )
+            if decision.winner is None:
+                report.queued += 1
+            else:
+                report.resolved += 1
+        report.from_legacy += len(result.from_legacy)
+        report.from_new += len(result.from_new)
+        held = [d.path for d in result.queued if d.path not in pinned]
+        for name, doc in (("legacy", left), ("new", right)):
+            wanted = side_view(merged, doc, held)
+            if self._owe(outbound, name, row.policy_id, doc, wanted, entry_id, state.sent[name]):
+                report.add_outbound(name)
+        state.agree()
+
+    # -- reading and writing state -----------------------------------------------------------
+
+    def _load_states(self, conn: Connection, ids: list[str]) -> dict[str, _State]:
+        found: dict[str, _State] = {}
+        for start in range(0, len(ids), _CHUNK):
+            query = select(STATE).where(
+                and_(
+                    STATE.c.tenant == self.tenant,
+                    STATE.c.policy_id.in_(ids[start : start + _CHUNK]),
+                )
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            for row in conn.execute(query):
+                found[row.policy_id] = _State(row)
+        return found
+
+    def _owners(self, conn: Connection, ids: list[str]) -> dict[str, Owner]:
+        found: dict[str, Owner] = {}
+        for start in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(OWNERSHIP.c.policy_id, OWNERSHIP.c.owner).where(
+                    and_(
+                        OWNERSHIP.c.tenant == self.tenant,
+                        OWNERSHIP.c.policy_id.in_(ids[start : start + _CHUNK]),
+                    )
+                )
+            )
+            found.update({r.policy_id: Owner(r.owner) for r in rows})
+        return found
+
+    def _save_states(self, conn: Connection, states: dict[str, _State], entry_id: int) -> None:
+        now = utcnow()
+        fresh = [(pid, s) for pid, s in states.items() if not s.exists]
+        known = [(pid, s) for pid, s in states.items() if s.exists]
+        if fresh:
+            conn.execute(
+                insert(STATE),
+                [
+                    {
+                        "tenant": self.tenant,
+                        "policy_id": pid,
+                        "base": s.base,
+                        "legacy": s.sides["legacy"],
+                        "new": s.sides["new"],
+                        "stamps": s.book(),
+                        "entry_id": entry_id,
+                        "updated_at": now,
+                    }
+                    for pid, s in fresh
+                ],
+            )
+        if known:
+            conn.execute(
+                update(STATE)
+                .where(and_(STATE.c.tenant == self.tenant, STATE.c.policy_id == bindparam("b_pid")))
+                .values(
+                    base=bindparam("b_base"),
+                    legacy=bindparam("b_legacy"),
+                    new=bindparam("b_new"),
+                    stamps=bindparam("b_stamps"),
+                    entry_id=entry_id,
+                    updated_at=now,
+                ),
+                [
+                    {
+                        "b_pid": pid,
+                        "b_base": s.base,
+                        "b_legacy": s.sides["legacy"],
+                        "b_new": s.sides["new"],
+                        "b_stamps": s.book(),
+                    }
+                    for pid, s in known
+                ],
+            )
+
+    def _owe(
+        self,
+        outbound: list[dict[str, Any]],
+        side: str,
+        policy_id: str,
+        held: Mapping[str, Any],
+        wanted: Mapping[str, Any],
+        entry_id: int,
+        sent: dict[str, Any],
+    ) -> bool:
+        """Queue a patch taking ``side`` from what it holds to what it should hold (if any).
+
+        A patch, not the whole document: fields sync does not know of stay as they are, and
+        each path carries the value it expects to replace (compare-and-set on delivery).
+        """
+        sets = {
+            p: v
+            for p, v in delta_of(dict(held), dict(wanted)).items()
+            if p not in sent or sent[p] != v  # already on its way: do not send it again
+        }
+        if not sets:
+            return False
+        sent.update(sets)
+        outbound.append(
+            {
+                "tenant": self.tenant,
+                "side": side,
+                "policy_id": policy_id,
+                "document": {"set": sets, "expect": {p: held.get(p) for p in sets}},
+                "hlc": str(self.clock.now()),
+                "entry_id": entry_id,
+                "created_at": utcnow(),
+            }
+        )
+        return True
+
+    def _save_conflicts(
+        self, conn: Connection, conflicts: list[tuple[str, FieldDecision, str, Any]], entry_id: int
+    ) -> None:
+        now = utcnow()
+        for policy_id, decision, kind, change in conflicts:
+            values = {"base": decision.base, "legacy": decision.legacy, "new": decision.new}
+            sources = {
+                "legacy_source": change.source if change.origin == "legacy" else None,
+                "new_source": change.source if change.origin == "new" else None,
+            }
+            if decision.winner is None:
+                done = conn.execute(
+                    update(CONFLICT)
+                    .where(
+                        and_(
+                            CONFLICT.c.tenant == self.tenant,
+                            CONFLICT.c.policy_id == policy_id,
+                            CONFLICT.c.path == decision.path[:256],
+                            CONFLICT.c.state == ConflictState.OPEN.value,
+                        )
+                    )
+                    .values(values=values, kind=kind, entry_id=entry_id)
+                )
+                if done.rowcount:
+                    continue  # one open conflict per field: it now shows the latest values
+            conn.execute(
+                insert(CONFLICT).values(
+                    tenant=self.tenant,
+                    policy_id=policy_id,
+                    path=decision.path[:256],
+                    group_name=decision.group[:64],
+                    state=(
+                        ConflictState.OPEN if decision.winner is None else ConflictState.RESOLVED
+                    ).value,
+                    values=values,
+                    resolution=decision.winner.value if decision.winner else None,
+                    resolved_value={"value": decision.value} if decision.winner else None,
+                    decided_by=f"policy:{decision.strategy.value}" if decision.winner else None,
+                    entry_id=entry_id,
+                    created_at=now,
+                    resolved_at=now if decision.winner else None,
+                    applied_at=now if decision.winner else None,
+                    kind=kind,
+                    **sources,
+                )
+            )
+
+    # -- decisions made by people -------------------------------------------------------------
+
+    def apply_resolutions(self) -> ApplyReport:
+        """Carry conflicts a person resolved to the base and to both sides (once each)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(CONFLICT)
+                .where(
+                    and_(
+                        CONFLICT.c.tenant == self.tenant,
+                        CONFLICT.c.state == ConflictState.RESOLVED.value,
+                        CONFLICT.c.applied_at.is_(None),
+                    )
+                )
+                .order_by(CONFLICT.c.id)
+                .limit(self.batch)
+            ).all()
+        report = ApplyReport()
+        if not rows:
+            return report
+        ids = sorted({r.policy_id for r in rows})
+        with self.audit.operation(
+            NAMESPACE,
+            "conflict.apply",
+            target="sync_conflict",
+            payload={"conflicts": [r.id for r in rows]},
+            policy_ids=ids,
+        ) as op:
+            with op.atomic() as conn:
+                states = self._load_states(conn, ids)
+                owners = self._owners(conn, ids)
+                outbound: list[dict[str, Any]] = []
+                conflicts: list[tuple[str, FieldDecision, str, Any]] = []
+                decisions: list[dict[str, Any]] = []
+                for row in rows:
+                    state = states.setdefault(row.policy_id, _State(None))
+                    values = row._mapping["values"] or {}
+                    state.pins[row.path] = {
+                        "value": (row.resolved_value or {}).get("value"),
+                        "legacy": values.get("legacy"),
+                        "new": values.get("new"),
+                    }
+                    report.resolutions += 1
+                for pid, state in states.items():
+                    decided = SimpleNamespace(
+                        policy_id=pid, op="update", origin="person", source="sync resolve"
+                    )
+                    owner = owners.get(pid, Owner.LEGACY)
+                    self._settle(
+                        state, decided, owner, report, decisions, conflicts, outbound, op.entry_id
+                    )
+                self._save_states(conn, states, op.entry_id)
+                self._save_conflicts(conn, conflicts, op.entry_id)
+                self._marks.save(self.clock.last, conn)
+                if outbound:
+                    conn.execute(insert(OUTBOUND), outbound)
+                conn.execute(
+                    update(CONFLICT)
+                    .where(CONFLICT.c.id.in_([r.id for r in rows]))
+                    .values(applied_at=utcnow())
+                )
+                op.outcome = report.model_dump() | {"decisions": decisions[:200]}
+        return report
+
+
+def document_hash(document: Mapping[str, Any] | None) -> str:
+    """A stable hash of a flat document (the anti-entropy sweep compares these)."""
+    raw = json.dumps(document or {}, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+__all__ = ["SyncApplier", "document_hash", "moved", "side_view", "Side"]
