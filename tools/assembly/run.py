@@ -392,6 +392,18 @@ def _reasons(errors: pa.Table, source: str = "") -> list[dict[str, Any]]:
     return sorted(grouped.values(), key=lambda r: (-r["records"], r["source"], r["path"]))[:50]
 
 
+def _placed(errors: pa.Table, stage: Path, parts: list[Contributor]) -> pa.Table:
+    """The child errors of rows placed on this root's policies: a source shared by several
+    roots (billing) is mapped whole, but only its rows of these policies count here."""
+    keep = []
+    for c in parts[1:]:
+        mine = errors.filter(pc.equal(errors.column("source"), c.name))
+        if mine.num_rows:
+            rows = pq.read_table(stage / c.file, columns=[ROW]).column(ROW)
+            keep.append(mine.filter(pc.is_in(mine.column("row"), value_set=rows.combine_chunks())))
+    return pa.concat_tables(keep) if keep else errors.slice(0, 0)
+
+
 class Totals:
     """Batch outcomes added up into the run's result."""
 
@@ -428,7 +440,9 @@ class Totals:
         for name in dups.column("source").to_pylist():
             dup_counts[name] = dup_counts.get(name, 0) + 1
         child_q = stage / "child_quarantine.parquet"
-        child_errors = pq.read_table(child_q) if child_q.is_file() else None
+        child_errors = (
+            _placed(pq.read_table(child_q), stage, self.parts) if child_q.is_file() else None
+        )
         quarantined_rows: dict[str, int] = {}
         if child_errors is not None:
             per = (

@@ -56,3 +56,14 @@ def test_clean_policies_equal_the_ground_truth(
         "correspondence",
     }
     assert sum(run.policies for run in by_root.values()) == seeded_estate.policies
+    # A child source shared by the roots reports, in each run, only its rows of that run's
+    # policies: over the four runs its invalid records add up to at most those it holds.
+    billing = [
+        r.records
+        for run in by_root.values()
+        for r in run.partial_reasons
+        if (r.source, r.path) == ("billing", "payments.billing_frequency")
+    ]
+    problems = (seeded_estate.root / "ground_truth" / "problems.jsonl").read_text().splitlines()
+    injected = sum('"source": "billing"' in p and '"field": "Freq"' in p for p in problems)
+    assert 0 < sum(billing) <= injected
