@@ -15,6 +15,7 @@ from api.observability import RequestObservability, RouteTemplates, add_operatio
 from api.pages import assemblies as assembly_pages
 from api.pages import login, overview, tracker
 from api.pages import mappings as mapping_pages
+from api.pages import sync as sync_pages
 from api.problems import install_problem_handlers
 from api.routes import (
     assemblies,
@@ -25,6 +26,7 @@ from api.routes import (
     policies,
     routing,
     sources,
+    sync,
     waves,
 )
 from core.settings import Settings
@@ -38,7 +40,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 def api_router() -> APIRouter:
     """Every resource's router under ``/api/v1``."""
     router = APIRouter(prefix=API_PREFIX)
-    for module in (sources, mappings, assemblies, routing, plans, waves, jobs, policies, audit):
+    for module in (
+        sources,
+        mappings,
+        assemblies,
+        routing,
+        plans,
+        waves,
+        jobs,
+        policies,
+        sync,
+        audit,
+    ):
         router.include_router(module.router)
     return router
 
@@ -79,7 +92,7 @@ def create_app(
     app.state.jobs = JobRegistry(forget_after=settings.retention_job_seconds)
     install_problem_handlers(app)
     app.include_router(api_router())
-    for pages in (login, overview, tracker, mapping_pages, assembly_pages):
+    for pages in (login, overview, tracker, mapping_pages, assembly_pages, sync_pages):
         app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_operations_routes(app)

@@ -39,6 +39,7 @@ class TenantEstate:
     failing_policy: str
     assembly_id: str = ""
     assembled_policy: str = ""
+    conflict_ids: tuple[int, ...] = ()
 
 
 @dataclass
@@ -129,10 +130,30 @@ def build_estate(root: Path) -> Estate:
         )
         for role in Role:
             tokens.issue(tenant, role)
+    for tenant, ids in estate.tenants.items():
+        ids.conflict_ids = queue_sync_conflicts(engine, tenant, ids.policy_id)
     for tenant, (assembly_id, policy_id) in assembled.items():
         estate.tenants[tenant].assembly_id = assembly_id
         estate.tenants[tenant].assembled_policy = policy_id
     return estate
+
+
+def queue_sync_conflicts(engine: Engine, tenant: str, policy_id: str) -> tuple[int, ...]:
+    """Two field conflicts of ``policy_id`` in the sync queue: legacy and new both changed the
+    carrier and the agency since the wave (the default conflict policy asks a person)."""
+    from tools.sync.conflicts import ConflictQueue
+    from tools.sync.merge import merge
+    from tools.sync.policy import load_policy
+
+    result = merge(
+        {"policy_core": {"carrier": "Acme Mutual", "agent_info": {"agency": "North"}}},
+        {"policy_core": {"carrier": "Acme Legacy", "agent_info": {"agency": "South"}}},
+        {"policy_core": {"carrier": "Acme New", "agent_info": {"agency": "East"}}},
+        load_policy(),
+    )
+    queue = ConflictQueue(engine, tenant=tenant, actor="sync relay")
+    ids = queue.enqueue(policy_id, result.queued, legacy_source="extract-2", new_source="outbox#9")
+    return tuple(ids)
 
 
 def generate_sample_estate(out: Path, *, policies: int, seed: int) -> Path:

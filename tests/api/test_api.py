@@ -229,3 +229,36 @@ def test_assemblies_their_conflicts_and_an_assembled_document(
     assert origin["policy_core.policy_id"]["source"] == "agency_policies"
     missing = client.get("/api/v1/policies/NOPE-1/document", headers=headers)
     assert missing.status_code == 404 and "in no assembled run" in missing.json()["detail"]
+
+
+def test_sync_status_conflicts_and_a_resolution_audited_with_its_token(
+    client: TestClient, estate: Estate
+) -> None:
+    beta = estate.tenants["beta"]
+    headers = estate.tokens.header("beta", Role.VIEWER)
+    status = client.get("/api/v1/sync/status", headers=headers).json()
+    assert status["conflicts"] >= 1 and status["oldest_conflict"] is not None
+    listed = client.get("/api/v1/sync/conflicts", params={"limit": 1}, headers=headers).json()
+    assert listed["total"] == status["conflicts"] and len(listed["conflicts"]) == 1
+    assert listed["next_cursor"] is not None
+    first = listed["conflicts"][0]
+    assert first["policy_id"] == beta.policy_id and first["legacy"] != first["new"]
+    conflict_id = beta.conflict_ids[-1]
+    url = f"/api/v1/sync/conflicts/{conflict_id}/resolve"
+    approver = estate.tokens.header("beta", Role.APPROVER)
+    done = client.post(url, json={"take": "new"}, headers=approver)
+    assert done.status_code == 200, done.text
+    token_id = estate.tokens.callers[approver["Authorization"].removeprefix("Bearer ")].token_id
+    assert done.json()["state"] == "resolved" and done.json()["resolution"] == "new"
+    assert done.json()["decided_by"] == f"api token {token_id} (approver)"
+    again = client.post(url, json={"take": "legacy"}, headers=approver)
+    assert again.status_code == 400 and "already resolved" in again.json()["detail"]
+    bad = client.post(url, json={"take": "both"}, headers=approver)
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    after = client.get("/api/v1/sync/status", headers=headers).json()
+    assert after["conflicts"] == status["conflicts"] - 1
+    assert after["resolved"] == status["resolved"] + 1
+    trail = client.get("/api/v1/audit", params={"namespace": "sync"}, headers=headers).json()
+    resolved = [e for e in trail["entries"] if e["operation"] == "conflict.resolve"]
+    assert resolved[-1]["actor"] == f"api token {token_id} (approver)"
+    assert resolved[-1]["payload"]["conflict_id"] == conflict_id

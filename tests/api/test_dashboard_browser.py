@@ -172,3 +172,24 @@ def test_an_assembly_its_conflicts_and_a_policys_assembled_document(
     expect(page.locator("#provenance")).to_contain_text("agency_policies")
     expect(page.locator("#document")).to_contain_text(f'"policy_id": "{policy_id}"')
     page.close()
+
+
+def test_decide_a_sync_conflict_and_filter_by_state_in_the_url(
+    browser: Any, base_url: str, estate: Estate
+) -> None:
+    acme = estate.tenants["acme"]
+    page = logged_in(browser, base_url, estate, Role.APPROVER)
+    page.click("header a[href='/sync']")
+    expect(page.locator("#open-count")).to_have_text(str(len(acme.conflict_ids)))
+    first = page.locator(f"tr.conflict[data-conflict='{acme.conflict_ids[0]}']")
+    expect(first).to_contain_text(acme.policy_id)
+    expect(first).to_contain_text("(extract-2)")  # where the legacy value came from
+    first.locator("button.take-legacy").click()
+    expect(page.locator("#resolved")).to_contain_text(str(acme.conflict_ids[0]))
+    expect(page.locator("#open-count")).to_have_text(str(len(acme.conflict_ids) - 1))
+    page.select_option("select[name=state]", "resolved")
+    expect(page).to_have_url(re.compile(r"state=resolved"))
+    done = page.locator(f"tr.conflict[data-conflict='{acme.conflict_ids[0]}'] .conflict-state")
+    token_id = estate.tokens.callers[estate.tokens.raw[("acme", Role.APPROVER)]].token_id
+    expect(done).to_have_text(f"resolved: took legacy (api token {token_id} (approver))")
+    page.close()

@@ -48,10 +48,16 @@ ROLES: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/assemblies/{assembly_id}"): Role.VIEWER,
     ("GET", "/api/v1/assemblies/{assembly_id}/conflicts"): Role.VIEWER,
     ("GET", "/api/v1/audit"): Role.VIEWER,
+    ("GET", "/api/v1/sync/status"): Role.VIEWER,
+    ("GET", "/api/v1/sync/ledger"): Role.VIEWER,
+    ("GET", "/api/v1/sync/conflicts"): Role.VIEWER,
+    ("GET", "/api/v1/sync/conflicts/{conflict_id}"): Role.VIEWER,
+    ("POST", "/api/v1/sync/conflicts/{conflict_id}/resolve"): Role.APPROVER,
 }
 BODIES: dict[str, Any] = {
     "/api/v1/mappings/{mapping_id}/fields/{target}": {"action": "confirm"},
     "/api/v1/waves/{wave_id}/gates/{gate}/override": {"reason": "tested elsewhere"},
+    "/api/v1/sync/conflicts/{conflict_id}/resolve": {"take": "legacy"},
 }
 
 
@@ -99,6 +105,7 @@ def url_for(path: str, estate: Estate, tenant: str, job_id: str) -> str:
         "gate": ids.failing_gate,
         "policy_id": ids.assembled_policy if path.endswith("/document") else ids.policy_id,
         "assembly_id": ids.assembly_id,
+        "conflict_id": str(ids.conflict_ids[0]),
         "job_id": job_id,
     }
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
@@ -143,7 +150,8 @@ def test_tenant_a_gets_404_for_every_object_of_tenant_b(
     beta_ids = [
         v
         for k, v in vars(estate.tenants["beta"]).items()
-        if k not in ("tenant", "failing_gate", "assembled_policy")  # the same id in both
+        # the same ids in both tenants (sample estate), or bare numbers
+        if k not in ("tenant", "failing_gate", "assembled_policy", "conflict_ids")
     ]
     checked = 0
     for method, path in api_routes(app):
@@ -173,5 +181,5 @@ def test_each_role_is_refused_what_it_does_not_include(
             assert response.status_code == 403, (method, path, role, response.text)
             assert f"needs the {needed.value} role" in response.json()["detail"]
             refused += 1
-    # a viewer is refused the 3 operator and 3 approver routes, an operator the 3 approver ones
-    assert refused == 9
+    # a viewer is refused the 3 operator and 4 approver routes, an operator the 4 approver ones
+    assert refused == 11
