@@ -38,7 +38,7 @@ from sqlalchemy import Engine, and_, select
 from core.errors import InputError
 from core.store.models import AssemblyRow, table_of
 from tools.assembly.contracts import AssemblySpec, CodeCrosswalk, Relationship
-from tools.assembly.keyspace import KEY_REGEX, quote, scan
+from tools.assembly.keyspace import KEY_REGEX, parquet_files, quote, scan
 from tools.canonical.build import Plan, build_candidates, compile_plan
 from tools.canonical.fastcheck import check_candidates
 from tools.canonical.repository import approved_mapping
@@ -155,8 +155,10 @@ def _map_source(
     tmp: Path,
     version: str,
     raw: list[str],
+    keep: np.ndarray | None = None,
 ) -> tuple[Path, list[pa.Table]]:
-    """Map a source's rows into candidate parts under ``tmp/<index>/``; return its errors."""
+    """Map a source's rows (only the sorted row numbers ``keep``, when given) into candidate
+    parts under ``tmp/<index>/``; return its errors."""
     info = contributor.info
     schema = source_schema(info)
     plan = compile_plan(contributor.rules, version, schema)
@@ -170,7 +172,16 @@ def _map_source(
     for part, batch in enumerate(
         staged_batches(info.records_path, columns=columns, batch_rows=MAP_ROWS)
     ):
-        candidates = build_candidates(batch, plan, offset)
+        start, rows = offset, None
+        offset += batch.num_rows
+        if keep is not None:
+            lo, hi = np.searchsorted(keep, [start, offset])
+            rows = keep[lo:hi]
+            batch = batch.take(pa.array(rows - start))
+        candidates = build_candidates(batch, plan, start)
+        if rows is not None:
+            at = candidates.column_names.index(ROW)
+            candidates = candidates.set_column(at, ROW, pa.array(rows, pa.int64()))
         if contributor.kind == "root":
             for col in raw:
                 candidates = candidates.append_column(raw_key(col), _trim(batch.column(col)))
@@ -196,7 +207,6 @@ def _map_source(
                 )
             candidates = candidates.append_column(DKEY, _dedup_key(candidates, contributor))
         pq.write_table(candidates, folder / f"part-{part:05d}.parquet")
-        offset += batch.num_rows
     return folder, errors
 
 
@@ -264,6 +274,7 @@ def build_stage(
         raw_root = list(dict.fromkeys(raw_root))
         errors: list[pa.Table] = []
         mapped: dict[int, Path] = {}
+        unplaced: dict[str, int] = {}
         for c in contributors:
             if progress:
                 progress(f"mapping {c.name}")
@@ -275,11 +286,18 @@ def build_stage(
             elif c.kind == "lookup":
                 assert c.relationship is not None
                 raw = [c.relationship.parent_key]
-            mapped[c.index], errs = _map_source(c, tmp, version, raw)
+            keep = None
+            if c.kind == "child":
+                keep, unplaced[c.name] = _placed_rows(con, c, sources)
+            mapped[c.index], errs = _map_source(c, tmp, version, raw, keep)
             errors.extend(errs)
+            if c.kind == "root":
+                # The root's policies first: a child is mapped only for rows that reach them
+                # (a billing file shared by four policy systems is not mapped four times over).
+                _root_keys(con, c, mapped[c.index], raw_root, root_id)
         if progress:
             progress("joining sources to policies")
-        summary = _join(con, spec, contributors, mapped, sources, tmp, raw_root, root_id)
+        summary = _join(con, contributors, mapped, sources, tmp, unplaced)
         if errors:
             pq.write_table(pa.concat_tables(errors), tmp / "child_quarantine.parquet")
         for path in mapped.values():
@@ -306,21 +324,19 @@ def build_stage(
     return summary
 
 
-def _join(
+def _root_keys(
     con: duckdb.DuckDBPyConnection,
-    spec: AssemblySpec,
-    contributors: list[Contributor],
-    mapped: dict[int, Path],
-    sources: dict[str, SourceInfo],
-    out: Path,
+    root: Contributor,
+    mapped: Path,
     raw_root: list[str],
     root_id: str,
-) -> dict[str, object]:
-    root = contributors[0]
+) -> None:
+    """Tables ``rk`` (the root's policies with their position ``pos``, one per key) and
+    ``dups`` (the later rows of a key written twice)."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE r0 AS SELECT {quote(ROW)} AS row, "
         + ", ".join(f"nullif({quote(raw_key(c))}, '') AS {quote(c)}" for c in raw_root)
-        + f" FROM {_parts(mapped[root.index])}"
+        + f" FROM {_parts(mapped)}"
     )
     con.execute(
         "CREATE OR REPLACE TEMP TABLE rdup AS SELECT row, "
@@ -333,46 +349,88 @@ def _join(
         f"(row_number() OVER (ORDER BY {quote(root_id)} NULLS LAST, row) - 1) AS pos "
         "FROM r0 LEFT JOIN rdup USING (row) WHERE rdup.rn IS NULL OR rdup.rn = 1"
     )
-    policies = int(con.execute("SELECT count(*) FROM rk").fetchone()[0])  # type: ignore[index]
     con.execute(
         "CREATE OR REPLACE TEMP TABLE dups AS SELECT '"
         + root.name.replace("'", "''")
         + "' AS source, d.key, d.kept, d.row, k.pos FROM rdup d JOIN rk k ON k.row = d.kept "
         "WHERE d.rn > 1"
     )
+
+
+def _parent_keys(
+    con: duckdb.DuckDBPyConnection, rel: Relationship, sources: dict[str, SourceInfo]
+) -> str:
+    """Table ``pk`` (the root's keys a child refers to) and, for a crosswalk, ``xw``; returns
+    the join from a child key table ``ck`` (v, num) to ``pk``."""
+    pcol = quote(rel.parent_key)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE pk AS SELECT pos, {pcol} AS v, "
+        f"{_num(pcol)} AS num FROM rk WHERE {pcol} IS NOT NULL"
+    )
+    xw = rel.key_transform.crosswalk if rel.key_transform else None
+    if xw is None:
+        return f"JOIN pk ON {_match(rel, 'ck', 'pk')}"
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE xw AS SELECT DISTINCT "
+        f"{_num(f'trim(CAST({quote(xw.from_key)} AS VARCHAR))')} AS num, "
+        f"trim(CAST({quote(xw.to_key)} AS VARCHAR)) AS v FROM {scan(sources[xw.source])}"
+    )
+    return "JOIN xw ON ck.num = xw.num JOIN pk ON xw.v = pk.v"
+
+
+def _placed_rows(
+    con: duckdb.DuckDBPyConnection, child: Contributor, sources: dict[str, SourceInfo]
+) -> tuple[np.ndarray, int]:
+    """The row numbers of a child whose key names a policy of the root (sorted), read from
+    its raw staged keys; and how many keyed rows name none (unplaced)."""
+    rel = child.relationship
+    assert rel is not None
+    files = parquet_files(child.info)
+    starts, at = [], 0
+    for f in files:
+        starts.append(f"WHEN '{f}' THEN {at}")
+        at += pq.ParquetFile(f).metadata.num_rows
+    row = f"(CASE filename {' '.join(starts)} END + file_row_number)" if files else "0"
+    names = ", ".join(f"'{f}'" for f in files)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE ck AS SELECT row, v, {_num('v')} AS num FROM ("
+        f"SELECT {row} AS row, nullif(trim(CAST({quote(rel.child_key)} AS VARCHAR)), '') AS v "
+        f"FROM read_parquet([{names}], filename = true, file_row_number = true, "
+        "union_by_name = true)) WHERE v IS NOT NULL"
+    )
+    join = _parent_keys(con, rel, sources)
+    placed = con.execute(f"SELECT DISTINCT ck.row FROM ck {join} ORDER BY 1").fetchnumpy()["row"]
+    keyed = int(con.execute("SELECT count(*) FROM ck").fetchone()[0])  # type: ignore[index]
+    return np.asarray(placed, dtype=np.int64), keyed - len(placed)
+
+
+def _join(
+    con: duckdb.DuckDBPyConnection,
+    contributors: list[Contributor],
+    mapped: dict[int, Path],
+    sources: dict[str, SourceInfo],
+    out: Path,
+    unplaced: dict[str, int],
+) -> dict[str, object]:
+    root = contributors[0]
+    policies = int(con.execute("SELECT count(*) FROM rk").fetchone()[0])  # type: ignore[index]
     con.execute(
         f"COPY (SELECT t.*, k.pos AS {quote(POS)} FROM {_parts(mapped[root.index])} t "
         f"JOIN rk k ON t.{quote(ROW)} = k.row ORDER BY k.pos) "
         f"TO '{out / root.file}' (FORMAT parquet, ROW_GROUP_SIZE 20000)"
     )
-    unplaced: dict[str, int] = {}
     for c in contributors[1:]:
         rel = c.relationship
         assert rel is not None
         parts = _parts(mapped[c.index])
         name = c.name.replace("'", "''")
         if c.kind == "child":
-            pcol = quote(rel.parent_key)
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE pk AS SELECT pos, {pcol} AS v, "
-                f"{_num(pcol)} AS num FROM rk WHERE {pcol} IS NOT NULL"
-            )
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE ck AS SELECT {quote(ROW)} AS row, "
                 f"nullif({quote(CKEY)}, '') AS v, {_num(quote(CKEY))} AS num, "
                 f"{quote(DKEY)} AS dk FROM {parts}"
             )
-            xw = rel.key_transform.crosswalk if rel.key_transform else None
-            if xw is not None:
-                info = sources[xw.source]
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE xw AS SELECT DISTINCT "
-                    f"{_num(f'trim(CAST({quote(xw.from_key)} AS VARCHAR))')} AS num, "
-                    f"trim(CAST({quote(xw.to_key)} AS VARCHAR)) AS v FROM {scan(info)}"
-                )
-                join = "JOIN xw ON ck.num = xw.num JOIN pk ON xw.v = pk.v"
-            else:
-                join = f"JOIN pk ON {_match(rel, 'ck', 'pk')}"
+            join = _parent_keys(con, rel, sources)
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE cm AS SELECT ck.row, ck.v, ck.dk, min(pk.pos) AS pos "
                 f"FROM ck {join} GROUP BY ck.row, ck.v, ck.dk"
@@ -383,11 +441,6 @@ def _join(
                 "min(row) OVER (PARTITION BY pos, dk) AS kept FROM cm"
             )
             con.execute(f"INSERT INTO dups SELECT '{name}', v, kept, row, pos FROM cd WHERE rn > 1")
-            unplaced[c.name] = int(
-                con.execute(
-                    "SELECT count(*) FROM ck WHERE row NOT IN (SELECT row FROM cm)"
-                ).fetchone()[0]  # type: ignore[index]
-            )
             con.execute(
                 f"COPY (SELECT t.*, k.pos AS {quote(POS)} FROM {parts} t JOIN cd k "
                 f"ON t.{quote(ROW)} = k.row WHERE k.rn = 1 ORDER BY k.pos, t.{quote(ROW)}) "
