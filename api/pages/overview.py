@@ -19,6 +19,7 @@ from tools.canonical import get_mapping, list_mappings
 from tools.content.sources import SourceRegistry
 from tools.waves import (
     GateReport,
+    WaveStatus,
     get_wave_status,
     latest_gate_report,
     rollback_wave,
@@ -46,6 +47,7 @@ def _overview(config: ApiConfig, tenant: str, status: str | None) -> dict[str, A
             failed += [(wave.wave_id, r) for r in report.results if not r.passed]
     counts = PolicyLocations(engine, tenant=tenant).counts_by_system()
     return {
+        "throughput": throughput(waves),
         "sources": sources,
         "mappings": mappings,
         "waves": waves,
@@ -53,6 +55,24 @@ def _overview(config: ApiConfig, tenant: str, status: str | None) -> dict[str, A
         "distribution": dict(sorted(counts.items())),
         "located": sum(counts.values()),
     }
+
+
+def throughput(waves: list[WaveStatus]) -> list[dict[str, Any]]:
+    """Policies migrated per second of each wave that ran (migrated over its run's duration)."""
+    rows = []
+    for wave in waves:
+        if wave.started_at is None or wave.finished_at is None or not wave.migrated:
+            continue
+        seconds = max((wave.finished_at - wave.started_at).total_seconds(), 1e-3)
+        rows.append(
+            {
+                "wave_id": wave.wave_id,
+                "migrated": wave.migrated,
+                "seconds": seconds,
+                "rate": wave.migrated / seconds,
+            }
+        )
+    return rows
 
 
 @router.get("/")

@@ -56,6 +56,10 @@ def test_log_in_and_see_the_waves(browser: Any, base_url: str, estate: Estate) -
     expect(page.locator(f"tr[data-wave='{acme.done_wave}']")).to_contain_text("completed")
     expect(page.locator("#sources")).to_contain_text(acme.source_id)
     expect(page.locator("#routing")).to_contain_text("new_platform")
+    # the chart of wave throughput: the wave that ran, its policies per second of run time
+    ran = page.locator(f"#throughput tr.throughput[data-throughput-wave='{acme.done_wave}']")
+    expect(ran.locator(".rate")).to_have_text(re.compile(r"^[0-9,]+/s$"))
+    expect(ran).to_contain_text(re.compile(r"[0-9,]+ in [0-9.]+ s"))
     # the status filter lives in the URL
     page.select_option("select[name=status]", "completed")
     expect(page).to_have_url(re.compile(r"status=completed"))
