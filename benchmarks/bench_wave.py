@@ -121,17 +121,22 @@ def canonical(source_id):
 wave_context = WaveContext(engine=engine, settings=settings, tenant="default",
                         canonical_source=canonical, confidence_source=lambda s: {{"x": 1.0}},
                         reconciler=reconcile)
-if kill_at >= 0:
-    def hook(point, milestone, batch_no):
-        if (point, milestone, batch_no) == ("after_work", "migrate", kill_at):
-            os.kill(os.getpid(), signal.SIGKILL)
-    saga.HOOK = hook
+spans = {{}}  # milestone -> [first batch started, last batch committed] (perf_counter)
+def hook(point, milestone, batch_no):
+    if (point, milestone, batch_no) == ("after_work", "migrate", kill_at):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if point == "before_work":
+        spans.setdefault(milestone, [time.perf_counter(), None])
+    elif point == "after_commit":
+        spans[milestone][1] = time.perf_counter()
+saga.HOOK = hook
 start = time.perf_counter()
 status = run_wave(wave_context, wave_id)
 print(json.dumps({{"status": status.status, "migrated": status.migrated, "error": status.error,
                   "seconds": time.perf_counter() - start,
                   "resumed": status.steps["migrate"].resumed_batches,
-                  "batches": status.steps["migrate"].batches}}))
+                  "batches": status.steps["migrate"].batches,
+                  "milestone_s": {{m: round(b - a, 2) for m, (a, b) in spans.items() if b}}}}))
 """
 
 
@@ -216,7 +221,11 @@ def measure(n: int, batch: int, crash: bool) -> dict:
         )
     else:
         result, wall, peak = child(home, folder, wave_id, -1, batch)
-        out.update(wall_s=round(wall, 1), saga_s=round(result["seconds"], 1))
+        out.update(
+            wall_s=round(wall, 1),
+            saga_s=round(result["seconds"], 1),
+            milestone_s=result.get("milestone_s"),
+        )
     target = wave_context.target("new_platform")
     with target.engine.connect() as conn:
         from sqlalchemy import text

@@ -24,6 +24,7 @@ from tools.audit import AuditLog
 from tools.canonical import approve_mapping, create_mapping, map_to_canonical
 from tools.routing.rulesets import register_rule_set
 from tools.waves import PlanCriteria, generate_plan, run_wave
+from tools.waves.reconcile import reconcile
 
 pytest.importorskip("ray")
 
@@ -125,6 +126,16 @@ def test_a_wave_on_ray_gives_the_local_outputs_byte_for_byte(
     assert local["status"] == on_ray["status"] == "completed"
     assert on_ray == local
     assert local["outcomes"]["route"]["routed"] == 600
+    assert local["outcomes"]["validate"]["passed"] == 1
+
+
+def test_reconciliation_on_ray_reports_what_it_reports_locally(ray_executor: RayExecutor) -> None:
+    source = canonical_table(300, prefix="R")
+    target = canonical_table(300, prefix="R", bad_every=7).slice(2)  # 2 missing, some differ
+    local = reconcile(source.to_batches(40), target.to_batches(50))
+    on_ray = reconcile(source.to_batches(40), target.to_batches(50), executor=ray_executor)
+    assert not local.passed and local.missing_in_target == 2 and local.different > 0
+    assert on_ray.model_dump(mode="json") == local.model_dump(mode="json")
 
 
 def test_a_worker_killed_mid_wave_is_retried_without_duplicates(

@@ -21,6 +21,7 @@ the wave did:
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -47,6 +48,7 @@ from tools.routing.loader import load_rule_set
 from tools.routing.rulesets import get_rule_set
 from tools.waves.context import WaveContext
 from tools.waves.inputs import check_staged, is_assembly, root_system
+from tools.waves.reconcile import reconcile
 from tools.waves.saga import BatchScope, Milestone, StepContext, step_context
 from tools.waves.state import (
     get_wave_status,
@@ -214,21 +216,13 @@ def _route(ctx: StepContext) -> dict[str, Any]:
 class RuleDecisions:
     """The executor task of ``route``: which rule (index, null for none) takes each policy.
 
-    Picklable (the rule set travels as its YAML); compiled once per worker and batch layout.
+    Picklable (the rule set travels as its YAML text); each worker process parses and compiles
+    it once per batch layout (:func:`_compiled_rules`), not once per task.
     """
 
     def __init__(self, rule_set_yaml: str, wave_number: int) -> None:
         self.rule_set_yaml = rule_set_yaml
         self.wave_number = wave_number
-        self._rule_set: Any = None
-        self._compiled: Any = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"rule_set_yaml": self.rule_set_yaml, "wave_number": self.wave_number}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.rule_set_yaml, self.wave_number = state["rule_set_yaml"], state["wave_number"]
-        self._rule_set = self._compiled = None
 
     def __call__(self, batch: pa.RecordBatch) -> pa.Table:
         number = self.wave_number
@@ -236,17 +230,20 @@ class RuleDecisions:
         def this_wave(ids: pa.Array) -> pa.Array:
             return pa.array([number] * len(ids), pa.int32())
 
-        if self._rule_set is None:
-            self._rule_set = load_rule_set(self.rule_set_yaml)
         (batch,) = list(with_derived_fields([batch], source_system=None, wave_lookup=this_wave))
-        if self._compiled is None or self._compiled.schema != batch.schema:
-            self._compiled = compile_rule_set(self._rule_set, batch.schema)
+        compiled = _compiled_rules(self.rule_set_yaml, batch.schema)
         return pa.table(
             {
                 "id": batch.column(POLICY_ID).cast(pa.string()),
-                "rule": self._compiled.rule_indices(batch).cast(pa.int32()),
+                "rule": compiled.rule_indices(batch).cast(pa.int32()),
             }
         )
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_rules(rule_set_yaml: str, schema: pa.Schema) -> Any:
+    """A rule set compiled against a batch layout, kept per process (tasks share it)."""
+    return compile_rule_set(load_rule_set(rule_set_yaml), schema)
 
 
 def _unroute(ctx: StepContext) -> dict[str, Any]:
@@ -347,7 +344,7 @@ def restore_locations(ctx: StepContext, milestone: str) -> int:
 
 
 def _validate(ctx: StepContext) -> dict[str, Any]:
-    reconciler = ctx.context.reconciler
+    reconciler = _reconciler(ctx.context)
     if reconciler is None:
         raise InputError("no reconciliation configured", fix="use WaveContext.default(...)")
     target = _target(ctx)
@@ -378,6 +375,14 @@ def _validate(ctx: StepContext) -> dict[str, Any]:
         )
 
     return ctx.run_batches([None], check)
+
+
+def _reconciler(context: WaveContext) -> Any:
+    """The context's reconciliation; the built-in one hashes its slices on the wave's executor."""
+    builtin: Any = reconcile  # (compared by identity; mypy would narrow reconcile itself)
+    if context.reconciler is builtin:
+        return functools.partial(reconcile, executor=context.executor)
+    return context.reconciler
 
 
 #: Report fields counted in data_mash_reconciliation_mismatches_total{kind}.
@@ -442,7 +447,7 @@ def reconcile_wave(context: WaveContext, wave_id: str) -> dict[str, Any]:
         if item.ids
         for b in item.records.to_batches()
     )
-    report = context.reconciler(source, _target(ctx).read_back(wave_id))
+    report = _reconciler(context)(source, _target(ctx).read_back(wave_id))
     data = report.model_dump(mode="json") if hasattr(report, "model_dump") else dict(report)
     passed = bool(getattr(report, "passed", data.get("passed")))
     return {"passed": passed, **{k: v for k, v in data.items() if k != "passed"}}

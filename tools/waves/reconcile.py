@@ -27,7 +27,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 from pydantic import BaseModel, Field
 
 from core.errors import InputError
+from core.executors import Executor, LocalExecutor
 from knowledge.canonical import arrow_schema
 from tools.waves.reconcile_components import (
     ComponentComparison,
@@ -152,6 +153,119 @@ def _checksums(values: pa.Array) -> np.ndarray:
     return ((sums + (ends - starts) * 7919) % 65521).astype(np.uint16)
 
 
+@dataclass
+class SliceDigest:
+    """What one slice of canonical records contributes to a side (computed by a task)."""
+
+    without_id: int
+    keys: pa.Table | None = None  # id, row hash, per component item count and hash
+    checks: np.ndarray | None = None  # per-column checksums, rows x columns
+    leaves: np.ndarray | None = None  # per component item leaf checksums
+    component_totals: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    groups: dict[tuple[str | None, ...], list[Decimal | int]] = field(default_factory=dict)
+
+
+class DigestSlice:
+    """The executor task of reconciliation: hash, checksum and total one slice (pure).
+
+    Picklable (it holds names only); slices are at most SLICE_ROWS policies.
+    """
+
+    def __init__(self, version: str, group_by: Sequence[str], totals: Sequence[str]) -> None:
+        self.version, self.group_by, self.totals = version, list(group_by), list(totals)
+
+    def __call__(self, batch: pa.RecordBatch | pa.Table) -> SliceDigest:
+        schema = arrow_schema(self.version)
+        table = cast_to_schema(
+            batch,
+            schema,
+            where="reconciliation input",
+            fix="pass canonical record batches (arrow_schema)",
+        )
+        has_id = pc.is_valid(table.column(POLICY_ID))
+        without_id = table.num_rows - int(pc.sum(has_id.cast(pa.int64())).as_py() or 0)
+        table = table.filter(has_id)
+        if table.num_rows == 0:
+            return SliceDigest(without_id)
+        columns = sorted(schema.names)
+        normalised = []
+        lists = {}
+        for name in columns:
+            column = table.column(name).combine_chunks()
+            if pa.types.is_list(column.type):
+                lists[name] = list_norm(column)
+                norm = lists[name][0]
+            else:
+                norm = scalar_norm(column)
+            normalised.append(pc.fill_null(norm, NULL))
+        component_keys, leaves, component_totals = ComponentSide(schema, None).digest(
+            table, lists, _checksums
+        )
+        rows = pc.binary_join_element_wise(*normalised, "\x1f").cast(pa.binary())
+        digests = bytearray()
+        for value in rows.to_pylist():
+            digests += hashlib.sha256(value).digest()[:16]
+        blank = np.full(table.num_rows, _checksums(pa.array([NULL]))[0], dtype=np.uint16)
+        checks = np.column_stack(
+            [
+                blank if table.column(name).null_count == table.num_rows else _checksums(norm)
+                for name, norm in zip(columns, normalised, strict=True)
+            ]
+        )
+        keys = pa.table(
+            {
+                "id": table.column(POLICY_ID).combine_chunks().cast(pa.string()),
+                "hash": pa.FixedSizeBinaryArray.from_buffers(
+                    pa.binary(16), table.num_rows, [None, pa.py_buffer(bytes(digests))]
+                ),
+                **component_keys,
+            }
+        )
+        return SliceDigest(
+            without_id, keys, checks, leaves, component_totals, self._group_totals(table)
+        )
+
+    def _group_totals(self, table: pa.Table) -> dict[tuple[str | None, ...], list[Decimal | int]]:
+        keys = [
+            _string_norm(table.column(g).combine_chunks().cast(pa.string())) for g in self.group_by
+        ]
+        names = [f"k{i}" for i in range(len(keys))]
+        groups: dict[tuple[str | None, ...], list[Decimal | int]] = {}
+
+        def slot(key: tuple[str | None, ...]) -> list[Decimal | int]:
+            return groups.setdefault(key, [0] + [ZERO] * len(self.totals))
+
+        counts = pa.table(dict(zip(names, keys, strict=True)))
+        for row in counts.group_by(names).aggregate([([], "count_all")]).to_pylist():
+            slot(tuple(row[n] for n in names))[0] += row["count_all"]
+        for index, path in enumerate(self.totals, start=1):
+            if "[]." in path:
+                list_path, member = path.split("[].", 1)
+                column = table.column(list_path).combine_chunks()
+                values = pc.struct_field(
+                    pc.list_flatten(column), [column.type.value_type.get_field_index(member)]
+                )
+                parents = pc.list_parent_indices(column)
+                group_keys = [k.take(parents) for k in keys]
+            else:
+                values, group_keys = table.column(path).combine_chunks(), keys
+            sums = (
+                pa.table(dict(zip(names, group_keys, strict=True)) | {"v": values})
+                .group_by(names)
+                .aggregate([("v", "sum")])
+            )
+            for row in sums.to_pylist():
+                slot(tuple(row[n] for n in names))[index] += row["v_sum"] or ZERO
+        return groups
+
+
+def _slices(batches: Iterable[pa.RecordBatch | pa.Table]) -> Iterator[pa.RecordBatch | pa.Table]:
+    """The batches cut into slices of at most SLICE_ROWS (bounds a task's temporaries)."""
+    for batch in batches:
+        for start in range(0, batch.num_rows, SLICE_ROWS):
+            yield batch.slice(start, SLICE_ROWS)
+
+
 class _Side:
     """Per-group totals of one side, and its per-policy keys spilled to disk batch by batch.
 
@@ -176,65 +290,28 @@ class _Side:
         self.groups: dict[tuple[str | None, ...], list[Decimal | int]] = {}
         self.without_id = 0
 
-    def add(self, batch: pa.RecordBatch | pa.Table) -> None:
-        table = cast_to_schema(
-            batch,
-            self.schema,
-            where="reconciliation input",
-            fix="pass canonical record batches (arrow_schema)",
-        )
-        # Slices bound the per-call temporaries (normalised strings, joined rows) whatever the
-        # caller's batch size.
-        for start in range(0, table.num_rows, SLICE_ROWS):
-            self._add_slice(table.slice(start, SLICE_ROWS))
-
-    def _add_slice(self, table: pa.Table) -> None:
-        has_id = pc.is_valid(table.column(POLICY_ID))
-        self.without_id += table.num_rows - int(pc.sum(has_id.cast(pa.int64())).as_py() or 0)
-        table = table.filter(has_id)
-        if table.num_rows == 0:
+    def absorb(self, digest: SliceDigest) -> None:
+        """Add one slice's digest: spill its keys and checksums, add its group totals."""
+        self.without_id += digest.without_id
+        if digest.keys is None or digest.checks is None:
             return
-        normalised = []
-        lists = {}
-        for name in self.columns:
-            column = table.column(name).combine_chunks()
-            if pa.types.is_list(column.type):
-                lists[name] = list_norm(column)
-                norm = lists[name][0]
-            else:
-                norm = scalar_norm(column)
-            normalised.append(pc.fill_null(norm, NULL))
-        component_keys = self.parts.add(table, lists, _checksums, self.count)
-        rows = pc.binary_join_element_wise(*normalised, "\x1f").cast(pa.binary())
-        digests = bytearray()
-        for value in rows.to_pylist():
-            digests += hashlib.sha256(value).digest()[:16]
-        blank = np.full(table.num_rows, _checksums(pa.array([NULL]))[0], dtype=np.uint16)
-        matrix = np.column_stack(
-            [
-                blank if table.column(name).null_count == table.num_rows else _checksums(norm)
-                for name, norm in zip(self.columns, normalised, strict=True)
-            ]
-        )
+        rows = digest.keys.num_rows
         path = self.spill / f"checks-{len(self.check_files):06d}.npy"
-        np.save(path, matrix)
+        np.save(path, digest.checks)
         self.check_files.append((self.count, path))
-        keys = pa.table(
-            {
-                "id": table.column(POLICY_ID).combine_chunks().cast(pa.string()),
-                "row": pa.array(np.arange(self.count, self.count + table.num_rows)),
-                "hash": pa.FixedSizeBinaryArray.from_buffers(
-                    pa.binary(16), table.num_rows, [None, pa.py_buffer(bytes(digests))]
-                ),
-                **component_keys,
-            }
+        self.parts.absorb(digest.leaves, digest.component_totals, self.count)
+        keys = digest.keys.add_column(
+            1, "row", pa.array(np.arange(self.count, self.count + rows), pa.int64())
         )
         key_path = self.spill / f"keys-{len(self.key_files):06d}.arrow"
         with pa.OSFile(str(key_path), "wb") as sink, pa.ipc.new_file(sink, keys.schema) as out:
             out.write_table(keys)
         self.key_files.append(key_path)
-        self.count += table.num_rows
-        self._add_totals(table)
+        self.count += rows
+        for key, values in digest.groups.items():
+            slot = self._slot(key)
+            for index, value in enumerate(values):
+                slot[index] += value
 
     def partition(self, buckets: int) -> list[Path]:
         """Regroup the spilled keys into ``buckets`` files by policy id; one read of each file.
@@ -259,37 +336,6 @@ class _Side:
             for writer in writers:
                 writer.close()
         return paths if writers else []
-
-    def _keys(self, table: pa.Table) -> list[pa.Array]:
-        return [
-            _string_norm(table.column(g).combine_chunks().cast(pa.string())) for g in self.group_by
-        ]
-
-    def _add_totals(self, table: pa.Table) -> None:
-        keys = self._keys(table)
-        names = [f"k{i}" for i in range(len(keys))]
-        counts = pa.table(dict(zip(names, keys, strict=True)))
-        for row in counts.group_by(names).aggregate([([], "count_all")]).to_pylist():
-            self._slot(tuple(row[n] for n in names))[0] += row["count_all"]
-        for index, path in enumerate(self.totals, start=1):
-            if "[]." in path:
-                list_path, member = path.split("[].", 1)
-                column = table.column(list_path).combine_chunks()
-                values = pc.struct_field(
-                    pc.list_flatten(column), [column.type.value_type.get_field_index(member)]
-                )
-                parents = pc.list_parent_indices(column)
-                group_keys = [k.take(parents) for k in keys]
-            else:
-                values, group_keys = table.column(path).combine_chunks(), keys
-            sums = (
-                pa.table(dict(zip(names, group_keys, strict=True)) | {"v": values})
-                .group_by(names)
-                .aggregate([("v", "sum")])
-            )
-            for row in sums.to_pylist():
-                slot = self._slot(tuple(row[n] for n in names))
-                slot[index] += row["v_sum"] or ZERO
 
     def _slot(self, key: tuple[str | None, ...]) -> list[Decimal | int]:
         if key not in self.groups:
@@ -340,6 +386,7 @@ def reconcile(
     version: str = "policy_v1",
     sample_size: int = 20,
     detail_size: int = 5,
+    executor: Executor | None = None,
 ) -> ReconciliationReport:
     """Compare canonical source records with a target's read-back.
 
@@ -351,6 +398,8 @@ def reconcile(
         version: canonical version of both sides.
         sample_size: how many policy ids to name per kind of mismatch.
         detail_size: how many differing policies to narrow to their fields.
+        executor: where the slices are hashed (default: in this process); the comparison
+            itself runs here.
 
     Returns:
         The report; ``passed`` is True only if counts, totals and every policy hash agree.
@@ -365,10 +414,11 @@ def reconcile(
         target = _Side(schema, group_by, totals, Path(spill) / "t")
         source.spill.mkdir()
         target.spill.mkdir()
-        for batch in source_batches:
-            source.add(batch)
-        for batch in target_batches:
-            target.add(batch)
+        executor = executor or LocalExecutor()
+        task = DigestSlice(version, group_by, totals)
+        for side, batches in ((source, source_batches), (target, target_batches)):
+            for digest in executor.map(task, _slices(batches)):
+                side.absorb(digest)
         return _report(source, target, sample_size=sample_size, detail_size=detail_size)
 
 

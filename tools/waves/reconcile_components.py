@@ -112,11 +112,11 @@ def list_norm(values: pa.Array) -> tuple[pa.Array, list[pa.Array], np.ndarray]:
 class ComponentSide:
     """One side's per-component totals and spilled leaf checksums.
 
-    The per-policy item counts and hashes are not kept here: :meth:`add` returns them as key
+    The per-policy item counts and hashes are not kept here: :meth:`digest` returns them as key
     columns, which the caller spills with the policy's id and compares bucket by bucket.
     """
 
-    def __init__(self, schema: pa.Schema, spill: Path) -> None:
+    def __init__(self, schema: pa.Schema, spill: Path | None) -> None:
         self.paths = [f.name for f in schema if pa.types.is_list(f.type)]
         self.members = {
             path: [f.name for f in schema.field(path).type.value_type] for path in self.paths
@@ -130,24 +130,25 @@ class ComponentSide:
         self.totals: dict[str, dict[str, Decimal]] = {
             p: dict.fromkeys(self.decimal_members[p], ZERO) for p in self.paths
         }
-        self.spill = spill
+        self.spill = spill or Path()
         self.leaf_files: list[tuple[int, Path]] = []
 
-    def add(
+    def digest(
         self,
         table: pa.Table,
         normalised: dict[str, tuple[pa.Array, list[pa.Array], np.ndarray]],
         checksums: Callable[[pa.Array], np.ndarray],
-        first: int,
-    ) -> dict[str, pa.Array]:
-        """Account the slice ``table`` (rows ``first``...) given its normalised list columns.
+    ) -> tuple[dict[str, pa.Array], np.ndarray | None, dict[str, dict[str, Decimal]]]:
+        """The components of the slice ``table`` given its normalised list columns (pure).
 
         Returns:
             Per component, the item count (``n:<path>``) and item hash (``h:<path>``) of each
-            row of the slice.
+            row; the slice's leaf checksum matrix (None without components); the slice's totals
+            of every decimal item leaf.
         """
         matrices: list[np.ndarray] = []
         keys: dict[str, pa.Array] = {}
+        totals: dict[str, dict[str, Decimal]] = {}
         for path in self.paths:
             cell, leaves, lengths = normalised[path]
             digests = bytearray()
@@ -162,15 +163,24 @@ class ComponentSide:
             matrices.extend(checksums(leaf) for leaf in leaves)
             column = table.column(path).combine_chunks()
             items = pc.list_flatten(column)
+            totals[path] = {}
             for member in self.decimal_members[path]:
                 index = column.type.value_type.get_field_index(member)
                 total = pc.sum(pc.struct_field(items, [index])).as_py()
-                self.totals[path][member] += total or ZERO
-        if matrices:
+                totals[path][member] = total or ZERO
+        return keys, np.column_stack(matrices) if matrices else None, totals
+
+    def absorb(
+        self, leaves: np.ndarray | None, totals: dict[str, dict[str, Decimal]], first: int
+    ) -> None:
+        """Add a slice's digest (rows ``first``...): spill its leaf checksums, sum its totals."""
+        for component, members in totals.items():
+            for member, total in members.items():
+                self.totals[component][member] += total
+        if leaves is not None:
             path = self.spill / f"leaves-{len(self.leaf_files):06d}.npy"
-            np.save(path, np.column_stack(matrices))
+            np.save(path, leaves)
             self.leaf_files.append((first, path))
-        return keys
 
     def leaf_row(self, index: int) -> np.ndarray:
         starts = [start for start, _ in self.leaf_files]

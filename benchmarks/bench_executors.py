@@ -1,0 +1,188 @@
+"""The CPU-bound bulk stages on each executor: local vs a 2-process pool vs Ray (2 workers).
+
+Run: ``.venv/bin/python benchmarks/bench_executors.py [--records 350000] [--batch 5000]``
+
+Stages, each on the same input in the same run:
+
+* map: the whole mapping run (``map_to_canonical``: staged Parquet -> transforms -> vectorised
+  checks -> canonical Parquet + quarantine, one audited batch per task) of bench_mapping's
+  synthetic source, in a fresh workspace per executor;
+* route: the wave's rule decisions (:class:`tools.waves.milestones.RuleDecisions`) over the
+  canonical records the local map wrote, six rules;
+* reconcile (driver only, for sizing): the canonical records against themselves.
+
+Prints seconds, speed-up over local, seconds per 1M policies, and whether every executor wrote
+the same files (sha256 of each part). Ray's start-up (a few seconds) is timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RULES = """
+routing_rules:
+  version: "1"
+  canonical: policy_v1
+  rules:
+    - name: cancelled_to_dq
+      condition: {field: "policy_core.status", operator: "equals", value: "cancelled"}
+      target: "DataQualityQueue"
+      priority: 1
+    - name: big_premium_bridge
+      condition: {field: "rating_components.premium_amount", operator: "greater_than", value: 4000}
+      target: "CoexistenceBridge"
+      priority: 2
+    - name: texas_legacy
+      condition: {field: "policy_core.insured_party.address.state", operator: "equals", value: "TX"}
+      target: "LegacyBatch"
+      priority: 3
+    - name: old_policies_legacy
+      condition: {field: "policy_core.effective_date", operator: "less_than", value: "1995-01-01"}
+      target: "LegacyBatch"
+      priority: 4
+    - name: named_insured_new
+      condition: {field: "policy_core.insured_party.name", operator: "not_null"}
+      target: "NewPlatformAPI"
+      priority: 5
+    - name: everything_else_new
+      condition: {field: "policy_core.policy_id", operator: "not_null"}
+      target: "NewPlatformAPI"
+      priority: 6
+"""
+
+
+def _executor(kind: str) -> Any:
+    from core.executors import LocalExecutor, ProcessExecutor, RayExecutor
+
+    if kind == "local":
+        return LocalExecutor()
+    if kind == "process":
+        return ProcessExecutor(2)
+    return RayExecutor(address=None, workers=2)
+
+
+def _warm(executor: Any) -> float:
+    """Start the executor's workers and their imports (Ray's start-up, the pool's spawn)."""
+    from benchmarks.bench_executors import noop
+
+    start = time.perf_counter()
+    list(executor.map(noop, range(4)))
+    return time.perf_counter() - start
+
+
+def noop(item: int) -> int:
+    """A first task per worker: the imports every stage's tasks need (a one-off per worker)."""
+    import tools.canonical.run
+    import tools.waves.milestones  # noqa: F401
+
+    return item
+
+
+def map_stage(work: Path, records: int, batch: int, kind: str) -> dict[str, Any]:
+    from benchmarks.bench_mapping import stage
+    from core.settings import Settings
+    from core.store import open_store
+    from tools.canonical import map_to_canonical
+
+    home = work / kind
+    mapping_id = stage(records, home)
+    settings = Settings(home=home, batch_size=batch)
+    engine = open_store(settings)
+    executor = _executor(kind)
+    warm = _warm(executor)
+    start = time.perf_counter()
+    result = map_to_canonical(engine, settings, mapping_id, executor=executor)
+    seconds = time.perf_counter() - start
+    out = Path(result.output_dir)
+    files = {
+        str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(out.rglob("*.parquet"))
+    }
+    return {
+        "executor": executor,
+        "warm_s": warm,
+        "seconds": seconds,
+        "valid": result.valid,
+        "files": files,
+        "output": out,
+    }
+
+
+def route_stage(parts: list[Path], executor: Any) -> tuple[float, str]:
+    from tools.waves.milestones import RuleDecisions
+
+    batches = [b for p in parts for b in pq.ParquetFile(p).iter_batches(batch_size=1 << 30)]
+    task = RuleDecisions(RULES, 0)
+    start = time.perf_counter()
+    results = list(executor.map(task, batches))
+    seconds = time.perf_counter() - start
+    digest = hashlib.sha256()
+    for table in results:
+        digest.update(str(table.column("rule").to_pylist()).encode())
+    return seconds, digest.hexdigest()
+
+
+def reconcile_stage(parts: list[Path]) -> float:
+    from tools.waves.reconcile import reconcile
+
+    def batches() -> Any:
+        for p in parts:
+            yield from pq.ParquetFile(p).iter_batches(batch_size=10_000)
+
+    start = time.perf_counter()
+    assert reconcile(batches(), batches()).passed
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=350_000)
+    parser.add_argument("--batch", type=int, default=5_000, help="policies per task")
+    parser.add_argument("--executors", default="local,process,ray")
+    args = parser.parse_args()
+    per_m = 1_000_000 / args.records
+    report: dict[str, Any] = {"records": args.records, "batch": args.batch, "stages": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-exec-") as tmp:
+        work = Path(tmp)
+        runs = {kind: map_stage(work, args.records, args.batch, kind) for kind in ["local"]}
+        parts = sorted(runs["local"]["output"].glob("part-*.parquet"))
+        for kind in args.executors.split(","):
+            if kind != "local":
+                runs[kind] = map_stage(work, args.records, args.batch, kind)
+        local = runs["local"]
+        for run in runs.values():
+            route_s, route_digest = route_stage(parts, run["executor"])
+            run.update(route_s=route_s, route_digest=route_digest)
+        for kind, run in runs.items():
+            report["stages"][kind] = {
+                "start_s": round(run["warm_s"], 2),
+                "map_s": round(run["seconds"], 2),
+                "map_speedup": round(local["seconds"] / run["seconds"], 2),
+                "map_s_per_1M": round(run["seconds"] * per_m, 1),
+                "map_same_files": run["files"] == local["files"],
+                "route_s": round(run["route_s"], 2),
+                "route_speedup": round(local["route_s"] / run["route_s"], 2),
+                "route_s_per_1M": round(run["route_s"] * per_m, 1),
+                "route_same_decisions": run["route_digest"] == local["route_digest"],
+            }
+            run["executor"].close()
+        reconcile_s = reconcile_stage(parts)
+        report["reconcile_s"] = round(reconcile_s, 2)
+        report["reconcile_s_per_1M"] = round(reconcile_s * per_m, 1)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
