@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import MetaData, create_engine, select
 
@@ -108,6 +110,8 @@ def test_no_secret_in_any_output(tmp_path: Path, workspace: Path, pg_url: str) -
         ({}, ["-vv", "token", "create", "--role", "viewer"]),
         ({}, ["--debug", "-vv", "head", "nope"]),
         ({"DATA_MASH_DB_URL": unreachable}, ["-vv", "--debug", "sources"]),
+        ({}, ["-vv", "--log-format", "json", "doctor", "--json"]),
+        ({}, ["-vv", "doctor"]),
     ]
     for extra, args in runs:
         done = subprocess.run(
@@ -123,6 +127,13 @@ def test_no_secret_in_any_output(tmp_path: Path, workspace: Path, pg_url: str) -
         assert output, args
         for secret in (OPENAI_SECRET, DB_SECRET):
             assert secret not in output, (args, output)
+    # The servers: their logs at DEBUG and every answer of their open routes.
+    for name in ("content", "api"):
+        output = _server_output(name, env)
+        # It did talk: readiness checks answered and logged, the store opened with the password.
+        assert '"workspace:writable"' in output and '"health_checked"' in output, output[-2000:]
+        for secret in (OPENAI_SECRET, DB_SECRET):
+            assert secret not in output, (name, output)
     engine = create_engine(pg_url)
     meta = MetaData()
     meta.reflect(engine)
@@ -132,6 +143,42 @@ def test_no_secret_in_any_output(tmp_path: Path, workspace: Path, pg_url: str) -
         )
     engine.dispose()
     assert stored and OPENAI_SECRET not in stored and DB_SECRET not in stored
+
+
+def _server_output(name: str, env: dict[str, str]) -> str:
+    """Everything a server says while probed, scraped and sent a bad MCP request: its stderr
+    at DEBUG in JSON, and the bodies and headers of its answers."""
+    port = free_port()
+    where = ["--http", f"127.0.0.1:{port}"] if name != "api" else ["--port", str(port)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "-vv", "--log-format", "json", "serve", name, *where],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    answers: list[str] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            try:
+                httpx.get(base + "/livez", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        for path in ("/livez", "/readyz", "/metrics"):
+            answer = httpx.get(base + path, timeout=30)
+            answers.append(f"{answer.status_code} {dict(answer.headers)} {answer.text}")
+        path = "/mcp" if name != "api" else "/api/v1/waves"
+        answer = httpx.post(base + path, content=b"{not json", timeout=30)
+        answers.append(f"{answer.status_code} {dict(answer.headers)} {answer.text}")
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    return "\n".join([*answers, out, err])
 
 
 def test_redaction_by_key_value_and_url(capsys: pytest.CaptureFixture[str]) -> None:
