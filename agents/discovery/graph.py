@@ -1,7 +1,12 @@
 """The guided discovery journey as a LangGraph graph.
 
 ingest -> profile -> explain -> (choose_source) -> suggest_mapping -> review_mapping
-  <-> apply_edit -> approve_mapping -> map_records -> propose_rules -> review_rules -> export
+  <-> apply_edit -> approve_mapping -> map_records -> [whole policies] -> propose_rules
+  -> review_rules -> export
+
+[whole policies], when several sources were ingested (:mod:`agents.discovery.assembly_steps`):
+relate -> review_relationships -> propose_assembly -> review_crosswalks -> review_survivorship
+  -> approve_assembly -> run_assembly
 
 Approvals are ``interrupt()`` nodes placed before the tool calls they guard (review_mapping
 guards update_field_mapping and approve_mapping; review_rules guards export_mapping); nothing but
@@ -18,6 +23,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
+from agents.discovery import assembly_steps as steps
 from agents.discovery import prompts
 from agents.discovery.configuration import DiscoveryInputs, SourceInput
 from agents.discovery.state import DiscoveryState
@@ -488,7 +494,8 @@ async def map_records(state: State, runtime: Ctx) -> Command[Any]:
         f"invalid {result.invalid} (quarantined with their field errors), batches "
         f"{result.batches} ({result.resumed_batches} already done)."
     )
-    return Command(goto=PROPOSE_RULES, update={"notes": [text_note(text)]})
+    following = steps.RELATE if steps.wants_assembly(state, runtime) else PROPOSE_RULES
+    return Command(goto=following, update={"notes": [text_note(text)]})
 
 
 async def propose_rules(state: State, runtime: Ctx) -> Command[Any]:
@@ -644,6 +651,13 @@ def build_discovery_graph(
         (APPLY_EDIT, apply_edit),
         (APPROVE, approve_mapping),
         (MAP_RECORDS, map_records),
+        (steps.RELATE, steps.relate),
+        (steps.REVIEW_RELATIONSHIPS, steps.review_relationships),
+        (steps.PROPOSE_ASSEMBLY, steps.propose_assembly),
+        (steps.REVIEW_CROSSWALKS, steps.review_crosswalks),
+        (steps.REVIEW_SURVIVORSHIP, steps.review_survivorship),
+        (steps.APPROVE_ASSEMBLY, steps.approve_assembly),
+        (steps.RUN_ASSEMBLY, steps.run_assembly),
         (PROPOSE_RULES, propose_rules),
         (REVIEW_RULES, review_rules),
         (EXPORT, export),

@@ -1,0 +1,105 @@
+"""The discovery journey's whole-policy steps (issue 15 item 9) on the REAL servers over stdio,
+offline (no LLM: the guided wizard): relationships, crosswalks and survivorship are each shown
+and approved by the person before the canonical tools they guard, then the assembly runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import yaml
+
+from agents.script import run_script
+from core.settings import Settings
+from evals.estate import generate_estate
+
+pytest.importorskip("servers.canonical")
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("journey-estate") / "estate"
+    generate_estate(root, policies=300, seed=7)
+    return root
+
+
+def _script(workspace: Path, estate: Path, answers: list[Any]) -> Path:
+    path = workspace / "discovery.yaml"
+    inputs = {"source_config": str(estate / "sources.yaml"), "source": "agency_policies"}
+    path.write_text(
+        yaml.safe_dump(
+            {"journey": "discovery", "inputs": inputs, "on_end": "pause", "answers": answers}
+        )
+    )
+    return path
+
+
+def test_relationships_crosswalks_and_survivorship_are_approved_then_assembled(
+    workspace: Path, estate: Path
+) -> None:
+    settings = Settings(home=workspace, embedding_provider="none")
+    answers = [
+        {"step": "review_mapping", "answer": "approve"},
+        {"step": "review_relationships", "answer": "approve"},
+        {"step": "review_crosswalks", "answer": "approve"},
+    ]
+    outcome = anyio.run(lambda: run_script(settings, _script(workspace, estate, answers)))
+    # The survivorship review is the approval point before approve_assembly: nothing frozen yet.
+    q = outcome.question
+    assert q is not None and q["step"] == "review_survivorship"
+    assert {c["action"] for c in q["choices"]} == {"approve", "continue", "ask", "stop"}
+    (rules,) = q["details"]
+    assert rules["columns"][:3] == ["field", "rule", "sources (first wins)"] and rules["rows"]
+    values = outcome.values
+    assert values["assembly"]["status"] == "draft" and "assembly_run" not in values
+    titles = [n.get("title") or "" for n in values["notes"]]
+    assert any(t.startswith("Relationships among 13 sources") for t in titles)
+    relationship_rows = values["relationships"]
+    assert any(r["child"].startswith("billing.") for r in relationship_rows)
+    assert any("crosswalk" in r["keys"] for r in relationship_rows)  # the acquired book
+    # the crosswalk review showed every coded value with its proposed canonical value
+    assert values["assembly"]["crosswalks"]
+
+    # The same thread, resumed where it waits (as `data-mash chat --thread` would).
+    outcome = anyio.run(lambda: _resume(settings, workspace, outcome.thread_id))
+    assert outcome.status == "done", outcome.values.get("blocked")
+    values = outcome.values
+    assert values["assembly"]["status"] == "approved"
+    run = values["assembly_run"]
+    assert run["policies"] == run["complete"] + run["partial"] + run["quarantined"] > 0
+    sources = {c["source"] for c in run["components"]}
+    assert {"agency_policies", "billing", "correspondence", "endorsements"} <= sources
+    texts = [n.get("text") or "" for n in values["notes"]]
+    hint = f"data-mash generate-plan --assembly {values['assembly']['assembly_id']}"
+    assert any(hint in t for t in texts)
+
+
+async def _resume(settings: Settings, workspace: Path, thread: str) -> Any:
+    path = workspace / "resume.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "journey": "discovery",
+                "thread": thread,
+                "answers": [
+                    {"step": "review_survivorship", "answer": "approve"},
+                    {"step": "review_rules", "answer": "approve"},
+                ],
+            }
+        )
+    )
+    return await run_script(settings, path)
+
+
+def test_the_person_can_continue_without_assembling(workspace: Path, estate: Path) -> None:
+    settings = Settings(home=workspace, embedding_provider="none")
+    answers = [
+        {"step": "review_mapping", "answer": "approve"},
+        {"step": "review_relationships", "answer": "continue"},
+        {"step": "review_rules", "answer": "approve"},
+    ]
+    outcome = anyio.run(lambda: run_script(settings, _script(workspace, estate, answers)))
+    assert outcome.status == "done"
+    assert not outcome.values.get("assembly") and not outcome.values.get("assembly_run")
