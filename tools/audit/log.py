@@ -15,6 +15,12 @@ idempotency key takes that entry over instead of writing a second one.
 
 Bulk work names the policies a batch covers (``policy_ids=``): they are written with the intent in
 one transaction (group commit), one row per policy, never one transaction per record.
+
+The log's own writes retry transient store failures (lock contention, a dropped connection) via
+:func:`core.retry.retry_call`: the intent when it has an idempotency key (a retry after an
+ambiguous commit finds its entry by key and takes it over, so nothing is written twice), and the
+outcome (an update of one row, the same whatever the number of tries). The block's own work is
+the caller's and is not retried here.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from core.logs import current_actor, current_correlation_id
+from core.retry import retry_call
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
 from core.store.models import AuditEntry, AuditPolicy, table_of, utcnow
@@ -114,9 +121,14 @@ class AuditLog:
         parent_id: int | None = None,
     ) -> Iterator[Operation]:
         """Commit the intent, run the block, commit its outcome under the same entry id."""
-        op = self._begin(
-            namespace, operation, target, payload or {}, idempotency_key, policy_ids, parent_id
-        )
+
+        def begin() -> Operation:
+            return self._begin(
+                namespace, operation, target, payload or {}, idempotency_key, policy_ids, parent_id
+            )
+
+        # Without a key a retried insert after an ambiguous commit could log the intent twice.
+        op = retry_call("audit_intent", begin) if idempotency_key is not None else begin()
         if op.completed:
             yield op
             return
@@ -124,12 +136,19 @@ class AuditLog:
             yield op
         except BaseException as exc:
             if not op._finished:
-                with self.engine.begin() as conn:
-                    self._finish(conn, op.entry_id, FAILED, op.outcome, _describe(exc))
+                self._finish_own(op, FAILED, _describe(exc))
             raise
         if not op._finished:
+            self._finish_own(op, OK, None)
+
+    def _finish_own(self, op: Operation, status: str, error: str | None) -> None:
+        """Commit an outcome in a transaction of its own, retrying transient failures."""
+
+        def finish() -> None:
             with self.engine.begin() as conn:
-                self._finish(conn, op.entry_id, OK, op.outcome, None)
+                self._finish(conn, op.entry_id, status, op.outcome, error)
+
+        retry_call("audit_outcome", finish)
 
     def record(self, namespace: str, operation: str, **kwargs: Any) -> int:
         """Log an operation whose work is already inside the caller's control (intent + ok)."""
