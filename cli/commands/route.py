@@ -68,7 +68,13 @@ def _progress_bar(state: AppState, label: str) -> Iterator[Callable[[float, floa
 @app.command()
 def route(
     ctx: typer.Context,
-    source_id: Annotated[str, typer.Argument(help="The source to route (see: data-mash sources).")],
+    source_id: Annotated[
+        str,
+        typer.Argument(
+            help="The source to route (see: data-mash sources), or an assembly id (asm-...) "
+            "to route its whole policies."
+        ),
+    ],
     rules: Annotated[Path, typer.Option("--rules", "-r", help="The routing rules (YAML).")],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only; record nothing.")] = False,
     json_out: JsonOption = False,
@@ -80,6 +86,9 @@ def route(
     same version). Each batch's decisions are audited and applied in one commit, so an
     interrupted run is resumed by running the same command again.
 
+    Given an assembly id, the rules see whole policies: the documents of its finished run, with
+    every system's coverages, payments, letters and claims, from its root's system.
+
     Example: data-mash route --rules insurer_rules.yaml src-1a2b --dry-run
     """
     from tools.routing.canonical_input import (
@@ -88,13 +97,15 @@ def route(
     )
     from tools.routing.decisions import route_source
     from tools.routing.rulesets import register_rule_set
+    from tools.waves.inputs import assembly_records, is_assembly, root_system
 
     state = state_for(ctx, json_out, tenant)
     _checked(rules)
     who = state.settings.tenant
     engine = state.engine
     mapped = None
-    if not dry_run:  # a dry run writes nothing, not even the canonical records
+    whole = is_assembly(source_id)
+    if not dry_run and not whole:  # a dry run writes nothing, not even the canonical records
         with _progress_bar(state, f"Mapping {source_id} to canonical first") as progress:
             mapped = ensure_canonical_records(
                 engine, state.settings, source_id, who, progress=progress
@@ -104,7 +115,13 @@ def route(
                 f"No canonical records yet: ran mapping {mapped.mapping_id} v{mapped.version} "
                 f"first ({mapped.valid:,} canonical, {mapped.invalid:,} quarantined)."
             )
-    batches = canonical_batches_for_source(engine, state.settings, source_id, who)
+    batches: Any
+    system = None
+    if whole:
+        batches = assembly_records(engine, state.settings, who, source_id)
+        system = root_system(engine, who, source_id)
+    else:
+        batches = canonical_batches_for_source(engine, state.settings, source_id, who)
     if dry_run:
         ref: Any = load_rule_set(rules)
     else:
@@ -119,6 +136,7 @@ def route(
             source_id=source_id,
             dry_run=dry_run,
             progress=progress,
+            source_system=system,
         )
     data = result.model_dump(mode="json")
     if mapped is not None:

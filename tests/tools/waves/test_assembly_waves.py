@@ -285,3 +285,51 @@ def test_generate_plan_from_assemblies_on_the_command_line(
     assert main(["generate-plan", "--assembly", "asm-nosuch", "-t", "new_platform"]) == 1
     err = capsys.readouterr().err
     assert "no assembly 'asm-nosuch'" in err and "Traceback" not in err
+
+
+def test_route_evaluates_whole_policies_of_an_assembly(
+    assembled: Assembled, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cli.main import main
+    from evals.demo_waves import EXAMPLE_RULES
+
+    monkeypatch.setenv("DATA_MASH_HOME", str(assembled.estate.settings.home))
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+    monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
+    assembly_id = assembled.assembly_ids[1]  # agency_policies
+    documents = sum(
+        b.num_rows for b in assembled_batches(assembled.estate.settings, "default", assembly_id)
+    )
+    args = ["route", "--rules", str(EXAMPLE_RULES), assembly_id, "--dry-run", "--json"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["routed"] + result["unrouted"] == documents > 0
+    assert sum(result["by_target"].values()) == result["routed"]
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_other_seeds_migrate_whole_policies_and_reconcile(seed: int, tmp_path: Path) -> None:
+    estate = ingest_estate(tmp_path, policies=2000, seed=seed)
+    sources = {
+        "sources": [{"name": n, "source_id": i, "system": ""} for n, i in estate.ids.items()]
+    }
+    mapping_step(estate.engine, estate.settings, estate.root, sources)
+    ids = []
+    for root in ROOTS:
+        spec = propose_assembly(
+            estate.engine, estate.settings, estate.ids[root], None, tenant="default"
+        )
+        approve_assembly(estate.engine, spec.assembly_id, tenant="default")
+        run_assembly(estate.engine, estate.settings, spec.assembly_id, tenant="default")
+        ids.append(spec.assembly_id)
+    context = WaveContext.default(estate.engine, estate.settings)
+    plan = generate_plan(context, assembly_ids=ids, target="new_platform")
+    wave0 = plan.waves[0]
+    status = run_wave(context, wave0.wave_id)
+    assert status.status == "completed" and status.migrated == wave0.policy_count > 300
+    a = Assembled(estate, ids, 0)
+    expected = _expected_children(_documents(a, wave_policy_ids(context, wave0.wave_id)))
+    assert context.target("new_platform").children(wave0.wave_id) == expected
+    validation = status.validation or {}
+    assert validation["passed"] and all(c["matches"] for c in validation["components"])
