@@ -329,12 +329,63 @@ class LegacyCapture:
                 updates=counts["update"],
                 deletes=counts["delete"],
             )
+            result.receipts = self._receipts(feed, op.entry_id)
             op.outcome = result.model_dump(mode="json")
             with op.atomic() as conn:
                 _advance(
                     conn, self.tenant, feed, layout_map, number, source_id, snapshot, op.entry_id
                 )
         return result
+
+    def _receipts(self, feed: str, parent: int) -> int:
+        """Record that the legacy side loaded sync's corrections before this extract.
+
+        A correction the extract does not show was rejected by the loader (the policy held
+        another value: that edit is in the extract) or changed again before the extract (an
+        edit the snapshot diff cannot see). Either way the extract's value is the legacy
+        side's latest word: a receipt tells ``sync run`` to stop waiting for the correction
+        to come back and to merge the legacy value as a change made after it.
+        """
+        folder = legacy_drop_dir(self.settings, self.tenant)
+        files = sorted(folder.glob("corrections-*.jsonl.loaded")) if folder.is_dir() else []
+        recorded = 0
+        clock, marks = unsaved_clock(self.engine, tenant=self.tenant, node=f"legacy:{feed}"[:64])
+        for file in files:
+            rows = []
+            for number, line in enumerate(file.read_text(encoding="utf-8").splitlines()):
+                item = json.loads(line)
+                rows.append(
+                    {
+                        "tenant": self.tenant,
+                        "change_key": f"receipt:{file.name}:{number}"[:256],
+                        "origin": "legacy",
+                        "policy_id": item["policy_id"],
+                        "op": "receipt",
+                        "components": sorted((item.get("patch") or {}).get("set") or {}),
+                        "delta": {},
+                        "hlc": str(clock.now()),
+                        "source": f"{feed}:{file.name}"[:256],
+                        "state": "pending",
+                        "created_at": utcnow(),
+                    }
+                )
+            with self.audit.operation(
+                NAMESPACE,
+                "capture.receipt",
+                target=feed,
+                payload={"file": file.name, "corrections": len(rows)},
+                policy_ids=sorted({r["policy_id"] for r in rows}),
+                parent_id=parent,
+            ) as op:
+                for row in rows:
+                    row["entry_id"] = op.entry_id
+                op.outcome = {"recorded": len(rows)}
+                with op.atomic() as conn:
+                    insert_ignoring_duplicates(conn, rows)
+                    marks.save(clock.last, conn)
+            file.replace(file.with_name(file.name.removesuffix(".loaded") + ".receipted"))
+            recorded += len(rows)
+        return recorded
 
     def _record(
         self,
@@ -382,6 +433,16 @@ class LegacyCapture:
             with op.atomic() as conn:
                 insert_ignoring_duplicates(conn, rows)
                 marks.save(clock.last, conn)
+
+
+def legacy_drop_dir(settings: Settings, tenant: str) -> Path:
+    """Where corrections for the legacy side are dropped (its batch loader picks them up).
+
+    The loader renames each file it has applied to ``*.jsonl.loaded`` before the legacy
+    system's next extract is taken; the capture of that extract turns the renamed files into
+    receipts (see :meth:`LegacyCapture._receipts`).
+    """
+    return tenant_path(settings.path("sync"), tenant, "_legacy-out")
 
 
 def insert_ignoring_duplicates(conn: Connection, rows: list[dict[str, Any]]) -> int:

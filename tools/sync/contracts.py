@@ -198,6 +198,7 @@ class CaptureResult(BaseModel):
     updates: int = 0
     deletes: int = 0
     unchanged: bool = Field(False, description="The extract is the feed's current snapshot.")
+    receipts: int = Field(0, description="Corrections the legacy loader reported as loaded.")
 
 
 class PlatformWrite(BaseModel):
@@ -226,6 +227,11 @@ class ApplyReport(BaseModel):
     """What applying pending changes did."""
 
     applied: int = Field(0, description="Changes applied.")
+    acknowledged: int = Field(
+        0,
+        description="Reports that a side holds what sync sent it (platform echoes, legacy "
+        "load receipts): they move the base, never anything back.",
+    )
     from_legacy: int = Field(0, description="Fields taken from the legacy side (one-sided).")
     from_new: int = Field(0, description="Fields taken from the new side (one-sided).")
     resolved: int = Field(0, description="Two-sided fields decided by the conflict policy.")

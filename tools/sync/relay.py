@@ -34,7 +34,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select, text, update
 
-from core.ids import tenant_path
 from core.settings import Settings
 from core.store.bulk import bulk_insert
 from core.store.models import (
@@ -44,7 +43,7 @@ from core.store.models import (
     utcnow,
 )
 from tools.audit import AuditLog
-from tools.sync.capture import insert_ignoring_duplicates
+from tools.sync.capture import insert_ignoring_duplicates, legacy_drop_dir
 from tools.sync.contracts import HlcStamp, RelayReport
 from tools.sync.platform import CHANNEL, ORIGIN_NEW, ORIGIN_SYNC, NewPlatform
 
@@ -77,11 +76,6 @@ def parse_stamp(value: str) -> HlcStamp:
     head, _, node = value.partition("@")
     wall, _, logical = head.partition(".")
     return HlcStamp(wall_ms=int(wall), logical=int(logical), node=node)
-
-
-def legacy_drop_dir(settings: Settings, tenant: str) -> Path:
-    """Where corrections for the legacy side are dropped (its batch loader picks them up)."""
-    return tenant_path(settings.path("sync"), tenant, "_legacy-out")
 
 
 class Relay:

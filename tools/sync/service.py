@@ -74,7 +74,13 @@ def run_sync(
         report.apply.add(applied)
         report.delivered_new += forwarded.to_new + delivered.to_new
         report.delivered_legacy += forwarded.to_legacy + delivered.to_legacy
-        if not (applied.applied or applied.resolutions or delivered.to_new or delivered.echoes):
+        if not (
+            applied.applied
+            or applied.acknowledged
+            or applied.resolutions
+            or delivered.to_new
+            or delivered.echoes
+        ):
             break
     report.status = sync_status(engine, tenant=tenant)
     return report

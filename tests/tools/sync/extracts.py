@@ -117,4 +117,5 @@ class LegacyBook:
                 else:
                     self.docs.pop(item["policy_id"], None)
             self.loaded.add(file.name)
+            file.replace(file.with_name(file.name + ".loaded"))  # the loader's receipt
         return applied
