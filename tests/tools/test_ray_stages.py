@@ -52,7 +52,9 @@ def ray_executor() -> Iterator[RayExecutor]:
     executor.close()
 
 
-def _run(root: Path, executor: Executor) -> dict[str, Any]:
+def _run(
+    root: Path, executor: Executor, target_config: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A wave of 600 policies (6 batches of 100) with routing rules; everything it produced."""
     settings = Settings(home=root / "ws", batch_size=100)
     engine = open_store(settings)
@@ -69,7 +71,9 @@ def _run(root: Path, executor: Executor) -> dict[str, Any]:
         context,
         source_ids=["src-a", "src-b"],
         target="new_platform",
-        criteria=PlanCriteria(rule_set="wave_rules", batch_size=100),
+        criteria=PlanCriteria(
+            rule_set="wave_rules", batch_size=100, target_config=target_config or {}
+        ),
     )
     wave_id = plan.waves[0].wave_id
     status = run_wave(context, wave_id)
@@ -83,7 +87,8 @@ def _run(root: Path, executor: Executor) -> dict[str, Any]:
                 .order_by(MOVE.c.id)
             )
         ]
-    read_back = pa.Table.from_batches(list(context.target("new_platform").read_back(wave_id)))
+    target = context.target("new_platform", target_config)
+    read_back = pa.Table.from_batches(list(target.read_back(wave_id)))
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, read_back.schema) as out:
         out.write_table(read_back)
@@ -99,6 +104,7 @@ def _run(root: Path, executor: Executor) -> dict[str, Any]:
         "parts": [hashlib.sha256(p.read_bytes()).hexdigest() for p in parts],
         "moves": moves,
         "target": hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest(),
+        "target_rows": read_back.num_rows,
         "batches": batches,
     }
 
@@ -184,3 +190,31 @@ def test_the_mapping_run_on_ray_writes_the_local_files_byte_for_byte(
     assert [batch for batch, *_ in local["intents"]] == list(range(10))
     assert sum(policies for _, policies, *_ in local["intents"]) == 1000
     assert all(attempts == 1 and status == "ok" for *_, attempts, status in on_ray["intents"])
+
+
+@pytest.mark.postgres
+def test_workers_write_a_postgresql_platform_with_the_local_rows(
+    ray_executor: RayExecutor, tmp_path: Path, pg_url: str
+) -> None:
+    from tools.waves.milestones import _writes_in_workers
+    from tools.waves.targets import make_target
+
+    local = _run(tmp_path / "local", LocalExecutor(), {"url": pg_url, "table": "pol_local"})
+    marker = tmp_path / "killed"
+    on_ray = _run(
+        tmp_path / "ray",
+        KillingExecutor(ray_executor, str(marker)),
+        {"url": pg_url, "table": "pol_ray"},
+    )
+    assert marker.exists()
+    assert on_ray == local and local["target_rows"] == local["outcomes"]["migrate"]["written"]
+    platform = make_target("new_platform", {"url": pg_url})
+
+    class Ctx:  # the two things _writes_in_workers reads
+        class context:  # noqa: N801
+            target_factory = make_target
+            executor = ray_executor
+
+    assert _writes_in_workers(Ctx, platform)  # type: ignore[arg-type]
+    Ctx.context.executor = LocalExecutor()  # type: ignore[assignment]
+    assert not _writes_in_workers(Ctx, platform)  # type: ignore[arg-type]

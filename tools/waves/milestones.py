@@ -34,8 +34,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from core.errors import DataMashError, InputError, NotFoundError
+from core.executors import ExecutorKind, check_store_for
 from core.metrics import RECONCILIATION_MISMATCHES, count
-from core.retry import retry_call, retry_settings
+from core.retry import RetrySettings, retry_call, retry_settings
 from core.store.models import PolicyLocation, PolicyMove, table_of
 from core.targets import headed_for, same_target
 from knowledge.canonical.arrow import arrow_schema
@@ -59,6 +60,7 @@ from tools.waves.state import (
 )
 from tools.waves.statuses import MilestoneName, WaveState
 from tools.waves.targets.base import POLICY_ID
+from tools.waves.targets.registry import make_target
 
 LOCATION = table_of(PolicyLocation)
 MOVE = table_of(PolicyMove)
@@ -187,7 +189,8 @@ def _route(ctx: StepContext) -> dict[str, Any]:
     rules = stored.load().rules
     reason = f"wave {ctx.wave_id}: rule set {stored.info.label}"
 
-    def decide(_: int, decided: pa.Table, scope: BatchScope) -> None:
+    def decide(_: int, done: tuple[pa.RecordBatch, pa.Table], scope: BatchScope) -> None:
+        decided = done[1]
         indices = pc.fill_null(decided.column("rule"), len(rules)).to_pylist()
         moves = [
             Move(
@@ -286,17 +289,21 @@ def _migrate(ctx: StepContext) -> dict[str, Any]:
     target = _target(ctx)
     locations = PolicyLocations(ctx.engine, tenant=ctx.tenant)
     reason = f"migrated in wave {ctx.wave_id}"
+    retries = retry_settings(ctx.context.settings)
+    in_workers = _writes_in_workers(ctx, target)
 
-    def write(_: int, item: _Eligible, scope: BatchScope) -> None:
-        written = (
-            retry_call(
-                "target_write",
-                lambda: target.write(ctx.wave_id, item.records),
-                **retry_settings(ctx.context.settings),
+    def write(_: int, done: Any, scope: BatchScope) -> None:
+        if in_workers:
+            item, written = done
+        else:
+            item = done
+            written = (
+                retry_call(
+                    "target_write", lambda: target.write(ctx.wave_id, item.records), **retries
+                )
+                if item.ids
+                else 0
             )
-            if item.ids
-            else 0
-        )
         moves = [
             Move(
                 pid,
@@ -313,7 +320,63 @@ def _migrate(ctx: StepContext) -> dict[str, Any]:
         scope.on_commit(lambda conn, entry: locations.record_moves(conn, moves, entry_id=entry))
 
     items = (_for_target(ctx, batch) for batch in wave_records(ctx))
-    return ctx.run_batches(items, write, policy_ids=lambda item: item.ids)
+    if not in_workers:
+        return ctx.run_batches(items, write, policy_ids=lambda item: item.ids)
+    task = TargetWrite(ctx.target, dict(ctx.criteria.target_config), ctx.wave_id, retries)
+    return ctx.run_batches(
+        items,
+        write,
+        policy_ids=lambda item: item.ids,
+        compute=task,
+        task_input=lambda item: item.records,
+    )
+
+
+def _writes_in_workers(ctx: StepContext, target: Any) -> bool:
+    """Whether the executor's workers write the target (a PostgreSQL new_platform, built by the
+    registry): each task then upserts its batch in its own transaction, and the driver commits
+    the batch's moves and checkpoint after it, as for a driver-side write.
+
+    Raises:
+        ConfigError: workers on other machines and a SQLite target.
+    """
+    executor = ctx.context.executor
+    url = getattr(target, "url", None)
+    if url is not None:
+        check_store_for(executor, str(url), "target")
+    return (
+        executor.name != ExecutorKind.LOCAL
+        and ctx.context.target_factory is make_target
+        and url is not None
+        and str(url).startswith("postgresql")
+    )
+
+
+class TargetWrite:
+    """The executor task of ``migrate`` on a shared database: upsert one batch into the target.
+
+    Picklable (target name, configuration and wave id); each worker process opens the target
+    once (one pooled connection in use at a time) and retries transient failures like the
+    driver does.
+    """
+
+    def __init__(
+        self, target: str, config: dict[str, Any], wave_id: str, retries: RetrySettings
+    ) -> None:
+        self.target, self.config, self.wave_id, self.retries = target, config, wave_id, retries
+
+    def __call__(self, records: pa.Table) -> int:
+        if records.num_rows == 0:
+            return 0
+        target = _worker_target(self.target, tuple(sorted(self.config.items())))
+        return int(
+            retry_call("target_write", lambda: target.write(self.wave_id, records), **self.retries)
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _worker_target(name: str, config: tuple[tuple[str, Any], ...]) -> Any:
+    return make_target(name, dict(config))
 
 
 def _unmigrate(ctx: StepContext) -> dict[str, Any]:

@@ -156,15 +156,17 @@ class StepContext:
         *,
         policy_ids: Callable[[T], Sequence[str]] | None = None,
         total: int | None = None,
-        compute: Callable[[T], Any] | None = None,
+        compute: Callable[[Any], Any] | None = None,
+        task_input: Callable[[T], Any] | None = None,
     ) -> dict[str, Any]:
         """Run ``work`` per item, one audited, checkpointed batch each; skip committed ones.
 
         ``items`` must come in the same order on every run (batch numbers are positions).
-        With ``compute`` (a picklable task function), ``compute(item)`` runs on the wave's
-        executor (:mod:`core.executors`) and ``work`` gets its result instead of the item; the
-        batch's audit intent is committed before its task is submitted, and results are
-        committed in batch order, so a crash redoes at most the executor's window of batches.
+        With ``compute`` (a picklable task function), ``compute(task_input(item))`` runs on the
+        wave's executor (:mod:`core.executors`; ``task_input`` defaults to the item itself) and
+        ``work`` gets ``(item, result)``; the batch's audit intent is committed before its task
+        is submitted, and results are committed in batch order, so a crash redoes at most the
+        executor's window of batches.
         Returns the milestone's totals over every committed batch (this run's and earlier).
         """
         assert self.log is not None
@@ -180,9 +182,9 @@ class StepContext:
                         continue
                     self._finish(op, batch_no, item, work, total)
             return self.totals()
-        opened: deque[tuple[int, AbstractContextManager[Operation], Operation]] = deque()
+        opened: deque[tuple[int, Any, AbstractContextManager[Operation], Operation]] = deque()
 
-        def submitted() -> Iterator[T]:
+        def submitted() -> Iterator[Any]:
             for batch_no, item in enumerate(items):
                 self.check_cancel()
                 if self._skip(batch_no, done_before, total):
@@ -192,16 +194,16 @@ class StepContext:
                 if op.completed:
                     manager.__exit__(None, None, None)
                     continue
-                opened.append((batch_no, manager, op))
+                opened.append((batch_no, item, manager, op))
                 if HOOK:
                     HOOK("before_work", self.milestone, batch_no)
-                yield item
+                yield item if task_input is None else task_input(item)
 
         try:
             for result in self.context.executor.map(compute, submitted()):
-                batch_no, manager, op = opened.popleft()
+                batch_no, item, manager, op = opened.popleft()
                 try:
-                    self._finish(op, batch_no, result, work, total, hooked=True)
+                    self._finish(op, batch_no, (item, result), work, total, hooked=True)
                 except BaseException as exc:
                     if not manager.__exit__(type(exc), exc, exc.__traceback__):
                         raise
@@ -210,7 +212,7 @@ class StepContext:
         except BaseException as exc:
             # Batches in flight fail with the run; a resumed run redoes them (same keys).
             while opened:
-                _, manager, _ = opened.popleft()
+                _, _, manager, _ = opened.popleft()
                 manager.__exit__(type(exc), exc, exc.__traceback__)
             raise
         return self.totals()
