@@ -36,6 +36,7 @@ from tools.assembly.contracts import (
     CrosswalkEdit,
     PolicyDocument,
     RelateResult,
+    SurvivorshipRule,
 )
 from tools.canonical.contracts import (
     ChangeImpact,
@@ -266,6 +267,14 @@ def build_server(settings: Settings) -> FastMCP:
             list[SourceId] | None,
             Field(description="Component sources; default every source related to the root."),
         ] = None,
+        survivorship: Annotated[
+            list[SurvivorshipRule] | None,
+            Field(
+                description="Rules for fields several sources supply, overriding the proposed "
+                "ones: {field, rule (source_priority, most_recent, first_non_null, "
+                "must_agree), sources (names, highest priority first), date_column, tolerance}."
+            ),
+        ] = None,
         tenant: Tenant = None,
     ) -> AssemblySpec:
         """Propose which sources feed which components of a whole policy around a root, with
@@ -275,7 +284,12 @@ def build_server(settings: Settings) -> FastMCP:
         return await run_blocking(
             ctx,
             lambda: propose(
-                state.engine, settings, root, list(sources or []), tenant=state.tenant(tenant)
+                state.engine,
+                settings,
+                root,
+                list(sources or []),
+                tenant=state.tenant(tenant),
+                survivorship=survivorship,
             ),
         )
 

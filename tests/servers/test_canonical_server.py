@@ -146,6 +146,27 @@ def test_whole_policy_tools(workspace: Path, tmp_path: Path) -> None:
             assert rel["orphans"] > 0 and rel["key_transform"] is None
             alone = await session.call_tool("discover_relationships", {"source_ids": ["src_x"]})
             assert alone.isError
+            bad_rule = {"field": "payments.outstanding_balance", "sources": ["ledger"]}
+            refused = await session.call_tool(
+                "propose_assembly", {"root": ids["acquired_policy"], "survivorship": [bad_rule]}
+            )
+            assert refused.isError and "survivorship[0]" in refused.content[0].text
+            assert "source 'ledger' is not in this assembly" in refused.content[0].text
+            rule = {
+                "field": "policy_core.status",
+                "rule": "first_non_null",
+                "sources": ["acquired_coverage", "acquired_policy"],
+            }
+            ruled = await session.call_tool(
+                "propose_assembly", {"root": ids["acquired_policy"], "survivorship": [rule]}
+            )
+            assert not ruled.isError, ruled.content
+            first = ruled.structuredContent["survivorship"][0]
+            assert (first["field"], first["rule"], first["sources"]) == (
+                "policy_core.status",
+                "first_non_null",
+                ["acquired_coverage", "acquired_policy"],
+            )
             spec = await session.call_tool("propose_assembly", {"root": ids["acquired_policy"]})
             content = spec.structuredContent
             assert [c["source_name"] for c in content["components"]] == ["acquired_coverage"]

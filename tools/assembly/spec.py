@@ -19,7 +19,13 @@ from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from core.store.models import AssemblyRow, table_of, utcnow
 from tools.assembly import keyspace
-from tools.assembly.contracts import AssemblySpec, Component, CrosswalkEdit, Relationship
+from tools.assembly.contracts import (
+    AssemblySpec,
+    Component,
+    CrosswalkEdit,
+    Relationship,
+    SurvivorshipRule,
+)
 from tools.assembly.crosswalks import (
     allowed_for,
     apply_edits,
@@ -29,7 +35,7 @@ from tools.assembly.crosswalks import (
     crosswalk_for,
 )
 from tools.assembly.relationships import NAMESPACE, confirmed_relationships, propose_relationships
-from tools.assembly.survivorship import default_rules, load_rules
+from tools.assembly.survivorship import checked_rules, default_rules, load_rules
 from tools.audit import AuditLog
 from tools.canonical.repository import get_mapping, list_mappings
 from tools.canonical.spec import MappingInfo
@@ -98,14 +104,15 @@ def propose_assembly(
     sources: list[str] | None = None,
     *,
     tenant: str,
-    survivorship: Path | None = None,
+    survivorship: Path | list[SurvivorshipRule] | None = None,
 ) -> AssemblySpec:
     """Propose (and store as a draft) the assembly of whole policies around ``root``.
 
     Args:
         root: the source holding one row per policy.
         sources: the component sources; default every source related to the root.
-        survivorship: optional YAML rules overriding the proposed ones.
+        survivorship: rules overriding the proposed ones: a YAML file, or rule objects (an
+            error then names ``survivorship[i]``).
 
     Raises:
         InputError: a source not related to the root (two roots), a root without a policy id,
@@ -169,11 +176,13 @@ def propose_assembly(
         for target in scalars:
             suppliers.setdefault(target, []).append(info.name)
     names = {root_info.name, *(c.source_name for c in filled)}
-    rules = (
-        load_rules(survivorship, sources=names, suppliers=suppliers)
-        if survivorship is not None
-        else default_rules(suppliers)
-    )
+    if isinstance(survivorship, Path):
+        rules = load_rules(survivorship, sources=names, suppliers=suppliers)
+    elif survivorship is not None:
+        written = [(f"survivorship[{i}]", r) for i, r in enumerate(survivorship)]
+        rules = checked_rules(written, sources=names, suppliers=suppliers)
+    else:
+        rules = default_rules(suppliers)
     crosswalks = _crosswalks(engine, settings, tenant, root_info, root_mapping, filled)
     spec = AssemblySpec(
         assembly_id=f"asm-{uuid.uuid4().hex[:12]}",

@@ -71,8 +71,7 @@ def load_rules(
     items = data.get("rules") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise _error(path, 1, "expected a top-level 'rules:' list")
-    known = {f.path for f in fields("policy_v1")}
-    out: list[SurvivorshipRule] = []
+    out: list[tuple[str, SurvivorshipRule]] = []
     for item in items:
         line = item.get(LINE_KEY) if isinstance(item, dict) else None
         if not isinstance(item, dict):
@@ -84,18 +83,36 @@ def load_rules(
             detail = exc.errors()[0]
             where = ".".join(str(p) for p in detail["loc"]) or "rule"
             raise _error(path, line, f"{where}: {detail['msg']}") from None
+        out.append((f"{path}:{line}" if line else str(path), rule))
+    return checked_rules(out, sources=sources, suppliers=suppliers)
+
+
+def checked_rules(
+    rules: list[tuple[str, SurvivorshipRule]],
+    *,
+    sources: set[str],
+    suppliers: dict[str, list[str]],
+) -> list[SurvivorshipRule]:
+    """Rules checked against the assembly (each with where it was written), plus the proposed
+    rule of every other field several sources supply.
+
+    Raises:
+        InputError: naming where the first bad rule was written: an unknown canonical field, a
+            source not in the assembly, most_recent without its date column.
+    """
+    known = {f.path for f in fields("policy_v1")}
+    for where, rule in rules:
         if rule.field not in known:
-            raise _error(path, line, f"unknown canonical field '{rule.field}'")
+            raise InputError(f"unknown canonical field '{rule.field}'", where=where, fix=FIX)
         unknown = [s for s in rule.sources if s not in sources]
         if unknown:
-            raise _error(
-                path,
-                line,
+            raise InputError(
                 f"source '{unknown[0]}' is not in this assembly (sources: "
                 f"{', '.join(sorted(sources))})",
+                where=where,
+                fix=FIX,
             )
         if rule.rule == "most_recent" and not rule.date_column:
-            raise _error(path, line, "most_recent needs date_column")
-        out.append(rule)
-    named = {r.field for r in out}
-    return out + [r for r in default_rules(suppliers) if r.field not in named]
+            raise InputError("most_recent needs date_column", where=where, fix=FIX)
+    named = {r.field for _, r in rules}
+    return [r for _, r in rules] + [r for r in default_rules(suppliers) if r.field not in named]
