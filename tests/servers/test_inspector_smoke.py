@@ -59,7 +59,8 @@ def _inspect(
     tool: str | None = None,
     args: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    cmd = [str(BIN / "mcp-inspector"), "--cli", "--method", method]
+    # A server starting on a loaded machine can take longer than the Inspector's 15 s default.
+    cmd = [str(BIN / "mcp-inspector"), "--cli", "--connect-timeout", "90000", "--method", method]
     if tool:
         cmd += ["--tool-name", tool]
         for key, value in (args or {}).items():
