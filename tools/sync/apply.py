@@ -265,10 +265,12 @@ class SyncApplier:
         conflicts: list[tuple[str, FieldDecision, str, Any]] = []
         outbound: list[dict[str, Any]] = []
         last: dict[str, Any] = {}
+        # Stamps are fixed-width text ("%013d.%05d@node"), so text order is clock order: the
+        # clock receives the batch's newest stamp once instead of every stamp.
+        self.clock.receive(parse_stamp(max(row.hlc for row in rows)))
         for row in rows:
             state = states.setdefault(row.policy_id, _State(None))
             side = row.origin
-            self.clock.receive(parse_stamp(row.hlc))
             sent = state.sent[side]
             if row.op == "receipt":
                 # the side loaded these values before its latest report: both held them then

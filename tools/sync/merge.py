@@ -36,6 +36,8 @@ def _flat(document: Document | None) -> dict[str, Any]:
         return {}
     if isinstance(document, BaseModel):
         return flatten(document)
+    if all(not isinstance(v, dict | list | tuple) for v in document.values()):
+        return dict(document)  # already flat (dotted paths, scalar leaves): nothing to walk
     return flatten(dict(document))
 
 
