@@ -17,7 +17,8 @@ from tools.sync.contracts import ConflictState, Owner
 from tools.sync.ledger import OwnershipLedger
 
 sync_app = typer.Typer(
-    help="Keep legacy and new in step: ownership ledger, conflicts, status.",
+    help="Keep legacy and new in step: capture extracts, write the platform, run (apply and "
+    "deliver), status, conflicts and resolve, the ownership ledger.",
     no_args_is_help=True,
 )
 app.add_typer(sync_app, name="sync")
