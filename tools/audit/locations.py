@@ -223,13 +223,21 @@ class PolicyLocations:
         for start in range(0, len(still), 900):  # SQLite's bound-parameter cap
             chunk = still[start : start + 900]
             before: dict[str, Any] = {}
+            came_from: dict[str, str | None] = {}
             for row in conn.execute(
                 select(MOVE)
                 .where(and_(MOVE.c.tenant == self.tenant, MOVE.c.policy_id.in_(chunk)))
                 .order_by(MOVE.c.id)
             ):
-                if row.id < last[row.policy_id]:
+                if row.id == last[row.policy_id]:
+                    came_from[row.policy_id] = row.from_system
+                elif row.id < last[row.policy_id]:
                     before[row.policy_id] = row
+            # A policy the undone move took from nowhere goes back to nowhere, even when an
+            # earlier move (itself undone, which leaves no move row) had placed it somewhere.
+            for pid, origin in came_from.items():
+                if origin is None:
+                    before.pop(pid, None)
             back = [pid for pid in chunk if pid in before]
             gone = [pid for pid in chunk if pid not in before]
             if gone:

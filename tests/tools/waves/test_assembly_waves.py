@@ -333,3 +333,29 @@ def test_other_seeds_migrate_whole_policies_and_reconcile(seed: int, tmp_path: P
     assert context.target("new_platform").children(wave0.wave_id) == expected
     validation = status.validation or {}
     assert validation["passed"] and all(c["matches"] for c in validation["components"])
+
+
+@pytest.mark.parametrize("target", ["coexistence_bridge", "legacy_batch"])
+def test_the_other_targets_carry_whole_documents(
+    assembled: Assembled, target: str, tmp_path: Path
+) -> None:
+    context = _context(assembled)
+    criteria = PlanCriteria(target_config={"dir": str(tmp_path / target)})
+    plan = generate_plan(
+        context, assembly_ids=assembled.assembly_ids[1:2], target=target, criteria=criteria
+    )
+    wave0 = plan.waves[0]
+    assert wave0.policy_count == plan.summary["clean"] > 100, json.dumps(plan.summary)
+    status = run_wave(context, wave0.wave_id)
+    try:
+        assert status.status == "completed" and status.migrated == wave0.policy_count > 100
+        validation = status.validation or {}
+        assert validation["passed"]
+        # every list component came back whole from the file drop / outbox
+        components = {c["component"]: c for c in validation["components"]}
+        assert components["endorsements"]["target_children"] > 0
+        assert components["correspondence.documents"]["target_children"] > 0
+        assert all(c["matches"] for c in components.values())
+    finally:
+        assert rollback_wave(context, wave0.wave_id).status == "compensated"
+    assert context.target(target, criteria.target_config).count(wave0.wave_id) == 0
