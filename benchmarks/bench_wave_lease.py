@@ -6,7 +6,7 @@ Each round builds two identical workspaces (SQLite store, N clean canonical poli
 wave 0 holds all of them) and runs wave 0 in each, in alternating order: once through
 ``run_wave`` (which holds the store lease ``wave:<id>`` with its heartbeat thread) and once through
 the saga without the lease (``tools.waves.run._run``, the same code minus the lease). After one
-discarded warm-up wave, reports the wall time of each and the median ratio with/without
+discarded warm-up wave, reports the wall and CPU time of each and the median ratios with/without
 (issue 13's goal: <= 1.02). A micro
 benchmark of acquire + release alone puts the fixed cost in milliseconds.
 """
@@ -57,19 +57,19 @@ def _workspace(folder: Path, n: int, batch: int) -> tuple[Any, str]:
     return context, plan.waves[0].wave_id
 
 
-def _timed_wave(context: Any, wave_id: str, *, lease: bool) -> float:
+def _timed_wave(context: Any, wave_id: str, *, lease: bool) -> tuple[float, float]:
     from tools.waves import run_wave
     from tools.waves.milestones import default_milestones
     from tools.waves.run import _run
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if lease:
         status = run_wave(context, wave_id)
     else:  # the same saga without the lease (the private entry run_wave wraps)
         status = _run(context, wave_id, default_milestones(), None, None)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     assert status.status == "completed", status.error
-    return seconds
+    return seconds, cpu_seconds
 
 
 def _lease_cycle_ms(context: Any, cycles: int = 200) -> float:
@@ -102,15 +102,20 @@ def main() -> None:
             _workspace(folder, args.policies, args.batch_size),
         )
         order = [True, False] if number % 2 == 0 else [False, True]
-        times: dict[bool, float] = {}
+        times: dict[bool, tuple[float, float]] = {}
         for lease in order:
             context, wave_id = with_lease if lease else without
             times[lease] = _timed_wave(context, wave_id, lease=lease)
         rounds.append(
             {
-                "with_lease_s": round(times[True], 2),
-                "without_lease_s": round(times[False], 2),
-                "ratio": round(times[True] / times[False], 4),
+                "with_lease_s": round(times[True][0], 2),
+                "without_lease_s": round(times[False][0], 2),
+                "ratio": round(times[True][0] / times[False][0], 4),
+                # CPU seconds of this process (the heartbeat thread included): steadier than
+                # wall time on a shared machine.
+                "with_lease_cpu_s": round(times[True][1], 2),
+                "without_lease_cpu_s": round(times[False][1], 2),
+                "cpu_ratio": round(times[True][1] / times[False][1], 4),
             }
         )
     cycle_ms = _lease_cycle_ms(with_lease[0])
@@ -119,6 +124,7 @@ def main() -> None:
         "batch_size": args.batch_size,
         "rounds": rounds,
         "median_ratio": round(statistics.median(r["ratio"] for r in rounds), 4),
+        "median_cpu_ratio": round(statistics.median(r["cpu_ratio"] for r in rounds), 4),
         "lease_acquire_release_ms": round(cycle_ms, 2),
         "lease_share_of_wave": round(
             cycle_ms / 1000 / statistics.median(r["without_lease_s"] for r in rounds), 6
