@@ -36,14 +36,16 @@ def checkpoint_backend(settings: Settings) -> str:
 async def open_checkpointer(settings: Settings) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     """The journey checkpointer for ``settings``, set up and ready."""
     if checkpoint_backend(settings) == "postgres":
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # type: ignore
+        # Imported here: optional dependency (the PostgreSQL checkpointer).
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # type: ignore  # noqa: PLC0415
 
         url = str(settings.db_url).replace("postgresql+psycopg://", "postgresql://", 1)
         async with AsyncPostgresSaver.from_conn_string(url) as saver:
             await saver.setup()
             yield saver
         return
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    # Imported here: loaded only for the chat's SQLite checkpointer.
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
     path = Path(settings.home) / CHECKPOINT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,12 @@ from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 from langgraph.types import Command, interrupt
 
+from agents.freeform import answer_question
 from agents.llm import LlmAccess
 from agents.mcp_client import CapabilityMissing, McpHub, ToolFailed
 from core.errors import InputError
 from core.settings import Settings
+from servers.prompts import prompt_text
 
 BLOCKED: Final = "blocked"
 ANSWER_QUESTION: Final = "answer_question"
@@ -332,8 +334,6 @@ async def answer_question_node(
     state: dict[str, Any], runtime: Runtime[JourneyContext]
 ) -> Command[Any]:
     """Answer a free-form question with the LLM and the MCP tools, then go back to the step."""
-    from agents.freeform import answer_question
-    from servers.prompts import prompt_text
 
     ctx = runtime.context
     system = prompt_text(

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from langchain_core.language_models import BaseChatModel
 
 from core.retry import RetrySettings, classify, retry_settings
@@ -37,7 +38,8 @@ def build_chat_model(
     """
     if not settings.llm_configured:
         return None
-    from langchain_openai import ChatOpenAI
+    # Imported here: loaded only when an LLM endpoint is configured.
+    from langchain_openai import ChatOpenAI  # noqa: PLC0415
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
     # Local OpenAI-compatible servers (vLLM, llama.cpp, Ollama) take any key; the client needs one.
@@ -132,7 +134,8 @@ def llm_access(
 
 def describe_llm_error(exc: Exception, base_url: str | None) -> tuple[str, bool]:
     """A one-line explanation of an LLM failure, and whether to stop using the LLM this run."""
-    import openai
+    # Imported here: loaded only when an OpenAI endpoint is configured.
+    import openai  # noqa: PLC0415
 
     where = base_url or "the OpenAI API"
     kind = classify(exc).value
@@ -176,7 +179,6 @@ def probe_endpoint(settings: Settings, *, timeout: float = 3.0) -> str | None:
     """
     if not settings.llm_configured:
         return None
-    import httpx
 
     base = (settings.openai_base_url or "https://api.openai.com/v1").rstrip("/")
     try:

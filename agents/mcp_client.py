@@ -26,11 +26,13 @@ import anyio
 from langchain_core.tools import BaseTool
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
 from mcp.types import TextContent
 from pydantic import BaseModel, ValidationError
 
 from core.errors import ConfigError, DataMashError, InputError
 from core.settings import Settings
+from tools.content.source_config import load_source_config
 
 BUILTIN_SERVERS = ("content", "canonical", "routing", "waves", "governance")
 Contract = TypeVar("Contract", bound=BaseModel)
@@ -107,8 +109,6 @@ def with_named_folders(settings: Settings, inputs: Mapping[str, Any] | None) -> 
     if config:
         folders.append(Path(str(config)).expanduser().resolve().parent)
         try:
-            from tools.content.source_config import load_source_config
-
             loaded = load_source_config(config, check_files=False, check_options=False)
             folders.extend(Path(entry.path).parent for entry in loaded.sources)
         except DataMashError:
@@ -410,7 +410,8 @@ class McpHub:
         """Every connected tool as a LangChain tool bound to the hub's open sessions."""
         await self.start()
         if self._tools is None:
-            from langchain_mcp_adapters.tools import load_mcp_tools
+            # Imported here: loaded only for the free-form chat.
+            from langchain_mcp_adapters.tools import load_mcp_tools  # noqa: PLC0415
 
             found: list[BaseTool] = []
             seen: set[str] = set()
@@ -458,8 +459,6 @@ def structured(result: Any) -> dict[str, Any]:
 @asynccontextmanager
 async def _open_session(spec: ServerSpec, errlog: Any) -> Any:
     if spec.url:
-        from mcp.client.streamable_http import streamable_http_client
-
         async with streamable_http_client(spec.url) as (read, write, _):
             async with ClientSession(read, write) as session:
                 yield session

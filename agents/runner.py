@@ -18,6 +18,7 @@ from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
 from agents.checkpoint import open_checkpointer, require_thread, thread_journey
+from agents.discovery import build_discovery_graph
 from agents.discovery.configuration import DiscoveryInputs
 from agents.journey import JourneyContext, parse_answer
 from agents.llm import llm_access
@@ -29,6 +30,7 @@ from agents.mcp_client import (
     load_server_config,
     merge_specs,
 )
+from agents.migration import build_migration_graph
 from agents.migration.configuration import MigrationInputs
 from core.errors import InputError
 from core.settings import Settings
@@ -65,12 +67,8 @@ class Outcome:
 
 def build_graph(journey: str, checkpointer: Any) -> Any:
     if journey == "discovery":
-        from agents.discovery import build_discovery_graph
-
         return build_discovery_graph(checkpointer=checkpointer)
     if journey == "migration":
-        from agents.migration import build_migration_graph
-
         return build_migration_graph(checkpointer=checkpointer)
     raise InputError(f"no journey '{journey}'", fix=f"choose one of: {', '.join(JOURNEYS)}")
 

@@ -21,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agents.journey import AnswerError
+from agents.mcp_client import with_named_folders
 from agents.runner import JOURNEYS, Outcome, open_journey, validate_inputs
 from core.errors import InputError
 from core.settings import Settings
@@ -93,7 +94,6 @@ def _resolve_paths(value: Any, base: Path, key: str | None = None) -> Any:
 async def run_script(settings: Settings, path: Path, **journey_options: Any) -> Outcome:
     """Run ``path`` to its end (or, with ``on_end: pause``, to where its answers run out)."""
     script = load_script(path)
-    from agents.mcp_client import with_named_folders
 
     settings = with_named_folders(settings, script.inputs)  # the servers may read those files
     async with open_journey(

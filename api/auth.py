@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from core.errors import ConfigError
+
 COOKIE = "data_mash_token"
 #: The token id of open loopback access (no token configured).
 LOOPBACK = "loopback"
@@ -97,7 +99,6 @@ def access_for(host: str, port: int, verifier: TokenVerifier, tenant: str) -> Ca
     Raises:
         ConfigError: a non-loopback address while no token exists.
     """
-    from core.errors import ConfigError
 
     if verifier.any_active():
         return None

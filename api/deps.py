@@ -20,6 +20,7 @@ from api.auth import COOKIE, Caller, Role, TokenVerifier
 from api.problems import AuthError, ForbiddenError
 from core.ids import ID_MAX_LENGTH, ID_PATTERN
 from core.settings import Settings
+from core.store import open_store
 from tools.waves import WaveContext
 
 #: Builds the wave context of a tenant (tests may inject fakes, as for the MCP servers).
@@ -45,8 +46,6 @@ class ApiConfig:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from core.store import open_store
-
                     self._engine = open_store(self.settings)
         return self._engine
 

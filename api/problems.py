@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import ConfigError, DataMashError, NotFoundError
 from core.logs import current_correlation_id
+from tools.waves import GateBlocked
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -55,7 +56,6 @@ class BodyTooLarge(DataMashError):
 
 def status_for(exc: DataMashError) -> int:
     """The HTTP status of a domain error: one table, most specific class first."""
-    from tools.waves import GateBlocked
 
     table: list[tuple[type[DataMashError], int]] = [
         (AuthError, 401),

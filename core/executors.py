@@ -154,7 +154,8 @@ class RayExecutor:
 
     def _connect(self) -> Any:
         try:
-            import ray
+            # Imported here: ray takes seconds to import and only its executor needs it.
+            import ray  # noqa: PLC0415
         except ImportError:  # pragma: no cover - ray is a dependency
             raise ConfigError(
                 "the ray executor needs the ray package",
@@ -189,7 +190,7 @@ class RayExecutor:
 
     def close(self) -> None:
         if self._started:
-            import ray
+            import ray  # noqa: PLC0415  (see _connect)
 
             ray.shutdown()
             self._started = False

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from typing import Any, TypedDict, TypeVar
 
+from sqlalchemy.exc import DBAPIError, OperationalError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -107,8 +108,6 @@ def classify(exc: BaseException) -> ErrorClass:
             ErrorClass.TRANSIENT if status in (408, 429) or status >= 500 else ErrorClass.PERMANENT
         )
     if type(exc).__module__.startswith("sqlalchemy"):
-        from sqlalchemy.exc import DBAPIError, OperationalError
-
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
             return ErrorClass.TRANSIENT
         if isinstance(exc, OperationalError):

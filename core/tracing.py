@@ -40,7 +40,8 @@ def _exporter_from_env() -> SpanExporter | None:
         return ConsoleSpanExporter(out=sys.stderr)  # stdout carries --json and stdio MCP
     if name == "otlp":
         try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+            # Imported here: grpc loads only with OTEL_TRACES_EXPORTER=otlp.
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter  # noqa: PLC0415
         except ImportError:
             raise ConfigError(
                 "the OTLP exporter is not installed",

@@ -34,7 +34,13 @@ from evals.assembly_truth import (
 )
 from evals.estate.keys import number_of
 from evals.estate.problems import DUPLICATE, INCONSISTENT_CODE
+from knowledge.canonical import arrow_to_records
 from tools.assembly.contracts import AssemblyRunResult, AssemblySpec
+from tools.assembly.keyspace import parquet_files
+from tools.assembly.output import assembled_batches, assembly_dir, side_table
+from tools.assembly.run import run_assembly
+from tools.assembly.spec import approve_assembly, propose_assembly
+from tools.content.sources import SourceRegistry
 
 
 @dataclass
@@ -114,12 +120,6 @@ def assemble_estate(
     Args:
         ids: source name -> source id of every ingested estate source.
     """
-    from knowledge.canonical import arrow_to_records
-    from tools.assembly.keyspace import parquet_files
-    from tools.assembly.output import assembled_batches, assembly_dir, side_table
-    from tools.assembly.run import run_assembly
-    from tools.assembly.spec import approve_assembly, propose_assembly
-    from tools.content.sources import SourceRegistry
 
     install_reviewed_mappings(engine, estate, tenant=tenant)
     infos = SourceRegistry(engine, tenant=tenant).list()

@@ -33,6 +33,8 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from evals.estate.keys import number_of
+from tools.canonical.repository import approve_mapping, create_mapping
+from tools.content.sources import SourceRegistry
 
 # Canonical values the estate's code tables give that canonical v1's closed lists do not hold,
 # and the value a reviewer crosswalks them to.
@@ -441,8 +443,6 @@ def install_reviewed_mappings(engine: Any, estate: Path, *, tenant: str) -> dict
     Returns:
         source name -> mapping id.
     """
-    from tools.canonical.repository import approve_mapping, create_mapping
-    from tools.content.sources import SourceRegistry
 
     rules = reviewed_rules(estate)
     out = {}

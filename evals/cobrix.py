@@ -15,7 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tools.content.cobol import CobolReader
+import pyarrow as pa
+
+from tools.content.cobol import CobolReader, describe_layout
 
 CORPUS = Path(os.environ.get("DATA_MASH_COBRIX_CORPUS", "/work/shared/corpus/cobrix"))
 GENERATED = re.compile(r"^(File_Id|Record_Id|Record_Byte_Length|Seg_Id\d+)$")
@@ -127,7 +129,6 @@ def read_all(
 
 
 def _ids() -> set[int]:
-    import pyarrow as pa
 
     return {pa.int64().id, pa.int32().id, pa.float32().id, pa.float64().id, pa.decimal128(5, 2).id}
 
@@ -265,7 +266,6 @@ def layout_rows(
     copybook: str, opts: dict[str, Any], *, debug: bool
 ) -> list[tuple[str, str, int, int, int]]:
     """Our layout in cobrix's table form: (name, r/R attributes, start, end, length)."""
-    from tools.content.cobol import describe_layout
 
     keep_value, keep_group = opts.get("keep", (False, False))
     desc = describe_layout(

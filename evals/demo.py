@@ -12,17 +12,40 @@ the same policies.
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import Engine
 
 from core.errors import InputError
+from core.errors import InputError as RefusedError
 from core.settings import Settings
+from evals.demo_assembly import (
+    assembly_problems,
+    assembly_step,
+    relate_step,
+    whole_routing_step,
+    whole_waves_step,
+)
 from evals.demo_waves import EXAMPLE_RULES, remember_demo_wave, roll_back_previous_demo
-from evals.estate import EstateManifest, generate_estate
+from evals.estate import EstateManifest, generate_estate, load_manifest
+from evals.matching_estate import is_right, top1_right
+from tools.canonical import approve_mapping, map_to_canonical, update_field_mapping
+from tools.canonical.suggest import suggest_mapping
+from tools.content.ingest import ingest_file
+from tools.content.profiling import load_profile
+from tools.content.source_config import load_source_config
+from tools.content.sources import SourceRegistry
+from tools.routing.canonical_input import canonical_batches_for_source
+from tools.routing.decisions import route_source
+from tools.routing.rulesets import register_rule_set
+from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
 
 StepProgress = Callable[[str, int, int], None]  # (step label, done, total)
 
@@ -53,8 +76,6 @@ def estate_step(
     out = estate_dir(settings, policies, seed)
     manifest_file = out / "estate.json"
     if manifest_file.exists():
-        from evals.estate import load_manifest
-
         return out, load_manifest(out)
 
     def forward(stage: str, done: int, total: int) -> None:
@@ -63,8 +84,6 @@ def estate_step(
 
     partial = out.with_name(out.name + ".partial")
     if partial.exists():
-        import shutil
-
         shutil.rmtree(partial)
     manifest = generate_estate(partial, policies=policies, seed=seed, progress=forward)
     partial.rename(out)  # a crashed generation never looks like a finished estate
@@ -100,10 +119,6 @@ def sources_step(
     engine: Engine, settings: Settings, out: Path, *, progress: StepProgress | None = None
 ) -> dict[str, Any]:
     """Ingest and profile every source of the estate (idempotent: re-runs reuse them)."""
-    from tools.content.ingest import ingest_file
-    from tools.content.profiling import load_profile
-    from tools.content.source_config import load_source_config
-    from tools.content.sources import SourceRegistry
 
     started = time.perf_counter()
     registry = SourceRegistry(engine, tenant=settings.tenant)
@@ -147,7 +162,6 @@ def sources_step(
 
 def _ingest_reasons(errors: list[dict[str, Any]], limit: int = 3) -> list[dict[str, Any]]:
     """Reasons of quarantined records, from the ingest's error sample, most frequent first."""
-    from collections import Counter
 
     counts = Counter((str(e.get("field") or "-"), str(e.get("reason"))) for e in errors)
     return [
@@ -169,14 +183,6 @@ def mapping_step(
 ) -> dict[str, Any]:
     """Propose a mapping for every source and score it against the ground truth; approve and
     run the policy-level sources (after the scripted review) at the calibrated threshold."""
-    import json
-
-    import yaml
-
-    from core.errors import InputError as RefusedError
-    from evals.matching_estate import is_right, top1_right
-    from tools.canonical import approve_mapping, map_to_canonical
-    from tools.canonical.suggest import suggest_mapping
 
     started = time.perf_counter()
     truth = json.loads((out / "ground_truth" / "mapping.json").read_text())
@@ -249,7 +255,6 @@ def _review(
     edits of review.yaml: what no matcher can propose (a life contract's effective date is its
     issue date; its status codes come from the operations manual).
     """
-    from tools.canonical import update_field_mapping
 
     confirmed = rejected = 0
     for m in proposal.mappings:
@@ -282,11 +287,6 @@ def routing_step(
     progress: StepProgress | None = None,
 ) -> dict[str, Any]:
     """Route every mapped policy with the example rule set; decisions are audited moves."""
-    from collections import Counter
-
-    from tools.routing.canonical_input import canonical_batches_for_source
-    from tools.routing.decisions import route_source
-    from tools.routing.rulesets import register_rule_set
 
     started = time.perf_counter()
     tenant = settings.tenant
@@ -339,7 +339,6 @@ def waves_step(
     progress: StepProgress | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Plan waves for the mapped policies and run wave 0 (the clean candidates) end to end."""
-    from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
 
     started = time.perf_counter()
     ids = {s["name"]: s["source_id"] for s in sources["sources"]}
@@ -428,13 +427,6 @@ def run_demo(
     assembled from every system, and routing and wave 0 work on whole policies; without it,
     each policy source is routed and migrated on its own (the journey before assembly).
     """
-    from evals.demo_assembly import (
-        assembly_problems,
-        assembly_step,
-        relate_step,
-        whole_routing_step,
-        whole_waves_step,
-    )
 
     started = time.perf_counter()
     out, manifest = estate_step(settings, policies=policies, seed=seed, progress=progress)

@@ -14,10 +14,24 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from core.errors import InputError
 from core.settings import Settings
+from evals.demo_waves import EXAMPLE_RULES, remember_demo_wave, roll_back_previous_demo
+from tools.assembly import confirm_relationships
+from tools.assembly.output import CONFLICTS, STAGE, assembly_dir, run_dir
+from tools.assembly.run import run_assembly
+from tools.assembly.spec import approve_assembly, propose_assembly
+from tools.routing.decisions import route_source
+from tools.routing.rulesets import register_rule_set
+from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
+from tools.waves.expressions import check_rule, evaluate_rule
+from tools.waves.inputs import assembly_records, root_system
+from tools.waves.state import wave_policy_ids
 
 StepProgress = Callable[[str, int, int], None]
 #: The estate's policy roots (one row per policy each), in the order the demo assembles them.
@@ -27,7 +41,6 @@ TOP = 5
 
 def relate_step(engine: Engine, settings: Settings, sources: dict[str, Any]) -> dict[str, Any]:
     """Discover how every source relates and confirm the proposals (the demo's reviewer)."""
-    from tools.assembly import confirm_relationships
 
     started = time.perf_counter()
     ids = [s["source_id"] for s in sources["sources"]]
@@ -64,9 +77,6 @@ def _conflict_fields(settings: Settings, assembly_id: str) -> list[dict[str, Any
 
     Counted part by part with Arrow (a run at 350,000 policies holds millions of conflicts).
     """
-    import pyarrow.parquet as pq
-
-    from tools.assembly.output import CONFLICTS, run_dir
 
     keys = ["field", "source", "other_source", "rule"]
     counts: Counter[tuple[str, ...]] = Counter()
@@ -84,9 +94,6 @@ def _conflict_fields(settings: Settings, assembly_id: str) -> list[dict[str, Any
 
 def _duplicates(settings: Settings, assembly_id: str, result: Any) -> dict[str, Any]:
     """Duplicate records dropped, by source (from the run's completeness), with example keys."""
-    import pyarrow.parquet as pq
-
-    from tools.assembly.output import STAGE, assembly_dir
 
     by_source = {c.source: c.duplicates for c in result.components if c.duplicates}
     path = assembly_dir(settings, settings.tenant, assembly_id) / STAGE / "duplicates.parquet"
@@ -106,8 +113,6 @@ def assembly_step(
     progress: StepProgress | None = None,
 ) -> dict[str, Any]:
     """Propose, approve and run one assembly per policy root whose mapping is approved."""
-    from tools.assembly.run import run_assembly
-    from tools.assembly.spec import approve_assembly, propose_assembly
 
     started = time.perf_counter()
     tenant = settings.tenant
@@ -154,10 +159,6 @@ def whole_routing_step(
     progress: StepProgress | None = None,
 ) -> dict[str, Any]:
     """Route every assembled policy (the whole document) with the example rule set."""
-    from evals.demo_waves import EXAMPLE_RULES
-    from tools.routing.decisions import route_source
-    from tools.routing.rulesets import register_rule_set
-    from tools.waves.inputs import assembly_records, root_system
 
     started = time.perf_counter()
     tenant = settings.tenant
@@ -209,9 +210,6 @@ def whole_waves_step(
     progress: StepProgress | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Plan waves from the assemblies and run wave 0: whole policies into the new platform."""
-    from evals.demo_waves import remember_demo_wave, roll_back_previous_demo
-    from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
-    from tools.waves.state import wave_policy_ids
 
     started = time.perf_counter()
     context = WaveContext.default(engine, settings, settings.tenant)
@@ -281,11 +279,6 @@ def _failing_rules(
     later: list[Any],
 ) -> dict[str, int]:
     """Per business rule: the planned policies of later waves it fails (why they wait)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from tools.waves.expressions import check_rule, evaluate_rule
-    from tools.waves.inputs import assembly_records
 
     if not later:
         return {}

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+from core.errors import NotFoundError
+from core.ids import tenant_path
 from core.settings import Settings
+from tools.waves import WaveState, get_wave_status, rollback_wave
 
 EXAMPLE_RULES = Path(__file__).resolve().parents[1] / "knowledge" / "rules" / "example_rules.yaml"
 
 
 def _demo_waves_file(settings: Settings) -> Path:
-    from core.ids import tenant_path
 
     return tenant_path(settings.path("demo"), settings.tenant, "waves.json")
 
 
 def remember_demo_wave(settings: Settings, wave_id: str) -> None:
-    import json
 
     path = _demo_waves_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,10 +34,6 @@ def roll_back_previous_demo(context: Any, settings: Settings) -> list[str]:
     refuses policies another wave already put there. Undoing the demo's own earlier waves makes
     the re-run work like the first, and says so.
     """
-    import json
-
-    from core.errors import NotFoundError
-    from tools.waves import WaveState, get_wave_status, rollback_wave
 
     path = _demo_waves_file(settings)
     if not path.exists():

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.matching_estate import estate_sources, evaluate_on_estate, write_estate
+from evals.unseen import generate_unseen
 from knowledge.embeddings.semantic import Embedder
 from tools.canonical.matching.calibration import Calibrator, evidence, fit_isotonic
 from tools.canonical.matching.metrics import expected_calibration_error
@@ -36,7 +38,6 @@ Row = dict[str, Any]
 
 def observations(out_dir: Path, *, embedder: Embedder | None = None) -> list[Row]:
     """(system, source, column, score, right) of every proposed ground-truth column."""
-    from evals.matching_estate import evaluate_on_estate
 
     identity = Calibrator((), ())
     result = evaluate_on_estate(out_dir, embedder=embedder, calibrator=identity)
@@ -56,7 +57,6 @@ def observations(out_dir: Path, *, embedder: Embedder | None = None) -> list[Row
 
 
 def _systems(out_dir: Path) -> dict[str, str]:
-    from evals.matching_estate import estate_sources
 
     return {e["name"]: e["system"] for e in estate_sources(out_dir)}
 
@@ -70,8 +70,6 @@ def collect(
     work: Path | None = None,
 ) -> list[Row]:
     """Observations from the estate's calibration seed and the unseen generator's fit seeds."""
-    from evals.matching_estate import write_estate
-    from evals.unseen import generate_unseen
 
     with tempfile.TemporaryDirectory(dir=work) as tmp:
         rows = observations(

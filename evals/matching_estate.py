@@ -25,7 +25,9 @@ import pyarrow as pa
 import yaml
 
 from core.errors import InputError
+from evals.estate import generate_estate
 from knowledge.embeddings.semantic import Embedder
+from tools.canonical import matching
 from tools.canonical.matching.calibration import (
     CALIBRATION_FILE,
     DEFAULT_THRESHOLD,
@@ -33,6 +35,8 @@ from tools.canonical.matching.calibration import (
 from tools.canonical.matching.canonical import suggest_matches
 from tools.canonical.matching.metrics import expected_calibration_error
 from tools.canonical.matching.types import MatchResult
+from tools.content.cobol.reader import CobolReader
+from tools.content.readers.registry import reader_for
 
 READ_ROWS = 2000
 CALIBRATION_SEED = 11
@@ -41,21 +45,17 @@ EVALUATION_SEED = 7
 
 def write_estate(out_dir: Path, *, policies: int, seed: int) -> Path:
     """Generate a sample estate (``evals.estate.generate_estate``) and return its folder."""
-    from evals.estate import generate_estate
 
     generate_estate(out_dir, policies=policies, seed=seed)
     return Path(out_dir)
 
 
 def _reader(fmt: str) -> Any:
-    from tools.content.readers.registry import reader_for
 
     try:
         return reader_for(fmt)
     except InputError:
         if fmt == "cobol":  # not registered as an entry point yet: use the built-in class
-            from tools.content.cobol.reader import CobolReader
-
             return CobolReader
         raise
 
@@ -213,7 +213,6 @@ def evaluate_on_estate(
 
 def write_calibration(data: Mapping[str, Any], path: Path | None = None) -> Path:
     """Write ``{mode: {x, y}}`` where the matcher loads it (or to ``path``)."""
-    from tools.canonical import matching
 
     target = path or Path(matching.__file__).with_name(CALIBRATION_FILE)
     target.write_text(json.dumps(dict(data), indent=1) + "\n", encoding="utf-8")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core.settings import Settings
+
 Status = Literal["ok", "unavailable", "error"]
 Direction = Literal["higher", "lower"]
 
@@ -45,8 +47,6 @@ class EvalConfig:
     def get_settings(self) -> Any:
         """The run's Settings (the store and staging of the workspace ``home``)."""
         if self.settings is None:
-            from core.settings import Settings
-
             self.settings = Settings(home=self.home)
         return self.settings
 

@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.store import open_store
+from evals.demo import estate_step
 from evals.estate import EstateManifest
 from evals.result import EvalConfig
+from tools.content.ingest import ingest_file
+from tools.content.profiling import load_profile
+from tools.content.source_config import load_source_config
+from tools.content.sources import SourceRegistry
 
 
 @dataclass
@@ -24,7 +30,6 @@ class IngestedSource:
 
 def estate_for(config: EvalConfig) -> tuple[Path, EstateManifest]:
     """Generate the estate for ``config.policies`` / ``config.seed`` in the workspace (cached)."""
-    from evals.demo import estate_step
 
     return estate_step(
         config.get_settings(), policies=config.policies, seed=config.seed, progress=config.progress
@@ -33,11 +38,6 @@ def estate_for(config: EvalConfig) -> tuple[Path, EstateManifest]:
 
 def ingest_estate(config: EvalConfig, estate: Path) -> list[IngestedSource]:
     """Ingest and profile every source of the estate (idempotent: re-runs reuse staged sources)."""
-    from core.store import open_store
-    from tools.content.ingest import ingest_file
-    from tools.content.profiling import load_profile
-    from tools.content.source_config import load_source_config
-    from tools.content.sources import SourceRegistry
 
     settings = config.get_settings()
     engine = open_store(settings)

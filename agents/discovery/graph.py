@@ -48,6 +48,7 @@ from agents.mcp_client import CapabilityMissing, ToolFailed
 from core.errors import DataMashError
 from tools.canonical.contracts import ExportResult, MappingView, MapRunResult, SuggestedMapping
 from tools.content.contracts import IngestResult, SourceProfileReport
+from tools.content.source_config import load_source_config
 from tools.routing.contracts import RouteResult, RuleSetInfo, RulesValidation
 
 JOURNEY = "discovery"
@@ -72,8 +73,6 @@ def _inputs(state: State) -> DiscoveryInputs:
 
 def _sources_to_ingest(inputs: DiscoveryInputs) -> list[SourceInput]:
     if inputs.source_config:
-        from tools.content.source_config import load_source_config
-
         config = load_source_config(inputs.source_config)
         return [
             SourceInput(

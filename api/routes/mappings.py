@@ -13,6 +13,9 @@ from api.paging import page_of
 from api.problems import PROBLEM_RESPONSES
 from core.errors import InputError
 from core.paging import Page
+from tools.canonical import approve_mapping as approve
+from tools.canonical import get_mapping, update_field_mapping
+from tools.canonical import list_mappings as listing
 from tools.canonical.spec import MappingInfo, MappingSummary
 
 router = APIRouter(prefix="/mappings", tags=["mappings"], responses=PROBLEM_RESPONSES)
@@ -64,7 +67,6 @@ async def list_mappings(
     cursor: Cursor = None,
 ) -> MappingList:
     """Every mapping of the caller's tenant, oldest first (paged)."""
-    from tools.canonical import list_mappings as listing
 
     found = await run_sync(lambda: listing(engine, tenant=tenant, source_id=source_id))
     shown, page = page_of(found, limit, cursor)
@@ -80,7 +82,6 @@ async def show_mapping(
     version: Annotated[int | None, Query(ge=1, description="Version (default: latest).")] = None,
 ) -> MappingInfo:
     """A mapping's rules, each with its confidence, evidence and review status."""
-    from tools.canonical import get_mapping
 
     return await run_sync(lambda: get_mapping(engine, mapping_id, tenant=tenant, version=version))
 
@@ -95,7 +96,6 @@ async def edit_field(
     edit: FieldEdit,
 ) -> MappingInfo:
     """Confirm, edit or reject one field (the same call as `data-mash mapping set-field`)."""
-    from tools.canonical import update_field_mapping
 
     changes: dict[str, Any] = {}
     if edit.action == "reject":
@@ -123,7 +123,6 @@ async def approve_mapping(
     approval: Approval | None = None,
 ) -> MappingInfo:
     """Approve the latest version (approver role); mandatory fields must be mapped."""
-    from tools.canonical import approve_mapping as approve
 
     floor = approval.min_confidence if approval else None
     return await run_sync(lambda: approve(engine, mapping_id, tenant=tenant, min_confidence=floor))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from anyio.to_thread import run_sync
@@ -12,6 +13,9 @@ from api.deps import Cursor, EngineDep, Limit, SourcePath, TenantDep, Viewer
 from api.paging import page_of
 from api.problems import PROBLEM_RESPONSES
 from tools.content.contracts import RecordPage, SourceList, SourceProfileReport, SourceSummary
+from tools.content.profiling import read_profile
+from tools.content.sources import SourceRegistry
+from tools.content.staging import staged_slice
 
 router = APIRouter(prefix="/sources", tags=["sources"], responses=PROBLEM_RESPONSES)
 
@@ -21,7 +25,6 @@ async def list_sources(
     _: Viewer, engine: EngineDep, tenant: TenantDep, limit: Limit = 50, cursor: Cursor = None
 ) -> SourceList:
     """Ingested sources of the caller's tenant, oldest first (paged)."""
-    from tools.content.sources import SourceRegistry
 
     found = await run_sync(lambda: SourceRegistry(engine, tenant=tenant).list())
     shown, page = page_of(found, limit, cursor)
@@ -33,7 +36,6 @@ async def show_source(
     _: Viewer, engine: EngineDep, tenant: TenantDep, source_id: SourcePath
 ) -> SourceSummary:
     """One source: format, records, quarantined records, quality."""
-    from tools.content.sources import SourceRegistry
 
     info = await run_sync(lambda: SourceRegistry(engine, tenant=tenant).get(source_id))
     return info.summary()
@@ -44,8 +46,6 @@ async def profile_source(
     _: Viewer, engine: EngineDep, tenant: TenantDep, source_id: SourcePath
 ) -> SourceProfileReport:
     """Per column type, nulls, distinct values, pattern and quality; key issues."""
-    from tools.content.profiling import read_profile
-    from tools.content.sources import SourceRegistry
 
     def work() -> SourceProfileReport:
         return read_profile(SourceRegistry(engine, tenant=tenant).get(source_id))
@@ -63,8 +63,6 @@ async def source_records(
     cursor: Cursor = None,
 ) -> RecordPage:
     """Decoded records of a source, a page at a time (the sample values reviewers look at)."""
-    from tools.content.sources import SourceRegistry
-    from tools.content.staging import staged_slice
 
     def work() -> RecordPage:
         info = SourceRegistry(engine, tenant=tenant).get(source_id)
@@ -80,6 +78,5 @@ async def source_records(
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, JsonValue]]:
-    import json
 
     return json.loads(json.dumps(rows, default=str))

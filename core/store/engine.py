@@ -124,7 +124,9 @@ def open_store(settings: Settings) -> Engine:
     Raises:
         ConfigError: the workspace is unwritable, the URL is malformed, or the server unreachable.
     """
-    from core.store.migrate import upgrade_to_head
+    # Imported here: Alembic takes seconds to import and only opening a store needs it (the
+    # tables and the engine are imported far more often, e.g. by every server at start-up).
+    from core.store.migrate import current_revision, head_revision, upgrade_to_head  # noqa: PLC0415
 
     engine = create_store_engine(settings)
 
@@ -143,7 +145,6 @@ def open_store(settings: Settings) -> Engine:
             where="DATA_MASH_DB_URL" if settings.db_url else f"DATA_MASH_HOME={settings.home}",
             fix="check the URL, that the server runs, and the credentials",
         ) from None
-    from core.store.migrate import current_revision, head_revision
 
     if current_revision(engine) != head_revision():
         # Two commands started at once on a brand-new workspace would both create the tables;

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 FIRST_NAMES = [
     "James",
     "Mary",
@@ -243,7 +245,6 @@ def code_table(key: str, canonical: list[str] | None = None) -> dict[str, str]:
 
 
 def _slug(text: str) -> str:
-    import unicodedata
 
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return "".join(ch for ch in ascii_text.lower() if ch.isalnum())

@@ -11,10 +11,15 @@ assembled document equals the ground truth's, every component and every field.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
+from core.store import open_store
+from evals.assembly_score import assemble_estate
 from evals.result import EvalConfig, SuiteResult
+from evals.workspace import estate_for, ingest_estate
+from tools.assembly import propose_relationships
 
 Edge = tuple[str, str, str, str]
 
@@ -29,12 +34,6 @@ def _kind(rel: Any) -> str:
 
 def run(config: EvalConfig) -> SuiteResult:
     """Ingest the estate, discover its relationships and score them against the truth."""
-    import json
-
-    from core.store import open_store
-    from evals.assembly_score import assemble_estate
-    from evals.workspace import estate_for, ingest_estate
-    from tools.assembly import propose_relationships
 
     estate, _ = estate_for(config)
     sources = ingest_estate(config, estate)

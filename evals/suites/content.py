@@ -14,17 +14,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from evals.cobrix import run_layout, run_variant
+from evals.cobrix_cases import LAYOUTS, VARIANTS, XFAIL
 from evals.result import EvalConfig, SuiteResult
+from evals.suites.content_estate import estate_part
 
 
 def run(config: EvalConfig) -> SuiteResult:
-    """Run both parts; a missing reader module makes the whole suite unavailable."""
-    import tools.content.cobol  # noqa: F401  (the capability under test)
-    import tools.content.ingest  # noqa: F401
-
+    """Run both parts."""
     result = SuiteResult(suite="content")
     cobrix_part(config, result)
-    from evals.suites.content_estate import estate_part
 
     estate_part(config, result)
     result.lower_is_better(
@@ -39,8 +38,6 @@ def run(config: EvalConfig) -> SuiteResult:
 
 def cobrix_part(config: EvalConfig, result: SuiteResult) -> None:
     """Run the cobrix variants and layouts; a missing corpus is noted, not faked."""
-    from evals.cobrix import run_layout, run_variant
-    from evals.cobrix_cases import LAYOUTS, VARIANTS, XFAIL
 
     corpus = Path(config.cobrix_corpus)
     if not corpus.is_dir():

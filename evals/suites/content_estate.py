@@ -16,6 +16,7 @@ across sources or against code tables that the profiler does not make: they are 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -37,7 +38,6 @@ ID_PATH = "policy_core.policy_id"
 
 def estate_part(config: EvalConfig, result: SuiteResult) -> None:
     """Ingest the estate and score counts, decoded values and problems."""
-    import json
 
     estate, manifest = estate_for(config)
     sources = ingest_estate(config, estate)

@@ -9,24 +9,23 @@ expectation it can read is met (``ended``: the journey's status is ``done``).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from evals.journey_scripts import load_scripts
 from evals.result import EvalConfig, SuiteResult
+from evals.workspace import estate_for
 
 
 def run(config: EvalConfig) -> SuiteResult:
     """Validate every script, then run them when the runner exists."""
     scripts = load_scripts(config.journeys)
-    import os
-    import tempfile
-    from pathlib import Path
-
-    import yaml
-
-    from evals.workspace import estate_for
 
     estate, _ = estate_for(config)
     result = SuiteResult(suite="journey")

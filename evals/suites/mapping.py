@@ -9,14 +9,23 @@ Valentine's matchers (when ``valentine`` is importable) are scored with the same
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from evals.matching_estate import estate_sources, match_estate
 from evals.matching_eval import ColumnOutcome, calibration, name_rank, score, to_arrow
 from evals.public_corpus import Case, public_cases, read_columns
 from evals.result import EvalConfig, SuiteResult
+from evals.unseen import generate_unseen
+from evals.workspace import estate_for
+from knowledge.canonical import fields
+from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
+from tools.canonical.matching.generic import rank_targets
+from tools.canonical.matching.types import full_ranking
 
 BASELINE_THRESHOLD = 0.8
 KEYS = ("precision", "recall", "f1", "top1", "top3", "mrr", "recall_at_gt", "ece")
@@ -24,19 +33,15 @@ KEYS = ("precision", "recall", "f1", "top1", "top3", "mrr", "recall_at_gt", "ece
 
 def run(config: EvalConfig) -> SuiteResult:
     """Estate part, then public part; the matcher missing makes the suite unavailable."""
-    from evals.matching_estate import estate_sources, match_estate
-    from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
 
     result = SuiteResult(suite="mapping")
     embedder = _embedder(config, result)
     ours: dict[str, list[ColumnOutcome]] = defaultdict(list)
     base: dict[str, list[ColumnOutcome]] = defaultdict(list)
-    from evals.workspace import estate_for
 
     estate, _ = estate_for(config)
     truth = json.loads((estate / "ground_truth" / "mapping.json").read_text("utf-8"))
     systems = {e["name"]: e["system"] for e in estate_sources(estate)}
-    from knowledge.canonical import fields
 
     targets = [f.path for f in fields("policy_v1")]
     for n, (entry, match) in enumerate(match_estate(estate, embedder=embedder)):
@@ -73,12 +78,6 @@ UNSEEN_SEEDS = (1, 2)
 
 def unseen_part(config: EvalConfig, result: SuiteResult, embedder: Any, targets: list[str]) -> None:
     """Sources of naming conventions the matcher was not fitted on (``evals.unseen``)."""
-    import tempfile
-    from pathlib import Path
-
-    from evals.matching_estate import estate_sources, match_estate
-    from evals.unseen import generate_unseen
-    from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
 
     ours: dict[str, list[ColumnOutcome]] = defaultdict(list)
     base: dict[str, list[ColumnOutcome]] = defaultdict(list)
@@ -111,7 +110,8 @@ def _embedder(config: EvalConfig, result: SuiteResult) -> Any:
     if not config.semantic:
         result.notes.append("semantic embedder off (lexical mode); --semantic turns MiniLM on")
         return None
-    from knowledge.embeddings.semantic import LocalMiniLMEmbedder
+    # Imported here: torch loads only when semantic embeddings are used.
+    from knowledge.embeddings.semantic import LocalMiniLMEmbedder  # noqa: PLC0415
 
     return LocalMiniLMEmbedder()
 
@@ -148,8 +148,6 @@ def _record(
 
 def public_part(config: EvalConfig, result: SuiteResult, embedder: Any) -> None:
     """GDC and Valentine pairs with ``rank_targets``; the name baseline beside it."""
-    from tools.canonical.matching.generic import rank_targets
-    from tools.canonical.matching.types import full_ranking
 
     if not config.schema_corpus.is_dir():
         result.notes.append(
@@ -193,7 +191,8 @@ def public_part(config: EvalConfig, result: SuiteResult, embedder: Any) -> None:
 
 def _valentine(result: SuiteResult) -> None:
     try:
-        import valentine  # noqa: F401
+        # Imported here: an optional peer matcher (a baseline), absent in most installs.
+        import valentine  # noqa: F401, PLC0415
     except ImportError as exc:
         result.baselines["valentine"] = {
             "status": "unavailable",

@@ -19,12 +19,16 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from evals.estate import pools
 from evals.estate_truth import Universe, policy_number, problems, universe
 from evals.result import EvalConfig, SuiteResult
 from evals.routing_reference import ReferenceRouter
+from evals.workspace import estate_for
+from knowledge.canonical import arrow_schema
+from tools.routing import compile_rule_set, evaluate_policy, load_rule_set
 
 RULES = Path(__file__).resolve().parents[2] / "knowledge" / "rules" / "example_rules.yaml"
 SYSTEM_NAMES = {
@@ -37,9 +41,6 @@ SYSTEM_NAMES = {
 
 def truth_table(u: Universe, quality: dict[str, int]) -> pa.Table:
     """Canonical routing inputs of every policy, typed as the canonical Arrow schema."""
-    import numpy as np
-
-    from knowledge.canonical import arrow_schema
 
     n = u.n
     ids = [f"P{i:09d}" for i in range(1, n + 1)]
@@ -72,8 +73,6 @@ def truth_table(u: Universe, quality: dict[str, int]) -> pa.Table:
 
 def run(config: EvalConfig) -> SuiteResult:
     """Route the estate's truth three ways and compare with the reference."""
-    from evals.workspace import estate_for
-    from tools.routing import compile_rule_set, evaluate_policy, load_rule_set
 
     estate, manifest = estate_for(config)
     # Problems name the policy as each system writes its key; the truth table uses group ids.

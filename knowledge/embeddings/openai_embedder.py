@@ -82,7 +82,8 @@ class OpenAIEmbedder:
     ) -> None:
         """Configure the embedder; ``client`` replaces the ``openai.OpenAI`` client (tests)."""
         if client is None:
-            import openai
+            # Imported here: loaded only when an OpenAI endpoint is configured.
+            import openai  # noqa: PLC0415
 
             # Our own retry loop honours retry-after and counts spend; the client's would not.
             client = openai.OpenAI(
@@ -161,7 +162,8 @@ class OpenAIEmbedder:
             )
 
     def _call_with_retries(self, batch: list[str]) -> Any:
-        import openai
+        # Imported here: loaded only when an OpenAI endpoint is configured.
+        import openai  # noqa: PLC0415
 
         tries = 0
 

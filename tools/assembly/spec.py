@@ -67,7 +67,9 @@ def _mapping(engine: Engine, settings: Settings, info: SourceInfo, tenant: str) 
         return get_mapping(engine, m.mapping_id, tenant=tenant, version=m.approved_version)
     if mappings:
         return get_mapping(engine, mappings[-1].mapping_id, tenant=tenant)
-    from tools.canonical.suggest import suggest_mapping
+    # Imported here: the matcher (scipy, the glossary) loads only when a source has no mapping
+    # yet; the waves and canonical readers of assemblies never need it.
+    from tools.canonical.suggest import suggest_mapping  # noqa: PLC0415
 
     proposal = suggest_mapping(engine, settings, info.source_id, tenant=tenant)
     return get_mapping(engine, proposal.mapping_id, tenant=tenant)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, field_validator
-from sqlalchemy import Connection, Engine, and_, bindparam, select
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select
 
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
@@ -317,7 +317,6 @@ class PolicyLocations:
             return [MoveRecord.model_validate(dict(r._mapping)) for r in rows]
 
     def counts_by_system(self) -> dict[str, int]:
-        from sqlalchemy import func
 
         with self.engine.connect() as conn:
             rows = conn.execute(

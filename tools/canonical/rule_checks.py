@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from pydantic import TypeAdapter, ValidationError
 
 from core.errors import InputError
+from knowledge.canonical import mandatory_paths
 from knowledge.glossary import list_code_tables
 from tools.canonical.build import FAIL, build_candidates, compile_plan, unknown_target
 from tools.canonical.dates import EXCEL, compile_format
@@ -136,7 +137,6 @@ def _check_sample(candidates: pa.Table, rule: FieldRule, name: str, list_path: s
 def missing_required(rules: Sequence[FieldRule], canonical: str) -> list[str]:
     """Mandatory canonical fields no rule fills, plus required item fields of mapped lists."""
     mapped = {r.target for r in rules if r.mapped}
-    from knowledge.canonical import mandatory_paths
 
     missing = [p for p in mandatory_paths(canonical) if p not in mapped]
     for item in list_components(canonical):

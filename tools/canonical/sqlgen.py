@@ -11,6 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from knowledge.canonical import mandatory_paths
 from tools.canonical.model_tree import Leaf, list_components, model_tree
 
 ROOT_TABLE = "canonical_policy"
@@ -40,7 +41,6 @@ def create_statements(version: str = "policy_v1") -> list[str]:
     """CREATE TABLE statements for canonical records of `version`."""
     tree = model_tree(version)
     scalar = [leaf for leaf in tree.all_leaves() if "[]" not in leaf.path]
-    from knowledge.canonical import mandatory_paths
 
     mandatory = set(mandatory_paths(version))
     lines = [f"  {KEY} BIGINT NOT NULL PRIMARY KEY"]

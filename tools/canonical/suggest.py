@@ -25,9 +25,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine
 
+from core.errors import InputError
 from core.metrics import count_confidence
 from core.settings import Settings
+from knowledge.canonical import fields
+from knowledge.glossary import lookup_code
+from tools.canonical import create_mapping
 from tools.canonical.contracts import SuggestedMapping
+from tools.canonical.dates import parse_dates
+from tools.canonical.matching import suggest_matches
+from tools.canonical.rule_checks import check_rules, parse_rules
+from tools.content.indexing import _embedder
 from tools.content.sources import SourceInfo, SourceRegistry
 from tools.content.staging import staged_batches
 
@@ -86,7 +94,6 @@ def _text(values: pa.Array) -> pa.Array:
 
 def infer_date_format(values: pa.Array, *, spreadsheet: bool = False) -> str | None:
     """The date format under which nearly every sample value is a real date, or None."""
-    from tools.canonical.dates import parse_dates
 
     if pa.types.is_date(values.type) or pa.types.is_timestamp(values.type):
         return None
@@ -113,7 +120,6 @@ def infer_date_format(values: pa.Array, *, spreadsheet: bool = False) -> str | N
 
 
 def infer_code_table(values: pa.Array, target_leaf: str) -> str | None:
-    from knowledge.glossary import lookup_code
 
     tables = CODE_TABLES_BY_TARGET.get(target_leaf)
     if not tables:
@@ -171,10 +177,6 @@ def suggest_mapping(
     Raises:
         NotFoundError: no such source.
     """
-    from knowledge.canonical import fields
-    from tools.canonical import create_mapping
-    from tools.canonical.matching import suggest_matches
-    from tools.content.indexing import _embedder
 
     tenant = tenant or settings.tenant
     info = SourceRegistry(engine, tenant=tenant).get(source_id)
@@ -241,8 +243,6 @@ def suggest_mapping(
 
 def _rule_problem(rule: dict[str, Any], info: SourceInfo, canonical: str) -> str | None:
     """Why a proposed rule would be refused on the source's sample, or None if it is fine."""
-    from core.errors import InputError
-    from tools.canonical.rule_checks import check_rules, parse_rules
 
     try:
         check_rules(parse_rules([rule]), info, canonical)

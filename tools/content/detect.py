@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import sqlite3
+import xml.etree.ElementTree as ET
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -141,7 +143,6 @@ def detect_format(
 
 
 def _detect_sqlite(path: Path) -> DetectedSource:
-    import sqlite3
 
     con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -173,7 +174,8 @@ def _detect_zip(path: Path) -> DetectedSource:
             where=str(path),
             fix="unpack it and ingest the files inside",
         )
-    import python_calamine as calamine
+    # Imported here: the workbook engine loads only for Excel files.
+    import python_calamine as calamine  # noqa: PLC0415
 
     workbook = calamine.CalamineWorkbook.from_path(str(path))
     sheets = list(workbook.sheet_names)
@@ -192,7 +194,6 @@ def _detect_xml(
     path: Path, shown: str, options: dict[str, Any], notes: list[str]
 ) -> DetectedSource:
     """Record element = the most frequent tag among the root's children in the sample."""
-    import xml.etree.ElementTree as ET
 
     counts: Counter[str] = Counter()
     depth = 0

@@ -14,6 +14,7 @@ from typing import Any
 
 from core.errors import ConfigError
 from core.settings import Settings
+from knowledge.glossary import expand_name
 from tools.content.contracts import ColumnHit
 from tools.content.sources import SourceInfo
 
@@ -21,7 +22,8 @@ ColumnMatch = ColumnHit  # the contract model; the old name stays for callers
 
 
 def _embedder(settings: Settings):  # type: ignore[no-untyped-def]
-    from knowledge.embeddings.semantic import make_embedder
+    # Imported here: torch loads only when semantic embeddings are used.
+    from knowledge.embeddings.semantic import make_embedder  # noqa: PLC0415
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
     return _cached_embedder(
@@ -55,14 +57,15 @@ def vector_index(settings: Settings):  # type: ignore[no-untyped-def]
     embedder = _embedder(settings)
     if embedder is None:
         return None
-    from knowledge.vector_index import VectorIndex  # chromadb takes seconds to import
+    # Imported here: chromadb takes seconds to import; only the index needs it.
+    from knowledge.vector_index import VectorIndex  # chromadb takes seconds to import  # noqa: PLC0415
 
     return VectorIndex(settings.path("index"), embedder)
 
 
 def column_documents(info: SourceInfo, profile: dict[str, Any]) -> list[Any]:
-    from knowledge.glossary import expand_name
-    from knowledge.vector_index import ColumnDocument, column_document_text
+    # Imported here: chromadb takes seconds to import; only the index needs it.
+    from knowledge.vector_index import ColumnDocument, column_document_text  # noqa: PLC0415
 
     docs = []
     for column in profile["columns"]:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, delete
 
 from core.errors import InputError
 from core.file_lock import file_lock, is_locked
@@ -29,8 +29,11 @@ from core.settings import Settings
 from core.store.leases import hold_lease
 from core.store.models import utcnow
 from tools.audit import AuditLog
+from tools.content import indexing
 from tools.content.contracts import IngestResult, QuarantinedRecord
+from tools.content.profiling import load_profile, profile_staged
 from tools.content.readers.base import DEFAULT_BATCH_ROWS
+from tools.content.readers.registry import reader_for
 from tools.content.sources import SOURCE, SourceInfo, SourceRegistry
 from tools.content.staging import PartWriter, QuarantineWriter
 
@@ -40,7 +43,6 @@ Status = Callable[[str], None]  # what the ingest is doing when there is nothing
 
 def progress_unit(fmt: str) -> str:
     """What ``progress`` counts for a format: ``bytes`` (the default) or ``records``."""
-    from tools.content.readers.registry import reader_for
 
     return str(getattr(reader_for(fmt), "progress_unit", "bytes"))
 
@@ -100,7 +102,6 @@ def ingest_file(
     Raises:
         InputError: missing/empty file, unknown format, bad options, or a file-level decode error.
     """
-    from tools.content.readers.registry import reader_for
 
     tenant = check_tenant(tenant or settings.tenant)
     _check_label("name", name, NAME_MAX)
@@ -289,12 +290,9 @@ def _index(settings: Settings, info: SourceInfo) -> None:
     A marker file records that indexing finished, so an ingest killed while indexing is not
     reused as complete: the next ingest of the same file indexes it.
     """
-    from tools.content.indexing import index_source
-    from tools.content.profiling import load_profile
-
     if _is_indexed(info):
         return
-    indexed = index_source(settings, info, load_profile(info))
+    indexed = indexing.index_source(settings, info, load_profile(info))
     if indexed is not None:
         (Path(info.staging_dir) / INDEXED_MARKER).write_text(f"{indexed}\n")
 
@@ -346,7 +344,6 @@ def _stage(
 
 def _profile(folder: Path, columns: list[dict[str, Any]]) -> dict[str, Any]:
     """Profile the staged records and keep the profile beside them."""
-    from tools.content.profiling import profile_staged
 
     profile = profile_staged(folder / "records")
     (folder / "profile.json").write_text(json.dumps(profile, default=str, indent=1))
@@ -389,7 +386,6 @@ def delete_source(
     reason: str = "",
 ) -> bool:
     """Remove a staged source (compensation of an ingest); idempotent, audited."""
-    from sqlalchemy import and_, delete
 
     tenant = tenant or settings.tenant
     info = SourceRegistry(engine, tenant=tenant).find(source_id)
@@ -415,7 +411,5 @@ def delete_source(
                 # not find its idempotency key completed and return a source that is gone.
                 audit.mark_compensated(info.entry_id, conn=conn)
     shutil.rmtree(info.staging_dir, ignore_errors=True)
-    from tools.content.indexing import unindex_source
-
-    unindex_source(settings, tenant, source_id)
+    indexing.unindex_source(settings, tenant, source_id)
     return True

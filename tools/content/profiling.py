@@ -14,10 +14,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from knowledge.embeddings.layout import layout_fingerprint
+from knowledge.glossary import expand_name
 from tools.content.contracts import SourceProfileReport
 from tools.content.profile import profile_batches
 from tools.content.sources import SourceInfo
-from tools.content.staging import staged_batches
+from tools.content.staging import staged_batches, staged_dataset
 
 POLICY_WORDS = ("policy", "contract", "certificate")
 ID_WORDS = ("number", "identifier", "reference", "id", "key")
@@ -25,7 +27,6 @@ FINGERPRINT_SAMPLE_ROWS = 2000
 
 
 def _words(name: str) -> tuple[list[str], str]:
-    from knowledge.glossary import expand_name
 
     return expand_name(name.rsplit(".", 1)[-1]).lower().split(), name.lower()
 
@@ -85,7 +86,6 @@ def _is_business_number(name: str) -> bool:
 
 def profile_staged(records_dir: Path, key_columns: Sequence[str] | None = None) -> dict[str, Any]:
     """Profile every staged record of a source, plus its layout fingerprint."""
-    from tools.content.staging import staged_dataset
 
     names = staged_dataset(records_dir).schema.names
     sample = next(staged_batches(records_dir, batch_rows=FINGERPRINT_SAMPLE_ROWS), None)
@@ -97,7 +97,6 @@ def profile_staged(records_dir: Path, key_columns: Sequence[str] | None = None) 
 
 
 def _fingerprint(records_dir: Path) -> str | None:
-    from knowledge.embeddings.layout import layout_fingerprint
 
     first = next(staged_batches(records_dir, batch_rows=FINGERPRINT_SAMPLE_ROWS), None)
     if first is None:

@@ -13,10 +13,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+from sqlalchemy import text
+
 from core.errors import DataMashError
 from core.logs import get_logger, scrub
 from core.settings import Settings
+from core.store.engine import create_store_engine
+from core.store.migrate import current_revision, head_revision
+from core.targets import TargetName
 from tools.health.contracts import CheckResult, HealthReport, Status
+from tools.waves.context import WaveContext
 
 _log = get_logger(__name__)
 LLM_TIMEOUT_S = 3.0
@@ -50,10 +57,6 @@ def _timed(check: Callable[[], CheckResult]) -> CheckResult:
 
 def check_store(settings: Settings, engine: Any = None) -> dict[str, list[CheckResult]]:
     """The store answers and its schema is at the newest migration."""
-    from sqlalchemy import text
-
-    from core.store.engine import create_store_engine
-    from core.store.migrate import current_revision, head_revision
 
     def connectivity() -> CheckResult:
         own = engine or create_store_engine(settings)
@@ -112,8 +115,9 @@ def check_vector_index(settings: Settings) -> dict[str, list[CheckResult]]:
             return _result(
                 "pass", kind="component", value="empty", output="no index yet; ingest builds it"
             )
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+        # Imported here: chromadb takes seconds to import; only the index needs it.
+        import chromadb  # noqa: PLC0415
+        from chromadb.config import Settings as ChromaSettings  # noqa: PLC0415
 
         client = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
@@ -127,8 +131,6 @@ def check_vector_index(settings: Settings) -> dict[str, list[CheckResult]]:
 
 def check_targets(settings: Settings, engine: Any = None) -> dict[str, list[CheckResult]]:
     """Each built-in target's own health check, with its default configuration."""
-    from core.targets import TargetName
-    from tools.waves.context import WaveContext
 
     results: dict[str, list[CheckResult]] = {}
     services = WaveContext.default(engine, settings) if engine is not None else None
@@ -164,7 +166,6 @@ def check_llm(settings: Settings) -> dict[str, list[CheckResult]]:
                 value="not configured",
                 output="journeys run as guided wizards (set OPENAI_API_KEY)",
             )
-        import httpx
 
         base = (settings.openai_base_url or "https://api.openai.com/v1").rstrip("/")
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""

@@ -22,10 +22,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from sqlalchemy import Engine
+from sqlalchemy import Engine, and_, select
 
 from core.errors import NotFoundError
 from core.settings import Settings
+from core.store.models import WavePlanRow, WavePolicyRow, WaveRow, table_of
+from tools.canonical import map_to_canonical
+from tools.canonical.output import output_dir, require_complete_run
+from tools.canonical.repository import list_mappings
 from tools.content.sources import SourceRegistry
 from tools.routing.derived import WaveLookup
 
@@ -66,7 +70,6 @@ class CanonicalBatches:
 
 def latest_approved_mapping(engine: Engine, tenant: str, source_id: str) -> ApprovedMapping | None:
     """The source's newest mapping that has an approved version, with that version."""
-    from tools.canonical.repository import list_mappings
 
     approved = [
         m
@@ -81,7 +84,6 @@ def latest_approved_mapping(engine: Engine, tenant: str, source_id: str) -> Appr
 
 def canonical_dir(settings: Settings, tenant: str, mapping: ApprovedMapping) -> Path:
     """``<home>/canonical/<tenant>/<mapping_id>/v<version>`` (the mapping engine's layout)."""
-    from tools.canonical.output import output_dir
 
     return output_dir(settings, tenant, mapping.mapping_id, mapping.version)
 
@@ -133,7 +135,6 @@ def ensure_canonical_records(
         )
     if any(canonical_dir(settings, tenant, mapping).glob("part-*.parquet")):
         return None
-    from tools.canonical import map_to_canonical
 
     return map_to_canonical(
         engine,
@@ -166,7 +167,6 @@ def canonical_batches_for_source(
             fix=f"run data-mash map-to-canonical {source_id}, then "
             "data-mash approve-mapping MAPPING_ID",
         )
-    from tools.canonical.output import require_complete_run
 
     folder = canonical_dir(settings, tenant, mapping)
     require_complete_run(folder, mapping.mapping_id, mapping.version)  # never a partial run
@@ -186,9 +186,6 @@ def planned_wave_lookup(engine: Engine, tenant: str, source_id: str) -> WaveLook
     Returns None when no plan places any policy of the source (``wave`` then stays null). The
     lookup queries per batch, so memory does not grow with the size of the plan.
     """
-    from sqlalchemy import and_, select
-
-    from core.store.models import WavePlanRow, WavePolicyRow, WaveRow, table_of
 
     plan, wave, member = table_of(WavePlanRow), table_of(WaveRow), table_of(WavePolicyRow)
     with engine.connect() as conn:

@@ -28,6 +28,7 @@ from tools.sync.contracts import (
     SyncStatus,
 )
 from tools.sync.ledger import NAMESPACE
+from tools.sync.service import sync_status
 
 CONFLICT = table_of(SyncConflictRow)
 
@@ -211,7 +212,6 @@ class ConflictQueue:
 
     def status(self) -> SyncStatus:
         """Lag, backlog, conflicts by type, owners, for ``sync status``."""
-        from tools.sync.service import sync_status
 
         return sync_status(self.engine, tenant=self.tenant)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.metrics import SYNC_CONFLICTS, count
 from core.store.models import as_utc
 
 
@@ -251,7 +252,6 @@ class ApplyReport(BaseModel):
             self.to_legacy += 1
 
     def count_metrics(self) -> None:
-        from core.metrics import SYNC_CONFLICTS, count
 
         if self.resolved:
             count(SYNC_CONFLICTS, self.resolved, resolution="policy")

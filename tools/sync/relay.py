@@ -283,7 +283,8 @@ class Relay:
     def _listen(self) -> Any:
         if self.engine.dialect.name != "postgresql":
             return None
-        import psycopg
+        # Imported here: the PostgreSQL driver is needed only with a PostgreSQL URL.
+        import psycopg  # noqa: PLC0415
 
         url = self.engine.url.set(drivername="postgresql")
         conn = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)

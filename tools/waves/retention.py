@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, and_, delete, select
+from sqlalchemy import Engine, and_, delete, func, select
 
 from tools.audit import AuditLog
 from tools.waves.context import WaveContext
@@ -109,7 +109,6 @@ def gc(context: WaveContext, *, older_than: timedelta, dry_run: bool = False) ->
 
 
 def _count(engine: Engine, tenant: str, wave_id: str) -> dict[str, int]:
-    from sqlalchemy import func
 
     with engine.connect() as conn:
         return {

@@ -21,6 +21,8 @@ from sqlalchemy import and_, select
 from core.errors import NotFoundError
 from core.targets import same_target
 from tools.audit import AuditLog, AuditRecord, LocationRecord, MoveRecord, PolicyLocations
+from tools.canonical.repository import list_mappings
+from tools.content.sources import SourceRegistry
 from tools.waves.context import WaveContext
 from tools.waves.state import PLAN, WAVE, WAVE_POLICY
 from tools.waves.statuses import WaveState
@@ -221,8 +223,6 @@ def lineage(context: WaveContext, policy_id: str) -> list[LineageStep]:
     source_id = wave.source_id if wave else None
     info = None
     if source_id:
-        from tools.content.sources import SourceRegistry
-
         info = SourceRegistry(context.engine, tenant=context.tenant).find(source_id)
     steps.append(
         LineageStep(
@@ -237,8 +237,6 @@ def lineage(context: WaveContext, policy_id: str) -> list[LineageStep]:
     mapping: dict[str, Any] = {}
     if source_id:
         try:
-            from tools.canonical.repository import list_mappings
-
             found = [
                 m
                 for m in list_mappings(context.engine, tenant=context.tenant, source_id=source_id)

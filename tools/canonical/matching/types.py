@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -139,7 +141,6 @@ class RankResult:
 
 def full_ranking(result: RankResult, source: str) -> list[str]:
     """Every target for ``source``: the assigned one first, then by descending score."""
-    import numpy as np
 
     i = result.sources.index(source)
     order = [result.targets[int(j)] for j in np.argsort(-result.scores[i], kind="stable")]

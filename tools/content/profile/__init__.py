@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from core.errors import InputError
 from tools.content.profile.dates import DATEISH, DateStats, date_shapes, parse_dates
 from tools.content.profile.keys import KeyCounter
 from tools.content.profile.models import (
@@ -72,6 +73,7 @@ from tools.content.profile.sketches import (
     round4,
 )
 from tools.content.readers.base import ReadBatch
+from tools.content.readers.columnar import flatten_batch
 
 __all__ = [
     "ColumnProfile",
@@ -465,7 +467,6 @@ class SourceProfiler:
 
     def update(self, batch: pa.RecordBatch | ReadBatch) -> None:
         """Add one batch (a RecordBatch, or a reader's ReadBatch)."""
-        from tools.content.readers.columnar import flatten_batch
 
         if isinstance(batch, ReadBatch):
             batch = batch.records
@@ -476,8 +477,6 @@ class SourceProfiler:
         present = set(names)
         missing = [k for k in self.key_columns if k not in present]
         if missing:
-            from core.errors import InputError
-
             raise InputError(
                 f"key columns not in the source: {', '.join(missing)}",
                 where="key_columns",

@@ -18,6 +18,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from knowledge.glossary import expand_name
+
 YYYYMMDD = "YYYYMMDD (int)"
 YYYYDDD = "YYYYDDD (int)"
 CYYMMDD = "CYYMMDD (int)"
@@ -56,7 +58,6 @@ def name_suggests_date(name: str) -> bool:
 
     Only the last dotted segment counts (``INSD_DTL.INSD_PERS.BIRTH_DT`` -> ``BIRTH_DT``).
     """
-    from knowledge.glossary import expand_name
 
     leaf = name.rsplit(".", 1)[-1]
     if set(expand_name(leaf).lower().split()) & DATE_WORDS:

@@ -58,7 +58,8 @@ class XlsxReader:
         return self._counted
 
     def _rows(self) -> Iterator[list[Any]]:
-        import python_calamine as calamine
+        # Imported here: the workbook engine loads only for Excel files.
+        import python_calamine as calamine  # noqa: PLC0415
 
         check_file(self.path)
         try:

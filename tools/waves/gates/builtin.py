@@ -9,6 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from knowledge.canonical.catalogue import mandatory_paths
+from tools.routing.derived import quality_scores
 from tools.waves.contracts import GateResult, PlanCriteria
 from tools.waves.expressions import Node, check_rule, evaluate_rule
 from tools.waves.gates.base import SAMPLE_SIZE, GateContext, RecordGate
@@ -26,8 +28,6 @@ class CompletenessGate(RecordGate):
         if criteria.required_fields is not None:
             self.required = list(criteria.required_fields)
         else:
-            from knowledge.canonical.catalogue import mandatory_paths
-
             self.required = mandatory_paths(canonical)
 
     def describe(self) -> str:
@@ -65,8 +65,6 @@ class DataQualityGate(RecordGate):
         if index >= 0:
             scores = batch.column(index)
         else:
-            from tools.routing.derived import quality_scores
-
             scores = quality_scores(batch, canonical=self.canonical)
         return pc.fill_null(pc.less(scores, self.criteria.quality_min), True)
 
