@@ -93,7 +93,18 @@ class ParquetReader:
             )
         with pf:
             done = 0
-            for batch in pf.iter_batches(batch_size=batch_rows, columns=self.options.columns):
+            batches = pf.iter_batches(batch_size=batch_rows, columns=self.options.columns)
+            while True:
+                try:  # a damaged page or footer shows only when its row group is read
+                    batch = next(batches, None)
+                except (pa.ArrowException, OSError) as exc:
+                    raise InputError(
+                        f"damaged Parquet file after {done:,} rows: {exc}",
+                        where=str(self.path),
+                        fix="check the file, or write it again",
+                    ) from None
+                if batch is None:
+                    break
                 done += batch.num_rows
                 yield ReadBatch(flatten_batch(batch), [], _progress(pf, done))
 

@@ -134,6 +134,12 @@ class SqliteReader:
                     for values, field in zip(columns, schema, strict=True)
                 ]
                 yield ReadBatch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+        except sqlite3.DatabaseError as exc:  # a damaged file fails on first touch or mid-read
+            raise InputError(
+                f"damaged SQLite database: {exc}",
+                where=str(self.path),
+                fix="check the file (sqlite3 FILE 'PRAGMA integrity_check'), or export it again",
+            ) from None
         finally:
             con.close()
 
