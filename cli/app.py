@@ -21,6 +21,16 @@ Typical journey:
 
   data-mash map-to-canonical SOURCE_ID   propose a mapping to the canonical policy model
 
+  data-mash relate SOURCE_ID SOURCE_ID   how the systems' records of one policy join up
+
+  data-mash assembly propose --root SOURCE_ID   then approve and run: whole policies
+
+  data-mash generate-plan --assembly ASSEMBLY_ID --target new_platform   plan waves
+
+  data-mash wave run WAVE_ID             migrate one wave (resumable; roll back with rollback)
+
+  data-mash sync status                  after a wave: legacy and new kept in step
+
   data-mash replay --since 1h            what happened, from the write-ahead audit log
 
 Every command takes --json (one JSON document on stdout) and --tenant. Exit codes: 0 success,
