@@ -16,7 +16,6 @@ import json
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from evals.demo_assembly import (
     whole_routing_step,
     whole_waves_step,
 )
-from evals.demo_waves import EXAMPLE_RULES, remember_demo_wave, roll_back_previous_demo
+from evals.demo_waves import EXAMPLE_RULES, StepProgress, plan_and_run_wave0
 from evals.estate import EstateManifest, generate_estate, load_manifest
 from evals.matching_estate import is_right, top1_right
 from tools.canonical import approve_mapping, map_to_canonical, update_field_mapping
@@ -45,9 +44,6 @@ from tools.content.sources import SourceRegistry
 from tools.routing.canonical_input import canonical_batches_for_source
 from tools.routing.decisions import route_source
 from tools.routing.rulesets import register_rule_set
-from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
-
-StepProgress = Callable[[str, int, int], None]  # (step label, done, total)
 
 
 def estate_dir(settings: Settings, policies: int, seed: int) -> Path:
@@ -340,57 +336,10 @@ def waves_step(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Plan waves for the mapped policies and run wave 0 (the clean candidates) end to end."""
 
-    started = time.perf_counter()
     ids = {s["name"]: s["source_id"] for s in sources["sources"]}
-    context = WaveContext.default(engine, settings, settings.tenant)
-    rolled_back = roll_back_previous_demo(context, settings)
-    # The route milestone re-applies the example rules with each policy's wave, so wave 0's
-    # clean candidates go to the new platform (rule wave0_clean_candidates).
-    criteria = PlanCriteria(rule_set="example_rules")
-    try:
-        plan = generate_plan(
-            context,
-            source_ids=[ids[n] for n in mapping["approved"]],
-            target="new_platform",
-            criteria=criteria,
-        )
-    except InputError as exc:
-        # Nothing is ready to move (every policy stays on legacy or awaits data fixes): that is
-        # a result of the journey, not a failure of the demo.
-        reason = {"status": "nothing to migrate", "reason": exc.message}
-        seconds = round(time.perf_counter() - started, 2)
-        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
-    wave0 = next((w for w in plan.waves if w.number == 0), None)
-    if wave0 is None:
-        # No clean candidate left (an earlier run migrated them): a result, not a failure.
-        reason = {"status": "nothing to migrate", "reason": "no clean candidate for wave 0"}
-        seconds = round(time.perf_counter() - started, 2)
-        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
-    remember_demo_wave(settings, wave0.wave_id)
-    gates = check_gates(context, wave0.wave_id)
-    status = run_wave(
-        context,
-        wave0.wave_id,
-        progress=(lambda m, d, t: progress(f"wave 0: {m}", d, t)) if progress else None,
+    return plan_and_run_wave0(
+        engine, settings, source_ids=[ids[n] for n in mapping["approved"]], progress=progress
     )
-    waves = {
-        "plan_id": plan.plan_id,
-        "waves": [w.model_dump(mode="json") for w in plan.waves],
-        "wave0": {
-            "wave_id": wave0.wave_id,
-            "status": status.status,
-            "gates": gates.model_dump(mode="json"),
-            "steps": {k: v.status for k, v in status.steps.items()},
-            "migrated": status.migrated,
-            "failed": status.failed,
-            "routed_elsewhere": int(status.steps["migrate"].outcome.get("skipped", 0)),
-            "error": status.error,
-            "step_errors": {k: v.error for k, v in status.steps.items() if v.error},
-        },
-        "rolled_back": rolled_back,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    return waves, status.validation or {"status": "not run"}
 
 
 def demo_problems(result: dict[str, Any]) -> list[str]:

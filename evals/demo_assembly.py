@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -19,21 +18,20 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
-from core.errors import InputError
 from core.settings import Settings
-from evals.demo_waves import EXAMPLE_RULES, remember_demo_wave, roll_back_previous_demo
+from evals.demo_waves import EXAMPLE_RULES, StepProgress, plan_and_run_wave0
 from tools.assembly import confirm_relationships
 from tools.assembly.output import CONFLICTS, STAGE, assembly_dir, run_dir
 from tools.assembly.run import run_assembly
 from tools.assembly.spec import approve_assembly, propose_assembly
 from tools.routing.decisions import route_source
 from tools.routing.rulesets import register_rule_set
-from tools.waves import PlanCriteria, WaveContext, check_gates, generate_plan, run_wave
+from tools.waves import PlanCriteria, WaveContext
+from tools.waves.contracts import Plan, WaveStatus
 from tools.waves.expressions import check_rule, evaluate_rule
 from tools.waves.inputs import assembly_records, root_system
 from tools.waves.state import wave_policy_ids
 
-StepProgress = Callable[[str, int, int], None]
 #: The estate's policy roots (one row per policy each), in the order the demo assembles them.
 ROOTS = ("policy_master", "agency_policies", "life", "acquired_policy")
 TOP = 5
@@ -211,64 +209,29 @@ def whole_waves_step(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Plan waves from the assemblies and run wave 0: whole policies into the new platform."""
 
-    started = time.perf_counter()
-    context = WaveContext.default(engine, settings, settings.tenant)
-    rolled_back = roll_back_previous_demo(context, settings)
-    criteria = PlanCriteria(rule_set="example_rules")
-    try:
-        plan = generate_plan(
-            context,
-            assembly_ids=assembly["assembly_ids"],
-            target="new_platform",
-            criteria=criteria,
-        )
-    except InputError as exc:
-        reason = {"status": "nothing to migrate", "reason": exc.message}
-        seconds = round(time.perf_counter() - started, 2)
-        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
-    wave0 = next((w for w in plan.waves if w.number == 0), None)
-    if wave0 is None:
-        reason = {"status": "nothing to migrate", "reason": "no clean candidate for wave 0"}
-        seconds = round(time.perf_counter() - started, 2)
-        return {**reason, "rolled_back": rolled_back, "seconds": seconds}, reason
-    remember_demo_wave(settings, wave0.wave_id)
-    later = [wave_policy_ids(context, w.wave_id) for w in plan.waves if w.number > 0]
-    failing_rules = _failing_rules(
-        engine, settings, plan.assembly_ids, criteria.business_rules, later
+    def whole_policies(
+        context: WaveContext, plan: Plan, criteria: PlanCriteria, status: WaveStatus
+    ) -> dict[str, Any]:
+        later = [wave_policy_ids(context, w.wave_id) for w in plan.waves if w.number > 0]
+        target = context.target("new_platform")
+        completed = status.status == "completed" and hasattr(target, "children")
+        return {
+            "assembly_ids": plan.assembly_ids,
+            "whole_policies": True,
+            "summary": plan.summary,
+            "failing_rules": _failing_rules(
+                engine, settings, plan.assembly_ids, criteria.business_rules, later
+            ),
+            "wave0": {"child_rows": target.children(status.wave_id) if completed else {}},
+        }
+
+    return plan_and_run_wave0(
+        engine,
+        settings,
+        assembly_ids=assembly["assembly_ids"],
+        progress=progress,
+        extras=whole_policies,
     )
-    gates = check_gates(context, wave0.wave_id)
-    status = run_wave(
-        context,
-        wave0.wave_id,
-        progress=(lambda m, d, t: progress(f"wave 0: {m}", d, t or 0)) if progress else None,
-    )
-    migrate = status.steps["migrate"].outcome
-    target = context.target("new_platform")
-    waves = {
-        "plan_id": plan.plan_id,
-        "assembly_ids": plan.assembly_ids,
-        "whole_policies": True,
-        "summary": plan.summary,
-        "waves": [w.model_dump(mode="json") for w in plan.waves],
-        "failing_rules": failing_rules,
-        "wave0": {
-            "wave_id": wave0.wave_id,
-            "status": status.status,
-            "gates": gates.model_dump(mode="json"),
-            "steps": {k: v.status for k, v in status.steps.items()},
-            "migrated": status.migrated,
-            "failed": status.failed,
-            "routed_elsewhere": int(migrate.get("skipped", 0)),
-            "child_rows": target.children(wave0.wave_id)
-            if status.status == "completed" and hasattr(target, "children")
-            else {},
-            "error": status.error,
-            "step_errors": {k: v.error for k, v in status.steps.items() if v.error},
-        },
-        "rolled_back": rolled_back,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    return waves, status.validation or {"status": "not run"}
 
 
 def _failing_rules(
