@@ -39,6 +39,7 @@ from tools.sync.contracts import (
     PlatformWrite,
     SyncRunReport,
     SyncStatus,
+    WaveAdoption,
 )
 from tools.sync.ledger import OwnershipLedger
 
@@ -52,7 +53,8 @@ def build_server(settings: Settings) -> FastMCP:
     mcp = CapabilityServer(
         name="data-mash-sync",
         instructions=(
-            "Keeps legacy and new in step after a wave: capture_extract (what a later legacy "
+            "Keeps legacy and new in step after a wave: adopt_wave (after a wave: its owner and "
+            "what it migrated), capture_extract (what a later legacy "
             "extract changed), write_policy (a platform write with its outbox event), run_sync "
             "(apply changes field by field, deliver merged values), sync_status (lag, backlog, "
             "conflicts by type), ownership_ledger (the system of record per policy), "
@@ -121,6 +123,22 @@ def build_server(settings: Settings) -> FastMCP:
 
         platform = NewPlatform(engine(), tenant=tenant_of(tenant))
         return await run_blocking(None, lambda: platform.write_policy(policy_id, document))
+
+    @mcp.tool(annotations=IDEMPOTENT_WRITES)
+    @user_errors
+    async def adopt_wave(
+        wave_id: Annotated[
+            str, Field(min_length=1, max_length=64, description="A completed wave.")
+        ],
+        tenant: Tenant = None,
+    ) -> WaveAdoption:
+        """After a wave, keep in step: record its policies' owner, take what it migrated."""
+        from tools.sync.adopt import keep_in_step
+
+        scoped = tenant_of(tenant)
+        return await run_blocking(
+            None, lambda: keep_in_step(engine(), settings, wave_id, tenant=scoped)
+        )
 
     @mcp.tool(annotations=READ_ONLY)
     @user_errors

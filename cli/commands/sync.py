@@ -78,6 +78,43 @@ def ledger_command(
     emit(state, data, render)
 
 
+@sync_app.command("adopt")
+def adopt_command(
+    ctx: typer.Context,
+    wave_id: Annotated[str, typer.Argument(help="A completed wave.")],
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """After a wave, keep in step: record its policies' owner and take what it migrated.
+
+    The wave's policies are read back from its target store (the new platform's policy and
+    child tables) and become sync's new side; for a policy sync did not follow yet they are
+    also the agreed base, so a later legacy extract is compared with what the wave migrated.
+    Idempotent per wave run. Audited.
+
+    Example: data-mash sync adopt plan-1-w0 --json
+    """
+    from tools.sync.adopt import keep_in_step
+
+    state = state_for(ctx, json_out, tenant)
+    result = keep_in_step(state.engine, state.settings, wave_id, tenant=state.settings.tenant)
+
+    def render(console: Console) -> None:
+        update = result.ledger
+        console.print(
+            f"Wave {wave_id}: {update.changed} policies now owned by {update.owner.value} "
+            f"({update.unchanged} already were)"
+        )
+        if result.adopted is not None:
+            taken = result.adopted
+            console.print(
+                f"Sync follows {taken.policies} policies as {taken.target} holds them: "
+                f"{taken.fresh} new to sync, {taken.changed} recorded as changes from new"
+            )
+
+    emit(state, result.model_dump(mode="json"), render)
+
+
 @sync_app.command("conflicts")
 def conflicts_command(
     ctx: typer.Context,

@@ -20,7 +20,7 @@ from tools.sync.merge import merge
 from tools.sync.policy import load_policy
 
 READ_ONLY_TOOLS = {"sync_status", "ownership_ledger", "list_conflicts"}
-WRITING_TOOLS = {"run_sync", "capture_extract", "write_policy"}
+WRITING_TOOLS = {"run_sync", "capture_extract", "write_policy", "adopt_wave"}
 
 
 def _data(result: CallToolResult) -> dict[str, Any]:
@@ -106,5 +106,7 @@ def test_write_policy_run_sync_and_status(store_settings: Settings) -> None:
                 {"source_id": "src_nope", "feed": "LEG", "columns": {"A": "policy_core.policy_id"}},
             )
             assert missing.isError and "src_nope" in missing.content[0].text  # type: ignore[union-attr]
+            no_wave = await session.call_tool("adopt_wave", {"wave_id": "plan-x-w0"})
+            assert no_wave.isError and "no wave 'plan-x-w0'" in no_wave.content[0].text  # type: ignore[union-attr]
 
     anyio.run(go)

@@ -129,6 +129,29 @@ class LedgerUpdate(BaseModel):
     entry_id: int | None = None
 
 
+class AdoptReport(BaseModel):
+    """What taking a completed wave's migrated policies into sync did."""
+
+    wave_id: str
+    target: str = Field(description="The target store the policies were read back from.")
+    policies: int = Field(0, description="Policies the target holds for the wave.")
+    fresh: int = Field(
+        0, description="Policies sync did not follow yet: the wave's document is their base."
+    )
+    changed: int = Field(
+        0, description="Followed policies whose new side differed: recorded as changes."
+    )
+
+
+class WaveAdoption(BaseModel):
+    """After a wave: its policies' owner recorded, and (new side) its documents taken by sync."""
+
+    ledger: LedgerUpdate
+    adopted: AdoptReport | None = Field(
+        None, description="None for a wave to the legacy side (the new side holds nothing)."
+    )
+
+
 class ConflictRecord(BaseModel):
     """A queued field conflict: both values, the base, where each came from, who decided."""
 

@@ -1,0 +1,306 @@
+"""After a wave: sync takes the policies the wave migrated, as the target store holds them.
+
+A wave to the new platform (or the coexistence bridge) writes whole canonical policies into the
+target's own tables (``policy`` and its child tables ``coverage``, ``payment``...). Sync keeps
+its view of the new side in ``platform_policy`` and its per-policy state in ``sync_policy``;
+``adopt_wave`` reads the wave's policies back through the target plugin's ``read_back``
+(:class:`tools.waves.targets.base.MigrationTarget`, the same read the wave's validate step
+reconciles with), flattens each to sync's dotted paths and makes it
+
+- the platform document of the policy (``platform_policy``, no outbox event: the platform
+  already holds it, there is nothing to propagate), and
+- for a policy sync does not know yet, the agreed base and both sides' last known version:
+  the wave migrated the legacy policy, so at that moment both systems held the same policy;
+- for a policy sync already follows, a change from ``new`` carrying the difference between
+  what sync knew of the new side and what the wave wrote, merged by the next ``sync run``.
+
+So a later legacy extract is compared with what the wave migrated, field by field. One audited
+operation per read-back batch, idempotent per wave run: re-adopting after a crash or twice
+records nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection, Engine, and_, insert, select, update
+
+from core.errors import InputError, NotFoundError
+from core.settings import Settings
+from core.statuses import WaveState
+from core.store.models import (
+    PlatformPolicyRow,
+    SyncPolicyRow,
+    WavePlanRow,
+    WaveRow,
+    table_of,
+    utcnow,
+)
+from tools.audit import AuditLog
+from tools.sync.capture import insert_ignoring_duplicates
+from tools.sync.clock import unsaved_clock
+from tools.sync.contracts import AdoptReport, Owner, WaveAdoption
+from tools.sync.ledger import TARGET_OWNERS, OwnershipLedger
+from tools.sync.paths import delta_of, flatten
+from tools.sync.platform import flat_document
+from tools.waves.context import WaveContext
+from tools.waves.contracts import PlanCriteria
+
+WAVE = table_of(WaveRow)
+PLAN = table_of(WavePlanRow)
+POLICY = table_of(PlatformPolicyRow)
+STATE = table_of(SyncPolicyRow)
+NAMESPACE = "sync"
+BATCH = 500
+_CHUNK = 900
+
+
+def _leaf(value: Any) -> Any:
+    """A stored value as sync's JSON leaf (as the legacy capture writes them)."""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def _nested(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1, "c": [{"d.e": 2}]}`` -> ``{"a": {"b": 1}, "c": [{"d": {"e": 2}}]}``."""
+    tree: dict[str, Any] = {}
+    for key, value in dotted.items():
+        if isinstance(value, list):
+            value = [_nested(v) if isinstance(v, Mapping) else _leaf(v) for v in value]
+        else:
+            value = _leaf(value)
+        node = tree
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    return tree
+
+
+def documents_of(batch: pa.RecordBatch) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A target read-back batch (canonical Arrow columns) as (policy id, flat document)."""
+    for row in batch.to_pylist():
+        flat = flat_document(flatten(_nested(row)))
+        policy_id = flat.get("policy_core.policy_id")
+        if policy_id:
+            yield str(policy_id), flat
+
+
+def wave_target(
+    engine: Engine, settings: Settings, tenant: str, wave: Any, context: WaveContext | None
+) -> Any:
+    """The configured target a wave wrote to (its plan's ``target_config``)."""
+    with engine.connect() as conn:
+        plan = conn.execute(
+            select(PLAN.c.criteria).where(
+                and_(PLAN.c.tenant == tenant, PLAN.c.plan_id == wave.plan_id)
+            )
+        ).first()
+    criteria = PlanCriteria.model_validate(plan.criteria if plan is not None else {})
+    context = context or WaveContext.default(engine, settings, tenant)
+    return context.target(wave.target, criteria.target_config)
+
+
+def adopt_wave(
+    engine: Engine,
+    settings: Settings,
+    wave_id: str,
+    *,
+    tenant: str,
+    actor: str | None = None,
+    context: WaveContext | None = None,
+    batch: int = BATCH,
+) -> AdoptReport:
+    """Take the policies a completed wave migrated as sync's new side (and, if new, its base).
+
+    Raises:
+        NotFoundError: no such wave.
+        InputError: the wave has not completed, or its target is not a new-side system.
+    """
+    with engine.connect() as conn:
+        wave = conn.execute(
+            select(WAVE).where(and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))
+        ).first()
+    if wave is None:
+        raise NotFoundError(f"no wave '{wave_id}'", fix="list waves with: data-mash wave list")
+    if wave.status != WaveState.COMPLETED:
+        raise InputError(
+            f"wave '{wave_id}' is {wave.status}",
+            fix="sync takes a wave's policies once it has completed: run it first",
+        )
+    if TARGET_OWNERS.get(wave.target) not in (Owner.NEW, Owner.DUAL):
+        raise InputError(
+            f"wave '{wave_id}' went to {wave.target}, which the new side does not hold",
+            fix="adopt waves to new_platform or coexistence_bridge",
+        )
+    target = wave_target(engine, settings, tenant, wave, context)
+    audit = AuditLog(engine, tenant=tenant, actor=actor)
+    report = AdoptReport(wave_id=wave_id, target=wave.target)
+    clock, marks = unsaved_clock(engine, tenant=tenant, node="new")
+    for number, part in enumerate(target.read_back(wave_id, batch_rows=batch)):
+        docs = dict(documents_of(part))
+        if not docs:
+            continue
+        with audit.operation(
+            NAMESPACE,
+            "adopt",
+            target=wave_id,
+            payload={"target": wave.target, "run_no": wave.run_no, "batch": number},
+            idempotency_key=f"sync:adopt:{tenant}:{wave_id}:{wave.run_no}:{number}",
+            policy_ids=sorted(docs),
+        ) as op:
+            if not (op.completed and op.outcome is not None):
+                with op.atomic() as conn:
+                    fresh, changed = _take(conn, tenant, wave_id, docs, clock, op.entry_id)
+                    marks.save(clock.last, conn)
+                    op.outcome = {
+                        "policies": len(docs),
+                        "fresh": fresh,
+                        "changed": changed,
+                    }
+            outcome = op.outcome or {}
+        report.policies += int(outcome.get("policies", 0))
+        report.fresh += int(outcome.get("fresh", 0))
+        report.changed += int(outcome.get("changed", 0))
+    return report
+
+
+def _take(
+    conn: Connection,
+    tenant: str,
+    wave_id: str,
+    docs: dict[str, dict[str, Any]],
+    clock: Any,
+    entry_id: int,
+) -> tuple[int, int]:
+    """Write the platform documents and the sync state of one batch; (fresh, changed)."""
+    ids = sorted(docs)
+    states: dict[str, Any] = {}
+    platform: dict[str, int] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        states.update(
+            {
+                r.policy_id: r
+                for r in conn.execute(
+                    select(STATE.c.policy_id, STATE.c.base, STATE.c.new).where(
+                        and_(STATE.c.tenant == tenant, STATE.c.policy_id.in_(chunk))
+                    )
+                )
+            }
+        )
+        platform.update(
+            {
+                r.policy_id: int(r.version)
+                for r in conn.execute(
+                    select(POLICY.c.policy_id, POLICY.c.version).where(
+                        and_(POLICY.c.tenant == tenant, POLICY.c.policy_id.in_(chunk))
+                    )
+                )
+            }
+        )
+    now = utcnow()
+    fresh_ids = [pid for pid in ids if pid not in states]
+    if fresh_ids:
+        conn.execute(
+            insert(STATE),
+            [
+                {
+                    "tenant": tenant,
+                    "policy_id": pid,
+                    "base": docs[pid],
+                    "legacy": docs[pid],
+                    "new": docs[pid],
+                    "stamps": {},
+                    "entry_id": entry_id,
+                    "updated_at": now,
+                }
+                for pid in fresh_ids
+            ],
+        )
+    changes = []
+    for pid in ids:
+        row = states.get(pid)
+        if row is None:
+            continue
+        known = dict(row.new if row.new is not None else row.base)
+        delta = delta_of(known, docs[pid])
+        if delta:
+            changes.append(
+                {
+                    "tenant": tenant,
+                    "change_key": f"adopt:{wave_id}:{pid}:{entry_id}"[:256],
+                    "origin": "new",
+                    "policy_id": pid,
+                    "op": "update",
+                    "components": sorted({p.split(".", 1)[0].split("[", 1)[0] for p in delta}),
+                    "delta": delta,
+                    "hlc": str(clock.now()),
+                    "source": f"wave {wave_id}"[:256],
+                    "state": "pending",
+                    "entry_id": entry_id,
+                    "created_at": now,
+                }
+            )
+    insert_ignoring_duplicates(conn, changes)
+    _write_platform(conn, tenant, docs, platform, now)
+    return len(fresh_ids), len(changes)
+
+
+def _write_platform(
+    conn: Connection,
+    tenant: str,
+    docs: dict[str, dict[str, Any]],
+    versions: dict[str, int],
+    now: dt.datetime,
+) -> None:
+    fresh = [pid for pid in docs if pid not in versions]
+    if fresh:
+        conn.execute(
+            insert(POLICY),
+            [
+                {
+                    "tenant": tenant,
+                    "policy_id": pid,
+                    "document": docs[pid],
+                    "version": 1,
+                    "updated_at": now,
+                }
+                for pid in fresh
+            ],
+        )
+    for pid, version in versions.items():
+        conn.execute(
+            update(POLICY)
+            .where(and_(POLICY.c.tenant == tenant, POLICY.c.policy_id == pid))
+            .values(document=docs[pid], version=version + 1, updated_at=now)
+        )
+
+
+def keep_in_step(
+    engine: Engine,
+    settings: Settings,
+    wave_id: str,
+    *,
+    tenant: str,
+    actor: str | None = None,
+    context: WaveContext | None = None,
+) -> WaveAdoption:
+    """After wave ``wave_id``: move its policies' owner, and let sync follow what it migrated.
+
+    Both steps are idempotent per wave run, so running this again after a crash is safe.
+    """
+    update = OwnershipLedger(engine, tenant=tenant, actor=actor).apply_wave(wave_id)
+    adopted = None
+    if update.owner in (Owner.NEW, Owner.DUAL):
+        adopted = adopt_wave(engine, settings, wave_id, tenant=tenant, actor=actor, context=context)
+    return WaveAdoption(ledger=update, adopted=adopted)
