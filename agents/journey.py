@@ -46,6 +46,7 @@ ACTION_PARAMS: dict[str, tuple[str, ...]] = {
     "override": ("gate", "reason"),
     "choose": ("value",),
     "ask": ("text",),
+    "link": ("parent", "child", "transform"),
 }
 ACTION_LABELS = {
     "approve": "approve",
@@ -63,6 +64,8 @@ ACTION_LABELS = {
     "override": "override a failed gate: override GATE REASON",
     "choose": "choose one: choose VALUE",
     "ask": "ask a question: ask TEXT (or ? TEXT)",
+    "link": "state a relationship: link PARENT.KEY CHILD.KEY identity|number|"
+    "crosswalk:SOURCE:FROM_KEY:TO_KEY",
 }
 
 

@@ -2,7 +2,8 @@
 
 Propose a mapping (`suggest_mapping`), confirm/edit/reject fields (`update_field_mapping`),
 approve, validate, run (`map_to_canonical`, with progress), export, and assess a change; and
-whole policies: how sources relate (`discover_relationships`), which sources make one policy
+whole policies: how sources relate (`discover_relationships`, stored by
+`confirm_relationships`), which sources make one policy
 (`propose_assembly`, `approve_assembly`), the assembly run (`run_assembly`, with progress), one
 assembled policy with provenance (`get_policy`) and a run's conflicts (`list_conflicts`).
 Run it with ``data-mash serve canonical``.
@@ -36,6 +37,7 @@ from tools.assembly.contracts import (
     CrosswalkEdit,
     PolicyDocument,
     RelateResult,
+    RelationshipEdit,
     SurvivorshipRule,
 )
 from tools.canonical.contracts import (
@@ -255,6 +257,46 @@ def build_server(settings: Settings) -> FastMCP:
             ctx,
             lambda: propose_relationships(
                 state.engine, settings, source_ids, tenant=state.tenant(tenant)
+            ),
+        )
+
+    @server.tool(annotations=WRITES)
+    @user_errors
+    async def confirm_relationships(
+        source_ids: Annotated[
+            list[SourceId],
+            Field(min_length=2, description="Two or more source ids from the content server."),
+        ],
+        ctx: Context,
+        relationships: Annotated[
+            list[RelationshipEdit] | None,
+            Field(
+                description="Your relationships, stored instead of the proposals: {parent, "
+                "parent_key, child, child_key, key_transform (identity, number, crosswalk or "
+                "null), crosswalk ({source, from_key, to_key}, with key_transform crosswalk)}; "
+                "sources by id or name. Each is measured on the data."
+            ),
+        ] = None,
+        min_confidence: Annotated[
+            float,
+            Field(ge=0.0, le=1.0, description="Without relationships: keep proposals from here."),
+        ] = 0.0,
+        tenant: Tenant = None,
+    ) -> RelateResult:
+        """Confirm how sources relate: store the proposals (or your edited relationships) as the
+        next version, audited; assemblies then use it. A relationship whose keys match nothing
+        or a cycle is refused and nothing is stored."""
+        from tools.assembly import confirm_relationships as confirm
+
+        return await run_blocking(
+            ctx,
+            lambda: confirm(
+                state.engine,
+                settings,
+                source_ids,
+                tenant=state.tenant(tenant),
+                min_confidence=min_confidence,
+                edits=relationships,
             ),
         )
 

@@ -1,13 +1,16 @@
 """Discovery's whole-policy steps: relationships, crosswalks and survivorship, each approved by
 the person before the tool it guards, then the assembly run.
 
-relate -> review_relationships -> propose_assembly -> review_crosswalks -> review_survivorship
-  -> approve_assembly -> run_assembly -> (propose_rules)
+relate -> review_relationships (<-> edit_relationship) -> confirm_relationships
+  -> propose_assembly -> review_crosswalks -> review_survivorship -> approve_assembly
+  -> run_assembly -> (propose_rules)
 
 They run after the focus source's mapping is approved, when more than one source was ingested
 and the canonical server offers ``discover_relationships``; the focus source is the root (one
 row per policy). Only reads happen before each ``interrupt()``: discover_relationships reads,
-and propose_assembly stores a draft that nothing uses until the person approves it.
+and propose_assembly stores a draft that nothing uses until the person approves it. A
+relationship the person states (``link``) is stored at once as the next confirmed version
+(measured on the data, audited), and approving stores the set shown when it is still a proposal.
 """
 
 from __future__ import annotations
@@ -29,10 +32,20 @@ from agents.journey import (
     table_note,
     text_note,
 )
-from tools.assembly.contracts import AssemblyRunResult, AssemblySpec, RelateResult
+from core.errors import InputError
+from tools.assembly.contracts import (
+    AssemblyRunResult,
+    AssemblySpec,
+    CrosswalkKeys,
+    RelateResult,
+    Relationship,
+    RelationshipEdit,
+)
 
 RELATE: Final = "relate"
 REVIEW_RELATIONSHIPS: Final = "review_relationships"
+EDIT_RELATIONSHIP: Final = "edit_relationship"
+CONFIRM_RELATIONSHIPS: Final = "confirm_relationships"
 PROPOSE_ASSEMBLY: Final = "propose_assembly"
 REVIEW_CROSSWALKS: Final = "review_crosswalks"
 REVIEW_SURVIVORSHIP: Final = "review_survivorship"
@@ -43,8 +56,8 @@ NEXT: Final = "propose_rules"
 
 REVIEW_RELATIONSHIPS_PROMPT = (
     "These relationships join the other sources to {root}'s policies. Approve them to assemble "
-    "whole policies (coverages, payments, letters, claims from every system), or continue "
-    "without assembling."
+    "whole policies (coverages, payments, letters, claims from every system), state one that "
+    "is missing or wrong (link PARENT.KEY CHILD.KEY TRANSFORM), or continue without assembling."
 )
 REVIEW_CROSSWALKS_PROMPT = (
     "Review the code crosswalks: each legacy value and the canonical value proposed for it. "
@@ -82,7 +95,27 @@ async def relate(state: State, runtime: Ctx) -> Command[Any]:
         return blocked(RELATE, exc, "canonical")
     focus = state["focus_source"]
     mine = [r for r in found.relationships if focus in (r.parent, r.child)]
-    rows = [
+    rows = relationship_rows(found)
+    notes = [
+        relationship_table(
+            f"Relationships among {len(ids)} sources ({len(mine)} with {_root_name(state)})", rows
+        )
+    ]
+    update = {"relationships": rows, "relationship_set": found.model_dump(mode="json")}
+    if not mine:
+        notes.append(
+            text_note(
+                f"No source relates to {_root_name(state)}: nothing to assemble around it.",
+                kind="warning",
+            )
+        )
+        return Command(goto=NEXT, update={**update, "notes": notes})
+    return Command(goto=REVIEW_RELATIONSHIPS, update={**update, "notes": notes})
+
+
+def relationship_rows(found: RelateResult) -> list[dict[str, str]]:
+    """What the person reviews of each relationship (the state's ``relationships``)."""
+    return [
         {
             "parent": f"{r.parent_name}.{r.parent_key}",
             "child": f"{r.child_name}.{r.child_key}",
@@ -93,33 +126,26 @@ async def relate(state: State, runtime: Ctx) -> Command[Any]:
         }
         for r in found.relationships
     ]
-    notes = [
-        table_note(
-            f"Relationships among {len(ids)} sources ({len(mine)} with {_root_name(state)})",
-            ["parent key", "child key", "keys match", "match", "orphans", "confidence"],
-            [list(r.values()) for r in rows],
-        )
-    ]
-    if not mine:
-        notes.append(
-            text_note(
-                f"No source relates to {_root_name(state)}: nothing to assemble around it.",
-                kind="warning",
-            )
-        )
-        return Command(goto=NEXT, update={"relationships": rows, "notes": notes})
-    return Command(goto=REVIEW_RELATIONSHIPS, update={"relationships": rows, "notes": notes})
+
+
+def relationship_table(title: str, rows: list[dict[str, str]]) -> dict[str, Any]:
+    return table_note(
+        title,
+        ["parent key", "child key", "keys match", "match", "orphans", "confidence"],
+        [list(r.values()) for r in rows],
+    )
 
 
 async def review_relationships(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point before propose_assembly."""
-    actions = ["approve", "continue", "ask", "stop"]
+    actions = ["approve", "link", "continue", "ask", "stop"]
     q = question(
         REVIEW_RELATIONSHIPS,
         REVIEW_RELATIONSHIPS_PROMPT.format(root=_root_name(state)),
         actions,
         choices=[
             {"action": "approve", "label": "approve the relationships and propose the assembly"},
+            {"action": "link", "label": ACTION_LABELS["link"]},
             _continue_choice(),
             {"action": "ask", "label": ACTION_LABELS["ask"]},
             {"action": "stop", "label": ACTION_LABELS["stop"]},
@@ -135,7 +161,135 @@ async def review_relationships(state: State, runtime: Ctx) -> Command[Any]:
             goto=NEXT,
             update={"notes": [text_note("Continuing without assembling whole policies.")]},
         )
-    return Command(goto=PROPOSE_ASSEMBLY)
+    if answer["action"] == "link":
+        return Command(goto=EDIT_RELATIONSHIP, update={"pending_edit": answer})
+    return Command(goto=CONFIRM_RELATIONSHIPS)
+
+
+def _side(state: State, text: str, what: str) -> tuple[str, str]:
+    """``SOURCE.COLUMN`` as (source name, column): the longest source name it starts with."""
+    names = sorted((s["name"] for s in state["sources"]), key=len, reverse=True)
+    for name in names:
+        if text.startswith(name + ".") and len(text) > len(name) + 1:
+            return name, text[len(name) + 1 :]
+    raise InputError(
+        f"{what} '{text}' names no ingested source",
+        where=f"link {what}",
+        fix="write SOURCE.COLUMN with a source of this journey: " + ", ".join(sorted(names)),
+    )
+
+
+def _edit_of(state: State, answer: dict[str, Any]) -> RelationshipEdit:
+    """The relationship a ``link`` answer states (InputError when it does not parse)."""
+    parent, parent_key = _side(state, str(answer["parent"]), "parent")
+    child, child_key = _side(state, str(answer["child"]), "child")
+    kind, _, rest = str(answer["transform"]).partition(":")
+    crosswalk = None
+    if kind == "crosswalk":
+        parts = rest.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise InputError(
+                f"crosswalk needs SOURCE:FROM_KEY:TO_KEY, got '{rest}'",
+                where="link transform",
+                fix="e.g. crosswalk:acquired_crosswalk:GROUP_POLICY_NO:LEGACY_POLICY_NO",
+            )
+        crosswalk = CrosswalkKeys(source=parts[0], from_key=parts[1], to_key=parts[2])
+    if kind not in ("identity", "number", "crosswalk"):
+        raise InputError(
+            f"unknown key transform '{kind}'",
+            where="link transform",
+            fix="use identity, number or crosswalk:SOURCE:FROM_KEY:TO_KEY",
+        )
+    return RelationshipEdit(
+        parent=parent,
+        parent_key=parent_key,
+        child=child,
+        child_key=child_key,
+        key_transform=kind,  # type: ignore[arg-type]
+        crosswalk=crosswalk,
+    )
+
+
+def _as_edit(r: Relationship) -> RelationshipEdit:
+    xw = r.key_transform.crosswalk if r.key_transform else None
+    kind = r.key_transform.kind if r.key_transform else "identity"
+    return RelationshipEdit(
+        parent=r.parent,
+        parent_key=r.parent_key,
+        child=r.child,
+        child_key=r.child_key,
+        key_transform=kind,
+        crosswalk=CrosswalkKeys(source=xw.source, from_key=xw.from_key, to_key=xw.to_key)
+        if xw
+        else None,
+    )
+
+
+async def edit_relationship(state: State, runtime: Ctx) -> Command[Any]:
+    """Store the set with the person's relationship in it (replacing the one it corrects: the
+    same child key to the same parent source) as the next confirmed version, then review it."""
+    answer = state["pending_edit"]
+    current = RelateResult.model_validate(state["relationship_set"])
+    try:
+        edit = _edit_of(state, answer)
+    except InputError as exc:
+        note = text_note(f"{exc} ({exc.fix})", kind="warning")
+        return Command(goto=REVIEW_RELATIONSHIPS, update={"pending_edit": None, "notes": [note]})
+    by_name = {s["name"]: s["source_id"] for s in state["sources"]}
+    replaced = (by_name[edit.parent], by_name[edit.child], edit.child_key)
+    kept = [
+        _as_edit(r) for r in current.relationships if (r.parent, r.child, r.child_key) != replaced
+    ]
+    args = {
+        "source_ids": current.sources,
+        "relationships": [e.model_dump(mode="json") for e in [*kept, edit]],
+    }
+    try:
+        stored = await runtime.context.hub.call_as(
+            "confirm_relationships", args, RelateResult, server="canonical"
+        )
+    except ToolErrors as exc:
+        return blocked(EDIT_RELATIONSHIP, exc, "canonical", back=REVIEW_RELATIONSHIPS)
+    rows = relationship_rows(stored)
+    text = (
+        f"Stored relationships version {stored.version}: {answer['parent']} -> "
+        f"{answer['child']} ({edit.key_transform})."
+    )
+    return Command(
+        goto=REVIEW_RELATIONSHIPS,
+        update={
+            "pending_edit": None,
+            "relationships": rows,
+            "relationship_set": stored.model_dump(mode="json"),
+            "notes": [
+                text_note(text),
+                relationship_table(f"Relationships, version {stored.version}", rows),
+            ],
+        },
+    )
+
+
+async def confirm_relationships(state: State, runtime: Ctx) -> Command[Any]:
+    """Store the approved set as a confirmed version (it already is after an edit)."""
+    current = RelateResult.model_validate(state["relationship_set"])
+    if current.status == "confirmed":
+        return Command(goto=PROPOSE_ASSEMBLY)
+    try:
+        stored = await runtime.context.hub.call_as(
+            "confirm_relationships",
+            {"source_ids": current.sources},
+            RelateResult,
+            server="canonical",
+        )
+    except ToolErrors as exc:
+        return blocked(CONFIRM_RELATIONSHIPS, exc, "canonical", back=REVIEW_RELATIONSHIPS)
+    return Command(
+        goto=PROPOSE_ASSEMBLY,
+        update={
+            "relationship_set": stored.model_dump(mode="json"),
+            "notes": [text_note(f"Relationships confirmed (version {stored.version}).")],
+        },
+    )
 
 
 async def propose_assembly(state: State, runtime: Ctx) -> Command[Any]:

@@ -5,8 +5,9 @@ ingest -> profile -> explain -> (choose_source) -> suggest_mapping -> review_map
   -> review_rules -> export
 
 [whole policies], when several sources were ingested (:mod:`agents.discovery.assembly_steps`):
-relate -> review_relationships -> propose_assembly -> review_crosswalks -> review_survivorship
-  -> approve_assembly -> run_assembly
+relate -> review_relationships (<-> edit_relationship) -> confirm_relationships
+  -> propose_assembly -> review_crosswalks -> review_survivorship -> approve_assembly
+  -> run_assembly
 
 Approvals are ``interrupt()`` nodes placed before the tool calls they guard (review_mapping
 guards update_field_mapping and approve_mapping; review_rules guards export_mapping); nothing but
@@ -652,6 +653,8 @@ def build_discovery_graph(
         (MAP_RECORDS, map_records),
         (steps.RELATE, steps.relate),
         (steps.REVIEW_RELATIONSHIPS, steps.review_relationships),
+        (steps.EDIT_RELATIONSHIP, steps.edit_relationship),
+        (steps.CONFIRM_RELATIONSHIPS, steps.confirm_relationships),
         (steps.PROPOSE_ASSEMBLY, steps.propose_assembly),
         (steps.REVIEW_CROSSWALKS, steps.review_crosswalks),
         (steps.REVIEW_SURVIVORSHIP, steps.review_survivorship),

@@ -18,7 +18,8 @@ class DiscoveryState(JourneyState, total=False):
     way_forward: list[dict[str, Any]] | None  # choices that fix the last failed edit
     decisions: Annotated[list[dict[str, Any]], operator.add]
     approved: dict[str, Any] | None
-    relationships: list[dict[str, Any]] | None
+    relationships: list[dict[str, Any]] | None  # rows shown to the person
+    relationship_set: dict[str, Any] | None  # the proposed (then confirmed) RelateResult
     assembly: dict[str, Any] | None  # the proposed (then approved) assembly spec
     assembly_run: dict[str, Any] | None
     rule_set: str | None

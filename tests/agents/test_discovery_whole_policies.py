@@ -103,3 +103,37 @@ def test_the_person_can_continue_without_assembling(workspace: Path, estate: Pat
     outcome = anyio.run(lambda: run_script(settings, _script(workspace, estate, answers)))
     assert outcome.status == "done"
     assert not outcome.values.get("assembly") and not outcome.values.get("assembly_run")
+
+
+def test_the_person_states_a_relationship_and_it_is_stored(workspace: Path, estate: Path) -> None:
+    settings = Settings(home=workspace, embedding_provider="none")
+    answers = [
+        {"step": "review_mapping", "answer": "approve"},
+        # a source the journey does not know: refused before any tool, the review asks again
+        {"step": "review_relationships", "answer": "link ledger.NO billing.PolicyNo number"},
+        # the endorsements key is written like the agency's: the person says "by number"
+        {
+            "step": "review_relationships",
+            "answer": 'link "agency_policies.Policy Number" endorsements.POL_NBR number',
+        },
+        {"step": "review_relationships", "answer": "approve"},
+    ]
+    outcome = anyio.run(lambda: run_script(settings, _script(workspace, estate, answers)))
+    q = outcome.question
+    assert q is not None and q["step"] == "review_crosswalks", outcome.values.get("blocked")
+    values = outcome.values
+    texts = [n.get("text") or "" for n in values["notes"]]
+    assert any("'ledger.NO' names no ingested source" in t for t in texts)
+    stored = values["relationship_set"]
+    assert (stored["status"], stored["version"]) == ("confirmed", 1)
+    (edited,) = [
+        r
+        for r in stored["relationships"]
+        if (r["parent_name"], r["child_name"]) == ("agency_policies", "endorsements")
+    ]
+    assert edited["key_transform"]["kind"] == "number" and edited["match_rate"] > 0.1
+    assert edited["evidence"]["edited"] == "yes"
+    # the other relationships were kept, and the assembly is built on the confirmed version
+    assert any(r["child_name"] == "billing" for r in stored["relationships"])
+    assert values["assembly"]["relationships_version"] == 1
+    assert any("Stored relationships version 1" in t for t in texts)

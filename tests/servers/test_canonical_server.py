@@ -50,6 +50,7 @@ def test_model_tools_and_resources(workspace: Path) -> None:
                 "export_mapping",
                 "assess_mapping_change",
                 "discover_relationships",
+                "confirm_relationships",
                 "propose_assembly",
                 "approve_assembly",
                 "run_assembly",

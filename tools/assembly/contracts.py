@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from core.ids import SourceId
 from knowledge.canonical import CanonicalPolicyV1
@@ -92,13 +92,41 @@ class RelateResult(BaseModel):
     note: str | None = None
 
 
+EditedTransform = Literal["identity", "number", "crosswalk"]
+
+
+class CrosswalkKeys(BaseModel):
+    """The crosswalk source a person names for a relationship's keys."""
+
+    source: str = Field(description="Crosswalk source id or name (one of the related sources).")
+    from_key: str = Field(description="Its column holding the child's key (matched by number).")
+    to_key: str = Field(description="Its column holding the parent's key.")
+
+
 class RelationshipEdit(BaseModel):
-    """A person's statement of one relationship (``relate --confirm --file``)."""
+    """A person's statement of one relationship (``relate --confirm --file``, MCP
+    ``confirm_relationships``). Without ``key_transform`` the keys are measured as written and
+    by number, and the better match is kept."""
 
     parent: str = Field(description="Parent source id or name.")
     parent_key: str
     child: str = Field(description="Child source id or name.")
     child_key: str
+    key_transform: EditedTransform | None = Field(
+        default=None,
+        description="How the keys match: identity (as written), number (prefixes, padding, "
+        "case and a -NN suffix stripped) or crosswalk (through the named crosswalk source); "
+        "null: the better of identity and number.",
+    )
+    crosswalk: CrosswalkKeys | None = Field(
+        default=None, description="The crosswalk source, required with key_transform crosswalk."
+    )
+
+    @model_validator(mode="after")
+    def _crosswalk_named(self) -> RelationshipEdit:
+        if (self.key_transform == "crosswalk") != (self.crosswalk is not None):
+            raise ValueError("crosswalk is given exactly when key_transform is 'crosswalk'")
+        return self
 
 
 # -- assembly specs ------------------------------------------------------------------------

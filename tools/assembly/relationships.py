@@ -21,7 +21,12 @@ from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from core.store.models import RelationshipSetRow, table_of, utcnow
 from tools.assembly import keyspace
-from tools.assembly.contracts import RelateResult, Relationship, RelationshipEdit
+from tools.assembly.contracts import (
+    CrosswalkKeys,
+    RelateResult,
+    Relationship,
+    RelationshipEdit,
+)
 from tools.assembly.discovery import Candidate, finish, relationships
 from tools.audit import AuditLog
 from tools.content.sources import SourceInfo, SourceRegistry
@@ -133,48 +138,110 @@ def _edited(
                 parent = _resolve(edit.parent, infos, f"{where}.parent")
                 child = _resolve(edit.child, infos, f"{where}.child")
                 edge = (parent.source_id, edit.parent_key, child.source_id, edit.child_key)
-                if edge in proposed:
-                    out.append(proposed[edge])
+                found = proposed.get(edge)
+                if found is not None and _states(edit, found):
+                    out.append(found)
                     continue
-                out.append(_measure(con, parent, edit.parent_key, child, edit.child_key, where))
+                crosswalk = None
+                if edit.crosswalk is not None:
+                    xw = _resolve(edit.crosswalk.source, infos, f"{where}.crosswalk.source")
+                    crosswalk = (xw, edit.crosswalk)
+                out.append(
+                    _measure(
+                        con,
+                        (parent, edit.parent_key),
+                        (child, edit.child_key),
+                        where,
+                        transform=edit.key_transform,
+                        crosswalk=crosswalk,
+                    )
+                )
         finally:
             con.close()
     return out
 
 
+def _states(edit: RelationshipEdit, rel: Relationship) -> bool:
+    """Whether a proposal is what the edit states (then it is kept as proposed)."""
+    if edit.key_transform is None:
+        return True
+    kind = rel.key_transform.kind if rel.key_transform is not None else "identity"
+    if kind != edit.key_transform:
+        return False
+    xw = rel.key_transform.crosswalk if rel.key_transform is not None else None
+    if edit.crosswalk is None or xw is None:
+        return edit.crosswalk is None and xw is None
+    return edit.crosswalk.source in (xw.source, xw.source_name) and (
+        edit.crosswalk.from_key,
+        edit.crosswalk.to_key,
+    ) == (xw.from_key, xw.to_key)
+
+
+def _load(
+    con: duckdb.DuckDBPyConnection, info: SourceInfo, column: str, index: int, where: str
+) -> keyspace.KeyColumn:
+    names = {c["name"] for c in info.columns}
+    if column not in names:
+        raise InputError(
+            f"{info.name} has no column '{column}'",
+            where=where,
+            fix=f"use one of: {', '.join(sorted(names)[:12])}",
+        )
+    return keyspace.load_column(con, info, column, index)
+
+
+EXACT = "SELECT coalesce(sum(n), 0) FROM {c} WHERE v IN (SELECT v FROM {p})"
+NUMERIC = (
+    "SELECT coalesce(sum(n), 0) FROM {c} WHERE num IN (SELECT num FROM {p} WHERE num IS NOT NULL)"
+)
+
+
 def _measure(
     con: duckdb.DuckDBPyConnection,
-    parent: SourceInfo,
-    parent_key: str,
-    child: SourceInfo,
-    child_key: str,
+    parent_side: tuple[SourceInfo, str],
+    child_side: tuple[SourceInfo, str],
     where: str,
+    *,
+    transform: str | None = None,
+    crosswalk: tuple[SourceInfo, CrosswalkKeys] | None = None,
 ) -> Relationship:
-    def load(info: SourceInfo, column: str, index: int, side: str) -> keyspace.KeyColumn:
-        names = {c["name"] for c in info.columns}
-        if column not in names:
+    """One relationship a person stated, measured on the data with the transform they named
+    (or the better of as written and by number); one error when its keys match nothing."""
+    (parent, parent_key), (child, child_key) = parent_side, child_side
+    p = _load(con, parent, parent_key, 0, f"{where}.parent_key")
+    c = _load(con, child, child_key, 1, f"{where}.child_key")
+    via = None
+    evidence: dict[str, float | int | str] = {"edited": "yes"}
+    if crosswalk is not None:
+        xw, keys = crosswalk
+        via = _load(con, xw, keys.from_key, 2, f"{where}.crosswalk.from_key")
+        _load(con, xw, keys.to_key, 3, f"{where}.crosswalk.to_key")
+        # The assembly joins the crosswalk's parent column as written (stage._parent_keys).
+        if _rows(con, EXACT.format(c="k3", p="k0")) == 0:
             raise InputError(
-                f"{info.name} has no column '{column}'",
-                where=f"{where}.{side}",
-                fix=f"use one of: {', '.join(sorted(names)[:12])}",
+                f"{xw.name}.{keys.to_key} holds no key of {parent.name}.{parent_key}",
+                where=f"{where}.crosswalk.to_key",
+                fix="name the crosswalk column that holds the parent's keys",
             )
-        return keyspace.load_column(con, info, column, index)
-
-    p = load(parent, parent_key, 0, "parent_key")
-    c = load(child, child_key, 1, "child_key")
-    exact = _rows(con, "SELECT coalesce(sum(n), 0) FROM k1 WHERE v IN (SELECT v FROM k0)")
-    numeric = _rows(
-        con,
-        "SELECT coalesce(sum(n), 0) FROM k1 "
-        "WHERE num IN (SELECT num FROM k0 WHERE num IS NOT NULL)",
+        evidence["crosswalk_key"] = keys.to_key
+    target = via.table if via is not None else "k0"
+    exact = _rows(con, EXACT.format(c="k1", p=target))
+    numeric = _rows(con, NUMERIC.format(c="k1", p=target))
+    # A crosswalk is looked up by number, as the assembly run joins it.
+    by_number = {"identity": False, "number": True, "crosswalk": True}.get(
+        transform or "", numeric > exact
     )
-    if max(exact, numeric) == 0:
+    matched = numeric if by_number else exact
+    if matched == 0:
+        how = {False: "as written", True: "by number"}[by_number]
+        through = f" through {crosswalk[0].name}" if crosswalk else ""
         raise InputError(
-            f"{child.name}.{child_key} matches no key of {parent.name}.{parent_key}",
+            f"{child.name}.{child_key} matches no key of {parent.name}.{parent_key}{through} "
+            f"({how})",
             where=where,
-            fix="check the columns: not one child value is a parent key, as written or by number",
+            fix="check the columns and the key transform: not one child value is a parent key",
         )
-    cand = Candidate(c, p, numeric > exact, max(exact, numeric), 0.5, evidence={"edited": "yes"})
+    cand = Candidate(c, p, by_number, matched, 0.5, via=via, evidence=evidence)
     return finish(con, [cand])[0]
 
 

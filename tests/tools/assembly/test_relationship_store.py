@@ -116,8 +116,44 @@ def test_an_edited_set_is_measured_on_the_data(estate7: IngestedEstate, tmp_path
             ],
             "policy_master has no column 'NO_SUCH'",
         ),
+        (
+            [
+                {
+                    "parent": "policy_master",
+                    "parent_key": "POL_NBR",
+                    "child": "billing",
+                    "child_key": "PolicyNo",
+                    "key_transform": "identity",
+                }
+            ],
+            r"billing.PolicyNo matches no key of policy_master.POL_NBR \(as written\)",
+        ),
+        (
+            [
+                {
+                    "parent": "acquired_policy",
+                    "parent_key": "policy_number",
+                    "child": "billing",
+                    "child_key": "PolicyNo",
+                    "key_transform": "crosswalk",
+                    "crosswalk": {
+                        "source": "acquired_crosswalk",
+                        "from_key": "LEGACY_POLICY_NO",
+                        "to_key": "GROUP_POLICY_NO",
+                    },
+                }
+            ],
+            "acquired_crosswalk.GROUP_POLICY_NO holds no key of acquired_policy.policy_number",
+        ),
     ],
-    ids=["key-matches-nothing", "cycle", "unknown-source", "unknown-column"],
+    ids=[
+        "key-matches-nothing",
+        "cycle",
+        "unknown-source",
+        "unknown-column",
+        "identity-stated-matches-nothing",
+        "crosswalk-columns-swapped",
+    ],
 )
 def test_bad_relationships_write_nothing(
     estate7: IngestedEstate, tmp_path: Path, rows: list[dict[str, str]], message: str
@@ -140,6 +176,45 @@ def test_malformed_edit_file_names_the_item(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         load_edits(path)
     assert "relationship 1: parent_key" in err.value.message
+    assert "relationships[0]" in str(err.value.where)
+
+
+def test_an_edit_names_its_key_transform(estate7: IngestedEstate, tmp_path: Path) -> None:
+    """The transform a person states is the one measured and stored (here: the keys of the
+    acquired book's billing records, through the crosswalk)."""
+    rows = [
+        {
+            "parent": "acquired_policy",
+            "parent_key": "policy_number",
+            "child": "billing",
+            "child_key": "PolicyNo",
+            "key_transform": "crosswalk",
+            "crosswalk": {
+                "source": "acquired_crosswalk",
+                "from_key": "GROUP_POLICY_NO",
+                "to_key": "LEGACY_POLICY_NO",
+            },
+        }
+    ]
+    result = confirm_relationships(
+        estate7.engine,
+        estate7.settings,
+        list(estate7.ids.values()),
+        tenant="default",
+        edits=load_edits(_edits(tmp_path, rows)),
+    )
+    (rel,) = result.relationships
+    assert rel.key_transform is not None and rel.key_transform.crosswalk is not None
+    assert rel.key_transform.kind == "crosswalk"
+    assert rel.key_transform.crosswalk.source_name == "acquired_crosswalk"
+    assert 0.1 < rel.match_rate < 0.6
+
+
+def test_a_crosswalk_edit_needs_its_source(tmp_path: Path) -> None:
+    row = {"parent": "a", "parent_key": "k", "child": "b", "child_key": "k"}
+    with pytest.raises(InputError) as err:
+        load_edits(_edits(tmp_path, [{**row, "key_transform": "crosswalk"}]))
+    assert "crosswalk is given exactly when key_transform is 'crosswalk'" in err.value.message
     assert "relationships[0]" in str(err.value.where)
 
 
