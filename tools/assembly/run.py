@@ -8,6 +8,10 @@
    ``asm:{id}:batch:{k}`` whose intent (with the batch's policy ids) is committed before the
    batch's files are written and whose outcome after; a re-run skips batches already done and
    rewrites the others in place, so after a SIGKILL every policy is written exactly once.
+   The batches run on an executor (:mod:`core.executors`: local, process pool or Ray): each
+   task reads its range of positions from the stage's files and writes the batch's files; the
+   driver keeps the audit log and commits outcomes in batch order, so every executor writes
+   the same bytes.
 
 Memory holds one batch of every source at a time; the joins are DuckDB's, spilled to disk.
 """
@@ -18,7 +22,10 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +37,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from core.errors import InputError
+from core.executors import Executor, make_executor
 from core.settings import Settings
 from core.store.leases import hold_lease
 from tools.assembly import keyspace
@@ -58,7 +66,7 @@ from tools.assembly.stage import (
     build_stage,
     contributors,
 )
-from tools.audit import AuditLog
+from tools.audit import AuditLog, Operation
 from tools.canonical.fastcheck import check_candidates
 from tools.canonical.output import (
     part_name,
@@ -162,10 +170,16 @@ def run_assembly(
     batch_policies: int | None = None,
     progress: Progress | None = None,
     status: StatusHook | None = None,
+    executor: Executor | None = None,
 ) -> AssemblyRunResult:
     """Assemble every policy of an approved assembly (see the module docstring).
 
+    The batches run on ``executor`` (default: the one the settings name, :mod:`core.executors`);
+    the driver keeps the audit log: each batch's intent is committed before its task is
+    submitted and its outcome in batch order, so every executor writes the same files.
+
     Raises:
+        ConfigError: a remote executor with a SQLite store, or an unreachable cluster.
         NotFoundError: no such assembly.
         InputError: the assembly is not approved. Nothing is written then.
         LeaseHeld: another process is running this assembly (names its pid, host, since).
@@ -175,7 +189,9 @@ def run_assembly(
     # One run of an assembly at a time: two would stage and write the same batches. A second one
     # is refused naming the holder; a killed holder's lease is taken over.
     with hold_lease(engine, tenant, f"assembly:{assembly_id}", what=f"assembly run {assembly_id}"):
-        return _run(engine, settings, spec, assembly_id, tenant, batch_policies, progress, status)
+        return _run(
+            engine, settings, spec, assembly_id, tenant, batch_policies, progress, status, executor
+        )
 
 
 def _run(
@@ -187,6 +203,7 @@ def _run(
     batch_policies: int | None,
     progress: Progress | None,
     status: StatusHook | None,
+    executor: Executor | None,
 ) -> AssemblyRunResult:
     parts = contributors(engine, tenant, spec)
     home = assembly_dir(settings, tenant, assembly_id)
@@ -210,63 +227,134 @@ def _run(
         stage = home / STAGE
         policies = int(summary["policies"])
         batches = (policies + batch - 1) // batch
-        datasets = {c.index: ds.dataset(stage / c.file, format="parquet") for c in parts}
+        root = ds.dataset(stage / parts[0].file, format="parquet")
         rules = {r.field: r for r in spec.survivorship}
+        task = AssembleBatch(parts, rules, stage, folder)
         totals = Totals(parts)
         resumed = 0
-        for k in range(batches):
-            lo, hi = k * batch, min(policies, (k + 1) * batch)
-            outcome, was_done = _batch(
-                audit, run.entry_id, assembly_id, k, lo, hi, parts, datasets, rules, folder
-            )
-            resumed += was_done
-            totals.add(outcome)
-            if progress is not None:
-                progress(hi, policies)
+        own = executor is None
+        executor = make_executor(settings) if executor is None else executor
+        try:
+            audited = _audited(audit, run.entry_id, assembly_id, root, policies, batch)
+            for hi, outcome, was_done in _assembled(executor, audited, task):
+                resumed += was_done
+                totals.add(outcome)
+                if progress is not None:
+                    progress(hi, policies)
+        finally:
+            if own:
+                executor.close()
         result = totals.result(spec, summary, stage, batches, resumed, folder)
         write_run_state(folder, batch_rows=batch, complete=True)
         run.outcome = result.model_dump(mode="json")
     return result
 
 
-def _read(dataset: ds.Dataset, lo: int, hi: int) -> pa.Table:
+def _read(dataset: ds.Dataset, lo: int, hi: int, columns: list[str] | None = None) -> pa.Table:
     expr = (pc.field(POS) >= lo) & (pc.field(POS) < hi)
-    return dataset.to_table(filter=expr)
+    return dataset.to_table(columns=columns, filter=expr)
 
 
-def _batch(
+@dataclass
+class _Batch:
+    """One batch of policy positions on its way to a worker, with its audit operation."""
+
+    k: int
+    lo: int
+    hi: int
+    done: bool  # succeeded before: its outcome stands and nothing is sent to a worker
+    operation: Operation
+    manager: AbstractContextManager[Operation]
+
+
+def _audited(
     audit: AuditLog,
     parent: int,
     assembly_id: str,
-    k: int,
-    lo: int,
-    hi: int,
-    parts: list[Contributor],
-    datasets: dict[int, ds.Dataset],
-    rules: dict[str, Any],
-    folder: Path,
-) -> tuple[dict[str, Any], bool]:
-    n = hi - lo
-    root_table = _read(datasets[0], lo, hi)
-    ids = (
-        [i for i in pc.drop_null(root_table.column(ID_PATH)).to_pylist() if i]
-        if ID_PATH in root_table.column_names
-        else []
-    )
-    with audit.operation(
-        NAMESPACE,
-        "assembly_batch",
-        target=assembly_id,
-        payload={"batch_no": k, "first_policy": lo, "policies": n},
-        idempotency_key=f"asm:{assembly_id}:batch:{k}",
-        policy_ids=ids,
-        parent_id=parent,
-    ) as op:
-        if op.completed and op.outcome:
-            return op.outcome, True
-        root = make_slice(parts[0], root_table, lo, n)
-        others = [make_slice(c, _read(datasets[c.index], lo, hi), lo, n) for c in parts[1:]]
-        result = assemble(root, others, rules, VERSION)
+    root: ds.Dataset,
+    policies: int,
+    batch: int,
+) -> Iterator[_Batch]:
+    """The run's batches (ranges of policy positions), each with its audit intent and policy
+    ids committed (write-ahead) before it goes to a worker."""
+    has_ids = ID_PATH in root.schema.names
+    for k in range((policies + batch - 1) // batch):
+        lo, hi = k * batch, min(policies, (k + 1) * batch)
+        ids = (
+            [i for i in pc.drop_null(_read(root, lo, hi, [ID_PATH]).column(0)).to_pylist() if i]
+            if has_ids
+            else []
+        )
+        manager = audit.operation(
+            NAMESPACE,
+            "assembly_batch",
+            target=assembly_id,
+            payload={"batch_no": k, "first_policy": lo, "policies": hi - lo},
+            idempotency_key=f"asm:{assembly_id}:batch:{k}",
+            policy_ids=ids,
+            parent_id=parent,
+        )
+        op = manager.__enter__()
+        yield _Batch(k, lo, hi, op.completed and bool(op.outcome), op, manager)
+
+
+def _assembled(
+    executor: Executor, batches: Iterator[_Batch], task: AssembleBatch
+) -> Iterator[tuple[int, dict[str, Any], bool]]:
+    """Assemble the batches on the executor; close each audit operation in batch order.
+
+    Yields (end position, outcome, done before). A batch in flight when the run fails stays
+    open in the log (failed) and a re-run redoes it under the same key."""
+    opened: deque[_Batch] = deque()
+
+    def submitted() -> Iterator[tuple[int, int, int] | None]:
+        for batch in batches:
+            opened.append(batch)
+            yield None if batch.done else (batch.k, batch.lo, batch.hi)
+
+    try:
+        for outcome in executor.map(task, submitted()):
+            batch = opened.popleft()
+            if outcome is not None:
+                batch.operation.outcome = outcome
+            batch.manager.__exit__(None, None, None)
+            yield batch.hi, batch.operation.outcome or {}, outcome is None
+    except BaseException as exc:
+        while opened:
+            opened.popleft().manager.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+
+
+class AssembleBatch:
+    """The executor task of an assembly run: one range of policy positions, read from the
+    stage's files, joined, validated and written as the batch's part and side files.
+
+    Picklable (contributors and rules are plain data; open datasets are not shipped). Files are
+    replaced whole, so a retried task leaves one copy; the driver commits the outcome it returns.
+    """
+
+    def __init__(
+        self, parts: list[Contributor], rules: dict[str, Any], stage: Path, folder: Path
+    ) -> None:
+        self.parts, self.rules, self.stage, self.folder = parts, rules, stage, folder
+        self._datasets: dict[int, ds.Dataset] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_datasets": {}}
+
+    def _dataset(self, c: Contributor) -> ds.Dataset:
+        if c.index not in self._datasets:
+            self._datasets[c.index] = ds.dataset(self.stage / c.file, format="parquet")
+        return self._datasets[c.index]
+
+    def __call__(self, task: tuple[int, int, int] | None) -> dict[str, Any] | None:
+        if task is None:
+            return None
+        k, lo, hi = task
+        n, parts, folder = hi - lo, self.parts, self.folder
+        root = make_slice(parts[0], _read(self._dataset(parts[0]), lo, hi), lo, n)
+        others = [make_slice(c, _read(self._dataset(c), lo, hi), lo, n) for c in parts[1:]]
+        result = assemble(root, others, self.rules, VERSION)
         verdict = check_candidates(result.candidates, VERSION)
         valid = np.asarray(verdict.valid, dtype=bool)
         documents = to_canonical(result.candidates.filter(pa.array(valid)), VERSION)
@@ -285,7 +373,7 @@ def _batch(
         write_atomically(result.conflicts, folder / CONFLICTS / part_name(k))
         quarantine = _quarantine(result.candidates, verdict, valid)
         write_atomically(quarantine, folder / QUARANTINE / part_name(k))
-        op.outcome = {
+        return {
             "policies": n,
             "valid": int(valid.sum()),
             "quarantined": int(n - valid.sum()),
@@ -294,7 +382,6 @@ def _batch(
             "reasons": _reasons(quarantine),
             "arrived": {s.contributor.name: int(s.arrived[valid].sum()) for s in others},
         }
-        return op.outcome, False
 
 
 def _held(others: list[Slice]) -> np.ndarray:
