@@ -9,7 +9,11 @@ Stages, each on the same input in the same run:
   synthetic source, in a fresh workspace per executor;
 * route: the wave's rule decisions (:class:`tools.waves.milestones.RuleDecisions`) over the
   canonical records the local map wrote, six rules;
-* reconcile (driver only, for sizing): the canonical records against themselves.
+* reconcile (driver only, for sizing): the canonical records against themselves;
+* assemble (``--assembly-policies N``): the four home-system assemblies of bench_assembly's
+  estate of N policies (prepared once under ``--assembly-base``), four fresh approved assemblies
+  per executor; the stage (DuckDB joins, driver) is timed apart from the batches (executor
+  tasks of ``--assembly-batch`` policies each), and every file of every batch is compared.
 
 Prints seconds, speed-up over local, seconds per 1M policies, and whether every executor wrote
 the same files (sha256 of each part). Ray's start-up (a few seconds) is timed apart.
@@ -84,6 +88,7 @@ def _warm(executor: Any) -> float:
 
 def noop(item: int) -> int:
     """A first task per worker: the imports every stage's tasks need (a one-off per worker)."""
+    import tools.assembly.run
     import tools.canonical.run
     import tools.waves.milestones  # noqa: F401
 
@@ -120,6 +125,65 @@ def map_stage(work: Path, records: int, batch: int, kind: str) -> dict[str, Any]
     }
 
 
+def assemble_stage(base: Path, policies: int, batch: int, kind: str) -> dict[str, Any]:
+    """Four fresh assemblies on one executor: stage seconds (driver), batch seconds (tasks)."""
+    import tools.assembly.run as asm
+    from benchmarks.bench_assembly import prepare
+    from core.settings import Settings
+    from core.store import open_store
+
+    assemblies = list(prepare(base, policies, 7)["assemblies"])  # type: ignore[call-overload]
+    settings = Settings(home=base / "ws", embedding_provider="none")
+    engine = open_store(settings)
+    executor = _executor(kind)
+    warm = _warm(executor)
+    staging = 0.0
+    stage = asm._stage
+
+    def timed_stage(*args: Any, **kwargs: Any) -> Any:
+        nonlocal staging
+        started = time.perf_counter()
+        try:
+            return stage(*args, **kwargs)
+        finally:
+            staging += time.perf_counter() - started
+
+    asm._stage = timed_stage  # type: ignore[assignment]
+    files: dict[str, str] = {}
+    done = 0
+    start = time.perf_counter()
+    try:
+        for n, assembly_id in enumerate(assemblies):
+            result = asm.run_assembly(
+                engine,
+                settings,
+                assembly_id,
+                tenant="default",
+                batch_policies=batch,
+                executor=executor,
+            )
+            done += result.policies
+            out = Path(result.output_dir)
+            files.update(
+                {
+                    f"{n}/{p.relative_to(out)}": hashlib.sha256(p.read_bytes()).hexdigest()
+                    for p in sorted(out.rglob("*.parquet"))
+                }
+            )
+    finally:
+        asm._stage = stage  # type: ignore[assignment]
+        executor.close()
+    seconds = time.perf_counter() - start
+    return {
+        "warm_s": warm,
+        "seconds": seconds,
+        "stage_s": staging,
+        "batches_s": seconds - staging,
+        "policies": done,
+        "files": files,
+    }
+
+
 def route_stage(parts: list[Path], executor: Any) -> tuple[float, str]:
     from tools.waves.milestones import RuleDecisions
 
@@ -151,7 +215,16 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=350_000)
     parser.add_argument("--batch", type=int, default=5_000, help="policies per task")
     parser.add_argument("--executors", default="local,process,ray")
+    parser.add_argument("--stages", default="map,assemble", help="map (with route), assemble")
+    parser.add_argument("--assembly-policies", type=int, default=350_000)
+    parser.add_argument("--assembly-batch", type=int, default=5_000, help="policies per task")
+    parser.add_argument("--assembly-base", type=Path, default=Path("/tmp/bench-exec-asm"))
     args = parser.parse_args()
+    stages = args.stages.split(",")
+    if "assemble" in stages:
+        _assemble_report(args)
+    if "map" not in stages:
+        return
     per_m = 1_000_000 / args.records
     report: dict[str, Any] = {"records": args.records, "batch": args.batch, "stages": {}}
     with tempfile.TemporaryDirectory(prefix="bench-exec-") as tmp:
@@ -182,6 +255,27 @@ def main() -> None:
         report["reconcile_s"] = round(reconcile_s, 2)
         report["reconcile_s_per_1M"] = round(reconcile_s * per_m, 1)
     print(json.dumps(report, indent=2))
+
+
+def _assemble_report(args: argparse.Namespace) -> None:
+    base = args.assembly_base / f"p{args.assembly_policies // 1000}k"
+    runs = {
+        kind: assemble_stage(base, args.assembly_policies, args.assembly_batch, kind)
+        for kind in args.executors.split(",")
+    }
+    local = runs["local"]
+    report = {"policies": local["policies"], "batch": args.assembly_batch, "assemble": {}}
+    for kind, run in runs.items():
+        report["assemble"][kind] = {
+            "start_s": round(run["warm_s"], 2),
+            "stage_s": round(run["stage_s"], 2),
+            "batches_s": round(run["batches_s"], 2),
+            "batches_speedup": round(local["batches_s"] / run["batches_s"], 2),
+            "total_s": round(run["seconds"], 2),
+            "same_files": run["files"] == local["files"],
+            "files": len(run["files"]),
+        }
+    print(json.dumps(report, indent=2), flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, delete
 
 from core.errors import InputError
+from core.executors import Executor, make_executor
 from core.file_lock import file_lock, is_locked
 from core.ids import check_tenant, tenant_path
 from core.metrics import QUARANTINED, count, observe_batch, reason_label
@@ -101,6 +102,7 @@ def ingest_file(
 
     Raises:
         InputError: missing/empty file, unknown format, bad options, or a file-level decode error.
+        ConfigError: a remote executor (DATA_MASH_RAY_ADDRESS) with a SQLite store.
     """
 
     tenant = check_tenant(tenant or settings.tenant)
@@ -117,6 +119,34 @@ def ingest_file(
         return _result(existing, reused=True)
 
     reader = reader_cls(path, options)  # validates options before anything is written
+    # Where profiling runs; refuses a remote executor with a SQLite store before any work.
+    executor = make_executor(settings)
+    try:
+        return _ingest(
+            engine, settings, reader, path, fmt, options, name, system, tenant, source_id, sha,
+            executor, progress, status,
+        )  # fmt: skip
+    finally:
+        executor.close()
+
+
+def _ingest(
+    engine: Engine,
+    settings: Settings,
+    reader: Any,
+    path: Path,
+    fmt: str,
+    options: dict[str, Any],
+    name: str | None,
+    system: str | None,
+    tenant: str,
+    source_id: str,
+    sha: str,
+    executor: Executor,
+    progress: Progress | None,
+    status: Status | None,
+) -> IngestResult:
+    registry = SourceRegistry(engine, tenant=tenant)
     root = tenant_path(settings.path("staging"), tenant)
     # One ingest of a given source at a time, across processes: a second identical command
     # waits here, then finds the source complete and reuses it. The kernel drops the lock of a
@@ -160,6 +190,7 @@ def ingest_file(
             },
             progress=progress,
             status=status,
+            executor=executor,
         )
 
 
@@ -215,6 +246,7 @@ def _stage_source(
     payload: dict[str, Any],
     progress: Progress | None,
     status: Status | None = None,
+    executor: Executor | None = None,
 ) -> IngestResult:
     """Decode, profile and register a source; the caller holds the source's ingest lock."""
     registry = SourceRegistry(engine, tenant=tenant)
@@ -242,7 +274,7 @@ def _stage_source(
                 )
             if status is not None:
                 status("profiling")
-            profile_summary = _profile(partial, columns)
+            profile_summary = _profile(partial, executor)
             if final.exists():  # left by a crash after the rename but before the commit
                 shutil.rmtree(final)
             partial.rename(final)
@@ -342,10 +374,11 @@ def _stage(
     )
 
 
-def _profile(folder: Path, columns: list[dict[str, Any]]) -> dict[str, Any]:
-    """Profile the staged records and keep the profile beside them."""
+def _profile(folder: Path, executor: Executor | None) -> dict[str, Any]:
+    """Profile the staged records (by ranges of rows, on the executor) and keep the profile
+    beside them."""
 
-    profile = profile_staged(folder / "records")
+    profile = profile_staged(folder / "records", executor=executor)
     (folder / "profile.json").write_text(json.dumps(profile, default=str, indent=1))
     return {
         "quality_score": profile.get("quality_score"),

@@ -143,12 +143,26 @@ def staged_batches(
     position = {name: i for i, name in enumerate(names)}
     target = pa.schema([schema.field(position[name]) for name in wanted])
     for part in parts:
-        handle = pq.ParquetFile(part)
-        in_part = set(handle.schema_arrow.names)  # a property that rebuilds the schema each call
-        present = [n for n in wanted if n in in_part]
-        for batch in handle.iter_batches(batch_size=batch_rows, columns=present, use_threads=False):
-            if batch.num_rows:
-                yield _conform(batch, target)
+        yield from part_batches(part, target, batch_rows=batch_rows)
+
+
+def part_batches(
+    part: Path,
+    schema: pa.Schema,
+    *,
+    batch_rows: int = 50_000,
+    row_groups: list[int] | None = None,
+) -> Iterator[pa.RecordBatch]:
+    """One part's records (or those of some of its row groups) in the source's unified schema
+    (or the subset of its columns that ``schema`` names)."""
+    handle = pq.ParquetFile(part)
+    in_part = set(handle.schema_arrow.names)  # a property that rebuilds the schema each call
+    present = [n for n in schema.names if n in in_part]
+    for batch in handle.iter_batches(
+        batch_size=batch_rows, row_groups=row_groups, columns=present, use_threads=False
+    ):
+        if batch.num_rows:
+            yield _conform(batch, schema)
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

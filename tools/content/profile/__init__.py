@@ -217,6 +217,44 @@ class ColumnProfiler:
             self._min_max(valid)
             self._infer_shapes(valid, pattern, pattern_counts, positions, keys)
 
+    def merge(self, other: ColumnProfiler) -> None:
+        """Add the same column's profile of a later range of rows (see SourceProfiler.merge)."""
+        self.arrow_type = self.arrow_type or other.arrow_type
+        self.rows += other.rows
+        self.nulls += other.nulls
+        self.values.merge(other.values)
+        self.patterns.update(other.patterns)
+        if len(self.patterns) > _PATTERN_CAP:
+            self.patterns = Counter(dict(self.patterns.most_common(_PATTERN_CAP // 2)))
+        if other.lengths:
+            self.lengths = (
+                [min(self.lengths[0], other.lengths[0]), max(self.lengths[1], other.lengths[1])]
+                if self.lengths
+                else list(other.lengths)
+            )
+        if other.low is not None and (self.low is None or other.low < self.low):
+            self.low = other.low
+        if other.high is not None and (self.high is None or other.high > self.high):
+            self.high = other.high
+        if other.num_low is not None:
+            self.num_low = (
+                other.num_low if self.num_low is None else min(self.num_low, other.num_low)
+            )
+        if other.num_high is not None:
+            self.num_high = (
+                other.num_high if self.num_high is None else max(self.num_high, other.num_high)
+            )
+        self.shape_counts.update(other.shape_counts)
+        for signature, theirs in other.dates.items():
+            stats = self.dates.setdefault(signature, DateStats(theirs.kind))
+            stats.matched += theirs.matched
+            stats.valid += theirs.valid
+            if theirs.low is not None:
+                stats.low = theirs.low if stats.low is None else min(stats.low, theirs.low)
+            if theirs.high is not None:
+                stats.high = theirs.high if stats.high is None else max(stats.high, theirs.high)
+            stats.invalid_keys = (stats.invalid_keys + theirs.invalid_keys)[:SAMPLE_KEYS]
+
     def _update_list(self, array: pa.Array) -> None:
         self.nulls += array.null_count
         lengths = pc.drop_null(pc.list_value_length(array))
@@ -455,9 +493,11 @@ class SourceProfiler:
         *,
         exact_distinct_cap: int = EXACT_DISTINCT_CAP,
         top_k: int = TOP_K,
+        first_row: int = 0,
     ) -> None:
         self.key_columns = list(key_columns)
         self.cap, self.top_k = exact_distinct_cap, top_k
+        self.first_row = first_row  # the source row of this profiler's first record
         self.columns: dict[str, ColumnProfiler] = {}
         self.records = 0
         self.null_keys = 0
@@ -482,7 +522,7 @@ class SourceProfiler:
                 where="key_columns",
                 fix=f"choose from: {', '.join(names)}",
             )
-        keys = _RowKeys(batch, self.key_columns, self.records)
+        keys = _RowKeys(batch, self.key_columns, self.first_row + self.records)
         for name, column in zip(names, batch.columns, strict=True):
             profiler = self.columns.get(name)
             if profiler is None:
@@ -499,6 +539,27 @@ class SourceProfiler:
         if self.key_columns:
             self._update_keys(keys.keys())
         self.records += batch.num_rows
+
+    def merge(self, other: SourceProfiler) -> None:
+        """Add the profile of the rows that follow this one's (``other.first_row`` is
+        ``first_row + records``): profiles of consecutive ranges merged in order give what one
+        pass gives, except approximate top values past the exact-distinct cap and patterns past
+        their cap, which are bounded summaries either way."""
+        for name, theirs in other.columns.items():
+            mine = self.columns.get(name)
+            if mine is None:
+                mine = self.columns[name] = ColumnProfiler(
+                    name, exact_distinct_cap=self.cap, top_k=self.top_k
+                )
+                mine.rows = mine.nulls = self.records  # null in every row before
+            mine.merge(theirs)
+        for name, mine in self.columns.items():
+            if name not in other.columns:  # absent from the other range: all null there
+                mine.rows += other.records
+                mine.nulls += other.records
+        self.null_keys += other.null_keys
+        self.key_counter.merge(other.key_counter)
+        self.records += other.records
 
     def _update_keys(self, keys: pa.Array) -> None:
         self.null_keys += keys.null_count

@@ -33,7 +33,15 @@ class KeyCounter:
         )
         numbers = counts.field("counts").to_numpy().astype(np.int64)
         order = np.argsort(values, kind="stable")
-        values, numbers = values[order], numbers[order]
+        self._insert(values[order], numbers[order])
+
+    def merge(self, other: KeyCounter) -> None:
+        """Add another counter's keys (a later range of rows): the same as adding its batches."""
+        if len(other.keys):
+            self._insert(other.keys, other.counts)
+
+    def _insert(self, values: np.ndarray, numbers: np.ndarray) -> None:
+        """Add sorted, unique terminated keys with their counts."""
         width = max(self.keys.dtype.itemsize, values.dtype.itemsize)
         if self.keys.dtype.itemsize < width:
             self.keys = self.keys.astype(f"S{width}")

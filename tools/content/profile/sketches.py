@@ -91,6 +91,26 @@ class ValueCounter:
         if len(self.top) > _TOPK_CAP:
             self.top = Counter(dict(self.top.most_common(_TOPK_CAP // 2)))
 
+    def merge(self, other: ValueCounter) -> None:
+        """Add another counter (a later range of rows). Exact counts and the distinct estimate
+        are what one pass would give (HyperLogLog registers merge by maximum); top values beyond
+        the exact cap stay approximate."""
+        if other.hll is None:
+            if len(other.values):
+                self.add(
+                    pa.StructArray.from_arrays([other.values, other.counts], ["values", "counts"])
+                )
+            return
+        if self.hll is None:
+            self.hll = HyperLogLog()
+            self.hll.add(self.values.to_pylist())
+            self.top = Counter(dict(self._exact_top(_TOPK_CAP // 2)))
+            self.values, self.counts = pa.array([], pa.string()), pa.array([], pa.int64())
+        np.maximum(self.hll.registers, other.hll.registers, out=self.hll.registers)
+        self.top.update(other.top)
+        if len(self.top) > _TOPK_CAP:
+            self.top = Counter(dict(self.top.most_common(_TOPK_CAP // 2)))
+
     def _exact_top(self, k: int) -> list[tuple[str, int]]:
         if not len(self.values):
             return []
