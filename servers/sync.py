@@ -36,7 +36,7 @@ from tools.sync.contracts import (
     ConflictState,
     LedgerPage,
     Owner,
-    PlatformWrite,
+    PolicyWrite,
     SyncRunReport,
     SyncStatus,
     WaveAdoption,
@@ -53,13 +53,14 @@ def build_server(settings: Settings) -> FastMCP:
     mcp = CapabilityServer(
         name="data-mash-sync",
         instructions=(
-            "Keeps legacy and new in step after a wave: adopt_wave (after a wave: its owner and "
-            "what it migrated), capture_extract (what a later legacy "
-            "extract changed), write_policy (a platform write with its outbox event), run_sync "
-            "(apply changes field by field, deliver merged values), sync_status (lag, backlog, "
-            "conflicts by type), ownership_ledger (the system of record per policy), "
-            "list_conflicts (changes both sides made that wait for a person) and "
-            "resolve_conflict (take legacy, new or a value; audited)."
+            "Keeps legacy and new in step after a wave: adopt_wave (after a wave: its owner "
+            "and what it migrated), capture_extract (what a later legacy extract changed), "
+            "write_policy (routed by the ownership ledger: new -> the platform with its outbox "
+            "event, legacy -> a correction for the legacy loader, dual -> both through the "
+            "outbox), run_sync (apply changes field by field, deliver merged values), "
+            "sync_status (lag, backlog, conflicts by type), ownership_ledger (the system of "
+            "record per policy), list_conflicts (changes both sides made that wait for a "
+            "person) and resolve_conflict (take legacy, new or a value; audited)."
         ),
     )
 
@@ -117,12 +118,12 @@ def build_server(settings: Settings) -> FastMCP:
             dict[str, Any], Field(description="The canonical policy (nested or dotted paths).")
         ],
         tenant: Tenant = None,
-    ) -> PlatformWrite:
-        """Write a policy on the new platform; its outbox event commits in the same transaction."""
-        from tools.sync.platform import NewPlatform
+    ) -> PolicyWrite:
+        """Write a policy where its owner says: new (platform + outbox), legacy, or both."""
+        from tools.sync.write import SelectiveWriter
 
-        platform = NewPlatform(engine(), tenant=tenant_of(tenant))
-        return await run_blocking(None, lambda: platform.write_policy(policy_id, document))
+        writer = SelectiveWriter(engine(), settings, tenant=tenant_of(tenant))
+        return await run_blocking(None, lambda: writer.write_policy(policy_id, document))
 
     @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors

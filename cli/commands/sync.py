@@ -293,19 +293,23 @@ def run_command(
 @sync_app.command("write")
 def write_command(
     ctx: typer.Context,
-    policy_id: Annotated[str, typer.Argument(help="The policy to write on the new platform.")],
+    policy_id: Annotated[str, typer.Argument(help="The policy to write (where its owner says).")],
     document: Annotated[
         Path, typer.Option(help="The policy as canonical JSON (nested, or flat dotted paths).")
     ],
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
-    """Write a policy on the new platform; its outbox event commits with it (then: sync run).
+    """Write a policy where the ownership ledger says (selective write), then: sync run.
+
+    Owner new: the platform, its outbox event in the same commit. Owner legacy (also a policy
+    no wave has moved): a correction for the legacy loader; the policy reaches the platform
+    from legacy's next extract. Owner dual: both sides, through the outbox. Audited.
 
     Example: data-mash sync write P-1001 --document p1001.json
     """
     from core.errors import InputError
-    from tools.sync.platform import NewPlatform
+    from tools.sync.write import SelectiveWriter
 
     state = state_for(ctx, json_out, tenant)
     try:
@@ -318,12 +322,15 @@ def write_command(
         ) from None
     if not isinstance(data, dict):
         raise InputError("is not a JSON object", where=str(document), fix="write one policy")
-    result = NewPlatform(state.engine, tenant=state.settings.tenant).write_policy(policy_id, data)
+    writer = SelectiveWriter(state.engine, state.settings, tenant=state.settings.tenant)
+    result = writer.write_policy(policy_id, data)
 
     def render(console: Console) -> None:
+        sides = [s for s, on in (("new", result.to_new), ("legacy", result.to_legacy)) if on]
         console.print(
-            f"{policy_id}: {result.op} (version {result.version}, "
-            f"{len(result.changed)} fields changed)"
+            f"{policy_id} (owner {result.owner.value}): {len(result.changed)} fields changed, "
+            f"for {' and '.join(sides) or 'nobody (already held)'}"
+            + (f"; platform version {result.platform.version}" if result.platform else "")
         )
 
     emit(state, result.model_dump(mode="json"), render)

@@ -82,6 +82,9 @@ def test_serve_knows_the_sync_server(name: str) -> None:
 
 
 def test_write_policy_run_sync_and_status(store_settings: Settings) -> None:
+    engine = open_store(store_settings)
+    OwnershipLedger(engine, tenant="default").set_owner("P7", Owner.NEW, reason="wave 0")
+    engine.dispose()
     server = build_server(store_settings)
 
     async def go() -> None:
@@ -90,12 +93,22 @@ def test_write_policy_run_sync_and_status(store_settings: Settings) -> None:
             written = _data(
                 await session.call_tool("write_policy", {"policy_id": "P7", "document": doc})
             )
-            assert written["op"] == "insert" and written["outbox_id"]
+            assert written["owner"] == "new" and written["platform"]["op"] == "insert"
+            assert written["platform"]["outbox_id"] and written["to_new"]
             status = _data(await session.call_tool("sync_status", {}))
             assert status["pending_outbox"] == 1 and status["lag"] is not None
             ran = _data(await session.call_tool("run_sync", {}))
             assert ran["forwarded"] == 1 and ran["delivered_legacy"] == 1
             assert ran["status"]["backlog"] == 0
+            legacy_owned = _data(
+                await session.call_tool(
+                    "write_policy",
+                    {"policy_id": "P6", "document": {"policy_core": {"status": "active"}}},
+                )
+            )
+            assert (legacy_owned["owner"], legacy_owned["to_legacy"]) == ("legacy", True)
+            assert legacy_owned["platform"] is None
+            assert _data(await session.call_tool("run_sync", {}))["delivered_legacy"] == 1
             bad = await session.call_tool(
                 "write_policy",
                 {"policy_id": "P8", "document": {"policy_core": {"policy_id": "P9"}}},

@@ -605,6 +605,56 @@ class SyncApplier:
                 op.outcome = report.model_dump() | {"decisions": decisions[:200]}
         return report
 
+    def carry_write(
+        self, policy_id: str, document: Mapping[str, Any], *, reason: str
+    ) -> ApplyReport:
+        """A write for a policy both sides own (``dual``): owed to both through the outbox.
+
+        The written values are pinned like a person's decision (carried while each side still
+        holds what it held) and the policy is settled: each side gets the values it lacks as
+        a compare-and-set patch in ``sync_outbound`` in this one commit, and the relay delivers
+        them; neither side is written directly. A path the document lacks is removed.
+        """
+        with self.audit.operation(
+            NAMESPACE,
+            "write.dual",
+            target=policy_id,
+            payload={"reason": reason, "paths": len(document)},
+            policy_ids=[policy_id],
+        ) as op:
+            report = ApplyReport()
+            with op.atomic() as conn:
+                states = self._load_states(conn, [policy_id])
+                state = states.setdefault(policy_id, _State(None))
+                left, right = state.side("legacy"), state.side("new")
+                pinned = []
+                for path in sorted(set(left) | set(right) | set(document)):
+                    value = document.get(path)
+                    if left.get(path) != value or right.get(path) != value:
+                        pinned.append(path)
+                        state.pins[path] = {
+                            "value": value,
+                            "legacy": left.get(path),
+                            "new": right.get(path),
+                        }
+                written = SimpleNamespace(
+                    policy_id=policy_id, op="update", origin="person", source=reason
+                )
+                owner = self._owners(conn, [policy_id]).get(policy_id, Owner.DUAL)
+                outbound: list[dict[str, Any]] = []
+                conflicts: list[tuple[str, FieldDecision, str, Any]] = []
+                decisions: list[dict[str, Any]] = []
+                self._settle(
+                    state, written, owner, report, decisions, conflicts, outbound, op.entry_id
+                )
+                self._save_states(conn, states, op.entry_id)
+                self._save_conflicts(conn, conflicts, op.entry_id)
+                self._marks.save(self.clock.last, conn)
+                if outbound:
+                    conn.execute(insert(OUTBOUND), outbound)
+                op.outcome = report.model_dump() | {"paths": pinned[:200]}
+        return report
+
 
 def document_hash(document: Mapping[str, Any] | None) -> str:
     """A stable hash of a flat document (the anti-entropy sweep compares these)."""

@@ -238,6 +238,21 @@ class PlatformWrite(BaseModel):
     )
 
 
+class PolicyWrite(BaseModel):
+    """Where a write through data-mash went (selective write, by the ownership ledger)."""
+
+    policy_id: str
+    owner: Owner = Field(description="The system of record the write was routed by.")
+    changed: list[str] = Field(description="The flat paths the write changes.")
+    platform: PlatformWrite | None = Field(
+        None, description="The new platform's write (owner new), with its outbox event."
+    )
+    to_new: bool = Field(False, description="The new platform takes (or is owed) the write.")
+    to_legacy: bool = Field(
+        False, description="A correction for the legacy loader is owed (owner legacy or dual)."
+    )
+
+
 class RelayReport(BaseModel):
     """One relay pass: events forwarded, echoes dropped, merged values delivered per side."""
 
