@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Engine, and_, delete
 
 from core.errors import InputError
-from core.executors import Executor, make_executor
+from core.executors import Executor, LocalExecutor, make_executor
 from core.file_lock import file_lock, is_locked
 from core.ids import check_tenant, tenant_path
 from core.metrics import QUARANTINED, count, observe_batch, reason_label
@@ -36,7 +37,7 @@ from tools.content.profiling import load_profile, profile_staged
 from tools.content.readers.base import DEFAULT_BATCH_ROWS
 from tools.content.readers.registry import reader_for
 from tools.content.sources import SOURCE, SourceInfo, SourceRegistry
-from tools.content.staging import PartWriter, QuarantineWriter
+from tools.content.staging import PartWriter, QuarantineWriter, bad_table
 
 Progress = Callable[[int, int], None]  # (done, total) in the reader's progress_unit
 Status = Callable[[str], None]  # what the ingest is doing when there is nothing to count
@@ -264,7 +265,13 @@ def _stage_source(
             return _result(registry.get(source_id), reused=True)
         try:
             records, bad, columns, sample = _stage(
-                reader, partial, path, progress, batch_rows=settings.batch_size
+                reader,
+                partial,
+                path,
+                progress,
+                batch_rows=settings.batch_size,
+                executor=executor,
+                task=DecodeRange(payload["format"], path, payload["options"], partial),
             )
             if records == 0 and bad == 0:
                 raise InputError(
@@ -330,8 +337,19 @@ def _index(settings: Settings, info: SourceInfo) -> None:
 
 
 def _stage(
-    reader: Any, folder: Path, path: Path, progress: Progress | None, *, batch_rows: int
+    reader: Any,
+    folder: Path,
+    path: Path,
+    progress: Progress | None,
+    *,
+    batch_rows: int,
+    executor: Executor | None = None,
+    task: DecodeRange | None = None,
 ) -> tuple[int, int, list[dict[str, Any]], list[Any]]:
+    rows = min(batch_rows, DEFAULT_BATCH_ROWS)
+    ranges = reader.record_ranges(rows) if hasattr(reader, "record_ranges") else None
+    if task is not None and ranges is not None and len(ranges) > 1:
+        return _stage_ranges(ranges, folder, path, progress, executor or LocalExecutor(), task)
     by_records = getattr(reader, "progress_unit", "bytes") == "records"
     # records: the reader's count, asked once its first batch is out (two-pass readers know
     # it by then); 0 while unknown
@@ -344,10 +362,7 @@ def _stage(
         started = time.perf_counter()  # decoding happens in the reader: time whole iterations
         for batch in reader.batches(min(batch_rows, DEFAULT_BATCH_ROWS)):
             parts.write(batch.records)
-            for field in batch.records.schema:
-                columns.setdefault(field.name, str(field.type))
-                if columns[field.name] == "null" and str(field.type) != "null":
-                    columns[field.name] = str(field.type)
+            _note_columns(columns, batch.records.schema)
             quarantine.add(batch.bad)
             now = time.perf_counter()
             observe_batch("decode", batch.records.num_rows, now - started)
@@ -368,6 +383,97 @@ def _stage(
         quarantine.close()
     return (
         parts.rows,
+        quarantine.count,
+        [{"name": k, "type": v} for k, v in columns.items()],
+        quarantine.sample,
+    )
+
+
+class DecodeRange:
+    """The executor task of an ingest: decode one range of a file's records (a reader's
+    ``record_ranges``) into the staging folder's ``part-<range>-NNNNN.parquet`` files.
+
+    Returns the range's counts and column types (a small dict) and its bad records as the
+    quarantine's Arrow table. Files are replaced whole, so a retried task leaves one copy.
+    """
+
+    def __init__(self, fmt: str, path: Path, options: dict[str, Any], folder: Path) -> None:
+        self.fmt, self.path, self.options, self.folder = fmt, path, options, folder
+        self._reader: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_reader": None}
+
+    def __call__(
+        self, task: tuple[int, int, int], *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> tuple[dict[str, Any], pa.Table]:
+        k, first, count = task
+        if self._reader is None:  # once per worker process: the copybook parsed once
+            self._reader = reader_for(self.fmt)(self.path, self.options)
+        parts = PartWriter(self.folder / "records", prefix=f"part-{k:05d}-")
+        columns: dict[str, str] = {}
+        bad: list[Any] = []
+        bytes_read = 0
+        try:
+            for batch in self._reader.range_batches(first, count, min(batch_rows, count)):
+                parts.write(batch.records)
+                _note_columns(columns, batch.records.schema)
+                bad.extend(batch.bad)
+                bytes_read = batch.bytes_read
+        finally:
+            parts.close()
+        outcome = {"rows": parts.rows, "columns": columns, "bytes_read": bytes_read}
+        return outcome, bad_table(bad)
+
+
+def _note_columns(columns: dict[str, str], schema: pa.Schema) -> None:
+    """Column types in first-seen order; a column null so far takes its first real type."""
+    for field in schema:
+        columns.setdefault(field.name, str(field.type))
+        if columns[field.name] == "null" and str(field.type) != "null":
+            columns[field.name] = str(field.type)
+
+
+def _stage_ranges(
+    ranges: list[tuple[int, int]],
+    folder: Path,
+    path: Path,
+    progress: Progress | None,
+    executor: Executor,
+    task: DecodeRange,
+) -> tuple[int, int, list[dict[str, Any]], list[Any]]:
+    """Decode a splittable file range by range on the executor; results come back in file
+    order, so the quarantine and the column order are what one pass gives."""
+    (folder / "records").mkdir(parents=True, exist_ok=True)
+    quarantine = QuarantineWriter(folder / "quarantine.parquet")
+    columns: dict[str, str] = {}
+    rows = 0
+    total = path.stat().st_size
+    items = [(k, first, count) for k, (first, count) in enumerate(ranges)]
+    try:
+        started = time.perf_counter()
+        for outcome, bad in executor.map(task, items):
+            rows += outcome["rows"]
+            for name, type_ in outcome["columns"].items():
+                columns.setdefault(name, type_)
+                if columns[name] == "null" and type_ != "null":
+                    columns[name] = type_
+            quarantine.add_table(bad)
+            now = time.perf_counter()
+            observe_batch("decode", outcome["rows"], now - started)
+            started = now
+            for reason, n in Counter(
+                reason_label(r) for r in bad.column("reason").to_pylist()
+            ).items():
+                count(QUARANTINED, n, reason=reason)
+            if progress is not None:
+                progress(min(outcome["bytes_read"], total), total)
+        if progress is not None:
+            progress(total, total)
+    finally:
+        quarantine.close()
+    return (
+        rows,
         quarantine.count,
         [{"name": k, "type": v} for k, v in columns.items()],
         quarantine.sample,

@@ -33,8 +33,9 @@ RAW_LIMIT = 4096
 class PartWriter:
     """Writes record batches as Parquet parts, starting a new part when the schema changes."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, prefix: str = "part-") -> None:
         self.folder = folder
+        self.prefix = prefix  # a range of a file decoded apart: part-<range>-NNNNN.parquet
         self.folder.mkdir(parents=True, exist_ok=True)
         self._writer: pq.ParquetWriter | None = None
         self._schema: pa.Schema | None = None
@@ -59,7 +60,7 @@ class PartWriter:
     def _open(self, schema: pa.Schema) -> None:
         self.close()
         self._schema = schema
-        path = self.folder / f"part-{self.parts:05d}.parquet"
+        path = self.folder / f"{self.prefix}{self.parts:05d}.parquet"
         self._writer = pq.ParquetWriter(path, schema, compression="zstd")
         self.parts += 1
 
@@ -89,29 +90,46 @@ class QuarantineWriter:
         if len(self._pending) >= self.flush_every:
             self._flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Add bad records already in the quarantine's Arrow form (a worker's range of a file)."""
+        if not table.num_rows:
+            return
+        self._flush()
+        for row in table.slice(0, max(0, 20 - len(self.sample))).to_pylist():
+            self.sample.append(BadRecord(**row))
+        self.count += table.num_rows
+        self._write(table)
+
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = pa.table(
-            {
-                "record_index": [b.record_index for b in self._pending],
-                "byte_offset": [b.byte_offset for b in self._pending],
-                "line": [b.line for b in self._pending],
-                "field": [b.field for b in self._pending],
-                "reason": [b.reason for b in self._pending],
-                "raw": [b.raw[:RAW_LIMIT] if b.raw else None for b in self._pending],
-            },
-            schema=QUARANTINE_SCHEMA,
-        )
+        self._write(bad_table(self._pending))
+        self._pending = []
+
+    def _write(self, table: pa.Table) -> None:
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.path, QUARANTINE_SCHEMA, compression="zstd")
         self._writer.write_table(table)
-        self._pending = []
 
     def close(self) -> None:
         self._flush()
         if self._writer is not None:
             self._writer.close()
+
+
+def bad_table(bad: Sequence[BadRecord]) -> pa.Table:
+    """Bad records as the quarantine's Arrow table."""
+    return pa.table(
+        {
+            "record_index": [b.record_index for b in bad],
+            "byte_offset": [b.byte_offset for b in bad],
+            "line": [b.line for b in bad],
+            "field": [b.field for b in bad],
+            "reason": [b.reason for b in bad],
+            "raw": [b.raw[:RAW_LIMIT] if b.raw else None for b in bad],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
 
 
 def staged_dataset(records_dir: Path) -> ds.Dataset:

@@ -11,6 +11,7 @@ Usage::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -218,6 +219,50 @@ class CobolReader:
             batch_rows,
             o.allow_partial_last_record,
         )
+
+    # ------------------------------------------------------------------ ranges
+
+    def record_ranges(self, records: int) -> list[tuple[int, int]] | None:
+        """The file split into ranges of ``records`` records, (first record, count) each, for
+        decoding apart (a task per range); None when the framing cannot be split without
+        reading what comes before (variable-length or text records, a compressed file, records
+        shifted by OCCURS DEPENDING ON, a partial last record)."""
+        o = self.options
+        stream, size, compression = open_stream(self.path)
+        stream.close()
+        if (
+            size is None
+            or compression != "none"
+            or o.record_format not in ("F", "FB")
+            or o.variable_size_occurs == "shift_record"
+            or o.record_length_field
+            or o.record_header is not None
+        ):
+            return None
+        payload = size - o.file_start_offset - o.file_end_offset
+        if payload <= 0 or payload % self.record_size:
+            return None
+        total = payload // self.record_size
+        step = max(1, records)
+        return [(first, min(step, total - first)) for first in range(0, total, step)]
+
+    def range_batches(
+        self, first: int, count: int, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> Iterator[ReadBatch]:
+        """Decode records ``first`` to ``first + count`` (a range of :meth:`record_ranges`):
+        the same records, indexes and byte offsets as :meth:`batches` gives them."""
+        o = self.options
+        rows = max(1, min(batch_rows, BATCH_BYTES // max(1, self.layout.record_length)))
+        start = o.file_start_offset + first * self.record_size
+        end = self.path.stat().st_size - start - count * self.record_size
+        src = ByteSource(self.path, start, end)
+        try:
+            for raw in self._raw_batches(src, rows):
+                raw.first_index += first
+                raw.bad = [replace(b, record_index=b.record_index + first) for b in raw.bad]
+                yield self._decode(raw)
+        finally:
+            src.close()
 
     # ------------------------------------------------------------------ decoding
 
