@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,24 +12,27 @@ from rich.console import Console
 from rich.table import Table
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
+def emit(
+    state: Any,
+    data: BaseModel,
+    render: Callable[[Console], None],
+    *,
+    by_alias: bool = False,
+    exclude_none: bool = False,
+) -> None:
+    """Under --json write ``data.model_dump(mode="json")`` as one line, else call ``render``.
 
-
-def emit(state: Any, data: dict[str, Any], render: Callable[[Console], None]) -> None:
-    """Write ``data`` as JSON under --json, else call ``render`` with a terminal console."""
+    ``data`` is the command's contract model, the same one its MCP tool returns, so a key
+    cannot drift between doors; a plain dict is refused.
+    """
+    if not isinstance(data, BaseModel):
+        raise TypeError(
+            f"emit takes the command's contract model (a pydantic BaseModel), "
+            f"not {type(data).__name__}"
+        )
     if state.json:
-        sys.stdout.write(json.dumps(data, default=_default, ensure_ascii=False) + "\n")
+        dumped = data.model_dump(mode="json", by_alias=by_alias, exclude_none=exclude_none)
+        sys.stdout.write(json.dumps(dumped, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     else:
         render(Console())

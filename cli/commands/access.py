@@ -45,7 +45,7 @@ def token_create(
         console.print(created.token, soft_wrap=True, highlight=False)
         console.print("Send it as: Authorization: Bearer <token>")
 
-    emit(state, created.model_dump(mode="json"), render)
+    emit(state, created, render)
 
 
 @token_app.command("list")
@@ -86,7 +86,7 @@ def token_list(
             )
         )
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)
 
 
 @token_app.command("revoke")
@@ -104,4 +104,4 @@ def token_revoke(
     def render(console: Console) -> None:
         console.print(f"Token {info.token_id} (tenant {info.tenant}) is revoked.")
 
-    emit(state, info.model_dump(mode="json"), render)
+    emit(state, info, render)

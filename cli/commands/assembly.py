@@ -100,7 +100,7 @@ def relate(
         if result.note:
             console.print(f"[yellow]note:[/yellow] {result.note}")
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)
 
 
 assembly_app = typer.Typer(
@@ -149,7 +149,7 @@ def assembly_propose(
         tenant=state.settings.tenant,
         survivorship=survivorship,
     )
-    emit(state, spec.model_dump(mode="json"), lambda console: _render_spec(console, spec))
+    emit(state, spec, lambda console: _render_spec(console, spec))
 
 
 @assembly_app.command("approve")
@@ -197,7 +197,7 @@ def assembly_approve(
         min_confidence=min_confidence,
         crosswalk_edits=edits,
     )
-    emit(state, spec.model_dump(mode="json"), lambda console: _render_spec(console, spec))
+    emit(state, spec, lambda console: _render_spec(console, spec))
 
 
 def _render_spec(console: Console, spec: AssemblySpec) -> None:
@@ -269,7 +269,7 @@ def assembly_run(
         )
         if steps:
             steps.finish(label)
-    emit(state, result.model_dump(mode="json"), lambda console: _render_run(console, result))
+    emit(state, result, lambda console: _render_run(console, result))
 
 
 def _render_run(console: Console, result: AssemblyRunResult) -> None:
@@ -354,7 +354,7 @@ def assembly_conflicts(
             )
         )
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)
 
 
 policy_app = typer.Typer(help="Assembled whole policies.", no_args_is_help=True)
@@ -408,4 +408,4 @@ def policy_show(
             )
         )
 
-    emit(state, doc.model_dump(mode="json"), render)
+    emit(state, doc, render)

@@ -13,6 +13,9 @@ from cli.commands.mapping import mapping_app
 from cli.commands.waves import wave_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
+from tools.canonical.contracts import CanonicalFieldList, MappingList
+from tools.content.contracts import ColumnHits
+from tools.waves.contracts import PlanList, WaveList
 
 plan_app = typer.Typer(help="List wave plans.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
@@ -32,7 +35,7 @@ def mapping_list(
     found = list_mappings(state.engine, tenant=state.settings.tenant, source_id=source)
     emit(
         state,
-        {"mappings": [m.model_dump(mode="json") for m in found]},
+        MappingList(mappings=found),
         lambda console: console.print(
             table(
                 "Mappings"
@@ -67,7 +70,7 @@ def plan_list(
     found = list_plans(wave_commands._context(state))
     emit(
         state,
-        {"plans": [p.model_dump(mode="json") for p in found]},
+        PlanList(plans=found),
         lambda console: console.print(
             table(
                 "Plans" if found else "No plans yet (make one: data-mash generate-plan)",
@@ -103,7 +106,7 @@ def wave_list(
     found = list_waves(wave_commands._context(state), plan_id=plan)
     emit(
         state,
-        {"waves": [w.model_dump(mode="json") for w in found]},
+        WaveList(waves=found),
         lambda console: console.print(
             table(
                 "Waves" if found else "No waves yet (make a plan: data-mash generate-plan)",
@@ -159,7 +162,7 @@ def canonical_fields(
 
     emit(
         state,
-        {"canonical": canonical, "fields": [f.model_dump(mode="json") for f in found]},
+        CanonicalFieldList(canonical=canonical, fields=found),
         render,
     )
 
@@ -182,7 +185,7 @@ def search_columns(
     )
     emit(
         state,
-        {"query": query, "hits": [h.model_dump(mode="json") for h in hits]},
+        ColumnHits(query=query, hits=hits),
         lambda console: console.print(
             table(
                 f"Columns meaning '{query}'",

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+from agents.contracts import JourneyRunReport, JourneyThreadList, McpClientConfigs
 from cli.app import app
 from cli.commands.content import _parse_options
 from cli.context import JsonOption, TenantOption, state_for
@@ -312,7 +313,7 @@ def journey_run(
             events=None if state.json else view.tool,
         )
     )
-    data = {**outcome.to_json(), "notes": notes}
+    data = JourneyRunReport.model_validate({**outcome.to_json(), "notes": notes})
     emit(
         state,
         data,
@@ -339,7 +340,7 @@ def journey_list(
     threads = anyio.run(collect)
     emit(
         state,
-        {"threads": threads},
+        JourneyThreadList.model_validate({"threads": threads}),
         lambda c: c.print(
             table(
                 "Journey threads",
@@ -398,4 +399,4 @@ def mcp_config(
             console.print(f"[bold]{name}[/bold]: add to {item['file']}")
             console.print_json(json.dumps(item["config"]))
 
-    emit(state, chosen, render)
+    emit(state, McpClientConfigs.model_validate(chosen), render)

@@ -13,6 +13,14 @@ from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
+from tools.content.contracts import (
+    CopybookLayout,
+    FormatDetection,
+    IngestBatch,
+    IngestResult,
+    RecordSlice,
+    SourceList,
+)
 
 OPTION_HELP = (
     "Reader option KEY=VALUE (repeatable), e.g. --option delimiter=';' --option header=true"
@@ -115,14 +123,15 @@ def ingest(
             if steps:
                 steps.finish(label)
 
+    data: IngestResult | IngestBatch
     if len(results) == 1 and source_config is None:
-        data: dict[str, Any] = results[0].model_dump(mode="json")
+        data = results[0]
     else:
-        data = {
-            "sources": [r.model_dump(mode="json") for r in results],
-            "records": sum(r.records for r in results),
-            "errors": sum(r.bad_records for r in results),
-        }
+        data = IngestBatch(
+            sources=results,
+            records=sum(r.records for r in results),
+            errors=sum(r.bad_records for r in results),
+        )
 
     def render(console: Console) -> None:
         console.print(
@@ -236,7 +245,7 @@ def _detect(
     command = detected.to_command_line()
     emit(
         state,
-        {"detected": detected.model_dump(mode="json"), "config": snippet, "command": command},
+        FormatDetection(detected=detected, config=snippet, command=command),
         lambda console: console.print(
             f"# What data-mash would use for {path} (check it, then run the command or put "
             f"the entry in a --source-config):\n{snippet}\n# The same as a command line:\n"
@@ -255,7 +264,8 @@ def sources(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOpti
 
     state = state_for(ctx, json_out, tenant)
     found = SourceRegistry(state.engine, tenant=state.settings.tenant).list()
-    data = {"sources": [s.summary().model_dump(mode="json") for s in found]}
+    # The model list_sources returns: here every source on one page.
+    data = SourceList(sources=[s.summary() for s in found], total=len(found))
 
     def render(console: Console) -> None:
         if not found:
@@ -299,7 +309,7 @@ def head(
     state = state_for(ctx, json_out, tenant)
     info = SourceRegistry(state.engine, tenant=state.settings.tenant).get(source_id)
     records = staged_slice(info.records_path, offset=offset, limit=limit).to_pylist()
-    data = {"source_id": source_id, "offset": offset, "records": records, "total": info.records}
+    data = RecordSlice(source_id=source_id, offset=offset, records=records, total=info.records)
 
     def render(console: Console) -> None:
         columns = list(records[0]) if records else [c["name"] for c in info.columns]
@@ -329,7 +339,8 @@ def profile(
 
     state = state_for(ctx, json_out, tenant)
     info = SourceRegistry(state.engine, tenant=state.settings.tenant).get(source_id)
-    data = read_profile(info).model_dump(mode="json")  # the same model profile_source returns
+    report = read_profile(info)  # the same model profile_source returns
+    data = report.model_dump(mode="json")
 
     def render(console: Console) -> None:
         console.print(
@@ -356,7 +367,7 @@ def profile(
                 f"{', '.join(map(str, issue.get('sample_keys', [])[:5]))}"
             )
 
-    emit(state, data, render)
+    emit(state, report, render)
 
 
 @app.command()
@@ -367,12 +378,12 @@ def layout(
 ) -> None:
     """Print a copybook's field layout: offsets, lengths, types, OCCURS, REDEFINES."""
     from tools.content.cobol.layout import describe_layout
-    from tools.content.contracts import CopybookLayout
 
     state = state_for(ctx, json_out, None)
     if not copybook.is_file():
         raise InputError("copybook not found", where=str(copybook), fix="check the path")
-    data = CopybookLayout.model_validate(describe_layout(copybook)).model_dump(mode="json")
+    described = CopybookLayout.model_validate(describe_layout(copybook))
+    data = described.model_dump(mode="json")
 
     def render(console: Console) -> None:
         console.print(
@@ -394,4 +405,4 @@ def layout(
             )
         )
 
-    emit(state, data, render)
+    emit(state, described, render)

@@ -12,6 +12,7 @@ from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
+from evals.contracts import DemoReport
 
 
 @app.command()
@@ -70,7 +71,7 @@ def demo(
         if "assembly" in result:
             render_components(console, result["waves"], result["reconciliation"])
 
-    emit(state, result, render)
+    emit(state, DemoReport.model_validate(result), render)
     problems = list(result.get("problems") or [])
     wave0 = result["waves"].get("wave0") or {}
     if not problems and wave0 and wave0.get("status") != "completed":

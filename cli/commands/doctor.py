@@ -46,6 +46,7 @@ def doctor(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOptio
             console.print(f"- missing: {note}")
         console.print(f"Overall: {_MARK[report.status]}")
 
-    emit(state, report.to_json(), render)
+    # application/health+json spells its keys in camelCase and leaves out the empty ones.
+    emit(state, report, render, by_alias=True, exclude_none=True)
     if report.status == "fail":
         raise typer.Exit(1)

@@ -15,6 +15,7 @@ from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
+from evals.contracts import EvalReport
 
 CORPUS_ENV = "DATA_MASH_EVAL_CORPUS"
 
@@ -156,7 +157,7 @@ def eval_command(
         for f in files:
             console.print(f"  {f}", highlight=False)
 
-    emit(state, document, render)
+    emit(state, EvalReport.model_validate(document), render)
     if check and misses:
         for row in misses:
             sys.stderr.write(f"data-mash: {describe_miss(row)}\n")

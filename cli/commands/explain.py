@@ -21,6 +21,9 @@ from cli.commands.waves import wave_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError
+from tools.routing.contracts import PolicyDecision, RuleSetComparison
+from tools.waves.contracts import WaveReconciliation
+from tools.waves.tracker import PolicyLineage
 
 
 @wave_app.command("reconcile")
@@ -38,10 +41,13 @@ def wave_reconcile(
 
     state = state_for(ctx, json_out, tenant)
     report = reconcile_wave(wave_commands._context(state), wave_id)
-    data = {"wave_id": wave_id, "passed": bool(report["passed"]), "report": report}
+    # What the MCP reconcile_wave returns.
+    data = WaveReconciliation.model_validate(
+        {"wave_id": wave_id, "passed": report["passed"], "report": report}
+    )
 
     def render(console: Console) -> None:
-        verdict = "[green]agree[/green]" if data["passed"] else "[red]DISAGREE[/red]"
+        verdict = "[green]agree[/green]" if data.passed else "[red]DISAGREE[/red]"
         console.print(
             f"Wave {wave_id}: source and target {verdict}: {report['source_count']} policies in "
             f"the source, {report['target_count']} in the target, {report['matched']} equal, "
@@ -59,7 +65,7 @@ def wave_reconcile(
             console.print(f"  [red]{mismatch['policy_id']}[/red]: {', '.join(mismatch['fields'])}")
 
     emit(state, data, render)
-    if not data["passed"]:
+    if not data.passed:
         raise typer.Exit(1)
 
 
@@ -104,7 +110,7 @@ def lineage(
     steps = trace(wave_commands._context(state), policy_id)
     emit(
         state,
-        {"policy_id": policy_id, "steps": [s.model_dump(mode="json") for s in steps]},
+        PolicyLineage(policy_id=policy_id, steps=steps),
         lambda console: console.print(
             table(
                 f"Lineage of policy {policy_id}",
@@ -161,12 +167,12 @@ def rules_evaluate(
     record = _policy_argument(policy)
     stored = get_rule_set(state.engine, state.settings.tenant, rule_set)
     decision = evaluate_policy(stored.load(), record)
-    data = {
-        "rule_set": stored.info.label,
-        "target": decision.target,
-        "rule": decision.rule,
-        "explanation": decision.explanation,
-    }
+    data = PolicyDecision(
+        rule_set=stored.info.label,
+        target=decision.target,
+        rule=decision.rule,
+        explanation=decision.explanation,
+    )
     emit(
         state,
         data,
@@ -206,41 +212,19 @@ def rules_diff(
     old_set, new_set, diff = diff_stored_rule_sets(
         state.engine, old, new, routable, tenant=who, sample_size=sample_size
     )
-    data = {
-        "old": old_set.info.label,
-        "new": new_set.info.label,
-        "added": diff.added,
-        "removed": diff.removed,
-        "changed": {c.name: {k: list(v) for k, v in c.changes.items()} for c in diff.changed},
-        "total": diff.total,
-        "changed_count": diff.changed_count,
-        "transitions": [
-            {"from_target": a, "to_target": b, "count": n}
-            for (a, b), n in sorted(diff.transitions.items(), key=str)
-        ],
-        "sample": [
-            {
-                "policy_id": s.policy_id,
-                "old_target": s.old_target,
-                "new_target": s.new_target,
-                "old_rule": s.old_rule,
-                "new_rule": s.new_rule,
-            }
-            for s in diff.sample
-        ],
-    }
+    data = RuleSetComparison.of(old_set.info.label, new_set.info.label, diff)
 
     def render(console: Console) -> None:
         console.print(
-            f"{data['old']} -> {data['new']}: {diff.changed_count} of {diff.total} policies of "
+            f"{data.old} -> {data.new}: {diff.changed_count} of {diff.total} policies of "
             f"{source} change target; rules added {diff.added or '-'}, removed "
-            f"{diff.removed or '-'}, changed {list(data['changed']) or '-'}"
+            f"{diff.removed or '-'}, changed {list(data.changed) or '-'}"
         )
         console.print(
             table(
                 "Moves",
                 ["from", "to", "policies"],
-                [(t["from_target"], t["to_target"], t["count"]) for t in data["transitions"]],
+                [(t.from_target, t.to_target, t.count) for t in data.transitions],
             )
         )
 

@@ -13,6 +13,7 @@ from cli.output import emit, table
 from core.errors import InputError, NotFoundError
 from core.timeparse import parse_time
 from tools.audit import AuditLog, PolicyLocations
+from tools.audit.contracts import AuditEntry, AuditReplay, PolicyTrail, PolicyWhereabouts
 
 
 @app.command()
@@ -55,19 +56,19 @@ def replay(
                 where="--namespace",
                 fix="known namespaces: " + (", ".join(known) or "none yet (the log is empty)"),
             )
-    entries = []
+    entries: list[AuditEntry] = []
     replayed = incomplete = 0
     for record in log.replay(namespace, start, end):
         replayed += 1
         incomplete += record.incomplete
         if len(entries) < limit:
-            entries.append(record.to_json())
-    data = {
-        "entries": entries,
-        "replayed": replayed,
-        "incomplete": incomplete,
-        "truncated": replayed > len(entries),
-    }
+            entries.append(AuditEntry.of(record))
+    data = AuditReplay(
+        entries=entries,
+        replayed=replayed,
+        incomplete=incomplete,
+        truncated=replayed > len(entries),
+    )
 
     def render(console: Console) -> None:
         console.print(
@@ -76,13 +77,13 @@ def replay(
                 ["id", "time", "namespace", "operation", "target", "status", "policies"],
                 [
                     (
-                        e["id"],
-                        e["created_at"][:19],
-                        e["namespace"],
-                        e["operation"],
-                        e["target"],
-                        "INCOMPLETE" if e["incomplete"] else e["status"],
-                        e["policy_count"],
+                        e.id,
+                        e.created_at.isoformat()[:19],
+                        e.namespace,
+                        e.operation,
+                        e.target,
+                        "INCOMPLETE" if e.incomplete else e.status,
+                        e.policy_count,
                     )
                     for e in entries
                 ],
@@ -104,7 +105,7 @@ def audit(
     """The audit trail of one policy: every logged operation that touched it, oldest first."""
     state = state_for(ctx, json_out, tenant)
     entries = AuditLog(state.engine, tenant=state.settings.tenant).trail(policy_id)
-    data = {"policy_id": policy_id, "entries": [e.to_json() for e in entries]}
+    data = PolicyTrail(policy_id=policy_id, entries=[AuditEntry.of(e) for e in entries])
 
     def render(console: Console) -> None:
         if not entries:
@@ -152,11 +153,7 @@ def locate(
                 fix="check the id as the legacy system writes it, or route its source first: "
                 "data-mash route --rules RULES.yaml SOURCE_ID",
             )
-    data = {
-        "policy_id": policy_id,
-        "location": location.model_dump(mode="json") if location else None,
-        "history": [m.model_dump(mode="json") for m in history],
-    }
+    data = PolicyWhereabouts(policy_id=policy_id, location=location, history=history)
 
     def render(console: Console) -> None:
         if location is None:

@@ -17,6 +17,7 @@ from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
+from tools.canonical.contracts import MappingComparison, MappingView
 
 mapping_app = typer.Typer(help="Inspect, edit, run and compare mappings.", no_args_is_help=True)
 app.add_typer(mapping_app, name="mapping")
@@ -45,7 +46,6 @@ def map_to_canonical(
     result = suggest_mapping(
         state.engine, state.settings, source_id, canonical=canonical, tenant=state.settings.tenant
     )
-    data = result.model_dump(mode="json")
 
     def render(console: Console) -> None:
         console.print(
@@ -70,7 +70,7 @@ def map_to_canonical(
         if result.note:
             console.print(f"[yellow]note:[/yellow] {result.note}")
 
-    emit(state, data, render)
+    emit(state, result, render)
 
 
 def _step(step: dict[str, Any]) -> str:
@@ -109,7 +109,6 @@ def approve_mapping(
     """
     from tools.canonical import approve_mapping as approve
     from tools.canonical import get_mapping
-    from tools.canonical.contracts import MappingView
     from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
 
     state = state_for(ctx, json_out, tenant)
@@ -143,7 +142,7 @@ def approve_mapping(
     )
     emit(
         state,
-        MappingView.of(info).model_dump(mode="json"),  # what the MCP approve_mapping returns
+        MappingView.of(info),  # what the MCP approve_mapping returns
         lambda console: console.print(
             f"Mapping {info.mapping_id} v{info.version} approved with {len(info.fields)} fields."
         ),
@@ -178,7 +177,6 @@ def validate_mapping(
             version=version,
             progress=(lambda d, t: progress("validate", d, t)) if progress else None,
         )
-    data = report.model_dump(mode="json")
 
     def render(console: Console) -> None:
         console.print(
@@ -187,7 +185,7 @@ def validate_mapping(
         if report.reasons:
             console.print(reasons_table("Top reasons records are invalid", report.reasons))
 
-    emit(state, data, render)
+    emit(state, report, render)
     if check and report.invalid:
         sys.stderr.write(
             f"data-mash: error: {report.invalid:,} of {report.records:,} records of mapping "
@@ -236,7 +234,7 @@ def run_mapping(
         if result.reasons:
             console.print(reasons_table("Why records were quarantined", result.reasons))
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)
 
 
 @mapping_app.command("show")
@@ -254,7 +252,7 @@ def show_mapping(
     info = get_mapping(state.engine, mapping_id, tenant=state.settings.tenant, version=version)
     emit(
         state,
-        info.model_dump(mode="json"),
+        info,
         lambda console: console.print(
             table(
                 f"{info.mapping_id} v{info.version} ({info.status}) of {info.source_id}",
@@ -292,7 +290,6 @@ def set_field(
 ) -> None:
     """Confirm, edit or reject one field (an approved mapping gets a new draft version)."""
     from tools.canonical import update_field_mapping
-    from tools.canonical.contracts import MappingView
 
     state = state_for(ctx, json_out, tenant)
     kwargs: dict[str, Any] = {}
@@ -313,7 +310,7 @@ def set_field(
     )
     emit(
         state,
-        MappingView.of(info).model_dump(mode="json"),  # what update_field_mapping returns
+        MappingView.of(info),  # what update_field_mapping returns
         lambda console: console.print(
             f"{info.mapping_id} v{info.version} ({info.status}): {target} updated."
         ),
@@ -339,12 +336,15 @@ def diff(
     t = state.settings.tenant
     a = get_mapping(state.engine, mapping_id, tenant=t, version=from_version)
     b = get_mapping(state.engine, mapping_id, tenant=t, version=to_version)
-    data: dict[str, Any] = {"diff": diff_mappings(a, b).model_dump(mode="json")}
-    if impact:
-        data["impact"] = assess_mapping_change(
+    data = MappingComparison(
+        diff=diff_mappings(a, b),
+        impact=assess_mapping_change(
             state.engine, state.settings, mapping_id, from_version, to_version, tenant=t
-        ).model_dump(mode="json")
-    emit(state, data, lambda console: console.print_json(json.dumps(data, default=str)))
+        )
+        if impact
+        else None,
+    )
+    emit(state, data, lambda console: console.print_json(data.model_dump_json()))
 
 
 @app.command("export")
@@ -381,18 +381,14 @@ def export(
         tenant=state.settings.tenant,
         overwrite=overwrite,
     )
-    data = result.model_dump(mode="json")
     emit(
         state,
-        data,
+        result,
         lambda console: console.print(
             table(
                 f"Exported {mapping_id} v{result.version} (manifest {result.manifest})",
                 ["file", "records", "sha256"],
-                [
-                    (f.get("path"), f.get("records"), (f.get("sha256") or "")[:16])
-                    for f in data["files"]
-                ],
+                [(f.path, f.records, f.sha256[:16]) for f in result.files],
             )
         ),
     )

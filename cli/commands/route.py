@@ -18,6 +18,13 @@ from cli.output import emit, table
 from core.errors import InputError
 from core.targets import target_help
 from tools.routing import load_rule_set, validate_rule_set
+from tools.routing.contracts import (
+    PolicyReroute,
+    RouteRun,
+    RuleFileValidation,
+    RuleProblem,
+    RuleSetList,
+)
 from tools.routing.model import Issue
 
 rules_app = typer.Typer(
@@ -138,9 +145,7 @@ def route(
             progress=progress,
             source_system=system,
         )
-    data = result.model_dump(mode="json")
-    if mapped is not None:
-        data["mapping_run"] = mapped.model_dump(mode="json")
+    data = RouteRun(**dict(result), mapping_run=mapped)
 
     def render(console: Console) -> None:
         verb = "Would route" if dry_run else "Routed"
@@ -189,20 +194,17 @@ def rules_validate(
         raise InputError("rule file not found", where=str(rules), fix="check the path")
     report = validate_rule_set(rules)
 
-    def as_json(issue: Issue) -> dict[str, Any]:
-        return {
-            "line": issue.line,
-            "column": issue.column,
-            "rule": issue.rule,
-            "message": issue.message,
-        }
+    def problem(issue: Issue) -> RuleProblem:
+        return RuleProblem(
+            line=issue.line, column=issue.column, rule=issue.rule, message=issue.message
+        )
 
-    data = {
-        "file": str(rules),
-        "ok": report.ok,
-        "errors": [as_json(i) for i in report.errors],
-        "warnings": [as_json(i) for i in report.warnings],
-    }
+    data = RuleFileValidation(
+        file=str(rules),
+        ok=report.ok,
+        errors=[problem(i) for i in report.errors],
+        warnings=[problem(i) for i in report.warnings],
+    )
     if state.json:
         emit(state, data, lambda _console: None)
         if report.errors:
@@ -235,7 +237,7 @@ def rules_add(
     info = register_rule_set(state.engine, state.settings.tenant, rules, name=name)
     emit(
         state,
-        info.model_dump(mode="json"),
+        info,
         lambda console: console.print(
             f"Stored {info.label} ({info.rule_count} rules, sha256 {info.sha256[:12]})"
         ),
@@ -253,7 +255,7 @@ def rules_list(
     found = list_rule_sets(state.engine, state.settings.tenant)
     emit(
         state,
-        {"rule_sets": [i.model_dump(mode="json") for i in found]},
+        RuleSetList(rule_sets=found, total=len(found)),  # list_stored_rule_sets' model
         lambda console: console.print(
             table(
                 "Stored rule sets",
@@ -295,7 +297,7 @@ def reroute(
 
     state = state_for(ctx, json_out, tenant)
     result = reroute_policy(state.engine, policy_id, to, reason, tenant=state.settings.tenant)
-    data = {"policy_id": policy_id, **result.model_dump(mode="json")}
+    data = PolicyReroute(policy_id=policy_id, **dict(result))
 
     def render(console: Console) -> None:
         if result.moved:

@@ -13,7 +13,7 @@ from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from tools.sync.conflicts import ConflictQueue, Take
-from tools.sync.contracts import ConflictState, Owner
+from tools.sync.contracts import ConflictState, LedgerReport, Owner, SyncRun
 from tools.sync.ledger import OwnershipLedger
 
 sync_app = typer.Typer(
@@ -51,9 +51,7 @@ def ledger_command(
     ledger = OwnershipLedger(state.engine, tenant=state.settings.tenant)
     update = ledger.apply_wave(from_wave) if from_wave else None
     page = ledger.page(owner=owner, limit=limit, cursor=cursor)
-    data: dict[str, Any] = page.model_dump(mode="json")
-    if update is not None:
-        data["update"] = update.model_dump(mode="json")
+    data = LedgerReport(**dict(page), update=update)
 
     def render(console: Console) -> None:
         if update is not None:
@@ -161,7 +159,7 @@ def conflicts_command(
         if page.next_cursor:
             console.print(f"(more: --cursor {page.next_cursor})")
 
-    emit(state, page.model_dump(mode="json"), render)
+    emit(state, page, render)
 
 
 def _show(value: Any) -> str:
@@ -202,7 +200,7 @@ def resolve_command(
             f"-> {_show(record.resolved_value)}"
         )
 
-    emit(state, record.model_dump(mode="json"), render)
+    emit(state, record, render)
 
 
 @sync_app.command("status")
@@ -231,7 +229,7 @@ def status_command(
             console.print(f"  {kind}: open {counts['open']}, resolved {counts['resolved']}")
         console.print("Owners: " + ", ".join(f"{k} {v}" for k, v in status.ledger.items()))
 
-    emit(state, status.model_dump(mode="json"), render)
+    emit(state, status, render)
 
 
 @sync_app.command("run")
@@ -267,9 +265,7 @@ def run_command(
     report = run_sync(
         state.engine, state.settings, tenant=state.settings.tenant, policy_path=conflict_policy
     )
-    data: dict[str, Any] = report.model_dump(mode="json")
-    if swept is not None:
-        data["sweep"] = swept.model_dump(mode="json")
+    data = SyncRun(**dict(report), sweep=swept)
 
     def render(console: Console) -> None:
         if swept is not None:
@@ -333,7 +329,7 @@ def write_command(
             + (f"; platform version {result.platform.version}" if result.platform else "")
         )
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)
 
 
 def _column_map(pairs: list[str] | None) -> dict[str, str] | None:
@@ -392,4 +388,4 @@ def capture_command(
             "(apply them with: data-mash sync run)"
         )
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)

@@ -28,6 +28,7 @@ from tools.waves import (
     rollback_wave,
     run_wave,
 )
+from tools.waves.contracts import RollbackPreview
 
 wave_app = typer.Typer(help="Run, roll back or inspect one wave.", no_args_is_help=True)
 app.add_typer(wave_app, name="wave")
@@ -37,22 +38,6 @@ WaveArg = Annotated[str, typer.Argument(help="The wave id (see generate-plan).")
 
 def _context(state: AppState) -> WaveContext:
     return WaveContext.default(state.engine, state.settings, state.settings.tenant)
-
-
-def _wave_json(status: Any) -> dict[str, Any]:
-    data = status.model_dump(mode="json")
-    return {
-        "wave_id": status.wave_id,
-        "status": status.status,
-        "steps": data["steps"],
-        "migrated": status.migrated,
-        "failed": status.failed,
-        **{
-            k: v
-            for k, v in data.items()
-            if k not in {"wave_id", "status", "steps", "migrated", "failed"}
-        },
-    }
 
 
 def _render_wave(status: Any) -> Any:
@@ -142,14 +127,6 @@ def generate_plan_cmd(
         canonical=canonical,
         criteria=criteria,
     )
-    data = {
-        "plan_id": plan.plan_id,
-        "assembly_ids": plan.assembly_ids,
-        "waves": [w.model_dump(mode="json") for w in plan.waves],
-        "version": plan.version,
-        "target": plan.target,
-        "summary": plan.summary,
-    }
 
     def render(console: Console) -> None:
         console.print(
@@ -164,7 +141,7 @@ def generate_plan_cmd(
             )
         )
 
-    emit(state, data, render)
+    emit(state, plan, render)  # the Plan the MCP plan_waves returns
 
 
 def _run_with_progress(state: AppState, work: Any) -> Any:
@@ -195,7 +172,7 @@ def wave_run(
     except KeyboardInterrupt:
         cancel.set()
         raise
-    emit(state, _wave_json(status), _render_wave(status))
+    emit(state, status, _render_wave(status))
     if status.status != WaveState.COMPLETED:
         raise typer.Exit(1)
 
@@ -222,10 +199,9 @@ def wave_rollback(
         name for name, step in reversed(current.steps.items()) if step.status != WaveState.PENDING
     ]
     if dry_run:
-        data = {**_wave_json(current), "dry_run": True, "would_compensate": undo}
         emit(
             state,
-            data,
+            RollbackPreview(**dict(current), would_compensate=undo),
             lambda console: console.print(
                 f"Would roll back wave {wave_id} ({current.status}, {current.migrated} migrated): "
                 f"compensate {', '.join(undo) or 'nothing'}. Nothing changed."
@@ -241,7 +217,7 @@ def wave_rollback(
     status = _run_with_progress(
         state, lambda progress: rollback_wave(context, wave_id, progress=progress)
     )
-    emit(state, _wave_json(status), _render_wave(status))
+    emit(state, status, _render_wave(status))
     if status.status not in (WaveState.COMPENSATED, WaveState.PENDING):
         raise typer.Exit(1)
 
@@ -253,7 +229,7 @@ def wave_status(
     """A wave's status, per-milestone state and counts."""
     state = state_for(ctx, json_out, tenant)
     status = get_wave_status(_context(state), wave_id)
-    emit(state, _wave_json(status), _render_wave(status))
+    emit(state, status, _render_wave(status))
 
 
 @app.command()
@@ -282,7 +258,6 @@ def gates(
     elif reason:
         raise InputError("--reason only goes with --override", fix="add --override GATE")
     report = check_gates(context, wave_id)
-    data = report.model_dump(mode="json")
 
     def render(console: Console) -> None:
         verdict = "[green]may run[/green]" if report.passed else "[red]blocked[/red]"
@@ -304,7 +279,7 @@ def gates(
             )
         )
 
-    emit(state, data, render)
+    emit(state, report, render)
 
 
 @app.command()
@@ -393,4 +368,4 @@ def gc(
         for name in result.leases:
             console.print(f"  {name}")
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)

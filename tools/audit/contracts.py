@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, computed_field, field_validator
 
 from core.ids import PolicyId
 from core.paging import Page
@@ -73,3 +73,40 @@ class AuditPage(Page):
 
     entries: list[AuditRecord]
     incomplete: int = Field(0, description="Entries on this page still pending (crashed).")
+
+
+class AuditEntry(AuditRecord):
+    """An audit entry as the CLI prints it: the record, and whether it is still pending."""
+
+    @computed_field(description="Still pending: its process stopped between intent and outcome.")  # type: ignore[prop-decorator]
+    @property
+    def incomplete(self) -> bool:
+        return self.status == AuditStatus.PENDING
+
+    @classmethod
+    def of(cls, record: AuditRecord) -> AuditEntry:
+        return cls.model_validate(dict(record))
+
+
+class AuditReplay(BaseModel):
+    """`data-mash replay --json`: entries in commit order (up to --limit) and the counts."""
+
+    entries: list[AuditEntry]
+    replayed: int = Field(description="Entries in the range (all, not only those shown).")
+    incomplete: int = Field(description="Entries in the range still pending (crashed).")
+    truncated: bool = Field(description="True when --limit left entries out.")
+
+
+class PolicyTrail(BaseModel):
+    """`data-mash audit POLICY_ID --json`: every audit entry that touched a policy."""
+
+    policy_id: str
+    entries: list[AuditEntry]
+
+
+class PolicyWhereabouts(BaseModel):
+    """`data-mash locate POLICY_ID --json`: where a policy is and the moves that took it there."""
+
+    policy_id: str
+    location: LocationRecord | None
+    history: list[MoveRecord]

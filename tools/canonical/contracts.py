@@ -12,7 +12,14 @@ from pydantic import BaseModel, Field, JsonValue, field_serializer, field_valida
 from core.ids import MappingId, SourceId
 from core.paging import Page
 from knowledge.canonical.catalogue import CanonicalField
-from tools.canonical.spec import FieldRule, MappingDiff, MappingInfo, MappingStatus, Step
+from tools.canonical.spec import (
+    FieldRule,
+    MappingDiff,
+    MappingInfo,
+    MappingStatus,
+    MappingSummary,
+    Step,
+)
 
 
 class ModelSummary(BaseModel):
@@ -39,6 +46,19 @@ class ModelSchemaPage(Page):
     components: list[str] = Field(description="Top-level components of the model.")
     fields: list[CanonicalField]
     resource: str = Field(description="URI of the model's full JSON Schema (a resource).")
+
+
+class CanonicalFieldList(BaseModel):
+    """Every field of a canonical model version: `data-mash fields --json`."""
+
+    canonical: str
+    fields: list[CanonicalField]
+
+
+class MappingList(BaseModel):
+    """Every mapping of a tenant (or of one source): `data-mash mapping list --json`."""
+
+    mappings: list[MappingSummary]
 
 
 class MappingView(BaseModel):
@@ -213,3 +233,14 @@ class ChangeImpact(BaseModel):
     became_invalid: int
     became_valid: int
     diff: MappingDiff
+
+
+class MappingComparison(BaseModel):
+    """`data-mash mapping diff --json`: the rule changes, and with --impact the policies'."""
+
+    diff: MappingDiff
+    impact: ChangeImpact | None = Field(
+        None,
+        description="Present with --impact: records whose values change.",
+        exclude_if=lambda value: value is None,
+    )

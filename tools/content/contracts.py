@@ -4,12 +4,15 @@ so keys cannot drift between doors)."""
 
 from __future__ import annotations
 
+from datetime import date, time
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel, Field, JsonValue, field_validator
 
 from core.ids import SourceId
 from core.paging import Page
+from tools.content.detect import DetectedSource
 from tools.content.profile.models import SourceProfile
 
 
@@ -44,6 +47,22 @@ class IngestResult(BaseModel):
     quality_score: float | None = None
 
 
+class IngestBatch(BaseModel):
+    """What `data-mash ingest --json` prints for a --source-config run: each file, and totals."""
+
+    sources: list[IngestResult]
+    records: int = Field(description="Records staged, over every file.")
+    errors: int = Field(description="Records quarantined, over every file.")
+
+
+class FormatDetection(BaseModel):
+    """What `data-mash ingest FILE --detect --json` prints: the guess, as config and command."""
+
+    detected: DetectedSource
+    config: str = Field(description="The --source-config YAML entry data-mash would use.")
+    command: str = Field(description="The same as one `data-mash ingest` command line.")
+
+
 class SourceSummary(BaseModel):
     """One ingested source in a listing."""
 
@@ -65,11 +84,36 @@ class SourceList(Page):
     sources: list[SourceSummary]
 
 
+def _plain(value: object) -> object:
+    """A staged value as JSON: decimals as their exact text, times in ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | time):  # datetime is a date
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 class RecordPage(Page):
     """Decoded records of a source, one page. A record's keys are the source's own columns."""
 
     source_id: SourceId
     records: list[dict[str, JsonValue]]
+
+    @field_validator("records", mode="before")
+    @classmethod
+    def _jsonable(cls, rows: object) -> object:
+        # Staged Arrow rows come back as Decimal, date and datetime values.
+        return _plain(rows) if isinstance(rows, list) else rows
+
+
+class RecordSlice(RecordPage):
+    """`data-mash head --json`: the records from ``offset`` on (``total`` is the source's)."""
+
+    offset: int = Field(description="Records skipped before the first one shown.")
 
 
 class ProfileIssue(BaseModel):

@@ -8,15 +8,20 @@ from pydantic import BaseModel, Field
 from core.ids import PolicyId
 from core.paging import Page
 from tools.audit import AuditRecord, LocationRecord, MoveRecord
+from tools.canonical.contracts import MapRunResult
+from tools.routing.analysis import RuleSetDiff
 from tools.routing.decisions import RouteResult
 from tools.routing.overrides import RerouteResult
 from tools.routing.rulesets import RuleSetInfo
 
 __all__ = [
     "PolicyDecision",
+    "PolicyReroute",
     "PolicyRouting",
     "RerouteResult",
     "RouteResult",
+    "RouteRun",
+    "RuleFileValidation",
     "RuleProblem",
     "RuleSetComparison",
     "RuleSetInfo",
@@ -42,6 +47,29 @@ class RulesValidation(BaseModel):
     ok: bool
     errors: list[RuleProblem]
     warnings: list[RuleProblem]
+
+
+class RuleFileValidation(RulesValidation):
+    """`data-mash rules validate --json`: the validation of one rule file."""
+
+    file: str
+
+
+class RouteRun(RouteResult):
+    """`data-mash route --json`: the routing, and the mapping run it needed first (if any)."""
+
+    mapping_run: MapRunResult | None = Field(
+        None,
+        description="Present when the source had no canonical records and its approved "
+        "mapping ran first.",
+        exclude_if=lambda value: value is None,
+    )
+
+
+class PolicyReroute(RerouteResult):
+    """`data-mash reroute --json`: the policy asked for, and what the reroute changed."""
+
+    policy_id: PolicyId
 
 
 class PolicyDecision(BaseModel):
@@ -89,6 +117,33 @@ class RuleSetComparison(BaseModel):
     changed_count: int = Field(description="Policies whose target changes.")
     transitions: list[Transition]
     sample: list[TargetChange]
+
+    @classmethod
+    def of(cls, old: str, new: str, diff: RuleSetDiff) -> RuleSetComparison:
+        """The comparison of two rule-set versions (labels ``old``, ``new``) on a source."""
+        return cls(
+            old=old,
+            new=new,
+            added=diff.added,
+            removed=diff.removed,
+            changed={c.name: {k: list(v) for k, v in c.changes.items()} for c in diff.changed},
+            total=diff.total,
+            changed_count=diff.changed_count,
+            transitions=[
+                Transition(from_target=a, to_target=b, count=n)
+                for (a, b), n in sorted(diff.transitions.items(), key=str)
+            ],
+            sample=[
+                TargetChange(
+                    policy_id=s.policy_id,
+                    old_target=s.old_target,
+                    new_target=s.new_target,
+                    old_rule=s.old_rule,
+                    new_rule=s.new_rule,
+                )
+                for s in diff.sample
+            ],
+        )
 
 
 class PolicyRouting(Page):

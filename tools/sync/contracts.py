@@ -314,3 +314,23 @@ class SyncRunReport(BaseModel):
     delivered_new: int = Field(description="Merged values written to the new platform.")
     delivered_legacy: int = Field(description="Merged values dropped for the legacy side.")
     status: SyncStatus
+
+
+class LedgerReport(LedgerPage):
+    """`data-mash sync ledger --json`: one page, and the wave recorded first (--from-wave)."""
+
+    update: LedgerUpdate | None = Field(
+        None,
+        description="Present with --from-wave: the owner change recorded for the wave.",
+        exclude_if=lambda value: value is None,
+    )
+
+
+class SyncRun(SyncRunReport):
+    """`data-mash sync run --json`: the run, and the sweep before it (--sweep)."""
+
+    sweep: SweepReport | None = Field(
+        None,
+        description="Present with --sweep: the anti-entropy sweep that ran first.",
+        exclude_if=lambda value: value is None,
+    )

@@ -94,6 +94,12 @@ class Plan(BaseModel):
     _stamps = field_validator("created_at", "updated_at")(as_utc)
 
 
+class PlanList(BaseModel):
+    """Every plan of a tenant with its waves: `data-mash plan list --json`."""
+
+    plans: list[Plan]
+
+
 class StepState(BaseModel):
     """The state of one milestone of a wave's saga."""
 
@@ -127,6 +133,19 @@ class WaveStatus(BaseModel):
     finished_at: datetime | None
 
     _stamps = field_validator("started_at", "finished_at")(as_utc)
+
+
+class WaveList(BaseModel):
+    """Every wave of a tenant (or of one plan): `data-mash wave list --json`."""
+
+    waves: list[WaveStatus]
+
+
+class RollbackPreview(WaveStatus):
+    """`data-mash wave rollback --dry-run --json`: the wave, and what a rollback would undo."""
+
+    dry_run: bool = True
+    would_compensate: list[str] = Field(description="Milestones to compensate, newest first.")
 
 
 class GateResult(BaseModel):
