@@ -47,6 +47,8 @@ ACTION_PARAMS: dict[str, tuple[str, ...]] = {
     "choose": ("value",),
     "ask": ("text",),
     "link": ("parent", "child", "transform"),
+    "crosswalk": ("column", "value", "target"),
+    "rule": ("field", "value"),
 }
 ACTION_LABELS = {
     "approve": "approve",
@@ -66,6 +68,9 @@ ACTION_LABELS = {
     "ask": "ask a question: ask TEXT (or ? TEXT)",
     "link": "state a relationship: link PARENT.KEY CHILD.KEY identity|number|"
     "crosswalk:SOURCE:FROM_KEY:TO_KEY",
+    "crosswalk": "map a code: crosswalk SOURCE.COLUMN VALUE CANONICAL (or unmapped)",
+    "rule": "set a field's survivorship: rule FIELD source_priority|most_recent|"
+    "first_non_null|must_agree SOURCE... [date=COLUMN] [tolerance=X]",
 }
 
 

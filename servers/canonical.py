@@ -3,8 +3,8 @@
 Propose a mapping (`suggest_mapping`), confirm/edit/reject fields (`update_field_mapping`),
 approve, validate, run (`map_to_canonical`, with progress), export, and assess a change; and
 whole policies: how sources relate (`discover_relationships`, stored by
-`confirm_relationships`), which sources make one policy
-(`propose_assembly`, `approve_assembly`), the assembly run (`run_assembly`, with progress), one
+`confirm_relationships`), which sources make one policy (`propose_assembly`, `edit_assembly`,
+`approve_assembly`), the assembly run (`run_assembly`, with progress), one
 assembled policy with provenance (`get_policy`) and a run's conflicts (`list_conflicts`).
 Run it with ``data-mash serve canonical``.
 """
@@ -332,6 +332,46 @@ def build_server(settings: Settings) -> FastMCP:
                 list(sources or []),
                 tenant=state.tenant(tenant),
                 survivorship=survivorship,
+            ),
+        )
+
+    @server.tool(annotations=WRITES)
+    @user_errors
+    async def edit_assembly(
+        assembly_id: AssemblyId,
+        ctx: Context,
+        crosswalk_edits: Annotated[
+            list[CrosswalkEdit] | None,
+            Field(
+                description="Your decisions on crosswalk values: {source, column, value, "
+                "canonical}; canonical null leaves the value unmapped (its records quarantined)."
+            ),
+        ] = None,
+        survivorship: Annotated[
+            list[SurvivorshipRule] | None,
+            Field(
+                description="Rules replacing the rule of their field: {field, rule "
+                "(source_priority, most_recent, first_non_null, must_agree), sources (names, "
+                "highest priority first), date_column, tolerance}."
+            ),
+        ] = None,
+        tenant: Tenant = None,
+    ) -> AssemblySpec:
+        """Edit a draft assembly's crosswalk values and survivorship rules; stored as its next
+        version (audited). A value outside the field's values, an unknown field or source, or
+        an approved assembly is refused and nothing is stored."""
+        from tools.assembly.review import edit_assembly as edit
+
+        edits = [(f"crosswalk_edits[{i}]", e) for i, e in enumerate(crosswalk_edits or [])]
+        rules = [(f"survivorship[{i}]", r) for i, r in enumerate(survivorship or [])]
+        return await run_blocking(
+            ctx,
+            lambda: edit(
+                state.engine,
+                assembly_id,
+                tenant=state.tenant(tenant),
+                crosswalk_edits=edits,
+                survivorship=rules,
             ),
         )
 

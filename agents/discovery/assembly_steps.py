@@ -2,8 +2,8 @@
 the person before the tool it guards, then the assembly run.
 
 relate -> review_relationships (<-> edit_relationship) -> confirm_relationships
-  -> propose_assembly -> review_crosswalks -> review_survivorship -> approve_assembly
-  -> run_assembly -> (propose_rules)
+  -> propose_assembly -> review_crosswalks -> review_survivorship (each <-> edit_assembly)
+  -> approve_assembly -> run_assembly -> (propose_rules)
 
 They run after the focus source's mapping is approved, when more than one source was ingested
 and the canonical server offers ``discover_relationships``; the focus source is the root (one
@@ -11,6 +11,8 @@ row per policy). Only reads happen before each ``interrupt()``: discover_relatio
 and propose_assembly stores a draft that nothing uses until the person approves it. A
 relationship the person states (``link``) is stored at once as the next confirmed version
 (measured on the data, audited), and approving stores the set shown when it is still a proposal.
+A crosswalk value or survivorship rule the person changes (``crosswalk``, ``rule``) is stored as
+the draft assembly's next version (audited) before the review is shown again.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from agents.journey import (
     table_note,
     text_note,
 )
+from agents.mcp_client import CapabilityMissing, ToolFailed
 from core.errors import InputError
 from tools.assembly.contracts import (
     AssemblyRunResult,
@@ -49,6 +52,7 @@ CONFIRM_RELATIONSHIPS: Final = "confirm_relationships"
 PROPOSE_ASSEMBLY: Final = "propose_assembly"
 REVIEW_CROSSWALKS: Final = "review_crosswalks"
 REVIEW_SURVIVORSHIP: Final = "review_survivorship"
+EDIT_ASSEMBLY: Final = "edit_assembly"
 APPROVE_ASSEMBLY: Final = "approve_assembly"
 RUN_ASSEMBLY: Final = "run_assembly"
 #: Where the journey goes once the whole-policy steps are done or skipped.
@@ -61,11 +65,13 @@ REVIEW_RELATIONSHIPS_PROMPT = (
 )
 REVIEW_CROSSWALKS_PROMPT = (
     "Review the code crosswalks: each legacy value and the canonical value proposed for it. "
-    "Values left unmapped quarantine exactly the records that hold them. Approve them?"
+    "Values left unmapped quarantine exactly the records that hold them. Approve them, or "
+    "change one (crosswalk SOURCE.COLUMN VALUE CANONICAL)?"
 )
 REVIEW_SURVIVORSHIP_PROMPT = (
     "Review the survivorship rules: which source wins when two systems hold the same field "
-    "(disagreements are kept as conflicts). Approve them and run the assembly?"
+    "(disagreements are kept as conflicts). Approve them and run the assembly, or change one "
+    "(rule FIELD RULE SOURCE...)?"
 )
 MAX_ROWS = 40
 
@@ -233,7 +239,7 @@ async def edit_relationship(state: State, runtime: Ctx) -> Command[Any]:
     try:
         edit = _edit_of(state, answer)
     except InputError as exc:
-        note = text_note(f"{exc} ({exc.fix})", kind="warning")
+        note = text_note(exc.message, kind="warning")
         return Command(goto=REVIEW_RELATIONSHIPS, update={"pending_edit": None, "notes": [note]})
     by_name = {s["name"]: s["source_id"] for s in state["sources"]}
     replaced = (by_name[edit.parent], by_name[edit.child], edit.child_key)
@@ -248,7 +254,10 @@ async def edit_relationship(state: State, runtime: Ctx) -> Command[Any]:
         stored = await runtime.context.hub.call_as(
             "confirm_relationships", args, RelateResult, server="canonical"
         )
-    except ToolErrors as exc:
+    except ToolFailed as exc:  # the stated keys match nothing: nothing stored, review again
+        note = text_note(f"Relationship not stored: {exc.message}", kind="warning")
+        return Command(goto=REVIEW_RELATIONSHIPS, update={"pending_edit": None, "notes": [note]})
+    except CapabilityMissing as exc:
         return blocked(EDIT_RELATIONSHIP, exc, "canonical", back=REVIEW_RELATIONSHIPS)
     rows = relationship_rows(stored)
     text = (
@@ -350,13 +359,16 @@ def survivorship_table(spec: AssemblySpec) -> dict[str, Any]:
     )
 
 
-def _review(state: State, step: str, prompt: str, table: dict[str, Any]) -> dict[str, Any]:
+def _review(
+    state: State, step: str, prompt: str, table: dict[str, Any], edit: str
+) -> dict[str, Any]:
     q = question(
         step,
         prompt,
-        ["approve", "continue", "ask", "stop"],
+        ["approve", edit, "continue", "ask", "stop"],
         choices=[
             {"action": "approve", "label": "approve"},
+            {"action": edit, "label": ACTION_LABELS[edit]},
             _continue_choice(),
             {"action": "ask", "label": ACTION_LABELS["ask"]},
             {"action": "stop", "label": ACTION_LABELS["stop"]},
@@ -378,11 +390,15 @@ def _leave(answer: dict[str, Any]) -> Command[Any] | None:
 async def review_crosswalks(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point for the code crosswalks (before approve_assembly freezes them)."""
     spec = AssemblySpec.model_validate(state["assembly"])
-    answer = _review(state, REVIEW_CROSSWALKS, REVIEW_CROSSWALKS_PROMPT, crosswalk_table(spec))
+    answer = _review(
+        state, REVIEW_CROSSWALKS, REVIEW_CROSSWALKS_PROMPT, crosswalk_table(spec), "crosswalk"
+    )
     if detour := question_or(answer, REVIEW_CROSSWALKS):
         return detour
     if left := _leave(answer):
         return left
+    if answer["action"] == "crosswalk":
+        return Command(goto=EDIT_ASSEMBLY, update={"pending_edit": answer})
     unmapped = sum(1 for x in spec.crosswalks for v in x.values if v.canonical is None)
     text = f"Crosswalks approved ({unmapped} values left unmapped quarantine their records)."
     return Command(goto=REVIEW_SURVIVORSHIP, update={"notes": [text_note(text)]})
@@ -392,13 +408,95 @@ async def review_survivorship(state: State, runtime: Ctx) -> Command[Any]:
     """Approval point for the survivorship rules, before approve_assembly and run_assembly."""
     spec = AssemblySpec.model_validate(state["assembly"])
     answer = _review(
-        state, REVIEW_SURVIVORSHIP, REVIEW_SURVIVORSHIP_PROMPT, survivorship_table(spec)
+        state, REVIEW_SURVIVORSHIP, REVIEW_SURVIVORSHIP_PROMPT, survivorship_table(spec), "rule"
     )
     if detour := question_or(answer, REVIEW_SURVIVORSHIP):
         return detour
     if left := _leave(answer):
         return left
+    if answer["action"] == "rule":
+        return Command(goto=EDIT_ASSEMBLY, update={"pending_edit": answer})
     return Command(goto=APPROVE_ASSEMBLY)
+
+
+UNMAPPED = ("unmapped", "none", "null", "-")
+
+
+def _crosswalk_edit(spec: AssemblySpec, answer: dict[str, Any]) -> dict[str, Any]:
+    """A ``crosswalk`` answer as the tool's edit (InputError: no such crosswalk column)."""
+    named = str(answer["column"])
+    xw = next((x for x in spec.crosswalks if f"{x.source_name}.{x.column}" == named), None)
+    if xw is None:
+        known = ", ".join(f"{x.source_name}.{x.column}" for x in spec.crosswalks) or "none"
+        raise InputError(
+            f"no crosswalk {named} in this assembly",
+            where="crosswalk SOURCE.COLUMN",
+            fix=f"name one of: {known}",
+        )
+    target = str(answer["target"]).strip()
+    canonical = None if target.lower() in UNMAPPED else target
+    return {
+        "source": xw.source_name,
+        "column": xw.column,
+        "value": str(answer["value"]),
+        "canonical": canonical,
+    }
+
+
+def _rule(answer: dict[str, Any]) -> dict[str, Any]:
+    """A ``rule`` answer (``RULE SOURCE... [date=COLUMN] [tolerance=X]``) as a rule object."""
+    words = str(answer["value"]).split()
+    rule: dict[str, Any] = {"field": answer["field"], "rule": words[0], "sources": []}
+    for word in words[1:]:
+        key, eq, rest = word.partition("=")
+        if eq and key in ("date", "tolerance"):
+            rule["date_column" if key == "date" else "tolerance"] = rest
+        else:
+            rule["sources"].append(word.rstrip(","))
+    return rule
+
+
+async def edit_assembly(state: State, runtime: Ctx) -> Command[Any]:
+    """Store the person's crosswalk value or survivorship rule as the draft's next version
+    (audited), then show the review again; a refused edit changes nothing."""
+    answer = state["pending_edit"]
+    spec = AssemblySpec.model_validate(state["assembly"])
+    back = REVIEW_CROSSWALKS if answer["action"] == "crosswalk" else REVIEW_SURVIVORSHIP
+    args: dict[str, Any] = {"assembly_id": spec.assembly_id}
+    try:
+        if answer["action"] == "crosswalk":
+            args["crosswalk_edits"] = [_crosswalk_edit(spec, answer)]
+        else:
+            args["survivorship"] = [_rule(answer)]
+        edited = await runtime.context.hub.call_as(
+            "edit_assembly", args, AssemblySpec, server="canonical"
+        )
+    except (InputError, ToolFailed) as exc:
+        note = text_note(f"Not changed: {exc.message}", kind="warning")
+        return Command(goto=back, update={"pending_edit": None, "notes": [note]})
+    except CapabilityMissing as exc:
+        return blocked(EDIT_ASSEMBLY, exc, "canonical", back=back)
+    if answer["action"] == "crosswalk":
+        edit = args["crosswalk_edits"][0]
+        text = (
+            f"{edit['source']}.{edit['column']} '{edit['value']}' -> "
+            f"{edit['canonical'] or 'unmapped (its records are quarantined)'}"
+        )
+        table = crosswalk_table(edited)
+    else:
+        text = f"{answer['field']}: {answer['value']}"
+        table = survivorship_table(edited)
+    return Command(
+        goto=back,
+        update={
+            "pending_edit": None,
+            "assembly": edited.model_dump(mode="json"),
+            "notes": [
+                text_note(f"Assembly {spec.assembly_id} version {edited.version}: {text}."),
+                table,
+            ],
+        },
+    )
 
 
 async def approve_assembly(state: State, runtime: Ctx) -> Command[Any]:

@@ -6,8 +6,8 @@ ingest -> profile -> explain -> (choose_source) -> suggest_mapping -> review_map
 
 [whole policies], when several sources were ingested (:mod:`agents.discovery.assembly_steps`):
 relate -> review_relationships (<-> edit_relationship) -> confirm_relationships
-  -> propose_assembly -> review_crosswalks -> review_survivorship -> approve_assembly
-  -> run_assembly
+  -> propose_assembly -> review_crosswalks -> review_survivorship (each <-> edit_assembly)
+  -> approve_assembly -> run_assembly
 
 Approvals are ``interrupt()`` nodes placed before the tool calls they guard (review_mapping
 guards update_field_mapping and approve_mapping; review_rules guards export_mapping); nothing but
@@ -658,6 +658,7 @@ def build_discovery_graph(
         (steps.PROPOSE_ASSEMBLY, steps.propose_assembly),
         (steps.REVIEW_CROSSWALKS, steps.review_crosswalks),
         (steps.REVIEW_SURVIVORSHIP, steps.review_survivorship),
+        (steps.EDIT_ASSEMBLY, steps.edit_assembly),
         (steps.APPROVE_ASSEMBLY, steps.approve_assembly),
         (steps.RUN_ASSEMBLY, steps.run_assembly),
         (PROPOSE_RULES, propose_rules),

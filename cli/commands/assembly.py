@@ -152,6 +152,53 @@ def assembly_propose(
     emit(state, spec, lambda console: _render_spec(console, spec))
 
 
+@assembly_app.command("edit")
+def assembly_edit(
+    ctx: typer.Context,
+    assembly_id: Annotated[str, typer.Argument(help="A draft assembly id.")],
+    crosswalks: Annotated[
+        Path | None,
+        typer.Option(
+            "--crosswalks",
+            exists=True,
+            dir_okay=False,
+            help="Crosswalk decisions, YAML: `crosswalks: [{source, column, value, canonical}]` "
+            "(canonical: null leaves a value unmapped).",
+        ),
+    ] = None,
+    survivorship: Annotated[
+        Path | None,
+        typer.Option(
+            "--survivorship",
+            exists=True,
+            dir_okay=False,
+            help="YAML survivorship rules, each replacing the rule of its field.",
+        ),
+    ] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Edit a draft assembly's crosswalk values and survivorship rules (its next version).
+
+    Every edit is checked first (the file and line of a bad one are named, nothing stored);
+    the new version goes through the write-ahead audit log with the edits. Approved
+    assemblies never change.
+    """
+    from tools.assembly.crosswalks import load_edits
+    from tools.assembly.review import edit_assembly
+    from tools.assembly.survivorship import read_rules
+
+    state = state_for(ctx, json_out, tenant)
+    spec = edit_assembly(
+        state.engine,
+        assembly_id,
+        tenant=state.settings.tenant,
+        crosswalk_edits=load_edits(crosswalks) if crosswalks is not None else None,
+        survivorship=read_rules(survivorship) if survivorship is not None else None,
+    )
+    emit(state, spec.model_dump(mode="json"), lambda console: _render_spec(console, spec))
+
+
 @assembly_app.command("approve")
 def assembly_approve(
     ctx: typer.Context,

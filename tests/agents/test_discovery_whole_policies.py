@@ -49,7 +49,7 @@ def test_relationships_crosswalks_and_survivorship_are_approved_then_assembled(
     # The survivorship review is the approval point before approve_assembly: nothing frozen yet.
     q = outcome.question
     assert q is not None and q["step"] == "review_survivorship"
-    assert {c["action"] for c in q["choices"]} == {"approve", "continue", "ask", "stop"}
+    assert {c["action"] for c in q["choices"]} == {"approve", "rule", "continue", "ask", "stop"}
     (rules,) = q["details"]
     assert rules["columns"][:3] == ["field", "rule", "sources (first wins)"] and rules["rows"]
     values = outcome.values
@@ -76,20 +76,15 @@ def test_relationships_crosswalks_and_survivorship_are_approved_then_assembled(
     assert any(hint in t for t in texts)
 
 
-async def _resume(settings: Settings, workspace: Path, thread: str) -> Any:
+async def _resume(
+    settings: Settings, workspace: Path, thread: str, answers: list[Any] | None = None
+) -> Any:
     path = workspace / "resume.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "journey": "discovery",
-                "thread": thread,
-                "answers": [
-                    {"step": "review_survivorship", "answer": "approve"},
-                    {"step": "review_rules", "answer": "approve"},
-                ],
-            }
-        )
-    )
+    answers = answers or [
+        {"step": "review_survivorship", "answer": "approve"},
+        {"step": "review_rules", "answer": "approve"},
+    ]
+    path.write_text(yaml.safe_dump({"journey": "discovery", "thread": thread, "answers": answers}))
     return await run_script(settings, path)
 
 
@@ -137,3 +132,57 @@ def test_the_person_states_a_relationship_and_it_is_stored(workspace: Path, esta
     assert any(r["child_name"] == "billing" for r in stored["relationships"])
     assert values["assembly"]["relationships_version"] == 1
     assert any("Stored relationships version 1" in t for t in texts)
+
+
+def test_the_person_edits_a_crosswalk_value_and_a_survivorship_rule(
+    workspace: Path, estate: Path
+) -> None:
+    settings = Settings(home=workspace, embedding_provider="none")
+    answers = [
+        {"step": "review_mapping", "answer": "approve"},
+        {"step": "review_relationships", "answer": "approve"},
+    ]
+    outcome = anyio.run(lambda: run_script(settings, _script(workspace, estate, answers)))
+    q = outcome.question
+    assert q is not None and q["step"] == "review_crosswalks"
+    assert "crosswalk" in {c["action"] for c in q["choices"]}
+    draft = outcome.values["assembly"]
+    status = next(x for x in draft["crosswalks"] if x["column"] == "Status")
+    value = next(v for v in status["values"] if " " not in v["value"])
+    other = next(a for a in status["allowed"] if a != value["canonical"])
+    rule = draft["survivorship"][0]
+    sources = list(reversed(rule["sources"]))
+    column = f"{status['source_name']}.Status"
+    resumed = [
+        {"step": "review_crosswalks", "answer": f"crosswalk {column} {value['value']} weekly"},
+        {"step": "review_crosswalks", "answer": f"crosswalk {column} {value['value']} {other}"},
+        {"step": "review_crosswalks", "answer": "approve"},
+        {"step": "review_survivorship", "answer": f"rule {rule['field']} nonsense"},
+        {
+            "step": "review_survivorship",
+            "answer": f"rule {rule['field']} first_non_null {' '.join(sources)}",
+        },
+        {"step": "review_survivorship", "answer": "approve"},
+        {"step": "review_rules", "answer": "approve"},
+    ]
+    outcome = anyio.run(lambda: _resume(settings, workspace, outcome.thread_id, resumed))
+    assert outcome.status == "done", outcome.values.get("blocked")
+    values = outcome.values
+    texts = [n.get("text") or "" for n in values["notes"]]
+    # the refused edits changed nothing and said why
+    assert any("Not changed" in t and "'weekly' is not a value of" in t for t in texts)
+    assert any("Not changed" in t and "nonsense" in t for t in texts)
+    # two edits stored: versions 2 and 3 of the draft, then approved (frozen) with them
+    spec = values["assembly"]
+    assert (spec["status"], spec["version"]) == ("approved", 3)
+    edited = next(x for x in spec["crosswalks"] if x["column"] == "Status")
+    got = next(v for v in edited["values"] if v["value"] == value["value"])
+    assert got["canonical"] == other and "edited by a person" in got["evidence"]
+    first = spec["survivorship"][0]
+    assert (first["field"], first["rule"], first["sources"]) == (
+        rule["field"],
+        "first_non_null",
+        sources,
+    )
+    assert any(f"Assembly {spec['assembly_id']} version 3" in t for t in texts)
+    assert values["assembly_run"]["policies"] > 0

@@ -127,3 +127,29 @@ def test_assembly_propose_and_approve(estate: Path, capsys: pytest.CaptureFixtur
     approved = _json(capsys)
     assert approved["status"] == "approved" and approved["assembly_id"] == spec["assembly_id"]
     assert main(["assembly", "approve", "asm-nope", "--json"]) == 1
+
+
+def test_assembly_edit(estate: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ids = _ingest(estate, capsys, "acquired_policy", "acquired_coverage", "acquired_party")
+    assert main(["assembly", "propose", "--root", ids["acquired_policy"], "--json"]) == 0
+    spec = _json(capsys)
+    rule = spec["survivorship"][0]
+    rules = estate.parent / "rules.yaml"
+    rules.write_text(
+        f"rules:\n  - field: {rule['field']}\n    rule: first_non_null\n"
+        f"    sources: [{', '.join(reversed(rule['sources']))}]\n"
+        "  - field: policy_core.nope\n    sources: [acquired_policy]\n"
+    )
+    args = ["assembly", "edit", spec["assembly_id"], "--survivorship", str(rules), "--json"]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and f"{rules}:5" in captured.err
+    assert "unknown canonical field 'policy_core.nope'" in captured.err
+    rules.write_text("\n".join(rules.read_text().splitlines()[:4]) + "\n")
+    assert main(args) == 0
+    edited = _json(capsys)
+    assert edited["version"] == spec["version"] + 1
+    assert edited["survivorship"][0]["rule"] == "first_non_null"
+    assert edited["survivorship"][0]["sources"] == list(reversed(rule["sources"]))
+    assert main(["assembly", "edit", spec["assembly_id"], "--json"]) == 1
+    assert "no edit given" in capsys.readouterr().err

@@ -52,6 +52,7 @@ def test_model_tools_and_resources(workspace: Path) -> None:
                 "discover_relationships",
                 "confirm_relationships",
                 "propose_assembly",
+                "edit_assembly",
                 "approve_assembly",
                 "run_assembly",
                 "get_policy",

@@ -199,7 +199,7 @@ def propose_assembly(
         relationships_version=rel_version,
         note=None if filled else "no source is related to the root",
     )
-    _store(engine, tenant, spec, "propose_assembly")
+    store_spec(engine, tenant, spec, "propose_assembly")
     return spec
 
 
@@ -234,22 +234,24 @@ def _crosswalks(
     return out
 
 
-def _store(
+def store_spec(
     engine: Engine,
     tenant: str,
     spec: AssemblySpec,
     operation: str,
     component_rules: dict[str, list[dict[str, Any]]] | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> None:
+    """Insert a proposed spec, or replace a draft (an edit, the approval) under the
+    write-ahead log; ``changes`` (what a person edited) goes into the audit entry's payload."""
     audit = AuditLog(engine, tenant=tenant)
-    with audit.operation(
-        NAMESPACE,
-        operation,
-        target=spec.assembly_id,
-        payload={"root": spec.root, "components": [c.source for c in spec.components]},
-    ) as op:
+    payload: dict[str, Any] = {"root": spec.root, "components": [c.source for c in spec.components]}
+    if changes:
+        payload |= {"version": spec.version, **changes}
+    with audit.operation(NAMESPACE, operation, target=spec.assembly_id, payload=payload) as op:
         with op.atomic() as conn:
             values = {
+                "version": spec.version,
                 "status": spec.status,
                 "spec": spec.model_dump(mode="json"),
                 "min_confidence": spec.min_confidence,
@@ -261,7 +263,6 @@ def _store(
                     insert(ASSEMBLY).values(
                         tenant=tenant,
                         assembly_id=spec.assembly_id,
-                        version=spec.version,
                         root=spec.root,
                         actor=audit.actor,
                         created_at=utcnow(),
@@ -269,7 +270,7 @@ def _store(
                     )
                 )
             else:
-                conn.execute(
+                changed = conn.execute(
                     update(ASSEMBLY)
                     .where(
                         and_(
@@ -278,8 +279,14 @@ def _store(
                             ASSEMBLY.c.status == "draft",
                         )
                     )
-                    .values(approved_at=utcnow(), **values)
+                    .values(approved_at=utcnow() if spec.status == "approved" else None, **values)
                 )
+                if changed.rowcount != 1:  # approved meanwhile: a frozen spec never changes
+                    raise InputError(
+                        f"assembly {spec.assembly_id} is no longer a draft",
+                        where=f"assembly {spec.assembly_id}",
+                        fix="propose a new assembly to change it",
+                    )
             op.outcome = {"assembly_id": spec.assembly_id, "status": spec.status}
 
 
@@ -359,5 +366,5 @@ def approve_assembly(
             "note": f"left out below {bar}: {', '.join(dropped)}" if dropped else spec.note,
         }
     )
-    _store(engine, tenant, approved, "approve_assembly", component_rules=frozen)
+    store_spec(engine, tenant, approved, "approve_assembly", component_rules=frozen)
     return approved

@@ -60,6 +60,16 @@ def load_rules(
         InputError: naming the file and line of the first problem: malformed YAML, an unknown
             canonical field, a source not in the assembly, a bad rule name or option.
     """
+    return checked_rules(read_rules(path), sources=sources, suppliers=suppliers)
+
+
+def read_rules(path: Path) -> list[tuple[str, SurvivorshipRule]]:
+    """Survivorship rules from YAML, each with where it was written (``file:line``), not yet
+    checked against an assembly.
+
+    Raises:
+        InputError: naming the file and line of malformed YAML or a malformed rule.
+    """
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
@@ -84,7 +94,7 @@ def load_rules(
             where = ".".join(str(p) for p in detail["loc"]) or "rule"
             raise _error(path, line, f"{where}: {detail['msg']}") from None
         out.append((f"{path}:{line}" if line else str(path), rule))
-    return checked_rules(out, sources=sources, suppliers=suppliers)
+    return out
 
 
 def checked_rules(
