@@ -10,6 +10,10 @@ Stages, each on the same input in the same run:
 * route: the wave's rule decisions (:class:`tools.waves.milestones.RuleDecisions`) over the
   canonical records the local map wrote, six rules;
 * reconcile (driver only, for sizing): the canonical records against themselves;
+* ingest (``--ingest-records N``): bench_ingest's fixed-length EBCDIC POLMAST file of N
+  records, ingested (decoded by record range, staged, profiled by row range) in a fresh
+  workspace per executor; profiling alone is re-timed on the staged records; every staged file
+  is compared;
 * assemble (``--assembly-policies N``): the four home-system assemblies of bench_assembly's
   estate of N policies (prepared once under ``--assembly-base``), four fresh approved assemblies
   per executor; the stage (DuckDB joins, driver) is timed apart from the batches (executor
@@ -184,6 +188,40 @@ def assemble_stage(base: Path, policies: int, batch: int, kind: str) -> dict[str
     }
 
 
+def ingest_stage(work: Path, records: int, kind: str) -> dict[str, Any]:
+    """Ingest of a fixed-length COBOL file on one executor; profiling alone re-timed."""
+    from benchmarks.bench_ingest import build_master_file
+    from core.settings import Settings
+    from core.store import open_store
+    from tools.content.ingest import ingest_file
+    from tools.content.profiling import profile_staged
+    from tools.content.sources import SourceRegistry
+
+    path, options = build_master_file(work, records)
+    settings = Settings(home=work / f"ingest-{kind}", embedding_provider="none")
+    engine = open_store(settings)
+    executor = _executor(kind)
+    warm = _warm(executor)
+    try:
+        start = time.perf_counter()
+        result = ingest_file(
+            engine, settings, path, fmt="cobol", options=options, executor=executor
+        )
+        seconds = time.perf_counter() - start
+        staged = Path(SourceRegistry(engine, tenant="default").get(result.source_id).staging_dir)
+        start = time.perf_counter()
+        profile_staged(staged / "records", executor=executor)
+        profile_s = time.perf_counter() - start
+    finally:
+        executor.close()
+    files = {
+        str(p.relative_to(staged)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(staged.rglob("*"))
+        if p.is_file()
+    }
+    return {"warm_s": warm, "seconds": seconds, "profile_s": profile_s, "files": files}
+
+
 def route_stage(parts: list[Path], executor: Any) -> tuple[float, str]:
     from tools.waves.milestones import RuleDecisions
 
@@ -215,12 +253,17 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=350_000)
     parser.add_argument("--batch", type=int, default=5_000, help="policies per task")
     parser.add_argument("--executors", default="local,process,ray")
-    parser.add_argument("--stages", default="map,assemble", help="map (with route), assemble")
+    parser.add_argument(
+        "--stages", default="map,ingest,assemble", help="map (with route), ingest, assemble"
+    )
+    parser.add_argument("--ingest-records", type=int, default=350_000)
     parser.add_argument("--assembly-policies", type=int, default=350_000)
     parser.add_argument("--assembly-batch", type=int, default=5_000, help="policies per task")
     parser.add_argument("--assembly-base", type=Path, default=Path("/tmp/bench-exec-asm"))
     args = parser.parse_args()
     stages = args.stages.split(",")
+    if "ingest" in stages:
+        _ingest_report(args)
     if "assemble" in stages:
         _assemble_report(args)
     if "map" not in stages:
@@ -255,6 +298,27 @@ def main() -> None:
         report["reconcile_s"] = round(reconcile_s, 2)
         report["reconcile_s_per_1M"] = round(reconcile_s * per_m, 1)
     print(json.dumps(report, indent=2))
+
+
+def _ingest_report(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-exec-ingest-") as tmp:
+        runs = {
+            kind: ingest_stage(Path(tmp), args.ingest_records, kind)
+            for kind in args.executors.split(",")
+        }
+    local = runs["local"]
+    report: dict[str, Any] = {"records": args.ingest_records, "ingest": {}}
+    for kind, run in runs.items():
+        report["ingest"][kind] = {
+            "start_s": round(run["warm_s"], 2),
+            "ingest_s": round(run["seconds"], 2),
+            "ingest_speedup": round(local["seconds"] / run["seconds"], 2),
+            "profile_s": round(run["profile_s"], 2),
+            "profile_speedup": round(local["profile_s"] / run["profile_s"], 2),
+            "same_files": run["files"] == local["files"],
+            "files": len(run["files"]),
+        }
+    print(json.dumps(report, indent=2), flush=True)
 
 
 def _assemble_report(args: argparse.Namespace) -> None:

@@ -23,7 +23,7 @@ import pyarrow as pa
 from sqlalchemy import Engine, and_, delete
 
 from core.errors import InputError
-from core.executors import Executor, LocalExecutor, make_executor
+from core.executors import Executor, LocalExecutor, check_store_for, make_executor
 from core.file_lock import file_lock, is_locked
 from core.ids import check_tenant, tenant_path
 from core.metrics import QUARANTINED, count, observe_batch, reason_label
@@ -95,8 +95,12 @@ def ingest_file(
     tenant: str | None = None,
     progress: Progress | None = None,
     status: Status | None = None,
+    executor: Executor | None = None,
 ) -> IngestResult:
     """Decode ``path`` with the ``fmt`` reader and stage it as a source (see module docstring).
+
+    Splittable files are decoded by record range, and every source is profiled by row range,
+    on ``executor`` (default: the one the settings name, :mod:`core.executors`).
 
     ``progress(done, total)`` counts in :func:`progress_unit` and ends at ``total``; ``status``
     names the steps that have nothing to count (profiling, loading the embedding model).
@@ -120,15 +124,18 @@ def ingest_file(
         return _result(existing, reused=True)
 
     reader = reader_cls(path, options)  # validates options before anything is written
-    # Where profiling runs; refuses a remote executor with a SQLite store before any work.
-    executor = make_executor(settings)
+    # Where ranges run; refuses a remote executor with a SQLite store before any work.
+    own = executor is None
+    executor = make_executor(settings) if executor is None else executor
+    check_store_for(executor, settings.store_url)
     try:
         return _ingest(
             engine, settings, reader, path, fmt, options, name, system, tenant, source_id, sha,
             executor, progress, status,
         )  # fmt: skip
     finally:
-        executor.close()
+        if own:
+            executor.close()
 
 
 def _ingest(

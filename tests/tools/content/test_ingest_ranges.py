@@ -17,8 +17,7 @@ from core.settings import Settings
 from core.store import open_store
 from tests.tools.waves.executor_helpers import KillingExecutor
 from tools.content.cobol import CobolReader
-from tools.content.ingest import _ingest, source_id_for
-from tools.content.ingest import file_sha256 as sha256_of
+from tools.content.ingest import ingest_file
 from tools.content.sources import SourceRegistry
 
 CPY = """\
@@ -83,12 +82,9 @@ def _ingest_with(
     path, options = cobol_file
     settings = Settings(home=root, batch_size=BATCH, embedding_provider="none")
     engine = open_store(settings)
-    sha = sha256_of(path)
-    source_id = source_id_for("default", sha, "cobol", options)
-    result = _ingest(
-        engine, settings, CobolReader(path, options), path, "cobol", options, "polmast", None,
-        "default", source_id, sha, executor, None, None,
-    )  # fmt: skip
+    result = ingest_file(
+        engine, settings, path, fmt="cobol", options=options, name="polmast", executor=executor
+    )
     staged = Path(SourceRegistry(engine, tenant="default").get(result.source_id).staging_dir)
     engine.dispose()
     files = {
