@@ -13,7 +13,7 @@ from cli.output import emit, table
 from core.errors import InputError, NotFoundError
 from core.timeparse import parse_time
 from tools.audit import AuditLog, PolicyLocations
-from tools.audit.contracts import AuditEntry, AuditReplay, PolicyTrail, PolicyWhereabouts
+from tools.audit.contracts import AuditEntry, AuditReplay, PolicyTrail
 
 
 @app.command()
@@ -153,9 +153,18 @@ def locate(
                 fix="check the id as the legacy system writes it, or route its source first: "
                 "data-mash route --rules RULES.yaml SOURCE_ID",
             )
-    data = PolicyWhereabouts(policy_id=policy_id, location=location, history=history)
+    from tools.sync.contracts import LocatedPolicy
+    from tools.sync.ledger import OwnershipLedger
+
+    owner = OwnershipLedger(state.engine, tenant=state.settings.tenant).owner_of(policy_id)
+    data = LocatedPolicy(policy_id=policy_id, location=location, history=history, owner=owner)
 
     def render(console: Console) -> None:
+        if owner is not None:
+            console.print(
+                f"System of record: [bold]{owner.owner.value}[/bold] since "
+                f"{owner.since:%Y-%m-%d} ({owner.reason})"
+            )
         if location is None:
             console.print(f"Policy {policy_id} has not been placed in any system yet.")
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -110,7 +111,7 @@ def adopt_command(
                 f"{taken.fresh} new to sync, {taken.changed} recorded as changes from new"
             )
 
-    emit(state, result.model_dump(mode="json"), render)
+    emit(state, result, render)
 
 
 @sync_app.command("conflicts")
@@ -247,6 +248,14 @@ def run_command(
         bool,
         typer.Option(help="First compare every platform policy with sync's view (anti-entropy)."),
     ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="YYYY-MM-DD",
+            help="The day on-renewal ownership rules are applied for (default: today).",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -263,7 +272,11 @@ def run_command(
     state = state_for(ctx, json_out, tenant)
     swept = sweep_new(state.engine, tenant=state.settings.tenant) if sweep else None
     report = run_sync(
-        state.engine, state.settings, tenant=state.settings.tenant, policy_path=conflict_policy
+        state.engine,
+        state.settings,
+        tenant=state.settings.tenant,
+        policy_path=conflict_policy,
+        as_of=_day(as_of),
     )
     data = SyncRun(**dict(report), sweep=swept)
 
@@ -272,6 +285,11 @@ def run_command(
             console.print(
                 f"Sweep: {swept.compared} compared, {swept.drifted} drifted, "
                 f"{swept.repaired} recorded as changes"
+            )
+        if report.renewed is not None and report.renewed.moved:
+            console.print(
+                f"Renewal: {report.renewed.moved} policies renewed by "
+                f"{report.renewed.as_of} now owned by {report.renewed.owner.value}"
             )
         applied = report.apply
         console.print(
@@ -330,6 +348,15 @@ def write_command(
         )
 
     emit(state, result, render)
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not YYYY-MM-DD", param_hint="--as-of") from None
 
 
 def _column_map(pairs: list[str] | None) -> dict[str, str] | None:

@@ -27,7 +27,7 @@ from core.store.models import PolicyLocation
 from evals.contracts import DemoReport, EvalReport
 from tools.access.contracts import TokenCreated, TokenList
 from tools.assembly.contracts import AssemblySpec, ConflictList, PolicyDocument, RelateResult
-from tools.audit.contracts import AuditReplay, PolicyTrail, PolicyWhereabouts
+from tools.audit.contracts import AuditReplay, PolicyTrail
 from tools.canonical.contracts import (
     CanonicalFieldList,
     ExportResult,
@@ -59,7 +59,14 @@ from tools.routing.contracts import (
     RuleSetInfo,
     RuleSetList,
 )
-from tools.sync.contracts import ConflictPage, LedgerReport, SyncRun, SyncStatus
+from tools.sync.contracts import (
+    ConflictPage,
+    LedgerReport,
+    LocatedPolicy,
+    SyncRun,
+    SyncStatus,
+    WaveAdoption,
+)
 from tools.waves.contracts import (
     GateReport,
     Plan,
@@ -182,7 +189,7 @@ CASES: list[tuple[str, type[BaseModel], tuple[int, ...]]] = [
     ("wave reconcile {wave0}", WaveReconciliation, (0, 1)),
     ("gc --dry-run", RetentionResult, (0,)),
     ("lineage {migrated}", PolicyLineage, (0,)),
-    ("locate {migrated}", PolicyWhereabouts, (0,)),
+    ("locate {migrated}", LocatedPolicy, (0,)),
     ("audit {migrated}", PolicyTrail, (0,)),
     ("replay --limit 5", AuditReplay, (0,)),
     ("relate {source} {source2}", RelateResult, (0,)),
@@ -203,6 +210,7 @@ CASES: list[tuple[str, type[BaseModel], tuple[int, ...]]] = [
     ("reroute {elsewhere} --to data_quality_queue --reason contract-test", PolicyReroute, (0,)),
     ("generate-plan --assembly {assembly} --target new_platform", Plan, (0,)),
     ("sync ledger --from-wave {wave0}", LedgerReport, (0,)),
+    ("sync adopt {wave0}", WaveAdoption, (0,)),
     ("sync run", SyncRun, (0,)),
     ("token create --role viewer", TokenCreated, (0,)),
     ("assembly propose --root {source}", AssemblySpec, (0,)),

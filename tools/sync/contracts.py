@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from functools import total_ordering
 from typing import Any
@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.metrics import SYNC_CONFLICTS, count
 from core.store.models import as_utc
+from tools.audit.contracts import PolicyWhereabouts
 
 
 class Owner(StrEnum):
@@ -110,6 +111,14 @@ class LedgerEntry(BaseModel):
     _utc = field_validator("since")(as_utc)
 
 
+class LocatedPolicy(PolicyWhereabouts):
+    """`data-mash locate POLICY_ID --json`: where a policy is, and who owns it now."""
+
+    owner: LedgerEntry | None = Field(
+        None, description="The policy's system of record (ownership ledger), if one is set."
+    )
+
+
 class LedgerPage(BaseModel):
     """Ownership ledger entries (paged)."""
 
@@ -150,6 +159,15 @@ class WaveAdoption(BaseModel):
     adopted: AdoptReport | None = Field(
         None, description="None for a wave to the legacy side (the new side holds nothing)."
     )
+
+
+class RenewalUpdate(BaseModel):
+    """What the on-renewal rule changed in the ownership ledger."""
+
+    owner: Owner = Field(description="The owner policies moved to at their renewal.")
+    as_of: date = Field(description="Renewals due on or before this day were applied.")
+    moved: int = Field(0, description="Policies whose renewal date had come, moved now.")
+    unreadable: int = Field(0, description="Renewal dates that are not YYYY-MM-DD, left alone.")
 
 
 class ConflictRecord(BaseModel):
@@ -313,6 +331,9 @@ class SyncRunReport(BaseModel):
     apply: ApplyReport
     delivered_new: int = Field(description="Merged values written to the new platform.")
     delivered_legacy: int = Field(description="Merged values dropped for the legacy side.")
+    renewed: RenewalUpdate | None = Field(
+        None, description="Policies the on-renewal rule moved first (when the policy has one)."
+    )
     status: SyncStatus
 
 

@@ -10,27 +10,32 @@ hand; every change is one audited operation whose rows commit with its outcome.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, func, insert, or_, select, update
 
 from core.errors import InputError, NotFoundError
 from core.statuses import WaveState
 from core.store.models import (
     PolicyLocation,
     SyncOwnershipRow,
+    SyncPolicyRow,
     WaveRow,
     table_of,
     utcnow,
 )
 from core.targets import TargetName
 from tools.audit import AuditLog
-from tools.sync.contracts import LedgerEntry, LedgerPage, LedgerUpdate, Owner
+from tools.sync.contracts import LedgerEntry, LedgerPage, LedgerUpdate, Owner, RenewalUpdate
+from tools.sync.policy import RenewalRule
 
 OWNERSHIP = table_of(SyncOwnershipRow)
 WAVE = table_of(WaveRow)
 LOCATION = table_of(PolicyLocation)
+STATE = table_of(SyncPolicyRow)
 NAMESPACE = "sync"
+#: The reason an on-renewal conversion records in the ledger.
+RENEWAL = "renewal"
 _CHUNK = 900  # stay under SQLite's bound-parameter cap
 
 #: Who owns a policy once a wave has placed it in a target.
@@ -192,6 +197,71 @@ class OwnershipLedger:
                 )
                 op.outcome = {"changed": changed, "unchanged": len(placed) - changed}
         return LedgerUpdate(wave_id=wave_id, owner=owner, entry_id=op.entry_id, **op.outcome)
+
+    def apply_renewals(self, rule: RenewalRule, *, as_of: date, batch: int = 500) -> RenewalUpdate:
+        """Move every policy whose renewal date has come (``<= as_of``) to ``rule.to``.
+
+        The renewal date is read from what sync knows of the policy (the legacy side's value,
+        else the agreed base). A policy with no ledger entry counts as ``legacy``-owned. One
+        audited operation per batch, reason ``renewal``, since the renewal date itself; a
+        policy already moved is not selected again, so running twice changes nothing more.
+        A date that is not ISO (YYYY-MM-DD) is counted as unreadable and left alone.
+        """
+        renews = func.coalesce(
+            STATE.c.legacy[rule.date].as_string(), STATE.c.base[rule.date].as_string()
+        )
+        joined = STATE.outerjoin(
+            OWNERSHIP,
+            and_(OWNERSHIP.c.tenant == STATE.c.tenant, OWNERSHIP.c.policy_id == STATE.c.policy_id),
+        )
+        owned: ColumnElement[bool] = OWNERSHIP.c.owner.in_([o.value for o in rule.owners])
+        if Owner.LEGACY in rule.owners:
+            owned = or_(owned, OWNERSHIP.c.owner.is_(None))
+        report = RenewalUpdate(owner=rule.to, as_of=as_of)
+        after = ""
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(STATE.c.policy_id, renews.label("renews"))
+                    .select_from(joined)
+                    .where(
+                        STATE.c.tenant == self.tenant,
+                        STATE.c.policy_id > after,
+                        renews.is_not(None),
+                        renews <= as_of.isoformat(),
+                        owned,
+                    )
+                    .order_by(STATE.c.policy_id)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return report
+            after = rows[-1].policy_id
+            due: dict[date, list[str]] = {}
+            for row in rows:
+                try:
+                    day = date.fromisoformat(str(row.renews)[:10])
+                except ValueError:
+                    report.unreadable += 1
+                    continue
+                if day <= as_of:
+                    due.setdefault(day, []).append(row.policy_id)
+            moved = sorted(pid for ids in due.values() for pid in ids)
+            if not moved:
+                continue
+            with self.audit.operation(
+                NAMESPACE,
+                "ledger.renewal",
+                target=rule.to.value,
+                payload={"owner": rule.to.value, "as_of": as_of.isoformat(), "date": rule.date},
+                policy_ids=moved,
+            ) as op:
+                with op.atomic() as conn:
+                    for day, ids in sorted(due.items()):
+                        since = datetime.combine(day, time(), tzinfo=UTC)
+                        _upsert(conn, self.tenant, ids, rule.to, since, None, RENEWAL, op.entry_id)
+                    op.outcome = {"moved": len(moved)}
+            report.moved += len(moved)
 
 
 def _upsert(

@@ -19,6 +19,15 @@ Written in YAML, modelled on SymmetricDS's conflict settings (resolve type per g
 
 A field names a canonical v1 path (``coverage_sections[].limits``) or a component holding
 several; the most specific group wins. Every mistake is one error naming its line.
+
+The same file holds the ownership rules that are not derived from waves: an on-renewal
+conversion moves a policy to the new platform at its renewal date (Guidewire-style)::
+
+    ownership:
+      on_renewal:
+        to: new                              # the owner at renewal (default new)
+        from: [legacy, dual]                 # owners that convert (default legacy, dual)
+        date: policy_core.expiration_date    # the renewal date (default)
 """
 
 from __future__ import annotations
@@ -30,11 +39,13 @@ from typing import Any
 from core.errors import InputError
 from knowledge.canonical.catalogue import fields as canonical_fields
 from tools.routing.yaml_lines import LINE_KEY, load_yaml_with_lines
-from tools.sync.contracts import Strategy
+from tools.sync.contracts import Owner, Strategy
 from tools.sync.paths import pattern_of
 
 STRATEGIES = ", ".join(s.value for s in Strategy)
-_TOP_KEYS = {"default", "ping_back", "groups"}
+_TOP_KEYS = {"default", "ping_back", "groups", "ownership"}
+_RENEWAL_KEYS = {"to", "from", "date"}
+RENEWAL_DATE = "policy_core.expiration_date"
 _GROUP_KEYS = {"fields", "resolve", "precedence", "fallback"}
 #: The group a path falls in when no group names it.
 DEFAULT_GROUP = "default"
@@ -71,12 +82,23 @@ class FieldGroup:
 
 
 @dataclass(frozen=True)
+class RenewalRule:
+    """On-renewal conversion: policies owned by ``owners`` move to ``to`` at their renewal."""
+
+    to: Owner = Owner.NEW
+    owners: tuple[Owner, ...] = (Owner.LEGACY, Owner.DUAL)
+    date: str = RENEWAL_DATE
+    line: int | None = None
+
+
+@dataclass(frozen=True)
 class ConflictPolicy:
-    """A validated conflict policy."""
+    """A validated conflict policy (and the ownership rules that sit beside it)."""
 
     groups: tuple[FieldGroup, ...]
     default: Strategy = Strategy.MANUAL
     ping_back: bool = True
+    renewal: RenewalRule | None = None
     _by_field: dict[str, FieldGroup] = field(default_factory=dict, compare=False, repr=False)
 
     def group_for(self, path: str) -> FieldGroup:
@@ -174,8 +196,62 @@ def parse_policy(text: str, *, where: str = "conflict policy") -> ConflictPolicy
             by_field[path] = group
         groups.append(group)
     return ConflictPolicy(
-        groups=tuple(groups), default=default, ping_back=ping_back, _by_field=by_field
+        groups=tuple(groups),
+        default=default,
+        ping_back=ping_back,
+        renewal=_ownership(data.get("ownership"), known, where, top_line),
+        _by_field=by_field,
     )
+
+
+def _owner(value: Any, where: str, line: int, key: str) -> Owner:
+    try:
+        return Owner(value)
+    except ValueError:
+        owners = ", ".join(o.value for o in Owner)
+        raise _fail(where, line, f"unknown owner {value!r} in '{key}'", f"use {owners}") from None
+
+
+def _ownership(spec: Any, known: set[str], where: str, parent_line: int) -> RenewalRule | None:
+    """The ``ownership:`` section: today only ``on_renewal``."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict):
+        raise _fail(where, parent_line, "'ownership' is not a mapping", "give it 'on_renewal:'")
+    line = spec.pop(LINE_KEY, parent_line)
+    for key in spec:
+        if key != "on_renewal":
+            raise _fail(where, line, f"unknown key {key!r} in 'ownership'", "use ['on_renewal']")
+    rule = spec.get("on_renewal")
+    if rule is None:
+        return None
+    if not isinstance(rule, dict):
+        raise _fail(where, line, "'on_renewal' is not a mapping", "give it 'to:' and 'from:'")
+    line = rule.pop(LINE_KEY, line)
+    for key in rule:
+        if key not in _RENEWAL_KEYS:
+            raise _fail(
+                where, line, f"unknown key {key!r} in 'on_renewal'", f"use {sorted(_RENEWAL_KEYS)}"
+            )
+    to = _owner(rule.get("to", "new"), where, line, "on_renewal.to")
+    raw = rule.get("from", ["legacy", "dual"])
+    raw = [raw] if isinstance(raw, str) else raw
+    if not isinstance(raw, list) or not raw:
+        raise _fail(where, line, "'from' is not a list of owners", "write [legacy, dual]")
+    owners = tuple(_owner(o, where, line, "on_renewal.from") for o in raw)
+    if to in owners:
+        raise _fail(
+            where, line, f"owner {to.value!r} is both 'to' and in 'from'", "drop it from 'from'"
+        )
+    date = rule.get("date", RENEWAL_DATE)
+    if not isinstance(date, str) or date not in known or "[]" in date:
+        raise _fail(
+            where,
+            line,
+            f"unknown renewal date field {date!r}",
+            f"name a policy-level canonical date such as {RENEWAL_DATE}",
+        )
+    return RenewalRule(to=to, owners=owners, date=date, line=line)
 
 
 def _group(name: str, spec: Any, known: set[str], where: str, parent_line: int) -> FieldGroup:

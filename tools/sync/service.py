@@ -3,7 +3,7 @@ the sync MCP server and the REST API share."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,21 @@ def run_sync(
     policy: ConflictPolicy | None = None,
     policy_path: Path | None = None,
     actor: str | None = None,
+    as_of: date | None = None,
 ) -> SyncRunReport:
     """Forward the platform outbox, apply every pending change, deliver the merged values.
 
+    First, when the policy has an on-renewal rule, policies whose renewal date has come by
+    ``as_of`` (default: today, UTC) change owner, so this run already decides by the new owner.
     Repeats until a round finds nothing to do (at most ``MAX_ROUNDS``): the platform's
     acknowledgements of what the first round delivered are consumed by the next one.
     """
     policy = policy or load_policy(policy_path)
+    renewed = None
+    if policy.renewal is not None:
+        renewed = OwnershipLedger(engine, tenant=tenant, actor=actor).apply_renewals(
+            policy.renewal, as_of=as_of or utcnow().date()
+        )
     relay = Relay(engine, settings, tenant=tenant, actor=actor)
     applier = SyncApplier(engine, policy, tenant=tenant, actor=actor)
     report = SyncRunReport(
@@ -63,6 +71,7 @@ def run_sync(
         apply=ApplyReport(),
         delivered_new=0,
         delivered_legacy=0,
+        renewed=renewed,
         status=sync_status(engine, tenant=tenant),
     )
     for _round in range(MAX_ROUNDS):
