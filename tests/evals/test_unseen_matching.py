@@ -71,11 +71,6 @@ def test_top1_on_every_unseen_convention(unseen_rows: list[dict[str, Any]]) -> N
     assert summarize(unseen_rows)["top1"] >= 0.95
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20 bar not met: billing NextDueDate -> payments.payment_history[].due_date "
-    "at 0.94 (ground truth: unmapped) in lexical mode; see README 'Known limits'",
-)
 def test_no_auto_accepted_wrong_answer_on_the_estate(tmp_path: Path) -> None:
     from evals.estate import generate_estate
 

@@ -42,6 +42,7 @@ from tools.canonical.matching.conditioning import (
     lone_matrix,
     role_matrix,
     shape_matrix,
+    tense_matrix,
     twin_matrix,
     values_lead,
 )
@@ -409,6 +410,7 @@ def suggest_matches(
     scores = (
         scores
         * role_matrix(roles, targets)
+        * tense_matrix(readings, targets)
         * values_lead(signals["code"], [len(p.code_values) if p else 0 for p in profiles])
     )
     scores = scores * shape_matrix([p.samples if p else () for p in profiles], targets)

@@ -227,3 +227,24 @@ def lone_matrix(
             if t.is_list and t.component not in others:
                 out[i, j] = LONE_OFF
     return out
+
+
+TENSE_OFF = 0.7
+"""Score factor for a field of a record of past events when a column's name speaks of the
+future (``NextDueDate`` is an instalment not yet paid, not a payment's due date)."""
+FUTURE_WORDS = frozenset(
+    {"next", "upcoming", "future", "forthcoming", "scheduled", "projected", "expected", "planned"}
+)
+"""Qualifiers of a date or amount that has not happened yet (ACORD/OED usage: NextDueDate,
+NextBillDate, ScheduledPaymentAmt, ProjectedPremium)."""
+PAST_EVENT_COMPONENTS = frozenset({"payments.payment_history", "claims_links"})
+"""List components whose items are events that happened: a payment received or attempted, a
+claim reported (see their descriptions in ``knowledge/canonical``)."""
+
+
+def tense_matrix(readings: Sequence[str], targets: Sequence[Target]) -> np.ndarray:
+    """Factor per (column, field): ``TENSE_OFF`` for the fields of a past-event component when
+    the column's reading holds a future qualifier (``next due date``), else 1."""
+    future = np.array([bool(FUTURE_WORDS & set(r.split())) for r in readings], dtype=bool)
+    past = np.array([t.component in PAST_EVENT_COMPONENTS for t in targets], dtype=bool)
+    return np.where(future[:, None] & past[None, :], TENSE_OFF, 1.0)

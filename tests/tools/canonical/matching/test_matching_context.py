@@ -91,3 +91,24 @@ def test_business_roles_keep_the_agent_and_the_carrier_apart() -> None:
     assert best["producer_name"] == "policy_core.agent_info.name"
     assert best["writing_company"] == "policy_core.carrier"
     assert best["policyholder_name"] == "policy_core.insured_party.name"
+
+
+def test_a_date_that_has_not_happened_is_not_a_payment_record() -> None:
+    """A billing account's next due date is an instalment still to pay: no payment received or
+    attempted has it, whatever its name shares with a payment's due date."""
+    columns = {
+        "policy_number": _col([f"P{n:06d}" for n in range(N)]),
+        "last_payment_date": _col([f"2024-{1 + n % 12:02d}-05" for n in range(N)]),
+        "last_payment_amount": _col([f"{100 + n % 50}.25" for n in range(N)]),
+        "next_due_date": _col([f"2025-{1 + n % 12:02d}-05" for n in range(N)]),
+    }
+    result = suggest_matches(columns)
+    last = result.column("last_payment_date").best
+    assert last is not None and last.target == "payments.payment_history[].payment_date"
+    assert "payments.payment_history[].due_date" not in result.accepted.values()
+    nxt = result.column("next_due_date").best
+    assert (
+        nxt is None
+        or not nxt.target.startswith("payments.payment_history[]")
+        or (nxt.confidence < 0.8)
+    )
