@@ -34,7 +34,7 @@ from core.errors import ConfigError, DataMashError, InputError
 from core.settings import Settings
 from tools.content.source_config import load_source_config
 
-BUILTIN_SERVERS = ("content", "canonical", "routing", "waves", "governance")
+BUILTIN_SERVERS = ("content", "canonical", "routing", "waves", "governance", "sync")
 Contract = TypeVar("Contract", bound=BaseModel)
 START_TIMEOUT_S = 60.0
 

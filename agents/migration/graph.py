@@ -1,10 +1,14 @@
 """The migration journey as a LangGraph graph.
 
 plan -> next_wave -> check_gates -> approve_wave (interrupt) [-> override_gate -> check_gates]
-  -> run_wave (live progress) -> reconcile -> after_wave (interrupt) -> next_wave ...
+  -> run_wave (live progress) -> reconcile -> keep_in_step -> after_wave (interrupt)
+  -> next_wave ...
   run or reconcile failed -> explain_failure -> after_failure (interrupt: retry, rollback,
   continue, stop)
 
+``keep_in_step`` ("after wave N, keep in step") records the wave's owners in the sync ledger and
+lets sync follow what the wave migrated (``adopt_wave``, idempotent per wave run), then shows
+how far legacy and new are apart; without a sync server it says so and the journey goes on.
 ``approve_wave`` guards run_wave and override_wave_gate, ``after_failure`` guards rollback_wave
 and a retried run_wave; only idempotent
 work (gate checks, reads) runs before an interrupt.
@@ -38,6 +42,7 @@ from agents.journey import (
 from agents.migration import prompts
 from agents.migration.configuration import MigrationInputs
 from agents.migration.state import MigrationState
+from tools.sync.contracts import SyncStatus, WaveAdoption
 from tools.waves.contracts import (
     GateOverride,
     GateReport,
@@ -55,6 +60,7 @@ CHECK_GATES: Final = "check_gates"
 APPROVE_WAVE: Final = "approve_wave"
 RUN_WAVE: Final = "run_wave"
 RECONCILE: Final = "reconcile"
+KEEP_IN_STEP: Final = "keep_in_step"
 AFTER_WAVE: Final = "after_wave"
 EXPLAIN_FAILURE: Final = "explain_failure"
 AFTER_FAILURE: Final = "after_failure"
@@ -265,7 +271,31 @@ async def reconcile(state: State, runtime: Ctx) -> Command[Any]:
             table_note(f"Reconciliation of wave {wave}", ["check", "source", "target", "ok"], rows)
         ],
     }
-    return Command(goto=AFTER_WAVE if found.passed else EXPLAIN_FAILURE, update=update)
+    return Command(goto=KEEP_IN_STEP if found.passed else EXPLAIN_FAILURE, update=update)
+
+
+async def keep_in_step(state: State, runtime: Ctx) -> Command[Literal["after_wave"]]:
+    """After wave N, keep in step: its owners and migrated policies become sync's start."""
+    wave = state["current_wave"]
+    hub = runtime.context.hub
+    try:
+        adopted = await hub.call_as("adopt_wave", {"wave_id": wave}, WaveAdoption, server="sync")
+        status = await hub.call_as("sync_status", {}, SyncStatus, server="sync")
+    except ToolErrors as exc:
+        note = text_note(prompts.KEEP_IN_STEP_SKIPPED.format(wave=wave, why=exc), kind="warning")
+        return Command(goto=AFTER_WAVE, update={"notes": [note]})
+    update = {
+        "in_step": {**state.get("in_step", {}), wave: adopted.model_dump(mode="json")},
+        "notes": [
+            table_note(
+                prompts.keep_in_step_title(wave, adopted),
+                ["owner", "policies"],
+                [[owner, count] for owner, count in sorted(status.ledger.items())],
+            ),
+            text_note(prompts.keep_in_step_next(status)),
+        ],
+    }
+    return Command(goto=AFTER_WAVE, update=update)
 
 
 async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
@@ -356,6 +386,7 @@ def build_migration_graph(
         (OVERRIDE_GATE, override_gate),
         (RUN_WAVE, run_wave),
         (RECONCILE, reconcile),
+        (KEEP_IN_STEP, keep_in_step),
         (AFTER_WAVE, after_wave),
         (EXPLAIN_FAILURE, explain_failure),
         (AFTER_FAILURE, after_failure),

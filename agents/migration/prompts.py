@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from servers.prompts import prompt_text
+from tools.sync.contracts import SyncStatus, WaveAdoption
 from tools.waves.contracts import WaveReconciliation, WaveStatus, WaveSummary
 from tools.waves.statuses import WaveState
 
@@ -14,6 +15,9 @@ APPROVE_WAVE_FAILED = (
     "(override GATE REASON) to run it anyway, or stop."
 )
 AFTER_WAVE = "Wave {wave} is migrated and reconciled. Continue with wave {next}?"
+KEEP_IN_STEP_SKIPPED = (
+    "Wave {wave} is not kept in step with legacy: {why}. Run later: data-mash sync adopt {wave}"
+)
 AFTER_FAILURE = (
     "Wave {wave} did not complete. Retry it (it resumes from its last checkpoint), "
     "roll it back, skip to the next wave, or stop?"
@@ -101,3 +105,23 @@ def reconciliation_rows(found: WaveReconciliation) -> list[list[Any]]:
         rows.append([f"total {name}", str(total.source), str(total.target), total.matches])
     rows += [[name, getattr(report, name), "", ""] for name in COUNTS if getattr(report, name)]
     return rows
+
+
+def keep_in_step_title(wave: str, adopted: WaveAdoption) -> str:
+    """The note heading after a wave: who owns its policies now, what sync follows."""
+    ledger = adopted.ledger
+    text = f"Wave {wave} kept in step: {ledger.changed} policies now owned by {ledger.owner.value}"
+    if adopted.adopted is not None:
+        text += (
+            f"; sync follows {adopted.adopted.policies} policies as {adopted.adopted.target} "
+            "holds them"
+        )
+    return text
+
+
+def keep_in_step_next(status: SyncStatus) -> str:
+    """What the person does next to keep legacy and new in step."""
+    return (
+        f"Legacy and new: {status.backlog} changes waiting, {status.conflicts} conflicts open. "
+        "Capture each later legacy extract with data-mash sync capture, then data-mash sync run."
+    )

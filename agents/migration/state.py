@@ -16,3 +16,4 @@ class MigrationState(JourneyState, total=False):
     wave_results: dict[str, dict[str, Any]]
     reconciliations: dict[str, dict[str, Any]]
     done_waves: list[str]
+    in_step: dict[str, dict[str, Any]]

@@ -1,4 +1,4 @@
-"""FAKE MCP SERVERS FOR AGENT TESTS ONLY: canonical, routing, waves and governance stand-ins.
+"""FAKE MCP SERVERS FOR AGENT TESTS ONLY: canonical, routing, waves, governance, sync stand-ins.
 
 They register the tool names of the real servers with small, deterministic behaviour and
 return the SAME contract models (tools/<capability>/contracts.py), so the journeys are tested
@@ -42,6 +42,7 @@ from tools.routing.contracts import (
     RuleSetInfo,
     RulesValidation,
 )
+from tools.sync.contracts import AdoptReport, LedgerUpdate, Owner, SyncStatus, WaveAdoption
 from tools.waves.contracts import (
     GateOverride,
     GateReport,
@@ -446,6 +447,32 @@ def governance_server() -> FastMCP:
     return server
 
 
+def sync_server() -> FastMCP:
+    server = FastMCP(name="fake-sync")
+
+    @server.tool()
+    async def adopt_wave(wave_id: str) -> WaveAdoption:
+        """After a wave: its owners and what it migrated."""
+        _log("adopt_wave", {"wave_id": wave_id})
+        data = _load()
+        data.setdefault("owned", {})[wave_id] = 3
+        _save(data)
+        return WaveAdoption(
+            ledger=LedgerUpdate(wave_id=wave_id, owner=Owner.NEW, changed=3, unchanged=0),
+            adopted=AdoptReport(wave_id=wave_id, target="new_platform", policies=3, fresh=3),
+        )
+
+    @server.tool()
+    async def sync_status() -> SyncStatus:
+        """How far legacy and new are apart."""
+        owned = sum(_load().get("owned", {}).values())
+        return SyncStatus(
+            lag=None, backlog=0, conflicts=0, resolved=0, ledger={"legacy": 0, "new": owned}
+        )
+
+    return server
+
+
 def _refuse_if_asked(name: str) -> None:
     """A test makes a tool fail like a real input problem by leaving fail-<tool> in the home."""
     if (_home() / f"fail-{name}").exists():
@@ -464,6 +491,7 @@ SERVERS = {
     "routing": routing_server,
     "waves": waves_server,
     "governance": governance_server,
+    "sync": sync_server,
 }
 
 
