@@ -107,6 +107,11 @@ def test_each_logged_problem_is_in_its_record(
             assert value in earlier, p
         elif kind in ("orphan_reference", "orphan_coverage"):
             assert number_of(value) not in existing, p  # each system writes its own key format
+        elif kind == "inconsistent_code" and "[]" in fld:  # a code inside a repeated group
+            group, leaf = fld.split("[].")
+            used = rec[group][: rec.get("COV_CNT", len(rec[group]))]
+            table = transforms[src][fld]["table"]
+            assert any(e[leaf] not in table and e[leaf] for e in used), p
         elif kind == "inconsistent_code":
             table = transforms[src].get(fld, {}).get("table")
             assert value not in (table or {}) and value not in {"", None}, p

@@ -85,18 +85,49 @@ def _translate(
     return out
 
 
+def _fields(path: str) -> str:
+    """``.A.B`` (a struct path inside a list element) as DuckDB field accesses."""
+    return "".join(f".{quote(part)}" for part in path.strip(".").split(".") if part)
+
+
+def element_values(column: str) -> str:
+    """A DuckDB list of the values a repeated-group column holds in one record:
+    ``COVERAGES[].COV_CD`` -> the ``COV_CD`` of every element of ``COVERAGES``, through any
+    depth of nested groups (``A[].B[].C``)."""
+    head, *rest = column.split("[]")
+    expr = quote(head)
+    for depth, part in enumerate(rest[:-1]):
+        expr = f"flatten(list_transform({expr}, lambda e{depth}: e{depth}{_fields(part)}))"
+    last = len(rest)
+    return f"list_transform({expr}, lambda e{last}: e{last}{_fields(rest[-1])})"
+
+
+def _value_counts(
+    con: duckdb.DuckDBPyConnection, info: SourceInfo, column: str
+) -> list[tuple[str, int]]:
+    """Each distinct value of a column with the records holding it; a repeated group's value
+    counts once per record that holds it in any element (those records are quarantined)."""
+    if "[]" in column:
+        text = f"list_transform({element_values(column)}, lambda x: trim(CAST(x AS VARCHAR)))"
+        inner = f"SELECT unnest(list_distinct({text})) AS v FROM {scan(info)}"
+    else:
+        inner = f"SELECT trim(CAST({quote(column)} AS VARCHAR)) AS v FROM {scan(info)}"
+    rows = con.execute(
+        f"SELECT v, count(*) AS n FROM ({inner}) WHERE v IS NOT NULL GROUP BY v "
+        f"ORDER BY n DESC, v LIMIT {MAX_VALUES + 1}"
+    ).fetchall()
+    return [(str(v), int(n)) for v, n in rows]
+
+
 def crosswalk_for(
     con: duckdb.DuckDBPyConnection, info: SourceInfo, rule: FieldRule, allowed: list[str]
 ) -> CodeCrosswalk | None:
-    """The crosswalk of one mapped coded column (None for list columns or non-codes)."""
+    """The crosswalk of one mapped coded column, at any depth of repeated groups (None for
+    non-codes: a column with more than :data:`MAX_VALUES` values)."""
     staged = {c["name"] for c in info.columns}
-    if rule.source is None or rule.source not in staged or "[]" in rule.source:
+    if rule.source is None or rule.source.split("[]", 1)[0] not in staged:
         return None
-    rows = con.execute(
-        f"SELECT trim(CAST({quote(rule.source)} AS VARCHAR)) AS v, count(*) AS n "
-        f"FROM {scan(info)} WHERE {quote(rule.source)} IS NOT NULL GROUP BY v "
-        f"ORDER BY n DESC, v LIMIT {MAX_VALUES + 1}"
-    ).fetchall()
+    rows = _value_counts(con, info, rule.source)
     rows = [(v, n) for v, n in rows if v]
     if not rows or len(rows) > MAX_VALUES:
         return None

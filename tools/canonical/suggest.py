@@ -53,6 +53,7 @@ DATE_FORMATS = (
 )
 DATE_SHARE = 0.9  # share of sample values that must be real dates under the chosen format
 CODE_SHARE = 0.5  # share of distinct sample codes a table must recognise to be chosen
+RARE_CODE_SHARE = 0.01  # a code held by fewer rows than this share does not vote on the table
 PROPOSE_FLOOR = 0.25  # below this a candidate is noise: the column is left unmapped
 CODE_TABLES_BY_TARGET = {
     "status": ("policy_status",),
@@ -120,11 +121,19 @@ def infer_date_format(values: pa.Array, *, spreadsheet: bool = False) -> str | N
 
 
 def infer_code_table(values: pa.Array, target_leaf: str) -> str | None:
+    """The code table most of the column's distinct codes are in (None below CODE_SHARE).
 
+    A code held by under :data:`RARE_CODE_SHARE` of the rows does not vote: one mistyped or
+    unknown code must not hide the table the rest of the column is written in (it stays
+    unknown, and its records fail as they should)."""
     tables = CODE_TABLES_BY_TARGET.get(target_leaf)
     if not tables:
         return None
-    distinct = [v for v in pc.unique(_text(values)).to_pylist() if v][:200]
+    counts = pc.value_counts(_text(values)).to_pylist()
+    total = sum(c["counts"] for c in counts if c["values"])
+    common = [c["values"] for c in counts if c["values"] and c["counts"] >= RARE_CODE_SHARE * total]
+    rare = [c["values"] for c in counts if c["values"] and c["values"] not in common]
+    distinct = (common or rare)[:200]
     if not distinct:
         return None
     best: tuple[float, str] | None = None

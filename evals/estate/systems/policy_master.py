@@ -41,6 +41,9 @@ PROBLEM_FIELDS = {
     OUT_OF_RANGE_PREMIUM: "PREM_AMT",
     INCONSISTENT_CODE: "POL_STAT_CD",
 }
+# An unknown code inside the repeated group of coverages (OCCURS DEPENDING ON COV-CNT).
+UNKNOWN_COVERAGE_FIELD = "COVERAGES[].COV_CD"
+UNKNOWN_COVERAGE_CODE = b"ZZ9"
 
 PC = "policy_core"
 INSURED = f"{PC}.insured_party"
@@ -158,7 +161,22 @@ class PolicyMasterWriter(SystemWriter):
         r = sub[plan.rows]
         m = len(r)
         ids = chunk.ids(r)
-        self.log_problems(log, SOURCE, plan, ids, PROBLEM_FIELDS)
+        # Every second unknown code sits in the first coverage of the repeated group, not in the
+        # status (no random draw: the estate's other files stay as they were).
+        coded = np.nonzero(plan.mask(INCONSISTENT_CODE))[0]
+        in_group = np.zeros(m, dtype=bool)
+        in_group[coded[1::2]] = True
+        fields = {k: v for k, v in PROBLEM_FIELDS.items() if k != INCONSISTENT_CODE}
+        self.log_problems(log, SOURCE, plan, ids, fields)
+        base_index = self.sources[SOURCE].records
+        for mask, field in (
+            (plan.mask(INCONSISTENT_CODE) & ~in_group, PROBLEM_FIELDS[INCONSISTENT_CODE]),
+            (in_group, UNKNOWN_COVERAGE_FIELD),
+        ):
+            at = np.nonzero(mask)[0]
+            log.add(
+                SOURCE, base_index + at, [ids[i] for i in at.tolist()], INCONSISTENT_CODE, field
+            )
         rec = np.full((m, RECORD_LENGTH), 0x40, dtype=np.uint8)
         written: dict[int, np.ndarray] = {}  # offset -> latin-1 matrix, for the expected values
 
@@ -168,7 +186,7 @@ class PolicyMasterWriter(SystemWriter):
 
         text(0, eb.text_matrix(ids, 10))
         status = _POOL["status"][chunk.status[r]].copy()
-        status[plan.mask(INCONSISTENT_CODE)] = ord("X")
+        status[plan.mask(INCONSISTENT_CODE) & ~in_group] = ord("X")
         text(10, status)
         text(11, _POOL["lob"][chunk.policy_type[r]])
         text(14, _POOL["carrier"][chunk.carrier[r]])
@@ -228,7 +246,10 @@ class PolicyMasterWriter(SystemWriter):
             base = 225 + 20 * k
             cov_type = np.where(used, chunk.cov_type[r, k], -1)
             limit = np.where(used, chunk.cov_limit_cents[r, k], 0)
-            text(base, _POOL["cov"][cov_type])
+            cov_codes = _POOL["cov"][cov_type]
+            if k == 0:
+                cov_codes[in_group] = np.frombuffer(UNKNOWN_COVERAGE_CODE, dtype=np.uint8)
+            text(base, cov_codes)
             rec[:, base + 3 : base + 9] = eb.packed_decimal(limit, 11)
             rec[:, base + 9 : base + 15] = eb.packed_decimal(limit * 2, 11)
             deduct = np.where(used, chunk.cov_deduct_cents[r, k], 0)
