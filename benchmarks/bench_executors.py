@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import time
@@ -179,6 +180,7 @@ def assemble_stage(base: Path, policies: int, batch: int, kind: str) -> dict[str
         executor.close()
     seconds = time.perf_counter() - start
     return {
+        "load": os.getloadavg()[0],
         "warm_s": warm,
         "seconds": seconds,
         "stage_s": staging,
@@ -323,14 +325,15 @@ def _ingest_report(args: argparse.Namespace) -> None:
 
 def _assemble_report(args: argparse.Namespace) -> None:
     base = args.assembly_base / f"p{args.assembly_policies // 1000}k"
-    runs = {
-        kind: assemble_stage(base, args.assembly_policies, args.assembly_batch, kind)
-        for kind in args.executors.split(",")
-    }
+    runs: dict[str, dict[str, Any]] = {}
+    for n, kind in enumerate(args.executors.split(",")):  # "local,ray,local,ray": interleaved
+        name = kind if kind not in runs else f"{kind}#{n}"
+        runs[name] = assemble_stage(base, args.assembly_policies, args.assembly_batch, kind)
     local = runs["local"]
     report = {"policies": local["policies"], "batch": args.assembly_batch, "assemble": {}}
     for kind, run in runs.items():
         report["assemble"][kind] = {
+            "load_1min": round(run["load"], 2),
             "start_s": round(run["warm_s"], 2),
             "stage_s": round(run["stage_s"], 2),
             "batches_s": round(run["batches_s"], 2),
