@@ -13,7 +13,7 @@ from mcp.server.fastmcp import FastMCP
 from pydantic import Field
 from sqlalchemy import Engine
 
-from core.ids import PolicyId, SourceId
+from core.ids import PolicyId, SourceId, WaveId
 from core.settings import Settings
 from servers.common import (
     DESTRUCTIVE,
@@ -128,9 +128,7 @@ def build_server(settings: Settings) -> FastMCP:
     @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
     async def adopt_wave(
-        wave_id: Annotated[
-            str, Field(min_length=1, max_length=64, description="A completed wave.")
-        ],
+        wave_id: WaveId,
         tenant: Tenant = None,
     ) -> WaveAdoption:
         """After a wave, keep in step: record its policies' owner, take what it migrated."""
