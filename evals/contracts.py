@@ -34,6 +34,12 @@ class DemoReport(BaseModel):
     routing: dict[str, Any]
     waves: dict[str, Any]
     reconciliation: dict[str, Any]
+    sync: dict[str, Any] | None = Field(
+        None,
+        description="After wave 0: a second legacy extract with changes and the sync applying "
+        "them (conflicts decided by rule and queued for a person).",
+        exclude_if=_absent,
+    )
     problems: list[str] = Field(
         default_factory=list, description="What failed; the command exits 1 when any."
     )

@@ -32,6 +32,7 @@ from evals.demo_assembly import (
     whole_routing_step,
     whole_waves_step,
 )
+from evals.demo_sync import sync_step
 from evals.demo_waves import EXAMPLE_RULES, StepProgress, plan_and_run_wave0
 from evals.estate import EstateManifest, generate_estate, load_manifest
 from evals.matching_estate import is_right, top1_right
@@ -358,6 +359,9 @@ def demo_problems(result: dict[str, Any]) -> list[str]:
     recon = result["reconciliation"]
     if wave0 is not None and wave0["status"] == "completed" and not recon.get("passed"):
         problems.append(f"reconciliation of wave 0 failed: {recon}")
+    synced = result.get("sync") or {}
+    if synced.get("status") == "backlog":
+        problems.append("sync after wave 0 left changes waiting (data-mash sync status)")
     return problems
 
 
@@ -395,5 +399,8 @@ def run_demo(
         waves, reconciliation = waves_step(engine, settings, mapping, sources, progress=progress)
     result["waves"] = waves
     result["reconciliation"] = reconciliation
+    if progress is not None:
+        progress("sync: a second legacy extract after wave 0", 0, 0)
+    result["sync"] = sync_step(engine, settings, waves)
     result["problems"] = demo_problems(result) + assembly_problems(result)
     return result

@@ -70,6 +70,8 @@ def demo(
         _render_waves(console, result["waves"], result["reconciliation"])
         if "assembly" in result:
             render_components(console, result["waves"], result["reconciliation"])
+        if result.get("sync"):
+            _render_sync(console, result["sync"])
 
     emit(state, DemoReport.model_validate(result), render)
     problems = list(result.get("problems") or [])
@@ -269,3 +271,28 @@ def _render_waves(console: Console, waves: dict[str, Any], recon: dict[str, Any]
             f"{recon['matched']:,}/{recon['source_count']:,} policies match by row "
             f"hash; control totals {totals}"
         )
+
+
+def _render_sync(console: Console, sync: dict[str, Any]) -> None:
+    """After wave 0: the second legacy extract, what sync applied, the two conflicts."""
+    if sync.get("status") == "skipped":
+        console.print(f"Sync after wave 0: skipped ({sync['reason']}).")
+        return
+    ledger, second = sync["ledger"], sync["extract_2"]
+    console.print(
+        f"Sync after wave 0: {ledger['changed']:,} policies now owned by {ledger['owner']}; "
+        f"a second legacy extract brought {second['updates']:,} updated policies "
+        f"({second['inserts']:,} inserts, {second['deletes']:,} deletes)."
+    )
+    console.print(
+        f"    applied {sync['applied']:,} changes: {sync['from_legacy']:,} fields from legacy, "
+        f"{sync['from_new']:,} from new; delivered {sync['delivered_new']:,} to new, "
+        f"{sync['delivered_legacy']:,} to legacy ({sync['seconds']} s)"
+    )
+    resolved, queued = sync["resolved_by_rule"], sync["queued_for_a_person"]
+    console.print(f"    {len(resolved)} conflict(s) resolved by rule:")
+    for c in resolved:
+        console.print(f"      {c['policy_id']} {c['path']}: {c['winner']} wins ({c['reason']})")
+    console.print(f"    {len(queued)} conflict(s) queued for a person:")
+    for c in queued:
+        console.print(f"      #{c['conflict']} {c['policy_id']} {c['path']}: {c['reason']}")

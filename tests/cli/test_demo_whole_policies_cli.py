@@ -102,6 +102,38 @@ def test_wave_zero_migrates_whole_policies_and_reconciles_per_component(
         assert components[path]["target_children"] == children[table]
 
 
+def test_a_second_legacy_extract_after_wave_zero_is_synced(report: dict[str, Any]) -> None:
+    sync, migrated = report["sync"], report["waves"]["wave0"]["migrated"]
+    assert sync["ledger"]["owner"] == "new" and sync["ledger"]["changed"] == migrated
+    assert sync["adopted"]["policies"] == sync["adopted"]["fresh"] == migrated
+    # the extract of the wave's day is what the wave migrated: sync finds nothing to move
+    assert sync["extract_1"]["inserts"] == migrated
+    quiet = sync["quiet_run"]
+    assert (quiet["from_legacy"], quiet["from_new"], quiet["resolved"], quiet["queued"]) == (
+        0,
+        0,
+        0,
+        0,
+    )
+    # the second extract: premiums re-rated on legacy, and two policies edited on both sides
+    changed = max(1, migrated // 100)
+    assert sync["extract_2"]["updates"] == changed + 2
+    assert sync["from_legacy"] == changed and sync["delivered_new"] == changed + 1
+    [ruled] = sync["resolved_by_rule"]
+    assert (ruled["path"], ruled["winner"], ruled["value"]) == (
+        "policy_core.status",
+        "legacy",
+        "cancelled",
+    )
+    assert "state_machine" in ruled["reason"]
+    [person] = sync["queued_for_a_person"]
+    assert person["path"] == "policy_core.insured_party.name"
+    assert person["legacy"].endswith("(legacy spelling)")
+    assert person["new"].endswith("(platform spelling)")
+    assert f"sync resolve {person['conflict']}" in person["reason"]
+    assert sync["status"] == "in step" and sync["open_conflicts"] == 1
+
+
 def test_the_per_source_journey_is_still_there(
     workspace: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,0 +1,164 @@
+"""The demo's coexistence step: after wave 0, a second legacy extract with changes, and sync.
+
+Wave 0 moved its policies to the new platform; the legacy system keeps running. The step
+
+1. keeps the wave in step (``sync adopt``): the wave's policies are owned by ``new`` and sync
+   follows them as the platform's tables hold them;
+2. captures the legacy extract of the day of the wave (the policies as migrated: nothing to do)
+   and then a second extract with changes: premiums changed on legacy only, one policy
+   cancelled on legacy that a platform user set to pending, one insured's name edited on both
+   sides;
+3. writes the two platform edits through ``write_policy`` (routed to new by the ledger), runs
+   sync, and reports what it applied, the conflict the policy decided (status: cancelled beats
+   pending) and the one queued for a person (the name: no rule decides it).
+
+Runs on the policies sync started following with this wave; a later demo run on the same
+workspace (sync already follows them) says so and skips the scenario.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from core.ids import tenant_path
+from core.settings import Settings
+from tools.content.ingest import ingest_file
+from tools.sync.adopt import documents_of, keep_in_step, wave_target
+from tools.sync.capture import LegacyCapture
+from tools.sync.conflicts import ConflictQueue
+from tools.sync.ledger import WAVE
+from tools.sync.platform import NewPlatform
+from tools.sync.service import run_sync
+from tools.sync.write import SelectiveWriter
+
+STATUS, PREMIUM, NAME = (
+    "policy_core.status",
+    "rating_components.premium_amount",
+    "policy_core.insured_party.name",
+)
+#: The legacy extract's layout: column -> canonical path (the feed's column map).
+COLUMNS = {
+    "POLNO": "policy_core.policy_id",
+    "STATUS": STATUS,
+    "PREMIUM": PREMIUM,
+    "HOLDER": NAME,
+}
+
+
+def _write_extract(path: Path, docs: dict[str, dict[str, Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(list(COLUMNS))
+        for pid in sorted(docs):
+            writer.writerow([pid, *(docs[pid].get(p) or "" for p in list(COLUMNS.values())[1:])])
+    return path
+
+
+def _capture(
+    engine: Engine, settings: Settings, feed: str, path: Path, first: bool
+) -> dict[str, Any]:
+    source = ingest_file(
+        engine, settings, path, fmt="csv", options={"header": True}, system="LEGACY-PAS"
+    )
+    result = LegacyCapture(engine, settings, tenant=settings.tenant).capture(
+        feed, source.source_id, COLUMNS if first else None
+    )
+    return result.model_dump(mode="json")
+
+
+def sync_step(engine: Engine, settings: Settings, waves: dict[str, Any]) -> dict[str, Any]:
+    """After wave 0: keep it in step, then a second legacy extract with changes, then sync."""
+    started = time.perf_counter()
+    wave0 = waves.get("wave0") or {}
+    if wave0.get("status") != "completed":
+        return {"status": "skipped", "reason": "wave 0 did not complete"}
+    wave_id = wave0["wave_id"]
+    tenant = settings.tenant
+    after = keep_in_step(engine, settings, wave_id, tenant=tenant)
+    report: dict[str, Any] = {"wave_id": wave_id, "ledger": after.ledger.model_dump(mode="json")}
+    if after.adopted is None or after.adopted.fresh < 3:
+        reason = "sync already followed wave 0's policies (an earlier demo run on this workspace)"
+        return {**report, "status": "skipped", "reason": reason}
+    report["adopted"] = after.adopted.model_dump(mode="json")
+    with engine.connect() as conn:
+        wave = conn.execute(
+            WAVE.select().where(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id)
+        ).one()
+    target = wave_target(engine, settings, tenant, wave, None)
+    docs = {pid: doc for part in target.read_back(wave_id) for pid, doc in documents_of(part)}
+    folder = tenant_path(settings.path("sync"), tenant, "_demo", wave_id)
+    feed = f"demo-{wave_id}"[:128]
+    report["extract_1"] = _capture(
+        engine, settings, feed, _write_extract(folder / "day-0.csv", docs), first=True
+    )
+    quiet = run_sync(engine, settings, tenant=tenant)
+
+    ids = sorted(docs)
+    # two policies whose status is neither value the sides set (so both sides change it)
+    open_ = [p for p in ids if docs[p].get(STATUS) not in ("cancelled", "pending")] or ids
+    decided, queued = open_[0], open_[1]
+    rest = [p for p in ids if p not in (decided, queued)]
+    one_sided = rest[: max(1, len(ids) // 100)]
+    later = {pid: dict(doc) for pid, doc in docs.items()}
+    for pid in one_sided:  # premiums re-rated on legacy only: applied to new
+        later[pid][PREMIUM] = "1234.50"
+    later[decided][STATUS] = "cancelled"  # legacy cancels ...
+    later[queued][NAME] = f"{docs[queued].get(NAME) or queued} (legacy spelling)"
+    writer = SelectiveWriter(engine, settings, tenant=tenant)
+    platform = NewPlatform(engine, tenant=tenant)
+    for pid, changes in (
+        (decided, {STATUS: "pending"}),  # ... while a platform user sets it pending
+        (queued, {NAME: f"{docs[queued].get(NAME) or queued} (platform spelling)"}),
+    ):
+        writer.write_policy(pid, {**(platform.document(pid) or docs[pid]), **changes})
+    report["extract_2"] = _capture(
+        engine, settings, feed, _write_extract(folder / "day-1.csv", later), first=False
+    )
+    run = run_sync(engine, settings, tenant=tenant)
+    conflicts = ConflictQueue(engine, tenant=tenant).page(state=None, limit=1000)
+    mine = [c for c in conflicts.conflicts if c.policy_id in (decided, queued)]
+    report.update(
+        {
+            "status": "in step" if run.status.backlog == 0 else "backlog",
+            "quiet_run": quiet.apply.model_dump(mode="json"),
+            "applied": run.apply.applied,
+            "from_legacy": run.apply.from_legacy,
+            "from_new": run.apply.from_new,
+            "delivered_new": run.delivered_new,
+            "delivered_legacy": run.delivered_legacy,
+            "resolved_by_rule": [
+                {
+                    "policy_id": c.policy_id,
+                    "path": c.path,
+                    "winner": c.resolution,
+                    "value": c.resolved_value,
+                    "reason": f"{c.group}: {c.decided_by}, {c.legacy!r} (legacy) against "
+                    f"{c.new!r} (new)",
+                }
+                for c in mine
+                if c.state == "resolved"
+            ],
+            "queued_for_a_person": [
+                {
+                    "conflict": c.id,
+                    "policy_id": c.policy_id,
+                    "path": c.path,
+                    "legacy": c.legacy,
+                    "new": c.new,
+                    "reason": f"{c.group}: no rule decides it; data-mash sync resolve {c.id} "
+                    "--take legacy|new|value",
+                }
+                for c in mine
+                if c.state == "open"
+            ],
+            "open_conflicts": run.status.conflicts,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+    )
+    return report
