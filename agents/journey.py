@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import shlex
 from dataclasses import dataclass
-from typing import Annotated, Any, Final, Literal, TypedDict
+from typing import Annotated, Any, Final, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph import END
@@ -24,6 +24,7 @@ from agents.llm import LlmAccess
 from agents.mcp_client import CapabilityMissing, McpHub, ToolFailed
 from core.errors import InputError
 from core.settings import Settings
+from core.statuses import JourneyStatus
 from servers.prompts import prompt_text
 
 BLOCKED: Final = "blocked"
@@ -89,6 +90,8 @@ class JourneyState(TypedDict, total=False):
     journey's state adds its own."""
 
     journey: str
+    # a JourneyStatus's value, stored as the plain string: the checkpointer revives only the
+    # types it was told to trust
     status: str
     inputs: dict[str, Any]
     notes: Annotated[list[dict[str, Any]], operator.add]
@@ -316,7 +319,7 @@ async def blocked_node(state: dict[str, Any], runtime: Runtime[JourneyContext]) 
     return Command(
         goto=END,
         update={
-            "status": "stopped",
+            "status": JourneyStatus.STOPPED.value,
             "notes": [
                 text_note(
                     f"Stopped at step '{info['node']}': {info['tool']} {what}. "
@@ -382,6 +385,3 @@ def summary_of(state: dict[str, Any]) -> str:
 
 def human(text: str) -> HumanMessage:
     return HumanMessage(content=text)
-
-
-Status = Literal["running", "done", "stopped", "rejected", "failed"]

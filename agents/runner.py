@@ -34,6 +34,7 @@ from agents.migration import build_migration_graph
 from agents.migration.configuration import MigrationInputs
 from core.errors import InputError
 from core.settings import Settings
+from core.statuses import JourneyStatus
 
 JOURNEYS = ("discovery", "migration")
 INPUT_MODELS: dict[str, type[BaseModel]] = {
@@ -50,7 +51,7 @@ class Outcome:
 
     thread_id: str
     journey: str
-    status: str
+    status: JourneyStatus
     question: dict[str, Any] | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -107,13 +108,18 @@ class JourneySession:
         return await self._run(
             {
                 "journey": self.journey,
-                "status": "running",
+                "status": JourneyStatus.RUNNING.value,
                 "inputs": checked,
                 "notes": [],
                 "decisions": [],
             }
             if self.journey == "discovery"
-            else {"journey": self.journey, "status": "running", "inputs": checked, "notes": []}
+            else {
+                "journey": self.journey,
+                "status": JourneyStatus.RUNNING.value,
+                "inputs": checked,
+                "notes": [],
+            }
         )
 
     async def answer(self, raw: Any, *, free_text_as_question: bool = False) -> Outcome:
@@ -130,7 +136,7 @@ class JourneySession:
     async def resume(self) -> Outcome:
         """Continue a thread that stopped mid-step (e.g. the process died in a tool call)."""
         current = await self.outcome()
-        if current.question is not None or current.status != "running":
+        if current.question is not None or current.status != JourneyStatus.RUNNING:
             return current
         return await self._run(None)
 
@@ -141,13 +147,13 @@ class JourneySession:
             return Outcome(
                 self.thread_id,
                 self.journey,
-                "waiting",
+                JourneyStatus.WAITING,
                 question=snapshot.interrupts[0].value,
                 values=values,
             )
-        status = values.get("status", "running")
-        if not snapshot.next and status == "running":
-            status = "done"
+        status = JourneyStatus(values.get("status", JourneyStatus.RUNNING))
+        if not snapshot.next and status == JourneyStatus.RUNNING:
+            status = JourneyStatus.DONE
         return Outcome(self.thread_id, self.journey, status, values=values)
 
     async def _run(self, payload: Any) -> Outcome:

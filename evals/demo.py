@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from core.errors import InputError
 from core.errors import InputError as RefusedError
 from core.settings import Settings
+from core.statuses import MappingStatus
 from evals.demo_assembly import (
     assembly_problems,
     assembly_step,
@@ -225,7 +226,7 @@ def mapping_step(
                     else None,
                 )
                 row.update(
-                    status="approved",
+                    status=MappingStatus.APPROVED,
                     canonical_valid=run.valid,
                     canonical_invalid=run.invalid,
                     field_errors=run.field_errors,
@@ -236,7 +237,7 @@ def mapping_step(
     return {
         "sources": rows,
         "top1": round(sum(r["top1"] * r["columns"] for r in rows) / max(scored_total, 1), 3),
-        "approved": [r["source"] for r in rows if r["status"] == "approved"],
+        "approved": [r["source"] for r in rows if r["status"] == MappingStatus.APPROVED],
         "seconds": round(time.perf_counter() - started, 2),
     }
 

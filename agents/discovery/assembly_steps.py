@@ -36,6 +36,7 @@ from agents.journey import (
 )
 from agents.mcp_client import CapabilityMissing, ToolFailed
 from core.errors import InputError
+from core.statuses import JourneyStatus
 from tools.assembly.contracts import (
     AssemblyRunResult,
     AssemblySpec,
@@ -161,7 +162,7 @@ async def review_relationships(state: State, runtime: Ctx) -> Command[Any]:
     if detour := question_or(answer, REVIEW_RELATIONSHIPS):
         return detour
     if answer["action"] == "stop":
-        return Command(goto=END, update={"status": "stopped"})
+        return Command(goto=END, update={"status": JourneyStatus.STOPPED.value})
     if answer["action"] == "continue":
         return Command(
             goto=NEXT,
@@ -380,7 +381,7 @@ def _review(
 
 def _leave(answer: dict[str, Any]) -> Command[Any] | None:
     if answer["action"] == "stop":
-        return Command(goto=END, update={"status": "stopped"})
+        return Command(goto=END, update={"status": JourneyStatus.STOPPED.value})
     if answer["action"] == "continue":
         note = "Continuing without assembling whole policies (the draft assembly stays unused)."
         return Command(goto=NEXT, update={"notes": [text_note(note)]})

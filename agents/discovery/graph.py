@@ -47,6 +47,7 @@ from agents.journey import (
 )
 from agents.mcp_client import CapabilityMissing, ToolFailed
 from core.errors import DataMashError
+from core.statuses import JourneyStatus
 from tools.canonical.contracts import ExportResult, MappingView, MapRunResult, SuggestedMapping
 from tools.content.contracts import IngestResult, SourceProfileReport
 from tools.content.source_config import load_source_config
@@ -218,7 +219,7 @@ async def choose_source(state: State, runtime: Ctx) -> Command[Any]:
     if detour := question_or(answer, CHOOSE_SOURCE):
         return detour
     if answer["action"] == "stop":
-        return Command(goto=END, update={"status": "stopped"})
+        return Command(goto=END, update={"status": JourneyStatus.STOPPED.value})
     chosen = next(s for s in sources if s["name"] == answer["value"])
     return Command(goto=SUGGEST, update={"focus_source": chosen["source_id"]})
 
@@ -308,7 +309,7 @@ async def review_mapping(state: State, runtime: Ctx) -> Command[Any]:
         return Command(
             goto=END,
             update={
-                "status": "stopped",
+                "status": JourneyStatus.STOPPED.value,
                 "notes": [
                     text_note(
                         f"Stopped before approving mapping {state['mapping_id']}; "
@@ -590,7 +591,7 @@ async def review_rules(state: State, runtime: Ctx) -> Command[Any]:
     if answer["action"] == "retry":
         return Command(goto=PROPOSE_RULES)
     if answer["action"] == "stop":
-        return Command(goto=END, update={"status": "stopped"})
+        return Command(goto=END, update={"status": JourneyStatus.STOPPED.value})
     return Command(
         goto=EXPORT, update={"notes": [text_note(f"Rule set {state['rule_set']} approved.")]}
     )
@@ -612,7 +613,7 @@ async def export(state: State, runtime: Ctx) -> Command[Any]:
         goto=END,
         update={
             "export": {**result.model_dump(mode="json"), "files": files},
-            "status": "done",
+            "status": JourneyStatus.DONE.value,
             "notes": [
                 table_note("Exported", ["file"], [[f] for f in files]),
                 text_note(

@@ -42,6 +42,7 @@ from agents.journey import (
 from agents.migration import prompts
 from agents.migration.configuration import MigrationInputs
 from agents.migration.state import MigrationState
+from core.statuses import JourneyStatus
 from tools.sync.contracts import SyncStatus, WaveAdoption
 from tools.waves.contracts import (
     GateOverride,
@@ -119,7 +120,7 @@ async def next_wave(state: State, runtime: Ctx) -> Command[Any]:
         return Command(
             goto=END,
             update={
-                "status": "done",
+                "status": JourneyStatus.DONE.value,
                 "current_wave": None,
                 "notes": [
                     text_note(f"Migration finished: {len(state['done_waves'])} wave(s) handled.")
@@ -193,7 +194,7 @@ async def approve_wave(state: State, runtime: Ctx) -> Command[Any]:
         return Command(
             goto=END,
             update={
-                "status": "stopped",
+                "status": JourneyStatus.STOPPED.value,
                 "notes": [
                     text_note(f"Stopped before running wave {wave}; nothing was migrated in it.")
                 ],
@@ -314,7 +315,7 @@ async def after_wave(state: State, runtime: Ctx) -> Command[Any]:
     if detour := question_or(answer, AFTER_WAVE):
         return detour
     if answer["action"] == "stop":
-        return Command(goto=END, update={"status": "stopped", "done_waves": done})
+        return Command(goto=END, update={"status": JourneyStatus.STOPPED.value, "done_waves": done})
     return Command(goto=NEXT_WAVE, update={"done_waves": done})
 
 
@@ -347,7 +348,7 @@ async def after_failure(state: State, runtime: Ctx) -> Command[Any]:
         return Command(goto=ROLLBACK)
     if answer["action"] == "continue":
         return Command(goto=NEXT_WAVE, update={"done_waves": [*state["done_waves"], wave]})
-    return Command(goto=END, update={"status": "stopped"})
+    return Command(goto=END, update={"status": JourneyStatus.STOPPED.value})
 
 
 async def rollback(state: State, runtime: Ctx) -> Command[Any]:

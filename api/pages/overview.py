@@ -14,6 +14,7 @@ from api.jobs import Job
 from api.pages.rendering import error_page, page_caller, render, require_role, to_login
 from api.routes.waves import jobs_of
 from core.errors import DataMashError
+from core.statuses import RuleStatus
 from tools.audit import PolicyLocations
 from tools.canonical import get_mapping, list_mappings
 from tools.content.sources import SourceRegistry
@@ -37,7 +38,7 @@ def _overview(config: ApiConfig, tenant: str, status: str | None) -> dict[str, A
     mappings = []
     for summary in list_mappings(engine, tenant=tenant):
         info = get_mapping(engine, summary.mapping_id, tenant=tenant)
-        confirmed = sum(r.status == "confirmed" for r in info.rules)
+        confirmed = sum(r.status == RuleStatus.CONFIRMED for r in info.rules)
         mappings.append({"summary": summary, "confirmed": confirmed, "fields": len(info.rules)})
     waves = list_waves(context, status=status or None)
     failed: list[tuple[str, Any]] = []

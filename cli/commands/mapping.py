@@ -17,6 +17,7 @@ from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
+from core.statuses import MappingStatus
 from tools.canonical.contracts import MappingComparison, MappingView
 
 mapping_app = typer.Typer(help="Inspect, edit, run and compare mappings.", no_args_is_help=True)
@@ -114,7 +115,11 @@ def approve_mapping(
     state = state_for(ctx, json_out, tenant)
     if min_confidence is None and not yes and confirm.interactive():
         draft = get_mapping(state.engine, mapping_id, tenant=state.settings.tenant)
-        review = draft.unconfirmed_below(DEFAULT_THRESHOLD) if draft.status == "draft" else []
+        review = (
+            draft.unconfirmed_below(DEFAULT_THRESHOLD)
+            if draft.status == MappingStatus.DRAFT
+            else []
+        )
         if review:
             Console(stderr=True).print(
                 table(

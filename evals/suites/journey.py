@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from core.statuses import JourneyStatus
 from evals.journey_scripts import load_scripts
 from evals.result import EvalConfig, SuiteResult
 from evals.workspace import estate_for
@@ -79,7 +80,9 @@ def _outcome(script: Any, done: subprocess.CompletedProcess[str]) -> dict[str, A
     for item in script.expect:
         name = next(iter(item))
         verdicts[name] = (
-            ("met" if status == "done" else "missed") if name == "ended" else ("unchecked")
+            ("met" if status == JourneyStatus.DONE else "missed")
+            if name == "ended"
+            else ("unchecked")
         )
     ok = done.returncode == 0 and "missed" not in verdicts.values()
     error = None if ok else ((done.stderr.strip().splitlines() or [f"journey {status}"])[-1])

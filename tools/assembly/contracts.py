@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from core.ids import SourceId
+from core.statuses import AssemblyStatus, MappingStatus, RelationshipsStatus
 from knowledge.canonical import CanonicalPolicyV1
 
 Cardinality = Literal["1:1", "1:n"]
@@ -88,7 +89,7 @@ class RelateResult(BaseModel):
     version: int | None = Field(
         default=None, description="Stored version when confirmed; null for a proposal."
     )
-    status: Literal["proposed", "confirmed"] = "proposed"
+    status: RelationshipsStatus = RelationshipsStatus.PROPOSED
     note: str | None = None
 
 
@@ -133,7 +134,6 @@ class RelationshipEdit(BaseModel):
 
 JoinDirection = Literal["child", "lookup"]
 SurvivorshipKind = Literal["source_priority", "most_recent", "first_non_null", "must_agree"]
-AssemblyStatus = Literal["draft", "approved"]
 
 
 class Component(BaseModel):
@@ -148,7 +148,7 @@ class Component(BaseModel):
     relationship: Relationship
     mapping_id: str
     mapping_version: int
-    mapping_status: str
+    mapping_status: MappingStatus
     lists: list[str] = Field(description="Canonical lists it fills (payments.payment_history[]).")
     scalars: list[str] = Field(description="Canonical scalar fields it supplies.")
 

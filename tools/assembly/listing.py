@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, and_, select
 
 from core.settings import Settings
+from core.statuses import AssemblyStatus
 from core.store.models import AssemblyRow, AuditEntry, table_of
 from tools.assembly.contracts import AssemblyRunResult, AssemblySpec
 from tools.assembly.output import run_dir
@@ -31,7 +32,7 @@ class AssemblySummary(BaseModel):
 
     assembly_id: str
     version: int
-    status: str = Field(description="draft or approved (only approved assemblies run).")
+    status: AssemblyStatus = Field(description="Only approved assemblies run.")
     root: str
     root_name: str
     components: list[str] = Field(description="Source names of the non-root components.")

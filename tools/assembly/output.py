@@ -27,6 +27,7 @@ from sqlalchemy import Engine, and_, select
 from core.errors import InputError, NotFoundError
 from core.ids import tenant_path
 from core.settings import Settings
+from core.statuses import AssemblyStatus
 from core.store.models import AssemblyRow, table_of
 from knowledge.canonical import CanonicalPolicyV1, arrow_to_records
 from tools.assembly.contracts import (
@@ -203,7 +204,7 @@ def _assemblies(engine: Engine, tenant: str) -> list[str]:
     with engine.connect() as conn:
         rows = conn.execute(
             select(ASSEMBLY.c.assembly_id)
-            .where(and_(ASSEMBLY.c.tenant == tenant, ASSEMBLY.c.status == "approved"))
+            .where(and_(ASSEMBLY.c.tenant == tenant, ASSEMBLY.c.status == AssemblyStatus.APPROVED))
             .order_by(ASSEMBLY.c.id.desc())
         ).fetchall()
     return [r[0] for r in rows]

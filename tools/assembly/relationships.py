@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
+from core.statuses import RelationshipsStatus
 from core.store.models import RelationshipSetRow, table_of, utcnow
 from tools.assembly import keyspace
 from tools.assembly.contracts import (
@@ -73,7 +74,10 @@ def propose_relationships(
     found = _discover(infos, settings)
     note = None if found else "no column of one source refers to a key of another"
     return RelateResult(
-        sources=[i.source_id for i in infos], relationships=found, status="proposed", note=note
+        sources=[i.source_id for i in infos],
+        relationships=found,
+        status=RelationshipsStatus.PROPOSED,
+        note=note,
     )
 
 
@@ -335,7 +339,11 @@ def confirm_relationships(
             )
             op.outcome = {"version": version, "relationships": len(rels)}
     return RelateResult(
-        sources=sources, relationships=rels, version=version, status="confirmed", note=None
+        sources=sources,
+        relationships=rels,
+        version=version,
+        status=RelationshipsStatus.CONFIRMED,
+        note=None,
     )
 
 
@@ -363,5 +371,5 @@ def confirmed_relationships(
         sources=list(row["source_ids"]),
         relationships=[Relationship.model_validate(r) for r in rels],
         version=row["version"],
-        status="confirmed",
+        status=RelationshipsStatus.CONFIRMED,
     )

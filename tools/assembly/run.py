@@ -39,6 +39,7 @@ from sqlalchemy import Engine
 from core.errors import InputError
 from core.executors import Executor, make_executor
 from core.settings import Settings
+from core.statuses import AssemblyStatus
 from core.store.leases import hold_lease
 from tools.assembly import keyspace
 from tools.assembly.assemble import Slice, assemble, make_slice
@@ -90,7 +91,7 @@ KILL_ENV = "DATA_MASH_ASSEMBLY_KILL_AT"
 
 def _approved(engine: Engine, assembly_id: str, tenant: str) -> AssemblySpec:
     spec = get_assembly(engine, assembly_id, tenant=tenant)
-    if spec.status != "approved":
+    if spec.status != AssemblyStatus.APPROVED:
         raise InputError(
             f"assembly '{assembly_id}' is not approved (status {spec.status}); only an approved "
             "assembly runs",

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, and_, insert, select, update
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
+from core.statuses import AssemblyStatus
 from core.store.models import AssemblyRow, table_of, utcnow
 from tools.assembly import keyspace
 from tools.assembly.contracts import (
@@ -189,7 +190,7 @@ def propose_assembly(
     spec = AssemblySpec(
         assembly_id=f"asm-{uuid.uuid4().hex[:12]}",
         version=1,
-        status="draft",
+        status=AssemblyStatus.DRAFT,
         root=root_info.source_id,
         root_name=root_info.name,
         root_mapping_id=root_mapping.mapping_id,
@@ -276,7 +277,7 @@ def store_spec(
                         and_(
                             ASSEMBLY.c.tenant == tenant,
                             ASSEMBLY.c.assembly_id == spec.assembly_id,
-                            ASSEMBLY.c.status == "draft",
+                            ASSEMBLY.c.status == AssemblyStatus.DRAFT,
                         )
                     )
                     .values(approved_at=utcnow() if spec.status == "approved" else None, **values)
@@ -330,7 +331,7 @@ def approve_assembly(
             Nothing is changed then.
     """
     spec = get_assembly(engine, assembly_id, tenant=tenant)
-    if spec.status == "approved":
+    if spec.status == AssemblyStatus.APPROVED:
         return spec
     bar = min_confidence if min_confidence is not None else 0.0
     components = [c for c in spec.components if c.relationship.confidence >= bar]
@@ -359,7 +360,7 @@ def approve_assembly(
     check_values(crosswalks)
     approved = spec.model_copy(
         update={
-            "status": "approved",
+            "status": AssemblyStatus.APPROVED,
             "components": components,
             "crosswalks": crosswalks,
             "min_confidence": min_confidence,

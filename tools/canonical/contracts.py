@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field, JsonValue, field_serializer, field_valida
 
 from core.ids import MappingId, SourceId
 from core.paging import Page
+from core.statuses import MappingStatus
 from knowledge.canonical.catalogue import CanonicalField
 from tools.canonical.spec import (
     FieldRule,
     MappingDiff,
     MappingInfo,
-    MappingStatus,
     MappingSummary,
     Step,
 )

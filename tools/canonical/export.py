@@ -56,7 +56,7 @@ def _spec(info: MappingInfo) -> dict[str, Any]:
     return {
         "mapping_id": info.mapping_id,
         "version": info.version,
-        "status": info.status,
+        "status": info.status.value,
         "source_id": info.source_id,
         "canonical": info.canonical,
         "min_confidence": info.min_confidence,

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, and_, select, update
 
 from core.errors import InputError, NotFoundError
 from core.settings import DEFAULT_TENANT
+from core.statuses import MappingStatus, RuleStatus
 from core.store.models import MappingRow, MappingVersionRow, table_of, utcnow
 from tools.audit import AuditLog
 from tools.canonical.rule_checks import check_rules, missing_required, parse_rules
@@ -112,7 +113,7 @@ def approved_mapping(
             fix=f"approve it first: data-mash approve-mapping {mapping_id}",
         )
     found = get_mapping(engine, mapping_id, tenant=tenant, version=wanted)
-    if found.status != "approved":
+    if found.status != MappingStatus.APPROVED:
         raise InputError(
             f"version {wanted} of mapping '{mapping_id}' is a draft",
             where="mapping",
@@ -196,7 +197,7 @@ def create_mapping(
                     tenant=tenant,
                     mapping_id=mapping_id,
                     version=1,
-                    status="draft",
+                    status=MappingStatus.DRAFT,
                     rules=payload["rules"],
                     actor=audit.actor,
                     entry_id=op.entry_id,
@@ -234,21 +235,23 @@ def update_field_mapping(
     actor = AuditLog(engine, tenant=tenant).actor
     base.update(
         confidence=1.0,
-        status="confirmed",
+        status=RuleStatus.CONFIRMED,
         evidence=f"set by {actor}",
         confirmed_by=actor,
         confirmed_at=utcnow(),
     )
     rule = parse_rules([base])[0]
     if not rule.mapped:
-        rule = rule.model_copy(update={"status": "unmapped"})
+        rule = rule.model_copy(update={"status": RuleStatus.UNMAPPED})
     rules = [rule if r.target == target else r for r in current.rules]
     if old is None:
         rules.append(rule)
     check_rules(
         [rule], SourceRegistry(engine, tenant=tenant).get(current.source_id), current.canonical
     )
-    new_version = current.version + 1 if current.status == "approved" else current.version
+    new_version = (
+        current.version + 1 if current.status == MappingStatus.APPROVED else current.version
+    )
     audit = AuditLog(engine, tenant=tenant)
     payload = {"version": new_version, "target": target, "rule": rule.model_dump(mode="json")}
     with audit.operation(
@@ -265,7 +268,7 @@ def update_field_mapping(
                             VERSION.c.tenant == tenant,
                             VERSION.c.mapping_id == mapping_id,
                             VERSION.c.version == new_version,
-                            VERSION.c.status == "draft",
+                            VERSION.c.status == MappingStatus.DRAFT,
                         )
                     )
                     .values(rules=_rules_json(rules), entry_id=op.entry_id)
@@ -276,7 +279,7 @@ def update_field_mapping(
                         tenant=tenant,
                         mapping_id=mapping_id,
                         version=new_version,
-                        status="draft",
+                        status=MappingStatus.DRAFT,
                         rules=_rules_json(rules),
                         actor=audit.actor,
                         entry_id=op.entry_id,
@@ -318,12 +321,12 @@ def approve_mapping(
             fix="give a number between 0 and 1",
         )
     current = get_mapping(engine, mapping_id, tenant=tenant)
-    if current.status == "approved":
+    if current.status == MappingStatus.APPROVED:
         return current
     audit = AuditLog(engine, tenant=tenant)
     approved_at = utcnow()
     rules = [
-        r.model_copy(update={"status": "unmapped"})
+        r.model_copy(update={"status": RuleStatus.UNMAPPED})
         if min_confidence is not None and r.mapped and r.confidence < min_confidence
         else r
         for r in current.rules
@@ -374,7 +377,7 @@ def approve_mapping(
                         )
                     )
                     .values(
-                        status="approved",
+                        status=MappingStatus.APPROVED,
                         rules=_rules_json(rules),
                         min_confidence=min_confidence,
                         approved_at=now,

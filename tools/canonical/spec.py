@@ -16,8 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-RuleStatus = Literal["proposed", "confirmed", "unmapped"]
-MappingStatus = Literal["draft", "approved"]
+from core.statuses import MappingStatus, RuleStatus
 
 
 class _Step(BaseModel):
@@ -129,7 +128,7 @@ class FieldRule(BaseModel):
     transform: tuple[Step, ...] = ()
     confidence: float = Field(1.0, ge=0.0, le=1.0)
     evidence: str = ""
-    status: RuleStatus = "proposed"
+    status: RuleStatus = RuleStatus.PROPOSED
     confirmed_by: str | None = Field(
         None, description="Who confirmed the field: by editing it, or by approving the mapping."
     )
@@ -153,14 +152,14 @@ class FieldRule(BaseModel):
     @property
     def mapped(self) -> bool:
         """True when the rule fills its target (has a source, constant or default)."""
-        if self.status == "unmapped":
+        if self.status == RuleStatus.UNMAPPED:
             return False
         return self.source is not None or self.constant is not None or self.default is not None
 
     @property
     def confirmed(self) -> bool:
         """True when a person vouched for the rule (edited it, or approved it in a mapping)."""
-        return self.status == "confirmed" or self.confirmed_by is not None
+        return self.status == RuleStatus.CONFIRMED or self.confirmed_by is not None
 
     @property
     def source_columns(self) -> list[str]:

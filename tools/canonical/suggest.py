@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 from core.errors import InputError
 from core.metrics import count_confidence
 from core.settings import Settings
+from core.statuses import RuleStatus
 from knowledge.canonical import fields
 from knowledge.glossary import lookup_code
 from tools.canonical import create_mapping
@@ -223,7 +224,7 @@ def suggest_mapping(
                 "transform": transform,
                 "confidence": entry["confidence"],
                 "evidence": json.dumps(entry["evidence"], default=str)[:2000],
-                "status": "proposed",
+                "status": RuleStatus.PROPOSED,
             }
             problem = _rule_problem(rule, info, canonical)
             if problem is None:

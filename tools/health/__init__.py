@@ -1,7 +1,13 @@
 """Health: liveness, readiness checks and the doctor's report. No HTTP in here."""
 
 from tools.health.checks import liveness, readiness
-from tools.health.contracts import HEALTH_MEDIA_TYPE, CheckResult, DoctorReport, HealthReport
+from tools.health.contracts import (
+    HEALTH_MEDIA_TYPE,
+    CheckResult,
+    DoctorReport,
+    HealthReport,
+    HealthStatus,
+)
 from tools.health.doctor import doctor
 
 __all__ = [
@@ -9,6 +15,7 @@ __all__ = [
     "CheckResult",
     "DoctorReport",
     "HealthReport",
+    "HealthStatus",
     "doctor",
     "liveness",
     "readiness",

@@ -22,7 +22,7 @@ from core.settings import Settings
 from core.store.engine import create_store_engine
 from core.store.migrate import current_revision, head_revision
 from core.targets import TargetName
-from tools.health.contracts import CheckResult, HealthReport, Status
+from tools.health.contracts import CheckResult, HealthReport, HealthStatus
 from tools.waves.context import WaveContext
 
 _log = get_logger(__name__)
@@ -30,7 +30,7 @@ LLM_TIMEOUT_S = 3.0
 
 
 def _result(
-    status: Status,
+    status: HealthStatus,
     *,
     kind: str,
     value: Any = None,
@@ -52,7 +52,7 @@ def _timed(check: Callable[[], CheckResult]) -> CheckResult:
         return check()
     except Exception as exc:  # noqa: BLE001  (a check reports, it never raises)
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        return _result("fail", kind="component", output=str(message))
+        return _result(HealthStatus.FAIL, kind="component", output=str(message))
 
 
 def check_store(settings: Settings, engine: Any = None) -> dict[str, list[CheckResult]]:
@@ -71,13 +71,13 @@ def check_store(settings: Settings, engine: Any = None) -> dict[str, list[CheckR
                 own.dispose()
         if revision != head_revision():
             return _result(
-                "warn",
+                HealthStatus.WARN,
                 kind="datastore",
                 value=revision,
                 output=f"schema at revision {revision}, newest is {head_revision()} "
                 "(any data-mash command migrates it)",
             )
-        return _result("pass", kind="datastore", value=elapsed, unit="ms")
+        return _result(HealthStatus.PASS, kind="datastore", value=elapsed, unit="ms")
 
     return {"store:connectivity": [_timed(connectivity)]}
 
@@ -86,13 +86,16 @@ def check_workspace(settings: Settings) -> dict[str, list[CheckResult]]:
     def writable() -> CheckResult:
         home = settings.home
         if home.exists() and os.access(home, os.W_OK | os.X_OK):
-            return _result("pass", kind="system", value=str(home.resolve()))
+            return _result(HealthStatus.PASS, kind="system", value=str(home.resolve()))
         if not home.exists() and os.access(home.resolve().parent, os.W_OK):
             return _result(
-                "pass", kind="system", value=str(home.resolve()), output="created on first use"
+                HealthStatus.PASS,
+                kind="system",
+                value=str(home.resolve()),
+                output="created on first use",
             )
         return _result(
-            "fail",
+            HealthStatus.FAIL,
             kind="system",
             value=str(home),
             output="the workspace is not writable (DATA_MASH_HOME)",
@@ -105,7 +108,7 @@ def check_vector_index(settings: Settings) -> dict[str, list[CheckResult]]:
     def available() -> CheckResult:
         if settings.embedding_provider == "none":
             return _result(
-                "pass",
+                HealthStatus.PASS,
                 kind="component",
                 value="disabled",
                 output="semantic search is off (DATA_MASH_EMBEDDING_PROVIDER=none)",
@@ -113,7 +116,10 @@ def check_vector_index(settings: Settings) -> dict[str, list[CheckResult]]:
         path = settings.path("index")
         if not path.exists():
             return _result(
-                "pass", kind="component", value="empty", output="no index yet; ingest builds it"
+                HealthStatus.PASS,
+                kind="component",
+                value="empty",
+                output="no index yet; ingest builds it",
             )
         # Imported here: chromadb takes seconds to import; only the index needs it.
         import chromadb  # noqa: PLC0415
@@ -123,7 +129,10 @@ def check_vector_index(settings: Settings) -> dict[str, list[CheckResult]]:
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
         )
         return _result(
-            "pass", kind="component", value=len(client.list_collections()), unit="collections"
+            HealthStatus.PASS,
+            kind="component",
+            value=len(client.list_collections()),
+            unit="collections",
         )
 
     return {"vector_index:availability": [_timed(available)]}
@@ -138,15 +147,17 @@ def check_targets(settings: Settings, engine: Any = None) -> dict[str, list[Chec
 
         def one(name: str = name) -> CheckResult:
             if services is None:
-                return _result("warn", kind="component", output="store not available")
+                return _result(HealthStatus.WARN, kind="component", output="store not available")
             try:
                 target = services.target(name)
             except DataMashError as exc:
                 # Targets other than the workspace's platform are configured per plan.
-                return _result("pass", kind="component", value="not configured", output=exc.what)
+                return _result(
+                    HealthStatus.PASS, kind="component", value="not configured", output=exc.what
+                )
             health = target.health()
             return _result(
-                "pass" if health.ok else "warn",
+                HealthStatus.PASS if health.ok else HealthStatus.WARN,
                 kind="component",
                 output=None if health.ok else health.detail,
             )
@@ -161,7 +172,7 @@ def check_llm(settings: Settings) -> dict[str, list[CheckResult]]:
     def reachable() -> CheckResult:
         if not settings.llm_configured:
             return _result(
-                "pass",
+                HealthStatus.PASS,
                 kind="component",
                 value="not configured",
                 output="journeys run as guided wizards (set OPENAI_API_KEY)",
@@ -176,19 +187,19 @@ def check_llm(settings: Settings) -> dict[str, list[CheckResult]]:
             )
         except httpx.HTTPError as exc:
             return _result(
-                "warn",
+                HealthStatus.WARN,
                 kind="component",
                 output=f"LLM endpoint {base} unreachable: {type(exc).__name__}",
             )
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         if answer.status_code >= 400:
             return _result(
-                "warn",
+                HealthStatus.WARN,
                 kind="component",
                 value=answer.status_code,
                 output=f"LLM endpoint {base} answered HTTP {answer.status_code}",
             )
-        return _result("pass", kind="component", value=elapsed, unit="ms")
+        return _result(HealthStatus.PASS, kind="component", value=elapsed, unit="ms")
 
     return {"llm:reachability": [_timed(reachable)]}
 
@@ -205,11 +216,11 @@ def readiness(settings: Settings, engine: Any = None) -> HealthReport:
     _log.info(
         "health_checked",
         status=report.status,
-        failing=[k for k, v in checks.items() if v[0].status != "pass"],
+        failing=[k for k, v in checks.items() if v[0].status != HealthStatus.PASS],
     )
     return report
 
 
 def liveness() -> HealthReport:
     """Alive: the process answers. No dependency is checked here, on purpose."""
-    return HealthReport(status="pass")
+    return HealthReport(status=HealthStatus.PASS)

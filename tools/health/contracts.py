@@ -8,13 +8,23 @@ return these same models.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Status = Literal["pass", "warn", "fail"]
 HEALTH_MEDIA_TYPE = "application/health+json"
-_RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
+class HealthStatus(StrEnum):
+    """A check's (or the whole report's) verdict, worst last."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+
+
+_RANK = {s: rank for rank, s in enumerate(HealthStatus)}
 
 
 class CheckResult(BaseModel):
@@ -22,7 +32,7 @@ class CheckResult(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    status: Status
+    status: HealthStatus
     component_type: str | None = Field(None, alias="componentType")
     observed_value: Any = Field(None, alias="observedValue")
     observed_unit: str | None = Field(None, alias="observedUnit")
@@ -35,7 +45,7 @@ class HealthReport(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    status: Status
+    status: HealthStatus
     description: str = "data-mash"
     checks: dict[str, list[CheckResult]] = Field(default_factory=dict)
 
@@ -44,14 +54,14 @@ class HealthReport(BaseModel):
         worst = max(
             (r.status for results in checks.values() for r in results),
             key=_RANK.__getitem__,
-            default="pass",
+            default=HealthStatus.PASS,
         )
         return cls(status=worst, checks=checks)
 
     @property
     def http_status(self) -> int:
         """2xx for pass and warn, 503 for fail (what probes read)."""
-        return 503 if self.status == "fail" else 200
+        return 503 if self.status == HealthStatus.FAIL else 200
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -60,7 +70,7 @@ class HealthReport(BaseModel):
 class DoctorReport(BaseModel):
     """What ``data-mash doctor`` prints: the readiness checks plus what surrounds them."""
 
-    status: Status
+    status: HealthStatus
     checks: dict[str, list[CheckResult]]
     versions: dict[str, str | None]
     settings: dict[str, Any] = Field(description="Settings in effect, secrets redacted.")

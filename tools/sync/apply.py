@@ -43,6 +43,7 @@ from tools.audit import AuditLog
 from tools.sync.clock import unsaved_clock
 from tools.sync.contracts import (
     ApplyReport,
+    ChangeState,
     ConflictState,
     FieldDecision,
     HlcStamp,
@@ -209,7 +210,12 @@ class SyncApplier:
             with self.engine.connect() as conn:
                 rows = conn.execute(
                     select(CHANGE)
-                    .where(and_(CHANGE.c.tenant == self.tenant, CHANGE.c.state == "pending"))
+                    .where(
+                        and_(
+                            CHANGE.c.tenant == self.tenant,
+                            CHANGE.c.state == ChangeState.PENDING.value,
+                        )
+                    )
                     .order_by(CHANGE.c.id)
                     .limit(self.batch)
                 ).all()
@@ -253,8 +259,13 @@ class SyncApplier:
         # Claim: a second applier racing on the same rows finds them applied and rolls back.
         claimed = conn.execute(
             update(CHANGE)
-            .where(and_(CHANGE.c.id.in_([r.id for r in rows]), CHANGE.c.state == "pending"))
-            .values(state="applied", applied_at=utcnow())
+            .where(
+                and_(
+                    CHANGE.c.id.in_([r.id for r in rows]),
+                    CHANGE.c.state == ChangeState.PENDING.value,
+                )
+            )
+            .values(state=ChangeState.APPLIED.value, applied_at=utcnow())
         ).rowcount
         if claimed != len(rows):
             raise RuntimeError("another sync run applied these changes meanwhile; run it again")

@@ -38,7 +38,7 @@ from core.store.models import SyncChangeRow, SyncFeedRow, table_of, utcnow
 from tools.audit import AuditLog
 from tools.content.sources import SourceInfo, SourceRegistry
 from tools.sync.clock import unsaved_clock
-from tools.sync.contracts import CaptureResult
+from tools.sync.contracts import CaptureResult, ChangeState
 from tools.sync.paths import ITEM_KEYS, delta_of
 from tools.sync.policy import known_paths
 
@@ -365,7 +365,7 @@ class LegacyCapture:
                         "delta": {},
                         "hlc": str(clock.now()),
                         "source": f"{feed}:{file.name}"[:256],
-                        "state": "pending",
+                        "state": ChangeState.PENDING.value,
                         "created_at": utcnow(),
                     }
                 )
@@ -423,7 +423,7 @@ class LegacyCapture:
                     "delta": change["delta"],
                     "hlc": str(clock.now()),
                     "source": f"{feed}#{number}:{source_id}"[:256],
-                    "state": "pending",
+                    "state": ChangeState.PENDING.value,
                     "entry_id": op.entry_id,
                     "created_at": now,
                 }

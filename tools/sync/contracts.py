@@ -38,6 +38,13 @@ class Strategy(StrEnum):
     MANUAL = "manual"
 
 
+class ChangeState(StrEnum):
+    """Whether a captured change is still to be applied to the other side."""
+
+    PENDING = "pending"
+    APPLIED = "applied"
+
+
 class ConflictState(StrEnum):
     """Whether a queued conflict still waits for a person."""
 

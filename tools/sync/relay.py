@@ -44,7 +44,7 @@ from core.store.models import (
 )
 from tools.audit import AuditLog
 from tools.sync.capture import insert_ignoring_duplicates, legacy_drop_dir
-from tools.sync.contracts import HlcStamp, RelayReport
+from tools.sync.contracts import ChangeState, HlcStamp, RelayReport
 from tools.sync.platform import CHANNEL, ORIGIN_NEW, ORIGIN_SYNC, NewPlatform
 
 OUTBOX = table_of(PlatformOutboxRow)
@@ -132,7 +132,7 @@ class Relay:
                         "hlc": r.hlc,
                         "source": f"platform_outbox#{r.id}"
                         + ("" if r.origin == ORIGIN_NEW else " (echo)"),
-                        "state": "pending",
+                        "state": ChangeState.PENDING.value,
                         "entry_id": op.entry_id,
                         "created_at": utcnow(),
                     }

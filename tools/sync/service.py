@@ -24,7 +24,13 @@ from tools.audit import AuditLog
 from tools.sync.apply import SyncApplier, document_hash
 from tools.sync.capture import insert_ignoring_duplicates
 from tools.sync.clock import open_clock
-from tools.sync.contracts import ApplyReport, SweepReport, SyncRunReport, SyncStatus
+from tools.sync.contracts import (
+    ApplyReport,
+    ChangeState,
+    SweepReport,
+    SyncRunReport,
+    SyncStatus,
+)
 from tools.sync.ledger import OwnershipLedger
 from tools.sync.paths import delta_of
 from tools.sync.platform import NewPlatform
@@ -174,7 +180,7 @@ def _sweep_change(
         "delta": delta,
         "hlc": hlc,
         "source": "sweep",
-        "state": "pending",
+        "state": ChangeState.PENDING.value,
         "created_at": utcnow(),
     }
 
@@ -184,7 +190,7 @@ def sync_status(engine: Engine, *, tenant: str) -> SyncStatus:
     with engine.connect() as conn:
         pending = conn.execute(
             select(func.count(), func.min(CHANGE.c.created_at)).where(
-                and_(CHANGE.c.tenant == tenant, CHANGE.c.state == "pending")
+                and_(CHANGE.c.tenant == tenant, CHANGE.c.state == ChangeState.PENDING.value)
             )
         ).one()
         outbox = conn.execute(

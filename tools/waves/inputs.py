@@ -19,6 +19,7 @@ from sqlalchemy import Engine, and_, select
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
+from core.statuses import AssemblyStatus
 from core.store.models import AssemblyRow, table_of
 from tools.assembly.contracts import AssemblySpec
 from tools.assembly.output import assembled_batches, assembled_parts
@@ -46,7 +47,7 @@ def ready_assembly(
         InputError: it is not approved, or its run stopped part-way.
     """
     spec = get_assembly(engine, assembly_id, tenant=tenant)
-    if spec.status != "approved":
+    if spec.status != AssemblyStatus.APPROVED:
         raise InputError(
             f"assembly '{assembly_id}' is not approved",
             where=f"--assembly {assembly_id}",

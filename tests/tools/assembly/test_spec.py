@@ -12,6 +12,7 @@ from assembly_estates import IngestedEstate, ingest_estate
 from sqlalchemy import func, select
 
 from core.errors import InputError
+from core.statuses import AssemblyStatus, MappingStatus
 from core.store.models import AssemblyRow, AuditEntry
 from tools.assembly.contracts import CodeCrosswalk, CrosswalkValue
 from tools.assembly.crosswalks import check_values, load_edits
@@ -162,6 +163,17 @@ def test_approval_needs_approved_mappings_and_freezes(estate: IngestedEstate) ->
         ).scalar_one()
     assert set(frozen) == {c.source for c in approved.components}
     assert all(frozen[c.source] for c in approved.components)
+    with estate.engine.connect() as conn:
+        status, stored = conn.execute(
+            select(AssemblyRow.status, AssemblyRow.spec).where(  # type: ignore[call-overload]
+                AssemblyRow.assembly_id == spec.assembly_id
+            )
+        ).one()
+    stored = json.loads(stored) if isinstance(stored, str) else stored
+    # stored as the enums' plain values, which parse back into them
+    assert type(status) is str and AssemblyStatus(status) is AssemblyStatus.APPROVED
+    assert AssemblyStatus(stored["status"]) is AssemblyStatus.APPROVED
+    assert {MappingStatus(c["mapping_status"]) for c in stored["components"]} <= set(MappingStatus)
     again = approve_assembly(estate.engine, spec.assembly_id, tenant="default", min_confidence=0)
     assert again == approved  # frozen
 
