@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from core.errors import InputError
 from core.errors import InputError as RefusedError
 from core.settings import Settings
-from core.statuses import MappingStatus
+from core.statuses import MappingStatus, WaveState
 from evals.demo_assembly import (
     assembly_problems,
     assembly_step,
@@ -353,12 +353,12 @@ def demo_problems(result: dict[str, Any]) -> list[str]:
     wave0 = waves.get("wave0")
     if wave0 is None:
         pass  # nothing to migrate (every policy stays or awaits fixes): a result, not a failure
-    elif wave0["status"] != "completed":
+    elif wave0["status"] != WaveState.COMPLETED:
         problems.append(
             f"wave 0 ended {wave0['status']}: {wave0.get('error') or '-'} (wave {wave0['wave_id']})"
         )
     recon = result["reconciliation"]
-    if wave0 is not None and wave0["status"] == "completed" and not recon.get("passed"):
+    if wave0 is not None and wave0["status"] == WaveState.COMPLETED and not recon.get("passed"):
         problems.append(f"reconciliation of wave 0 failed: {recon}")
     synced = result.get("sync") or {}
     if synced.get("status") == "backlog":

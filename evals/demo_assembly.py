@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from core.settings import Settings
+from core.statuses import WaveState
 from evals.demo_waves import EXAMPLE_RULES, StepProgress, plan_and_run_wave0
 from tools.assembly import confirm_relationships
 from tools.assembly.output import CONFLICTS, STAGE, assembly_dir, run_dir
@@ -214,7 +215,7 @@ def whole_waves_step(
     ) -> dict[str, Any]:
         later = [wave_policy_ids(context, w.wave_id) for w in plan.waves if w.number > 0]
         target = context.target("new_platform")
-        completed = status.status == "completed" and hasattr(target, "children")
+        completed = status.status == WaveState.COMPLETED and hasattr(target, "children")
         return {
             "assembly_ids": plan.assembly_ids,
             "whole_policies": True,

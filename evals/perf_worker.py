@@ -20,6 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from core.statuses import WaveState
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
 Row = dict[str, Any]
@@ -221,7 +223,7 @@ def wave(size: int) -> list[Row]:
     child process (``benchmarks/bench_wave.py``)."""
     mod = bench_module("bench_wave")
     figures = mod.measure(size, min(10_000, size), crash=False)
-    if figures["status"] != "completed":
+    if figures["status"] != WaveState.COMPLETED:
         raise RuntimeError(f"wave ended {figures['status']}: {figures['error']}")
     out = row(
         "wave", "wave saga into new_platform", "policies/s", size / figures["wall_s"], "none", None

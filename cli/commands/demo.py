@@ -12,6 +12,7 @@ from cli.app import app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
+from core.statuses import WaveState
 from evals.contracts import DemoReport
 
 
@@ -76,7 +77,7 @@ def demo(
     emit(state, DemoReport.model_validate(result), render)
     problems = list(result.get("problems") or [])
     wave0 = result["waves"].get("wave0") or {}
-    if not problems and wave0 and wave0.get("status") != "completed":
+    if not problems and wave0 and wave0.get("status") != WaveState.COMPLETED:
         problems.append(f"wave 0 ended {wave0.get('status')}: {wave0.get('error') or '-'}")
     if problems:  # a failed run never exits 0
         for problem in problems:

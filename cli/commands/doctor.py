@@ -19,6 +19,7 @@ def doctor(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOptio
 
     Exits 1 when a check fails (the report is printed all the same).
     """
+    from tools.health import HealthStatus
     from tools.health import doctor as run_doctor
 
     state = state_for(ctx, json_out, tenant)
@@ -48,5 +49,5 @@ def doctor(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOptio
 
     # application/health+json spells its keys in camelCase and leaves out the empty ones.
     emit(state, report, render, by_alias=True, exclude_none=True)
-    if report.status == "fail":
+    if report.status == HealthStatus.FAIL:
         raise typer.Exit(1)

@@ -35,6 +35,7 @@ from core.store.models import (
     table_of,
     utcnow,
 )
+from tools.sync.contracts import ChangeState
 
 _log = get_logger(__name__)
 _OUTBOX, _CHANGE = table_of(PlatformOutboxRow), table_of(SyncChangeRow)
@@ -45,7 +46,7 @@ def _queues() -> list[tuple[str, Any, Any]]:
     """(queue label, table, condition of a pending row)."""
     return [
         ("platform_outbox", _OUTBOX, _OUTBOX.c.delivered_at.is_(None)),
-        ("sync_change", _CHANGE, _CHANGE.c.state == "pending"),
+        ("sync_change", _CHANGE, _CHANGE.c.state == ChangeState.PENDING.value),
         ("sync_outbound", _OUTBOUND, _OUTBOUND.c.delivered_at.is_(None)),
     ]
 

@@ -27,6 +27,7 @@ from tools.sync.clock import open_clock
 from tools.sync.contracts import (
     ApplyReport,
     ChangeState,
+    ConflictState,
     SweepReport,
     SyncRunReport,
     SyncStatus,
@@ -210,7 +211,7 @@ def sync_status(engine: Engine, *, tenant: str) -> SyncStatus:
         ).all()
         oldest_conflict = conn.execute(
             select(func.min(CONFLICT.c.created_at)).where(
-                and_(CONFLICT.c.tenant == tenant, CONFLICT.c.state == "open")
+                and_(CONFLICT.c.tenant == tenant, CONFLICT.c.state == ConflictState.OPEN.value)
             )
         ).scalar_one()
     kinds: dict[str, dict[str, int]] = {}
