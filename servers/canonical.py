@@ -15,9 +15,16 @@ from typing import Annotated, Any, Literal
 from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
 
+import tools.assembly.output as assembled
+import tools.assembly.relationships as relationship_store
+import tools.assembly.review as assembly_review
+import tools.assembly.run as assembly_run
+import tools.assembly.spec as assembly_spec
+import tools.canonical as mappings
 from core.errors import InputError
 from core.ids import AssemblyId, MappingId, PolicyId, SourceId
 from core.settings import Settings
+from knowledge.canonical import fields, get_version, json_schema, list_versions
 from servers.common import (
     IDEMPOTENT_WRITES,
     READ_ONLY,
@@ -30,6 +37,7 @@ from servers.common import (
     run_blocking,
     user_errors,
 )
+from servers.prompts import register_prompts
 from tools.assembly.contracts import (
     AssemblyRunResult,
     AssemblySpec,
@@ -81,8 +89,6 @@ def build_server(settings: Settings) -> FastMCP:
     @user_errors
     async def list_models() -> ModelList:
         """List the canonical model versions and their field counts."""
-        from knowledge.canonical import fields, list_versions
-
         return ModelList(
             models=[
                 ModelSummary(
@@ -122,7 +128,9 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> SuggestedMapping:
         """Propose a mapping of a source onto the canonical model, with confidence and evidence
         per field, stored as a draft."""
-        from tools.canonical.suggest import suggest_mapping as suggest
+        # Imported here: the matcher (scipy, the glossary) loads only when a mapping is
+        # suggested, not on every server start.
+        from tools.canonical.suggest import suggest_mapping as suggest  # noqa: PLC0415
 
         result = await run_blocking(
             ctx,
@@ -145,8 +153,6 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> MappingView:
         """Confirm, edit or reject one field; an approved mapping gets a new draft version."""
-        from tools.canonical import update_field_mapping as update
-
         kwargs: dict[str, Any] = {}
         if unmap:
             kwargs["source"] = None
@@ -155,7 +161,9 @@ def build_server(settings: Settings) -> FastMCP:
         if transform is not None:
             kwargs["transform"] = [step.model_dump(mode="json") for step in transform]
         return MappingView.of(
-            update(state.engine, mapping_id, target, tenant=state.tenant(tenant), **kwargs)
+            mappings.update_field_mapping(
+                state.engine, mapping_id, target, tenant=state.tenant(tenant), **kwargs
+            )
         )
 
     @server.tool(annotations=IDEMPOTENT_WRITES)
@@ -169,10 +177,8 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> MappingView:
         """Approve a mapping (refused, with the list, if mandatory fields are unmapped)."""
-        from tools.canonical import approve_mapping as approve
-
         return MappingView.of(
-            approve(
+            mappings.approve_mapping(
                 state.engine, mapping_id, tenant=state.tenant(tenant), min_confidence=min_confidence
             )
         )
@@ -183,10 +189,11 @@ def build_server(settings: Settings) -> FastMCP:
         mapping_id: MappingId, ctx: Context, tenant: Tenant = None
     ) -> ValidationReport:
         """Validate every source record through a mapping; counts and errors, nothing written."""
-        from tools.canonical import validate_records as validate
-
         return await run_blocking(
-            ctx, lambda: validate(state.engine, settings, mapping_id, tenant=state.tenant(tenant))
+            ctx,
+            lambda: mappings.validate_records(
+                state.engine, settings, mapping_id, tenant=state.tenant(tenant)
+            ),
         )
 
     @server.tool(annotations=IDEMPOTENT_WRITES)
@@ -196,11 +203,9 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> MapRunResult:
         """Run an approved mapping over its source: canonical records out, invalid records
         quarantined with every field error. Batched and resumable; reports progress."""
-        from tools.canonical import map_to_canonical as run
-
         return await run_blocking(
             ctx,
-            lambda progress: run(
+            lambda progress: mappings.map_to_canonical(
                 state.engine, settings, mapping_id, tenant=state.tenant(tenant), progress=progress
             ),
             with_progress=True,
@@ -223,12 +228,10 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> ExportResult:
         """Export the mapping spec and canonical records (with a checksummed manifest) into the
         workspace's exports folder."""
-        from tools.canonical import export_mapping as export
-
         folder = settings.path("exports", mapping_id)
         return await run_blocking(
             ctx,
-            lambda: export(
+            lambda: mappings.export_mapping(
                 state.engine,
                 settings,
                 mapping_id,
@@ -251,11 +254,9 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> RelateResult:
         """Discover how sources relate: which column of a child source refers to which parent
         key, with the key transform, match rate, orphans and a confidence (reads only)."""
-        from tools.assembly import propose_relationships
-
         return await run_blocking(
             ctx,
-            lambda: propose_relationships(
+            lambda: relationship_store.propose_relationships(
                 state.engine, settings, source_ids, tenant=state.tenant(tenant)
             ),
         )
@@ -286,11 +287,9 @@ def build_server(settings: Settings) -> FastMCP:
         """Confirm how sources relate: store the proposals (or your edited relationships) as the
         next version, audited; assemblies then use it. A relationship whose keys match nothing
         or a cycle is refused and nothing is stored."""
-        from tools.assembly import confirm_relationships as confirm
-
         return await run_blocking(
             ctx,
-            lambda: confirm(
+            lambda: relationship_store.confirm_relationships(
                 state.engine,
                 settings,
                 source_ids,
@@ -321,11 +320,9 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> AssemblySpec:
         """Propose which sources feed which components of a whole policy around a root, with
         survivorship rules and code crosswalks (stored as a draft)."""
-        from tools.assembly.spec import propose_assembly as propose
-
         return await run_blocking(
             ctx,
-            lambda: propose(
+            lambda: assembly_spec.propose_assembly(
                 state.engine,
                 settings,
                 root,
@@ -360,13 +357,11 @@ def build_server(settings: Settings) -> FastMCP:
         """Edit a draft assembly's crosswalk values and survivorship rules; stored as its next
         version (audited). A value outside the field's values, an unknown field or source, or
         an approved assembly is refused and nothing is stored."""
-        from tools.assembly.review import edit_assembly as edit
-
         edits = [(f"crosswalk_edits[{i}]", e) for i, e in enumerate(crosswalk_edits or [])]
         rules = [(f"survivorship[{i}]", r) for i, r in enumerate(survivorship or [])]
         return await run_blocking(
             ctx,
-            lambda: edit(
+            lambda: assembly_review.edit_assembly(
                 state.engine,
                 assembly_id,
                 tenant=state.tenant(tenant),
@@ -395,12 +390,10 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> AssemblySpec:
         """Approve (freeze) an assembly with its crosswalks, after your edits; the root's
         mapping must be approved. A canonical value outside the field's values is refused."""
-        from tools.assembly.spec import approve_assembly as approve
-
         edits = [(f"crosswalk_edits[{i}]", e) for i, e in enumerate(crosswalk_edits or [])]
         return await run_blocking(
             ctx,
-            lambda: approve(
+            lambda: assembly_spec.approve_assembly(
                 state.engine,
                 assembly_id,
                 tenant=state.tenant(tenant),
@@ -424,11 +417,9 @@ def build_server(settings: Settings) -> FastMCP:
         and every component source: counts of complete, partial and quarantined policies,
         orphans, conflicts and duplicates, completeness per source and the top reasons.
         Batched by policy-key range and resumable; reports progress (policies)."""
-        from tools.assembly.run import run_assembly as run
-
         return await run_blocking(
             ctx,
-            lambda progress: run(
+            lambda progress: assembly_run.run_assembly(
                 state.engine,
                 settings,
                 assembly_id,
@@ -452,11 +443,9 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> PolicyDocument:
         """One assembled policy: its canonical v1 document, the provenance of every field
         (system, source, rows, columns) and which of the estate's records for it arrived."""
-        from tools.assembly.output import show_policy
-
         return await run_blocking(
             ctx,
-            lambda: show_policy(
+            lambda: assembled.show_policy(
                 state.engine, settings, state.tenant(tenant), policy_id, assembly_id
             ),
         )
@@ -472,11 +461,9 @@ def build_server(settings: Settings) -> FastMCP:
     ) -> ConflictList:
         """Fields two sources hold with different values in an assembly run (both values and
         sources kept, the survivor named), and the duplicate records dropped, with keys."""
-        from tools.assembly.output import list_conflicts as conflicts
-
         return await run_blocking(
             ctx,
-            lambda: conflicts(
+            lambda: assembled.list_conflicts(
                 settings, state.tenant(tenant), assembly_id, limit=limit, offset=offset
             ),
         )
@@ -491,11 +478,9 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> ChangeImpact:
         """Which policies' canonical values change between two versions of a mapping."""
-        from tools.canonical import assess_mapping_change as assess
-
         return await run_blocking(
             ctx,
-            lambda: assess(
+            lambda: mappings.assess_mapping_change(
                 state.engine,
                 settings,
                 mapping_id,
@@ -511,8 +496,6 @@ def build_server(settings: Settings) -> FastMCP:
         description="JSON Schema of a canonical policy model version (v1, v2).",
     )
     def model_schema(version: str) -> str:
-        from knowledge.canonical import json_schema
-
         return json.dumps(json_schema(f"policy_{version}"))
 
     @server.resource(
@@ -521,15 +504,11 @@ def build_server(settings: Settings) -> FastMCP:
         description="A mapping spec (latest version).",
     )
     def mapping_spec(tenant: str, mapping_id: str) -> str:
-        from tools.canonical import get_mapping
-
         return json.dumps(
-            get_mapping(state.engine, mapping_id, tenant=state.tenant(tenant)).model_dump(
+            mappings.get_mapping(state.engine, mapping_id, tenant=state.tenant(tenant)).model_dump(
                 mode="json"
             )
         )
-
-    from servers.prompts import register_prompts
 
     register_prompts(server, "canonical")
     return server
@@ -538,8 +517,6 @@ def build_server(settings: Settings) -> FastMCP:
 def _schema_page(
     canonical: str, component: str | None, limit: int, cursor: str | None
 ) -> ModelSchemaPage:
-    from knowledge.canonical import fields, get_version
-
     entry = get_version(canonical)
     catalogue = fields(canonical)
     components = list(dict.fromkeys(f.component for f in catalogue))

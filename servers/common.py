@@ -22,7 +22,11 @@ from core.ids import TenantId, check_tenant
 from core.logs import correlation, get_logger
 from core.metrics import TOOL_CALLS, TOOL_SECONDS, count, enabled
 from core.paging import Page
+from core.paths import allowed_roots, confine
+from core.settings import Settings
+from core.store import open_store
 from core.tracing import span
+from tools.access import current_principal, tenant_for
 
 _log = get_logger(__name__)
 P = ParamSpec("P")
@@ -203,11 +207,11 @@ def run_server(
     if transport == "stdio":
         server.run("stdio")
         return
-    from servers.http import serve_http
+    # Imported here: the HTTP transport (uvicorn, the health checks with Alembic and the wave
+    # context) loads only when a server is served over HTTP, never for stdio.
+    from servers.http import serve_http  # noqa: PLC0415
 
     if settings is None:
-        from core.settings import Settings
-
         settings = Settings()
     serve_http(server, settings, host=host, port=port, require_token=require_token)
 
@@ -221,8 +225,6 @@ def scoped_tenant(settings: Any, tenant: str | None) -> str:
     guards every door. Over authenticated HTTP the token's tenant is the only one a call may act
     for, whatever tenant it names (tools.access.tenant_for).
     """
-    from tools.access import current_principal, tenant_for
-
     if current_principal() is not None:
         tenant = tenant_for(tenant, settings.tenant)
     if tenant is None:
@@ -239,8 +241,6 @@ def scoped_tenant(settings: Any, tenant: str | None) -> str:
 
 def server_roots(settings: Any) -> list[Any]:
     """The folders a server may read files from: the workspace and the folders the user named."""
-    from core.paths import allowed_roots
-
     return allowed_roots(settings.allowed_roots, settings.home)
 
 
@@ -255,8 +255,6 @@ class ServerState:
     @property
     def engine(self) -> Any:
         if self._engine is None:
-            from core.store import open_store
-
             self._engine = open_store(self.settings)
         return self._engine
 
@@ -265,6 +263,4 @@ class ServerState:
         return scoped_tenant(self.settings, tenant)
 
     def confine(self, path: str) -> Any:
-        from core.paths import confine
-
         return confine(path, self.roots)

@@ -4,12 +4,16 @@ describe copybook layouts, search columns by meaning.
 Run it with ``data-mash serve content`` (stdio) or ``--http HOST:PORT``.
 """
 
+import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field, JsonValue
 
+import tools.content.cobol.layout as copybooks
+import tools.content.indexing as column_index
+import tools.content.ingest as ingestion
 from core.errors import InputError
 from core.ids import SourceId
 from core.settings import Settings
@@ -25,6 +29,7 @@ from servers.common import (
     run_blocking,
     user_errors,
 )
+from servers.prompts import register_prompts
 from tools.content.contracts import (
     ColumnHits,
     CopybookLayout,
@@ -33,6 +38,9 @@ from tools.content.contracts import (
     SourceList,
     SourceProfileReport,
 )
+from tools.content.profiling import read_profile
+from tools.content.sources import SourceRegistry
+from tools.content.staging import staged_slice
 
 Format = Literal["csv", "fixed_width", "cobol", "json", "jsonl", "xlsx", "xml", "parquet", "sqlite"]
 
@@ -65,13 +73,11 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> IngestResult:
         """Decode a legacy file into a staged, profiled, audited source (idempotent)."""
-        from tools.content.ingest import ingest_file as ingest
-
         file = state.confine(path)
         opts = _confined_options(state, dict(options or {}), file)
         result = await run_blocking(
             ctx,
-            lambda progress: ingest(
+            lambda progress: ingestion.ingest_file(
                 state.engine,
                 settings,
                 file,
@@ -92,8 +98,6 @@ def build_server(settings: Settings) -> FastMCP:
         limit: Limit = 50, cursor: Cursor = None, tenant: Tenant = None
     ) -> SourceList:
         """List ingested sources with record counts and quality scores."""
-        from tools.content.sources import SourceRegistry
-
         found = SourceRegistry(state.engine, tenant=state.tenant(tenant)).list()
         start, end, page = page_bounds(cursor, limit, len(found))
         return SourceList(sources=[s.summary() for s in found[start:end]], **page.model_dump())
@@ -116,9 +120,6 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> RecordPage:
         """Decoded records of a source, a page at a time."""
-        from tools.content.sources import SourceRegistry
-        from tools.content.staging import staged_slice
-
         info = SourceRegistry(state.engine, tenant=state.tenant(tenant)).get(source_id)
         start, end, page = page_bounds(cursor, limit, info.records)
         rows = staged_slice(info.records_path, offset=start, limit=end - start).to_pylist()
@@ -133,11 +134,9 @@ def build_server(settings: Settings) -> FastMCP:
         ],
     ) -> CopybookLayout:
         """Field layout of a COBOL copybook: offsets, lengths, types, OCCURS, REDEFINES."""
-        from tools.content.cobol.layout import describe_layout as describe
-
         looks_like_text = "\n" in copybook or " PIC " in copybook.upper()
         source: Any = copybook if looks_like_text else state.confine(copybook)
-        return CopybookLayout.model_validate(describe(source))
+        return CopybookLayout.model_validate(copybooks.describe_layout(source))
 
     @server.tool(annotations=READ_ONLY)
     @user_errors
@@ -156,11 +155,9 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> ColumnHits:
         """Find columns of every ingested source by meaning (semantic search)."""
-        from tools.content.indexing import search_columns as search
-
         hits = await run_blocking(
             ctx,
-            lambda: search(
+            lambda: column_index.search_columns(
                 settings, query, tenant=state.tenant(tenant), limit=limit, source_id=source_id
             ),
         )
@@ -173,8 +170,6 @@ def build_server(settings: Settings) -> FastMCP:
     )
     def source_profile(tenant: str, source_id: str) -> str:
         return _profile(state, source_id, tenant).model_dump_json()
-
-    from servers.prompts import register_prompts
 
     register_prompts(server, "content")
     return server
@@ -209,14 +204,9 @@ def _confined_options(state: ServerState, options: dict[str, Any], data: Path) -
 
 
 def _profile(state: ServerState, source_id: str, tenant: str | None) -> SourceProfileReport:
-    from tools.content.profiling import read_profile
-    from tools.content.sources import SourceRegistry
-
     info = SourceRegistry(state.engine, tenant=state.tenant(tenant)).get(source_id)
     return read_profile(info)
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, JsonValue]]:
-    import json
-
     return json.loads(json.dumps(rows, default=str))

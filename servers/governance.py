@@ -18,6 +18,8 @@ from sqlalchemy import Engine
 from core.errors import InputError, NotFoundError
 from core.ids import PolicyId
 from core.settings import Settings
+from core.store import open_store
+from core.timeparse import parse_time
 from servers.common import (
     READ_ONLY,
     CapabilityServer,
@@ -26,9 +28,11 @@ from servers.common import (
     Tenant,
     page_bounds,
     run_blocking,
+    run_server,
     scoped_tenant,
     user_errors,
 )
+from servers.prompts import register_prompts
 from tools.audit import AuditLog, PolicyLocations
 from tools.audit.contracts import AuditPage, PolicyMoves
 from tools.waves import PolicyReport, WaveContext, lineage, locate_policy
@@ -40,8 +44,6 @@ ContextFactory = Callable[[Engine, Settings, str], WaveContext]
 def _time(value: str | None, name: str) -> datetime | None:
     if not value:
         return None
-    from core.timeparse import parse_time
-
     return parse_time(value, option=name)
 
 
@@ -60,8 +62,6 @@ def build_server(
 
     @cache
     def engine() -> Engine:
-        from core.store import open_store
-
         return open_store(settings)
 
     def tenant_of(tenant: str | None) -> str:
@@ -162,14 +162,10 @@ def build_server(
         )
         return PolicyLineage(policy_id=policy_id, steps=steps)
 
-    from servers.prompts import register_prompts
-
     register_prompts(mcp, "governance")
     return mcp
 
 
 def main() -> None:
     """Serve over stdio with settings from the environment."""
-    from servers.common import run_server
-
     run_server(build_server(Settings()), "stdio")

@@ -15,15 +15,22 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
+import uvicorn
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from mcp.server.fastmcp import FastMCP
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.errors import ConfigError, DataMashError
-from tools.access import Principal, acting_as
+from core.metrics import exposition
+from core.store import open_store
+from tools.access import Principal, TokenStore, acting_as
+from tools.health import HEALTH_MEDIA_TYPE, HealthReport, liveness, readiness
+from tools.health.store_metrics import install_store_metrics
 
 Verifier = Callable[[str], Principal | None]
 
@@ -145,17 +152,10 @@ def add_operations_routes(server: FastMCP, settings: Any) -> None:
 
     Health answers are ``application/health+json``; /readyz is 503 when a check fails.
     """
-    from starlette.requests import Request
-    from starlette.responses import Response
-
-    from tools.health import HEALTH_MEDIA_TYPE, HealthReport, liveness, readiness
-
     store: dict[str, Any] = {}
 
     def ready_store() -> Any:
         if "engine" not in store:
-            from core.store import open_store
-
             try:
                 store["engine"] = open_store(settings)
             except DataMashError:
@@ -173,13 +173,9 @@ def add_operations_routes(server: FastMCP, settings: Any) -> None:
             headers={"cache-control": "no-store"},
         )
 
-    from tools.health.store_metrics import install_store_metrics
-
     install_store_metrics()
 
     def scrape() -> tuple[bytes, str]:
-        from core.metrics import exposition
-
         ready_store()  # the queue gauges read the store: open it if no tool has yet
         return exposition()
 
@@ -221,13 +217,8 @@ def serve_http(
     Raises:
         ConfigError: a token is required (off loopback, or ``require_token``) and none exists.
     """
-    import uvicorn
-
     verify = None
     if require_token or not is_loopback(host):
-        from core.store import open_store
-        from tools.access import TokenStore
-
         tokens = TokenStore(open_store(settings))
         require_token_or_refuse(host, port, forced=require_token, tokens_exist=tokens.any_active())
         verify = tokens.verify

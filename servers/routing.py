@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 from core.ids import PolicyId, SourceId
 from core.paths import confine
 from core.settings import Settings
+from core.store import open_store
 from core.targets import target_help
 from servers.common import (
     IDEMPOTENT_WRITES,
@@ -31,10 +32,12 @@ from servers.common import (
     Tenant,
     page_bounds,
     run_blocking,
+    run_server,
     scoped_tenant,
     server_roots,
     user_errors,
 )
+from servers.prompts import register_prompts
 from tools.routing import evaluate_policy as explain_policy
 from tools.routing import validate_rule_set
 from tools.routing.canonical_input import canonical_batches_for_source
@@ -104,8 +107,6 @@ def build_server(
 
     @cache
     def engine() -> Engine:
-        from core.store import open_store
-
         return open_store(settings)
 
     roots = server_roots(settings)
@@ -354,14 +355,10 @@ def build_server(
             raise ValueError(f"version '{version}' is not a number")
         return get_rule_set(engine(), tenant_of(tenant), name, int(version)).yaml
 
-    from servers.prompts import register_prompts
-
     register_prompts(mcp, "routing")
     return mcp
 
 
 def main() -> None:
     """Serve over stdio with settings from the environment."""
-    from servers.common import run_server
-
     run_server(build_server(Settings()), "stdio")

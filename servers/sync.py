@@ -13,8 +13,10 @@ from mcp.server.fastmcp import FastMCP
 from pydantic import Field
 from sqlalchemy import Engine
 
+import tools.sync.service as sync_service
 from core.ids import PolicyId, SourceId, WaveId
 from core.settings import Settings
+from core.store import open_store
 from servers.common import (
     DESTRUCTIVE,
     IDEMPOTENT_WRITES,
@@ -25,9 +27,13 @@ from servers.common import (
     Limit,
     Tenant,
     run_blocking,
+    run_server,
     scoped_tenant,
     user_errors,
 )
+from servers.prompts import register_prompts
+from tools.sync.adopt import keep_in_step
+from tools.sync.capture import LegacyCapture
 from tools.sync.conflicts import ConflictQueue, Take
 from tools.sync.contracts import (
     CaptureResult,
@@ -42,6 +48,7 @@ from tools.sync.contracts import (
     WaveAdoption,
 )
 from tools.sync.ledger import OwnershipLedger
+from tools.sync.write import SelectiveWriter
 
 ConflictNumber = Annotated[
     int, Field(ge=1, description="The conflict's number (its id in list_conflicts).")
@@ -66,8 +73,6 @@ def build_server(settings: Settings) -> FastMCP:
 
     @cache
     def engine() -> Engine:
-        from core.store import open_store
-
         return open_store(settings)
 
     def tenant_of(tenant: str | None) -> str:
@@ -77,19 +82,17 @@ def build_server(settings: Settings) -> FastMCP:
     @user_errors
     async def sync_status(tenant: Tenant = None) -> SyncStatus:
         """How far legacy and new are apart: lag, backlog, conflicts by type, owners."""
-        from tools.sync.service import sync_status
-
         scoped = tenant_of(tenant)
-        return await run_blocking(None, lambda: sync_status(engine(), tenant=scoped))
+        return await run_blocking(None, lambda: sync_service.sync_status(engine(), tenant=scoped))
 
     @mcp.tool(annotations=WRITES)
     @user_errors
     async def run_sync(tenant: Tenant = None) -> SyncRunReport:
         """Apply captured changes field by field and deliver merged values to both sides."""
-        from tools.sync.service import run_sync as run
-
         scoped = tenant_of(tenant)
-        return await run_blocking(None, lambda: run(engine(), settings, tenant=scoped))
+        return await run_blocking(
+            None, lambda: sync_service.run_sync(engine(), settings, tenant=scoped)
+        )
 
     @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
@@ -105,8 +108,6 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> CaptureResult:
         """Record what a later legacy extract changed (inserts, updates, deletes per policy)."""
-        from tools.sync.capture import LegacyCapture
-
         capture = LegacyCapture(engine(), settings, tenant=tenant_of(tenant))
         return await run_blocking(None, lambda: capture.capture(feed, source_id, columns))
 
@@ -120,8 +121,6 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> PolicyWrite:
         """Write a policy where its owner says: new (platform + outbox), legacy, or both."""
-        from tools.sync.write import SelectiveWriter
-
         writer = SelectiveWriter(engine(), settings, tenant=tenant_of(tenant))
         return await run_blocking(None, lambda: writer.write_policy(policy_id, document))
 
@@ -132,8 +131,6 @@ def build_server(settings: Settings) -> FastMCP:
         tenant: Tenant = None,
     ) -> WaveAdoption:
         """After a wave, keep in step: record its policies' owner, take what it migrated."""
-        from tools.sync.adopt import keep_in_step
-
         scoped = tenant_of(tenant)
         return await run_blocking(
             None, lambda: keep_in_step(engine(), settings, wave_id, tenant=scoped)
@@ -186,14 +183,10 @@ def build_server(settings: Settings) -> FastMCP:
         queue = ConflictQueue(engine(), tenant=tenant_of(tenant))
         return await run_blocking(None, lambda: queue.resolve(conflict, take, value))
 
-    from servers.prompts import register_prompts
-
     register_prompts(mcp, "sync")
     return mcp
 
 
 def main() -> None:
     """Serve over stdio with settings from the environment."""
-    from servers.common import run_server
-
     run_server(build_server(Settings()), "stdio")

@@ -21,6 +21,7 @@ from sqlalchemy import Engine
 
 from core.ids import AssemblyId, SourceId, WaveId
 from core.settings import Settings
+from core.store import open_store
 from core.targets import target_help
 from servers.common import (
     DESTRUCTIVE,
@@ -29,9 +30,11 @@ from servers.common import (
     CapabilityServer,
     Tenant,
     run_blocking,
+    run_server,
     scoped_tenant,
     user_errors,
 )
+from servers.prompts import register_prompts
 from tools.waves import (
     GateReport,
     Plan,
@@ -93,8 +96,6 @@ def build_server(
 
     @cache
     def engine() -> Engine:
-        from core.store import open_store
-
         return open_store(settings)
 
     def context(tenant: str | None) -> WaveContext:
@@ -225,14 +226,10 @@ def build_server(
             {"wave_id": wave_id, "passed": report["passed"], "report": report}
         )
 
-    from servers.prompts import register_prompts
-
     register_prompts(mcp, "waves")
     return mcp
 
 
 def main() -> None:
     """Serve over stdio with settings from the environment."""
-    from servers.common import run_server
-
     run_server(build_server(Settings()), "stdio")
