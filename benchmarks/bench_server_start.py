@@ -3,11 +3,11 @@
 Run: ``.venv/bin/python benchmarks/bench_server_start.py [--runs 5] [--tree LABEL=PATH ...]``
 
 For each server and each tree (a checkout of the repository, e.g. main and a branch), starts
-``python -m cli.main serve NAME`` over stdio from that tree, as an IDE assistant does, opens a real
-MCP client session and times spawn to the ``initialize`` answer (wall), and the server process's
-CPU seconds over its whole life (start, initialize, shutdown; read from the reaped child's
-rusage). Runs alternate between the trees so load on a shared machine hits both alike; the
-figures are medians. Each run uses a fresh DATA_MASH_HOME.
+``python -m cli.main serve NAME`` over stdio from that tree, as an IDE assistant does, opens a
+real MCP client session and times spawn to the ``initialize`` answer (wall), with the CPU
+seconds the server process had spent by then (psutil). Runs alternate between the trees so load
+on a shared machine hits both alike; the figures are medians. Each run uses a fresh
+DATA_MASH_HOME.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import anyio
+import psutil
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -30,13 +30,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("content", "canonical", "routing", "waves", "governance", "sync")
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def _server_cpu(known: set[int]) -> float:
+    """CPU seconds so far of the one server process started since ``known`` was taken."""
+    fresh = [p for p in psutil.Process().children() if p.pid not in known]
+    assert len(fresh) == 1, f"expected one new server process, found {len(fresh)}"
+    times = fresh[0].cpu_times()
+    return times.user + times.system
 
 
 async def one_start(tree: Path, name: str) -> tuple[float, float]:
-    """(wall seconds to the initialize answer, CPU seconds of the server process)."""
+    """(wall seconds from spawn to the initialize answer, CPU seconds the server spent by then)."""
     with tempfile.TemporaryDirectory(prefix="bench-start-") as home:
         env = {
             **os.environ,
@@ -47,14 +50,15 @@ async def one_start(tree: Path, name: str) -> tuple[float, float]:
         params = StdioServerParameters(
             command=sys.executable, args=["-m", "cli.main", "serve", name], env=env, cwd=tree
         )
-        cpu_before = _children_cpu()
+        known = {p.pid for p in psutil.Process().children()}
         started = time.perf_counter()
         with open(os.devnull, "w") as quiet:  # the server's JSON log lines on stderr
             async with stdio_client(params, errlog=quiet) as (read, write):
                 async with ClientSession(read, write) as session:
                     await session.initialize()
                     wall = time.perf_counter() - started
-        return wall, _children_cpu() - cpu_before
+                    cpu = _server_cpu(known)
+        return wall, cpu
 
 
 async def main() -> None:
