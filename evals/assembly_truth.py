@@ -32,6 +32,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from core.statuses import RuleStatus
 from evals.estate.keys import number_of
 from tools.canonical.repository import approve_mapping, create_mapping
 from tools.content.sources import SourceRegistry
@@ -123,7 +124,7 @@ def reviewed_rules(estate: Path) -> dict[str, list[dict[str, Any]]]:
                     "target": target,
                     "transform": steps,
                     "confidence": 1.0,
-                    "status": "confirmed",
+                    "status": RuleStatus.CONFIRMED,
                 }
             )
         for column, target, spec in REVIEW_EDITS.get(source, []):
@@ -134,7 +135,7 @@ def reviewed_rules(estate: Path) -> dict[str, list[dict[str, Any]]]:
                     "target": target,
                     "transform": _step(spec, target),
                     "confidence": 1.0,
-                    "status": "confirmed",
+                    "status": RuleStatus.CONFIRMED,
                 }
             )
         out[source] = rules

@@ -36,7 +36,7 @@ from agents.journey import (
 )
 from agents.mcp_client import CapabilityMissing, ToolFailed
 from core.errors import InputError
-from core.statuses import JourneyStatus
+from core.statuses import JourneyStatus, RelationshipsStatus
 from tools.assembly.contracts import (
     AssemblyRunResult,
     AssemblySpec,
@@ -282,7 +282,7 @@ async def edit_relationship(state: State, runtime: Ctx) -> Command[Any]:
 async def confirm_relationships(state: State, runtime: Ctx) -> Command[Any]:
     """Store the approved set as a confirmed version (it already is after an edit)."""
     current = RelateResult.model_validate(state["relationship_set"])
-    if current.status == "confirmed":
+    if current.status == RelationshipsStatus.CONFIRMED:
         return Command(goto=PROPOSE_ASSEMBLY)
     try:
         stored = await runtime.context.hub.call_as(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from core.errors import InputError
+from core.statuses import AssemblyStatus
 from tools.assembly.contracts import AssemblySpec, CrosswalkEdit, SurvivorshipRule
 from tools.assembly.crosswalks import apply_edits, check_values
 from tools.assembly.spec import get_assembly, store_spec
@@ -56,7 +57,7 @@ def edit_assembly(
             where=f"assembly {assembly_id}",
             fix="give crosswalk edits ({source, column, value, canonical}) or survivorship rules",
         )
-    if spec.status != "draft":
+    if spec.status != AssemblyStatus.DRAFT:
         raise InputError(
             f"assembly {assembly_id} is approved: approved assemblies never change",
             where=f"assembly {assembly_id}",

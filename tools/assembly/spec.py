@@ -280,7 +280,10 @@ def store_spec(
                             ASSEMBLY.c.status == AssemblyStatus.DRAFT,
                         )
                     )
-                    .values(approved_at=utcnow() if spec.status == "approved" else None, **values)
+                    .values(
+                        approved_at=utcnow() if spec.status == AssemblyStatus.APPROVED else None,
+                        **values,
+                    )
                 )
                 if changed.rowcount != 1:  # approved meanwhile: a frozen spec never changes
                     raise InputError(

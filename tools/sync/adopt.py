@@ -43,7 +43,7 @@ from core.store.models import (
 from tools.audit import AuditLog
 from tools.sync.capture import insert_ignoring_duplicates
 from tools.sync.clock import unsaved_clock
-from tools.sync.contracts import AdoptReport, Owner, WaveAdoption
+from tools.sync.contracts import AdoptReport, ChangeState, Owner, WaveAdoption
 from tools.sync.ledger import TARGET_OWNERS, OwnershipLedger
 from tools.sync.paths import delta_of, flatten
 from tools.sync.platform import flat_document
@@ -246,7 +246,7 @@ def _take(
                     "delta": delta,
                     "hlc": str(clock.now()),
                     "source": f"wave {wave_id}"[:256],
-                    "state": "pending",
+                    "state": ChangeState.PENDING.value,
                     "entry_id": entry_id,
                     "created_at": now,
                 }
