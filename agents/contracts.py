@@ -7,13 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field, JsonValue
 
+from core.statuses import JourneyStatus
+
 
 class JourneyRunReport(BaseModel):
     """`data-mash journey run --json`: where the journey stands, and every note it made."""
 
     thread_id: str
     journey: str
-    status: str = Field(description="waiting (for an answer), done, failed...")
+    status: JourneyStatus = Field(description="waiting (for an answer), done or stopped.")
     # The graph's own values: dates, paths and sets among them (serialised as JSON on dump).
     question: dict[str, Any] | None = Field(description="The question it waits on.")
     state: dict[str, Any] = Field(description="The journey's values (no messages).")
@@ -25,7 +27,7 @@ class JourneyThread(BaseModel):
 
     thread_id: str
     journey: str | None
-    status: str | None
+    status: JourneyStatus | None
     updated_at: str = Field(description="ISO 8601 time of its last checkpoint.")
 
 
