@@ -27,10 +27,12 @@ from sqlalchemy import Engine
 
 from core.ids import tenant_path
 from core.settings import Settings
+from core.statuses import WaveState
 from tools.content.ingest import ingest_file
 from tools.sync.adopt import documents_of, keep_in_step, wave_target
 from tools.sync.capture import LegacyCapture
 from tools.sync.conflicts import ConflictQueue
+from tools.sync.contracts import ConflictState
 from tools.sync.ledger import WAVE
 from tools.sync.platform import NewPlatform
 from tools.sync.service import run_sync
@@ -76,7 +78,7 @@ def sync_step(engine: Engine, settings: Settings, waves: dict[str, Any]) -> dict
     """After wave 0: keep it in step, then a second legacy extract with changes, then sync."""
     started = time.perf_counter()
     wave0 = waves.get("wave0") or {}
-    if wave0.get("status") != "completed":
+    if wave0.get("status") != WaveState.COMPLETED:
         return {"status": "skipped", "reason": "wave 0 did not complete"}
     wave_id = wave0["wave_id"]
     tenant = settings.tenant
@@ -142,7 +144,7 @@ def sync_step(engine: Engine, settings: Settings, waves: dict[str, Any]) -> dict
                     f"{c.new!r} (new)",
                 }
                 for c in mine
-                if c.state == "resolved"
+                if c.state == ConflictState.RESOLVED
             ],
             "queued_for_a_person": [
                 {
@@ -155,7 +157,7 @@ def sync_step(engine: Engine, settings: Settings, waves: dict[str, Any]) -> dict
                     "--take legacy|new|value",
                 }
                 for c in mine
-                if c.state == "open"
+                if c.state == ConflictState.OPEN
             ],
             "open_conflicts": run.status.conflicts,
             "seconds": round(time.perf_counter() - started, 2),
