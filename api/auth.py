@@ -10,9 +10,12 @@ The dashboard sends the same token as an HttpOnly, SameSite=Strict cookie set by
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from time import monotonic
 from typing import Any, Protocol
 
 from core.errors import ConfigError
@@ -115,21 +118,55 @@ def access_for(host: str, port: int, verifier: TokenVerifier, tenant: str) -> Ca
 
 class StoreTokens:
     """The token store of ``data-mash token create`` (tools.access) as the API's verifier: the
-    HTTP MCP servers and the API accept the same tokens, hashed at rest in one table."""
+    HTTP MCP servers and the API accept the same tokens, hashed at rest in one table.
 
-    def __init__(self, store: Any) -> None:
+    A valid token is remembered for ``remember_seconds``, keyed by its SHA-256 (the raw token is
+    not kept): the store read was about a sixth of serving a wave's status, paid on every request.
+    The price is that a token revoked meanwhile keeps working for at most that long in a running
+    server. Unknown and revoked tokens are never remembered: each one is looked up again.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        remember_seconds: float = 5.0,
+        max_remembered: int = 4096,
+        clock: Callable[[], float] = monotonic,
+    ) -> None:
         self.store = store
+        self._remember = remember_seconds
+        self._max = max_remembered
+        self._clock = clock
+        self._known: dict[str, tuple[float, Caller]] = {}
 
     def verify(self, raw: str) -> Caller | None:
+        key = hashlib.sha256(raw.encode()).hexdigest()
+        now = self._clock()
+        known = self._known.get(key)
+        if known is not None and known[0] > now:
+            return known[1]
         principal = self.store.verify(raw)
         if principal is None:
+            self._known.pop(key, None)
             return None
-        return Caller(
+        caller = Caller(
             tenant=principal.tenant,
             role=Role(principal.role.value),
             token_id=principal.token_id,
             label=principal.label,
         )
+        if self._remember > 0:
+            self._remember_caller(key, caller, now)
+        return caller
+
+    def _remember_caller(self, key: str, caller: Caller, now: float) -> None:
+        if len(self._known) >= self._max:  # bounded: drop the expired, else the oldest
+            for stale in [k for k, (until, _) in self._known.items() if until <= now]:
+                del self._known[stale]
+            if len(self._known) >= self._max:
+                del self._known[next(iter(self._known))]
+        self._known[key] = (now + self._remember, caller)
 
     def any_active(self) -> bool:
         return bool(self.store.any_active())

@@ -60,6 +60,8 @@ class ApiConfig:
 # holds (up to the 5 ms switch interval per wake-up). So every dependency below is ``async def``
 # and the hot point reads (a wave's status, locating a policy, one audit page: a few indexed
 # queries each) run on the loop; scans, checks and writes still go to a thread (``run_sync``).
+# Solving a dependency costs FastAPI tens of microseconds each, so the ones every request solves
+# read the config straight from the request instead of depending on ``ConfigDep`` in turn.
 
 
 def config_of(request: Request) -> ApiConfig:
@@ -75,8 +77,8 @@ async def get_config(request: Request) -> ApiConfig:
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]
 
 
-async def get_engine(config: ConfigDep) -> Engine:
-    return config.engine
+async def get_engine(request: Request) -> Engine:
+    return config_of(request).engine
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
@@ -113,11 +115,11 @@ def authenticate(request: Request, config: ApiConfig) -> Caller:
     return caller
 
 
-async def current_caller(request: Request, config: ConfigDep) -> Caller:
+async def current_caller(request: Request) -> Caller:
     """:func:`authenticate` as a dependency. It runs on the event loop, in the request's own
     context, so the actor it binds reaches the route and the threads the route starts (a
     dependency run in the thread pool would bind it in a copy that is then thrown away)."""
-    return authenticate(request, config)
+    return authenticate(request, config_of(request))
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -149,8 +151,8 @@ async def tenant_of(caller: CallerDep) -> str:
 TenantDep = Annotated[str, Depends(tenant_of)]
 
 
-async def waves_of(config: ConfigDep, tenant: TenantDep) -> WaveContext:
-    return config.context_of(tenant)
+async def waves_of(request: Request, caller: CallerDep) -> WaveContext:
+    return config_of(request).context_of(caller.tenant)
 
 
 WavesDep = Annotated[WaveContext, Depends(waves_of)]

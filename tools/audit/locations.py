@@ -33,6 +33,16 @@ MOVE_COLUMNS = (
     "moved_at",
 )
 LOCATION_COLUMNS = ("tenant", "policy_id", "system", "wave", "run_id", "entry_id", "updated_at")
+# The policy tracker's point reads, built once (building a statement and its cache key costs
+# more than running it by primary key).
+_LOCATION_OF = select(LOCATION).where(
+    and_(LOCATION.c.tenant == bindparam("tenant"), LOCATION.c.policy_id == bindparam("policy_id"))
+)
+_MOVES_OF = (
+    select(MOVE)
+    .where(and_(MOVE.c.tenant == bindparam("tenant"), MOVE.c.policy_id == bindparam("policy_id")))
+    .order_by(MOVE.c.id)
+)
 
 
 def current_systems(conn: Connection, tenant: str, policy_ids: list[str]) -> dict[str, str]:
@@ -301,19 +311,13 @@ class PolicyLocations:
     def locate(self, policy_id: str) -> LocationRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(LOCATION).where(
-                    and_(LOCATION.c.tenant == self.tenant, LOCATION.c.policy_id == policy_id)
-                )
+                _LOCATION_OF, {"tenant": self.tenant, "policy_id": policy_id}
             ).first()
         return LocationRecord.model_validate(dict(row._mapping)) if row else None
 
     def history(self, policy_id: str) -> list[MoveRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(MOVE)
-                .where(and_(MOVE.c.tenant == self.tenant, MOVE.c.policy_id == policy_id))
-                .order_by(MOVE.c.id)
-            )
+            rows = conn.execute(_MOVES_OF, {"tenant": self.tenant, "policy_id": policy_id})
             return [MoveRecord.model_validate(dict(r._mapping)) for r in rows]
 
     def counts_by_system(self) -> dict[str, int]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.logs import current_actor, current_correlation_id
@@ -55,6 +55,27 @@ PENDING, OK, FAILED, COMPENSATED = (
 )
 STATUSES = tuple(AuditStatus)
 _ERROR_LIMIT = 2000
+# A policy's trail (the console's locate reads it on every request), built once.
+_TRAIL = (
+    select(ENTRY)
+    .where(
+        and_(
+            ENTRY.c.tenant == bindparam("tenant"),
+            or_(
+                ENTRY.c.id.in_(
+                    select(ENTRY_POLICY.c.entry_id).where(
+                        and_(
+                            ENTRY_POLICY.c.tenant == bindparam("tenant"),
+                            ENTRY_POLICY.c.policy_id == bindparam("policy_id"),
+                        )
+                    )
+                ),
+                ENTRY.c.target == bindparam("policy_id"),
+            ),
+        )
+    )
+    .order_by(ENTRY.c.id)
+)
 
 
 def default_actor() -> str:
@@ -351,20 +372,8 @@ class AuditLog:
 
     def trail(self, policy_id: str) -> list[AuditRecord]:
         """Every entry that touched one policy, oldest first."""
-        covered = select(ENTRY_POLICY.c.entry_id).where(
-            and_(ENTRY_POLICY.c.tenant == self.tenant, ENTRY_POLICY.c.policy_id == policy_id)
-        )
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(ENTRY)
-                .where(
-                    and_(
-                        ENTRY.c.tenant == self.tenant,
-                        or_(ENTRY.c.id.in_(covered), ENTRY.c.target == policy_id),
-                    )
-                )
-                .order_by(ENTRY.c.id)
-            ).all()
+            rows = conn.execute(_TRAIL, {"tenant": self.tenant, "policy_id": policy_id}).all()
         return [AuditRecord.from_row(row) for row in rows]
 
     def get(self, entry_id: int) -> AuditRecord | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from core.errors import NotFoundError
 from core.store.models import (
@@ -28,13 +28,16 @@ CHECKPOINT = table_of(WaveCheckpointRow)
 GATE_RESULT = table_of(WaveGateResultRow)
 NAMESPACE = "waves"
 _ID_PAGE = 50_000
+#: Built once: a wave's status is the console's hottest read, and building the statement and its
+#: cache key cost more than running it.
+_WAVE_BY_ID = select(WAVE).where(
+    and_(WAVE.c.tenant == bindparam("tenant"), WAVE.c.wave_id == bindparam("wave_id"))
+)
 
 
 def wave_row(conn: Connection, tenant: str, wave_id: str) -> Any:
     """The wave's row; NotFoundError naming how to list waves when there is none."""
-    row = conn.execute(
-        select(WAVE).where(and_(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id))
-    ).first()
+    row = conn.execute(_WAVE_BY_ID, {"tenant": tenant, "wave_id": wave_id}).first()
     if row is None:
         raise NotFoundError(
             f"no wave '{wave_id}' for tenant '{tenant}'",

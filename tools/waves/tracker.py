@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from core.errors import NotFoundError
 from core.targets import same_target
@@ -60,28 +60,33 @@ class PolicyReport(BaseModel):
     entries: list[AuditRecord]
 
 
+# Which waves hold a policy: one of the locate reads, built once.
+_MEMBERSHIPS = (
+    select(
+        WAVE_POLICY.c.plan_id,
+        WAVE_POLICY.c.wave_id,
+        WAVE_POLICY.c.source_id,
+        WAVE.c.number,
+        WAVE.c.status,
+        WAVE.c.target,
+    )
+    .join(
+        WAVE,
+        and_(WAVE.c.tenant == WAVE_POLICY.c.tenant, WAVE.c.wave_id == WAVE_POLICY.c.wave_id),
+    )
+    .where(
+        and_(
+            WAVE_POLICY.c.tenant == bindparam("tenant"),
+            WAVE_POLICY.c.policy_id == bindparam("policy_id"),
+        )
+    )
+    .order_by(WAVE.c.id)
+)
+
+
 def _memberships(context: WaveContext, policy_id: str) -> list[WaveMembership]:
     with context.engine.connect() as conn:
-        rows = conn.execute(
-            select(
-                WAVE_POLICY.c.plan_id,
-                WAVE_POLICY.c.wave_id,
-                WAVE_POLICY.c.source_id,
-                WAVE.c.number,
-                WAVE.c.status,
-                WAVE.c.target,
-            )
-            .join(
-                WAVE,
-                and_(
-                    WAVE.c.tenant == WAVE_POLICY.c.tenant, WAVE.c.wave_id == WAVE_POLICY.c.wave_id
-                ),
-            )
-            .where(
-                and_(WAVE_POLICY.c.tenant == context.tenant, WAVE_POLICY.c.policy_id == policy_id)
-            )
-            .order_by(WAVE.c.id)
-        ).all()
+        rows = conn.execute(_MEMBERSHIPS, {"tenant": context.tenant, "policy_id": policy_id}).all()
     return [
         WaveMembership(
             plan_id=r.plan_id,
