@@ -119,6 +119,17 @@ class PolicyLocation(SQLModel, table=True):
     updated_at: datetime = stamp_field()
 
 
+class PolicyLocationCount(SQLModel, table=True):
+    """How many policies each system holds now (policy_location counted, kept in step by the
+    same transactions that write it)."""
+
+    __tablename__ = "policy_location_count"
+
+    tenant: str = Field(primary_key=True, max_length=64)
+    system: str = Field(primary_key=True, max_length=64)
+    policies: int = 0
+
+
 class PolicyMove(SQLModel, table=True):
     """Every move of a policy between systems, with time, run and reason."""
 

@@ -6,19 +6,29 @@ audit entry that covers them), so a batch of moves and its outcome commit togeth
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, field_validator
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select
+from sqlalchemy import Connection, Engine, and_, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from core.settings import DEFAULT_TENANT
 from core.store.bulk import bulk_insert
-from core.store.models import PolicyLocation, PolicyMove, as_utc, table_of, utcnow
+from core.store.models import (
+    PolicyLocation,
+    PolicyLocationCount,
+    PolicyMove,
+    as_utc,
+    table_of,
+    utcnow,
+)
 
 LOCATION = table_of(PolicyLocation)
+LOCATION_COUNT = table_of(PolicyLocationCount)
 MOVE = table_of(PolicyMove)
 MOVE_COLUMNS = (
     "tenant",
@@ -43,6 +53,27 @@ _MOVES_OF = (
     .where(and_(MOVE.c.tenant == bindparam("tenant"), MOVE.c.policy_id == bindparam("policy_id")))
     .order_by(MOVE.c.id)
 )
+
+
+def _count_changes(conn: Connection, tenant: str, changes: Counter[str]) -> None:
+    """Add ``changes`` (system -> policies in minus out) to the per-system counts, in the
+    caller's transaction, so the counts move with policy_location or not at all."""
+    rows = [
+        {"tenant": tenant, "system": system, "policies": delta}
+        for system, delta in sorted(changes.items())
+        if delta
+    ]
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(LOCATION_COUNT)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["tenant", "system"],
+            set_={"policies": LOCATION_COUNT.c.policies + stmt.excluded.policies},
+        ),
+        rows,
+    )
 
 
 def current_systems(conn: Connection, tenant: str, policy_ids: list[str]) -> dict[str, str]:
@@ -166,6 +197,9 @@ class PolicyLocations:
         )
         fresh = [m for m in changed if m.policy_id not in current]
         known = [m for m in changed if m.policy_id in current]
+        counts: Counter[str] = Counter(m.to_system for m in changed)
+        counts.subtract(current[m.policy_id] for m in known)
+        _count_changes(conn, self.tenant, counts)
         bulk_insert(
             conn,
             "policy_location",
@@ -250,6 +284,9 @@ class PolicyLocations:
                     before.pop(pid, None)
             back = [pid for pid in chunk if pid in before]
             gone = [pid for pid in chunk if pid not in before]
+            counts: Counter[str] = Counter(before[pid].to_system for pid in back)
+            counts.subtract(placed[pid][0] for pid in chunk)
+            _count_changes(conn, self.tenant, counts)
             if gone:
                 conn.execute(
                     LOCATION.delete().where(
@@ -321,11 +358,12 @@ class PolicyLocations:
             return [MoveRecord.model_validate(dict(r._mapping)) for r in rows]
 
     def counts_by_system(self) -> dict[str, int]:
-
+        """Policies per system now: the kept counts (one row per system), not a count of
+        every located policy."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(LOCATION.c.system, func.count())
-                .where(LOCATION.c.tenant == self.tenant)
-                .group_by(LOCATION.c.system)
+                select(LOCATION_COUNT.c.system, LOCATION_COUNT.c.policies).where(
+                    and_(LOCATION_COUNT.c.tenant == self.tenant, LOCATION_COUNT.c.policies > 0)
+                )
             )
-            return {system: count for system, count in rows}
+            return {system: int(count) for system, count in rows}
