@@ -14,9 +14,9 @@ from api.jobs import Job
 from api.pages.rendering import error_page, page_caller, render, require_role, to_login
 from api.routes.waves import jobs_of
 from core.errors import DataMashError
-from core.statuses import RuleStatus
 from tools.audit import PolicyLocations
 from tools.canonical import get_mapping, list_mappings
+from tools.canonical.calibration import calibration
 from tools.content.sources import SourceRegistry
 from tools.waves import (
     GateReport,
@@ -35,11 +35,19 @@ def _overview(config: ApiConfig, tenant: str, status: str | None) -> dict[str, A
     engine = config.engine
     context = config.context_for(engine, config.settings, tenant)
     sources = [s.summary() for s in SourceRegistry(engine, tenant=tenant).list()]
+    names = {s.source_id: s.name for s in sources}
     mappings = []
     for summary in list_mappings(engine, tenant=tenant):
         info = get_mapping(engine, summary.mapping_id, tenant=tenant)
-        confirmed = sum(r.status == RuleStatus.CONFIRMED for r in info.rules)
-        mappings.append({"summary": summary, "confirmed": confirmed, "fields": len(info.rules)})
+        confirmed = sum(r.confirmed for r in info.rules)  # edited, or approved with the mapping
+        mappings.append(
+            {
+                "summary": summary,
+                "source_name": names.get(summary.source_id, summary.source_id),
+                "confirmed": confirmed,
+                "fields": len(info.rules),
+            }
+        )
     waves = list_waves(context, status=status or None)
     failed: list[tuple[str, Any]] = []
     for wave in waves:
@@ -49,6 +57,7 @@ def _overview(config: ApiConfig, tenant: str, status: str | None) -> dict[str, A
     counts = PolicyLocations(engine, tenant=tenant).counts_by_system()
     return {
         "throughput": throughput(waves),
+        "calibration": calibration(engine, tenant=tenant),
         "sources": sources,
         "mappings": mappings,
         "waves": waves,
