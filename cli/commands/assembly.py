@@ -196,7 +196,7 @@ def assembly_edit(
         crosswalk_edits=load_edits(crosswalks) if crosswalks is not None else None,
         survivorship=read_rules(survivorship) if survivorship is not None else None,
     )
-    emit(state, spec.model_dump(mode="json"), lambda console: _render_spec(console, spec))
+    emit(state, spec, lambda console: _render_spec(console, spec))
 
 
 @assembly_app.command("approve")
