@@ -1,13 +1,22 @@
-"""The root ``data-mash`` Typer application; command modules register on it."""
+"""The root ``data-mash`` Typer application. Its commands live in ``cli.commands`` modules,
+each imported on first use (``LazyGroup``), so ``--help`` and every command load only what they
+need."""
 
 from __future__ import annotations
 
+import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Literal
 
 import typer
+import typer.main
+from typer import _click  # the click typer 0.29 vendors: its commands are these
+from typer.core import TyperGroup
 
+from cli.command_index import COMMANDS
 from cli.context import AppState, JsonOption, TenantOption
 from core.errors import ConfigError
+from core.logs import bind_correlation_id, configure_logging, get_logger, resolve_level
 
 HELP = """data-mash: move insurance policies out of legacy policy-admin systems, safely.
 
@@ -41,8 +50,59 @@ DATA_MASH_HOME (default ./.data-mash).
 
 LogFormat = Literal["console", "json"]
 
+
+def command_app() -> typer.Typer:
+    """The Typer a command module registers its commands (and groups) on."""
+    return typer.Typer(rich_markup_mode=None, pretty_exceptions_enable=False, add_completion=False)
+
+
+def load_command(name: str) -> _click.Command:
+    """Import the module of command ``name`` (see ``cli.command_index``) and build it."""
+    module = importlib.import_module(f"cli.commands.{COMMANDS[name][0]}")
+    built = typer.main.get_command(module.app)  # a group, or the module's one command
+    if isinstance(built, TyperGroup):
+        found = built.commands.get(name)
+    else:
+        found = built if built.name == name else None
+    if found is None:
+        raise LookupError(f"cli.commands.{COMMANDS[name][0]} defines no command '{name}'")
+    return found
+
+
+class LazyGroup(TyperGroup):
+    """The root group, lazy: click's documented pattern for loading subcommands on first use
+    (https://click.palletsprojects.com/en/stable/complex/#lazily-loading-subcommands). The
+    listing in ``--help`` comes from the index; a command's module is imported when it runs
+    (or its own ``--help`` is asked for)."""
+
+    def list_commands(self, ctx: _click.Context) -> list[str]:
+        return [*super().list_commands(ctx), *(n for n in COMMANDS if n not in self.commands)]
+
+    def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            self.add_command(load_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        # TyperGroup.format_commands, with the help of a command not loaded yet from the index.
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            loaded = self.commands.get(name)
+            if loaded is None:
+                rows.append((name, _click.utils.make_default_short_help(COMMANDS[name][1], limit)))
+            elif not loaded.hidden:
+                rows.append((name, loaded.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
 app = typer.Typer(
     name="data-mash",
+    cls=LazyGroup,
     help=HELP,
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -53,8 +113,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
-
         try:
             typer.echo(f"data-mash {version('data-mash')}")
         except PackageNotFoundError:
@@ -97,8 +155,6 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
-    from core.logs import bind_correlation_id, configure_logging, get_logger, resolve_level
-
     # JSON lines are for machines that collect them: INFO by default; a person on a console
     # sees warnings and up unless they ask (-v, DATA_MASH_LOG_LEVEL).
     fmt = log_format or "console"
@@ -110,8 +166,11 @@ def root(
         "command_started", command=ctx.invoked_subcommand, correlation_id=correlation_id
     )
     if metrics_port:
-        from core.metrics import serve_metrics
-        from tools.health.store_metrics import install_store_metrics
+        # Only with --metrics-port: the Prometheus client and the store's metric hooks (which
+        # load the health checks and the domain they probe, ~5 s of imports) would otherwise be
+        # paid by every command and every --help.
+        from core.metrics import serve_metrics  # noqa: PLC0415
+        from tools.health.store_metrics import install_store_metrics  # noqa: PLC0415
 
         install_store_metrics()
 

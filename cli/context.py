@@ -69,7 +69,9 @@ class AppState:
 
     @cached_property
     def engine(self) -> Engine:
-        from core.store import open_store
+        # The store (SQLModel tables, migrations) loads when a command first needs it, not for
+        # --help or a usage error.
+        from core.store import open_store  # noqa: PLC0415
 
         return open_store(self.settings)
 

@@ -13,25 +13,6 @@ import typer.main
 from typer.exceptions import TyperException
 
 from cli.app import app
-
-# Command modules register themselves on `app` when imported.
-from cli.commands import (  # noqa: F401,E402
-    access,
-    assembly,
-    catalogue,
-    chat,
-    content,
-    demo,
-    doctor,
-    evals,
-    explain,
-    governance,
-    mapping,
-    route,
-    serve,
-    sync,
-    waves,
-)
 from core.errors import DataMashError
 from core.logs import get_logger, scrub
 from core.tracing import setup_tracing, shutdown_tracing, span

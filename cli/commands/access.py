@@ -7,9 +7,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
+from tools.access import TokenList, TokenStore
+
+app = command_app()
 
 token_app = typer.Typer(
     help="Bearer tokens for the HTTP servers: one tenant and one role each, stored hashed.",
@@ -32,7 +35,6 @@ def token_create(
 
     Example: data-mash token create --tenant acme --role operator --label "ci runner"
     """
-    from tools.access import TokenStore
 
     state = state_for(ctx, json_out, tenant)
     created = TokenStore(state.engine).create(state.settings.tenant, role, label=label)
@@ -59,7 +61,6 @@ def token_list(
     tenant: TenantOption = None,
 ) -> None:
     """List tokens (ids, tenants, roles; never the secrets)."""
-    from tools.access import TokenList, TokenStore
 
     state = state_for(ctx, json_out, tenant)
     tokens = TokenStore(state.engine).list(
@@ -96,7 +97,6 @@ def token_revoke(
     json_out: JsonOption = False,
 ) -> None:
     """Revoke a token: its requests are refused (401) from now on."""
-    from tools.access import TokenStore
 
     state = state_for(ctx, json_out)
     info = TokenStore(state.engine).revoke(token_id)

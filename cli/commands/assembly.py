@@ -9,10 +9,21 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
+from cli.progress import step_progress
+from tools.assembly import confirm_relationships, propose_relationships
 from tools.assembly.contracts import AssemblyRunResult, AssemblySpec
+from tools.assembly.crosswalks import load_edits as load_crosswalk_edits
+from tools.assembly.output import list_conflicts, show_policy
+from tools.assembly.relationships import load_edits as load_relationship_edits
+from tools.assembly.review import edit_assembly
+from tools.assembly.run import run_assembly
+from tools.assembly.spec import approve_assembly, propose_assembly
+from tools.assembly.survivorship import read_rules
+
+app = command_app()
 
 
 @app.command("relate")
@@ -53,15 +64,13 @@ def relate(
     transform, match rate, cardinality, orphans (with a sample) and a confidence. Nothing is
     stored unless --confirm is given.
     """
-    from tools.assembly import confirm_relationships, propose_relationships
-    from tools.assembly.relationships import load_edits
 
     state = state_for(ctx, json_out, tenant)
     settings = state.settings
     if file is not None and not confirm:
         raise typer.BadParameter("--file lists relationships to confirm: add --confirm")
     if confirm:
-        edits = load_edits(file) if file is not None else None
+        edits = load_relationship_edits(file) if file is not None else None
         result = confirm_relationships(
             state.engine,
             settings,
@@ -138,7 +147,6 @@ def assembly_propose(
     (or proposes one), survivorship rules for fields several sources supply, and the code
     crosswalks of every coded field. Stored as a draft; approve with `assembly approve`.
     """
-    from tools.assembly.spec import propose_assembly
 
     state = state_for(ctx, json_out, tenant)
     spec = propose_assembly(
@@ -184,16 +192,12 @@ def assembly_edit(
     the new version goes through the write-ahead audit log with the edits. Approved
     assemblies never change.
     """
-    from tools.assembly.crosswalks import load_edits
-    from tools.assembly.review import edit_assembly
-    from tools.assembly.survivorship import read_rules
-
     state = state_for(ctx, json_out, tenant)
     spec = edit_assembly(
         state.engine,
         assembly_id,
         tenant=state.settings.tenant,
-        crosswalk_edits=load_edits(crosswalks) if crosswalks is not None else None,
+        crosswalk_edits=load_crosswalk_edits(crosswalks) if crosswalks is not None else None,
         survivorship=read_rules(survivorship) if survivorship is not None else None,
     )
     emit(state, spec, lambda console: _render_spec(console, spec))
@@ -232,11 +236,9 @@ def assembly_approve(
     propose`, with --crosswalks edits applied; values left unmapped quarantine exactly the
     records that hold them when the assembly runs.
     """
-    from tools.assembly.crosswalks import load_edits
-    from tools.assembly.spec import approve_assembly
 
     state = state_for(ctx, json_out, tenant)
-    edits = load_edits(crosswalks) if crosswalks is not None else None
+    edits = load_crosswalk_edits(crosswalks) if crosswalks is not None else None
     spec = approve_assembly(
         state.engine,
         assembly_id,
@@ -299,8 +301,6 @@ def assembly_run(
     and it continues after the last finished batch. Prints the counts, completeness per source
     and the top reasons for quarantined and partial policies.
     """
-    from cli.progress import step_progress
-    from tools.assembly.run import run_assembly
 
     state = state_for(ctx, json_out, tenant)
     label = f"assemble {assembly_id}"
@@ -372,7 +372,6 @@ def assembly_conflicts(
     tenant: TenantOption = None,
 ) -> None:
     """Fields two sources hold with different values (both kept), and dropped duplicates."""
-    from tools.assembly.output import list_conflicts
 
     state = state_for(ctx, json_out, tenant)
     result = list_conflicts(
@@ -423,7 +422,6 @@ def policy_show(
 ) -> None:
     """One assembled policy: the canonical document, where every field came from, and which
     of the estate's records for it arrived."""
-    from tools.assembly.output import show_policy
 
     state = state_for(ctx, json_out, tenant)
     doc = show_policy(state.engine, state.settings, state.settings.tenant, policy_id, assembly)

@@ -19,12 +19,20 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+from agents.checkpoint import list_threads, open_checkpointer
 from agents.contracts import JourneyRunReport, JourneyThreadList, McpClientConfigs
-from cli.app import app
+from agents.llm import WIZARD_NOTE, probe_endpoint
+from agents.mcp_client import builtin_specs, with_named_folders
+from agents.runner import open_journey
+from agents.script import run_script
+from cli.app import command_app
 from cli.commands.content import _parse_options
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError
+from core.paths import allowed_roots
+
+app = command_app()
 
 journey_app = typer.Typer(
     name="journey", help="Run journeys from scripts; list journey threads.", no_args_is_help=True
@@ -213,9 +221,6 @@ def chat(
 
     Example: data-mash chat --file billing.csv --format csv --option delimiter=';'
     """
-    from agents.llm import WIZARD_NOTE, probe_endpoint
-    from agents.mcp_client import with_named_folders
-    from agents.runner import open_journey
 
     state = state_for(ctx, False, tenant)
     named: dict[str, Any] = {"source_config": str(source_config) if source_config else None}
@@ -292,7 +297,6 @@ def journey_run(
 
     Example: data-mash journey run evals/scripts/discovery.yaml --json
     """
-    from agents.script import run_script
 
     state = state_for(ctx, json_out, tenant)
     notes: list[dict[str, Any]] = []
@@ -329,7 +333,6 @@ def journey_list(
     ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOption = None
 ) -> None:
     """List journey threads in the workspace (newest first)."""
-    from agents.checkpoint import list_threads, open_checkpointer
 
     state = state_for(ctx, json_out, tenant)
 
@@ -362,8 +365,6 @@ def mcp_config(
     tenant: TenantOption = None,
 ) -> None:
     """Print the config that lets Claude Desktop, Cursor or VS Code use the data-mash servers."""
-    from agents.mcp_client import builtin_specs
-    from core.paths import allowed_roots
 
     state = state_for(ctx, json_out, tenant)
     if client not in ("claude", "cursor", "vscode", "all"):

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
+from tools.content.cobol.layout import describe_layout
 from tools.content.contracts import (
     CopybookLayout,
     FormatDetection,
@@ -21,6 +22,15 @@ from tools.content.contracts import (
     RecordSlice,
     SourceList,
 )
+from tools.content.detect import detect_format
+from tools.content.ingest import ingest_file, progress_unit
+from tools.content.profiling import read_profile
+from tools.content.readers.options import parse_option_pairs
+from tools.content.source_config import load_source_config
+from tools.content.sources import SourceRegistry
+from tools.content.staging import staged_slice
+
+app = command_app()
 
 OPTION_HELP = (
     "Reader option KEY=VALUE (repeatable), e.g. --option delimiter=';' --option header=true"
@@ -28,7 +38,6 @@ OPTION_HELP = (
 
 
 def _parse_options(pairs: list[str], fmt: str | None = None) -> dict[str, Any]:
-    from tools.content.readers.options import parse_option_pairs
 
     return parse_option_pairs(pairs, fmt)
 
@@ -97,7 +106,6 @@ def ingest(
         _detect(state, path, copybook, encoding)
         return
     jobs = _jobs(path, fmt, copybook, encoding, source_config, option or [], name, system)
-    from tools.content.ingest import ingest_file, progress_unit
 
     results = []
     with step_progress(enabled=not state.json) as steps:
@@ -179,8 +187,6 @@ def _jobs(
     system: str | None,
 ) -> list[dict[str, Any]]:
     if source_config is not None:
-        from tools.content.source_config import load_source_config
-
         config = load_source_config(source_config)
         entries = config.sources
         if path is not None:
@@ -238,7 +244,6 @@ def _detect(
 ) -> None:
     if path is None:
         raise InputError("--detect needs a file", fix="data-mash ingest FILE --detect")
-    from tools.content.detect import detect_format
 
     detected = detect_format(path, copybook=copybook, encoding=encoding)
     snippet = detected.to_config_snippet()
@@ -260,7 +265,6 @@ def _detect(
 @app.command()
 def sources(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOption = None) -> None:
     """List ingested sources."""
-    from tools.content.sources import SourceRegistry
 
     state = state_for(ctx, json_out, tenant)
     found = SourceRegistry(state.engine, tenant=state.settings.tenant).list()
@@ -303,8 +307,6 @@ def head(
     tenant: TenantOption = None,
 ) -> None:
     """Decoded records of a source, as staged."""
-    from tools.content.sources import SourceRegistry
-    from tools.content.staging import staged_slice
 
     state = state_for(ctx, json_out, tenant)
     info = SourceRegistry(state.engine, tenant=state.settings.tenant).get(source_id)
@@ -334,8 +336,6 @@ def profile(
     tenant: TenantOption = None,
 ) -> None:
     """Profile a source: per column type, nulls, distinct values, pattern, quality."""
-    from tools.content.profiling import read_profile
-    from tools.content.sources import SourceRegistry
 
     state = state_for(ctx, json_out, tenant)
     info = SourceRegistry(state.engine, tenant=state.settings.tenant).get(source_id)
@@ -377,7 +377,6 @@ def layout(
     json_out: JsonOption = False,
 ) -> None:
     """Print a copybook's field layout: offsets, lengths, types, OCCURS, REDEFINES."""
-    from tools.content.cobol.layout import describe_layout
 
     state = state_for(ctx, json_out, None)
     if not copybook.is_file():

@@ -8,12 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
+from cli.commands.demo_whole import render_assembly, render_components, render_relationships
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.statuses import WaveState
+from evals import demo as demo_run  # called through the module: tests swap its steps
 from evals.contracts import DemoReport
+
+app = command_app()
 
 
 @app.command()
@@ -44,12 +48,11 @@ def demo(
     (its problems listed on stderr). Running it again rolls the previous run's wave 0 back
     first (audited). Example: data-mash demo --policies 5000 --json
     """
-    from evals.demo import estate_step, run_demo
 
     state = state_for(ctx, json_out, tenant)
-    estate_step(state.settings, policies=policies, seed=seed, dry_check=True)
+    demo_run.estate_step(state.settings, policies=policies, seed=seed, dry_check=True)
     with step_progress(enabled=not state.json) as progress:
-        result = run_demo(
+        result = demo_run.run_demo(
             state.engine,
             state.settings,
             policies=policies,
@@ -59,7 +62,6 @@ def demo(
         )
 
     def render(console: Console) -> None:
-        from cli.commands.demo_whole import render_assembly, render_components, render_relationships
 
         _render_estate(console, result["estate"])
         _render_sources(console, result["sources"])

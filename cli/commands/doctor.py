@@ -5,10 +5,14 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import DataMashError
+from tools.health import HealthStatus
+from tools.health import doctor as run_doctor
+
+app = command_app()
 
 _MARK = {"pass": "[green]pass[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]fail[/red]"}
 
@@ -19,8 +23,6 @@ def doctor(ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOptio
 
     Exits 1 when a check fails (the report is printed all the same).
     """
-    from tools.health import HealthStatus
-    from tools.health import doctor as run_doctor
 
     state = state_for(ctx, json_out, tenant)
     try:

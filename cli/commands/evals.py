@@ -10,12 +10,21 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
+from evals.compare import compare, describe, load_previous
 from evals.contracts import EvalReport
+from evals.journey_scripts import load_scripts
+from evals.registry import check_suite_name, run_suites
+from evals.report import build_document, report_dir, write_report
+from evals.result import DEFAULT_CORPUS_ROOT, EvalConfig
+from evals.thresholds import check as check_bounds
+from evals.thresholds import describe_miss, load_thresholds
+
+app = command_app()
 
 CORPUS_ENV = "DATA_MASH_EVAL_CORPUS"
 
@@ -26,7 +35,6 @@ def resolve_corpus(path: Path | None) -> tuple[Path, Path]:
     ``--corpus`` may be the corpus root holding ``cobrix/`` and ``schema_matching/``, or one of
     those folders itself (recognised by its contents).
     """
-    from evals.result import DEFAULT_CORPUS_ROOT
 
     given = path or (Path(os.environ[CORPUS_ENV]) if os.environ.get(CORPUS_ENV) else None)
     if given is None:
@@ -105,12 +113,6 @@ def eval_command(
     Reports (report.json, report.md, charts) go to DATA_MASH_HOME/evals/<suite>-<time>/.
     Example: data-mash eval content --policies 500 --check
     """
-    from evals.compare import compare, describe, load_previous
-    from evals.registry import check_suite_name, run_suites
-    from evals.report import build_document, report_dir, write_report
-    from evals.result import EvalConfig
-    from evals.thresholds import check as check_bounds
-    from evals.thresholds import describe_miss, load_thresholds
 
     state = state_for(ctx, json_out, tenant)
     # Every argument is checked before anything runs: one line, exit 1.
@@ -124,8 +126,6 @@ def eval_command(
     previous = load_previous(against, suite) if against else None
     bounds = load_thresholds(thresholds)
     if suite in ("journey", "all"):
-        from evals.journey_scripts import load_scripts
-
         load_scripts(journeys)  # a malformed script fails here, with file and line
     config = EvalConfig(
         home=state.settings.home,

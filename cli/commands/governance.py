@@ -7,13 +7,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError, NotFoundError
 from core.timeparse import parse_time
 from tools.audit import AuditLog, PolicyLocations
 from tools.audit.contracts import AuditEntry, AuditReplay, PolicyTrail
+from tools.sync.contracts import LocatedPolicy
+from tools.sync.ledger import OwnershipLedger
+
+app = command_app()
 
 
 @app.command()
@@ -153,9 +157,6 @@ def locate(
                 fix="check the id as the legacy system writes it, or route its source first: "
                 "data-mash route --rules RULES.yaml SOURCE_ID",
             )
-    from tools.sync.contracts import LocatedPolicy
-    from tools.sync.ledger import OwnershipLedger
-
     owner = OwnershipLedger(state.engine, tenant=state.settings.tenant).owner_of(policy_id)
     data = LocatedPolicy(policy_id=policy_id, location=location, history=history, owner=owner)
 

@@ -11,14 +11,29 @@ import typer
 from rich.console import Console
 
 from cli import confirm
-from cli.app import app
+from cli.app import command_app
 from cli.confirm import YesOption, confirm_or_stop
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from cli.progress import step_progress
 from core.errors import InputError
 from core.statuses import MappingStatus
-from tools.canonical.contracts import MappingComparison, MappingView
+from tools.canonical import approve_mapping as approve
+from tools.canonical import (
+    assess_mapping_change,
+    diff_mappings,
+    export_mapping,
+    get_mapping,
+    list_mappings,
+    update_field_mapping,
+    validate_records,
+)
+from tools.canonical import map_to_canonical as run
+from tools.canonical.contracts import MappingComparison, MappingList, MappingView
+from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
+from tools.canonical.suggest import suggest_mapping
+
+app = command_app()
 
 mapping_app = typer.Typer(help="Inspect, edit, run and compare mappings.", no_args_is_help=True)
 app.add_typer(mapping_app, name="mapping")
@@ -41,7 +56,6 @@ def map_to_canonical(
     are inferred from sample values. Review, edit with `data-mash mapping set-field`, then
     `data-mash approve-mapping MAPPING_ID`.
     """
-    from tools.canonical.suggest import suggest_mapping
 
     state = state_for(ctx, json_out, tenant)
     result = suggest_mapping(
@@ -108,9 +122,6 @@ def approve_mapping(
     terminal, it first lists the fields proposed below the auto-accept threshold and asks
     (--yes skips the question).
     """
-    from tools.canonical import approve_mapping as approve
-    from tools.canonical import get_mapping
-    from tools.canonical.matching.calibration import DEFAULT_THRESHOLD
 
     state = state_for(ctx, json_out, tenant)
     if min_confidence is None and not yes and confirm.interactive():
@@ -170,7 +181,6 @@ def validate_mapping(
     Shows the top reasons records are invalid, with counts and example keys. To write the
     canonical records of an approved mapping, run: data-mash mapping run MAPPING_ID
     """
-    from tools.canonical import validate_records
 
     state = state_for(ctx, json_out, tenant)
     with step_progress(enabled=not state.json) as progress:
@@ -221,7 +231,6 @@ def run_mapping(
     with step_progress(enabled=not state.json) as steps:
         if steps:  # the start-up (models, the mapping, the staged source) takes seconds
             steps.status(label, "loading the canonical model and the mapping")
-        from tools.canonical import map_to_canonical as run
 
         result = run(
             state.engine,
@@ -251,7 +260,6 @@ def show_mapping(
     tenant: TenantOption = None,
 ) -> None:
     """A mapping's rules."""
-    from tools.canonical import get_mapping
 
     state = state_for(ctx, json_out, tenant)
     info = get_mapping(state.engine, mapping_id, tenant=state.settings.tenant, version=version)
@@ -294,7 +302,6 @@ def set_field(
     tenant: TenantOption = None,
 ) -> None:
     """Confirm, edit or reject one field (an approved mapping gets a new draft version)."""
-    from tools.canonical import update_field_mapping
 
     state = state_for(ctx, json_out, tenant)
     kwargs: dict[str, Any] = {}
@@ -335,7 +342,6 @@ def diff(
     tenant: TenantOption = None,
 ) -> None:
     """What changed between two versions of a mapping (and, with --impact, for which policies)."""
-    from tools.canonical import assess_mapping_change, diff_mappings, get_mapping
 
     state = state_for(ctx, json_out, tenant)
     t = state.settings.tenant
@@ -365,7 +371,6 @@ def export(
     tenant: TenantOption = None,
 ) -> None:
     """Export a mapping and its canonical records for a migration engine, with a manifest."""
-    from tools.canonical import export_mapping
 
     state = state_for(ctx, json_out, tenant)
     formats = [f.strip() for f in fmt.split(",") if f.strip()]
@@ -394,6 +399,42 @@ def export(
                 f"Exported {mapping_id} v{result.version} (manifest {result.manifest})",
                 ["file", "records", "sha256"],
                 [(f.path, f.records, f.sha256[:16]) for f in result.files],
+            )
+        ),
+    )
+
+
+@mapping_app.command("list")
+def mapping_list(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only mappings of this source.")] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """List mappings: id, source, versions, status (ids for approve-mapping, mapping run...)."""
+    state = state_for(ctx, json_out, tenant)
+    found = list_mappings(state.engine, tenant=state.settings.tenant, source_id=source)
+    emit(
+        state,
+        MappingList(mappings=found),
+        lambda console: console.print(
+            table(
+                "Mappings"
+                if found
+                else "No mappings yet (propose one: data-mash map-to-canonical)",
+                ["mapping", "source", "canonical", "latest", "approved", "status", "fields"],
+                [
+                    (
+                        m.mapping_id,
+                        m.source_id,
+                        m.canonical,
+                        m.latest_version,
+                        m.approved_version or "-",
+                        m.status,
+                        m.mapped_fields,
+                    )
+                    for m in found
+                ],
             )
         ),
     )

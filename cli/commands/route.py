@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,20 +13,31 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError
 from core.targets import target_help
-from tools.routing import load_rule_set, validate_rule_set
+from tools.routing import evaluate_policy, load_rule_set, validate_rule_set
+from tools.routing.canonical_input import canonical_batches_for_source, ensure_canonical_records
+from tools.routing.conflicts import diff_stored_rule_sets
 from tools.routing.contracts import (
+    PolicyDecision,
     PolicyReroute,
     RouteRun,
     RuleFileValidation,
     RuleProblem,
+    RuleSetComparison,
     RuleSetList,
 )
+from tools.routing.decisions import route_source
+from tools.routing.derived import with_derived_fields
 from tools.routing.model import Issue
+from tools.routing.overrides import reroute_policy
+from tools.routing.rulesets import get_rule_set, list_rule_sets, register_rule_set
+from tools.waves.inputs import assembly_records, is_assembly, root_system
+
+app = command_app()
 
 rules_app = typer.Typer(
     name="rules", help="Validate, store and list routing rule sets.", no_args_is_help=True
@@ -98,13 +110,6 @@ def route(
 
     Example: data-mash route --rules insurer_rules.yaml src-1a2b --dry-run
     """
-    from tools.routing.canonical_input import (
-        canonical_batches_for_source,
-        ensure_canonical_records,
-    )
-    from tools.routing.decisions import route_source
-    from tools.routing.rulesets import register_rule_set
-    from tools.waves.inputs import assembly_records, is_assembly, root_system
 
     state = state_for(ctx, json_out, tenant)
     _checked(rules)
@@ -230,7 +235,6 @@ def rules_add(
     tenant: TenantOption = None,
 ) -> None:
     """Store a rule file as the next version of its name (the same YAML: the same version)."""
-    from tools.routing.rulesets import register_rule_set
 
     state = state_for(ctx, json_out, tenant)
     _checked(rules)
@@ -249,7 +253,6 @@ def rules_list(
     ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOption = None
 ) -> None:
     """List stored rule-set versions."""
-    from tools.routing.rulesets import list_rule_sets
 
     state = state_for(ctx, json_out, tenant)
     found = list_rule_sets(state.engine, state.settings.tenant)
@@ -293,7 +296,6 @@ def reroute(
 
     Example: data-mash reroute A00001234 --to legacy_batch --reason "broker request"
     """
-    from tools.routing.overrides import reroute_policy
 
     state = state_for(ctx, json_out, tenant)
     result = reroute_policy(state.engine, policy_id, to, reason, tenant=state.settings.tenant)
@@ -307,5 +309,105 @@ def reroute(
             )
         else:
             console.print(f"Policy {policy_id} is already in {result.target}; nothing changed.")
+
+    emit(state, data, render)
+
+
+def _policy_argument(policy: str) -> dict[str, Any]:
+    text = Path(policy[1:]).read_text(encoding="utf-8") if policy.startswith("@") else policy
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, OSError) as exc:
+        raise InputError(
+            f"--policy is not a JSON object: {exc}",
+            where="--policy",
+            fix='e.g. --policy \'{"policy_core.policy_id": "A1", "policy_core.status": "active"}\''
+            " or --policy @policy.json",
+        ) from None
+    if not isinstance(value, dict):
+        raise InputError("--policy must be a JSON object", where="--policy", fix="wrap it in {}")
+    return value
+
+
+@rules_app.command("evaluate")
+def rules_evaluate(
+    ctx: typer.Context,
+    rule_set: Annotated[
+        str, typer.Argument(help="A stored rule set: NAME, NAME@VERSION or its id.")
+    ],
+    policy: Annotated[
+        str,
+        typer.Option(
+            help="One canonical policy as JSON (dotted keys or nested), or @FILE holding it."
+        ),
+    ],
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Route one policy and explain which rule fired and why; writes nothing.
+
+    MCP: evaluate_policy. Example:
+      data-mash rules evaluate insurer_rules --policy '{"policy_core.status": "active"}'
+    """
+    state = state_for(ctx, json_out, tenant)
+    record = _policy_argument(policy)
+    stored = get_rule_set(state.engine, state.settings.tenant, rule_set)
+    decision = evaluate_policy(stored.load(), record)
+    data = PolicyDecision(
+        rule_set=stored.info.label,
+        target=decision.target,
+        rule=decision.rule,
+        explanation=decision.explanation,
+    )
+    emit(
+        state,
+        data,
+        lambda console: console.print(
+            f"{stored.info.label}: -> [bold]{decision.target or 'no target'}[/bold] "
+            f"(rule {decision.rule or '-'})\n{decision.explanation}"
+        ),
+    )
+
+
+@rules_app.command("diff")
+def rules_diff(
+    ctx: typer.Context,
+    old: Annotated[str, typer.Argument(help="Older stored rule set: NAME@VERSION or id.")],
+    new: Annotated[str, typer.Argument(help="Newer stored rule set: NAME@VERSION or id.")],
+    source: Annotated[str, typer.Option(help="Source whose policies are compared.")],
+    sample_size: Annotated[int, typer.Option(min=0, max=100, help="Moved policies to list.")] = 20,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Compare two stored rule-set versions: changed rules and the policies that would move.
+
+    Read-only (MCP: diff_rule_sets).
+    """
+    state = state_for(ctx, json_out, tenant)
+    who = state.settings.tenant
+    batches = canonical_batches_for_source(state.engine, state.settings, source, who)
+    routable = with_derived_fields(
+        batches,
+        source_system=getattr(batches, "system", None),
+        wave_lookup=getattr(batches, "wave_lookup", None),
+    )
+    old_set, new_set, diff = diff_stored_rule_sets(
+        state.engine, old, new, routable, tenant=who, sample_size=sample_size
+    )
+    data = RuleSetComparison.of(old_set.info.label, new_set.info.label, diff)
+
+    def render(console: Console) -> None:
+        console.print(
+            f"{data.old} -> {data.new}: {diff.changed_count} of {diff.total} policies of "
+            f"{source} change target; rules added {diff.added or '-'}, removed "
+            f"{diff.removed or '-'}, changed {list(data.changed) or '-'}"
+        )
+        console.print(
+            table(
+                "Moves",
+                ["from", "to", "policies"],
+                [(t.from_target, t.to_target, t.count) for t in data.transitions],
+            )
+        )
 
     emit(state, data, render)

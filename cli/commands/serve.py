@@ -7,9 +7,14 @@ from typing import Annotated
 
 import typer
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import TenantOption, state_for
 from core.errors import InputError
+from core.logs import configure_logging, resolve_level
+from core.tracing import setup_tracing
+from servers.common import run_server
+
+app = command_app()
 
 SERVERS = ("content", "canonical", "routing", "waves", "governance", "sync")
 
@@ -61,9 +66,6 @@ def serve(
     Example: data-mash serve content --http 127.0.0.1:8765
     """
     state = state_for(ctx, False, tenant)
-    from core.logs import configure_logging, resolve_level
-    from core.tracing import setup_tracing
-
     setup_tracing(f"data-mash-{name}" if name in SERVERS else "data-mash")
 
     # A server's log lines are for a collector: JSON on stderr (stdout is the stdio transport).
@@ -72,7 +74,9 @@ def serve(
         level=resolve_level(state.verbose, state.quiet, default="INFO"),
     )
     if name == "api":
-        from cli.commands.serve_api import serve_api
+        # The REST API (FastAPI, its routers and the dashboard) loads for `serve api` only: an
+        # MCP server start does not pay for it.
+        from cli.commands.serve_api import serve_api  # noqa: PLC0415
 
         serve_api(state.settings, state.engine, host=host, port=port)
         return
@@ -85,8 +89,6 @@ def serve(
             f"the {name} server is not available in this version",
             fix=f"available: {', '.join(available_servers())}",
         ) from None
-    from servers.common import run_server
-
     server = module.build_server(state.settings)
     if http:
         host, port = _host_port(http)

@@ -10,12 +10,19 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.context import JsonOption, TenantOption, state_for
 from cli.output import emit, table
+from core.errors import InputError
+from tools.sync.adopt import keep_in_step
+from tools.sync.capture import LegacyCapture
 from tools.sync.conflicts import ConflictQueue, Take
 from tools.sync.contracts import ConflictState, LedgerReport, Owner, SyncRun
 from tools.sync.ledger import OwnershipLedger
+from tools.sync.service import run_sync, sweep_new, sync_status
+from tools.sync.write import SelectiveWriter
+
+app = command_app()
 
 sync_app = typer.Typer(
     help="Keep legacy and new in step: capture extracts, write the platform, run (apply and "
@@ -93,7 +100,6 @@ def adopt_command(
 
     Example: data-mash sync adopt plan-1-w0 --json
     """
-    from tools.sync.adopt import keep_in_step
 
     state = state_for(ctx, json_out, tenant)
     result = keep_in_step(state.engine, state.settings, wave_id, tenant=state.settings.tenant)
@@ -214,7 +220,6 @@ def status_command(
 
     Example: data-mash sync status --json
     """
-    from tools.sync.service import sync_status
 
     state = state_for(ctx, json_out, tenant)
     status = sync_status(state.engine, tenant=state.settings.tenant)
@@ -267,7 +272,6 @@ def run_command(
 
     Example: data-mash sync run --policy conflicts.yaml --json
     """
-    from tools.sync.service import run_sync, sweep_new
 
     state = state_for(ctx, json_out, tenant)
     swept = sweep_new(state.engine, tenant=state.settings.tenant) if sweep else None
@@ -322,8 +326,6 @@ def write_command(
 
     Example: data-mash sync write P-1001 --document p1001.json
     """
-    from core.errors import InputError
-    from tools.sync.write import SelectiveWriter
 
     state = state_for(ctx, json_out, tenant)
     try:
@@ -398,7 +400,6 @@ def capture_command(
 
     Example: data-mash sync capture src_1a2b3c --feed LIFE --map POLNO=policy_core.policy_id
     """
-    from tools.sync.capture import LegacyCapture
 
     state = state_for(ctx, json_out, tenant)
     result = LegacyCapture(state.engine, state.settings, tenant=state.settings.tenant).capture(

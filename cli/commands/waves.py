@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from cli.app import app
+from cli.app import command_app
 from cli.confirm import YesOption, confirm_or_stop
 from cli.context import AppState, JsonOption, TenantOption, state_for
 from cli.output import emit, table
@@ -25,13 +25,19 @@ from tools.waves import (
     generate_plan,
     get_wave_status,
     override_gate,
+    reconcile_wave,
     rollback_wave,
     run_wave,
 )
-from tools.waves.contracts import RollbackPreview
+from tools.waves.contracts import PlanList, RollbackPreview, WaveList, WaveReconciliation
+from tools.waves.listing import list_plans, list_waves
+
+app = command_app()
 
 wave_app = typer.Typer(help="Run, roll back or inspect one wave.", no_args_is_help=True)
 app.add_typer(wave_app, name="wave")
+plan_app = typer.Typer(help="List wave plans.", no_args_is_help=True)
+app.add_typer(plan_app, name="plan")
 
 WaveArg = Annotated[str, typer.Argument(help="The wave id (see generate-plan).")]
 
@@ -369,3 +375,134 @@ def gc(
             console.print(f"  {name}")
 
     emit(state, result, render)
+
+
+@plan_app.command("list")
+def plan_list(
+    ctx: typer.Context, json_out: JsonOption = False, tenant: TenantOption = None
+) -> None:
+    """List wave plans: id, target, sources, waves, policies."""
+    state = state_for(ctx, json_out, tenant)
+    found = list_plans(_context(state))
+    emit(
+        state,
+        PlanList(plans=found),
+        lambda console: console.print(
+            table(
+                "Plans" if found else "No plans yet (make one: data-mash generate-plan)",
+                ["plan", "version", "target", "sources", "waves", "policies", "created"],
+                [
+                    (
+                        p.plan_id,
+                        p.version,
+                        p.target,
+                        ", ".join(p.source_ids),
+                        len(p.waves),
+                        p.summary.get("policies", sum(w.policy_count for w in p.waves)),
+                        p.created_at.isoformat()[:19],
+                    )
+                    for p in found
+                ],
+            )
+        ),
+    )
+
+
+@wave_app.command("list")
+def wave_list(
+    ctx: typer.Context,
+    plan: Annotated[str | None, typer.Option(help="Only waves of this plan.")] = None,
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """List waves: id, plan, status, policies, migrated (ids for wave run, gates...)."""
+    state = state_for(ctx, json_out, tenant)
+    found = list_waves(_context(state), plan_id=plan)
+    emit(
+        state,
+        WaveList(waves=found),
+        lambda console: console.print(
+            table(
+                "Waves" if found else "No waves yet (make a plan: data-mash generate-plan)",
+                ["wave", "plan", "label", "target", "status", "policies", "migrated", "failed"],
+                [
+                    (
+                        w.wave_id,
+                        w.plan_id,
+                        w.label,
+                        w.target,
+                        w.status,
+                        w.policy_count,
+                        w.migrated,
+                        w.failed,
+                    )
+                    for w in found
+                ],
+            )
+        ),
+    )
+
+
+@wave_app.command("reconcile")
+def wave_reconcile(
+    ctx: typer.Context,
+    wave_id: Annotated[str, typer.Argument(help="The wave id (see: data-mash wave list).")],
+    json_out: JsonOption = False,
+    tenant: TenantOption = None,
+) -> None:
+    """Reconcile a wave's canonical records against its target: counts, control totals, hashes.
+
+    Read-only (MCP: reconcile_wave). Exit 1 when source and target disagree.
+    """
+    state = state_for(ctx, json_out, tenant)
+    report = reconcile_wave(_context(state), wave_id)
+    # What the MCP reconcile_wave returns.
+    data = WaveReconciliation.model_validate(
+        {"wave_id": wave_id, "passed": report["passed"], "report": report}
+    )
+
+    def render(console: Console) -> None:
+        verdict = "[green]agree[/green]" if data.passed else "[red]DISAGREE[/red]"
+        console.print(
+            f"Wave {wave_id}: source and target {verdict}: {report['source_count']} policies in "
+            f"the source, {report['target_count']} in the target, {report['matched']} equal, "
+            f"{report['different']} different, {report['missing_in_target']} missing, "
+            f"{report['unexpected_in_target']} unexpected"
+        )
+        console.print(component_table(report))
+        for diff in report.get("component_sample", []):
+            console.print(
+                f"  [red]{diff['policy_id']}[/red] {diff['component']}: "
+                f"{diff['source_items']} items in the source, {diff['target_items']} in the "
+                f"target; differs in {', '.join(diff['fields'])}"
+            )
+        for mismatch in report.get("different_sample", []):
+            console.print(f"  [red]{mismatch['policy_id']}[/red]: {', '.join(mismatch['fields'])}")
+
+    emit(state, data, render)
+    if not data.passed:
+        raise typer.Exit(1)
+
+
+def component_table(report: dict[str, Any]) -> Any:
+    """Per-component reconciliation as a table: child rows, differing policies, totals."""
+    rows = []
+    for comp in report.get("components", []):
+        totals = comp["totals"]
+        rows.append(
+            (
+                comp["component"],
+                comp["source_children"],
+                comp["target_children"],
+                comp["count_mismatches"],
+                comp["different"],
+                ", ".join(f"{name.split('[].')[-1]} {t['target']}" for name, t in totals.items())
+                or "-",
+                "ok" if comp["matches"] else "MISMATCH",
+            )
+        )
+    return table(
+        "Per component (child rows of the target)",
+        ["component", "source items", "target items", "count diff", "differ", "totals", ""],
+        rows,
+    )

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 import typer.main
 
 from cli.main import app
@@ -67,8 +68,10 @@ def _hints(tree: ast.Module) -> Iterator[str]:
 
 def _command_tree() -> dict[str, set[str] | None]:
     root = typer.main.get_command(app)
+    ctx = typer.Context(root)
     tree: dict[str, set[str] | None] = {}
-    for name, command in root.commands.items():  # type: ignore[attr-defined]
+    for name in root.list_commands(ctx):  # type: ignore[attr-defined]
+        command = root.get_command(ctx, name)  # type: ignore[attr-defined]  # loads its module
         sub = getattr(command, "commands", None)
         tree[name] = set(sub) if sub is not None else None
     return tree
