@@ -37,6 +37,7 @@ from evals.demo_sync import sync_step
 from evals.demo_waves import EXAMPLE_RULES, StepProgress, plan_and_run_wave0
 from evals.estate import EstateManifest, generate_estate, load_manifest
 from evals.matching_estate import is_right, top1_right
+from knowledge.embeddings.semantic import release_local_models
 from tools.canonical import approve_mapping, map_to_canonical, update_field_mapping
 from tools.canonical.suggest import suggest_mapping
 from tools.content.ingest import ingest_file
@@ -388,6 +389,9 @@ def run_demo(
     estate["seconds"] = round(time.perf_counter() - started, 2)
     sources = sources_step(engine, settings, out, progress=progress)
     mapping = mapping_step(engine, settings, out, sources, progress=progress)
+    # The embedding work is over (one text per column, ingest and mapping only): end the model's
+    # process so the assembly, routing and waves that follow never carry torch's memory.
+    release_local_models()
     result: dict[str, Any] = {"estate": estate, "sources": sources, "mapping": mapping}
     if whole_policies:
         result["relationships"] = relate_step(engine, settings, sources)

@@ -9,9 +9,11 @@ re-exported here.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -22,6 +24,7 @@ from knowledge.embeddings.cache import CachedEmbedder
 from knowledge.embeddings.openai_embedder import OpenAIEmbedder
 from knowledge.embeddings.protocol import Embedder
 from knowledge.embeddings.spend import BudgetExceeded, SpendLedger
+from knowledge.embeddings.worker import EmbeddingWorker
 
 __all__ = [
     "BudgetExceeded",
@@ -32,6 +35,7 @@ __all__ = [
     "SpendLedger",
     "make_embedder",
     "minilm_model_path",
+    "release_local_models",
 ]
 
 MINILM_NAME: Final = "all-MiniLM-L6-v2"
@@ -74,20 +78,30 @@ def _force_hub_offline() -> None:
         constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
 
 
+#: Every local embedder alive in this process, so a run can release them all at once.
+_LIVE: weakref.WeakSet[LocalMiniLMEmbedder] = weakref.WeakSet()
+
+
 class LocalMiniLMEmbedder:
     """all-MiniLM-L6-v2 on the CPU via sentence-transformers, loaded lazily on first use."""
 
-    def __init__(self, *, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(
+        self, *, batch_size: int = 64, device: str = "cpu", isolated: bool = False
+    ) -> None:
         """Prepare the embedder; the model (about 90 MB) loads on the first :meth:`embed`.
 
         Args:
             batch_size: Texts per forward pass.
             device: Torch device; ``"cpu"`` on these machines.
+            isolated: Run the model in a child process (:mod:`knowledge.embeddings.worker`), so
+                torch's ~500 MiB never enter this one and :meth:`release` hands them back.
         """
         self._batch_size = batch_size
         self._device = device
         self._model: Any = None
         self._lock = threading.Lock()
+        self._worker = EmbeddingWorker(batch_size=batch_size) if isolated else None
+        _LIVE.add(self)
 
     @property
     def name(self) -> str:
@@ -101,6 +115,8 @@ class LocalMiniLMEmbedder:
         """Embed texts (longer than 256 word pieces are truncated by the model)."""
         if not texts:
             return np.zeros((0, MINILM_DIMENSION), dtype=np.float32)
+        if self._worker is not None:
+            return self._worker.embed(list(texts), MINILM_DIMENSION)
         vectors = self._loaded().encode(
             list(texts),
             batch_size=self._batch_size,
@@ -109,6 +125,15 @@ class LocalMiniLMEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def release(self) -> None:
+        """Free the model: end the child process (isolated), or drop it here. The next
+        :meth:`embed` loads it again."""
+        if self._worker is not None:
+            self._worker.close()
+        with self._lock:
+            self._model = None
+        gc.collect()
 
     def _loaded(self) -> Any:
         with self._lock:
@@ -137,6 +162,7 @@ def make_embedder(
     tenant: str = "default",
     budget_usd: float = 5.0,
     workspace_dir: Path | None = None,
+    isolated: bool = True,
 ) -> Embedder | None:
     """Build the configured embedder, wrapped in the on-disk cache.
 
@@ -151,6 +177,7 @@ def make_embedder(
         tenant: Tenant whose spend is counted for remote embeddings.
         budget_usd: Remote spend allowed per tenant before :class:`BudgetExceeded`.
         workspace_dir: Folder for the spend ledger (default: ``cache_dir``).
+        isolated: Run the local model in a child process (see :class:`LocalMiniLMEmbedder`).
 
     Returns:
         An :class:`Embedder`, or ``None`` for ``"none"``.
@@ -161,7 +188,7 @@ def make_embedder(
     if provider == "none":
         return None
     if provider == "local":
-        return CachedEmbedder(LocalMiniLMEmbedder(), cache_dir)
+        return CachedEmbedder(LocalMiniLMEmbedder(isolated=isolated), cache_dir)
     if provider == "openai":
         if not openai_api_key and not base_url:
             raise ConfigError(
@@ -184,3 +211,15 @@ def make_embedder(
         where="DATA_MASH_EMBEDDING_PROVIDER",
         fix=f"use one of: {', '.join(PROVIDERS)}",
     )
+
+
+def release_local_models() -> int:
+    """Release every local model of this process (see :meth:`LocalMiniLMEmbedder.release`).
+
+    A long run calls this when its embedding work is over (the demo, after mapping). Returns
+    how many embedders were released.
+    """
+    live = list(_LIVE)
+    for embedder in live:
+        embedder.release()
+    return len(live)

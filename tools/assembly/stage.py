@@ -19,6 +19,7 @@ reported; the assembly leaves them out of the document and counts the policy as 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -360,22 +361,40 @@ def _root_keys(
 def _parent_keys(
     con: duckdb.DuckDBPyConnection, rel: Relationship, sources: dict[str, SourceInfo]
 ) -> str:
-    """Table ``pk`` (the root's keys a child refers to) and, for a crosswalk, ``xw``; returns
-    the join from a child key table ``ck`` (v, num) to ``pk``."""
+    """Tables of the root's keys a child refers to (``pk_*``: pos, v, num) and, for a
+    crosswalk, its pairs (``xw_*``: num, v), each built once per staging (every child of one
+    parent key, and both the placing and the joining pass, share them); returns the join from
+    a child key table ``ck`` (v, num) to the parent's keys, aliased ``pk``."""
     pcol = quote(rel.parent_key)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE pk AS SELECT pos, {pcol} AS v, "
-        f"{_num(pcol)} AS num FROM rk WHERE {pcol} IS NOT NULL"
+    pk = _once(
+        con,
+        "pk",
+        rel.parent_key,
+        f"SELECT pos, {pcol} AS v, {_num(pcol)} AS num FROM rk WHERE {pcol} IS NOT NULL",
     )
     xw = rel.key_transform.crosswalk if rel.key_transform else None
     if xw is None:
-        return f"JOIN pk ON {_match(rel, 'ck', 'pk')}"
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE xw AS SELECT DISTINCT "
+        return f"JOIN {pk} pk ON {_match(rel, 'ck', 'pk')}"
+    pairs = _once(
+        con,
+        "xw",
+        f"{xw.source}\x1f{xw.from_key}\x1f{xw.to_key}",
+        "SELECT DISTINCT "
         f"{_num(f'trim(CAST({quote(xw.from_key)} AS VARCHAR))')} AS num, "
-        f"trim(CAST({quote(xw.to_key)} AS VARCHAR)) AS v FROM {scan(sources[xw.source])}"
+        f"trim(CAST({quote(xw.to_key)} AS VARCHAR)) AS v FROM {scan(sources[xw.source])}",
     )
-    return "JOIN xw ON ck.num = xw.num JOIN pk ON xw.v = pk.v"
+    return f"JOIN {pairs} xw ON ck.num = xw.num JOIN {pk} pk ON xw.v = pk.v"
+
+
+def _once(con: duckdb.DuckDBPyConnection, prefix: str, key: str, query: str) -> str:
+    """A temp table of ``query`` named after ``key``, created on first use; its name."""
+    name = f"{prefix}_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [name]
+    ).fetchone()
+    if not found or not found[0]:
+        con.execute(f"CREATE TEMP TABLE {name} AS {query}")
+    return name
 
 
 def _placed_rows(

@@ -1,0 +1,104 @@
+"""The local MiniLM model in a child process: same vectors, no torch in the caller, released."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from core.errors import ConfigError
+from knowledge.embeddings.semantic import LocalMiniLMEmbedder, release_local_models
+from knowledge.embeddings.worker import EmbeddingWorker
+
+REPO = Path(__file__).resolve().parents[3]
+TEXTS = ["PREM_AMT premium amount", "INSD_NM insured name", "", "état d'assurance"]
+
+
+def _children() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children() if "knowledge.embeddings.worker" in p.cmdline()]
+
+
+def test_isolated_vectors_equal_the_in_process_ones(minilm: LocalMiniLMEmbedder) -> None:
+    isolated = LocalMiniLMEmbedder(isolated=True)
+    try:
+        vectors = isolated.embed(TEXTS)
+        assert vectors.shape == (4, 384) and vectors.dtype == np.float32
+        assert np.array_equal(vectors, minilm.embed(TEXTS))
+        assert len(_children()) == 1
+        assert isolated.embed([]).shape == (0, 384)
+    finally:
+        isolated.release()
+
+
+def test_release_ends_the_child_and_the_next_embed_starts_one() -> None:
+    isolated = LocalMiniLMEmbedder(isolated=True)
+    try:
+        first = isolated.embed(["policy number"])
+        (child,) = _children()
+        assert release_local_models() >= 1
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+        assert _children() == []
+        assert np.array_equal(isolated.embed(["policy number"]), first)
+        assert len(_children()) == 1
+    finally:
+        isolated.release()
+
+
+def test_a_child_killed_between_calls_is_replaced() -> None:
+    isolated = LocalMiniLMEmbedder(isolated=True)
+    try:
+        first = isolated.embed(["premium"])
+        (child,) = _children()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+        assert np.array_equal(isolated.embed(["premium"]), first)
+        (fresh,) = _children()
+        assert fresh.pid != child.pid
+    finally:
+        isolated.release()
+
+
+def test_a_child_dying_mid_request_is_one_clear_error() -> None:
+    worker = EmbeddingWorker()
+    # A child that reads the request's length, writes something on stderr and exits: the reply
+    # never comes.
+    worker._process = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.buffer.read(4); sys.exit('out of memory')"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    with pytest.raises(ConfigError, match="embedding worker exited") as raised:
+        worker.embed(["premium"], 384)
+    assert raised.value.where == "local MiniLM worker"
+    assert not worker.running
+
+
+def test_torch_never_loads_into_the_caller(tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from knowledge.embeddings.semantic import make_embedder\n"
+        "from pathlib import Path\n"
+        "e = make_embedder('local', cache_dir=Path(sys.argv[1]))\n"
+        "v = e.embed(['premium amount', 'insured name'])\n"
+        "print(json.dumps({'shape': list(v.shape), 'torch': 'torch' in sys.modules,\n"
+        "  'transformers': 'sentence_transformers' in sys.modules}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+        timeout=600,
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"shape": [2, 384], "torch": False, "transformers": False}
