@@ -418,9 +418,20 @@ def _placed_rows(
         "union_by_name = true)) WHERE v IS NOT NULL"
     )
     join = _parent_keys(con, rel, sources)
-    placed = con.execute(f"SELECT DISTINCT ck.row FROM ck {join} ORDER BY 1").fetchnumpy()["row"]
+    # Each placed row's policy is kept (``cp_NN``): the joining pass reuses it instead of
+    # reading and matching the child's keys a second time.
+    table = _placed_table(child)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT ck.row, min(pk.pos) AS pos "
+        f"FROM ck {join} GROUP BY ck.row"
+    )
+    placed = con.execute(f"SELECT row FROM {table} ORDER BY 1").fetchnumpy()["row"]
     keyed = int(con.execute("SELECT count(*) FROM ck").fetchone()[0])  # type: ignore[index]
     return np.asarray(placed, dtype=np.int64), keyed - len(placed)
+
+
+def _placed_table(child: Contributor) -> str:
+    return f"cp_{child.index:02d}"
 
 
 def _join(
@@ -444,15 +455,12 @@ def _join(
         parts = _parts(mapped[c.index])
         name = c.name.replace("'", "''")
         if c.kind == "child":
+            # The mapped rows are exactly the placed ones; their policy comes from placing.
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE ck AS SELECT {quote(ROW)} AS row, "
-                f"nullif({quote(CKEY)}, '') AS v, {_num(quote(CKEY))} AS num, "
-                f"{quote(DKEY)} AS dk FROM {parts}"
-            )
-            join = _parent_keys(con, rel, sources)
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE cm AS SELECT ck.row, ck.v, ck.dk, min(pk.pos) AS pos "
-                f"FROM ck {join} GROUP BY ck.row, ck.v, ck.dk"
+                f"CREATE OR REPLACE TEMP TABLE cm AS SELECT m.row, m.v, m.dk, p.pos FROM ("
+                f"SELECT {quote(ROW)} AS row, nullif({quote(CKEY)}, '') AS v, "
+                f"{quote(DKEY)} AS dk FROM {parts}) m JOIN {_placed_table(c)} p USING (row) "
+                "WHERE m.v IS NOT NULL"
             )
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE cd AS SELECT *, CASE WHEN dk IS NULL THEN 1 ELSE "
