@@ -12,7 +12,8 @@ JSON list of texts; a reply is a 4-byte length and a JSON header (``{"rows", "di
 ``{"error"}``), then ``rows * dimension`` little-endian float32 values. The child ends when its
 stdin closes (the caller closed it, or died).
 
-Run as ``python -m knowledge.embeddings.worker`` (the caller starts it; nothing else should).
+The child runs :mod:`knowledge.embeddings.worker_process` (the caller starts it; nothing else
+should).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import IO, Final
 
 import numpy as np
 
@@ -36,7 +37,7 @@ _LENGTH: Final = struct.Struct("<I")
 _SOURCE_ROOT: Final = Path(__file__).resolve().parents[2]
 
 
-def _read_frame(stream: IO[bytes]) -> bytes | None:
+def read_frame(stream: IO[bytes]) -> bytes | None:
     head = stream.read(_LENGTH.size)
     if len(head) < _LENGTH.size:
         return None
@@ -47,7 +48,7 @@ def _read_frame(stream: IO[bytes]) -> bytes | None:
     return body
 
 
-def _write_frame(stream: IO[bytes], body: bytes) -> None:
+def write_frame(stream: IO[bytes], body: bytes) -> None:
     stream.write(_LENGTH.pack(len(body)))
     stream.write(body)
 
@@ -80,9 +81,9 @@ class EmbeddingWorker:
             process = self._started()
             assert process.stdin is not None and process.stdout is not None
             try:
-                _write_frame(process.stdin, json.dumps(list(texts)).encode())
+                write_frame(process.stdin, json.dumps(list(texts)).encode())
                 process.stdin.flush()
-                header = _read_frame(process.stdout)
+                header = read_frame(process.stdout)
                 if header is None:
                     raise BrokenPipeError("no reply")
                 reply = json.loads(header)
@@ -124,7 +125,7 @@ class EmbeddingWorker:
         env["HF_HUB_OFFLINE"] = env["TRANSFORMERS_OFFLINE"] = "1"
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in _stop)
         self._process = subprocess.Popen(  # noqa: S603 (this interpreter, a fixed module)
-            [sys.executable, "-m", "knowledge.embeddings.worker", str(self._batch_size)],
+            [sys.executable, "-m", "knowledge.embeddings.worker_process", str(self._batch_size)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -162,29 +163,3 @@ class EmbeddingWorker:
             self._stop()
         except Exception:  # noqa: BLE001, S110 (interpreter shutdown: nothing left to tell)
             pass
-
-
-def serve(stdin: IO[bytes], stdout: IO[bytes], batch_size: int) -> None:
-    """The child's loop: embed each request until stdin closes."""
-    from knowledge.embeddings.semantic import LocalMiniLMEmbedder  # noqa: PLC0415
-
-    model = LocalMiniLMEmbedder(batch_size=batch_size)
-    while (request := _read_frame(stdin)) is not None:
-        reply: dict[str, Any]
-        try:
-            vectors = model.embed(json.loads(request))
-        except Exception as error:  # noqa: BLE001 (reported to the caller, which raises)
-            _write_frame(stdout, json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
-        else:
-            reply = {"rows": int(vectors.shape[0]), "dimension": int(vectors.shape[1])}
-            _write_frame(stdout, json.dumps(reply).encode())
-            stdout.write(np.ascontiguousarray(vectors, dtype="<f4").tobytes())
-        stdout.flush()
-
-
-if __name__ == "__main__":
-    # Replies go to a private copy of stdout; anything a library prints goes to stderr instead
-    # of garbling the protocol.
-    _channel = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    serve(sys.stdin.buffer, _channel, int(sys.argv[1]) if len(sys.argv) > 1 else 64)

@@ -22,45 +22,35 @@ TEXTS = ["PREM_AMT premium amount", "INSD_NM insured name", "", "état d'assuran
 
 
 def _children() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children() if "knowledge.embeddings.worker" in p.cmdline()]
+    return [
+        p
+        for p in psutil.Process().children()
+        if "knowledge.embeddings.worker_process" in p.cmdline()
+    ]
 
 
-def test_isolated_vectors_equal_the_in_process_ones(minilm: LocalMiniLMEmbedder) -> None:
+def test_isolated_vectors_equal_in_process_ones_and_the_child_ends_on_release(
+    minilm: LocalMiniLMEmbedder,
+) -> None:
     isolated = LocalMiniLMEmbedder(isolated=True)
     try:
         vectors = isolated.embed(TEXTS)
         assert vectors.shape == (4, 384) and vectors.dtype == np.float32
         assert np.array_equal(vectors, minilm.embed(TEXTS))
-        assert len(_children()) == 1
         assert isolated.embed([]).shape == (0, 384)
-    finally:
-        isolated.release()
-
-
-def test_release_ends_the_child_and_the_next_embed_starts_one() -> None:
-    isolated = LocalMiniLMEmbedder(isolated=True)
-    try:
-        first = isolated.embed(["policy number"])
         (child,) = _children()
-        assert release_local_models() >= 1
-        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
-        assert _children() == []
-        assert np.array_equal(isolated.embed(["policy number"]), first)
-        assert len(_children()) == 1
-    finally:
-        isolated.release()
-
-
-def test_a_child_killed_between_calls_is_replaced() -> None:
-    isolated = LocalMiniLMEmbedder(isolated=True)
-    try:
-        first = isolated.embed(["premium"])
-        (child,) = _children()
+        # A child killed between calls is replaced by the next call.
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-        assert np.array_equal(isolated.embed(["premium"]), first)
+        assert np.array_equal(isolated.embed(TEXTS[:1]), vectors[:1])
         (fresh,) = _children()
         assert fresh.pid != child.pid
+        # Released: the child ends (its memory goes back); the next embed starts another.
+        assert release_local_models() >= 1
+        assert not fresh.is_running() or fresh.status() == psutil.STATUS_ZOMBIE
+        assert _children() == []
+        assert np.array_equal(isolated.embed(TEXTS[:1]), vectors[:1])
+        assert len(_children()) == 1
     finally:
         isolated.release()
 
