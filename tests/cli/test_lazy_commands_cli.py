@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 import cli.commands
 from cli.app import load_command
 from cli.command_index import COMMANDS
+from cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 LOADED = """
@@ -53,6 +54,11 @@ def test_a_command_imports_its_module_only() -> None:
     assert code == 0
     assert [m for m in modules if m.startswith("cli.commands.")] == ["cli.commands.content"]
     assert not [m for m in modules if m.startswith(("agents", "evals", "servers", "api"))]
+
+
+def test_a_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["wavez"]) == 2
+    assert "No such command 'wavez'. Did you mean 'wave'?" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
