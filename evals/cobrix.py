@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from evals.result import CaseStatus
 from tools.content.cobol import CobolReader, describe_layout
 
 CORPUS = Path(os.environ.get("DATA_MASH_COBRIX_CORPUS", "/work/shared/corpus/cobrix"))
@@ -240,10 +241,10 @@ def run_variant(
         diff = f"{type(exc).__name__}: {exc}"
     outcome["first_difference"] = diff
     if expected_failure is not None:
-        outcome["status"] = "expected_failure" if diff else "unexpected_pass"
+        outcome["status"] = CaseStatus.EXPECTED_FAILURE if diff else CaseStatus.UNEXPECTED_PASS
         outcome["known_gap"] = expected_failure
     else:
-        outcome["status"] = "pass" if diff is None else "fail"
+        outcome["status"] = CaseStatus.of(diff is None)
     return outcome
 
 
@@ -258,7 +259,7 @@ def run_layout(spec: tuple[str, str, str, dict[str, Any]], corpus: Path = CORPUS
         outcome["first_difference"] = first_layout_difference(got, expected)
     except Exception as exc:  # noqa: BLE001
         outcome["first_difference"] = f"{type(exc).__name__}: {exc}"
-    outcome["status"] = "pass" if outcome["first_difference"] is None else "fail"
+    outcome["status"] = CaseStatus.of(outcome["first_difference"] is None)
     return outcome
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from evals.result import SuiteStatus
+
 
 def _absent(value: object) -> bool:
     return value is None
@@ -48,7 +50,7 @@ class DemoReport(BaseModel):
 class SuiteOutcome(BaseModel):
     """How one suite of an eval run ended."""
 
-    status: str
+    status: SuiteStatus
     reason: str | None
     seconds: float
 
@@ -59,7 +61,7 @@ class EvalReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     suite: str
-    status: str
+    status: SuiteStatus
     reason: str | None
     created_at: str
     config: dict[str, Any]

@@ -12,7 +12,7 @@ import time
 import traceback
 
 from core.errors import DataMashError, InputError
-from evals.result import EvalConfig, SuiteResult, missing_capability
+from evals.result import EvalConfig, SuiteResult, SuiteStatus, missing_capability
 
 SUITES = ("content", "mapping", "routing", "journey", "perf", "assembly")
 ALL = "all"
@@ -45,7 +45,7 @@ def run_suite(name: str, config: EvalConfig) -> SuiteResult:
         last = traceback.extract_tb(exc.__traceback__)[-1]
         where = f"{last.filename}:{last.lineno}"
         result = SuiteResult(
-            suite=name, status="error", reason=f"{type(exc).__name__}: {exc} (at {where})"
+            suite=name, status=SuiteStatus.ERROR, reason=f"{type(exc).__name__}: {exc} (at {where})"
         )
     result.seconds = round(time.perf_counter() - started, 2)
     return result

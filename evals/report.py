@@ -20,7 +20,7 @@ from typing import Any
 
 from evals.charts import calibration_chart, perf_chart
 from evals.markdown import render_markdown
-from evals.result import EvalConfig, SuiteResult
+from evals.result import EvalConfig, SuiteResult, SuiteStatus
 
 PACKAGES = (
     "data-mash",
@@ -89,7 +89,11 @@ def build_document(
         cases.extend({"suite": r.suite, **c} for c in r.cases)
         notes.extend(f"{r.suite}: {n}" if combined else n for n in r.notes)
     statuses = {r.status for r in results}
-    status = results[0].status if len(results) == 1 else ("ok" if statuses == {"ok"} else "partial")
+    status = (
+        results[0].status
+        if len(results) == 1
+        else (SuiteStatus.OK if statuses == {SuiteStatus.OK} else SuiteStatus.PARTIAL)
+    )
     return {
         "suite": suite,
         "status": status,

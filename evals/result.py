@@ -8,12 +8,38 @@ ImportError of the module it needs), and never invents figures.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
 from core.settings import Settings
 
-Status = Literal["ok", "unavailable", "error"]
+
+class SuiteStatus(StrEnum):
+    """How a suite (or, ``PARTIAL``, a run of several) ended."""
+
+    OK = "ok"
+    UNAVAILABLE = "unavailable"  # the capability it measures is not installed
+    ERROR = "error"
+    PARTIAL = "partial"  # a run of several suites, not all of them ok
+
+
+class CaseStatus(StrEnum):
+    """The verdict on one case of a suite."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    EXPECTED_FAILURE = "expected_failure"  # a known gap (cobrix variants we do not support)
+    UNEXPECTED_PASS = "unexpected_pass"
+    ERROR = "error"
+    UNAVAILABLE = "unavailable"
+
+    @classmethod
+    def of(cls, ok: bool) -> CaseStatus:
+        """``PASS`` or ``FAIL``."""
+        return cls.PASS if ok else cls.FAIL
+
+
 Direction = Literal["higher", "lower"]
 
 DEFAULT_CORPUS_ROOT = Path("/work/shared/corpus")
@@ -61,7 +87,7 @@ class SuiteResult:
     """The outcome of one suite: figures, per-case rows, baselines and chart data."""
 
     suite: str
-    status: Status = "ok"
+    status: SuiteStatus = SuiteStatus.OK
     reason: str | None = None
     metrics: dict[str, float | int | None] = field(default_factory=dict)
     """Flat dotted names (``cobrix.pass_rate``) -> number. Thresholds and comparisons use them."""
@@ -79,7 +105,7 @@ class SuiteResult:
     @classmethod
     def unavailable(cls, suite: str, reason: str) -> SuiteResult:
         """A suite whose capability is missing: no figures, only why."""
-        return cls(suite=suite, status="unavailable", reason=reason)
+        return cls(suite=suite, status=SuiteStatus.UNAVAILABLE, reason=reason)
 
     def lower_is_better(self, *names: str) -> None:
         """Mark metrics where a smaller number is the better one (seconds, errors, ECE)."""

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from core.errors import InputError
-from evals.result import SuiteResult
+from evals.result import SuiteResult, SuiteStatus
 
 DEFAULTS = Path(__file__).with_name("thresholds.yaml")
 ENV = "DATA_MASH_EVAL_THRESHOLDS"
@@ -80,7 +80,7 @@ def check(result: SuiteResult, bounds: Bounds) -> list[dict[str, Any]]:
 
     A suite that is unavailable is not checked: nothing was measured, and the report says why.
     """
-    if result.status == "unavailable":
+    if result.status == SuiteStatus.UNAVAILABLE:
         return []
     rows = []
     for metric, bound in bounds.items():
@@ -103,7 +103,7 @@ def check(result: SuiteResult, bounds: Bounds) -> list[dict[str, Any]]:
                     **({"why": why} if why else {}),
                 }
             )
-    if result.status == "error":
+    if result.status == SuiteStatus.ERROR:
         rows.append(
             {
                 "suite": result.suite,

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.store import open_store
 from evals.assembly_score import assemble_estate
-from evals.result import EvalConfig, SuiteResult
+from evals.result import CaseStatus, EvalConfig, SuiteResult
 from evals.workspace import estate_for, ingest_estate
 from tools.assembly import propose_relationships
 
@@ -85,7 +85,7 @@ def score_assembly(result: SuiteResult, assembled: Any, seconds: float) -> None:
             {
                 "group": "assembly",
                 "id": root,
-                "status": "pass" if doc.clean and doc.equal == doc.clean else "fail",
+                "status": CaseStatus.of(bool(doc.clean and doc.equal == doc.clean)),
                 "policies": run.policies,
                 "complete": run.complete,
                 "partial": run.partial,
@@ -136,7 +136,7 @@ def score(
             {
                 "group": "relationship",
                 "id": f"{edge[2]}.{edge[3]} -> {edge[0]}.{edge[1]}",
-                "status": "pass" if rel is not None and _kind(rel) == want["transform"] else "fail",
+                "status": CaseStatus.of(rel is not None and _kind(rel) == want["transform"]),
                 "expected": want["transform"],
                 "found": _kind(rel) if rel is not None else None,
                 "match_rate": rel.match_rate if rel is not None else None,
@@ -147,7 +147,7 @@ def score(
             {
                 "group": "relationship",
                 "id": f"{edge[2]}.{edge[3]} -> {edge[0]}.{edge[1]}",
-                "status": "fail",
+                "status": CaseStatus.FAIL,
                 "expected": None,
                 "found": _kind(got[edge]),
             }

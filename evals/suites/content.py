@@ -16,7 +16,7 @@ from typing import Any
 
 from evals.cobrix import run_layout, run_variant
 from evals.cobrix_cases import LAYOUTS, VARIANTS, XFAIL
-from evals.result import EvalConfig, SuiteResult
+from evals.result import CaseStatus, EvalConfig, SuiteResult
 from evals.suites.content_estate import estate_part
 
 
@@ -59,18 +59,22 @@ def cobrix_part(config: EvalConfig, result: SuiteResult) -> None:
         rows.append({"group": "cobrix_layout", **run_layout(spec, corpus)})
     result.cases.extend(rows)
     variants = [r for r in rows if r["group"] == "cobrix"]
-    supported = [r for r in variants if r["status"] in ("pass", "fail")]
-    passed = sum(r["status"] == "pass" for r in supported)
+    supported = [r for r in variants if r["status"] in (CaseStatus.PASS, CaseStatus.FAIL)]
+    passed = sum(r["status"] == CaseStatus.PASS for r in supported)
     layout_rows = [r for r in rows if r["group"] == "cobrix_layout"]
-    layouts_passed = sum(r["status"] == "pass" for r in layout_rows)
+    layouts_passed = sum(r["status"] == CaseStatus.PASS for r in layout_rows)
     result.metrics.update(
         {
             "cobrix.variants": len(supported),
             "cobrix.passed": passed,
             "cobrix.failed": len(supported) - passed,
             "cobrix.pass_rate": passed / len(supported) if supported else None,
-            "cobrix.expected_failures": sum(r["status"] == "expected_failure" for r in variants),
-            "cobrix.unexpected_passes": sum(r["status"] == "unexpected_pass" for r in variants),
+            "cobrix.expected_failures": sum(
+                r["status"] == CaseStatus.EXPECTED_FAILURE for r in variants
+            ),
+            "cobrix.unexpected_passes": sum(
+                r["status"] == CaseStatus.UNEXPECTED_PASS for r in variants
+            ),
             "cobrix.layouts": len(layout_rows),
             "cobrix.layouts_failed": len(layout_rows) - layouts_passed,
             "cobrix.layout_pass_rate": layouts_passed / len(layout_rows) if layout_rows else None,

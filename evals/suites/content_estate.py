@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow.dataset as ds
 
 from evals.estate_truth import Universe, expected_value, policy_number, problems, universe
-from evals.result import EvalConfig, SuiteResult
+from evals.result import CaseStatus, EvalConfig, SuiteResult
 from evals.workspace import IngestedSource, estate_for, ingest_estate
 
 DETECTED = {"duplicate_id", "invalid_date", "missing_mandatory"}
@@ -55,7 +55,7 @@ def estate_part(config: EvalConfig, result: SuiteResult) -> None:
             {
                 "group": "estate_records",
                 "id": src.name,
-                "status": "pass" if ok else "fail",
+                "status": CaseStatus.of(ok),
                 "records": src.info.records,
                 "expected_records": expected,
                 "quarantined": src.info.bad_records,
@@ -126,7 +126,7 @@ def decoded_values(
                 "group": "estate_values",
                 "id": f"{src.name}.{column}",
                 "target": path,
-                "status": "pass" if not c["wrong"] else "fail",
+                "status": CaseStatus.of(not c["wrong"]),
                 "checked": c["checked"],
                 "wrong": c["wrong"],
                 "first_difference": first_diff.get(column),
@@ -189,7 +189,7 @@ def problem_metrics(
             row.update(status="no_detector", detector="none")
         else:
             hit = min(found, count)
-            row.update(status="pass" if found == count else "fail", detector="profile")
+            row.update(status=CaseStatus.of(found == count), detector="profile")
             totals[kind]["detected"] += hit
             totals[kind]["found"] += found
             totals[kind]["excess"] += found - hit

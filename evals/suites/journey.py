@@ -20,7 +20,7 @@ import yaml
 
 from core.statuses import JourneyStatus
 from evals.journey_scripts import load_scripts
-from evals.result import EvalConfig, SuiteResult
+from evals.result import CaseStatus, EvalConfig, SuiteResult
 from evals.workspace import estate_for
 
 
@@ -50,7 +50,7 @@ def run(config: EvalConfig) -> SuiteResult:
             )
             rows.append(_outcome(script, done))
     result.cases = rows
-    passed = sum(r["status"] == "pass" for r in rows)
+    passed = sum(r["status"] == CaseStatus.PASS for r in rows)
     result.metrics.update(
         {
             "scripts": len(rows),
@@ -90,7 +90,7 @@ def _outcome(script: Any, done: subprocess.CompletedProcess[str]) -> dict[str, A
         "group": "journey",
         "id": script.path.name,
         "journey": script.journey,
-        "status": "pass" if ok else "fail",
+        "status": CaseStatus.of(ok),
         "journey_status": status,
         "question": (doc.get("question") or {}).get("step") if doc.get("question") else None,
         "tool_calls": doc.get("tool_calls"),

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from evals.perf_worker import BENCHMARKS
-from evals.result import EvalConfig, SuiteResult
+from evals.result import CaseStatus, EvalConfig, SuiteResult
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 3600
@@ -38,11 +38,18 @@ def run(config: EvalConfig) -> SuiteResult:
             doc = json.loads(done.stdout.strip().splitlines()[-1])
         except (json.JSONDecodeError, IndexError):
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            result.cases.append({"group": "perf", "id": name, "status": "error", "error": last})
+            result.cases.append(
+                {"group": "perf", "id": name, "status": CaseStatus.ERROR, "error": last}
+            )
             continue
         if "unavailable" in doc:
             result.cases.append(
-                {"group": "perf", "id": name, "status": "unavailable", "error": doc["unavailable"]}
+                {
+                    "group": "perf",
+                    "id": name,
+                    "status": CaseStatus.UNAVAILABLE,
+                    "error": doc["unavailable"],
+                }
             )
             continue
         for fig in doc["figures"]:

@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from evals.estate import pools
 from evals.estate_truth import Universe, policy_number, problems, universe
-from evals.result import EvalConfig, SuiteResult
+from evals.result import CaseStatus, EvalConfig, SuiteResult
 from evals.routing_reference import ReferenceRouter
 from evals.workspace import estate_for
 from knowledge.canonical import arrow_schema
@@ -149,7 +149,7 @@ def _rule_cases(
                 "expected": exp,
                 "engine": eng,
                 "interpreter": itp,
-                "status": "pass" if exp == eng == itp and diff is None else "fail",
+                "status": CaseStatus.of(exp == eng == itp and diff is None),
                 "first_difference": diff,
             }
         )

@@ -171,3 +171,20 @@ def test_routing_suite_agrees_with_the_reference(
     shares = [v for k, v in result.metrics.items() if k.startswith("expected.")]
     assert abs(sum(shares) - 1.0) < 1e-9
     assert result.metrics["engine.agreement"] == 1.0, result.notes
+
+
+def test_suite_and_case_statuses_are_one_vocabulary(tmp_path: Path) -> None:
+    """A report's statuses are the enums' values; a status outside them is refused when read."""
+    from pydantic import ValidationError
+
+    from evals.contracts import EvalReport
+    from evals.result import CaseStatus, SuiteStatus
+
+    assert {s.value for s in SuiteStatus} == {"ok", "unavailable", "error", "partial"}
+    assert CaseStatus.of(True) == "pass" and CaseStatus.of(False) == "fail"
+    result = SuiteResult(suite="x", cases=[{"id": "a", "status": CaseStatus.of(True)}])
+    doc = build_document("x", [result], EvalConfig(home=tmp_path), [])
+    report = EvalReport.model_validate_json(json.dumps(doc, default=str))
+    assert report.status is SuiteStatus.OK and report.cases[0]["status"] == "pass"
+    with pytest.raises(ValidationError, match="status"):
+        EvalReport.model_validate({**doc, "status": "finished"})
