@@ -8,8 +8,8 @@ generator's logs:
 - orphans per child key (``relationships.json``), duplicates per source and record
   (``problems.jsonl``), cross-system conflicts per policy and field (``conflicts.jsonl``),
   unknown codes per source column (``inconsistent_code`` problems);
-- the share of clean policies whose assembled document equals the true one, every component
-  and every field.
+- the share of clean policies whose assembled document equals the true one the generator
+  wrote (``ground_truth/policies.jsonl``), every component and every field.
 """
 
 from __future__ import annotations
@@ -29,18 +29,16 @@ from evals.assembly_truth import (
     ROOTS,
     DocumentScore,
     install_reviewed_mappings,
+    load_policy_truth,
     score_documents,
-    truth_documents,
 )
 from evals.estate.keys import number_of
 from evals.estate.problems import DUPLICATE, INCONSISTENT_CODE
 from knowledge.canonical import arrow_to_records
 from tools.assembly.contracts import AssemblyRunResult, AssemblySpec
-from tools.assembly.keyspace import parquet_files
 from tools.assembly.output import assembled_batches, assembly_dir, side_table
 from tools.assembly.run import run_assembly
 from tools.assembly.spec import approve_assembly, propose_assembly
-from tools.content.sources import SourceRegistry
 
 
 @dataclass
@@ -122,8 +120,8 @@ def assemble_estate(
     """
 
     install_reviewed_mappings(engine, estate, tenant=tenant)
-    infos = SourceRegistry(engine, tenant=tenant).list()
-    truth = truth_documents(estate, {i.name: parquet_files(i) for i in infos})
+    # the generator's true document of every clean policy (ground_truth/policies.jsonl)
+    truth = load_policy_truth(estate)
     specs, runs, documents = {}, {}, {}
     found_dups: set[tuple[str, int]] = set()
     found_conflicts: set[tuple[int | None, str]] = set()

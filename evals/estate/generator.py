@@ -6,12 +6,14 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 
 from core.errors import InputError
 from evals.estate.model import EstateManifest, SourceEntry, SystemEntry
+from evals.estate.policy_truth import PolicyTruthWriter
 from evals.estate.problems import ProblemLog
 from evals.estate.relationships import relationship_truth
 from evals.estate.systems.acquired import AcquiredWriter
@@ -77,19 +79,31 @@ def generate_estate(
     (out_dir / "ground_truth").mkdir(parents=True, exist_ok=True)
     writers = _writers(out_dir, seed)
     log = ProblemLog(out_dir / "ground_truth" / "problems.jsonl")
+    truth = PolicyTruthWriter(
+        out_dir,
+        {s.name: s.mapping for w in writers for s in w.sources.values()},
+        {s.name: s.transforms for w in writers for s in w.sources.values()},
+    )
+    for writer in writers:  # what a writer captured before the first chunk (the agent roster)
+        truth.add_static(writer.take_captured())
     homes = np.zeros(len(HOME_SYSTEMS), dtype=np.int64)
     try:
         for index, start in enumerate(range(0, policies, CHUNK_POLICIES)):
             chunk = make_chunk(seed, index, start, min(CHUNK_POLICIES, policies - start))
             homes += np.bincount(chunk.home, minlength=len(HOME_SYSTEMS))
+            records: dict[str, list[tuple[int, dict[str, Any]]]] = {}
             for writer in writers:
                 writer.write(chunk, log)
+                records.update(writer.take_captured())
+            # every record of a policy is written within its chunk: join them now
+            truth.write_chunk(records, *log.take_chunk())
             if progress is not None:
                 progress("generate", start + chunk.n, policies)
     finally:
         for writer in writers:
             writer.close()
         log.close()
+        truth.close()
     manifest = _manifest(writers, log, seed, policies, homes)
     _write_ground_truth(out_dir, writers, manifest)
     links: Counter[tuple[str, str]] = Counter()

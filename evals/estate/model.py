@@ -54,6 +54,9 @@ class EstateManifest(BaseModel):
             "problems": "ground_truth/problems.jsonl",
             "conflicts": "ground_truth/conflicts.jsonl",
             "relationships": "ground_truth/relationships.json",
+            # the assembled document of every clean policy (see evals/estate/policy_truth.py)
+            "policies": "ground_truth/policies.jsonl",
+            "policies.summary": "ground_truth/policies_summary.json",
             # every decoded record of the mainframe sources (see evals/estate/expected.py)
             "expected.policy_master": "ground_truth/expected_policy_master.jsonl",
             "expected.endorsements": "ground_truth/expected_endorsements.jsonl",

@@ -85,6 +85,9 @@ class ProblemLog:
         )
         self.counts: dict[str, Counter[str]] = {}
         self.conflicts: Counter[str] = Counter()
+        # What was logged since the generator last took it (see take_chunk).
+        self._chunk_records: set[tuple[str, int]] = set()
+        self._chunk_conflicts: list[dict[str, object]] = []
 
     def add(
         self,
@@ -104,6 +107,7 @@ class ProblemLog:
         ]
         if lines:
             self._file.write("\n".join(lines) + "\n")
+        self._chunk_records.update((source, i) for i in record_indices.tolist())
         self.counts.setdefault(source, Counter())[kind] += len(lines)
 
     def add_conflicts(self, rows: list[dict[str, object]]) -> None:
@@ -113,6 +117,14 @@ class ProblemLog:
             self._conflicts.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         for row in rows:
             self.conflicts[str(row["source"])] += 1
+        self._chunk_conflicts.extend(rows)
+
+    def take_chunk(self) -> tuple[set[tuple[str, int]], list[dict[str, object]]]:
+        """(source, record index) of the problem records and the conflict rows logged since the
+        last call (then forgotten)."""
+        out = (self._chunk_records, self._chunk_conflicts)
+        self._chunk_records, self._chunk_conflicts = set(), []
+        return out
 
     def close(self) -> None:
         """Flush and close the logs."""

@@ -213,7 +213,13 @@ class AcquiredWriter(SystemWriter):
             chunk.phones(r, "+1-{area}-{exchange:03d}-{line:04d}"),
             strict=True,
         )
-        self._db.executemany(f"INSERT INTO party VALUES ({','.join('?' * 14)})", rows)
+        cols = [list(c) for c in zip(*rows, strict=True)] or [[] for _ in PARTY_MAPPING]
+        self._db.executemany(
+            f"INSERT INTO party VALUES ({','.join('?' * 14)})", zip(*cols, strict=True)
+        )
+        self.capture(
+            PARTY, self.sources[PARTY].records, dict(zip(PARTY_MAPPING, cols, strict=True))
+        )
         self.sources[PARTY].records += len(r)
 
     def _write_policies(self, chunk: PolicyChunk, sub: np.ndarray, log: ProblemLog) -> None:
@@ -252,7 +258,13 @@ class AcquiredWriter(SystemWriter):
             stamp,
             strict=True,
         )
-        self._db.executemany(f"INSERT INTO policy VALUES ({','.join('?' * 14)})", rows)
+        cols = [list(c) for c in zip(*rows, strict=True)] or [[] for _ in POLICY_MAPPING]
+        self._db.executemany(
+            f"INSERT INTO policy VALUES ({','.join('?' * 14)})", zip(*cols, strict=True)
+        )
+        self.capture(
+            POLICY, self.sources[POLICY].records, dict(zip(POLICY_MAPPING, cols, strict=True))
+        )
         self.sources[POLICY].records += len(r)
 
     def _write_coverages(self, chunk: PolicyChunk, sub: np.ndarray, log: ProblemLog) -> None:
@@ -279,7 +291,13 @@ class AcquiredWriter(SystemWriter):
             iso(chunk.exp_days[r]),
             strict=True,
         )
-        self._db.executemany(f"INSERT INTO coverage VALUES ({','.join('?' * 8)})", rows)
+        cols = [list(c) for c in zip(*rows, strict=True)] or [[] for _ in COVERAGE_MAPPING]
+        self._db.executemany(
+            f"INSERT INTO coverage VALUES ({','.join('?' * 8)})", zip(*cols, strict=True)
+        )
+        self.capture(
+            COVERAGE, self.sources[COVERAGE].records, dict(zip(COVERAGE_MAPPING, cols, strict=True))
+        )
         self.sources[COVERAGE].records += len(r)
 
     def close(self) -> None:

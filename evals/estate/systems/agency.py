@@ -130,6 +130,7 @@ class AgencyWriter(SystemWriter):
         policies.transforms = POLICY_TRANSFORMS
         agent_src = source(AGENTS, "Agents", AGENT_MAPPING)
         agent_src.records = len(roster)
+        self.capture(AGENTS, 0, dict(zip(AGENT_MAPPING, zip(*roster, strict=True), strict=True)))
         return [policies, agent_src, source(SUMMARY, "Summary", SUMMARY_MAPPING)]
 
     def write(self, chunk: PolicyChunk, log: ProblemLog) -> None:
@@ -156,7 +157,7 @@ class AgencyWriter(SystemWriter):
         self._by_state[:, 0] += np.bincount(state, minlength=len(_STATES))
         cents = np.bincount(state, weights=premium, minlength=len(_STATES))
         self._by_state[:, 1] += np.rint(cents).astype(np.int64)  # exact: sums < 2**53
-        rows = zip(
+        cols = [
             ids,
             pick(pools.CODES["agency.status"], chunk.status[r]),
             lob,
@@ -173,10 +174,11 @@ class AgencyWriter(SystemWriter):
             pick(pools.CODES["agency.frequency"], chunk.frequency[r]),
             [f"A{a + 1:05d}" for a in chunk.agent[r].tolist()],
             (10 + chunk.number[r] % 6).tolist(),
-            strict=True,
-        )
+        ]
+        base = self.sources[POLICIES].records
+        self.capture(POLICIES, base, dict(zip(POLICY_MAPPING, cols, strict=True)))
         sheet, row = self._policies, self._row
-        for values in rows:
+        for values in zip(*cols, strict=True):
             sheet.write_row(row, 0, values)
             row += 1
         self._row = row

@@ -53,6 +53,10 @@ class SystemWriter(ABC):
         self.out_dir = out_dir
         self.dir = out_dir / self.system
         self.dir.mkdir(parents=True, exist_ok=True)
+        # The records of the assembled sources written since the generator last took them, as a
+        # reader yields them: source -> (record index, column -> value). The generator joins
+        # them per policy into the true documents after every chunk (evals/estate/policy_truth).
+        self.captured: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         self.sources: dict[str, SourceDef] = {s.name: s for s in self.define_sources()}
         # (child source, home system) -> records referring to a policy of that home system
         self.links: Counter[tuple[str, str]] = Counter()
@@ -67,6 +71,19 @@ class SystemWriter(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Finish files (footers, summaries, indexes)."""
+
+    def capture(self, source: str, first: int, columns: dict[str, list[Any]]) -> None:
+        """Keep records of ``source`` numbered from ``first``, given column-wise."""
+        names = list(columns)
+        self.captured.setdefault(source, []).extend(
+            (first + i, dict(zip(names, row, strict=True)))
+            for i, row in enumerate(zip(*columns.values(), strict=True))
+        )
+
+    def take_captured(self) -> dict[str, list[tuple[int, dict[str, Any]]]]:
+        """The records captured since the last call (then forgotten)."""
+        out, self.captured = self.captured, {}
+        return out
 
     def files(self) -> list[str]:
         """Files of the system, relative to the estate directory."""

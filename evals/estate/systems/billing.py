@@ -130,7 +130,7 @@ class BillingWriter(SystemWriter):
         self._inject_conflicts(chunk, r, plan.kind < 0, ids, cities, log)
         bank_ref = [f"DE{v % 97:02d}37040044{v % 10**10:010d}" for v in (numbers * 31).tolist()]
         modified = pick(["BATCH01", "BATCH02", "JSCHMIDT", "MKOVAC"], numbers % 4)
-        rows = zip(
+        cols = [
             ids,
             bill_plan,
             freq,
@@ -143,9 +143,9 @@ class BillingWriter(SystemWriter):
             cities,
             bank_ref,
             modified,
-            strict=True,
-        )
-        self._csv.writerows(rows)
+        ]
+        self._csv.writerows(zip(*cols, strict=True))
+        self.capture(SOURCE, self.sources[SOURCE].records, dict(zip(MAPPING, cols, strict=True)))
         self.sources[SOURCE].records += m
 
     def _inject_conflicts(

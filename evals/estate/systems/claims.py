@@ -97,12 +97,14 @@ class ClaimsWriter(SystemWriter):
         reserve = rng.integers(50_000, 5_000_000, size=m)
         paid = (reserve * rng.random(m)).astype(np.int64)
         years = [d[:4] for d in iso(chunk.eff_days[r])]
+        numbers = [
+            f"CLM-{yr}-{num:09d}-{s}"
+            for yr, num, s in zip(years, chunk.number[r].tolist(), seq.tolist(), strict=True)
+        ]
         lines = []
-        for pid, num, s, yr, lo, rep, st, ca, res, pd in zip(
+        for pid, number, lo, rep, st, ca, res, pd in zip(
             ids,
-            chunk.number[r].tolist(),
-            seq.tolist(),
-            years,
+            numbers,
             loss,
             reported,
             status,
@@ -116,7 +118,7 @@ class ClaimsWriter(SystemWriter):
                     {
                         "policyRef": pid,
                         "claim": {
-                            "claimNumber": f"CLM-{yr}-{num:09d}-{s}",
+                            "claimNumber": number,
                             "lossDate": lo,
                             "reportedDate": rep,
                             "status": st,
@@ -131,6 +133,18 @@ class ClaimsWriter(SystemWriter):
             )
         if lines:
             self._file.write("\n".join(lines) + "\n")
+        # only the columns the document takes (the reader flattens "claim" with dots)
+        self.capture(
+            SOURCE,
+            self.sources[SOURCE].records,
+            {
+                "policyRef": ids,
+                "claim.claimNumber": numbers,
+                "claim.lossDate": loss,
+                "claim.reportedDate": reported,
+                "claim.status": status,
+            },
+        )
         self.sources[SOURCE].records += m
 
     def close(self) -> None:

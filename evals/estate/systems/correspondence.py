@@ -97,7 +97,8 @@ class CorrespondenceWriter(SystemWriter):
         channel = pick(pools.CHANNELS, rng.integers(0, 4, size=m))
         for i in np.nonzero(plan.mask(INCONSISTENT_CODE))[0].tolist():
             channel[i] = "PIGEON"
-        names = [escape(n) for n in chunk.names(r)]
+        plain = chunk.names(r)
+        names = [escape(n) for n in plain]
         zips = chunk.postal_codes(r)
         batch = pick([f"IDX{b:02d}" for b in range(12)], rng.integers(0, 12, size=m))
         parts = []
@@ -125,6 +126,23 @@ class CorrespondenceWriter(SystemWriter):
                 f"    <indexed-by>{bt}</indexed-by>\n  </Document>\n"
             )
         self._file.write("".join(parts))
+        # only the columns the document takes (the reader names nested elements with dots)
+        self.capture(
+            SOURCE,
+            self.sources[SOURCE].records,
+            {
+                "doc-id": [
+                    f"D{num:09d}-{s:02d}"
+                    for num, s in zip(chunk.number[r].tolist(), seq.tolist(), strict=True)
+                ],
+                "policy-ref": ids,
+                "doc-type": doc_type,
+                "sent-date": sent,
+                "channel": channel,
+                "recipient.name": plain,
+                "recipient.postal-code": zips,
+            },
+        )
         self.sources[SOURCE].records += m
 
     def close(self) -> None:

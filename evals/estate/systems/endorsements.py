@@ -161,8 +161,10 @@ class EndorsementsWriter(SystemWriter):
             text(base + 28, _VALUES[rng.integers(0, len(_VALUES), size=m)])
         keep = np.arange(width) < (data_len + RDW_LENGTH)[:, None]
         self._file.write(rec[keep].tobytes())
+        expected = _expected_columns(written, eff, prem, lines)
+        self.capture(SOURCE, self.sources[SOURCE].records, expected)
         self.sources[SOURCE].records += m
-        self._expected.write(_expected_columns(written, eff, prem, lines))
+        self._expected.write(expected)
 
     def close(self) -> None:
         self._file.close()

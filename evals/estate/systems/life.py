@@ -129,6 +129,7 @@ class LifeWriter(SystemWriter):
             [str(v) for v in julian(chunk.rated_days[r] + 400).tolist()],
         ]
         self._file.write("".join("|".join(row) + "\n" for row in zip(*cols, strict=True)))
+        self.capture(SOURCE, self.sources[SOURCE].records, dict(zip(MAPPING, cols, strict=True)))
         self.sources[SOURCE].records += len(r)
 
     def close(self) -> None:

@@ -267,20 +267,20 @@ class PolicyMasterWriter(SystemWriter):
         stamp = ymd(chunk.rated_days[r] + 1) * 1_000_000 + 23_015 + chunk.number[r] % 1000
         rec[:, 293:307] = eb.ebcdic_unsigned(stamp, 14)
         self._file.write(rec.tobytes())
-        self.sources[SOURCE].records += m
-        self._expected.write(
-            _expected_columns(
-                written,
-                insured,
-                dates,
-                premium,
-                chunk.balance_cents[r],
-                count,
-                coverages,
-                rated,
-                stamp,
-            )
+        expected = _expected_columns(
+            written,
+            insured,
+            dates,
+            premium,
+            chunk.balance_cents[r],
+            count,
+            coverages,
+            rated,
+            stamp,
         )
+        self.capture(SOURCE, self.sources[SOURCE].records, expected)
+        self.sources[SOURCE].records += m
+        self._expected.write(expected)
 
     def close(self) -> None:
         self._file.close()
