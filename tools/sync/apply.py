@@ -26,10 +26,11 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, select, update
 
+from core.store.bulk import bulk_insert, bulk_update, json_text, json_value, marker
 from core.store.models import (
     SyncChangeRow,
     SyncConflictRow,
@@ -50,8 +51,8 @@ from tools.sync.contracts import (
     Owner,
     Side,
 )
-from tools.sync.merge import merge
-from tools.sync.paths import MISSING, delta_of
+from tools.sync.merge import merge_flat
+from tools.sync.paths import delta_of
 from tools.sync.policy import ConflictPolicy
 from tools.sync.relay import parse_stamp
 
@@ -103,6 +104,19 @@ def conflict_kind(decision: FieldDecision, op: str, base: Mapping[str, Any]) -> 
     return "update_update"
 
 
+class _Change(NamedTuple):
+    """A pending change as the applier reads it (``sync_change`` columns, JSON parsed)."""
+
+    id: int
+    policy_id: str
+    origin: str
+    op: str
+    components: list[str]
+    delta: dict[str, Any]
+    hlc: str
+    source: str | None
+
+
 class _State:
     """One policy's sync state while a batch is applied.
 
@@ -115,24 +129,25 @@ class _State:
     """
 
     def __init__(self, row: Any | None) -> None:
+        # ``row``: the policy's sync_policy columns, freshly parsed (this state owns them).
         self.exists = row is not None
-        self.base: dict[str, Any] = dict(row.base) if row is not None else {}
+        self.base: dict[str, Any] = row.base if row is not None else {}
         self.sides: dict[str, dict[str, Any] | None] = {
-            "legacy": dict(row.legacy) if row is not None and row.legacy is not None else None,
-            "new": dict(row.new) if row is not None and row.new is not None else None,
+            "legacy": row.legacy if row is not None else None,
+            "new": row.new if row is not None else None,
         }
-        book = dict(row.stamps) if row is not None and row.stamps else {}
+        book = row.stamps if row is not None and row.stamps else {}
         self.stamps: dict[str, dict[str, str]] = {
-            "legacy": dict(book.get("legacy", {})),
-            "new": dict(book.get("new", {})),
+            "legacy": book.get("legacy", {}),
+            "new": book.get("new", {}),
         }
         sent = book.get("sent", {})
         self.sent: dict[str, dict[str, Any]] = {
-            "legacy": dict(sent.get("legacy", {})),
-            "new": dict(sent.get("new", {})),
+            "legacy": sent.get("legacy", {}),
+            "new": sent.get("new", {}),
         }
-        self.pins: dict[str, dict[str, Any]] = dict(book.get("pins", {}))
-        self.decided: set[str] = set(book.get("decided", []))
+        self.pins: dict[str, dict[str, Any]] = book.get("pins", {})
+        self.decided: set[str] = set(book.get("decided", ()))
 
     def side(self, name: str) -> dict[str, Any]:
         known = self.sides[name]
@@ -149,18 +164,21 @@ class _State:
     def agree(self) -> None:
         """Advance the base wherever both sides now hold the same value."""
         left, right = self.side("legacy"), self.side("new")
-        for path in set(left) | set(right) | set(self.base):
-            if left.get(path) == right.get(path):
-                value = left.get(path)
+        base, pins = self.base, self.pins
+        for path in set(left).union(right, base):
+            value = left.get(path)
+            if value == right.get(path):
                 if value is None:
-                    self.base.pop(path, None)
+                    base.pop(path, None)
                 else:
-                    self.base[path] = value
-                pin = self.pins.get(path)
-                if pin is not None and pin["value"] == value:
-                    del self.pins[path]
-        live = {f"{p}" for p in self.base} | set(left) | set(right)
-        self.decided = {d for d in self.decided if d.split("\x1f", 1)[0] in live}
+                    base[path] = value
+                if pins:
+                    pin = pins.get(path)
+                    if pin is not None and pin["value"] == value:
+                        del pins[path]
+        if self.decided:
+            live = set(base).union(left, right)
+            self.decided = {d for d in self.decided if d.split("\x1f", 1)[0] in live}
 
 
 class _Stamps(Mapping[str, HlcStamp]):
@@ -208,22 +226,28 @@ class SyncApplier:
         total = ApplyReport()
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(CHANGE)
-                    .where(
-                        and_(
-                            CHANGE.c.tenant == self.tenant,
-                            CHANGE.c.state == ChangeState.PENDING.value,
-                        )
-                    )
-                    .order_by(CHANGE.c.id)
-                    .limit(self.batch)
-                ).all()
+                rows = self._pending(conn)
             if not rows:
                 break
             total.add(self._apply_batch(rows))
         total.add(self.apply_resolutions())
         return total
+
+    def _pending(self, conn: Connection) -> list[_Change]:
+        """The next batch of pending changes in the order they were recorded.
+
+        Through the driver: SQLAlchemy's per-row result processing cost as much as the merge.
+        """
+        mark = marker(conn)
+        found = conn.exec_driver_sql(
+            "SELECT id, policy_id, origin, op, components, delta, hlc, source FROM sync_change "
+            f"WHERE tenant = {mark} AND state = {mark} ORDER BY id LIMIT {mark}",
+            (self.tenant, ChangeState.PENDING.value, self.batch),
+        ).all()
+        return [
+            _Change(i, pid, origin, op, json_value(comps), json_value(delta), hlc, source)
+            for i, pid, origin, op, comps, delta, hlc, source in found
+        ]
 
     # -- one batch ---------------------------------------------------------------------------
 
@@ -276,11 +300,14 @@ class SyncApplier:
         conflicts: list[tuple[str, FieldDecision, str, Any]] = []
         outbound: list[dict[str, Any]] = []
         last: dict[str, Any] = {}
+        acknowledged = 0
         # Stamps are fixed-width text ("%013d.%05d@node"), so text order is clock order: the
         # clock receives the batch's newest stamp once instead of every stamp.
         self.clock.receive(parse_stamp(max(row.hlc for row in rows)))
         for row in rows:
-            state = states.setdefault(row.policy_id, _State(None))
+            state = states.get(row.policy_id)
+            if state is None:
+                state = states[row.policy_id] = _State(None)
             side = row.origin
             sent = state.sent[side]
             if row.op == "receipt":
@@ -304,10 +331,9 @@ class SyncApplier:
                 sent.pop(path, None)
             state.sides[side] = moved(state.side(side), row.delta)
             if row.op in ("ack", "receipt"):
-                report.acknowledged += 1
-            else:
-                report.applied += 1
+                acknowledged += 1
             last[row.policy_id] = row
+        report.acknowledged, report.applied = acknowledged, len(rows) - acknowledged
         # One merge per policy and batch, after all of its changes in the batch: changes of
         # both sides that arrived together were made without seeing each other.
         for pid, row in last.items():
@@ -317,8 +343,7 @@ class SyncApplier:
         self._save_states(conn, {pid: states[pid] for pid in touched}, entry_id)
         self._save_conflicts(conn, conflicts, entry_id)
         self._marks.save(self.clock.last, conn)
-        if outbound:
-            conn.execute(insert(OUTBOUND), outbound)
+        self._save_outbound(conn, outbound)
         return report, decisions
 
     def _settle(
@@ -334,7 +359,7 @@ class SyncApplier:
     ) -> None:
         """Merge the policy's two sides against its base; owe each side what it lacks."""
         left, right = state.side("legacy"), state.side("new")
-        result = merge(
+        result = merge_flat(
             state.base,
             left,
             right,
@@ -343,7 +368,7 @@ class SyncApplier:
             legacy_stamps=_Stamps(state.stamps["legacy"]),
             new_stamps=_Stamps(state.stamps["new"]),
         )
-        merged = {p: v for p, v in result.merged.items() if v is not MISSING}
+        merged = result.merged  # this merge's own dict, free of MISSING
         pinned = set()
         for path, pin in list(state.pins.items()):
             if left.get(path) in (pin["legacy"], pin["value"]) and right.get(path) in (
@@ -357,7 +382,7 @@ class SyncApplier:
                     merged[path] = pin["value"]
             else:
                 del state.pins[path]  # a side changed it again: merge it afresh
-        for decision in [*result.resolved, *result.queued]:
+        for decision in (*result.resolved, *result.queued):
             if decision.path in pinned:
                 continue
             print_ = _fingerprint(decision)
@@ -384,11 +409,13 @@ class SyncApplier:
                 report.queued += 1
             else:
                 report.resolved += 1
-        report.from_legacy += len(result.from_legacy)
-        report.from_new += len(result.from_new)
+        if result.from_legacy:
+            report.from_legacy += len(result.from_legacy)
+        if result.from_new:
+            report.from_new += len(result.from_new)
         held = [d.path for d in result.queued if d.path not in pinned]
         for name, doc in (("legacy", left), ("new", right)):
-            wanted = side_view(merged, doc, held)
+            wanted = side_view(merged, doc, held) if held else merged
             if self._owe(outbound, name, row.policy_id, doc, wanted, entry_id, state.sent[name]):
                 report.add_outbound(name)
         state.agree()
@@ -397,17 +424,24 @@ class SyncApplier:
 
     def _load_states(self, conn: Connection, ids: list[str]) -> dict[str, _State]:
         found: dict[str, _State] = {}
+        mark = marker(conn)
+        lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
         for start in range(0, len(ids), _CHUNK):
-            query = select(STATE).where(
-                and_(
-                    STATE.c.tenant == self.tenant,
-                    STATE.c.policy_id.in_(ids[start : start + _CHUNK]),
+            chunk = ids[start : start + _CHUNK]
+            rows = conn.exec_driver_sql(
+                'SELECT policy_id, base, legacy, "new", stamps FROM sync_policy '
+                f"WHERE tenant = {mark} AND policy_id IN ({', '.join([mark] * len(chunk))})" + lock,
+                (self.tenant, *chunk),
+            ).all()
+            for pid, base, legacy, new, stamps in rows:
+                found[pid] = _State(
+                    SimpleNamespace(
+                        base=json_value(base),
+                        legacy=json_value(legacy),
+                        new=json_value(new),
+                        stamps=json_value(stamps),
+                    )
                 )
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update()
-            for row in conn.execute(query):
-                found[row.policy_id] = _State(row)
         return found
 
     def _owners(self, conn: Connection, ids: list[str]) -> dict[str, Owner]:
@@ -428,46 +462,44 @@ class SyncApplier:
         now = utcnow()
         fresh = [(pid, s) for pid, s in states.items() if not s.exists]
         known = [(pid, s) for pid, s in states.items() if s.exists]
-        if fresh:
-            conn.execute(
-                insert(STATE),
-                [
-                    {
-                        "tenant": self.tenant,
-                        "policy_id": pid,
-                        "base": s.base,
-                        "legacy": s.sides["legacy"],
-                        "new": s.sides["new"],
-                        "stamps": s.book(),
-                        "entry_id": entry_id,
-                        "updated_at": now,
-                    }
-                    for pid, s in fresh
-                ],
-            )
-        if known:
-            conn.execute(
-                update(STATE)
-                .where(and_(STATE.c.tenant == self.tenant, STATE.c.policy_id == bindparam("b_pid")))
-                .values(
-                    base=bindparam("b_base"),
-                    legacy=bindparam("b_legacy"),
-                    new=bindparam("b_new"),
-                    stamps=bindparam("b_stamps"),
-                    entry_id=entry_id,
-                    updated_at=now,
-                ),
-                [
-                    {
-                        "b_pid": pid,
-                        "b_base": s.base,
-                        "b_legacy": s.sides["legacy"],
-                        "b_new": s.sides["new"],
-                        "b_stamps": s.book(),
-                    }
-                    for pid, s in known
-                ],
-            )
+        bulk_insert(
+            conn,
+            "sync_policy",
+            ("tenant", "policy_id", "base", "legacy", "new", "stamps", "entry_id", "updated_at"),
+            [
+                (
+                    self.tenant,
+                    pid,
+                    json_text(s.base),
+                    json_text(s.sides["legacy"]),
+                    json_text(s.sides["new"]),
+                    json_text(s.book()),
+                    entry_id,
+                    now,
+                )
+                for pid, s in fresh
+            ],
+        )
+        bulk_update(
+            conn,
+            "sync_policy",
+            ("base", "legacy", "new", "stamps", "entry_id", "updated_at"),
+            ("tenant", "policy_id"),
+            [
+                (
+                    json_text(s.base),
+                    json_text(s.sides["legacy"]),
+                    json_text(s.sides["new"]),
+                    json_text(s.book()),
+                    entry_id,
+                    now,
+                    self.tenant,
+                    pid,
+                )
+                for pid, s in known
+            ],
+            json_columns=("base", "legacy", "new", "stamps"),
+        )
 
     def _owe(
         self,
@@ -486,7 +518,7 @@ class SyncApplier:
         """
         sets = {
             p: v
-            for p, v in delta_of(dict(held), dict(wanted)).items()
+            for p, v in delta_of(held, wanted).items()
             if p not in sent or sent[p] != v  # already on its way: do not send it again
         }
         if not sets:
@@ -500,10 +532,22 @@ class SyncApplier:
                 "document": {"set": sets, "expect": {p: held.get(p) for p in sets}},
                 "hlc": str(self.clock.now()),
                 "entry_id": entry_id,
-                "created_at": utcnow(),
             }
         )
         return True
+
+    def _save_outbound(self, conn: Connection, outbound: list[dict[str, Any]]) -> None:
+        now = utcnow()  # one stamp for the batch's commit (and one text form of it for SQLite)
+        bulk_insert(
+            conn,
+            "sync_outbound",
+            ("tenant", "side", "policy_id", "document", "hlc", "entry_id", "created_at"),
+            [
+                (r["tenant"], r["side"], r["policy_id"], json_text(r["document"]), r["hlc"])
+                + (r["entry_id"], now)
+                for r in outbound
+            ],
+        )
 
     def _save_conflicts(
         self, conn: Connection, conflicts: list[tuple[str, FieldDecision, str, Any]], entry_id: int
@@ -606,8 +650,7 @@ class SyncApplier:
                 self._save_states(conn, states, op.entry_id)
                 self._save_conflicts(conn, conflicts, op.entry_id)
                 self._marks.save(self.clock.last, conn)
-                if outbound:
-                    conn.execute(insert(OUTBOUND), outbound)
+                self._save_outbound(conn, outbound)
                 conn.execute(
                     update(CONFLICT)
                     .where(CONFLICT.c.id.in_([r.id for r in rows]))

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
@@ -31,14 +31,16 @@ SideStamps = HlcStamp | Mapping[str, HlcStamp]
 _ITEM_END = re.compile(r"\]")
 
 
-def _flat(document: Document | None) -> dict[str, Any]:
+def _flat(document: Document | None) -> Mapping[str, Any]:
+    """The document flattened; a flat one as it is (the merge only reads it)."""
     if document is None:
         return {}
     if isinstance(document, BaseModel):
         return flatten(document)
-    if all(not isinstance(v, dict | list | tuple) for v in document.values()):
-        return dict(document)  # already flat (dotted paths, scalar leaves): nothing to walk
-    return flatten(dict(document))
+    for value in document.values():
+        if isinstance(value, dict | list | tuple):
+            return flatten(dict(document))
+    return document  # already flat (dotted paths, scalar leaves): nothing to walk
 
 
 def _shown(value: Any) -> Any:
@@ -46,7 +48,7 @@ def _shown(value: Any) -> Any:
 
 
 def _items(flat: Mapping[str, Any]) -> set[str]:
-    return {path[: m.end()] for path in flat for m in _ITEM_END.finditer(path)}
+    return {path[: m.end()] for path in flat if "]" in path for m in _ITEM_END.finditer(path)}
 
 
 def _under(path: str, prefix: str) -> bool:
@@ -145,7 +147,50 @@ def merge(
         The merged document (flattened), the paths applied from each side, the conflicts
         decided by policy and those queued, and which sides need the merged values.
     """
-    b, left, right = _flat(base), _flat(legacy), _flat(new)
+    found = merge_flat(
+        _flat(base),
+        _flat(legacy),
+        _flat(new),
+        policy,
+        owner=owner,
+        legacy_stamps=legacy_stamps,
+        new_stamps=new_stamps,
+    )
+    return MergeResult(
+        merged=found.merged,
+        from_legacy=found.from_legacy,
+        from_new=found.from_new,
+        resolved=found.resolved,
+        queued=found.queued,
+        ping_back=found.ping_back,
+    )
+
+
+class FlatMerge(NamedTuple):
+    """:func:`merge_flat`'s result: :class:`MergeResult`'s fields, without a model to build."""
+
+    merged: dict[str, Any]
+    from_legacy: list[str]
+    from_new: list[str]
+    resolved: list[FieldDecision]
+    queued: list[FieldDecision]
+    ping_back: list[Side]
+
+
+def merge_flat(
+    b: Mapping[str, Any],
+    left: Mapping[str, Any],
+    right: Mapping[str, Any],
+    policy: ConflictPolicy,
+    *,
+    owner: Owner = Owner.DUAL,
+    legacy_stamps: SideStamps | None = None,
+    new_stamps: SideStamps | None = None,
+) -> FlatMerge:
+    """:func:`merge` of documents already flat (the applier's, thousands a second).
+
+    Only read, never changed; ``merged`` is a new dict the caller may keep.
+    """
     decider = _Decider(policy, owner, {Side.LEGACY: legacy_stamps, Side.NEW: new_stamps})
     merged: dict[str, Any] = {}
     from_legacy: list[str] = []
@@ -162,11 +207,12 @@ def merge(
 
     # Delete-versus-edit of a list item is decided once, for the whole item.
     base_items = _items(b)
+    left_items, right_items = (_items(left), _items(right)) if base_items else (set(), set())
     item_conflicts = sorted(
         prefix
         for prefix in base_items
-        if (prefix not in _items(left) and prefix in _items(right) and changed(right, prefix))
-        or (prefix not in _items(right) and prefix in _items(left) and changed(left, prefix))
+        if (prefix not in left_items and prefix in right_items and changed(right, prefix))
+        or (prefix not in right_items and prefix in left_items and changed(left, prefix))
     )
     item_conflicts = [
         p for p in item_conflicts if not any(_under(p, q) for q in item_conflicts if q != p)
@@ -189,7 +235,8 @@ def merge(
         )
         (resolved if decision.winner else queued).append(decision)
 
-    for path in sorted((set(b) | set(left) | set(right)) - settled):
+    paths = set(b).union(left, right)
+    for path in sorted(paths - settled if settled else paths):
         was, lv, nv = b.get(path, MISSING), left.get(path, MISSING), right.get(path, MISSING)
         if lv == was and nv == was:
             merged[path] = was
@@ -207,16 +254,17 @@ def merge(
             (resolved if decision.winner else queued).append(decision)
 
     held = {d.path for d in queued}
+    shared = (
+        merged
+        if not held
+        else {p: v for p, v in merged.items() if not any(p == q or _under(p, q) for q in held)}
+    )
     ping_back = []
     if policy.ping_back:
         for side, values in ((Side.LEGACY, left), (Side.NEW, right)):
-            if any(
-                values.get(p, MISSING) != v
-                for p, v in merged.items()
-                if not any(p == q or _under(p, q) for q in held)
-            ):
+            if any(values.get(p, MISSING) != v for p, v in shared.items()):
                 ping_back.append(side)
-    return MergeResult(
+    return FlatMerge(
         merged={p: v for p, v in merged.items() if v is not MISSING},
         from_legacy=from_legacy,
         from_new=from_new,

@@ -8,6 +8,7 @@ are independent changes. Lists whose items carry no id (or repeat one) are compa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -129,8 +130,9 @@ def _lists(node: Any) -> Any:
     return {k: _lists(v) for k, v in node.items()}
 
 
-def delta_of(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+def delta_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """The flat paths whose value differs between two flat documents (None: the path is gone)."""
-    return {
-        p: after.get(p) for p in sorted(set(before) | set(after)) if before.get(p) != after.get(p)
-    }
+    changed = [p for p, v in after.items() if before.get(p) != v]
+    changed.extend(p for p, v in before.items() if v is not None and p not in after)
+    changed.sort()
+    return {p: after.get(p) for p in changed}
