@@ -201,22 +201,34 @@ def _seed_states(engine: Any, policies: int) -> None:
         conn.execute(table_of(SyncPolicyRow).insert(), rows)
 
 
-def _changes(engine: Any, count: int, policies: int, key: str) -> None:
+CITY, CARRIER = "policy_core.insured_party.address.city", "policy_core.carrier"
+
+
+def _changes(
+    engine: Any, count: int, policies: int, key: str, two_sided_every: int | None = None
+) -> None:
+    """Two changes per policy: the legacy side's city, the new side's carrier (one-sided).
+
+    With ``two_sided_every``, every such policy's two changes hit the same field instead:
+    the city on one half (newest wins by HLC: resolved by rule), the carrier on the other
+    (no group: queued for a person), so the conflict paths are part of the measure.
+    """
     from core.store.models import SyncChangeRow, table_of, utcnow
 
     now = utcnow()
     rows = []
     for i in range(count):
         side = "legacy" if i % 2 == 0 else "new"
-        path = (
-            "policy_core.insured_party.address.city" if side == "legacy" else "policy_core.carrier"
-        )
+        path = CITY if side == "legacy" else CARRIER
+        policy = (i // 2) % policies
+        if two_sided_every and policy % two_sided_every == 0:
+            path = CITY if policy % (2 * two_sided_every) == 0 else CARRIER
         rows.append(
             {
                 "tenant": "default",
                 "change_key": f"{key}:{i}",
                 "origin": side,
-                "policy_id": f"P{(i // 2) % policies:07d}",
+                "policy_id": f"P{policy:07d}",
                 "op": "update",
                 "components": [path.split(".", maxsplit=1)[0]],
                 "delta": {path: f"v{i}"},
@@ -231,28 +243,46 @@ def _changes(engine: Any, count: int, policies: int, key: str) -> None:
 
 
 def apply_throughput(changes: int) -> dict[str, Any]:
+    """Changes applied per second (wall and process CPU) at batch 500 against one per commit.
+
+    Twice: with one-sided changes only (every field still checked against the base and the
+    other side), and with 10 % of the policies changed on both sides (conflicts decided by
+    rule or queued, the conflict rows written in the same commits).
+    """
     from core.settings import Settings
     from core.store import open_store
     from tools.sync.apply import SyncApplier
     from tools.sync.policy import load_policy
 
-    out: dict[str, Any] = {"changes": changes}
-    for label, batch, count in (("batched_500", 500, changes), ("one_per_tx", 1, changes // 10)):
-        home = Path(tempfile.mkdtemp(prefix="bench-apply-"))
-        engine = open_store(Settings(home=home))
-        _seed_states(engine, count // 2)
-        _changes(engine, count, count // 2, label)
-        applier = SyncApplier(engine, load_policy(), tenant="default", batch=batch)
-        start = time.perf_counter()
-        report = applier.apply_pending()
-        seconds = time.perf_counter() - start
-        out[label] = {
-            "changes": report.applied,
-            "seconds": round(seconds, 2),
-            "per_second": round(report.applied / seconds),
-        }
-        engine.dispose()
-    out["ratio"] = round(out["batched_500"]["per_second"] / out["one_per_tx"]["per_second"], 1)
+    out: dict[str, Any] = {"changes": changes, "load_avg_1m": round(os.getloadavg()[0], 1)}
+    for mix, every in (("one_sided", None), ("ten_pct_two_sided", 10)):
+        part: dict[str, Any] = {}
+        for label, batch, count in (
+            ("batched_500", 500, changes),
+            ("one_per_tx", 1, changes // 10),
+        ):
+            home = Path(tempfile.mkdtemp(prefix="bench-apply-"))
+            engine = open_store(Settings(home=home))
+            _seed_states(engine, count // 2)
+            _changes(engine, count, count // 2, label, every)
+            applier = SyncApplier(engine, load_policy(), tenant="default", batch=batch)
+            start, cpu = time.perf_counter(), time.process_time()
+            report = applier.apply_pending()
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+            part[label] = {
+                "changes": report.applied,
+                "conflicts_resolved": report.resolved,
+                "conflicts_queued": report.queued,
+                "seconds": round(seconds, 2),
+                "cpu_seconds": round(cpu, 2),
+                "per_second": round(report.applied / seconds),
+                "per_cpu_second": round(report.applied / cpu),
+            }
+            engine.dispose()
+        part["ratio"] = round(
+            part["batched_500"]["per_second"] / part["one_per_tx"]["per_second"], 1
+        )
+        out[mix] = part
     return out
 
 

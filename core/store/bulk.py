@@ -57,7 +57,7 @@ def bulk_insert(
     """Insert ``rows`` (tuples in ``columns`` order) into ``table``."""
     if not rows:
         return
-    names = ", ".join(columns)
+    names = ", ".join(f'"{c}"' for c in columns)  # quoted: ``values``, ``new``...
     if conn.dialect.name == "postgresql":
         driver = conn.connection.driver_connection
         assert driver is not None  # a checked-out connection always has its DBAPI connection

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, select, update
 
 from core.store.bulk import bulk_insert, bulk_update, json_text, json_value, marker
 from core.store.models import (
@@ -552,49 +552,90 @@ class SyncApplier:
     def _save_conflicts(
         self, conn: Connection, conflicts: list[tuple[str, FieldDecision, str, Any]], entry_id: int
     ) -> None:
+        """Record the batch's two-sided fields: decided ones as resolved conflicts, queued ones
+        as open conflicts (one per field: an open one already there shows the latest values)."""
+        if not conflicts:
+            return
         now = utcnow()
+        queued = sorted({pid for pid, decision, _, _ in conflicts if decision.winner is None})
+        still_open = self._open_conflicts(conn, queued) if queued else set()
+        updates: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
         for policy_id, decision, kind, change in conflicts:
-            values = {"base": decision.base, "legacy": decision.legacy, "new": decision.new}
-            sources = {
-                "legacy_source": change.source if change.origin == "legacy" else None,
-                "new_source": change.source if change.origin == "new" else None,
-            }
-            if decision.winner is None:
-                done = conn.execute(
-                    update(CONFLICT)
-                    .where(
-                        and_(
-                            CONFLICT.c.tenant == self.tenant,
-                            CONFLICT.c.policy_id == policy_id,
-                            CONFLICT.c.path == decision.path[:256],
-                            CONFLICT.c.state == ConflictState.OPEN.value,
-                        )
-                    )
-                    .values(values=values, kind=kind, entry_id=entry_id)
-                )
-                if done.rowcount:
-                    continue  # one open conflict per field: it now shows the latest values
-            conn.execute(
-                insert(CONFLICT).values(
-                    tenant=self.tenant,
-                    policy_id=policy_id,
-                    path=decision.path[:256],
-                    group_name=decision.group[:64],
-                    state=(
-                        ConflictState.OPEN if decision.winner is None else ConflictState.RESOLVED
-                    ).value,
-                    values=values,
-                    resolution=decision.winner.value if decision.winner else None,
-                    resolved_value={"value": decision.value} if decision.winner else None,
-                    decided_by=f"policy:{decision.strategy.value}" if decision.winner else None,
-                    entry_id=entry_id,
-                    created_at=now,
-                    resolved_at=now if decision.winner else None,
-                    applied_at=now if decision.winner else None,
-                    kind=kind,
-                    **sources,
+            values = json_text(
+                {"base": decision.base, "legacy": decision.legacy, "new": decision.new}
+            )
+            path = decision.path[:256]
+            if decision.winner is None and (policy_id, path) in still_open:
+                updates.append((values, kind, entry_id, self.tenant, policy_id, path, "open"))
+                continue
+            won = decision.winner
+            inserts.append(
+                (
+                    self.tenant,
+                    policy_id,
+                    path,
+                    decision.group[:64],
+                    (ConflictState.OPEN if won is None else ConflictState.RESOLVED).value,
+                    values,
+                    won.value if won else None,
+                    json_text({"value": decision.value} if won else None),
+                    f"policy:{decision.strategy.value}" if won else None,
+                    entry_id,
+                    now,
+                    now if won else None,
+                    now if won else None,
+                    kind,
+                    change.source if change.origin == "legacy" else None,
+                    change.source if change.origin == "new" else None,
                 )
             )
+        bulk_update(
+            conn,
+            "sync_conflict",
+            ("values", "kind", "entry_id"),
+            ("tenant", "policy_id", "path", "state"),
+            updates,
+            json_columns=("values",),
+        )
+        bulk_insert(
+            conn,
+            "sync_conflict",
+            (
+                "tenant",
+                "policy_id",
+                "path",
+                "group_name",
+                "state",
+                "values",
+                "resolution",
+                "resolved_value",
+                "decided_by",
+                "entry_id",
+                "created_at",
+                "resolved_at",
+                "applied_at",
+                "kind",
+                "legacy_source",
+                "new_source",
+            ),
+            inserts,
+        )
+
+    def _open_conflicts(self, conn: Connection, ids: list[str]) -> set[tuple[str, str]]:
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(ids), _CHUNK):
+            rows = conn.execute(
+                select(CONFLICT.c.policy_id, CONFLICT.c.path).where(
+                    and_(
+                        CONFLICT.c.tenant == self.tenant,
+                        CONFLICT.c.state == ConflictState.OPEN.value,
+                        CONFLICT.c.policy_id.in_(ids[start : start + _CHUNK]),
+                    )
+                )
+            )
+            found.update((r.policy_id, r.path) for r in rows)
+        return found
 
     # -- decisions made by people -------------------------------------------------------------
 

@@ -479,6 +479,7 @@ class _duck:
         self.con.execute(f"SET temp_directory = '{spill}'")
         self.con.execute("SET threads = 2")
         self.con.execute("SET preserve_insertion_order = false")
+        self.con.execute("SET enable_progress_bar = false")  # it would write into stdout
         return self.con
 
     def __exit__(self, *exc: object) -> None:
