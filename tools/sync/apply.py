@@ -745,8 +745,7 @@ class SyncApplier:
                 self._save_states(conn, states, op.entry_id)
                 self._save_conflicts(conn, conflicts, op.entry_id)
                 self._marks.save(self.clock.last, conn)
-                if outbound:
-                    conn.execute(insert(OUTBOUND), outbound)
+                self._save_outbound(conn, outbound)
                 op.outcome = report.model_dump() | {"paths": pinned[:200]}
         return report
 
