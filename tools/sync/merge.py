@@ -235,8 +235,8 @@ def merge_flat(
         )
         (resolved if decision.winner else queued).append(decision)
 
-    paths = set(b).union(left, right)
-    for path in sorted(paths - settled if settled else paths):
+    every = set(b).union(left, right)
+    for path in sorted(every - settled if settled else every):
         was, lv, nv = b.get(path, MISSING), left.get(path, MISSING), right.get(path, MISSING)
         if lv == was and nv == was:
             merged[path] = was
