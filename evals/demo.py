@@ -60,10 +60,13 @@ def estate_step(
     seed: int,
     progress: StepProgress | None = None,
     dry_check: bool = False,
+    policy_truth: bool = True,
 ) -> tuple[Path, EstateManifest]:
     """Generate (or reuse) the estate for this size and seed in the workspace.
 
     With ``dry_check`` only the arguments are checked (before anything, even the store, opens).
+    Without ``policy_truth`` the estate may lack the policies' assembled truth (the demo scores
+    nothing); an estate cached without it is generated again for a caller that needs it.
     """
     if policies < 1:
         raise InputError(
@@ -75,7 +78,9 @@ def estate_step(
     out = estate_dir(settings, policies, seed)
     manifest_file = out / "estate.json"
     if manifest_file.exists():
-        return out, load_manifest(out)
+        cached = load_manifest(out)
+        if not policy_truth or "policies" in cached.ground_truth:
+            return out, cached
 
     def forward(stage: str, done: int, total: int) -> None:
         if progress is not None:
@@ -84,7 +89,11 @@ def estate_step(
     partial = out.with_name(out.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
-    manifest = generate_estate(partial, policies=policies, seed=seed, progress=forward)
+    manifest = generate_estate(
+        partial, policies=policies, seed=seed, progress=forward, policy_truth=policy_truth
+    )
+    if out.exists():  # cached without the truth this caller needs
+        shutil.rmtree(out)
     partial.rename(out)  # a crashed generation never looks like a finished estate
     return out, manifest
 
@@ -384,7 +393,9 @@ def run_demo(
     """
 
     started = time.perf_counter()
-    out, manifest = estate_step(settings, policies=policies, seed=seed, progress=progress)
+    out, manifest = estate_step(
+        settings, policies=policies, seed=seed, progress=progress, policy_truth=False
+    )
     estate = estate_summary(out, manifest)
     estate["seconds"] = round(time.perf_counter() - started, 2)
     sources = sources_step(engine, settings, out, progress=progress)

@@ -51,6 +51,7 @@ def generate_estate(
     policies: int = 5000,
     seed: int = 7,
     progress: Progress | None = None,
+    policy_truth: bool = True,
 ) -> EstateManifest:
     """Write a synthetic legacy estate of ``policies`` policies into ``out_dir``.
 
@@ -62,6 +63,9 @@ def generate_estate(
         policies: Number of policies, partitioned over the four policy-level systems.
         seed: Random seed.
         progress: Called as ``progress(stage, done, total)`` after each chunk.
+        policy_truth: Also write the assembled document of every clean policy
+            (``ground_truth/policies.jsonl``, what the assembly eval scores against). It costs
+            about 4x the generation's CPU; the demo, which scores nothing, leaves it out.
 
     Returns:
         The manifest, also written as ``out_dir/estate.json``.
@@ -79,13 +83,19 @@ def generate_estate(
     (out_dir / "ground_truth").mkdir(parents=True, exist_ok=True)
     writers = _writers(out_dir, seed)
     log = ProblemLog(out_dir / "ground_truth" / "problems.jsonl")
-    truth = PolicyTruthWriter(
-        out_dir,
-        {s.name: s.mapping for w in writers for s in w.sources.values()},
-        {s.name: s.transforms for w in writers for s in w.sources.values()},
-    )
-    for writer in writers:  # what a writer captured before the first chunk (the agent roster)
-        truth.add_static(writer.take_captured())
+    truth = None
+    if policy_truth:
+        truth = PolicyTruthWriter(
+            out_dir,
+            {s.name: s.mapping for w in writers for s in w.sources.values()},
+            {s.name: s.transforms for w in writers for s in w.sources.values()},
+        )
+        for writer in writers:  # what a writer captured before the first chunk (the roster)
+            truth.add_static(writer.take_captured())
+    else:
+        for writer in writers:
+            writer.capturing = False
+            writer.take_captured()
     homes = np.zeros(len(HOME_SYSTEMS), dtype=np.int64)
     try:
         for index, start in enumerate(range(0, policies, CHUNK_POLICIES)):
@@ -96,15 +106,22 @@ def generate_estate(
                 writer.write(chunk, log)
                 records.update(writer.take_captured())
             # every record of a policy is written within its chunk: join them now
-            truth.write_chunk(records, *log.take_chunk())
+            if truth is not None:
+                truth.write_chunk(records, *log.take_chunk())
+            else:
+                log.take_chunk()
             if progress is not None:
                 progress("generate", start + chunk.n, policies)
     finally:
         for writer in writers:
             writer.close()
         log.close()
-        truth.close()
+        if truth is not None:
+            truth.close()
     manifest = _manifest(writers, log, seed, policies, homes)
+    if truth is None:
+        for key in ("policies", "policies.summary"):
+            del manifest.ground_truth[key]
     _write_ground_truth(out_dir, writers, manifest)
     links: Counter[tuple[str, str]] = Counter()
     for writer in writers:

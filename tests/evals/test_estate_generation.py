@@ -109,3 +109,26 @@ def test_progress_is_reported(tmp_path: Path) -> None:
 def test_non_positive_size_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="policies"):
         generate_estate(tmp_path, policies=0)
+
+
+def test_without_the_policy_truth_the_same_files_but_the_truth(tmp_path: Path) -> None:
+    """The demo generates without the policies' truth: every other file is the same, and a
+    cached estate without it is generated again for a caller that needs it (the evals)."""
+    from core.settings import Settings
+    from evals.demo import estate_step
+
+    generate_estate(tmp_path / "a", policies=150, seed=3)
+    lean_manifest = generate_estate(tmp_path / "b", policies=150, seed=3, policy_truth=False)
+    full, lean = digests(tmp_path / "a"), digests(tmp_path / "b")
+    truth_files = {"ground_truth/policies.jsonl", "ground_truth/policies_summary.json"}
+    assert truth_files <= set(full) and not truth_files & set(lean)
+    assert {k: v for k, v in full.items() if k not in truth_files and k != "estate.json"} == {
+        k: v for k, v in lean.items() if k != "estate.json"
+    }
+    assert "policies" not in lean_manifest.ground_truth
+
+    settings = Settings(home=tmp_path / "ws")
+    out, manifest = estate_step(settings, policies=150, seed=3, policy_truth=False)
+    assert not (out / "ground_truth" / "policies.jsonl").exists()
+    out, manifest = estate_step(settings, policies=150, seed=3)
+    assert (out / manifest.ground_truth["policies"]).stat().st_size > 0

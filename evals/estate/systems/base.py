@@ -57,6 +57,7 @@ class SystemWriter(ABC):
         # reader yields them: source -> (record index, column -> value). The generator joins
         # them per policy into the true documents after every chunk (evals/estate/policy_truth).
         self.captured: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+        self.capturing = True  # off when the estate is generated without the policies' truth
         self.sources: dict[str, SourceDef] = {s.name: s for s in self.define_sources()}
         # (child source, home system) -> records referring to a policy of that home system
         self.links: Counter[tuple[str, str]] = Counter()
@@ -74,6 +75,8 @@ class SystemWriter(ABC):
 
     def capture(self, source: str, first: int, columns: dict[str, list[Any]]) -> None:
         """Keep records of ``source`` numbered from ``first``, given column-wise."""
+        if not self.capturing:
+            return
         names = list(columns)
         self.captured.setdefault(source, []).extend(
             (first + i, dict(zip(names, row, strict=True)))
