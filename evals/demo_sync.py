@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Engine
 
 from core.ids import tenant_path
@@ -52,14 +54,47 @@ COLUMNS = {
 }
 
 
-def _write_extract(path: Path, docs: dict[str, dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(list(COLUMNS))
-        for pid in sorted(docs):
-            writer.writerow([pid, *(docs[pid].get(p) or "" for p in list(COLUMNS.values())[1:])])
-    return path
+def _row(pid: str, doc: dict[str, Any]) -> list[Any]:
+    return [pid, *(doc.get(p) or "" for p in list(COLUMNS.values())[1:])]
+
+
+def _write_extracts(
+    folder: Path, parts: Iterator[pa.RecordBatch], one_sided: int
+) -> tuple[Path, Path, list[tuple[str, dict[str, Any]]]]:
+    """The extract of the wave's day and the next day's, streamed from the wave's read-back
+    (one batch of documents in memory at a time); the two policies edited on both sides, in
+    full.
+
+    The next day: the first two policies whose status is neither value the sides will set are
+    edited on both sides (status, then name); the next ``one_sided`` have their premium
+    re-rated on legacy only.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    day0, day1 = folder / "day-0.csv", folder / "day-1.csv"
+    both: list[tuple[str, dict[str, Any]]] = []
+    re_rated = 0
+    with (
+        day0.open("w", newline="", encoding="utf-8") as h0,
+        day1.open("w", newline="", encoding="utf-8") as h1,
+    ):
+        first, second = csv.writer(h0), csv.writer(h1)
+        first.writerow(list(COLUMNS))
+        second.writerow(list(COLUMNS))
+        for part in parts:
+            for pid, doc in documents_of(part):
+                first.writerow(_row(pid, doc))
+                later = doc
+                if len(both) < 2 and doc.get(STATUS) not in ("cancelled", "pending"):
+                    both.append((pid, doc))
+                    if len(both) == 1:  # legacy cancels ...
+                        later = {**doc, STATUS: "cancelled"}
+                    else:
+                        later = {**doc, NAME: f"{doc.get(NAME) or pid} (legacy spelling)"}
+                elif re_rated < one_sided:  # premiums re-rated on legacy only: applied to new
+                    later = {**doc, PREMIUM: "1234.50"}
+                    re_rated += 1
+                second.writerow(_row(pid, later))
+    return day0, day1, both
 
 
 def _capture(
@@ -93,35 +128,26 @@ def sync_step(engine: Engine, settings: Settings, waves: dict[str, Any]) -> dict
             WAVE.select().where(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id)
         ).one()
     target = wave_target(engine, settings, tenant, wave, None)
-    docs = {pid: doc for part in target.read_back(wave_id) for pid, doc in documents_of(part)}
     folder = tenant_path(settings.path("sync"), tenant, "_demo", wave_id)
     feed = f"demo-{wave_id}"[:128]
-    report["extract_1"] = _capture(
-        engine, settings, feed, _write_extract(folder / "day-0.csv", docs), first=True
+    day0, day1, both = _write_extracts(
+        folder, target.read_back(wave_id), max(1, after.adopted.policies // 100)
     )
+    if len(both) < 2:
+        reason = "fewer than two of wave 0's policies have a status both sides could change"
+        return {**report, "status": "skipped", "reason": reason}
+    report["extract_1"] = _capture(engine, settings, feed, day0, first=True)
     quiet = run_sync(engine, settings, tenant=tenant)
 
-    ids = sorted(docs)
-    # two policies whose status is neither value the sides set (so both sides change it)
-    open_ = [p for p in ids if docs[p].get(STATUS) not in ("cancelled", "pending")] or ids
-    decided, queued = open_[0], open_[1]
-    rest = [p for p in ids if p not in (decided, queued)]
-    one_sided = rest[: max(1, len(ids) // 100)]
-    later = {pid: dict(doc) for pid, doc in docs.items()}
-    for pid in one_sided:  # premiums re-rated on legacy only: applied to new
-        later[pid][PREMIUM] = "1234.50"
-    later[decided][STATUS] = "cancelled"  # legacy cancels ...
-    later[queued][NAME] = f"{docs[queued].get(NAME) or queued} (legacy spelling)"
+    (decided, decided_doc), (queued, queued_doc) = both
     writer = SelectiveWriter(engine, settings, tenant=tenant)
     platform = NewPlatform(engine, tenant=tenant)
-    for pid, changes in (
-        (decided, {STATUS: "pending"}),  # ... while a platform user sets it pending
-        (queued, {NAME: f"{docs[queued].get(NAME) or queued} (platform spelling)"}),
+    for pid, doc, changes in (
+        (decided, decided_doc, {STATUS: "pending"}),  # ... while a platform user sets it pending
+        (queued, queued_doc, {NAME: f"{queued_doc.get(NAME) or queued} (platform spelling)"}),
     ):
-        writer.write_policy(pid, {**(platform.document(pid) or docs[pid]), **changes})
-    report["extract_2"] = _capture(
-        engine, settings, feed, _write_extract(folder / "day-1.csv", later), first=False
-    )
+        writer.write_policy(pid, {**(platform.document(pid) or doc), **changes})
+    report["extract_2"] = _capture(engine, settings, feed, day1, first=False)
     run = run_sync(engine, settings, tenant=tenant)
     conflicts = ConflictQueue(engine, tenant=tenant).page(state=None, limit=1000)
     mine = [c for c in conflicts.conflicts if c.policy_id in (decided, queued)]
