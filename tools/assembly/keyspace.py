@@ -30,7 +30,8 @@ _KEY = re.compile(KEY_REGEX)
 SAMPLE_ROWS = 5000
 MIN_KEYLIKE = 0.95  # share of a sample's values that must be key-shaped
 MIN_UNIQUE = 0.95  # distinct / rows for a column to be a parent key
-# Columns named like measures are never keys, whatever their digits look like.
+# Columns named like measures (or addresses and phone numbers) are never keys, whatever
+# their digits look like.
 MEASURE_WORDS = {
     "amt",
     "amount",
@@ -53,6 +54,17 @@ MEASURE_WORDS = {
     "face",
     "faceamt",
     "at",
+    # Address and contact values are digits too, and a 5-digit postal code lies inside any
+    # policy-number range of 100,000 or more: an insured's postal code is no reference.
+    "postal",
+    "postcode",
+    "zip",
+    "zipcode",
+    "phone",
+    "tel",
+    "telephone",
+    "fax",
+    "mobile",
 }
 _ABBREVIATIONS = {
     "no": "number",

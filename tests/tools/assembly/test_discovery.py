@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from assembly_estates import IngestedEstate
 
 from evals.estate.keys import number_of
@@ -92,3 +94,35 @@ def test_unrelated_sources_give_no_relationship(estate7: IngestedEstate) -> None
     ids = [estate7.ids["agency_summary"], estate7.ids["billing"]]
     result = propose_relationships(estate7.engine, estate7.settings, ids, tenant="default")
     assert result.relationships == [] and result.note
+
+
+def test_a_postal_code_is_no_reference_whatever_its_digits(tmp_path: Path) -> None:
+    """Five-digit postal codes lie inside a policy-number range of 100,000 and spread over it
+    like a sample: by their values alone they look like a reference to the policies. A column
+    named as an address or phone value is never a key; the true reference is still found."""
+    import csv
+    import random
+
+    from core.settings import Settings
+    from core.store import open_store
+    from tools.content.ingest import ingest_file
+
+    rng = random.Random(5)
+    policies = [f"P{n:09d}" for n in range(1, 3001)]
+    (tmp_path / "policy.csv").write_text(
+        "policy_number,holder\n" + "".join(f"{p},name {i}\n" for i, p in enumerate(policies)),
+        "utf-8",
+    )
+    with (tmp_path / "party.csv").open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["party_id", "policy_ref", "postal_code"])
+        for i in range(2500):
+            out.writerow([f"PT{i:06d}", rng.choice(policies), f"{rng.randint(1, 3000):05d}"])
+    settings = Settings(home=tmp_path / "ws")
+    engine = open_store(settings)
+    ids = [
+        ingest_file(engine, settings, tmp_path / f"{name}.csv", fmt="csv", name=name).source_id
+        for name in ("policy", "party")
+    ]
+    found = propose_relationships(engine, settings, ids, tenant="default").relationships
+    assert [(r.parent_key, r.child_key) for r in found] == [("policy_number", "policy_ref")]
