@@ -49,8 +49,6 @@ from tools.routing.contracts import (
     RuleSetComparison,
     RuleSetList,
     RulesValidation,
-    TargetChange,
-    Transition,
 )
 from tools.routing.decisions import RouteResult
 from tools.routing.decisions import route_source as route_batches
@@ -320,29 +318,7 @@ def build_server(
                 engine(), old, new, routable(source_id, who), tenant=who, sample_size=sample_size
             ),
         )
-        return RuleSetComparison(
-            old=old_set.info.label,
-            new=new_set.info.label,
-            added=diff.added,
-            removed=diff.removed,
-            changed={c.name: {k: list(v) for k, v in c.changes.items()} for c in diff.changed},
-            total=diff.total,
-            changed_count=diff.changed_count,
-            transitions=[
-                Transition(from_target=a, to_target=b, count=n)
-                for (a, b), n in sorted(diff.transitions.items(), key=str)
-            ],
-            sample=[
-                TargetChange(
-                    policy_id=s.policy_id,
-                    old_target=s.old_target,
-                    new_target=s.new_target,
-                    old_rule=s.old_rule,
-                    new_rule=s.new_rule,
-                )
-                for s in diff.sample
-            ],
-        )
+        return RuleSetComparison.of(old_set.info.label, new_set.info.label, diff)
 
     @mcp.resource(
         "rules://{tenant}/{name}/{version}",
