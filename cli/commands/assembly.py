@@ -4,7 +4,7 @@ policy (``assembly propose`` / ``assembly approve``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,11 @@ from tools.assembly.spec import approve_assembly, propose_assembly
 from tools.assembly.survivorship import read_rules
 
 app = command_app()
+
+
+def _input_file(flag: str, help_text: str) -> Any:
+    """An option naming a file the command reads: it must exist and not be a folder."""
+    return typer.Option(flag, exists=True, dir_okay=False, help=help_text)
 
 
 @app.command("relate")
@@ -46,11 +51,9 @@ def relate(
     ] = 0.0,
     file: Annotated[
         Path | None,
-        typer.Option(
+        _input_file(
             "--file",
-            exists=True,
-            dir_okay=False,
-            help="With --confirm: the relationships to store instead of the proposals "
+            "With --confirm: the relationships to store instead of the proposals "
             "(YAML/JSON list of parent, parent_key, child, child_key; names or ids).",
         ),
     ] = None,
@@ -131,11 +134,9 @@ def assembly_propose(
     ] = None,
     survivorship: Annotated[
         Path | None,
-        typer.Option(
+        _input_file(
             "--survivorship",
-            exists=True,
-            dir_okay=False,
-            help="YAML survivorship rules (rules: [{field, rule, sources, tolerance}]).",
+            "YAML survivorship rules (rules: [{field, rule, sources, tolerance}]).",
         ),
     ] = None,
     json_out: JsonOption = False,
@@ -166,21 +167,17 @@ def assembly_edit(
     assembly_id: Annotated[str, typer.Argument(help="A draft assembly id.")],
     crosswalks: Annotated[
         Path | None,
-        typer.Option(
+        _input_file(
             "--crosswalks",
-            exists=True,
-            dir_okay=False,
-            help="Crosswalk decisions, YAML: `crosswalks: [{source, column, value, canonical}]` "
+            "Crosswalk decisions, YAML: `crosswalks: [{source, column, value, canonical}]` "
             "(canonical: null leaves a value unmapped).",
         ),
     ] = None,
     survivorship: Annotated[
         Path | None,
-        typer.Option(
+        _input_file(
             "--survivorship",
-            exists=True,
-            dir_okay=False,
-            help="YAML survivorship rules, each replacing the rule of its field.",
+            "YAML survivorship rules, each replacing the rule of its field.",
         ),
     ] = None,
     json_out: JsonOption = False,
@@ -217,11 +214,9 @@ def assembly_approve(
     ] = None,
     crosswalks: Annotated[
         Path | None,
-        typer.Option(
+        _input_file(
             "--crosswalks",
-            exists=True,
-            dir_okay=False,
-            help="Your crosswalk decisions, YAML: `crosswalks: [{source: billing, column: Freq, "
+            "Your crosswalk decisions, YAML: `crosswalks: [{source: billing, column: Freq, "
             "value: '7', canonical: annual}]` (canonical: null leaves a value unmapped, its "
             "records quarantined). A canonical value outside the field's values is refused "
             "with the file and line.",
