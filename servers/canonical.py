@@ -10,7 +10,7 @@ Run it with ``data-mash serve canonical``.
 """
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.fastmcp import Context, FastMCP
 from pydantic import Field
@@ -62,6 +62,7 @@ from tools.canonical.contracts import (
 from tools.canonical.spec import Step
 
 Canonical = Annotated[str, Field(description="Canonical model version, e.g. policy_v1.")]
+T = TypeVar("T")
 ExportFormat = Literal["json", "yaml", "sql", "jsonl", "parquet"]
 Transform = Annotated[
     list[Step] | None,
@@ -70,6 +71,17 @@ Transform = Annotated[
         "name_split, join, text, default, constant) and that kind's options, e.g. "
         "[{'kind': 'date', 'format': 'DD.MM.YYYY'}] or [{'kind': 'code', 'table': "
         "'policy_status'}]; [] removes every step."
+    ),
+]
+SourceIds = Annotated[
+    list[SourceId],
+    Field(min_length=2, description="Two or more source ids from the content server."),
+]
+CrosswalkEdits = Annotated[
+    list[CrosswalkEdit] | None,
+    Field(
+        description="Your decisions on crosswalk values: {source, column, value, "
+        "canonical}; canonical null leaves the value unmapped (its records quarantined)."
     ),
 ]
 
@@ -245,10 +257,7 @@ def build_server(settings: Settings) -> FastMCP:
     @server.tool(annotations=READ_ONLY)
     @user_errors
     async def discover_relationships(
-        source_ids: Annotated[
-            list[SourceId],
-            Field(min_length=2, description="Two or more source ids from the content server."),
-        ],
+        source_ids: SourceIds,
         ctx: Context,
         tenant: Tenant = None,
     ) -> RelateResult:
@@ -264,10 +273,7 @@ def build_server(settings: Settings) -> FastMCP:
     @server.tool(annotations=WRITES)
     @user_errors
     async def confirm_relationships(
-        source_ids: Annotated[
-            list[SourceId],
-            Field(min_length=2, description="Two or more source ids from the content server."),
-        ],
+        source_ids: SourceIds,
         ctx: Context,
         relationships: Annotated[
             list[RelationshipEdit] | None,
@@ -337,13 +343,7 @@ def build_server(settings: Settings) -> FastMCP:
     async def edit_assembly(
         assembly_id: AssemblyId,
         ctx: Context,
-        crosswalk_edits: Annotated[
-            list[CrosswalkEdit] | None,
-            Field(
-                description="Your decisions on crosswalk values: {source, column, value, "
-                "canonical}; canonical null leaves the value unmapped (its records quarantined)."
-            ),
-        ] = None,
+        crosswalk_edits: CrosswalkEdits = None,
         survivorship: Annotated[
             list[SurvivorshipRule] | None,
             Field(
@@ -357,8 +357,8 @@ def build_server(settings: Settings) -> FastMCP:
         """Edit a draft assembly's crosswalk values and survivorship rules; stored as its next
         version (audited). A value outside the field's values, an unknown field or source, or
         an approved assembly is refused and nothing is stored."""
-        edits = [(f"crosswalk_edits[{i}]", e) for i, e in enumerate(crosswalk_edits or [])]
-        rules = [(f"survivorship[{i}]", r) for i, r in enumerate(survivorship or [])]
+        edits = _as_written("crosswalk_edits", crosswalk_edits)
+        rules = _as_written("survivorship", survivorship)
         return await run_blocking(
             ctx,
             lambda: assembly_review.edit_assembly(
@@ -379,18 +379,12 @@ def build_server(settings: Settings) -> FastMCP:
             float | None,
             Field(ge=0.0, le=1.0, description="Leave out what is below this confidence."),
         ] = None,
-        crosswalk_edits: Annotated[
-            list[CrosswalkEdit] | None,
-            Field(
-                description="Your decisions on crosswalk values: {source, column, value, "
-                "canonical}; canonical null leaves the value unmapped (its records quarantined)."
-            ),
-        ] = None,
+        crosswalk_edits: CrosswalkEdits = None,
         tenant: Tenant = None,
     ) -> AssemblySpec:
         """Approve (freeze) an assembly with its crosswalks, after your edits; the root's
         mapping must be approved. A canonical value outside the field's values is refused."""
-        edits = [(f"crosswalk_edits[{i}]", e) for i, e in enumerate(crosswalk_edits or [])]
+        edits = _as_written("crosswalk_edits", crosswalk_edits)
         return await run_blocking(
             ctx,
             lambda: assembly_spec.approve_assembly(
@@ -512,6 +506,12 @@ def build_server(settings: Settings) -> FastMCP:
 
     register_prompts(server, "canonical")
     return server
+
+
+def _as_written(argument: str, items: list[T] | None) -> list[tuple[str, T]]:
+    """Each item with where the caller wrote it (``crosswalk_edits[2]``), for the tools'
+    error messages."""
+    return [(f"{argument}[{i}]", item) for i, item in enumerate(items or [])]
 
 
 def _schema_page(
