@@ -131,6 +131,27 @@ def build_server(
             wave_lookup=getattr(batches, "wave_lookup", None),
         )
 
+    async def route(
+        ctx: Context, source_id: str, rule_set: str, tenant: str | None, *, dry_run: bool
+    ) -> RouteResult:
+        """Route a source's policies in a thread with progress; a dry run records nothing."""
+        who = tenant_of(tenant)
+
+        def work(progress: Callable[[float, float | None], None]) -> RouteResult:
+            batches = batches_for(engine(), settings, source_id, who)
+            return route_batches(
+                engine(),
+                settings,
+                rule_set,
+                batches,
+                tenant=who,
+                source_id=source_id,
+                dry_run=dry_run,
+                progress=progress,
+            )
+
+        return await run_blocking(ctx, work, with_progress=True)
+
     @mcp.tool(annotations=READ_ONLY)
     @user_errors
     async def validate_rules(rules: RulesYaml) -> RulesValidation:
@@ -209,21 +230,7 @@ def build_server(
         tenant: Tenant = None,
     ) -> RouteResult:
         """Route every policy of a source and record each decision (audited, resumable)."""
-        who = tenant_of(tenant)
-
-        def work(progress: Callable[[float, float | None], None]) -> RouteResult:
-            batches = batches_for(engine(), settings, source_id, who)
-            return route_batches(
-                engine(),
-                settings,
-                rule_set,
-                batches,
-                tenant=who,
-                source_id=source_id,
-                progress=progress,
-            )
-
-        return await run_blocking(ctx, work, with_progress=True)
+        return await route(ctx, source_id, rule_set, tenant, dry_run=False)
 
     @mcp.tool(annotations=READ_ONLY)
     @user_errors
@@ -234,22 +241,7 @@ def build_server(
         tenant: Tenant = None,
     ) -> RouteResult:
         """Dry run: how many of a source's policies each rule and target would get."""
-        who = tenant_of(tenant)
-
-        def work(progress: Callable[[float, float | None], None]) -> RouteResult:
-            batches = batches_for(engine(), settings, source_id, who)
-            return route_batches(
-                engine(),
-                settings,
-                rule_set,
-                batches,
-                tenant=who,
-                source_id=source_id,
-                dry_run=True,
-                progress=progress,
-            )
-
-        return await run_blocking(ctx, work, with_progress=True)
+        return await route(ctx, source_id, rule_set, tenant, dry_run=True)
 
     @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors
