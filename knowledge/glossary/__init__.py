@@ -8,6 +8,7 @@ from knowledge.glossary.codes import (
     lookup_code,
     normalize_code,
 )
+from knowledge.glossary.languages import Language, english_name, fold, languages
 from knowledge.glossary.roles import BusinessRole, business_roles, role_phrase
 from knowledge.glossary.terms import (
     ContextRule,
@@ -26,11 +27,15 @@ __all__ = [
     "CodeTable",
     "ContextRule",
     "GlossaryEntry",
+    "Language",
     "business_roles",
     "code_table",
+    "english_name",
     "expand_name",
     "expand_tokens",
+    "fold",
     "glossary",
+    "languages",
     "list_code_tables",
     "lookup_abbreviation",
     "lookup_code",

@@ -7,6 +7,7 @@ punctuation (`semi-annual` = `SEMI ANNUAL` = `SEMIANNUAL`) and also accept the c
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from importlib import resources
 
@@ -52,8 +53,16 @@ class CodeTable(BaseModel):
 
 
 def normalize_code(value: object) -> str:
-    """Upper-case a code and keep only letters and digits (`Semi-Annual` -> SEMIANNUAL)."""
-    return _NOT_ALNUM.sub("", str(value).upper()) if value is not None else ""
+    """Upper-case a code, fold accents and keep only letters and digits (`Semi-Annual` ->
+    SEMIANNUAL, `Résilié` -> RESILIE)."""
+    if value is None:
+        return ""
+    text = str(value)
+    if not text.isascii():
+        text = "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        )
+    return _NOT_ALNUM.sub("", text.upper())
 
 
 def _table_files() -> dict[str, str]:

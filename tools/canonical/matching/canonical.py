@@ -23,6 +23,7 @@ from knowledge.canonical import fields
 from knowledge.embeddings.semantic import Embedder
 from knowledge.glossary import (
     code_table,
+    english_name,
     expand_tokens,
     list_code_tables,
     lookup_code,
@@ -294,7 +295,7 @@ def allowed_pairs(names: list[str], targets: tuple[TargetField, ...]) -> np.ndar
     groups = {n.split("[]", 1)[0].rsplit(".", 1)[-1] for n in names if "[]" in n}
     owned: set[str] = set()
     for group in groups:
-        words = phrase(expand_tokens(group))
+        words = phrase(expand_tokens(english_name(group)))
         for t in targets:
             if t.is_list and fuzz.partial_ratio(words, t.component.replace("_", " ")) >= 80:
                 owned.add(t.component)

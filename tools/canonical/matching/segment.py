@@ -13,7 +13,13 @@ from collections import Counter
 from functools import lru_cache
 
 from knowledge.canonical import fields
-from knowledge.glossary import business_roles, expand_tokens, glossary, lookup_abbreviation
+from knowledge.glossary import (
+    business_roles,
+    english_name,
+    expand_tokens,
+    glossary,
+    lookup_abbreviation,
+)
 
 _MIN_PREFIX = 4
 _MIN_DROPPED = 4
@@ -93,8 +99,10 @@ def _pieces(upper: str, version: str) -> list[list[str]] | None:
 
 def insurance_tokens(name: str, version: str = "policy_v1") -> list[list[str]]:
     """Glossary expansion (``expand_tokens``), with unknown vowel-dropped words spelled out
-    (``CMPNY`` company) and unknown run-together tokens segmented."""
+    (``CMPNY`` company) and unknown run-together tokens segmented; a name written in another
+    language of ``knowledge/glossary/languages.yaml`` is read in English first."""
     out: list[list[str]] = []
+    name = english_name(name)
     # A vowel-dropped word is spelled out before the glossary tokenizer would cut it into
     # abbreviations by accident (PRDCR -> PRD + CR).
     name = _RAW.sub(lambda m: _spell_out(m.group(0), version), name)

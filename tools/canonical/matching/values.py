@@ -8,6 +8,7 @@ code, text) that canonical mode checks against a field's expected type.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,6 +118,9 @@ def _numeric_quantiles(values: pa.Array, texts: list[str]) -> np.ndarray | None:
     return np.quantile(scaled, _QUANTILES)
 
 
+_DAY_FIRST = re.compile(r"^(0?[1-9]|[12]\d|3[01])[/.-](0?[1-9]|1[0-2])[/.-](19|20)\d\d$")
+
+
 def _kind(
     arrow_type: pa.DataType,
     vector: np.ndarray,
@@ -128,6 +132,8 @@ def _kind(
         return "empty"
     if pa.types.is_temporal(arrow_type) or float(vector[BLOCKS["date"]].sum()) >= 0.8:
         return "date"
+    if sum(bool(_DAY_FIRST.match(t)) for t in texts) >= 0.8 * len(texts):
+        return "date"  # 31/01/2024: day-first slashes, the European way (the block has no slot)
     if pa.types.is_decimal(arrow_type) or pa.types.is_floating(arrow_type):
         return "money"
     if pa.types.is_integer(arrow_type):

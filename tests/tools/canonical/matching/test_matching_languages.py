@@ -1,0 +1,67 @@
+"""A French extract is matched through the glossary's French vocabulary and value codes
+(issue 20): the local MiniLM is English-only, so lexical knowledge carries the language."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+
+from tools.canonical.matching.canonical import suggest_matches
+from tools.canonical.matching.values import profile
+
+N = 80
+
+
+def _dates(start: dt.date, step: int) -> pa.Array:
+    return pa.array([(start + dt.timedelta(days=step * n)).strftime("%d/%m/%Y") for n in range(N)])
+
+
+@pytest.fixture(scope="module")
+def french_policies() -> dict[str, str | None]:
+    statuses = ["En vigueur", "Résilié", "Suspendu", "En vigueur", "Échu"]
+    modes = ["Mensuel", "Trimestriel", "Annuel", "Semestriel"]
+    columns = {
+        "N° Police": pa.array([f"AX{n:07d}" for n in range(N)]),
+        "Date d'effet": _dates(dt.date(2021, 1, 13), 5),
+        "Date d'échéance": _dates(dt.date(2024, 2, 17), 3),
+        "Nom de l'assuré": pa.array(
+            [f"Camille {s}" for s in ("Martin", "Petit", "Roux")] * 26 + ["A B"] * 2
+        ),
+        "Date de naissance": _dates(dt.date(1960, 3, 21), 97),
+        "Ville": pa.array(["Toulouse", "Bordeaux", "Nice", "Brest"] * (N // 4)),
+        "Code postal": pa.array([f"{31000 + n:05d}" for n in range(N)]),
+        "Statut du contrat": pa.array([statuses[n % 5] for n in range(N)]),
+        "Cotisation annuelle": pa.array([300.5 + 7 * n for n in range(N)]),
+        "Périodicité": pa.array([modes[n % 4] for n in range(N)]),
+        "Courtier": pa.array([f"CT{n % 9:03d}" for n in range(N)]),
+    }
+    result = suggest_matches(columns, source_name="contrats_fr")
+    return {c.column: c.best.target if c.best else None for c in result.columns}
+
+
+@pytest.mark.parametrize(
+    ("column", "target"),
+    [
+        ("N° Police", "policy_core.policy_id"),
+        ("Date d'effet", "policy_core.effective_date"),
+        ("Date d'échéance", "policy_core.expiration_date"),
+        ("Nom de l'assuré", "policy_core.insured_party.name"),
+        ("Date de naissance", "policy_core.insured_party.date_of_birth"),
+        ("Ville", "policy_core.insured_party.address.city"),
+        ("Code postal", "policy_core.insured_party.address.postal_code"),
+        ("Statut du contrat", "policy_core.status"),
+        ("Cotisation annuelle", "rating_components.premium_amount"),
+        ("Périodicité", "rating_components.premium_frequency"),
+        ("Courtier", "policy_core.agent_info.agent_id"),
+    ],
+)
+def test_french_headers_and_values_are_matched(
+    french_policies: dict[str, str | None], column: str, target: str
+) -> None:
+    assert french_policies[column] == target
+
+
+def test_day_first_dates_are_dates() -> None:
+    assert profile(_dates(dt.date(2023, 1, 1), 11)).kind == "date"  # 13/01/2023 and later
