@@ -31,11 +31,12 @@ from core.ids import tenant_path
 from core.settings import Settings
 from core.statuses import WaveState
 from tools.content.ingest import ingest_file
-from tools.sync.adopt import documents_of, keep_in_step, wave_target
+from tools.sync.adopt import documents_of, keep_in_step
 from tools.sync.capture import LegacyCapture
 from tools.sync.conflicts import ConflictQueue
 from tools.sync.contracts import ConflictState
 from tools.sync.ledger import WAVE
+from tools.sync.mirror import wave_target
 from tools.sync.platform import NewPlatform
 from tools.sync.service import run_sync
 from tools.sync.write import SelectiveWriter
@@ -141,7 +142,7 @@ def sync_step(engine: Engine, settings: Settings, waves: dict[str, Any]) -> dict
 
     (decided, decided_doc), (queued, queued_doc) = both
     writer = SelectiveWriter(engine, settings, tenant=tenant)
-    platform = NewPlatform(engine, tenant=tenant)
+    platform = NewPlatform(engine, tenant=tenant, settings=settings)
     for pid, doc, changes in (
         (decided, decided_doc, {STATUS: "pending"}),  # ... while a platform user sets it pending
         (queued, queued_doc, {NAME: f"{queued_doc.get(NAME) or queued} (platform spelling)"}),

@@ -609,7 +609,10 @@ class PlatformOutboxRow(SQLModel, table=True):
     """A platform write's change event, committed in the same transaction as the write."""
 
     __tablename__ = "platform_outbox"
-    __table_args__ = (Index("ix_platform_outbox_pending", "tenant", "delivered_at", "id"),)
+    __table_args__ = (
+        Index("ix_platform_outbox_pending", "tenant", "delivered_at", "id"),
+        Index("ix_platform_outbox_mirror", "tenant", "mirrored_at", "id"),
+    )
 
     id: int | None = id_field()
     tenant: str = Field(max_length=64)
@@ -621,3 +624,6 @@ class PlatformOutboxRow(SQLModel, table=True):
     txid: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_at: datetime = stamp_field()
     delivered_at: datetime | None = optional_stamp_field()
+    # when the platform's own tables (the new_platform target) took the write: in the same
+    # commit when they share the store's database, else just after (migration 0014_platform_mirror)
+    mirrored_at: datetime | None = optional_stamp_field()

@@ -35,7 +35,6 @@ from core.statuses import WaveState
 from core.store.models import (
     PlatformPolicyRow,
     SyncPolicyRow,
-    WavePlanRow,
     WaveRow,
     table_of,
     utcnow,
@@ -45,13 +44,12 @@ from tools.sync.capture import insert_ignoring_duplicates
 from tools.sync.clock import unsaved_clock
 from tools.sync.contracts import AdoptReport, ChangeState, Owner, WaveAdoption
 from tools.sync.ledger import TARGET_OWNERS, OwnershipLedger
+from tools.sync.mirror import wave_target
 from tools.sync.paths import delta_of, flatten
 from tools.sync.platform import flat_document
 from tools.waves.context import WaveContext
-from tools.waves.contracts import PlanCriteria
 
 WAVE = table_of(WaveRow)
-PLAN = table_of(WavePlanRow)
 POLICY = table_of(PlatformPolicyRow)
 STATE = table_of(SyncPolicyRow)
 NAMESPACE = "sync"
@@ -93,21 +91,6 @@ def documents_of(batch: pa.RecordBatch) -> Iterator[tuple[str, dict[str, Any]]]:
         policy_id = flat.get("policy_core.policy_id")
         if policy_id:
             yield str(policy_id), flat
-
-
-def wave_target(
-    engine: Engine, settings: Settings, tenant: str, wave: Any, context: WaveContext | None
-) -> Any:
-    """The configured target a wave wrote to (its plan's ``target_config``)."""
-    with engine.connect() as conn:
-        plan = conn.execute(
-            select(PLAN.c.criteria).where(
-                and_(PLAN.c.tenant == tenant, PLAN.c.plan_id == wave.plan_id)
-            )
-        ).first()
-    criteria = PlanCriteria.model_validate(plan.criteria if plan is not None else {})
-    context = context or WaveContext.default(engine, settings, tenant)
-    return context.target(wave.target, criteria.target_config)
 
 
 def adopt_wave(

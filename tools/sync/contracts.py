@@ -258,6 +258,11 @@ class PlatformWrite(BaseModel):
     changed: list[str] = Field(description="The flat paths the write changed.")
     version: int = Field(description="The policy's version on the platform after the write.")
     outbox_id: int | None = Field(None, description="The outbox event of the write.")
+    wave_id: str | None = Field(
+        None,
+        description="The wave under which the platform's own tables (new_platform target) hold "
+        "the policy and took the write; None when no wave placed it there.",
+    )
     skipped: list[str] = Field(
         default_factory=list, description="Patched paths left alone: written meanwhile."
     )

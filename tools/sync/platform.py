@@ -11,6 +11,10 @@ reads below the oldest running transaction, i.e. in commit order, not sequence o
 Every outbox row carries its origin. A platform user's write is ``new``; a merged value that
 ``sync run`` puts on the platform is ``sync``, and the relay never sends ``sync`` rows back to
 the legacy side (PostgreSQL's ``origin = none``): no echo, no ping-pong.
+
+A policy a wave placed in the ``new_platform`` target is written there too, whole, through the
+target's own write code (:mod:`tools.sync.mirror`): in the same commit when the target shares
+the store's database, else right after the commit, replayed after a crash.
 """
 
 from __future__ import annotations
@@ -24,11 +28,14 @@ from sqlalchemy import Connection, Engine, and_, insert, select, text, update
 
 from core.errors import InputError
 from core.ids import ID_PATTERN
+from core.settings import Settings
 from core.store.models import PlatformOutboxRow, PlatformPolicyRow, table_of, utcnow
 from tools.audit import AuditLog
 from tools.sync.clock import open_clock
 from tools.sync.contracts import HlcStamp, PlatformWrite
+from tools.sync.mirror import PlatformTables
 from tools.sync.paths import delta_of, flatten
+from tools.waves.context import WaveContext
 
 POLICY = table_of(PlatformPolicyRow)
 OUTBOX = table_of(PlatformOutboxRow)
@@ -50,6 +57,29 @@ def check_policy_id(policy_id: str) -> str:
     return policy_id
 
 
+def document_for(
+    policy_id: str, document: Mapping[str, Any] | BaseModel | None
+) -> dict[str, Any] | None:
+    """The flat document a write of ``policy_id`` stores (None: a delete), checked.
+
+    Raises:
+        InputError: a bad policy id, or a document whose policy id differs.
+    """
+    check_policy_id(policy_id)
+    if document is None:
+        return None
+    flat = flat_document(document)
+    declared = flat.get("policy_core.policy_id")
+    if declared not in (None, policy_id):
+        raise InputError(
+            f"the document is policy {declared!r}, not {policy_id!r}",
+            where="policy_core.policy_id",
+            fix="write each policy under its own id",
+        )
+    flat["policy_core.policy_id"] = policy_id
+    return flat
+
+
 def flat_document(document: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
     """A document as flat paths without empty leaves (a flat document passes through)."""
     if document is None:
@@ -65,11 +95,25 @@ def flat_document(document: Mapping[str, Any] | BaseModel | None) -> dict[str, A
 class NewPlatform:
     """The new platform's policy documents and their outbox, for one tenant."""
 
-    def __init__(self, engine: Engine, *, tenant: str, actor: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        tenant: str,
+        actor: str | None = None,
+        settings: Settings | None = None,
+        context: WaveContext | None = None,
+    ) -> None:
+        """``settings`` (or a wave ``context``) find the platform's tables of migrated policies;
+        without either, a write to a policy a wave placed there is refused."""
         self.engine = engine
         self.tenant = tenant
         self.audit = AuditLog(engine, tenant=tenant, actor=actor)
+        self.tables = PlatformTables(
+            engine, tenant=tenant, settings=settings, context=context, actor=actor
+        )
         self._clock = open_clock(engine, tenant=tenant, node="new")
+        self._owed: set[str] = set()  # written, not yet in the platform's tables
 
     def document(self, policy_id: str) -> dict[str, Any] | None:
         """The policy's current flat document, or None when the platform does not hold it."""
@@ -112,26 +156,19 @@ class NewPlatform:
         origin: str = ORIGIN_NEW,
         stamp: HlcStamp | None = None,
         reason: str | None = None,
+        mirror: bool = True,
     ) -> PlatformWrite:
         """Write (or with ``document=None`` delete) a policy on the platform, audited.
 
         The document and its outbox event commit together; writing what the platform already
-        holds writes nothing and emits no event.
+        holds writes nothing and emits no event. A policy a wave placed in the platform's
+        tables is written there too (``mirror=False``: later, by :meth:`mirror_owed`).
 
         Raises:
-            InputError: a bad policy id, or a document whose policy id differs.
+            InputError: a bad policy id, a document whose policy id differs, or a value the
+                platform's tables cannot hold (nothing is written).
         """
-        check_policy_id(policy_id)
-        flat = flat_document(document)
-        declared = flat.get("policy_core.policy_id")
-        if document is not None and declared not in (None, policy_id):
-            raise InputError(
-                f"the document is policy {declared!r}, not {policy_id!r}",
-                where="policy_core.policy_id",
-                fix="write each policy under its own id",
-            )
-        if document is not None:
-            flat["policy_core.policy_id"] = policy_id
+        flat = document_for(policy_id, document)
         stamp = stamp or self._clock.now()
         with self.audit.operation(
             NAMESPACE,
@@ -141,10 +178,10 @@ class NewPlatform:
             policy_ids=[policy_id],
         ) as op:
             with op.atomic() as conn:
-                result = self._write(
-                    conn, policy_id, flat if document is not None else None, origin, stamp
-                )
+                result = self._write(conn, policy_id, flat, origin, stamp)
                 op.outcome = result.model_dump(mode="json")
+        if mirror:
+            self.mirror_owed()
         return result
 
     def patch_policy(
@@ -155,6 +192,7 @@ class NewPlatform:
         origin: str = ORIGIN_SYNC,
         stamp: HlcStamp | None = None,
         reason: str | None = None,
+        mirror: bool = True,
     ) -> PlatformWrite:
         """Set some paths of a policy, each only if it still holds the expected value.
 
@@ -192,6 +230,8 @@ class NewPlatform:
                 )
                 result.skipped = skipped
                 op.outcome = result.model_dump(mode="json")
+        if mirror:
+            self.mirror_owed()
         return result
 
     def _lock(self, conn: Connection, policy_id: str) -> tuple[dict[str, Any], int]:
@@ -250,6 +290,7 @@ class NewPlatform:
                 .values(document=flat, version=version + 1, updated_at=utcnow())
             )
         version += 1
+        wave_id, owed = self._place(conn, policy_id, flat)
         txid = None
         if conn.dialect.name == "postgresql":
             txid = conn.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
@@ -264,6 +305,7 @@ class NewPlatform:
                 hlc=str(stamp),
                 txid=txid,
                 created_at=utcnow(),
+                mirrored_at=None if owed else utcnow(),
             )
             .returning(OUTBOX.c.id)
         ).scalar_one()
@@ -273,5 +315,37 @@ class NewPlatform:
                 {"channel": CHANNEL, "tenant": self.tenant},
             )
         return PlatformWrite(
-            policy_id=policy_id, op=op, changed=sorted(delta), version=version, outbox_id=outbox_id
+            policy_id=policy_id,
+            op=op,
+            changed=sorted(delta),
+            version=version,
+            outbox_id=outbox_id,
+            wave_id=wave_id,
         )
+
+    def _place(
+        self, conn: Connection, policy_id: str, flat: dict[str, Any] | None
+    ) -> tuple[str | None, bool]:
+        """Write the policy into the platform's tables if a wave placed it there: in ``conn``'s
+        transaction when they share the store's database, else owed (written after commit).
+        Returns the wave the tables hold it under (None: they do not) and whether it is owed."""
+        wave_id = self.tables.homes(conn, [policy_id]).get(policy_id)
+        if wave_id is None:
+            return None, False
+        if flat is not None:
+            self.tables.check({policy_id: flat})  # refused before anything commits
+        if self.tables.shares_store(self.tables.target(wave_id)):
+            self.tables.put(wave_id, {policy_id: flat}, within=conn)
+            return wave_id, False
+        self._owed.add(policy_id)  # after a rollback there is nothing pending: harmless
+        return wave_id, True
+
+    def mirror_owed(self) -> int:
+        """Write what this handle's committed writes owe the platform's tables (steps 2 and 3
+        of :mod:`tools.sync.mirror`); returns the outbox rows marked."""
+        owed, self._owed = sorted(self._owed), set()
+        return self.tables.mirror(owed) if owed else 0
+
+    def replay_mirror(self) -> int:
+        """Write every platform write a crash kept from the platform's tables (idempotent)."""
+        return self.tables.replay()

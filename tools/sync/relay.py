@@ -96,7 +96,9 @@ class Relay:
         self.tenant = tenant
         self.batch = batch
         self.audit = AuditLog(engine, tenant=tenant, actor=actor or "sync-relay")
-        self.platform = NewPlatform(engine, tenant=tenant, actor=actor or "sync-relay")
+        self.platform = NewPlatform(
+            engine, tenant=tenant, actor=actor or "sync-relay", settings=settings
+        )
         self._after_commit = after_commit  # tests: crash points
 
     # -- forwarding ---------------------------------------------------------------------------
@@ -206,8 +208,10 @@ class Relay:
                     origin=ORIGIN_SYNC,
                     stamp=parse_stamp(row.hlc),
                     reason=f"merged value, sync_outbound#{row.id}",
+                    mirror=False,  # the batch's policies go to the platform's tables at once
                 )
                 report.to_new += 1
+        self.platform.mirror_owed()
         if to_legacy:
             self._drop(rows[0].id, rows[-1].id, to_legacy)
             report.to_legacy = len(to_legacy)
@@ -247,6 +251,7 @@ class Relay:
     def pass_once(self) -> RelayReport:
         """Forward and deliver until neither has anything left."""
         total = RelayReport()
+        self.platform.replay_mirror()  # platform writes a crash kept from the platform's tables
         while True:
             step = self.forward()
             sent = self.deliver()

@@ -25,7 +25,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Engine, and_, insert, select
 
-from core.errors import InputError
 from core.settings import Settings
 from core.store.models import SyncOutboundRow, SyncPolicyRow, table_of, utcnow
 from tools.audit import AuditLog
@@ -34,7 +33,7 @@ from tools.sync.clock import unsaved_clock
 from tools.sync.contracts import Owner, PolicyWrite
 from tools.sync.ledger import OwnershipLedger
 from tools.sync.paths import delta_of
-from tools.sync.platform import NewPlatform, check_policy_id, flat_document
+from tools.sync.platform import NewPlatform, document_for
 from tools.sync.policy import ConflictPolicy, load_policy
 
 OUTBOUND = table_of(SyncOutboundRow)
@@ -72,24 +71,14 @@ class SelectiveWriter:
         Raises:
             InputError: a bad policy id, or a document whose policy id differs.
         """
-        check_policy_id(policy_id)
-        flat = flat_document(document)
-        declared = flat.get("policy_core.policy_id")
-        if document is not None and declared not in (None, policy_id):
-            raise InputError(
-                f"the document is policy {declared!r}, not {policy_id!r}",
-                where="policy_core.policy_id",
-                fix="write each policy under its own id",
-            )
-        if document is not None:
-            flat["policy_core.policy_id"] = policy_id
+        flat = document_for(policy_id, document)
         entry = self.ledger.owner_of(policy_id)
         owner = entry.owner if entry is not None else DEFAULT_OWNER
         if owner is Owner.NEW:
-            platform = NewPlatform(self.engine, tenant=self.tenant, actor=self.actor)
-            written = platform.write_policy(
-                policy_id, flat if document is not None else None, reason="owner: new"
+            platform = NewPlatform(
+                self.engine, tenant=self.tenant, actor=self.actor, settings=self.settings
             )
+            written = platform.write_policy(policy_id, flat, reason="owner: new")
             return PolicyWrite(
                 policy_id=policy_id,
                 owner=owner,
@@ -98,14 +87,14 @@ class SelectiveWriter:
                 to_new=written.op != "none",
             )
         if owner is Owner.DUAL:
-            changed = sorted(delta_of(self._view(policy_id, "new"), flat))
+            changed = sorted(delta_of(self._view(policy_id, "new"), flat or {}))
             applier = SyncApplier(
                 self.engine,
                 self._policy or load_policy(),
                 tenant=self.tenant,
                 actor=self.actor,
             )
-            report = applier.carry_write(policy_id, flat, reason="write_policy (owner: dual)")
+            report = applier.carry_write(policy_id, flat or {}, reason="write_policy (owner: dual)")
             return PolicyWrite(
                 policy_id=policy_id,
                 owner=owner,
@@ -113,7 +102,7 @@ class SelectiveWriter:
                 to_new=bool(report.to_new),
                 to_legacy=bool(report.to_legacy),
             )
-        return self._to_legacy(policy_id, flat)
+        return self._to_legacy(policy_id, flat or {})
 
     def _view(self, policy_id: str, side: str) -> dict[str, Any]:
         """Sync's last knowledge of one side of a policy (its base when the side is silent)."""

@@ -79,10 +79,12 @@ def test_a_later_extract_is_compared_with_what_the_wave_migrated(
 def test_a_followed_policy_gets_the_difference_as_a_change_from_new(
     store: Engine, store_settings: Settings, tmp_path: Path
 ) -> None:
-    context, wave_id = _migrated(store, store_settings, tmp_path)
-    platform = NewPlatform(store, tenant="default")
+    context, wave_id = _migrated(store, store_settings, tmp_path, run=False)
+    # written before the wave placed it on the platform: sync follows it already
+    platform = NewPlatform(store, tenant="default", settings=store_settings)
     platform.write_policy("A000001", {"policy_core.policy_id": "A000001", PREMIUM: "1.00"})
     run_sync(store, store_settings, tenant="default")
+    assert run_wave(context, wave_id).status == "completed"
     report = adopt_wave(store, store_settings, wave_id, tenant="default", context=context)
     assert (report.fresh, report.changed) == (11, 1)
     with store.connect() as conn:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -171,8 +172,11 @@ class NewPlatformTarget(sql.TableTarget):
                 conn.exec_driver_sql(parts.child_insert_sql(component, quote, self.dialect), rows)
 
     # -- MigrationTarget ------------------------------------------------------------------------
-    def write(self, wave_id: str, records: pa.Table) -> int:
+    def write(self, wave_id: str, records: pa.Table, *, within: Connection | None = None) -> int:
         """Upsert a batch of whole policies in one transaction; returns the policies written.
+
+        ``within``: a connection to this same database whose open transaction the write joins
+        (the caller commits or rolls back; sync writes a policy with its outbox row so).
 
         Raises:
             InputError: bad records, duplicate ids in the batch, or policies owned by another wave.
@@ -188,7 +192,7 @@ class NewPlatformTarget(sql.TableTarget):
         rows = self._policy_rows(table, wave_id, now if native else now.isoformat(), not native)
         ids = table.column(POLICY_ID).to_pylist()
         try:
-            with self.engine.begin() as conn:
+            with self._transaction(within) as conn:
                 if native:  # SQLAlchemy batches these into multi-row VALUES for psycopg
                     names = self._column_names()
                     conn.execute(
@@ -220,6 +224,10 @@ class NewPlatformTarget(sql.TableTarget):
             ) from None
         return table.num_rows
 
+    def _transaction(self, within: Connection | None) -> AbstractContextManager[Connection]:
+        """The caller's open transaction on this database, or one of our own."""
+        return nullcontext(within) if within is not None else self.engine.begin()
+
     def _owned_elsewhere(self, wave_id: str, ids: list[str]) -> list[tuple[str, str]]:
         key, found = self.table.c[POLICY_KEY], list[tuple[str, str]]()
         with self.engine.connect() as conn:
@@ -230,15 +238,21 @@ class NewPlatformTarget(sql.TableTarget):
                 found.extend((r[0], r[1]) for r in conn.execute(query))
         return sorted(found)
 
-    def delete(self, wave_id: str, policy_ids: Sequence[str] | None = None) -> int:
+    def delete(
+        self,
+        wave_id: str,
+        policy_ids: Sequence[str] | None = None,
+        *,
+        within: Connection | None = None,
+    ) -> int:
         """Delete the wave's whole policies (all, or those) in one transaction; idempotent.
 
         Children go first (the foreign keys cascade too, where they are enforced).
-        Returns the number of policies removed.
+        ``within``: as for :meth:`write`. Returns the number of policies removed.
         """
         self._prepare()
         removed = 0
-        with self.engine.begin() as conn:
+        with self._transaction(within) as conn:
             if policy_ids is None:
                 for component in self.components:
                     child = component.table
