@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine, and_, delete
 
 from core.errors import InputError
@@ -356,7 +357,8 @@ def _stage(
     rows = min(batch_rows, DEFAULT_BATCH_ROWS)
     ranges = reader.record_ranges(rows) if hasattr(reader, "record_ranges") else None
     if task is not None and ranges is not None and len(ranges) > 1:
-        return _stage_ranges(ranges, folder, path, progress, executor or LocalExecutor(), task)
+        executor = executor or LocalExecutor()
+        return _stage_ranges(reader, ranges, folder, path, progress, executor, task)
     by_records = getattr(reader, "progress_unit", "bytes") == "records"
     # records: the reader's count, asked once its first batch is out (two-pass readers know
     # it by then); 0 while unknown
@@ -396,7 +398,35 @@ def _stage(
     )
 
 
-class DecodeRange:
+class _RangeTask:
+    """A reader of the file, made once per task object in the worker (never pickled)."""
+
+    def __init__(self, fmt: str, path: Path, options: dict[str, Any]) -> None:
+        self.fmt, self.path, self.options = fmt, path, options
+        self._reader: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_reader": None}
+
+    def reader(self) -> Any:
+        if self._reader is None:  # the copybook parsed once per task object
+            self._reader = reader_for(self.fmt)(self.path, self.options)
+        return self._reader
+
+
+class SurveyRange(_RangeTask):
+    """The executor task of a reader's first pass over one range (:meth:`survey_range`:
+    e.g. what a delimited file's columns hold, merged by the driver into column types)."""
+
+    def __init__(self, fmt: str, path: Path, options: dict[str, Any], plan: dict[str, Any]) -> None:
+        super().__init__(fmt, path, options)
+        self.plan = plan
+
+    def __call__(self, span: Any) -> Any:
+        return self.reader().survey_range(span, self.plan)
+
+
+class DecodeRange(_RangeTask):
     """The executor task of an ingest: decode one range of a file's records (a reader's
     ``record_ranges``) into the staging folder's ``part-<range>-NNNNN.parquet`` files.
 
@@ -404,25 +434,31 @@ class DecodeRange:
     quarantine's Arrow table. Files are replaced whole, so a retried task leaves one copy.
     """
 
-    def __init__(self, fmt: str, path: Path, options: dict[str, Any], folder: Path) -> None:
-        self.fmt, self.path, self.options, self.folder = fmt, path, options, folder
-        self._reader: Any = None
+    def __init__(
+        self,
+        fmt: str,
+        path: Path,
+        options: dict[str, Any],
+        folder: Path,
+        plan: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(fmt, path, options)
+        self.folder, self.plan = folder, plan
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_reader": None}
+    def planned(self, plan: dict[str, Any]) -> DecodeRange:
+        """The same task with what the reader decided for the whole file."""
+        return DecodeRange(self.fmt, self.path, self.options, self.folder, plan)
 
     def __call__(
-        self, task: tuple[int, int, int], *, batch_rows: int = DEFAULT_BATCH_ROWS
+        self, task: tuple[int, Any], *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> tuple[dict[str, Any], pa.Table]:
-        k, first, count = task
-        if self._reader is None:  # once per worker process: the copybook parsed once
-            self._reader = reader_for(self.fmt)(self.path, self.options)
+        k, span = task
         parts = PartWriter(self.folder / "records", prefix=f"part-{k:05d}-")
         columns: dict[str, str] = {}
         bad: list[Any] = []
         bytes_read = 0
         try:
-            for batch in self._reader.range_batches(first, count, min(batch_rows, count)):
+            for batch in self.reader().range_batches(span, batch_rows, self.plan):
                 parts.write(batch.records)
                 _note_columns(columns, batch.records.schema)
                 bad.extend(batch.bad)
@@ -441,8 +477,9 @@ def _note_columns(columns: dict[str, str], schema: pa.Schema) -> None:
             columns[field.name] = str(field.type)
 
 
-def _stage_ranges(
-    ranges: list[tuple[int, int]],
+def _stage_ranges(  # noqa: PLR0913
+    reader: Any,
+    ranges: list[Any],
     folder: Path,
     path: Path,
     progress: Progress | None,
@@ -450,16 +487,31 @@ def _stage_ranges(
     task: DecodeRange,
 ) -> tuple[int, int, list[dict[str, Any]], list[Any]]:
     """Decode a splittable file range by range on the executor; results come back in file
-    order, so the quarantine and the column order are what one pass gives."""
+    order, so the quarantine and the column order are what one pass gives.
+
+    A reader that decides something for the whole file first (a delimited file's column
+    types) gets a plan, surveyed range by range on the executor too. A reader whose ranges
+    number their bad records from the range's start (``range_numbering = "relative"``) has
+    them shifted here by the records of the ranges before.
+    """
     (folder / "records").mkdir(parents=True, exist_ok=True)
+    if hasattr(reader, "range_plan"):
+        plan = reader.range_plan()
+        if getattr(reader, "wants_survey", False):
+            survey = SurveyRange(task.fmt, task.path, task.options, plan)
+            plan = reader.plan_from_surveys(plan, executor.map(survey, ranges))
+        task = task.planned(plan)
+    relative = getattr(reader, "range_numbering", "absolute") == "relative"
     quarantine = QuarantineWriter(folder / "quarantine.parquet")
     columns: dict[str, str] = {}
-    rows = 0
+    rows = before = 0
     total = path.stat().st_size
-    items = [(k, first, count) for k, (first, count) in enumerate(ranges)]
     try:
         started = time.perf_counter()
-        for outcome, bad in executor.map(task, items):
+        for outcome, bad in executor.map(task, list(enumerate(ranges))):
+            if relative:
+                bad = _shifted(bad, before)
+                before += outcome["rows"] + bad.num_rows
             rows += outcome["rows"]
             for name, type_ in outcome["columns"].items():
                 columns.setdefault(name, type_)
@@ -485,6 +537,16 @@ def _stage_ranges(
         [{"name": k, "type": v} for k, v in columns.items()],
         quarantine.sample,
     )
+
+
+def _shifted(bad: pa.Table, records: int) -> pa.Table:
+    """Bad records numbered from their range's start, renumbered from the file's."""
+    if not records or not bad.num_rows:
+        return bad
+    for name in ("record_index", "line"):
+        column = pc.add(bad.column(name), pa.scalar(records, pa.int64()))
+        bad = bad.set_column(bad.schema.get_field_index(name), name, column)
+    return bad
 
 
 def _profile(folder: Path, executor: Executor | None) -> dict[str, Any]:

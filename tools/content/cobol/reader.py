@@ -23,6 +23,7 @@ from tools.content.cobol.assemble import Assembler, DecodeSettings, Issue
 from tools.content.cobol.codepages import is_ebcdic
 from tools.content.cobol.decode_text import char_table
 from tools.content.cobol.framing import (
+    CHUNK,
     RAW_CAP,
     ByteSource,
     HeaderSpec,
@@ -33,13 +34,15 @@ from tools.content.cobol.framing import (
     text_batches,
     variable_occurs_batches,
 )
-from tools.content.cobol.layout import Layout, describe_layout, load_layout
+from tools.content.cobol.layout import MAX_RECORD_BYTES, Layout, describe_layout, load_layout
 from tools.content.cobol.odo import make_normalizer
 from tools.content.cobol.options import CobolOptions, parse_options
 from tools.content.cobol.zoned_tables import zoned_tables
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
 
 BATCH_BYTES = 64 * 1024 * 1024  # bound on the raw bytes of one batch (rows x record length)
+#: A range of records: (first record, count, its first byte, the byte after its last).
+Span = tuple[int, int, int, int]
 
 
 class CobolReader:
@@ -197,13 +200,10 @@ class CobolReader:
                 o.maximum_record_length,
             )
         if fmt in ("V", "VB"):
-            spec = HeaderSpec(
-                4, 0 if o.rdw_big_endian else 2, 2, o.rdw_big_endian, o.rdw_adjustment
-            )
             stream: Any = _Deblocked(src, o.bdw_big_endian) if fmt == "VB" else src
             return length_prefixed_batches(
                 stream,
-                spec,
+                self._rdw_spec(),
                 width,
                 o.record_start_offset,
                 o.record_end_offset,
@@ -222,18 +222,39 @@ class CobolReader:
 
     # ------------------------------------------------------------------ ranges
 
-    def record_ranges(self, records: int) -> list[tuple[int, int]] | None:
-        """The file split into ranges of ``records`` records, (first record, count) each, for
-        decoding apart (a task per range); None when the framing cannot be split without
-        reading what comes before (variable-length or text records, a compressed file, records
-        shifted by OCCURS DEPENDING ON, a partial last record)."""
+    def _rdw_spec(self) -> HeaderSpec:
+        o = self.options
+        return HeaderSpec(4, 0 if o.rdw_big_endian else 2, 2, o.rdw_big_endian, o.rdw_adjustment)
+
+    def _rdw_splittable(self) -> bool:
+        """Plain RDW records (format V): a record's length is in its own 4-byte descriptor."""
+        o = self.options
+        return (
+            o.record_format == "V"
+            and not o.record_length_field
+            and o.record_header is None
+            and o.variable_size_occurs != "shift_record"
+        )
+
+    def record_ranges(self, records: int) -> list[Span] | None:
+        """The file split into ranges of ``records`` records (:data:`Span`), a task each.
+
+        Fixed-length records are counted from the file size; RDW records (format V) from a
+        scan of their descriptors (4 bytes read per record, nothing decoded). None when the
+        framing cannot be split without decoding what comes before (text records, blocked VB,
+        a length field or header inside the record, records shifted by OCCURS DEPENDING ON, a
+        compressed file, a partial last fixed-length record, an invalid descriptor: the
+        one-pass decode reports it)."""
         o = self.options
         stream, size, compression = open_stream(self.path)
         stream.close()
+        if size is None or compression != "none":
+            return None
+        step = max(1, records)
+        if self._rdw_splittable():
+            return _rdw_ranges(self.path, self._rdw_spec(), o, size, step)
         if (
-            size is None
-            or compression != "none"
-            or o.record_format not in ("F", "FB")
+            o.record_format not in ("F", "FB")
             or o.variable_size_occurs == "shift_record"
             or o.record_length_field
             or o.record_header is not None
@@ -243,19 +264,22 @@ class CobolReader:
         if payload <= 0 or payload % self.record_size:
             return None
         total = payload // self.record_size
-        step = max(1, records)
-        return [(first, min(step, total - first)) for first in range(0, total, step)]
+        spans = []
+        for first in range(0, total, step):
+            count = min(step, total - first)
+            start = o.file_start_offset + first * self.record_size
+            spans.append((first, count, start, start + count * self.record_size))
+        return spans
 
     def range_batches(
-        self, first: int, count: int, batch_rows: int = DEFAULT_BATCH_ROWS
+        self, span: Span, batch_rows: int = DEFAULT_BATCH_ROWS, plan: Any = None
     ) -> Iterator[ReadBatch]:
-        """Decode records ``first`` to ``first + count`` (a range of :meth:`record_ranges`):
-        the same records, indexes and byte offsets as :meth:`batches` gives them."""
-        o = self.options
+        """Decode one range of :meth:`record_ranges`: the same records, indexes and byte
+        offsets as :meth:`batches` gives them (``plan`` is unused: nothing is decided for the
+        whole file first)."""
+        first, _count, start, end = span
         rows = max(1, min(batch_rows, BATCH_BYTES // max(1, self.layout.record_length)))
-        start = o.file_start_offset + first * self.record_size
-        end = self.path.stat().st_size - start - count * self.record_size
-        src = ByteSource(self.path, start, end)
+        src = ByteSource(self.path, start, self.path.stat().st_size - end)
         try:
             for raw in self._raw_batches(src, rows):
                 raw.first_index += first
@@ -389,3 +413,56 @@ class _Deblocked:
             out += piece
         self.position += len(out)
         return bytes(out)
+
+
+def _rdw_walk(
+    path: Path, spec: HeaderSpec, o: CobolOptions, size: int, start: int
+) -> Iterator[int]:
+    """The file offset just past each record that :func:`length_prefixed_batches` keeps,
+    from the record at ``start`` on, reading only the descriptors. Stops at a truncated last
+    record (the range that holds it reports it); raises _Unsplittable at an invalid length."""
+    limit = size - o.file_end_offset
+    pos = start
+    with path.open("rb") as fh:
+        buf, buf_at = b"", start
+        while pos + 4 <= limit:
+            if pos + 4 > buf_at + len(buf):
+                fh.seek(pos)
+                buf, buf_at = fh.read(min(CHUNK, limit - pos)), pos
+            head = buf[pos - buf_at + spec.length_offset : pos - buf_at + spec.length_offset + 2]
+            length = int.from_bytes(head, "big" if spec.big_endian else "little") + spec.adjustment
+            if length < 0 or length > MAX_RECORD_BYTES:
+                raise _Unsplittable
+            end = pos + spec.header_length + length
+            if end > limit:
+                return
+            pos = end
+            kept = length and length >= o.minimum_record_length
+            if kept and (o.maximum_record_length is None or length <= o.maximum_record_length):
+                yield end
+
+
+class _Unsplittable(Exception):
+    """An RDW scan met what only the one-pass decode can report properly."""
+
+
+def _rdw_ranges(
+    path: Path, spec: HeaderSpec, o: CobolOptions, size: int, step: int
+) -> list[Span] | None:
+    """Ranges of ``step`` kept records of an RDW file, from a scan of its descriptors."""
+    ranges: list[Span] = []
+    first, start, count = 0, o.file_start_offset, 0
+    try:
+        for end in _rdw_walk(path, spec, o, size, o.file_start_offset):
+            count += 1
+            if count == step:
+                ranges.append((first, count, start, end))
+                first, start, count = first + count, end, 0
+    except _Unsplittable:
+        return None
+    last = size - o.file_end_offset
+    if start < last:  # the rest: records, skipped ones, a truncated tail
+        ranges.append((first, count, start, last))
+    elif ranges:  # records skipped after the last kept one belong to the last range
+        ranges[-1] = (*ranges[-1][:3], last)
+    return ranges

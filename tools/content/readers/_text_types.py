@@ -55,6 +55,21 @@ class NumericColumnTyper:
                 longest = pc.max(lengths).as_py() or 0
                 st["scale"] = max(int(st["scale"]), longest - 1)
 
+    @property
+    def seen(self) -> dict[str, dict[str, int | bool]]:
+        """What was observed per column (plain data: a range's survey sent to the driver)."""
+        return {name: dict(st) for name, st in self._seen.items()}
+
+    def merge(self, seen: dict[str, dict[str, int | bool]]) -> None:
+        """Add another stretch's observations (:attr:`seen`): the types are then those of
+        both stretches read in order, as if one typer had observed them all."""
+        for name, other in seen.items():
+            st = self._seen.setdefault(name, {"int": True, "dec": True, "scale": 0, "values": 0})
+            st["values"] = int(st["values"]) + int(other["values"])
+            st["int"] = bool(st["int"]) and bool(other["int"])
+            st["dec"] = bool(st["dec"]) and bool(other["dec"])
+            st["scale"] = max(int(st["scale"]), int(other["scale"]))
+
     def types(self) -> dict[str, pa.DataType]:
         """The final type per observed column."""
         out: dict[str, pa.DataType] = {}
