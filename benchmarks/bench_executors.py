@@ -14,6 +14,10 @@ Stages, each on the same input in the same run:
   records, ingested (decoded by record range, staged, profiled by row range) in a fresh
   workspace per executor; profiling alone is re-timed on the staged records; every staged file
   is compared;
+* csv: the same for a delimited file of N policies (quoted values, a few spanning lines),
+  decoded by byte range (surveyed for column types, then decoded, range by range);
+  ``--repeat R`` runs the ingest stages R times, executors interleaved, and reports each run's
+  1-minute load average (before and after) and the median of the speed-ups;
 * assemble (``--assembly-policies N``): the four home-system assemblies of bench_assembly's
   estate of N policies (prepared once under ``--assembly-base``), four fresh approved assemblies
   per executor; the stage (DuckDB joins, driver) is timed apart from the batches (executor
@@ -29,6 +33,7 @@ import argparse
 import hashlib
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -190,8 +195,29 @@ def assemble_stage(base: Path, policies: int, batch: int, kind: str) -> dict[str
     }
 
 
-def ingest_stage(work: Path, records: int, kind: str) -> dict[str, Any]:
-    """Ingest of a fixed-length COBOL file on one executor; profiling alone re-timed."""
+def build_csv_file(work: Path, records: int) -> tuple[Path, dict[str, Any]]:
+    """A delimited file of ``records`` policies: numbers, dates, codes, and notes that are
+    sometimes quoted (a comma, a doubled quote, every 500th a line break inside)."""
+    path = work / f"policies_{records}.csv"
+    if path.is_file():
+        return path, {"header": True}
+    states = ["TX", "CA", "NY", "FL", "WA", "OH"]
+    notes = ["", "renewal", '"paid, late"', '"said ""call me"""', "agent note"]
+    with path.open("w", newline="") as out:
+        out.write("policy_no,holder,premium,deductible,effective,state,class,note\n")
+        for i in range(records):
+            note = '"line one\nline two"' if i % 500 == 7 else notes[i % len(notes)]
+            out.write(
+                f"P{i + 1:09d},Holder {i % 9973},{(i * 37) % 100000 / 100:.2f},{(i % 20) * 250},"
+                f"{1990 + i % 35}-{1 + i % 12:02d}-{1 + i % 28:02d},{states[i % 6]},"
+                f"{i % 400:04d},{note}\n"
+            )
+    return path, {"header": True}
+
+
+def ingest_stage(work: Path, records: int, kind: str, fmt: str = "cobol") -> dict[str, Any]:
+    """Ingest of a fixed-length COBOL file (or a delimited one) on one executor; profiling
+    alone re-timed."""
     from benchmarks.bench_ingest import build_master_file
     from core.settings import Settings
     from core.store import open_store
@@ -199,16 +225,19 @@ def ingest_stage(work: Path, records: int, kind: str) -> dict[str, Any]:
     from tools.content.profiling import profile_staged
     from tools.content.sources import SourceRegistry
 
-    path, options = build_master_file(work, records)
-    settings = Settings(home=work / f"ingest-{kind}", embedding_provider="none")
+    if fmt == "csv":
+        path, options = build_csv_file(work, records)
+    else:
+        path, options = build_master_file(work, records)
+    home = Path(tempfile.mkdtemp(prefix=f"ingest-{kind}-", dir=work))
+    settings = Settings(home=home, embedding_provider="none")
     engine = open_store(settings)
     executor = _executor(kind)
     warm = _warm(executor)
+    load = os.getloadavg()[0]
     try:
         start = time.perf_counter()
-        result = ingest_file(
-            engine, settings, path, fmt="cobol", options=options, executor=executor
-        )
+        result = ingest_file(engine, settings, path, fmt=fmt, options=options, executor=executor)
         seconds = time.perf_counter() - start
         staged = Path(SourceRegistry(engine, tenant="default").get(result.source_id).staging_dir)
         start = time.perf_counter()
@@ -221,7 +250,13 @@ def ingest_stage(work: Path, records: int, kind: str) -> dict[str, Any]:
         for p in sorted(staged.rglob("*"))
         if p.is_file()
     }
-    return {"warm_s": warm, "seconds": seconds, "profile_s": profile_s, "files": files}
+    return {
+        "warm_s": warm,
+        "seconds": seconds,
+        "profile_s": profile_s,
+        "files": files,
+        "load": (load, os.getloadavg()[0]),
+    }
 
 
 def route_stage(parts: list[Path], executor: Any) -> tuple[float, str]:
@@ -256,16 +291,18 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000, help="policies per task")
     parser.add_argument("--executors", default="local,process,ray")
     parser.add_argument(
-        "--stages", default="map,ingest,assemble", help="map (with route), ingest, assemble"
+        "--stages", default="map,ingest,assemble", help="map (with route), ingest, csv, assemble"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of the ingest stages")
     parser.add_argument("--ingest-records", type=int, default=350_000)
     parser.add_argument("--assembly-policies", type=int, default=350_000)
     parser.add_argument("--assembly-batch", type=int, default=5_000, help="policies per task")
     parser.add_argument("--assembly-base", type=Path, default=Path("/tmp/bench-exec-asm"))
     args = parser.parse_args()
     stages = args.stages.split(",")
-    if "ingest" in stages:
-        _ingest_report(args)
+    for fmt, stage in (("cobol", "ingest"), ("csv", "csv")):
+        if stage in stages:
+            _ingest_report(args, fmt)
     if "assemble" in stages:
         _assemble_report(args)
     if "map" not in stages:
@@ -302,23 +339,28 @@ def main() -> None:
     print(json.dumps(report, indent=2))
 
 
-def _ingest_report(args: argparse.Namespace) -> None:
+def _ingest_report(args: argparse.Namespace, fmt: str) -> None:
+    kinds = args.executors.split(",")
+    runs: dict[str, list[dict[str, Any]]] = {kind: [] for kind in kinds}
     with tempfile.TemporaryDirectory(prefix="bench-exec-ingest-") as tmp:
-        runs = {
-            kind: ingest_stage(Path(tmp), args.ingest_records, kind)
-            for kind in args.executors.split(",")
-        }
+        for _ in range(args.repeat):  # executors interleaved: load drifts hit each alike
+            for kind in kinds:
+                runs[kind].append(ingest_stage(Path(tmp), args.ingest_records, kind, fmt))
     local = runs["local"]
-    report: dict[str, Any] = {"records": args.ingest_records, "ingest": {}}
-    for kind, run in runs.items():
+    report: dict[str, Any] = {"format": fmt, "records": args.ingest_records, "ingest": {}}
+    for kind, repeats in runs.items():
+        ingest = [lo["seconds"] / run["seconds"] for lo, run in zip(local, repeats, strict=True)]
+        profile = [lo["profile_s"] / r["profile_s"] for lo, r in zip(local, repeats, strict=True)]
         report["ingest"][kind] = {
-            "start_s": round(run["warm_s"], 2),
-            "ingest_s": round(run["seconds"], 2),
-            "ingest_speedup": round(local["seconds"] / run["seconds"], 2),
-            "profile_s": round(run["profile_s"], 2),
-            "profile_speedup": round(local["profile_s"] / run["profile_s"], 2),
-            "same_files": run["files"] == local["files"],
-            "files": len(run["files"]),
+            "start_s": [round(r["warm_s"], 2) for r in repeats],
+            "ingest_s": [round(r["seconds"], 2) for r in repeats],
+            "load_1min_before_after": [[round(x, 1) for x in r["load"]] for r in repeats],
+            "ingest_speedup": [round(x, 2) for x in ingest],
+            "ingest_speedup_median": round(statistics.median(ingest), 2),
+            "profile_s": [round(r["profile_s"], 2) for r in repeats],
+            "profile_speedup_median": round(statistics.median(profile), 2),
+            "same_files": all(r["files"] == local[0]["files"] for r in repeats),
+            "files": len(repeats[0]["files"]),
         }
     print(json.dumps(report, indent=2), flush=True)
 
