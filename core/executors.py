@@ -22,6 +22,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,6 +39,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 #: Seconds to wait for a Ray cluster's port before calling it unreachable.
 PROBE_SECONDS = 3.0
+#: How often a pool worker checks that its driver is still alive.
+PARENT_POLL_SECONDS = 0.25
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -111,7 +115,12 @@ class ProcessExecutor:
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         pool = self._pool
 
         def result(future: Future[R]) -> R:
@@ -123,6 +132,23 @@ class ProcessExecutor:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+
+def exit_with_parent(parent: int, every: float = PARENT_POLL_SECONDS) -> None:
+    """Make this pool worker exit once ``parent`` (the driver) is gone.
+
+    A driver killed with SIGKILL cannot shut its pool down, and its workers would wait for
+    tasks forever: every worker holds both ends of the pool's call queue, so none ever reads
+    end-of-file. A daemon thread watches the parent (a prctl death signal would fire when the
+    thread that spawned the worker ends, which need not be the driver's end).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def _apply(fn: Callable[[Any], Any], item: Any) -> Any:

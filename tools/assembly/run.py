@@ -84,8 +84,9 @@ VERSION = "policy_v1"
 DEFAULT_BATCH = 20_000
 EXAMPLES = 5
 #: Test hook: ``DATA_MASH_ASSEMBLY_KILL_AT=k`` kills the process (SIGKILL) while batch k is
-#: half-written (its intent committed, half its documents in its part); ``join`` kills it
-#: while staging, ``stage`` right after staging.
+#: half-written (its intent committed, half its documents in its part; on a process pool or Ray
+#: that process is a worker); ``join`` kills it while staging, ``stage`` right after staging;
+#: ``after:k`` kills the driver right after it committed batch k, later batches in flight.
 KILL_ENV = "DATA_MASH_ASSEMBLY_KILL_AT"
 
 
@@ -319,6 +320,7 @@ def _assembled(
             if outcome is not None:
                 batch.operation.outcome = outcome
             batch.manager.__exit__(None, None, None)
+            _kill_point(f"after:{batch.k}")
             yield batch.hi, batch.operation.outcome or {}, outcome is None
     except BaseException as exc:
         while opened:

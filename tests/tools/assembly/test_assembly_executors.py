@@ -1,28 +1,35 @@
 """The assembly run's batches on every executor: a process pool and Ray (a local instance, 2
 workers) write the local executor's files byte for byte, with one audited batch each. A Ray
 worker killed mid-task is retried without duplicates; a process-pool worker killed mid-task
-fails the run, and running it again resumes to the same bytes."""
+fails the run, and running it again resumes to the same bytes; so does a run whose driver is
+killed (SIGKILL) with batches in flight on the pool."""
 
 from __future__ import annotations
 
 import hashlib
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from assembly_estates import IngestedEstate
 
 from core.executors import Executor, LocalExecutor, ProcessExecutor, RayExecutor
 from tests.tools.waves.executor_helpers import KillingExecutor
 from tools.assembly.output import run_dir
-from tools.assembly.run import run_assembly
+from tools.assembly.run import KILL_ENV, run_assembly
 from tools.assembly.spec import approve_assembly, propose_assembly
 from tools.audit import AuditLog
 from tools.canonical.repository import approve_mapping, get_mapping
 
 BATCH = 25
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -133,5 +140,60 @@ def test_a_process_pool_worker_killed_mid_batch_fails_the_run_and_a_rerun_resume
     assert resumed["files"] == local["files"]
     assert resumed["figures"] == {**local["figures"], "resumed_batches": result.resumed_batches}
     # every batch committed once; those in flight when the pool broke failed and were redone
+    ok = [b for b, _, _, status in resumed["batches"] if status == "ok"]
+    assert sorted(ok) == list(range(local["figures"]["batches"]))
+
+
+def _tagged(tag: str) -> list[psutil.Process]:
+    """Live processes whose environment carries ``tag`` (a driver and its pool workers)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("DATA_MASH_TEST_RUN") == tag and proc.status() != "zombie":
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def test_a_driver_killed_with_batches_in_flight_on_a_pool_resumes_to_the_same_bytes(
+    estate7: IngestedEstate, local: dict[str, Any], tmp_path: Path
+) -> None:
+    assembly_id = _approved(estate7)
+    tag = uuid.uuid4().hex
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DATA_MASH_HOME": str(estate7.settings.home),
+        "DATA_MASH_EMBEDDING_PROVIDER": "none",
+        "DATA_MASH_EXECUTOR": "process",
+        "DATA_MASH_EXECUTOR_WORKERS": "2",
+        "DATA_MASH_TEST_RUN": tag,
+        KILL_ENV: "after:1",  # the driver dies once batch 1 is committed, 2.. on the pool
+    }
+    for name in ("DATA_MASH_DB_URL", "DATA_MASH_TENANT", "DATA_MASH_RAY_ADDRESS"):
+        env.pop(name, None)
+    command = ["assembly", "run", assembly_id, "--batch-policies", str(BATCH), "--json"]
+    log = tmp_path / "driver.log"
+    with log.open("wb") as out:  # not a pipe: orphaned workers would hold it open
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli.main", *command],
+            check=False, env=env, cwd=REPO, stdout=out, stderr=out, timeout=600,
+        )  # fmt: skip
+    assert proc.returncode == -9, log.read_text()[-2000:]
+    # the pool's workers notice their driver is gone and exit (else they would wait forever)
+    _, alive = psutil.wait_procs(_tagged(tag), timeout=30)
+    assert not alive
+    pool = ProcessExecutor(2)
+    try:
+        result = run_assembly(
+            estate7.engine, estate7.settings, assembly_id, tenant="default", executor=pool
+        )
+    finally:
+        pool.close()
+    assert result.resumed_batches == 2  # committed before the kill: not redone
+    resumed = _outputs(estate7, assembly_id, result)
+    assert resumed["files"] == local["files"]  # no loss, no duplicate: the same bytes
+    assert resumed["figures"] == {**local["figures"], "resumed_batches": 2}
     ok = [b for b, _, _, status in resumed["batches"] if status == "ok"]
     assert sorted(ok) == list(range(local["figures"]["batches"]))
