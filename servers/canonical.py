@@ -322,6 +322,14 @@ def build_server(settings: Settings) -> FastMCP:
                 "must_agree), sources (names, highest priority first), date_column, tolerance}."
             ),
         ] = None,
+        relationships_version: Annotated[
+            int | None,
+            Field(
+                ge=1,
+                description="The confirmed relationship set to build on (confirm_relationships' "
+                "version); default the latest one holding every source of the workspace.",
+            ),
+        ] = None,
         tenant: Tenant = None,
     ) -> AssemblySpec:
         """Propose which sources feed which components of a whole policy around a root, with
@@ -335,6 +343,7 @@ def build_server(settings: Settings) -> FastMCP:
                 list(sources or []),
                 tenant=state.tenant(tenant),
                 survivorship=survivorship,
+                relationships_version=relationships_version,
             ),
         )
 

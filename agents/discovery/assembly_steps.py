@@ -303,10 +303,16 @@ async def confirm_relationships(state: State, runtime: Ctx) -> Command[Any]:
 
 
 async def propose_assembly(state: State, runtime: Ctx) -> Command[Any]:
-    """Propose the assembly around the focus source (a draft: nothing uses it until approved)."""
+    """Propose the assembly around the focus source (a draft: nothing uses it until approved),
+    on the relationship version the person confirmed (other sources of the workspace, ingested
+    outside this journey, are no candidates)."""
+    confirmed = RelateResult.model_validate(state["relationship_set"])
+    args: dict[str, Any] = {"root": state["focus_source"]}
+    if confirmed.status == RelationshipsStatus.CONFIRMED and confirmed.version is not None:
+        args["relationships_version"] = confirmed.version
     try:
         spec = await runtime.context.hub.call_as(
-            "propose_assembly", {"root": state["focus_source"]}, AssemblySpec, server="canonical"
+            "propose_assembly", args, AssemblySpec, server="canonical"
         )
     except ToolErrors as exc:
         return blocked(PROPOSE_ASSEMBLY, exc, "canonical", back=REVIEW_RELATIONSHIPS)

@@ -139,12 +139,22 @@ def assembly_propose(
             "YAML survivorship rules (rules: [{field, rule, sources, tolerance}]).",
         ),
     ] = None,
+    relationships: Annotated[
+        int | None,
+        typer.Option(
+            "--relationships",
+            min=1,
+            help="The confirmed relationships version to build on (its sources are the "
+            "candidates); default the latest one holding every source.",
+        ),
+    ] = None,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
     """Propose which sources feed which canonical components of a whole policy.
 
-    Uses the latest confirmed relationships (or proposes them), each source's approved mapping
+    Uses the given (or the latest) confirmed relationships (or proposes them), each source's
+    approved mapping
     (or proposes one), survivorship rules for fields several sources supply, and the code
     crosswalks of every coded field. Stored as a draft; approve with `assembly approve`.
     """
@@ -157,6 +167,7 @@ def assembly_propose(
         list(source or []),
         tenant=state.settings.tenant,
         survivorship=survivorship,
+        relationships_version=relationships,
     )
     emit(state, spec, lambda console: _render_spec(console, spec))
 

@@ -13,7 +13,9 @@ import yaml
 
 from agents.script import run_script
 from core.settings import Settings
+from core.store.engine import open_store
 from evals.estate import generate_estate
+from tools.content.ingest import ingest_file
 
 pytest.importorskip("servers.canonical")
 
@@ -132,6 +134,37 @@ def test_the_person_states_a_relationship_and_it_is_stored(workspace: Path, esta
     assert any(r["child_name"] == "billing" for r in stored["relationships"])
     assert values["assembly"]["relationships_version"] == 1
     assert any("Stored relationships version 1" in t for t in texts)
+
+
+def test_the_confirmed_relationships_are_used_when_the_workspace_holds_other_sources(
+    workspace: Path, estate: Path
+) -> None:
+    """A source ingested earlier, outside this journey, does not make propose_assembly set
+    the person's confirmed version aside and propose relationships of its own."""
+    settings = Settings(home=workspace, embedding_provider="none")
+    other = workspace / "elsewhere.csv"
+    other.write_text("ref,amount\nX1,10\nX2,20\n")
+    engine = open_store(settings)
+    ingest_file(engine, settings, other, fmt="csv", options={"header": True}, name="elsewhere")
+    engine.dispose()
+    answers = [
+        {"step": "review_mapping", "answer": "approve"},
+        {
+            "step": "review_relationships",
+            "answer": 'link "agency_policies.Policy Number" endorsements.POL_NBR number',
+        },
+        {"step": "review_relationships", "answer": "approve"},
+    ]
+    outcome = anyio.run(lambda: run_script(settings, _script(workspace, estate, answers)))
+    q = outcome.question
+    assert q is not None and q["step"] == "review_crosswalks", outcome.values.get("blocked")
+    values = outcome.values
+    assert values["relationship_set"]["version"] == 1
+    spec = values["assembly"]
+    assert spec["relationships_version"] == 1
+    (endorsements,) = [c for c in spec["components"] if c["source_name"] == "endorsements"]
+    assert endorsements["relationship"]["evidence"]["edited"] == "yes"
+    assert "elsewhere" not in {c["source_name"] for c in spec["components"]}
 
 
 def test_the_person_edits_a_crosswalk_value_and_a_survivorship_rule(

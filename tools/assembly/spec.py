@@ -1,9 +1,10 @@
 """Assembly specs: for a root source, which sources feed which canonical components.
 
-``propose_assembly`` builds the spec from the relationships (the latest confirmed set holding the
-root, or a fresh proposal) and each source's mapping (its approved one, or a proposed draft),
-adds survivorship rules for fields several sources supply and the code crosswalks, and stores
-it as a draft. ``approve_assembly`` freezes it. Both go through the write-ahead audit log.
+``propose_assembly`` builds the spec from the relationships (a confirmed version the caller
+names, the latest confirmed set holding every source, or a fresh proposal) and each source's
+mapping (its approved one, or a proposed draft), adds survivorship rules for fields several
+sources supply and the code crosswalks, and stores it as a draft. ``approve_assembly`` freezes
+it. Both go through the write-ahead audit log.
 """
 
 from __future__ import annotations
@@ -59,6 +60,28 @@ def _relationships(
     return proposed.relationships, None
 
 
+def _confirmed_version(engine: Engine, tenant: str, version: int, wanted: list[str]) -> Any:
+    """The confirmed relationship set ``version``, which must hold every ``wanted`` source."""
+    try:
+        confirmed = confirmed_relationships(engine, tenant=tenant, version=version)
+    except NotFoundError as exc:
+        raise InputError(
+            f"no confirmed relationships version {version}",
+            where="--relationships",
+            fix="list them with `data-mash relate SOURCE_ID... --json`, or leave the option out "
+            "to use the latest",
+        ) from exc
+    missing = [s for s in wanted if s not in confirmed.sources]
+    if missing:
+        raise InputError(
+            f"relationships version {version} does not hold {', '.join(missing)}",
+            where="--relationships",
+            fix="confirm relationships over these sources (`data-mash relate ... --confirm`), "
+            "or leave them out",
+        )
+    return confirmed
+
+
 def _mapping(engine: Engine, settings: Settings, info: SourceInfo, tenant: str) -> MappingInfo:
     """The source's approved mapping, else its latest draft, else a new proposal."""
     mappings = list_mappings(engine, tenant=tenant, source_id=info.source_id)
@@ -108,6 +131,7 @@ def propose_assembly(
     *,
     tenant: str,
     survivorship: Path | list[SurvivorshipRule] | None = None,
+    relationships_version: int | None = None,
 ) -> AssemblySpec:
     """Propose (and store as a draft) the assembly of whole policies around ``root``.
 
@@ -116,19 +140,29 @@ def propose_assembly(
         sources: the component sources; default every source related to the root.
         survivorship: rules overriding the proposed ones: a YAML file, or rule objects (an
             error then names ``survivorship[i]``).
+        relationships_version: the confirmed relationship set to build on; its sources are
+            then the candidates (other sources of the workspace are left out). Default: the
+            latest confirmed set when it holds every source of the workspace, else a proposal.
 
     Raises:
         InputError: a source not related to the root (two roots), a root without a policy id,
-            a bad survivorship file (line named). Nothing is stored then.
+            a bad survivorship file (line named), a relationships version that does not exist
+            or lacks the root or a given source. Nothing is stored then.
     """
     registry = SourceRegistry(engine, tenant=tenant)
     root_info = registry.get(root)
-    every = [s.source_id for s in registry.list()]
-    # Relationships are read over every source: a component may reach the root through a
-    # crosswalk source that is not itself a component.
-    rels, rel_version = _relationships(
-        engine, settings, tenant, list(dict.fromkeys([root_info.source_id, *every]))
-    )
+    if relationships_version is not None:
+        chosen = _confirmed_version(
+            engine, tenant, relationships_version, [root_info.source_id, *(sources or [])]
+        )
+        every, rels, rel_version = chosen.sources, chosen.relationships, chosen.version
+    else:
+        every = [s.source_id for s in registry.list()]
+        # Relationships are read over every source: a component may reach the root through a
+        # crosswalk source that is not itself a component.
+        rels, rel_version = _relationships(
+            engine, settings, tenant, list(dict.fromkeys([root_info.source_id, *every]))
+        )
     # A crosswalk source translates keys; it is not a part of the policy unless asked for.
     key_crosswalks = {
         r.key_transform.crosswalk.source

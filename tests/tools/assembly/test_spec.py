@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from core.errors import InputError
 from core.statuses import AssemblyStatus, MappingStatus
 from core.store.models import AssemblyRow, AuditEntry
+from tools.assembly import confirm_relationships
 from tools.assembly.contracts import CodeCrosswalk, CrosswalkValue
 from tools.assembly.crosswalks import check_values, load_edits
 from tools.assembly.spec import approve_assembly, get_assembly, propose_assembly
@@ -108,6 +109,22 @@ def test_a_source_not_related_to_the_root_is_a_second_root(estate: IngestedEstat
     before = _written(estate)
     with pytest.raises(InputError, match="two roots: agency_policies is not related"):
         _propose(estate, "policy_master", "billing", "agency_policies")
+    assert _written(estate) == before
+
+
+def test_a_named_relationships_version_is_used_whatever_else_the_workspace_holds(
+    estate: IngestedEstate,
+) -> None:
+    pair = [estate.ids["acquired_policy"], estate.ids["acquired_coverage"]]
+    confirmed = confirm_relationships(estate.engine, estate.settings, pair, tenant="default")
+    spec = _propose(estate, "acquired_policy", relationships_version=confirmed.version)
+    assert spec.relationships_version == confirmed.version
+    assert [c.source_name for c in spec.components] == ["acquired_coverage"]
+    before = _written(estate)
+    with pytest.raises(InputError, match="does not hold " + estate.ids["policy_master"]):
+        _propose(estate, "policy_master", relationships_version=confirmed.version)
+    with pytest.raises(InputError, match="no confirmed relationships version 999"):
+        _propose(estate, "acquired_policy", relationships_version=999)
     assert _written(estate) == before
 
 
