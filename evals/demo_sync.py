@@ -20,23 +20,20 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from sqlalchemy import Engine
 
 from core.ids import tenant_path
 from core.settings import Settings
 from core.statuses import WaveState
 from tools.content.ingest import ingest_file
-from tools.sync.adopt import documents_of, keep_in_step
+from tools.sync.adopt import keep_in_step
 from tools.sync.capture import LegacyCapture
 from tools.sync.conflicts import ConflictQueue
 from tools.sync.contracts import ConflictState
-from tools.sync.ledger import WAVE
-from tools.sync.mirror import wave_target
 from tools.sync.platform import NewPlatform
 from tools.sync.service import run_sync
 from tools.sync.write import SelectiveWriter
@@ -59,50 +56,62 @@ def _row(pid: str, doc: dict[str, Any]) -> list[Any]:
     return [pid, *(doc.get(p) or "" for p in list(COLUMNS.values())[1:])]
 
 
-def _write_extracts(
-    folder: Path, parts: Iterator[pa.RecordBatch], one_sided: int
-) -> tuple[Path, Path, list[tuple[str, dict[str, Any]]]]:
-    """The extract of the wave's day and the next day's, streamed from the wave's read-back
-    (one batch of documents in memory at a time); the two policies edited on both sides, in
-    full.
+class _Extracts:
+    """The extract of the wave's day and the next day's, written from the documents sync adopts
+    (one batch of documents in memory at a time; the wave is read back once); the two policies
+    edited on both sides are kept in full.
 
     The next day: the first two policies whose status is neither value the sides will set are
     edited on both sides (status, then name); the next ``one_sided`` have their premium
     re-rated on legacy only.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    day0, day1 = folder / "day-0.csv", folder / "day-1.csv"
-    both: list[tuple[str, dict[str, Any]]] = []
-    re_rated = 0
-    with (
-        day0.open("w", newline="", encoding="utf-8") as h0,
-        day1.open("w", newline="", encoding="utf-8") as h1,
-    ):
-        first, second = csv.writer(h0), csv.writer(h1)
-        first.writerow(list(COLUMNS))
-        second.writerow(list(COLUMNS))
-        for part in parts:
-            for pid, doc in documents_of(part):
-                first.writerow(_row(pid, doc))
-                later = doc
-                if len(both) < 2 and doc.get(STATUS) not in ("cancelled", "pending"):
-                    both.append((pid, doc))
-                    if len(both) == 1:  # legacy cancels ...
-                        later = {**doc, STATUS: "cancelled"}
-                    else:
-                        later = {**doc, NAME: f"{doc.get(NAME) or pid} (legacy spelling)"}
-                elif re_rated < one_sided:  # premiums re-rated on legacy only: applied to new
-                    later = {**doc, PREMIUM: "1234.50"}
-                    re_rated += 1
-                second.writerow(_row(pid, later))
-    return day0, day1, both
+
+    def __init__(self, folder: Path, one_sided: int) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.day0, self.day1 = folder / "day-0.csv", folder / "day-1.csv"
+        self.both: list[tuple[str, dict[str, Any]]] = []
+        self._one_sided, self._re_rated = one_sided, 0
+        self._stack = ExitStack()
+        handles = [
+            self._stack.enter_context(p.open("w", newline="", encoding="utf-8"))
+            for p in (self.day0, self.day1)
+        ]
+        self._first, self._second = (csv.writer(h) for h in handles)
+        self._first.writerow(list(COLUMNS))
+        self._second.writerow(list(COLUMNS))
+
+    def add(self, docs: dict[str, dict[str, Any]]) -> None:
+        for pid, doc in docs.items():
+            self._first.writerow(_row(pid, doc))
+            later = doc
+            if len(self.both) < 2 and doc.get(STATUS) not in ("cancelled", "pending"):
+                self.both.append((pid, doc))
+                if len(self.both) == 1:  # legacy cancels ...
+                    later = {**doc, STATUS: "cancelled"}
+                else:
+                    later = {**doc, NAME: f"{doc.get(NAME) or pid} (legacy spelling)"}
+            elif self._re_rated < self._one_sided:  # re-rated on legacy only: applied to new
+                later = {**doc, PREMIUM: "1234.50"}
+                self._re_rated += 1
+            self._second.writerow(_row(pid, later))
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 def _capture(
     engine: Engine, settings: Settings, feed: str, path: Path, first: bool
 ) -> dict[str, Any]:
+    # The feed is read through its column map: no semantic index, no embedding model (whose
+    # ~600 MiB process the demo ended after mapping) for four known columns.
     source = ingest_file(
-        engine, settings, path, fmt="csv", options={"header": True}, system="LEGACY-PAS"
+        engine,
+        settings,
+        path,
+        fmt="csv",
+        options={"header": True},
+        system="LEGACY-PAS",
+        index=False,
     )
     result = LegacyCapture(engine, settings, tenant=settings.tenant).capture(
         feed, source.source_id, COLUMNS if first else None
@@ -118,22 +127,19 @@ def sync_step(engine: Engine, settings: Settings, waves: dict[str, Any]) -> dict
         return {"status": "skipped", "reason": "wave 0 did not complete"}
     wave_id = wave0["wave_id"]
     tenant = settings.tenant
-    after = keep_in_step(engine, settings, wave_id, tenant=tenant)
+    folder = tenant_path(settings.path("sync"), tenant, "_demo", wave_id)
+    extracts = _Extracts(folder, max(1, int(wave0.get("migrated") or 0) // 100))
+    try:  # the extracts are written from the documents sync adopts: one read of the wave
+        after = keep_in_step(engine, settings, wave_id, tenant=tenant, on_documents=extracts.add)
+    finally:
+        extracts.close()
     report: dict[str, Any] = {"wave_id": wave_id, "ledger": after.ledger.model_dump(mode="json")}
     if after.adopted is None or after.adopted.fresh < 3:
         reason = "sync already followed wave 0's policies (an earlier demo run on this workspace)"
         return {**report, "status": "skipped", "reason": reason}
     report["adopted"] = after.adopted.model_dump(mode="json")
-    with engine.connect() as conn:
-        wave = conn.execute(
-            WAVE.select().where(WAVE.c.tenant == tenant, WAVE.c.wave_id == wave_id)
-        ).one()
-    target = wave_target(engine, settings, tenant, wave, None)
-    folder = tenant_path(settings.path("sync"), tenant, "_demo", wave_id)
     feed = f"demo-{wave_id}"[:128]
-    day0, day1, both = _write_extracts(
-        folder, target.read_back(wave_id), max(1, after.adopted.policies // 100)
-    )
+    day0, day1, both = extracts.day0, extracts.day1, extracts.both
     if len(both) < 2:
         reason = "fewer than two of wave 0's policies have a status both sides could change"
         return {**report, "status": "skipped", "reason": reason}

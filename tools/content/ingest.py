@@ -97,8 +97,13 @@ def ingest_file(
     progress: Progress | None = None,
     status: Status | None = None,
     executor: Executor | None = None,
+    index: bool = True,
 ) -> IngestResult:
     """Decode ``path`` with the ``fmt`` reader and stage it as a source (see module docstring).
+
+    With ``index`` (the default) its columns are embedded for semantic search; without, it is
+    staged and profiled only (a sync feed's extract, read through the feed's column map, needs
+    no index and no embedding model): an ingest of the same file with ``index`` indexes it.
 
     Splittable files are decoded by record range, and every source is profiled by row range,
     on ``executor`` (default: the one the settings name, :mod:`core.executors`).
@@ -121,7 +126,7 @@ def ingest_file(
     source_id = source_id_for(tenant, sha, fmt, options)
     registry = SourceRegistry(engine, tenant=tenant)
     existing = registry.find(source_id)
-    if existing is not None and _is_staged(existing) and _is_indexed(existing):
+    if existing is not None and _is_staged(existing) and (_is_indexed(existing) or not index):
         return _result(existing, reused=True)
 
     reader = reader_cls(path, options)  # validates options before anything is written
@@ -132,7 +137,7 @@ def ingest_file(
     try:
         return _ingest(
             engine, settings, reader, path, fmt, options, name, system, tenant, source_id, sha,
-            executor, progress, status,
+            executor, progress, status, index,
         )  # fmt: skip
     finally:
         if own:
@@ -154,6 +159,7 @@ def _ingest(
     executor: Executor,
     progress: Progress | None,
     status: Status | None,
+    index: bool = True,
 ) -> IngestResult:
     registry = SourceRegistry(engine, tenant=tenant)
     root = tenant_path(settings.path("staging"), tenant)
@@ -178,7 +184,8 @@ def _ingest(
             )
             existing = None
         if existing is not None:
-            _index(settings, existing)  # a crash while indexing: finish it now
+            if index:
+                _index(settings, existing)  # a crash while indexing: finish it now
             return _result(existing, reused=True)
         return _stage_source(
             engine,
@@ -200,6 +207,7 @@ def _ingest(
             progress=progress,
             status=status,
             executor=executor,
+            index=index,
         )
 
 
@@ -256,6 +264,7 @@ def _stage_source(
     progress: Progress | None,
     status: Status | None = None,
     executor: Executor | None = None,
+    index: bool = True,
 ) -> IngestResult:
     """Decode, profile and register a source; the caller holds the source's ingest lock."""
     registry = SourceRegistry(engine, tenant=tenant)
@@ -323,9 +332,10 @@ def _stage_source(
             shutil.rmtree(final, ignore_errors=True)
             raise
     info = registry.get(source_id)
-    if status is not None:
-        status("loading the embedding model, indexing")
-    _index(settings, info)
+    if index:
+        if status is not None:
+            status("loading the embedding model, indexing")
+        _index(settings, info)
     result = _result(info, reused=False)
     result.errors = [_bad_json(b) for b in sample]
     return result

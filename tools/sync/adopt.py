@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -45,7 +45,7 @@ from tools.sync.clock import unsaved_clock
 from tools.sync.contracts import AdoptReport, ChangeState, Owner, WaveAdoption
 from tools.sync.ledger import TARGET_OWNERS, OwnershipLedger
 from tools.sync.mirror import wave_target
-from tools.sync.paths import delta_of, flatten
+from tools.sync.paths import delta_of, flatten_into
 from tools.sync.platform import flat_document
 from tools.waves.context import WaveContext
 
@@ -54,6 +54,8 @@ POLICY = table_of(PlatformPolicyRow)
 STATE = table_of(SyncPolicyRow)
 NAMESPACE = "sync"
 BATCH = 500
+#: Sees one read-back batch's flat documents: policy id -> document.
+DocumentsSeen = Callable[[dict[str, dict[str, Any]]], None]
 _CHUNK = 900
 
 
@@ -84,10 +86,49 @@ def _nested(dotted: Mapping[str, Any]) -> dict[str, Any]:
     return tree
 
 
+_EMPTY = (None, "", [], {})  # the leaves flat_document drops
+
+
+def _plan(schema: pa.Schema) -> list[tuple[str, int]]:
+    """The batch's columns in :func:`flatten`'s order (dotted segments sorted level by level),
+    each with how a value is flattened: 0 a leaf, 1 a list, 2 a struct."""
+    kinds = []
+    for field in schema:
+        kind = 0
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            kind = 1
+        elif pa.types.is_struct(field.type):
+            kind = 2
+        kinds.append((field.name, kind))
+    return sorted(kinds, key=lambda nk: nk[0].split("."))
+
+
+def flat_row(
+    row: Mapping[str, Any], plan: list[tuple[str, int]], *, nested: bool = True
+) -> dict[str, Any]:
+    """One read-back row as sync's flat document: ``flat_document(flatten(_nested(row)))``,
+    keys in the same order, without building the nested tree (the columns are its leaves)."""
+    flat: dict[str, Any] = {}
+    for key, kind in plan:
+        value = row[key]
+        if kind == 0 or value is None:
+            value = _leaf(value)
+            if value not in _EMPTY:
+                flat[key] = value
+        elif kind == 1:
+            items = [_nested(v) if isinstance(v, Mapping) else _leaf(v) for v in value]
+            flatten_into(items, key, flat)
+        else:
+            flatten_into(value, key, flat)
+    return flat_document(flat) if nested else flat
+
+
 def documents_of(batch: pa.RecordBatch) -> Iterator[tuple[str, dict[str, Any]]]:
     """A target read-back batch (canonical Arrow columns) as (policy id, flat document)."""
+    plan = _plan(batch.schema)
+    nested = any(kind for _, kind in plan)
     for row in batch.to_pylist():
-        flat = flat_document(flatten(_nested(row)))
+        flat = flat_row(row, plan, nested=nested)
         policy_id = flat.get("policy_core.policy_id")
         if policy_id:
             yield str(policy_id), flat
@@ -102,8 +143,12 @@ def adopt_wave(
     actor: str | None = None,
     context: WaveContext | None = None,
     batch: int = BATCH,
+    on_documents: DocumentsSeen | None = None,
 ) -> AdoptReport:
     """Take the policies a completed wave migrated as sync's new side (and, if new, its base).
+
+    ``on_documents`` sees each read-back batch's flat documents (policy id -> document), also
+    on a re-run that records nothing: a caller that needs them reads the wave only once.
 
     Raises:
         NotFoundError: no such wave.
@@ -133,6 +178,8 @@ def adopt_wave(
         docs = dict(documents_of(part))
         if not docs:
             continue
+        if on_documents is not None:
+            on_documents(docs)
         with audit.operation(
             NAMESPACE,
             "adopt",
@@ -277,13 +324,23 @@ def keep_in_step(
     tenant: str,
     actor: str | None = None,
     context: WaveContext | None = None,
+    on_documents: DocumentsSeen | None = None,
 ) -> WaveAdoption:
-    """After wave ``wave_id``: move its policies' owner, and let sync follow what it migrated.
+    """After wave ``wave_id``: move its policies' owner, and let sync follow what it migrated
+    (``on_documents``: see :func:`adopt_wave`).
 
     Both steps are idempotent per wave run, so running this again after a crash is safe.
     """
     update = OwnershipLedger(engine, tenant=tenant, actor=actor).apply_wave(wave_id)
     adopted = None
     if update.owner in (Owner.NEW, Owner.DUAL):
-        adopted = adopt_wave(engine, settings, wave_id, tenant=tenant, actor=actor, context=context)
+        adopted = adopt_wave(
+            engine,
+            settings,
+            wave_id,
+            tenant=tenant,
+            actor=actor,
+            context=context,
+            on_documents=on_documents,
+        )
     return WaveAdoption(ledger=update, adopted=adopted)

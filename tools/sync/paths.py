@@ -73,6 +73,11 @@ def flatten(document: dict[str, Any] | BaseModel) -> dict[str, Any]:
     return flat
 
 
+def flatten_into(value: Any, prefix: str, flat: dict[str, Any]) -> None:
+    """Add the leaves of ``value`` under ``prefix`` to ``flat`` (as :func:`flatten` does)."""
+    _walk(value, prefix, flat)
+
+
 def _walk(value: Any, prefix: str, flat: dict[str, Any]) -> None:
     if isinstance(value, dict) and value:
         for key in sorted(value):

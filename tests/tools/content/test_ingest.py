@@ -12,6 +12,7 @@ from core.settings import Settings
 from core.store import open_store
 from core.store.models import SourceRow
 from tools.audit import AuditLog
+from tools.content import indexing
 from tools.content.ingest import delete_source, ingest_file
 from tools.content.profiling import load_profile
 from tools.content.sources import SourceRegistry
@@ -187,3 +188,33 @@ def test_estate_sources_ingest_with_manifest_counts(
         assert result.records == manifest.source(entry.name).records, entry.name
         info = SourceRegistry(engine, tenant="default").get(result.source_id)
         assert sum(b.num_rows for b in staged_batches(info.records_path)) == result.records
+
+
+class _RecordingIndex:
+    def __init__(self) -> None:
+        self.sources: list[str] = []
+
+    def upsert_column_documents(self, tenant: str, docs: list[object]) -> int:
+        self.sources.extend({d.source_id for d in docs})  # type: ignore[attr-defined]
+        return len(docs)
+
+
+def test_an_ingest_without_index_embeds_nothing_until_one_with_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync feed's extract is staged and profiled without starting the embedding model;
+    the same file ingested with indexing later is indexed then, once."""
+    settings = Settings(home=tmp_path / "ws")
+    engine = open_store(settings)
+    index = _RecordingIndex()
+    monkeypatch.setattr(indexing, "vector_index", lambda _settings: index)
+    path = _csv(tmp_path)
+    first = ingest_file(engine, settings, path, fmt="csv", options=CSV_OPTIONS, index=False)
+    assert first.records == 21 and not first.reused
+    assert load_profile(SourceRegistry(engine, tenant="default").get(first.source_id))
+    again = ingest_file(engine, settings, path, fmt="csv", options=CSV_OPTIONS, index=False)
+    assert again.reused and index.sources == []
+    indexed = ingest_file(engine, settings, path, fmt="csv", options=CSV_OPTIONS)
+    assert indexed.reused and index.sources == [first.source_id]
+    ingest_file(engine, settings, path, fmt="csv", options=CSV_OPTIONS)
+    assert index.sources == [first.source_id]

@@ -4,8 +4,11 @@ the target plugin), so a later legacy extract is compared with what the wave mig
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, select
 
@@ -14,9 +17,10 @@ from core.settings import Settings
 from core.store.models import SyncChangeRow, SyncPolicyRow, table_of
 from tests.tools.sync.extracts import ingest
 from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
-from tools.sync.adopt import adopt_wave, documents_of
+from tools.sync.adopt import _nested, adopt_wave, documents_of
 from tools.sync.capture import LegacyCapture
-from tools.sync.platform import NewPlatform
+from tools.sync.paths import flatten
+from tools.sync.platform import NewPlatform, flat_document
 from tools.sync.service import run_sync
 from tools.waves import WaveContext, generate_plan, run_wave
 
@@ -104,3 +108,44 @@ def test_a_wave_that_has_not_completed_is_refused(
         adopt_wave(store, store_settings, wave_id, tenant="default", context=context)
     with store.connect() as conn:
         assert conn.execute(select(STATE.c.policy_id)).first() is None
+
+
+def _reference(row: dict[str, object]) -> dict[str, object]:
+    """What adopt made of a read-back row before flat_row: build the nested tree, flatten it."""
+    return flat_document(flatten(_nested(row)))
+
+
+def test_flat_rows_are_the_flattened_nested_documents_key_for_key() -> None:
+    """flat_row skips the nested tree; the documents (and their key order) stay the same."""
+    item = pa.struct([("coverage_id", pa.string()), ("limits.aggregate", pa.decimal128(12, 2))])
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "rating_components.premium_amount": pa.array(
+                [decimal.Decimal("12.50"), None, decimal.Decimal("0")], pa.decimal128(12, 2)
+            ),
+            "policy_core.policy_id": ["P-1", "P-2", "P-3"],
+            "policy_core.insured_party.name": [" Ana ", "", None],
+            "policy_core.effective_date": pa.array(
+                [dt.date(2024, 1, 2), None, dt.date(2023, 5, 6)], pa.date32()
+            ),
+            "policy_core-x": [1, 0, None],
+            "coverage_sections": pa.array(
+                [
+                    [{"coverage_id": "C1", "limits.aggregate": decimal.Decimal("5.00")}],
+                    [],
+                    None,
+                ],
+                pa.list_(item),
+            ),
+            "endorsements": pa.array([["a", "b"], None, []], pa.list_(pa.string())),
+            "payments": pa.array(
+                [{"plan": "monthly", "balance": None}, None, {}],
+                pa.struct([("plan", pa.string()), ("balance", pa.float64())]),
+            ),
+        }
+    )
+    got = dict(documents_of(batch))
+    want = {str(r["policy_core.policy_id"]): _reference(r) for r in batch.to_pylist()}
+    assert got == want
+    assert [list(d) for d in got.values()] == [list(d) for d in want.values()]
+    assert got["P-1"]["coverage_sections[C1].limits.aggregate"] == "5.00"
