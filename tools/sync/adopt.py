@@ -86,7 +86,7 @@ def _nested(dotted: Mapping[str, Any]) -> dict[str, Any]:
     return tree
 
 
-_EMPTY = (None, "", [], {})  # the leaves flat_document drops
+_EMPTY: tuple[Any, ...] = (None, "", [], {})  # the leaves flat_document drops
 
 
 def _plan(schema: pa.Schema) -> list[tuple[str, int]]:
