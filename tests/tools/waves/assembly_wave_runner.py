@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from core.settings import Settings
 from core.store import open_store
-from tools.waves import WaveContext, run_wave, saga
+from tests.tools.waves.kill_points import pause_at
+from tools.waves import WaveContext, run_wave
 
 
 def main() -> None:
@@ -21,15 +21,7 @@ def main() -> None:
     stop = sys.argv[3] if len(sys.argv) > 3 else None
     settings = Settings(home=home, embedding_provider="none")
     engine = open_store(settings)
-    if stop:
-        point, milestone, batch = stop.split(":")
-
-        def hook(at: str, step: str, batch_no: int) -> None:
-            if (at, step, batch_no) == (point, milestone, int(batch)):
-                (home / "at-point").write_text(stop)
-                time.sleep(120)  # the test kills us here
-
-        saga.HOOK = hook
+    pause_at(stop, home)
     status = run_wave(WaveContext.default(engine, settings), wave_id)
     print(json.dumps({"status": status.status, "migrated": status.migrated}))
 

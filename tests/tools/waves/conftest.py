@@ -7,13 +7,7 @@ import pytest
 from sqlalchemy import Engine
 
 from core.settings import Settings
-from tests.tools.waves.helpers import (
-    FakeTarget,
-    canonical_table,
-    make_context,
-    register_source,
-    write_parts,
-)
+from tests.tools.waves.helpers import FakeTarget, make_context, stage_two_sources
 from tools.waves.context import WaveContext
 
 
@@ -34,15 +28,7 @@ def engine(wave_settings: Settings) -> Iterator[Engine]:
 @pytest.fixture
 def estate(engine: Engine, wave_settings: Settings, tmp_path: Path) -> dict[str, Path]:
     """Two staged sources with canonical Parquet: 'src-a' (450 policies), 'src-b' (150)."""
-    folders = {
-        "src-a": write_parts(tmp_path / "canon-a", canonical_table(450, prefix="A"), 200),
-        "src-b": write_parts(
-            tmp_path / "canon-b", canonical_table(150, prefix="B", bad_every=10), 100
-        ),
-    }
-    register_source(engine, wave_settings, "src-a", 450)
-    register_source(engine, wave_settings, "src-b", 150, system="billing")
-    return folders
+    return stage_two_sources(engine, wave_settings, tmp_path, bad_every=10)
 
 
 @pytest.fixture

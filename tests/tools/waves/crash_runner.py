@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from core.settings import Settings
 from core.store import open_store
 from tests.tools.waves.helpers import make_context
-from tools.waves import run_wave, saga
+from tests.tools.waves.kill_points import pause_at
+from tools.waves import run_wave
 
 
 def main() -> None:
@@ -23,15 +23,7 @@ def main() -> None:
     settings = Settings(home=home, batch_size=100)
     engine = open_store(settings)
     wave_context = make_context(engine, settings, {k: Path(v) for k, v in folders.items()})
-    if stop:
-        point, milestone, batch = stop.split(":")
-
-        def hook(at: str, step: str, batch_no: int) -> None:
-            if (at, step, batch_no) == (point, milestone, int(batch)):
-                (home / "at-point").write_text(stop)
-                time.sleep(120)  # the test kills us here
-
-        saga.HOOK = hook
+    pause_at(stop, home)
     status = run_wave(wave_context, wave_id)
     print(json.dumps({"status": status.status, "migrated": status.migrated, "error": status.error}))
 

@@ -168,6 +168,22 @@ def write_parts(folder: Path, table: pa.Table, rows_per_part: int) -> Path:
     return folder
 
 
+def stage_two_sources(
+    engine: Engine, settings: Settings, base: Path, *, bad_every: int = 0
+) -> dict[str, Path]:
+    """Two staged sources with canonical Parquet under ``base``: 'src-a' (450 policies, parts of
+    200) and 'src-b' (150 billing policies, parts of 100; every ``bad_every``-th one invalid)."""
+    folders = {
+        "src-a": write_parts(base / "canon-a", canonical_table(450, prefix="A"), 200),
+        "src-b": write_parts(
+            base / "canon-b", canonical_table(150, prefix="B", bad_every=bad_every), 100
+        ),
+    }
+    register_source(engine, settings, "src-a", 450)
+    register_source(engine, settings, "src-b", 150, system="billing")
+    return folders
+
+
 def parquet_source(folders: Mapping[str, Path], batch_size: int):  # noqa: ANN201
     import pyarrow.dataset as ds
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from core.errors import DataMashError
 from core.settings import Settings
 from core.store import open_store
 from tests.tools.waves.helpers import make_context
+from tests.tools.waves.kill_points import pause_at
 from tools.waves import rollback_wave, run_wave, saga
 from tools.waves.milestones import default_milestones
 
@@ -44,15 +44,7 @@ def main() -> None:
     fail = sys.argv[6] if len(sys.argv) > 6 else None
     engine = open_store(settings)
     context = make_context(engine, settings, folders)
-    if stop:
-        point, milestone, batch = stop.split(":")
-
-        def hook(at: str, step: str, batch_no: int) -> None:
-            if (at, step, batch_no) == (point, milestone, int(batch)):
-                (settings.home / "at-point").write_text(stop)
-                time.sleep(120)  # the test kills us here
-
-        saga.HOOK = hook
+    pause_at(stop, settings.home)
     milestones = _failing(fail) if fail else None
     try:
         if action == "run":

@@ -9,12 +9,7 @@ SIGKILL mid-migrate followed by a resume leaves each policy once.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +21,12 @@ import pytest
 from core.errors import InputError, NotFoundError
 from evals.demo import mapping_step
 from tests.tools.assembly.assembly_estates import IngestedEstate, ingest_estate
+from tests.tools.waves.kill_points import kill_at, start_runner
 from tools.assembly.output import assembled_batches
 from tools.assembly.run import run_assembly
 from tools.assembly.spec import approve_assembly, propose_assembly
 from tools.waves import (
+    Plan,
     PlanCriteria,
     WaveContext,
     generate_plan,
@@ -41,7 +38,6 @@ from tools.waves.milestones import reconcile_wave
 from tools.waves.state import wave_policy_ids
 from tools.waves.targets.components import CHILD_TABLES
 
-REPO = Path(__file__).resolve().parents[3]
 ROOTS = ("policy_master", "agency_policies", "life", "acquired_policy")
 
 
@@ -73,8 +69,29 @@ def assembled(tmp_path_factory: pytest.TempPathFactory) -> Assembled:
     return Assembled(estate, ids, valid)
 
 
+@pytest.fixture
+def cli_workspace(assembled: Assembled, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data-mash command acts on the assembled estate's workspace (SQLite, no embeddings)."""
+    monkeypatch.setenv("DATA_MASH_HOME", str(assembled.estate.settings.home))
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+    monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
+
+
 def _context(a: Assembled) -> WaveContext:
     return WaveContext.default(a.estate.engine, a.estate.settings)
+
+
+def _platform_plan(a: Assembled, *, batch_size: int) -> tuple[WaveContext, Plan]:
+    """A plan of every assembly of the estate onto the new platform."""
+    context = _context(a)
+    plan = generate_plan(
+        context,
+        assembly_ids=a.assembly_ids,
+        target="new_platform",
+        criteria=PlanCriteria(batch_size=batch_size),
+    )
+    return context, plan
 
 
 def _platform(a: Assembled) -> Path:
@@ -106,13 +123,7 @@ def _rows(db: Path, sql: str) -> list[tuple]:  # type: ignore[type-arg]
 def test_a_wave_from_assemblies_migrates_whole_policies_and_reconciles_per_component(
     assembled: Assembled,
 ) -> None:
-    context = _context(assembled)
-    plan = generate_plan(
-        context,
-        assembly_ids=assembled.assembly_ids,
-        target="new_platform",
-        criteria=PlanCriteria(batch_size=200),
-    )
+    context, plan = _platform_plan(assembled, batch_size=200)
     assert plan.assembly_ids == plan.source_ids == assembled.assembly_ids
     assert plan.summary["inputs"] == "assemblies"
     # every valid assembled policy is planned; wave 0 holds the ones every gate passes
@@ -180,45 +191,19 @@ def test_a_wave_from_assemblies_migrates_whole_policies_and_reconciles_per_compo
         assert _rows(db, f"SELECT count(*) FROM {table}") == [(0,)], table
 
 
-def _runner(home: Path, wave_id: str, stop: str) -> None:
-    """Run the wave in a child process and SIGKILL it when it reaches ``stop``."""
-    marker = home / "at-point"
-    marker.unlink(missing_ok=True)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.tools.waves.assembly_wave_runner", str(home), wave_id, stop],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 180
-    while not marker.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"runner ended before {stop}: {proc.stderr.read() if proc.stderr else ''}")
-        assert time.monotonic() < deadline, f"runner never reached {stop}"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-
-
 def test_sigkill_mid_migrate_then_resume_gives_each_whole_policy_once(
     assembled: Assembled,
 ) -> None:
-    context = _context(assembled)
-    plan = generate_plan(
-        context,
-        assembly_ids=assembled.assembly_ids,
-        target="new_platform",
-        criteria=PlanCriteria(batch_size=100),
-    )
+    context, plan = _platform_plan(assembled, batch_size=100)
     wave0 = plan.waves[0]
     home = assembled.estate.settings.home
     try:
         # after the target took batch 1 but before its checkpoint; then before batch 4's work
         for stop in ("after_work:migrate:1", "before_work:migrate:4"):
-            _runner(home, wave0.wave_id, stop)
+            runner = start_runner(
+                "tests.tools.waves.assembly_wave_runner", str(home), wave0.wave_id, stop
+            )
+            kill_at(runner, home, stop)
             assert get_wave_status(context, wave0.wave_id).status == "running"
         status = run_wave(context, wave0.wave_id)
         assert status.status == "completed", status.error
@@ -264,15 +249,12 @@ def test_a_plan_refuses_assemblies_it_cannot_read(assembled: Assembled) -> None:
     assert f"data-mash assembly run {draft.assembly_id}" in (err.value.fix or "")
 
 
+@pytest.mark.usefixtures("cli_workspace")
 def test_generate_plan_from_assemblies_on_the_command_line(
-    assembled: Assembled, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    assembled: Assembled, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cli.main import main
 
-    monkeypatch.setenv("DATA_MASH_HOME", str(assembled.estate.settings.home))
-    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
-    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
-    monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
     args = ["generate-plan", "--target", "new_platform", "--json"]
     for assembly_id in assembled.assembly_ids[:2]:
         args += ["--assembly", assembly_id]
@@ -287,16 +269,13 @@ def test_generate_plan_from_assemblies_on_the_command_line(
     assert "no assembly 'asm-nosuch'" in err and "Traceback" not in err
 
 
+@pytest.mark.usefixtures("cli_workspace")
 def test_route_evaluates_whole_policies_of_an_assembly(
-    assembled: Assembled, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    assembled: Assembled, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from cli.main import main
     from evals.demo_waves import EXAMPLE_RULES
 
-    monkeypatch.setenv("DATA_MASH_HOME", str(assembled.estate.settings.home))
-    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
-    monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
-    monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
     assembly_id = assembled.assembly_ids[1]  # agency_policies
     documents = sum(
         b.num_rows for b in assembled_batches(assembled.estate.settings, "default", assembly_id)

@@ -5,62 +5,28 @@ at each kill was redone."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, text
 
 from core.settings import Settings
 from tests.tools.waves.helpers import id_reconciler, make_context
+from tests.tools.waves.kill_points import kill_at, start_runner
 from tools.audit import AuditLog
 from tools.waves import PlanCriteria, generate_plan, get_wave_status, run_wave
 from tools.waves.milestones import wave_records
 from tools.waves.saga import step_context
 from tools.waves.state import load_wave
 
-REPO = Path(__file__).resolve().parents[3]
 
-
-def _run(home: Path, folders: dict[str, Path], wave_id: str, stop: str | None) -> str | None:
-    """Start the runner; kill it with SIGKILL when it reaches ``stop``; its JSON if it ends."""
-    marker = home / "at-point"
-    marker.unlink(missing_ok=True)
-    args = [
-        sys.executable,
-        "-m",
-        "tests.tools.waves.crash_runner",
-        str(home),
-        json.dumps({k: str(v) for k, v in folders.items()}),
-        wave_id,
-    ]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        args + ([stop] if stop else []),
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+def _kill_run_at(home: Path, folders: dict[str, Path], wave_id: str, stop: str) -> None:
+    """Run the wave in ``crash_runner`` and SIGKILL it when it reaches ``stop``."""
+    folders_json = json.dumps({k: str(v) for k, v in folders.items()})
+    kill_at(
+        start_runner("tests.tools.waves.crash_runner", str(home), folders_json, wave_id, stop),
+        home,
+        stop,
     )
-    if stop is None:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        return out
-    deadline = time.monotonic() + 120
-    while not marker.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"runner ended before {stop}: {proc.stderr.read() if proc.stderr else ''}")
-        assert time.monotonic() < deadline, f"runner never reached {stop}"
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-    return None
 
 
 def test_sigkill_during_migrate_then_resume(
@@ -75,7 +41,7 @@ def test_sigkill_during_migrate_then_resume(
     )
     wave_id = plan.waves[0].wave_id
     for stop in ("before_work:migrate:1", "after_work:migrate:2", "after_commit:migrate:4"):
-        _run(wave_settings.home, estate, wave_id, stop)
+        _kill_run_at(wave_settings.home, estate, wave_id, stop)
         assert get_wave_status(wave_context, wave_id).status == "running"
     # Run again (in this process): resumes after the last committed batch.
     assert run_wave(wave_context, wave_id).status == "completed"

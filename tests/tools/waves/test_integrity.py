@@ -10,11 +10,7 @@ completed wave passes.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +22,8 @@ from core.errors import DataMashError, InputError
 from core.settings import Settings
 from core.store import open_store
 from core.store.models import AuditEntry, PolicyLocation, table_of
-from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
+from tests.tools.waves.helpers import make_context, stage_two_sources
+from tests.tools.waves.kill_points import kill, kill_at, reached, start_runner, wait_at
 from tools.audit import AuditLog
 from tools.waves import (
     PlanCriteria,
@@ -39,7 +36,6 @@ from tools.waves import (
     run_wave,
 )
 
-REPO = Path(__file__).resolve().parents[3]
 LOCATION = table_of(PolicyLocation)
 ENTRY = table_of(AuditEntry)
 
@@ -49,24 +45,28 @@ def wave_store(store_settings: Settings, tmp_path: Path) -> Iterator[tuple[WaveC
     """A wave context over two staged sources (450 + 150 policies), on SQLite or PostgreSQL."""
     settings = store_settings.model_copy(update={"batch_size": 100})
     engine = open_store(settings)
-    folders = {
-        "src-a": write_parts(tmp_path / "canon-a", canonical_table(450, prefix="A"), 200),
-        "src-b": write_parts(tmp_path / "canon-b", canonical_table(150, prefix="B"), 100),
-    }
-    register_source(engine, settings, "src-a", 450)
-    register_source(engine, settings, "src-b", 150, system="billing")
+    folders = stage_two_sources(engine, settings, tmp_path)
     yield make_context(engine, settings, folders), folders
     engine.dispose()
 
 
-def _plan(context: WaveContext) -> str:
+@pytest.fixture
+def wave_id(wave_store: tuple[WaveContext, dict]) -> str:
+    """One wave planned for all 600 policies of both sources, not yet run."""
     plan = generate_plan(
-        context,
+        wave_store[0],
         source_ids=["src-a", "src-b"],
         target="new_platform",
         criteria=PlanCriteria(batch_size=100, max_wave_size=10_000),
     )
     return plan.waves[0].wave_id
+
+
+@pytest.fixture
+def completed_wave(wave_store: tuple[WaveContext, dict], wave_id: str) -> str:
+    """That wave, run to completion in this process."""
+    assert run_wave(wave_store[0], wave_id).status == "completed"
+    return wave_id
 
 
 def _start(
@@ -82,9 +82,7 @@ def _start(
         "db_url": context.settings.db_url,
         "batch_size": context.settings.batch_size,
     }
-    args = [
-        sys.executable,
-        "-m",
+    return start_runner(
         "tests.tools.waves.integrity_runner",
         json.dumps(settings),
         json.dumps({k: str(v) for k, v in folders.items()}),
@@ -92,22 +90,7 @@ def _start(
         wave_id,
         stop,
         *([fail] if fail else []),
-    ]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-
-
-def _wait_at_point(context: WaveContext, proc: subprocess.Popen[str], stop: str) -> None:
-    marker = context.settings.home / "at-point"
-    deadline = time.monotonic() + 180
-    while not marker.exists():
-        if proc.poll() is not None:
-            pytest.fail(f"runner ended before {stop}: {proc.communicate()}")
-        assert time.monotonic() < deadline, f"runner never reached {stop}"
-        time.sleep(0.05)
-    marker.unlink()
 
 
 def _kill_at(
@@ -119,11 +102,7 @@ def _kill_at(
     fail: str | None = None,
 ) -> None:
     """Run ``action`` in a subprocess and SIGKILL it when it reaches ``stop``."""
-    proc = _start(context, folders, action, wave_id, stop, fail)
-    _wait_at_point(context, proc, stop)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    kill_at(_start(context, folders, action, wave_id, stop, fail), context.settings.home, stop)
 
 
 def _finish(proc: subprocess.Popen[str]) -> tuple[int, str]:
@@ -186,11 +165,11 @@ def _pending(context: WaveContext, operation: str) -> list[int]:
 
 def test_second_run_is_refused_while_the_first_runs_and_takes_over_once_it_is_killed(
     wave_store: tuple[WaveContext, dict],
+    wave_id: str,
 ) -> None:
     context, folders = wave_store
-    wave_id = _plan(context)
     first = _start(context, folders, "run", wave_id, "before_work:migrate:2")
-    _wait_at_point(context, first, "before_work:migrate:2")
+    wait_at(first, context.settings.home, "before_work:migrate:2")
     code, output = _finish(_start(context, folders, "run", wave_id))
     assert code == 1
     assert f"wave run {wave_id} is already running (pid {first.pid} on " in output
@@ -198,8 +177,7 @@ def test_second_run_is_refused_while_the_first_runs_and_takes_over_once_it_is_ki
     assert get_wave_status(context, wave_id).status == "running"
     with pytest.raises(InputError, match="already running"):
         rollback_wave(context, wave_id)
-    os.kill(first.pid, signal.SIGKILL)
-    first.wait(timeout=30)
+    kill(first)
     # The holder is dead (same host, pid gone): the next run takes over and resumes.
     code, output = _finish(_start(context, folders, "run", wave_id))
     assert code == 0, output
@@ -212,10 +190,10 @@ def test_second_run_is_refused_while_the_first_runs_and_takes_over_once_it_is_ki
 
 def test_rollback_killed_mid_way_says_so_and_completes_when_run_again(
     wave_store: tuple[WaveContext, dict],
+    completed_wave: str,
 ) -> None:
     context, folders = wave_store
-    wave_id = _plan(context)
-    assert run_wave(context, wave_id).status == "completed"
+    wave_id = completed_wave
     assert_invariants(context, wave_id)
     # Killed after the target rows were deleted, before the compensation committed.
     _kill_at(context, folders, "rollback", wave_id, "compensated_before_commit:migrate:0")
@@ -234,10 +212,10 @@ def test_rollback_killed_mid_way_says_so_and_completes_when_run_again(
 
 def test_wave_run_after_a_killed_rollback_finishes_the_undo_then_runs(
     wave_store: tuple[WaveContext, dict],
+    completed_wave: str,
 ) -> None:
     context, folders = wave_store
-    wave_id = _plan(context)
-    assert run_wave(context, wave_id).status == "completed"
+    wave_id = completed_wave
     _kill_at(context, folders, "rollback", wave_id, "compensated_before_commit:migrate:0")
     assert run_wave(context, wave_id).status == "completed"  # not "completed, did nothing"
     assert_invariants(context, wave_id)
@@ -248,9 +226,9 @@ def test_wave_run_after_a_killed_rollback_finishes_the_undo_then_runs(
 
 def test_compensation_killed_mid_way_leaves_no_checkpoint_of_deleted_batches(
     wave_store: tuple[WaveContext, dict],
+    wave_id: str,
 ) -> None:
     context, folders = wave_store
-    wave_id = _plan(context)
     # validate fails -> the run compensates migrate (deletes the rows) -> killed before commit.
     _kill_at(
         context, folders, "run", wave_id, "compensated_before_commit:migrate:0", fail="validate"
@@ -268,10 +246,10 @@ def test_compensation_killed_mid_way_leaves_no_checkpoint_of_deleted_batches(
 
 def test_gc_then_rollback_keeps_locations_equal_to_the_target(
     wave_store: tuple[WaveContext, dict],
+    completed_wave: str,
 ) -> None:
     context, _ = wave_store
-    wave_id = _plan(context)
-    assert run_wave(context, wave_id).status == "completed"
+    wave_id = completed_wave
     assert gc(context, older_than=timedelta(0)).waves == [wave_id]
     assert rollback_wave(context, wave_id).status == "compensated"
     assert not _target_ids(context, wave_id)
@@ -288,10 +266,10 @@ def test_gc_then_rollback_keeps_locations_equal_to_the_target(
 
 def test_a_new_plan_skips_policies_an_earlier_wave_migrated(
     wave_store: tuple[WaveContext, dict],
+    completed_wave: str,
 ) -> None:
     context, _ = wave_store
-    wave_id = _plan(context)
-    assert run_wave(context, wave_id).status == "completed"
+    wave_id = completed_wave
     with pytest.raises(InputError, match="600 already migrated"):
         generate_plan(context, source_ids=["src-a", "src-b"], target="new_platform")
     assert rollback_wave(context, wave_id).status == "compensated"
@@ -305,17 +283,10 @@ def test_a_new_plan_skips_policies_an_earlier_wave_migrated(
 def _maybe_kill(context: WaveContext, folders: dict, action: str, wave_id: str, stop: str) -> str:
     """Run ``action``; SIGKILL it if it reaches ``stop`` (it may end first: a finished wave)."""
     proc = _start(context, folders, action, wave_id, stop)
-    marker = context.settings.home / "at-point"
-    deadline = time.monotonic() + 180
-    while not marker.exists():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            return f"ended ({proc.returncode}): {(out + err).strip()[-200:]}"
-        assert time.monotonic() < deadline, f"runner never reached {stop}"
-        time.sleep(0.05)
-    marker.unlink()
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    if not reached(proc, context.settings.home, stop):
+        out, err = proc.communicate()
+        return f"ended ({proc.returncode}): {(out + err).strip()[-200:]}"
+    kill(proc)
     return "killed"
 
 

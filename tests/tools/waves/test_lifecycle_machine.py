@@ -13,11 +13,9 @@ Derandomized and bounded, so it runs in `make test` the same way every time.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -33,7 +31,8 @@ from core.errors import DataMashError
 from core.settings import Settings
 from core.store import open_store
 from core.store.models import AuditEntry, AuditPolicy, table_of
-from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
+from tests.tools.waves.helpers import make_context, stage_two_sources
+from tests.tools.waves.kill_points import kill, reached
 from tests.tools.waves.test_integrity import (
     KILL_POINTS,
     UNDO_POINTS,
@@ -143,15 +142,9 @@ def _killed_ingest(settings: Settings, file: Path, point: str) -> str:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 120
-    while not (home / "at-point").exists():
-        if proc.poll() is not None:  # already staged and indexed: a reuse, nothing to kill
-            return f"ended ({proc.returncode})"
-        assert time.monotonic() < deadline, f"ingest never reached {point}"
-        time.sleep(0.05)
-    (home / "at-point").unlink()
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    if not reached(proc, home, point):  # already staged and indexed: a reuse, nothing to kill
+        return f"ended ({proc.returncode})"
+    kill(proc)
     return "killed"
 
 
@@ -162,12 +155,7 @@ def test_wave_lifecycle_state_machine(new_world: World) -> None:
             self.settings, self._drop = new_world()
             self.engine = open_store(self.settings)
             base = self.settings.home.parent / f"{self.settings.home.name}-data"
-            self.folders = {
-                "src-a": write_parts(base / "canon-a", canonical_table(450, prefix="A"), 200),
-                "src-b": write_parts(base / "canon-b", canonical_table(150, prefix="B"), 100),
-            }
-            register_source(self.engine, self.settings, "src-a", 450)
-            register_source(self.engine, self.settings, "src-b", 150, system="billing")
+            self.folders = stage_two_sources(self.engine, self.settings, base)
             self.context = make_context(self.engine, self.settings, self.folders)
             self.csv = base / "policies.csv"
             self.csv.write_text(
@@ -224,24 +212,17 @@ def test_wave_lifecycle_state_machine(new_world: World) -> None:
             wave = self._wave(pick)
             stop = "before_work:route:0"
             first = _start(self.context, self.folders, "run", wave, stop)
-            marker = self.settings.home / "at-point"
-            deadline = time.monotonic() + 180
-            while not marker.exists():
-                if first.poll() is not None:  # nothing left to do (completed): no overlap
-                    first.communicate()
-                    self._note(f"duplicate {wave}: first ended")
-                    return
-                assert time.monotonic() < deadline, "runner never reached its point"
-                time.sleep(0.05)
-            marker.unlink()
+            if not reached(first, self.settings.home, stop):  # nothing left to do: no overlap
+                first.communicate()
+                self._note(f"duplicate {wave}: first ended")
+                return
             before = get_wave_status(self.context, wave)
             for second in (run_wave, rollback_wave):
                 with pytest.raises(DataMashError, match=f"is already running \\(pid {first.pid} "):
                     second(self.context, wave)
             after = get_wave_status(self.context, wave)
             assert (after.status, after.migrated) == (before.status, before.migrated)
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(timeout=30)
+            kill(first)
             self._note(f"duplicate {wave}: refused, then the first was killed")
 
         @rule(policy=st.sampled_from(POLICIES))
