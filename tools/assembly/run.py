@@ -1,7 +1,8 @@
 """The assembly run: one canonical document per policy of an approved assembly.
 
-1. Stage (once; :mod:`tools.assembly.stage`): every source mapped, joined to the root's policy
-   positions, duplicates resolved, sorted by position. One write-ahead audit operation.
+1. Stage (once; :mod:`tools.assembly.stage`): every source mapped (a task per staged part, on
+   the executor), joined to the root's policy positions (DuckDB, here), duplicates resolved,
+   sorted by position. One write-ahead audit operation.
 2. Batches of ``batch_policies`` consecutive positions (a range of policy keys): each joined
    (:mod:`tools.assembly.assemble`), validated, written as ``run/part-NNNNN.parquet`` plus its
    provenance, conflicts and quarantine side files. Each batch is one audit operation keyed
@@ -117,6 +118,7 @@ def _stage(
     audit: AuditLog,
     parent: int,
     status: StatusHook | None,
+    executor: Executor,
 ) -> dict[str, Any]:
     folder = assembly_dir(settings, tenant, spec.assembly_id) / STAGE
     state = folder / STAGE_STATE
@@ -155,6 +157,7 @@ def _stage(
                     batch_policies=batch_policies,
                     version=VERSION,
                     progress=hook,
+                    executor=executor,
                 )
             finally:
                 con.close()
@@ -225,18 +228,20 @@ def _run(
             write_run_state(folder, batch_rows=batch, complete=True)
             return AssemblyRunResult(**{**run.outcome, "resumed_batches": run.outcome["batches"]})
         write_run_state(folder, batch_rows=batch, complete=False)
-        summary = _stage(engine, settings, spec, parts, tenant, batch, audit, run.entry_id, status)
-        stage = home / STAGE
-        policies = int(summary["policies"])
-        batches = (policies + batch - 1) // batch
-        root = ds.dataset(stage / parts[0].file, format="parquet")
-        rules = {r.field: r for r in spec.survivorship}
-        task = AssembleBatch(parts, rules, stage, folder)
-        totals = Totals(parts)
-        resumed = 0
         own = executor is None
         executor = make_executor(settings) if executor is None else executor
         try:
+            summary = _stage(
+                engine, settings, spec, parts, tenant, batch, audit, run.entry_id, status, executor
+            )
+            stage = home / STAGE
+            policies = int(summary["policies"])
+            batches = (policies + batch - 1) // batch
+            root = ds.dataset(stage / parts[0].file, format="parquet")
+            rules = {r.field: r for r in spec.survivorship}
+            task = AssembleBatch(parts, rules, stage, folder)
+            totals = Totals(parts)
+            resumed = 0
             audited = _audited(audit, run.entry_id, assembly_id, root, policies, batch)
             for hi, outcome, was_done in _assembled(executor, audited, task):
                 resumed += was_done

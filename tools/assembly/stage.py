@@ -1,8 +1,8 @@
 """Stage an assembly: map every contributing source and place its rows on the root's policies.
 
 Each source (the root, its child sources, its lookups) is mapped batch by batch through its
-frozen rules (code crosswalks applied) into candidate Parquet parts. DuckDB then, spilling to
-disk under a fixed memory budget,
+frozen rules (code crosswalks applied) into candidate Parquet parts, a task per staged part on
+the run's executor. DuckDB then, in the driver, spilling to disk under a fixed memory budget,
 
 - numbers the root's policies (``!pos``) in the order of their key, keeping the first row of a
   key written twice (the later copy is the stale re-send) and reporting the others;
@@ -37,16 +37,18 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, and_, select
 
 from core.errors import InputError
+from core.executors import Executor, LocalExecutor
 from core.store.models import AssemblyRow, table_of
 from tools.assembly.contracts import AssemblySpec, CodeCrosswalk, Relationship
 from tools.assembly.keyspace import KEY_REGEX, parquet_files, quote, scan
 from tools.canonical.build import Plan, build_candidates, compile_plan
 from tools.canonical.fastcheck import check_candidates
+from tools.canonical.output import write_atomically
 from tools.canonical.repository import approved_mapping
 from tools.canonical.rule_checks import source_schema
 from tools.canonical.spec import CodeStep, FieldRule
 from tools.content.sources import SourceInfo, SourceRegistry
-from tools.content.staging import staged_batches
+from tools.content.staging import part_batches, staged_dataset
 
 ID_PATH = "policy_core.policy_id"
 POS = "!pos"
@@ -151,15 +153,16 @@ def _component_errors(
     return bad, picked
 
 
-def _map_source(
+def _map_source(  # noqa: PLR0913
     contributor: Contributor,
     tmp: Path,
     version: str,
     raw: list[str],
     keep: np.ndarray | None = None,
+    executor: Executor | None = None,
 ) -> tuple[Path, list[pa.Table]]:
     """Map a source's rows (only the sorted row numbers ``keep``, when given) into candidate
-    parts under ``tmp/<index>/``; return its errors."""
+    parts under ``tmp/<index>/``, a task per staged part on ``executor``; return its errors."""
     info = contributor.info
     schema = source_schema(info)
     plan = compile_plan(contributor.rules, version, schema)
@@ -168,47 +171,94 @@ def _map_source(
     folder = tmp / f"m{contributor.index:02d}"
     folder.mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys([*plan.columns, *raw])) or [schema.names[0]]
-    offset = 0
-    errors: list[pa.Table] = []
-    for part, batch in enumerate(
-        staged_batches(info.records_path, columns=columns, batch_rows=MAP_ROWS)
-    ):
-        start, rows = offset, None
-        offset += batch.num_rows
+    staged = sorted(info.records_path.glob("part-*.parquet"))
+    if not staged:
+        return folder, []
+    unified = staged_dataset(info.records_path).schema
+    target = pa.schema([unified.field(name) for name in columns])
+    items: list[tuple[int, Path, int, np.ndarray | None]] = []
+    start = 0
+    for k, part in enumerate(staged):
+        rows = pq.ParquetFile(part).metadata.num_rows
+        kept = None
         if keep is not None:
-            lo, hi = np.searchsorted(keep, [start, offset])
+            lo, hi = np.searchsorted(keep, [start, start + rows])
+            kept = keep[lo:hi]
+        items.append((k, part, start, kept))
+        start += rows
+    task = MapStagedPart(contributor, version, raw, target, folder)
+    errors = [table for out in (executor or LocalExecutor()).map(task, items) for table in out]
+    return folder, errors
+
+
+class MapStagedPart:
+    """The executor task of staging: map one staged part of a source (its rows in ``keep``)
+    into candidate parts ``part-<part>-<batch>.parquet``, replaced whole, so a retried task
+    leaves one copy; returns the child records' errors (small Arrow tables)."""
+
+    def __init__(  # noqa: PLR0913
+        self,
+        contributor: Contributor,
+        version: str,
+        raw: list[str],
+        schema: pa.Schema,
+        folder: Path,
+    ) -> None:
+        self.contributor, self.version, self.raw = contributor, version, raw
+        self.schema, self.folder = schema, folder
+
+    def __call__(self, item: tuple[int, Path, int, np.ndarray | None]) -> list[pa.Table]:
+        k, part, offset, keep = item
+        errors: list[pa.Table] = []
+        for j, batch in enumerate(part_batches(part, self.schema, batch_rows=MAP_ROWS)):
+            start = offset
+            offset += batch.num_rows
+            candidates, errs = self._candidates(batch, start, keep)
+            errors.extend(errs)
+            write_atomically(candidates, self.folder / f"part-{k:05d}-{j:05d}.parquet")
+        return errors
+
+    def _candidates(
+        self, batch: pa.RecordBatch, start: int, keep: np.ndarray | None
+    ) -> tuple[pa.Table, list[pa.Table]]:
+        contributor, raw = self.contributor, self.raw
+        assert contributor.plan is not None
+        rows = None
+        if keep is not None:
+            lo, hi = np.searchsorted(keep, [start, start + batch.num_rows])
             rows = keep[lo:hi]
             batch = batch.take(pa.array(rows - start))
-        candidates = build_candidates(batch, plan, start)
+        candidates = build_candidates(batch, contributor.plan, start)
         if rows is not None:
             at = candidates.column_names.index(ROW)
             candidates = candidates.set_column(at, ROW, pa.array(rows, pa.int64()))
         if contributor.kind == "root":
             for col in raw:
                 candidates = candidates.append_column(raw_key(col), _trim(batch.column(col)))
-        else:
-            candidates = candidates.append_column(CKEY, _trim(batch.column(raw[0])))
-        if contributor.kind == "child":
-            bad, errs = _component_errors(candidates, contributor, version)
-            candidates = candidates.append_column(BAD, pa.array(bad))
-            if errs.num_rows:
-                rows = candidates.column(ROW).take(errs.column("row"))
-                keys = candidates.column(CKEY).take(errs.column("row"))
-                errors.append(
-                    pa.table(
-                        {
-                            "source": pa.array([info.name] * errs.num_rows, pa.string()),
-                            "row": rows,
-                            "key": keys,
-                            "path": errs.column("path"),
-                            "message": errs.column("message"),
-                            "kind": errs.column("kind"),
-                        }
-                    )
+            return candidates, []
+        candidates = candidates.append_column(CKEY, _trim(batch.column(raw[0])))
+        if contributor.kind != "child":
+            return candidates, []
+        bad, errs = _component_errors(candidates, contributor, self.version)
+        candidates = candidates.append_column(BAD, pa.array(bad))
+        errors = []
+        if errs.num_rows:
+            rows_at = candidates.column(ROW).take(errs.column("row"))
+            keys = candidates.column(CKEY).take(errs.column("row"))
+            errors.append(
+                pa.table(
+                    {
+                        "source": pa.array([contributor.info.name] * errs.num_rows, pa.string()),
+                        "row": rows_at,
+                        "key": keys,
+                        "path": errs.column("path"),
+                        "message": errs.column("message"),
+                        "kind": errs.column("kind"),
+                    }
                 )
-            candidates = candidates.append_column(DKEY, _dedup_key(candidates, contributor))
-        pq.write_table(candidates, folder / f"part-{part:05d}.parquet")
-    return folder, errors
+            )
+        candidates = candidates.append_column(DKEY, _dedup_key(candidates, contributor))
+        return candidates, errors
 
 
 def _dedup_key(candidates: pa.Table, contributor: Contributor) -> pa.Array:
@@ -254,8 +304,10 @@ def build_stage(
     batch_policies: int,
     version: str,
     progress: StageProgress | None = None,
+    executor: Executor | None = None,
 ) -> dict[str, object]:
-    """Build ``folder`` (atomically: a temporary folder renamed into place)."""
+    """Build ``folder`` (atomically: a temporary folder renamed into place); every source's
+    staged parts are mapped on ``executor`` (default: here), the joins run here in DuckDB."""
     root = contributors[0]
     tmp = folder.parent / f".stage-{uuid.uuid4().hex[:8]}"
     tmp.mkdir(parents=True)
@@ -290,7 +342,7 @@ def build_stage(
             keep = None
             if c.kind == "child":
                 keep, unplaced[c.name] = _placed_rows(con, c, sources)
-            mapped[c.index], errs = _map_source(c, tmp, version, raw, keep)
+            mapped[c.index], errs = _map_source(c, tmp, version, raw, keep, executor)
             errors.extend(errs)
             if c.kind == "root":
                 # The root's policies first: a child is mapped only for rows that reach them

@@ -1,8 +1,9 @@
-"""The assembly run's batches on every executor: a process pool and Ray (a local instance, 2
-workers) write the local executor's files byte for byte, with one audited batch each. A Ray
-worker killed mid-task is retried without duplicates; a process-pool worker killed mid-task
-fails the run, and running it again resumes to the same bytes; so does a run whose driver is
-killed (SIGKILL) with batches in flight on the pool."""
+"""The assembly run's staging (each source's parts mapped) and batches on every executor: a
+process pool and Ray (a local instance, 2 workers) write the local executor's files byte for
+byte, with one audited batch each. A Ray worker killed mid-task (the first task: a staging
+one) is retried without duplicates; a process-pool worker killed mid-task fails the run, and
+running it again resumes to the same bytes; so does a run whose driver is killed (SIGKILL)
+with batches in flight on the pool."""
 
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def test_assembly_on_a_process_pool_writes_the_local_files(
         pool.close()
 
 
-def test_a_process_pool_worker_killed_mid_batch_fails_the_run_and_a_rerun_resumes(
+def test_a_process_pool_worker_killed_mid_task_fails_the_run_and_a_rerun_resumes(
     estate7: IngestedEstate, local: dict[str, Any], tmp_path: Path
 ) -> None:
     assembly_id = _approved(estate7)
