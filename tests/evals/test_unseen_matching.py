@@ -48,11 +48,6 @@ def test_no_auto_accepted_wrong_answer_on_unseen_sources(unseen_rows: list[dict[
     assert overall["precision"] >= 0.98
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 20 bar not met in lexical mode: ECE on generator seeds 1-2 is 0.07 "
-    "(leave-one-system-out ECE 0.04); see README 'Known limits'",
-)
 def test_confidence_is_a_probability_on_unseen_sources(unseen_rows: list[dict[str, Any]]) -> None:
     assert summarize(unseen_rows)["ece"] <= 0.05
 

@@ -65,7 +65,10 @@ def fit_isotonic(
     """Pool-adjacent-violators fit of P(correct | score).
 
     Each block's rate is smoothed towards 0.5 by ``prior`` pseudo-observations (half right,
-    half wrong) so a small block of all-correct matches does not claim certainty.
+    half wrong) so a small block of all-correct matches does not claim certainty. Each block is
+    flat from its lowest to its highest score (two knots), with straight lines between blocks
+    only: knots at block means made every score below a block's mean borrow from the block
+    under it, so a run of always-right proposals scored 0.86 on held-out systems.
 
     Args:
         scores: raw scores of the proposals.
@@ -73,19 +76,24 @@ def fit_isotonic(
         prior: pseudo-counts of smoothing per block.
 
     Returns:
-        The calibrator (knots at block score means).
+        The calibrator (knots at each block's first and last score).
     """
     order = np.argsort(np.asarray(scores, dtype=float), kind="stable")
     s = np.asarray(scores, dtype=float)[order]
     y = np.asarray(labels, dtype=float)[order]
-    blocks: list[list[float]] = []  # [sum_y, count, sum_s]
+    blocks: list[list[float]] = []  # [sum_y, count, lowest score, highest score]
     for sv, yv in zip(s, y, strict=True):
-        blocks.append([yv, 1.0, sv])
+        blocks.append([yv, 1.0, sv, sv])
         while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
             a, b = blocks.pop(), blocks.pop()
-            blocks.append([a[0] + b[0], a[1] + b[1], a[2] + b[2]])
-    xs = [b[2] / b[1] for b in blocks]
-    ys = [(b[0] + prior / 2) / (b[1] + prior) for b in blocks]
+            blocks.append([a[0] + b[0], a[1] + b[1], b[2], a[3]])
+    xs: list[float] = []
+    ys: list[float] = []
+    for total, count, low, high in blocks:
+        rate = (total + prior / 2) / (count + prior)
+        for x in (low, high) if high > low else (low,):
+            xs.append(x)
+            ys.append(rate)
     ys = list(np.maximum.accumulate(ys))  # smoothing must not break monotonicity
     return Calibrator(tuple(xs), tuple(float(v) for v in ys))
 

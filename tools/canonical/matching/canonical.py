@@ -72,6 +72,8 @@ MIN_SCORE = 0.35
 LIST_CAPACITY = 3
 """Columns one list field may take (several change-line fields feed `endorsements[].changes`)."""
 TOP_K = 5
+LEAF_WEIGHT = 0.95
+"""Weight of a repeated group member's own name against its full reading (group included)."""
 STRONG_CODE = 0.6
 CONTRADICTED = 0.75
 """Score factor when a code column's values are none of a coded field's codes (Region holding
@@ -375,6 +377,12 @@ def suggest_matches(
     allowed = allowed_pairs(names, targets)
     readings = [phrase(t) for t in tokens]
     roles = [role_phrase(r) for r in readings]
+    # A repeated group's member is named for itself (``receipts[].method``): the group's word
+    # conditions the list component (``group_matrix``), it is no part of the field's name.
+    leaves = [
+        role_phrase(phrase(insurance_tokens(n.rsplit("[].", 1)[1], canonical))) if "[]." in n else r
+        for n, r in zip(names, roles, strict=True)
+    ]
     role_tokens = [[[w] for w in r.split()] for r in roles]
     descriptions = [f"{t.words} {t.description}" for t in targets]
     signals = {
@@ -389,7 +397,17 @@ def suggest_matches(
                 )
                 for reading in (readings, roles)
             ]
-            + [legacy_matrix(names, targets)]
+            + [
+                LEAF_WEIGHT
+                * name_similarity(
+                    leaves,
+                    [t.words for t in targets],
+                    [_leaf(n) for n in names],
+                    [t.path.rsplit(".", 1)[-1] for t in targets],
+                    skeleton_weight=0.0,
+                ),
+                legacy_matrix(names, targets),
+            ]
         ),
         "description": np.maximum(
             idf_overlap(tokens, descriptions), idf_overlap(role_tokens, descriptions)

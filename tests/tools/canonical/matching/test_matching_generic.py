@@ -71,6 +71,17 @@ def test_isotonic_calibration_is_monotone_and_bounded() -> None:
     assert cal(0.95) > 0.7
 
 
+def test_isotonic_blocks_are_flat_over_their_own_scores() -> None:
+    """Proposals scored 0.80-0.90 were all right: each gets the block's rate, not a value
+    interpolated towards the block of weaker proposals below it."""
+    weak = [(0.40 + 0.001 * k, k % 2 == 0) for k in range(40)]  # right half of the time
+    strong = [(0.80 + 0.001 * k, True) for k in range(100)]
+    cal = fit_isotonic([s for s, _ in weak + strong], [ok for _, ok in weak + strong])
+    assert cal(0.80) == cal(0.85) == cal(0.899) > 0.99
+    assert 0.4 < cal(0.42) < 0.6
+    assert cal(0.42) < cal(0.6) < cal(0.80)  # between blocks: a straight line
+
+
 def test_packaged_calibrations_are_monotone() -> None:
     for mode in ("lexical", "semantic"):
         cal = load_calibrator(mode)
