@@ -55,6 +55,49 @@ _MOVES_OF = (
 )
 
 
+# Moves a located policy: one UPDATE per policy, batched by the driver (executemany).
+_SET_LOCATION = (
+    LOCATION.update()
+    .where(
+        and_(
+            LOCATION.c.tenant == bindparam("b_tenant"),
+            LOCATION.c.policy_id == bindparam("b_policy"),
+        )
+    )
+    .values(
+        system=bindparam("b_system"),
+        wave=bindparam("b_wave"),
+        run_id=bindparam("b_run"),
+        entry_id=bindparam("b_entry"),
+        updated_at=bindparam("b_at"),
+    )
+)
+
+
+def _set_locations(
+    conn: Connection,
+    tenant: str,
+    rows: list[tuple[str, str, str | None, str | None, int | None]],
+    now: datetime,
+) -> None:
+    """Point each ``(policy_id, system, wave, run_id, entry_id)`` at its new location."""
+    conn.execute(
+        _SET_LOCATION,
+        [
+            {
+                "b_tenant": tenant,
+                "b_policy": policy_id,
+                "b_system": system,
+                "b_wave": wave,
+                "b_run": run_id,
+                "b_entry": entry_id,
+                "b_at": now,
+            }
+            for policy_id, system, wave, run_id, entry_id in rows
+        ],
+    )
+
+
 def _count_changes(conn: Connection, tenant: str, changes: Counter[str]) -> None:
     """Add ``changes`` (system -> policies in minus out) to the per-system counts, in the
     caller's transaction, so the counts move with policy_location or not at all."""
@@ -212,33 +255,11 @@ class PolicyLocations:
         if known:
             # An update per policy, batched by the driver; moves of known policies are the
             # rarer case (re-routes, later waves).
-            conn.execute(
-                LOCATION.update()
-                .where(
-                    and_(
-                        LOCATION.c.tenant == bindparam("b_tenant"),
-                        LOCATION.c.policy_id == bindparam("b_policy"),
-                    )
-                )
-                .values(
-                    system=bindparam("b_system"),
-                    wave=bindparam("b_wave"),
-                    run_id=bindparam("b_run"),
-                    entry_id=bindparam("b_entry"),
-                    updated_at=bindparam("b_at"),
-                ),
-                [
-                    {
-                        "b_tenant": self.tenant,
-                        "b_policy": m.policy_id,
-                        "b_system": m.to_system,
-                        "b_wave": m.wave,
-                        "b_run": m.run_id,
-                        "b_entry": entry_id,
-                        "b_at": now,
-                    }
-                    for m in known
-                ],
+            _set_locations(
+                conn,
+                self.tenant,
+                [(m.policy_id, m.to_system, m.wave, m.run_id, entry_id) for m in known],
+                now,
             )
         return len(changed)
 
@@ -295,33 +316,14 @@ class PolicyLocations:
                 )
             if not back:
                 continue
-            conn.execute(
-                LOCATION.update()
-                .where(
-                    and_(
-                        LOCATION.c.tenant == bindparam("b_tenant"),
-                        LOCATION.c.policy_id == bindparam("b_policy"),
-                    )
-                )
-                .values(
-                    system=bindparam("b_system"),
-                    wave=bindparam("b_wave"),
-                    run_id=bindparam("b_run"),
-                    entry_id=bindparam("b_entry"),
-                    updated_at=bindparam("b_at"),
-                ),
+            _set_locations(
+                conn,
+                self.tenant,
                 [
-                    {
-                        "b_tenant": self.tenant,
-                        "b_policy": pid,
-                        "b_system": before[pid].to_system,
-                        "b_wave": before[pid].wave,
-                        "b_run": before[pid].run_id,
-                        "b_entry": before[pid].entry_id,
-                        "b_at": now,
-                    }
-                    for pid in back
+                    (m.policy_id, m.to_system, m.wave, m.run_id, m.entry_id)
+                    for m in (before[pid] for pid in back)
                 ],
+                now,
             )
             bulk_insert(
                 conn,
