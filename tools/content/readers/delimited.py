@@ -154,7 +154,6 @@ class CsvReader:
         check_file(self.path)
         if not ascii_safe(self.encoding):
             return None
-        self._check_utf8()
         with self.path.open("rb") as fh:
             sample = fh.read(_SAMPLE_BYTES)
         first = 0
@@ -174,6 +173,7 @@ class CsvReader:
         )
         if not cuts:
             return None
+        self._check_utf8()  # as batches() does: one located error before any range is read
         bounds = [0, *cuts, self.path.stat().st_size]
         return list(zip(bounds[:-1], bounds[1:], strict=True))
 
