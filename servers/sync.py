@@ -105,11 +105,20 @@ def build_server(settings: Settings) -> FastMCP:
             dict[str, str] | None,
             Field(description="Extract column -> canonical path; a feed's first capture only."),
         ] = None,
+        baseline: Annotated[
+            bool,
+            Field(
+                description="A feed's first capture only: record the extract as the starting "
+                "snapshot without an insert per policy."
+            ),
+        ] = False,
         tenant: Tenant = None,
     ) -> CaptureResult:
         """Record what a later legacy extract changed (inserts, updates, deletes per policy)."""
         capture = LegacyCapture(engine(), settings, tenant=tenant_of(tenant))
-        return await run_blocking(None, lambda: capture.capture(feed, source_id, columns))
+        return await run_blocking(
+            None, lambda: capture.capture(feed, source_id, columns, baseline=baseline)
+        )
 
     @mcp.tool(annotations=IDEMPOTENT_WRITES)
     @user_errors

@@ -390,6 +390,14 @@ def capture_command(
             help="Extract column -> canonical path (a feed's first capture; repeat per column).",
         ),
     ] = None,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="A feed's first capture: record the extract as the starting snapshot, "
+            "without an insert per policy (e.g. after sync adopt).",
+        ),
+    ] = False,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -397,18 +405,25 @@ def capture_command(
 
     Compares the extract's per-policy, per-component row hashes with the feed's last synced
     snapshot; the bookmark moves only once the changes are durable. Apply them with sync run.
+    A feed's first capture records every policy as an insert, unless --baseline.
 
     Example: data-mash sync capture src_1a2b3c --feed LIFE --map POLNO=policy_core.policy_id
     """
 
     state = state_for(ctx, json_out, tenant)
     result = LegacyCapture(state.engine, state.settings, tenant=state.settings.tenant).capture(
-        feed, source_id, _column_map(column_map)
+        feed, source_id, _column_map(column_map), baseline=baseline
     )
 
     def render(console: Console) -> None:
         if result.unchanged:
             console.print(f"Feed {feed}: {source_id} is already its snapshot {result.snapshot}.")
+            return
+        if result.baseline:
+            console.print(
+                f"Feed {feed} snapshot {result.snapshot}: {source_id} recorded as the starting "
+                "snapshot, no changes (later captures record what changed since)."
+            )
             return
         console.print(
             f"Feed {feed} snapshot {result.snapshot}: {result.inserts} inserts, "

@@ -100,3 +100,10 @@ def test_capture_a_later_extract(
     assert main(["sync", "capture", ids[1], "--feed", "NEW"]) == 1
     assert "needs its column map" in capsys.readouterr().err
     assert main(["sync", "capture", ids[1], "--feed", "NEW", "--map", "oops"]) == 2
+    capsys.readouterr()
+    start = _json(capsys, "sync", "capture", ids[0], "--feed", "BASE", *maps, "--baseline")
+    assert (start["snapshot"], start["baseline"], start["inserts"]) == (1, True, 0)
+    later = _json(capsys, "sync", "capture", ids[1], "--feed", "BASE")
+    assert (later["inserts"], later["updates"], later["deletes"]) == (0, 1, 1)
+    assert main(["sync", "capture", ids[0], "--feed", "BASE", "--baseline"]) == 1
+    assert "first capture; BASE is at snapshot 2" in capsys.readouterr().err

@@ -247,6 +247,9 @@ class CaptureResult(BaseModel):
     updates: int = 0
     deletes: int = 0
     unchanged: bool = Field(False, description="The extract is the feed's current snapshot.")
+    baseline: bool = Field(
+        False, description="Recorded as the feed's starting snapshot, without changes."
+    )
     receipts: int = Field(0, description="Corrections the legacy loader reported as loaded.")
 
 

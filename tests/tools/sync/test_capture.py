@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -18,6 +21,7 @@ from core.settings import Settings
 from core.store import open_store
 from core.store.models import AuditEntry, SyncChangeRow, SyncFeedRow, table_of
 from tests.tools.sync.extracts import COLUMNS, HEADER, ingest, write_extract
+from tools.content.sources import SourceRegistry
 from tools.sync.capture import LegacyCapture
 
 CHANGE, FEED, ENTRY = table_of(SyncChangeRow), table_of(SyncFeedRow), table_of(AuditEntry)
@@ -166,3 +170,109 @@ def test_sigkill_before_the_bookmark_loses_and_duplicates_nothing(
     with reopened.connect() as conn:
         assert conn.execute(select(func.count()).select_from(CHANGE)).scalar_one() == 21
     reopened.dispose()
+
+
+def _day_two(book: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    later = [dict(p, coverages=dict(p["coverages"])) for p in book]
+    later[1]["city"] = "Köln"
+    later[2]["coverages"]["C2"] = "property"
+    del later[3]
+    return [*later, {"id": "P100", "status": "pending"}]
+
+
+def test_buckets_of_policies_find_what_one_bucket_finds(
+    store: Engine, quiet: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = _book(20)
+    first = ingest(store, quiet, write_extract(tmp_path / "d1.csv", book))
+    second = ingest(store, quiet, write_extract(tmp_path / "d2.csv", _day_two(book)))
+    found = []
+    for feed, rows_per_bucket in (("one", 1_000), ("many", 3)):  # 1 bucket; 14 of 41 rows
+        monkeypatch.setattr("tools.sync.capture.BUCKET_ROWS", rows_per_bucket)
+        capture = LegacyCapture(store, quiet, tenant="default", batch=2)
+        capture.capture(feed, first, COLUMNS, baseline=True)
+        result = capture.capture(feed, second)
+        assert (result.inserts, result.updates, result.deletes) == (1, 2, 1)
+        snapshot = Path(capture._feed(feed).snapshot_path)
+        assert len(list(snapshot.glob("bucket-*.parquet"))) == (1 if feed == "one" else 14)
+        with store.connect() as conn:
+            rows = conn.execute(
+                select(CHANGE.c.policy_id, CHANGE.c.op, CHANGE.c.components, CHANGE.c.delta)
+                .where(CHANGE.c.source.startswith(f"{feed}#"))
+                .order_by(CHANGE.c.policy_id)
+            ).all()
+        found.append([tuple(r) for r in rows])
+    assert found[0] == found[1]
+    assert [r[0] for r in found[0]] == ["P001", "P002", "P003", "P100"]
+
+
+def test_a_baseline_records_the_snapshot_without_a_change_per_policy(
+    store: Engine, quiet: Settings, tmp_path: Path
+) -> None:
+    capture = LegacyCapture(store, quiet, tenant="default")
+    book = _book(6)
+    first = ingest(store, quiet, write_extract(tmp_path / "d1.csv", book))
+    start = capture.capture("leg", first, COLUMNS, baseline=True)
+    assert (start.snapshot, start.baseline, start.inserts) == (1, True, 0)
+    assert _changes(store) == []
+    with store.connect() as conn:
+        entry = conn.execute(
+            select(ENTRY.c.payload, ENTRY.c.outcome).where(ENTRY.c.operation == "capture")
+        ).one()
+        feed = conn.execute(select(FEED)).one()
+    assert entry.payload["baseline"] is True and entry.outcome["baseline"] is True
+    assert (feed.snapshot_no, feed.source_id) == (1, first)
+
+    second = ingest(store, quiet, write_extract(tmp_path / "d2.csv", _day_two(book)))
+    with pytest.raises(InputError, match="first capture; leg is at snapshot 1") as err:
+        capture.capture("leg", second, baseline=True)
+    assert "without --baseline" in (err.value.fix or "")
+    with store.connect() as conn:
+        assert conn.execute(select(FEED.c.snapshot_no)).scalar_one() == 1  # nothing written
+    later = capture.capture("leg", second)
+    assert (later.inserts, later.updates, later.deletes, later.baseline) == (1, 2, 1, False)
+    assert {c.policy_id for c in _changes(store)} == {"P001", "P002", "P003", "P100"}
+
+
+def _first_format(store: Engine, quiet: Settings, tmp_path: Path) -> tuple[LegacyCapture, str]:
+    """A feed whose last snapshot is a file of the first format (ordered md5 folds)."""
+    capture = LegacyCapture(store, quiet, tenant="default")
+    book = _book(8)
+    first = ingest(store, quiet, write_extract(tmp_path / "d1.csv", book))
+    capture.capture("leg", first, COLUMNS, baseline=True)
+    folder = Path(capture._feed("leg").snapshot_path)
+    old = folder.with_name(folder.name + ".parquet")
+    pq.write_table(
+        pa.table({"policy_id": [p["id"] for p in book], "h_policy_core": ["x"] * len(book)}), old
+    )
+    shutil.rmtree(folder)
+    with store.begin() as conn:
+        conn.execute(FEED.update().values(snapshot_path=str(old)))
+    second = ingest(store, quiet, write_extract(tmp_path / "d2.csv", _day_two(book)))
+    return capture, second
+
+
+def test_a_first_format_snapshot_is_rebuilt_from_its_extract(
+    store: Engine, quiet: Settings, tmp_path: Path
+) -> None:
+    capture, second = _first_format(store, quiet, tmp_path)
+    result = capture.capture("leg", second)
+    assert (result.inserts, result.updates, result.deletes) == (1, 2, 1)
+    assert Path(capture._feed("leg").snapshot_path).is_dir()
+
+
+def test_a_first_format_snapshot_without_its_extract_is_a_clear_error(
+    store: Engine, quiet: Settings, tmp_path: Path
+) -> None:
+    capture, second = _first_format(store, quiet, tmp_path)
+    first = capture._feed("leg").source_id
+    records = SourceRegistry(store, tenant="default").get(first).records_path
+    shutil.rmtree(records)
+    with pytest.raises(InputError, match="older format.*staged records of its extract") as err:
+        capture.capture("leg", second)
+    assert "--baseline" in (err.value.fix or "") and "ingest that extract again" in (
+        err.value.fix or ""
+    )
+    with store.connect() as conn:
+        assert conn.execute(select(FEED.c.snapshot_no)).scalar_one() == 1
+    assert _changes(store) == []
