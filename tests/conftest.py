@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from core.executors import RayExecutor
 from core.settings import Settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -72,6 +73,16 @@ def minilm():  # type: ignore[no-untyped-def]
     from knowledge.embeddings.semantic import LocalMiniLMEmbedder
 
     return LocalMiniLMEmbedder()
+
+
+@pytest.fixture(scope="session")
+def ray_executor() -> Iterator[RayExecutor]:
+    """One local Ray instance (2 workers) for the whole run: each start costs seconds and
+    several modules compare their stages on Ray with the local executor. Shut down at the end."""
+    pytest.importorskip("ray")
+    executor = RayExecutor(address=None, workers=2, max_retries=3)
+    yield executor
+    executor.close()
 
 
 @pytest.fixture

@@ -1,11 +1,10 @@
 """Bulk stages on Ray (a local instance, 2 workers) give the local executor's outputs byte for
 byte: the mapping run (map) and the wave's milestones (route through validate). A worker killed
-mid-task is retried without duplicates. One Ray start for the whole module."""
+mid-task is retried without duplicates. One Ray start for the whole run (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +42,6 @@ routing_rules:
       priority: 2
 """
 MOVE = table_of(PolicyMove)
-
-
-@pytest.fixture(scope="module")
-def ray_executor() -> Iterator[RayExecutor]:
-    executor = RayExecutor(address=None, workers=2, max_retries=3)
-    yield executor
-    executor.close()
 
 
 def _run(

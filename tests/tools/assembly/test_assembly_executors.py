@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
@@ -31,14 +30,6 @@ from tools.canonical.repository import approve_mapping, get_mapping
 
 BATCH = 25
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def ray_executor() -> Iterator[RayExecutor]:
-    pytest.importorskip("ray")
-    executor = RayExecutor(address=None, workers=2, max_retries=3)
-    yield executor
-    executor.close()
 
 
 def _approved(estate: IngestedEstate) -> str:

@@ -108,14 +108,6 @@ def sources(
     }
 
 
-@pytest.fixture(scope="module")
-def ray_executor() -> Iterator[RayExecutor]:
-    pytest.importorskip("ray")
-    executor = RayExecutor(address=None, workers=2, max_retries=3)
-    yield executor
-    executor.close()
-
-
 def test_ranges_decode_what_one_pass_decodes(cobol_file: tuple[Path, dict[str, Any]]) -> None:
     path, options = cobol_file
     reader = CobolReader(path, options)

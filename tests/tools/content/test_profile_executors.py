@@ -5,7 +5,6 @@ ranges merged give what one pass over the records gives."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,14 +47,6 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> Path:
         writer.write(_batch(start, WRITE_ROWS))
     writer.close()
     return folder
-
-
-@pytest.fixture(scope="module")
-def ray_executor() -> Iterator[RayExecutor]:
-    pytest.importorskip("ray")
-    executor = RayExecutor(address=None, workers=2, max_retries=3)
-    yield executor
-    executor.close()
 
 
 def _profile(records: Path, executor: Executor) -> str:
