@@ -1,4 +1,6 @@
-"""`data-mash demo`: the estate table and JSON counts that match the files on disk."""
+"""`data-mash demo`: the estate table and JSON counts that match the files on disk.
+
+The JSON report read here is the session's shared demo run (tests/cli/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 
 from cli.main import main
 from evals.estate import load_manifest
+from tests.cli.conftest import DemoRun
 
 
 @pytest.fixture(autouse=True)
@@ -18,14 +21,12 @@ def _workspace_env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
 
 
-def test_demo_json_counts_match_the_generated_estate(
-    workspace: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(["demo", "--policies", "400", "--seed", "3", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+def test_demo_json_counts_match_the_generated_estate(demo_run: DemoRun) -> None:
+    assert demo_run.code == 0
+    report = demo_run.report
     assert {"estate", "sources", "mapping", "waves", "reconciliation"} <= set(report)
     estate = report["estate"]
-    assert estate["policies"] == 400 and len(estate["systems"]) == 8
+    assert estate["policies"] == 300 and len(estate["systems"]) == 8
     manifest = load_manifest(Path(estate["path"]))
     for system in estate["systems"]:
         expected = sum(manifest.source(n).records for n in system["sources"])
@@ -75,9 +76,9 @@ def test_demo_rejects_negative_size_and_writes_nothing(
     assert not (workspace / "estates").exists()
 
 
-def test_demo_runs_wave_zero_end_to_end_and_reconciles(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--policies", "1500", "--seed", "7", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+def test_demo_runs_wave_zero_end_to_end_and_reconciles(demo_run: DemoRun) -> None:
+    assert demo_run.code == 0
+    report = demo_run.report
     mapping = report["mapping"]
     assert set(mapping["approved"]) >= {"policy_master", "acquired_policy"}
     # Top-1 is scored as the estate evaluator scores it (the ranking's first candidate; columns

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from tests.cli.conftest import DemoRun
 
 
 @pytest.fixture(autouse=True)
@@ -19,14 +20,13 @@ def _env(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATA_MASH_TENANT", raising=False)
 
 
-def _demo(capsys: pytest.CaptureFixture[str], code: int) -> tuple[dict, str]:
-    assert main(["demo", "--policies", "300", "--seed", "7", "--json"]) == code
-    captured = capsys.readouterr()
-    return json.loads(captured.out), captured.err
-
-
-def test_reasons_and_rerun(workspace: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    first, err = _demo(capsys, 0)
+def test_reasons_and_rerun(
+    demo_run: DemoRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The first run is the session's shared one (tests/cli/conftest.py); the re-run goes into
+    # its workspace.
+    first, err = demo_run.report, demo_run.err
+    assert demo_run.code == 0
     assert first["problems"] == [] and err == ""
     master = next(r for r in first["mapping"]["sources"] if r["source"] == "policy_master")
     assert master["canonical_invalid"] > 0
@@ -40,7 +40,10 @@ def test_reasons_and_rerun(workspace: Path, capsys: pytest.CaptureFixture[str]) 
     assert wave0["status"] == "completed" and first["waves"]["rolled_back"] == []
 
     # Again in the same workspace: the earlier wave 0 is rolled back first, the new one runs.
-    second, err = _demo(capsys, 0)
+    monkeypatch.setenv("DATA_MASH_HOME", str(demo_run.home))
+    assert main(["demo", "--policies", "300", "--seed", "7", "--json"]) == 0
+    captured = capsys.readouterr()
+    second, err = json.loads(captured.out), captured.err
     assert second["waves"]["rolled_back"] == [wave0["wave_id"]] and err == ""
     assert second["waves"]["wave0"]["status"] == "completed"
     assert second["reconciliation"]["passed"]
