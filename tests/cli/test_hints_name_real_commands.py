@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import functools
 import importlib
 import re
 from collections.abc import Iterator
@@ -44,10 +45,14 @@ def _strings(node: ast.AST) -> Iterator[str]:
             yield "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in child.values)
 
 
-def _sources() -> Iterator[tuple[Path, ast.Module]]:
-    for package in PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            yield path, ast.parse(path.read_text(encoding="utf-8"))
+@functools.cache
+def _sources() -> tuple[tuple[Path, ast.Module], ...]:
+    """Every module of the packages, parsed once per run (several tests scan them)."""
+    return tuple(
+        (path, ast.parse(path.read_text(encoding="utf-8")))
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    )
 
 
 def _hints(tree: ast.Module) -> Iterator[str]:
@@ -66,6 +71,7 @@ def _hints(tree: ast.Module) -> Iterator[str]:
                 yield from _strings(node.value)
 
 
+@functools.cache
 def _command_tree() -> dict[str, set[str] | None]:
     root = typer.main.get_command(app)
     ctx = typer.Context(root)
@@ -75,6 +81,12 @@ def _command_tree() -> dict[str, set[str] | None]:
         sub = getattr(command, "commands", None)
         tree[name] = set(sub) if sub is not None else None
     return tree
+
+
+@pytest.fixture(scope="module")
+def tool_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    """The tools the real servers register (built once for the module's tests)."""
+    return _tool_names(tmp_path_factory.mktemp("servers"))
 
 
 def _tool_names(tmp: Path) -> set[str]:
@@ -128,8 +140,8 @@ def test_the_commands_issue_14_asked_for_exist() -> None:
         assert command in tree
 
 
-def test_every_tool_named_in_a_hint_or_prompt_exists(tmp_path: Path) -> None:
-    tools = _tool_names(tmp_path)
+def test_every_tool_named_in_a_hint_or_prompt_exists(tool_names: set[str]) -> None:
+    tools = tool_names
     assert {"suggest_mapping", "reconcile_wave", "lineage"} <= tools
     wrong: list[str] = []
     for path, module in _sources():
@@ -144,8 +156,8 @@ def test_every_tool_named_in_a_hint_or_prompt_exists(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fix", ["list them with list_mappings", "see the data-mash nosuch list"])
-def test_the_scan_catches_a_wrong_name(fix: str, tmp_path: Path) -> None:
-    tree, tools = _command_tree(), _tool_names(tmp_path)
+def test_the_scan_catches_a_wrong_name(fix: str, tool_names: set[str]) -> None:
+    tree, tools = _command_tree(), tool_names
     module = ast.parse(f"raise NotFoundError('no mapping', fix={fix!r})")
     names = [t for text in _hints(module) for t in TOOL.findall(text)]
     commands = [m.group(1) for text in _strings(module) for m in COMMAND.finditer(text)]
