@@ -118,7 +118,7 @@ def test_a_postal_code_is_no_reference_whatever_its_digits(tmp_path: Path) -> No
         out.writerow(["party_id", "policy_ref", "postal_code"])
         for i in range(2500):
             out.writerow([f"PT{i:06d}", rng.choice(policies), f"{rng.randint(1, 3000):05d}"])
-    settings = Settings(home=tmp_path / "ws")
+    settings = Settings(home=tmp_path / "ws", embedding_provider="none")  # no column index
     engine = open_store(settings)
     ids = [
         ingest_file(engine, settings, tmp_path / f"{name}.csv", fmt="csv", name=name).source_id
