@@ -68,16 +68,32 @@ def _run_together(commands: list[list[str]], env: dict[str, str]) -> list[tuple[
     return outcomes
 
 
-def _json_of(args: list[str], env: dict[str, str]) -> Any:
-    done = subprocess.run(
-        _cli(*args, "--json"), env=env, cwd=REPO, capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+def _json_of(
+    args: list[str],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> Any:
+    """A command's JSON, run in this process (reading what the racing processes left)."""
+    from cli.main import main
+
+    monkeypatch.setenv("DATA_MASH_HOME", str(settings.home))
+    monkeypatch.setenv("DATA_MASH_EMBEDDING_PROVIDER", "none")
+    if settings.db_url:
+        monkeypatch.setenv("DATA_MASH_DB_URL", settings.db_url)
+    else:
+        monkeypatch.delenv("DATA_MASH_DB_URL", raising=False)
+    code = main([*args, "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
 
 
 def test_two_identical_ingests_at_once_both_end_well(
-    tmp_path: Path, store_settings: Settings
+    tmp_path: Path,
+    store_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Brand-new workspace too: both processes also race on creating the store."""
     file = _big_csv(tmp_path)
@@ -92,12 +108,13 @@ def test_two_identical_ingests_at_once_both_end_well(
     assert all(r["records"] == ROWS for r in results)
 
     source_id = results[0]["source_id"]
-    head = _json_of(["head", source_id, "--limit", "3", "--offset", "19998"], env)
+    head_args = ["head", source_id, "--limit", "3", "--offset", "19998"]
+    head = _json_of(head_args, store_settings, monkeypatch, capsys)
     assert head["total"] == ROWS and [r["policy_id"] for r in head["records"]] == [
         "P019998",
         "P019999",
     ]
-    profile = _json_of(["profile", source_id], env)
+    profile = _json_of(["profile", source_id], store_settings, monkeypatch, capsys)
     assert {c["name"] for c in profile["columns"]} == {"policy_id", "premium", "holder"}
     staging = store_settings.home / "staging" / "default"
     assert [p.name for p in staging.iterdir()] == [source_id]  # no partial folder left over
