@@ -53,8 +53,11 @@ def write_extract(
 
 
 def ingest(engine: Engine, settings: Settings, path: Path) -> str:
+    """Ingest an extract. Its columns are not indexed for semantic search: the sync tests never
+    search them, and the default local model would start a torch child process per workspace."""
+    plain = settings.model_copy(update={"embedding_provider": "none"})
     return ingest_file(
-        engine, settings, path, fmt="csv", options={"header": True}, system="LEG"
+        engine, plain, path, fmt="csv", options={"header": True}, system="LEG"
     ).source_id
 
 
