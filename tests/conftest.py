@@ -86,6 +86,14 @@ def ray_executor() -> Iterator[RayExecutor]:
 
 
 @pytest.fixture
+def ray_stopped(ray_executor: RayExecutor) -> None:
+    """No Ray instance in this process, for tests of joining a cluster (an executor joins the
+    instance already running here): the session's local one, if a test started it, is shut
+    down; its next use starts it again."""
+    ray_executor.close()
+
+
+@pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     home = tmp_path / "ws"
     home.mkdir()

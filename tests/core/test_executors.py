@@ -59,7 +59,7 @@ def test_the_target_database_is_checked_too() -> None:
         check_store_for(remote, "sqlite:////tmp/platform.sqlite", "target")
 
 
-def test_an_unreachable_cluster_is_one_clear_error(tmp_path: Path) -> None:
+def test_an_unreachable_cluster_is_one_clear_error(tmp_path: Path, ray_stopped: None) -> None:
     port = _closed_port()
     executor = make_executor(
         Settings(home=tmp_path, executor="ray", ray_address=f"ray://127.0.0.1:{port}", db_url=PG)
@@ -70,7 +70,7 @@ def test_an_unreachable_cluster_is_one_clear_error(tmp_path: Path) -> None:
     assert "DATA_MASH_RAY_ADDRESS" in caught.value.message
 
 
-def test_a_malformed_address_names_the_setting(tmp_path: Path) -> None:
+def test_a_malformed_address_names_the_setting(tmp_path: Path, ray_stopped: None) -> None:
     executor = RayExecutor(address="ray://head-without-port", workers=2)
     with pytest.raises(ConfigError, match="is not host:port"):
         list(executor.map(square_table, range(1)))
