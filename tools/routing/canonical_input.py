@@ -82,6 +82,18 @@ def latest_approved_mapping(engine: Engine, tenant: str, source_id: str) -> Appr
     return ApprovedMapping(newest.mapping_id, int(newest.approved_version or 0))
 
 
+def require_approved_mapping(engine: Engine, tenant: str, source_id: str) -> ApprovedMapping:
+    """:func:`latest_approved_mapping`, or a NotFoundError saying how to get one."""
+    mapping = latest_approved_mapping(engine, tenant, source_id)
+    if mapping is None:
+        raise NotFoundError(
+            f"source '{source_id}' has no approved mapping",
+            fix=f"run data-mash map-to-canonical {source_id}, then "
+            "data-mash approve-mapping MAPPING_ID",
+        )
+    return mapping
+
+
 def canonical_dir(settings: Settings, tenant: str, mapping: ApprovedMapping) -> Path:
     """``<home>/canonical/<tenant>/<mapping_id>/v<version>`` (the mapping engine's layout)."""
 
@@ -126,13 +138,7 @@ def ensure_canonical_records(
         NotFoundError: the source is unknown or has no approved mapping.
     """
     SourceRegistry(engine, tenant=tenant).get(source_id)
-    mapping = latest_approved_mapping(engine, tenant, source_id)
-    if mapping is None:
-        raise NotFoundError(
-            f"source '{source_id}' has no approved mapping",
-            fix=f"run data-mash map-to-canonical {source_id}, then "
-            "data-mash approve-mapping MAPPING_ID",
-        )
+    mapping = require_approved_mapping(engine, tenant, source_id)
     if any(canonical_dir(settings, tenant, mapping).glob("part-*.parquet")):
         return None
 
@@ -160,13 +166,7 @@ def canonical_batches_for_source(
         InputError: the mapping run that writes them stopped part-way (or is still running).
     """
     source = SourceRegistry(engine, tenant=tenant).get(source_id)
-    mapping = latest_approved_mapping(engine, tenant, source_id)
-    if mapping is None:
-        raise NotFoundError(
-            f"source '{source_id}' has no approved mapping",
-            fix=f"run data-mash map-to-canonical {source_id}, then "
-            "data-mash approve-mapping MAPPING_ID",
-        )
+    mapping = require_approved_mapping(engine, tenant, source_id)
 
     folder = canonical_dir(settings, tenant, mapping)
     require_complete_run(folder, mapping.mapping_id, mapping.version)  # never a partial run
