@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -350,24 +349,32 @@ def pg_lag(url: str, seconds: float = 10.0) -> dict[str, Any]:
         thread = threading.Thread(target=writer, daemon=True)
         thread.start()
         end = time.monotonic() + seconds
+        cycles = 0
         while time.monotonic() < end:
             relay.forward()
             applier.apply_pending()
+            cycles += 1
         stop.set()
         thread.join()
         with engine.connect() as conn:
             rows = conn.execute(
-                select(outbox.c.created_at, change.c.applied_at).join(
+                select(outbox.c.created_at, change.c.created_at, change.c.applied_at).join(
                     change, change.c.change_key == text("'new:' || platform_outbox.id")
                 )
             ).all()
             written = conn.execute(select(outbox.c.id)).all()
-        lags = sorted((a - c).total_seconds() for c, a in rows if a is not None)
+        lags = sorted((a - c).total_seconds() for c, _f, a in rows if a is not None)
+        # where the lag is: outbox write -> forwarded (a change row), forwarded -> applied
+        forwarded = sorted((f - c).total_seconds() for c, f, a in rows if a is not None)
+        applying = sorted((a - f).total_seconds() for _c, f, a in rows if a is not None)
         out[label] = {
             "written": len(written),
             "applied_in_window": len(lags),
-            "p50_s": round(statistics.median(lags), 3) if lags else None,
-            "p99_s": round(lags[int(len(lags) * 0.99) - 1], 3) if lags else None,
+            "p50_s": _quantile(lags, 0.5),
+            "p99_s": _quantile(lags, 0.99),
+            "forward_p99_s": _quantile(forwarded, 0.99),
+            "apply_p99_s": _quantile(applying, 0.99),
+            "cycles": cycles,
         }
         engine.dispose()
         with admin.connect() as conn:
@@ -377,6 +384,10 @@ def pg_lag(url: str, seconds: float = 10.0) -> dict[str, Any]:
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     return out
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    return round(values[max(0, int(len(values) * q) - 1)], 3) if values else None
 
 
 def main() -> None:
