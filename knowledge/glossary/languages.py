@@ -114,7 +114,11 @@ def _tables() -> tuple[tuple[Language, dict[tuple[str, ...], str], frozenset[str
 
 
 def _detect(words: list[str], raw: str) -> tuple[Language, dict[tuple[str, ...], str]] | None:
+    """The language a segment is written in: of those it shows a sign of (an accented letter,
+    a word or phrase only that language knows, a small word of its noun phrases in a name
+    written as words), the one that knows most of its words."""
     prose = " " in raw.strip() or "'" in raw or "\u2019" in raw
+    best: tuple[int, Language, dict[tuple[str, ...], str]] | None = None
     for language, entries, own in _tables():
         small = set(language.joins) | set(language.function_words)
         phrases = [
@@ -123,15 +127,16 @@ def _detect(words: list[str], raw: str) -> tuple[Language, dict[tuple[str, ...],
             for i in range(len(words) - n + 1)
             if (key := tuple(words[i : i + n])) in entries
         ]
-        known = phrases or any(_lookup(w, entries) for w in words)
-        if known and (
+        known = sum(bool(_lookup(w, entries)) for w in words) + sum(len(k) for k in phrases)
+        signed = (
             _NON_ASCII.search(raw)
             or any(w in own for key in phrases for w in key)
             or any(w in own or _singular(w) in own for w in words)
             or (prose and any(w in small for w in words))
-        ):
-            return language, entries
-    return None
+        )
+        if known and signed and (best is None or known > best[0]):
+            best = (known, language, entries)
+    return None if best is None else (best[1], best[2])
 
 
 def _singular(word: str) -> str:

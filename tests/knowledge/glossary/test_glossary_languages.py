@@ -42,9 +42,13 @@ ENTRIES = [
 ]
 
 
+OF_THE_POLICY = {"fr": "de la police", "es": "de la póliza"}
+
+
 def test_the_vocabulary_is_bulk_and_french_is_there() -> None:
-    french = next(lang for lang in languages() if lang.code == "fr")
-    assert len(french.words) + len(french.phrases) >= 150
+    sizes = {lang.code: len(lang.words) + len(lang.phrases) for lang in languages()}
+    assert set(sizes) == set(OF_THE_POLICY)
+    assert sizes["fr"] >= 150 and sizes["es"] >= 100
 
 
 @pytest.mark.parametrize(("code", "term", "english"), ENTRIES, ids=[t for _, t, _ in ENTRIES])
@@ -57,9 +61,10 @@ def test_each_entry_is_rendered_in_words_the_matcher_knows(
 
 @pytest.mark.parametrize(("code", "term", "english"), ENTRIES, ids=[t for _, t, _ in ENTRIES])
 def test_each_entry_is_reached(code: str, term: str, english: str) -> None:
-    """The entry translates, in a name of the language, and no longer phrase or glossary
-    abbreviation shadows it (``<term> de police`` reads ``policy <english>``)."""
-    read = english_name(f"{term.capitalize()} de la police").split("_")
+    """The entry translates, in a name of the language, and no longer phrase, glossary
+    abbreviation or other language shadows it (``<term> de la police`` reads
+    ``policy <english>``)."""
+    read = english_name(f"{term.capitalize()} {OF_THE_POLICY[code]}").split("_")
     assert read[0] == "policy"
     assert read[1:] == english.split(), f"{term!r} read as {read}"
 
@@ -90,6 +95,9 @@ def test_english_legacy_names_pass_unchanged() -> None:
         ("Code postal de l'assuré", "insured_postal_code"),
         ("Garanties[].Montant de franchise", "coverage[].deductible_amount"),
         ("sinistre.dateSurvenance", "claim.date_loss"),
+        ("Número de póliza", "policy_number"),
+        ("Nombre del asegurado", "insured_name"),
+        ("Coberturas[].Suma asegurada", "coverage[].sum_insured"),
     ],
 )
 def test_names_read_in_english(name: str, english: str) -> None:

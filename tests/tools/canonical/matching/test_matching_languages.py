@@ -1,5 +1,6 @@
-"""A French extract is matched through the glossary's French vocabulary and value codes
-(issue 20): the local MiniLM is English-only, so lexical knowledge carries the language."""
+"""French and Spanish extracts are matched through the glossary's vocabulary of their language
+and French value codes (issue 20): the local MiniLM is English-only, so lexical knowledge
+carries the language."""
 
 from __future__ import annotations
 
@@ -65,3 +66,23 @@ def test_french_headers_and_values_are_matched(
 
 def test_day_first_dates_are_dates() -> None:
     assert profile(_dates(dt.date(2023, 1, 1), 11)).kind == "date"  # 13/01/2023 and later
+
+
+def test_a_spanish_extract_is_matched_too() -> None:
+    columns = {
+        "Número de póliza": pa.array([f"ES-{n:06d}" for n in range(N)]),
+        "Fecha de efecto": _dates(dt.date(2022, 3, 14), 4),
+        "Fecha de vencimiento": _dates(dt.date(2025, 3, 14), 4),
+        "Nombre del asegurado": pa.array([f"Lucía {s}" for s in ("García", "Ruiz")] * (N // 2)),
+        "Ciudad": pa.array(["Sevilla", "Bilbao", "Valencia", "Murcia"] * (N // 4)),
+        "Prima anual": pa.array([410.25 + 3 * n for n in range(N)]),
+    }
+    result = suggest_matches(columns, source_name="polizas_es")
+    assert {c.column: c.best.target if c.best else None for c in result.columns} == {
+        "Número de póliza": "policy_core.policy_id",
+        "Fecha de efecto": "policy_core.effective_date",
+        "Fecha de vencimiento": "policy_core.expiration_date",
+        "Nombre del asegurado": "policy_core.insured_party.name",
+        "Ciudad": "policy_core.insured_party.address.city",
+        "Prima anual": "rating_components.premium_amount",
+    }
