@@ -25,6 +25,7 @@ import gc
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import UTC
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -52,7 +53,6 @@ from tools.sync.contracts import (
     Side,
 )
 from tools.sync.merge import merge_flat
-from tools.sync.paths import delta_of
 from tools.sync.policy import ConflictPolicy
 from tools.sync.relay import parse_stamp
 
@@ -197,6 +197,28 @@ class _Stamps(Mapping[str, HlcStamp]):
         return len(self.raw)
 
 
+class _Tally:
+    """:class:`ApplyReport`'s counters while a batch is merged: plain attributes, since every
+    increment of a pydantic model's field goes through its validating ``__setattr__``."""
+
+    __slots__ = ("from_legacy", "from_new", "resolved", "queued", "to_new", "to_legacy")
+
+    def __init__(self) -> None:
+        self.from_legacy = self.from_new = self.resolved = self.queued = 0
+        self.to_new = self.to_legacy = 0
+
+    def add_outbound(self, side: str) -> None:
+        if side == "new":
+            self.to_new += 1
+        else:
+            self.to_legacy += 1
+
+    def into(self, report: ApplyReport) -> ApplyReport:
+        for name in self.__slots__:
+            setattr(report, name, getattr(report, name) + getattr(self, name))
+        return report
+
+
 def _fingerprint(decision: FieldDecision) -> str:
     raw = json.dumps([decision.base, decision.legacy, decision.new], sort_keys=True, default=str)
     return f"{decision.path}\x1f{hashlib.sha256(raw.encode()).hexdigest()[:16]}"
@@ -281,21 +303,12 @@ class SyncApplier:
         self, conn: Connection, rows: Sequence[Any], ids: list[str], entry_id: int
     ) -> tuple[ApplyReport, list[dict[str, Any]]]:
         # Claim: a second applier racing on the same rows finds them applied and rolls back.
-        claimed = conn.execute(
-            update(CHANGE)
-            .where(
-                and_(
-                    CHANGE.c.id.in_([r.id for r in rows]),
-                    CHANGE.c.state == ChangeState.PENDING.value,
-                )
-            )
-            .values(state=ChangeState.APPLIED.value, applied_at=utcnow())
-        ).rowcount
-        if claimed != len(rows):
+        if self._claim(conn, [r.id for r in rows]) != len(rows):
             raise RuntimeError("another sync run applied these changes meanwhile; run it again")
         states = self._load_states(conn, ids)
         owners = self._owners(conn, ids)
         report = ApplyReport()
+        tally = _Tally()
         decisions: list[dict[str, Any]] = []
         conflicts: list[tuple[str, FieldDecision, str, Any]] = []
         outbound: list[dict[str, Any]] = []
@@ -338,7 +351,8 @@ class SyncApplier:
         # both sides that arrived together were made without seeing each other.
         for pid, row in last.items():
             owner = owners.get(pid, Owner.LEGACY)
-            self._settle(states[pid], row, owner, report, decisions, conflicts, outbound, entry_id)
+            self._settle(states[pid], row, owner, tally, decisions, conflicts, outbound, entry_id)
+        tally.into(report)
         touched = set(last)
         self._save_states(conn, {pid: states[pid] for pid in touched}, entry_id)
         self._save_conflicts(conn, conflicts, entry_id)
@@ -351,7 +365,7 @@ class SyncApplier:
         state: _State,
         row: Any,
         owner: Owner,
-        report: ApplyReport,
+        report: ApplyReport | _Tally,
         decisions: list[dict[str, Any]],
         conflicts: list[tuple[str, FieldDecision, str, Any]],
         outbound: list[dict[str, Any]],
@@ -367,6 +381,7 @@ class SyncApplier:
             owner=owner,
             legacy_stamps=_Stamps(state.stamps["legacy"]),
             new_stamps=_Stamps(state.stamps["new"]),
+            ping_back=False,  # _owe compares each side with what it should hold
         )
         merged = result.merged  # this merge's own dict, free of MISSING
         pinned = set()
@@ -446,20 +461,34 @@ class SyncApplier:
 
     def _owners(self, conn: Connection, ids: list[str]) -> dict[str, Owner]:
         found: dict[str, Owner] = {}
+        mark = marker(conn)
+        owners = {o.value: o for o in Owner}
         for start in range(0, len(ids), _CHUNK):
-            rows = conn.execute(
-                select(OWNERSHIP.c.policy_id, OWNERSHIP.c.owner).where(
-                    and_(
-                        OWNERSHIP.c.tenant == self.tenant,
-                        OWNERSHIP.c.policy_id.in_(ids[start : start + _CHUNK]),
-                    )
-                )
-            )
-            found.update({r.policy_id: Owner(r.owner) for r in rows})
+            chunk = ids[start : start + _CHUNK]
+            rows = conn.exec_driver_sql(
+                "SELECT policy_id, owner FROM sync_ownership "
+                f"WHERE tenant = {mark} AND policy_id IN ({', '.join([mark] * len(chunk))})",
+                (self.tenant, *chunk),
+            ).all()
+            found.update({pid: owners[owner] for pid, owner in rows})
         return found
 
+    def _claim(self, conn: Connection, change_ids: list[int]) -> int:
+        """Mark pending changes applied; returns how many were still pending."""
+        mark = marker(conn)
+        now = _stamp_param(conn, utcnow())
+        claimed = 0
+        for start in range(0, len(change_ids), _CHUNK):
+            chunk = change_ids[start : start + _CHUNK]
+            claimed += conn.exec_driver_sql(
+                f"UPDATE sync_change SET state = {mark}, applied_at = {mark} "
+                f"WHERE state = {mark} AND id IN ({', '.join([mark] * len(chunk))})",
+                (ChangeState.APPLIED.value, now, ChangeState.PENDING.value, *chunk),
+            ).rowcount
+        return claimed
+
     def _save_states(self, conn: Connection, states: dict[str, _State], entry_id: int) -> None:
-        now = utcnow()
+        now = _stamp_param(conn, utcnow())  # bound as text once, not converted row by row
         fresh = [(pid, s) for pid, s in states.items() if not s.exists]
         known = [(pid, s) for pid, s in states.items() if s.exists]
         bulk_insert(
@@ -516,11 +545,15 @@ class SyncApplier:
         A patch, not the whole document: fields sync does not know of stay as they are, and
         each path carries the value it expects to replace (compare-and-set on delivery).
         """
+        if held == wanted:
+            return False
+        # delta_of(held, wanted) in one pass, leaving out what is already on its way
         sets = {
-            p: v
-            for p, v in delta_of(held, wanted).items()
-            if p not in sent or sent[p] != v  # already on its way: do not send it again
+            p: v for p, v in wanted.items() if held.get(p) != v and (p not in sent or sent[p] != v)
         }
+        for p, v in held.items():
+            if v is not None and p not in wanted and (p not in sent or sent[p] is not None):
+                sets[p] = None
         if not sets:
             return False
         sent.update(sets)
@@ -530,14 +563,14 @@ class SyncApplier:
                 "side": side,
                 "policy_id": policy_id,
                 "document": {"set": sets, "expect": {p: held.get(p) for p in sets}},
-                "hlc": str(self.clock.now()),
+                "hlc": self.clock.now_text(),
                 "entry_id": entry_id,
             }
         )
         return True
 
     def _save_outbound(self, conn: Connection, outbound: list[dict[str, Any]]) -> None:
-        now = utcnow()  # one stamp for the batch's commit (and one text form of it for SQLite)
+        now = _stamp_param(conn, utcnow())  # one stamp for the batch's commit, bound as is
         bulk_insert(
             conn,
             "sync_outbound",
@@ -748,6 +781,14 @@ class SyncApplier:
                 self._save_outbound(conn, outbound)
                 op.outcome = report.model_dump() | {"paths": pinned[:200]}
         return report
+
+
+def _stamp_param(conn: Connection, value: Any) -> Any:
+    """A timestamp bound through the driver as SQLAlchemy binds it (SQLite: naive UTC text,
+    what :func:`core.store.bulk.bulk_insert` would otherwise make of it row by row)."""
+    if conn.dialect.name == "postgresql":
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def document_hash(document: Mapping[str, Any] | None) -> str:

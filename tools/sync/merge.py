@@ -186,10 +186,13 @@ def merge_flat(
     owner: Owner = Owner.DUAL,
     legacy_stamps: SideStamps | None = None,
     new_stamps: SideStamps | None = None,
+    ping_back: bool = True,
 ) -> FlatMerge:
     """:func:`merge` of documents already flat (the applier's, thousands a second).
 
-    Only read, never changed; ``merged`` is a new dict the caller may keep.
+    Only read, never changed; ``merged`` is a new dict the caller may keep. ``ping_back=False``
+    skips working out which sides lack the merged values (``ping_back`` is then empty): the
+    applier compares each side with what it should hold itself.
     """
     decider = _Decider(policy, owner, {Side.LEGACY: legacy_stamps, Side.NEW: new_stamps})
     merged: dict[str, Any] = {}
@@ -253,24 +256,24 @@ def merge_flat(
             merged[path] = won[decision.winner] if decision.winner else was
             (resolved if decision.winner else queued).append(decision)
 
-    held = {d.path for d in queued}
-    shared = (
-        merged
-        if not held
-        else {p: v for p, v in merged.items() if not any(p == q or _under(p, q) for q in held)}
-    )
-    ping_back = []
-    if policy.ping_back:
+    owed = []
+    if ping_back and policy.ping_back:
+        held = {d.path for d in queued}
+        shared = (
+            merged
+            if not held
+            else {p: v for p, v in merged.items() if not any(p == q or _under(p, q) for q in held)}
+        )
         for side, values in ((Side.LEGACY, left), (Side.NEW, right)):
             if any(values.get(p, MISSING) != v for p, v in shared.items()):
-                ping_back.append(side)
+                owed.append(side)
     return FlatMerge(
         merged={p: v for p, v in merged.items() if v is not MISSING},
         from_legacy=from_legacy,
         from_new=from_new,
         resolved=resolved,
         queued=queued,
-        ping_back=ping_back,
+        ping_back=owed,
     )
 
 
