@@ -28,6 +28,8 @@ TenantOption = Annotated[
     ),
 ]
 
+PolicyIdArgument = Annotated[str, typer.Argument(help="The policy id, as in the legacy system.")]
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read Settings, turning a bad environment or data-mash.yaml into one clear line."""

@@ -6,13 +6,12 @@ The same ``tools`` function as the MCP lineage tool, and the same fields under `
 from __future__ import annotations
 
 import json
-from typing import Annotated
 
 import typer
 
 from cli.app import command_app
 from cli.commands import waves as wave_commands
-from cli.context import JsonOption, TenantOption, state_for
+from cli.context import JsonOption, PolicyIdArgument, TenantOption, state_for
 from cli.output import emit, table
 from tools.waves import lineage as trace
 from tools.waves.tracker import PolicyLineage
@@ -23,7 +22,7 @@ app = command_app()
 @app.command()
 def lineage(
     ctx: typer.Context,
-    policy_id: Annotated[str, typer.Argument(help="The policy id, as in the legacy system.")],
+    policy_id: PolicyIdArgument,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from cli.app import command_app
-from cli.context import JsonOption, TenantOption, state_for
+from cli.context import JsonOption, PolicyIdArgument, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError, NotFoundError
 from core.timeparse import parse_time
@@ -102,7 +102,7 @@ def replay(
 @app.command()
 def audit(
     ctx: typer.Context,
-    policy_id: Annotated[str, typer.Argument(help="The policy id, as in the legacy system.")],
+    policy_id: PolicyIdArgument,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:
@@ -139,7 +139,7 @@ def audit(
 @app.command()
 def locate(
     ctx: typer.Context,
-    policy_id: Annotated[str, typer.Argument(help="The policy id, as in the legacy system.")],
+    policy_id: PolicyIdArgument,
     json_out: JsonOption = False,
     tenant: TenantOption = None,
 ) -> None:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from cli.app import command_app
-from cli.context import AppState, JsonOption, TenantOption, state_for
+from cli.context import AppState, JsonOption, PolicyIdArgument, TenantOption, state_for
 from cli.output import emit, table
 from core.errors import InputError
 from core.targets import target_help
@@ -281,7 +281,7 @@ def rules_list(
 @app.command()
 def reroute(
     ctx: typer.Context,
-    policy_id: Annotated[str, typer.Argument(help="The policy id, as in the legacy system.")],
+    policy_id: PolicyIdArgument,
     to: Annotated[
         str,
         typer.Option(
