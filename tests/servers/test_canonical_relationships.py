@@ -15,32 +15,14 @@ from core.store import open_store
 from core.store.models import AuditEntry, RelationshipSetRow
 from servers.canonical import build_server
 from tests.servers.clients import memory_session
-from tools.content.ingest import ingest_file
-from tools.content.source_config import load_source_config
+from tests.servers.estate_sources import stage_estate_sources
 
 SOURCES = ("acquired_policy", "acquired_coverage", "acquired_crosswalk", "billing")
 
 
 @pytest.fixture
 def ingested(workspace: Path, tmp_path: Path) -> tuple[Settings, dict[str, str]]:
-    from evals.estate import generate_estate
-
-    generate_estate(tmp_path / "estate", policies=600, seed=4)
-    settings = Settings(home=workspace, embedding_provider="none")
-    engine = open_store(settings)
-    config = load_source_config(tmp_path / "estate" / "sources.yaml")
-    ids = {}
-    for name in SOURCES:
-        entry = config.source(name)
-        ids[name] = ingest_file(
-            engine,
-            settings,
-            entry.path,
-            fmt=entry.format,
-            options=entry.options,
-            name=entry.name,
-            system=entry.system,
-        ).source_id
+    settings, _, ids = stage_estate_sources(tmp_path, workspace, SOURCES)
     return settings, ids
 
 

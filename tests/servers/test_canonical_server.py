@@ -9,30 +9,15 @@ import anyio
 import pytest
 
 from core.settings import Settings
-from core.store import open_store
 from servers.canonical import build_server
 from tests.servers.clients import memory_session
-from tools.content.ingest import ingest_file
-from tools.content.source_config import load_source_config
+from tests.servers.estate_sources import stage_estate_sources
 
 
 @pytest.fixture
 def staged(workspace: Path, tmp_path: Path) -> tuple[Settings, str]:
-    from evals.estate import generate_estate
-
-    generate_estate(tmp_path / "estate", policies=300, seed=4)
-    settings = Settings(home=workspace, embedding_provider="none")
-    entry = load_source_config(tmp_path / "estate" / "sources.yaml").source("acquired_policy")
-    result = ingest_file(
-        open_store(settings),
-        settings,
-        entry.path,
-        fmt=entry.format,
-        options=entry.options,
-        name=entry.name,
-        system=entry.system,
-    )
-    return settings, result.source_id
+    settings, _, ids = stage_estate_sources(tmp_path, workspace, ["acquired_policy"], policies=300)
+    return settings, ids["acquired_policy"]
 
 
 def test_model_tools_and_resources(workspace: Path) -> None:
@@ -116,24 +101,9 @@ def test_suggest_edit_approve_run(staged: tuple[Settings, str]) -> None:
 
 
 def test_whole_policy_tools(workspace: Path, tmp_path: Path) -> None:
-    from evals.estate import generate_estate
-
-    generate_estate(tmp_path / "estate", policies=600, seed=4)
-    settings = Settings(home=workspace, embedding_provider="none")
-    engine = open_store(settings)
-    config = load_source_config(tmp_path / "estate" / "sources.yaml")
-    ids = {}
-    for name in ("acquired_policy", "acquired_coverage"):
-        entry = config.source(name)
-        ids[name] = ingest_file(
-            engine,
-            settings,
-            entry.path,
-            fmt=entry.format,
-            options=entry.options,
-            name=entry.name,
-            system=entry.system,
-        ).source_id
+    settings, _, ids = stage_estate_sources(
+        tmp_path, workspace, ("acquired_policy", "acquired_coverage")
+    )
 
     async def run() -> None:
         async with memory_session(build_server(settings)) as session:
@@ -207,26 +177,12 @@ def test_whole_policy_tools(workspace: Path, tmp_path: Path) -> None:
 
 
 def test_assembly_run_tools(workspace: Path, tmp_path: Path) -> None:
-    from evals.estate import generate_estate
     from tools.assembly.spec import approve_assembly, propose_assembly
     from tools.canonical.repository import approve_mapping
 
-    generate_estate(tmp_path / "estate", policies=600, seed=4)
-    settings = Settings(home=workspace, embedding_provider="none")
-    engine = open_store(settings)
-    config = load_source_config(tmp_path / "estate" / "sources.yaml")
-    ids = {}
-    for name in ("agency_policies", "agency_agents", "endorsements", "policy_master"):
-        entry = config.source(name)
-        ids[name] = ingest_file(
-            engine,
-            settings,
-            entry.path,
-            fmt=entry.format,
-            options=entry.options,
-            name=entry.name,
-            system=entry.system,
-        ).source_id
+    settings, engine, ids = stage_estate_sources(
+        tmp_path, workspace, ("agency_policies", "agency_agents", "endorsements", "policy_master")
+    )
     draft = propose_assembly(engine, settings, ids["agency_policies"], None, tenant="default")
     approve_mapping(engine, draft.root_mapping_id, tenant="default")
 
