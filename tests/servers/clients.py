@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -10,12 +11,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.fastmcp import FastMCP
 from mcp.shared.memory import create_connected_server_and_client_session
+from mcp.types import CallToolResult
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -30,6 +33,12 @@ def server_env(home: Path, **extra: str) -> dict[str, str]:
     }
     env.pop("DATA_MASH_DB_URL", None)
     return env
+
+
+def tool_data(result: CallToolResult) -> dict[str, Any]:
+    """A successful tool call's structured output (or its JSON text content)."""
+    assert not result.isError, result.content
+    return result.structuredContent or json.loads(result.content[0].text)  # type: ignore[union-attr]
 
 
 @asynccontextmanager

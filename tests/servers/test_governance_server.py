@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp.types import CallToolResult
 
 from core.settings import Settings
 from core.store import open_store
 from servers.governance import build_server
-from tests.servers.clients import memory_session
+from tests.servers.clients import memory_session, tool_data
 from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
 from tools.audit import Move, PolicyLocations
 from tools.waves import generate_plan, run_wave
 
 TOOLS = {"locate_policy", "policy_history", "audit_trail", "replay_log", "lineage"}
-
-
-def _data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.isError, result.content
-    return result.structuredContent or json.loads(result.content[0].text)  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -49,24 +42,26 @@ def test_locate_history_trail_replay_lineage(server: Any) -> None:
             tools = {t.name: t for t in (await session.list_tools()).tools}
             assert set(tools) == TOOLS
             assert all(t.annotations and t.annotations.readOnlyHint for t in tools.values())
-            found = _data(await session.call_tool("locate_policy", {"policy_id": "A000007"}))
+            found = tool_data(await session.call_tool("locate_policy", {"policy_id": "A000007"}))
             assert found["location"]["system"] == "new_platform"
             assert [m["to_system"] for m in found["history"]] == ["NewPlatformAPI", "new_platform"]
             assert found["reconciliation"]["matches"] is True
-            history = _data(await session.call_tool("policy_history", {"policy_id": "A000007"}))
+            history = tool_data(await session.call_tool("policy_history", {"policy_id": "A000007"}))
             assert [m["rule"] for m in history["moves"]] == ["seed_rule", None]
-            trail = _data(await session.call_tool("audit_trail", {"policy_id": "A000007"}))
+            trail = tool_data(await session.call_tool("audit_trail", {"policy_id": "A000007"}))
             assert [e["operation"] for e in trail["entries"]] == ["migrate.batch"]
-            page = _data(await session.call_tool("replay_log", {"namespace": "waves", "limit": 3}))
+            page = tool_data(
+                await session.call_tool("replay_log", {"namespace": "waves", "limit": 3})
+            )
             assert len(page["entries"]) == 3 and page["next_cursor"] == "3"
-            rest = _data(
+            rest = tool_data(
                 await session.call_tool(
                     "replay_log",
                     {"namespace": "waves", "limit": 200, "cursor": page["next_cursor"]},
                 )
             )
             assert rest["total"] == page["total"] and rest["next_cursor"] is None
-            steps = _data(await session.call_tool("lineage", {"policy_id": "A000007"}))
+            steps = tool_data(await session.call_tool("lineage", {"policy_id": "A000007"}))
             assert [s["stage"] for s in steps["steps"]] == [
                 "source_file",
                 "source",

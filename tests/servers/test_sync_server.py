@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import anyio
 import pytest
-from mcp.types import CallToolResult
 
 from core.settings import Settings
 from core.store import open_store
 from servers.sync import build_server
-from tests.servers.clients import memory_session
+from tests.servers.clients import memory_session, tool_data
 from tools.sync.conflicts import ConflictQueue
 from tools.sync.contracts import Owner
 from tools.sync.ledger import OwnershipLedger
@@ -21,11 +17,6 @@ from tools.sync.policy import load_policy
 
 READ_ONLY_TOOLS = {"sync_status", "ownership_ledger", "list_conflicts"}
 WRITING_TOOLS = {"run_sync", "capture_extract", "write_policy", "adopt_wave"}
-
-
-def _data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.isError, result.content
-    return result.structuredContent or json.loads(result.content[0].text)  # type: ignore[union-attr]
 
 
 def test_status_ledger_conflicts_and_resolve(store_settings: Settings) -> None:
@@ -49,13 +40,13 @@ def test_status_ledger_conflicts_and_resolve(store_settings: Settings) -> None:
                 assert tools[name].annotations and tools[name].annotations.readOnlyHint
             resolve = tools["resolve_conflict"].annotations
             assert resolve and resolve.destructiveHint and not resolve.readOnlyHint
-            status = _data(await session.call_tool("sync_status", {}))
+            status = tool_data(await session.call_tool("sync_status", {}))
             assert (status["conflicts"], status["ledger"]["new"]) == (1, 1)
-            ledger = _data(await session.call_tool("ownership_ledger", {"owner": "new"}))
+            ledger = tool_data(await session.call_tool("ownership_ledger", {"owner": "new"}))
             assert [e["policy_id"] for e in ledger["entries"]] == ["P1"]
-            listed = _data(await session.call_tool("list_conflicts", {}))
+            listed = tool_data(await session.call_tool("list_conflicts", {}))
             assert [c["id"] for c in listed["conflicts"]] == [conflict_id]
-            done = _data(
+            done = tool_data(
                 await session.call_tool(
                     "resolve_conflict", {"conflict": conflict_id, "take": "new"}
                 )
@@ -69,7 +60,9 @@ def test_status_ledger_conflicts_and_resolve(store_settings: Settings) -> None:
                 "resolve_conflict", {"conflict": 999, "take": "legacy"}
             )
             assert missing.isError and "no conflict 999" in missing.content[0].text  # type: ignore[union-attr]
-            assert _data(await session.call_tool("list_conflicts", {"state": "all"}))["total"] == 1
+            assert (
+                tool_data(await session.call_tool("list_conflicts", {"state": "all"}))["total"] == 1
+            )
 
     anyio.run(go)
 
@@ -90,17 +83,17 @@ def test_write_policy_run_sync_and_status(store_settings: Settings) -> None:
     async def go() -> None:
         async with memory_session(server) as session:
             doc = {"policy_core": {"policy_id": "P7", "status": "active", "carrier": "ACME"}}
-            written = _data(
+            written = tool_data(
                 await session.call_tool("write_policy", {"policy_id": "P7", "document": doc})
             )
             assert written["owner"] == "new" and written["platform"]["op"] == "insert"
             assert written["platform"]["outbox_id"] and written["to_new"]
-            status = _data(await session.call_tool("sync_status", {}))
+            status = tool_data(await session.call_tool("sync_status", {}))
             assert status["pending_outbox"] == 1 and status["lag"] is not None
-            ran = _data(await session.call_tool("run_sync", {}))
+            ran = tool_data(await session.call_tool("run_sync", {}))
             assert ran["forwarded"] == 1 and ran["delivered_legacy"] == 1
             assert ran["status"]["backlog"] == 0
-            legacy_owned = _data(
+            legacy_owned = tool_data(
                 await session.call_tool(
                     "write_policy",
                     {"policy_id": "P6", "document": {"policy_core": {"status": "active"}}},
@@ -108,7 +101,7 @@ def test_write_policy_run_sync_and_status(store_settings: Settings) -> None:
             )
             assert (legacy_owned["owner"], legacy_owned["to_legacy"]) == ("legacy", True)
             assert legacy_owned["platform"] is None
-            assert _data(await session.call_tool("run_sync", {}))["delivered_legacy"] == 1
+            assert tool_data(await session.call_tool("run_sync", {}))["delivered_legacy"] == 1
             bad = await session.call_tool(
                 "write_policy",
                 {"policy_id": "P8", "document": {"policy_core": {"policy_id": "P9"}}},

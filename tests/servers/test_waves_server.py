@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from mcp.types import CallToolResult
 
 from core.settings import Settings
 from core.store import open_store
 from servers.waves import build_server
-from tests.servers.clients import memory_session
+from tests.servers.clients import memory_session, tool_data
 from tests.tools.waves.helpers import canonical_table, make_context, register_source, write_parts
 
 TOOLS = {
@@ -25,11 +23,6 @@ TOOLS = {
     "rollback_wave",
     "reconcile_wave",
 }
-
-
-def _data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.isError, result.content
-    return result.structuredContent or json.loads(result.content[0].text)  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -64,7 +57,7 @@ def test_tools_and_annotations(server: Any) -> None:
 def test_plan_gate_run_status_reconcile_rollback(server: Any) -> None:
     async def go() -> None:
         async with memory_session(server) as session:
-            plan = _data(
+            plan = tool_data(
                 await session.call_tool(
                     "plan_waves",
                     {
@@ -76,7 +69,7 @@ def test_plan_gate_run_status_reconcile_rollback(server: Any) -> None:
             )
             wave0, wave1 = plan["waves"][0]["wave_id"], plan["waves"][1]["wave_id"]
             assert plan["waves"][0]["policy_count"] == 295
-            gates = _data(await session.call_tool("check_gates", {"wave_id": wave1}))
+            gates = tool_data(await session.call_tool("check_gates", {"wave_id": wave1}))
             assert gates["passed"] is False
             blocked = await session.call_tool("run_wave", {"wave_id": wave1})
             assert blocked.isError and "blocked by gate" in blocked.content[0].text  # type: ignore[union-attr]
@@ -86,16 +79,16 @@ def test_plan_gate_run_status_reconcile_rollback(server: Any) -> None:
             async def progress(done: float, total: float | None, message: str | None) -> None:
                 seen.append(done)
 
-            status = _data(
+            status = tool_data(
                 await session.call_tool("run_wave", {"wave_id": wave0}, progress_callback=progress)
             )
             assert status["status"] == "completed" and status["migrated"] == 295
             assert 295 in seen  # per-batch progress of every milestone (migrate ends at 295)
-            again = _data(await session.call_tool("wave_status", {"wave_id": wave0}))
+            again = tool_data(await session.call_tool("wave_status", {"wave_id": wave0}))
             assert again["steps"]["migrate"]["status"] == "completed"
-            report = _data(await session.call_tool("reconcile_wave", {"wave_id": wave0}))
+            report = tool_data(await session.call_tool("reconcile_wave", {"wave_id": wave0}))
             assert report["passed"] is True
-            undone = _data(await session.call_tool("rollback_wave", {"wave_id": wave0}))
+            undone = tool_data(await session.call_tool("rollback_wave", {"wave_id": wave0}))
             assert undone["status"] == "compensated"
             missing = await session.call_tool("wave_status", {"wave_id": "nope"})
             assert missing.isError and "no wave 'nope'" in missing.content[0].text  # type: ignore[union-attr]
