@@ -51,6 +51,27 @@ def marker(conn: Connection) -> str:
     return "%s" if conn.dialect.name == "postgresql" else "?"
 
 
+def select_in(
+    conn: Connection,
+    sql: str,
+    params: Sequence[Any],
+    keys: Sequence[Any],
+    *,
+    chunk: int = 900,
+) -> list[Any]:
+    """The rows of ``sql`` for every key, through the driver, ``chunk`` keys a statement (SQLite's
+    bound-parameter cap). In ``sql``, ``{m}`` is the driver's marker and ``{keys}`` the markers of
+    one chunk of keys (``... WHERE tenant = {m} AND policy_id IN ({keys})``); ``params`` bind the
+    other markers, in front of the keys."""
+    mark = marker(conn)
+    rows: list[Any] = []
+    for start in range(0, len(keys), chunk):
+        part = keys[start : start + chunk]
+        query = sql.format(m=mark, keys=", ".join([mark] * len(part)))
+        rows.extend(conn.exec_driver_sql(query, (*params, *part)).all())
+    return rows
+
+
 def bulk_insert(
     conn: Connection, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:

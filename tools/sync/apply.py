@@ -31,7 +31,14 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
-from core.store.bulk import bulk_insert, bulk_update, json_text, json_value, marker
+from core.store.bulk import (
+    bulk_insert,
+    bulk_update,
+    json_text,
+    json_value,
+    marker,
+    select_in,
+)
 from core.store.models import (
     SyncChangeRow,
     SyncConflictRow,
@@ -439,39 +446,37 @@ class SyncApplier:
 
     def _load_states(self, conn: Connection, ids: list[str]) -> dict[str, _State]:
         found: dict[str, _State] = {}
-        mark = marker(conn)
         lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows = conn.exec_driver_sql(
-                'SELECT policy_id, base, legacy, "new", stamps FROM sync_policy '
-                f"WHERE tenant = {mark} AND policy_id IN ({', '.join([mark] * len(chunk))})" + lock,
-                (self.tenant, *chunk),
-            ).all()
-            for pid, base, legacy, new, stamps in rows:
-                found[pid] = _State(
-                    SimpleNamespace(
-                        base=json_value(base),
-                        legacy=json_value(legacy),
-                        new=json_value(new),
-                        stamps=json_value(stamps),
-                    )
+        rows = select_in(
+            conn,
+            'SELECT policy_id, base, legacy, "new", stamps FROM sync_policy '
+            "WHERE tenant = {m} AND policy_id IN ({keys})" + lock,
+            (self.tenant,),
+            ids,
+            chunk=_CHUNK,
+        )
+        for pid, base, legacy, new, stamps in rows:
+            found[pid] = _State(
+                SimpleNamespace(
+                    base=json_value(base),
+                    legacy=json_value(legacy),
+                    new=json_value(new),
+                    stamps=json_value(stamps),
                 )
+            )
         return found
 
     def _owners(self, conn: Connection, ids: list[str]) -> dict[str, Owner]:
-        found: dict[str, Owner] = {}
-        mark = marker(conn)
         owners = {o.value: o for o in Owner}
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows = conn.exec_driver_sql(
-                "SELECT policy_id, owner FROM sync_ownership "
-                f"WHERE tenant = {mark} AND policy_id IN ({', '.join([mark] * len(chunk))})",
-                (self.tenant, *chunk),
-            ).all()
-            found.update({pid: owners[owner] for pid, owner in rows})
-        return found
+        rows = select_in(
+            conn,
+            "SELECT policy_id, owner FROM sync_ownership "
+            "WHERE tenant = {m} AND policy_id IN ({keys})",
+            (self.tenant,),
+            ids,
+            chunk=_CHUNK,
+        )
+        return {pid: owners[owner] for pid, owner in rows}
 
     def _claim(self, conn: Connection, change_ids: list[int]) -> int:
         """Mark pending changes applied; returns how many were still pending."""

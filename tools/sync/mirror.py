@@ -38,7 +38,7 @@ from sqlalchemy.engine import URL
 
 from core.errors import ConfigError, InputError
 from core.settings import Settings
-from core.store.bulk import json_value, marker
+from core.store.bulk import json_value, select_in
 from core.store.models import (
     PlatformOutboxRow,
     PlatformPolicyRow,
@@ -314,16 +314,16 @@ class PlatformTables:
     def _documents(self, conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
         """The platform's current documents (a deleted policy is absent)."""
         found: dict[str, dict[str, Any]] = {}
-        mark = marker(conn)
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows = conn.exec_driver_sql(
-                "SELECT policy_id, document FROM platform_policy WHERE tenant = "
-                f"{mark} AND policy_id IN ({', '.join([mark] * len(chunk))})",
-                (self.tenant, *chunk),
-            ).all()
-            for pid, document in rows:
-                value = json_value(document)
-                if value:
-                    found[pid] = value
+        rows = select_in(
+            conn,
+            "SELECT policy_id, document FROM platform_policy "
+            "WHERE tenant = {m} AND policy_id IN ({keys})",
+            (self.tenant,),
+            ids,
+            chunk=_CHUNK,
+        )
+        for pid, document in rows:
+            value = json_value(document)
+            if value:
+                found[pid] = value
         return found
