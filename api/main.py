@@ -43,16 +43,16 @@ STATIC = Path(__file__).resolve().parent / "static"
 RESOURCES: tuple[APIRouter, ...] = tuple(
     module.router
     for module in (
+        waves,
+        policies,
+        audit,
         sources,
         mappings,
         assemblies,
         routing,
         plans,
-        waves,
         jobs,
-        policies,
         sync,
-        audit,
     )
 )
 

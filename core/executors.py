@@ -288,5 +288,6 @@ def make_executor(settings: Settings) -> Executor:
             workers=settings.executor_workers,
             max_retries=settings.executor_max_retries,
         )
-    check_store_for(executor, settings.store_url)
+    if executor.remote:  # (store_url resolves a path: a cost the API paid on every request)
+        check_store_for(executor, settings.store_url)
     return executor

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from api.deps import Cursor, EngineDep, Limit, TenantDep, Viewer
 from api.problems import PROBLEM_RESPONSES
-from core.errors import InputError
+from core.errors import InputError, NotFoundError
 from core.paging import Page
 from core.timeparse import parse_time
-from tools.audit import AuditLog
+from tools.audit import AuditLog, AuditRecord
 from tools.audit.contracts import AuditPage
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
@@ -33,10 +33,14 @@ async def replay(
     ] = None,
     since: TimeQuery = None,
     until: TimeQuery = None,
-    limit: Limit = 100,
+    limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AuditPage:
-    """Entries in commit order; ``incomplete`` counts the page's crashed (pending) entries."""
+    """Entries in commit order; ``incomplete`` counts the page's crashed (pending) entries.
+
+    A long payload or outcome is shortened to its small items; ``shortened`` says which,
+    and ``/audit/{entry_id}`` returns the entry whole.
+    """
     start_at = parse_time(since, option="since") if since else None
     end_at = parse_time(until, option="until") if until else None
     if start_at and end_at and start_at > end_at:
@@ -46,7 +50,7 @@ async def replay(
     # One page and a count, both indexed: cheap enough to run on the event loop (a thread hop
     # costs more than the read and, under load, waits for the GIL).
     entries, total = AuditLog(engine, tenant=tenant).replay_page(
-        namespace or None, start_at, end_at, offset=offset, limit=limit
+        namespace or None, start_at, end_at, offset=offset, limit=limit, preview=True
     )
     end = min(total, offset + limit)
     page = Page(
@@ -57,3 +61,17 @@ async def replay(
     return AuditPage(
         entries=entries, incomplete=sum(e.incomplete for e in entries), **page.model_dump()
     )
+
+
+@router.get("/{entry_id}", response_model=AuditRecord)
+async def show_entry(
+    _: Viewer,
+    engine: EngineDep,
+    tenant: TenantDep,
+    entry_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="Audit entry id.")],
+) -> AuditRecord:
+    """One audit entry whole: its full payload and outcome (listings shorten long ones)."""
+    entry = AuditLog(engine, tenant=tenant).get(entry_id)  # a primary-key read: on the loop
+    if entry is None:
+        raise NotFoundError(f"no audit entry {entry_id}", fix="list entries with GET /api/v1/audit")
+    return entry

@@ -101,8 +101,9 @@ async def audit_trail(
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> AuditPage:
-    """Every audited operation that touched one policy, oldest first (paged)."""
-    entries = await run_sync(lambda: AuditLog(engine, tenant=tenant).trail(policy_id))
+    """Every audited operation that touched one policy, oldest first (paged; long payloads
+    shortened, whole at ``/audit/{entry_id}``)."""
+    entries = await run_sync(lambda: AuditLog(engine, tenant=tenant).trail(policy_id, preview=True))
     if not entries:
         raise NotFoundError(
             f"no audit entry touches policy '{policy_id}'", fix="check the policy id"

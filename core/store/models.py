@@ -68,6 +68,7 @@ class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
     __table_args__ = (
         UniqueConstraint("tenant", "idempotency_key", name="uq_audit_entry_idempotency"),
+        Index("ix_audit_entry_tenant", "tenant", "id"),
         Index("ix_audit_entry_ns", "tenant", "namespace", "id"),
         Index("ix_audit_entry_created", "tenant", "created_at"),
         Index("ix_audit_entry_target", "tenant", "target"),

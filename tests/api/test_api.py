@@ -103,6 +103,25 @@ def test_errors_are_problem_documents_with_the_cli_message(
     assert job["state"] == "failed" and "blocked by gate" in job["error"]
 
 
+def test_an_audit_page_shortens_long_payloads_and_the_entry_url_has_them_whole(
+    client: TestClient, estate: Estate
+) -> None:
+    page = client.get("/api/v1/audit", params={"limit": 200}, headers=viewer(estate)).json()
+    shortened = [e for e in page["entries"] if e["shortened"]]
+    assert shortened, "the estate's mapping entries carry long payloads"
+    entry = shortened[0]
+    whole = client.get(f"/api/v1/audit/{entry['id']}", headers=viewer(estate))
+    assert whole.status_code == 200, whole.text
+    full = whole.json()
+    assert full["shortened"] == [] and full["id"] == entry["id"]
+    assert len(json.dumps(full["payload"])) > len(json.dumps(entry["payload"]))
+    assert entry["payload"].items() <= full["payload"].items()
+    missing = client.get("/api/v1/audit/999999999", headers=viewer(estate))
+    assert missing.status_code == 404 and "no audit entry 999999999" in missing.json()["detail"]
+    default = client.get("/api/v1/audit", headers=viewer(estate)).json()
+    assert len(default["entries"]) == min(50, default["total"])
+
+
 def test_confirming_a_field_is_audited(client: TestClient, estate: Estate) -> None:
     acme = estate.tenants["acme"]
     operator = estate.tokens.header("acme", Role.OPERATOR)

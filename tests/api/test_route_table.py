@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api.auth import Role
 from tests.api.estate import Estate
+from tools.audit import AuditLog
 
 #: The role each route needs: (method, path) -> role.
 ROLES: dict[tuple[str, str], Role] = {
@@ -48,6 +49,7 @@ ROLES: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/assemblies/{assembly_id}"): Role.VIEWER,
     ("GET", "/api/v1/assemblies/{assembly_id}/conflicts"): Role.VIEWER,
     ("GET", "/api/v1/audit"): Role.VIEWER,
+    ("GET", "/api/v1/audit/{entry_id}"): Role.VIEWER,
     ("GET", "/api/v1/sync/status"): Role.VIEWER,
     ("GET", "/api/v1/sync/ledger"): Role.VIEWER,
     ("GET", "/api/v1/sync/conflicts"): Role.VIEWER,
@@ -107,6 +109,7 @@ def url_for(path: str, estate: Estate, tenant: str, job_id: str) -> str:
         "assembly_id": ids.assembly_id,
         "conflict_id": str(ids.conflict_ids[0]),
         "job_id": job_id,
+        "entry_id": str(AuditLog(estate.engine, tenant=tenant).replay_page(limit=1)[0][0].id),
     }
     url = re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path)
     if path.endswith("/document"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field, field_validator
 
@@ -43,6 +43,11 @@ class AuditRecord(BaseModel):
     created_at: datetime
     finished_at: datetime | None
     correlation_id: str | None = None  # the command / MCP request that caused it
+    shortened: list[Literal["payload", "outcome"]] = Field(
+        default_factory=list,
+        description="Which of payload and outcome this listing shortened (to the small items "
+        "that open it) for their size; read the entry by its id for all of it.",
+    )
 
     _utc = field_validator("created_at", "finished_at")(as_utc)
 

@@ -35,7 +35,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
+from pydantic_core import from_json, to_json
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from core.logs import current_actor, current_correlation_id
@@ -56,27 +69,61 @@ PENDING, OK, FAILED, COMPENSATED = (
 )
 STATUSES = tuple(AuditStatus)
 _ERROR_LIMIT = 2000
-# A policy's trail (the console's locate reads it on every request), built once.
+# A policy's trail (the console's locate reads it on every request), built once. The ids come
+# from a UNION of the two indexed look-ups (the batches that name the policy, the entries whose
+# target it is): written as ``id IN (...) OR target = ?`` SQLite walked every entry of the
+# tenant instead (0.76 against 0.05 ms CPU at 350,000 policies).
+_BY_TARGET = ENTRY.alias("by_target")
 _TRAIL = (
     select(ENTRY)
     .where(
         and_(
             ENTRY.c.tenant == bindparam("tenant"),
-            or_(
-                ENTRY.c.id.in_(
+            ENTRY.c.id.in_(
+                union(
                     select(ENTRY_POLICY.c.entry_id).where(
                         and_(
                             ENTRY_POLICY.c.tenant == bindparam("tenant"),
                             ENTRY_POLICY.c.policy_id == bindparam("policy_id"),
                         )
-                    )
-                ),
-                ENTRY.c.target == bindparam("policy_id"),
+                    ),
+                    select(_BY_TARGET.c.id).where(
+                        and_(
+                            _BY_TARGET.c.tenant == bindparam("tenant"),
+                            _BY_TARGET.c.target == bindparam("policy_id"),
+                        )
+                    ),
+                )
             ),
         )
     )
     .order_by(ENTRY.c.id)
 )
+#: A listing of entries (a replay page, a policy's trail in locate) shows an entry's payload or
+#: outcome whole when its JSON is at most this many characters. A longer one (a mapping's rules,
+#: a batch's policy ids, per-field error counts: up to tens of KB each, 200 KB for a page of 50)
+#: is shortened to the small top-level items that open it, and the entry says so in
+#: ``shortened``; the whole entry is one read by id away (:meth:`AuditLog.get`). The store hands
+#: back only this many characters and the length, so a long value is never read whole.
+PREVIEW_BYTES = 1024
+#: The largest top-level item (as JSON) a shortened payload or outcome keeps.
+PREVIEW_ITEM_BYTES = 256
+
+
+def _opening(column: Any) -> list[Any]:
+    text = cast(column, Text)
+    return [
+        func.substr(text, 1, PREVIEW_BYTES).label(column.name),
+        func.length(text).label(f"{column.name}_chars"),
+    ]
+
+
+_PREVIEW_COLUMNS = [
+    *(column for column in ENTRY.c if column.name not in ("payload", "outcome")),
+    *_opening(ENTRY.c.payload),
+    *_opening(ENTRY.c.outcome),
+]
+_TRAIL_PREVIEW = _TRAIL.with_only_columns(*_PREVIEW_COLUMNS)
 
 
 def default_actor() -> str:
@@ -350,16 +397,19 @@ class AuditLog:
         *,
         offset: int = 0,
         limit: int = 100,
+        preview: bool = False,
     ) -> tuple[list[AuditRecord], int]:
         """One page of :meth:`replay` and how many entries the range holds in all.
 
         Two indexed queries (the page, then a count) instead of walking the whole range, so a
-        page costs the same at the start of a long log as at its end of a short one.
+        page costs the same at the start of a long log as at its end of a short one. With
+        ``preview``, long payloads and outcomes are shortened (see :data:`PREVIEW_BYTES`).
         """
         conditions = and_(*self._range(namespace, since, until))
+        columns = _PREVIEW_COLUMNS if preview else [ENTRY]
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(ENTRY).where(conditions).order_by(ENTRY.c.id).offset(offset).limit(limit)
+                select(*columns).where(conditions).order_by(ENTRY.c.id).offset(offset).limit(limit)
             ).all()
             if offset == 0 and len(rows) < limit:
                 total = len(rows)
@@ -367,7 +417,8 @@ class AuditLog:
                 total = conn.execute(
                     select(func.count()).select_from(ENTRY).where(conditions)
                 ).scalar_one()
-        return [AuditRecord.from_row(row) for row in rows], int(total)
+        read = _previewed if preview else AuditRecord.from_row
+        return [read(row) for row in rows], int(total)
 
     def namespaces(self) -> dict[str, int]:
         """Each namespace the tenant's log holds, with its number of entries."""
@@ -380,11 +431,14 @@ class AuditLog:
             ).all()
         return {str(name): int(n) for name, n in rows}
 
-    def trail(self, policy_id: str) -> list[AuditRecord]:
-        """Every entry that touched one policy, oldest first."""
+    def trail(self, policy_id: str, *, preview: bool = False) -> list[AuditRecord]:
+        """Every entry that touched one policy, oldest first; with ``preview``, long payloads
+        and outcomes shortened (a batch entry names every policy of its batch)."""
+        statement = _TRAIL_PREVIEW if preview else _TRAIL
         with self.engine.connect() as conn:
-            rows = conn.execute(_TRAIL, {"tenant": self.tenant, "policy_id": policy_id}).all()
-        return [AuditRecord.from_row(row) for row in rows]
+            rows = conn.execute(statement, {"tenant": self.tenant, "policy_id": policy_id}).all()
+        read = _previewed if preview else AuditRecord.from_row
+        return [read(row) for row in rows]
 
     def get(self, entry_id: int) -> AuditRecord | None:
         with self.engine.connect() as conn:
@@ -397,3 +451,43 @@ class AuditLog:
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:_ERROR_LIMIT]
+
+
+def _small(item: Any) -> bool:
+    if item is None or isinstance(item, bool | int | float):
+        return True
+    if isinstance(item, str):
+        return len(item) <= PREVIEW_ITEM_BYTES
+    return len(to_json(item)) <= PREVIEW_ITEM_BYTES
+
+
+def _shortened(opening: str | None, chars: int | None, name: str, shortened: list[str]) -> Any:
+    """A payload or outcome from its opening characters (see :data:`PREVIEW_BYTES`): decoded
+    whole when that is all of it, else its small top-level items before the cut."""
+    if opening is None:
+        return None
+    if chars is None or chars <= PREVIEW_BYTES:
+        return from_json(opening)
+    shortened.append(name)
+    try:
+        value = from_json(opening, allow_partial=True)
+    except ValueError:
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    complete = list(value.items())[:-1]  # the item at the cut may be short of its end
+    return {key: item for key, item in complete if _small(item)}
+
+
+def _previewed(row: Any) -> AuditRecord:
+    """An entry of a listing read with :data:`_PREVIEW_COLUMNS`."""
+    shortened: list[str] = []
+    values = dict(row._mapping)
+    values["payload"] = _shortened(
+        values["payload"], values.pop("payload_chars"), "payload", shortened
+    )
+    values["outcome"] = _shortened(
+        values["outcome"], values.pop("outcome_chars"), "outcome", shortened
+    )
+    values["shortened"] = shortened
+    return AuditRecord.model_validate(values)

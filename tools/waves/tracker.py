@@ -164,6 +164,9 @@ def _summary(location: LocationRecord | None, waves: list[WaveMembership]) -> st
 def locate_policy(context: WaveContext, policy_id: str, *, reconcile: bool = True) -> PolicyReport:
     """Where a policy lives now, its moves, its waves, a one-policy reconciliation, its trail.
 
+    The trail's long payloads and outcomes are shortened (a batch entry names every policy of
+    its batch); an entry's ``shortened`` says so, and ``AuditLog.get`` reads it whole.
+
     Raises:
         NotFoundError: nothing is recorded about the policy.
     """
@@ -171,7 +174,7 @@ def locate_policy(context: WaveContext, policy_id: str, *, reconcile: bool = Tru
     location = locations.locate(policy_id)
     history = locations.history(policy_id)
     waves = _memberships(context, policy_id)
-    entries = AuditLog(context.engine, tenant=context.tenant).trail(policy_id)
+    entries = AuditLog(context.engine, tenant=context.tenant).trail(policy_id, preview=True)
     if location is None and not history and not waves and not entries:
         raise NotFoundError(
             f"nothing is recorded about policy '{policy_id}'",
