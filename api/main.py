@@ -90,7 +90,8 @@ def create_app(
         max_body_bytes=max_body_bytes,
         context_for=context_for,
     )
-    app.state.jobs = JobRegistry(forget_after=settings.retention_job_seconds)
+    config = app.state.config
+    app.state.jobs = JobRegistry(lambda: config.engine, forget_after=settings.retention_job_seconds)
     install_problem_handlers(app)
     for resource in RESOURCES:
         app.include_router(resource, prefix=API_PREFIX)

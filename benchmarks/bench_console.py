@@ -11,7 +11,8 @@ Beside requests/s and latency it reports the server's CPU time per request (stea
 wall time on a shared machine), the load average, and every socket error or non-2xx answer;
 the server's log is kept, so a reset has a cause to read.
 
-    DATA_MASH_HOME=... python benchmarks/bench_console.py [--clients 50] [--seconds 10] [--json]
+    DATA_MASH_HOME=... python benchmarks/bench_console.py [--clients 50] [--seconds 10]
+        [--workers N] [--json]
 """
 
 from __future__ import annotations
@@ -176,8 +177,15 @@ def _load(url: str, token: str, clients: int, seconds: int) -> dict[str, Any]:
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
+    """CPU time of the server: the process and its workers (``serve api --workers N``)."""
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def _cli_seconds(args: list[str], runs: int) -> float:
@@ -205,7 +213,9 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
     log = Path(opts.server_log or tempfile.mkstemp(prefix="bench_console_", suffix=".log")[1])
     with log.open("wb") as sink:
         server = subprocess.Popen(
-            [CLI, "serve", "api", "--port", str(port)], stdout=sink, stderr=sink
+            [CLI, "serve", "api", "--port", str(port), "--workers", str(opts.workers)],
+            stdout=sink,
+            stderr=sink,
         )
     base = f"http://127.0.0.1:{port}"
     cases = {
@@ -215,13 +225,14 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
     }
     results: dict[str, Any] = {
         "clients": opts.clients,
+        "workers": opts.workers,
         "seconds": opts.seconds,
         "load_average_before": os.getloadavg()[0],
         "server_log": str(log),
     }
     try:
         _wait_until_up(base, server, log)
-        measured = psutil.Process(server.pid)
+        measured = psutil.Process(server.pid)  # with its worker processes
         for name, (path, cli_args) in cases.items():
             answer = httpx.get(base + path, headers={"authorization": f"Bearer {token}"})
             answer.raise_for_status()  # warm, and the right answer before timing it
@@ -249,6 +260,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="Load time per endpoint.")
     parser.add_argument("--cli-runs", type=int, default=3)
     parser.add_argument(
+        "--workers", type=int, default=1, help="Server processes (serve api --workers)."
+    )
+    parser.add_argument(
         "--server-log", help="Keep the server's stderr here (default: a temp file)."
     )
     parser.add_argument("--json", action="store_true")
@@ -265,7 +279,8 @@ def main() -> None:
         print(json.dumps(results, indent=1))
         return
     print(
-        f"{opts.clients} clients, {opts.seconds} s per endpoint, load average "
+        f"{opts.clients} clients, {opts.workers} worker(s), {opts.seconds} s per endpoint, "
+        "load average "
         f"{results['load_average_before']:.1f} -> {results['load_average_after']:.1f}"
     )
     for name in ("locate", "wave_status", "audit_page"):

@@ -92,8 +92,13 @@ async def overview(request: Request, status: str | None = None) -> Response:
     if caller is None:
         return to_login(request)
     config = config_of(request)
-    data = await run_sync(lambda: _overview(config, caller.tenant, status))
-    jobs = {w.wave_id: jobs_of(request).of_wave(caller.tenant, w.wave_id) for w in data["waves"]}
+    registry = jobs_of(request)
+
+    def read() -> tuple[dict[str, Any], dict[str, Job | None]]:
+        data = _overview(config, caller.tenant, status)
+        return data, {w.wave_id: registry.of_wave(caller.tenant, w.wave_id) for w in data["waves"]}
+
+    data, jobs = await run_sync(read)
     return render(request, "overview.html", caller, jobs=jobs, **data)
 
 
@@ -106,13 +111,15 @@ async def wave_page(request: Request, wave_id: WavePath, job: str | None = None)
     config = config_of(request)
     context = config.context_for(config.engine, config.settings, caller.tenant)
     try:
-        status, gates = await run_sync(
-            lambda: (get_wave_status(context, wave_id), latest_gate_report(context, wave_id))
-        )
-        watched: Job | None = (
-            jobs_of(request).get(caller.tenant, job)
-            if job
-            else jobs_of(request).of_wave(caller.tenant, wave_id)
+        registry = jobs_of(request)
+        status, gates, watched = await run_sync(
+            lambda: (
+                get_wave_status(context, wave_id),
+                latest_gate_report(context, wave_id),
+                registry.get(caller.tenant, job)
+                if job
+                else registry.of_wave(caller.tenant, wave_id),
+            )
         )
     except DataMashError as exc:
         return error_page(request, caller, exc)
@@ -169,7 +176,8 @@ async def job_page(request: Request, job_id: JobPath) -> Response:
     if caller is None:
         return to_login(request)
     try:
-        job = jobs_of(request).get(caller.tenant, job_id)
+        registry = jobs_of(request)
+        job = await run_sync(lambda: registry.get(caller.tenant, job_id))
     except DataMashError as exc:
         return error_page(request, caller, exc)
     return RedirectResponse(f"/waves/{job.wave_id}?job={job.job_id}", status_code=303)

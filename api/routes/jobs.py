@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import anyio
+from anyio.to_thread import run_sync
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -22,7 +23,7 @@ POLL_SECONDS = 0.25
 @router.get("/{job_id}", response_model=Job)
 async def show_job(_: Viewer, tenant: TenantDep, job_id: JobPath, request: Request) -> Job:
     """A job's state, progress (percent of the whole saga) and outcome."""
-    return jobs_of(request).get(tenant, job_id)
+    return await run_sync(lambda: jobs_of(request).get(tenant, job_id))
 
 
 @router.get(
@@ -35,12 +36,12 @@ async def job_events(
 ) -> StreamingResponse:
     """Server-Sent Events: a ``progress`` event on every change, then ``done`` with the job."""
     registry = jobs_of(request)
-    registry.get(tenant, job_id)  # 404 before the stream starts
+    await run_sync(lambda: registry.get(tenant, job_id))  # 404 before the stream starts
 
     async def stream() -> AsyncIterator[str]:
         last = None
-        while True:
-            job = registry.get(tenant, job_id)
+        while True:  # from the store: the job may run in another server process
+            job = await run_sync(lambda: registry.get(tenant, job_id))
             data = job.model_dump_json()
             if data != last:
                 last = data

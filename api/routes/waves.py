@@ -107,13 +107,18 @@ async def override(
 @router.post("/{wave_id}/run", response_model=Job, status_code=202, responses=JOB_RESPONSES)
 async def run(caller: Operator, waves: WavesDep, wave_id: WavePath, request: Request) -> Job:
     """Run (or resume) a wave as a job; watch ``/jobs/{job_id}`` or its ``/events`` stream."""
-    await run_sync(lambda: get_wave_status(waves, wave_id))
-    return jobs_of(request).start(
-        caller.tenant,
-        "run",
-        wave_id,
-        lambda progress: run_wave(waves, wave_id, progress=progress),
-    )
+    registry = jobs_of(request)
+
+    def start() -> Job:
+        get_wave_status(waves, wave_id)
+        return registry.start(
+            caller.tenant,
+            "run",
+            wave_id,
+            lambda progress: run_wave(waves, wave_id, progress=progress),
+        )
+
+    return await run_sync(start)
 
 
 @router.post("/{wave_id}/rollback", response_model=Job, status_code=202, responses=JOB_RESPONSES)
@@ -128,13 +133,18 @@ async def rollback(
     A run still going holds the wave's lease, so a rollback waits for nothing: it is refused
     while the run lives and takes over once its process is gone.
     """
-    await run_sync(lambda: get_wave_status(waves, wave_id))
-    return jobs_of(request).start(
-        caller.tenant,
-        "rollback",
-        wave_id,
-        lambda progress: rollback_wave(waves, wave_id, progress=progress),
-    )
+    registry = jobs_of(request)
+
+    def start() -> Job:
+        get_wave_status(waves, wave_id)
+        return registry.start(
+            caller.tenant,
+            "rollback",
+            wave_id,
+            lambda progress: rollback_wave(waves, wave_id, progress=progress),
+        )
+
+    return await run_sync(start)
 
 
 @router.get("/{wave_id}/reconciliation", response_model=WaveReconciliation)

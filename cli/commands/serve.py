@@ -50,6 +50,15 @@ def serve(
             help="Require a bearer token on loopback too (always required off loopback).",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="api only: server processes sharing the port (jobs live in the store, so "
+            "any of them answers for any job).",
+        ),
+    ] = 1,
     tenant: TenantOption = None,
 ) -> None:
     """Run an MCP server for IDE assistants, MCP Inspector or the chat agent.
@@ -69,17 +78,26 @@ def serve(
     setup_tracing(f"data-mash-{name}" if name in SERVERS else "data-mash")
 
     # A server's log lines are for a collector: JSON on stderr (stdout is the stdio transport).
-    configure_logging(
-        fmt="console" if state.log_format == "console" else "json",
-        level=resolve_level(state.verbose, state.quiet, default="INFO"),
-    )
+    log_format = "console" if state.log_format == "console" else "json"
+    log_level = resolve_level(state.verbose, state.quiet, default="INFO")
+    configure_logging(fmt=log_format, level=log_level)
     if name == "api":
         # The REST API (FastAPI, its routers and the dashboard) loads for `serve api` only: an
         # MCP server start does not pay for it.
         from cli.commands.serve_api import serve_api  # noqa: PLC0415
 
-        serve_api(state.settings, state.engine, host=host, port=port)
+        serve_api(
+            state.settings,
+            state.engine,
+            host=host,
+            port=port,
+            workers=workers,
+            log_format=log_format,
+            log_level=log_level,
+        )
         return
+    if workers != 1:
+        raise InputError("--workers is for `serve api` only", fix="drop --workers")
     if name not in SERVERS:
         raise InputError(f"no server '{name}'", fix=f"choose one of: {', '.join(SERVERS)}")
     try:

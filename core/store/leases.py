@@ -189,6 +189,40 @@ def _heartbeat(engine: Engine, lease: Lease, every: float, stop: threading.Event
             continue
 
 
+def lease_lost(engine: Engine, lease: Lease) -> str | None:
+    """Why ``lease`` is no longer held by a live holder (released, taken over, its holder dead),
+    or None while it is: how another process tells that the holder of a lease is gone."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(LEASE).where(and_(LEASE.c.tenant == lease.tenant, LEASE.c.name == lease.name))
+        ).first()
+    if row is None:
+        return "released"
+    if row.owner != lease.owner:
+        return f"taken over by pid {row.pid} on {row.host}"
+    return _dead_because(row, socket.gethostname()[:255])
+
+
+@contextmanager
+def keep_lease(engine: Engine, lease: Lease, *, ttl: float = DEFAULT_TTL) -> Iterator[Lease]:
+    """Keep an acquired lease alive with a heartbeat for the block, then release it (for a
+    lease taken in one thread, e.g. a request, and held by the thread doing the work)."""
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat,
+        args=(engine, lease, ttl / 3, stop),
+        name=f"lease {lease.name}",
+        daemon=True,
+    )
+    beat.start()
+    try:
+        yield lease
+    finally:
+        stop.set()
+        beat.join(timeout=5)
+        release_lease(engine, lease)
+
+
 @contextmanager
 def hold_lease(
     engine: Engine, tenant: str, name: str, *, what: str, ttl: float = DEFAULT_TTL
@@ -206,17 +240,8 @@ def hold_lease(
         LeaseHeld: a live process holds it.
     """
     lease = acquire_lease(engine, tenant, name, what=what, ttl=ttl)
-    stop = threading.Event()
-    beat = threading.Thread(
-        target=_heartbeat, args=(engine, lease, ttl / 3, stop), name=f"lease {name}", daemon=True
-    )
-    beat.start()
-    try:
+    with keep_lease(engine, lease, ttl=ttl):
         yield lease
-    finally:
-        stop.set()
-        beat.join(timeout=5)
-        release_lease(engine, lease)
 
 
 def dead_leases(engine: Engine, tenant: str, *, idle_for: timedelta) -> list[dict[str, Any]]:

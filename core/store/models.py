@@ -457,6 +457,33 @@ class LeaseRow(SQLModel, table=True):
     heartbeat_at: datetime = stamp_field()
 
 
+# -- API jobs: wave runs and rollbacks started over HTTP (migration 0016_api_jobs) ------------
+
+
+class ApiJobRow(SQLModel, table=True):
+    """A wave run or rollback the API started: its progress and outcome, readable from every
+    server process on the store. One job per wave at a time is the lease ``api-job:<wave>``
+    (``lease_owner`` is its holder), not this table."""
+
+    __tablename__ = "api_job"
+    __table_args__ = (Index("ix_api_job_wave", "tenant", "wave_id", "started_at"),)
+
+    job_id: str = Field(primary_key=True, max_length=32)
+    tenant: str = Field(max_length=64)
+    kind: str = Field(max_length=16)  # run | rollback
+    wave_id: str = Field(max_length=64)
+    state: str = Field(max_length=16)  # running | succeeded | failed
+    milestone: str | None = Field(default=None, max_length=64)
+    done: int = 0
+    total: int | None = None
+    percent: float = 0.0
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    error: str | None = None
+    lease_owner: str = Field(max_length=64)
+    started_at: datetime = stamp_field()
+    finished_at: datetime | None = optional_stamp_field()
+
+
 # -- sync: coexistence of legacy and new (migration 0010_sync) --------------------------------
 
 

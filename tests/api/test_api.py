@@ -191,7 +191,7 @@ def test_a_second_run_while_one_is_active_is_409(client: TestClient, estate: Est
     from api.jobs import JobRegistry
     from api.problems import ConflictError
 
-    registry = JobRegistry()
+    registry = JobRegistry(lambda: estate.engine)
     release = threading.Event()
 
     def slow(progress: Any) -> Any:

@@ -60,3 +60,45 @@ def test_serve_api_on_loopback_serves_the_dashboard_and_openapi() -> None:
     assert "/api/v1/waves" in spec["paths"]
     htmx = httpx.get(f"http://127.0.0.1:{port}/static/htmx-2.0.11.min.js", timeout=5)
     assert htmx.status_code == 200 and "htmx" in htmx.text[:2000]
+
+
+def test_serve_api_with_two_workers_answers_from_both_processes(workspace: Path) -> None:
+    """`--workers 2`: two processes share the port (jobs in the store make that safe; the
+    409 across processes is tested in tests/api/test_jobs_across_processes.py)."""
+    import os
+    import subprocess
+    import sys
+
+    import psutil
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "api", "--port", str(port), "--workers", "2"],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(1200):
+            try:
+                waves = httpx.get(f"http://127.0.0.1:{port}/api/v1/waves", timeout=2)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stderr.read() if server.stderr else ""
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not start")
+        assert waves.status_code == 200 and waves.json()["total"] == 0
+        workers = [
+            p
+            for p in psutil.Process(server.pid).children(recursive=True)
+            if "spawn" in p.name() or any("spawn_main" in part for part in p.cmdline())
+        ]
+        assert len(workers) == 2, [p.cmdline() for p in workers]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_workers_is_for_the_api_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "content", "--workers", "2"]) == 1
+    assert "--workers is for `serve api` only" in capsys.readouterr().err
