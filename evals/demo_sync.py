@@ -4,10 +4,10 @@ Wave 0 moved its policies to the new platform; the legacy system keeps running. 
 
 1. keeps the wave in step (``sync adopt``): the wave's policies are owned by ``new`` and sync
    follows them as the platform's tables hold them;
-2. captures the legacy extract of the day of the wave (the policies as migrated: nothing to do)
-   and then a second extract with changes: premiums changed on legacy only, one policy
-   cancelled on legacy that a platform user set to pending, one insured's name edited on both
-   sides;
+2. captures the legacy extract of the day of the wave as the feed's starting snapshot (the
+   policies as migrated, as sync adopted them: nothing to do) and then a second extract with
+   changes: premiums changed on legacy only, one policy cancelled on legacy that a platform
+   user set to pending, one insured's name edited on both sides;
 3. writes the two platform edits through ``write_policy`` (routed to new by the ledger), runs
    sync, and reports what it applied, the conflict the policy decided (status: cancelled beats
    pending) and the one queued for a person (the name: no rule decides it).
@@ -113,8 +113,10 @@ def _capture(
         system="LEGACY-PAS",
         index=False,
     )
+    # The first extract is the wave's day: sync adopted exactly these policies, so it is the
+    # feed's starting snapshot (baseline), not one insert per policy for apply to find equal.
     result = LegacyCapture(engine, settings, tenant=settings.tenant).capture(
-        feed, source.source_id, COLUMNS if first else None
+        feed, source.source_id, COLUMNS if first else None, baseline=first
     )
     return result.model_dump(mode="json")
 
