@@ -35,7 +35,7 @@ from tools.canonical import create_mapping
 from tools.canonical.contracts import SuggestedMapping
 from tools.canonical.dates import parse_dates
 from tools.canonical.matching import suggest_matches
-from tools.canonical.rule_checks import check_rules, parse_rules
+from tools.canonical.rule_checks import check_rules, missing_required, parse_rules
 from tools.content.indexing import _embedder
 from tools.content.sources import SourceInfo, SourceRegistry
 from tools.content.staging import staged_batches
@@ -236,6 +236,7 @@ def suggest_mapping(
                 unmapped[match.column] = f"{best.target}: {problem}"
                 entry["target"] = None
         shown.append(entry)
+    rules = _without_keyless_items(rules, shown, unmapped, canonical)
     mapping = create_mapping(engine, source_id, rules, canonical, tenant=tenant)
     return SuggestedMapping(
         mapping_id=mapping.mapping_id,
@@ -249,6 +250,41 @@ def suggest_mapping(
         keyless=result.keyless,
         note=result.note,
     )
+
+
+def _without_keyless_items(
+    rules: list[dict[str, Any]],
+    shown: list[dict[str, Any]],
+    unmapped: dict[str, str],
+    canonical: str,
+) -> list[dict[str, Any]]:
+    """Withdraw proposals into a list whose items would lack a required field.
+
+    An item without its required fields (a claim link without its claim id) cannot be built, and
+    a draft holding one cannot be approved: one weak name match (a corporate insured's
+    incorporation date read as a claim's reported date) would block the whole mapping. Such
+    proposals are left unmapped with the reason, for a person to map the list's key or drop them.
+    """
+
+    needs: dict[str, list[str]] = {}
+    for path in missing_required(parse_rules(rules), canonical):
+        if "[]." in path:
+            needs.setdefault(path.rsplit("[].", 1)[0] + "[].", []).append(path)
+    kept = []
+    for rule in rules:
+        prefix = next((p for p in needs if rule["target"].startswith(p)), None)
+        if prefix is None:
+            kept.append(rule)
+            continue
+        unmapped[rule["source"]] = (
+            f"{rule['target']}: its list item needs {', '.join(needs[prefix])}, "
+            "which no column fills"
+        )
+    withdrawn = {r["source"] for r in rules} - {r["source"] for r in kept}
+    for entry in shown:
+        if entry["source"] in withdrawn:
+            entry["target"] = None
+    return kept
 
 
 def _rule_problem(rule: dict[str, Any], info: SourceInfo, canonical: str) -> str | None:

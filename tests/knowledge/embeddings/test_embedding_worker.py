@@ -42,14 +42,18 @@ def test_isolated_vectors_equal_in_process_ones_and_the_child_ends_on_release(
         # A child killed between calls is replaced by the next call.
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
-        assert np.array_equal(isolated.embed(TEXTS[:1]), vectors[:1])
+        # Compared with the same batch in process: a batch of one is not padded like a batch of
+        # four, so its floats may differ from the batch's first row in the last bits.
+        single = minilm.embed(TEXTS[:1])
+        np.testing.assert_allclose(single, vectors[:1], atol=1e-5)
+        assert np.array_equal(isolated.embed(TEXTS[:1]), single)
         (fresh,) = _children()
         assert fresh.pid != child.pid
         # Released: the child ends (its memory goes back); the next embed starts another.
         assert release_local_models() >= 1
         assert not fresh.is_running() or fresh.status() == psutil.STATUS_ZOMBIE
         assert _children() == []
-        assert np.array_equal(isolated.embed(TEXTS[:1]), vectors[:1])
+        assert np.array_equal(isolated.embed(TEXTS[:1]), single)
         assert len(_children()) == 1
     finally:
         isolated.release()
