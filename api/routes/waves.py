@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from anyio.to_thread import run_sync
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import Caller
 from api.deps import Approver, Cursor, Limit, Operator, Viewer, WavePath, WavesDep
-from api.jobs import Job, JobRegistry
+from api.jobs import Job, JobRegistry, Progress
 from api.paging import page_of
 from api.problems import PROBLEM_RESPONSES
 from core.paging import Page
 from tools.waves import (
     GateReport,
+    WaveContext,
     WaveStatus,
     check_gates,
     get_wave_status,
@@ -49,6 +52,24 @@ class OverrideRequest(BaseModel):
 def jobs_of(request: Request) -> JobRegistry:
     registry: JobRegistry = request.app.state.jobs
     return registry
+
+
+async def _start_job(
+    request: Request,
+    caller: Caller,
+    waves: WaveContext,
+    wave_id: str,
+    kind: str,
+    work: Callable[[Progress], BaseModel],
+) -> Job:
+    """Start ``work`` as the wave's job (404 for an unknown wave, 409 while one is active)."""
+    registry = jobs_of(request)
+
+    def start() -> Job:
+        get_wave_status(waves, wave_id)
+        return registry.start(caller.tenant, kind, wave_id, work)
+
+    return await run_sync(start)
 
 
 @router.get("", response_model=WaveList)
@@ -107,18 +128,14 @@ async def override(
 @router.post("/{wave_id}/run", response_model=Job, status_code=202, responses=JOB_RESPONSES)
 async def run(caller: Operator, waves: WavesDep, wave_id: WavePath, request: Request) -> Job:
     """Run (or resume) a wave as a job; watch ``/jobs/{job_id}`` or its ``/events`` stream."""
-    registry = jobs_of(request)
-
-    def start() -> Job:
-        get_wave_status(waves, wave_id)
-        return registry.start(
-            caller.tenant,
-            "run",
-            wave_id,
-            lambda progress: run_wave(waves, wave_id, progress=progress),
-        )
-
-    return await run_sync(start)
+    return await _start_job(
+        request,
+        caller,
+        waves,
+        wave_id,
+        "run",
+        lambda progress: run_wave(waves, wave_id, progress=progress),
+    )
 
 
 @router.post("/{wave_id}/rollback", response_model=Job, status_code=202, responses=JOB_RESPONSES)
@@ -133,18 +150,14 @@ async def rollback(
     A run still going holds the wave's lease, so a rollback waits for nothing: it is refused
     while the run lives and takes over once its process is gone.
     """
-    registry = jobs_of(request)
-
-    def start() -> Job:
-        get_wave_status(waves, wave_id)
-        return registry.start(
-            caller.tenant,
-            "rollback",
-            wave_id,
-            lambda progress: rollback_wave(waves, wave_id, progress=progress),
-        )
-
-    return await run_sync(start)
+    return await _start_job(
+        request,
+        caller,
+        waves,
+        wave_id,
+        "rollback",
+        lambda progress: rollback_wave(waves, wave_id, progress=progress),
+    )
 
 
 @router.get("/{wave_id}/reconciliation", response_model=WaveReconciliation)

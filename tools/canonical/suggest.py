@@ -228,7 +228,6 @@ def suggest_mapping(
             }
             problem = _rule_problem(rule, info, canonical)
             if problem is None:
-                count_confidence(best.confidence)
                 taken.add(best.target)
                 entry["transform"] = transform
                 rules.append(rule)
@@ -237,6 +236,8 @@ def suggest_mapping(
                 entry["target"] = None
         shown.append(entry)
     rules = _without_keyless_items(rules, shown, unmapped, canonical)
+    for rule in rules:  # the proposals the draft keeps
+        count_confidence(rule["confidence"])
     mapping = create_mapping(engine, source_id, rules, canonical, tenant=tenant)
     return SuggestedMapping(
         mapping_id=mapping.mapping_id,
