@@ -33,7 +33,7 @@ from servers.common import (
 )
 from servers.prompts import register_prompts
 from tools.sync.adopt import keep_in_step
-from tools.sync.capture import LegacyCapture
+from tools.sync.capture import FEED_NAME_MAX, LegacyCapture
 from tools.sync.conflicts import ConflictQueue, Take
 from tools.sync.contracts import (
     CaptureResult,
@@ -99,7 +99,8 @@ def build_server(settings: Settings) -> FastMCP:
     async def capture_extract(
         source_id: SourceId,
         feed: Annotated[
-            str, Field(min_length=1, max_length=128, description="The feed (legacy system).")
+            str,
+            Field(min_length=1, max_length=FEED_NAME_MAX, description="The feed (legacy system)."),
         ],
         columns: Annotated[
             dict[str, str] | None,

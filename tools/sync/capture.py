@@ -63,6 +63,8 @@ FEED = table_of(SyncFeedRow)
 CHANGE = table_of(SyncChangeRow)
 NAMESPACE = "sync"
 POLICY_KEY = "policy_core.policy_id"
+#: A feed name's length bound (the store's column; the sync MCP server declares it too).
+FEED_NAME_MAX = 128
 BATCH = 2_000
 #: A policy's slot: the top 16 bits of its id's md5 (stored in snapshots, stable across
 #: DuckDB versions, unlike ``hash``); a bucket is a contiguous range of slots.
@@ -306,6 +308,12 @@ class LegacyCapture:
                 that cannot be read or rebuilt; nothing is written.
             NotFoundError: no such source.
         """
+        if not feed.strip() or len(feed) > FEED_NAME_MAX:
+            raise InputError(
+                f"a feed needs a name of 1 to {FEED_NAME_MAX} characters, got {feed!r}",
+                where="--feed",
+                fix="name the legacy system and extract kind, e.g. --feed LIFE-PAS",
+            )
         row = self._feed(feed)
         where = f"feed {feed}"
         if row is None and columns is None:

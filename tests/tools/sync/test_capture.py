@@ -110,6 +110,10 @@ def test_wrong_layout_and_bad_map_write_nothing(
         capture.capture("other", good, {"STAT": "policy_core.status"})
     with pytest.raises(InputError, match="differs from the feed's"):
         capture.capture("leg", good, {**COLUMNS, "CITY": "policy_core.carrier"})
+    for name in ("", "  ", "x" * 129):
+        with pytest.raises(InputError, match="a feed needs a name of 1 to 128") as err:
+            capture.capture(name, good, COLUMNS)
+        assert err.value.where == "--feed"
     with store.connect() as conn:
         after = conn.execute(select(func.count()).select_from(ENTRY)).scalar_one()
         feed = conn.execute(select(FEED)).one()
