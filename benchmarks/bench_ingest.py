@@ -150,7 +150,7 @@ def run_memory(work: Path, sizes: list[int]) -> None:
 def estate_child(estate: Path, home: Path) -> dict[str, Any]:
     """Runs in a fresh process: ingest every source of the estate, then re-time profiling."""
     from core.store import open_store
-    from tools.content.ingest import ingest_file
+    from tools.content.ingest import ingest_entry, ingest_file
     from tools.content.profiling import profile_staged
     from tools.content.source_config import load_source_config
     from tools.content.sources import SourceRegistry
@@ -165,14 +165,10 @@ def estate_child(estate: Path, home: Path) -> dict[str, Any]:
     rows = []
     for entry in load_source_config(estate / "sources.yaml").sources:
         t0 = time.perf_counter()
-        result = ingest_file(
+        result = ingest_entry(
             engine,
             settings,
-            entry.path,
-            fmt=entry.format,
-            options=entry.options,
-            name=entry.name,
-            system=entry.system,
+            entry,
         )
         ingest = time.perf_counter() - t0
         info = registry.get(result.source_id)

@@ -40,7 +40,7 @@ from evals.matching_estate import is_right, top1_right
 from knowledge.embeddings.semantic import release_local_models
 from tools.canonical import approve_mapping, map_to_canonical, update_field_mapping
 from tools.canonical.suggest import suggest_mapping
-from tools.content.ingest import ingest_file
+from tools.content.ingest import ingest_entry
 from tools.content.profiling import load_profile
 from tools.content.source_config import load_source_config
 from tools.content.sources import SourceRegistry
@@ -134,14 +134,10 @@ def sources_step(
     for entry in load_source_config(out / "sources.yaml").sources:
         label = f"ingest {entry.name}"
         t0 = time.perf_counter()
-        result = ingest_file(
+        result = ingest_entry(
             engine,
             settings,
-            entry.path,
-            fmt=entry.format,
-            options=entry.options,
-            name=entry.name,
-            system=entry.system,
+            entry,
             progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
         )
         profile = load_profile(registry.get(result.source_id))

@@ -10,7 +10,7 @@ from core.store import open_store
 from evals.demo import estate_step
 from evals.estate import EstateManifest
 from evals.result import EvalConfig
-from tools.content.ingest import ingest_file
+from tools.content.ingest import ingest_entry
 from tools.content.profiling import load_profile
 from tools.content.source_config import load_source_config
 from tools.content.sources import SourceRegistry
@@ -47,14 +47,10 @@ def ingest_estate(config: EvalConfig, estate: Path) -> list[IngestedSource]:
         entries = load_source_config(estate / "sources.yaml").sources
         for n, entry in enumerate(entries):
             config.note(f"ingest {entry.name}", n, len(entries))
-            result = ingest_file(
+            result = ingest_entry(
                 engine,
                 settings,
-                entry.path,
-                fmt=entry.format,
-                options=entry.options,
-                name=entry.name,
-                system=entry.system,
+                entry,
             )
             info = registry.get(result.source_id)
             out.append(

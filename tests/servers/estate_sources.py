@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from core.settings import Settings
 from core.store import open_store
-from tools.content.ingest import ingest_file
+from tools.content.ingest import ingest_entry
 from tools.content.source_config import load_source_config
 
 
@@ -33,13 +33,9 @@ def stage_estate_sources(
     ids = {}
     for name in names:
         entry = config.source(name)
-        ids[name] = ingest_file(
+        ids[name] = ingest_entry(
             engine,
             settings,
-            entry.path,
-            fmt=entry.format,
-            options=entry.options,
-            name=entry.name,
-            system=entry.system,
+            entry,
         ).source_id
     return StagedSources(settings, engine, ids)

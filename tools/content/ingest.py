@@ -37,6 +37,7 @@ from tools.content.contracts import IngestResult, QuarantinedRecord
 from tools.content.profiling import load_profile, profile_staged
 from tools.content.readers.base import DEFAULT_BATCH_ROWS
 from tools.content.readers.registry import reader_for
+from tools.content.source_config import SourceEntry
 from tools.content.sources import SOURCE, SourceInfo, SourceRegistry
 from tools.content.staging import PartWriter, QuarantineWriter, bad_table
 
@@ -142,6 +143,23 @@ def ingest_file(
     finally:
         if own:
             executor.close()
+
+
+def ingest_entry(
+    engine: Engine, settings: Settings, entry: SourceEntry, **kwargs: Any
+) -> IngestResult:
+    """Ingest one source of a source config (``sources.yaml``) as :func:`ingest_file` does."""
+
+    return ingest_file(
+        engine,
+        settings,
+        entry.path,
+        fmt=entry.format,
+        options=entry.options,
+        name=entry.name,
+        system=entry.system,
+        **kwargs,
+    )
 
 
 def _ingest(

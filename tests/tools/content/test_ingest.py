@@ -13,7 +13,7 @@ from core.store import open_store
 from core.store.models import SourceRow
 from tools.audit import AuditLog
 from tools.content import indexing
-from tools.content.ingest import delete_source, ingest_file
+from tools.content.ingest import delete_source, ingest_entry, ingest_file
 from tools.content.profiling import load_profile
 from tools.content.sources import SourceRegistry
 from tools.content.staging import staged_batches, staged_slice
@@ -176,14 +176,10 @@ def test_estate_sources_ingest_with_manifest_counts(
 
     manifest = load_manifest(estate_dir)
     for entry in load_source_config(estate_dir / "sources.yaml").sources:
-        result = ingest_file(
+        result = ingest_entry(
             engine,
             quiet_settings,
-            entry.path,
-            fmt=entry.format,
-            options=entry.options,
-            name=entry.name,
-            system=entry.system,
+            entry,
         )
         assert result.records == manifest.source(entry.name).records, entry.name
         info = SourceRegistry(engine, tenant="default").get(result.source_id)
