@@ -518,27 +518,34 @@ def _stage_ranges(  # noqa: PLR0913
     order, so the quarantine and the column order are what one pass gives.
 
     A reader that decides something for the whole file first (a delimited file's column
-    types) gets a plan, surveyed range by range on the executor too. A reader whose ranges
-    number their bad records from the range's start (``range_numbering = "relative"``) has
-    them shifted here by the records of the ranges before.
+    types, a document's columns) gets a plan, surveyed range by range on the executor too, in
+    as many rounds as the reader asks (``survey_rounds``: an XML file's repeated tags, then
+    its columns). A reader whose ranges number their bad records from the range's start has
+    them shifted here by the records of the ranges before: index and line
+    (``range_numbering = "relative"``), or the index only (``"relative_index"``: its lines are
+    the file's).
     """
     (folder / "records").mkdir(parents=True, exist_ok=True)
     if hasattr(reader, "range_plan"):
         plan = reader.range_plan()
-        if getattr(reader, "wants_survey", False):
+        for _ in range(getattr(reader, "survey_rounds", 0)):
             survey = SurveyRange(task.fmt, task.path, task.options, plan)
             plan = reader.plan_from_surveys(plan, executor.map(survey, ranges))
         task = task.planned(plan)
-    relative = getattr(reader, "range_numbering", "absolute") == "relative"
+    numbering = getattr(reader, "range_numbering", "absolute")
+    shifted = {"relative": ("record_index", "line"), "relative_index": ("record_index",)}.get(
+        numbering, ()
+    )
     quarantine = QuarantineWriter(folder / "quarantine.parquet")
     columns: dict[str, str] = {}
     rows = before = 0
     total = path.stat().st_size
+    by_records = getattr(reader, "progress_unit", "bytes") == "records"
     try:
         started = time.perf_counter()
         for outcome, bad in executor.map(task, list(enumerate(ranges))):
-            if relative:
-                bad = _shifted(bad, before)
+            if shifted:
+                bad = _shifted(bad, before, shifted)
                 before += outcome["rows"] + bad.num_rows
             rows += outcome["rows"]
             for name, type_ in outcome["columns"].items():
@@ -554,9 +561,13 @@ def _stage_ranges(  # noqa: PLR0913
             ).items():
                 count(QUARANTINED, n, reason=reason)
             if progress is not None:
-                progress(min(outcome["bytes_read"], total), total)
+                if by_records:  # (the unit the bar shows: a workbook's bytes are compressed)
+                    progress(rows + quarantine.count, 0)
+                else:
+                    progress(min(outcome["bytes_read"], total), total)
         if progress is not None:
-            progress(total, total)
+            final = rows + quarantine.count if by_records else total
+            progress(final, final)
     finally:
         quarantine.close()
     return (
@@ -567,11 +578,13 @@ def _stage_ranges(  # noqa: PLR0913
     )
 
 
-def _shifted(bad: pa.Table, records: int) -> pa.Table:
+def _shifted(
+    bad: pa.Table, records: int, columns: tuple[str, ...] = ("record_index", "line")
+) -> pa.Table:
     """Bad records numbered from their range's start, renumbered from the file's."""
     if not records or not bad.num_rows:
         return bad
-    for name in ("record_index", "line"):
+    for name in columns:
         column = pc.add(bad.column(name), pa.scalar(records, pa.int64()))
         bad = bad.set_column(bad.schema.get_field_index(name), name, column)
     return bad

@@ -3,7 +3,7 @@ process pool and Ray (a local instance, 2 workers) write the local executor's fi
 byte, with one audited batch each. A Ray worker killed mid-task (the first task: a staging
 one) is retried without duplicates; a process-pool worker killed mid-task fails the run, and
 running it again resumes to the same bytes; so does a run whose driver is killed (SIGKILL)
-with batches in flight on the pool."""
+with batches in flight on the pool or on Ray (its own local instance ends with it)."""
 
 from __future__ import annotations
 
@@ -148,44 +148,68 @@ def _tagged(tag: str) -> list[psutil.Process]:
     return found
 
 
-def test_a_driver_killed_with_batches_in_flight_on_a_pool_resumes_to_the_same_bytes(
-    estate7: IngestedEstate, local: dict[str, Any], tmp_path: Path
-) -> None:
-    assembly_id = _approved(estate7)
+def _kill_driver(estate: IngestedEstate, assembly_id: str, executor: str, log: Path) -> str:
+    """Run the assembly in a driver process on ``executor`` (2 workers) that SIGKILLs itself
+    once batch 1 is committed, later batches in flight; returns the run's process tag."""
     tag = uuid.uuid4().hex
     env = {
         **os.environ,
         "PYTHONPATH": str(REPO),
-        "DATA_MASH_HOME": str(estate7.settings.home),
+        "DATA_MASH_HOME": str(estate.settings.home),
         "DATA_MASH_EMBEDDING_PROVIDER": "none",
-        "DATA_MASH_EXECUTOR": "process",
+        "DATA_MASH_EXECUTOR": executor,
         "DATA_MASH_EXECUTOR_WORKERS": "2",
         "DATA_MASH_TEST_RUN": tag,
-        KILL_ENV: "after:1",  # the driver dies once batch 1 is committed, 2.. on the pool
+        KILL_ENV: "after:1",  # the driver dies once batch 1 is committed, 2.. on the workers
     }
-    for name in ("DATA_MASH_DB_URL", "DATA_MASH_TENANT", "DATA_MASH_RAY_ADDRESS"):
+    for name in ("DATA_MASH_DB_URL", "DATA_MASH_TENANT", "DATA_MASH_RAY_ADDRESS", "RAY_ADDRESS"):
         env.pop(name, None)
     command = ["assembly", "run", assembly_id, "--batch-policies", str(BATCH), "--json"]
-    log = tmp_path / "driver.log"
     with log.open("wb") as out:  # not a pipe: orphaned workers would hold it open
         proc = subprocess.run(
             [sys.executable, "-m", "cli.main", *command],
             check=False, env=env, cwd=REPO, stdout=out, stderr=out, timeout=600,
         )  # fmt: skip
     assert proc.returncode == -9, log.read_text()[-2000:]
+    return tag
+
+
+def _resumed_exactly_once(
+    estate: IngestedEstate, assembly_id: str, local: dict[str, Any], executor: Executor
+) -> None:
+    """Run again on ``executor``: batches 0 and 1 are kept, the rest done once, same bytes."""
+    result = run_assembly(
+        estate.engine, estate.settings, assembly_id, tenant="default", executor=executor
+    )
+    assert result.resumed_batches == 2  # committed before the kill: not redone
+    resumed = _outputs(estate, assembly_id, result)
+    assert resumed["files"] == local["files"]  # no loss, no duplicate: the same bytes
+    assert resumed["figures"] == {**local["figures"], "resumed_batches": 2}
+    ok = [b for b, _, _, status in resumed["batches"] if status == "ok"]
+    assert sorted(ok) == list(range(local["figures"]["batches"]))
+
+
+def test_a_driver_killed_with_batches_in_flight_on_a_pool_resumes_to_the_same_bytes(
+    estate7: IngestedEstate, local: dict[str, Any], tmp_path: Path
+) -> None:
+    assembly_id = _approved(estate7)
+    tag = _kill_driver(estate7, assembly_id, "process", tmp_path / "driver.log")
     # the pool's workers notice their driver is gone and exit (else they would wait forever)
     _, alive = psutil.wait_procs(_tagged(tag), timeout=30)
     assert not alive
     pool = ProcessExecutor(2)
     try:
-        result = run_assembly(
-            estate7.engine, estate7.settings, assembly_id, tenant="default", executor=pool
-        )
+        _resumed_exactly_once(estate7, assembly_id, local, pool)
     finally:
         pool.close()
-    assert result.resumed_batches == 2  # committed before the kill: not redone
-    resumed = _outputs(estate7, assembly_id, result)
-    assert resumed["files"] == local["files"]  # no loss, no duplicate: the same bytes
-    assert resumed["figures"] == {**local["figures"], "resumed_batches": 2}
-    ok = [b for b, _, _, status in resumed["batches"] if status == "ok"]
-    assert sorted(ok) == list(range(local["figures"]["batches"]))
+
+
+def test_a_driver_killed_with_batches_in_flight_on_ray_resumes_to_the_same_bytes(
+    estate7: IngestedEstate, local: dict[str, Any], ray_executor: RayExecutor, tmp_path: Path
+) -> None:
+    assembly_id = _approved(estate7)
+    tag = _kill_driver(estate7, assembly_id, "ray", tmp_path / "driver.log")
+    # the driver's local Ray instance (its head processes and workers) goes with it
+    _, alive = psutil.wait_procs(_tagged(tag), timeout=60)
+    assert not alive, [p.cmdline()[:3] for p in alive]
+    _resumed_exactly_once(estate7, assembly_id, local, ray_executor)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -41,8 +41,9 @@ from tools.content.cobol.zoned_tables import zoned_tables
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, BadRecord, ReadBatch
 
 BATCH_BYTES = 64 * 1024 * 1024  # bound on the raw bytes of one batch (rows x record length)
-#: A range of records: (first record, count, its first byte, the byte after its last).
-Span = tuple[int, int, int, int]
+#: A range of records: (first record, count, its first byte, the byte after its last), and for
+#: blocked records (VB) where its blocks' payload starts among the file's block payloads.
+Span = tuple[int, ...]
 
 
 class CobolReader:
@@ -127,10 +128,12 @@ class CobolReader:
                 "set allow_partial_last_record: true to quarantine the remainder",
             )
 
-    def _raw_batches(self, src: ByteSource, batch_rows: int) -> Iterator[RawBatch]:
+    def _raw_batches(
+        self, src: ByteSource, batch_rows: int, payload_start: int | None = None
+    ) -> Iterator[RawBatch]:
         o = self.options
         fmt = o.record_format
-        framed = self._framed_batches(src, batch_rows)
+        framed = self._framed_batches(src, batch_rows, payload_start)
         if o.variable_size_occurs == "max_size" or (
             o.variable_size_occurs == "shift_record" and fmt in ("F", "FB")
         ):
@@ -146,7 +149,12 @@ class CobolReader:
         )
         return (_shifted_to_layout(raw, norm) for raw in framed)
 
-    def _framed_batches(self, src: ByteSource, batch_rows: int) -> Iterator[RawBatch]:
+    def _framed_batches(
+        self, src: ByteSource, batch_rows: int, payload_start: int | None = None
+    ) -> Iterator[RawBatch]:
+        """The records framed; ``payload_start``: where a range of VB blocks starts among the
+        file's block payloads (offsets of blocked records count payload bytes, as one pass
+        gives them)."""
         o = self.options
         width = self.layout.record_length
         fmt = o.record_format
@@ -200,7 +208,7 @@ class CobolReader:
                 o.maximum_record_length,
             )
         if fmt in ("V", "VB"):
-            stream: Any = _Deblocked(src, o.bdw_big_endian) if fmt == "VB" else src
+            stream: Any = _Deblocked(src, o.bdw_big_endian, payload_start) if fmt == "VB" else src
             return length_prefixed_batches(
                 stream,
                 self._rdw_spec(),
@@ -226,11 +234,12 @@ class CobolReader:
         o = self.options
         return HeaderSpec(4, 0 if o.rdw_big_endian else 2, 2, o.rdw_big_endian, o.rdw_adjustment)
 
-    def _rdw_splittable(self) -> bool:
-        """Plain RDW records (format V): a record's length is in its own 4-byte descriptor."""
+    def _rdw_splittable(self, record_format: str = "V") -> bool:
+        """Plain RDW records (format V, or VB in blocks): a record's length is in its own
+        4-byte descriptor."""
         o = self.options
         return (
-            o.record_format == "V"
+            o.record_format == record_format
             and not o.record_length_field
             and o.record_header is None
             and o.variable_size_occurs != "shift_record"
@@ -240,11 +249,12 @@ class CobolReader:
         """The file split into ranges of ``records`` records (:data:`Span`), a task each.
 
         Fixed-length records are counted from the file size; RDW records (format V) from a
-        scan of their descriptors (4 bytes read per record, nothing decoded). None when the
-        framing cannot be split without decoding what comes before (text records, blocked VB,
-        a length field or header inside the record, records shifted by OCCURS DEPENDING ON, a
-        compressed file, a partial last fixed-length record, an invalid descriptor: the
-        one-pass decode reports it)."""
+        scan of their descriptors (4 bytes read per record, nothing decoded); blocked records
+        (VB) from a scan of the block descriptors and the record descriptors inside, cut at
+        block boundaries. None when the framing cannot be split without decoding what comes
+        before (text records, a length field or header inside the record, records shifted by
+        OCCURS DEPENDING ON, a compressed file, a partial last fixed-length record, an invalid
+        descriptor, a record running past its block: the one-pass decode reports it)."""
         o = self.options
         stream, size, compression = open_stream(self.path)
         stream.close()
@@ -253,6 +263,8 @@ class CobolReader:
         step = max(1, records)
         if self._rdw_splittable():
             return _rdw_ranges(self.path, self._rdw_spec(), o, size, step)
+        if self._rdw_splittable("VB"):
+            return _vb_ranges(self.path, self._rdw_spec(), o, size, step)
         if (
             o.record_format not in ("F", "FB")
             or o.variable_size_occurs == "shift_record"
@@ -264,7 +276,7 @@ class CobolReader:
         if payload <= 0 or payload % self.record_size:
             return None
         total = payload // self.record_size
-        spans = []
+        spans: list[Span] = []
         for first in range(0, total, step):
             count = min(step, total - first)
             start = o.file_start_offset + first * self.record_size
@@ -277,11 +289,11 @@ class CobolReader:
         """Decode one range of :meth:`record_ranges`: the same records, indexes and byte
         offsets as :meth:`batches` gives them (``plan`` is unused: nothing is decided for the
         whole file first)."""
-        first, _count, start, end = span
+        first, _count, start, end, *blocked = span
         rows = max(1, min(batch_rows, BATCH_BYTES // max(1, self.layout.record_length)))
         src = ByteSource(self.path, start, self.path.stat().st_size - end)
         try:
-            for raw in self._raw_batches(src, rows):
+            for raw in self._raw_batches(src, rows, blocked[0] if blocked else None):
                 raw.first_index += first
                 raw.bad = [replace(b, record_index=b.record_index + first) for b in raw.bad]
                 yield self._decode(raw)
@@ -388,10 +400,10 @@ def _shifted_to_layout(raw: RawBatch, normalize: Callable[[bytes, int], Any]) ->
 class _Deblocked:
     """Wraps a ByteSource and removes VB block descriptor words (records never span blocks)."""
 
-    def __init__(self, src: ByteSource, big_endian: bool) -> None:
+    def __init__(self, src: ByteSource, big_endian: bool, start: int | None = None) -> None:
         self.src = src
         self.big = big_endian
-        self.start = src.start
+        self.start = src.start if start is None else start
         self.path = src.path
         self.position = 0
         self._left = 0  # payload bytes left in the current block
@@ -466,3 +478,49 @@ def _rdw_ranges(
     elif ranges:  # records skipped after the last kept one belong to the last range
         ranges[-1] = (*ranges[-1][:3], last)
     return ranges
+
+
+def _vb_ranges(
+    path: Path, spec: HeaderSpec, o: CobolOptions, size: int, step: int
+) -> list[Span] | None:
+    """Ranges of about ``step`` kept records of a VB file, whole blocks each, from a scan of
+    the block descriptors and of the record descriptors inside each block (nothing decoded).
+    Each range also carries where its blocks' payload starts among the file's payloads."""
+    limit = size - o.file_end_offset
+    order: Literal["big", "little"] = "big" if o.bdw_big_endian else "little"
+    ranges: list[Span] = []
+    first, start, count, payload = 0, o.file_start_offset, 0, o.file_start_offset
+    range_payload, pos = payload, start
+    with path.open("rb") as fh:
+        fh.seek(pos)
+        while pos < limit:
+            bdw = fh.read(4)
+            length = int.from_bytes(bdw[:2] if o.bdw_big_endian else bdw[2:], order)
+            if len(bdw) < 4 or length < 4 or pos + length > limit:
+                return None
+            kept = _records_in_block(fh.read(length - 4), spec, o)
+            if kept is None:
+                return None
+            count, payload, pos = count + kept, payload + length - 4, pos + length
+            if count >= step:
+                ranges.append((first, count, start, pos, range_payload))
+                first, start, count, range_payload = first + count, pos, 0, payload
+    if start < limit or not ranges:
+        ranges.append((first, count, start, limit, range_payload))
+    return ranges
+
+
+def _records_in_block(block: bytes, spec: HeaderSpec, o: CobolOptions) -> int | None:
+    """The records :func:`length_prefixed_batches` keeps from one block's payload; None when
+    a descriptor is invalid or the last record does not end where the block does."""
+    pos = kept = 0
+    order: Literal["big", "little"] = "big" if spec.big_endian else "little"
+    while pos + spec.header_length <= len(block):
+        head = block[pos + spec.length_offset : pos + spec.length_offset + 2]
+        length = int.from_bytes(head, order) + spec.adjustment
+        if length < 0 or length > MAX_RECORD_BYTES:
+            return None
+        pos += spec.header_length + length
+        if length and length >= o.minimum_record_length:
+            kept += o.maximum_record_length is None or length <= o.maximum_record_length
+    return kept if pos == len(block) else None

@@ -186,9 +186,9 @@ class CsvReader:
             raise self._explain(exc) from None
 
     @property
-    def wants_survey(self) -> bool:
-        """Pass 1 runs by range only when column types are inferred."""
-        return self.options.infer_types
+    def survey_rounds(self) -> int:
+        """Pass 1 runs by range (one survey) only when column types are inferred."""
+        return 1 if self.options.infer_types else 0
 
     def survey_range(self, span: Span, plan: dict[str, Any]) -> dict[str, Any]:
         """Pass 1 over one range: what the typer saw (merged by :meth:`plan_from_surveys`)."""

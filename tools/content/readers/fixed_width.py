@@ -4,11 +4,15 @@ Records are lines (or, with ``record_length``, fixed-size chunks of a file witho
 Fields are cut with vectorised ``utf8_slice_codeunits`` per batch, so positions count decoded
 characters (identical to bytes for single-byte encodings such as latin-1 or cp1252).
 Like the CSV reader it makes a text pass first (encoding check, numeric typing) and then emits.
+
+Split by byte range (:meth:`FixedWidthReader.record_ranges`: at line ends, or at multiples of
+``record_length``), both passes run range by range on an executor: each range's text pass is a
+survey of its columns, merged into the whole file's types, then each range is cast with them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -18,10 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tools.content.readers._text_types import NumericColumnTyper
 from tools.content.readers.base import DEFAULT_BATCH_ROWS, RAW_CAP, BadRecord, ReadBatch
-from tools.content.readers.encodings import check_encoding, decode_error
+from tools.content.readers.encodings import check_encoding, decode_error, locate_decode_error
 from tools.content.readers.files import check_file
 from tools.content.readers.options import ReaderOptions, parse_options
 from tools.content.readers.rebatch import check_batch_rows
+from tools.content.readers.row_cuts import LineSpan, ascii_safe, line_spans, lines_of
+
+#: The smallest byte range worth a task of its own, and the head sampled to size ranges.
+_MIN_RANGE_BYTES, _SAMPLE_BYTES = 256 << 10, 1 << 20
 
 
 class FieldSpec(BaseModel):
@@ -86,9 +94,12 @@ class FixedWidthReader:
                 batch.records = typer.apply(batch.records, types)
             yield batch
 
-    def _raw_records(self) -> Iterator[tuple[int, int, bytes]]:
-        """Yield (line number or 0, byte offset, record bytes)."""
+    def _raw_records(self, span: LineSpan | None = None) -> Iterator[tuple[int, int, bytes]]:
+        """Yield (line number or 0, byte offset, record bytes), of the file or of one range."""
         opts = self.options
+        if span is not None:
+            yield from self._span_records(span)
+            return
         with self.path.open("rb") as fh:
             offset = 0
             if opts.record_length:
@@ -106,10 +117,28 @@ class FixedWidthReader:
                 if body.strip():  # blank lines (often a trailing one) are not records
                     yield number, start, body
 
-    def _text_batches(self, batch_rows: int) -> Iterator[ReadBatch]:
+    def _span_records(self, span: LineSpan) -> Iterator[tuple[int, int, bytes]]:
+        """The records of one range (after the preamble: :meth:`record_ranges` skips it)."""
+        start, end, number = span
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        size = self.options.record_length
+        if size:
+            for at in range(0, len(data), size):
+                yield 0, start + at, data[at : at + size]
+            return
+        offset = start
+        for line in lines_of(data):
+            body = line.rstrip(b"\r\n")
+            if body.strip():
+                yield number, offset, body
+            number, offset = number + 1, offset + len(line)
+
+    def _text_batches(self, batch_rows: int, span: LineSpan | None = None) -> Iterator[ReadBatch]:
         chunk: list[tuple[int, int, bytes]] = []
-        index = 0
-        for item in self._raw_records():
+        index = 0  # a range's records are numbered from its start (see range_numbering)
+        for item in self._raw_records(span):
             chunk.append(item)
             if len(chunk) == batch_rows:
                 yield self._decode(chunk, index)
@@ -117,6 +146,84 @@ class FixedWidthReader:
                 chunk = []
         if chunk:
             yield self._decode(chunk, index)
+
+    # ------------------------------------------------------------------ ranges
+
+    #: A range's bad records are numbered from its first record (the ingest shifts them by the
+    #: records before); their lines and byte offsets are the file's.
+    range_numbering: ClassVar[str] = "relative_index"
+
+    def record_ranges(self, records: int) -> list[LineSpan] | None:
+        """Byte ranges of about ``records`` records each, past the preamble rows: cut at line
+        ends, or at multiples of ``record_length``; None when the file is read in one pass
+        (one range, or lines in an encoding whose newline is not the ASCII byte)."""
+        opts = self.options
+        check_file(self.path)
+        size = self.path.stat().st_size
+        if opts.record_length:
+            width = opts.record_length
+            step = max(records, _MIN_RANGE_BYTES // width) * width
+            first = min(size, opts.skip_rows * width)
+            spans = [(at, min(at + step, size), 0) for at in range(first, size, step)]
+        else:
+            if not ascii_safe(self.encoding):
+                return None
+            with self.path.open("rb") as fh:
+                sample = fh.read(_SAMPLE_BYTES)
+            first = 0
+            for _ in range(opts.skip_rows):
+                first = sample.find(b"\n", first) + 1
+                if first == 0:
+                    return None
+            per_line = len(sample) / max(1, sample.count(b"\n"))
+            every = max(_MIN_RANGE_BYTES, int(records * per_line))
+            spans = line_spans(self.path, every, start=first, line=opts.skip_rows + 1)
+        if len(spans) < 2:
+            return None
+        located = locate_decode_error(self.path, self.encoding)  # one error, before any range
+        if located is not None:
+            raise located
+        return spans
+
+    def range_plan(self) -> dict[str, Any]:
+        """What every range needs from the whole file: the column types, once surveyed."""
+        return {"types": None}
+
+    @property
+    def survey_rounds(self) -> int:
+        """One survey of the ranges (their text pass) when column types are inferred."""
+        return 1 if self.options.infer_types else 0
+
+    def survey_range(self, span: LineSpan, plan: dict[str, Any]) -> dict[str, Any]:
+        """The text pass over one range: what the typer saw (merged by plan_from_surveys)."""
+        typer = NumericColumnTyper()
+        for batch in self._text_batches(DEFAULT_BATCH_ROWS, span):
+            typer.observe(batch.records)
+        return typer.seen
+
+    def plan_from_surveys(
+        self, plan: dict[str, Any], surveys: Iterable[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The plan with the whole file's column types, from the ranges' surveys in order."""
+        typer = NumericColumnTyper()
+        for seen in surveys:
+            typer.merge(seen)
+        return {**plan, "types": typer.types()}
+
+    def range_batches(
+        self,
+        span: LineSpan,
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+        plan: dict[str, Any] | None = None,
+    ) -> Iterator[ReadBatch]:
+        """One range's records cast to the plan's types (text without a plan)."""
+        check_batch_rows(batch_rows)
+        types = (plan or {}).get("types") or {}
+        typer = NumericColumnTyper()
+        for batch in self._text_batches(batch_rows, span):
+            if types:
+                batch.records = typer.apply(batch.records, types)
+            yield batch
 
     def _decode(self, chunk: list[tuple[int, int, bytes]], first_index: int) -> ReadBatch:
         texts: list[str] = []

@@ -104,6 +104,16 @@ class ValueShape:
             self.fields = self.fields or RecordShape()
             self.fields.observe(value)
 
+    def merge(self, other: ValueShape) -> None:
+        """Add what ``other`` saw, as if this shape had observed its values after its own."""
+        self.kinds |= other.kinds
+        if other.element is not None:
+            self.element = self.element or ValueShape()
+            self.element.merge(other.element)
+        if other.fields is not None:
+            self.fields = self.fields or RecordShape()
+            self.fields.merge(other.fields)
+
     def resolved(self) -> str:
         """The resolved kind: one of null, bool, int, float, date, datetime, str, list, dict."""
         kinds = self.kinds - {"null"}
@@ -189,6 +199,15 @@ class RecordShape:
             if shape is None:
                 shape = self.columns[name] = ValueShape()
             shape.observe(value)
+
+    def merge(self, other: RecordShape) -> None:
+        """Add the shapes a later stretch of the file saw (a range's survey): the columns and
+        types are then those one shape gives observing both stretches in order."""
+        for name, shape in other.columns.items():
+            mine = self.columns.get(name)
+            if mine is None:
+                mine = self.columns[name] = ValueShape()
+            mine.merge(shape)
 
     def schema(self) -> pa.Schema:
         return pa.schema([pa.field(n, s.arrow_type()) for n, s in self.columns.items()])

@@ -16,6 +16,7 @@ too small to split gives no cuts (the caller decodes it in one pass).
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,45 @@ def row_cuts(  # noqa: PLR0913
             prev_byte = int(arr[-1])
             base += len(chunk)
     return [c for c in cuts if c < size]
+
+
+#: A byte range [start, end) of whole lines and the 1-based number of its first line.
+LineSpan = tuple[int, int, int]
+
+
+def line_spans(path: Path, every: int, *, start: int = 0, line: int = 1) -> list[LineSpan]:
+    """The file from ``start`` (line ``line``) cut after newlines about ``every`` bytes apart,
+    for line-oriented formats where a newline always ends a record (fixed-width text, JSON
+    Lines). One read of the file (``bytes.count``) numbers the lines each range starts at."""
+    size = path.stat().st_size
+    spans: list[LineSpan] = []
+    first, first_line = start, line
+    target, base = start + every, start
+    with path.open("rb") as fh:
+        fh.seek(start)
+        while chunk := fh.read(CHUNK):
+            pos = 0
+            while target < size:
+                at = chunk.find(b"\n", max(pos, target - base))
+                if at < 0:
+                    break
+                line += chunk.count(b"\n", pos, at + 1)
+                pos, cut = at + 1, base + at + 1
+                if cut < size:
+                    spans.append((first, cut, first_line))
+                    first, first_line = cut, line
+                target = cut + every
+            line += chunk.count(b"\n", pos)
+            base += len(chunk)
+    spans.append((first, size, first_line))
+    return spans
+
+
+def lines_of(data: bytes) -> Iterator[bytes]:
+    """The lines of ``data`` with their newlines, split as iterating a binary file splits."""
+    pos = 0
+    while pos < len(data):
+        newline = data.find(b"\n", pos)
+        stop = len(data) if newline < 0 else newline + 1
+        yield data[pos:stop]
+        pos = stop
