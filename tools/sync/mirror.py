@@ -23,7 +23,8 @@ Ordering, by where the target lives:
 
 A policy no wave placed on the platform has no row in the target to update (and no wave to file
 it under): its writes stay in sync's ``platform_policy`` and its outbox rows are born mirrored.
-Documents are written in canonical form (list items in id order); a value the canonical model
+Documents are written in canonical form, list items in the order the platform's document holds
+them (the wave's order; an item sync adds comes last); a value the canonical model
 cannot hold (a date that is none) is refused before anything commits.
 """
 

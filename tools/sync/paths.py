@@ -100,11 +100,15 @@ def pattern_of(path: str) -> str:
     return _ITEM.sub("[]", path)
 
 
-def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    """Rebuild a nested document from :func:`flatten`'s paths (keyed items in id order)."""
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Rebuild a nested document from :func:`flatten`'s paths.
+
+    Keyed list items come out in the order their first path comes in ``flat`` (the order
+    :func:`flatten` met them in, which a stored document and a patch of it keep), not in id
+    order: a list whose order means something (payments, notices) keeps it.
+    """
     tree: dict[str, Any] = {}
-    for path in sorted(flat):
-        value = flat[path]
+    for path, value in flat.items():
         if value is MISSING:
             continue
         node = tree
@@ -131,7 +135,7 @@ def _lists(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     if node and all(k.startswith("[") for k in node):
-        return [_lists(node[k]) for k in sorted(node)]
+        return [_lists(item) for item in node.values()]
     return {k: _lists(v) for k, v in node.items()}
 
 

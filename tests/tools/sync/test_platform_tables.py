@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, func, select
 
@@ -52,10 +53,17 @@ class Migrated:
     """Twelve policies a wave put on the new platform, followed by sync (owner: new)."""
 
     def __init__(
-        self, engine: Engine, settings: Settings, tmp: Path, config: dict[str, Any] | None = None
+        self,
+        engine: Engine,
+        settings: Settings,
+        tmp: Path,
+        config: dict[str, Any] | None = None,
+        *,
+        table: pa.Table | None = None,
     ) -> None:
         self.engine, self.settings, self.tmp = engine, settings, tmp
-        folders = {"src-a": write_parts(tmp / "a", canonical_table(12, prefix="A"), 6)}
+        table = canonical_table(12, prefix="A") if table is None else table
+        folders = {"src-a": write_parts(tmp / "a", table, 6)}
         register_source(engine, settings, "src-a", 12)
         self.context = make_context(engine, settings, folders)
         plan = generate_plan(
@@ -92,13 +100,21 @@ class Migrated:
                 select(OUTBOX).where(OUTBOX.c.policy_id == pid).order_by(OUTBOX.c.id)
             ).all()
 
-    def extract(self, name: str, changes: dict[str, dict[str, Any]]) -> str:
-        """The legacy system's extract: every policy as migrated, ``changes`` applied."""
+    def extract(
+        self,
+        name: str,
+        changes: dict[str, dict[str, Any]],
+        *,
+        book: dict[str, dict[str, Any]] | None = None,
+    ) -> str:
+        """The legacy system's extract: ``book`` (default: every policy as the platform holds
+        it), ``changes`` applied."""
         path = self.tmp / name
+        book = dict(self.platform.documents()) if book is None else book
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(list(FEED))
-            for pid, doc in sorted(self.platform.documents()):
+            for pid, doc in sorted(book.items()):
                 doc = {**doc, **changes.get(pid, {})}
                 head = [pid, doc["policy_core.status"], doc[PREMIUM], doc.get(CITY, "")]
                 items = sorted(
@@ -261,3 +277,40 @@ def test_a_target_in_the_stores_database_is_written_in_the_outbox_rows_commit(
     assert (migrated.platform.document("A000001") or {})[CITY] == "Bonn"
     with store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OUTBOX)).scalar_one() == 1
+
+
+def test_a_list_rewritten_by_sync_keeps_its_order(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    # the wave wrote each policy's coverages newest first: not the order of their ids
+    table = canonical_table(12, prefix="A")
+    column = table.column("coverage_sections")
+    newest_first = pa.array([items[::-1] for items in column.to_pylist()], column.type)
+    table = table.set_column(
+        table.schema.get_field_index("coverage_sections"), "coverage_sections", newest_first
+    )
+    settings = store_settings.model_copy(update={"embedding_provider": "none"})
+    migrated = Migrated(store, settings, tmp_path, table=table)
+    wave_order = ["C4-3", "C4-2", "C4-1", "C4-0"]
+    assert [c.coverage_id for c in migrated.children("A000004", "coverage")] == wave_order
+
+    capture = LegacyCapture(migrated.engine, migrated.settings, tenant="default")
+    capture.capture("leg", migrated.extract("day0.csv", {}), FEED)
+    run_sync(migrated.engine, migrated.settings, tenant="default")
+    changes = {"A000004": {"coverage_sections[C4-1].limits.per_occurrence": "90000.00"}}
+    capture.capture("leg", migrated.extract("day1.csv", changes), None)
+    report = run_sync(migrated.engine, migrated.settings, tenant="default")
+    assert report.delivered_new == 1
+    coverages = migrated.children("A000004", "coverage")
+    assert [c.coverage_id for c in coverages] == wave_order
+    assert Decimal(str(coverages[2].limits__per_occurrence)) == Decimal("90000.00")
+
+    # a coverage a platform user adds comes after the ones the policy had
+    document = migrated.platform.document("A000004") or {}
+    added = {"coverage_sections[C4-9].coverage_id": "C4-9"}
+    migrated.platform.write_policy("A000004", {**document, **added})
+    coverages = migrated.children("A000004", "coverage")
+    assert [c.coverage_id for c in coverages] == [*wave_order, "C4-9"]
+    [batch] = list(migrated.target.read_back(migrated.wave_id))
+    policy = batch.to_pylist()[4]
+    assert [c["coverage_id"] for c in policy["coverage_sections"]] == [*wave_order, "C4-9"]
