@@ -251,7 +251,10 @@ def run_command(
     ] = None,
     sweep: Annotated[
         bool,
-        typer.Option(help="First compare every platform policy with sync's view (anti-entropy)."),
+        typer.Option(
+            help="First compare what the platform holds (its own tables for migrated "
+            "policies) with sync's view, and record any drift as a change (anti-entropy)."
+        ),
     ] = False,
     as_of: Annotated[
         str | None,
@@ -274,7 +277,11 @@ def run_command(
     """
 
     state = state_for(ctx, json_out, tenant)
-    swept = sweep_new(state.engine, tenant=state.settings.tenant) if sweep else None
+    swept = (
+        sweep_new(state.engine, tenant=state.settings.tenant, settings=state.settings)
+        if sweep
+        else None
+    )
     report = run_sync(
         state.engine,
         state.settings,

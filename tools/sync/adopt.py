@@ -17,6 +17,13 @@ reconciles with), flattens each to sync's dotted paths and makes it
 So a later legacy extract is compared with what the wave migrated, field by field. One audited
 operation per read-back batch, idempotent per wave run: re-adopting after a crash or twice
 records nothing new.
+
+The reverse, after a wave is rolled back (its compensation removed its policies from the target
+and restored their locations): :func:`release_rolled_back` moves the policies the wave gave to
+``new`` or ``dual`` back to ``legacy`` in the ledger and makes sync forget the new side of them
+(``platform_policy`` no longer holds them, ``sync_policy.new`` is unknown, merged values still
+owed to the new side are dropped), so a later legacy change is not carried to a new side that
+no longer has the policy. ``sync run`` does this first.
 """
 
 from __future__ import annotations
@@ -27,14 +34,16 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, null, select, update
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
 from core.statuses import WaveState
-from core.store.bulk import bulk_insert, json_text
+from core.store.bulk import bulk_insert, json_text, json_value, select_in
 from core.store.models import (
     PlatformPolicyRow,
+    SyncOutboundRow,
+    SyncOwnershipRow,
     SyncPolicyRow,
     WaveRow,
     table_of,
@@ -43,16 +52,25 @@ from core.store.models import (
 from tools.audit import AuditLog
 from tools.sync.capture import insert_ignoring_duplicates
 from tools.sync.clock import unsaved_clock
-from tools.sync.contracts import AdoptReport, ChangeState, Owner, WaveAdoption
-from tools.sync.ledger import TARGET_OWNERS, OwnershipLedger
-from tools.sync.mirror import wave_target
+from tools.sync.contracts import (
+    AdoptReport,
+    ChangeState,
+    Owner,
+    RollbackRelease,
+    WaveAdoption,
+)
+from tools.sync.ledger import TARGET_OWNERS, OwnershipLedger, set_owners
+from tools.sync.mirror import records_of, wave_target
 from tools.sync.paths import delta_of, flatten_into
 from tools.sync.platform import flat_document
 from tools.waves.context import WaveContext
+from tools.waves.targets.codec import conform
 
 WAVE = table_of(WaveRow)
 POLICY = table_of(PlatformPolicyRow)
 STATE = table_of(SyncPolicyRow)
+OWNERSHIP = table_of(SyncOwnershipRow)
+OUTBOUND = table_of(SyncOutboundRow)
 NAMESPACE = "sync"
 BATCH = 500
 #: Sees one read-back batch's flat documents: policy id -> document.
@@ -133,6 +151,15 @@ def documents_of(batch: pa.RecordBatch) -> Iterator[tuple[str, dict[str, Any]]]:
         policy_id = flat.get("policy_core.policy_id")
         if policy_id:
             yield str(policy_id), flat
+
+
+def canonical_documents(documents: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Flat documents as a write into the platform's tables stores them and a read-back returns
+    them (canonical types: ``"100"`` becomes ``"100.00"``, empty values go)."""
+    if not documents:
+        return {}
+    table = conform(records_of(documents))
+    return {pid: doc for part in table.to_batches() for pid, doc in documents_of(part)}
 
 
 def adopt_wave(
@@ -334,3 +361,101 @@ def keep_in_step(
             on_documents=on_documents,
         )
     return WaveAdoption(ledger=update, adopted=adopted)
+
+
+def release_rolled_back(
+    engine: Engine, *, tenant: str, actor: str | None = None
+) -> RollbackRelease:
+    """Hand the policies of rolled-back waves back to legacy (see the module docstring).
+
+    Only policies the ledger still gives to ``new`` or ``dual`` under a wave that is now
+    compensated are released, so running it again (or after a crash: one commit) does nothing.
+    """
+    with engine.connect() as conn:
+        waves = list(
+            conn.execute(
+                select(WAVE.c.wave_id).where(
+                    and_(WAVE.c.tenant == tenant, WAVE.c.status == WaveState.COMPENSATED)
+                )
+            ).scalars()
+        )
+        if not waves:
+            return RollbackRelease()
+        owned = conn.execute(
+            select(OWNERSHIP.c.policy_id, OWNERSHIP.c.wave).where(
+                and_(
+                    OWNERSHIP.c.tenant == tenant,
+                    OWNERSHIP.c.owner.in_([Owner.NEW.value, Owner.DUAL.value]),
+                    OWNERSHIP.c.wave.in_(waves),
+                )
+            )
+        ).all()
+    if not owned:
+        return RollbackRelease()
+    by_wave: dict[str, list[str]] = {}
+    for pid, wave_id in owned:
+        by_wave.setdefault(wave_id, []).append(pid)
+    ids = sorted(pid for pid, _ in owned)
+    report = RollbackRelease(waves=sorted(by_wave), policies=len(ids))
+    audit = AuditLog(engine, tenant=tenant, actor=actor)
+    with audit.operation(
+        NAMESPACE,
+        "release",
+        target=",".join(report.waves)[:256],
+        payload={"waves": report.waves, "policies": len(ids)},
+        policy_ids=ids,
+    ) as op:
+        with op.atomic() as conn:
+            now = utcnow()
+            for wave_id, pids in sorted(by_wave.items()):
+                reason = f"wave {wave_id} rolled back"
+                set_owners(
+                    conn, tenant, sorted(pids), Owner.LEGACY, now, wave_id, reason, op.entry_id
+                )
+            report.dropped = _forget_new_side(conn, tenant, ids, now)
+            op.outcome = report.model_dump()
+    return report
+
+
+def _forget_new_side(conn: Connection, tenant: str, ids: list[str], now: dt.datetime) -> int:
+    """The new side no longer holds ``ids``: no platform document, no known new side, nothing
+    owed or in flight to it. Returns the merged values dropped."""
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        conn.execute(
+            update(POLICY)
+            .where(and_(POLICY.c.tenant == tenant, POLICY.c.policy_id.in_(chunk)))
+            .values(document=null(), version=POLICY.c.version + 1, updated_at=now)
+        )
+    rows = select_in(
+        conn,
+        "SELECT policy_id, stamps FROM sync_policy WHERE tenant = {m} AND policy_id IN ({keys})",
+        (tenant,),
+        ids,
+        chunk=_CHUNK,
+    )
+    for pid, raw in rows:
+        stamps = json_value(raw) or {}
+        stamps.get("sent", {}).pop("new", None)
+        stamps.pop("new", None)
+        conn.execute(
+            update(STATE)
+            .where(and_(STATE.c.tenant == tenant, STATE.c.policy_id == pid))
+            .values(new=null(), stamps=stamps, updated_at=now)
+        )
+    dropped = 0
+    for start in range(0, len(ids), _CHUNK):
+        dropped += int(
+            conn.execute(
+                OUTBOUND.delete().where(
+                    and_(
+                        OUTBOUND.c.tenant == tenant,
+                        OUTBOUND.c.side == "new",
+                        OUTBOUND.c.delivered_at.is_(None),
+                        OUTBOUND.c.policy_id.in_(ids[start : start + _CHUNK]),
+                    )
+                )
+            ).rowcount
+            or 0
+        )
+    return dropped

@@ -437,6 +437,10 @@ class SyncApplier:
             report.from_new += len(result.from_new)
         held = [d.path for d in result.queued if d.path not in pinned]
         for name, doc in (("legacy", left), ("new", right)):
+            if name == "new" and state.sides["new"] is None and owner is Owner.LEGACY:
+                # The platform never held this legacy policy (no wave placed it, or its wave
+                # was rolled back): sync does not create it there; a wave or the owner does.
+                continue
             wanted = side_view(merged, doc, held) if held else merged
             if self._owe(outbound, name, row.policy_id, doc, wanted, entry_id, state.sent[name]):
                 report.add_outbound(name)

@@ -338,6 +338,14 @@ class SweepReport(BaseModel):
     repaired: int = 0
 
 
+class RollbackRelease(BaseModel):
+    """Policies of rolled-back waves handed back to legacy: the new side no longer holds them."""
+
+    waves: list[str] = Field(default_factory=list, description="Rolled-back waves released.")
+    policies: int = Field(0, description="Policies moved back to legacy by those waves.")
+    dropped: int = Field(0, description="Merged values still owed to the new side, dropped.")
+
+
 class SyncRunReport(BaseModel):
     """One ``sync run``: outbox forwarded, changes applied, merged values delivered."""
 
@@ -348,6 +356,11 @@ class SyncRunReport(BaseModel):
     delivered_legacy: int = Field(description="Merged values dropped for the legacy side.")
     renewed: RenewalUpdate | None = Field(
         None, description="Policies the on-renewal rule moved first (when the policy has one)."
+    )
+    released: RollbackRelease | None = Field(
+        None,
+        description="Present when waves were rolled back since: their policies, back to legacy.",
+        exclude_if=lambda value: value is None,
     )
     status: SyncStatus
 

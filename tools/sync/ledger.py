@@ -131,7 +131,9 @@ class OwnershipLedger:
             policy_ids=[policy_id],
         ) as op:
             with op.atomic() as conn:
-                _upsert(conn, self.tenant, [policy_id], owner, utcnow(), wave, reason, op.entry_id)
+                set_owners(
+                    conn, self.tenant, [policy_id], owner, utcnow(), wave, reason, op.entry_id
+                )
                 op.outcome = {"owner": owner.value}
         entry = self.owner_of(policy_id)
         assert entry is not None
@@ -192,7 +194,7 @@ class OwnershipLedger:
                     wave_id=wave_id, owner=owner, entry_id=op.entry_id, **op.outcome
                 )
             with op.atomic() as conn:
-                changed = _upsert(
+                changed = set_owners(
                     conn, self.tenant, placed, owner, since, wave_id, reason, op.entry_id
                 )
                 op.outcome = {"changed": changed, "unchanged": len(placed) - changed}
@@ -259,12 +261,14 @@ class OwnershipLedger:
                 with op.atomic() as conn:
                     for day, ids in sorted(due.items()):
                         since = datetime.combine(day, time(), tzinfo=UTC)
-                        _upsert(conn, self.tenant, ids, rule.to, since, None, RENEWAL, op.entry_id)
+                        set_owners(
+                            conn, self.tenant, ids, rule.to, since, None, RENEWAL, op.entry_id
+                        )
                     op.outcome = {"moved": len(moved)}
             report.moved += len(moved)
 
 
-def _upsert(
+def set_owners(
     conn: Connection,
     tenant: str,
     policy_ids: list[str],

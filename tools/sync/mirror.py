@@ -154,6 +154,39 @@ class PlatformTables:
             found.update({r.policy_id: r.wave for r in rows})
         return found
 
+    def waves(self) -> list[str]:
+        """The waves whose policies the new platform holds now (by ``policy_location``)."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(LOCATION.c.wave)
+                    .where(
+                        and_(
+                            LOCATION.c.tenant == self.tenant,
+                            LOCATION.c.system == TargetName.NEW_PLATFORM.value,
+                            LOCATION.c.wave.is_not(None),
+                        )
+                    )
+                    .distinct()
+                    .order_by(LOCATION.c.wave)
+                ).scalars()
+            )
+
+    def placed(self, wave_id: str) -> set[str]:
+        """The policies wave ``wave_id`` placed on the new platform and still has there."""
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(
+                    select(LOCATION.c.policy_id).where(
+                        and_(
+                            LOCATION.c.tenant == self.tenant,
+                            LOCATION.c.system == TargetName.NEW_PLATFORM.value,
+                            LOCATION.c.wave == wave_id,
+                        )
+                    )
+                ).scalars()
+            )
+
     def target(self, wave_id: str) -> Any:
         """The target wave ``wave_id`` wrote to, its tables ready (one per wave, kept).
 

@@ -20,7 +20,7 @@ the store's database, else right after the commit, replayed after a crash.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, and_, insert, select, text, update
 from core.errors import InputError
 from core.ids import ID_PATTERN
 from core.settings import Settings
+from core.store.bulk import json_value, select_in
 from core.store.models import PlatformOutboxRow, PlatformPolicyRow, table_of, utcnow
 from tools.audit import AuditLog
 from tools.sync.clock import open_clock
@@ -125,6 +126,19 @@ class NewPlatform:
             ).first()
         return dict(row.document) if row is not None and row.document is not None else None
 
+    def records(self, policy_ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
+        """The current flat documents of ``policy_ids`` (None: deleted; absent: never held)."""
+        with self.engine.connect() as conn:
+            rows = select_in(
+                conn,
+                "SELECT policy_id, document FROM platform_policy "
+                "WHERE tenant = {m} AND policy_id IN ({keys})",
+                (self.tenant,),
+                list(policy_ids),
+                chunk=900,
+            )
+            return {pid: json_value(document) or None for pid, document in rows}
+
     def documents(self, *, batch: int = 1000) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every policy the platform holds, in policy id order, a page at a time."""
         after = ""
@@ -145,7 +159,8 @@ class NewPlatform:
             if not rows:
                 return
             for row in rows:
-                yield row.policy_id, dict(row.document)
+                if row.document:  # a deleted policy's document is JSON null
+                    yield row.policy_id, dict(row.document)
             after = rows[-1].policy_id
 
     def write_policy(

@@ -3,15 +3,17 @@ the sync MCP server and the REST API share."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, null, select, update
 
 from core.settings import Settings
 from core.store.models import (
     PlatformOutboxRow,
+    PlatformPolicyRow,
     SyncChangeRow,
     SyncConflictRow,
     SyncOutboundRow,
@@ -21,7 +23,8 @@ from core.store.models import (
     utcnow,
 )
 from tools.audit import AuditLog
-from tools.sync.apply import SyncApplier, document_hash
+from tools.sync.adopt import canonical_documents, documents_of, release_rolled_back
+from tools.sync.apply import SyncApplier, document_hash, moved
 from tools.sync.capture import insert_ignoring_duplicates
 from tools.sync.clock import open_clock
 from tools.sync.contracts import (
@@ -37,12 +40,14 @@ from tools.sync.paths import delta_of
 from tools.sync.platform import NewPlatform
 from tools.sync.policy import ConflictPolicy, load_policy
 from tools.sync.relay import Relay
+from tools.waves.context import WaveContext
 
 CHANGE = table_of(SyncChangeRow)
 OUTBOX = table_of(PlatformOutboxRow)
 OUTBOUND = table_of(SyncOutboundRow)
 CONFLICT = table_of(SyncConflictRow)
 STATE = table_of(SyncPolicyRow)
+POLICY = table_of(PlatformPolicyRow)
 NAMESPACE = "sync"
 MAX_ROUNDS = 5
 
@@ -59,12 +64,15 @@ def run_sync(
 ) -> SyncRunReport:
     """Forward the platform outbox, apply every pending change, deliver the merged values.
 
-    First, when the policy has an on-renewal rule, policies whose renewal date has come by
-    ``as_of`` (default: today, UTC) change owner, so this run already decides by the new owner.
+    First, the policies of waves rolled back since the last run go back to legacy (the new side
+    no longer holds them) and, when the policy has an on-renewal rule, policies whose renewal
+    date has come by ``as_of`` (default: today, UTC) change owner, so this run already decides
+    by the right owner.
     Repeats until a round finds nothing to do (at most ``MAX_ROUNDS``): the platform's
     acknowledgements of what the first round delivered are consumed by the next one.
     """
     policy = policy or load_policy(policy_path)
+    released = release_rolled_back(engine, tenant=tenant, actor=actor)
     renewed = None
     if policy.renewal is not None:
         renewed = OwnershipLedger(engine, tenant=tenant, actor=actor).apply_renewals(
@@ -79,6 +87,7 @@ def run_sync(
         delivered_new=0,
         delivered_legacy=0,
         renewed=renewed,
+        released=released if released.policies else None,
         status=sync_status(engine, tenant=tenant),
     )
     for _round in range(MAX_ROUNDS):
@@ -102,19 +111,35 @@ def run_sync(
     return report
 
 
-def sweep_new(engine: Engine, *, tenant: str, actor: str | None = None) -> SweepReport:
-    """Anti-entropy for the new side: compare the platform's documents with what sync knows.
+def sweep_new(
+    engine: Engine,
+    *,
+    tenant: str,
+    actor: str | None = None,
+    settings: Settings | None = None,
+    context: WaveContext | None = None,
+) -> SweepReport:
+    """Anti-entropy for the new side: compare what the platform holds with what sync knows.
 
-    A policy whose platform document hashes differently from sync's view of the platform
-    (a write that bypassed the outbox, an event lost) is recorded as a change from ``new``
-    carrying the difference, so the next ``sync run`` merges it like any other change.
+    A policy a wave placed on the platform lives in the platform's own tables (the
+    ``new_platform`` target): with ``settings`` (or a wave ``context``) to find them, the sweep
+    first replays the platform writes a crash kept from them, then reads each wave's policies
+    back from those tables and compares them, in the target's canonical form, with the
+    document sync wrote there (``platform_policy``). A difference there (a write into the
+    platform's tables that bypassed data-mash, a lost row) is what the platform now holds: sync's
+    record of the platform takes it, and it is recorded as a change from ``new`` carrying the
+    difference, so the next ``sync run`` merges it and carries it to legacy.
+
+    Every other platform document (or every one, without settings) is compared with sync's
+    view of the platform; a document that hashes differently (an event lost) is recorded the
+    same way.
     """
-    platform = NewPlatform(engine, tenant=tenant, actor=actor)
+    platform = NewPlatform(engine, tenant=tenant, actor=actor, settings=settings, context=context)
     clock = open_clock(engine, tenant=tenant, node="sweep")
     report = SweepReport()
     audit = AuditLog(engine, tenant=tenant, actor=actor)
     batch: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    held: dict[str, dict[str, Any] | None] = {}  # the platform record, as the target holds it
 
     def flush() -> None:
         if not batch:
@@ -123,20 +148,40 @@ def sweep_new(engine: Engine, *, tenant: str, actor: str | None = None) -> Sweep
             NAMESPACE,
             "sweep.repair",
             target="new",
-            payload={"policies": len(batch)},
+            payload={"policies": len(batch), "platform_tables": len(held)},
             policy_ids=[c["policy_id"] for c in batch],
         ) as op:
             for change in batch:
                 change["entry_id"] = op.entry_id
-            op.outcome = {"recorded": len(batch)}
+            op.outcome = {"recorded": len(batch), "platform_records": len(held)}
             with op.atomic() as conn:
                 insert_ignoring_duplicates(conn, batch)
+                _take_held(conn, tenant, held)
         report.repaired += len(batch)
         batch.clear()
+        held.clear()
+
+    swept: set[str] = set()
+    if settings is not None or context is not None:
+        platform.replay_mirror()
+        for policy_id, delta, document in drift_in_platform_tables(platform):
+            report.compared += 1
+            swept.add(policy_id)
+            if delta is None:
+                continue
+            report.drifted += 1
+            held[policy_id] = document
+            batch.append(_sweep_change(tenant, policy_id, delta, str(clock.now()), document or {}))
+            if len(batch) >= 500:
+                flush()
+        flush()
 
     known = _known_new(engine, tenant)
+    seen: set[str] = set()
     for policy_id, document in platform.documents():
         seen.add(policy_id)
+        if policy_id in swept:
+            continue
         report.compared += 1
         view = known.get(policy_id)
         if view is not None and document_hash(view) == document_hash(document):
@@ -147,7 +192,7 @@ def sweep_new(engine: Engine, *, tenant: str, actor: str | None = None) -> Sweep
         if len(batch) >= 500:
             flush()
     for policy_id, view in known.items():
-        if policy_id not in seen and view:
+        if policy_id not in seen and policy_id not in swept and view:
             report.compared += 1
             report.drifted += 1
             batch.append(
@@ -155,6 +200,60 @@ def sweep_new(engine: Engine, *, tenant: str, actor: str | None = None) -> Sweep
             )
     flush()
     return report
+
+
+def drift_in_platform_tables(
+    platform: NewPlatform, *, batch: int = 500
+) -> Iterator[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
+    """Every policy a wave placed in the platform's tables, compared with what sync wrote there.
+
+    Yields (policy id, difference or None when there is none, the platform's record of the
+    policy with the difference taken: None once the tables no longer hold it). Both sides are
+    compared in the target's canonical form (what a write of sync's document would store), so
+    a value written as ``"100"`` and read back as ``100.00`` is no drift.
+    """
+    for wave_id in platform.tables.waves():
+        target = platform.tables.target(wave_id)
+        placed = platform.tables.placed(wave_id)
+        found: set[str] = set()
+        for part in target.read_back(wave_id, batch_rows=batch):
+            actual = dict(documents_of(part))
+            found.update(actual)
+            yield from _compare(platform, actual, list(actual))
+        gone = sorted(placed - found)
+        for start in range(0, len(gone), batch):
+            yield from _compare(platform, {}, gone[start : start + batch])
+
+
+def _compare(
+    platform: NewPlatform, actual: dict[str, dict[str, Any]], ids: list[str]
+) -> Iterator[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
+    recorded = platform.records(ids)
+    expected = canonical_documents({pid: doc for pid, doc in recorded.items() if doc})
+    for pid in ids:
+        now, was = actual.get(pid), expected.get(pid)
+        if now is not None and was is not None and document_hash(now) == document_hash(was):
+            yield pid, None, None
+            continue
+        delta = delta_of(was or {}, now or {})
+        record = moved(recorded.get(pid) or {}, delta)
+        yield pid, delta, (record or None) if now is not None else None
+
+
+def _take_held(conn: Connection, tenant: str, held: dict[str, dict[str, Any] | None]) -> None:
+    """Sync's record of the platform takes what the platform's tables hold (no outbox event:
+    the sweep's change carries it; no write into the tables: they hold it already)."""
+    now = utcnow()
+    for pid, document in sorted(held.items()):
+        conn.execute(
+            update(POLICY)
+            .where(and_(POLICY.c.tenant == tenant, POLICY.c.policy_id == pid))
+            .values(
+                document=document if document is not None else null(),
+                version=POLICY.c.version + 1,
+                updated_at=now,
+            )
+        )
 
 
 def _known_new(engine: Engine, tenant: str) -> dict[str, dict[str, Any]]:

@@ -52,6 +52,8 @@ class Estate:
         self.platform = NewPlatform(engine, tenant="default")
         self.capture = LegacyCapture(engine, settings, tenant="default")
         self.day = itertools.count()
+        for pid, doc in self.legacy.docs.items():  # both systems hold the book at the start
+            self.platform.write_policy(pid, doc)
         self.extract(COLUMNS)
         self.sync()
 
@@ -78,10 +80,31 @@ def estate(store: Engine, store_settings: Settings, tmp_path: Path) -> Estate:
     return Estate(store, settings, tmp_path)
 
 
-def test_first_sync_puts_the_legacy_book_on_the_platform(estate: Estate) -> None:
+def test_first_sync_agrees_on_the_book_both_sides_hold(estate: Estate) -> None:
     for pid in ("P0", "P3"):
         legacy, new = estate.both(pid)
         assert legacy == new == _doc(pid)
+    status = sync_status(estate.engine, tenant="default")
+    assert (status.backlog, status.conflicts) == (0, 0)
+
+
+def test_a_legacy_policy_the_platform_does_not_hold_is_not_created_there(estate: Estate) -> None:
+    # P8 is new in legacy and no wave placed it: it stays legacy's; a dual one goes to both
+    ledger = OwnershipLedger(estate.engine, tenant="default")
+    ledger.set_owner("P9", Owner.DUAL, reason="bridged")
+    estate.legacy.docs["P8"], estate.legacy.docs["P9"] = _doc("P8"), _doc("P9")
+    estate.legacy.docs["P0"][CITY] = "Ulm"
+    estate.extract()
+    report = estate.sync()
+    assert report.delivered_new == 2  # P0's change and P9, not P8
+    assert estate.platform.document("P8") is None
+    assert ledger.owner_of("P8") is None  # no entry: legacy owns it
+    assert estate.platform.document("P9") == _doc("P9")
+    assert (estate.platform.document("P0") or {})[CITY] == "Ulm"
+    estate.legacy.docs["P8"][CITY] = "Kiel"  # later changes of P8 stay in legacy too
+    estate.extract()
+    assert estate.sync().delivered_new == 0
+    assert estate.platform.document("P8") is None
     assert sync_status(estate.engine, tenant="default").backlog == 0
 
 

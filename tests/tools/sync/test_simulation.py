@@ -27,6 +27,8 @@ from core.store.models import PlatformOutboxRow, SyncChangeRow, SyncOutboundRow,
 from tests.tools.sync.extracts import COLUMNS, LegacyBook, ingest, write_flat_extract
 from tools.sync.capture import LegacyCapture
 from tools.sync.conflicts import ConflictQueue, Take
+from tools.sync.contracts import Owner
+from tools.sync.ledger import OwnershipLedger
 from tools.sync.platform import NewPlatform
 from tools.sync.relay import legacy_drop_dir
 from tools.sync.service import run_sync, sweep_new, sync_status
@@ -72,6 +74,7 @@ class Simulation:
         self.rng = random.Random(seed)
         self.legacy = LegacyBook({f"P{i:02d}": _doc(f"P{i:02d}") for i in range(10)})
         self.platform = NewPlatform(engine, tenant="default")
+        self.ledger = OwnershipLedger(engine, tenant="default")
         self.capture = LegacyCapture(engine, settings, tenant="default", batch=4)
         self.extracts = itertools.count()
         #: (policy, path) -> side -> values that side wrote, in order
@@ -79,6 +82,9 @@ class Simulation:
             lambda: defaultdict(list)
         )
         self.user_writes = 0
+        for pid, doc in self.legacy.docs.items():  # both systems hold the book at the start
+            self.platform.write_policy(pid, doc)
+            self.user_writes += 1
         self.extract(COLUMNS)
         self.sync()
 
@@ -114,7 +120,9 @@ class Simulation:
             self.user_writes += 1
 
     def new_policy(self, day: int) -> None:
+        """A policy legacy opens on the coexistence bridge: both sides take it (dual)."""
         pid = f"L{day:02d}"
+        self.ledger.set_owner(pid, Owner.DUAL, reason="bridged")
         self.legacy.docs[pid] = _doc(pid)
 
     # -- faults ------------------------------------------------------------------------------
