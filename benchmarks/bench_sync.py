@@ -309,7 +309,11 @@ def pg_lag(url: str, seconds: float = 10.0) -> dict[str, Any]:
 
     outbox, change = table_of(PlatformOutboxRow), table_of(SyncChangeRow)
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    out: dict[str, Any] = {"rate_per_s": 1000, "seconds": seconds}
+    out: dict[str, Any] = {
+        "rate_per_s": 1000,
+        "seconds": seconds,
+        "load_avg_1m": round(os.getloadavg()[0], 1),
+    }
     for label, batch in (("batched", 500), ("one_per_tx", 1)):
         name = f"bench_sync_{uuid.uuid4().hex[:8]}"
         with admin.connect() as conn:

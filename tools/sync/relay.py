@@ -4,7 +4,8 @@ Forwarding claims unsent outbox rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, 
 relays share the work; SQLite's single writer lock, taken at the start, on SQLite), records each
 as a change from ``new`` under a key made of its outbox id (``INSERT .. ON CONFLICT DO
 NOTHING``: a repeated delivery records nothing), and marks it sent, all in one commit with the
-batch's audit outcome. Rows whose origin is ``sync`` are data-mash's own merged values arriving
+batch's audit outcome; on PostgreSQL claim, mark and record are one statement (:data:`FORWARD`).
+Rows whose origin is ``sync`` are data-mash's own merged values arriving
 on the platform: they are recorded as acknowledgements (``ack``: the platform now holds what
 sync sent, so both sides agree on it) and are never sent on to the legacy side (origin = none),
 so nothing echoes back and forth.
@@ -71,6 +72,49 @@ HORIZON = text(
 )
 
 
+#: PostgreSQL forwarding in one statement: claim a batch below the horizon (``FOR UPDATE SKIP
+#: LOCKED``), mark it sent, record each row as a change (its components worked out from the
+#: delta's keys, the delta copied as stored) and list the batch's policies for the audit entry.
+#: The rows never travel to Python and back: one round trip instead of five, no JSON decoded
+#: and encoded again per change. Data-modifying CTEs all run once, to completion.
+FORWARD = text(
+    f"""
+    WITH claimed AS (
+        SELECT id FROM platform_outbox
+        WHERE tenant = CAST(:tenant AS text) AND delivered_at IS NULL AND txid < ({HORIZON.text})
+        ORDER BY txid, id
+        LIMIT CAST(:batch AS bigint)
+        FOR UPDATE SKIP LOCKED
+    ), marked AS (
+        UPDATE platform_outbox AS o SET delivered_at = CAST(:now AS timestamptz)
+        FROM claimed WHERE o.id = claimed.id
+        RETURNING o.id, o.txid, o.policy_id, o.origin, o.op, o.delta, o.hlc
+    ), recorded AS (
+        INSERT INTO sync_change (tenant, change_key, origin, policy_id, op, components, delta,
+                                 hlc, source, state, entry_id, created_at)
+        SELECT CAST(:tenant AS text), 'new:' || m.id, CAST(:new AS text), m.policy_id,
+               CASE WHEN m.origin = CAST(:new AS text) THEN m.op ELSE 'ack' END,
+               (SELECT coalesce(json_agg(DISTINCT c ORDER BY c), '[]'::json)
+                  FROM (SELECT split_part(split_part(k, '.', 1), '[', 1) AS c
+                          FROM json_object_keys(m.delta) AS k) AS keys),
+               m.delta, m.hlc,
+               'platform_outbox#' || m.id
+                   || CASE WHEN m.origin = CAST(:new AS text) THEN '' ELSE ' (echo)' END,
+               CAST(:pending AS text), CAST(:entry_id AS bigint), CAST(:now AS timestamptz)
+        FROM marked AS m
+        ORDER BY m.txid, m.id
+        ON CONFLICT (tenant, change_key) DO NOTHING
+    ), listed AS (
+        INSERT INTO audit_policy (entry_id, tenant, policy_id)
+        SELECT DISTINCT CAST(:entry_id AS bigint), CAST(:tenant AS text), policy_id FROM marked
+    )
+    SELECT count(*) AS claimed, count(*) FILTER (WHERE origin <> CAST(:new AS text)) AS echoes,
+           min(id) AS first, max(id) AS last
+    FROM marked
+    """
+)
+
+
 def parse_stamp(value: str) -> HlcStamp:
     """``0001733580000000.00003@node`` (``str(HlcStamp)``) back into a stamp."""
     head, _, node = value.partition("@")
@@ -121,68 +165,86 @@ class Relay:
             return report
         with self.audit.operation(NAMESPACE, "relay.forward", target="platform_outbox") as op:
             with op.atomic() as conn:
-                rows = self._claim(conn)
-                changes = [
-                    {
-                        "tenant": self.tenant,
-                        "change_key": f"new:{r.id}",
-                        "origin": ORIGIN_NEW,
-                        "policy_id": r.policy_id,
-                        "op": r.op if r.origin == ORIGIN_NEW else "ack",
-                        "components": sorted({_component(p) for p in r.delta}),
-                        "delta": r.delta,
-                        "hlc": r.hlc,
-                        "source": f"platform_outbox#{r.id}"
-                        + ("" if r.origin == ORIGIN_NEW else " (echo)"),
-                        "state": ChangeState.PENDING.value,
-                        "entry_id": op.entry_id,
-                        "created_at": utcnow(),
-                    }
-                    for r in rows
-                ]
-                insert_ignoring_duplicates(conn, changes)
-                if rows:
-                    conn.execute(
-                        update(OUTBOX)
-                        .where(OUTBOX.c.id.in_([r.id for r in rows]))
-                        .values(delivered_at=utcnow())
-                    )
-                ids = sorted({c["policy_id"] for c in changes})
-                bulk_insert(
-                    conn,
-                    "audit_policy",
-                    ("entry_id", "tenant", "policy_id"),
-                    [(op.entry_id, self.tenant, pid) for pid in ids],
-                )
-                report.echoes = sum(1 for r in rows if r.origin != ORIGIN_NEW)
-                report.forwarded = len(rows) - report.echoes
-                op.outcome = report.model_dump() | {
-                    "outbox": [rows[0].id, rows[-1].id] if rows else None
-                }
+                if conn.dialect.name == "postgresql":
+                    self._forward_in_one(conn, op, report)
+                else:
+                    self._forward_rows(conn, op, report)
         self._crash_point("forward")
         return report
 
-    def _claim(self, conn: Connection) -> list[Any]:
-        query = select(
-            OUTBOX.c.id,
-            OUTBOX.c.policy_id,
-            OUTBOX.c.origin,
-            OUTBOX.c.op,
-            OUTBOX.c.delta,
-            OUTBOX.c.hlc,
-        ).where(and_(OUTBOX.c.tenant == self.tenant, OUTBOX.c.delivered_at.is_(None)))
-        if conn.dialect.name == "postgresql":
-            horizon = conn.execute(HORIZON).scalar_one()
-            query = (
-                query.where(OUTBOX.c.txid < horizon)
-                .order_by(OUTBOX.c.txid, OUTBOX.c.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
+    def _forward_rows(self, conn: Connection, op: Any, report: RelayReport) -> None:
+        """SQLite: claim under the writer lock, then record and mark the rows."""
+        rows = self._claim(conn)
+        changes = [
+            {
+                "tenant": self.tenant,
+                "change_key": f"new:{r.id}",
+                "origin": ORIGIN_NEW,
+                "policy_id": r.policy_id,
+                "op": r.op if r.origin == ORIGIN_NEW else "ack",
+                "components": sorted({_component(p) for p in r.delta}),
+                "delta": r.delta,
+                "hlc": r.hlc,
+                "source": f"platform_outbox#{r.id}" + ("" if r.origin == ORIGIN_NEW else " (echo)"),
+                "state": ChangeState.PENDING.value,
+                "entry_id": op.entry_id,
+                "created_at": utcnow(),
+            }
+            for r in rows
+        ]
+        insert_ignoring_duplicates(conn, changes)
+        if rows:
+            conn.execute(
+                update(OUTBOX)
+                .where(OUTBOX.c.id.in_([r.id for r in rows]))
+                .values(delivered_at=utcnow())
             )
-        else:
-            # SQLite's one writer: take the write lock first, then read the committed rows.
-            conn.execute(update(OUTBOX).where(OUTBOX.c.id == -1).values(op=OUTBOX.c.op))
-            query = query.order_by(OUTBOX.c.id).limit(self.batch)
+        ids = sorted({c["policy_id"] for c in changes})
+        bulk_insert(
+            conn,
+            "audit_policy",
+            ("entry_id", "tenant", "policy_id"),
+            [(op.entry_id, self.tenant, pid) for pid in ids],
+        )
+        report.echoes = sum(1 for r in rows if r.origin != ORIGIN_NEW)
+        report.forwarded = len(rows) - report.echoes
+        op.outcome = report.model_dump() | {"outbox": [rows[0].id, rows[-1].id] if rows else None}
+
+    def _forward_in_one(self, conn: Connection, op: Any, report: RelayReport) -> None:
+        """PostgreSQL: the batch claimed, marked and recorded by :data:`FORWARD`."""
+        done = conn.execute(
+            FORWARD,
+            {
+                "tenant": self.tenant,
+                "batch": self.batch,
+                "now": utcnow(),
+                "new": ORIGIN_NEW,
+                "pending": ChangeState.PENDING.value,
+                "entry_id": op.entry_id,
+            },
+        ).one()
+        report.echoes = int(done.echoes)
+        report.forwarded = int(done.claimed) - report.echoes
+        op.outcome = report.model_dump() | {
+            "outbox": [done.first, done.last] if done.claimed else None
+        }
+
+    def _claim(self, conn: Connection) -> list[Any]:
+        # SQLite's one writer: take the write lock first, then read the committed rows.
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id == -1).values(op=OUTBOX.c.op))
+        query = (
+            select(
+                OUTBOX.c.id,
+                OUTBOX.c.policy_id,
+                OUTBOX.c.origin,
+                OUTBOX.c.op,
+                OUTBOX.c.delta,
+                OUTBOX.c.hlc,
+            )
+            .where(and_(OUTBOX.c.tenant == self.tenant, OUTBOX.c.delivered_at.is_(None)))
+            .order_by(OUTBOX.c.id)
+            .limit(self.batch)
+        )
         return list(conn.execute(query).all())
 
     # -- delivering merged values ---------------------------------------------------------------

@@ -86,6 +86,15 @@ def test_relay_forwards_once_drops_echoes_and_catches_up(
     assert [c.policy_id for c in changes] == [f"P{i}" for i in range(7)] + ["P0"]
     assert {c.origin for c in changes} == {"new"}
     assert [c.op for c in changes] == ["insert"] * 7 + ["ack"]  # the echo is only an ack
+    # the same change rows whichever way the relay records them (one statement on PostgreSQL)
+    with store.connect() as conn:
+        events = conn.execute(select(OUTBOX.c.id, OUTBOX.c.delta).order_by(OUTBOX.c.id)).all()
+    assert [c.change_key for c in changes] == [f"new:{e.id}" for e in events]
+    assert [c.delta for c in changes] == [e.delta for e in events]
+    assert [c.components for c in changes] == [["policy_core"]] * 8
+    assert changes[-1].source == f"platform_outbox#{events[-1].id} (echo)"
+    assert changes[0].source == f"platform_outbox#{events[0].id}"
+    assert {c.state for c in changes} == {"pending"} and all(c.entry_id for c in changes)
 
     with store.begin() as conn:  # a redelivery (e.g. the mark was lost): recorded once only
         conn.execute(update(OUTBOX).values(delivered_at=None))
