@@ -269,12 +269,23 @@ class SyncApplier:
         """
         mark = marker(conn)
         found = conn.exec_driver_sql(
-            "SELECT id, policy_id, origin, op, components, delta, hlc, source FROM sync_change "
+            "SELECT id, policy_id, origin, op, CASE WHEN op = 'receipt' THEN components END, "
+            "delta, hlc, source FROM sync_change "
             f"WHERE tenant = {mark} AND state = {mark} ORDER BY id LIMIT {mark}",
             (self.tenant, ChangeState.PENDING.value, self.batch),
         ).all()
+        # Only a receipt reads its components: the others' are neither fetched nor parsed.
         return [
-            _Change(i, pid, origin, op, json_value(comps), json_value(delta), hlc, source)
+            _Change(
+                i,
+                pid,
+                origin,
+                op,
+                json_value(comps) if op == "receipt" else [],
+                json_value(delta),
+                hlc,
+                source,
+            )
             for i, pid, origin, op, comps, delta, hlc, source in found
         ]
 
