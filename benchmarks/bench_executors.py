@@ -16,6 +16,8 @@ Stages, each on the same input in the same run:
   is compared;
 * csv: the same for a delimited file of N policies (quoted values, a few spanning lines),
   decoded by byte range (surveyed for column types, then decoded, range by range);
+* jsonl: the same for a JSON Lines file of N nested policies (byte ranges cut at line ends,
+  surveyed for column shapes, then decoded);
   ``--repeat R`` runs the ingest stages R times, executors interleaved, and reports each run's
   1-minute load average (before and after) and the median of the speed-ups;
 * assemble (``--assembly-policies N``): the four home-system assemblies of bench_assembly's
@@ -215,6 +217,30 @@ def build_csv_file(work: Path, records: int) -> tuple[Path, dict[str, Any]]:
     return path, {"header": True}
 
 
+def build_jsonl_file(work: Path, records: int) -> tuple[Path, dict[str, Any]]:
+    """A JSON Lines file of ``records`` policies: nested holder and address, a list of
+    coverages, an optional discount, and a rider list that appears only in later records."""
+    path = work / f"policies_{records}.jsonl"
+    if path.is_file():
+        return path, {}
+    states = ["TX", "CA", "NY", "FL", "WA", "OH"]
+    with path.open("w") as out:
+        for i in range(records):
+            record: dict[str, Any] = {
+                "policy_no": f"P{i + 1:09d}",
+                "holder": {"name": f"Holder {i % 9973}", "address": {"state": states[i % 6]}},
+                "premium": (i * 37) % 100000 / 100,
+                "effective": f"{1990 + i % 35}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+                "coverages": [{"type": "fire", "limit": (i % 20) * 1000}] * (1 + i % 3),
+            }
+            if i % 4 == 0:
+                record["discount"] = i % 15
+            if i > records // 2:
+                record["riders"] = [f"R{i % 7}"]
+            out.write(json.dumps(record) + "\n")
+    return path, {}
+
+
 def ingest_stage(work: Path, records: int, kind: str, fmt: str = "cobol") -> dict[str, Any]:
     """Ingest of a fixed-length COBOL file (or a delimited one) on one executor; profiling
     alone re-timed."""
@@ -227,6 +253,8 @@ def ingest_stage(work: Path, records: int, kind: str, fmt: str = "cobol") -> dic
 
     if fmt == "csv":
         path, options = build_csv_file(work, records)
+    elif fmt == "jsonl":
+        path, options = build_jsonl_file(work, records)
     else:
         path, options = build_master_file(work, records)
     home = Path(tempfile.mkdtemp(prefix=f"ingest-{kind}-", dir=work))
@@ -291,7 +319,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=5_000, help="policies per task")
     parser.add_argument("--executors", default="local,process,ray")
     parser.add_argument(
-        "--stages", default="map,ingest,assemble", help="map (with route), ingest, csv, assemble"
+        "--stages",
+        default="map,ingest,assemble",
+        help="map (with route), ingest, csv, jsonl, assemble",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs of the ingest stages")
     parser.add_argument("--ingest-records", type=int, default=350_000)
@@ -300,7 +330,7 @@ def main() -> None:
     parser.add_argument("--assembly-base", type=Path, default=Path("/tmp/bench-exec-asm"))
     args = parser.parse_args()
     stages = args.stages.split(",")
-    for fmt, stage in (("cobol", "ingest"), ("csv", "csv")):
+    for fmt, stage in (("cobol", "ingest"), ("csv", "csv"), ("jsonl", "jsonl")):
         if stage in stages:
             _ingest_report(args, fmt)
     if "assemble" in stages:

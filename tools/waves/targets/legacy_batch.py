@@ -11,6 +11,11 @@ name order. Semantics:
   two steps, the newer part still wins: read_back and count take a policy from its newest part;
 * delete removes exactly the wave's part files (or rewrites them without the given policies).
 
+No Python object per policy: a part's ids are an Arrow array (the upsert's semi-join is Arrow's
+``is_in``), and which part holds each policy's newest copy (read_back, count) is a DuckDB
+window over every part's ids, spilled to disk beyond a fixed memory budget, so a wave of any
+size reads back in the memory of one part.
+
 CSV: a header of canonical dotted column names; list components as JSON text; an empty field
 reads back as null (empty strings are not kept). Fixed: one line per policy, fields in canonical
 order at the widths written to `layout-<ext>.json` in the folder (name, 1-based start, length) -
@@ -24,15 +29,20 @@ import codecs
 import io
 import json
 import re
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
+import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from core.errors import InputError
+from tools.assembly.keyspace import connect
 from tools.waves.targets import files
 from tools.waves.targets.base import POLICY_ID, TargetHealth
 from tools.waves.targets.codec import (
@@ -105,7 +115,8 @@ class LegacyBatchTarget:
         self.version = str(config.get("canonical_version", "policy_v1"))
         self.columns = flat_columns(self.version)
         self.widths = self._widths(config.get("widths") or {})
-        self._ids_cache: dict[tuple[str, int, int], frozenset[str]] = {}
+        #: part name -> (size, mtime, its policy ids): each write checks the older parts
+        self._ids_cache: dict[str, tuple[int, int, pa.Array]] = {}
 
     def _widths(self, overrides: Any) -> list[int]:
         known = {c.path for c in self.columns}
@@ -186,22 +197,24 @@ class LegacyBatchTarget:
             start += width
         return pa.Table.from_arrays(arrays, names=[c.path for c in self.columns])
 
-    def _ids(self, path: Path) -> frozenset[str]:
+    def _ids(self, path: Path) -> pa.Array:
+        """The part's policy ids in row order (kept while the file is unchanged)."""
         stat = path.stat()
-        key = (path.name, stat.st_size, stat.st_mtime_ns)
-        if key not in self._ids_cache:
-            self._ids_cache[key] = frozenset(self._read_text(path).column(POLICY_ID).to_pylist())
-        return self._ids_cache[key]
+        cached = self._ids_cache.get(path.name)
+        if cached is None or cached[:2] != (stat.st_size, stat.st_mtime_ns):
+            ids = self._read_text(path).column(POLICY_ID).combine_chunks()
+            cached = self._ids_cache[path.name] = (stat.st_size, stat.st_mtime_ns, ids)
+        return cached[2]
 
-    def _prune(self, parts: Sequence[Path], ids: set[str]) -> int:
+    def _prune(self, parts: Sequence[Path], ids: pa.Array) -> int:
         """Remove `ids` from the parts; each part is rewritten atomically or deleted."""
         removed = 0
         for part in parts:
-            if not ids & self._ids(part):
+            hit = pc.is_in(self._ids(part), value_set=ids)
+            if not pc.any(hit).as_py():
                 continue
             text = self._read_text(part)
-            keep = pc.invert(pc.is_in(text.column(POLICY_ID), pa.array(list(ids), pa.string())))
-            kept = text.filter(keep)
+            kept = text.filter(pc.invert(hit))
             removed += text.num_rows - kept.num_rows
             if kept.num_rows:
                 files.atomic_write(part, self._to_bytes(kept))
@@ -238,7 +251,7 @@ class LegacyBatchTarget:
         files.atomic_write(
             self.dir / f"wave-{wave_id}.part-{seq:06d}-{batch_hash}.{self.ext}", data
         )
-        self._prune(parts, set(table.column(POLICY_ID).to_pylist()))
+        self._prune(parts, table.column(POLICY_ID).combine_chunks())
         return table.num_rows
 
     def delete(self, wave_id: str, policy_ids: Sequence[str] | None = None) -> int:
@@ -248,7 +261,7 @@ class LegacyBatchTarget:
             return 0
         parts = self._parts(wave_id)
         if policy_ids is not None:
-            return self._prune(parts, set(policy_ids))
+            return self._prune(parts, pa.array(list(policy_ids), pa.string()))
         count = self.count(wave_id)
         for part in parts:
             part.unlink(missing_ok=True)
@@ -260,27 +273,54 @@ class LegacyBatchTarget:
         check_wave_id(wave_id)
         if not self.dir.exists():
             return
-        newer: set[str] = set()
         names = {c.path: c.name for c in self.columns}
-        for part in reversed(self._parts(wave_id)):
-            text = self._read_text(part)
-            ids = text.column(POLICY_ID)
-            if newer:
-                text = text.filter(pc.invert(pc.is_in(ids, pa.array(list(newer), pa.string()))))
-            newer.update(ids.to_pylist())
-            for chunk in text.to_batches(max_chunksize=batch_rows):
-                yield decode(
-                    {names[n]: chunk.column(n) for n in chunk.schema.names if n in names},
-                    self.version,
-                    text=True,
-                )
+        parts = self._parts(wave_id)
+        with self._newest(parts) as con:
+            for k in reversed(range(len(parts))):
+                text = self._read_text(parts[k])
+                rows = con.execute("SELECT row FROM newest WHERE part = ? ORDER BY row", [k])
+                kept = rows.fetchnumpy()["row"]
+                if len(kept) < text.num_rows:  # some of its policies have a newer copy
+                    newest = np.zeros(text.num_rows, dtype=bool)
+                    newest[kept] = True
+                    text = text.filter(pa.array(newest))
+                for chunk in text.to_batches(max_chunksize=batch_rows):
+                    yield decode(
+                        {names[n]: chunk.column(n) for n in chunk.schema.names if n in names},
+                        self.version,
+                        text=True,
+                    )
 
     def count(self, wave_id: str) -> int:
         """How many distinct policies the wave's parts hold."""
         check_wave_id(wave_id)
         if not self.dir.exists():
             return 0
-        ids: set[str] = set()
-        for part in self._parts(wave_id):
-            ids |= self._ids(part)
-        return len(ids)
+        with self._newest(self._parts(wave_id)) as con:
+            return int(con.execute("SELECT count(*) FROM newest").fetchone()[0])  # type: ignore[index]
+
+    @contextmanager
+    def _newest(self, parts: Sequence[Path]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A DuckDB holding ``newest(part, row)``: where each policy's newest copy is (the
+        part with the highest sequence that holds it), from each part's ids read in turn."""
+        with tempfile.TemporaryDirectory(prefix="dm-legacy-batch-") as spill:
+            con = connect(Path(spill))
+            try:
+                con.execute("CREATE TABLE ids (id VARCHAR, part INTEGER, row BIGINT)")
+                for k, part in enumerate(parts):
+                    ids = self._read_text(part).column(POLICY_ID)
+                    rows = np.arange(len(ids), dtype=np.int64)
+                    chunk = pa.table(
+                        {"id": ids, "part": np.full(len(ids), k, np.int32), "row": rows}
+                    )
+                    con.register("chunk", chunk)
+                    con.execute("INSERT INTO ids SELECT * FROM chunk")
+                    con.unregister("chunk")
+                con.execute(
+                    "CREATE TABLE newest AS SELECT part, row FROM ids "
+                    "QUALIFY part = max(part) OVER (PARTITION BY id)"
+                )
+                con.execute("DROP TABLE ids")
+                yield con
+            finally:
+                con.close()
