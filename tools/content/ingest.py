@@ -570,6 +570,8 @@ def _stage_ranges(  # noqa: PLR0913
             progress(final, final)
     finally:
         quarantine.close()
+        if hasattr(reader, "release"):  # what the reader kept for its ranges (a loaded sheet)
+            reader.release()
     return (
         rows,
         quarantine.count,

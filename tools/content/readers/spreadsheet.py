@@ -162,6 +162,11 @@ class XlsxReader:
         bounds = [1, *range(first + step, height + 1, step), height + 1]
         return list(zip(bounds[:-1], bounds[1:], strict=True))
 
+    @staticmethod
+    def release() -> None:
+        """Drop this process's loaded sheet (the ingest calls it when its ranges are done)."""
+        _kept_sheet.cache_clear()
+
     def range_plan(self) -> dict[str, Any]:
         """What every range needs from the whole sheet: the header's names, then columns."""
         opts = self.options
