@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic_core import from_json
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
@@ -160,6 +160,20 @@ def open_store(settings: Settings) -> Engine:
             upgrade_to_head(engine)
     watch_store(engine)
     return engine
+
+
+@contextmanager
+def reading(engine: Engine, conn: Connection | None = None) -> Iterator[Connection]:
+    """The caller's connection when it passes one, else one of ``engine``'s for the block.
+
+    Point reads that a request makes together (the policy tracker's location, moves, waves and
+    trail) share one: a pool checkout and its return cost more than such a read.
+    """
+    if conn is not None:
+        yield conn
+        return
+    with engine.connect() as own:
+        yield own
 
 
 @contextmanager

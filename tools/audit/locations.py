@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, TypeAdapter, field_validator
 from sqlalchemy import Connection, Engine, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.settings import DEFAULT_TENANT
+from core.store import reading
 from core.store.bulk import bulk_insert
 from core.store.models import (
     PolicyLocation,
@@ -190,6 +191,10 @@ class MoveRecord(BaseModel):
     _utc = field_validator("moved_at")(as_utc)
 
 
+#: Validates a policy's moves in one call (not one ``model_validate`` per row).
+_MOVES = TypeAdapter(list[MoveRecord])
+
+
 class PolicyLocations:
     """The policy location table of one tenant."""
 
@@ -347,17 +352,19 @@ class PolicyLocations:
             )
         return len(still)
 
-    def locate(self, policy_id: str) -> LocationRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
+    def locate(self, policy_id: str, *, conn: Connection | None = None) -> LocationRecord | None:
+        """Where the policy is now (None: never placed); on ``conn`` when given."""
+        with reading(self.engine, conn) as read:
+            row = read.execute(
                 _LOCATION_OF, {"tenant": self.tenant, "policy_id": policy_id}
             ).first()
-        return LocationRecord.model_validate(dict(row._mapping)) if row else None
+        return LocationRecord.model_validate(row._asdict()) if row else None
 
-    def history(self, policy_id: str) -> list[MoveRecord]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(_MOVES_OF, {"tenant": self.tenant, "policy_id": policy_id})
-            return [MoveRecord.model_validate(dict(r._mapping)) for r in rows]
+    def history(self, policy_id: str, *, conn: Connection | None = None) -> list[MoveRecord]:
+        """Every move of the policy, oldest first; on ``conn`` when given."""
+        with reading(self.engine, conn) as read:
+            rows = read.execute(_MOVES_OF, {"tenant": self.tenant, "policy_id": policy_id})
+            return _MOVES.validate_python([r._asdict() for r in rows])
 
     def counts_by_system(self) -> dict[str, int]:
         """Policies per system now: the kept counts (one row per system), not a count of

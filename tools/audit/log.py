@@ -33,12 +33,15 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from pydantic import TypeAdapter
 from pydantic_core import from_json, to_json
 from sqlalchemy import (
     Connection,
     Engine,
+    LargeBinary,
     Text,
     and_,
     bindparam,
@@ -54,6 +57,7 @@ from sqlalchemy.exc import IntegrityError
 from core.logs import current_actor, current_correlation_id
 from core.retry import retry_call
 from core.settings import DEFAULT_TENANT
+from core.store import reading
 from core.store.bulk import bulk_insert
 from core.store.models import AuditEntry, AuditPolicy, table_of, utcnow
 from tools.audit.contracts import AuditRecord, AuditStatus
@@ -108,22 +112,68 @@ _TRAIL = (
 PREVIEW_BYTES = 1024
 #: The largest top-level item (as JSON) a shortened payload or outcome keeps.
 PREVIEW_ITEM_BYTES = 256
+_LONG = ("payload", "outcome")
+#: The columns a listing reads as they are, in the order :func:`_preview_values` unpacks them.
+_LISTED = tuple(column for column in ENTRY.c if column.name not in _LONG)
+_LISTED_NAMES = tuple(column.name for column in _LISTED)
+_ENTRY_NAMES = tuple(column.name for column in ENTRY.c)
+#: Validates a listing's entries in one call (not one ``model_validate`` per row).
+_RECORDS = TypeAdapter(list[AuditRecord])
 
 
-def _opening(column: Any) -> list[Any]:
+def _opening(column: Any, dialect: str) -> list[Any]:
+    """The first :data:`PREVIEW_BYTES` characters of a JSON column and its length."""
+    if dialect == "sqlite":
+        # As a BLOB: SQLite then cuts and measures bytes without walking characters (a page of
+        # 50 reads in half the time). The same numbers: the stored JSON is ASCII (json.dumps
+        # escapes everything else).
+        raw = cast(column, LargeBinary)
+        return [func.substr(raw, 1, PREVIEW_BYTES), func.length(raw)]
     text = cast(column, Text)
-    return [
-        func.substr(text, 1, PREVIEW_BYTES).label(column.name),
-        func.length(text).label(f"{column.name}_chars"),
-    ]
+    return [func.substr(text, 1, PREVIEW_BYTES), func.length(text)]
 
 
-_PREVIEW_COLUMNS = [
-    *(column for column in ENTRY.c if column.name not in ("payload", "outcome")),
-    *_opening(ENTRY.c.payload),
-    *_opening(ENTRY.c.outcome),
-]
-_TRAIL_PREVIEW = _TRAIL.with_only_columns(*_PREVIEW_COLUMNS)
+@cache
+def _columns(dialect: str, preview: bool) -> tuple[Any, ...]:
+    """What a listing selects: every column, or with ``preview`` the openings of the long ones."""
+    if not preview:
+        return (ENTRY,)
+    return (*_LISTED, *_opening(ENTRY.c.payload, dialect), *_opening(ENTRY.c.outcome, dialect))
+
+
+@cache
+def _trail_statement(dialect: str, preview: bool) -> Any:
+    return _TRAIL.with_only_columns(*_columns(dialect, preview)) if preview else _TRAIL
+
+
+def _range_of(namespace: bool, since: bool, until: bool) -> Any:
+    """The conditions of a range, with its values as bound parameters (one statement per
+    shape of range, built once: building a statement and its cache key costs more than an
+    indexed page)."""
+    conditions = [ENTRY.c.tenant == bindparam("tenant")]
+    if namespace:
+        conditions.append(ENTRY.c.namespace == bindparam("namespace"))
+    if since:
+        conditions.append(ENTRY.c.created_at >= bindparam("since"))
+    if until:
+        conditions.append(ENTRY.c.created_at <= bindparam("until"))
+    return and_(*conditions)
+
+
+@cache
+def _page_statement(dialect: str, preview: bool, *shape: bool) -> Any:
+    return (
+        select(*_columns(dialect, preview))
+        .where(_range_of(*shape))
+        .order_by(ENTRY.c.id)
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
+
+
+@cache
+def _count_statement(*shape: bool) -> Any:
+    return select(func.count()).select_from(ENTRY).where(_range_of(*shape))
 
 
 def default_actor() -> str:
@@ -361,16 +411,17 @@ class AuditLog:
         Read-only: replaying twice yields the same entries and changes nothing. Entries still
         ``pending`` are reported with ``incomplete=True``: their process stopped mid-operation.
         """
-        conditions = self._range(namespace, since, until)
+        shape, values = self._range(namespace, since, until)
+        statement = (
+            select(ENTRY)
+            .where(and_(_range_of(*shape), ENTRY.c.id > bindparam("after")))
+            .order_by(ENTRY.c.id)
+            .limit(batch)
+        )
         last_id = 0
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(ENTRY)
-                    .where(and_(*conditions, ENTRY.c.id > last_id))
-                    .order_by(ENTRY.c.id)
-                    .limit(batch)
-                ).all()
+                rows = conn.execute(statement, {**values, "after": last_id}).all()
             if not rows:
                 return
             for row in rows:
@@ -379,15 +430,11 @@ class AuditLog:
 
     def _range(
         self, namespace: str | None, since: datetime | None, until: datetime | None
-    ) -> list[Any]:
-        conditions: list[Any] = [ENTRY.c.tenant == self.tenant]
-        if namespace:
-            conditions.append(ENTRY.c.namespace == namespace)
-        if since:
-            conditions.append(ENTRY.c.created_at >= since)
-        if until:
-            conditions.append(ENTRY.c.created_at <= until)
-        return conditions
+    ) -> tuple[tuple[bool, bool, bool], dict[str, Any]]:
+        """The shape of a range (for :func:`_range_of`) and the values of its parameters."""
+        shape = (bool(namespace), bool(since), bool(until))
+        values = {"tenant": self.tenant, "namespace": namespace, "since": since, "until": until}
+        return shape, values
 
     def replay_page(
         self,
@@ -405,20 +452,15 @@ class AuditLog:
         page costs the same at the start of a long log as at its end of a short one. With
         ``preview``, long payloads and outcomes are shortened (see :data:`PREVIEW_BYTES`).
         """
-        conditions = and_(*self._range(namespace, since, until))
-        columns = _PREVIEW_COLUMNS if preview else [ENTRY]
+        shape, values = self._range(namespace, since, until)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*columns).where(conditions).order_by(ENTRY.c.id).offset(offset).limit(limit)
-            ).all()
+            statement = _page_statement(conn.dialect.name, preview, *shape)
+            rows = conn.execute(statement, {**values, "offset": offset, "limit": limit}).all()
             if offset == 0 and len(rows) < limit:
                 total = len(rows)
             else:
-                total = conn.execute(
-                    select(func.count()).select_from(ENTRY).where(conditions)
-                ).scalar_one()
-        read = _previewed if preview else AuditRecord.from_row
-        return [read(row) for row in rows], int(total)
+                total = conn.execute(_count_statement(*shape), values).scalar_one()
+        return _records(rows, preview), int(total)
 
     def namespaces(self) -> dict[str, int]:
         """Each namespace the tenant's log holds, with its number of entries."""
@@ -431,14 +473,16 @@ class AuditLog:
             ).all()
         return {str(name): int(n) for name, n in rows}
 
-    def trail(self, policy_id: str, *, preview: bool = False) -> list[AuditRecord]:
+    def trail(
+        self, policy_id: str, *, preview: bool = False, conn: Connection | None = None
+    ) -> list[AuditRecord]:
         """Every entry that touched one policy, oldest first; with ``preview``, long payloads
-        and outcomes shortened (a batch entry names every policy of its batch)."""
-        statement = _TRAIL_PREVIEW if preview else _TRAIL
-        with self.engine.connect() as conn:
-            rows = conn.execute(statement, {"tenant": self.tenant, "policy_id": policy_id}).all()
-        read = _previewed if preview else AuditRecord.from_row
-        return [read(row) for row in rows]
+        and outcomes shortened (a batch entry names every policy of its batch). On ``conn``
+        when given."""
+        with reading(self.engine, conn) as read:
+            statement = _trail_statement(read.dialect.name, preview)
+            rows = read.execute(statement, {"tenant": self.tenant, "policy_id": policy_id}).all()
+        return _records(rows, preview)
 
     def get(self, entry_id: int) -> AuditRecord | None:
         with self.engine.connect() as conn:
@@ -461,12 +505,14 @@ def _small(item: Any) -> bool:
     return len(to_json(item)) <= PREVIEW_ITEM_BYTES
 
 
-def _shortened(opening: str | None, chars: int | None, name: str, shortened: list[str]) -> Any:
+def _shortened(
+    opening: str | bytes | None, size: int | None, name: str, shortened: list[str]
+) -> Any:
     """A payload or outcome from its opening characters (see :data:`PREVIEW_BYTES`): decoded
     whole when that is all of it, else its small top-level items before the cut."""
     if opening is None:
         return None
-    if chars is None or chars <= PREVIEW_BYTES:
+    if size is None or size <= PREVIEW_BYTES:
         return from_json(opening)
     shortened.append(name)
     try:
@@ -479,15 +525,19 @@ def _shortened(opening: str | None, chars: int | None, name: str, shortened: lis
     return {key: item for key, item in complete if _small(item)}
 
 
-def _previewed(row: Any) -> AuditRecord:
-    """An entry of a listing read with :data:`_PREVIEW_COLUMNS`."""
+def _preview_values(row: Any) -> dict[str, Any]:
+    """The fields of an entry read with :func:`_columns` (preview), long values shortened."""
+    *listed, payload, payload_size, outcome, outcome_size = row
+    values = dict(zip(_LISTED_NAMES, listed, strict=True))
     shortened: list[str] = []
-    values = dict(row._mapping)
-    values["payload"] = _shortened(
-        values["payload"], values.pop("payload_chars"), "payload", shortened
-    )
-    values["outcome"] = _shortened(
-        values["outcome"], values.pop("outcome_chars"), "outcome", shortened
-    )
+    values["payload"] = _shortened(payload, payload_size, "payload", shortened)
+    values["outcome"] = _shortened(outcome, outcome_size, "outcome", shortened)
     values["shortened"] = shortened
-    return AuditRecord.model_validate(values)
+    return values
+
+
+def _records(rows: Sequence[Any], preview: bool) -> list[AuditRecord]:
+    """Entries of a listing, validated in one call (rows are plain tuples of our own store)."""
+    if preview:
+        return _RECORDS.validate_python([_preview_values(row) for row in rows])
+    return _RECORDS.validate_python([dict(zip(_ENTRY_NAMES, row, strict=True)) for row in rows])

@@ -15,8 +15,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, bindparam, select
+from pydantic import BaseModel, Field, TypeAdapter
+from sqlalchemy import Connection, and_, bindparam, select
 
 from core.errors import NotFoundError
 from core.targets import same_target
@@ -36,6 +36,9 @@ class WaveMembership(BaseModel):
     status: str
     target: str
     source_id: str
+
+
+_MEMBERSHIP_LIST = TypeAdapter(list[WaveMembership])
 
 
 class PolicyCheck(BaseModel):
@@ -84,20 +87,9 @@ _MEMBERSHIPS = (
 )
 
 
-def _memberships(context: WaveContext, policy_id: str) -> list[WaveMembership]:
-    with context.engine.connect() as conn:
-        rows = conn.execute(_MEMBERSHIPS, {"tenant": context.tenant, "policy_id": policy_id}).all()
-    return [
-        WaveMembership(
-            plan_id=r.plan_id,
-            wave_id=r.wave_id,
-            number=r.number,
-            status=r.status,
-            target=r.target,
-            source_id=r.source_id,
-        )
-        for r in rows
-    ]
+def _memberships(conn: Connection, tenant: str, policy_id: str) -> list[WaveMembership]:
+    rows = conn.execute(_MEMBERSHIPS, {"tenant": tenant, "policy_id": policy_id})
+    return _MEMBERSHIP_LIST.validate_python([row._asdict() for row in rows])
 
 
 def _normal(value: Any) -> Any:
@@ -171,10 +163,12 @@ def locate_policy(context: WaveContext, policy_id: str, *, reconcile: bool = Tru
         NotFoundError: nothing is recorded about the policy.
     """
     locations = PolicyLocations(context.engine, tenant=context.tenant)
-    location = locations.locate(policy_id)
-    history = locations.history(policy_id)
-    waves = _memberships(context, policy_id)
-    entries = AuditLog(context.engine, tenant=context.tenant).trail(policy_id, preview=True)
+    with context.engine.connect() as conn:  # four point reads, one pool checkout
+        location = locations.locate(policy_id, conn=conn)
+        history = locations.history(policy_id, conn=conn)
+        waves = _memberships(conn, context.tenant, policy_id)
+        log = AuditLog(context.engine, tenant=context.tenant)
+        entries = log.trail(policy_id, preview=True, conn=conn)
     if location is None and not history and not waves and not entries:
         raise NotFoundError(
             f"nothing is recorded about policy '{policy_id}'",

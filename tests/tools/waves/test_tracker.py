@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
@@ -69,6 +69,25 @@ def test_policy_that_moved_twice_shows_both_moves_in_order(
     assert steps["source"] == "src-a" and steps["rule"] == "everything_else_new"
     assert steps["wave"] == wave_id and steps["target"] == "new_platform"
     assert steps["source_file"] == "/legacy/src-a.dat" and steps["canonical"] == "policy_v1"
+
+
+def test_locating_a_policy_takes_one_connection_from_the_pool(
+    migrated: tuple[WaveContext, str],
+) -> None:
+    wave_context, _ = migrated
+    checkouts: list[object] = []
+
+    def count(_dbapi: object, record: object, _proxy: object) -> None:
+        checkouts.append(record)
+
+    event.listen(wave_context.engine, "checkout", count)
+    try:
+        report = locate_policy(wave_context, "A000000", reconcile=False)
+    finally:
+        event.remove(wave_context.engine, "checkout", count)
+    # Location, moves, waves and trail: four reads on one checkout (was one checkout each).
+    assert report.location is not None and report.history and report.waves and report.entries
+    assert len(checkouts) == 1
 
 
 def test_routed_elsewhere_and_unknown(migrated: tuple[WaveContext, str]) -> None:
