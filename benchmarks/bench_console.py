@@ -9,10 +9,12 @@ one process per query, which is what a script without the API pays.
 
 Beside requests/s and latency it reports the server's CPU time per request (steadier than
 wall time on a shared machine), the load average, and every socket error or non-2xx answer;
-the server's log is kept, so a reset has a cause to read.
+the server's log is kept, so a reset has a cause to read. Before the server starts, each
+endpoint is also timed through the app in this process, without HTTP (CPU per request, best of
+five rounds): the steadiest figure to compare two versions of the handlers on a busy machine.
 
     DATA_MASH_HOME=... python benchmarks/bench_console.py [--clients 50] [--seconds 10]
-        [--workers N] [--json]
+        [--workers N] [--in-process-calls 200] [--json]
 """
 
 from __future__ import annotations
@@ -188,6 +190,71 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+def _in_process_cpu_ms(paths: dict[str, str], token: str, calls: int) -> dict[str, float]:
+    """Server CPU per request without HTTP: each path through the app's ASGI callable, in this
+    process, ``calls`` times, best of five rounds. Steadier than the HTTP legs on a shared
+    machine (no load generator, no scheduler between client and server), so before/after
+    comparisons of the handlers read from it."""
+    from api.auth import StoreTokens  # noqa: PLC0415
+    from api.main import create_app  # noqa: PLC0415
+    from core.settings import Settings  # noqa: PLC0415
+    from core.store import open_store  # noqa: PLC0415
+    from tools.access import TokenStore  # noqa: PLC0415
+
+    settings = Settings()
+    engine = open_store(settings)
+    app = create_app(settings, verifier=StoreTokens(TokenStore(engine)))
+    headers = [(b"authorization", f"Bearer {token}".encode()), (b"host", b"127.0.0.1")]
+
+    async def call(target: str) -> int:
+        path, _, query = target.partition("?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": query.encode(),
+            "root_path": "",
+            "headers": headers,
+            "client": ("127.0.0.1", 1),
+            "server": ("127.0.0.1", 80),
+        }
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await app(scope, receive, send)
+        return status
+
+    async def measure() -> dict[str, float]:
+        best: dict[str, float] = {}
+        for name, target in paths.items():
+            if await call(target) != 200:
+                sys.exit(f"{name}: {target} did not answer 200 in process")
+            rounds = []
+            for _ in range(5):
+                started = time.process_time()
+                for _ in range(calls):
+                    await call(target)
+                rounds.append(1000 * (time.process_time() - started) / calls)
+            best[name] = min(rounds)
+        return best
+
+    try:
+        return asyncio.run(measure())
+    finally:
+        engine.dispose()
+
+
 def _cli_seconds(args: list[str], runs: int) -> float:
     start = time.perf_counter()
     for _ in range(runs):
@@ -231,6 +298,10 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
         "server_log": str(log),
     }
     try:
+        if opts.in_process_calls:
+            in_process = _in_process_cpu_ms(
+                {name: path for name, (path, _) in cases.items()}, token, opts.in_process_calls
+            )
         _wait_until_up(base, server, log)
         measured = psutil.Process(server.pid)  # with its worker processes
         for name, (path, cli_args) in cases.items():
@@ -243,6 +314,8 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             api["response_bytes"] = len(answer.content)
             api["server_alive"] = server.poll() is None
             cli_s = _cli_seconds(cli_args, opts.cli_runs)
+            if opts.in_process_calls:
+                api["in_process_cpu_ms_per_request"] = in_process[name]
             api["cli_requests_per_s"] = 1 / cli_s
             api["speedup_vs_cli"] = api["requests_per_s"] / api["cli_requests_per_s"]
             results[name] = api
@@ -265,6 +338,12 @@ def main() -> None:
     parser.add_argument(
         "--server-log", help="Keep the server's stderr here (default: a temp file)."
     )
+    parser.add_argument(
+        "--in-process-calls",
+        type=int,
+        default=200,
+        help="Also time each endpoint in this process, without HTTP (0: skip).",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--generate", metavar="URL", help=argparse.SUPPRESS)
     opts = parser.parse_args()
@@ -285,10 +364,12 @@ def main() -> None:
     )
     for name in ("locate", "wave_status", "audit_page"):
         r = results[name]
+        in_process = r.get("in_process_cpu_ms_per_request")
         print(
             f"{name:12s} {r['requests_per_s']:7.0f} req/s  p50 {r['p50_ms']:7.1f} ms  "
             f"p99 {r['p99_ms']:7.1f} ms  server CPU {r['server_cpu_ms_per_request']:.2f} ms/req  "
-            f"errors {r['socket_errors']} non-2xx {r['non_2xx']}   "
+            + (f"(in process {in_process:.2f})  " if in_process is not None else "")
+            + f"errors {r['socket_errors']} non-2xx {r['non_2xx']}   "
             f"CLI {r['cli_requests_per_s']:5.2f} req/s  x{r['speedup_vs_cli']:.0f}"
         )
     print(f"server log: {results['server_log']}")
