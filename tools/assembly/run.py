@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -34,7 +33,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from core.errors import InputError
@@ -44,12 +42,7 @@ from core.statuses import AssemblyStatus
 from core.store.leases import hold_lease
 from tools.assembly import keyspace
 from tools.assembly.assemble import Slice, assemble, make_slice
-from tools.assembly.contracts import (
-    AssemblyRunResult,
-    AssemblySpec,
-    ComponentCompleteness,
-    Reason,
-)
+from tools.assembly.contracts import AssemblyRunResult, AssemblySpec
 from tools.assembly.output import (
     CONFLICTS,
     PROVENANCE,
@@ -68,6 +61,7 @@ from tools.assembly.stage import (
     build_stage,
     contributors,
 )
+from tools.assembly.totals import Totals, reasons
 from tools.audit import AuditLog, Operation
 from tools.canonical.fastcheck import check_candidates
 from tools.canonical.output import (
@@ -83,7 +77,6 @@ Progress = Callable[[int, int], None]  # (policies done, policies total)
 StatusHook = Callable[[str], None]
 VERSION = "policy_v1"
 DEFAULT_BATCH = 20_000
-EXAMPLES = 5
 #: Test hook: ``DATA_MASH_ASSEMBLY_KILL_AT=k`` kills the process (SIGKILL) while batch k is
 #: half-written (its intent committed, half its documents in its part; on a process pool or Ray
 #: that process is a worker); ``join`` kills it while staging, ``stage`` right after staging;
@@ -387,7 +380,7 @@ class AssembleBatch:
             "quarantined": int(n - valid.sum()),
             "partial": int(partial.sum()),
             "conflicts": result.conflicts.num_rows,
-            "reasons": _reasons(quarantine),
+            "reasons": reasons(quarantine),
             "arrived": {s.contributor.name: int(s.arrived[valid].sum()) for s in others},
         }
 
@@ -450,154 +443,3 @@ def _quarantine(candidates: pa.Table, verdict: Any, valid: np.ndarray) -> pa.Tab
             "message": errors.column("message"),
         }
     )
-
-
-def _reasons(errors: pa.Table, source: str = "") -> list[dict[str, Any]]:
-    """Errors grouped by (source, path, kind): counts of records and example keys."""
-    if errors.num_rows == 0:
-        return []
-    paths = [re.sub(r"\[\d+\]", "[]", p) for p in errors.column("path").to_pylist()]
-    key = "policy_id" if "policy_id" in errors.column_names else "key"
-    grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
-    src = errors.column("source").to_pylist() if "source" in errors.column_names else None
-    for i, (path, kind, message, who) in enumerate(
-        zip(
-            paths,
-            errors.column("kind").to_pylist(),
-            errors.column("message").to_pylist(),
-            errors.column(key).to_pylist(),
-            strict=True,
-        )
-    ):
-        name = src[i] if src else source
-        held = grouped.setdefault(
-            (name, path, kind),
-            {
-                "source": name,
-                "path": path,
-                "kind": kind,
-                "message": message,
-                "records": 0,
-                "examples": [],
-            },
-        )
-        held["records"] += 1
-        if who and len(held["examples"]) < EXAMPLES and who not in held["examples"]:
-            held["examples"].append(str(who))
-    return sorted(grouped.values(), key=lambda r: (-r["records"], r["source"], r["path"]))[:50]
-
-
-def _placed(errors: pa.Table, stage: Path, parts: list[Contributor]) -> pa.Table:
-    """The child errors of rows placed on this root's policies: a source shared by several
-    roots (billing) is mapped whole, but only its rows of these policies count here."""
-    keep = []
-    for c in parts[1:]:
-        mine = errors.filter(pc.equal(errors.column("source"), c.name))
-        if mine.num_rows:
-            rows = pq.read_table(stage / c.file, columns=[ROW]).column(ROW)
-            keep.append(mine.filter(pc.is_in(mine.column("row"), value_set=rows.combine_chunks())))
-    return pa.concat_tables(keep) if keep else errors.slice(0, 0)
-
-
-def _distinct(values: np.ndarray) -> int:
-    """How many distinct values (the stage files are sorted by position: no sort needed)."""
-    if not len(values):
-        return 0
-    if (np.diff(values) < 0).any():
-        return int(len(np.unique(values)))
-    return int(np.count_nonzero(values[1:] != values[:-1]) + 1)
-
-
-class Totals:
-    """Batch outcomes added up into the run's result."""
-
-    def __init__(self, parts: list[Contributor]) -> None:
-        self.parts = parts
-        self.policies = self.valid = self.quarantined = self.partial = self.conflicts = 0
-        self.reasons: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.arrived: dict[str, int] = {}
-
-    def add(self, outcome: dict[str, Any]) -> None:
-        for key in ("policies", "valid", "quarantined", "partial", "conflicts"):
-            setattr(self, key, getattr(self, key) + int(outcome[key]))
-        for name, count in outcome.get("arrived", {}).items():
-            self.arrived[name] = self.arrived.get(name, 0) + int(count)
-        for r in outcome.get("reasons", []):
-            held = self.reasons.setdefault(
-                (r["source"], r["path"], r["kind"]), {**r, "records": 0, "examples": []}
-            )
-            held["records"] += r["records"]
-            room = EXAMPLES - len(held["examples"])
-            held["examples"].extend(r["examples"][: max(0, room)])
-
-    def result(
-        self,
-        spec: AssemblySpec,
-        summary: dict[str, Any],
-        stage: Path,
-        batches: int,
-        resumed: int,
-        folder: Path,
-    ) -> AssemblyRunResult:
-        dups = pq.read_table(stage / "duplicates.parquet", columns=["source"])
-        dup_counts: dict[str, int] = {}
-        for name in dups.column("source").to_pylist():
-            dup_counts[name] = dup_counts.get(name, 0) + 1
-        child_q = stage / "child_quarantine.parquet"
-        child_errors = (
-            _placed(pq.read_table(child_q), stage, self.parts) if child_q.is_file() else None
-        )
-        quarantined_rows: dict[str, int] = {}
-        if child_errors is not None:
-            per = (
-                pa.table(
-                    {"source": child_errors.column("source"), "row": child_errors.column("row")}
-                )
-                .group_by(["source", "row"])
-                .aggregate([])
-            )
-            for name in per.column("source").to_pylist():
-                quarantined_rows[name] = quarantined_rows.get(name, 0) + 1
-        components = []
-        orphans = 0
-        for c in self.parts:
-            table = pq.read_table(stage / c.file, columns=[POS])
-            pos = table.column(POS).to_numpy()
-            rel = c.relationship
-            orphan = rel.orphans if rel is not None and c.kind == "child" else 0
-            orphans += orphan
-            components.append(
-                ComponentCompleteness(
-                    source=c.name,
-                    kind=c.kind,
-                    fills=[*(f"{lp}[]" for lp in c.lists), *c.scalars],
-                    policies_held=_distinct(pos),
-                    records_held=int(len(pos)),
-                    records_arrived=self.valid if c.kind == "root" else self.arrived.get(c.name, 0),
-                    duplicates=dup_counts.get(c.name, 0),
-                    quarantined_records=quarantined_rows.get(c.name, 0),
-                    unplaced=int(summary.get("unplaced", {}).get(c.name, 0)),
-                    orphans=orphan,
-                    orphan_sample=rel.orphan_sample
-                    if rel is not None and c.kind == "child"
-                    else [],
-                )
-            )
-        ranked = sorted(self.reasons.values(), key=lambda r: (-r["records"], r["path"]))
-        partial_reasons = _reasons(child_errors) if child_errors is not None else []
-        return AssemblyRunResult(
-            assembly_id=spec.assembly_id,
-            policies=self.policies,
-            complete=self.valid - self.partial,
-            partial=self.partial,
-            quarantined=self.quarantined,
-            orphans=orphans,
-            conflicts=self.conflicts,
-            duplicates=int(summary["duplicates"]),
-            batches=batches,
-            resumed_batches=resumed,
-            output_dir=str(folder),
-            components=components,
-            quarantined_reasons=[Reason(**r) for r in ranked[:20]],
-            partial_reasons=[Reason(**r) for r in partial_reasons[:20]],
-        )
