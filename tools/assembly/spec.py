@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, insert, select, update
 
 from core.errors import InputError, NotFoundError
 from core.settings import Settings
-from core.statuses import AssemblyStatus
+from core.statuses import AssemblyStatus, MappingStatus
 from core.store.models import AssemblyRow, table_of, utcnow
 from tools.assembly import keyspace
 from tools.assembly.contracts import (
@@ -39,7 +39,8 @@ from tools.assembly.crosswalks import (
 from tools.assembly.relationships import NAMESPACE, confirmed_relationships, propose_relationships
 from tools.assembly.survivorship import checked_rules, default_rules, load_rules
 from tools.audit import AuditLog
-from tools.canonical.repository import get_mapping, list_mappings
+from tools.canonical.repository import approve_mapping, get_mapping, list_mappings
+from tools.canonical.rule_checks import missing_required
 from tools.canonical.spec import MappingInfo
 from tools.content.sources import SourceInfo, SourceRegistry
 
@@ -82,11 +83,15 @@ def _confirmed_version(engine: Engine, tenant: str, version: int, wanted: list[s
     return confirmed
 
 
-def _mapping(engine: Engine, settings: Settings, info: SourceInfo, tenant: str) -> MappingInfo:
-    """The source's approved mapping, else its latest draft, else a new proposal."""
+def _mapping(
+    engine: Engine, settings: Settings, info: SourceInfo, tenant: str, *, component: bool = False
+) -> MappingInfo:
+    """The root's approved mapping, else its latest draft, else a new proposal. A component's
+    newest mapping at its latest version (a draft a person edits after an assembly approved
+    the previous version is approved with the next assembly), else a new proposal."""
     mappings = list_mappings(engine, tenant=tenant, source_id=info.source_id)
     approved = [m for m in mappings if m.approved_version is not None]
-    if approved:
+    if approved and not component:
         m = approved[-1]
         return get_mapping(engine, m.mapping_id, tenant=tenant, version=m.approved_version)
     if mappings:
@@ -197,7 +202,7 @@ def propose_assembly(
     filled = []
     for comp in sorted(components, key=lambda c: (c.direction != "lookup", c.source_name)):
         info = registry.get(comp.source)
-        mapping = _mapping(engine, settings, info, tenant)
+        mapping = _mapping(engine, settings, info, tenant, component=True)
         lists, scalars = _targets(mapping)
         filled.append(
             Component(
@@ -349,6 +354,42 @@ def get_assembly(engine: Engine, assembly_id: str, *, tenant: str) -> AssemblySp
     return AssemblySpec.model_validate(row[0])
 
 
+def _approve_components(
+    engine: Engine, assembly_id: str, components: list[Component], tenant: str
+) -> list[Component]:
+    """Approve the draft mapping versions the components run with (approving an assembly is
+    vouching for the rules it freezes): a component fills a part of the policy, so only the
+    required fields of the lists it fills must be mapped. Every draft is checked before any is
+    approved; each approval is audited, naming the assembly.
+
+    Raises:
+        InputError: a component mapping lacking a required field of a list it fills, or moved
+            on to a later version since the proposal. Nothing is approved then.
+    """
+    drafts = []
+    for c in components:
+        info = get_mapping(engine, c.mapping_id, tenant=tenant, version=c.mapping_version)
+        if info.status == MappingStatus.APPROVED:
+            continue
+        missing = missing_required(info.rules, info.canonical, whole_policy=False)
+        if missing or info.version != info.latest_version:
+            raise InputError(
+                f"the mapping of the component {c.source_name} ({c.mapping_id} "
+                f"v{c.mapping_version}) "
+                + (
+                    f"leaves required field(s) unmapped: {', '.join(missing)}"
+                    if missing
+                    else f"moved on to version {info.latest_version}"
+                ),
+                where=f"assembly {assembly_id}",
+                fix="map them (data-mash mapping set-field) or propose the assembly again",
+            )
+        drafts.append(c)
+    for c in drafts:
+        approve_mapping(engine, c.mapping_id, tenant=tenant, component_of=assembly_id)
+    return [c.model_copy(update={"mapping_status": MappingStatus.APPROVED}) for c in components]
+
+
 def approve_assembly(
     engine: Engine,
     assembly_id: str,
@@ -358,14 +399,16 @@ def approve_assembly(
     crosswalk_edits: list[tuple[str, CrosswalkEdit]] | None = None,
 ) -> AssemblySpec:
     """Freeze an assembly: components and crosswalk values under ``min_confidence`` are left
-    out; the root's mapping must be approved, and each component's mapping rules are frozen with
-    the assembly. Approving twice returns the approved spec.
+    out; the root's mapping must be approved; each component's mapping version is approved (as
+    a component, audited) and its rules are frozen with the assembly. Approving twice returns
+    the approved spec.
 
     Raises:
         NotFoundError: no such assembly.
         InputError: the root mapping not approved, a crosswalk edit naming no crosswalk of the
-            assembly or a value outside its field's values (where it was written is named).
-            Nothing is changed then.
+            assembly or a value outside its field's values (where it was written is named), a
+            component mapping lacking a required field of a list it fills. Nothing is changed
+            then.
     """
     spec = get_assembly(engine, assembly_id, tenant=tenant)
     if spec.status == AssemblyStatus.APPROVED:
@@ -380,8 +423,12 @@ def approve_assembly(
             where=f"assembly {assembly_id}",
             fix=f"review and approve it first: data-mash approve-mapping {spec.root_mapping_id}",
         )
-    # A component mapping fills a part of the policy, so it cannot pass a whole policy's
-    # mandatory-field check; the rules it runs with are frozen into the approved assembly.
+    kept = {c.source for c in components} | {spec.root}
+    crosswalks = [below(x, bar) for x in spec.crosswalks if x.source in kept]
+    crosswalks = apply_edits(crosswalks, crosswalk_edits or [])
+    check_values(crosswalks)
+    components = _approve_components(engine, assembly_id, components, tenant)
+    # The rules each component runs with are frozen into the approved assembly.
     frozen = {
         c.source: [
             r.model_dump(mode="json")
@@ -391,10 +438,6 @@ def approve_assembly(
         ]
         for c in components
     }
-    kept = {c.source for c in components} | {spec.root}
-    crosswalks = [below(x, bar) for x in spec.crosswalks if x.source in kept]
-    crosswalks = apply_edits(crosswalks, crosswalk_edits or [])
-    check_values(crosswalks)
     approved = spec.model_copy(
         update={
             "status": AssemblyStatus.APPROVED,

@@ -305,10 +305,14 @@ def approve_mapping(
     *,
     tenant: str = DEFAULT_TENANT,
     min_confidence: float | None = None,
+    component_of: str | None = None,
 ) -> MappingInfo:
     """Approve the latest version; rules below `min_confidence` become unmapped first.
 
-    Approving an already approved latest version returns it unchanged.
+    Approving an already approved latest version returns it unchanged. With ``component_of``
+    (an assembly being approved, whose component this mapping is), the mapping fills a part of
+    the policy: only the required fields of the lists it fills must be mapped, and the audit
+    entry names the assembly.
 
     Raises:
         NotFoundError: unknown mapping.
@@ -339,7 +343,7 @@ def approve_mapping(
         else r
         for r in rules
     ]
-    missing = missing_required(rules, current.canonical)
+    missing = missing_required(rules, current.canonical, whole_policy=component_of is None)
     if missing:
         below = "" if min_confidence is None else f" at min_confidence {min_confidence}"
         raise InputError(
@@ -352,6 +356,7 @@ def approve_mapping(
         "version": current.version,
         "min_confidence": min_confidence,
         "approved_by": audit.actor,
+        **({"component_of": component_of} if component_of else {}),
         "unmapped": [
             r.target for r, o in zip(rules, current.rules, strict=True) if o.mapped and not r.mapped
         ],

@@ -134,11 +134,16 @@ def _check_sample(candidates: pa.Table, rule: FieldRule, name: str, list_path: s
     )
 
 
-def missing_required(rules: Sequence[FieldRule], canonical: str) -> list[str]:
-    """Mandatory canonical fields no rule fills, plus required item fields of mapped lists."""
+def missing_required(
+    rules: Sequence[FieldRule], canonical: str, *, whole_policy: bool = True
+) -> list[str]:
+    """Mandatory canonical fields no rule fills, plus required item fields of mapped lists.
+
+    Without ``whole_policy`` (a component of an assembly fills a part of the policy), only the
+    required item fields of the lists it fills."""
     mapped = {r.target for r in rules if r.mapped}
 
-    missing = [p for p in mandatory_paths(canonical) if p not in mapped]
+    missing = [p for p in mandatory_paths(canonical) if p not in mapped] if whole_policy else []
     for item in list_components(canonical):
         prefix = f"{item.list_path}[]."
         if not any(t.startswith(prefix) for t in mapped):
