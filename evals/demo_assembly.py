@@ -4,7 +4,9 @@ policies, plan waves from the assemblies and run wave 0.
 Every count comes with what explains it: the completeness of each source per root (held,
 arrived, left out as duplicates, invalid values or orphans), the top reasons of quarantined and
 partial policies, the fields two systems disagree on, and why planned policies are not in wave 0
-(the gate they fail).
+(the gate they fail). Where the crosswalk proposal names values that need a person (a numeric
+billing mode, ambiguous without the data's evidence), the demo plays that person: it confirms
+the values the evidence points to, through the same audited edit, and says so.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from core.settings import Settings
 from core.statuses import WaveState
 from evals.demo_waves import EXAMPLE_RULES, StepProgress, plan_and_run_wave0
 from tools.assembly import confirm_relationships
+from tools.assembly.contracts import AssemblySpec
 from tools.assembly.output import CONFLICTS, STAGE, assembly_dir, run_dir
+from tools.assembly.review import edit_assembly, suggested_edits
 from tools.assembly.run import run_assembly
 from tools.assembly.spec import approve_assembly, propose_assembly
 from tools.routing.decisions import route_source
@@ -36,6 +40,7 @@ from tools.waves.state import wave_policy_ids
 #: The estate's policy roots (one row per policy each), in the order the demo assembles them.
 ROOTS = ("policy_master", "agency_policies", "life", "acquired_policy")
 TOP = 5
+REVIEWER = "the demo, acting as the reviewing person"
 
 
 def relate_step(engine: Engine, settings: Settings, sources: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +108,41 @@ def _duplicates(settings: Settings, assembly_id: str, result: Any) -> dict[str, 
     return {"by_source": by_source, "sample": sample}
 
 
+def review_crosswalks(
+    engine: Engine, spec: AssemblySpec, tenant: str
+) -> tuple[AssemblySpec, list[dict[str, Any]]]:
+    """The demo's reviewer confirms the crosswalk values the data points to (the proposal lists
+    them as needing a person, with their evidence), through the audited edit a person makes;
+    the values nothing points to stay unmapped and quarantine their records."""
+
+    edits = suggested_edits(spec)
+    if not edits:
+        return spec, []
+    held = {(x.source_name, x.column, v.value): v for x in spec.crosswalks for v in x.values}
+    edited = edit_assembly(
+        engine,
+        spec.assembly_id,
+        tenant=tenant,
+        crosswalk_edits=[(f"{REVIEWER}, on the data's evidence", e) for e in edits],
+    )
+    rows = []
+    for e in edits:
+        value = held[(e.source, e.column, e.value)]
+        rows.append(
+            {
+                "source": e.source,
+                "column": e.column,
+                "value": e.value,
+                "records": value.count,
+                "canonical": e.canonical,
+                "evidence": value.evidence,
+                "reviewer": REVIEWER,
+                "version": edited.version,
+            }
+        )
+    return edited, rows
+
+
 def assembly_step(
     engine: Engine,
     settings: Settings,
@@ -119,6 +159,7 @@ def assembly_step(
     rows = []
     for root in [r for r in ROOTS if r in mapping["approved"]]:
         spec = propose_assembly(engine, settings, ids[root], None, tenant=tenant)
+        spec, reviewed = review_crosswalks(engine, spec, tenant)
         approve_assembly(engine, spec.assembly_id, tenant=tenant)
         label = f"assemble {root}"
         result = run_assembly(
@@ -139,6 +180,7 @@ def assembly_step(
                 "conflict_fields": _conflict_fields(settings, spec.assembly_id),
                 "duplicate_records": _duplicates(settings, spec.assembly_id, result),
                 "crosswalks": len(spec.crosswalks),
+                "crosswalk_review": reviewed,
             }
         )
     return {

@@ -342,7 +342,9 @@ def crosswalk_table(spec: AssemblySpec) -> dict[str, Any]:
             x.field,
             v.value,
             v.count,
-            v.canonical or "(unmapped: records quarantined)",
+            v.canonical
+            or (f"(needs a person: the data points to {v.suggested})" if v.suggested else None)
+            or "(unmapped: records quarantined)",
             f"{v.confidence:.2f}",
         ]
         for x in spec.crosswalks

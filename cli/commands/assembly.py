@@ -282,6 +282,9 @@ def _render_spec(console: Console, spec: AssemblySpec) -> None:
                 f"  crosswalk {xw.source_name}.{xw.column} -> {xw.field}: "
                 f"{xw.unmapped_rows} rows unmapped ({', '.join(missing[:5])})"
             )
+        for v in xw.values:
+            if v.canonical is None and v.suggested is not None:
+                console.print(f"    '{v.value}' -> {v.suggested}? {v.evidence}")
     if spec.note:
         console.print(f"[yellow]note:[/yellow] {spec.note}")
 

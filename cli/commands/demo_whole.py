@@ -55,12 +55,32 @@ def _reasons(console: Console, title: str, reasons: list[dict[str, Any]]) -> Non
         console.print(f"    {r['records']:,} x {where}{r['path']}: {r['message']}{examples}")
 
 
+def _crosswalk_review(
+    console: Console, rows: list[dict[str, Any]], shown: set[tuple[str, str, str]]
+) -> None:
+    """The crosswalk values the proposal left to a person, as the demo's reviewer confirmed
+    them; each value's evidence once."""
+    if not rows:
+        return
+    confirmed = ", ".join(
+        f"{r['source']}.{r['column']} {r['value']} -> {r['canonical']}" for r in rows
+    )
+    console.print(f"Crosswalk review by {rows[0]['reviewer']} (audited edit): {confirmed}")
+    for r in rows:
+        key = (r["source"], r["column"], r["value"])
+        if key not in shown:
+            shown.add(key)
+            console.print(f"  {r['source']}.{r['column']} {r['value']}: {r['evidence']}")
+
+
 def render_assembly(console: Console, assembly: dict[str, Any]) -> None:
     console.print(
         f"Assembled {assembly['policies']:,} policies from every system into "
         f"{assembly['documents']:,} whole canonical documents ({assembly['seconds']:.1f} s)"
     )
+    shown: set[tuple[str, str, str]] = set()
     for row in assembly["assemblies"]:
+        _crosswalk_review(console, row.get("crosswalk_review", []), shown)
         console.print(
             table(
                 f"{row['root']} ({row['assembly_id']}): {row['policies']:,} policies -> "

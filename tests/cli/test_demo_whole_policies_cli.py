@@ -171,3 +171,32 @@ def test_the_terminal_shows_completeness_reasons_and_components(report: dict[str
     wave0 = report["waves"]["wave0"]
     assert f"holds {wave0['migrated']:,} whole policies of wave 0 with child rows" in text
     assert "Reconciliation per component" in text and "DIFFER" not in text
+
+
+def test_the_demo_reviews_the_numeric_billing_modes_and_payments_arrive(
+    report: dict[str, Any],
+) -> None:
+    """Billing's numeric modes need a person (12 is monthly or annual depending on the system):
+    the demo plays that person on the data's evidence, through the audited edit, and says so;
+    then billing's records arrive and wave 0's policies carry their payment history."""
+    from rich.console import Console
+
+    from cli.commands.demo_whole import render_assembly
+    from evals.demo_assembly import REVIEWER
+
+    for a in report["assembly"]["assemblies"]:
+        reviewed = {(r["column"], r["value"]): r for r in a["crosswalk_review"]}
+        assert {v for c, v in reviewed if c == "Freq"} == {"1", "2", "4", "12"}, a["root"]
+        assert all(
+            r["reviewer"] == REVIEWER and "days between" in r["evidence"] for r in reviewed.values()
+        )
+        billing = next(c for c in a["components"] if c["source"] == "billing")
+        assert billing["records_arrived"] > 0.9 * billing["records_held"]
+        left = [r for r in a["partial_reasons"] if r["path"] == "payments.billing_frequency"]
+        assert all(r["message"].startswith("7 ") for r in left)  # the estate's unknown code
+    assert report["waves"]["wave0"]["child_rows"]["payment"] > 0
+    console = Console(record=True, width=220)
+    render_assembly(console, report["assembly"])
+    text = console.export_text()
+    assert f"Crosswalk review by {REVIEWER} (audited edit): billing.Freq" in text
+    assert "12 -> monthly" in text and "as 12 payments a year would" in text

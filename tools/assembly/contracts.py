@@ -175,6 +175,11 @@ class CrosswalkValue(BaseModel):
     canonical: str | None
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: str
+    suggested: str | None = Field(
+        default=None,
+        description="A canonical value the data points to for a value left unmapped: it needs a "
+        "person, who confirms it (an edit) or not; it is never applied on its own.",
+    )
 
 
 class CrosswalkEdit(BaseModel):

@@ -3,7 +3,9 @@ value through the source's mapping (code table, value map), or none.
 
 Values are counted by DuckDB on the staged Parquet, so a column of any length costs one pass.
 A value with no canonical value quarantines exactly the records that hold it when the assembly
-runs; approving with ``--min-confidence`` leaves low-confidence proposals unmapped too.
+runs; approving with ``--min-confidence`` leaves low-confidence proposals unmapped too. A value
+no table decides may carry a suggestion the data points to (numeric frequency modes:
+:mod:`tools.assembly.code_evidence`); it stays unmapped until a person confirms it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pydantic import ValidationError
 from core.errors import InputError
 from knowledge.canonical import fields
 from knowledge.glossary.codes import code_table
+from tools.assembly.code_evidence import frequency_suggestions
 from tools.assembly.contracts import CodeCrosswalk, CrosswalkEdit, CrosswalkValue
 from tools.assembly.keyspace import quote, scan
 from tools.canonical.spec import CodeStep, FieldRule
@@ -132,8 +135,17 @@ def crosswalk_for(
     if not rows or len(rows) > MAX_VALUES:
         return None
     proposals = _translate([v for v, _ in rows], rule, allowed)
+    undecided = [value for (value, _), (c, _, _) in zip(rows, proposals, strict=True) if c is None]
+    hints = frequency_suggestions(info, rule.source, undecided, allowed) if undecided else {}
     values = [
-        CrosswalkValue(value=value, count=int(count), canonical=c, confidence=conf, evidence=why)
+        CrosswalkValue(
+            value=value,
+            count=int(count),
+            canonical=c,
+            confidence=conf,
+            evidence=hints[value].evidence if value in hints else why,
+            suggested=hints[value].canonical if value in hints else None,
+        )
         for (value, count), (c, conf, why) in zip(rows, proposals, strict=True)
     ]
     unmapped = sum(v.count for v in values if v.canonical is None)

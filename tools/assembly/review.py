@@ -4,7 +4,8 @@ Each edit is checked against the assembly (a crosswalk the assembly has and a va
 holds, a canonical value of the field; a rule naming a canonical field and the assembly's
 sources) before anything is written, then stored as the draft's next version through the
 write-ahead audit log, the edits themselves in the audit entry. An approved assembly is frozen:
-editing it is refused.
+editing it is refused. The crosswalk values the data points to (``suggested``) are offered
+as edits a person may confirm (:func:`suggested_edits`); nothing applies them on its own.
 """
 
 from __future__ import annotations
@@ -75,3 +76,15 @@ def edit_assembly(
     }
     store_spec(engine, tenant, edited, "edit_assembly", changes=changes)
     return edited
+
+
+def suggested_edits(spec: AssemblySpec) -> list[CrosswalkEdit]:
+    """The edits that confirm every value the data points to (a crosswalk value left unmapped
+    with a ``suggested`` canonical value), for a person who has read their evidence to give to
+    :func:`edit_assembly`; nothing is changed here."""
+    return [
+        CrosswalkEdit(source=x.source_name, column=x.column, value=v.value, canonical=v.suggested)
+        for x in spec.crosswalks
+        for v in x.values
+        if v.canonical is None and v.suggested is not None
+    ]
