@@ -70,7 +70,7 @@ def _crosswalk_review(
         key = (r["source"], r["column"], r["value"])
         if key not in shown:
             shown.add(key)
-            console.print(f"  {r['source']}.{r['column']} {r['value']}: {r['evidence']}")
+            console.print(f"  {r['evidence']}")
 
 
 def render_assembly(console: Console, assembly: dict[str, Any]) -> None:

@@ -191,12 +191,14 @@ def test_the_demo_reviews_the_numeric_billing_modes_and_payments_arrive(
             r["reviewer"] == REVIEWER and "days between" in r["evidence"] for r in reviewed.values()
         )
         billing = next(c for c in a["components"] if c["source"] == "billing")
-        assert billing["records_arrived"] > 0.9 * billing["records_held"]
+        # left out for an invalid value: the unknown code and bad dates only (all of them before)
+        assert billing["quarantined_records"] < 0.05 * billing["records_held"]
+        assert billing["records_arrived"] > 0
         left = [r for r in a["partial_reasons"] if r["path"] == "payments.billing_frequency"]
         assert all(r["message"].startswith("7 ") for r in left)  # the estate's unknown code
     assert report["waves"]["wave0"]["child_rows"]["payment"] > 0
     console = Console(record=True, width=220)
     render_assembly(console, report["assembly"])
-    text = console.export_text()
+    text = " ".join(console.export_text().split())  # long lines wrap on the terminal
     assert f"Crosswalk review by {REVIEWER} (audited edit): billing.Freq" in text
-    assert "12 -> monthly" in text and "as 12 payments a year would" in text
+    assert "12 -> monthly" in text and "12 payments a year (30 days) -> monthly" in text

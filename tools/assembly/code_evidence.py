@@ -145,9 +145,8 @@ def frequency_suggestions(
         median, records = medians[value]
         out[value] = Suggestion(
             canonical,
-            f"needs a person: a numeric mode counts payments a year or months between payments; "
-            f"{info.name} holds {records:,} records of '{value}' with a median of {median:.0f} "
-            f"days between {a} and {b}, as {numbers[value]} {reading} would ({expected:.0f}) "
-            f"-> {canonical}",
+            f"needs a person (a numeric mode counts payments a year or months between them): "
+            f"{records:,} records of '{value}' in {info.name}, median {median:.0f} days between "
+            f"{a} and {b}: {numbers[value]} {reading} ({expected:.0f} days) -> {canonical}",
         )
     return out
