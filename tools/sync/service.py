@@ -205,7 +205,8 @@ def sweep_new(
 def drift_in_platform_tables(
     platform: NewPlatform, *, batch: int = 500
 ) -> Iterator[tuple[str, dict[str, Any] | None, dict[str, Any] | None]]:
-    """Every policy a wave placed in the platform's tables, compared with what sync wrote there.
+    """Every policy a wave placed in the platform's tables that sync follows, compared with what
+    sync wrote there.
 
     Yields (policy id, difference or None when there is none, the platform's record of the
     policy with the difference taken: None once the tables no longer hold it). Both sides are
@@ -231,8 +232,12 @@ def _compare(
     recorded = platform.records(ids)
     expected = canonical_documents({pid: doc for pid, doc in recorded.items() if doc})
     for pid in ids:
+        if pid not in recorded:
+            continue  # sync does not follow it: its wave was not adopted (``sync adopt``)
         now, was = actual.get(pid), expected.get(pid)
-        if now is not None and was is not None and document_hash(now) == document_hash(was):
+        if (now is None and was is None) or (
+            now is not None and was is not None and document_hash(now) == document_hash(was)
+        ):
             yield pid, None, None
             continue
         delta = delta_of(was or {}, now or {})

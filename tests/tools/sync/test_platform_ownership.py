@@ -120,3 +120,14 @@ def test_the_sweep_finds_drift_in_the_platforms_tables_and_carries_it(
     assert '"Essen"' in corrections and "C3-2" in corrections
     assert sweep_new(migrated.engine, tenant="default", settings=settings).drifted == 0
     assert migrated.policy_row("A000006").policy_core__insured_party__address__city == "Essen"
+
+
+def test_the_sweep_leaves_a_wave_sync_does_not_follow_alone(
+    store: Engine, store_settings: Settings, tmp_path: Path
+) -> None:
+    settings = store_settings.model_copy(update={"embedding_provider": "none"})
+    migrated = Migrated(store, settings, tmp_path, adopt=False)  # wave run, never adopted
+    swept = sweep_new(store, tenant="default", settings=settings)
+    assert (swept.compared, swept.drifted, swept.repaired) == (0, 0, 0)
+    assert dict(migrated.platform.documents()) == {}
+    assert sync_status(store, tenant="default").pending_changes == 0

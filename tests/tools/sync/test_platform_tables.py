@@ -60,6 +60,7 @@ class Migrated:
         config: dict[str, Any] | None = None,
         *,
         table: pa.Table | None = None,
+        adopt: bool = True,
     ) -> None:
         self.engine, self.settings, self.tmp = engine, settings, tmp
         table = canonical_table(12, prefix="A") if table is None else table
@@ -74,8 +75,12 @@ class Migrated:
         )
         self.wave_id = plan.waves[0].wave_id
         assert run_wave(self.context, self.wave_id).status == "completed"
-        after = keep_in_step(engine, settings, self.wave_id, tenant="default", context=self.context)
-        assert after.ledger.owner is Owner.NEW and after.adopted and after.adopted.fresh == 12
+        if adopt:
+            after = keep_in_step(
+                engine, settings, self.wave_id, tenant="default", context=self.context
+            )
+            assert after.ledger.owner is Owner.NEW and after.adopted
+            assert after.adopted.fresh == 12
         self.target: NewPlatformTarget = self.context.target("new_platform", config or {})  # type: ignore[assignment]
         self.platform = NewPlatform(engine, tenant="default", settings=settings)
 
