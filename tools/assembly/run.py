@@ -351,7 +351,13 @@ class AssembleBatch:
     def __call__(self, task: tuple[int, int, int] | None) -> dict[str, Any] | None:
         if task is None:
             return None
-        k, lo, hi = task
+        outcome = self._assemble(*task)
+        # The batch's tables are gone: Arrow's allocator returns their pages (kept for reuse,
+        # they pile up over many batches in the process's peak).
+        pa.default_memory_pool().release_unused()
+        return outcome
+
+    def _assemble(self, k: int, lo: int, hi: int) -> dict[str, Any]:
         n, parts, folder = hi - lo, self.parts, self.folder
         root = make_slice(parts[0], _read(self._dataset(parts[0]), lo, hi), lo, n)
         others = [make_slice(c, _read(self._dataset(c), lo, hi), lo, n) for c in parts[1:]]

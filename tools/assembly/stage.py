@@ -208,6 +208,13 @@ class MapStagedPart:
         self.schema, self.folder = schema, folder
 
     def __call__(self, item: tuple[int, Path, int, np.ndarray | None]) -> list[pa.Table]:
+        errors = self._map(item)
+        # Arrow's allocator keeps freed pages for reuse, and over many parts they pile up in
+        # the process's peak: each part returns them.
+        pa.default_memory_pool().release_unused()
+        return errors
+
+    def _map(self, item: tuple[int, Path, int, np.ndarray | None]) -> list[pa.Table]:
         k, part, offset, keep = item
         errors: list[pa.Table] = []
         for j, batch in enumerate(part_batches(part, self.schema, batch_rows=MAP_ROWS)):
