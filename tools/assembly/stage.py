@@ -160,9 +160,11 @@ def _map_source(  # noqa: PLR0913
     raw: list[str],
     keep: np.ndarray | None = None,
     executor: Executor | None = None,
-) -> tuple[Path, list[pa.Table]]:
+    errors: ErrorSink | None = None,
+) -> Path:
     """Map a source's rows (only the sorted row numbers ``keep``, when given) into candidate
-    parts under ``tmp/<index>/``, a task per staged part on ``executor``; return its errors."""
+    parts under ``tmp/<index>/``, a task per staged part on ``executor``; its child records'
+    errors go to ``errors`` as each part's task returns them."""
     info = contributor.info
     schema = source_schema(info)
     plan = compile_plan(contributor.rules, version, schema)
@@ -173,7 +175,7 @@ def _map_source(  # noqa: PLR0913
     columns = list(dict.fromkeys([*plan.columns, *raw])) or [schema.names[0]]
     staged = sorted(info.records_path.glob("part-*.parquet"))
     if not staged:
-        return folder, []
+        return folder
     unified = staged_dataset(info.records_path).schema
     target = pa.schema([unified.field(name) for name in columns])
     items: list[tuple[int, Path, int, np.ndarray | None]] = []
@@ -187,8 +189,29 @@ def _map_source(  # noqa: PLR0913
         items.append((k, part, start, kept))
         start += rows
     task = MapStagedPart(contributor, version, raw, target, folder)
-    errors = [table for out in (executor or LocalExecutor()).map(task, items) for table in out]
-    return folder, errors
+    for out in (executor or LocalExecutor()).map(task, items):
+        if errors is not None:
+            errors.add(out)
+    return folder
+
+
+class ErrorSink:
+    """The staging's child errors, written to one Parquet file as the tasks return them (a
+    source whose every record holds an unmapped code has as many errors as records)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: pq.ParquetWriter | None = None
+
+    def add(self, tables: list[pa.Table]) -> None:
+        for table in tables:
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(self.path, table.schema)
+            self._writer.write_table(table)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
 
 class MapStagedPart:
@@ -332,7 +355,7 @@ def build_stage(
             col = c.relationship.parent_key if c.kind == "child" else c.relationship.child_key
             raw_root.append(col)
         raw_root = list(dict.fromkeys(raw_root))
-        errors: list[pa.Table] = []
+        errors = ErrorSink(tmp / "child_quarantine.parquet")
         mapped: dict[int, Path] = {}
         unplaced: dict[str, int] = {}
         for c in contributors:
@@ -349,17 +372,15 @@ def build_stage(
             keep = None
             if c.kind == "child":
                 keep, unplaced[c.name] = _placed_rows(con, c, sources)
-            mapped[c.index], errs = _map_source(c, tmp, version, raw, keep, executor)
-            errors.extend(errs)
+            mapped[c.index] = _map_source(c, tmp, version, raw, keep, executor, errors)
             if c.kind == "root":
                 # The root's policies first: a child is mapped only for rows that reach them
                 # (a billing file shared by four policy systems is not mapped four times over).
                 _root_keys(con, c, mapped[c.index], raw_root, root_id)
         if progress:
             progress("joining sources to policies")
+        errors.close()
         summary = _join(con, contributors, mapped, sources, tmp, unplaced)
-        if errors:
-            pq.write_table(pa.concat_tables(errors), tmp / "child_quarantine.parquet")
         for path in mapped.values():
             shutil.rmtree(path)
         summary["batch_policies"] = batch_policies
