@@ -1,15 +1,13 @@
-"""Top-1 on a small sample estate (lexical mode), against the generator's ground truth."""
+"""Top-1 on a small sample estate (lexical and default mode), against the generator's ground
+truth. The estate and its lexical evaluation are the session's (tests/evals/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import pytest
-
-from evals.matching_estate import EVALUATION_SEED, evaluate_on_estate, is_right
+from evals.matching_estate import evaluate_on_estate, is_right
 from knowledge.embeddings.semantic import CachedEmbedder, Embedder
-
-estate = pytest.importorskip("evals.estate")
 
 
 def test_ground_truth_comparison_rules() -> None:
@@ -19,16 +17,9 @@ def test_ground_truth_comparison_rules() -> None:
     assert not is_right("policy_core.status", None)
 
 
-@pytest.fixture(scope="module")
-def small_estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("estate") / "e"
-    estate.generate_estate(out, policies=500, seed=EVALUATION_SEED)
-    return out
-
-
-def test_small_estate_top1_lexical(small_estate: Path) -> None:
+def test_small_estate_top1_lexical(lexical_evaluation: dict[str, Any]) -> None:
     # Without the embedding model (embedding_provider: none) the matcher is weaker but usable.
-    systems = evaluate_on_estate(small_estate)["systems"]
+    systems = lexical_evaluation["systems"]
     for name in ("policy_master", "acquired", "life", "billing", "agency", "claims"):
         assert systems[name]["top1"] >= 0.9, (name, systems[name])
     assert systems["overall"]["top1"] >= 0.9
@@ -36,12 +27,12 @@ def test_small_estate_top1_lexical(small_estate: Path) -> None:
 
 
 def test_small_estate_top1_every_system_default_mode(
-    small_estate: Path, minilm: Embedder, tmp_path: Path
+    evaluation_estate: Path, minilm: Embedder, tmp_path: Path
 ) -> None:
     # The issue's bar, in the default mode (local MiniLM, cached on disk as in the product):
     # top-1 >= 0.90 on every system, and auto-accepted fields right at least 98% of the time.
     embedder = CachedEmbedder(minilm, tmp_path / "emb")
-    systems = evaluate_on_estate(small_estate, embedder=embedder)["systems"]
+    systems = evaluate_on_estate(evaluation_estate, embedder=embedder)["systems"]
     assert set(systems) >= {
         "acquired",
         "agency",

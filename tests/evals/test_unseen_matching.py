@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from evals.matching_calibration import FIT_SEEDS
-from evals.matching_estate import EVALUATION_SEED, evaluate_on_estate, summarize
+from evals.matching_estate import evaluate_on_estate, summarize
 from evals.unseen import generate_unseen
 from knowledge.embeddings.semantic import CachedEmbedder, Embedder
 
@@ -31,11 +31,19 @@ def _wrong_accepted(rows: list[dict[str, Any]]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def unseen_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+def unseen_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[int, Path]:
+    """The unseen sources of each seed (read by the tests, never written)."""
     assert not set(SEEDS) & set(FIT_SEEDS)
+    return {
+        seed: generate_unseen(tmp_path_factory.mktemp(f"u{seed}") / "u", seed=seed)
+        for seed in SEEDS
+    }
+
+
+@pytest.fixture(scope="module")
+def unseen_rows(unseen_sources: dict[int, Path]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for seed in SEEDS:
-        out = generate_unseen(tmp_path_factory.mktemp(f"u{seed}") / "u", seed=seed)
+    for out in unseen_sources.values():
         result = evaluate_on_estate(out)
         rows += [{**r, "system": r["source"].split("_", 1)[0]} for r in result["columns"]]
     return rows
@@ -63,17 +71,15 @@ def test_top1_on_every_unseen_convention(unseen_rows: list[dict[str, Any]]) -> N
     assert summarize(french)["top1"] >= 0.95  # French headers and values, day-first dates
 
 
-def test_no_auto_accepted_wrong_answer_on_the_estate(tmp_path: Path) -> None:
-    from evals.estate import generate_estate
-
-    generate_estate(tmp_path / "e", policies=500, seed=EVALUATION_SEED)
-    rows = evaluate_on_estate(tmp_path / "e")["columns"]
-    assert _wrong_accepted(rows) == []
+def test_no_auto_accepted_wrong_answer_on_the_estate(lexical_evaluation: dict[str, Any]) -> None:
+    # the 500-policy estate of the evaluation seed, lexical mode (tests/evals/conftest.py)
+    assert _wrong_accepted(lexical_evaluation["columns"]) == []
 
 
-def test_unseen_default_mode_never_confidently_wrong(tmp_path: Path, minilm: Embedder) -> None:
+def test_unseen_default_mode_never_confidently_wrong(
+    unseen_sources: dict[int, Path], tmp_path: Path, minilm: Embedder
+) -> None:
     embedder = CachedEmbedder(minilm, tmp_path / "emb")
-    out = generate_unseen(tmp_path / "u", seed=SEEDS[0])
-    rows = evaluate_on_estate(out, embedder=embedder)["columns"]
+    rows = evaluate_on_estate(unseen_sources[SEEDS[0]], embedder=embedder)["columns"]
     assert _wrong_accepted(rows) == []
     assert summarize(rows)["precision"] >= 0.98
