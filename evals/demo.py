@@ -186,7 +186,11 @@ def mapping_step(
     progress: StepProgress | None = None,
 ) -> dict[str, Any]:
     """Propose a mapping for every source and score it against the ground truth; approve and
-    run the policy-level sources (after the scripted review) at the calibrated threshold."""
+    run the policy-level sources (after the scripted review) at the calibrated threshold.
+
+    Every proposal comes first, then the local embedding model is released, then the approved
+    mappings run (they embed nothing).
+    """
 
     started = time.perf_counter()
     truth = json.loads((out / "ground_truth" / "mapping.json").read_text())
@@ -222,23 +226,28 @@ def mapping_step(
                 row["status"] = f"needs review: {exc.what}"
                 row["problem"] = f"{name}: mapping not approved: {exc.message}"
             else:
-                label = f"map {name}"
-                run = map_to_canonical(
-                    engine,
-                    settings,
-                    proposal.mapping_id,
-                    progress=(lambda d, t, label=label: progress(label, d, t))
-                    if progress
-                    else None,
-                )
-                row.update(
-                    status=MappingStatus.APPROVED,
-                    canonical_valid=run.valid,
-                    canonical_invalid=run.invalid,
-                    field_errors=run.field_errors,
-                    reasons=[r.model_dump(mode="json") for r in run.reasons[:5]],
-                )
+                row["status"] = MappingStatus.APPROVED
         rows.append(row)
+    # The embedding work is over (one text per column, ingest and proposals only): end the
+    # model's process before the policy sources are mapped, so neither the mapping runs nor
+    # the assembly, routing and waves after them carry torch's memory beside their own.
+    release_local_models()
+    for row in rows:
+        if row["status"] != MappingStatus.APPROVED:
+            continue
+        label = f"map {row['source']}"
+        run = map_to_canonical(
+            engine,
+            settings,
+            row["mapping_id"],
+            progress=(lambda d, t, label=label: progress(label, d, t)) if progress else None,
+        )
+        row.update(
+            canonical_valid=run.valid,
+            canonical_invalid=run.invalid,
+            field_errors=run.field_errors,
+            reasons=[r.model_dump(mode="json") for r in run.reasons[:5]],
+        )
     scored_total = sum(r["columns"] for r in rows)
     return {
         "sources": rows,
@@ -396,9 +405,6 @@ def run_demo(
     estate["seconds"] = round(time.perf_counter() - started, 2)
     sources = sources_step(engine, settings, out, progress=progress)
     mapping = mapping_step(engine, settings, out, sources, progress=progress)
-    # The embedding work is over (one text per column, ingest and mapping only): end the model's
-    # process so the assembly, routing and waves that follow never carry torch's memory.
-    release_local_models()
     result: dict[str, Any] = {"estate": estate, "sources": sources, "mapping": mapping}
     if whole_policies:
         result["relationships"] = relate_step(engine, settings, sources)

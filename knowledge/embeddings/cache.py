@@ -71,6 +71,12 @@ class CachedEmbedder:
     def dimension(self) -> int:
         return self.inner.dimension
 
+    def prepare(self) -> None:
+        """Let the wrapped model start loading ahead of use, when it can."""
+        prepare = getattr(self.inner, "prepare", None)
+        if prepare is not None:
+            prepare()
+
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``, calling the wrapped model once for all distinct uncached texts."""
         keys = [cache_key(self.inner.name, text) for text in texts]

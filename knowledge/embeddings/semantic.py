@@ -126,6 +126,16 @@ class LocalMiniLMEmbedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def prepare(self) -> None:
+        """Start loading the model ahead of the first :meth:`embed` without waiting for it
+        (isolated: the child starts and loads on its own; in process: a no-op)."""
+        if self._worker is not None:
+            self._worker.start()
+
+    def load(self) -> None:
+        """Load the model in this process now (the worker's child does, before any request)."""
+        self._loaded()
+
     def release(self) -> None:
         """Free the model: end the child process (isolated), or drop it here. The next
         :meth:`embed` loads it again."""

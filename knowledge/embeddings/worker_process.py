@@ -21,12 +21,20 @@ from knowledge.embeddings.worker import read_frame, write_frame
 def serve(stdin: IO[bytes], stdout: IO[bytes], batch_size: int) -> None:
     """The child's loop: embed each request until stdin closes."""
     model = LocalMiniLMEmbedder(batch_size=batch_size)
+    failure: str | None = None
+    try:
+        model.load()  # before the first request: a child started ahead loads while its caller works
+    except Exception as error:  # noqa: BLE001 (reported to the caller at its first request)
+        failure = f"{type(error).__name__}: {error}"
     while (request := read_frame(stdin)) is not None:
         reply: dict[str, Any]
         try:
+            if failure is not None:
+                raise RuntimeError(failure)
             vectors = model.embed(json.loads(request))
         except Exception as error:  # noqa: BLE001 (reported to the caller, which raises)
-            write_frame(stdout, json.dumps({"error": f"{type(error).__name__}: {error}"}).encode())
+            message = failure or f"{type(error).__name__}: {error}"
+            write_frame(stdout, json.dumps({"error": message}).encode())
         else:
             reply = {"rows": int(vectors.shape[0]), "dimension": int(vectors.shape[1])}
             write_frame(stdout, json.dumps(reply).encode())

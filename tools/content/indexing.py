@@ -52,6 +52,14 @@ def _cached_embedder(provider, cache_dir, key, base_url, model, tenant, budget, 
     )
 
 
+def prepare_index(settings: Settings) -> None:
+    """Let the embedding model start loading now (a child process of its own), so it is ready
+    when a source being decoded comes to be indexed; a no-op when semantic embeddings are off."""
+    prepare = getattr(_embedder(settings), "prepare", None)
+    if prepare is not None:
+        prepare()
+
+
 def vector_index(settings: Settings):  # type: ignore[no-untyped-def]
     """The workspace's vector index, or None when semantic embeddings are off."""
     embedder = _embedder(settings)

@@ -298,6 +298,8 @@ def _stage_source(
     ) as op:
         if op.completed:
             return _result(registry.get(source_id), reused=True)
+        if index:
+            indexing.prepare_index(settings)  # the model loads while the file decodes
         try:
             records, bad, columns, sample = _stage(
                 reader,

@@ -83,6 +83,11 @@ def _kind(value: Any) -> str:
     return "str"  # time, timedelta, Decimal...: kept as text
 
 
+# Exact types whose kind needs no range check: looked up before :func:`_kind`'s chain of tests
+# (text and nulls are most values of a file).
+_PLAIN_KINDS: dict[type, str] = {str: "str", type(None): "null", bool: "bool"}
+
+
 class ValueShape:
     """What one column (or list element) has held so far."""
 
@@ -94,7 +99,7 @@ class ValueShape:
         self.fields: RecordShape | None = None  # for dict values (inside lists)
 
     def observe(self, value: Any) -> None:
-        kind = _kind(value)
+        kind = _PLAIN_KINDS.get(type(value)) or _kind(value)
         self.kinds.add(kind)
         if kind == "list":
             self.element = self.element or ValueShape()
