@@ -116,6 +116,27 @@ def test_xml_records_flattened_with_attributes_and_lists(tmp_path: Path, read_al
     assert rows[1]["Insured.Name"] == "Bob" and rows[1]["status"] is None
 
 
+def test_xml_columns_in_document_order_with_text_beside_children(tmp_path: Path, read_all) -> None:
+    # An element's own text beside children is `<name>._text`, unless a child element is
+    # itself named _text: then that child's columns take the key (the text has no column).
+    path = tmp_path / "text.xml"
+    path.write_text(
+        '<Export><Policy id="1"><Note lang="en">hello<_text><Line>a</Line></_text></Note>'
+        '<Premium currency="EUR">12.50</Premium><Holder>Ann<Name>A</Name></Holder></Policy>'
+        "</Export>"
+    )
+    table, _ = read_all("xml", path, {"record_element": "Policy"})
+    assert list(table.to_pylist()[0].items()) == [
+        ("id", "1"),
+        ("Note._text.Line", "a"),
+        ("Note.lang", "en"),
+        ("Premium", "12.50"),
+        ("Premium.currency", "EUR"),
+        ("Holder._text", "Ann"),
+        ("Holder.Name", "A"),
+    ]
+
+
 def test_xml_errors(tmp_path: Path, read_all) -> None:
     path = tmp_path / "p.xml"
     path.write_text(XML)

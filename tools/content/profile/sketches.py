@@ -142,9 +142,15 @@ class ValueCounter:
 def char_pattern(values: pa.Array) -> pa.Array:
     """Letters -> A, digits -> 9, others kept, on the first 40 characters (… marks the cut)."""
     head = pc.utf8_slice_codeunits(values, 0, _PATTERN_CHARS)
-    if pa.types.is_string(head.type) and pc.all(pc.string_is_ascii(head)).as_py() is not False:
+    if pa.types.is_string(head.type):
+        # ASCII letters and digits by lookup table; only the values holding other characters
+        # then go through the regex for their non-ASCII letters (é, ß), about 10x slower
         pattern = _ascii_pattern(head)
-    else:  # regex handles non-ASCII letters (é, ß), about 10x slower
+        other = pc.fill_null(pc.invert(pc.string_is_ascii(head)), False)
+        if pc.any(other).as_py():
+            letters = pc.replace_substring_regex(pc.filter(pattern, other), r"\pL", "A")
+            pattern = pc.replace_with_mask(pattern, other, letters)
+    else:
         pattern = pc.replace_substring_regex(head, r"[0-9]", "9")
         pattern = pc.replace_substring_regex(pattern, r"\pL", "A")
     longer = pc.greater(pc.utf8_length(values), _PATTERN_CHARS)

@@ -145,6 +145,12 @@ class ValueShape:
             return pa.struct(self.fields.schema())
         return _SCALAR_TYPES.get(kind, pa.string())
 
+    def passes_through(self) -> bool:
+        """True when :meth:`coerce` returns every value seen so far unchanged (one scalar kind,
+        or nulls only), so a batch can hand the values to pyarrow as they are."""
+        kinds = self.kinds - {"null"}
+        return not kinds or (len(kinds) == 1 and next(iter(kinds)) in _SAME_WHEN_COERCED)
+
     def coerce(self, value: Any) -> Any:
         """Convert ``value`` so pyarrow accepts it for :meth:`arrow_type`."""
         if value is None:
@@ -174,6 +180,11 @@ _SCALAR_TYPES: dict[str, pa.DataType] = {
     "datetime": pa.timestamp("us"),
     "str": pa.string(),
 }
+
+
+# Kinds whose values :meth:`ValueShape.coerce` returns unchanged when no other kind is mixed in
+# (``bigint`` alone resolves to text, so it is not one of them).
+_SAME_WHEN_COERCED = frozenset({"bool", "int", "float", "date", "datetime", "str"})
 
 
 def _as_text(value: Any) -> str | None:
@@ -225,6 +236,9 @@ class RecordShape:
         rows = list(records)
         arrays = []
         for name, shape in self.columns.items():
-            values = [shape.coerce(r.get(name)) for r in rows]
+            if shape.passes_through():  # most columns: skip a Python call per value
+                values = [r.get(name) for r in rows]
+            else:
+                values = [shape.coerce(r.get(name)) for r in rows]
             arrays.append(pa.array(values, type=schema.field(name).type))
         return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -42,6 +42,9 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+_TEXT_ONLY = frozenset({"text", "null", ""})  # typeof() values of a column read as str or None
+
+
 def _arrow_type(kinds: set[str]) -> pa.DataType:
     kinds = kinds - {"null", ""}
     if kinds == {"integer"}:
@@ -120,18 +123,18 @@ class SqliteReader:
             names = [d[0] for d in cursor.description]
             probes = ", ".join(f"group_concat(DISTINCT typeof({_quote(n)}))" for n in names)
             kinds = con.execute(f"SELECT {probes} FROM ({sql})").fetchone() if names else ()
+            stored = [set((k or "").split(",")) for k in kinds]
             schema = pa.schema(
-                [
-                    pa.field(n, _arrow_type(set((k or "").split(","))))
-                    for n, k in zip(names, kinds, strict=True)
-                ]
+                [pa.field(n, _arrow_type(k)) for n, k in zip(names, stored, strict=True)]
             )
+            # columns holding text and nulls only reach pyarrow as they are
+            as_is = [k <= _TEXT_ONLY for k in stored]
             cursor = con.execute(sql)
             while rows := cursor.fetchmany(batch_rows):
                 columns = list(zip(*rows, strict=True))
                 arrays = [
-                    _column(values, field.type)
-                    for values, field in zip(columns, schema, strict=True)
+                    pa.array(values, type=field.type) if plain else _column(values, field.type)
+                    for values, field, plain in zip(columns, schema, as_is, strict=True)
                 ]
                 yield ReadBatch(pa.RecordBatch.from_arrays(arrays, schema=schema))
         except sqlite3.DatabaseError as exc:  # a damaged file fails on first touch or mid-read

@@ -183,9 +183,45 @@ class XmlReader:
         self, repeated: set[str], span: RecordSpan | None = None
     ) -> Iterator[dict[str, Any]]:
         for elem in self._elements(span):
-            record = flatten(self._to_dict(elem, "", repeated))
+            record: dict[str, Any] = {}
+            self._flat_into(record, elem, "", "", repeated)
             # a leaf's own text sits under key "" -> "premium." after flattening
             yield {k[:-1] if k.endswith(".") else k: v for k, v in record.items()}
+
+    def _flat_into(
+        self, out: dict[str, Any], elem: ET.Element, prefix: str, path: str, repeated: set[str]
+    ) -> None:
+        """Add to ``out`` what ``flatten(self._to_dict(elem, path, repeated), prefix)`` holds,
+        in the same order, without building the nested dict first (one record's hot path)."""
+        attributes: set[str] = set()
+        if self.options.attributes:
+            for key, value in elem.attrib.items():
+                name = _local(key)
+                attributes.add(name)
+                out[prefix + name] = value
+        groups: dict[str, list[ET.Element]] = {}
+        for child in elem:
+            groups.setdefault(_local(child.tag), []).append(child)
+        for tag, children in groups.items():
+            child_path = f"{path}.{tag}" if path else tag
+            name = prefix + (f"@{tag}" if tag in attributes else tag)
+            if child_path in repeated:
+                values = [self._value(c, child_path, repeated) for c in children]
+                out[name] = [flatten(v) if isinstance(v, Mapping) else v for v in values]
+                continue
+            child = children[0]
+            text = child.text or ""
+            text = text.strip() if self.options.strip else text
+            if len(child) == 0 and not (self.options.attributes and child.attrib):
+                out[name] = text or None
+                continue
+            if text and len(child) and any(_local(c.tag) == "_text" for c in child):
+                # a child element named _text takes the text's key: the nested dict's rules
+                out.update(flatten(self._value(child, child_path, repeated), f"{name}."))
+                continue
+            if text:
+                out[f"{name}.{'' if len(child) == 0 else '_text'}"] = text
+            self._flat_into(out, child, f"{name}.", child_path, repeated)
 
     def batches(self, batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[ReadBatch]:
         """Yield batches of at most ``batch_rows`` records."""
