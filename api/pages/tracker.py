@@ -10,11 +10,12 @@ from fastapi.responses import Response
 
 from api.deps import Cursor, config_of
 from api.pages.rendering import error_page, page_caller, render, to_login
-from api.routes.audit import replay
+from api.routes.audit import read_page
 from core.errors import DataMashError, NotFoundError
 from tools.assembly.contracts import PolicyDocument
 from tools.assembly.output import show_policy
 from tools.audit import AuditLog, AuditRecord
+from tools.audit.contracts import audit_page_of
 from tools.waves import PolicyReport, locate_policy
 
 router = APIRouter(include_in_schema=False)
@@ -72,16 +73,10 @@ async def audit_page(
         return to_login(request)
     config = config_of(request)
     try:
-        page = await replay(
-            caller,
-            config.engine,
-            caller.tenant,
-            namespace=namespace or None,
-            since=since or None,
-            until=until or None,
-            limit=AUDIT_PAGE,
-            cursor=cursor,
+        entries, paging = read_page(
+            config.engine, caller.tenant, namespace, since, until, AUDIT_PAGE, cursor
         )
+        page = audit_page_of(entries, paging)
     except DataMashError as exc:
         return error_page(request, caller, exc)
     start = int(cursor) if cursor else 0

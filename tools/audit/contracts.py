@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, Field, computed_field, field_validator
 
 from core.ids import PolicyId
@@ -78,6 +79,35 @@ class AuditPage(Page):
 
     entries: list[AuditRecord]
     incomplete: int = Field(0, description="Entries on this page still pending (crashed).")
+
+
+#: Naive stamps (SQLite's) are UTC, written with a ``Z`` as pydantic writes aware UTC ones.
+_PAGE_JSON = orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z
+
+
+def _page_document(entries: list[dict[str, Any]], page: Page) -> dict[str, Any]:
+    incomplete = sum(entry["status"] == AuditStatus.PENDING for entry in entries)
+    return {**page.model_dump(), "entries": entries, "incomplete": incomplete}
+
+
+def audit_page_of(entries: list[dict[str, Any]], page: Page) -> AuditPage:
+    """An :class:`AuditPage` of entries' field values (validated)."""
+    return AuditPage.model_validate(_page_document(entries, page))
+
+
+def audit_page_json(entries: list[dict[str, Any]], page: Page) -> bytes:
+    """:func:`audit_page_of` as JSON, from the field values of entries read from the log
+    (:meth:`tools.audit.AuditLog.replay_page_values`), without validating each entry first.
+
+    The same document as ``audit_page_of(...).model_dump_json()`` (tested), in about half the
+    time for a page of 50: a listing's rows come from our own store, so validating them into
+    records only to dump them again was the larger part of serving the page.
+    """
+    document = _page_document(entries, page)
+    try:
+        return orjson.dumps(document, option=_PAGE_JSON)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, which pydantic writes
+        return AuditPage.model_validate(document).model_dump_json().encode()
 
 
 class AuditEntry(AuditRecord):

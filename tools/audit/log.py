@@ -113,10 +113,14 @@ PREVIEW_BYTES = 1024
 #: The largest top-level item (as JSON) a shortened payload or outcome keeps.
 PREVIEW_ITEM_BYTES = 256
 _LONG = ("payload", "outcome")
-#: The columns a listing reads as they are, in the order :func:`_preview_values` unpacks them.
-_LISTED = tuple(column for column in ENTRY.c if column.name not in _LONG)
-_LISTED_NAMES = tuple(column.name for column in _LISTED)
 _ENTRY_NAMES = tuple(column.name for column in ENTRY.c)
+#: What a preview row holds, in the record's field order: each long value's opening is
+#: followed by its size (``payload``, ``payload_size``), which :func:`_preview_values` drops.
+_PREVIEW_NAMES = tuple(
+    label
+    for name in _ENTRY_NAMES
+    for label in ((name, f"{name}_size") if name in _LONG else (name,))
+)
 #: Validates a listing's entries in one call (not one ``model_validate`` per row).
 _RECORDS = TypeAdapter(list[AuditRecord])
 
@@ -135,10 +139,15 @@ def _opening(column: Any, dialect: str) -> list[Any]:
 
 @cache
 def _columns(dialect: str, preview: bool) -> tuple[Any, ...]:
-    """What a listing selects: every column, or with ``preview`` the openings of the long ones."""
+    """What a listing selects: every column, or with ``preview`` the openings of the long ones
+    (in place, each followed by its length: see :data:`_PREVIEW_NAMES`)."""
     if not preview:
         return (ENTRY,)
-    return (*_LISTED, *_opening(ENTRY.c.payload, dialect), *_opening(ENTRY.c.outcome, dialect))
+    return tuple(
+        part
+        for column in ENTRY.c
+        for part in (_opening(column, dialect) if column.name in _LONG else (column,))
+    )
 
 
 @cache
@@ -452,6 +461,24 @@ class AuditLog:
         page costs the same at the start of a long log as at its end of a short one. With
         ``preview``, long payloads and outcomes are shortened (see :data:`PREVIEW_BYTES`).
         """
+        values, total = self.replay_page_values(
+            namespace, since, until, offset=offset, limit=limit, preview=preview
+        )
+        return _RECORDS.validate_python(values), total
+
+    def replay_page_values(
+        self,
+        namespace: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        *,
+        offset: int = 0,
+        limit: int = 100,
+        preview: bool = False,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """:meth:`replay_page` as each entry's field values, in the record's field order, not
+        validated (rows of this log): for a door that writes the page's JSON itself
+        (:func:`tools.audit.contracts.audit_page_json`)."""
         shape, values = self._range(namespace, since, until)
         with self.engine.connect() as conn:
             statement = _page_statement(conn.dialect.name, preview, *shape)
@@ -460,7 +487,7 @@ class AuditLog:
                 total = len(rows)
             else:
                 total = conn.execute(_count_statement(*shape), values).scalar_one()
-        return _records(rows, preview), int(total)
+        return _values(rows, preview), int(total)
 
     def namespaces(self) -> dict[str, int]:
         """Each namespace the tenant's log holds, with its number of entries."""
@@ -527,17 +554,21 @@ def _shortened(
 
 def _preview_values(row: Any) -> dict[str, Any]:
     """The fields of an entry read with :func:`_columns` (preview), long values shortened."""
-    *listed, payload, payload_size, outcome, outcome_size = row
-    values = dict(zip(_LISTED_NAMES, listed, strict=True))
+    values = dict(zip(_PREVIEW_NAMES, row, strict=True))
     shortened: list[str] = []
-    values["payload"] = _shortened(payload, payload_size, "payload", shortened)
-    values["outcome"] = _shortened(outcome, outcome_size, "outcome", shortened)
+    for name in _LONG:
+        values[name] = _shortened(values[name], values.pop(f"{name}_size"), name, shortened)
     values["shortened"] = shortened
     return values
 
 
-def _records(rows: Sequence[Any], preview: bool) -> list[AuditRecord]:
-    """Entries of a listing, validated in one call (rows are plain tuples of our own store)."""
+def _values(rows: Sequence[Any], preview: bool) -> list[dict[str, Any]]:
+    """The field values of a listing's entries (rows of our own store: plain tuples)."""
     if preview:
-        return _RECORDS.validate_python([_preview_values(row) for row in rows])
-    return _RECORDS.validate_python([dict(zip(_ENTRY_NAMES, row, strict=True)) for row in rows])
+        return [_preview_values(row) for row in rows]
+    return [{**dict(zip(_ENTRY_NAMES, row, strict=True)), "shortened": []} for row in rows]
+
+
+def _records(rows: Sequence[Any], preview: bool) -> list[AuditRecord]:
+    """Entries of a listing, validated in one call (not one ``model_validate`` per row)."""
+    return _RECORDS.validate_python(_values(rows, preview))

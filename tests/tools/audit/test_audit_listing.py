@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from tools.audit import AuditLog
+from core.paging import Page
+from tools.audit import AuditLog, AuditRecord
+from tools.audit.contracts import AuditPage, audit_page_json
 from tools.audit.log import PREVIEW_BYTES
 
 RULES = [{"target": f"policy_core.field_{n}", "source": f"COL_{n}"} for n in range(200)]
@@ -64,3 +66,32 @@ def test_a_payload_just_at_the_limit_is_whole(store: Engine) -> None:
     assert by_id[exact].payload == {"v": filler} and by_id[exact].shortened == []
     # One character over: shortened, and the only item (at the cut) is left out.
     assert by_id[over].payload == {} and by_id[over].shortened == ["payload"]
+
+
+def test_a_page_written_from_the_rows_is_the_validated_page(store: Engine) -> None:
+    """The API writes a replay page as JSON straight from the rows (`audit_page_json`): the
+    same bytes as validating every entry and dumping the page, whatever the entries hold."""
+    log = AuditLog(store, tenant="t")
+    _entries(log)  # a short entry and a shortened one
+    log.record("waves", "check_gates", payload={})
+    # PostgreSQL's JSON refuses NaN; SQLite keeps what json.dumps wrote.
+    odd = {"mean": float("nan"), "limit": float("inf")} if store.dialect.name == "sqlite" else {}
+    log.record(  # an integer beyond 64 bits: this page is written by pydantic instead
+        "content",
+        "profile",
+        target="src_ü",
+        payload={**odd, "big": 2**70, "name": "Zoë", "nested": [{"a": [1.5]}]},
+        outcome={"rows": 10**18, "ratio": 0.1},
+    )
+    with log.operation("waves", "run", target="W1", idempotency_key="k1"):
+        # Inside the operation its entry is still pending: the page counts it as incomplete.
+        for preview in (True, False):
+            for offset in (0, 2, 4):
+                values, total = log.replay_page_values(preview=preview, offset=offset, limit=2)
+                end = min(total, offset + 2)
+                page = Page(next_cursor=str(end) if end < total else None, total=total)
+                records = [AuditRecord.model_validate(v) for v in values]
+                incomplete = sum(r.incomplete for r in records)
+                assert incomplete == (offset == 4)
+                validated = AuditPage(entries=records, incomplete=incomplete, **page.model_dump())
+                assert audit_page_json(values, page) == validated.model_dump_json().encode()
