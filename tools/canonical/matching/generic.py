@@ -7,6 +7,7 @@ structure) and, with an embedder, semantic similarity. The canonical (insurance)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -14,6 +15,7 @@ import pyarrow as pa
 
 from knowledge.embeddings.semantic import Embedder
 from tools.canonical.matching.assign import assign
+from tools.canonical.matching.conditioning import values_lead
 from tools.canonical.matching.names import (
     Expander,
     generic_tokens,
@@ -27,6 +29,7 @@ from tools.canonical.matching.values import (
     overlap_matrix,
     profile,
     structure_matrix,
+    value_words_of,
 )
 
 GENERIC_WEIGHTS: dict[str, float] = {
@@ -38,6 +41,10 @@ GENERIC_WEIGHTS: dict[str, float] = {
 }
 """Default weights; a signal that does not apply to a pair (NaN) drops out of its mean."""
 AGREE = 0.6
+MAX_CATEGORIES = 60
+VOCABULARY = 0.8
+"""Weight of shared value words against shared values (``head`` among ``Head of pancreas``)."""
+"""Distinct values up to which a column is categorical (``values.profile`` keeps them)."""
 
 
 def flatten_columns(columns: Mapping[str, pa.Array | pa.ChunkedArray]) -> dict[str, pa.Array]:
@@ -99,6 +106,56 @@ def combine(signals: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> 
     return np.divide(total, norm, out=np.zeros_like(total), where=norm > 0)
 
 
+def categories(prof: ColumnProfile | None) -> frozenset[str]:
+    """The distinct values of a categorical column (a code or a short list of labels), else
+    none: numbers compare by distribution, free text and identifiers by overlap alone."""
+    if prof is None or prof.quantiles is not None or prof.kind in ("date", "empty"):
+        return frozenset()
+    if not prof.code_values or len(prof.distinct) > MAX_CATEGORIES:
+        return frozenset()
+    return prof.distinct
+
+
+def vocabulary_matrix(
+    sources: list[ColumnProfile | None], targets: list[ColumnProfile | None]
+) -> np.ndarray:
+    """How much of a categorical column's values each target's values say in words.
+
+    Labels are often words of a standard's longer permissible values (``Endometrioid`` of
+    ``Endometrioid adenocarcinoma, NOS``, ``head`` of ``Head of pancreas``). Per value, the
+    IDF-weighted share of its words the target's values use; values weigh what their rarest
+    word says (``unknown`` is in most targets' values, ``pancreas`` in few), and a value
+    without words (a number) is never found. NaN for targets without text values and for
+    sources that are not categorical.
+    """
+    out = np.full((len(sources), len(targets)), np.nan)
+    rows = [i for i, p in enumerate(sources) if categories(p)]
+    cols = [j for j, t in enumerate(targets) if t is not None and t.words]
+    if not rows or not cols:
+        return out
+    masks: dict[str, np.ndarray] = {}
+    for k, j in enumerate(cols):
+        for w in targets[j].words:  # type: ignore[union-attr]
+            masks.setdefault(w, np.zeros(len(cols), dtype=bool))[k] = True
+    unseen = math.log(1 + len(cols))
+
+    def idf(word: str) -> float:
+        return math.log(1 + len(cols) / (1 + int(masks[word].sum()))) if word in masks else unseen
+
+    for i in rows:
+        total, found = 0.0, np.zeros(len(cols))
+        for value in sources[i].code_values:  # type: ignore[union-attr]
+            weights = {w: idf(w) for w in value_words_of(value)}
+            if not weights:
+                total += unseen
+                continue
+            share = sum(wt * masks[w] for w, wt in weights.items() if w in masks)
+            total += max(weights.values())
+            found += max(weights.values()) * share / sum(weights.values())
+        out[i, cols] = found / total
+    return out
+
+
 def doc(tokens: list[list[str]], prof: ColumnProfile | None, extra: str = "") -> str:
     """The text embedded for a column: its words, a description, a few sample values."""
     text = phrase(tokens)
@@ -146,7 +203,9 @@ def rank_targets(
         "name": name_similarity(
             [phrase(t) for t in s_tok], [phrase(t) for t in t_tok], s_names, t_names
         ),
-        "values": overlap_matrix(s_prof, t_prof),
+        "values": np.fmax(
+            overlap_matrix(s_prof, t_prof), VOCABULARY * vocabulary_matrix(s_prof, t_prof)
+        ),
         "structure": structure_matrix(s_prof, t_prof),
     }
     if descriptions:
@@ -163,6 +222,7 @@ def rank_targets(
         ],
     )
     scores = combine(signals, weights or GENERIC_WEIGHTS)
+    scores = scores * values_lead(signals["values"], [len(categories(p)) for p in s_prof])
     pairs = assign(scores)
     assigned = {s_names[i]: t_names[j] for i, j in pairs.items()}
     rankings = build_rankings(s_names, t_names, scores, signals, assigned, top_k)

@@ -1,6 +1,6 @@
 """Value signals: a compact profile per column and vectorised similarity matrices.
 
-A profile keeps what the matcher compares: up to 500 distinct normalised text values (overlap),
+A profile keeps what the matcher compares: the distinct values in a normal form (overlap),
 log-scaled quantiles of numeric values (distribution), the deterministic structural vector
 (``knowledge.embeddings.structural``) and a coarse kind (date, money, integer, numeric text,
 code, text) that canonical mode checks against a field's expected type.
@@ -9,6 +9,7 @@ code, text) that canonical mode checks against a field's expected type.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,8 +18,11 @@ import pyarrow.compute as pc
 
 from knowledge.embeddings.structural import BLOCKS, DIMENSION, column_vector
 
-MAX_DISTINCT = 500
 SAMPLE = 2000
+"""Non-null values profiled per column (evenly spaced over the column)."""
+MAX_DISTINCT = SAMPLE
+"""Distinct values kept for overlap: all of the sample's, so that a target's enumeration of
+2,000 permissible values (diagnoses, anatomic sites) is compared whole."""
 _QUANTILES = np.linspace(0.0, 1.0, 11)
 
 
@@ -29,7 +33,7 @@ class ColumnProfile:
     present: int
     """Non-null, non-blank values in the sample."""
     distinct: frozenset[str]
-    """Normalised (trimmed, lower-case) distinct text values, at most MAX_DISTINCT."""
+    """Distinct values in their :func:`value_key` form, at most MAX_DISTINCT."""
     samples: tuple[str, ...]
     """A few distinct values as written, most frequent first (for evidence and prompts)."""
     quantiles: np.ndarray | None
@@ -40,9 +44,15 @@ class ColumnProfile:
     """date | money | integer | numeric_text | code | text | empty."""
     code_values: tuple[str, ...]
     """Distinct raw values when the column looks like a code (few distinct short values)."""
+    words: frozenset[str] = frozenset()
+    """The words (3+ letters, lower case, accents folded) of its distinct text values."""
 
 
 def _sample(values: pa.Array) -> pa.Array:
+    """At most SAMPLE non-null values, evenly spaced: a target listing its permissible values
+    down a mostly empty column (36 stages over 4,478 rows) keeps every one of them."""
+    if values.null_count:
+        values = pc.drop_null(values)
     if len(values) <= SAMPLE:
         return values
     idx = (np.arange(SAMPLE, dtype=np.int64) * len(values)) // SAMPLE
@@ -78,10 +88,15 @@ def profile(values: pa.Array | pa.ChunkedArray | None) -> ColumnProfile | None:
     for t in texts:
         counts[t] = counts.get(t, 0) + 1
     ordered = sorted(counts, key=lambda k: (-counts[k], k))
-    distinct = frozenset(t.lower() for t in ordered[:MAX_DISTINCT])
+    distinct = frozenset(value_key(t) for t in ordered[:MAX_DISTINCT])
     quantiles = _numeric_quantiles(sampled, texts)
     kind = _kind(sampled.type, vector, texts, quantiles, len(ordered))
     code_values = tuple(ordered[:60]) if kind == "code" or len(ordered) <= 60 else ()
+    words = (
+        frozenset(w for t in ordered[:MAX_DISTINCT] for w in value_words_of(t))
+        if quantiles is None
+        else frozenset()
+    )
     return ColumnProfile(
         present=len(texts),
         distinct=distinct,
@@ -90,7 +105,40 @@ def profile(values: pa.Array | pa.ChunkedArray | None) -> ColumnProfile | None:
         vector=vector,
         kind=kind,
         code_values=code_values,
+        words=words,
     )
+
+
+_QUALIFIER = re.compile(r"^[a-z](?=[A-Z])")
+_SEPARATORS = re.compile(r"[\s_\-./,;:]+")
+_ASIDE = re.compile(r"\s*[(\[][^()\[\]]*[)\]]\s*$")
+_WORDS = re.compile(r"[a-z]{3,}")
+
+
+def _fold(text: str) -> str:
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def value_words_of(text: str) -> list[str]:
+    """The words of a value: 3+ letters, lower case, accents folded (digits and codes dropped)."""
+    return _WORDS.findall(_fold(text).lower())
+
+
+def value_key(text: str) -> str:
+    """The form two spellings of one value share, for overlap.
+
+    A one-letter lower-case qualifier before a capitalised code is dropped (``pN0``, ``cM0``,
+    ``yT2``: the pathological, clinical and post-therapy prefixes of TNM staging write the same
+    category ``N0``, ``M0``, ``T2``); a closing aside in brackets is dropped (``pT1a (FIGO
+    IA)``, ``N0 (i+)``: the category, then another system's name or a modifier of it); accents
+    are folded, case and separators ignored (``Stage IIA`` = ``stage-iia``).
+    """
+    text = _QUALIFIER.sub("", text.strip())
+    text = _ASIDE.sub("", text) or text
+    key = _SEPARATORS.sub("", _fold(text).lower())
+    return key or text.lower()
 
 
 def _numeric_quantiles(values: pa.Array, texts: list[str]) -> np.ndarray | None:
