@@ -38,7 +38,9 @@ from tools.canonical.matching.calibration import (
     load_calibrator,
 )
 from tools.canonical.matching.conditioning import (
+    counter_matrix,
     group_matrix,
+    is_counter,
     is_sequence,
     lone_matrix,
     role_matrix,
@@ -433,6 +435,8 @@ def suggest_matches(
         * values_lead(signals["code"], [len(p.code_values) if p else 0 for p in profiles])
     )
     scores = scores * shape_matrix([p.samples if p else () for p in profiles], targets)
+    counters = [p is not None and is_counter(p.code_values, p.present) for p in profiles]
+    scores = scores * counter_matrix(counters, targets)
     keys = [bool(targets[int(j)].path == KEY_PATH) for j in first.argmax(axis=1)]
     scores = scores * twin_matrix(names, scores, targets, keys)
     scores = scores * lone_matrix(names, scores, targets, keys)

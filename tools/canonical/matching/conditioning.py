@@ -72,6 +72,34 @@ def is_sequence(values: Sequence[str]) -> bool:
     return bool(values) and all(_SEQUENCE.match(v) for v in values)
 
 
+def is_counter(values: Sequence[str], present: int) -> bool:
+    """An item's number within its parent (coverage line 1, 2, 3 of each policy): the distinct
+    values are the integers from 0 or 1 up without a gap, and they repeat (the count restarts
+    for every parent; a surrogate key 1..N of a root table does not repeat)."""
+    if not values or not all(v.isdigit() and len(v) <= 3 for v in values):
+        return False
+    numbers = sorted({int(v) for v in values})
+    return (
+        numbers[0] <= 1
+        and numbers == list(range(numbers[0], numbers[-1] + 1))
+        and (present >= 2 * len(numbers))
+    )
+
+
+COUNTER_OFF = 0.7
+"""Score factor for any field but a list item's identifier when a column is an item counter."""
+
+
+def counter_matrix(counters: Sequence[bool], targets: Sequence[Target]) -> np.ndarray:
+    """Factor per (column, field): ``COUNTER_OFF`` for fields other than the identifier of a
+    list item (``coverage_id``, ``endorsement_id``...) when the column counts items within
+    their parent (``is_counter``). A line number 1, 2, 3 is not an address line, a limit or a
+    coverage type, however its name reads ("line", "number")."""
+    item_ids = np.array([t.is_list and _leaf(t.path).endswith("_id") for t in targets], bool)
+    rows = np.array(counters, dtype=bool)
+    return np.where(rows[:, None] & ~item_ids[None, :], COUNTER_OFF, 1.0)
+
+
 def values_lead(code: np.ndarray, distinct: Sequence[int]) -> np.ndarray:
     """Factor per (column, field): ``VALUES_LEAD`` for fields that know far fewer of a code
     column's values than the best-knowing field does (a coverage-kind column is not the
