@@ -30,7 +30,7 @@ from core.metrics import count_confidence
 from core.settings import Settings
 from core.statuses import RuleStatus
 from knowledge.canonical import fields
-from knowledge.glossary import lookup_code
+from knowledge.glossary import code_table, list_code_tables, lookup_code
 from tools.canonical import create_mapping
 from tools.canonical.contracts import SuggestedMapping
 from tools.canonical.dates import parse_dates
@@ -65,6 +65,21 @@ CODE_TABLES_BY_TARGET = {
     "state": ("us_state",),
     "country": ("country",),
 }
+"""Tables tried first per field leaf; every other table whose ``target`` is a field of that leaf
+follows (``tables_for``)."""
+
+
+def tables_for(leaf: str) -> tuple[str, ...]:
+    """The code tables that may read a field of this leaf: the preferred ones, then every
+    table the glossary declares for such a field (the address state of a French address is
+    read by the French regions' table, not only by the US states')."""
+    preferred = CODE_TABLES_BY_TARGET.get(leaf, ())
+    declared = tuple(
+        name
+        for name in list_code_tables()
+        if name not in preferred and code_table(name).target.rsplit(".", 1)[-1] == leaf
+    )
+    return preferred + declared
 
 
 def sample_columns(info: SourceInfo, rows: int = SAMPLE_ROWS) -> dict[str, pa.Array]:
@@ -127,7 +142,7 @@ def infer_code_table(values: pa.Array, target_leaf: str) -> str | None:
     A code held by under :data:`RARE_CODE_SHARE` of the rows does not vote: one mistyped or
     unknown code must not hide the table the rest of the column is written in (it stays
     unknown, and its records fail as they should)."""
-    tables = CODE_TABLES_BY_TARGET.get(target_leaf)
+    tables = tables_for(target_leaf)
     if not tables:
         return None
     counts = pc.value_counts(_text(values)).to_pylist()

@@ -1,5 +1,5 @@
 """French and Spanish extracts are matched through the glossary's vocabulary of their language
-and French value codes (issue 20): the local MiniLM is English-only, so lexical knowledge
+and their value codes (issue 20): the local MiniLM is English-only, so lexical knowledge
 carries the language."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import pytest
 
 from tools.canonical.matching.canonical import suggest_matches
 from tools.canonical.matching.values import profile
+from tools.canonical.suggest import infer_code_table
 
 N = 80
 
@@ -86,3 +87,50 @@ def test_a_spanish_extract_is_matched_too() -> None:
         "Ciudad": "policy_core.insured_party.address.city",
         "Prima anual": "rating_components.premium_amount",
     }
+
+
+REGIONS = {
+    "fr": ["Bretagne", "Normandie", "Occitanie", "Grand Est", "Hauts-de-France"],
+    "es": ["Andalucía", "Cataluña", "Galicia", "País Vasco", "Comunidad de Madrid"],
+}
+
+
+@pytest.mark.parametrize(("lang", "table"), [("fr", "fr_region"), ("es", "es_region")])
+def test_a_region_of_another_country_is_the_address_state(lang: str, table: str) -> None:
+    """A French or Spanish address's region is read by its country's table, not the US one."""
+    regions = pa.array([REGIONS[lang][n % 5] for n in range(N)])
+    assert infer_code_table(regions, "state") == table
+    columns = {
+        "Numéro de police" if lang == "fr" else "Número de póliza": pa.array(
+            [f"P{n:07d}" for n in range(N)]
+        ),
+        "Région" if lang == "fr" else "Comunidad autónoma": regions,
+        "Ville" if lang == "fr" else "Ciudad": pa.array(["Lyon", "Rennes", "Lille", "Dijon"] * 20),
+    }
+    result = suggest_matches(columns, source_name=f"polices_{lang}")
+    state = result.column("Région" if lang == "fr" else "Comunidad autónoma")
+    assert state.best is not None
+    assert state.best.target == "policy_core.insured_party.address.state"
+    assert state.best.signals["code"] == 1.0
+
+
+def test_spanish_coded_values_are_known() -> None:
+    """Spanish status, premium split and line-of-business values are codes the tables know."""
+    statuses = ["En vigor", "Anulada", "Suspendida", "Vencida", "Pendiente"]
+    splits = ["Mensual", "Trimestral", "Semestral", "Anual"]
+    lines = ["Hogar", "Automóviles", "Vida", "Salud", "Responsabilidad civil"]
+    columns = {
+        "Número de póliza": pa.array([f"ES-{n:06d}" for n in range(N)]),
+        "Situación": pa.array([statuses[n % 5] for n in range(N)]),
+        "Fraccionamiento": pa.array([splits[n % 4] for n in range(N)]),
+        "Ramo": pa.array([lines[n % 5] for n in range(N)]),
+    }
+    result = suggest_matches(columns, source_name="polizas_es")
+    for column, target in (
+        ("Situación", "policy_core.status"),
+        ("Fraccionamiento", "rating_components.premium_frequency"),
+        ("Ramo", "policy_core.policy_type"),
+    ):
+        best = result.column(column).best
+        assert best is not None and best.target == target
+        assert best.signals["code"] == 1.0
