@@ -99,7 +99,8 @@ def _pieces(upper: str, version: str) -> list[list[str]] | None:
 
 def insurance_tokens(name: str, version: str = "policy_v1") -> list[list[str]]:
     """Glossary expansion (``expand_tokens``), with unknown vowel-dropped words spelled out
-    (``CMPNY`` company) and unknown run-together tokens segmented; a name written in another
+    (``CMPNY`` company), unknown run-together tokens segmented and words cut short to four or
+    more letters completed (``EXPI`` expiration); a name written in another
     language of ``knowledge/glossary/languages.yaml`` is read in English first."""
     out: list[list[str]] = []
     name = english_name(name)
@@ -117,6 +118,11 @@ def insurance_tokens(name: str, version: str = "policy_v1") -> list[list[str]]:
             split = _pieces(word.upper(), version)
             if split is not None:
                 out.extend(split)
+                continue
+        if unknown and len(word) >= _MIN_PREFIX:
+            prefixes, known = _vocabulary(version)
+            if word.upper() not in known and word.upper() in prefixes:
+                out.append([prefixes[word.upper()]])  # cut short: EXPI expiration, BIRT birth
                 continue
         out.append(alts)
     return out
