@@ -1,18 +1,22 @@
 """Fixtures shared by the whole suite: a workspace per test and the store on SQLite or PostgreSQL.
 
 PostgreSQL tests use the server named by DATA_MASH_TEST_PG_URL (CI sets it and
-DATA_MASH_REQUIRE_PG=1, so they fail there rather than skip). Each test gets a fresh database.
+DATA_MASH_REQUIRE_PG=1, so they fail there rather than skip). Each test gets a fresh database:
+``pg_url`` an empty one; ``store_settings`` a copy of one migrated once per run, unless the test
+is marked ``empty_store`` (it tests the migration itself).
 """
 
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from core.executors import RayExecutor
 from core.settings import Settings
@@ -51,20 +55,84 @@ def pg_admin() -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture
-def pg_url(pg_admin: Engine) -> Iterator[str]:
-    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "empty_store: the PostgreSQL database of store_settings starts empty (the test "
+        "migrates it), not as a copy of one migrated once per run",
+    )
+
+
+def _create_database(admin: Engine, template: str | None = None) -> str:
     name = f"dm_test_{uuid.uuid4().hex[:12]}"
-    with pg_admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = pg_admin.url.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with pg_admin.connect() as conn:
+    copy = f' TEMPLATE "{template}"' if template else ""
+    for attempt in range(5):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+            return name
+        except OperationalError:
+            # A template may not be copied while a session uses it (an autovacuum worker
+            # that started before connections were closed to it): end those and try again.
+            if template is None or attempt == 4:
+                raise
+            _end_sessions(admin, template)
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+def _end_sessions(admin: Engine, name: str) -> None:
+    with admin.connect() as conn:
         conn.execute(
             text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
             {"n": name},
         )
+
+
+def _drop_database(admin: Engine, name: str) -> None:
+    _end_sessions(admin, name)
+    with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+
+
+def _database_url(admin: Engine, name: str) -> str:
+    return admin.url.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_url(pg_admin: Engine) -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped after the test."""
+    name = _create_database(pg_admin)
+    yield _database_url(pg_admin, name)
+    _drop_database(pg_admin, name)
+
+
+@pytest.fixture(scope="session")
+def pg_migrated_template(
+    pg_admin: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A PostgreSQL database migrated to head once per run (by ``open_store``, as any store
+    is), the template of the stores the tests get: copying it costs a fraction of migrating."""
+    from core.store import open_store
+
+    name = _create_database(pg_admin)
+    home = tmp_path_factory.mktemp("pg-template")
+    open_store(Settings(home=home, db_url=_database_url(pg_admin, name))).dispose()
+    # Nobody connects to it any more (autovacuum neither): a used template cannot be copied.
+    with pg_admin.connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false'))
+    _end_sessions(pg_admin, name)
+    yield name
+    _drop_database(pg_admin, name)
+
+
+@pytest.fixture
+def pg_store_url(pg_admin: Engine, pg_migrated_template: str) -> Iterator[str]:
+    """URL of a fresh PostgreSQL database already at the newest schema (a copy of the
+    session's migrated template), dropped after the test."""
+    name = _create_database(pg_admin, template=pg_migrated_template)
+    yield _database_url(pg_admin, name)
+    _drop_database(pg_admin, name)
 
 
 @pytest.fixture(scope="session")
@@ -108,10 +176,13 @@ def settings(workspace: Path) -> Settings:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store_settings(request: pytest.FixtureRequest, workspace: Path) -> Settings:
-    """Settings whose store is SQLite, then a fresh PostgreSQL database."""
+    """Settings whose store is SQLite, then a fresh PostgreSQL database: at the newest schema
+    (migrating each one would cost seconds), or empty for a test marked ``empty_store``."""
     if request.param == "sqlite":
         return Settings(home=workspace)
-    return Settings(home=workspace, db_url=request.getfixturevalue("pg_url"))
+    empty = request.node.get_closest_marker("empty_store") is not None
+    url = request.getfixturevalue("pg_url" if empty else "pg_store_url")
+    return Settings(home=workspace, db_url=url)
 
 
 @pytest.fixture

@@ -120,6 +120,7 @@ def test_two_identical_ingests_at_once_both_end_well(
     assert [p.name for p in staging.iterdir()] == [source_id]  # no partial folder left over
 
 
+@pytest.mark.empty_store
 def test_many_commands_on_a_brand_new_workspace_create_the_store_once(
     store_settings: Settings,
 ) -> None:

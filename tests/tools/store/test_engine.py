@@ -12,6 +12,9 @@ from core.store import open_store
 from core.store.engine import table_names
 from core.store.migrate import current_revision, head_revision
 
+# These tests open and migrate the store themselves: on PostgreSQL it starts empty.
+pytestmark = pytest.mark.empty_store
+
 
 def test_open_store_migrates_to_head(store: Engine) -> None:
     assert current_revision(store) == head_revision()

@@ -66,10 +66,12 @@ World = Callable[[], tuple[Settings, Callable[[], None]]]
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def new_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    """Makes a fresh workspace per example (and a fresh PostgreSQL database on postgres)."""
+    """Makes a fresh workspace per example (and a fresh PostgreSQL database on postgres, a
+    copy of the run's migrated template: see tests/conftest.py)."""
     admin: Engine | None = (
         request.getfixturevalue("pg_admin") if request.param != "sqlite" else None
     )
+    template = request.getfixturevalue("pg_migrated_template") if admin is not None else None
 
     def make() -> tuple[Settings, Callable[[], None]]:
         home = Path(tempfile.mkdtemp(dir=tmp_path, prefix="world-"))
@@ -77,7 +79,7 @@ def new_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]
             return Settings(home=home, batch_size=100), lambda: None
         name = f"dm_test_{uuid.uuid4().hex[:12]}"
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
         url = admin.url.set(database=name).render_as_string(hide_password=False)
 
         def drop() -> None:
