@@ -100,10 +100,7 @@ class _DictRecordsReader:
         self, plan: dict[str, Any], surveys: Iterable[RecordShape]
     ) -> dict[str, Any]:
         """The plan with the whole file's columns, from the ranges' shapes in order."""
-        shape = RecordShape()
-        for seen in surveys:
-            shape.merge(seen)
-        return {**plan, "shape": shape}
+        return {**plan, "shape": RecordShape.merged(surveys)}
 
     def range_batches(
         self, span: Any, batch_rows: int = DEFAULT_BATCH_ROWS, plan: dict[str, Any] | None = None

@@ -225,6 +225,14 @@ class RecordShape:
                 mine = self.columns[name] = ValueShape()
             mine.merge(shape)
 
+    @classmethod
+    def merged(cls, surveys: Iterable[RecordShape]) -> RecordShape:
+        """One shape of the ranges' surveys merged in file order."""
+        shape = cls()
+        for seen in surveys:
+            shape.merge(seen)
+        return shape
+
     def schema(self) -> pa.Schema:
         return pa.schema([pa.field(n, s.arrow_type()) for n, s in self.columns.items()])
 

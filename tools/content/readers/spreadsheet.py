@@ -188,10 +188,7 @@ class XlsxReader:
         self, plan: dict[str, Any], surveys: Iterable[RecordShape]
     ) -> dict[str, Any]:
         """The plan with the whole sheet's columns, from the ranges' shapes in order."""
-        shape = RecordShape()
-        for seen in surveys:
-            shape.merge(seen)
-        return {**plan, "shape": shape}
+        return {**plan, "shape": RecordShape.merged(surveys)}
 
     def range_batches(
         self,

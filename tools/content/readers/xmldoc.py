@@ -278,10 +278,7 @@ class XmlReader:
         """The plan with the round's surveys merged (tags united; shapes in file order)."""
         if plan["repeated"] is None:
             return {**plan, "repeated": set().union(*surveys)}
-        shape = RecordShape()
-        for seen in surveys:
-            shape.merge(seen)
-        return {**plan, "shape": shape}
+        return {**plan, "shape": RecordShape.merged(surveys)}
 
     def range_batches(
         self,
